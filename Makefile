@@ -1,0 +1,123 @@
+# Top-level build: every binary into bin/, the shared library into build/.
+# make            build everything
+# make test       unit tests (cmocka) and integration tests (bats)
+# make asan       AddressSanitizer + UBSan build into bin/ (then `make test`)
+# make run        start the stack on embedded defaults in .chat/
+# make install PREFIX=/usr/local
+
+CC      ?= gcc
+PREFIX  ?= /usr/local
+SANITIZE ?=
+PKGS    := libwebsockets libcjson libsodium libcurl libpq sqlite3
+
+CSTD     := -std=c11 -D_GNU_SOURCE
+WARN     := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
+            -Wmissing-prototypes -Wwrite-strings -Wformat=2 -Wvla
+OPT      ?= -O2 -g
+CFLAGS_ALL := $(CSTD) $(WARN) $(OPT) -Ishared -pthread \
+              $(shell pkg-config --cflags $(PKGS) 2>/dev/null) $(CFLAGS)
+LDLIBS_ALL := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread -lm $(LDLIBS)
+ifneq ($(SANITIZE),)
+CFLAGS_ALL += -fsanitize=$(SANITIZE) -fno-sanitize-recover=all -fno-omit-frame-pointer
+LDFLAGS    += -fsanitize=$(SANITIZE)
+endif
+
+ifeq ($(V),1)
+Q :=
+else
+Q := @
+endif
+
+B := build
+
+LIB_SRC  := $(wildcard shared/*.c)
+LIB_OBJ  := $(LIB_SRC:%.c=$(B)/%.o)
+LIB      := $(B)/libchat.a
+
+DAEMONS  := $(notdir $(wildcard daemons/*))
+DAEMON_BINS := $(foreach d,$(DAEMONS),$(if $(wildcard daemons/$(d)/*.c),bin/$(d)))
+CLI_SRC  := $(wildcard cli/*.c)
+TUI_SRC  := $(wildcard tui/*.c)
+FIX_SRC  := $(wildcard tests/fixtures/*/*.c)
+FIX_BINS := $(foreach f,$(FIX_SRC),$(B)/fixtures/$(notdir $(f:.c=)))
+UNIT_SRC := $(wildcard tests/unit/test-*.c)
+UNIT_BINS := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
+
+BINS := $(DAEMON_BINS) $(if $(CLI_SRC),bin/chatctl) $(if $(TUI_SRC),bin/chatui)
+
+all: $(BINS) $(FIX_BINS)
+
+# Rebuild everything when the flags change.
+$(B)/flags: FORCE
+	@mkdir -p $(B)
+	@echo '$(CC) $(CFLAGS_ALL) $(LDFLAGS) $(LDLIBS_ALL)' | cmp -s - $@ || \
+	  echo '$(CC) $(CFLAGS_ALL) $(LDFLAGS) $(LDLIBS_ALL)' > $@
+
+$(B)/%.o: %.c $(B)/flags
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo '  CC      $<')
+	$(Q)$(CC) $(CFLAGS_ALL) -MMD -MP -c -o $@ $<
+
+$(LIB): $(LIB_OBJ)
+	@$(if $(Q),echo '  AR      $@')
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+.SECONDEXPANSION:
+bin/%: $$(patsubst %.c,$(B)/%.o,$$(wildcard daemons/$$*/*.c)) $(LIB)
+	@mkdir -p bin
+	@$(if $(Q),echo '  LINK    $@')
+	$(Q)$(CC) $(CFLAGS_ALL) $(LDFLAGS) -o $@ $^ $(LDLIBS_ALL)
+
+bin/chatctl: $(CLI_SRC:%.c=$(B)/%.o) $(LIB)
+	@mkdir -p bin
+	@$(if $(Q),echo '  LINK    $@')
+	$(Q)$(CC) $(CFLAGS_ALL) $(LDFLAGS) -o $@ $^ $(LDLIBS_ALL) -lreadline
+
+bin/chatui: $(TUI_SRC:%.c=$(B)/%.o) $(LIB)
+	@mkdir -p bin
+	@$(if $(Q),echo '  LINK    $@')
+	$(Q)$(CC) $(CFLAGS_ALL) $(LDFLAGS) -o $@ $^ $(LDLIBS_ALL) -lncursesw
+
+$(B)/fixtures/%: $$(patsubst %.c,$(B)/%.o,$$(wildcard tests/fixtures/*/$$*.c)) $(LIB)
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo '  LINK    $@')
+	$(Q)$(CC) $(CFLAGS_ALL) $(LDFLAGS) -o $@ $^ $(LDLIBS_ALL)
+
+$(B)/tests/%: $(B)/tests/unit/%.o $(LIB)
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo '  LINK    $@')
+	$(Q)$(CC) $(CFLAGS_ALL) $(LDFLAGS) -o $@ $^ $(LDLIBS_ALL) -lcmocka
+
+units: $(UNIT_BINS)
+
+deps:
+	@scripts/deps.sh
+
+test: deps all units
+	@scripts/test.sh
+
+unit: all units
+	@scripts/test.sh unit
+
+asan:
+	$(MAKE) SANITIZE=address,undefined OPT='-O1 -g'
+
+run: deps all
+	@scripts/run.sh
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1 \
+	  $(DESTDIR)$(PREFIX)/share/man/man5 $(DESTDIR)$(PREFIX)/share/chat/web
+	install -m 0755 $(BINS) scripts/stack $(DESTDIR)$(PREFIX)/bin/
+	-install -m 0644 man/*.1 $(DESTDIR)$(PREFIX)/share/man/man1/
+	-install -m 0644 man/*.5 $(DESTDIR)$(PREFIX)/share/man/man5/
+	-cp -r web/. $(DESTDIR)$(PREFIX)/share/chat/web/
+
+clean:
+	rm -rf $(B) bin
+
+FORCE:
+.PHONY: all units deps test unit asan run install clean FORCE
+.SECONDARY:
+
+-include $(shell find $(B) -name '*.d' 2>/dev/null)

@@ -1,0 +1,76 @@
+/*
+ * daemon.h - what every daemon's main() shares: options, config, logging,
+ * the data directory, the internal secret, the store and its migrations,
+ * the worker pool, the HTTP server, signals.  A daemon describes itself in
+ * a struct daemon_spec and calls daemon_main().
+ *
+ * Options: -c FILE (config; also CHAT_CONFIG), -h.  Settings read here:
+ *   data_dir       CHAT_DATA_DIR   data directory ($XDG_DATA_HOME/chat)
+ *   port           CHAT_PORT       gateway port (default 8080); daemon N
+ *                                  listens on port + N unless
+ *                                  <name>.port is set
+ *   database       CHAT_DATABASE   "sqlite" or a postgresql:// URI
+ *   log_level      CHAT_LOG_LEVEL  debug, info, warn, error
+ *   <name>.host    listen address (127.0.0.1)
+ *   <name>.port    listen port
+ *   <name>.workers worker threads (4)
+ */
+#ifndef CHAT_DAEMON_H
+#define CHAT_DAEMON_H
+
+#include <stddef.h>
+#include "http-server.h"
+
+struct config;
+struct db;
+struct db_migration;
+struct pool;
+
+/* Everything a running daemon has; handlers reach it through req->app
+ * (cast to the daemon's own struct that embeds this one first). */
+struct daemon {
+	const struct daemon_spec *spec;
+	struct config *cfg;		/* owned */
+	const char *data_dir;		/* owned by cfg */
+	char internal_secret[64];
+	struct db *db;			/* owned; NULL if spec->migrations NULL */
+	struct pool *pool;		/* owned */
+	struct http_server *server;	/* owned */
+	int gateway_port;		/* the stack's public port */
+};
+
+struct daemon_spec {
+	const char *name;		/* "userd" */
+	int port_offset;		/* listens on gateway port + offset */
+	const struct http_route *routes;
+	size_t nroutes;
+	const struct db_migration *migrations;	/* NULL: no store */
+	size_t nmigrations;
+	size_t app_size;		/* sizeof the daemon's struct (>= sizeof(struct daemon)) */
+	/* after the store is open and migrated, before serving; err for the
+	 * reason of a failure */
+	int (*init)(struct daemon *d, char *err, size_t errlen);
+	void (*release)(struct daemon *d);
+	void (*cron)(void *app);	/* housekeeping on the loop thread */
+	int cron_ms;
+	/* readiness beyond the store (may be NULL); worker thread */
+	int (*ready)(struct daemon *d);
+	http_handler_fn fallback;
+	const char *static_dir;
+	int public_facing;		/* gatewayd: never trust X-Chat-* headers */
+};
+
+/* Runs the daemon; returns the process exit code. */
+int daemon_main(int argc, char **argv, const struct daemon_spec *spec);
+
+/* The URL of sibling daemon `name` ("http://127.0.0.1:8081"), from
+ * <name>.url, else host:port from the same rules the daemon uses. */
+int daemon_peer_url(const struct daemon *d, const char *name, char *out,
+		    size_t outlen);
+
+/* Standard /healthz and /readyz handlers (ready checks the store and
+ * spec->ready), usable in a route table. */
+void daemon_healthz(struct http_req *req, struct http_res *res);
+void daemon_readyz(struct http_req *req, struct http_res *res);
+
+#endif

@@ -1,0 +1,62 @@
+/*
+ * http-client.h - outbound HTTP for daemons.
+ *
+ * Two forms:
+ *  - asynchronous: one libcurl multi loop on its own thread per daemon,
+ *    so thousands of concurrent streams need no thread each.  Callbacks
+ *    run on that thread and must not block.
+ *  - synchronous http_fetch, for worker-pool threads only (it blocks).
+ *
+ * Redirects are never followed; every response has a size ceiling.
+ */
+#ifndef CHAT_HTTP_CLIENT_H
+#define CHAT_HTTP_CLIENT_H
+
+#include <stddef.h>
+#include "buf.h"
+
+struct http_request {
+	const char *method;		/* "GET", "POST", ... */
+	const char *url;
+	const char *unix_socket;	/* connect through it when set */
+	const char *const *headers;	/* "Name: value", NULL-terminated */
+	const char *body;		/* may be NULL */
+	size_t body_len;
+	long connect_timeout_ms;	/* 0: 1000 */
+	long timeout_ms;		/* whole transfer; 0: none */
+	long idle_timeout_ms;		/* no byte for this long; 0: none */
+	size_t max_response;		/* 0: 8 MiB */
+};
+
+struct http_client_cb {
+	/* status and headers arrived; headers "Name: value", n of them.
+	 * Return nonzero to abort. */
+	int (*on_head)(void *arg, int status, const char *const *headers,
+		       size_t n);
+	/* a piece of the body; return nonzero to abort. */
+	int (*on_data)(void *arg, const char *data, size_t len);
+	/* called exactly once at the end: rc 0 on a complete response,
+	 * CHAT_EUPSTREAM (connect/transfer failure), CHAT_ETIMEDOUT,
+	 * CHAT_ETOOBIG, CHAT_ECANCELED (a callback aborted or
+	 * http_call_cancel).  After it, the call is freed. */
+	void (*on_done)(void *arg, int rc);
+	/* polled about 10 times a second; return nonzero to abort */
+	int (*keep_going)(void *arg);
+};
+
+struct http_client;
+
+int http_client_new(struct http_client **out);
+/* Aborts running transfers (their on_done runs), joins, frees. */
+void http_client_free(struct http_client *c);
+
+/* Starts a request; everything in req is copied.  On failure no callback
+ * ever runs. */
+int http_client_start(struct http_client *c, const struct http_request *req,
+		      const struct http_client_cb *cb, void *arg);
+
+/* Blocking request for worker threads: status and body (ceiling
+ * req->max_response) into *status and body. */
+int http_fetch(const struct http_request *req, int *status, struct buf *body);
+
+#endif

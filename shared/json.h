@@ -1,0 +1,43 @@
+/*
+ * json.h - helpers on cJSON for request bodies and responses.
+ *
+ * Field getters report precise errors for the API's error envelope:
+ * the message names the field ("'username' must be a string").
+ */
+#ifndef CHAT_JSON_H
+#define CHAT_JSON_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cjson/cJSON.h>
+
+/* Parses a request body that must be a JSON object and valid UTF-8.
+ * CHAT_EPARSE for malformed JSON, broken UTF-8 or a non-object; err says
+ * which.  *out is owned by the caller (cJSON_Delete). */
+int json_parse_object(const char *body, size_t len, cJSON **out,
+		      char *err, size_t errlen);
+
+/* Field getters.  Missing field: CHAT_ENOTFOUND when !required (out left
+ * untouched), CHAT_EINVAL when required.  Wrong type: CHAT_EINVAL.
+ * Strings are checked for [minlen, maxlen] bytes.  Returned strings point
+ * into obj. */
+int json_get_string(const cJSON *obj, const char *key, bool required,
+		    size_t minlen, size_t maxlen, const char **out,
+		    char *err, size_t errlen);
+int json_get_bool(const cJSON *obj, const char *key, bool required,
+		  bool *out, char *err, size_t errlen);
+int json_get_int(const cJSON *obj, const char *key, bool required,
+		 int64_t min, int64_t max, int64_t *out, char *err,
+		 size_t errlen);
+
+/* Unformatted text of item; caller frees; NULL on ENOMEM. */
+char *json_print(const cJSON *item);
+
+/* RFC 3339 UTC with milliseconds, "2026-11-24T04:31:01.123Z", for a unix
+ * time in milliseconds.  out must hold 25 bytes. */
+void json_time_format(int64_t unix_ms, char out[32]);
+/* Adds key: RFC 3339 string of unix_ms (or null when unix_ms <= 0). */
+cJSON *json_add_time(cJSON *obj, const char *key, int64_t unix_ms);
+
+#endif

@@ -1,0 +1,23 @@
+/* util.h - small helpers: clocks, files, secrets. */
+#ifndef CHAT_UTIL_H
+#define CHAT_UTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+int64_t now_ms(void);		/* wall clock, unix milliseconds */
+int64_t mono_ms(void);		/* monotonic milliseconds */
+
+/* mkdir -p with mode for the last component. */
+int util_mkdir_p(const char *path, unsigned mode);
+
+/* Reads the secret in dir/name, or creates it (0600, 32 random bytes
+ * base64url) when missing; safe when several processes race.  out gets
+ * the text (NUL-terminated). */
+int util_secret_load(const char *dir, const char *name, char *out,
+		     size_t outlen);
+
+/* Reads a whole file into *out (caller frees) up to max bytes. */
+int util_read_file(const char *path, size_t max, char **out, size_t *len);
+
+#endif
