@@ -1,0 +1,72 @@
+/*
+ * utf8.c - strict UTF-8 validation (RFC 3629).
+ *
+ * Rejects overlong forms, UTF-16 surrogates (U+D800..U+DFFF), code points
+ * above U+10FFFF, truncated sequences and stray continuation bytes.  It
+ * also rejects NUL bytes: validated text is handed to C code as
+ * NUL-terminated strings, and an embedded NUL would silently cut it.
+ */
+#include "utf8.h"
+
+#include <stdint.h>
+
+#include "banned.h"
+
+/*
+ * Valid byte ranges per sequence, from RFC 3629 section 4 (the
+ * "UTF8-2/3/4" rules); the second byte's range is what excludes
+ * overlongs, surrogates and values above U+10FFFF.
+ */
+struct utf8_form {
+	unsigned char lead_lo, lead_hi;	/* lead byte range */
+	unsigned char next_lo, next_hi;	/* range of the second byte */
+	unsigned char len;		/* bytes in the sequence */
+};
+
+static const struct utf8_form utf8_forms[] = {
+	{ 0xC2, 0xDF, 0x80, 0xBF, 2 },
+	{ 0xE0, 0xE0, 0xA0, 0xBF, 3 },	/* no overlongs */
+	{ 0xE1, 0xEC, 0x80, 0xBF, 3 },
+	{ 0xED, 0xED, 0x80, 0x9F, 3 },	/* no surrogates */
+	{ 0xEE, 0xEF, 0x80, 0xBF, 3 },
+	{ 0xF0, 0xF0, 0x90, 0xBF, 4 },	/* no overlongs */
+	{ 0xF1, 0xF3, 0x80, 0xBF, 4 },
+	{ 0xF4, 0xF4, 0x80, 0x8F, 4 },	/* max U+10FFFF */
+};
+
+static const struct utf8_form *utf8_form_of(unsigned char c)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(utf8_forms) / sizeof(utf8_forms[0]); i++)
+		if (c >= utf8_forms[i].lead_lo && c <= utf8_forms[i].lead_hi)
+			return &utf8_forms[i];
+	return NULL;
+}
+
+bool utf8_valid(const char *s, size_t len)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	size_t i = 0, k;
+
+	if (!s)
+		return len == 0;
+	while (i < len) {
+		const struct utf8_form *f;
+
+		if (p[i] >= 0x01 && p[i] <= 0x7F) {
+			i++;
+			continue;
+		}
+		f = utf8_form_of(p[i]);	/* NUL, 0x80..0xC1, 0xF5.. fail */
+		if (!f || len - i < f->len)
+			return false;
+		if (p[i + 1] < f->next_lo || p[i + 1] > f->next_hi)
+			return false;
+		for (k = 2; k < f->len; k++)
+			if ((p[i + k] & 0xC0) != 0x80)
+				return false;
+		i += f->len;
+	}
+	return true;
+}
