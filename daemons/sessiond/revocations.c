@@ -1,0 +1,191 @@
+/*
+ * revocations.c - revoking sessions (internal calls from userd) and the
+ * revocation list the gateway polls, so that access tokens of a revoked
+ * session stop working before they expire.
+ *
+ * Only revocations younger than the access-token lifetime matter: older
+ * ones concern tokens that have expired anyway.
+ */
+#include "sessiond.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "err.h"
+#include "json.h"
+#include "log.h"
+#include "util.h"
+
+/* Most ids in one answer; past it "now" tells where to go on. */
+#define REVOCATIONS_MAX 10000
+/* "now" is set back this much: a revocation whose transaction was still
+ * open when we read commits with an earlier revoked_at, and the next
+ * poll (since=now) must still see it.  Repeats are harmless. */
+#define REVOCATIONS_MARGIN_MS 5000
+
+static const char sql_exists[] = "SELECT 1 FROM sessions WHERE id = $1";
+static const char sql_revoke_user[] =
+	"UPDATE sessions SET revoked_at = $1, revoke_reason = $2"
+	" WHERE user_id = $3 AND revoked_at IS NULL AND expires_at > $1";
+static const char sql_list[] =
+	"SELECT id, revoked_at FROM sessions WHERE revoked_at >= $1"
+	" ORDER BY revoked_at LIMIT $2";
+
+/* POST /internal/sessions/{id}/revoke (internal): idempotent */
+void revocations_session_handler(struct http_req *req, struct http_res *res)
+{
+	struct sessiond *s = req->app;
+	struct db_conn *c = NULL;
+	struct db_rows *rows = NULL;
+	struct db_param p[1];
+	char id[UUID_STR_LEN];
+	int64_t changed = 0;
+	int rc;
+
+	if (!sessions_id_norm(http_req_param(req, "id"), id)) {
+		http_res_error(res, 404, "not_found", "no such session");
+		return;
+	}
+	if (sessions_acquire(s, res, &c) < 0)
+		return;
+	rc = sessions_revoke(c, id, NULL, "revoked", now_ms(), &changed);
+	if (rc == 0 && changed == 0) {
+		/* already revoked (fine) or unknown (404) */
+		p[0] = sessiond_text(id);
+		rc = db_query(c, sql_exists, p, 1, &rows);
+	}
+	db_release(c);
+	if (rc < 0) {
+		http_res_chat_error(res, rc, "cannot revoke the session");
+		goto out;
+	}
+	if (rows && db_rows_count(rows) == 0) {
+		http_res_error(res, 404, "not_found", "no such session");
+		goto out;
+	}
+	if (changed > 0)
+		log_info("session '%s' revoked", id);
+	http_res_json(res, 204, NULL);
+out:
+	db_rows_free(rows);
+}
+
+/* POST /internal/users/{id}/revoke (internal): every live session of the
+ * user, e.g. when the account is disabled */
+void revocations_user_handler(struct http_req *req, struct http_res *res)
+{
+	struct sessiond *s = req->app;
+	struct db_conn *c = NULL;
+	struct db_param p[3];
+	char user_id[UUID_STR_LEN];
+	int64_t changed = 0;
+	int rc;
+
+	if (!sessions_id_norm(http_req_param(req, "id"), user_id)) {
+		http_res_error(res, 404, "not_found", "no such user");
+		return;
+	}
+	if (sessions_acquire(s, res, &c) < 0)
+		return;
+	p[0] = DB_P_INT(now_ms());
+	p[1] = DB_P_TEXT("user_revoked");
+	p[2] = sessiond_text(user_id);
+	rc = db_exec(c, sql_revoke_user, p, 3, &changed);
+	db_release(c);
+	if (rc < 0) {
+		http_res_chat_error(res, rc, "cannot revoke the sessions");
+		return;
+	}
+	log_info("user '%s': %lld sessions revoked", user_id,
+		 (long long)changed);
+	http_res_json(res, 204, NULL);
+}
+
+/* ?since=MS: absent means "as far back as matters". */
+static int revocations_since(struct http_req *req, int64_t *since,
+			     char *err, size_t errlen)
+{
+	char v[32], *end = NULL;
+	long long n;
+	int rc;
+
+	rc = http_req_query(req, "since", v, sizeof(v));
+	if (rc == CHAT_ENOTFOUND) {
+		*since = 0;
+		return 0;
+	}
+	errno = 0;
+	n = rc == 0 ? strtoll(v, &end, 10) : -1;
+	if (rc < 0 || !isdigit((unsigned char)v[0]) || *end || errno) {
+		snprintf(err, errlen,
+			 "'since' must be unix milliseconds (an integer >= 0)");
+		return CHAT_EINVAL;
+	}
+	*since = n;
+	return 0;
+}
+
+/* GET /internal/revocations?since=MS (internal):
+ * {"now":MS,"sessions":["id",...]}, ids revoked at or after since.  The
+ * caller asks next with since=now. */
+void revocations_list_handler(struct http_req *req, struct http_res *res)
+{
+	struct sessiond *s = req->app;
+	struct db_conn *c = NULL;
+	struct db_rows *rows = NULL;
+	cJSON *out = NULL, *ids;
+	struct db_param p[2];
+	int64_t since, now, floor_ms;
+	char err[160];
+	size_t i, n;
+	int rc;
+
+	if (revocations_since(req, &since, err, sizeof(err)) < 0) {
+		http_res_error(res, 400, "invalid_field", "%s", err);
+		return;
+	}
+	if (sessions_acquire(s, res, &c) < 0)
+		return;
+	now = now_ms();
+	floor_ms = now - s->access_ttl_ms - REVOCATIONS_MARGIN_MS;
+	if (since < floor_ms)
+		since = floor_ms;
+	p[0] = DB_P_INT(since);
+	p[1] = DB_P_INT(REVOCATIONS_MAX);
+	rc = db_query(c, sql_list, p, 2, &rows);
+	db_release(c);
+	if (rc < 0) {
+		http_res_chat_error(res, rc, "cannot read the revocations");
+		goto out;
+	}
+
+	n = db_rows_count(rows);
+	if (n >= REVOCATIONS_MAX)	/* truncated: go on from the last */
+		now = db_rows_int(rows, n - 1, 1, now);
+	else
+		now -= REVOCATIONS_MARGIN_MS;
+	out = cJSON_CreateObject();
+	if (!out || !cJSON_AddNumberToObject(out, "now", (double)now))
+		goto oom;
+	ids = cJSON_AddArrayToObject(out, "sessions");
+	if (!ids)
+		goto oom;
+	for (i = 0; i < n; i++) {
+		cJSON *id = cJSON_CreateString(db_rows_get(rows, i, 0));
+
+		if (!id)
+			goto oom;
+		cJSON_AddItemToArray(ids, id);
+	}
+	http_res_json(res, 200, out);
+	out = NULL;
+	goto out;
+oom:
+	http_res_chat_error(res, CHAT_ENOMEM, "out of memory");
+out:
+	cJSON_Delete(out);
+	db_rows_free(rows);
+}

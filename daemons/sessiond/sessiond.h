@@ -1,0 +1,89 @@
+/*
+ * sessiond.h - the sessions daemon: device sessions (one refresh-token
+ * family each), refresh-token rotation with reuse detection, the
+ * revocation list the gateway polls, and the cleanup of old rows.
+ *
+ * Files: main.c (spec, routes, config, cron), migrations.c (schema),
+ * sessions.c (session store, public list/delete, create), refresh.c
+ * (rotation), revocations.c (revoke and the revocation list).
+ *
+ * Every handler runs on the worker pool and may block on the store.
+ */
+#ifndef CHAT_SESSIOND_H
+#define CHAT_SESSIOND_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "daemon.h"
+#include "db.h"
+#include "http-server.h"
+#include "uuid.h"
+
+/* Refresh tokens: 32 random bytes in base64url (43 chars). */
+#define SESSIOND_TOKEN_BYTES 32
+#define SESSIOND_TOKEN_LEN 64		/* buffer for the text form */
+/* A store connection must come within this time or the request fails. */
+#define SESSIOND_DB_WAIT_MS 5000
+/* Rows revoked or expired longer than this ago are deleted. */
+#define SESSIOND_KEEP_MS (24LL * 3600 * 1000)
+
+/* DB_P_TEXT for a char array (the macro's NULL test warns on arrays). */
+static inline struct db_param sessiond_text(const char *s)
+{
+	return DB_P_TEXT(s);
+}
+
+struct sessiond {
+	struct daemon d;		/* first: req->app points here */
+	int64_t refresh_ttl_ms;		/* sessiond.refresh_ttl_s */
+	int64_t access_ttl_ms;		/* userd.access_ttl_s: how far back
+					 * revocations matter */
+	int64_t cleanup_interval_ms;	/* sessiond.cleanup_interval_s */
+	int64_t cleanup_last_ms;	/* loop thread only */
+	atomic_bool cleanup_running;	/* a cleanup job is queued/running */
+};
+
+/* migrations.c */
+extern const struct db_migration migrations_table[];
+extern const size_t migrations_count;
+
+/* sessions.c */
+/* Copies a valid uuid in lowercase into out; false when in is NULL or
+ * not a uuid. */
+bool sessions_id_norm(const char *in, char out[UUID_STR_LEN]);
+/* Makes a new refresh token of session_id into tok (text for the client)
+ * and stores its hash, valid until expires_at.  Inside the caller's
+ * transaction. */
+int sessions_token_insert(struct db_conn *c, const char *session_id,
+			  const char *user_id, int64_t now, int64_t expires_at,
+			  char tok[SESSIOND_TOKEN_LEN]);
+/* Revokes session id (when live) with reason; *changed = rows revoked.
+ * user_id may be NULL (any owner). */
+int sessions_revoke(struct db_conn *c, const char *id, const char *user_id,
+		    const char *reason, int64_t now, int64_t *changed);
+/* Deletes rows revoked or expired before now - SESSIOND_KEEP_MS.  Worker
+ * thread. */
+int sessions_cleanup(struct sessiond *s, int64_t now);
+/* Common request plumbing: parses the body as a JSON object or answers
+ * 400 "invalid_json" (then returns NULL). */
+struct cJSON *sessions_body(struct http_req *req, struct http_res *res);
+/* Takes a store connection or answers 503 (then returns nonzero). */
+int sessions_acquire(struct sessiond *s, struct http_res *res,
+		     struct db_conn **out);
+
+void sessions_create_handler(struct http_req *req, struct http_res *res);
+void sessions_list_handler(struct http_req *req, struct http_res *res);
+void sessions_delete_handler(struct http_req *req, struct http_res *res);
+
+/* refresh.c */
+void refresh_handler(struct http_req *req, struct http_res *res);
+
+/* revocations.c */
+void revocations_session_handler(struct http_req *req, struct http_res *res);
+void revocations_user_handler(struct http_req *req, struct http_res *res);
+void revocations_list_handler(struct http_req *req, struct http_res *res);
+
+#endif

@@ -1,0 +1,451 @@
+/*
+ * sessions.c - the session store and its handlers: creating a session at
+ * login (internal), listing and deleting the caller's own sessions
+ * (public), revoking, and the periodic cleanup of old rows.
+ *
+ * A session is one refresh-token family: every token minted for it by
+ * rotation carries its id, and revoking the session kills them all.
+ */
+#include "sessiond.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "crypto.h"
+#include "err.h"
+#include "json.h"
+#include "log.h"
+#include "util.h"
+#include "uuid.h"
+
+/* Longest user agent and address kept; longer ones are cut (they come
+ * from client headers, a login must not fail over them). */
+#define SESSIONS_UA_MAX 256
+#define SESSIONS_IP_MAX 64
+/* Longest text accepted in those fields before cutting. */
+#define SESSIONS_FIELD_MAX 8192
+#define SESSIONS_LIMIT_DEFAULT 20
+#define SESSIONS_LIMIT_MAX 100
+
+static const char sql_session_insert[] =
+	"INSERT INTO sessions (id, user_id, user_agent, ip, created_at,"
+	" last_used_at, expires_at) VALUES ($1, $2, $3, $4, $5, $5, $6)";
+static const char sql_token_insert[] =
+	"INSERT INTO refresh_tokens (token_hash, session_id, user_id,"
+	" created_at, expires_at) VALUES ($1, $2, $3, $4, $5)";
+/* Live sessions of a user, newest first (ids are UUIDv7: time-ordered). */
+static const char sql_list_first[] =
+	"SELECT id, user_agent, ip, created_at, last_used_at, expires_at"
+	" FROM sessions WHERE user_id = $1 AND revoked_at IS NULL"
+	" AND expires_at > $2 ORDER BY id DESC LIMIT $3";
+static const char sql_list_after[] =
+	"SELECT id, user_agent, ip, created_at, last_used_at, expires_at"
+	" FROM sessions WHERE user_id = $1 AND revoked_at IS NULL"
+	" AND expires_at > $2 AND id < $4 ORDER BY id DESC LIMIT $3";
+/* Owner's revoke: only a live session of that user. */
+static const char sql_revoke_own[] =
+	"UPDATE sessions SET revoked_at = $1, revoke_reason = $2"
+	" WHERE id = $3 AND user_id = $4 AND revoked_at IS NULL"
+	" AND expires_at > $1";
+/* Internal revoke: any session not yet revoked. */
+static const char sql_revoke_any[] =
+	"UPDATE sessions SET revoked_at = $1, revoke_reason = $2"
+	" WHERE id = $3 AND revoked_at IS NULL";
+static const char sql_cleanup_tokens[] =
+	"DELETE FROM refresh_tokens WHERE expires_at < $1"
+	" OR session_id IN (SELECT id FROM sessions"
+	" WHERE revoked_at < $1 OR expires_at < $1)";
+static const char sql_cleanup_sessions[] =
+	"DELETE FROM sessions WHERE revoked_at < $1 OR expires_at < $1";
+
+bool sessions_id_norm(const char *in, char out[UUID_STR_LEN])
+{
+	size_t i;
+
+	if (!in || !uuid_valid(in))
+		return false;
+	for (i = 0; i < UUID_STR_LEN - 1; i++)
+		out[i] = (char)tolower((unsigned char)in[i]);
+	out[UUID_STR_LEN - 1] = '\0';
+	return true;
+}
+
+struct cJSON *sessions_body(struct http_req *req, struct http_res *res)
+{
+	cJSON *obj = NULL;
+	char err[160];
+
+	if (json_parse_object(req->body, req->body_len, &obj, err,
+			      sizeof(err)) < 0) {
+		http_res_error(res, 400, "invalid_json", "%s", err);
+		return NULL;
+	}
+	return obj;
+}
+
+int sessions_acquire(struct sessiond *s, struct http_res *res,
+		     struct db_conn **out)
+{
+	int rc = db_acquire(s->d.db, SESSIOND_DB_WAIT_MS, out);
+
+	if (rc < 0) {
+		log_warn("no store connection: %s", chat_strerror(rc));
+		http_res_error(res, 503, "unavailable",
+			       "the session store is busy, try again");
+	}
+	return rc;
+}
+
+/*
+ * Optional text field: absent or null gives NULL; a string is copied
+ * into out, cut to at most max bytes on a UTF-8 character boundary (the
+ * body was checked to be valid UTF-8).  Anything else is CHAT_EINVAL with
+ * err set.
+ */
+static int opt_text(const cJSON *body, const char *key, char *out,
+		    size_t max, const char **val, char *err, size_t errlen)
+{
+	const cJSON *item = cJSON_GetObjectItemCaseSensitive(body, key);
+	const char *s = NULL;
+	size_t n;
+	int rc;
+
+	*val = NULL;
+	if (!item || cJSON_IsNull(item))
+		return 0;
+	rc = json_get_string(body, key, false, 0, SESSIONS_FIELD_MAX, &s, err,
+			     errlen);
+	if (rc < 0)
+		return rc;
+	n = strlen(s);
+	if (n > max) {
+		n = max;
+		/* back up over continuation bytes to a character start */
+		while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80)
+			n--;
+	}
+	memcpy(out, s, n);
+	out[n] = '\0';
+	*val = out;
+	return 0;
+}
+
+int sessions_token_insert(struct db_conn *c, const char *session_id,
+			  const char *user_id, int64_t now, int64_t expires_at,
+			  char tok[SESSIOND_TOKEN_LEN])
+{
+	char hash[65];
+	struct db_param p[5];
+	int rc;
+
+	rc = crypto_random_token("", SESSIOND_TOKEN_BYTES, tok,
+				 SESSIOND_TOKEN_LEN);
+	if (rc < 0)
+		return rc;
+	crypto_sha256_hex(tok, strlen(tok), hash);
+	p[0] = sessiond_text(hash);
+	p[1] = sessiond_text(session_id);
+	p[2] = sessiond_text(user_id);
+	p[3] = DB_P_INT(now);
+	p[4] = DB_P_INT(expires_at);
+	return db_exec(c, sql_token_insert, p, 5, NULL);
+}
+
+int sessions_revoke(struct db_conn *c, const char *id, const char *user_id,
+		    const char *reason, int64_t now, int64_t *changed)
+{
+	struct db_param p[4];
+
+	p[0] = DB_P_INT(now);
+	p[1] = sessiond_text(reason);
+	p[2] = sessiond_text(id);
+	if (user_id) {
+		p[3] = sessiond_text(user_id);
+		return db_exec(c, sql_revoke_own, p, 4, changed);
+	}
+	return db_exec(c, sql_revoke_any, p, 3, changed);
+}
+
+int sessions_cleanup(struct sessiond *s, int64_t now)
+{
+	struct db_conn *c = NULL;
+	struct db_param p[1];
+	int64_t ntok = 0, nses = 0;
+	int rc;
+
+	rc = db_acquire(s->d.db, SESSIOND_DB_WAIT_MS, &c);
+	if (rc < 0)
+		goto out;
+	p[0] = DB_P_INT(now - SESSIOND_KEEP_MS);
+	rc = db_begin(c);
+	if (rc < 0)
+		goto out;
+	rc = db_exec(c, sql_cleanup_tokens, p, 1, &ntok);
+	if (rc < 0)
+		goto out;
+	rc = db_exec(c, sql_cleanup_sessions, p, 1, &nses);
+	if (rc < 0)
+		goto out;
+	rc = db_commit(c);
+	if (rc < 0)
+		goto out;
+	if (ntok > 0 || nses > 0)
+		log_info("cleanup removed %lld sessions, %lld refresh tokens",
+			 (long long)nses, (long long)ntok);
+out:
+	if (c)
+		db_release(c);
+	if (rc < 0)
+		log_warn("cleanup failed: %s", chat_strerror(rc));
+	return rc;
+}
+
+/* POST /internal/sessions {"user_id","user_agent","ip"} (internal) */
+void sessions_create_handler(struct http_req *req, struct http_res *res)
+{
+	struct sessiond *s = req->app;
+	struct db_conn *c = NULL;
+	cJSON *body = NULL, *out = NULL;
+	const char *uid_in = NULL, *ua = NULL, *ip = NULL;
+	char user_id[UUID_STR_LEN], id[UUID_STR_LEN];
+	char ua_buf[SESSIONS_UA_MAX + 1], ip_buf[SESSIONS_IP_MAX + 1];
+	char tok[SESSIOND_TOKEN_LEN], err[160];
+	struct db_param p[6];
+	int64_t now, expires;
+	int rc;
+
+	body = sessions_body(req, res);
+	if (!body)
+		return;
+	rc = json_get_string(body, "user_id", true, 1, 64, &uid_in, err,
+			     sizeof(err));
+	if (rc == 0 && !sessions_id_norm(uid_in, user_id)) {
+		snprintf(err, sizeof(err), "'user_id' must be a uuid");
+		rc = CHAT_EINVAL;
+	}
+	if (rc == 0)
+		rc = opt_text(body, "user_agent", ua_buf, SESSIONS_UA_MAX, &ua,
+			      err, sizeof(err));
+	if (rc == 0)
+		rc = opt_text(body, "ip", ip_buf, SESSIONS_IP_MAX, &ip, err,
+			      sizeof(err));
+	if (rc < 0) {
+		http_res_error(res, 400, "invalid_field", "%s", err);
+		goto out;
+	}
+
+	rc = uuid_v7(id);
+	if (rc < 0) {
+		http_res_chat_error(res, rc, "cannot make a session id");
+		goto out;
+	}
+	if (sessions_acquire(s, res, &c) < 0)
+		goto out;
+	now = now_ms();
+	expires = now + s->refresh_ttl_ms;
+	p[0] = sessiond_text(id);
+	p[1] = sessiond_text(user_id);
+	p[2] = sessiond_text(ua);
+	p[3] = sessiond_text(ip);
+	p[4] = DB_P_INT(now);
+	p[5] = DB_P_INT(expires);
+	rc = db_begin(c);
+	if (rc == 0)
+		rc = db_exec(c, sql_session_insert, p, 6, NULL);
+	if (rc == 0)
+		rc = sessions_token_insert(c, id, user_id, now, expires, tok);
+	if (rc == 0)
+		rc = db_commit(c);
+	if (rc < 0) {
+		http_res_chat_error(res, rc, "cannot store the session");
+		goto out;
+	}
+
+	out = cJSON_CreateObject();
+	if (!out || !cJSON_AddStringToObject(out, "session_id", id) ||
+	    !cJSON_AddStringToObject(out, "refresh_token", tok) ||
+	    !json_add_time(out, "expires_at", expires)) {
+		http_res_chat_error(res, CHAT_ENOMEM, "out of memory");
+		goto out;
+	}
+	log_info("session '%s' created", id);
+	http_res_json(res, 201, out);
+	out = NULL;
+out:
+	if (c)
+		db_release(c);
+	cJSON_Delete(out);
+	cJSON_Delete(body);
+	sodium_memzero(tok, sizeof(tok));
+}
+
+/* Parses ?limit= (1..SESSIONS_LIMIT_MAX) and ?cursor= (a session id). */
+static int list_params(struct http_req *req, long *limit,
+		       char cursor[UUID_STR_LEN], bool *has_cursor,
+		       char *err, size_t errlen)
+{
+	char v[64], *end = NULL;
+	int rc;
+
+	*limit = SESSIONS_LIMIT_DEFAULT;
+	*has_cursor = false;
+	rc = http_req_query(req, "limit", v, sizeof(v));
+	if (rc == 0) {
+		errno = 0;
+		*limit = strtol(v, &end, 10);
+		if (!isdigit((unsigned char)v[0]) || *end || errno ||
+		    *limit < 1 || *limit > SESSIONS_LIMIT_MAX) {
+			snprintf(err, errlen,
+				 "'limit' must be an integer from 1 to %d",
+				 SESSIONS_LIMIT_MAX);
+			return CHAT_EINVAL;
+		}
+	} else if (rc != CHAT_ENOTFOUND) {
+		snprintf(err, errlen, "'limit' is malformed");
+		return CHAT_EINVAL;
+	}
+	rc = http_req_query(req, "cursor", v, sizeof(v));
+	if (rc == 0) {
+		if (!sessions_id_norm(v, cursor)) {
+			snprintf(err, errlen, "'cursor' is not a valid cursor");
+			return CHAT_EINVAL;
+		}
+		*has_cursor = true;
+	} else if (rc != CHAT_ENOTFOUND) {
+		snprintf(err, errlen, "'cursor' is not a valid cursor");
+		return CHAT_EINVAL;
+	}
+	return 0;
+}
+
+/* One row of the list as the API's session object. */
+static cJSON *session_json(const struct db_rows *r, size_t i,
+			   const char *current)
+{
+	cJSON *o = cJSON_CreateObject();
+	const char *id = db_rows_get(r, i, 0);
+	const char *ua = db_rows_get(r, i, 1);
+	const char *ip = db_rows_get(r, i, 2);
+	bool cur = current && id && strcasecmp(id, current) == 0;
+
+	if (!o)
+		return NULL;
+	if (!cJSON_AddStringToObject(o, "id", id ? id : "") ||
+	    !(ua ? cJSON_AddStringToObject(o, "user_agent", ua)
+		 : cJSON_AddNullToObject(o, "user_agent")) ||
+	    !(ip ? cJSON_AddStringToObject(o, "ip", ip)
+		 : cJSON_AddNullToObject(o, "ip")) ||
+	    !json_add_time(o, "created_at", db_rows_int(r, i, 3, 0)) ||
+	    !json_add_time(o, "last_used_at", db_rows_int(r, i, 4, 0)) ||
+	    !json_add_time(o, "expires_at", db_rows_int(r, i, 5, 0)) ||
+	    !cJSON_AddBoolToObject(o, "current", cur)) {
+		cJSON_Delete(o);
+		return NULL;
+	}
+	return o;
+}
+
+/* GET /v1/sessions?limit=&cursor= (guest): the caller's live sessions */
+void sessions_list_handler(struct http_req *req, struct http_res *res)
+{
+	struct sessiond *s = req->app;
+	struct db_conn *c = NULL;
+	struct db_rows *rows = NULL;
+	cJSON *out = NULL, *data, *item;
+	char user_id[UUID_STR_LEN], cursor[UUID_STR_LEN], err[160];
+	struct db_param p[4];
+	bool has_cursor;
+	long limit;
+	size_t i, n;
+	int rc;
+
+	if (!sessions_id_norm(req->user_id, user_id)) {
+		http_res_error(res, 401, "unauthorized",
+			       "this route needs a signed-in user");
+		return;
+	}
+	if (list_params(req, &limit, cursor, &has_cursor, err,
+			sizeof(err)) < 0) {
+		http_res_error(res, 400, "invalid_field", "%s", err);
+		return;
+	}
+	if (sessions_acquire(s, res, &c) < 0)
+		return;
+	p[0] = sessiond_text(user_id);
+	p[1] = DB_P_INT(now_ms());
+	p[2] = DB_P_INT(limit + 1);	/* one more tells if a page follows */
+	p[3] = sessiond_text(cursor);
+	rc = db_query(c, has_cursor ? sql_list_after : sql_list_first, p,
+		      has_cursor ? 4 : 3, &rows);
+	db_release(c);
+	if (rc < 0) {
+		http_res_chat_error(res, rc, "cannot read the sessions");
+		goto out;
+	}
+
+	n = db_rows_count(rows);
+	out = cJSON_CreateObject();
+	data = out ? cJSON_AddArrayToObject(out, "data") : NULL;
+	if (!data)
+		goto oom;
+	for (i = 0; i < n && i < (size_t)limit; i++) {
+		item = session_json(rows, i, req->session_id);
+		if (!item)
+			goto oom;
+		cJSON_AddItemToArray(data, item);
+	}
+	if (n > (size_t)limit) {
+		if (!cJSON_AddStringToObject(out, "next_cursor",
+					     db_rows_get(rows, limit - 1, 0)))
+			goto oom;
+	} else if (!cJSON_AddNullToObject(out, "next_cursor")) {
+		goto oom;
+	}
+	http_res_json(res, 200, out);
+	out = NULL;
+	goto out;
+oom:
+	http_res_chat_error(res, CHAT_ENOMEM, "out of memory");
+out:
+	cJSON_Delete(out);
+	db_rows_free(rows);
+}
+
+/* DELETE /v1/sessions/{id} (guest): revokes one of the caller's sessions;
+ * someone else's is as unknown as a missing one. */
+void sessions_delete_handler(struct http_req *req, struct http_res *res)
+{
+	struct sessiond *s = req->app;
+	struct db_conn *c = NULL;
+	char user_id[UUID_STR_LEN], id[UUID_STR_LEN];
+	int64_t changed = 0;
+	int rc;
+
+	if (!sessions_id_norm(req->user_id, user_id)) {
+		http_res_error(res, 401, "unauthorized",
+			       "this route needs a signed-in user");
+		return;
+	}
+	if (!sessions_id_norm(http_req_param(req, "id"), id)) {
+		http_res_error(res, 404, "not_found", "no such session");
+		return;
+	}
+	if (sessions_acquire(s, res, &c) < 0)
+		return;
+	rc = sessions_revoke(c, id, user_id, "deleted", now_ms(), &changed);
+	db_release(c);
+	if (rc < 0) {
+		http_res_chat_error(res, rc, "cannot revoke the session");
+		return;
+	}
+	if (changed == 0) {
+		http_res_error(res, 404, "not_found", "no such session");
+		return;
+	}
+	log_info("session '%s' deleted by its owner", id);
+	http_res_json(res, 204, NULL);
+}
