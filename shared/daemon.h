@@ -37,6 +37,7 @@ struct daemon {
 	struct pool *pool;		/* owned */
 	struct http_server *server;	/* owned */
 	int gateway_port;		/* the stack's public port */
+	int initialized;		/* spec->init succeeded */
 };
 
 struct daemon_spec {

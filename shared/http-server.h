@@ -99,7 +99,8 @@ struct http_server_config {
 	/* called on the loop thread every cron_ms (housekeeping) */
 	void (*cron)(void *app);
 	int cron_ms;
-	/* answer for a request no route matches; NULL gives 404 */
+	/* answer for a request no route matches (runs on the loop thread,
+	 * must not block); NULL gives 404 */
 	http_handler_fn fallback;
 	/* static files: GET of paths under static_prefix from static_dir */
 	const char *static_dir;

@@ -1,0 +1,331 @@
+/*
+ * daemon.c - the common main() of every daemon (see daemon.h).
+ */
+#include "daemon.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "crypto.h"
+#include "db.h"
+#include "err.h"
+#include "json.h"
+#include "log.h"
+#include "pool.h"
+#include "util.h"
+
+#define DAEMON_DEFAULT_PORT 8080
+#define DAEMON_QUEUE_MAX 4096
+
+static const struct {
+	const char *name;
+	int offset;
+} port_offsets[] = {
+	{ "gatewayd", 0 }, { "userd", 1 }, { "sessiond", 2 }, { "chatd", 3 },
+	{ "aid", 4 }, { "analyticsd", 5 }, { "notifyd", 6 },
+};
+
+static struct http_server *running_server;
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	if (running_server)
+		http_server_stop(running_server);
+}
+
+static void usage(FILE *to, const char *name)
+{
+	fprintf(to,
+		"usage: %s [-c FILE]\n"
+		"  -c FILE  configuration file (also CHAT_CONFIG)\n"
+		"  -h       this help\n"
+		"See %s(8) and chat.conf(5).\n", name, name);
+}
+
+static int peer_offset(const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(port_offsets) / sizeof(port_offsets[0]); i++)
+		if (strcmp(port_offsets[i].name, name) == 0)
+			return port_offsets[i].offset;
+	return -1;
+}
+
+/* data_dir from config, else $XDG_DATA_HOME/chat, else ~/.local/share/chat */
+static int resolve_data_dir(struct config *cfg, char *err, size_t errlen)
+{
+	const char *dir = config_get(cfg, "data_dir", NULL);
+	char path[4096];
+	int rc;
+
+	if (!dir || !*dir) {
+		const char *xdg = getenv("XDG_DATA_HOME");
+		const char *home = getenv("HOME");
+
+		if (xdg && *xdg)
+			snprintf(path, sizeof(path), "%s/chat", xdg);
+		else if (home && *home)
+			snprintf(path, sizeof(path), "%s/.local/share/chat",
+				 home);
+		else
+			snprintf(path, sizeof(path), "/var/lib/chat");
+		rc = config_set(cfg, "data_dir", path);
+		if (rc)
+			return rc;
+		dir = config_get(cfg, "data_dir", NULL);
+	}
+	rc = util_mkdir_p(dir, 0700);
+	if (rc)
+		snprintf(err, errlen, "cannot create data dir '%s': %s", dir,
+			 strerror(errno));
+	return rc;
+}
+
+static int listen_port(const struct config *cfg, const char *name,
+		       int gateway_port, int *port, char *err, size_t errlen)
+{
+	char key[64];
+	long v;
+	int off = peer_offset(name);
+	int rc;
+
+	snprintf(key, sizeof(key), "%s.port", name);
+	rc = config_get_int(cfg, key, 1, 65535,
+			    off >= 0 ? gateway_port + off : 0, &v, err, errlen);
+	if (rc)
+		return rc;
+	if (v <= 0) {
+		snprintf(err, errlen, "config: '%s' is required", key);
+		return CHAT_EINVAL;
+	}
+	*port = (int)v;
+	return 0;
+}
+
+int daemon_peer_url(const struct daemon *d, const char *name, char *out,
+		    size_t outlen)
+{
+	char key[64], err[256];
+	const char *url, *host;
+	int port, rc;
+
+	snprintf(key, sizeof(key), "%s.url", name);
+	url = config_get(d->cfg, key, NULL);
+	if (url && *url) {
+		snprintf(out, outlen, "%s", url);
+		return 0;
+	}
+	rc = listen_port(d->cfg, name, d->gateway_port, &port, err,
+			 sizeof(err));
+	if (rc)
+		return rc;
+	snprintf(key, sizeof(key), "%s.host", name);
+	host = config_get(d->cfg, key, "127.0.0.1");
+	if ((size_t)snprintf(out, outlen, "http://%s:%d", host, port) >= outlen)
+		return CHAT_ETOOBIG;
+	return 0;
+}
+
+void daemon_healthz(struct http_req *req, struct http_res *res)
+{
+	struct daemon *d = req->app;
+	cJSON *o = cJSON_CreateObject();
+
+	cJSON_AddStringToObject(o, "status", "ok");
+	cJSON_AddStringToObject(o, "service", d->spec->name);
+	http_res_json(res, 200, o);
+}
+
+void daemon_readyz(struct http_req *req, struct http_res *res)
+{
+	struct daemon *d = req->app;
+	cJSON *o;
+
+	if (d->db && db_ping(d->db) != 0) {
+		http_res_error(res, 503, "not_ready", "store is not reachable");
+		return;
+	}
+	if (d->spec->ready && d->spec->ready(d) != 0) {
+		http_res_error(res, 503, "not_ready", "a dependency is down");
+		return;
+	}
+	o = cJSON_CreateObject();
+	cJSON_AddStringToObject(o, "status", "ready");
+	cJSON_AddStringToObject(o, "service", d->spec->name);
+	http_res_json(res, 200, o);
+}
+
+/* Everything between loading the config and serving; err says why. */
+static int daemon_setup(struct daemon *d, char *err, size_t errlen)
+{
+	const struct daemon_spec *spec = d->spec;
+	struct http_server_config hc;
+	char key[64];
+	long port, workers;
+	int own_port, rc;
+
+	rc = resolve_data_dir(d->cfg, err, errlen);
+	if (rc)
+		return rc;
+	d->data_dir = config_get(d->cfg, "data_dir", NULL);
+	rc = util_secret_load(d->data_dir, "internal.key", d->internal_secret,
+			      sizeof(d->internal_secret));
+	if (rc) {
+		snprintf(err, errlen, "cannot read or create '%s/internal.key'",
+			 d->data_dir);
+		return rc;
+	}
+	rc = config_get_int(d->cfg, "port", 1, 65535, DAEMON_DEFAULT_PORT,
+			    &port, err, errlen);
+	if (rc)
+		return rc;
+	d->gateway_port = (int)port;
+	rc = listen_port(d->cfg, spec->name, d->gateway_port, &own_port, err,
+			 errlen);
+	if (rc)
+		return rc;
+	snprintf(key, sizeof(key), "%s.workers", spec->name);
+	rc = config_get_int(d->cfg, key, 1, 256, 4, &workers, err, errlen);
+	if (rc)
+		return rc;
+
+	if (spec->migrations) {
+		const char *uri = config_get(d->cfg, "database", "sqlite");
+
+		rc = db_open(uri, d->data_dir, spec->name, (int)workers + 1,
+			     &d->db, err, errlen);
+		if (rc)
+			return rc;
+		rc = db_migrate(d->db, spec->migrations, spec->nmigrations,
+				err, errlen);
+		if (rc)
+			return rc;
+	}
+	rc = pool_new((int)workers, DAEMON_QUEUE_MAX, &d->pool);
+	if (rc) {
+		snprintf(err, errlen, "cannot start worker threads");
+		return rc;
+	}
+	if (spec->init) {
+		rc = spec->init(d, err, errlen);
+		if (rc)
+			return rc;
+	}
+	d->initialized = 1;
+	snprintf(key, sizeof(key), "%s.host", spec->name);
+	hc = (struct http_server_config){
+		.name = spec->name,
+		.host = config_get(d->cfg, key, "127.0.0.1"),
+		.port = own_port,
+		.routes = spec->routes,
+		.nroutes = spec->nroutes,
+		.internal_secret = spec->public_facing ? NULL
+						       : d->internal_secret,
+		.pool = d->pool,
+		.app = d,
+		.cron = spec->cron,
+		.cron_ms = spec->cron_ms,
+		.fallback = spec->fallback,
+		.static_dir = spec->static_dir,
+	};
+	snprintf(key, sizeof(key), "%s.max_body", spec->name);
+	{
+		long max_body;
+
+		rc = config_get_int(d->cfg, key, 1024, 1L << 30, 1L << 20,
+				    &max_body, err, errlen);
+		if (rc)
+			return rc;
+		hc.max_body = (size_t)max_body;
+	}
+	rc = http_server_new(&hc, &d->server, err, errlen);
+	if (rc)
+		return rc;
+	log_info("listening on %s:%d", hc.host, own_port);
+	return 0;
+}
+
+int daemon_main(int argc, char **argv, const struct daemon_spec *spec)
+{
+	const char *cfg_path = getenv("CHAT_CONFIG");
+	struct sigaction sa;
+	struct daemon *d = NULL;
+	char err[512] = "";
+	int opt, rc = 0, level;
+
+	while ((opt = getopt(argc, argv, "c:h")) != -1) {
+		if (opt == 'c') {
+			cfg_path = optarg;
+		} else if (opt == 'h') {
+			usage(stdout, spec->name);
+			return 0;
+		} else {
+			usage(stderr, spec->name);
+			return 1;
+		}
+	}
+	if (optind < argc) {
+		usage(stderr, spec->name);
+		return 1;
+	}
+	d = calloc(1, spec->app_size > sizeof(*d) ? spec->app_size
+						  : sizeof(*d));
+	if (!d)
+		return 1;
+	d->spec = spec;
+	log_init(spec->name, LOG_LINFO);
+	if (crypto_init()) {
+		snprintf(err, sizeof(err), "cannot initialise libsodium");
+		rc = CHAT_ECRYPTO;
+		goto out;
+	}
+	rc = config_load(&d->cfg, cfg_path && *cfg_path ? cfg_path : NULL,
+			 cfg_path && *cfg_path, err, sizeof(err));
+	if (rc)
+		goto out;
+	level = log_level_parse(config_get(d->cfg, "log_level", "info"));
+	if (level < 0) {
+		snprintf(err, sizeof(err),
+			 "config: 'log_level' must be debug, info, warn or error");
+		rc = CHAT_EINVAL;
+		goto out;
+	}
+	log_init(spec->name, level);
+	rc = daemon_setup(d, err, sizeof(err));
+	if (rc)
+		goto out;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	running_server = d->server;
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	rc = http_server_run(d->server);
+	log_info("stopping");
+	running_server = NULL;
+out:
+	if (rc && err[0])
+		log_error("%s", err);
+	else if (rc)
+		log_error("%s", chat_strerror(rc));
+	pool_free(d->pool);
+	d->pool = NULL;
+	if (d->initialized && spec->release)
+		spec->release(d);
+	http_server_free(d->server);
+	if (d->db)
+		db_close(d->db);
+	config_free(d->cfg);
+	free(d);
+	return rc ? 1 : 0;
+}

@@ -1,0 +1,1279 @@
+/*
+ * http-server.c - the HTTP/1.1 server of every daemon, on libwebsockets.
+ *
+ * Threads: all lws calls happen on the loop thread.  Handlers on worker
+ * threads (and the curl thread of the gateway) only touch an exchange
+ * under srv->lock and then wake the loop with lws_cancel_service(); the
+ * loop picks the exchange from the pending list and asks lws for a
+ * writable callback on its connection.
+ *
+ * Lifetime: an exchange (struct http_res, which embeds the request) holds
+ * one reference for the connection, one for the handler until its final
+ * call, and one while it sits on the pending list.  It is freed when the
+ * last one goes, so neither a closed connection nor a slow handler can
+ * leave the other side with a dangling pointer.
+ */
+#include "http-server.h"
+
+#include <ctype.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <libwebsockets.h>
+
+#include "buf.h"
+#include "crypto.h"
+#include "err.h"
+#include "http-route.h"
+#include "json.h"
+#include "log.h"
+#include "pool.h"
+#include "util.h"
+#include "uuid.h"
+
+#define HTTP_DEFAULT_MAX_BODY	(1024 * 1024)
+#define HTTP_MAX_PENDING_OUT	(16 * 1024 * 1024)	/* per response */
+#define HTTP_WRITE_CHUNK	(32 * 1024)
+#define HTTP_MAX_HEADER_DATA	(16 * 1024)
+#define HTTP_REQUEST_ID_MAX	128
+
+struct http_hdr {
+	char *name;		/* owned; lowercase, no colon */
+	char *value;		/* owned */
+};
+
+struct http_defer {
+	void (*fn)(void *);
+	void *arg;
+	struct http_defer *next;
+};
+
+struct http_res {
+	struct http_req req;		/* embedded; req.res points back */
+	struct http_server *srv;
+	int refs;			/* under srv->lock */
+	struct lws *wsi;		/* loop thread; NULL once closed */
+	bool closed;			/* client gone; under lock */
+	int64_t t_start;		/* mono_ms at the request line */
+
+	/* request storage, written on the loop before dispatch */
+	char method[16];
+	char *path;			/* owned */
+	char *query;			/* owned */
+	struct buf body;
+	bool body_too_big;
+	char request_id[HTTP_REQUEST_ID_MAX + 1];
+	char peer[64];
+	struct http_hdr *hdrs;		/* owned request headers */
+	size_t nhdrs;
+	char *params;			/* owned storage of param names/values */
+	const struct http_route *route;
+	bool http10;			/* HTTP/1.0 client: no chunked */
+	bool head_only;			/* HEAD: headers without body */
+	bool must_close;		/* close the connection after this */
+	bool dispatched;		/* handed to the route or an error */
+
+	/* response; under srv->lock */
+	int status;
+	char ctype[128];
+	struct http_hdr *rhdrs;		/* owned response headers */
+	size_t nrhdrs;
+	struct buf out;			/* body bytes not yet written */
+	size_t out_off;			/* written prefix of out */
+	int64_t content_length;		/* -1: unknown (chunked or close) */
+	bool begun;			/* status decided */
+	bool final;			/* nothing more will be appended */
+	bool head_sent;			/* loop thread only */
+	bool chunked;			/* loop thread only */
+	bool done;			/* loop thread: transaction completed */
+	bool pending;			/* on srv->pending */
+	struct http_res *next_pending;
+};
+
+struct http_pss {
+	struct http_res *ex;		/* the exchange of this connection */
+};
+
+struct http_server {
+	struct http_server_config cfg;	/* copy; strings borrowed */
+	struct lws_context *ctx;
+	struct lws_protocols protocols[2];
+	pthread_mutex_t lock;
+	struct http_res *pending;	/* exchanges with news for the loop */
+	struct http_defer *defers;	/* functions to run on the loop */
+	volatile sig_atomic_t stop;
+	lws_sorted_usec_list_t cron_sul;
+	int port;
+};
+
+static const char *const custom_headers[] = {
+	"x-request-id", "x-chat-internal", "x-chat-user-id", "x-chat-role",
+	"x-chat-session-id", "idempotency-key", "last-event-id",
+	"x-api-key", "x-forwarded-proto", "x-forwarded-host",
+};
+
+static const struct {
+	int token;
+	const char *method;
+} method_tokens[] = {
+	{ WSI_TOKEN_GET_URI, "GET" },
+	{ WSI_TOKEN_POST_URI, "POST" },
+	{ WSI_TOKEN_PUT_URI, "PUT" },
+	{ WSI_TOKEN_PATCH_URI, "PATCH" },
+	{ WSI_TOKEN_DELETE_URI, "DELETE" },
+	{ WSI_TOKEN_OPTIONS_URI, "OPTIONS" },
+	{ WSI_TOKEN_HEAD_URI, "HEAD" },
+};
+
+static void ex_release(struct http_res *ex);
+static void ex_mark_pending_locked(struct http_res *ex);
+
+/* ------------------------------------------------------------------ */
+/* exchange lifetime */
+
+static void hdrs_free(struct http_hdr *h, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		free(h[i].name);
+		free(h[i].value);
+	}
+	free(h);
+}
+
+static void ex_free(struct http_res *ex)
+{
+	free(ex->path);
+	free(ex->query);
+	buf_release(&ex->body);
+	hdrs_free(ex->hdrs, ex->nhdrs);
+	hdrs_free(ex->rhdrs, ex->nrhdrs);
+	free(ex->params);
+	buf_release(&ex->out);
+	free(ex);
+}
+
+static void ex_release(struct http_res *ex)
+{
+	struct http_server *srv = ex->srv;
+	int left;
+
+	pthread_mutex_lock(&srv->lock);
+	left = --ex->refs;
+	pthread_mutex_unlock(&srv->lock);
+	if (left == 0)
+		ex_free(ex);
+}
+
+/* Puts ex on the pending list (taking a reference) and wakes the loop. */
+static void ex_mark_pending_locked(struct http_res *ex)
+{
+	if (ex->pending)
+		return;
+	ex->pending = true;
+	ex->refs++;
+	ex->next_pending = ex->srv->pending;
+	ex->srv->pending = ex;
+}
+
+static void ex_wake(struct http_res *ex)
+{
+	pthread_mutex_lock(&ex->srv->lock);
+	ex_mark_pending_locked(ex);
+	pthread_mutex_unlock(&ex->srv->lock);
+	lws_cancel_service(ex->srv->ctx);
+}
+
+/* ------------------------------------------------------------------ */
+/* request parsing, loop thread */
+
+static int hdr_add(struct http_hdr **list, size_t *n, const char *name,
+		   size_t nlen, const char *value)
+{
+	struct http_hdr *grown;
+	size_t i;
+
+	grown = realloc(*list, (*n + 1) * sizeof(**list));
+	if (!grown)
+		return CHAT_ENOMEM;
+	*list = grown;
+	grown[*n].name = strndup(name, nlen);
+	grown[*n].value = strdup(value);
+	if (!grown[*n].name || !grown[*n].value) {
+		free(grown[*n].name);
+		free(grown[*n].value);
+		return CHAT_ENOMEM;
+	}
+	for (i = 0; i < nlen; i++)
+		grown[*n].name[i] = (char)tolower((unsigned char)name[i]);
+	(*n)++;
+	return 0;
+}
+
+static bool token_is_request_line(int tok)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(method_tokens) / sizeof(method_tokens[0]); i++)
+		if (method_tokens[i].token == tok)
+			return true;
+	return tok == WSI_TOKEN_HTTP_URI_ARGS || tok == WSI_TOKEN_HTTP1_0 ||
+	       tok == WSI_TOKEN_CONNECT;
+}
+
+static int read_headers(struct http_res *ex, struct lws *wsi)
+{
+	char *val = NULL;
+	int rc = 0, tok;
+	size_t i;
+
+	val = malloc(HTTP_MAX_HEADER_DATA + 1);
+	if (!val)
+		return CHAT_ENOMEM;
+	for (tok = 0; tok < WSI_TOKEN_COUNT; tok++) {
+		const char *name;
+		int len;
+
+		if (token_is_request_line(tok))
+			continue;
+		name = (const char *)lws_token_to_string(tok);
+		len = lws_hdr_total_length(wsi, tok);
+		if (!name || name[0] == ':' || len <= 0 ||
+		    len > HTTP_MAX_HEADER_DATA)
+			continue;
+		if (lws_hdr_copy(wsi, val, HTTP_MAX_HEADER_DATA + 1, tok) < 0)
+			continue;
+		rc = hdr_add(&ex->hdrs, &ex->nhdrs, name, strcspn(name, ":"),
+			     val);
+		if (rc)
+			goto out;
+	}
+	for (i = 0; i < sizeof(custom_headers) / sizeof(custom_headers[0]);
+	     i++) {
+		char cname[64];
+		int clen, len;
+
+		clen = snprintf(cname, sizeof(cname), "%s:", custom_headers[i]);
+		len = lws_hdr_custom_length(wsi, cname, clen);
+		if (len <= 0 || len > HTTP_MAX_HEADER_DATA)
+			continue;
+		if (lws_hdr_custom_copy(wsi, val, HTTP_MAX_HEADER_DATA + 1,
+					cname, clen) < 0)
+			continue;
+		rc = hdr_add(&ex->hdrs, &ex->nhdrs, custom_headers[i],
+			     strlen(custom_headers[i]), val);
+		if (rc)
+			goto out;
+	}
+out:
+	free(val);
+	return rc;
+}
+
+static bool query_safe_char(unsigned char c)
+{
+	return isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~';
+}
+
+static int query_encode(struct buf *b, const char *s, size_t n)
+{
+	size_t i;
+	int rc = 0;
+
+	for (i = 0; i < n && rc == 0; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		if (query_safe_char(c))
+			rc = buf_append(b, &s[i], 1);
+		else
+			rc = buf_printf(b, "%%%02X", c);
+	}
+	return rc;
+}
+
+/* lws hands the query over decoded, one fragment per name=value pair; it
+ * is encoded again so that proxies can forward it and http_req_query can
+ * split it unambiguously. */
+static int read_query(struct http_res *ex, struct lws *wsi)
+{
+	struct buf q;
+	char frag[4096];
+	int n, rc = 0;
+
+	buf_init(&q, 64 * 1024);
+	for (n = 0; rc == 0; n++) {
+		int len = lws_hdr_copy_fragment(wsi, frag, sizeof(frag),
+						WSI_TOKEN_HTTP_URI_ARGS, n);
+		const char *eq;
+
+		if (len < 0)
+			break;
+		if (q.len)
+			rc = buf_puts(&q, "&");
+		eq = memchr(frag, '=', (size_t)len);
+		if (rc == 0)
+			rc = query_encode(&q, frag,
+					  eq ? (size_t)(eq - frag) : (size_t)len);
+		if (rc == 0 && eq) {
+			rc = buf_puts(&q, "=");
+			if (rc == 0)
+				rc = query_encode(&q, eq + 1,
+						  (size_t)(frag + len - eq - 1));
+		}
+	}
+	if (rc == 0 && !q.data)
+		rc = buf_puts(&q, "");
+	if (rc) {
+		buf_release(&q);
+		return rc;
+	}
+	ex->query = buf_detach(&q, NULL);
+	return 0;
+}
+
+static bool request_id_valid(const char *s)
+{
+	size_t n = strlen(s), i;
+
+	if (n == 0 || n > HTTP_REQUEST_ID_MAX)
+		return false;
+	for (i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		if (!isalnum(c) && c != '-' && c != '_' && c != '.')
+			return false;
+	}
+	return true;
+}
+
+static const char *hdr_find(const struct http_hdr *h, size_t n,
+			    const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (strcasecmp(h[i].name, name) == 0)
+			return h[i].value;
+	return NULL;
+}
+
+static int role_level(const char *role)
+{
+	if (!role)
+		return 0;
+	if (strcmp(role, "admin") == 0)
+		return 3;
+	if (strcmp(role, "user") == 0)
+		return 2;
+	if (strcmp(role, "guest") == 0)
+		return 1;
+	return 0;
+}
+
+/* Identity headers count only with the internal secret. */
+static void read_identity(struct http_res *ex)
+{
+	struct http_server *srv = ex->srv;
+	struct http_req *req = &ex->req;
+	const char *secret;
+
+	if (!srv->cfg.internal_secret || !*srv->cfg.internal_secret)
+		return;
+	secret = hdr_find(ex->hdrs, ex->nhdrs, "x-chat-internal");
+	if (!secret || !crypto_str_equal(secret, srv->cfg.internal_secret))
+		return;
+	req->internal = true;
+	req->user_id = hdr_find(ex->hdrs, ex->nhdrs, "x-chat-user-id");
+	req->role = hdr_find(ex->hdrs, ex->nhdrs, "x-chat-role");
+	req->session_id = hdr_find(ex->hdrs, ex->nhdrs, "x-chat-session-id");
+	if (req->user_id && (!*req->user_id || role_level(req->role) == 0)) {
+		req->user_id = NULL;
+		req->role = NULL;
+		req->session_id = NULL;
+	}
+	if (req->session_id && !*req->session_id)
+		req->session_id = NULL;
+}
+
+/* ------------------------------------------------------------------ */
+/* dispatch */
+
+static void run_handler(void *arg)
+{
+	struct http_res *ex = arg;
+
+	log_set_request_id(ex->request_id);
+	ex->route->handler(&ex->req, ex);
+	log_set_request_id(NULL);
+}
+
+static int copy_params(struct http_res *ex, const struct http_route_match *m)
+{
+	size_t total = 0, off = 0;
+	int i;
+
+	for (i = 0; i < m->n; i++)
+		total += m->name_lens[i] + m->value_lens[i] + 2;
+	if (total == 0)
+		return 0;
+	ex->params = malloc(total);
+	if (!ex->params)
+		return CHAT_ENOMEM;
+	for (i = 0; i < m->n; i++) {
+		char *name = ex->params + off, *value;
+
+		memcpy(name, m->names[i], m->name_lens[i]);
+		name[m->name_lens[i]] = '\0';
+		off += m->name_lens[i] + 1;
+		value = ex->params + off;
+		memcpy(value, m->values[i], m->value_lens[i]);
+		value[m->value_lens[i]] = '\0';
+		off += m->value_lens[i] + 1;
+		ex->req.param_names[i] = name;
+		ex->req.param_values[i] = value;
+	}
+	ex->req.nparams = m->n;
+	return 0;
+}
+
+static void dispatch(struct http_res *ex)
+{
+	struct http_server *srv = ex->srv;
+	struct http_req *req = &ex->req;
+	const struct http_route *route = NULL;
+	struct http_route_match m;
+	enum http_route_result found;
+	int rc;
+
+	ex->dispatched = true;
+	req->body = ex->body.data ? ex->body.data : "";
+	req->body_len = ex->body.len;
+	if (ex->body_too_big) {
+		http_res_error(ex, 413, "payload_too_large",
+			       "request body is larger than %zu bytes",
+			       srv->cfg.max_body);
+		return;
+	}
+	found = http_route_find(srv->cfg.routes, srv->cfg.nroutes,
+				req->method, req->path, &route, &m);
+	if (found == HTTP_ROUTE_NO_PATH && srv->cfg.fallback) {
+		srv->cfg.fallback(req, ex);	/* on the loop thread */
+		return;
+	}
+	if (found == HTTP_ROUTE_NO_PATH) {
+		http_res_error(ex, 404, "not_found", "no route for '%s %s'",
+			       req->method, req->path);
+		return;
+	}
+	if (found == HTTP_ROUTE_NO_METHOD) {
+		http_res_error(ex, 405, "method_not_allowed",
+			       "'%s' is not allowed on '%s'", req->method,
+			       req->path);
+		return;
+	}
+	rc = copy_params(ex, &m);
+	if (rc) {
+		http_res_chat_error(ex, rc, NULL);
+		return;
+	}
+	if (route->perm == HTTP_PERM_INTERNAL && !req->internal) {
+		http_res_error(ex, 403, "forbidden", "internal route");
+		return;
+	}
+	if (route->perm >= HTTP_PERM_GUEST && route->perm <= HTTP_PERM_ADMIN) {
+		static const int need[] = {
+			[HTTP_PERM_GUEST] = 1, [HTTP_PERM_USER] = 2,
+			[HTTP_PERM_ADMIN] = 3,
+		};
+
+		if (!req->user_id) {
+			http_res_error(ex, 401, "unauthorized",
+				       "authentication required");
+			return;
+		}
+		if (role_level(req->role) < need[route->perm]) {
+			http_res_error(ex, 403, "forbidden",
+				       "role '%s' may not do this", req->role);
+			return;
+		}
+	}
+	ex->route = route;
+	if ((route->flags & HTTP_ROUTE_ON_LOOP) || !srv->cfg.pool) {
+		run_handler(ex);
+		return;
+	}
+	rc = pool_submit(srv->cfg.pool, run_handler, ex);
+	if (rc)
+		http_res_error(ex, 503, "busy", "server is busy, retry later");
+}
+
+/* ------------------------------------------------------------------ */
+/* writing, loop thread */
+
+static int write_head(struct http_res *ex, struct lws *wsi)
+{
+	size_t need = LWS_PRE + 1024 + strlen(ex->request_id);
+	unsigned char *buf, *start, *p, *end;
+	bool nobody = ex->status == 204 || ex->status == 304 ||
+		      (ex->status >= 100 && ex->status < 200);
+	size_t i;
+	int rc = -1;
+
+	for (i = 0; i < ex->nrhdrs; i++)
+		need += strlen(ex->rhdrs[i].name) + strlen(ex->rhdrs[i].value) + 8;
+	buf = malloc(need);
+	if (!buf)
+		return -1;
+	start = p = buf + LWS_PRE;
+	end = buf + need;
+	if (lws_add_http_header_status(wsi, (unsigned)ex->status, &p, end))
+		goto out;
+	if (ex->ctype[0] && !nobody &&
+	    lws_add_http_header_by_token(wsi, WSI_TOKEN_HTTP_CONTENT_TYPE,
+					 (unsigned char *)ex->ctype,
+					 (int)strlen(ex->ctype), &p, end))
+		goto out;
+	if (lws_add_http_header_by_name(wsi, (unsigned char *)"x-request-id:",
+					(unsigned char *)ex->request_id,
+					(int)strlen(ex->request_id), &p, end))
+		goto out;
+	for (i = 0; i < ex->nrhdrs; i++) {
+		char name[128];
+
+		snprintf(name, sizeof(name), "%s:", ex->rhdrs[i].name);
+		if (lws_add_http_header_by_name(wsi, (unsigned char *)name,
+				(unsigned char *)ex->rhdrs[i].value,
+				(int)strlen(ex->rhdrs[i].value), &p, end))
+			goto out;
+	}
+	if (nobody) {
+		/* no length and no body */
+	} else if (ex->content_length >= 0) {
+		if (lws_add_http_header_content_length(wsi,
+				(lws_filepos_t)ex->content_length, &p, end))
+			goto out;
+	} else if (!ex->http10) {
+		ex->chunked = true;
+		if (lws_add_http_header_by_token(wsi,
+				WSI_TOKEN_HTTP_TRANSFER_ENCODING,
+				(unsigned char *)"chunked", 7, &p, end))
+			goto out;
+	} else {
+		/* HTTP/1.0 without a length: the body ends at close */
+		if (lws_add_http_header_by_token(wsi, WSI_TOKEN_CONNECTION,
+				(unsigned char *)"close", 5, &p, end))
+			goto out;
+	}
+	if (lws_finalize_write_http_header(wsi, start, &p, end))
+		goto out;
+	ex->head_sent = true;
+	if (nobody || ex->head_only) {
+		pthread_mutex_lock(&ex->srv->lock);
+		ex->out_off = ex->out.len;
+		pthread_mutex_unlock(&ex->srv->lock);
+		ex->chunked = false;
+	}
+	rc = 0;
+out:
+	free(buf);
+	return rc;
+}
+
+static void log_access(struct http_res *ex)
+{
+	log_set_request_id(ex->request_id);
+	log_info("%s %s %d %" PRId64 "ms", ex->method, ex->path, ex->status,
+		 mono_ms() - ex->t_start);
+	log_set_request_id(NULL);
+}
+
+/* Writes what is pending; returns -1 when the connection must close. */
+static int on_writable(struct lws *wsi, struct http_pss *pss)
+{
+	struct http_res *ex = pss->ex;
+	unsigned char *buf = NULL;
+	size_t n = 0, hdr = 0;
+	bool last = false;
+	int rc = 0;
+
+	if (!ex || ex->done)
+		return 0;
+	pthread_mutex_lock(&ex->srv->lock);
+	if (!ex->begun) {
+		pthread_mutex_unlock(&ex->srv->lock);
+		return 0;
+	}
+	pthread_mutex_unlock(&ex->srv->lock);
+	if (!ex->head_sent && write_head(ex, wsi))
+		return -1;
+
+	pthread_mutex_lock(&ex->srv->lock);
+	n = ex->out.len - ex->out_off;
+	if (n > HTTP_WRITE_CHUNK)
+		n = HTTP_WRITE_CHUNK;
+	last = ex->final && ex->out_off + n == ex->out.len;
+	if (n || (last && ex->chunked)) {
+		buf = malloc(LWS_PRE + n + 32);
+		if (!buf) {
+			pthread_mutex_unlock(&ex->srv->lock);
+			return -1;
+		}
+		if (ex->chunked && n)
+			hdr = (size_t)snprintf((char *)buf + LWS_PRE, 20,
+					       "%zx\r\n", n);
+		memcpy(buf + LWS_PRE + hdr, ex->out.data + ex->out_off, n);
+		ex->out_off += n;
+		if (ex->out_off == ex->out.len) {
+			buf_reset(&ex->out);
+			ex->out_off = 0;
+		}
+	}
+	pthread_mutex_unlock(&ex->srv->lock);
+
+	if (buf) {
+		size_t total = hdr + n;
+		int flags = last ? LWS_WRITE_HTTP_FINAL : LWS_WRITE_HTTP;
+
+		if (ex->chunked && n) {
+			memcpy(buf + LWS_PRE + total, "\r\n", 2);
+			total += 2;
+		}
+		if (ex->chunked && last) {
+			memcpy(buf + LWS_PRE + total, "0\r\n\r\n", 5);
+			total += 5;
+		}
+		if (lws_write(wsi, buf + LWS_PRE, total,
+			      (enum lws_write_protocol)flags) < (int)total)
+			rc = -1;
+		free(buf);
+		if (rc)
+			return rc;
+	}
+	if (!last) {
+		pthread_mutex_lock(&ex->srv->lock);
+		if (ex->out.len > ex->out_off)
+			lws_callback_on_writable(wsi);
+		pthread_mutex_unlock(&ex->srv->lock);
+		return 0;
+	}
+	/* the exchange is complete */
+	ex->done = true;
+	log_access(ex);
+	pss->ex = NULL;
+	pthread_mutex_lock(&ex->srv->lock);
+	ex->wsi = NULL;
+	pthread_mutex_unlock(&ex->srv->lock);
+	rc = ((ex->content_length < 0 && ex->http10) || ex->must_close) ?
+		-1 : 0;
+	ex_release(ex);
+	if (rc == 0 && lws_http_transaction_completed(wsi))
+		rc = -1;
+	return rc;
+}
+
+/* The loop's share of cross-thread work: pending exchanges and defers. */
+static void drain_pending(struct http_server *srv)
+{
+	struct http_res *list, *ex, *next;
+	struct http_defer *defers, *d, *dnext, *rev = NULL;
+
+	pthread_mutex_lock(&srv->lock);
+	list = srv->pending;
+	srv->pending = NULL;
+	defers = srv->defers;
+	srv->defers = NULL;
+	for (ex = list; ex; ex = ex->next_pending)
+		ex->pending = false;
+	pthread_mutex_unlock(&srv->lock);
+
+	for (ex = list; ex; ex = next) {
+		next = ex->next_pending;
+		if (ex->wsi)
+			lws_callback_on_writable(ex->wsi);
+		ex_release(ex);
+	}
+	for (d = defers; d; d = dnext) {	/* run in submission order */
+		dnext = d->next;
+		d->next = rev;
+		rev = d;
+	}
+	for (d = rev; d; d = dnext) {
+		dnext = d->next;
+		d->fn(d->arg);
+		free(d);
+	}
+}
+
+/* ------------------------------------------------------------------ */
+/* the lws callback */
+
+static struct http_res *ex_new(struct http_server *srv, struct lws *wsi)
+{
+	struct http_res *ex = calloc(1, sizeof(*ex));
+
+	if (!ex)
+		return NULL;
+	ex->srv = srv;
+	ex->refs = 2;			/* connection + handler */
+	ex->wsi = wsi;
+	ex->t_start = mono_ms();
+	ex->content_length = -1;
+	buf_init(&ex->body, srv->cfg.max_body);
+	buf_init(&ex->out, HTTP_MAX_PENDING_OUT);
+	ex->req.res = ex;
+	ex->req.server = srv;
+	ex->req.app = srv->cfg.app;
+	return ex;
+}
+
+static int on_http(struct http_server *srv, struct lws *wsi,
+		   struct http_pss *pss, const char *uri, size_t len)
+{
+	struct http_res *ex;
+	const char *rid, *clen;
+	size_t i;
+	int rc;
+
+	ex = ex_new(srv, wsi);
+	if (!ex)
+		return -1;
+	pss->ex = ex;
+	for (i = 0; i < sizeof(method_tokens) / sizeof(method_tokens[0]); i++)
+		if (lws_hdr_total_length(wsi, method_tokens[i].token) > 0) {
+			snprintf(ex->method, sizeof(ex->method), "%s",
+				 method_tokens[i].method);
+			break;
+		}
+	if (!ex->method[0])
+		snprintf(ex->method, sizeof(ex->method), "UNKNOWN");
+	ex->head_only = strcmp(ex->method, "HEAD") == 0;
+	ex->http10 = lws_hdr_total_length(wsi, WSI_TOKEN_HTTP1_0) > 0;
+	ex->path = strndup(uri && len ? uri : "/", uri && len ? len : 1);
+	lws_get_peer_simple(wsi, ex->peer, sizeof(ex->peer));
+	rc = ex->path ? 0 : CHAT_ENOMEM;
+	if (rc == 0)
+		rc = read_query(ex, wsi);
+	if (rc == 0)
+		rc = read_headers(ex, wsi);
+	if (rc)
+		return -1;
+	rid = hdr_find(ex->hdrs, ex->nhdrs, "x-request-id");
+	if (rid && request_id_valid(rid))
+		snprintf(ex->request_id, sizeof(ex->request_id), "%s", rid);
+	else if (uuid_v7(ex->request_id))
+		return -1;
+
+	ex->req.method = ex->method;
+	ex->req.path = ex->path;
+	ex->req.query = ex->query;
+	ex->req.request_id = ex->request_id;
+	ex->req.peer = ex->peer;
+	read_identity(ex);
+
+	if (ex->path[0] != '/' || strcmp(ex->method, "UNKNOWN") == 0) {
+		http_res_error(ex, 400, "bad_request", "malformed request");
+		return 0;
+	}
+	clen = hdr_find(ex->hdrs, ex->nhdrs, "content-length");
+	if (clen) {
+		char *endp;
+		unsigned long long v = strtoull(clen, &endp, 10);
+
+		if (*endp || endp == clen) {
+			http_res_error(ex, 400, "bad_request",
+				       "malformed 'content-length'");
+			return 0;
+		}
+		if (v > srv->cfg.max_body) {
+			/* Refuse without reading it; the connection closes
+			 * after the answer because the body is unread. */
+			ex->must_close = true;
+			ex->body_too_big = true;
+			dispatch(ex);
+			return 0;
+		}
+		if (v > 0)
+			return 0;	/* wait for LWS_CALLBACK_HTTP_BODY */
+	}
+	if (hdr_find(ex->hdrs, ex->nhdrs, "transfer-encoding"))
+		return 0;
+	dispatch(ex);
+	return 0;
+}
+
+static int http_callback(struct lws *wsi, enum lws_callback_reasons reason,
+			 void *user, void *in, size_t len)
+{
+	struct http_pss *pss = user;
+	struct lws_context *ctx = lws_get_context(wsi);
+	struct http_server *srv = ctx ? lws_context_user(ctx) : NULL;
+
+	switch (reason) {
+	case LWS_CALLBACK_HTTP:
+		if (pss->ex)	/* a previous exchange never finished */
+			return -1;
+		return on_http(srv, wsi, pss, in, len);
+	case LWS_CALLBACK_HTTP_BODY:
+		if (pss->ex && !pss->ex->body_too_big &&
+		    buf_append(&pss->ex->body, in, len))
+			pss->ex->body_too_big = true;
+		return 0;
+	case LWS_CALLBACK_HTTP_BODY_COMPLETION:
+		if (pss->ex && !pss->ex->dispatched)
+			dispatch(pss->ex);
+		return 0;
+	case LWS_CALLBACK_HTTP_WRITEABLE:
+		return on_writable(wsi, pss);
+	case LWS_CALLBACK_CLOSED_HTTP:
+		if (pss->ex) {
+			struct http_res *ex = pss->ex;
+
+			pss->ex = NULL;
+			pthread_mutex_lock(&srv->lock);
+			ex->wsi = NULL;
+			ex->closed = true;
+			pthread_mutex_unlock(&srv->lock);
+			if (!ex->done) {
+				ex->status = ex->status ? ex->status : 499;
+				log_access(ex);
+			}
+			ex_release(ex);
+		}
+		return 0;
+	case LWS_CALLBACK_EVENT_WAIT_CANCELLED:
+		if (srv)
+			drain_pending(srv);
+		return 0;
+	default:
+		break;
+	}
+	return lws_callback_http_dummy(wsi, reason, user, in, len);
+}
+
+/* ------------------------------------------------------------------ */
+/* public: server */
+
+static void cron_fire(lws_sorted_usec_list_t *sul)
+{
+	struct http_server *srv =
+		lws_container_of(sul, struct http_server, cron_sul);
+
+	srv->cfg.cron(srv->cfg.app);
+	lws_sul_schedule(srv->ctx, 0, &srv->cron_sul, cron_fire,
+			 (lws_usec_t)srv->cfg.cron_ms * LWS_US_PER_MS);
+}
+
+static void lws_log_to_ours(int level, const char *line)
+{
+	size_t n = strlen(line);
+
+	while (n && (line[n - 1] == '\n' || line[n - 1] == '\r'))
+		n--;
+	if (level & LLL_ERR)
+		log_error("lws: %.*s", (int)n, line);
+	else
+		log_debug("lws: %.*s", (int)n, line);
+}
+
+int http_server_new(const struct http_server_config *cfg,
+		    struct http_server **out, char *err, size_t errlen)
+{
+	struct lws_context_creation_info info;
+	struct http_server *srv;
+
+	*out = NULL;
+	srv = calloc(1, sizeof(*srv));
+	if (!srv)
+		return CHAT_ENOMEM;
+	srv->cfg = *cfg;
+	if (!srv->cfg.max_body)
+		srv->cfg.max_body = HTTP_DEFAULT_MAX_BODY;
+	pthread_mutex_init(&srv->lock, NULL);
+	lws_set_log_level(LLL_ERR, lws_log_to_ours);
+
+	srv->protocols[0] = (struct lws_protocols){
+		.name = "http",
+		.callback = http_callback,
+		.per_session_data_size = sizeof(struct http_pss),
+		.rx_buffer_size = 0,
+	};
+	memset(&info, 0, sizeof(info));
+	info.protocols = srv->protocols;
+	info.user = srv;
+	info.max_http_header_data = HTTP_MAX_HEADER_DATA;
+	info.max_http_header_pool = 256;
+	info.keepalive_timeout = 60;
+	info.timeout_secs = 30;
+	info.options = LWS_SERVER_OPTION_DISABLE_IPV6;
+	if (cfg->unix_path) {
+		info.options |= LWS_SERVER_OPTION_UNIX_SOCK;
+		info.iface = cfg->unix_path;
+	} else {
+		info.iface = cfg->host ? cfg->host : "127.0.0.1";
+		info.port = cfg->port ? cfg->port : CONTEXT_PORT_NO_LISTEN_SERVER;
+	}
+	if (!cfg->unix_path && cfg->port == 0) {
+		snprintf(err, errlen, "an ephemeral port is not supported");
+		goto fail;
+	}
+	srv->ctx = lws_create_context(&info);
+	if (!srv->ctx) {
+		snprintf(err, errlen, "cannot listen on '%s:%d'",
+			 info.iface, cfg->port);
+		goto fail;
+	}
+	srv->port = cfg->port;
+	if (cfg->cron && cfg->cron_ms > 0)
+		lws_sul_schedule(srv->ctx, 0, &srv->cron_sul, cron_fire,
+				 (lws_usec_t)cfg->cron_ms * LWS_US_PER_MS);
+	*out = srv;
+	return 0;
+fail:
+	pthread_mutex_destroy(&srv->lock);
+	free(srv);
+	return CHAT_EIO;
+}
+
+int http_server_port(const struct http_server *s)
+{
+	return s->port;
+}
+
+int http_server_run(struct http_server *s)
+{
+	while (!s->stop)
+		if (lws_service(s->ctx, 0) < 0)
+			return CHAT_EIO;
+	return 0;
+}
+
+void http_server_stop(struct http_server *s)
+{
+	s->stop = 1;
+	lws_cancel_service(s->ctx);
+}
+
+void http_server_free(struct http_server *s)
+{
+	struct http_defer *d, *next;
+
+	if (!s)
+		return;
+	lws_sul_cancel(&s->cron_sul);
+	lws_context_destroy(s->ctx);
+	drain_pending(s);
+	for (d = s->defers; d; d = next) {
+		next = d->next;
+		free(d);
+	}
+	pthread_mutex_destroy(&s->lock);
+	free(s);
+}
+
+int http_server_defer(struct http_server *s, void (*fn)(void *), void *arg)
+{
+	struct http_defer *d = malloc(sizeof(*d));
+
+	if (!d)
+		return CHAT_ENOMEM;
+	d->fn = fn;
+	d->arg = arg;
+	pthread_mutex_lock(&s->lock);
+	d->next = s->defers;
+	s->defers = d;
+	pthread_mutex_unlock(&s->lock);
+	lws_cancel_service(s->ctx);
+	return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* public: request */
+
+const char *http_req_header(struct http_req *req, const char *name)
+{
+	return hdr_find(req->res->hdrs, req->res->nhdrs, name);
+}
+
+const char *http_req_param(const struct http_req *req, const char *name)
+{
+	int i;
+
+	for (i = 0; i < req->nparams; i++)
+		if (strcmp(req->param_names[i], name) == 0)
+			return req->param_values[i];
+	return NULL;
+}
+
+static int hexval(int c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	c = tolower(c);
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	return -1;
+}
+
+/* Decodes %XX and '+' of s[0..n) into out; CHAT_ETOOBIG if it won't fit. */
+static int url_decode(const char *s, size_t n, char *out, size_t outlen)
+{
+	size_t i, o = 0;
+
+	for (i = 0; i < n; i++) {
+		int c = (unsigned char)s[i];
+
+		if (c == '%' && i + 2 < n && hexval(s[i + 1]) >= 0 &&
+		    hexval(s[i + 2]) >= 0) {
+			c = hexval(s[i + 1]) * 16 + hexval(s[i + 2]);
+			i += 2;
+		} else if (c == '+') {
+			c = ' ';
+		}
+		if (o + 1 >= outlen)
+			return CHAT_ETOOBIG;
+		out[o++] = (char)c;
+	}
+	if (o >= outlen)
+		return CHAT_ETOOBIG;
+	out[o] = '\0';
+	return 0;
+}
+
+int http_req_query(const struct http_req *req, const char *name, char *out,
+		   size_t outlen)
+{
+	const char *p = req->query;
+	size_t nlen = strlen(name);
+
+	while (p && *p) {
+		const char *amp = strchr(p, '&');
+		size_t plen = amp ? (size_t)(amp - p) : strlen(p);
+		const char *eq = memchr(p, '=', plen);
+		size_t klen = eq ? (size_t)(eq - p) : plen;
+		char key[256];
+
+		if (klen < sizeof(key) && url_decode(p, klen, key,
+						     sizeof(key)) == 0 &&
+		    strlen(key) == nlen && memcmp(key, name, nlen) == 0) {
+			if (!eq)
+				return url_decode("", 0, out, outlen);
+			return url_decode(eq + 1, plen - klen - 1, out, outlen);
+		}
+		p = amp ? amp + 1 : NULL;
+	}
+	return CHAT_ENOTFOUND;
+}
+
+char **http_req_headers(struct http_req *req, size_t *n)
+{
+	struct http_res *ex = req->res;
+	char **out;
+	size_t i;
+
+	*n = 0;
+	out = calloc(ex->nhdrs + 1, sizeof(*out));
+	if (!out)
+		return NULL;
+	for (i = 0; i < ex->nhdrs; i++) {
+		if (asprintf(&out[i], "%s: %s", ex->hdrs[i].name,
+			     ex->hdrs[i].value) < 0) {
+			out[i] = NULL;
+			http_headers_free(out, i);
+			return NULL;
+		}
+	}
+	*n = ex->nhdrs;
+	return out;
+}
+
+void http_headers_free(char **h, size_t n)
+{
+	size_t i;
+
+	if (!h)
+		return;
+	for (i = 0; i < n; i++)
+		free(h[i]);
+	free(h);
+}
+
+/* ------------------------------------------------------------------ */
+/* public: response */
+
+int http_res_header(struct http_res *res, const char *name, const char *value)
+{
+	int rc;
+
+	if (strcasecmp(name, "content-length") == 0) {
+		char *endp;
+		long long v = strtoll(value, &endp, 10);
+
+		if (*endp || v < 0)
+			return CHAT_EINVAL;
+		pthread_mutex_lock(&res->srv->lock);
+		res->content_length = v;
+		pthread_mutex_unlock(&res->srv->lock);
+		return 0;
+	}
+	if (strcasecmp(name, "content-type") == 0) {
+		pthread_mutex_lock(&res->srv->lock);
+		snprintf(res->ctype, sizeof(res->ctype), "%s", value);
+		pthread_mutex_unlock(&res->srv->lock);
+		return 0;
+	}
+	if (strlen(name) > 100 || strpbrk(value, "\r\n") ||
+	    strpbrk(name, "\r\n: "))
+		return CHAT_EINVAL;
+	pthread_mutex_lock(&res->srv->lock);
+	rc = hdr_add(&res->rhdrs, &res->nrhdrs, name, strlen(name), value);
+	pthread_mutex_unlock(&res->srv->lock);
+	return rc;
+}
+
+int http_res_begin(struct http_res *res, int status, const char *ctype)
+{
+	pthread_mutex_lock(&res->srv->lock);
+	if (res->begun) {
+		pthread_mutex_unlock(&res->srv->lock);
+		return CHAT_EINVAL;
+	}
+	res->status = status;
+	if (ctype)
+		snprintf(res->ctype, sizeof(res->ctype), "%s", ctype);
+	res->begun = true;
+	ex_mark_pending_locked(res);
+	pthread_mutex_unlock(&res->srv->lock);
+	lws_cancel_service(res->srv->ctx);
+	return 0;
+}
+
+int http_res_write(struct http_res *res, const void *data, size_t len)
+{
+	int rc = 0;
+
+	pthread_mutex_lock(&res->srv->lock);
+	if (res->closed)
+		rc = CHAT_ECLOSED;
+	else if (res->head_only)
+		rc = 0;
+	else if (!res->begun || res->final)
+		rc = CHAT_EINVAL;
+	else
+		rc = buf_append(&res->out, data, len);
+	if (rc == 0 && !res->head_only)
+		ex_mark_pending_locked(res);
+	pthread_mutex_unlock(&res->srv->lock);
+	if (rc == 0 && !res->head_only)
+		lws_cancel_service(res->srv->ctx);
+	return rc;
+}
+
+void http_res_end(struct http_res *res)
+{
+	pthread_mutex_lock(&res->srv->lock);
+	res->final = true;
+	pthread_mutex_unlock(&res->srv->lock);
+	ex_wake(res);
+	ex_release(res);		/* the handler's reference */
+}
+
+bool http_res_closed(const struct http_res *res)
+{
+	bool closed;
+
+	pthread_mutex_lock(&res->srv->lock);
+	closed = res->closed;
+	pthread_mutex_unlock(&res->srv->lock);
+	return closed;
+}
+
+void http_res_send(struct http_res *res, int status, const char *ctype,
+		   char *body, size_t len)
+{
+	pthread_mutex_lock(&res->srv->lock);
+	res->content_length = (int64_t)len;
+	pthread_mutex_unlock(&res->srv->lock);
+	if (http_res_begin(res, status, ctype) == 0 && len)
+		http_res_write(res, body, len);
+	free(body);
+	http_res_end(res);
+}
+
+void http_res_json(struct http_res *res, int status, cJSON *json)
+{
+	char *text = NULL;
+
+	if (json) {
+		text = json_print(json);
+		cJSON_Delete(json);
+		if (!text) {
+			http_res_send(res, 500, "application/json",
+				      strdup("{\"error\":{\"code\":\"internal\","
+					     "\"message\":\"out of memory\"}}"),
+				      56);
+			return;
+		}
+	}
+	http_res_send(res, status, text ? "application/json" : NULL, text,
+		      text ? strlen(text) : 0);
+}
+
+void http_res_error(struct http_res *res, int status, const char *code,
+		    const char *fmt, ...)
+{
+	char msg[512];
+	cJSON *root, *err;
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	root = cJSON_CreateObject();
+	err = cJSON_AddObjectToObject(root, "error");
+	cJSON_AddStringToObject(err, "code", code);
+	cJSON_AddStringToObject(err, "message", msg);
+	cJSON_AddStringToObject(err, "request_id", res->request_id);
+	http_res_json(res, status, root);
+}
+
+static const struct {
+	int rc;
+	int status;
+	const char *code;
+} error_map[] = {
+	{ CHAT_EINVAL, 400, "invalid_request" },
+	{ CHAT_EPARSE, 400, "invalid_json" },
+	{ CHAT_EAUTH, 401, "unauthorized" },
+	{ CHAT_EEXPIRED, 401, "token_expired" },
+	{ CHAT_ECRYPTO, 401, "invalid_token" },
+	{ CHAT_EPERM, 403, "forbidden" },
+	{ CHAT_ENOTFOUND, 404, "not_found" },
+	{ CHAT_EEXIST, 409, "conflict" },
+	{ CHAT_ECONFLICT, 409, "conflict" },
+	{ CHAT_ETOOBIG, 413, "payload_too_large" },
+	{ CHAT_EBUSY, 503, "busy" },
+	{ CHAT_EUPSTREAM, 503, "upstream_unavailable" },
+	{ CHAT_ETIMEDOUT, 504, "timeout" },
+};
+
+void http_res_chat_error(struct http_res *res, int rc, const char *message)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(error_map) / sizeof(error_map[0]); i++)
+		if (error_map[i].rc == rc) {
+			http_res_error(res, error_map[i].status,
+				       error_map[i].code, "%s",
+				       message ? message : chat_strerror(rc));
+			return;
+		}
+	http_res_error(res, 500, "internal", "%s",
+		       message ? message : chat_strerror(rc));
+}

@@ -1,0 +1,514 @@
+/*
+ * test-http-server.c - the libwebsockets HTTP server, end to end over
+ * loopback with libcurl as the client: routing, permissions, bodies and
+ * their ceiling, streaming, keep-alive, request ids, a client that leaves.
+ */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+#include <cmocka.h>
+#include <curl/curl.h>
+
+#include "buf.h"
+#include "err.h"
+#include "crypto.h"
+#include "http-server.h"
+#include "log.h"
+#include "pool.h"
+
+#define SECRET "test-internal-secret"
+
+static struct http_server *srv;
+static struct pool *pool;
+static pthread_t loop_thread;
+static int port;
+static volatile int saw_closed;
+
+static void h_hello(struct http_req *req, struct http_res *res)
+{
+	cJSON *o = cJSON_CreateObject();
+
+	cJSON_AddStringToObject(o, "hello", "world");
+	cJSON_AddStringToObject(o, "method", req->method);
+	http_res_json(res, 200, o);
+}
+
+static void h_echo(struct http_req *req, struct http_res *res)
+{
+	char *copy = malloc(req->body_len + 1);
+
+	memcpy(copy, req->body, req->body_len);
+	http_res_send(res, 200, "application/octet-stream", copy,
+		      req->body_len);
+}
+
+static void h_item(struct http_req *req, struct http_res *res)
+{
+	char q[64] = "";
+	cJSON *o = cJSON_CreateObject();
+
+	http_req_query(req, "q", q, sizeof(q));
+	cJSON_AddStringToObject(o, "id", http_req_param(req, "id"));
+	cJSON_AddStringToObject(o, "q", q);
+	http_res_json(res, 200, o);
+}
+
+static void h_whoami(struct http_req *req, struct http_res *res)
+{
+	cJSON *o = cJSON_CreateObject();
+
+	cJSON_AddStringToObject(o, "user", req->user_id);
+	cJSON_AddStringToObject(o, "role", req->role);
+	http_res_json(res, 200, o);
+}
+
+static void h_nocontent(struct http_req *req, struct http_res *res)
+{
+	(void)req;
+	http_res_json(res, 204, NULL);
+}
+
+static void h_stream(struct http_req *req, struct http_res *res)
+{
+	int i;
+
+	(void)req;
+	http_res_begin(res, 200, "text/event-stream");
+	for (i = 0; i < 5; i++) {
+		char line[32];
+		int n = snprintf(line, sizeof(line), "data: %d\n\n", i);
+
+		http_res_write(res, line, (size_t)n);
+		usleep(20000);
+	}
+	http_res_end(res);
+}
+
+/* Writes until the client is gone, then notes it. */
+static void h_forever(struct http_req *req, struct http_res *res)
+{
+	int i;
+
+	(void)req;
+	http_res_begin(res, 200, "text/plain");
+	for (i = 0; i < 500; i++) {
+		if (http_res_write(res, "tick\n", 5) == CHAT_ECLOSED ||
+		    http_res_closed(res)) {
+			saw_closed = 1;
+			break;
+		}
+		usleep(10000);
+	}
+	http_res_end(res);
+}
+
+static void h_onloop(struct http_req *req, struct http_res *res)
+{
+	(void)req;
+	http_res_send(res, 200, "text/plain", strdup("loop"), 4);
+}
+
+static const struct http_route routes[] = {
+	{ "GET", "/hello", HTTP_PERM_PUBLIC, h_hello, 0 },
+	{ "POST", "/echo", HTTP_PERM_PUBLIC, h_echo, 0 },
+	{ "PATCH", "/echo", HTTP_PERM_PUBLIC, h_echo, 0 },
+	{ "GET", "/items/{id}", HTTP_PERM_PUBLIC, h_item, 0 },
+	{ "GET", "/me", HTTP_PERM_USER, h_whoami, 0 },
+	{ "GET", "/admin", HTTP_PERM_ADMIN, h_whoami, 0 },
+	{ "GET", "/internal", HTTP_PERM_INTERNAL, h_whoami, 0 },
+	{ "DELETE", "/thing", HTTP_PERM_PUBLIC, h_nocontent, 0 },
+	{ "GET", "/stream", HTTP_PERM_PUBLIC, h_stream, 0 },
+	{ "GET", "/forever", HTTP_PERM_PUBLIC, h_forever, 0 },
+	{ "GET", "/loop", HTTP_PERM_PUBLIC, h_onloop, HTTP_ROUTE_ON_LOOP },
+};
+
+static void *loop_main(void *arg)
+{
+	(void)arg;
+	http_server_run(srv);
+	return NULL;
+}
+
+static int free_port(void)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET };
+	socklen_t len = sizeof(a);
+	int fd = socket(AF_INET, SOCK_STREAM, 0), p;
+
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	bind(fd, (struct sockaddr *)&a, sizeof(a));
+	getsockname(fd, (struct sockaddr *)&a, &len);
+	p = ntohs(a.sin_port);
+	close(fd);
+	return p;
+}
+
+static int setup(void **state)
+{
+	struct http_server_config cfg = {
+		.name = "test", .host = "127.0.0.1", .routes = routes,
+		.nroutes = sizeof(routes) / sizeof(routes[0]),
+		.max_body = 1024 * 1024, .internal_secret = SECRET,
+	};
+	char err[256];
+
+	(void)state;
+	log_init("test", getenv("TEST_DEBUG") ? LOG_LDEBUG : LOG_LERROR);
+	crypto_init();
+	curl_global_init(CURL_GLOBAL_DEFAULT);
+	assert_int_equal(pool_new(4, 64, &pool), 0);
+	cfg.pool = pool;
+	port = free_port();
+	cfg.port = port;
+	if (http_server_new(&cfg, &srv, err, sizeof(err)))
+		fail_msg("server: %s", err);
+	pthread_create(&loop_thread, NULL, loop_main, NULL);
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	(void)state;
+	http_server_stop(srv);
+	pthread_join(loop_thread, NULL);
+	pool_free(pool);
+	http_server_free(srv);
+	curl_global_cleanup();
+	return 0;
+}
+
+struct reply {
+	long status;
+	struct buf body;
+	struct buf head;
+	long connects;
+};
+
+static size_t on_body(char *p, size_t sz, size_t n, void *arg)
+{
+	struct reply *r = arg;
+
+	return buf_append(&r->body, p, sz * n) ? 0 : sz * n;
+}
+
+static size_t on_head(char *p, size_t sz, size_t n, void *arg)
+{
+	struct reply *r = arg;
+
+	return buf_append(&r->head, p, sz * n) ? 0 : sz * n;
+}
+
+/* One request; headers is NULL-terminated; reuses *easy when given. */
+static void request(CURL *easy, const char *method, const char *path,
+		    const char *const *headers, const char *body,
+		    size_t body_len, struct reply *r)
+{
+	struct curl_slist *hl = NULL;
+	char url[256];
+	CURL *c = easy ? easy : curl_easy_init();
+
+	memset(r, 0, sizeof(*r));
+	buf_init(&r->body, 8 << 20);
+	buf_init(&r->head, 1 << 16);
+	buf_puts(&r->body, "");
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d%s", port, path);
+	for (; headers && *headers; headers++)
+		hl = curl_slist_append(hl, *headers);
+	curl_easy_setopt(c, CURLOPT_URL, url);
+	curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
+	curl_easy_setopt(c, CURLOPT_HTTPHEADER, hl);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, r);
+	curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_head);
+	curl_easy_setopt(c, CURLOPT_HEADERDATA, r);
+	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 10000L);
+	if (body) {
+		curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+		curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)body_len);
+	} else {
+		curl_easy_setopt(c, CURLOPT_HTTPGET, 1L);
+		curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
+		curl_easy_setopt(c, CURLOPT_NOBODY,
+				 strcmp(method, "HEAD") == 0 ? 1L : 0L);
+	}
+	assert_int_equal(curl_easy_perform(c), CURLE_OK);
+	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r->status);
+	curl_easy_getinfo(c, CURLINFO_NUM_CONNECTS, &r->connects);
+	curl_slist_free_all(hl);
+	if (!easy)
+		curl_easy_cleanup(c);
+}
+
+static void reply_release(struct reply *r)
+{
+	buf_release(&r->body);
+	buf_release(&r->head);
+}
+
+static void test_http_server__json_and_request_id(void **state)
+{
+	static const char *const keep[] = { "X-Request-Id: abc-123.x_y", NULL };
+	static const char *const bad[] = { "X-Request-Id: no spaces!", NULL };
+	struct reply r;
+
+	(void)state;
+	request(NULL, "GET", "/hello", NULL, NULL, 0, &r);
+	assert_int_equal(r.status, 200);
+	assert_string_equal(r.body.data, "{\"hello\":\"world\",\"method\":\"GET\"}");
+	assert_non_null(strcasestr(r.head.data, "content-type: application/json"));
+	assert_non_null(strcasestr(r.head.data, "x-request-id: "));
+	reply_release(&r);
+
+	request(NULL, "GET", "/hello", keep, NULL, 0, &r);
+	assert_non_null(strcasestr(r.head.data, "x-request-id: abc-123.x_y\r\n"));
+	reply_release(&r);
+
+	request(NULL, "GET", "/hello", bad, NULL, 0, &r);
+	assert_null(strstr(r.head.data, "no spaces"));
+	assert_non_null(strcasestr(r.head.data, "x-request-id: "));
+	reply_release(&r);
+}
+
+static void test_http_server__errors(void **state)
+{
+	struct reply r;
+
+	(void)state;
+	request(NULL, "GET", "/nope", NULL, NULL, 0, &r);
+	assert_int_equal(r.status, 404);
+	assert_non_null(strstr(r.body.data, "\"code\":\"not_found\""));
+	assert_non_null(strstr(r.body.data, "\"request_id\":\""));
+	reply_release(&r);
+
+	request(NULL, "PUT", "/hello", NULL, NULL, 0, &r);
+	assert_int_equal(r.status, 405);
+	assert_non_null(strstr(r.body.data, "\"code\":\"method_not_allowed\""));
+	reply_release(&r);
+}
+
+static void test_http_server__bodies(void **state)
+{
+	static const char *const ct[] = { "Content-Type: text/plain", NULL };
+	size_t big = 2 * 1024 * 1024, edge = 1024 * 1024;
+	char *data = malloc(big);
+	struct reply r;
+
+	(void)state;
+	memset(data, 'x', big);
+	request(NULL, "POST", "/echo", ct, "hello body", 10, &r);
+	assert_int_equal(r.status, 200);
+	assert_string_equal(r.body.data, "hello body");
+	reply_release(&r);
+
+	request(NULL, "PATCH", "/echo", ct, "patched", 7, &r);
+	assert_int_equal(r.status, 200);
+	assert_string_equal(r.body.data, "patched");
+	reply_release(&r);
+
+	request(NULL, "POST", "/echo", ct, data, edge, &r);
+	assert_int_equal(r.status, 200);
+	assert_int_equal(r.body.len, edge);
+	reply_release(&r);
+
+	request(NULL, "POST", "/echo", ct, data, big, &r);
+	assert_int_equal(r.status, 413);
+	assert_non_null(strstr(r.body.data, "\"code\":\"payload_too_large\""));
+	reply_release(&r);
+	free(data);
+
+	/* the server is still fine afterwards */
+	request(NULL, "GET", "/hello", NULL, NULL, 0, &r);
+	assert_int_equal(r.status, 200);
+	reply_release(&r);
+}
+
+static void test_http_server__params_and_query(void **state)
+{
+	struct reply r;
+
+	(void)state;
+	request(NULL, "GET", "/items/42?q=a%26b%3Dc+d&z=1", NULL, NULL, 0, &r);
+	assert_int_equal(r.status, 200);
+	assert_string_equal(r.body.data, "{\"id\":\"42\",\"q\":\"a&b=c d\"}");
+	reply_release(&r);
+}
+
+static void test_http_server__permissions(void **state)
+{
+	static const char *const forged[] = {
+		"X-Chat-User-Id: u1", "X-Chat-Role: admin", NULL };
+	static const char *const wrong[] = {
+		"X-Chat-Internal: nope", "X-Chat-User-Id: u1",
+		"X-Chat-Role: admin", NULL };
+	static const char *const user[] = {
+		"X-Chat-Internal: " SECRET, "X-Chat-User-Id: u1",
+		"X-Chat-Role: user", NULL };
+	static const char *const guest[] = {
+		"X-Chat-Internal: " SECRET, "X-Chat-User-Id: u2",
+		"X-Chat-Role: guest", NULL };
+	static const char *const internal[] = {
+		"X-Chat-Internal: " SECRET, NULL };
+	struct reply r;
+
+	(void)state;
+	request(NULL, "GET", "/me", NULL, NULL, 0, &r);
+	assert_int_equal(r.status, 401);
+	reply_release(&r);
+	request(NULL, "GET", "/me", forged, NULL, 0, &r);
+	assert_int_equal(r.status, 401);
+	reply_release(&r);
+	request(NULL, "GET", "/me", wrong, NULL, 0, &r);
+	assert_int_equal(r.status, 401);
+	reply_release(&r);
+	request(NULL, "GET", "/me", user, NULL, 0, &r);
+	assert_int_equal(r.status, 200);
+	assert_string_equal(r.body.data, "{\"user\":\"u1\",\"role\":\"user\"}");
+	reply_release(&r);
+	request(NULL, "GET", "/me", guest, NULL, 0, &r);
+	assert_int_equal(r.status, 403);
+	reply_release(&r);
+	request(NULL, "GET", "/admin", user, NULL, 0, &r);
+	assert_int_equal(r.status, 403);
+	reply_release(&r);
+	request(NULL, "GET", "/internal", NULL, NULL, 0, &r);
+	assert_int_equal(r.status, 403);
+	reply_release(&r);
+	request(NULL, "GET", "/internal", internal, NULL, 0, &r);
+	assert_int_equal(r.status, 200);
+	reply_release(&r);
+}
+
+static void test_http_server__keepalive_and_204(void **state)
+{
+	CURL *c = curl_easy_init();
+	struct reply r;
+	int i;
+
+	(void)state;
+	for (i = 0; i < 5; i++) {
+		request(c, "DELETE", "/thing", NULL, NULL, 0, &r);
+		assert_int_equal(r.status, 204);
+		assert_int_equal(r.body.len, 0);
+		assert_null(strcasestr(r.head.data, "content-length"));
+		reply_release(&r);
+		request(c, "GET", "/hello", NULL, NULL, 0, &r);
+		assert_int_equal(r.status, 200);
+		/* only the very first request opens a connection */
+		assert_int_equal(r.connects, 0);
+		reply_release(&r);
+		request(c, "GET", "/loop", NULL, NULL, 0, &r);
+		assert_string_equal(r.body.data, "loop");
+		assert_int_equal(r.connects, 0);
+		reply_release(&r);
+	}
+	curl_easy_cleanup(c);
+}
+
+static void test_http_server__streaming(void **state)
+{
+	CURL *c = curl_easy_init();
+	struct reply r;
+
+	(void)state;
+	request(c, "GET", "/stream", NULL, NULL, 0, &r);
+	assert_int_equal(r.status, 200);
+	assert_string_equal(r.body.data, "data: 0\n\ndata: 1\n\ndata: 2\n\n"
+					 "data: 3\n\ndata: 4\n\n");
+	assert_non_null(strcasestr(r.head.data, "transfer-encoding: chunked"));
+	reply_release(&r);
+	/* chunked responses keep the connection too */
+	request(c, "GET", "/hello", NULL, NULL, 0, &r);
+	assert_int_equal(r.status, 200);
+	assert_int_equal(r.connects, 0);
+	reply_release(&r);
+	curl_easy_cleanup(c);
+}
+
+static void test_http_server__client_leaves(void **state)
+{
+	CURL *c = curl_easy_init();
+	struct reply r;
+	char url[128];
+	int i;
+
+	(void)state;
+	memset(&r, 0, sizeof(r));
+	buf_init(&r.body, 1 << 20);
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d/forever", port);
+	curl_easy_setopt(c, CURLOPT_URL, url);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, &r);
+	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 300L);
+	assert_int_equal(curl_easy_perform(c), CURLE_OPERATION_TIMEDOUT);
+	curl_easy_cleanup(c);
+	assert_true(r.body.len > 0);
+	for (i = 0; i < 300 && !saw_closed; i++)
+		usleep(10000);
+	assert_true(saw_closed);
+	buf_release(&r.body);
+}
+
+static void test_http_server__concurrent(void **state)
+{
+	enum { N = 64 };
+	CURLM *m = curl_multi_init();
+	CURL *e[N];
+	struct reply r[N];
+	char url[128];
+	int running = 1, i, ok = 0;
+	CURLMsg *msg;
+	int left;
+
+	(void)state;
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d/stream", port);
+	for (i = 0; i < N; i++) {
+		memset(&r[i], 0, sizeof(r[i]));
+		buf_init(&r[i].body, 1 << 16);
+		e[i] = curl_easy_init();
+		curl_easy_setopt(e[i], CURLOPT_URL, url);
+		curl_easy_setopt(e[i], CURLOPT_WRITEFUNCTION, on_body);
+		curl_easy_setopt(e[i], CURLOPT_WRITEDATA, &r[i]);
+		curl_multi_add_handle(m, e[i]);
+	}
+	while (running) {
+		curl_multi_perform(m, &running);
+		curl_multi_poll(m, NULL, 0, 100, NULL);
+	}
+	while ((msg = curl_multi_info_read(m, &left)))
+		if (msg->msg == CURLMSG_DONE && msg->data.result == CURLE_OK)
+			ok++;
+	assert_int_equal(ok, N);
+	for (i = 0; i < N; i++) {
+		assert_int_equal(r[i].body.len, 5 * strlen("data: 0\n\n"));
+		curl_multi_remove_handle(m, e[i]);
+		curl_easy_cleanup(e[i]);
+		buf_release(&r[i].body);
+	}
+	curl_multi_cleanup(m);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_http_server__json_and_request_id),
+		cmocka_unit_test(test_http_server__errors),
+		cmocka_unit_test(test_http_server__bodies),
+		cmocka_unit_test(test_http_server__params_and_query),
+		cmocka_unit_test(test_http_server__permissions),
+		cmocka_unit_test(test_http_server__keepalive_and_204),
+		cmocka_unit_test(test_http_server__streaming),
+		cmocka_unit_test(test_http_server__client_leaves),
+		cmocka_unit_test(test_http_server__concurrent),
+	};
+
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
