@@ -1,0 +1,320 @@
+/* test-json.c - request body parsing, field getters, RFC 3339 times. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "err.h"
+#include "json.h"
+
+struct json_parse_case {
+	const char *name;
+	const char *body;
+	size_t len;		/* 0: strlen(body) */
+	int rc;
+	const char *err;	/* expected message prefix */
+};
+
+static const struct json_parse_case json_parse_cases[] = {
+	{ "object", "{\"a\":1}", 0, 0, NULL },
+	{ "object with blanks", " \n\t{ \"a\" : [1, {\"b\": null}] }\r\n ", 0,
+	  0, NULL },
+	{ "empty object", "{}", 0, 0, NULL },
+	{ "unicode escapes", "{\"a\":\"\\u00e9\\ud83d\\ude00\"}", 0, 0, NULL },
+	{ "empty body", "", 0, CHAT_EPARSE, "malformed JSON" },
+	{ "blank body", "   ", 0, CHAT_EPARSE, "malformed JSON" },
+	{ "unclosed object", "{\"a\":1", 0, CHAT_EPARSE, "malformed JSON" },
+	{ "single quotes", "{'a':1}", 0, CHAT_EPARSE, "malformed JSON" },
+	{ "trailing comma", "{\"a\":1,}", 0, CHAT_EPARSE, "malformed JSON" },
+	{ "trailing garbage", "{\"a\":1}x", 0, CHAT_EPARSE, "malformed JSON" },
+	{ "two objects", "{}{}", 0, CHAT_EPARSE, "malformed JSON" },
+	{ "trailing garbage after blank", "{} 1", 0, CHAT_EPARSE,
+	  "malformed JSON" },
+	{ "array", "[1,2]", 0, CHAT_EPARSE, "body must be a JSON object" },
+	{ "string", "\"x\"", 0, CHAT_EPARSE, "body must be a JSON object" },
+	{ "number", "42", 0, CHAT_EPARSE, "body must be a JSON object" },
+	{ "null", "null", 0, CHAT_EPARSE, "body must be a JSON object" },
+	{ "broken UTF-8 in string", "{\"a\":\"\xC3\"}", 0, CHAT_EPARSE,
+	  "body is not valid UTF-8" },
+	{ "overlong in key", "{\"\xC0\xAF\":1}", 0, CHAT_EPARSE,
+	  "body is not valid UTF-8" },
+	{ "surrogate bytes", "{\"a\":\"\xED\xA0\x80\"}", 0, CHAT_EPARSE,
+	  "body is not valid UTF-8" },
+	{ "NUL byte inside", "{\"a\":1}\0garbage", 15, CHAT_EPARSE,
+	  "body is not valid UTF-8" },
+	{ "lone low surrogate escape", "{\"a\":\"\\udc00\"}", 0, CHAT_EPARSE,
+	  "malformed JSON" },
+};
+
+static void test_json__parse_table(void **state)
+{
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(json_parse_cases) / sizeof(json_parse_cases[0]);
+	     i++) {
+		const struct json_parse_case *c = &json_parse_cases[i];
+		size_t len = c->len ? c->len : strlen(c->body);
+		char err[128] = "";
+		cJSON *obj = (cJSON *)1;
+		int rc;
+
+		rc = json_parse_object(c->body, len, &obj, err, sizeof(err));
+		if (rc != c->rc)
+			fail_msg("case '%s': rc %d, want %d (%s)", c->name, rc,
+				 c->rc, err);
+		if (rc == 0) {
+			if (!cJSON_IsObject(obj))
+				fail_msg("case '%s': no object", c->name);
+			cJSON_Delete(obj);
+			continue;
+		}
+		if (obj)
+			fail_msg("case '%s': *out not NULL", c->name);
+		if (strncmp(err, c->err, strlen(c->err)) != 0)
+			fail_msg("case '%s': message '%s', want '%s'", c->name,
+				 err, c->err);
+	}
+}
+
+/* The body is not NUL-terminated: only len bytes may be read. */
+static void test_json__parse_length_bound(void **state)
+{
+	const char text[] = "{\"a\":1}{\"b\":2}";
+	char err[128];
+	cJSON *obj;
+
+	(void)state;
+	assert_int_equal(json_parse_object(text, 7, &obj, err, sizeof(err)), 0);
+	assert_non_null(cJSON_GetObjectItem(obj, "a"));
+	cJSON_Delete(obj);
+	assert_int_equal(json_parse_object(text, 6, &obj, err, sizeof(err)),
+			 CHAT_EPARSE);
+}
+
+/* {"a":[[...]]} nested depth levels deep ({"a":1} for 1). */
+static char *json_deep(int depth)
+{
+	char *s = malloc((size_t)depth * 2 + 8);
+	size_t n = 0;
+	int i;
+
+	s[n++] = '{';
+	memcpy(s + n, "\"a\":", 4);
+	n += 4;
+	for (i = 1; i < depth; i++)
+		s[n++] = '[';
+	for (i = 1; i < depth; i++)
+		s[n++] = ']';
+	if (depth == 1) {
+		memcpy(s + n, "1", 1);
+		n += 1;
+	}
+	s[n++] = '}';
+	s[n] = '\0';
+	return s;
+}
+
+static void test_json__deep_nesting(void **state)
+{
+	static const struct {
+		int depth;
+		int rc;
+	} cases[] = {
+		{ 1, 0 }, { 2, 0 }, { 64, 0 }, { 65, CHAT_EPARSE },
+		{ 100000, CHAT_EPARSE },
+	};
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char *s = json_deep(cases[i].depth), err[128] = "";
+		cJSON *obj = NULL;
+		int rc = json_parse_object(s, strlen(s), &obj, err, sizeof(err));
+
+		if (rc != cases[i].rc)
+			fail_msg("depth %d: rc %d (%s)", cases[i].depth, rc, err);
+		if (rc < 0)
+			assert_non_null(strstr(err, "nested"));
+		cJSON_Delete(obj);
+		free(s);
+	}
+	/* Brackets inside strings do not count. */
+	{
+		char body[300], err[128];
+		cJSON *obj = NULL;
+		size_t n = 0;
+		int i2;
+
+		n += (size_t)snprintf(body, sizeof(body), "{\"a\":\"");
+		for (i2 = 0; i2 < 200; i2++)
+			body[n++] = '[';
+		body[n++] = '"';
+		body[n++] = '}';
+		body[n] = '\0';
+		assert_int_equal(json_parse_object(body, n, &obj, err,
+						   sizeof(err)), 0);
+		cJSON_Delete(obj);
+	}
+}
+
+static const char json_fields[] =
+	"{\"username\":\"alice\",\"n\":42,\"neg\":-7,\"frac\":1.5,"
+	"\"big\":1e300,\"flag\":true,\"nul\":null,\"arr\":[],"
+	"\"empty\":\"\",\"num_str\":\"42\"}";
+
+struct json_get_case {
+	const char *name;
+	char kind;		/* 's' string, 'b' bool, 'i' int */
+	const char *key;
+	bool required;
+	int rc;
+	const char *err;	/* exact message, NULL when rc is 0 or ENOTFOUND */
+};
+
+static const struct json_get_case json_get_cases[] = {
+	{ "string ok", 's', "username", true, 0, NULL },
+	{ "string missing required", 's', "password", true, CHAT_EINVAL,
+	  "'password' is required" },
+	{ "string missing optional", 's', "password", false, CHAT_ENOTFOUND,
+	  NULL },
+	{ "string is number", 's', "n", true, CHAT_EINVAL,
+	  "'n' must be a string" },
+	{ "string is null", 's', "nul", false, CHAT_EINVAL,
+	  "'nul' must be a string" },
+	{ "string too short", 's', "empty", true, CHAT_EINVAL,
+	  "'empty' must be 1 to 8 bytes" },
+	{ "bool ok", 'b', "flag", true, 0, NULL },
+	{ "bool is string", 'b', "username", true, CHAT_EINVAL,
+	  "'username' must be a boolean" },
+	{ "bool missing required", 'b', "other", true, CHAT_EINVAL,
+	  "'other' is required" },
+	{ "bool missing optional", 'b', "other", false, CHAT_ENOTFOUND, NULL },
+	{ "int ok", 'i', "n", true, 0, NULL },
+	{ "int below min", 'i', "neg", true, CHAT_EINVAL,
+	  "'neg' must be an integer from 0 to 100" },
+	{ "int fraction", 'i', "frac", true, CHAT_EINVAL,
+	  "'frac' must be an integer from 0 to 100" },
+	{ "int huge", 'i', "big", true, CHAT_EINVAL,
+	  "'big' must be an integer from 0 to 100" },
+	{ "int as string", 'i', "num_str", true, CHAT_EINVAL,
+	  "'num_str' must be an integer from 0 to 100" },
+	{ "int is array", 'i', "arr", true, CHAT_EINVAL,
+	  "'arr' must be an integer from 0 to 100" },
+	{ "int missing required", 'i', "limit", true, CHAT_EINVAL,
+	  "'limit' is required" },
+};
+
+static void test_json__getters(void **state)
+{
+	cJSON *obj;
+	char err[128];
+	size_t i;
+
+	(void)state;
+	assert_int_equal(json_parse_object(json_fields, strlen(json_fields),
+					   &obj, err, sizeof(err)), 0);
+	for (i = 0; i < sizeof(json_get_cases) / sizeof(json_get_cases[0]);
+	     i++) {
+		const struct json_get_case *c = &json_get_cases[i];
+		const char *s = "untouched";
+		bool b = false;
+		int64_t n = -1;
+		int rc = 0;
+
+		err[0] = '\0';
+		if (c->kind == 's')
+			rc = json_get_string(obj, c->key, c->required, 1, 8, &s,
+					     err, sizeof(err));
+		else if (c->kind == 'b')
+			rc = json_get_bool(obj, c->key, c->required, &b, err,
+					   sizeof(err));
+		else
+			rc = json_get_int(obj, c->key, c->required, 0, 100, &n,
+					  err, sizeof(err));
+		if (rc != c->rc)
+			fail_msg("case '%s': rc %d, want %d (%s)", c->name, rc,
+				 c->rc, err);
+		if (c->err && strcmp(err, c->err) != 0)
+			fail_msg("case '%s': message '%s', want '%s'", c->name,
+				 err, c->err);
+		if (rc == CHAT_ENOTFOUND &&
+		    (strcmp(s, "untouched") != 0 || b || n != -1))
+			fail_msg("case '%s': out was touched", c->name);
+	}
+	{
+		const char *s = NULL;
+		bool b = false;
+		int64_t n = 0;
+
+		assert_int_equal(json_get_string(obj, "username", true, 3, 64,
+						 &s, err, sizeof(err)), 0);
+		assert_string_equal(s, "alice");
+		assert_int_equal(json_get_string(obj, "username", true, 1, 4,
+						 &s, err, sizeof(err)),
+				 CHAT_EINVAL);
+		assert_string_equal(err, "'username' must be 1 to 4 bytes");
+		assert_int_equal(json_get_string(obj, "username", true, 0, 4,
+						 &s, err, sizeof(err)),
+				 CHAT_EINVAL);
+		assert_string_equal(err, "'username' must be at most 4 bytes");
+		assert_int_equal(json_get_bool(obj, "flag", true, &b, err,
+					       sizeof(err)), 0);
+		assert_true(b);
+		assert_int_equal(json_get_int(obj, "neg", true, INT64_MIN,
+					      INT64_MAX, &n, err, sizeof(err)),
+				 0);
+		assert_int_equal(n, -7);
+	}
+	cJSON_Delete(obj);
+}
+
+static void test_json__time(void **state)
+{
+	static const struct {
+		int64_t ms;
+		const char *want;
+	} cases[] = {
+		{ 1, "1970-01-01T00:00:00.001Z" },
+		{ 1795494661123LL, "2026-11-24T04:31:01.123Z" },
+		{ 951782400000LL, "2000-02-29T00:00:00.000Z" },
+		{ 253402300799999LL, "9999-12-31T23:59:59.999Z" },
+	};
+	char out[32];
+	cJSON *obj;
+	char *text;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		json_time_format(cases[i].ms, out);
+		assert_string_equal(out, cases[i].want);
+		assert_int_equal(strlen(out), 24);
+	}
+	obj = cJSON_CreateObject();
+	assert_non_null(json_add_time(obj, "created_at", 1795494661123LL));
+	assert_non_null(json_add_time(obj, "revoked_at", 0));
+	text = json_print(obj);
+	assert_string_equal(text, "{\"created_at\":\"2026-11-24T04:31:01.123Z\","
+			    "\"revoked_at\":null}");
+	free(text);
+	cJSON_Delete(obj);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_json__parse_table),
+		cmocka_unit_test(test_json__parse_length_bound),
+		cmocka_unit_test(test_json__deep_nesting),
+		cmocka_unit_test(test_json__getters),
+		cmocka_unit_test(test_json__time),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
