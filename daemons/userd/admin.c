@@ -1,0 +1,245 @@
+/*
+ * admin.c - GET /v1/admin/users (cursor pages, newest first) and
+ * PATCH /v1/admin/users/{id} (role, disabled).
+ *
+ * The cursor is the base64url of the last id of a page: ids are UUIDv7,
+ * so id order is creation order and "id < cursor" is the next page.
+ * Disabling an account revokes its sessions in sessiond at once; its
+ * refresh tokens and API keys stop working at once anyway, because
+ * refresh and key verification both read the disabled flag.
+ */
+#include "userd.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "b64url.h"
+#include "db.h"
+#include "err.h"
+#include "log.h"
+#include "banned.h"
+
+#define ADMIN_LIMIT_DEFAULT 50
+#define ADMIN_LIMIT_MAX 100
+
+static const char *const admin_roles[] = { "admin", "user", "guest", NULL };
+
+/* Reads ?limit= into *out; answers 400 and returns -1 when malformed. */
+static int admin_read_limit(struct http_req *req, long *out)
+{
+	char text[32], *end = NULL;
+	int rc = http_req_query(req, "limit", text, sizeof(text));
+	long v;
+
+	*out = ADMIN_LIMIT_DEFAULT;
+	if (rc == CHAT_ENOTFOUND)
+		return 0;
+	errno = 0;
+	v = rc == 0 ? strtol(text, &end, 10) : 0;
+	if (rc < 0 || errno != 0 || end == text || *end != '\0' || v < 1 ||
+	    v > ADMIN_LIMIT_MAX) {
+		http_res_error(req->res, 400, "invalid_field",
+			       "'limit' must be an integer from 1 to %d",
+			       ADMIN_LIMIT_MAX);
+		return -1;
+	}
+	*out = v;
+	return 0;
+}
+
+/* Reads ?cursor= into id ("" when absent); answers 400 when malformed. */
+static int admin_read_cursor(struct http_req *req, char id[UUID_STR_LEN])
+{
+	char text[128];
+	size_t n = 0;
+	int rc = http_req_query(req, "cursor", text, sizeof(text));
+
+	id[0] = '\0';
+	if (rc == CHAT_ENOTFOUND || (rc == 0 && text[0] == '\0'))
+		return 0;
+	if (rc == 0)
+		rc = b64url_decode(text, strlen(text), id, UUID_STR_LEN - 1,
+				   &n);
+	if (rc == 0) {
+		id[n] = '\0';
+		if (n != UUID_STR_LEN - 1 || !uuid_valid(id))
+			rc = CHAT_EPARSE;
+	}
+	if (rc < 0) {
+		id[0] = '\0';
+		http_res_error(req->res, 400, "invalid_cursor",
+			       "'cursor' is not a cursor this server gave");
+		return -1;
+	}
+	return 0;
+}
+
+/* Builds {"data":[users], "next_cursor"} from up to limit + 1 rows. */
+static cJSON *admin_page_json(const struct db_rows *r, long limit)
+{
+	size_t n = db_rows_count(r);
+	cJSON *obj = cJSON_CreateObject(), *data;
+	struct user u;
+
+	data = obj ? cJSON_AddArrayToObject(obj, "data") : NULL;
+	if (!data)
+		goto fail;
+	for (size_t i = 0; i < n && i < (size_t)limit; i++) {
+		cJSON *item;
+		if (users_from_row(r, i, &u) < 0)
+			goto fail;
+		item = users_to_json(&u);
+		users_release(&u);
+		if (!item)
+			goto fail;
+		cJSON_AddItemToArray(data, item);
+	}
+	if (n > (size_t)limit) {
+		/* more rows: the cursor is the last id of this page */
+		const char *last = db_rows_get(r, (size_t)limit - 1, 0);
+		char cur[B64URL_ENCODED_SIZE(UUID_STR_LEN)];
+		if (!last || b64url_encode(last, strlen(last), cur,
+					   sizeof(cur)) < 0 ||
+		    !cJSON_AddStringToObject(obj, "next_cursor", cur))
+			goto fail;
+	} else if (!cJSON_AddNullToObject(obj, "next_cursor")) {
+		goto fail;
+	}
+	return obj;
+fail:
+	cJSON_Delete(obj);
+	return NULL;
+}
+
+void admin_handle_list(struct http_req *req, struct http_res *res)
+{
+	char cursor[UUID_STR_LEN];
+	struct db_conn *c = NULL;
+	struct db_rows *r = NULL;
+	cJSON *obj;
+	long limit;
+	int rc;
+
+	if (admin_read_limit(req, &limit) < 0 ||
+	    admin_read_cursor(req, cursor) < 0)
+		return;
+	if (request_db(req, &c) < 0)
+		return;
+	if (cursor[0])
+		rc = db_query(c,
+			      "SELECT " USERS_COLUMNS " FROM users WHERE id < $1"
+			      " ORDER BY id DESC LIMIT $2",
+			      (struct db_param[]){ userd_text(cursor),
+						   DB_P_INT(limit + 1) },
+			      2, &r);
+	else
+		rc = db_query(c,
+			      "SELECT " USERS_COLUMNS " FROM users"
+			      " ORDER BY id DESC LIMIT $1",
+			      (struct db_param[]){ DB_P_INT(limit + 1) }, 1,
+			      &r);
+	db_release(c);
+	if (rc < 0) {
+		request_fail(req, rc, "listing users");
+		goto out;
+	}
+	obj = admin_page_json(r, limit);
+	if (!obj) {
+		request_fail(req, CHAT_ENOMEM, "building the list");
+		goto out;
+	}
+	http_res_json(res, 200, obj);
+out:
+	db_rows_free(r);
+}
+
+static bool admin_role_valid(const char *s)
+{
+	for (const char *const *p = admin_roles; *p; p++) {
+		if (strcmp(*p, s) == 0)
+			return true;
+	}
+	return false;
+}
+
+/* Reads {role?, disabled?}; answers 400 and returns -1 when malformed. */
+static int admin_read_patch(struct http_req *req, const cJSON *body,
+			    const char **role, int *disabled)
+{
+	const cJSON *d = cJSON_GetObjectItemCaseSensitive(body, "disabled");
+
+	*role = NULL;
+	*disabled = -1;
+	if (request_string(req, body, "role", false, 0, 16, "invalid_field",
+			   role) < 0)
+		return -1;
+	if (*role && !admin_role_valid(*role)) {
+		http_res_error(req->res, 400, "invalid_field",
+			       "'role' must be one of admin, user, guest");
+		return -1;
+	}
+	if (d && !cJSON_IsBool(d)) {
+		http_res_error(req->res, 400, "invalid_field",
+			       "'disabled' must be a boolean");
+		return -1;
+	}
+	if (d)
+		*disabled = cJSON_IsTrue(d) ? 1 : 0;
+	return 0;
+}
+
+void admin_handle_patch(struct http_req *req, struct http_res *res)
+{
+	struct userd *ud = userd_of(req);
+	const char *id = http_req_param(req, "id");
+	const char *role = NULL;
+	struct db_conn *c = NULL;
+	struct user u = { 0 };
+	cJSON *body = NULL, *obj;
+	bool was_disabled = false;
+	int disabled = -1, rc;
+
+	if (request_body(req, &body) < 0 ||
+	    admin_read_patch(req, body, &role, &disabled) < 0)
+		goto out;
+	if (!id || !uuid_valid(id)) {
+		http_res_error(res, 404, "not_found", "no such user");
+		goto out;
+	}
+	if (request_db(req, &c) < 0)
+		goto out;
+	rc = users_admin_update(ud, c, id, role, disabled, &was_disabled, &u);
+	db_release(c);
+	if (rc == CHAT_ENOTFOUND) {
+		http_res_error(res, 404, "not_found", "no such user");
+		goto out;
+	}
+	if (rc == CHAT_ECONFLICT) {
+		http_res_error(res, 409, "last_admin",
+			       "the change would leave no enabled admin");
+		goto out;
+	}
+	if (rc < 0) {
+		request_fail(req, rc, "updating a user");
+		goto out;
+	}
+	log_info("admin '%s' set user '%s' to role %s%s", req->user_id, u.id,
+		 u.role, u.disabled ? ", disabled" : "");
+	if (u.disabled && !was_disabled &&
+	    sessions_revoke_user(ud, req->request_id, u.id) < 0) {
+		/* refresh checks the flag, so this only delays the cleanup */
+		log_warn("cannot revoke the sessions of disabled user '%s'",
+			 u.id);
+	}
+	obj = users_to_json(&u);
+	if (!obj) {
+		request_fail(req, CHAT_ENOMEM, "building the answer");
+		goto out;
+	}
+	http_res_json(res, 200, obj);
+out:
+	cJSON_Delete(body);
+	users_release(&u);
+}

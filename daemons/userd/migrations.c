@@ -1,0 +1,83 @@
+/*
+ * migrations.c - userd's schema, as numbered migrations applied in order
+ * at start (db_migrate).  Never edit an applied migration: add one.
+ *
+ * Times are BIGINT unix milliseconds, booleans INTEGER 0/1.  On
+ * PostgreSQL the id columns use the "C" collation so that ORDER BY id
+ * follows the byte order of the UUIDv7 text, i.e. creation order, as it
+ * does on SQLite.
+ */
+#include "userd.h"
+
+#include "db.h"
+#include "banned.h"
+
+static const char users_sqlite[] =
+	"CREATE TABLE users ("
+	" id TEXT PRIMARY KEY,"
+	" username TEXT NOT NULL,"
+	" username_key TEXT NOT NULL UNIQUE,"
+	" password_hash TEXT NOT NULL,"
+	" role TEXT NOT NULL CHECK (role IN ('admin', 'user', 'guest')),"
+	" disabled INTEGER NOT NULL DEFAULT 0,"
+	" display_name TEXT,"
+	" default_model TEXT,"
+	" system_prompt TEXT,"
+	" theme TEXT,"
+	" created_at BIGINT NOT NULL,"
+	" updated_at BIGINT NOT NULL)";
+
+static const char users_pg[] =
+	"CREATE TABLE users ("
+	" id TEXT COLLATE \"C\" PRIMARY KEY,"
+	" username TEXT NOT NULL,"
+	" username_key TEXT NOT NULL UNIQUE,"
+	" password_hash TEXT NOT NULL,"
+	" role TEXT NOT NULL CHECK (role IN ('admin', 'user', 'guest')),"
+	" disabled INTEGER NOT NULL DEFAULT 0,"
+	" display_name TEXT,"
+	" default_model TEXT,"
+	" system_prompt TEXT,"
+	" theme TEXT,"
+	" created_at BIGINT NOT NULL,"
+	" updated_at BIGINT NOT NULL)";
+
+static const char api_keys_sqlite[] =
+	"CREATE TABLE api_keys ("
+	" id TEXT PRIMARY KEY,"
+	" user_id TEXT NOT NULL,"
+	" name TEXT NOT NULL,"
+	" prefix TEXT NOT NULL,"
+	" key_hash TEXT NOT NULL UNIQUE,"
+	" created_at BIGINT NOT NULL,"
+	" last_used_at BIGINT,"
+	" revoked_at BIGINT);"
+	"CREATE INDEX api_keys_user_id ON api_keys (user_id, id)";
+
+static const char api_keys_pg[] =
+	"CREATE TABLE api_keys ("
+	" id TEXT COLLATE \"C\" PRIMARY KEY,"
+	" user_id TEXT NOT NULL,"
+	" name TEXT NOT NULL,"
+	" prefix TEXT NOT NULL,"
+	" key_hash TEXT NOT NULL UNIQUE,"
+	" created_at BIGINT NOT NULL,"
+	" last_used_at BIGINT,"
+	" revoked_at BIGINT);"
+	"CREATE INDEX api_keys_user_id ON api_keys (user_id, id)";
+
+static const char signing_keys_sql[] =
+	"CREATE TABLE signing_keys ("
+	" kid TEXT PRIMARY KEY,"
+	" public_key TEXT NOT NULL,"
+	" secret_key TEXT NOT NULL,"
+	" created_at BIGINT NOT NULL)";
+
+const struct db_migration userd_migrations[] = {
+	{ 1, "users", users_sqlite, users_pg },
+	{ 2, "api_keys", api_keys_sqlite, api_keys_pg },
+	{ 3, "signing_keys", signing_keys_sql, NULL },
+};
+
+const size_t userd_nmigrations =
+	sizeof(userd_migrations) / sizeof(userd_migrations[0]);

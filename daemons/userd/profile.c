@@ -1,0 +1,200 @@
+/*
+ * profile.c - GET and PATCH /v1/users/me: the caller's own account,
+ * display name and preferences.
+ *
+ * PATCH takes each field as a string (set) or null (clear); absent
+ * fields stay as they are, unknown fields are ignored.  Every field is
+ * checked before anything is written, and the write is one UPDATE.
+ */
+#include "userd.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "buf.h"
+#include "db.h"
+#include "err.h"
+#include "util.h"
+#include "banned.h"
+
+#define PROFILE_SQL_MAX 1024
+
+static const char *const profile_themes[] = { "dark", "light", "auto", NULL };
+
+/* A writable field: where it sits in the body and which column it is. */
+struct profile_field {
+	const char *parent;		/* NULL: top level, else an object */
+	const char *key;		/* name in the JSON body */
+	const char *column;		/* column in users (a constant) */
+	size_t max;			/* longest value in bytes */
+	const char *const *choices;	/* allowed values; NULL: any */
+};
+
+static const struct profile_field profile_fields[] = {
+	{ NULL, "display_name", "display_name", 128, NULL },
+	{ "preferences", "default_model", "default_model", 128, NULL },
+	{ "preferences", "system_prompt", "system_prompt", 16384, NULL },
+	{ "preferences", "theme", "theme", 5, profile_themes },
+};
+
+#define PROFILE_NFIELDS (sizeof(profile_fields) / sizeof(profile_fields[0]))
+
+static bool profile_choice_ok(const char *const *choices, const char *s)
+{
+	if (!choices)
+		return true;
+	for (; *choices; choices++) {
+		if (strcmp(*choices, s) == 0)
+			return true;
+	}
+	return false;
+}
+
+/* Answers 200 with user u. */
+static void profile_answer(struct http_req *req, const struct user *u)
+{
+	cJSON *obj = users_to_json(u);
+
+	if (!obj) {
+		request_fail(req, CHAT_ENOMEM, "building the answer");
+		return;
+	}
+	http_res_json(req->res, 200, obj);
+}
+
+void profile_handle_get(struct http_req *req, struct http_res *res)
+{
+	struct db_conn *c = NULL;
+	struct user u = { 0 };
+	int rc;
+
+	if (request_db(req, &c) < 0)
+		return;
+	rc = users_get_by_id(c, req->user_id, &u);
+	db_release(c);
+	if (rc == CHAT_ENOTFOUND) {
+		http_res_error(res, 404, "not_found", "no such user");
+		return;
+	}
+	if (rc < 0) {
+		request_fail(req, rc, "reading an account");
+		return;
+	}
+	profile_answer(req, &u);
+	users_release(&u);
+}
+
+/*
+ * Checks one field of the body.  Returns 1 with *value (NULL to clear)
+ * when present, 0 when absent, -1 after answering 400.
+ */
+static int profile_read_field(struct http_req *req, const cJSON *body,
+			      const struct profile_field *f,
+			      const char **value)
+{
+	const cJSON *parent = body, *item;
+	char name[64];
+
+	snprintf(name, sizeof(name), "%s%s%s", f->parent ? f->parent : "",
+		 f->parent ? "." : "", f->key);
+	if (f->parent)
+		parent = cJSON_GetObjectItemCaseSensitive(body, f->parent);
+	item = cJSON_GetObjectItemCaseSensitive(parent, f->key);
+	if (!item)
+		return 0;
+	if (cJSON_IsNull(item)) {
+		*value = NULL;
+		return 1;
+	}
+	if (!cJSON_IsString(item) || !item->valuestring) {
+		http_res_error(req->res, 400, "invalid_field",
+			       "'%s' must be a string or null", name);
+		return -1;
+	}
+	if (strlen(item->valuestring) > f->max) {
+		http_res_error(req->res, 400, "invalid_field",
+			       "'%s' must be at most %zu bytes", name, f->max);
+		return -1;
+	}
+	if (!profile_choice_ok(f->choices, item->valuestring)) {
+		http_res_error(req->res, 400, "invalid_field",
+			       "'%s' must be one of dark, light, auto", name);
+		return -1;
+	}
+	*value = item->valuestring;
+	return 1;
+}
+
+void profile_handle_patch(struct http_req *req, struct http_res *res)
+{
+	struct db_param p[PROFILE_NFIELDS + 2];
+	struct db_conn *c = NULL;
+	struct db_rows *r = NULL;
+	struct user u = { 0 };
+	struct buf sql;
+	cJSON *body = NULL;
+	const cJSON *prefs;
+	size_t np = 0;
+	int rc;
+
+	buf_init(&sql, PROFILE_SQL_MAX);
+	if (request_body(req, &body) < 0)
+		goto out;
+	prefs = cJSON_GetObjectItemCaseSensitive(body, "preferences");
+	if (prefs && !cJSON_IsObject(prefs)) {
+		http_res_error(res, 400, "invalid_field",
+			       "'preferences' must be an object");
+		goto out;
+	}
+	rc = buf_puts(&sql, "UPDATE users SET ");
+	for (size_t i = 0; i < PROFILE_NFIELDS && rc == 0; i++) {
+		const char *value = NULL;
+		int got = profile_read_field(req, body, &profile_fields[i],
+					     &value);
+		if (got < 0)
+			goto out;
+		if (got == 0)
+			continue;
+		p[np++] = userd_text(value);
+		rc = buf_printf(&sql, "%s = $%zu, ", profile_fields[i].column,
+				np);
+	}
+	if (rc < 0) {
+		request_fail(req, rc, "building an update");
+		goto out;
+	}
+	if (request_db(req, &c) < 0)
+		goto out;
+	if (np == 0) {
+		/* nothing to change: answer the user as stored */
+		rc = users_get_by_id(c, req->user_id, &u);
+	} else {
+		p[np++] = DB_P_INT(now_ms());
+		p[np++] = userd_text(req->user_id);
+		rc = buf_printf(&sql,
+				"updated_at = $%zu WHERE id = $%zu RETURNING "
+				USERS_COLUMNS, np - 1, np);
+		if (rc == 0)
+			rc = db_query(c, sql.data, p, np, &r);
+		if (rc == 0 && db_rows_count(r) == 0)
+			rc = CHAT_ENOTFOUND;
+		if (rc == 0)
+			rc = users_from_row(r, 0, &u);
+	}
+	if (rc == CHAT_ENOTFOUND) {
+		http_res_error(res, 404, "not_found", "no such user");
+		goto out;
+	}
+	if (rc < 0) {
+		request_fail(req, rc, "updating a profile");
+		goto out;
+	}
+	profile_answer(req, &u);
+out:
+	db_rows_free(r);
+	if (c)
+		db_release(c);
+	buf_release(&sql);
+	cJSON_Delete(body);
+	users_release(&u);
+}

@@ -1,0 +1,151 @@
+/*
+ * request.c - what every userd handler does the same way: parse the body
+ * or answer 400, read a typed field or answer 400, take a store
+ * connection or answer 503, and read the caller's address and agent.
+ */
+#include "userd.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "db.h"
+#include "err.h"
+#include "json.h"
+#include "log.h"
+#include "banned.h"
+
+/*
+ * True when the raw JSON text holds the escape \u0000.  cJSON decodes it
+ * into a NUL that silently cuts the string short, so a password or name
+ * would be stored truncated; such bodies are refused instead.  A
+ * backslash preceded by an odd number of backslashes is itself escaped.
+ */
+static bool request_has_nul_escape(const char *s, size_t len)
+{
+	for (size_t i = 0; i + 6 <= len; i++) {
+		if (s[i] != '\\' || memcmp(s + i + 1, "u0000", 5) != 0)
+			continue;
+		size_t run = 0;
+		while (run < i && s[i - 1 - run] == '\\')
+			run++;
+		if (run % 2 == 0)
+			return true;
+	}
+	return false;
+}
+
+int request_body(struct http_req *req, cJSON **out)
+{
+	char err[160];
+
+	*out = NULL;
+	if (json_parse_object(req->body, req->body_len, out, err,
+			      sizeof(err)) < 0) {
+		http_res_error(req->res, 400, "invalid_json", "%s", err);
+		return -1;
+	}
+	if (request_has_nul_escape(req->body, req->body_len)) {
+		cJSON_Delete(*out);
+		*out = NULL;
+		http_res_error(req->res, 400, "invalid_json",
+			       "strings must not contain '\\u0000'");
+		return -1;
+	}
+	return 0;
+}
+
+int request_string(struct http_req *req, const cJSON *obj, const char *key,
+		   bool required, size_t minlen, size_t maxlen,
+		   const char *code, const char **out)
+{
+	const cJSON *item = cJSON_GetObjectItemCaseSensitive(obj, key);
+	char err[160];
+
+	if (!item) {
+		if (!required)
+			return 0;
+		http_res_error(req->res, 400, "invalid_field",
+			       "'%s' is required", key);
+		return -1;
+	}
+	if (!cJSON_IsString(item) || !item->valuestring) {
+		http_res_error(req->res, 400, "invalid_field",
+			       "'%s' must be a string", key);
+		return -1;
+	}
+	if (json_get_string(obj, key, true, minlen, maxlen, out, err,
+			    sizeof(err)) < 0) {
+		http_res_error(req->res, 400, code, "%s", err);
+		return -1;
+	}
+	return 1;
+}
+
+int request_db(struct http_req *req, struct db_conn **out)
+{
+	struct userd *ud = userd_of(req);
+	int rc = db_acquire(ud->d.db, USERD_DB_WAIT_MS, out);
+
+	if (rc < 0) {
+		log_warn("no store connection: %s", chat_strerror(rc));
+		http_res_error(req->res, 503, "unavailable",
+			       "the store is busy, try again");
+		return -1;
+	}
+	return 0;
+}
+
+void request_fail(struct http_req *req, int rc, const char *what)
+{
+	if (rc == CHAT_EBUSY || rc == CHAT_ETIMEDOUT) {
+		log_warn("%s: %s", what, chat_strerror(rc));
+		http_res_error(req->res, 503, "unavailable",
+			       "the service is busy, try again");
+		return;
+	}
+	log_error("%s: %s", what, chat_strerror(rc));
+	http_res_error(req->res, 500, "internal_error",
+		       "internal error while %s", what);
+}
+
+/* Copies the printable ASCII of s[0..len) into out, others as '?'. */
+static void request_copy_printable(const char *s, size_t len, char *out,
+				   size_t outlen)
+{
+	size_t n = 0;
+
+	if (outlen == 0)
+		return;
+	for (size_t i = 0; i < len && n + 1 < outlen; i++) {
+		unsigned char ch = (unsigned char)s[i];
+		out[n++] = (ch >= 0x20 && ch < 0x7f) ? (char)ch : '?';
+	}
+	out[n] = '\0';
+}
+
+void request_client_ip(struct http_req *req, char *out, size_t outlen)
+{
+	const char *xff = http_req_header(req, "X-Forwarded-For");
+	const char *s = req->peer ? req->peer : "";
+	size_t len;
+
+	if (xff && *xff) {
+		const char *comma = strrchr(xff, ',');
+		s = comma ? comma + 1 : xff;
+	}
+	while (*s == ' ' || *s == '\t')
+		s++;
+	len = strlen(s);
+	while (len > 0 && (s[len - 1] == ' ' || s[len - 1] == '\t'))
+		len--;
+	request_copy_printable(s, len, out, outlen);
+}
+
+void request_user_agent(struct http_req *req, char *out, size_t outlen)
+{
+	const char *ua = http_req_header(req, "User-Agent");
+
+	if (!ua)
+		ua = "";
+	request_copy_printable(ua, strlen(ua), out, outlen);
+}

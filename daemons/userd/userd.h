@@ -1,0 +1,232 @@
+/*
+ * userd.h - the users/auth daemon: accounts, passwords, roles, profiles,
+ * API keys, access tokens and the JWKS.  Device sessions and refresh
+ * tokens belong to sessiond, which userd calls over internal HTTP.
+ *
+ * Threads: handlers run on the worker pool.  struct userd is written only
+ * during init; afterwards everything in it is read-only except the
+ * throttle table, which has its own lock.
+ */
+#ifndef USERD_H
+#define USERD_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cjson/cJSON.h>
+
+#include "crypto.h"
+#include "daemon.h"
+#include "db.h"
+#include "http-server.h"
+#include "jwt.h"
+#include "uuid.h"
+
+#define USERD_USERNAME_MIN 3
+#define USERD_USERNAME_MAX 64
+#define USERD_PASSWORD_MIN 8
+#define USERD_PASSWORD_MAX 1024
+#define USERD_DB_WAIT_MS 5000	/* longest wait for a store connection */
+
+/* ---- throttle.c: slowing down repeated login failures ---- */
+
+struct throttle_entry;
+
+struct throttle {
+	pthread_mutex_t lock;
+	struct throttle_entry **buckets;	/* owned chains */
+	size_t nbuckets;
+	size_t count;			/* entries in the table */
+	size_t max_entries;		/* ceiling; the oldest goes beyond it */
+	int max_failures;		/* failures before the first lockout */
+	int64_t window_ms;		/* quiet time that forgets failures */
+	int64_t base_ms;		/* first lockout, doubled per failure */
+	int64_t cap_ms;			/* longest lockout */
+};
+
+/* Sets up an empty table; lockout starts at base_s seconds. */
+int throttle_init(struct throttle *t, int64_t base_s);
+void throttle_release(struct throttle *t);
+/* CHAT_EBUSY while key is locked out, with the seconds left in
+ * *retry_after_s; 0 otherwise.  Any thread. */
+int throttle_check(struct throttle *t, const char *key, int64_t now,
+		   int64_t *retry_after_s);
+/* Counts a failed login for key. */
+void throttle_fail(struct throttle *t, const char *key, int64_t now);
+/* Forgets key (after a successful login). */
+void throttle_clear(struct throttle *t, const char *key);
+/* Drops entries that no longer matter; housekeeping. */
+void throttle_prune(struct throttle *t, int64_t now);
+
+/* ---- the daemon ---- */
+
+struct userd {
+	struct daemon d;		/* first: req->app points here */
+	bool pg;			/* the store is PostgreSQL */
+	struct jwt_keyset keys;		/* every signing key, oldest first */
+	const struct jwt_key *signer;	/* the newest key, inside keys */
+	char *jwks;			/* JWKS text of keys, owned */
+	char dummy_hash[PWHASH_STR_LEN];/* verified when the user is unknown */
+	int64_t access_ttl_s;		/* access token lifetime */
+	bool registration_open;		/* userd.registration = open */
+	char sessiond_url[256];		/* "http://127.0.0.1:PORT" */
+	struct throttle throttle;	/* login failures per username */
+};
+
+/* A text parameter; unlike DB_P_TEXT it takes arrays without -Waddress
+ * noise (NULL still gives SQL NULL). */
+static inline struct db_param userd_text(const char *s)
+{
+	return DB_P_TEXT(s);
+}
+
+static inline struct userd *userd_of(const struct http_req *req)
+{
+	return (struct userd *)req->app;
+}
+
+/* ---- migrations.c ---- */
+
+extern const struct db_migration userd_migrations[];
+extern const size_t userd_nmigrations;
+
+/* ---- request.c: helpers every handler shares ---- */
+
+/* Parses the body as a JSON object into *out (the caller's, cJSON_Delete).
+ * On failure answers 400 "invalid_json" and returns -1. */
+int request_body(struct http_req *req, cJSON **out);
+/* Reads string field key of obj, [minlen, maxlen] bytes.  Returns 1 when
+ * present, 0 when absent and not required, -1 after answering 400 with
+ * `code` (a wrong type or a missing required field always answers
+ * "invalid_field"). */
+int request_string(struct http_req *req, const cJSON *obj, const char *key,
+		   bool required, size_t minlen, size_t maxlen,
+		   const char *code, const char **out);
+/* Takes a store connection; answers 503 and returns -1 on failure. */
+int request_db(struct http_req *req, struct db_conn **out);
+/* Answers an unexpected failure rc (500, or 503 for a busy store) and
+ * logs what failed. */
+void request_fail(struct http_req *req, int rc, const char *what);
+/* The client address: the last X-Forwarded-For entry (the one the gateway
+ * added), else the peer.  Printable ASCII only, truncated to outlen. */
+void request_client_ip(struct http_req *req, char *out, size_t outlen);
+/* The User-Agent as printable ASCII, truncated to outlen. */
+void request_user_agent(struct http_req *req, char *out, size_t outlen);
+
+/* ---- users.c: the users table ---- */
+
+struct user {
+	char id[UUID_STR_LEN];
+	char username[USERD_USERNAME_MAX + 1];
+	char password_hash[PWHASH_STR_LEN];
+	char role[16];			/* "admin", "user", "guest" */
+	bool disabled;
+	char *display_name;		/* owned, NULL when unset */
+	char *default_model;		/* owned, NULL when unset */
+	char *system_prompt;		/* owned, NULL when unset */
+	char *theme;			/* owned, NULL when unset */
+	int64_t created_at;		/* unix ms */
+	int64_t updated_at;		/* unix ms */
+};
+
+/* The column list users_from_row expects, in order. */
+#define USERS_COLUMNS "id, username, password_hash, role, disabled, " \
+	"display_name, default_model, system_prompt, theme, created_at, " \
+	"updated_at"
+
+void users_release(struct user *u);
+/* Fills out from row `row` of a result selected with USERS_COLUMNS. */
+int users_from_row(const struct db_rows *r, size_t row, struct user *out);
+/* The public JSON of u (never the password hash); NULL on ENOMEM. */
+cJSON *users_to_json(const struct user *u);
+
+/* True for 3-64 characters of [A-Za-z0-9._-]. */
+bool users_username_valid(const char *s);
+/* Lowercase copy of a valid username into out (65 bytes). */
+void users_username_key(const char *s, char out[USERD_USERNAME_MAX + 1]);
+
+/* CHAT_ENOTFOUND when there is no such user. */
+int users_get_by_id(struct db_conn *c, const char *id, struct user *out);
+int users_get_by_key(struct db_conn *c, const char *username_key,
+		     struct user *out);
+/*
+ * Creates an account in one transaction: the first account becomes admin,
+ * later ones "user".  CHAT_EPERM when !open and accounts exist,
+ * CHAT_ECONFLICT when the username is taken.
+ */
+int users_register(struct userd *ud, struct db_conn *c, const char *username,
+		   const char *password_hash, bool open, struct user *out);
+/*
+ * Changes role (NULL keeps it) and disabled (-1 keeps it) in one
+ * transaction.  CHAT_ENOTFOUND for an unknown id, CHAT_ECONFLICT when no
+ * enabled admin would remain.  *was_disabled gets the previous state.
+ */
+int users_admin_update(struct userd *ud, struct db_conn *c, const char *id,
+		       const char *role, int disabled, bool *was_disabled,
+		       struct user *out);
+/* Serialises changes to who is admin (inside a transaction). */
+int users_lock_roles(struct userd *ud, struct db_conn *c);
+
+/* ---- tokens.c: signing keys, access tokens, JWKS ---- */
+
+/* Loads the signing keys, creating the first one when there is none. */
+int tokens_init(struct userd *ud, char *err, size_t errlen);
+void tokens_release(struct userd *ud);
+/* A signed access token for user/session (session_id may be ""); the
+ * caller frees *token. */
+int tokens_issue(struct userd *ud, const char *user_id,
+		 const char *session_id, const char *role, char **token);
+void tokens_handle_jwks(struct http_req *req, struct http_res *res);
+
+/* ---- sessions-client.c: calls to sessiond ---- */
+
+/* sessiond's refusal, passed on to our client. */
+struct sessions_error {
+	int status;
+	char code[64];
+	char message[256];
+};
+
+/* A session and its current refresh token. */
+struct sessions_grant {
+	char session_id[64];
+	char user_id[64];
+	char refresh_token[128];
+};
+
+/* 0, or CHAT_EUPSTREAM when sessiond is down or answers nonsense. */
+int sessions_create(struct userd *ud, const char *request_id,
+		    const char *user_id, const char *user_agent,
+		    const char *ip, struct sessions_grant *out);
+/* 0; CHAT_EAUTH when sessiond refused the token (details in *err);
+ * CHAT_EUPSTREAM when it is down. */
+int sessions_refresh(struct userd *ud, const char *request_id,
+		     const char *refresh_token, struct sessions_grant *out,
+		     struct sessions_error *err);
+/* 0 (also for a session sessiond does not know); CHAT_EUPSTREAM. */
+int sessions_revoke(struct userd *ud, const char *request_id,
+		    const char *session_id);
+/* Revokes every live session of user_id; 0 or CHAT_EUPSTREAM. */
+int sessions_revoke_user(struct userd *ud, const char *request_id,
+			 const char *user_id);
+
+/* ---- handlers ---- */
+
+void auth_handle_register(struct http_req *req, struct http_res *res);
+void auth_handle_login(struct http_req *req, struct http_res *res);
+void auth_handle_refresh(struct http_req *req, struct http_res *res);
+void auth_handle_logout(struct http_req *req, struct http_res *res);
+
+void profile_handle_get(struct http_req *req, struct http_res *res);
+void profile_handle_patch(struct http_req *req, struct http_res *res);
+
+void apikeys_handle_create(struct http_req *req, struct http_res *res);
+void apikeys_handle_list(struct http_req *req, struct http_res *res);
+void apikeys_handle_delete(struct http_req *req, struct http_res *res);
+void apikeys_handle_verify(struct http_req *req, struct http_res *res);
+
+void admin_handle_list(struct http_req *req, struct http_res *res);
+void admin_handle_patch(struct http_req *req, struct http_res *res);
+
+#endif
