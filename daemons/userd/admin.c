@@ -69,7 +69,7 @@ static int admin_read_cursor(struct http_req *req, char id[UUID_STR_LEN])
 	}
 	if (rc < 0) {
 		id[0] = '\0';
-		http_res_error(req->res, 400, "invalid_cursor",
+		http_res_error(req->res, 400, "invalid_field",
 			       "'cursor' is not a cursor this server gave");
 		return -1;
 	}

@@ -88,7 +88,7 @@ int request_db(struct http_req *req, struct db_conn **out)
 
 	if (rc < 0) {
 		log_warn("no store connection: %s", chat_strerror(rc));
-		http_res_error(req->res, 503, "unavailable",
+		http_res_error(req->res, 503, "busy",
 			       "the store is busy, try again");
 		return -1;
 	}
@@ -99,12 +99,12 @@ void request_fail(struct http_req *req, int rc, const char *what)
 {
 	if (rc == CHAT_EBUSY || rc == CHAT_ETIMEDOUT) {
 		log_warn("%s: %s", what, chat_strerror(rc));
-		http_res_error(req->res, 503, "unavailable",
+		http_res_error(req->res, 503, "busy",
 			       "the service is busy, try again");
 		return;
 	}
 	log_error("%s: %s", what, chat_strerror(rc));
-	http_res_error(req->res, 500, "internal_error",
+	http_res_error(req->res, 500, "internal",
 		       "internal error while %s", what);
 }
 

@@ -224,7 +224,7 @@ void tokens_handle_jwks(struct http_req *req, struct http_res *res)
 	char *body = strdup(ud->jwks);
 
 	if (!body) {
-		http_res_error(res, 500, "internal_error", "out of memory");
+		http_res_error(res, 500, "internal", "out of memory");
 		return;
 	}
 	http_res_header(res, "Cache-Control", "public, max-age=300");
