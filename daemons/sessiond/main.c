@@ -21,6 +21,7 @@
 #include "log.h"
 #include "pool.h"
 #include "util.h"
+#include "banned.h"
 
 /* The cron ticks every second; the cleanup itself runs far less often. */
 #define SESSIOND_CRON_MS 1000

@@ -22,6 +22,7 @@
 #include "json.h"
 #include "log.h"
 #include "util.h"
+#include "banned.h"
 
 /* Longest refresh token text accepted (ours are 43 characters). */
 #define REFRESH_TOKEN_MAX 256

@@ -18,6 +18,7 @@
 #include "json.h"
 #include "log.h"
 #include "util.h"
+#include "banned.h"
 
 /* Most ids in one answer; past it "now" tells where to go on. */
 #define REVOCATIONS_MAX 10000

@@ -21,6 +21,7 @@
 #include "log.h"
 #include "util.h"
 #include "uuid.h"
+#include "banned.h"
 
 /* Longest user agent and address kept; longer ones are cut (they come
  * from client headers, a login must not fail over them). */

@@ -1,0 +1,150 @@
+#!/usr/bin/env bash
+# test.sh - runs the test suites and prints one closing line
+# "N passed, N failed".
+#
+#   scripts/test.sh        unit tests (every build/tests/test-*, cmocka),
+#                          then the bats suites of tests/integration twice:
+#                          on SQLite and on a throwaway PostgreSQL server
+#   scripts/test.sh unit   only the unit tests
+#
+# A PostgreSQL server is started with scripts/pg-test for the run and
+# stopped on exit; unit tests find it in CHAT_TEST_PG_URI, the bats
+# helper in CHAT_TEST_DATABASE.  Exits non-zero when anything failed.
+# Build first (make all units): this script builds nothing.
+set -uo pipefail
+
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$root"
+mode=${1:-all}
+case $mode in
+all | unit) ;;
+*)
+	echo "usage: scripts/test.sh [unit]" >&2
+	exit 2
+	;;
+esac
+
+passed=0
+failed=0
+skipped=0
+work=$(mktemp -d "${TMPDIR:-/tmp}/chat-test.XXXXXX")
+pg_dir=$work/pg
+
+cleanup() {
+	if [[ -f $pg_dir/pid ]]; then
+		scripts/pg-test stop "$pg_dir" >/dev/null 2>&1 ||
+			echo "test.sh: could not stop the PostgreSQL test server" >&2
+	fi
+	rm -rf "$work"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# start_pg: starts the test server, sets pg_uri; nonzero on failure.
+pg_uri=
+start_pg() {
+	local log=$work/pg-start.log
+	if pg_uri=$(scripts/pg-test start "$pg_dir" 2>"$log"); then
+		export CHAT_TEST_PG_URI=$pg_uri
+		return 0
+	fi
+	echo "test.sh: cannot start PostgreSQL for the tests:" >&2
+	cat "$log" >&2
+	pg_uri=
+	return 1
+}
+
+# Unit tests: cmocka prints "[  PASSED  ] N test(s)." and, on failures,
+# "[  FAILED  ] N test(s)..." per group.  A binary that exits non-zero
+# without such a line (a crash, a sanitizer report) counts as one failure.
+run_units() {
+	local t log p f rc ran=0
+	for t in build/tests/test-*; do
+		[[ -f $t && -x $t ]] || continue
+		ran=1
+		log=$work/${t##*/}.log
+		echo "== ${t##*/}"
+		"$t" 2>&1 </dev/null | tee "$log"
+		rc=${PIPESTATUS[0]}
+		p=$(sed -n 's/^\[  PASSED  \] \([0-9][0-9]*\) test.*/\1/p' "$log" |
+			awk '{s += $1} END {print s + 0}')
+		f=$(sed -n 's/^\[  FAILED  \] \([0-9][0-9]*\) test.*/\1/p' "$log" |
+			awk '{s += $1} END {print s + 0}')
+		if ((rc != 0 && f == 0)); then
+			echo "test.sh: ${t##*/} exited with status $rc" >&2
+			f=1
+		fi
+		passed=$((passed + p))
+		failed=$((failed + f))
+	done
+	if ((!ran)); then
+		echo "test.sh: no unit test binaries in build/tests (run make units)" >&2
+		failed=$((failed + 1))
+	fi
+}
+
+# run_bats LABEL DATABASE: the bats suites against one store.
+# Bats: TAP on stdout ("ok N ...", "ok N ... # skip", "not ok N ...").
+# Tests of a file share one stack, so files run in parallel (2 at most,
+# when GNU parallel is there) but the tests inside a file in order.
+run_bats() {
+	local label=$1 log=$work/bats-$1.tap rc p f s
+	export CHAT_TEST_DATABASE=$2
+	local -a args=(--formatter tap)
+	local -a files=(tests/integration/*.bats)
+	[[ -f ${files[0]} ]] || {
+		echo "test.sh: no bats files in tests/integration" >&2
+		failed=$((failed + 1))
+		return
+	}
+	if command -v parallel >/dev/null; then
+		args+=(--jobs 2 --no-parallelize-within-files)
+	fi
+	[[ $label == sqlite ]] && args+=(--filter-tags '!needs:pg')
+	echo "== integration tests on $label"
+	bats "${args[@]}" "${files[@]}" 3>&- </dev/null 2>&1 | tee "$log"
+	rc=${PIPESTATUS[0]}
+	p=$(grep -E '^ok ' "$log" | grep -vEc '# skip( |$)')
+	s=$(grep -E '^ok ' "$log" | grep -Ec '# skip( |$)')
+	f=$(grep -Ec '^not ok ' "$log")
+	if ((rc != 0 && f == 0)); then
+		echo "test.sh: bats ($label) exited with status $rc" >&2
+		f=1
+	fi
+	passed=$((passed + p))
+	failed=$((failed + f))
+	skipped=$((skipped + s))
+}
+
+have_pg=0
+if [[ $mode == all ]]; then
+	if start_pg; then
+		have_pg=1
+	else
+		failed=$((failed + 1))
+	fi
+else
+	# unit tests of the PostgreSQL backend run when a server can start
+	start_pg && have_pg=1
+fi
+
+run_units
+if [[ $mode == all ]]; then
+	for d in userd sessiond gatewayd; do
+		[[ -x bin/$d ]] || {
+			echo "test.sh: bin/$d is missing (run make)" >&2
+			failed=$((failed + 1))
+		}
+	done
+	run_bats sqlite sqlite
+	if ((have_pg)); then
+		run_bats postgresql "$pg_uri"
+	fi
+fi
+
+if ((skipped > 0)); then
+	echo "$passed passed, $failed failed, $skipped skipped"
+else
+	echo "$passed passed, $failed failed"
+fi
+((failed == 0))

@@ -1,0 +1,223 @@
+#!/usr/bin/env bats
+# Refresh-token rotation and reuse detection (POST /v1/auth/refresh through
+# userd to sessiond), and sessiond's internal API called directly with the
+# stack's internal secret.
+
+setup_file() {
+	load test_helper
+	start_stack
+}
+
+teardown_file() {
+	load test_helper
+	stop_stack
+}
+
+setup() {
+	load test_helper
+}
+
+refresh() {
+	api POST /v1/auth/refresh "$(jq -nc --arg t "$1" '{refresh_token: $t}')"
+}
+
+sessions_rows() {
+	db_query sessiond 'SELECT id, revoked_at, expires_at, last_used_at FROM sessions ORDER BY id'
+}
+
+tokens_rows() {
+	db_query sessiond 'SELECT token_hash, used_at FROM refresh_tokens ORDER BY token_hash'
+}
+
+# internal METHOD PATH [BODY]: straight to sessiond with the secret.
+internal() {
+	local -a args=(-s -X "$1" --max-time 10 -o "$BATS_TEST_TMPDIR/int.body" -w '%{http_code}'
+		-H "X-Chat-Internal: $(<"$CHAT_DATA_DIR/internal.key")")
+	[[ -n ${3-} ]] && args+=(-H 'Content-Type: application/json' --data-binary "$3")
+	status_code=$(curl "${args[@]}" "http://127.0.0.1:$((CHAT_PORT + 2))$2") || status_code=000
+	body=$(cat "$BATS_TEST_TMPDIR/int.body")
+}
+
+@test "refresh rotates the token within the same session" {
+	new_user alice
+	local sid=$session_id first=$refresh_token
+	refresh "$first"
+	expect_status 200
+	local second
+	second=$(jb .refresh_token)
+	[[ -n $second && $second != "$first" ]] || false
+	[[ $(jwt_claim "$(jb .access_token)" sid) == "$sid" ]] || false
+	[[ $(jwt_claim "$(jb .access_token)" sub) == "$user_id" ]] || false
+	[[ $second =~ ^[A-Za-z0-9_-]{43}$ ]] || false
+	# only hashes are stored
+	[[ -z $(db_query sessiond "SELECT 1 FROM refresh_tokens WHERE token_hash = '$second'") ]] || false
+	[[ $(db_query sessiond "SELECT count(*) FROM refresh_tokens WHERE session_id = '$sid' AND used_at IS NOT NULL") == 1 ]] || false
+
+	refresh "$second"
+	expect_status 200
+	[[ $(jwt_claim "$(jb .access_token)" sid) == "$sid" ]] || false
+}
+
+@test "reusing a rotated token revokes the whole family" {
+	login_user alice
+	local sid=$session_id old=$refresh_token token=$access_token
+	refresh "$old"
+	expect_status 200
+	local new
+	new=$(jb .refresh_token)
+
+	refresh "$old"
+	expect_error 401 refresh_token_reused
+	# the token the legitimate holder got is dead too
+	refresh "$new"
+	expect_error 401 invalid_refresh_token
+	[[ $(db_query sessiond "SELECT revoke_reason FROM sessions WHERE id = '$sid'") == reuse ]] || false
+
+	login_user alice
+	api GET /v1/sessions "" "$access_token"
+	[[ $(jb "[.data[].id] | index(\"$sid\")") == null ]] || false
+}
+
+@test "concurrent uses of one token: exactly one wins, then the family is revoked" {
+	login_user alice
+	local tok=$refresh_token sid=$session_id i n200 nreused
+	for i in 1 2 3 4 5 6; do
+		curl -s --max-time 10 -o "$BATS_TEST_TMPDIR/c$i.json" -w '%{http_code}\n' \
+			-H 'Content-Type: application/json' \
+			--data-binary "$(jq -nc --arg t "$tok" '{refresh_token: $t}')" \
+			"$(base_url)/v1/auth/refresh" >"$BATS_TEST_TMPDIR/c$i.status" &
+	done
+	wait
+	n200=$(cat "$BATS_TEST_TMPDIR"/c*.status | grep -c '^200$' || true)
+	nreused=$(cat "$BATS_TEST_TMPDIR"/c*.json | jq -r '.error.code // empty' | grep -c '^refresh_token_reused$' || true)
+	[[ $n200 == 1 ]] || { cat "$BATS_TEST_TMPDIR"/c*.status "$BATS_TEST_TMPDIR"/c*.json >&2; false; }
+	[[ $nreused == 5 ]] || false
+	local winner
+	winner=$(cat "$BATS_TEST_TMPDIR"/c*.json | jq -r '.refresh_token // empty')
+	refresh "$winner"
+	expect_error 401 invalid_refresh_token
+	[[ $(db_query sessiond "SELECT revoke_reason FROM sessions WHERE id = '$sid'") == reuse ]] || false
+}
+
+@test "bad refresh requests give clear errors and change nothing" {
+	login_user alice
+	local s_before t_before body_in
+	s_before=$(sessions_rows)
+	t_before=$(tokens_rows)
+	refresh "unknown-token"
+	expect_error 401 invalid_refresh_token
+	refresh ""
+	[[ $status_code == 400 || $status_code == 401 ]] || false
+	for body_in in '{' '[]' '{"refresh_token":5}' '{"refresh_token":null}' '{}' \
+		"$(printf '{"refresh_token":"\xff\xfe"}')"; do
+		api POST /v1/auth/refresh "$body_in"
+		[[ $status_code == 400 ]] || { echo "$body_in -> $status_code $body" >&2; false; }
+		[[ -n $(jb .error.code) ]] || false
+	done
+	[[ $(sessions_rows) == "$s_before" ]] || false
+	[[ $(tokens_rows) == "$t_before" ]] || false
+	# the session still refreshes after all that
+	refresh "$refresh_token"
+	expect_status 200
+}
+
+@test "logout revokes the session: its refresh token stops working" {
+	login_user alice
+	local sid=$session_id tok=$refresh_token
+	api POST /v1/auth/logout "" "$access_token"
+	expect_status 204
+	refresh "$tok"
+	expect_error 401 invalid_refresh_token
+	[[ $(db_query sessiond "SELECT revoked_at IS NOT NULL FROM sessions WHERE id = '$sid'") =~ ^(1|t)$ ]] || false
+}
+
+@test "an expired refresh token is refused" {
+	login_user alice
+	local sid=$session_id
+	db_query sessiond "UPDATE refresh_tokens SET expires_at = 1000 WHERE session_id = '$sid'"
+	refresh "$refresh_token"
+	expect_error 401 invalid_refresh_token
+	login_user alice
+	sid=$session_id
+	db_query sessiond "UPDATE sessions SET expires_at = 1000 WHERE id = '$sid'"
+	refresh "$refresh_token"
+	expect_error 401 invalid_refresh_token
+}
+
+@test "internal API: create, refresh, revoke, user revoke, revocation list" {
+	local uid=01900000-0000-7000-8000-0000000000aa sid tok since
+	since=$(($(date +%s) * 1000 - 1000))
+	internal POST /internal/sessions "{\"user_id\":\"$uid\",\"user_agent\":\"cli\",\"ip\":\"::1\"}"
+	[[ $status_code == 201 ]] || false
+	sid=$(jb .session_id)
+	tok=$(jb .refresh_token)
+	[[ $(jb .expires_at) =~ ^[0-9-]+T[0-9:.]+Z$ ]] || false
+
+	internal POST /internal/refresh "{\"refresh_token\":\"$tok\"}"
+	[[ $status_code == 200 && $(jb .session_id) == "$sid" && $(jb .user_id) == "$uid" ]] || false
+
+	internal POST "/internal/sessions/$sid/revoke"
+	[[ $status_code == 204 ]] || false
+	internal POST "/internal/sessions/$sid/revoke"
+	[[ $status_code == 204 ]] || false	# idempotent
+	internal POST /internal/sessions/01900000-0000-7000-8000-0000000000ab/revoke
+	[[ $status_code == 404 && $(jb .error.code) == not_found ]] || false
+	internal POST /internal/sessions/bad-id/revoke
+	[[ $status_code == 404 ]] || false
+
+	internal GET "/internal/revocations?since=$since"
+	[[ $status_code == 200 ]] || false
+	[[ $(jb "[.sessions[] | select(. == \"$sid\")] | length") == 1 ]] || false
+	[[ $(jb .now) =~ ^[0-9]{13}$ ]] || false
+	internal GET "/internal/revocations?since=$(($(jb .now) + 60000))"
+	[[ $(jb '.sessions | length') == 0 ]] || false
+	internal GET "/internal/revocations?since=-5"
+	[[ $status_code == 400 ]] || false
+
+	# user revoke: every live session of that user
+	internal POST /internal/sessions "{\"user_id\":\"$uid\"}"
+	local s2=$(jb .session_id) t2=$(jb .refresh_token)
+	internal POST /internal/sessions "{\"user_id\":\"$uid\"}"
+	local s3=$(jb .session_id)
+	internal POST "/internal/users/$uid/revoke"
+	[[ $status_code == 204 ]] || false
+	internal POST /internal/refresh "{\"refresh_token\":\"$t2\"}"
+	[[ $status_code == 401 && $(jb .error.code) == invalid_refresh_token ]] || false
+	internal GET "/internal/revocations?since=$since"
+	[[ $(jb "[.sessions[] | select(. == \"$s2\" or . == \"$s3\")] | length") == 2 ]] || false
+}
+
+@test "internal API: bad bodies give 400, no secret gives 403" {
+	local before
+	before=$(sessions_rows)
+	internal POST /internal/sessions '{"user_id":"not-a-uuid"}'
+	[[ $status_code == 400 && $(jb .error.code) == invalid_field ]] || false
+	internal POST /internal/sessions '{"user_id":"01900000-0000-7000-8000-0000000000aa","user_agent":7}'
+	[[ $status_code == 400 && $(jb .error.code) == invalid_field ]] || false
+	internal POST /internal/sessions '{"user_agent":"x"}'
+	[[ $status_code == 400 ]] || false
+	internal POST /internal/sessions 'not json'
+	[[ $status_code == 400 && $(jb .error.code) == invalid_json ]] || false
+	internal POST /internal/refresh '{"refresh_token":["x"]}'
+	[[ $status_code == 400 ]] || false
+	[[ $(sessions_rows) == "$before" ]] || false
+
+	run -0 curl -s -o /dev/null -w '%{http_code}' -d '{"user_id":"01900000-0000-7000-8000-0000000000aa"}' \
+		"http://127.0.0.1:$((CHAT_PORT + 2))/internal/sessions"
+	[[ $output == 403 ]] || false
+	run -0 curl -s -o /dev/null -w '%{http_code}' -H 'X-Chat-Internal: wrong' \
+		"http://127.0.0.1:$((CHAT_PORT + 2))/internal/revocations"
+	[[ $output == 403 ]] || false
+	[[ $(sessions_rows) == "$before" ]] || false
+}
+
+@test "a long user agent is cut, not refused" {
+	local uid=01900000-0000-7000-8000-0000000000ac ua
+	ua=$(printf 'é%.0s' {1..300})
+	internal POST /internal/sessions "$(jq -nc --arg u "$uid" --arg a "$ua" '{user_id: $u, user_agent: $a}')"
+	[[ $status_code == 201 ]] || false
+	local stored
+	stored=$(db_query sessiond "SELECT user_agent FROM sessions WHERE id = '$(jb .session_id)'")
+	[[ $(printf %s "$stored" | wc -c) == 256 ]] || false	# 128 two-byte characters
+	[[ $stored == é* ]] || false
+}

@@ -1,0 +1,212 @@
+# test_helper.bash - shared helpers of the bats integration tests.
+#
+# A test file starts its own stack in setup_file and stops it in
+# teardown_file:
+#
+#   setup_file() { load test_helper; start_stack; }
+#   teardown_file() { load test_helper; stop_stack; }
+#   setup() { load test_helper; }
+#
+# The stack gets a data dir under $BATS_FILE_TMPDIR, a free port, cheap
+# argon2id settings and the store named by CHAT_TEST_DATABASE ("sqlite",
+# the default, or a postgresql:// URI of a test server: each file then
+# gets a database of its own).  `api` calls the gateway and leaves the
+# answer in $status_code, $body and $headers.
+
+bats_require_minimum_version 1.5.0
+
+CHAT_ROOT=$(cd "$BATS_TEST_DIRNAME/../.." && pwd)
+STACK=$CHAT_ROOT/scripts/stack
+
+# A random port P where P..P+8 are all free (the gateway takes P, the
+# daemons P+1, P+2, ...).
+free_port() {
+	local used port i attempt
+	used=" $(ss -Hltn 2>/dev/null | awk '{n = split($4, a, ":"); printf "%s ", a[n]}') "
+	for ((attempt = 0; attempt < 200; attempt++)); do
+		port=$((20000 + (RANDOM * 32768 + RANDOM) % 40000))
+		for ((i = 0; i <= 8; i++)); do
+			[[ $used == *" $((port + i)) "* ]] && continue 2
+		done
+		echo "$port"
+		return 0
+	done
+	echo "free_port: no free port range found" >&2
+	return 1
+}
+
+# psql against the test server, as its superuser.
+pg_admin() {
+	psql -X -q -v ON_ERROR_STOP=1 "$CHAT_TEST_DATABASE" "$@"
+}
+
+# start_stack [CONFIG-LINE...]: starts the stack for this file; extra lines
+# go at the end of the config file ("[userd]", "registration = closed").
+start_stack() {
+	local line dbname
+	export CHAT_DATA_DIR=$BATS_FILE_TMPDIR/data
+	export CHAT_CONFIG=$BATS_FILE_TMPDIR/chat.conf
+	CHAT_PORT=$(free_port) || return 1
+	export CHAT_PORT
+	{
+		echo "# written by test_helper.bash"
+		echo "[auth]"
+		echo "argon2_ops = 1"
+		echo "argon2_mem_kib = 8"
+		for line in "$@"; do
+			echo "$line"
+		done
+	} >"$CHAT_CONFIG"
+
+	case ${CHAT_TEST_DATABASE:-sqlite} in
+	postgres://* | postgresql://*)
+		# a database per file, so that files never see each other's rows
+		dbname=t_$(basename "$BATS_TEST_FILENAME" .bats | tr -c 'a-zA-Z0-9\n' _)_${RANDOM}${RANDOM}
+		pg_admin -c "CREATE DATABASE $dbname" || return 1
+		export CHAT_DATABASE=${CHAT_TEST_DATABASE%/*}/$dbname
+		echo "$dbname" >"$BATS_FILE_TMPDIR/pg-dbname"
+		;;
+	*)
+		export CHAT_DATABASE=${CHAT_TEST_DATABASE:-sqlite}
+		;;
+	esac
+	"$STACK" start 3>&-
+}
+
+stop_stack() {
+	local dbname
+	[[ -n ${CHAT_DATA_DIR:-} ]] || return 0
+	"$STACK" stop 3>&- || true
+	if [[ -s $BATS_FILE_TMPDIR/pg-dbname ]]; then
+		dbname=$(<"$BATS_FILE_TMPDIR/pg-dbname")
+		pg_admin -c "DROP DATABASE IF EXISTS $dbname" || true
+	fi
+}
+
+# The gateway's base URL.
+base_url() {
+	echo "http://127.0.0.1:$CHAT_PORT"
+}
+
+# api METHOD PATH [BODY [TOKEN]]: a request through the gateway.  BODY is
+# JSON text, or @FILE for a file's bytes; TOKEN goes in a Bearer header.
+# Extra curl arguments (headers) may be put in the array api_args, which
+# is emptied afterwards.  Sets status_code, body (the answer's body) and
+# headers (the answer's header lines, CR removed).
+api() {
+	local method=$1 path=$2 data=${3-} token=${4-} out
+	local -a args=(-s -X "$method" --max-time 10 -o "$BATS_TEST_TMPDIR/api.body"
+		-D "$BATS_TEST_TMPDIR/api.headers" -w '%{http_code}')
+	[[ -n $token ]] && args+=(-H "Authorization: Bearer $token")
+	[[ -n $data ]] && args+=(-H 'Content-Type: application/json' --data-binary "$data")
+	args+=("${api_args[@]}")
+	api_args=()
+	out=$(curl "${args[@]}" "$(base_url)$path") || out=000
+	status_code=$out
+	body=$(cat "$BATS_TEST_TMPDIR/api.body" 2>/dev/null || true)
+	headers=$(tr -d '\r' <"$BATS_TEST_TMPDIR/api.headers" 2>/dev/null || true)
+}
+api_args=()
+
+# A value from the last answer's body: jb '.error.code'.
+jb() {
+	jq -r "$1" <<<"$body"
+}
+
+# A header of the last answer (case-insensitive name).
+header() {
+	awk -v n="$(tr 'A-Z' 'a-z' <<<"$1")" -F': ' \
+		'tolower($1) == n { sub(/^[^:]*: /, ""); print; exit }' <<<"$headers"
+}
+
+# expect_error STATUS CODE: the last answer is the error envelope.
+expect_error() {
+	if [[ $status_code != "$1" || $(jb '.error.code') != "$2" ]]; then
+		echo "expected $1 '$2', got $status_code: $body" >&2
+		return 1
+	fi
+	[[ -n $(jb '.error.message // empty') && -n $(jb '.error.request_id // empty') ]] || {
+		echo "not an error envelope: $body" >&2
+		return 1
+	}
+}
+
+# expect_status STATUS: the last answer had that status.
+expect_status() {
+	[[ $status_code == "$1" ]] || {
+		echo "expected status $1, got $status_code: $body" >&2
+		return 1
+	}
+}
+
+# register_user NAME [PASSWORD]: sets user_id.
+register_user() {
+	api POST /v1/auth/register "$(jq -nc --arg u "$1" --arg p "${2:-password-$1}" \
+		'{username: $u, password: $p}')"
+	expect_status 201 || return 1
+	user_id=$(jb '.user.id')
+}
+
+# login_user NAME [PASSWORD]: sets access_token, refresh_token and
+# session_id (the access token's sid).
+login_user() {
+	api POST /v1/auth/login "$(jq -nc --arg u "$1" --arg p "${2:-password-$1}" \
+		'{username: $u, password: $p}')"
+	expect_status 200 || return 1
+	access_token=$(jb '.access_token')
+	refresh_token=$(jb '.refresh_token')
+	session_id=$(jwt_claim "$access_token" sid)
+}
+
+# new_user NAME: register and log in.
+new_user() {
+	register_user "$1" && login_user "$1"
+}
+
+# jwt_claim TOKEN NAME: a claim of a JWT's payload (not verified).
+jwt_claim() {
+	local p
+	p=$(cut -d. -f2 <<<"$1" | tr '_-' '/+')
+	while ((${#p} % 4)); do p+='='; done
+	base64 -d <<<"$p" 2>/dev/null | jq -r ".$2 // empty"
+}
+
+# Stopping and starting one daemon of the running stack, by its pid file.
+stop_daemon() {
+	"$STACK" stop "$1" 3>&-
+}
+
+start_daemon() {
+	"$STACK" start "$1" 3>&-
+}
+
+# The pid of a running daemon (from its pid file).
+daemon_pid() {
+	cat "$CHAT_DATA_DIR/run/$1.pid"
+}
+
+# db_query SERVICE SQL: runs SQL on a service's store (its SQLite file, or
+# its schema on PostgreSQL); rows as text, columns separated by '|'.
+db_query() {
+	local service=$1 sql=$2
+	case $CHAT_DATABASE in
+	postgres://* | postgresql://*)
+		psql -X -q -t -A -v ON_ERROR_STOP=1 "$CHAT_DATABASE" \
+			-c "SET search_path TO $service" -c "$sql"
+		;;
+	*)
+		sqlite3 -cmd '.timeout 5000' "$CHAT_DATA_DIR/$service.db" "$sql"
+		;;
+	esac
+}
+
+# A file of N bytes of JSON: {"x":"aaaa..."}.
+big_json_file() {
+	local n=$1 file=$BATS_TEST_TMPDIR/big.json
+	{
+		printf '{"x":"'
+		head -c "$((n - 8))" /dev/zero | tr '\0' a
+		printf '"}'
+	} >"$file"
+	echo "$file"
+}
