@@ -42,7 +42,7 @@ extern char **environ;
 struct config_entry {
 	char *key;		/* owned, "section.key" or "key" */
 	char *value;		/* owned */
-	size_t sec_len;		/* length of the section part of key, 0 none */
+	size_t sec_len;		/* length of the section in key */
 	char *env_name;		/* owned, CHAT_* name for this key */
 	const char *origin;	/* where the value comes from (file path) */
 	unsigned line;		/* file line, 0 for config_set */
@@ -56,7 +56,7 @@ struct config_var {
 struct config {
 	struct config_entry *entries;	/* owned array, file order */
 	size_t n, cap;
-	struct config_var *env;		/* owned snapshot of CHAT_* vars */
+	struct config_var *env;		/* owned snapshot of CHAT_* */
 	size_t nenv;
 	char *path;			/* owned, the file read (or NULL) */
 };
@@ -230,9 +230,9 @@ static int config_parse(struct config *cfg, const char *text, size_t len,
 			const char *s = line + 1;
 
 			if (line[llen - 1] != ']') {
-				config_err(err, errlen,
-					   "config: %s:%u: unterminated section",
-					   cfg->path, lineno);
+				config_err(err, errlen, "config: %s:%u: "
+					   "unterminated section", cfg->path,
+					   lineno);
 				return CHAT_EPARSE;
 			}
 			slen = llen - 2;
@@ -455,7 +455,8 @@ int config_get_bool(const struct config *cfg, const char *key, bool def,
 		const char *word;
 		bool value;
 	} words[] = {
-		{ "true", true }, { "yes", true }, { "on", true }, { "1", true },
+		{ "true", true }, { "yes", true }, { "on", true },
+		{ "1", true },
 		{ "false", false }, { "no", false }, { "off", false },
 		{ "0", false },
 	};

@@ -275,7 +275,8 @@ int jwt_verify(const char *token, const struct jwt_keyset *ks, int64_t now,
 		rc = jwt_get_time(pl, "exp", &c.exp);
 	if (rc < 0)
 		goto out;
-	if (now >= c.exp) {	/* RFC 7519 4.1.4: "on or after", no leeway */
+	/* RFC 7519 4.1.4: expired "on or after" exp; no leeway. */
+	if (now >= c.exp) {
 		rc = CHAT_EEXPIRED;
 		goto out;
 	}
@@ -386,7 +387,7 @@ int jwt_keyset_from_jwks(struct jwt_keyset *ks, const char *json, size_t len)
 		rc = jwt_keyset_add(&next, &key);
 		sodium_memzero(&key, sizeof(key));
 		if (rc == CHAT_EEXIST)
-			rc = 0;		/* a repeated kid: the first one wins */
+			rc = 0;	/* a repeated kid: the first one wins */
 		if (rc < 0)
 			goto out;
 	}

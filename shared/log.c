@@ -22,9 +22,9 @@
 #include "util.h"
 #include "banned.h"
 
-#define LOG_MSG_STACK 1024		/* messages up to this need no malloc */
-#define LOG_MSG_MAX (64 * 1024)		/* longer messages are truncated */
-#define LOG_LINE_MAX (8 * LOG_MSG_MAX)	/* worst case: every byte \u00XX */
+#define LOG_MSG_STACK 1024	/* messages up to this need no malloc */
+#define LOG_MSG_MAX (64 * 1024)	/* longer messages are truncated */
+#define LOG_LINE_MAX (8 * LOG_MSG_MAX)	/* worst case: all \u00XX */
 #define LOG_REQUEST_ID_MAX 128
 
 int log_level_current = LOG_LINFO;
@@ -39,7 +39,8 @@ static const char *const log_level_names[] = {
 	[LOG_LERROR] = "error",
 };
 
-#define LOG_NLEVELS ((int)(sizeof(log_level_names) / sizeof(log_level_names[0])))
+#define LOG_NLEVELS \
+	((int)(sizeof(log_level_names) / sizeof(log_level_names[0])))
 
 void log_init(const char *service, int level)
 {

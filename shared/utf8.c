@@ -58,7 +58,8 @@ bool utf8_valid(const char *s, size_t len)
 			i++;
 			continue;
 		}
-		f = utf8_form_of(p[i]);	/* NUL, 0x80..0xC1, 0xF5.. fail */
+		/* NUL, 0x80..0xC1 and 0xF5..0xFF have no form. */
+		f = utf8_form_of(p[i]);
 		if (!f || len - i < f->len)
 			return false;
 		if (p[i + 1] < f->next_lo || p[i + 1] > f->next_hi)

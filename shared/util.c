@@ -86,7 +86,7 @@ int util_read_file(const char *path, size_t max, char **out, size_t *len)
 {
 	char *data = NULL, *p;
 	size_t used = 0, cap = 0;
-	int fd, rc = 0;
+	int fd, rc = 0, saved_errno;
 
 	*out = NULL;
 	if (len)
@@ -101,7 +101,7 @@ int util_read_file(const char *path, size_t max, char **out, size_t *len)
 			size_t ncap = cap ? cap * 2 : 4096;
 
 			if (max < SIZE_MAX - 2 && ncap > max + 2)
-				ncap = max + 2;	/* one byte past max tells */
+				ncap = max + 2;	/* room to see max + 1 */
 			if (ncap <= used + 1) {
 				rc = CHAT_ETOOBIG;
 				goto out;
@@ -142,8 +142,10 @@ int util_read_file(const char *path, size_t max, char **out, size_t *len)
 	if (len)
 		*len = used;
 out:
+	saved_errno = errno;	/* callers may report strerror(errno) */
 	free(data);
 	close(fd);
+	errno = saved_errno;
 	return rc;
 }
 

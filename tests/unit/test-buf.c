@@ -50,7 +50,8 @@ static void test_buf__append_ceiling(void **state)
 		for (k = 0; k < 4 && c->pieces[k]; k++)
 			rc = buf_puts(&b, c->pieces[k]);
 		if (rc != c->rc)
-			fail_msg("case '%s': rc %d, want %d", c->name, rc, c->rc);
+			fail_msg("case '%s': rc %d, want %d", c->name, rc,
+				 c->rc);
 		if (strcmp(b.data ? b.data : "", c->want) != 0 ||
 		    b.len != strlen(c->want))
 			fail_msg("case '%s': got '%s'", c->name,
@@ -135,7 +136,7 @@ static void test_buf__detach(void **state)
 	assert_memory_equal(p, "ab\0cd", 6);
 	assert_null(b.data);
 	assert_int_equal(b.len, 0);
-	assert_int_equal(b.max, 100);	/* reusable with the same ceiling */
+	assert_int_equal(b.max, 100);	/* reusable, same ceiling */
 	free(p);
 
 	assert_int_equal(buf_puts(&b, "again"), 0);

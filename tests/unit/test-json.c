@@ -135,10 +135,12 @@ static void test_json__deep_nesting(void **state)
 	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		char *s = json_deep(cases[i].depth), err[128] = "";
 		cJSON *obj = NULL;
-		int rc = json_parse_object(s, strlen(s), &obj, err, sizeof(err));
+		int rc = json_parse_object(s, strlen(s), &obj, err,
+					   sizeof(err));
 
 		if (rc != cases[i].rc)
-			fail_msg("depth %d: rc %d (%s)", cases[i].depth, rc, err);
+			fail_msg("depth %d: rc %d (%s)", cases[i].depth, rc,
+				 err);
 		if (rc < 0)
 			assert_non_null(strstr(err, "nested"));
 		cJSON_Delete(obj);
@@ -174,7 +176,7 @@ struct json_get_case {
 	const char *key;
 	bool required;
 	int rc;
-	const char *err;	/* exact message, NULL when rc is 0 or ENOTFOUND */
+	const char *err;	/* exact message, or NULL */
 };
 
 static const struct json_get_case json_get_cases[] = {
