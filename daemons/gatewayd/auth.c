@@ -1,0 +1,329 @@
+/*
+ * auth.c - the Authorization header: who is calling.
+ *
+ *   none                    anonymous; the upstream route decides
+ *   Bearer chat_...         an API key: userd POST /internal/apikeys/verify,
+ *                           cached 30 s by the key's SHA-256 (flushed when
+ *                           a key is revoked or a user changed, see proxy.c)
+ *   Bearer <anything else>  an access token: verified locally (jwks.c),
+ *                           cached until it expires by its SHA-256
+ *   anything else           401 invalid_token
+ *
+ * The caller's done runs exactly once: before auth_check returns for
+ * anonymous calls, cache hits and local verdicts; from the curl thread
+ * when userd had to be asked (or the key set refetched).
+ */
+#include "gatewayd.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <cjson/cJSON.h>
+
+#include "buf.h"
+#include "crypto.h"
+#include "err.h"
+#include "json.h"
+#include "jwt.h"
+#include "log.h"
+#include "util.h"
+#include "banned.h"
+
+#define API_KEY_PREFIX "chat_"
+#define API_KEY_MAX 128			/* longer is not one of ours */
+#define API_KEY_TTL_MS 30000
+#define TOKEN_MAX 4096
+#define VERIFY_MAX_BYTES 8192
+#define VERIFY_TIMEOUT_MS 5000
+
+static const struct {
+	int status;
+	const char *code;
+	const char *message;
+} auth_errors[GW_AUTH_NRESULTS] = {
+	[GW_AUTH_OK] = { 200, "ok", "" },
+	[GW_AUTH_INVALID_TOKEN] = { 401, "invalid_token",
+				    "the bearer token is not valid" },
+	[GW_AUTH_EXPIRED] = { 401, "token_expired",
+			      "the access token has expired" },
+	[GW_AUTH_INVALID_KEY] = { 401, "invalid_api_key",
+				  "the API key is not valid" },
+	[GW_AUTH_UNAVAILABLE] = { 503, "auth_unavailable",
+				  "credentials cannot be checked right now, "
+				  "retry later" },
+};
+
+/* A token check in flight (the key set may be refetched meanwhile). */
+struct token_check {
+	struct gatewayd *gw;
+	auth_done_fn done;
+	void *arg;
+	char hash[65];
+	uint64_t generation;
+};
+
+/* An API-key check in flight at userd. */
+struct key_check {
+	struct gatewayd *gw;
+	auth_done_fn done;
+	void *arg;
+	char hash[65];
+	uint64_t generation;		/* of the key cache at the start */
+	int status;
+	struct buf body;
+};
+
+/* ---- access tokens ---------------------------------------------------- */
+
+static enum gw_auth_result token_result(int rc)
+{
+	if (rc == 0)
+		return GW_AUTH_OK;
+	if (rc == CHAT_EEXPIRED)
+		return GW_AUTH_EXPIRED;
+	if (rc == CHAT_EUPSTREAM || rc == CHAT_ENOMEM)
+		return GW_AUTH_UNAVAILABLE;
+	return GW_AUTH_INVALID_TOKEN;
+}
+
+static void token_verified(void *arg, int rc, const struct jwt_claims *cl)
+{
+	struct token_check *tc = arg;
+	enum gw_auth_result r = token_result(rc);
+	struct gw_identity id;
+
+	if (r == GW_AUTH_OK && (!cl->sub[0] || strlen(cl->sub) >=
+				sizeof(id.user_id)))
+		r = GW_AUTH_INVALID_TOKEN;
+	if (r != GW_AUTH_OK) {
+		tc->done(tc->arg, r, NULL);
+		free(tc);
+		return;
+	}
+	memset(&id, 0, sizeof(id));
+	snprintf(id.user_id, sizeof(id.user_id), "%s", cl->sub);
+	snprintf(id.role, sizeof(id.role), "%s", cl->role);
+	snprintf(id.session_id, sizeof(id.session_id), "%s", cl->sid);
+	cache_put(&tc->gw->tokens, tc->hash, &id, cl->exp * 1000,
+		  tc->generation);
+	tc->done(tc->arg, GW_AUTH_OK, &id);
+	free(tc);
+}
+
+static void token_check(struct gatewayd *gw, const char *token,
+			auth_done_fn done, void *arg)
+{
+	struct token_check *tc;
+	struct gw_identity id;
+	char hash[65];
+
+	crypto_sha256_hex(token, strlen(token), hash);
+	if (cache_get(&gw->tokens, hash, now_ms(), &id)) {
+		done(arg, GW_AUTH_OK, &id);
+		return;
+	}
+	tc = malloc(sizeof(*tc));
+	if (!tc) {
+		done(arg, GW_AUTH_UNAVAILABLE, NULL);
+		return;
+	}
+	tc->gw = gw;
+	tc->done = done;
+	tc->arg = arg;
+	memcpy(tc->hash, hash, sizeof(hash));
+	tc->generation = cache_generation(&gw->tokens);
+	jwks_verify(gw, token, token_verified, tc);
+}
+
+/* ---- API keys ------------------------------------------------------------ */
+
+static bool api_key_valid(const char *key)
+{
+	size_t n = strlen(key), i;
+
+	if (n <= strlen(API_KEY_PREFIX) || n > API_KEY_MAX)
+		return false;
+	for (i = strlen(API_KEY_PREFIX); i < n; i++)
+		if (!((key[i] >= 'A' && key[i] <= 'Z') ||
+		      (key[i] >= 'a' && key[i] <= 'z') ||
+		      (key[i] >= '0' && key[i] <= '9') ||
+		      key[i] == '-' || key[i] == '_'))
+			return false;
+	return true;
+}
+
+static int key_on_head(void *arg, int status, const char *const *h, size_t n)
+{
+	struct key_check *kc = arg;
+
+	(void)h;
+	(void)n;
+	kc->status = status;
+	return 0;
+}
+
+static int key_on_data(void *arg, const char *data, size_t len)
+{
+	struct key_check *kc = arg;
+
+	return buf_append(&kc->body, data, len) != 0;
+}
+
+/* userd's 200 answer: {"user_id","role","key_id","session_id":null}. */
+static int key_parse(struct key_check *kc, struct gw_identity *id)
+{
+	const char *user_id = NULL, *role = NULL;
+	cJSON *o = NULL;
+	char err[128];
+	int rc;
+
+	rc = json_parse_object(kc->body.data ? kc->body.data : "",
+			       kc->body.len, &o, err, sizeof(err));
+	if (rc == 0)
+		rc = json_get_string(o, "user_id", true, 1,
+				     sizeof(id->user_id) - 1, &user_id, err,
+				     sizeof(err));
+	if (rc == 0)
+		rc = json_get_string(o, "role", true, 1, sizeof(id->role) - 1,
+				     &role, err, sizeof(err));
+	if (rc == 0) {
+		memset(id, 0, sizeof(*id));
+		snprintf(id->user_id, sizeof(id->user_id), "%s", user_id);
+		snprintf(id->role, sizeof(id->role), "%s", role);
+	} else {
+		log_warn("bad answer from '%s' to an API key check: %s",
+			 kc->gw->userd->name, err);
+	}
+	cJSON_Delete(o);
+	return rc;
+}
+
+static void key_on_done(void *arg, int rc)
+{
+	struct key_check *kc = arg;
+	enum gw_auth_result r = GW_AUTH_UNAVAILABLE;
+	struct gw_identity id;
+
+	if (rc == 0 && kc->status == 200 && key_parse(kc, &id) == 0) {
+		cache_put(&kc->gw->keys, kc->hash, &id,
+			  now_ms() + API_KEY_TTL_MS, kc->generation);
+		r = GW_AUTH_OK;
+	} else if (rc == 0 && kc->status == 401) {
+		r = GW_AUTH_INVALID_KEY;
+	} else {
+		log_warn("cannot check an API key at '%s': %s (status %d)",
+			 kc->gw->userd->name, chat_strerror(rc), kc->status);
+	}
+	kc->done(kc->arg, r, r == GW_AUTH_OK ? &id : NULL);
+	buf_release(&kc->body);
+	free(kc);
+}
+
+static void key_check(struct gatewayd *gw, const char *key,
+		      const char *request_id, auth_done_fn done, void *arg)
+{
+	static const struct http_client_cb cb = {
+		.on_head = key_on_head,
+		.on_data = key_on_data,
+		.on_done = key_on_done,
+	};
+	char url[GW_URL_MAX + 32], secret[128], rid[160], body[API_KEY_MAX + 16];
+	const char *headers[] = { "Content-Type: application/json", secret,
+				  rid, NULL };
+	struct http_request req = {
+		.method = "POST",
+		.url = url,
+		.headers = headers,
+		.body = body,
+		.timeout_ms = VERIFY_TIMEOUT_MS,
+		.max_response = VERIFY_MAX_BYTES,
+	};
+	struct key_check *kc;
+	struct gw_identity id;
+	char hash[65];
+	int n;
+
+	if (!api_key_valid(key)) {
+		done(arg, GW_AUTH_INVALID_KEY, NULL);
+		return;
+	}
+	crypto_sha256_hex(key, strlen(key), hash);
+	if (cache_get(&gw->keys, hash, now_ms(), &id)) {
+		done(arg, GW_AUTH_OK, &id);
+		return;
+	}
+	kc = calloc(1, sizeof(*kc));
+	if (!kc) {
+		done(arg, GW_AUTH_UNAVAILABLE, NULL);
+		return;
+	}
+	kc->gw = gw;
+	kc->done = done;
+	kc->arg = arg;
+	memcpy(kc->hash, hash, sizeof(hash));
+	kc->generation = cache_generation(&gw->keys);
+	buf_init(&kc->body, VERIFY_MAX_BYTES);
+	snprintf(url, sizeof(url), "%s/internal/apikeys/verify",
+		 gw->userd->url);
+	snprintf(secret, sizeof(secret), HTTP_H_INTERNAL ": %s",
+		 gw->d.internal_secret);
+	snprintf(rid, sizeof(rid), HTTP_H_REQUEST_ID ": %s", request_id);
+	/* the key is [A-Za-z0-9_-] only: nothing to escape */
+	n = snprintf(body, sizeof(body), "{\"key\":\"%s\"}", key);
+	req.body_len = (size_t)n;
+	if (http_client_start(gw->client, &req, &cb, kc) != 0) {
+		buf_release(&kc->body);
+		free(kc);
+		done(arg, GW_AUTH_UNAVAILABLE, NULL);
+	}
+}
+
+/* ---- public -------------------------------------------------------------- */
+
+void auth_check(struct gatewayd *gw, const char *authorization,
+		const char *request_id, auth_done_fn done, void *arg)
+{
+	const char *token;
+
+	if (!authorization) {
+		done(arg, GW_AUTH_OK, NULL);
+		return;
+	}
+	if (strncasecmp(authorization, "Bearer ", 7) != 0) {
+		done(arg, GW_AUTH_INVALID_TOKEN, NULL);
+		return;
+	}
+	token = authorization + 7;
+	while (*token == ' ')
+		token++;
+	if (!*token || strlen(token) > TOKEN_MAX) {
+		done(arg, GW_AUTH_INVALID_TOKEN, NULL);
+		return;
+	}
+	if (strncmp(token, API_KEY_PREFIX, strlen(API_KEY_PREFIX)) == 0)
+		key_check(gw, token, request_id, done, arg);
+	else
+		token_check(gw, token, done, arg);
+}
+
+void auth_flush_keys(struct gatewayd *gw)
+{
+	cache_flush(&gw->keys);
+}
+
+int auth_respond(struct http_res *res, enum gw_auth_result r)
+{
+	if (r <= GW_AUTH_OK || r >= GW_AUTH_NRESULTS)
+		r = GW_AUTH_UNAVAILABLE;
+	if (auth_errors[r].status == 401)
+		http_res_header(res, "WWW-Authenticate", "Bearer");
+	http_res_error(res, auth_errors[r].status, auth_errors[r].code, "%s",
+		       auth_errors[r].message);
+	return auth_errors[r].status;
+}
+
+const char *auth_result_code(enum gw_auth_result r)
+{
+	return r < GW_AUTH_NRESULTS ? auth_errors[r].code : "unknown";
+}

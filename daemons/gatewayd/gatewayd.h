@@ -1,0 +1,187 @@
+/*
+ * gatewayd.h - the one public port: routes requests by path prefix to the
+ * upstream daemons, checks bearer tokens (access tokens locally against
+ * userd's JWKS, API keys through userd) before proxying, and streams the
+ * answers back unbuffered.
+ *
+ * Threads: the proxy handler runs on the HTTP loop thread and never
+ * blocks; upstream calls run on the curl thread of gw->client, whose
+ * callbacks answer through the (thread-safe) http_res_* functions.  The
+ * route table is written only during init.  The key set (jwks.c) and the
+ * identity caches (cache.c) have their own locks; metrics are atomics.
+ */
+#ifndef GATEWAYD_H
+#define GATEWAYD_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "daemon.h"
+#include "http-client.h"
+#include "http-server.h"
+
+#define GW_MAX_UPSTREAMS 16
+#define GW_MAX_ROUTES 64
+#define GW_NAME_MAX 32			/* upstream name incl. NUL */
+#define GW_PREFIX_MAX 128		/* route prefix incl. NUL */
+#define GW_URL_MAX 256
+#define GW_ID_MAX 64			/* user and session id incl. NUL */
+#define GW_CACHE_SLOTS 1024
+
+/* Who is calling, as the upstream will be told in X-Chat-* headers. */
+struct gw_identity {
+	char user_id[GW_ID_MAX];
+	char role[16];
+	char session_id[GW_ID_MAX];	/* "" for none (API keys) */
+};
+
+/* ---- metrics.c ---- */
+
+enum gw_auth_result {
+	GW_AUTH_OK = 0,
+	GW_AUTH_INVALID_TOKEN,		/* 401 invalid_token */
+	GW_AUTH_EXPIRED,		/* 401 token_expired */
+	GW_AUTH_INVALID_KEY,		/* 401 invalid_api_key */
+	GW_AUTH_UNAVAILABLE,		/* 503 auth_unavailable */
+	GW_AUTH_NRESULTS
+};
+
+struct gw_metrics {
+	atomic_ulong requests[6];	/* by status class: [2] = 2xx; [0] other */
+	atomic_ulong auth_failures[GW_AUTH_NRESULTS];
+	atomic_long in_flight;		/* proxied requests not yet ended */
+};
+
+/* Counts a finished proxied request. */
+void metrics_count_request(struct gw_metrics *m, int status);
+/* GET /metrics: Prometheus text. */
+void metrics_handle(struct http_req *req, struct http_res *res);
+
+/* ---- routes-config.c ---- */
+
+struct gw_upstream {
+	char name[GW_NAME_MAX];		/* "userd" */
+	char url[GW_URL_MAX];		/* "http://127.0.0.1:8081" */
+	atomic_ulong errors;		/* calls that failed at the upstream */
+};
+
+struct gw_route {
+	char prefix[GW_PREFIX_MAX];	/* "/v1/auth"; "/" matches all */
+	size_t len;
+	struct gw_upstream *up;
+};
+
+struct gatewayd;
+
+/* The default route map, then the [routes] section over it; resolves
+ * every upstream's URL.  err names a bad entry. */
+int routes_load(struct gatewayd *gw, char *err, size_t errlen);
+/* The route with the longest prefix matching path (whole segments), or
+ * NULL. */
+const struct gw_route *routes_find(const struct gatewayd *gw,
+				   const char *path);
+/* The upstream of that name, or NULL. */
+struct gw_upstream *routes_upstream(struct gatewayd *gw, const char *name);
+
+/* ---- cache.c: identities by SHA-256 of a credential ---- */
+
+struct gw_cache_entry {
+	char key[65];			/* hex SHA-256; "" when free */
+	struct gw_identity id;
+	int64_t expires_ms;		/* wall clock */
+};
+
+/* Direct-mapped: a colliding put replaces the older entry, so the cache
+ * never holds more than GW_CACHE_SLOTS entries. */
+struct gw_cache {
+	pthread_mutex_t lock;
+	uint64_t generation;		/* bumped by every flush */
+	struct gw_cache_entry slots[GW_CACHE_SLOTS];
+};
+
+void cache_init(struct gw_cache *c);
+void cache_release(struct gw_cache *c);
+/* True and *out filled when key is cached and not expired at now. */
+bool cache_get(struct gw_cache *c, const char *key, int64_t now,
+	       struct gw_identity *out);
+/* Stores id under key unless the cache was flushed since generation
+ * (cache_generation before the lookup that produced id). */
+void cache_put(struct gw_cache *c, const char *key,
+	       const struct gw_identity *id, int64_t expires_ms,
+	       uint64_t generation);
+uint64_t cache_generation(struct gw_cache *c);
+void cache_flush(struct gw_cache *c);
+
+/* ---- jwks.c: userd's public keys ---- */
+
+struct gw_jwks;
+
+/* Starts the first fetch; it is retried by jwks_cron until it works. */
+int jwks_new(struct gatewayd *gw, struct gw_jwks **out);
+void jwks_free(struct gw_jwks *j);
+/* Housekeeping: fetches again while no key set is loaded. */
+void jwks_cron(struct gatewayd *gw);
+bool jwks_loaded(struct gatewayd *gw);
+
+/* done(arg, rc, claims): rc as jwt_verify's (claims valid when 0), or
+ * CHAT_EUPSTREAM when no key set could be loaded. */
+struct jwt_claims;
+typedef void (*jwks_verify_fn)(void *arg, int rc,
+			       const struct jwt_claims *claims);
+/* Verifies an access token and calls done exactly once: at once, or -
+ * when its kid is unknown and a refetch is allowed (at most one per 5 s)
+ * - from the curl thread after the refetch. */
+void jwks_verify(struct gatewayd *gw, const char *token, jwks_verify_fn done,
+		 void *arg);
+
+/* ---- auth.c: the Authorization header ---- */
+
+/* id is NULL for an anonymous caller; valid during the call only. */
+typedef void (*auth_done_fn)(void *arg, enum gw_auth_result r,
+			     const struct gw_identity *id);
+
+/* Checks an Authorization header value (NULL: anonymous) and calls done
+ * exactly once, either before returning (loop thread) or later from the
+ * curl thread.  request_id goes to userd with API-key checks. */
+void auth_check(struct gatewayd *gw, const char *authorization,
+		const char *request_id, auth_done_fn done, void *arg);
+/* Forgets every cached API key (a key was revoked or a user changed). */
+void auth_flush_keys(struct gatewayd *gw);
+/* Answers a failed check with its error envelope (final); returns the
+ * status sent. */
+int auth_respond(struct http_res *res, enum gw_auth_result r);
+/* The error code of r ("invalid_token"), for metrics. */
+const char *auth_result_code(enum gw_auth_result r);
+
+/* ---- proxy.c ---- */
+
+/* The catch-all route: everything not served by the gateway itself. */
+void proxy_handler(struct http_req *req, struct http_res *res);
+
+/* ---- ready.c ---- */
+
+/* GET /readyz: 200 when every upstream's /readyz answers 200 and the
+ * key set is loaded, else 503 "not_ready" naming what is not. */
+void ready_handle(struct http_req *req, struct http_res *res);
+
+/* ---- the daemon ---- */
+
+struct gatewayd {
+	struct daemon d;		/* first: req->app points here */
+	struct http_client *client;	/* owned; every upstream call */
+	struct gw_upstream ups[GW_MAX_UPSTREAMS];
+	size_t nups;
+	struct gw_route routes[GW_MAX_ROUTES];	/* longest prefix first */
+	size_t nroutes;
+	struct gw_upstream *userd;	/* keys and API-key checks */
+	struct gw_jwks *jwks;		/* owned */
+	struct gw_cache keys;		/* API keys, 30 s */
+	struct gw_cache tokens;		/* verified access tokens, until exp */
+	struct gw_metrics metrics;
+	long idle_timeout_ms;		/* upstream silent this long: 504 */
+};
+
+#endif

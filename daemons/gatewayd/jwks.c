@@ -1,0 +1,287 @@
+/*
+ * jwks.c - userd's public keys, for verifying access tokens locally.
+ *
+ * The key set is fetched from userd's GET /.well-known/jwks.json without
+ * ever blocking the loop: asynchronously at start, again every cron tick
+ * (500 ms) until one fetch works, and again when a token names a kid we
+ * do not know - at most once per JWKS_REFETCH_MS, so forged kids cannot
+ * make us hammer userd.  A request whose kid is unknown waits for that
+ * refetch and is verified against the new set (it gets 401 only if the
+ * kid is still unknown); when no refetch is allowed it gets 401 at once.
+ *
+ * Threads: verification runs on the loop thread (and on the curl thread
+ * for the requests that waited); the fetch ends on the curl thread.  The
+ * set, the fetch state and the waiters are under one mutex, so a swap is
+ * atomic for every verifier.
+ */
+#include "gatewayd.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "buf.h"
+#include "err.h"
+#include "jwt.h"
+#include "log.h"
+#include "util.h"
+#include "banned.h"
+
+#define JWKS_REFETCH_MS 5000		/* unknown kids refetch at most this often */
+#define JWKS_MAX_BYTES (64 * 1024)
+#define JWKS_TIMEOUT_MS 3000
+#define JWKS_MAX_WAITERS 1024
+
+/* A request waiting for a refetch. */
+struct jwks_waiter {
+	struct jwks_waiter *next;
+	jwks_verify_fn done;
+	void *arg;
+	char token[];			/* copy */
+};
+
+struct gw_jwks {
+	struct gatewayd *gw;
+	pthread_mutex_t lock;		/* everything below */
+	struct jwt_keyset set;		/* owned */
+	bool loaded;			/* set came from userd at least once */
+	bool fetching;			/* a fetch is in flight */
+	bool warned;			/* the last failure was logged */
+	int64_t last_fetch_ms;		/* monotonic start of the last fetch */
+	struct jwks_waiter *waiters;	/* owned */
+	size_t nwaiters;
+};
+
+/* One fetch in flight. */
+struct jwks_fetch {
+	struct gw_jwks *j;
+	int status;
+	struct buf body;
+};
+
+static int fetch_on_head(void *arg, int status, const char *const *h,
+			 size_t n)
+{
+	struct jwks_fetch *f = arg;
+
+	(void)h;
+	(void)n;
+	f->status = status;
+	return 0;
+}
+
+static int fetch_on_data(void *arg, const char *data, size_t len)
+{
+	struct jwks_fetch *f = arg;
+
+	return buf_append(&f->body, data, len) != 0;
+}
+
+/* Verifies under the lock; 0 or jwt_verify's error. */
+static int jwks_verify_locked(struct gw_jwks *j, const char *token,
+			      struct jwt_claims *claims)
+{
+	return jwt_verify(token, &j->set, now_ms() / 1000, "access", claims);
+}
+
+/* Answers the requests that waited for this fetch. */
+static void jwks_wake(struct gw_jwks *j, struct jwks_waiter *w)
+{
+	struct jwks_waiter *next;
+	struct jwt_claims claims;
+	int rc;
+
+	for (; w; w = next) {
+		next = w->next;
+		pthread_mutex_lock(&j->lock);
+		rc = j->loaded ? jwks_verify_locked(j, w->token, &claims) :
+			CHAT_EUPSTREAM;
+		pthread_mutex_unlock(&j->lock);
+		if (rc == CHAT_ENOTFOUND)
+			rc = CHAT_ECRYPTO;	/* still unknown: a bad token */
+		w->done(w->arg, rc, rc == 0 ? &claims : NULL);
+		free(w);
+	}
+}
+
+static void fetch_on_done(void *arg, int rc)
+{
+	struct jwks_fetch *f = arg;
+	struct gw_jwks *j = f->j;
+	struct jwt_keyset set = { NULL, 0 };
+	struct jwks_waiter *w;
+	bool swapped = false;
+
+	if (rc == 0 && f->status != 200)
+		rc = CHAT_EUPSTREAM;
+	if (rc == 0)
+		rc = jwt_keyset_from_jwks(&set, f->body.data ? f->body.data :
+					  "", f->body.len);
+	if (rc == 0 && set.n == 0)
+		rc = CHAT_ENOTFOUND;
+	pthread_mutex_lock(&j->lock);
+	if (rc == 0) {
+		jwt_keyset_release(&j->set);
+		j->set = set;
+		swapped = true;
+		if (!j->loaded || j->warned)
+			log_info("loaded %zu signing key(s) from '%s'", set.n,
+				 j->gw->userd->name);
+		j->loaded = true;
+		j->warned = false;
+	} else if (!j->warned) {
+		log_warn("cannot load the signing keys from '%s': %s "
+			 "(status %d); retrying", j->gw->userd->name,
+			 chat_strerror(rc), f->status);
+		j->warned = true;
+	}
+	j->fetching = false;
+	w = j->waiters;
+	j->waiters = NULL;
+	j->nwaiters = 0;
+	pthread_mutex_unlock(&j->lock);
+	if (rc != 0)
+		jwt_keyset_release(&set);
+	if (swapped)	/* tokens of a key that is gone must not stay valid */
+		cache_flush(&j->gw->tokens);
+	buf_release(&f->body);
+	free(f);
+	jwks_wake(j, w);
+}
+
+/* Starts a fetch; call with the lock held and j->fetching false. */
+static void jwks_fetch_locked(struct gw_jwks *j)
+{
+	static const struct http_client_cb cb = {
+		.on_head = fetch_on_head,
+		.on_data = fetch_on_data,
+		.on_done = fetch_on_done,
+	};
+	struct http_request req = {
+		.method = "GET",
+		.timeout_ms = JWKS_TIMEOUT_MS,
+		.max_response = JWKS_MAX_BYTES,
+	};
+	struct jwks_fetch *f = calloc(1, sizeof(*f));
+	char url[GW_URL_MAX + 32];
+
+	if (!f)
+		return;
+	f->j = j;
+	buf_init(&f->body, JWKS_MAX_BYTES);
+	snprintf(url, sizeof(url), "%s/.well-known/jwks.json",
+		 j->gw->userd->url);
+	req.url = url;
+	j->last_fetch_ms = mono_ms();
+	if (http_client_start(j->gw->client, &req, &cb, f) != 0) {
+		free(f);
+		return;
+	}
+	j->fetching = true;
+}
+
+int jwks_new(struct gatewayd *gw, struct gw_jwks **out)
+{
+	struct gw_jwks *j = calloc(1, sizeof(*j));
+
+	*out = NULL;
+	if (!j)
+		return CHAT_ENOMEM;
+	j->gw = gw;
+	pthread_mutex_init(&j->lock, NULL);
+	pthread_mutex_lock(&j->lock);
+	jwks_fetch_locked(j);
+	pthread_mutex_unlock(&j->lock);
+	*out = j;
+	return 0;
+}
+
+/* Call after the client is gone: no fetch can still be running. */
+void jwks_free(struct gw_jwks *j)
+{
+	struct jwks_waiter *w, *next;
+
+	if (!j)
+		return;
+	for (w = j->waiters; w; w = next) {
+		next = w->next;
+		w->done(w->arg, CHAT_EUPSTREAM, NULL);
+		free(w);
+	}
+	jwt_keyset_release(&j->set);
+	pthread_mutex_destroy(&j->lock);
+	free(j);
+}
+
+void jwks_cron(struct gatewayd *gw)
+{
+	struct gw_jwks *j = gw->jwks;
+
+	pthread_mutex_lock(&j->lock);
+	if (!j->loaded && !j->fetching)
+		jwks_fetch_locked(j);
+	pthread_mutex_unlock(&j->lock);
+}
+
+bool jwks_loaded(struct gatewayd *gw)
+{
+	bool loaded;
+
+	pthread_mutex_lock(&gw->jwks->lock);
+	loaded = gw->jwks->loaded;
+	pthread_mutex_unlock(&gw->jwks->lock);
+	return loaded;
+}
+
+void jwks_verify(struct gatewayd *gw, const char *token, jwks_verify_fn done,
+		 void *arg)
+{
+	struct gw_jwks *j = gw->jwks;
+	struct jwt_claims claims;
+	struct jwks_waiter *w;
+	size_t len;
+	int rc;
+
+	pthread_mutex_lock(&j->lock);
+	if (!j->loaded) {
+		if (!j->fetching)
+			jwks_fetch_locked(j);
+		pthread_mutex_unlock(&j->lock);
+		done(arg, CHAT_EUPSTREAM, NULL);
+		return;
+	}
+	rc = jwks_verify_locked(j, token, &claims);
+	if (rc != CHAT_ENOTFOUND || j->nwaiters == JWKS_MAX_WAITERS ||
+	    (!j->fetching && mono_ms() - j->last_fetch_ms < JWKS_REFETCH_MS)) {
+		pthread_mutex_unlock(&j->lock);
+		if (rc == CHAT_ENOTFOUND)
+			rc = CHAT_ECRYPTO;
+		done(arg, rc, rc == 0 ? &claims : NULL);
+		return;
+	}
+	/* unknown kid: wait for a (possibly running) refetch */
+	len = strlen(token);
+	w = malloc(sizeof(*w) + len + 1);
+	if (!w) {
+		pthread_mutex_unlock(&j->lock);
+		done(arg, CHAT_ENOMEM, NULL);
+		return;
+	}
+	memcpy(w->token, token, len + 1);
+	w->done = done;
+	w->arg = arg;
+	w->next = j->waiters;
+	j->waiters = w;
+	j->nwaiters++;
+	if (!j->fetching)
+		jwks_fetch_locked(j);
+	if (!j->fetching) {		/* could not start one */
+		j->waiters = w->next;
+		j->nwaiters--;
+		pthread_mutex_unlock(&j->lock);
+		free(w);
+		done(arg, CHAT_EUPSTREAM, NULL);
+		return;
+	}
+	pthread_mutex_unlock(&j->lock);
+}

@@ -1,0 +1,104 @@
+/*
+ * main.c - gatewayd: the stack's one public port.  The route table, the
+ * settings it reads, start-up and shutdown.
+ *
+ * Settings:
+ *   [routes]                 `/v1/x = userd`: path prefix -> daemon, over
+ *                            the defaults in routes-config.c
+ *   <daemon>.url             an upstream's base URL (else its port rule)
+ *   gatewayd.idle_timeout_s  an upstream silent this long mid-answer is
+ *                            dropped (300; streams may idle in between)
+ */
+#include "gatewayd.h"
+
+#include <stdio.h>
+
+#include "config.h"
+#include "err.h"
+#include "log.h"
+#include "banned.h"
+
+#define GATEWAYD_CRON_MS 500
+
+static void gatewayd_release(struct daemon *d)
+{
+	struct gatewayd *gw = (struct gatewayd *)d;
+
+	/* the client first: its last callbacks still use the rest */
+	http_client_free(gw->client);
+	gw->client = NULL;
+	jwks_free(gw->jwks);
+	gw->jwks = NULL;
+	cache_release(&gw->tokens);
+	cache_release(&gw->keys);
+}
+
+static int gatewayd_init(struct daemon *d, char *err, size_t errlen)
+{
+	struct gatewayd *gw = (struct gatewayd *)d;
+	long idle_s = 0;
+	size_t i;
+	int rc;
+
+	cache_init(&gw->keys);
+	cache_init(&gw->tokens);
+	rc = config_get_int(d->cfg, "gatewayd.idle_timeout_s", 1, 86400, 300,
+			    &idle_s, err, errlen);
+	if (rc == 0)
+		rc = routes_load(gw, err, errlen);
+	if (rc != 0)
+		goto fail;
+	gw->idle_timeout_ms = idle_s * 1000;
+	for (i = 0; i < gw->nroutes; i++)
+		log_debug("route '%s' -> '%s' at %s", gw->routes[i].prefix,
+			  gw->routes[i].up->name, gw->routes[i].up->url);
+	rc = http_client_new(&gw->client);
+	if (rc != 0) {
+		snprintf(err, errlen, "cannot start the HTTP client: %s",
+			 chat_strerror(rc));
+		goto fail;
+	}
+	rc = jwks_new(gw, &gw->jwks);
+	if (rc != 0) {
+		snprintf(err, errlen, "out of memory");
+		goto fail;
+	}
+	return 0;
+fail:
+	gatewayd_release(d);
+	return rc;
+}
+
+static void gatewayd_cron(void *app)
+{
+	jwks_cron(app);
+}
+
+static const struct http_route gatewayd_routes[] = {
+	{ "GET", "/healthz", HTTP_PERM_PUBLIC, daemon_healthz,
+	  HTTP_ROUTE_ON_LOOP },
+	{ "GET", "/readyz", HTTP_PERM_PUBLIC, ready_handle,
+	  HTTP_ROUTE_ON_LOOP },
+	{ "GET", "/metrics", HTTP_PERM_PUBLIC, metrics_handle,
+	  HTTP_ROUTE_ON_LOOP },
+	{ "*", "/", HTTP_PERM_PUBLIC, proxy_handler,
+	  HTTP_ROUTE_ON_LOOP | HTTP_ROUTE_PREFIX },
+};
+
+static const struct daemon_spec gatewayd_spec = {
+	.name = "gatewayd",
+	.port_offset = 0,
+	.routes = gatewayd_routes,
+	.nroutes = sizeof(gatewayd_routes) / sizeof(gatewayd_routes[0]),
+	.app_size = sizeof(struct gatewayd),
+	.init = gatewayd_init,
+	.release = gatewayd_release,
+	.cron = gatewayd_cron,
+	.cron_ms = GATEWAYD_CRON_MS,
+	.public_facing = 1,
+};
+
+int main(int argc, char **argv)
+{
+	return daemon_main(argc, argv, &gatewayd_spec);
+}
