@@ -1,19 +1,25 @@
 # Top-level build: every binary into bin/, the shared library into build/.
 # make            build everything
 # make test       unit tests (cmocka) and integration tests (bats)
-# make asan       AddressSanitizer + UBSan build into bin/ (then `make test`)
+# make asan       AddressSanitizer + UBSan build; later make/make test keep it
+# make noasan     back to the plain build
 # make run        start the stack on embedded defaults in .chat/
 # make install PREFIX=/usr/local
 
 CC      ?= gcc
 PREFIX  ?= /usr/local
-SANITIZE ?=
+# `make asan` records its sanitizers in build/sanitize so that later `make`
+# and `make test` keep using them until `make noasan` or `make clean`.
+SANITIZE ?= $(shell cat build/sanitize 2>/dev/null)
 PKGS    := libwebsockets libcjson libsodium libcurl libpq sqlite3
 
 CSTD     := -std=c11 -D_GNU_SOURCE
 WARN     := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
             -Wmissing-prototypes -Wwrite-strings -Wformat=2 -Wvla
 OPT      ?= -O2 -g
+ifneq ($(SANITIZE),)
+OPT      := -O1 -g
+endif
 CFLAGS_ALL := $(CSTD) $(WARN) $(OPT) -Ishared -pthread \
               $(shell pkg-config --cflags $(PKGS) 2>/dev/null) $(CFLAGS)
 LDLIBS_ALL := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread -lm $(LDLIBS)
@@ -100,24 +106,29 @@ unit: all units
 	@scripts/test.sh unit
 
 asan:
-	$(MAKE) SANITIZE=address,undefined OPT='-O1 -g'
+	@mkdir -p $(B) && echo address,undefined > $(B)/sanitize
+	$(MAKE) SANITIZE=address,undefined all units
+
+noasan:
+	rm -f $(B)/sanitize
+	$(MAKE) SANITIZE= all units
 
 run: deps all
 	@scripts/run.sh
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1 \
-	  $(DESTDIR)$(PREFIX)/share/man/man5 $(DESTDIR)$(PREFIX)/share/chat/web
+	  $(DESTDIR)$(PREFIX)/share/man/man5 $(DESTDIR)$(PREFIX)/share/man/man8
 	install -m 0755 $(BINS) scripts/stack $(DESTDIR)$(PREFIX)/bin/
 	-install -m 0644 man/*.1 $(DESTDIR)$(PREFIX)/share/man/man1/
 	-install -m 0644 man/*.5 $(DESTDIR)$(PREFIX)/share/man/man5/
-	-cp -r web/. $(DESTDIR)$(PREFIX)/share/chat/web/
+	-install -m 0644 man/*.8 $(DESTDIR)$(PREFIX)/share/man/man8/
 
 clean:
 	rm -rf $(B) bin
 
 FORCE:
-.PHONY: all units deps test unit asan run install clean FORCE
+.PHONY: all units deps test unit asan noasan run install clean FORCE
 .SECONDARY:
 
 -include $(shell find $(B) -name '*.d' 2>/dev/null)

@@ -148,7 +148,7 @@ void daemon_readyz(struct http_req *req, struct http_res *res)
 	struct daemon *d = req->app;
 	cJSON *o;
 
-	if (d->db && db_ping(d->db) != 0) {
+	if (d->db && !db_ping(d->db)) {
 		http_res_error(res, 503, "not_ready", "store is not reachable");
 		return;
 	}
