@@ -815,6 +815,8 @@ static int http_callback(struct lws *wsi, enum lws_callback_reasons reason,
 	struct lws_context *ctx = lws_get_context(wsi);
 	struct http_server *srv = ctx ? lws_context_user(ctx) : NULL;
 
+	if (!pss && reason != LWS_CALLBACK_EVENT_WAIT_CANCELLED)
+		return lws_callback_http_dummy(wsi, reason, user, in, len);
 	switch (reason) {
 	case LWS_CALLBACK_HTTP:
 		if (pss->ex)	/* a previous exchange never finished */
