@@ -110,7 +110,7 @@ setup() {
 	pids=$(cat "$CHAT_DATA_DIR"/run/*.pid)
 	run -0 "$STACK" stop
 	for pid in $pids; do
-		! kill -0 "$pid" 2>/dev/null || false
+		! process_alive "$pid" || false
 	done
 	run -0 ls "$CHAT_DATA_DIR/run"
 	[[ -z $output ]] || false

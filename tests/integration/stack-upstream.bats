@@ -23,7 +23,7 @@ kill_daemon() {
 	pid=$(daemon_pid "$1")
 	kill -KILL "$pid"
 	for _ in $(seq 100); do
-		kill -0 "$pid" 2>/dev/null || return 0
+		process_alive "$pid" || return 0
 		sleep 0.05
 	done
 	return 1

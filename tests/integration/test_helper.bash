@@ -19,12 +19,16 @@ CHAT_ROOT=$(cd "$BATS_TEST_DIRNAME/../.." && pwd)
 STACK=$CHAT_ROOT/scripts/stack
 
 # A random port P where P..P+8 are all free (the gateway takes P, the
-# daemons P+1, P+2, ...).
+# daemons P+1, P+2, ...).  Below the kernel's ephemeral range, so that no
+# outgoing connection can hold one of them by the time the daemons bind.
 free_port() {
-	local used port i attempt
-	used=" $(ss -Hltn 2>/dev/null | awk '{n = split($4, a, ":"); printf "%s ", a[n]}') "
+	local used port i attempt low=32768 hi
+	read -r low _ </proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || true
+	hi=$((low - 10))
+	((hi > 11000)) || hi=32000
+	used=" $(ss -Htan 2>/dev/null | awk '{n = split($4, a, ":"); printf "%s ", a[n]}') "
 	for ((attempt = 0; attempt < 200; attempt++)); do
-		port=$((20000 + (RANDOM * 32768 + RANDOM) % 40000))
+		port=$((10000 + (RANDOM * 32768 + RANDOM) % (hi - 10000)))
 		for ((i = 0; i <= 8; i++)); do
 			[[ $used == *" $((port + i)) "* ]] && continue 2
 		done
@@ -95,16 +99,17 @@ base_url() {
 # headers (the answer's header lines, CR removed).
 api() {
 	local method=$1 path=$2 data=${3-} token=${4-} out
-	local -a args=(-s -X "$method" --max-time 10 -o "$BATS_TEST_TMPDIR/api.body"
-		-D "$BATS_TEST_TMPDIR/api.headers" -w '%{http_code}')
+	local tmp=${BATS_TEST_TMPDIR:-$BATS_FILE_TMPDIR}	# also in setup_file
+	local -a args=(-s -X "$method" --max-time 10 -o "$tmp/api.body"
+		-D "$tmp/api.headers" -w '%{http_code}')
 	[[ -n $token ]] && args+=(-H "Authorization: Bearer $token")
 	[[ -n $data ]] && args+=(-H 'Content-Type: application/json' --data-binary "$data")
 	args+=("${api_args[@]}")
 	api_args=()
 	out=$(curl "${args[@]}" "$(base_url)$path") || out=000
 	status_code=$out
-	body=$(cat "$BATS_TEST_TMPDIR/api.body" 2>/dev/null || true)
-	headers=$(tr -d '\r' <"$BATS_TEST_TMPDIR/api.headers" 2>/dev/null || true)
+	body=$(cat "$tmp/api.body" 2>/dev/null || true)
+	headers=$(tr -d '\r' <"$tmp/api.headers" 2>/dev/null || true)
 }
 api_args=()
 
@@ -178,6 +183,12 @@ stop_daemon() {
 
 start_daemon() {
 	"$STACK" start "$1" 3>&-
+}
+
+# True while process PID runs (a zombie waiting for its reaper does not).
+process_alive() {
+	kill -0 "$1" 2>/dev/null || return 1
+	[[ $(awk '{print $3}' "/proc/$1/stat" 2>/dev/null) != Z ]]
 }
 
 # The pid of a running daemon (from its pid file).
