@@ -37,19 +37,22 @@
 #define VERIFY_MAX_BYTES 8192
 #define VERIFY_TIMEOUT_MS 5000
 
+/* How a refused credential is answered; reason labels the metric.  A bad
+ * API key is an invalid bearer token like any other. */
 static const struct {
 	int status;
 	const char *code;
+	const char *reason;
 	const char *message;
 } auth_errors[GW_AUTH_NRESULTS] = {
-	[GW_AUTH_OK] = { 200, "ok", "" },
-	[GW_AUTH_INVALID_TOKEN] = { 401, "invalid_token",
+	[GW_AUTH_OK] = { 200, "ok", "ok", "" },
+	[GW_AUTH_INVALID_TOKEN] = { 401, "invalid_token", "invalid_token",
 				    "the bearer token is not valid" },
-	[GW_AUTH_EXPIRED] = { 401, "token_expired",
+	[GW_AUTH_EXPIRED] = { 401, "token_expired", "token_expired",
 			      "the access token has expired" },
-	[GW_AUTH_INVALID_KEY] = { 401, "invalid_api_key",
+	[GW_AUTH_INVALID_KEY] = { 401, "invalid_token", "invalid_api_key",
 				  "the API key is not valid" },
-	[GW_AUTH_UNAVAILABLE] = { 503, "auth_unavailable",
+	[GW_AUTH_UNAVAILABLE] = { 503, "auth_unavailable", "auth_unavailable",
 				  "credentials cannot be checked right now, "
 				  "retry later" },
 };
@@ -323,7 +326,7 @@ int auth_respond(struct http_res *res, enum gw_auth_result r)
 	return auth_errors[r].status;
 }
 
-const char *auth_result_code(enum gw_auth_result r)
+const char *auth_result_reason(enum gw_auth_result r)
 {
-	return r < GW_AUTH_NRESULTS ? auth_errors[r].code : "unknown";
+	return r < GW_AUTH_NRESULTS ? auth_errors[r].reason : "unknown";
 }

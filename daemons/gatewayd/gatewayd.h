@@ -44,7 +44,7 @@ enum gw_auth_result {
 	GW_AUTH_OK = 0,
 	GW_AUTH_INVALID_TOKEN,		/* 401 invalid_token */
 	GW_AUTH_EXPIRED,		/* 401 token_expired */
-	GW_AUTH_INVALID_KEY,		/* 401 invalid_api_key */
+	GW_AUTH_INVALID_KEY,		/* 401 invalid_token (an API key) */
 	GW_AUTH_UNAVAILABLE,		/* 503 auth_unavailable */
 	GW_AUTH_NRESULTS
 };
@@ -153,8 +153,8 @@ void auth_flush_keys(struct gatewayd *gw);
 /* Answers a failed check with its error envelope (final); returns the
  * status sent. */
 int auth_respond(struct http_res *res, enum gw_auth_result r);
-/* The error code of r ("invalid_token"), for metrics. */
-const char *auth_result_code(enum gw_auth_result r);
+/* A label for r ("invalid_api_key"), for metrics. */
+const char *auth_result_reason(enum gw_auth_result r);
 
 /* ---- proxy.c ---- */
 

@@ -60,7 +60,7 @@ static int metrics_render(struct gatewayd *gw, struct buf *b)
 	for (i = GW_AUTH_OK + 1; rc == 0 && i < GW_AUTH_NRESULTS; i++)
 		rc = buf_printf(b, "gatewayd_auth_failures_total"
 				"{reason=\"%s\"} %lu\n",
-				auth_result_code((enum gw_auth_result)i),
+				auth_result_reason((enum gw_auth_result)i),
 				atomic_load(&m->auth_failures[i]));
 	return rc;
 }

@@ -68,7 +68,8 @@ static const char *const drop_request_prefix[] = { "proxy-", "x-chat-" };
  * X-Chat-* and X-Request-Id, which is the server's). */
 static const char *const keep_response[] = {
 	"cache-control", "retry-after", "location", "www-authenticate",
-	"etag", "last-modified", "content-disposition", "vary", "allow",
+	"etag", "last-modified", "content-disposition", "content-encoding",
+	"vary", "allow",
 };
 
 /* Answers that change who may do what: the API-key cache must go. */
