@@ -18,9 +18,9 @@ chat is running at $url (data in $CHAT_DATA_DIR, logs in $CHAT_DATA_DIR/log)
 
 Create an account (the first one is the admin) and log in:
   curl -s $url/v1/auth/register -H 'Content-Type: application/json' \\
-       -d '{"username":"me","password":"a long password"}'
+       -d '{"username":"alice","password":"a long password"}'
   curl -s $url/v1/auth/login -H 'Content-Type: application/json' \\
-       -d '{"username":"me","password":"a long password"}'
+       -d '{"username":"alice","password":"a long password"}'
 Then call the API with the access token:
   curl -s $url/v1/users/me -H "Authorization: Bearer ACCESS_TOKEN"
 
