@@ -217,6 +217,21 @@ static int hdr_add(struct http_hdr **list, size_t *n, const char *name,
 	return 0;
 }
 
+static bool header_name_valid(const char *name, size_t n)
+{
+	size_t i;
+
+	if (n == 0)
+		return false;
+	for (i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)name[i];
+
+		if (!isalnum(c) && !strchr("!#$%&'*+-.^_`|~", c))
+			return false;
+	}
+	return true;
+}
+
 static bool token_is_request_line(int tok)
 {
 	size_t i;
@@ -245,8 +260,8 @@ static int read_headers(struct http_res *ex, struct lws *wsi)
 			continue;
 		name = (const char *)lws_token_to_string(tok);
 		len = lws_hdr_total_length(wsi, tok);
-		if (!name || name[0] == ':' || len <= 0 ||
-		    len > HTTP_MAX_HEADER_DATA)
+		if (!name || !header_name_valid(name, strcspn(name, ":")) ||
+		    len <= 0 || len > HTTP_MAX_HEADER_DATA)
 			continue;
 		if (lws_hdr_copy(wsi, val, HTTP_MAX_HEADER_DATA + 1, tok) < 0)
 			continue;
@@ -559,6 +574,8 @@ static int write_head(struct http_res *ex, struct lws *wsi)
 		if (lws_add_http_header_content_length(wsi,
 				(lws_filepos_t)ex->content_length, &p, end))
 			goto out;
+	} else if (ex->head_only) {
+		/* HEAD of an answer of unknown length: nothing more to say */
 	} else if (!ex->http10) {
 		ex->chunked = true;
 		if (lws_add_http_header_by_token(wsi,
@@ -689,12 +706,15 @@ static void drain_pending(struct http_server *srv)
 	srv->pending = NULL;
 	defers = srv->defers;
 	srv->defers = NULL;
-	for (ex = list; ex; ex = ex->next_pending)
-		ex->pending = false;
 	pthread_mutex_unlock(&srv->lock);
 
 	for (ex = list; ex; ex = next) {
+		/* next before pending = false: from then on another thread
+		 * may put ex on the new list and rewrite next_pending */
+		pthread_mutex_lock(&srv->lock);
 		next = ex->next_pending;
+		ex->pending = false;
+		pthread_mutex_unlock(&srv->lock);
 		if (ex->wsi)
 			lws_callback_on_writable(ex->wsi);
 		ex_release(ex);
