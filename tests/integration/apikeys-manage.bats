@@ -1,0 +1,230 @@
+#!/usr/bin/env bats
+# API keys through the gateway: POST/GET /v1/apikeys, DELETE
+# /v1/apikeys/{id}; keys shown once, stored hashed, usable as bearer
+# tokens, dead at once when revoked or when their user is disabled.
+
+setup_file() {
+	load test_helper
+	start_stack
+}
+
+teardown_file() {
+	load test_helper
+	stop_stack
+}
+
+setup() {
+	load test_helper
+	[[ -s $BATS_FILE_TMPDIR/tokens ]] && source "$BATS_FILE_TMPDIR/tokens"
+	true
+}
+
+# The stored keys (without last_used_at, which use moves).
+stored_keys() {
+	db_query userd "SELECT id, user_id, name, prefix, key_hash, created_at,
+		revoked_at FROM api_keys ORDER BY id"
+}
+
+# list TOKEN: GET /v1/apikeys into $body.
+list() {
+	api GET /v1/apikeys "" "$1"
+	expect_status 200
+}
+
+# create TOKEN NAME: sets key and key_id.
+create() {
+	api POST /v1/apikeys "$(jq -nc --arg n "$2" '{name: $n}')" "$1"
+	expect_status 201 || return 1
+	key=$(jb .key)
+	key_id=$(jb .id)
+}
+
+# expect_refused TOKEN BODY STATUS CODE: POST refused, no key stored.
+expect_refused() {
+	local before
+	before=$(stored_keys)
+	api POST /v1/apikeys "$2" "$1"
+	expect_error "$3" "$4"
+	[[ $(stored_keys) == "$before" ]] || false
+}
+
+@test "the accounts for these tests register" {
+	register_user root
+	login_user root
+	echo "root_token=$access_token" >"$BATS_FILE_TMPDIR/tokens"
+	new_user alice
+	echo "alice_token=$access_token" >>"$BATS_FILE_TMPDIR/tokens"
+	echo "alice_id=$user_id" >>"$BATS_FILE_TMPDIR/tokens"
+	new_user bob
+	echo "bob_token=$access_token" >>"$BATS_FILE_TMPDIR/tokens"
+	echo "bob_id=$user_id" >>"$BATS_FILE_TMPDIR/tokens"
+}
+
+@test "a new key is shown once with its id, name and prefix" {
+	create "$alice_token" "laptop script"
+	[[ $(jq -r 'keys | join(",")' <<<"$body") == created_at,id,key,name,prefix ]] || false
+	[[ $key =~ ^chat_[A-Za-z0-9_-]{43}$ ]] || false
+	[[ $(jb .prefix) == "${key:0:12}" && $(jb .name) == "laptop script" ]] || false
+	[[ $key_id =~ ^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$ ]] || false
+	[[ $(jb .created_at) =~ ^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:.]{12}Z$ ]] || false
+	echo "$key" >"$BATS_FILE_TMPDIR/alice_key"
+}
+
+@test "only the key's SHA-256 is stored" {
+	local key
+	key=$(<"$BATS_FILE_TMPDIR/alice_key")
+	run -0 db_query userd "SELECT key_hash, prefix FROM api_keys"
+	[[ $output == "$(printf '%s' "$key" | sha256sum | cut -d' ' -f1)|${key:0:12}" ]] || false
+	run -0 db_query userd "SELECT COUNT(*) FROM api_keys WHERE key_hash = '$key' OR name = '$key'"
+	[[ $output == 0 ]] || false
+}
+
+@test "the key authenticates as its user" {
+	local key
+	key=$(<"$BATS_FILE_TMPDIR/alice_key")
+	api GET /v1/users/me "" "$key"
+	expect_status 200
+	[[ $(jb .id) == "$alice_id" ]] || false
+	run -0 db_query userd "SELECT last_used_at IS NOT NULL FROM api_keys"
+	[[ $output == 1 || $output == t ]] || false
+}
+
+@test "the list shows the caller's live keys without the secret" {
+	local first
+	first=$(<"$BATS_FILE_TMPDIR/alice_key")
+	create "$alice_token" second
+	list "$alice_token"
+	[[ $(jq -c '[.data[].name]' <<<"$body") == '["second","laptop script"]' ]] || false
+	[[ $(jq -c '[.data[] | keys | join(",")] | unique' <<<"$body") == '["created_at,id,last_used_at,name,prefix"]' ]] || false
+	[[ $(jb .next_cursor) == null ]] || false
+	[[ $body != *"${key:5}"* && $body != *"${first:5}"* ]] || false
+	[[ $(jq -r '.data[1].last_used_at' <<<"$body") != null ]] || false
+	[[ $(jq -r '.data[0].last_used_at' <<<"$body") == null ]] || false
+	list "$bob_token"
+	[[ $body == '{"data":[],"next_cursor":null}' ]] || false
+}
+
+@test "a revoked key stops working at once and leaves the list" {
+	local before
+	create "$alice_token" short-lived
+	api GET /v1/users/me "" "$key"
+	expect_status 200
+	api DELETE "/v1/apikeys/$key_id" "" "$alice_token"
+	expect_status 204
+	[[ -z $body ]] || false
+	api GET /v1/users/me "" "$key"
+	expect_error 401 invalid_token
+	list "$alice_token"
+	[[ $(jq -c '[.data[].name]' <<<"$body") == '["second","laptop script"]' ]] || false
+	before=$(stored_keys)
+	api DELETE "/v1/apikeys/$key_id" "" "$alice_token"
+	expect_error 404 not_found
+	[[ $(stored_keys) == "$before" ]] || false
+}
+
+@test "another user's key cannot be revoked and keeps working" {
+	local before key
+	key=$(<"$BATS_FILE_TMPDIR/alice_key")
+	list "$alice_token"
+	before=$(stored_keys)
+	api DELETE "/v1/apikeys/$(jq -r '.data[1].id' <<<"$body")" "" "$bob_token"
+	expect_error 404 not_found
+	[[ $(stored_keys) == "$before" ]] || false
+	api GET /v1/users/me "" "$key"
+	expect_status 200
+}
+
+@test "unknown and malformed key ids answer 404" {
+	local before id
+	before=$(stored_keys)
+	for id in 01890000-0000-7000-8000-000000000000 not-a-uuid 1 \
+		"$(printf 'f%.0s' {1..200})"; do
+		api DELETE "/v1/apikeys/$id" "" "$alice_token"
+		expect_error 404 not_found
+	done
+	[[ $(stored_keys) == "$before" ]] || false
+}
+
+@test "names must be 1 to 128 bytes" {
+	expect_refused "$alice_token" '{"name":""}' 400 invalid_field
+	expect_refused "$alice_token" "$(jq -nc --arg n "$(printf 'n%.0s' {1..129})" '{name: $n}')" 400 invalid_field
+	create "$alice_token" "$(printf 'n%.0s' {1..128})"
+	api DELETE "/v1/apikeys/$key_id" "" "$alice_token"
+	expect_status 204
+}
+
+@test "bad bodies are refused and store nothing" {
+	local b f
+	for b in '{"name":5}' '{"name":null}' '{"name":["x"]}' '{}' '{"label":"x"}'; do
+		expect_refused "$alice_token" "$b" 400 invalid_field
+	done
+	for b in '{"name":' '[]' '"name"' '{"name":"a\u0000b"}'; do
+		expect_refused "$alice_token" "$b" 400 invalid_json
+	done
+	f=$BATS_TEST_TMPDIR/bad.json
+	printf '{"name":"\xf0\x28\x8c\x28"}' >"$f"
+	expect_refused "$alice_token" "@$f" 400 invalid_json
+	expect_refused "$alice_token" "@$(big_json_file $((2 * 1024 * 1024)))" 413 payload_too_large
+}
+
+@test "without a caller the key routes answer 401" {
+	local before
+	before=$(stored_keys)
+	api POST /v1/apikeys '{"name":"anon"}'
+	expect_error 401 unauthorized
+	api GET /v1/apikeys
+	expect_error 401 unauthorized
+	api DELETE /v1/apikeys/01890000-0000-7000-8000-000000000000
+	expect_error 401 unauthorized
+	[[ $(stored_keys) == "$before" ]] || false
+}
+
+@test "a key made with a key works the same" {
+	local key
+	key=$(<"$BATS_FILE_TMPDIR/alice_key")
+	create "$key" made-by-key
+	api GET /v1/users/me "" "$key"
+	expect_status 200
+	api DELETE "/v1/apikeys/$key_id" "" "$(<"$BATS_FILE_TMPDIR/alice_key")"
+	expect_status 204
+}
+
+@test "a guest cannot make keys" {
+	api PATCH "/v1/admin/users/$bob_id" '{"role":"guest"}' "$root_token"
+	expect_status 200
+	login_user bob
+	expect_refused "$access_token" '{"name":"guest key"}' 403 forbidden
+	api GET /v1/apikeys "" "$access_token"
+	expect_error 403 forbidden
+	api PATCH "/v1/admin/users/$bob_id" '{"role":"user"}' "$root_token"
+	expect_status 200
+}
+
+@test "a disabled user's keys stop working at once" {
+	local key
+	key=$(<"$BATS_FILE_TMPDIR/alice_key")
+	api GET /v1/users/me "" "$key"
+	expect_status 200
+	api PATCH "/v1/admin/users/$alice_id" '{"disabled":true}' "$root_token"
+	expect_status 200
+	api GET /v1/users/me "" "$key"
+	expect_error 401 invalid_token
+	api PATCH "/v1/admin/users/$alice_id" '{"disabled":false}' "$root_token"
+	expect_status 200
+	api GET /v1/users/me "" "$key"
+	expect_status 200
+}
+
+@test "at most 100 live keys per user" {
+	local i
+	new_user carol
+	for ((i = 1; i <= 100; i++)); do
+		create "$access_token" "k$i"
+	done
+	expect_refused "$access_token" '{"name":"k101"}' 409 too_many_keys
+	api DELETE "/v1/apikeys/$key_id" "" "$access_token"
+	expect_status 204
+	create "$access_token" k101
+	list "$access_token"
+	[[ $(jq '.data | length' <<<"$body") == 100 ]] || false
+}
