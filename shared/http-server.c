@@ -106,6 +106,7 @@ struct http_server {
 	struct lws_protocols protocols[2];
 	pthread_mutex_t lock;
 	struct http_res *pending;	/* exchanges with news for the loop */
+	bool woken;			/* a wake-up is on its way to the loop */
 	struct http_defer *defers;	/* functions to run on the loop */
 	volatile sig_atomic_t stop;
 	lws_sorted_usec_list_t cron_sul;
@@ -132,7 +133,7 @@ static const struct {
 };
 
 static void ex_release(struct http_res *ex);
-static void ex_mark_pending_locked(struct http_res *ex);
+static bool ex_mark_pending_locked(struct http_res *ex);
 
 /* ------------------------------------------------------------------ */
 /* exchange lifetime */
@@ -172,23 +173,36 @@ static void ex_release(struct http_res *ex)
 		ex_free(ex);
 }
 
-/* Puts ex on the pending list (taking a reference) and wakes the loop. */
-static void ex_mark_pending_locked(struct http_res *ex)
+/*
+ * Puts ex on the pending list, taking a reference.  True when the caller
+ * must wake the loop: only the first exchange queued since the loop last
+ * drained the list needs a wake-up, the others ride along.
+ */
+static bool ex_mark_pending_locked(struct http_res *ex)
 {
+	struct http_server *srv = ex->srv;
+	bool wake;
+
 	if (ex->pending)
-		return;
+		return false;
 	ex->pending = true;
 	ex->refs++;
-	ex->next_pending = ex->srv->pending;
-	ex->srv->pending = ex;
+	ex->next_pending = srv->pending;
+	srv->pending = ex;
+	wake = !srv->woken;
+	srv->woken = true;
+	return wake;
 }
 
 static void ex_wake(struct http_res *ex)
 {
+	bool wake;
+
 	pthread_mutex_lock(&ex->srv->lock);
-	ex_mark_pending_locked(ex);
+	wake = ex_mark_pending_locked(ex);
 	pthread_mutex_unlock(&ex->srv->lock);
-	lws_cancel_service(ex->srv->ctx);
+	if (wake)
+		lws_cancel_service(ex->srv->ctx);
 }
 
 /* ------------------------------------------------------------------ */
@@ -704,6 +718,7 @@ static void drain_pending(struct http_server *srv)
 	pthread_mutex_lock(&srv->lock);
 	list = srv->pending;
 	srv->pending = NULL;
+	srv->woken = false;
 	defers = srv->defers;
 	srv->defers = NULL;
 	pthread_mutex_unlock(&srv->lock);
@@ -1161,6 +1176,8 @@ int http_res_header(struct http_res *res, const char *name, const char *value)
 
 int http_res_begin(struct http_res *res, int status, const char *ctype)
 {
+	bool wake;
+
 	pthread_mutex_lock(&res->srv->lock);
 	if (res->begun) {
 		pthread_mutex_unlock(&res->srv->lock);
@@ -1170,14 +1187,16 @@ int http_res_begin(struct http_res *res, int status, const char *ctype)
 	if (ctype)
 		snprintf(res->ctype, sizeof(res->ctype), "%s", ctype);
 	res->begun = true;
-	ex_mark_pending_locked(res);
+	wake = ex_mark_pending_locked(res);
 	pthread_mutex_unlock(&res->srv->lock);
-	lws_cancel_service(res->srv->ctx);
+	if (wake)
+		lws_cancel_service(res->srv->ctx);
 	return 0;
 }
 
 int http_res_write(struct http_res *res, const void *data, size_t len)
 {
+	bool wake = false;
 	int rc = 0;
 
 	pthread_mutex_lock(&res->srv->lock);
@@ -1190,9 +1209,9 @@ int http_res_write(struct http_res *res, const void *data, size_t len)
 	else
 		rc = buf_append(&res->out, data, len);
 	if (rc == 0 && !res->head_only)
-		ex_mark_pending_locked(res);
+		wake = ex_mark_pending_locked(res);
 	pthread_mutex_unlock(&res->srv->lock);
-	if (rc == 0 && !res->head_only)
+	if (wake)
 		lws_cancel_service(res->srv->ctx);
 	return rc;
 }
