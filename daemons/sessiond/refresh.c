@@ -78,7 +78,7 @@ static int refresh_rotate(struct sessiond *s, struct db_conn *c,
 	rc = db_begin(c);
 	if (rc < 0)
 		goto out;
-	now = now_ms();		/* after BEGIN, which may wait for a lock */
+	now = now_ms();	/* after BEGIN, which may wait for a lock */
 	p[0] = sessiond_text(hash);
 	rc = db_query(c, sql_lookup, p, 1, &rows);
 	if (rc < 0)

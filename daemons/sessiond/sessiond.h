@@ -39,11 +39,11 @@ static inline struct db_param sessiond_text(const char *s)
 struct sessiond {
 	struct daemon d;		/* first: req->app points here */
 	int64_t refresh_ttl_ms;		/* sessiond.refresh_ttl_s */
-	int64_t access_ttl_ms;		/* userd.access_ttl_s: how far back
-					 * revocations matter */
+	int64_t access_ttl_ms;		/* userd.access_ttl_s: the age at
+					 * which revocations stop mattering */
 	int64_t cleanup_interval_ms;	/* sessiond.cleanup_interval_s */
 	int64_t cleanup_last_ms;	/* loop thread only */
-	atomic_bool cleanup_running;	/* a cleanup job is queued/running */
+	atomic_bool cleanup_running;	/* a cleanup is queued or running */
 };
 
 /* migrations.c */

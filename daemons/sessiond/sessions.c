@@ -378,7 +378,7 @@ void sessions_list_handler(struct http_req *req, struct http_res *res)
 		return;
 	p[0] = sessiond_text(user_id);
 	p[1] = DB_P_INT(now_ms());
-	p[2] = DB_P_INT(limit + 1);	/* one more tells if a page follows */
+	p[2] = DB_P_INT(limit + 1);	/* one more: does a page follow? */
 	p[3] = sessiond_text(cursor);
 	rc = db_query(c, has_cursor ? sql_list_after : sql_list_first, p,
 		      has_cursor ? 4 : 3, &rows);
