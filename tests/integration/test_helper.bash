@@ -77,14 +77,26 @@ start_stack() {
 	"$STACK" start 3>&-
 }
 
+# stop_stack: stops the file's stack; fails when a daemon's log holds a
+# sanitizer report (the leak check runs when a daemon exits), so that a
+# `make asan` run catches them.
 stop_stack() {
-	local dbname
+	local dbname reports f
 	[[ -n ${CHAT_DATA_DIR:-} ]] || return 0
 	"$STACK" stop 3>&- || true
 	if [[ -s $BATS_FILE_TMPDIR/pg-dbname ]]; then
 		dbname=$(<"$BATS_FILE_TMPDIR/pg-dbname")
 		pg_admin -c "DROP DATABASE IF EXISTS $dbname" || true
 	fi
+	reports=$(grep -l -E 'ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:' \
+		"$CHAT_DATA_DIR"/log/*.log 2>/dev/null || true)
+	[[ -z $reports ]] && return 0
+	for f in $reports; do
+		echo "--- sanitizer report in $f" >&2
+		grep -E -A30 'ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:' "$f" |
+			head -n 60 >&2
+	done
+	return 1
 }
 
 # The gateway's base URL.
