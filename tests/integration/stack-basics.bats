@@ -30,7 +30,7 @@ setup() {
 	for name in userd:1 sessiond:2; do
 		offset=${name#*:}
 		name=${name%:*}
-		[[ -x $CHAT_ROOT/bin/$name ]] || continue
+		[[ -x ${CHAT_BIN:-$CHAT_ROOT/bin}/$name ]] || continue
 		run -0 curl -s --max-time 2 "http://127.0.0.1:$((CHAT_PORT + offset))/healthz"
 		[[ $(jq -r .status <<<"$output") == ok ]] || false
 	done

@@ -83,7 +83,8 @@ timed_api() {
 }
 
 @test "the gateway recovers by itself when the daemon comes back on its own" {
-	# started behind the stack's back: nothing tells the gateway
+	# nothing tells the gateway that sessiond is back: it must notice by
+	# itself (start_daemon only waits for the gateway's /readyz)
 	kill_daemon sessiond
 	api GET /v1/sessions
 	expect_error 503 upstream_unavailable
