@@ -31,6 +31,7 @@
 #include "crypto.h"
 #include "err.h"
 #include "http-route.h"
+#include "http-ws.h"
 #include "json.h"
 #include "log.h"
 #include "pool.h"
@@ -78,6 +79,7 @@ struct http_res {
 	bool head_only;			/* HEAD: headers without body */
 	bool must_close;		/* close the connection after this */
 	bool dispatched;		/* handed to the route or an error */
+	bool upgrade;			/* a WebSocket upgrade (http-ws.h) */
 
 	/* response; under srv->lock */
 	int status;
@@ -98,6 +100,7 @@ struct http_res {
 
 struct http_pss {
 	struct http_res *ex;		/* the exchange of this connection */
+	bool upgrade;			/* on_http: it is a WebSocket upgrade */
 };
 
 struct http_server {
@@ -492,7 +495,7 @@ static void dispatch(struct http_res *ex)
 	}
 	found = http_route_find(srv->cfg.routes, srv->cfg.nroutes,
 				req->method, req->path, &route, &m);
-	if (found == HTTP_ROUTE_NO_PATH && srv->cfg.fallback) {
+	if (found == HTTP_ROUTE_NO_PATH && srv->cfg.fallback && !ex->upgrade) {
 		srv->cfg.fallback(req, ex);	/* on the loop thread */
 		return;
 	}
@@ -510,6 +513,17 @@ static void dispatch(struct http_res *ex)
 	rc = copy_params(ex, &m);
 	if (rc) {
 		http_res_chat_error(ex, rc, NULL);
+		return;
+	}
+	/* WebSocket routes take upgrades only, and upgrades go nowhere else */
+	if ((route->flags & HTTP_ROUTE_WEBSOCKET) && !ex->upgrade) {
+		http_res_error(ex, 426, "upgrade_required",
+			       "'%s' is a WebSocket endpoint", req->path);
+		return;
+	}
+	if (!(route->flags & HTTP_ROUTE_WEBSOCKET) && ex->upgrade) {
+		http_res_error(ex, 404, "not_found", "no WebSocket at '%s'",
+			       req->path);
 		return;
 	}
 	if (route->perm == HTTP_PERM_INTERNAL && !req->internal) {
@@ -534,7 +548,8 @@ static void dispatch(struct http_res *ex)
 		}
 	}
 	ex->route = route;
-	if ((route->flags & HTTP_ROUTE_ON_LOOP) || !srv->cfg.pool) {
+	if ((route->flags & (HTTP_ROUTE_ON_LOOP | HTTP_ROUTE_WEBSOCKET)) ||
+	    !srv->cfg.pool) {
 		run_handler(ex);
 		return;
 	}
@@ -789,6 +804,7 @@ static int on_http(struct http_server *srv, struct lws *wsi,
 	if (!ex->method[0])
 		snprintf(ex->method, sizeof(ex->method), "UNKNOWN");
 	ex->head_only = strcmp(ex->method, "HEAD") == 0;
+	ex->upgrade = pss->upgrade;
 	ex->http10 = lws_hdr_total_length(wsi, WSI_TOKEN_HTTP1_0) > 0;
 	ex->path = strndup(uri && len ? uri : "/", uri && len ? len : 1);
 	lws_get_peer_simple(wsi, ex->peer, sizeof(ex->peer));
@@ -843,6 +859,50 @@ static int on_http(struct http_server *srv, struct lws *wsi,
 	return 0;
 }
 
+/* A WebSocket upgrade (see http-ws.h): the request goes through on_http
+ * and dispatch like any other, its handler runs now, on this thread.  A
+ * refusal (any answer begun) is written at once and the connection
+ * closes; otherwise http-ws.c takes the connection over and the exchange
+ * lets go of it (the handler's final call is http_ws_accept/_refuse). */
+static int on_upgrade(struct http_server *srv, struct lws *wsi)
+{
+	char uri[HTTP_MAX_HEADER_DATA + 1];
+	/* lws allocates the per-session data only after the upgrade */
+	struct http_pss upss = { .ex = NULL, .upgrade = true }, *pss = &upss;
+	struct http_res *ex;
+	bool refused;
+	int n;
+
+	n = lws_hdr_copy(wsi, uri, sizeof(uri), WSI_TOKEN_GET_URI);
+	if (n <= 0)
+		return -1;		/* not a GET */
+	if (on_http(srv, wsi, pss, uri, (size_t)n) != 0 || !pss->ex)
+		return -1;
+	ex = pss->ex;
+	if (!ex->dispatched) {		/* it announced a body */
+		ex->dispatched = true;
+		http_res_error(ex, 400, "bad_request",
+			       "an upgrade request has no body");
+	}
+	pthread_mutex_lock(&srv->lock);
+	refused = ex->begun;
+	pthread_mutex_unlock(&srv->lock);
+	if (refused) {
+		ex->must_close = true;
+		on_writable(wsi, pss);
+		return -1;
+	}
+	n = http_ws_upgrade(srv, wsi, ex);
+	pss->ex = NULL;
+	pthread_mutex_lock(&srv->lock);
+	ex->wsi = NULL;
+	ex->closed = true;
+	ex->done = true;
+	pthread_mutex_unlock(&srv->lock);
+	ex_release(ex);			/* the connection's reference */
+	return n;
+}
+
 static int http_callback(struct lws *wsi, enum lws_callback_reasons reason,
 			 void *user, void *in, size_t len)
 {
@@ -850,6 +910,14 @@ static int http_callback(struct lws *wsi, enum lws_callback_reasons reason,
 	struct lws_context *ctx = lws_get_context(wsi);
 	struct http_server *srv = ctx ? lws_context_user(ctx) : NULL;
 
+	int ws_ret;
+
+	/* WebSocket connections, server and client side: http-ws.c */
+	if (http_ws_lws_callback(srv, wsi, (int)reason, in, len, &ws_ret))
+		return ws_ret;
+	if (reason == LWS_CALLBACK_HTTP_CONFIRM_UPGRADE && in &&
+	    strcasecmp(in, "websocket") == 0)
+		return on_upgrade(srv, wsi);
 	if (!pss && reason != LWS_CALLBACK_EVENT_WAIT_CANCELLED)
 		return lws_callback_http_dummy(wsi, reason, user, in, len);
 	switch (reason) {
@@ -976,6 +1044,11 @@ fail:
 	pthread_mutex_destroy(&srv->lock);
 	free(srv);
 	return CHAT_EIO;
+}
+
+struct lws_context *http_server_lws_context(struct http_server *s)
+{
+	return s->ctx;
 }
 
 int http_server_port(const struct http_server *s)

@@ -75,6 +75,7 @@ typedef void (*http_handler_fn)(struct http_req *req, struct http_res *res);
 enum {
 	HTTP_ROUTE_ON_LOOP = 1 << 0,	/* run on the loop thread */
 	HTTP_ROUTE_PREFIX = 1 << 1,	/* pattern matches a path prefix */
+	HTTP_ROUTE_WEBSOCKET = 1 << 2,	/* WebSocket upgrades (http-ws.h) */
 };
 
 struct http_route {
