@@ -326,6 +326,16 @@ int auth_respond(struct http_res *res, enum gw_auth_result r)
 	return auth_errors[r].status;
 }
 
+int auth_error(enum gw_auth_result r, const char **code,
+	       const char **message)
+{
+	if (r <= GW_AUTH_OK || r >= GW_AUTH_NRESULTS)
+		r = GW_AUTH_UNAVAILABLE;
+	*code = auth_errors[r].code;
+	*message = auth_errors[r].message;
+	return auth_errors[r].status;
+}
+
 const char *auth_result_reason(enum gw_auth_result r)
 {
 	return r < GW_AUTH_NRESULTS ? auth_errors[r].reason : "unknown";

@@ -153,6 +153,10 @@ void auth_flush_keys(struct gatewayd *gw);
 /* Answers a failed check with its error envelope (final); returns the
  * status sent. */
 int auth_respond(struct http_res *res, enum gw_auth_result r);
+/* How a failed check is answered: returns the status, sets the error
+ * code and message (static strings). */
+int auth_error(enum gw_auth_result r, const char **code,
+	       const char **message);
 /* A label for r ("invalid_api_key"), for metrics. */
 const char *auth_result_reason(enum gw_auth_result r);
 
@@ -160,6 +164,12 @@ const char *auth_result_reason(enum gw_auth_result r);
 
 /* The catch-all route: everything not served by the gateway itself. */
 void proxy_handler(struct http_req *req, struct http_res *res);
+
+/* ---- ws-proxy.c ---- */
+
+/* GET /v1/ws (an HTTP_ROUTE_WEBSOCKET route): authenticates the caller,
+ * opens the same path at the upstream and relays frames both ways. */
+void ws_proxy_handler(struct http_req *req, struct http_res *res);
 
 /* ---- ready.c ---- */
 

@@ -81,6 +81,8 @@ static const struct http_route gatewayd_routes[] = {
 	  HTTP_ROUTE_ON_LOOP },
 	{ "GET", "/metrics", HTTP_PERM_PUBLIC, metrics_handle,
 	  HTTP_ROUTE_ON_LOOP },
+	{ "GET", "/v1/ws", HTTP_PERM_PUBLIC, ws_proxy_handler,
+	  HTTP_ROUTE_WEBSOCKET },
 	{ "*", "/", HTTP_PERM_PUBLIC, proxy_handler,
 	  HTTP_ROUTE_ON_LOOP | HTTP_ROUTE_PREFIX },
 };
