@@ -1,0 +1,391 @@
+/*
+ * test-http-ws.c - http-ws in one process: a server with WebSocket
+ * routes and http_ws_connect clients on the same loop, over loopback.
+ * Echo, messages fragmented over many frames, the message ceiling (1009),
+ * sends from another thread, refusals now and later, a peer that is not
+ * there.
+ */
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "err.h"
+#include "http-server.h"
+#include "http-ws.h"
+#include "log.h"
+
+static struct http_server *srv;
+static pthread_t loop_thread;
+static int port;
+
+/* ---- server side: echo, with refusals on request ---- */
+
+static void echo_message(void *arg, struct http_ws *ws, const char *data,
+			 size_t len, bool binary)
+{
+	(void)arg;
+	http_ws_send(ws, data, len, binary);
+}
+
+static void echo_close(void *arg, struct http_ws *ws, int code)
+{
+	(void)arg;
+	(void)code;
+	http_ws_release(ws);
+}
+
+static const struct http_ws_ops echo_ops = {
+	.on_message = echo_message,
+	.on_close = echo_close,
+};
+
+static void decide_later(void *arg)
+{
+	struct http_req *req = arg;
+	struct http_ws *ws;
+
+	if (strcmp(req->query, "refuse") == 0)
+		http_ws_refuse(req, 403, "no", "refused later");
+	else
+		http_ws_accept(req, &echo_ops, NULL, &ws);
+}
+
+static void h_ws(struct http_req *req, struct http_res *res)
+{
+	struct http_ws *ws;
+
+	if (strcmp(req->path, "/refuse") == 0) {
+		http_res_error(res, 403, "forbidden", "refused now");
+		return;
+	}
+	if (strcmp(req->path, "/later") == 0) {
+		http_server_defer(req->server, decide_later, req);
+		return;
+	}
+	assert_int_equal(http_ws_accept(req, &echo_ops, NULL, &ws), 0);
+}
+
+static const struct http_route routes[] = {
+	{ "GET", "/echo", HTTP_PERM_PUBLIC, h_ws, HTTP_ROUTE_WEBSOCKET },
+	{ "GET", "/refuse", HTTP_PERM_PUBLIC, h_ws, HTTP_ROUTE_WEBSOCKET },
+	{ "GET", "/later", HTTP_PERM_PUBLIC, h_ws, HTTP_ROUTE_WEBSOCKET },
+	{ "GET", "/guest", HTTP_PERM_GUEST, h_ws, HTTP_ROUTE_WEBSOCKET },
+};
+
+/* ---- client side: what arrived, for the test thread ---- */
+
+struct client {
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	const char *url;
+	struct http_ws *ws;
+	bool opened;
+	int closed;			/* close code, 0 while open */
+	int messages;
+	char *last;			/* owned */
+	size_t last_len;
+	bool last_binary;
+};
+
+static void c_open(void *arg, struct http_ws *ws)
+{
+	struct client *c = arg;
+
+	(void)ws;
+	pthread_mutex_lock(&c->lock);
+	c->opened = true;
+	pthread_cond_broadcast(&c->cond);
+	pthread_mutex_unlock(&c->lock);
+}
+
+static void c_message(void *arg, struct http_ws *ws, const char *data,
+		      size_t len, bool binary)
+{
+	struct client *c = arg;
+
+	(void)ws;
+	pthread_mutex_lock(&c->lock);
+	free(c->last);
+	c->last = malloc(len + 1);
+	memcpy(c->last, data, len);
+	c->last[len] = '\0';
+	c->last_len = len;
+	c->last_binary = binary;
+	c->messages++;
+	pthread_cond_broadcast(&c->cond);
+	pthread_mutex_unlock(&c->lock);
+}
+
+static void c_close(void *arg, struct http_ws *ws, int code)
+{
+	struct client *c = arg;
+
+	(void)ws;
+	pthread_mutex_lock(&c->lock);
+	c->closed = code;
+	pthread_cond_broadcast(&c->cond);
+	pthread_mutex_unlock(&c->lock);
+}
+
+static const struct http_ws_ops client_ops = {
+	.on_open = c_open,
+	.on_message = c_message,
+	.on_close = c_close,
+};
+
+static void connect_on_loop(void *arg)
+{
+	struct client *c = arg;
+
+	assert_int_equal(http_ws_connect(srv, c->url, NULL, &client_ops, c,
+					 &c->ws), 0);
+}
+
+static struct client *client_start(const char *path, int to_port)
+{
+	struct client *c = calloc(1, sizeof(*c));
+	char *url;
+
+	pthread_mutex_init(&c->lock, NULL);
+	pthread_cond_init(&c->cond, NULL);
+	assert_true(asprintf(&url, "ws://127.0.0.1:%d%s", to_port, path) > 0);
+	c->url = url;
+	http_server_defer(srv, connect_on_loop, c);
+	return c;
+}
+
+static void client_free(struct client *c)
+{
+	http_ws_release(c->ws);
+	free(c->last);
+	free((char *)c->url);
+	pthread_cond_destroy(&c->cond);
+	pthread_mutex_destroy(&c->lock);
+	free(c);
+}
+
+/* Waits up to 5 s for *flag (an int or bool field) to become true. */
+#define WAIT_FOR(c, cond_expr) do { \
+	struct timespec ts_; \
+	clock_gettime(CLOCK_REALTIME, &ts_); \
+	ts_.tv_sec += 5; \
+	pthread_mutex_lock(&(c)->lock); \
+	while (!(cond_expr)) \
+		if (pthread_cond_timedwait(&(c)->cond, &(c)->lock, &ts_)) \
+			break; \
+	pthread_mutex_unlock(&(c)->lock); \
+	assert_true(cond_expr); \
+} while (0)
+
+/* Closes c and waits for its on_close. */
+static void client_finish(struct client *c)
+{
+	http_ws_close(c->ws, HTTP_WS_NORMAL, NULL);
+	WAIT_FOR(c, c->closed != 0);
+	client_free(c);
+}
+
+/* ---- tests ---- */
+
+static void test_echo_text_and_binary(void **state)
+{
+	struct client *c = client_start("/echo", port);
+
+	(void)state;
+	WAIT_FOR(c, c->opened);
+	assert_int_equal(http_ws_send(c->ws, "hello", 5, false), 0);
+	WAIT_FOR(c, c->messages == 1);
+	assert_string_equal(c->last, "hello");
+	assert_false(c->last_binary);
+	assert_int_equal(http_ws_send(c->ws, "\0\1\2", 3, true), 0);
+	WAIT_FOR(c, c->messages == 2);
+	assert_int_equal(c->last_len, 3);
+	assert_true(c->last_binary);
+	assert_memory_equal(c->last, "\0\1\2", 3);
+	client_finish(c);
+}
+
+/* 200 KiB goes out in 32 KiB frames and must come back whole. */
+static void test_fragmented_message(void **state)
+{
+	struct client *c = client_start("/echo", port);
+	size_t n = 200 * 1024, i;
+	char *big = malloc(n);
+
+	(void)state;
+	for (i = 0; i < n; i++)
+		big[i] = (char)('a' + i % 26);
+	WAIT_FOR(c, c->opened);
+	assert_int_equal(http_ws_send(c->ws, big, n, false), 0);
+	WAIT_FOR(c, c->messages == 1);
+	assert_int_equal(c->last_len, n);
+	assert_memory_equal(c->last, big, n);
+	free(big);
+	client_finish(c);
+}
+
+static void test_too_big_closes_1009(void **state)
+{
+	struct client *c = client_start("/echo", port);
+	size_t n = HTTP_WS_MAX_MESSAGE + 1;
+	char *big = calloc(1, n);
+
+	(void)state;
+	WAIT_FOR(c, c->opened);
+	assert_int_equal(http_ws_send(c->ws, big, n, true), 0);
+	WAIT_FOR(c, c->closed != 0);
+	assert_int_equal(c->closed, HTTP_WS_TOO_BIG);
+	assert_int_equal(c->messages, 0);
+	assert_int_equal(http_ws_send(c->ws, "x", 1, false), CHAT_ECLOSED);
+	free(big);
+	client_free(c);
+}
+
+struct sender {
+	struct http_ws *ws;
+	int n;
+};
+
+static void *send_many(void *arg)
+{
+	struct sender *s = arg;
+	char msg[32];
+	int i;
+
+	for (i = 0; i < s->n; i++) {
+		int len = snprintf(msg, sizeof(msg), "m%d", i);
+
+		assert_int_equal(http_ws_send(s->ws, msg, (size_t)len, false),
+				 0);
+	}
+	return NULL;
+}
+
+static void test_send_from_other_threads(void **state)
+{
+	struct client *c = client_start("/echo", port);
+	struct sender s;
+	pthread_t t1, t2;
+
+	(void)state;
+	WAIT_FOR(c, c->opened);
+	s.ws = c->ws;
+	s.n = 200;
+	pthread_create(&t1, NULL, send_many, &s);
+	pthread_create(&t2, NULL, send_many, &s);
+	pthread_join(t1, NULL);
+	pthread_join(t2, NULL);
+	WAIT_FOR(c, c->messages == 400);
+	client_finish(c);
+}
+
+static void test_refused_now_and_later(void **state)
+{
+	struct client *now = client_start("/refuse", port);
+	struct client *guest = client_start("/guest", port);
+	struct client *later = client_start("/later?refuse", port);
+	struct client *ok = client_start("/later", port);
+
+	(void)state;
+	/* before the handler returned: an HTTP status */
+	WAIT_FOR(now, now->closed != 0);
+	assert_int_equal(now->closed, HTTP_WS_REFUSED_BASE + 403);
+	assert_false(now->opened);
+	WAIT_FOR(guest, guest->closed != 0);
+	assert_int_equal(guest->closed, HTTP_WS_REFUSED_BASE + 401);
+	/* after: the 101 went out, then the close says it */
+	WAIT_FOR(later, later->closed != 0);
+	assert_int_equal(later->closed, HTTP_WS_REFUSED_BASE + 403);
+	/* accepted later: messages sent before are held, then echoed */
+	WAIT_FOR(ok, ok->opened);
+	assert_int_equal(http_ws_send(ok->ws, "early", 5, false), 0);
+	WAIT_FOR(ok, ok->messages == 1);
+	assert_string_equal(ok->last, "early");
+	client_free(now);
+	client_free(guest);
+	client_free(later);
+	client_finish(ok);
+}
+
+static void test_nobody_there(void **state)
+{
+	struct client *c = client_start("/echo", port + 1);
+	struct client *bad = calloc(1, sizeof(*bad));
+
+	(void)state;
+	WAIT_FOR(c, c->closed != 0);
+	assert_int_equal(c->closed, HTTP_WS_BAD_GATEWAY);
+	assert_false(c->opened);
+	client_free(c);
+	/* a URL that is not ws:// is refused at once (from any thread is
+	 * not allowed, but the check comes before anything lws) */
+	assert_int_equal(http_ws_connect(srv, "ftp://x/", NULL, &client_ops,
+					 bad, &bad->ws), CHAT_EINVAL);
+	assert_null(bad->ws);
+	free(bad);
+}
+
+/* ---- setup ---- */
+
+static void *run_loop(void *arg)
+{
+	(void)arg;
+	http_server_run(srv);
+	return NULL;
+}
+
+static int setup(void **state)
+{
+	struct http_server_config cfg = {
+		.name = "test-ws",
+		.host = "127.0.0.1",
+		.routes = routes,
+		.nroutes = sizeof(routes) / sizeof(routes[0]),
+	};
+	char err[256];
+	int i;
+
+	(void)state;
+	log_init("test-http-ws", LOG_LWARN);
+	srand((unsigned)time(NULL) ^ (unsigned)getpid());
+	for (i = 0; i < 50 && !srv; i++) {
+		port = 20000 + rand() % 9000;
+		cfg.port = port;
+		if (http_server_new(&cfg, &srv, err, sizeof(err)) != 0)
+			srv = NULL;
+	}
+	assert_non_null(srv);
+	pthread_create(&loop_thread, NULL, run_loop, NULL);
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	(void)state;
+	http_server_stop(srv);
+	pthread_join(loop_thread, NULL);
+	http_server_free(srv);
+	return 0;
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_echo_text_and_binary),
+		cmocka_unit_test(test_fragmented_message),
+		cmocka_unit_test(test_too_big_closes_1009),
+		cmocka_unit_test(test_send_from_other_threads),
+		cmocka_unit_test(test_refused_now_and_later),
+		cmocka_unit_test(test_nobody_there),
+	};
+
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
