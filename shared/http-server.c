@@ -876,8 +876,14 @@ static int on_upgrade(struct http_server *srv, struct lws *wsi)
 	n = lws_hdr_copy(wsi, uri, sizeof(uri), WSI_TOKEN_GET_URI);
 	if (n <= 0)
 		return -1;		/* not a GET */
-	if (on_http(srv, wsi, pss, uri, (size_t)n) != 0 || !pss->ex)
+	if (on_http(srv, wsi, pss, uri, (size_t)n) != 0) {
+		ex = pss->ex;
+		if (ex) {	/* never dispatched: both references go */
+			ex_release(ex);
+			ex_release(ex);
+		}
 		return -1;
+	}
 	ex = pss->ex;
 	if (!ex->dispatched) {		/* it announced a body */
 		ex->dispatched = true;
