@@ -88,6 +88,7 @@ struct http_res {
 	size_t nrhdrs;
 	struct buf out;			/* body bytes not yet written */
 	size_t out_off;			/* written prefix of out */
+	int64_t sent;			/* body bytes handed to lws */
 	int64_t content_length;		/* -1: unknown (chunked or close) */
 	bool begun;			/* status decided */
 	bool final;			/* nothing more will be appended */
@@ -665,6 +666,13 @@ static int on_writable(struct lws *wsi, struct http_pss *pss)
 	if (n > HTTP_WRITE_CHUNK)
 		n = HTTP_WRITE_CHUNK;
 	last = ex->final && ex->out_off + n == ex->out.len;
+	/* A known length, all of it written: the client may send its next
+	 * request at once, so the transaction ends now, not at the final
+	 * call (which is then a no-op). */
+	if (ex->content_length >= 0 && !ex->head_only &&
+	    ex->sent + (int64_t)n >= ex->content_length)
+		last = true;
+	ex->sent += (int64_t)n;
 	if (n || (last && ex->chunked)) {
 		buf = malloc(LWS_PRE + n + 32);
 		if (!buf) {
@@ -937,7 +945,16 @@ static int http_callback(struct lws *wsi, enum lws_callback_reasons reason,
 			pss->ex->body_too_big = true;
 		return 0;
 	case LWS_CALLBACK_HTTP_BODY_COMPLETION:
-		if (pss->ex && !pss->ex->dispatched)
+		/*
+		 * lws 4.1 leaves a connection in its body state until the
+		 * transaction completes; bytes that arrive meanwhile (a
+		 * pipelined request) make it call this again and again
+		 * without consuming them, and the loop spins.  Such a client
+		 * loses its connection instead.
+		 */
+		if (pss->ex && pss->ex->dispatched)
+			return -1;
+		if (pss->ex)
 			dispatch(pss->ex);
 		return 0;
 	case LWS_CALLBACK_HTTP_WRITEABLE:
@@ -1314,16 +1331,30 @@ bool http_res_closed(const struct http_res *res)
 	return closed;
 }
 
+/* All of it under one lock, so the loop never sees half an answer. */
 void http_res_send(struct http_res *res, int status, const char *ctype,
 		   char *body, size_t len)
 {
+	bool wake = false;
+
 	pthread_mutex_lock(&res->srv->lock);
-	res->content_length = (int64_t)len;
+	if (!res->begun) {
+		res->status = status;
+		if (ctype)
+			snprintf(res->ctype, sizeof(res->ctype), "%s", ctype);
+		res->content_length = (int64_t)len;
+		res->begun = true;
+		if (len && !res->head_only && !res->closed &&
+		    buf_append(&res->out, body, len))
+			res->content_length = (int64_t)res->out.len;
+		res->final = true;
+		wake = ex_mark_pending_locked(res);
+	}
 	pthread_mutex_unlock(&res->srv->lock);
-	if (http_res_begin(res, status, ctype) == 0 && len)
-		http_res_write(res, body, len);
 	free(body);
-	http_res_end(res);
+	if (wake)
+		lws_cancel_service(res->srv->ctx);
+	ex_release(res);		/* the handler's reference */
 }
 
 void http_res_json(struct http_res *res, int status, cJSON *json)

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <unistd.h>
 #include <cmocka.h>
 #include <curl/curl.h>
@@ -496,6 +497,37 @@ static void test_http_server__concurrent(void **state)
 	curl_multi_cleanup(m);
 }
 
+/* A client that pipelines a second request behind a body must not wedge
+ * the loop: whatever happens to that connection, others are served. */
+static void test_http_server__pipelined_after_body(void **state)
+{
+	static const char req[] =
+		"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello"
+		"GET /hello HTTP/1.1\r\nHost: x\r\n\r\n";
+	struct sockaddr_in a = { .sin_family = AF_INET };
+	struct timeval tv = { .tv_sec = 2 };
+	char got[4096];
+	struct reply r;
+	int fd, i;
+
+	(void)state;
+	a.sin_port = htons((uint16_t)port);
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	for (i = 0; i < 20; i++) {
+		fd = socket(AF_INET, SOCK_STREAM, 0);
+		assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+		setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+		assert_int_equal(write(fd, req, sizeof(req) - 1),
+				 (ssize_t)sizeof(req) - 1);
+		/* the first answer arrives, or the connection is closed */
+		assert_true(read(fd, got, sizeof(got)) >= 0);
+		close(fd);
+	}
+	request(NULL, "GET", "/hello", NULL, NULL, 0, &r);
+	assert_int_equal(r.status, 200);
+	reply_release(&r);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -508,6 +540,7 @@ int main(void)
 		cmocka_unit_test(test_http_server__streaming),
 		cmocka_unit_test(test_http_server__client_leaves),
 		cmocka_unit_test(test_http_server__concurrent),
+		cmocka_unit_test(test_http_server__pipelined_after_body),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
