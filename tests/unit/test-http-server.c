@@ -112,6 +112,25 @@ static void h_forever(struct http_req *req, struct http_res *res)
 	http_res_end(res);
 }
 
+/* Answers a body after a while, as argon2id-bound handlers do. */
+static void h_slow_echo(struct http_req *req, struct http_res *res)
+{
+	usleep(100000);
+	h_echo(req, res);
+}
+
+/* The whole announced body, then the final call a while later: the
+ * client has its answer and sends the next request before the end. */
+static void h_late_end(struct http_req *req, struct http_res *res)
+{
+	(void)req;
+	http_res_header(res, "Content-Length", "5");
+	http_res_begin(res, 200, "text/plain");
+	http_res_write(res, "early", 5);
+	usleep(200000);
+	http_res_end(res);
+}
+
 static void h_onloop(struct http_req *req, struct http_res *res)
 {
 	(void)req;
@@ -122,6 +141,8 @@ static const struct http_route routes[] = {
 	{ "GET", "/hello", HTTP_PERM_PUBLIC, h_hello, 0 },
 	{ "POST", "/echo", HTTP_PERM_PUBLIC, h_echo, 0 },
 	{ "PATCH", "/echo", HTTP_PERM_PUBLIC, h_echo, 0 },
+	{ "POST", "/slow-echo", HTTP_PERM_PUBLIC, h_slow_echo, 0 },
+	{ "POST", "/late-end", HTTP_PERM_PUBLIC, h_late_end, 0 },
 	{ "GET", "/items/{id}", HTTP_PERM_PUBLIC, h_item, 0 },
 	{ "GET", "/me", HTTP_PERM_USER, h_whoami, 0 },
 	{ "GET", "/admin", HTTP_PERM_ADMIN, h_whoami, 0 },
@@ -497,13 +518,31 @@ static void test_http_server__concurrent(void **state)
 	curl_multi_cleanup(m);
 }
 
+static void test_http_server__next_request_before_end(void **state)
+{
+	static const char *const ct[] = { "Content-Type: text/plain", NULL };
+	CURL *c = curl_easy_init();
+	struct reply r;
+	int i;
+
+	(void)state;
+	for (i = 0; i < 3; i++) {
+		request(c, "POST", "/late-end", ct, "x", 1, &r);
+		assert_int_equal(r.status, 200);
+		assert_string_equal(r.body.data, "early");
+		reply_release(&r);
+	}
+	curl_easy_cleanup(c);
+}
+
 /* A client that pipelines a second request behind a body must not wedge
  * the loop: whatever happens to that connection, others are served. */
 static void test_http_server__pipelined_after_body(void **state)
 {
-	static const char req[] =
-		"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello"
-		"GET /hello HTTP/1.1\r\nHost: x\r\n\r\n";
+	static const char post[] =
+		"POST /slow-echo HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\n"
+		"hello";
+	static const char get[] = "GET /hello HTTP/1.1\r\nHost: x\r\n\r\n";
 	struct sockaddr_in a = { .sin_family = AF_INET };
 	struct timeval tv = { .tv_sec = 2 };
 	char got[4096];
@@ -513,12 +552,15 @@ static void test_http_server__pipelined_after_body(void **state)
 	(void)state;
 	a.sin_port = htons((uint16_t)port);
 	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	for (i = 0; i < 20; i++) {
+	for (i = 0; i < 3; i++) {
 		fd = socket(AF_INET, SOCK_STREAM, 0);
 		assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof(a)), 0);
 		setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-		assert_int_equal(write(fd, req, sizeof(req) - 1),
-				 (ssize_t)sizeof(req) - 1);
+		assert_int_equal(write(fd, post, sizeof(post) - 1),
+				 (ssize_t)sizeof(post) - 1);
+		usleep(20000);	/* the handler is busy when the next arrives */
+		assert_int_equal(write(fd, get, sizeof(get) - 1),
+				 (ssize_t)sizeof(get) - 1);
 		/* the first answer arrives, or the connection is closed */
 		assert_true(read(fd, got, sizeof(got)) >= 0);
 		close(fd);
@@ -540,6 +582,7 @@ int main(void)
 		cmocka_unit_test(test_http_server__streaming),
 		cmocka_unit_test(test_http_server__client_leaves),
 		cmocka_unit_test(test_http_server__concurrent),
+		cmocka_unit_test(test_http_server__next_request_before_end),
 		cmocka_unit_test(test_http_server__pipelined_after_body),
 	};
 
