@@ -79,6 +79,7 @@ struct http_res {
 	bool head_only;			/* HEAD: headers without body */
 	bool must_close;		/* close the connection after this */
 	bool dispatched;		/* handed to the route or an error */
+	int body_completions;		/* HTTP_BODY_COMPLETION calls seen */
 	bool upgrade;			/* a WebSocket upgrade (http-ws.h) */
 
 	/* response; under srv->lock */
@@ -947,14 +948,17 @@ static int http_callback(struct lws *wsi, enum lws_callback_reasons reason,
 	case LWS_CALLBACK_HTTP_BODY_COMPLETION:
 		/*
 		 * lws 4.1 leaves a connection in its body state until the
-		 * transaction completes; bytes that arrive meanwhile (a
-		 * pipelined request) make it call this again and again
-		 * without consuming them, and the loop spins.  Such a client
-		 * loses its connection instead.
+		 * transaction completes and may call this again for bytes
+		 * that arrive meanwhile, without consuming them: the loop
+		 * would spin.  Once is normal (also after a request with
+		 * "Content-Length: 0", already dispatched); a second time,
+		 * the client loses its connection instead.
 		 */
-		if (pss->ex && pss->ex->dispatched)
+		if (!pss->ex)
+			return 0;
+		if (pss->ex->body_completions++ > 0)
 			return -1;
-		if (pss->ex)
+		if (!pss->ex->dispatched)
 			dispatch(pss->ex);
 		return 0;
 	case LWS_CALLBACK_HTTP_WRITEABLE:

@@ -331,6 +331,20 @@ static void test_http_server__bodies(void **state)
 	assert_string_equal(r.body.data, "hello body");
 	reply_release(&r);
 
+	/* no body at all, over a kept connection */
+	{
+		CURL *c = curl_easy_init();
+		int i;
+
+		for (i = 0; i < 3; i++) {
+			request(c, "POST", "/echo", ct, "", 0, &r);
+			assert_int_equal(r.status, 200);
+			assert_int_equal(r.body.len, 0);
+			reply_release(&r);
+		}
+		curl_easy_cleanup(c);
+	}
+
 	request(NULL, "PATCH", "/echo", ct, "patched", 7, &r);
 	assert_int_equal(r.status, 200);
 	assert_string_equal(r.body.data, "patched");
