@@ -103,6 +103,7 @@ struct http_res {
 struct http_pss {
 	struct http_res *ex;		/* the exchange of this connection */
 	bool upgrade;			/* on_http: it is a WebSocket upgrade */
+	char peer[64];			/* client address, read once */
 };
 
 struct http_server {
@@ -563,9 +564,16 @@ static void dispatch(struct http_res *ex)
 /* ------------------------------------------------------------------ */
 /* writing, loop thread */
 
-static int write_head(struct http_res *ex, struct lws *wsi)
+/*
+ * Builds the status line and headers into a new buffer (LWS_PRE in front,
+ * room bytes free after them) without writing: the first piece of the
+ * body goes out in the same write.  The length is sent as a plain header,
+ * so lws keeps no count of its own (the exchange keeps it).
+ */
+static int build_head(struct http_res *ex, struct lws *wsi, size_t room,
+		      unsigned char **out, size_t *out_len)
 {
-	size_t need = LWS_PRE + 1024 + strlen(ex->request_id);
+	size_t need = LWS_PRE + 1024 + strlen(ex->request_id) + room;
 	unsigned char *buf, *start, *p, *end;
 	bool nobody = ex->status == 204 || ex->status == 304 ||
 		      (ex->status >= 100 && ex->status < 200);
@@ -579,6 +587,7 @@ static int write_head(struct http_res *ex, struct lws *wsi)
 		return -1;
 	start = p = buf + LWS_PRE;
 	end = buf + need;
+	end -= room;
 	if (lws_add_http_header_status(wsi, (unsigned)ex->status, &p, end))
 		goto out;
 	if (ex->ctype[0] && !nobody &&
@@ -602,8 +611,13 @@ static int write_head(struct http_res *ex, struct lws *wsi)
 	if (nobody) {
 		/* no length and no body */
 	} else if (ex->content_length >= 0) {
-		if (lws_add_http_header_content_length(wsi,
-				(lws_filepos_t)ex->content_length, &p, end))
+		char len[24];
+		int n = snprintf(len, sizeof(len), "%" PRId64,
+				 ex->content_length);
+
+		if (lws_add_http_header_by_token(wsi,
+				WSI_TOKEN_HTTP_CONTENT_LENGTH,
+				(unsigned char *)len, n, &p, end))
 			goto out;
 	} else if (ex->head_only) {
 		/* HEAD of an answer of unknown length: nothing more to say */
@@ -619,7 +633,7 @@ static int write_head(struct http_res *ex, struct lws *wsi)
 				(unsigned char *)"close", 5, &p, end))
 			goto out;
 	}
-	if (lws_finalize_write_http_header(wsi, start, &p, end))
+	if (lws_finalize_http_header(wsi, &p, end))
 		goto out;
 	ex->head_sent = true;
 	if (nobody || ex->head_only) {
@@ -628,6 +642,9 @@ static int write_head(struct http_res *ex, struct lws *wsi)
 		pthread_mutex_unlock(&ex->srv->lock);
 		ex->chunked = false;
 	}
+	*out = buf;
+	*out_len = (size_t)(p - start);
+	buf = NULL;
 	rc = 0;
 out:
 	free(buf);
@@ -647,7 +664,7 @@ static int on_writable(struct lws *wsi, struct http_pss *pss)
 {
 	struct http_res *ex = pss->ex;
 	unsigned char *buf = NULL;
-	size_t n = 0, hdr = 0;
+	size_t n = 0, hdr = 0, head = 0;
 	bool last = false;
 	int rc = 0;
 
@@ -659,7 +676,8 @@ static int on_writable(struct lws *wsi, struct http_pss *pss)
 		return 0;
 	}
 	pthread_mutex_unlock(&ex->srv->lock);
-	if (!ex->head_sent && write_head(ex, wsi))
+	if (!ex->head_sent &&
+	    build_head(ex, wsi, HTTP_WRITE_CHUNK + 32, &buf, &head))
 		return -1;
 
 	pthread_mutex_lock(&ex->srv->lock);
@@ -674,16 +692,19 @@ static int on_writable(struct lws *wsi, struct http_pss *pss)
 	    ex->sent + (int64_t)n >= ex->content_length)
 		last = true;
 	ex->sent += (int64_t)n;
-	if (n || (last && ex->chunked)) {
+	if (!buf && (n || (last && ex->chunked))) {
 		buf = malloc(LWS_PRE + n + 32);
 		if (!buf) {
 			pthread_mutex_unlock(&ex->srv->lock);
 			return -1;
 		}
+	}
+	if (n || (last && ex->chunked)) {
 		if (ex->chunked && n)
-			hdr = (size_t)snprintf((char *)buf + LWS_PRE, 20,
+			hdr = (size_t)snprintf((char *)buf + LWS_PRE + head, 20,
 					       "%zx\r\n", n);
-		memcpy(buf + LWS_PRE + hdr, ex->out.data + ex->out_off, n);
+		memcpy(buf + LWS_PRE + head + hdr,
+		       ex->out.data + ex->out_off, n);
 		ex->out_off += n;
 		if (ex->out_off == ex->out.len) {
 			buf_reset(&ex->out);
@@ -693,7 +714,7 @@ static int on_writable(struct lws *wsi, struct http_pss *pss)
 	pthread_mutex_unlock(&ex->srv->lock);
 
 	if (buf) {
-		size_t total = hdr + n;
+		size_t total = head + hdr + n;
 		int flags = last ? LWS_WRITE_HTTP_FINAL : LWS_WRITE_HTTP;
 
 		if (ex->chunked && n) {
@@ -816,7 +837,9 @@ static int on_http(struct http_server *srv, struct lws *wsi,
 	ex->upgrade = pss->upgrade;
 	ex->http10 = lws_hdr_total_length(wsi, WSI_TOKEN_HTTP1_0) > 0;
 	ex->path = strndup(uri && len ? uri : "/", uri && len ? len : 1);
-	lws_get_peer_simple(wsi, ex->peer, sizeof(ex->peer));
+	if (!pss->peer[0])	/* one lookup per connection, not per request */
+		lws_get_peer_simple(wsi, pss->peer, sizeof(pss->peer));
+	snprintf(ex->peer, sizeof(ex->peer), "%s", pss->peer);
 	rc = ex->path ? 0 : CHAT_ENOMEM;
 	if (rc == 0)
 		rc = read_query(ex, wsi);
