@@ -132,25 +132,28 @@ wrk.body = '{"username":"bench","password":"bench-password-1"}'
 LUA
 read -r l_rps l_p50 l_p99 l_bad < <(wrk -t2 -c8 -d"${dur}s" --latency -s "$work/login.lua" "$base/v1/auth/login" 2>&1 | wrk_summary)
 
+# one table row per daemon: RSS, PSS and private (USS) memory in MiB
+mem_rows() {
+	local pidfile name pid
+	for pidfile in "$CHAT_DATA_DIR"/run/*.pid; do
+		name=$(basename "$pidfile" .pid)
+		pid=$(cat "$pidfile")
+		awk -v name="$name" '
+			/^Rss:/ { rss = $2 }
+			/^Pss:/ { pss = $2 }
+			/^Private_(Clean|Dirty):/ { uss += $2 }
+			END { printf "| %s | %.1f MiB | %.1f MiB | %.1f MiB |\n", name, rss / 1024, pss / 1024, uss / 1024 }' \
+			"/proc/$pid/smaps_rollup"
+	done
+}
+
 sleep 1
-rss_rows=""
-for pidfile in "$CHAT_DATA_DIR"/run/*.pid; do
-	name=$(basename "$pidfile" .pid)
-	pid=$(cat "$pidfile")
-	rss=$(awk '/^VmRSS:/ { print $2 }' "/proc/$pid/status")
-	rss_rows+="| $name | $(python3 -c "print(f'{$rss / 1024:.1f}')") MiB |"$'\n'
-done
-# idle RSS right after start, for comparison: restart and measure
+rss_rows=$(mem_rows)
+# idle memory right after start, for comparison: restart and measure
 "$here/scripts/stack" stop >/dev/null
 "$here/scripts/stack" start >/dev/null
 sleep 1
-idle_rows=""
-for pidfile in "$CHAT_DATA_DIR"/run/*.pid; do
-	name=$(basename "$pidfile" .pid)
-	pid=$(cat "$pidfile")
-	rss=$(awk '/^VmRSS:/ { print $2 }' "/proc/$pid/status")
-	idle_rows+="| $name | $(python3 -c "print(f'{$rss / 1024:.1f}')") MiB |"$'\n'
-done
+idle_rows=$(mem_rows)
 
 cat <<REPORT
 ## Identity benchmarks ($(date -u +%Y-%m-%d), $(nproc) cores, $(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo), $(uname -r))
@@ -166,14 +169,17 @@ Ratio gateway/nginx: **$ratio** (target >= 0.35), gateway p99 **$g_p99 ms** (tar
 
 Login (argon2id, libsodium INTERACTIVE: ops 2, 64 MiB), wrk -t2 -c8: **$l_rps logins/s**, p50 $l_p50 ms, p99 $l_p99 ms, non-2xx $l_bad.
 
-Idle RSS just after start (target <= 8 MiB each):
+Idle memory just after start (target: RSS <= 8 MiB each). PSS shares
+the library pages among the processes that map them; USS is the memory
+only that daemon holds.
 
-| daemon | VmRSS |
-|---|---|
+| daemon | RSS | PSS | USS |
+|---|---|---|---|
 $idle_rows
-RSS after the load above:
 
-| daemon | VmRSS |
-|---|---|
+Memory after the load above:
+
+| daemon | RSS | PSS | USS |
+|---|---|---|---|
 $rss_rows
 REPORT

@@ -61,20 +61,6 @@ struct config {
 	char *path;			/* owned, the file read (or NULL) */
 };
 
-static void config_err(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static void config_err(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!err || !errlen)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
-
 /* "CHAT_" + key upper-cased, non-alphanumerics as '_'; caller frees. */
 static char *config_env_name(const char *key)
 {
@@ -222,7 +208,7 @@ static int config_parse(struct config *cfg, const char *text, size_t len,
 		if (llen == 0 || line[0] == '#' || line[0] == ';')
 			continue;
 		if (memchr(line, '\0', llen)) {
-			config_err(err, errlen, "config: %s:%u: NUL byte",
+			chat_errf(err, errlen, "config: %s:%u: NUL byte",
 				   cfg->path, lineno);
 			return CHAT_EPARSE;
 		}
@@ -230,7 +216,7 @@ static int config_parse(struct config *cfg, const char *text, size_t len,
 			const char *s = line + 1;
 
 			if (line[llen - 1] != ']') {
-				config_err(err, errlen, "config: %s:%u: "
+				chat_errf(err, errlen, "config: %s:%u: "
 					   "unterminated section", cfg->path,
 					   lineno);
 				return CHAT_EPARSE;
@@ -239,7 +225,7 @@ static int config_parse(struct config *cfg, const char *text, size_t len,
 			config_trim(&s, &slen);
 			if (slen == 0 || slen >= sizeof(section) ||
 			    memchr(s, '[', slen) || memchr(s, ']', slen)) {
-				config_err(err, errlen,
+				chat_errf(err, errlen,
 					   "config: %s:%u: bad section name",
 					   cfg->path, lineno);
 				return CHAT_EPARSE;
@@ -250,7 +236,7 @@ static int config_parse(struct config *cfg, const char *text, size_t len,
 		}
 		eq = memchr(line, '=', llen);
 		if (!eq) {
-			config_err(err, errlen,
+			chat_errf(err, errlen,
 				   "config: %s:%u: expected 'key = value'",
 				   cfg->path, lineno);
 			return CHAT_EPARSE;
@@ -262,7 +248,7 @@ static int config_parse(struct config *cfg, const char *text, size_t len,
 		config_trim(&k, &klen);
 		config_trim(&v, &vlen);
 		if (klen == 0) {
-			config_err(err, errlen, "config: %s:%u: missing key",
+			chat_errf(err, errlen, "config: %s:%u: missing key",
 				   cfg->path, lineno);
 			return CHAT_EPARSE;
 		}
@@ -272,7 +258,7 @@ static int config_parse(struct config *cfg, const char *text, size_t len,
 		}
 		slen = strlen(section);
 		if (slen + 1 + klen >= sizeof(key)) {
-			config_err(err, errlen, "config: %s:%u: key too long",
+			chat_errf(err, errlen, "config: %s:%u: key too long",
 				   cfg->path, lineno);
 			return CHAT_EPARSE;
 		}
@@ -283,7 +269,7 @@ static int config_parse(struct config *cfg, const char *text, size_t len,
 			snprintf(key, sizeof(key), "%.*s", (int)klen, k);
 		rc = config_put(cfg, key, slen, v, vlen, lineno);
 		if (rc < 0) {
-			config_err(err, errlen, "config: out of memory");
+			chat_errf(err, errlen, "config: out of memory");
 			return rc;
 		}
 	}
@@ -303,31 +289,31 @@ int config_load(struct config **out, const char *path, bool must_exist,
 		err[0] = '\0';
 	cfg = calloc(1, sizeof(*cfg));
 	if (!cfg) {
-		config_err(err, errlen, "config: out of memory");
+		chat_errf(err, errlen, "config: out of memory");
 		return CHAT_ENOMEM;
 	}
 	rc = config_env_snapshot(cfg);
 	if (rc < 0) {
-		config_err(err, errlen, "config: out of memory");
+		chat_errf(err, errlen, "config: out of memory");
 		goto out;
 	}
 	if (path) {
 		cfg->path = strdup(path);
 		if (!cfg->path) {
 			rc = CHAT_ENOMEM;
-			config_err(err, errlen, "config: out of memory");
+			chat_errf(err, errlen, "config: out of memory");
 			goto out;
 		}
 		rc = util_read_file(path, CONFIG_FILE_MAX, &text, &len);
 		if (rc == CHAT_ENOTFOUND && !must_exist) {
 			rc = 0;
 		} else if (rc == CHAT_ETOOBIG) {
-			config_err(err, errlen,
+			chat_errf(err, errlen,
 				   "config: '%s' is larger than %d bytes",
 				   path, CONFIG_FILE_MAX);
 			goto out;
 		} else if (rc < 0) {
-			config_err(err, errlen, "config: cannot read '%s': %s",
+			chat_errf(err, errlen, "config: cannot read '%s': %s",
 				   path, rc == CHAT_ENOTFOUND ?
 				   "no such file" : strerror(errno));
 			goto out;
@@ -439,7 +425,7 @@ int config_get_int(const struct config *cfg, const char *key, long min,
 	n = strtol(v, &end, 10);
 	if (end == v || *end != '\0' || errno == ERANGE || n < min ||
 	    n > max || isspace((unsigned char)*v)) {
-		config_err(err, errlen,
+		chat_errf(err, errlen,
 			   "config: '%s' must be an integer from %ld to %ld%s",
 			   key, min, max, where);
 		return CHAT_EINVAL;
@@ -474,7 +460,7 @@ int config_get_bool(const struct config *cfg, const char *key, bool def,
 			return 0;
 		}
 	}
-	config_err(err, errlen, "config: '%s' must be true or false%s", key,
+	chat_errf(err, errlen, "config: '%s' must be true or false%s", key,
 		   where);
 	return CHAT_EINVAL;
 }
@@ -506,7 +492,7 @@ int config_get_enum(const struct config *cfg, const char *key,
 			break;
 		used += (size_t)n;
 	}
-	config_err(err, errlen, "config: '%s' must be one of: %s%s", key, list,
+	chat_errf(err, errlen, "config: '%s' must be one of: %s%s", key, list,
 		   where);
 	return CHAT_EINVAL;
 }

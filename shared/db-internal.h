@@ -89,9 +89,6 @@ extern const struct db_ops db_pg_ops;
 int db_rows_new(size_t ncols, struct db_rows **out);
 int db_rows_add(struct db_rows *r, const char *s, size_t len);
 
-/* Formats into err (when err is not NULL; truncated if need be). */
-void db_err(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
 /* Formats into c->errmsg (truncated if need be). */
 void db_conn_seterr(struct db_conn *c, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));

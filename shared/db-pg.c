@@ -236,7 +236,7 @@ static int db_pg_open(struct db *db, const char *uri, const char *data_dir,
 	/* libpq's parse error may quote the password: not shown */
 	opts = PQconninfoParse(uri, NULL);
 	if (!opts) {
-		db_err(err, errlen, "invalid postgres uri '%s'", db->shown);
+		chat_errf(err, errlen, "invalid postgres uri '%s'", db->shown);
 		return CHAT_EINVAL;
 	}
 	for (o = opts; o->keyword; o++) {
@@ -287,7 +287,7 @@ static int db_pg_conn_open(struct db_conn *c, int first, char *err,
 	if (PQstatus(h) != CONNECTION_OK) {
 		db_conn_seterr(c, "%s", PQerrorMessage(h));
 		db_pg_clean(db, c->errmsg);
-		db_err(err, errlen, "cannot connect to '%s': %s", db->shown,
+		chat_errf(err, errlen, "cannot connect to '%s': %s", db->shown,
 		       c->errmsg);
 		rc = CHAT_EDB;
 		goto out;
@@ -295,7 +295,7 @@ static int db_pg_conn_open(struct db_conn *c, int first, char *err,
 	PQsetNoticeProcessor(h, db_pg_notice, db);
 	rc = db_pg_setup(c, first);
 	if (rc < 0) {
-		db_err(err, errlen, "cannot use schema '%s' in '%s': %s",
+		chat_errf(err, errlen, "cannot use schema '%s' in '%s': %s",
 		       db->name, db->shown, c->errmsg);
 		goto out;
 	}

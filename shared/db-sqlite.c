@@ -226,12 +226,12 @@ static int db_sqlite_open(struct db *db, const char *uri,
 	int n;
 
 	if (!sqlite3_threadsafe()) {
-		db_err(err, errlen, "sqlite library built without thread support");
+		chat_errf(err, errlen, "sqlite library built without thread support");
 		return CHAT_EINVAL;
 	}
 	if (strcmp(uri, "sqlite") == 0) {
 		if (!data_dir || !*data_dir) {
-			db_err(err, errlen, "no data_dir for database 'sqlite'");
+			chat_errf(err, errlen, "no data_dir for database 'sqlite'");
 			return CHAT_EINVAL;
 		}
 		n = snprintf(path, sizeof(path), "%s/%s.db", data_dir, db->name);
@@ -239,7 +239,7 @@ static int db_sqlite_open(struct db *db, const char *uri,
 		n = snprintf(path, sizeof(path), "%s", uri + strlen("sqlite:"));
 	}
 	if (n <= 0 || (size_t)n >= sizeof(path)) {
-		db_err(err, errlen, "invalid sqlite path in '%.64s'", uri);
+		chat_errf(err, errlen, "invalid sqlite path in '%.64s'", uri);
 		return CHAT_EINVAL;
 	}
 	db->target = strdup(path);
@@ -271,7 +271,7 @@ static int db_sqlite_conn_open(struct db_conn *c, int first, char *err,
 		int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
 
 		if (fd < 0) {
-			db_err(err, errlen, "cannot open '%s': %s", path,
+			chat_errf(err, errlen, "cannot open '%s': %s", path,
 			       strerror(errno));
 			return CHAT_EIO;
 		}
@@ -280,7 +280,7 @@ static int db_sqlite_conn_open(struct db_conn *c, int first, char *err,
 	src = sqlite3_open_v2(path, &h, SQLITE_OPEN_READWRITE |
 			      SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
 	if (src != SQLITE_OK) {
-		db_err(err, errlen, "cannot open '%s': %s", path,
+		chat_errf(err, errlen, "cannot open '%s': %s", path,
 		       h ? sqlite3_errmsg(h) : sqlite3_errstr(src));
 		rc = db_sqlite_rc(src) == CHAT_ENOMEM ? CHAT_ENOMEM : CHAT_EDB;
 		goto out;
@@ -300,14 +300,14 @@ static int db_sqlite_conn_open(struct db_conn *c, int first, char *err,
 		src = SQLITE_OK;
 	}
 	if (src != SQLITE_ROW) {
-		db_err(err, errlen, "cannot set WAL mode on '%s': %s", path,
+		chat_errf(err, errlen, "cannot set WAL mode on '%s': %s", path,
 		       sqlite3_errmsg(h));
 		rc = db_sqlite_rc(src) == CHAT_EBUSY ? CHAT_EBUSY : CHAT_EDB;
 		goto out;
 	}
 	mode = (const char *)sqlite3_column_text(st, 0);
 	if (!mode || strcmp(mode, "wal") != 0) {
-		db_err(err, errlen, "'%s' cannot use WAL (journal mode '%s')",
+		chat_errf(err, errlen, "'%s' cannot use WAL (journal mode '%s')",
 		       path, mode ? mode : "?");
 		rc = CHAT_EDB;
 		goto out;
@@ -315,7 +315,7 @@ static int db_sqlite_conn_open(struct db_conn *c, int first, char *err,
 	src = sqlite3_exec(h, "PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON",
 			   NULL, NULL, NULL);
 	if (src != SQLITE_OK) {
-		db_err(err, errlen, "cannot configure '%s': %s", path,
+		chat_errf(err, errlen, "cannot configure '%s': %s", path,
 		       sqlite3_errmsg(h));
 		rc = CHAT_EDB;
 		goto out;

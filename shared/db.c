@@ -105,17 +105,6 @@ static int db_name_valid(const char *name)
 	return n >= 1 && n <= DB_NAME_MAX;
 }
 
-void db_err(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!err || errlen == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
-
 void db_conn_seterr(struct db_conn *c, const char *fmt, ...)
 {
 	va_list ap;
@@ -291,30 +280,30 @@ int db_open(const char *uri, const char *data_dir, const char *name,
 	int rc = 0;
 	int i;
 
-	db_err(err, errlen, "%s", "");
+	chat_errf(err, errlen, "%s", "");
 	if (!out)
 		return CHAT_EINVAL;
 	*out = NULL;
 	if (!uri || !*uri) {
-		db_err(err, errlen, "no database given");
+		chat_errf(err, errlen, "no database given");
 		return CHAT_EINVAL;
 	}
 	ops = db_scheme_find(uri);
 	if (!ops) {
 		/* only the scheme: the rest may hold a password */
-		db_err(err, errlen,
+		chat_errf(err, errlen,
 		       "unsupported database '%.*s' (use 'sqlite' or a postgresql:// uri)",
 		       (int)strcspn(uri, ":/@"), uri);
 		return CHAT_EINVAL;
 	}
 	if (!db_name_valid(name)) {
-		db_err(err, errlen,
+		chat_errf(err, errlen,
 		       "invalid store name '%.64s' (1-63 of a-z, 0-9, _)",
 		       name ? name : "");
 		return CHAT_EINVAL;
 	}
 	if (pool_size < 1 || pool_size > DB_POOL_MAX) {
-		db_err(err, errlen, "invalid pool size %d (1-%d)", pool_size,
+		chat_errf(err, errlen, "invalid pool size %d (1-%d)", pool_size,
 		       DB_POOL_MAX);
 		return CHAT_EINVAL;
 	}
@@ -353,7 +342,7 @@ int db_open(const char *uri, const char *data_dir, const char *name,
 out:
 	if (rc < 0) {
 		if (err && errlen && !*err)
-			db_err(err, errlen, "cannot open store '%s': %s", name,
+			chat_errf(err, errlen, "cannot open store '%s': %s", name,
 			       chat_strerror(rc));
 		db_close(db);
 		return rc;
@@ -557,7 +546,7 @@ static int db_migration_check(const struct db *db,
 	size_t i;
 
 	if (n > 0 && !m) {
-		db_err(err, errlen, "no migrations given");
+		chat_errf(err, errlen, "no migrations given");
 		return CHAT_EINVAL;
 	}
 	for (i = 0; i < n; i++) {
@@ -565,13 +554,13 @@ static int db_migration_check(const struct db *db,
 				  ? m[i].sql_pg : m[i].sql_sqlite;
 
 		if (m[i].version < 1 || (i > 0 && m[i].version <= m[i - 1].version)) {
-			db_err(err, errlen,
+			chat_errf(err, errlen,
 			       "migration %d: versions must be positive and increasing",
 			       m[i].version);
 			return CHAT_EINVAL;
 		}
 		if (!m[i].name || !sql) {
-			db_err(err, errlen, "migration %d: no name or no SQL",
+			chat_errf(err, errlen, "migration %d: no name or no SQL",
 			       m[i].version);
 			return CHAT_EINVAL;
 		}
@@ -621,7 +610,7 @@ static int db_migrate_one(struct db_conn *c, const struct db_migration *m,
 		 m->version, m->name);
 out:
 	if (rc < 0) {
-		db_err(err, errlen, "migration %d '%s': %s", m->version,
+		chat_errf(err, errlen, "migration %d '%s': %s", m->version,
 		       m->name, c->errmsg[0] ? c->errmsg : chat_strerror(rc));
 		db_rollback(c);
 	}
@@ -638,7 +627,7 @@ int db_migrate(struct db *db, const struct db_migration *m, size_t n,
 	int rc = 0;
 	size_t i, j;
 
-	db_err(err, errlen, "%s", "");
+	chat_errf(err, errlen, "%s", "");
 	if (!db)
 		return CHAT_EINVAL;
 	rc = db_migration_check(db, m, n, err, errlen);
@@ -646,14 +635,14 @@ int db_migrate(struct db *db, const struct db_migration *m, size_t n,
 		return rc;
 	rc = db_acquire(db, DB_MIGRATE_WAIT_MS, &c);
 	if (rc < 0) {
-		db_err(err, errlen, "no connection to migrate '%s' on: %s",
+		chat_errf(err, errlen, "no connection to migrate '%s' on: %s",
 		       db->name, chat_strerror(rc));
 		return rc;
 	}
 	if (db->ops->lock) {
 		rc = db->ops->lock(c);
 		if (rc < 0) {
-			db_err(err, errlen, "cannot lock '%s' for migrations: %s",
+			chat_errf(err, errlen, "cannot lock '%s' for migrations: %s",
 			       db->name, c->errmsg);
 			goto out;
 		}
@@ -663,14 +652,14 @@ int db_migrate(struct db *db, const struct db_migration *m, size_t n,
 		     "version INTEGER PRIMARY KEY, name TEXT NOT NULL, "
 		     "applied_at BIGINT NOT NULL)", NULL, 0, NULL);
 	if (rc < 0) {
-		db_err(err, errlen, "cannot create 'schema_migrations': %s",
+		chat_errf(err, errlen, "cannot create 'schema_migrations': %s",
 		       c->errmsg);
 		goto out;
 	}
 	rc = db_query(c, "SELECT version FROM schema_migrations", NULL, 0,
 		      &applied);
 	if (rc < 0) {
-		db_err(err, errlen, "cannot read 'schema_migrations': %s",
+		chat_errf(err, errlen, "cannot read 'schema_migrations': %s",
 		       c->errmsg);
 		goto out;
 	}

@@ -3,7 +3,9 @@
  */
 #include "err.h"
 
+#include <stdarg.h>
 #include <stddef.h>
+#include <stdio.h>
 
 /* Indexed by -rc; every code of enum chat_err has its text here. */
 static const char *const err_texts[] = {
@@ -41,3 +43,14 @@ const char *chat_strerror(int rc)
 }
 
 #include "banned.h"
+
+void chat_errf(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!err || errlen == 0)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+}

@@ -7,6 +7,8 @@
 #ifndef CHAT_ERR_H
 #define CHAT_ERR_H
 
+#include <stddef.h>
+
 enum chat_err {
 	CHAT_OK = 0,
 	CHAT_ENOMEM = -1,	/* allocation failed */
@@ -31,5 +33,10 @@ enum chat_err {
 
 /* Short lowercase description of rc; never NULL. */
 const char *chat_strerror(int rc);
+
+/* Formats a failure's detail into a caller-supplied buffer; err may be
+ * NULL or errlen 0, then nothing is written. */
+void chat_errf(char *err, size_t errlen, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
 
 #endif

@@ -18,20 +18,6 @@
 /* Deepest nesting of arrays and objects a request body may have. */
 #define JSON_MAX_DEPTH 64
 
-static void json_err(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static void json_err(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!err || !errlen)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
-
 /*
  * Deepest nesting of [ and { outside strings.  Checked on the raw text
  * before cJSON builds a tree, so a hostile body is refused cheaply and
@@ -72,16 +58,16 @@ int json_parse_object(const char *body, size_t len, cJSON **out,
 
 	*out = NULL;
 	if (!body && len) {
-		json_err(err, errlen, "malformed JSON");
+		chat_errf(err, errlen, "malformed JSON");
 		return CHAT_EPARSE;
 	}
 	if (!utf8_valid(body, len)) {
 		/* Also refuses NUL bytes, which cJSON would stop at. */
-		json_err(err, errlen, "body is not valid UTF-8");
+		chat_errf(err, errlen, "body is not valid UTF-8");
 		return CHAT_EPARSE;
 	}
 	if (json_depth(body, len) > JSON_MAX_DEPTH) {
-		json_err(err, errlen, "JSON nested deeper than %d levels",
+		chat_errf(err, errlen, "JSON nested deeper than %d levels",
 			 JSON_MAX_DEPTH);
 		return CHAT_EPARSE;
 	}
@@ -98,7 +84,7 @@ int json_parse_object(const char *body, size_t len, cJSON **out,
 	if (!root) {
 		/* cJSON returns NULL for allocation failures too; they are
 		 * indistinguishable here and rare enough to call malformed. */
-		json_err(err, errlen, "malformed JSON");
+		chat_errf(err, errlen, "malformed JSON");
 		rc = CHAT_EPARSE;
 		goto out;
 	}
@@ -106,12 +92,12 @@ int json_parse_object(const char *body, size_t len, cJSON **out,
 		       *end == '\r'))
 		end++;
 	if (!end || *end != '\0') {
-		json_err(err, errlen, "malformed JSON: trailing data");
+		chat_errf(err, errlen, "malformed JSON: trailing data");
 		rc = CHAT_EPARSE;
 		goto out;
 	}
 	if (!cJSON_IsObject(root)) {
-		json_err(err, errlen, "body must be a JSON object");
+		chat_errf(err, errlen, "body must be a JSON object");
 		rc = CHAT_EPARSE;
 		goto out;
 	}
@@ -137,7 +123,7 @@ static const cJSON *json_field(const cJSON *obj, const char *key,
 		return item;
 	}
 	if (required) {
-		json_err(err, errlen, "'%s' is required", key);
+		chat_errf(err, errlen, "'%s' is required", key);
 		*rc = CHAT_EINVAL;
 	} else {
 		*rc = CHAT_ENOTFOUND;
@@ -157,20 +143,20 @@ int json_get_string(const cJSON *obj, const char *key, bool required,
 	if (!item)
 		return rc;
 	if (!cJSON_IsString(item) || !item->valuestring) {
-		json_err(err, errlen, "'%s' must be a string", key);
+		chat_errf(err, errlen, "'%s' must be a string", key);
 		return CHAT_EINVAL;
 	}
 	len = strlen(item->valuestring);
 	if (!utf8_valid(item->valuestring, len)) {
-		json_err(err, errlen, "'%s' is not valid UTF-8", key);
+		chat_errf(err, errlen, "'%s' is not valid UTF-8", key);
 		return CHAT_EINVAL;
 	}
 	if (len < minlen || len > maxlen) {
 		if (minlen == 0)
-			json_err(err, errlen, "'%s' must be at most %zu bytes",
+			chat_errf(err, errlen, "'%s' must be at most %zu bytes",
 				 key, maxlen);
 		else
-			json_err(err, errlen, "'%s' must be %zu to %zu bytes",
+			chat_errf(err, errlen, "'%s' must be %zu to %zu bytes",
 				 key, minlen, maxlen);
 		return CHAT_EINVAL;
 	}
@@ -188,7 +174,7 @@ int json_get_bool(const cJSON *obj, const char *key, bool required,
 	if (!item)
 		return rc;
 	if (!cJSON_IsBool(item)) {
-		json_err(err, errlen, "'%s' must be a boolean", key);
+		chat_errf(err, errlen, "'%s' must be a boolean", key);
 		return CHAT_EINVAL;
 	}
 	*out = cJSON_IsTrue(item);
@@ -221,7 +207,7 @@ int json_get_int(const cJSON *obj, const char *key, bool required,
 	*out = v;
 	return 0;
 bad:
-	json_err(err, errlen, "'%s' must be an integer from %lld to %lld", key,
+	chat_errf(err, errlen, "'%s' must be an integer from %lld to %lld", key,
 		 (long long)min, (long long)max);
 	return CHAT_EINVAL;
 }
