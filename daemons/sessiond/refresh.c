@@ -79,7 +79,7 @@ static int refresh_rotate(struct sessiond *s, struct db_conn *c,
 	if (rc < 0)
 		goto out;
 	now = now_ms();	/* after BEGIN, which may wait for a lock */
-	p[0] = sessiond_text(hash);
+	p[0] = db_p_text(hash);
 	rc = db_query(c, sql_lookup, p, 1, &rows);
 	if (rc < 0)
 		goto out;
@@ -100,7 +100,7 @@ static int refresh_rotate(struct sessiond *s, struct db_conn *c,
 		goto rollback;
 
 	p[0] = DB_P_INT(now);
-	p[1] = sessiond_text(hash);
+	p[1] = db_p_text(hash);
 	rc = db_exec(c, sql_claim, p, 2, &changed);
 	if (rc < 0)
 		goto out;
@@ -120,7 +120,7 @@ static int refresh_rotate(struct sessiond *s, struct db_conn *c,
 		goto out;
 	p[0] = DB_P_INT(now);
 	p[1] = DB_P_INT(out->expires_at);
-	p[2] = sessiond_text(out->session_id);
+	p[2] = db_p_text(out->session_id);
 	rc = db_exec(c, sql_slide, p, 3, NULL);
 	if (rc < 0)
 		goto out;

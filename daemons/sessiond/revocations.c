@@ -55,7 +55,7 @@ void revocations_session_handler(struct http_req *req, struct http_res *res)
 	rc = sessions_revoke(c, id, NULL, "revoked", now_ms(), &changed);
 	if (rc == 0 && changed == 0) {
 		/* already revoked (fine) or unknown (404) */
-		p[0] = sessiond_text(id);
+		p[0] = db_p_text(id);
 		rc = db_query(c, sql_exists, p, 1, &rows);
 	}
 	db_release(c);
@@ -92,8 +92,8 @@ void revocations_user_handler(struct http_req *req, struct http_res *res)
 	if (sessions_acquire(s, res, &c) < 0)
 		return;
 	p[0] = DB_P_INT(now_ms());
-	p[1] = DB_P_TEXT("user_revoked");
-	p[2] = sessiond_text(user_id);
+	p[1] = db_p_text("user_revoked");
+	p[2] = db_p_text(user_id);
 	rc = db_exec(c, sql_revoke_user, p, 3, &changed);
 	db_release(c);
 	if (rc < 0) {

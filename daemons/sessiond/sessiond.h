@@ -30,12 +30,6 @@
 /* Rows revoked or expired longer than this ago are deleted. */
 #define SESSIOND_KEEP_MS (24LL * 3600 * 1000)
 
-/* DB_P_TEXT for a char array (the macro's NULL test warns on arrays). */
-static inline struct db_param sessiond_text(const char *s)
-{
-	return DB_P_TEXT(s);
-}
-
 struct sessiond {
 	struct daemon d;		/* first: req->app points here */
 	int64_t refresh_ttl_ms;		/* sessiond.refresh_ttl_s */

@@ -148,9 +148,9 @@ int sessions_token_insert(struct db_conn *c, const char *session_id,
 	if (rc < 0)
 		return rc;
 	crypto_sha256_hex(tok, strlen(tok), hash);
-	p[0] = sessiond_text(hash);
-	p[1] = sessiond_text(session_id);
-	p[2] = sessiond_text(user_id);
+	p[0] = db_p_text(hash);
+	p[1] = db_p_text(session_id);
+	p[2] = db_p_text(user_id);
 	p[3] = DB_P_INT(now);
 	p[4] = DB_P_INT(expires_at);
 	return db_exec(c, sql_token_insert, p, 5, NULL);
@@ -162,10 +162,10 @@ int sessions_revoke(struct db_conn *c, const char *id, const char *user_id,
 	struct db_param p[4];
 
 	p[0] = DB_P_INT(now);
-	p[1] = sessiond_text(reason);
-	p[2] = sessiond_text(id);
+	p[1] = db_p_text(reason);
+	p[2] = db_p_text(id);
 	if (user_id) {
-		p[3] = sessiond_text(user_id);
+		p[3] = db_p_text(user_id);
 		return db_exec(c, sql_revoke_own, p, 4, changed);
 	}
 	return db_exec(c, sql_revoke_any, p, 3, changed);
@@ -248,10 +248,10 @@ void sessions_create_handler(struct http_req *req, struct http_res *res)
 		goto out;
 	now = now_ms();
 	expires = now + s->refresh_ttl_ms;
-	p[0] = sessiond_text(id);
-	p[1] = sessiond_text(user_id);
-	p[2] = sessiond_text(ua);
-	p[3] = sessiond_text(ip);
+	p[0] = db_p_text(id);
+	p[1] = db_p_text(user_id);
+	p[2] = db_p_text(ua);
+	p[3] = db_p_text(ip);
 	p[4] = DB_P_INT(now);
 	p[5] = DB_P_INT(expires);
 	rc = db_begin(c);
@@ -376,10 +376,10 @@ void sessions_list_handler(struct http_req *req, struct http_res *res)
 	}
 	if (sessions_acquire(s, res, &c) < 0)
 		return;
-	p[0] = sessiond_text(user_id);
+	p[0] = db_p_text(user_id);
 	p[1] = DB_P_INT(now_ms());
 	p[2] = DB_P_INT(limit + 1);	/* one more: does a page follow? */
-	p[3] = sessiond_text(cursor);
+	p[3] = db_p_text(cursor);
 	rc = db_query(c, has_cursor ? sql_list_after : sql_list_first, p,
 		      has_cursor ? 4 : 3, &rows);
 	db_release(c);

@@ -131,7 +131,7 @@ void admin_handle_list(struct http_req *req, struct http_res *res)
 		rc = db_query(c,
 			      "SELECT " USERS_COLUMNS " FROM users WHERE id < $1"
 			      " ORDER BY id DESC LIMIT $2",
-			      (struct db_param[]){ userd_text(cursor),
+			      (struct db_param[]){ db_p_text(cursor),
 						   DB_P_INT(limit + 1) },
 			      2, &r);
 	else

@@ -62,7 +62,7 @@ void apikeys_handle_create(struct http_req *req, struct http_res *res)
 		rc = db_query(c,
 			      "SELECT COUNT(*) FROM api_keys WHERE user_id = $1"
 			      " AND revoked_at IS NULL",
-			      (struct db_param[]){ userd_text(req->user_id) }, 1,
+			      (struct db_param[]){ db_p_text(req->user_id) }, 1,
 			      &r);
 	if (rc == 0 && db_rows_int(r, 0, 0, 0) >= APIKEYS_MAX_PER_USER) {
 		db_rollback(c);
@@ -76,11 +76,11 @@ void apikeys_handle_create(struct http_req *req, struct http_res *res)
 			     "INSERT INTO api_keys (id, user_id, name, prefix,"
 			     " key_hash, created_at) VALUES ($1, $2, $3, $4,"
 			     " $5, $6)",
-			     (struct db_param[]){ userd_text(id),
-						  userd_text(req->user_id),
-						  userd_text(name),
-						  userd_text(prefix),
-						  userd_text(hash),
+			     (struct db_param[]){ db_p_text(id),
+						  db_p_text(req->user_id),
+						  db_p_text(name),
+						  db_p_text(prefix),
+						  db_p_text(hash),
 						  DB_P_INT(now) },
 			     6, NULL);
 	if (rc == 0)
@@ -141,7 +141,7 @@ void apikeys_handle_list(struct http_req *req, struct http_res *res)
 		      "SELECT id, name, prefix, created_at, last_used_at"
 		      " FROM api_keys WHERE user_id = $1 AND revoked_at IS NULL"
 		      " ORDER BY id DESC LIMIT $2",
-		      (struct db_param[]){ userd_text(req->user_id),
+		      (struct db_param[]){ db_p_text(req->user_id),
 					   DB_P_INT(APIKEYS_MAX_PER_USER) },
 		      2, &r);
 	db_release(c);
@@ -185,8 +185,8 @@ void apikeys_handle_delete(struct http_req *req, struct http_res *res)
 	rc = db_exec(c,
 		     "UPDATE api_keys SET revoked_at = $1 WHERE id = $2"
 		     " AND user_id = $3 AND revoked_at IS NULL",
-		     (struct db_param[]){ DB_P_INT(now_ms()), userd_text(id),
-					  userd_text(req->user_id) },
+		     (struct db_param[]){ DB_P_INT(now_ms()), db_p_text(id),
+					  db_p_text(req->user_id) },
 		     3, &changes);
 	db_release(c);
 	if (rc < 0) {
@@ -235,7 +235,7 @@ void apikeys_handle_verify(struct http_req *req, struct http_res *res)
 		      " u.disabled FROM api_keys k JOIN users u"
 		      " ON u.id = k.user_id"
 		      " WHERE k.key_hash = $1 AND k.revoked_at IS NULL",
-		      (struct db_param[]){ userd_text(hash) }, 1, &r);
+		      (struct db_param[]){ db_p_text(hash) }, 1, &r);
 	if (rc < 0) {
 		request_fail(req, rc, "checking a key");
 		goto out;
@@ -250,7 +250,7 @@ void apikeys_handle_verify(struct http_req *req, struct http_res *res)
 			     "UPDATE api_keys SET last_used_at = $1 WHERE id = $2"
 			     " AND (last_used_at IS NULL OR last_used_at < $3)",
 			     (struct db_param[]){ DB_P_INT(now),
-						  userd_text(db_rows_get(r, 0, 0)),
+						  db_p_text(db_rows_get(r, 0, 0)),
 						  DB_P_INT(now - APIKEYS_TOUCH_MS) },
 			     3, NULL);
 		if (rc < 0)

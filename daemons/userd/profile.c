@@ -155,7 +155,7 @@ void profile_handle_patch(struct http_req *req, struct http_res *res)
 			goto out;
 		if (got == 0)
 			continue;
-		p[np++] = userd_text(value);
+		p[np++] = db_p_text(value);
 		rc = buf_printf(&sql, "%s = $%zu, ", profile_fields[i].column,
 				np);
 	}
@@ -170,7 +170,7 @@ void profile_handle_patch(struct http_req *req, struct http_res *res)
 		rc = users_get_by_id(c, req->user_id, &u);
 	} else {
 		p[np++] = DB_P_INT(now_ms());
-		p[np++] = userd_text(req->user_id);
+		p[np++] = db_p_text(req->user_id);
 		rc = buf_printf(&sql,
 				"updated_at = $%zu WHERE id = $%zu RETURNING "
 				USERS_COLUMNS, np - 1, np);

@@ -114,8 +114,8 @@ static int tokens_create_first(struct userd *ud, struct db_conn *c,
 		rc = db_exec(c,
 			     "INSERT INTO signing_keys (kid, public_key,"
 			     " secret_key, created_at) VALUES ($1, $2, $3, $4)",
-			     (struct db_param[]){ userd_text(key.kid),
-						  userd_text(pk), userd_text(sk),
+			     (struct db_param[]){ db_p_text(key.kid),
+						  db_p_text(pk), db_p_text(sk),
 						  DB_P_INT(now_ms()) },
 			     4, NULL);
 	if (rc == 0)

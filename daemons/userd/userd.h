@@ -74,13 +74,6 @@ struct userd {
 	struct throttle throttle;	/* login failures per username */
 };
 
-/* A text parameter; unlike DB_P_TEXT it takes arrays without -Waddress
- * noise (NULL still gives SQL NULL). */
-static inline struct db_param userd_text(const char *s)
-{
-	return DB_P_TEXT(s);
-}
-
 static inline struct userd *userd_of(const struct http_req *req)
 {
 	return (struct userd *)req->app;

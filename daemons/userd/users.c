@@ -164,7 +164,7 @@ void users_username_key(const char *s, char out[USERD_USERNAME_MAX + 1])
 static int users_get_one(struct db_conn *c, const char *sql,
 			 const char *arg, struct user *out)
 {
-	struct db_param p[] = { userd_text(arg) };
+	struct db_param p[] = { db_p_text(arg) };
 	struct db_rows *r = NULL;
 	int rc = db_query(c, sql, p, 1, &r);
 
@@ -250,10 +250,10 @@ int users_register(struct userd *ud, struct db_conn *c, const char *username,
 		     "INSERT INTO users (id, username, username_key,"
 		     " password_hash, role, disabled, created_at, updated_at)"
 		     " VALUES ($1, $2, $3, $4, $5, 0, $6, $6)",
-		     (struct db_param[]){ userd_text(id), userd_text(username),
-					  userd_text(key),
-					  userd_text(password_hash),
-					  userd_text(role), DB_P_INT(now) },
+		     (struct db_param[]){ db_p_text(id), db_p_text(username),
+					  db_p_text(key),
+					  db_p_text(password_hash),
+					  db_p_text(role), DB_P_INT(now) },
 		     6, NULL);
 	if (rc < 0)
 		goto out;
@@ -302,7 +302,7 @@ int users_admin_update(struct userd *ud, struct db_conn *c, const char *id,
 		rc = users_count(c,
 				 "SELECT COUNT(*) FROM users WHERE role = 'admin'"
 				 " AND disabled = 0 AND id <> $1",
-				 (struct db_param[]){ userd_text(id) }, 1,
+				 (struct db_param[]){ db_p_text(id) }, 1,
 				 &others);
 		if (rc < 0)
 			goto out;
@@ -315,10 +315,10 @@ int users_admin_update(struct userd *ud, struct db_conn *c, const char *id,
 		rc = db_exec(c,
 			     "UPDATE users SET role = $1, disabled = $2,"
 			     " updated_at = $3 WHERE id = $4",
-			     (struct db_param[]){ userd_text(new_role),
+			     (struct db_param[]){ db_p_text(new_role),
 						  DB_P_INT(new_disabled),
 						  DB_P_INT(now_ms()),
-						  userd_text(id) },
+						  db_p_text(id) },
 			     4, NULL);
 		if (rc < 0)
 			goto out;
