@@ -233,7 +233,6 @@ static int daemon_setup(struct daemon *d, char *err, size_t errlen)
 		.cron = spec->cron,
 		.cron_ms = spec->cron_ms,
 		.fallback = spec->fallback,
-		.static_dir = spec->static_dir,
 	};
 	snprintf(key, sizeof(key), "%s.max_body", spec->name);
 	{

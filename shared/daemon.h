@@ -57,7 +57,6 @@ struct daemon_spec {
 	/* readiness beyond the store (may be NULL); worker thread */
 	int (*ready)(struct daemon *d);
 	http_handler_fn fallback;
-	const char *static_dir;
 	int public_facing;		/* gatewayd: never trust X-Chat-* headers */
 };
 

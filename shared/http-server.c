@@ -71,6 +71,7 @@ struct http_res {
 	bool body_too_big;
 	char request_id[HTTP_REQUEST_ID_MAX + 1];
 	char peer[64];
+	char note[96];			/* for the access log; under lock */
 	struct http_hdr *hdrs;		/* owned request headers */
 	size_t nhdrs;
 	char *params;			/* owned storage of param names/values */
@@ -653,9 +654,16 @@ out:
 
 static void log_access(struct http_res *ex)
 {
+	char note[sizeof(ex->note)];
+
+	if (LOG_LINFO < log_level_current)
+		return;
+	pthread_mutex_lock(&ex->srv->lock);
+	memcpy(note, ex->note, sizeof(note));
+	pthread_mutex_unlock(&ex->srv->lock);
 	log_set_request_id(ex->request_id);
-	log_info("%s %s %d %" PRId64 "ms", ex->method, ex->path, ex->status,
-		 mono_ms() - ex->t_start);
+	log_info("%s %s %d %" PRId64 "ms%s%s", ex->method, ex->path,
+		 ex->status, mono_ms() - ex->t_start, note[0] ? " " : "", note);
 	log_set_request_id(NULL);
 }
 
@@ -1359,6 +1367,19 @@ bool http_res_closed(const struct http_res *res)
 }
 
 /* All of it under one lock, so the loop never sees half an answer. */
+void http_res_note(struct http_res *res, const char *fmt, ...)
+{
+	char note[sizeof(res->note)];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(note, sizeof(note), fmt, ap);
+	va_end(ap);
+	pthread_mutex_lock(&res->srv->lock);
+	memcpy(res->note, note, sizeof(note));
+	pthread_mutex_unlock(&res->srv->lock);
+}
+
 void http_res_send(struct http_res *res, int status, const char *ctype,
 		   char *body, size_t len)
 {

@@ -103,8 +103,6 @@ struct http_server_config {
 	/* answer for a request no route matches (runs on the loop thread,
 	 * must not block); NULL gives 404 */
 	http_handler_fn fallback;
-	/* static files: GET of paths under static_prefix from static_dir */
-	const char *static_dir;
 };
 
 int http_server_new(const struct http_server_config *cfg,
@@ -152,6 +150,10 @@ int http_res_write(struct http_res *res, const void *data, size_t len);
 void http_res_end(struct http_res *res);		/* final */
 /* True once the client has gone away. */
 bool http_res_closed(const struct http_res *res);
+/* Words added to the request's access log line ("upstream=userd"); any
+ * thread, before the final call; a later note replaces an earlier one. */
+void http_res_note(struct http_res *res, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
 
 /* Maps CHAT_E* to an HTTP status and error code and sends it (final). */
 void http_res_chat_error(struct http_res *res, int rc, const char *message);

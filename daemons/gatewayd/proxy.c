@@ -43,13 +43,11 @@ struct proxy_call {
 	char method[16];
 	char request_id[129];
 	char peer[64];			/* client address */
-	char *path;			/* owned; for the log */
 	char *url;			/* owned */
 	char **headers;			/* owned strings, NULL-terminated */
 	size_t nheaders;
 	const char *body;		/* req->body */
 	size_t body_len;
-	int64_t t_start;		/* mono_ms */
 	int status;			/* sent to the client */
 	int rc;				/* how the upstream call ended */
 	bool head_sent;			/* http_res_begin done */
@@ -149,32 +147,27 @@ static void proxy_call_free(struct proxy_call *pc)
 		free(pc->headers[i]);
 	free(pc->headers);
 	free(pc->url);
-	free(pc->path);
 	free(pc);
 }
 
-/* Counts, logs and frees; the answer has had its final call. */
+/* The upstream and how its call ended, for the server's access log line;
+ * before the final call. */
+static void proxy_note(struct proxy_call *pc)
+{
+	http_res_note(pc->res, "upstream=%s%s%s", pc->up ? pc->up->name : "-",
+		      pc->rc ? " error=" : "",
+		      pc->rc ? chat_strerror(pc->rc) : "");
+}
+
+/* Counts and frees; the answer has had its final call. */
 static void proxy_finish(struct proxy_call *pc)
 {
 	struct gatewayd *gw = pc->gw;
-	char prev[129];
-	const char *p;
 
 	metrics_count_request(&gw->metrics, pc->status);
 	atomic_fetch_sub(&gw->metrics.in_flight, 1);
 	if (pc->up && upstream_error(pc->rc))
 		atomic_fetch_add(&pc->up->errors, 1);
-	if (LOG_LINFO >= log_level_current) {
-		/* the curl thread has no request id of its own */
-		p = log_get_request_id();
-		snprintf(prev, sizeof(prev), "%s", p ? p : "");
-		log_set_request_id(pc->request_id);
-		log_info("%s %s %d %" PRId64 "ms upstream=%s%s%s", pc->method,
-			 pc->path, pc->status, mono_ms() - pc->t_start,
-			 pc->up ? pc->up->name : "-", pc->rc ? " error=" : "",
-			 pc->rc ? chat_strerror(pc->rc) : "");
-		log_set_request_id(prev[0] ? prev : NULL);
-	}
 	proxy_call_free(pc);
 }
 
@@ -191,6 +184,7 @@ static void proxy_fail(struct proxy_call *pc, int status, const char *code,
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
 	pc->status = status;
+	proxy_note(pc);
 	http_res_error(pc->res, status, code, "%s", msg);
 	proxy_finish(pc);
 }
@@ -264,6 +258,7 @@ static void proxy_on_done(void *arg, int rc)
 	pc->rc = rc;
 	if (pc->head_sent) {
 		/* a stream cut short can only end early; the log says so */
+		proxy_note(pc);
 		http_res_end(pc->res);
 		proxy_finish(pc);
 		return;
@@ -404,6 +399,7 @@ static void proxy_auth_done(void *arg, enum gw_auth_result r,
 
 	if (r != GW_AUTH_OK) {
 		atomic_fetch_add(&pc->gw->metrics.auth_failures[r], 1);
+		proxy_note(pc);
 		pc->status = auth_respond(pc->res, r);
 		proxy_finish(pc);
 		return;
@@ -427,12 +423,10 @@ static struct proxy_call *proxy_call_new(struct gatewayd *gw,
 		return NULL;
 	pc->gw = gw;
 	pc->res = res;
-	pc->t_start = mono_ms();
 	snprintf(pc->method, sizeof(pc->method), "%s", req->method);
 	snprintf(pc->request_id, sizeof(pc->request_id), "%s",
 		 req->request_id);
 	snprintf(pc->peer, sizeof(pc->peer), "%s", req->peer ? req->peer : "");
-	pc->path = strdup(req->path);
 	pc->body = req->body;
 	pc->body_len = req->body_len;
 	route = routes_find(gw, req->path);
@@ -442,10 +436,6 @@ static struct proxy_call *proxy_call_new(struct gatewayd *gw,
 		    strncmp(req->path, flush_rules[i].prefix,
 			    strlen(flush_rules[i].prefix)) == 0)
 			pc->flush_keys = true;
-	if (!pc->path) {
-		free(pc);
-		return NULL;
-	}
 	return pc;
 }
 
