@@ -34,14 +34,16 @@ else
 Q := @
 endif
 
-B := build
+B   := build
+# where the binaries go; a private BIN (and B) lets several builds coexist
+BIN ?= bin
 
 LIB_SRC  := $(wildcard shared/*.c)
 LIB_OBJ  := $(LIB_SRC:%.c=$(B)/%.o)
 LIB      := $(B)/libchat.a
 
 DAEMONS  := $(notdir $(wildcard daemons/*))
-DAEMON_BINS := $(foreach d,$(DAEMONS),$(if $(wildcard daemons/$(d)/*.c),bin/$(d)))
+DAEMON_BINS := $(foreach d,$(DAEMONS),$(if $(wildcard daemons/$(d)/*.c),$(BIN)/$(d)))
 CLI_SRC  := $(wildcard cli/*.c)
 TUI_SRC  := $(wildcard tui/*.c)
 FIX_SRC  := $(wildcard tests/fixtures/*/*.c)
@@ -49,7 +51,7 @@ FIX_BINS := $(foreach f,$(FIX_SRC),$(B)/fixtures/$(notdir $(f:.c=)))
 UNIT_SRC := $(wildcard tests/unit/test-*.c)
 UNIT_BINS := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
 
-BINS := $(DAEMON_BINS) $(if $(CLI_SRC),bin/chatctl) $(if $(TUI_SRC),bin/chatui)
+BINS := $(DAEMON_BINS) $(if $(CLI_SRC),$(BIN)/chatctl) $(if $(TUI_SRC),$(BIN)/chatui)
 
 all: $(BINS) $(FIX_BINS)
 
@@ -69,18 +71,18 @@ $(LIB): $(LIB_OBJ)
 	$(Q)rm -f $@ && ar rcs $@ $^
 
 .SECONDEXPANSION:
-bin/%: $$(patsubst %.c,$(B)/%.o,$$(wildcard daemons/$$*/*.c)) $(LIB)
-	@mkdir -p bin
+$(BIN)/%: $$(patsubst %.c,$(B)/%.o,$$(wildcard daemons/$$*/*.c)) $(LIB)
+	@mkdir -p $(BIN)
 	@$(if $(Q),echo '  LINK    $@')
 	$(Q)$(CC) $(CFLAGS_ALL) $(LDFLAGS) -o $@ $^ $(LDLIBS_ALL)
 
-bin/chatctl: $(CLI_SRC:%.c=$(B)/%.o) $(LIB)
-	@mkdir -p bin
+$(BIN)/chatctl: $(CLI_SRC:%.c=$(B)/%.o) $(LIB)
+	@mkdir -p $(BIN)
 	@$(if $(Q),echo '  LINK    $@')
 	$(Q)$(CC) $(CFLAGS_ALL) $(LDFLAGS) -o $@ $^ $(LDLIBS_ALL) -lreadline
 
-bin/chatui: $(TUI_SRC:%.c=$(B)/%.o) $(LIB)
-	@mkdir -p bin
+$(BIN)/chatui: $(TUI_SRC:%.c=$(B)/%.o) $(LIB)
+	@mkdir -p $(BIN)
 	@$(if $(Q),echo '  LINK    $@')
 	$(Q)$(CC) $(CFLAGS_ALL) $(LDFLAGS) -o $@ $^ $(LDLIBS_ALL) -lncursesw
 
@@ -89,7 +91,10 @@ $(B)/fixtures/%: $$(patsubst %.c,$(B)/%.o,$$(wildcard tests/fixtures/*/$$*.c)) $
 	@$(if $(Q),echo '  LINK    $@')
 	$(Q)$(CC) $(CFLAGS_ALL) $(LDFLAGS) -o $@ $^ $(LDLIBS_ALL)
 
-$(B)/tests/%: $(B)/tests/unit/%.o $(LIB)
+# A unit test named test-<daemon>-*.c also links that daemon's objects but
+# its main.o, so daemon modules are testable on their own.
+unit_daemon = $(firstword $(filter $(DAEMONS),$(word 2,$(subst -, ,$(1)))))
+$(B)/tests/%: $(B)/tests/unit/%.o $$(patsubst %.c,$(B)/%.o,$$(filter-out %/main.c,$$(wildcard daemons/$$(call unit_daemon,$$*)/*.c))) $(LIB)
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo '  LINK    $@')
 	$(Q)$(CC) $(CFLAGS_ALL) $(LDFLAGS) -o $@ $^ $(LDLIBS_ALL) -lcmocka

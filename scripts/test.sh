@@ -16,6 +16,11 @@ set -uo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
 mode=${1:-all}
+# A private build (make B=... BIN=...) is tested with CHAT_BUILD and
+# CHAT_BIN pointing at it.
+build=${CHAT_BUILD:-build}
+export CHAT_BIN=${CHAT_BIN:-$root/bin}
+export CHAT_FIXTURES=${CHAT_FIXTURES:-$root/$build/fixtures}
 case $mode in
 all | unit) ;;
 *)
@@ -59,7 +64,7 @@ start_pg() {
 # without such a line (a crash, a sanitizer report) counts as one failure.
 run_units() {
 	local t log p f rc ran=0
-	for t in build/tests/test-*; do
+	for t in "$build"/tests/test-*; do
 		[[ -f $t && -x $t ]] || continue
 		ran=1
 		log=$work/${t##*/}.log
@@ -78,7 +83,7 @@ run_units() {
 		failed=$((failed + f))
 	done
 	if ((!ran)); then
-		echo "test.sh: no unit test binaries in build/tests (run make units)" >&2
+		echo "test.sh: no unit test binaries in $build/tests (run make units)" >&2
 		failed=$((failed + 1))
 	fi
 }
@@ -130,9 +135,9 @@ fi
 
 run_units
 if [[ $mode == all ]]; then
-	for d in userd sessiond gatewayd; do
-		[[ -x bin/$d ]] || {
-			echo "test.sh: bin/$d is missing (run make)" >&2
+	for d in userd sessiond chatd aid gatewayd chatctl; do
+		[[ -x $CHAT_BIN/$d ]] || {
+			echo "test.sh: $CHAT_BIN/$d is missing (run make)" >&2
 			failed=$((failed + 1))
 		}
 	done

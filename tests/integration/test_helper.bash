@@ -233,3 +233,47 @@ big_json_file() {
 	} >"$file"
 	echo "$file"
 }
+
+# Test fixtures (fake LLM upstream, WebSocket client): built by make into
+# build/fixtures, or CHAT_FIXTURES for a private build.
+FIXTURES=${CHAT_FIXTURES:-$CHAT_ROOT/build/fixtures}
+
+# start_fakellm: starts the fake LLM upstream (tests/fixtures/fakellm) on
+# a free port for this file; sets and exports FAKELLM_PORT and FAKELLM_URL.
+# Call it before start_stack so the stack's config can point at it.
+start_fakellm() {
+	local pf=$BATS_FILE_TMPDIR/fakellm.port i
+	rm -f "$pf"
+	"$FIXTURES/fakellm" -p 0 -f "$pf" >"$BATS_FILE_TMPDIR/fakellm.log" 2>&1 3>&- &
+	echo $! >"$BATS_FILE_TMPDIR/fakellm.pid"
+	for ((i = 0; i < 100; i++)); do
+		[[ -s $pf ]] && break
+		sleep 0.05
+	done
+	[[ -s $pf ]] || {
+		echo "fakellm did not start:" >&2
+		cat "$BATS_FILE_TMPDIR/fakellm.log" >&2
+		return 1
+	}
+	FAKELLM_PORT=$(<"$pf")
+	FAKELLM_URL=http://127.0.0.1:$FAKELLM_PORT
+	export FAKELLM_PORT FAKELLM_URL
+}
+
+# stop_fakellm: stops it by its recorded pid.
+stop_fakellm() {
+	local pf=$BATS_FILE_TMPDIR/fakellm.pid pid
+	[[ -s $pf ]] || return 0
+	pid=$(<"$pf")
+	kill "$pid" 2>/dev/null || true
+	for ((i = 0; i < 50; i++)); do
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.05
+	done
+	rm -f "$pf"
+}
+
+# fakellm_stats: the fake upstream's counters (GET /_stats) into $body.
+fakellm_stats() {
+	body=$(curl -s --max-time 5 "$FAKELLM_URL/_stats")
+}

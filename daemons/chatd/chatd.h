@@ -1,0 +1,189 @@
+/*
+ * chatd.h - the chat daemon: conversations, the message tree, generations
+ * run server-side against aid, and live delivery (SSE, WebSocket) with
+ * resume.
+ *
+ * Files, in two halves:
+ *   the store and REST side
+ *     main.c           spec, routes, config, init (calls live_init)
+ *     migrations.c     schema
+ *     store.c          conversations and messages in the db; JSON forms
+ *     conversations.c  create, list, get, patch, delete
+ *   the live side
+ *     live.c           live_init/live_release, the generation registry
+ *     gen.c            one generation: aid stream, batching, stop, title
+ *     hub.c            per-user event log and fan-out, event ids
+ *     send.c           send, regenerate, stop, events resume, idempotency
+ *     ws.c             the /v1/ws WebSocket
+ *
+ * Threads: REST handlers run on the worker pool and may block on the
+ * store; the aid stream's callbacks run on the http client's thread and
+ * never block (store writes go to the pool); WebSocket callbacks run on
+ * the loop thread.
+ */
+#ifndef CHAT_CHATD_H
+#define CHAT_CHATD_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cjson/cJSON.h>
+
+#include "daemon.h"
+#include "db.h"
+#include "http-server.h"
+#include "uuid.h"
+
+/* A store connection must come within this time or the request fails. */
+#define CHATD_DB_WAIT_MS 5000
+#define CHATD_TITLE_MAX 256
+#define CHATD_MODEL_MAX 128
+#define CHATD_SYSTEM_MAX 16384
+#define CHATD_CONTENT_MAX (1024 * 1024)
+
+struct live;			/* live.c: generations, hub */
+
+struct chatd {
+	struct daemon d;		/* first: req->app points here */
+	char aid_url[128];		/* daemon_peer_url("aid") */
+	char userd_url[128];		/* daemon_peer_url("userd") */
+	struct live *live;		/* owned: live_init/live_release */
+};
+
+/* Message statuses. */
+#define MSG_COMPLETE	"complete"
+#define MSG_STREAMING	"streaming"
+#define MSG_STOPPED	"stopped"
+#define MSG_ERROR	"error"
+#define MSG_TRUNCATED	"truncated"
+#define MSG_INTERRUPTED	"interrupted"	/* chatd stopped mid-generation */
+
+/* A conversation row.  Strings owned (chat_conv_release); NULL for SQL
+ * NULL; current_leaf_id "" when the conversation is empty. */
+struct chat_conv {
+	char id[UUID_STR_LEN];
+	char user_id[UUID_STR_LEN];
+	char *title;
+	char *model;
+	char *system_prompt;
+	bool archived;
+	char current_leaf_id[UUID_STR_LEN];
+	int64_t created_at;
+	int64_t updated_at;
+};
+
+/* A message row.  Strings owned (chat_msg_release); parent_id "" for a
+ * root; counters -1 when unknown (JSON null). */
+struct chat_msg {
+	char id[UUID_STR_LEN];
+	char conversation_id[UUID_STR_LEN];
+	char user_id[UUID_STR_LEN];
+	char parent_id[UUID_STR_LEN];
+	char role[16];			/* "user" / "assistant" */
+	char *content;			/* never NULL once loaded */
+	char *model;
+	char status[16];		/* MSG_* */
+	char *error_code;
+	char *error_message;
+	int64_t prompt_tokens;
+	int64_t completion_tokens;
+	int64_t ttft_ms;
+	int64_t latency_ms;
+	int64_t created_at;
+	int64_t updated_at;
+};
+
+/* ---- migrations.c ---------------------------------------------------- */
+extern const struct db_migration chatd_migrations[];
+extern const size_t chatd_migrations_count;
+
+/* ---- store.c (every function blocks; worker threads only) ------------ */
+void chat_conv_release(struct chat_conv *c);
+void chat_msg_release(struct chat_msg *m);
+void chat_msgs_free(struct chat_msg *m, size_t n);
+
+/* The caller's conversation id: CHAT_ENOTFOUND when unknown or another
+ * user's (the two are never told apart). */
+int store_conv_get(struct db_conn *c, const char *user_id, const char *id,
+		   struct chat_conv *out);
+int store_conv_insert(struct db_conn *c, const struct chat_conv *conv);
+/* Sets the leaf and updated_at. */
+int store_conv_set_leaf(struct db_conn *c, const char *conv_id,
+			const char *leaf_id, int64_t now);
+/* Sets the title (NULL clears) and updated_at. */
+int store_conv_set_title(struct db_conn *c, const char *conv_id,
+			 const char *title, int64_t now);
+/* Message msg_id of conversation conv_id owned by user_id, else
+ * CHAT_ENOTFOUND. */
+int store_msg_get(struct db_conn *c, const char *user_id,
+		  const char *conv_id, const char *msg_id,
+		  struct chat_msg *out);
+int store_msg_insert(struct db_conn *c, const struct chat_msg *m);
+/* Updates content, status, error, usage counters and updated_at of
+ * m->id from m. */
+int store_msg_update(struct db_conn *c, const struct chat_msg *m);
+/* The branch from the root down to leaf_id, root first; *out is the
+ * caller's (chat_msgs_free).  Empty when leaf_id is "". */
+int store_branch(struct db_conn *c, const char *conv_id, const char *leaf_id,
+		 struct chat_msg **out, size_t *n);
+/* Ids of the children of parent_id ("" = the roots) of conv_id, oldest
+ * first, as a JSON array (caller's). */
+int store_children_json(struct db_conn *c, const char *conv_id,
+			const char *parent_id, cJSON **out);
+/* At start: every message left "streaming" by a previous run becomes
+ * "interrupted". */
+int store_mark_interrupted(struct db_conn *c, int64_t now);
+
+/* JSON forms of the public API (caller's; NULL on ENOMEM). */
+cJSON *chat_conv_json(const struct chat_conv *conv);
+cJSON *chat_msg_json(const struct chat_msg *m);
+
+/* ---- idempotency (store.c) ------------------------------------------ */
+/* Claims (user_id, key) for a request whose body hashes to req_hash:
+ * 0 claimed (go on); CHAT_EBUSY another request with it still runs;
+ * CHAT_EEXIST done before: *status and *response (caller's) are its
+ * answer; CHAT_ECONFLICT the key was used with another body. */
+int store_idem_claim(struct db_conn *c, const char *user_id,
+		     const char *key, const char *req_hash, int64_t now,
+		     int *status, char **response);
+/* Records the answer of a claimed key. */
+int store_idem_finish(struct db_conn *c, const char *user_id,
+		      const char *key, int status, const char *response);
+/* Frees a claim whose request failed before doing anything. */
+int store_idem_drop(struct db_conn *c, const char *user_id, const char *key);
+/* Deletes keys older than before (cron). */
+int store_idem_cleanup(struct db_conn *c, int64_t before);
+
+/* ---- conversations.c (handlers) ------------------------------------- */
+void conv_create(struct http_req *req, struct http_res *res);
+void conv_list(struct http_req *req, struct http_res *res);
+void conv_get(struct http_req *req, struct http_res *res);
+void conv_patch(struct http_req *req, struct http_res *res);
+void conv_delete(struct http_req *req, struct http_res *res);
+
+/* ---- live.c ---------------------------------------------------------- */
+int live_init(struct chatd *cd, char *err, size_t errlen);
+void live_release(struct chatd *cd);
+/* Stops the generation of conv_id if one runs; true when one did. */
+bool live_stop(struct chatd *cd, const char *conv_id);
+/* Publishes a "conversation" event (conv changed) or, with conv NULL,
+ * "conversation_deleted" for conv_id, to the user's live clients.  Any
+ * thread, never blocks. */
+void live_conversation_event(struct chatd *cd, const char *user_id,
+			     const char *conv_id,
+			     const struct chat_conv *conv);
+/* Housekeeping (loop thread, cron). */
+void live_cron(struct chatd *cd);
+
+/* ---- send.c (handlers) ----------------------------------------------- */
+void send_message(struct http_req *req, struct http_res *res);
+void send_regenerate(struct http_req *req, struct http_res *res);
+void send_stop(struct http_req *req, struct http_res *res);
+void send_events(struct http_req *req, struct http_res *res);
+
+/* ---- ws.c ------------------------------------------------------------ */
+/* GET /v1/ws (HTTP_ROUTE_WEBSOCKET | HTTP_ROUTE_ON_LOOP). */
+void ws_open(struct http_req *req, struct http_res *res);
+
+#endif
