@@ -55,6 +55,17 @@ struct http_defer {
 	struct http_defer *next;
 };
 
+/* A timer of http_server_after: armed on the loop thread, listed there
+ * until it fires so that http_server_free can release unfired ones. */
+struct http_timer {
+	lws_sorted_usec_list_t sul;
+	struct http_server *srv;
+	void (*fn)(void *);
+	void *arg;
+	int64_t delay_ms;
+	struct http_timer *prev, *next;
+};
+
 struct http_res {
 	struct http_req req;		/* embedded; req.res points back */
 	struct http_server *srv;
@@ -117,6 +128,7 @@ struct http_server {
 	struct http_defer *defers;	/* functions to run on the loop */
 	volatile sig_atomic_t stop;
 	lws_sorted_usec_list_t cron_sul;
+	struct http_timer *timers;	/* armed timers; loop thread only */
 	int port;
 };
 
@@ -1128,17 +1140,53 @@ void http_server_stop(struct http_server *s)
 	lws_cancel_service(s->ctx);
 }
 
+static void timer_fire(lws_sorted_usec_list_t *sul)
+{
+	struct http_timer *t = lws_container_of(sul, struct http_timer, sul);
+
+	if (t->prev)
+		t->prev->next = t->next;
+	else
+		t->srv->timers = t->next;
+	if (t->next)
+		t->next->prev = t->prev;
+	t->fn(t->arg);
+	free(t);
+}
+
+/* Loop thread (through a defer): lists and schedules a timer. */
+static void timer_arm(void *arg)
+{
+	struct http_timer *t = arg;
+
+	t->prev = NULL;
+	t->next = t->srv->timers;
+	if (t->next)
+		t->next->prev = t;
+	t->srv->timers = t;
+	lws_sul_schedule(t->srv->ctx, 0, &t->sul, timer_fire,
+			 (lws_usec_t)t->delay_ms * LWS_US_PER_MS);
+}
+
 void http_server_free(struct http_server *s)
 {
 	struct http_defer *d, *next;
+	struct http_timer *t, *tnext;
 
 	if (!s)
 		return;
 	lws_sul_cancel(&s->cron_sul);
+	for (t = s->timers; t; t = tnext) {
+		tnext = t->next;
+		lws_sul_cancel(&t->sul);
+		free(t);
+	}
 	lws_context_destroy(s->ctx);
 	drain_pending(s);
 	for (d = s->defers; d; d = next) {
 		next = d->next;
+		if (d->fn == timer_arm)
+			free(d->arg);	/* a timer never armed */
 		free(d);
 	}
 	pthread_mutex_destroy(&s->lock);
@@ -1159,6 +1207,24 @@ int http_server_defer(struct http_server *s, void (*fn)(void *), void *arg)
 	pthread_mutex_unlock(&s->lock);
 	lws_cancel_service(s->ctx);
 	return 0;
+}
+
+int http_server_after(struct http_server *s, int64_t delay_ms,
+		      void (*fn)(void *), void *arg)
+{
+	struct http_timer *t = calloc(1, sizeof(*t));
+	int rc;
+
+	if (!t)
+		return CHAT_ENOMEM;
+	t->srv = s;
+	t->fn = fn;
+	t->arg = arg;
+	t->delay_ms = delay_ms < 0 ? 0 : delay_ms;
+	rc = http_server_defer(s, timer_arm, t);
+	if (rc < 0)
+		free(t);
+	return rc;
 }
 
 /* ------------------------------------------------------------------ */

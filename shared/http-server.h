@@ -117,6 +117,13 @@ void http_server_free(struct http_server *s);
 
 /* Runs fn(arg) on the loop thread soon.  Any thread. */
 int http_server_defer(struct http_server *s, void (*fn)(void *), void *arg);
+/* Runs fn(arg) on the loop thread after delay_ms (a timer; pacing,
+ * retry back-off).  Any thread.  A timer cannot be cancelled: fn decides
+ * whether it still has work.  Unfired timers are dropped (fn not called)
+ * when the server is freed, so arg must not own anything only fn frees
+ * at that point. */
+int http_server_after(struct http_server *s, int64_t delay_ms,
+		      void (*fn)(void *), void *arg);
 
 /* Request helpers. */
 /* Header value (case-insensitive name) or NULL; valid while req is. */

@@ -551,6 +551,60 @@ static void test_http_server__next_request_before_end(void **state)
 
 /* A client that pipelines a second request behind a body must not wedge
  * the loop: whatever happens to that connection, others are served. */
+/* Timers: each fires once, on the loop thread, not before its delay,
+ * in delay order whatever the order they were set in. */
+struct timer_probe {
+	int64_t set_ms;
+	int64_t delay_ms;
+	int64_t fired_ms;
+};
+
+static int timer_order[3];
+static volatile int timers_fired;
+
+static int64_t wall_ms(void)
+{
+	struct timeval tv;
+
+	gettimeofday(&tv, NULL);
+	return (int64_t)tv.tv_sec * 1000 + tv.tv_usec / 1000;
+}
+
+static struct timer_probe timer_probes[3];
+
+static void timer_hit(void *arg)
+{
+	struct timer_probe *p = arg;
+
+	p->fired_ms = wall_ms();
+	timer_order[timers_fired] = (int)(p - timer_probes);
+	timers_fired++;
+}
+
+static void test_http_server__timers(void **state)
+{
+	static const int64_t delays[3] = { 120, 10, 60 };
+	int i;
+
+	(void)state;
+	timers_fired = 0;
+	for (i = 0; i < 3; i++) {
+		timer_probes[i].set_ms = wall_ms();
+		timer_probes[i].delay_ms = delays[i];
+		assert_int_equal(http_server_after(srv, delays[i], timer_hit,
+						   &timer_probes[i]), 0);
+	}
+	for (i = 0; i < 200 && timers_fired < 3; i++)
+		usleep(10000);
+	assert_int_equal(timers_fired, 3);
+	assert_int_equal(timer_order[0], 1);
+	assert_int_equal(timer_order[1], 2);
+	assert_int_equal(timer_order[2], 0);
+	for (i = 0; i < 3; i++)
+		assert_true(timer_probes[i].fired_ms - timer_probes[i].set_ms >=
+			    timer_probes[i].delay_ms - 1);
+}
+
 static void test_http_server__pipelined_after_body(void **state)
 {
 	static const char post[] =
@@ -598,6 +652,7 @@ int main(void)
 		cmocka_unit_test(test_http_server__concurrent),
 		cmocka_unit_test(test_http_server__next_request_before_end),
 		cmocka_unit_test(test_http_server__pipelined_after_body),
+		cmocka_unit_test(test_http_server__timers),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
