@@ -27,10 +27,12 @@ struct sse_event {
 	const char *data;	/* data lines joined by "\n", NUL-terminated */
 	size_t data_len;
 	const char *id;		/* last id seen in the stream, "" if none */
+	long retry;		/* last valid retry: in ms, -1 if none */
 };
 
 /* Returns 0 to go on, nonzero to stop: sse_parse_feed then returns that
- * value (a negative CHAT_E* passes through as is). */
+ * value (a negative CHAT_E* passes through as is); the rest of that feed
+ * is dropped and later feeds return the same value. */
 typedef int (*sse_event_fn)(void *arg, const struct sse_event *ev);
 typedef void (*sse_comment_fn)(void *arg, const char *text, size_t len);
 
@@ -43,6 +45,7 @@ struct sse_parser {
 	struct buf data;		/* data lines of the event so far */
 	struct buf event;		/* event: of the event so far */
 	char id[256];			/* last id: value (longer ids cut) */
+	long retry;			/* last retry: value, -1 if none */
 	int state;			/* bit flags, see sse-parse.c */
 	int failed;			/* error code once failed */
 	size_t max_event;
