@@ -41,6 +41,8 @@
 #define CHATD_MODEL_MAX 128
 #define CHATD_SYSTEM_MAX 16384
 #define CHATD_CONTENT_MAX (1024 * 1024)
+/* Idempotency keys are kept this long (a claim older counts as absent). */
+#define CHATD_IDEM_KEEP_MS (24LL * 3600 * 1000)
 
 struct live;			/* live.c: generations, hub */
 
@@ -102,13 +104,18 @@ extern const size_t chatd_migrations_count;
 void chat_conv_release(struct chat_conv *c);
 void chat_msg_release(struct chat_msg *m);
 void chat_msgs_free(struct chat_msg *m, size_t n);
+/* Copies a valid uuid (any case) in lowercase into out, the form every
+ * id is stored in; false when in is NULL or not a uuid. */
+bool chat_id_norm(const char *in, char out[UUID_STR_LEN]);
 
 /* The caller's conversation id: CHAT_ENOTFOUND when unknown or another
- * user's (the two are never told apart). */
+ * user's (the two are never told apart).  Ids in any case; a malformed
+ * id is unknown (here and in store_msg_get). */
 int store_conv_get(struct db_conn *c, const char *user_id, const char *id,
 		   struct chat_conv *out);
 int store_conv_insert(struct db_conn *c, const struct chat_conv *conv);
-/* Sets the leaf and updated_at. */
+/* Sets the leaf ("" clears) and updated_at; CHAT_ENOTFOUND when the
+ * conversation is gone (also for set_title). */
 int store_conv_set_leaf(struct db_conn *c, const char *conv_id,
 			const char *leaf_id, int64_t now);
 /* Sets the title (NULL clears) and updated_at. */
@@ -121,7 +128,8 @@ int store_msg_get(struct db_conn *c, const char *user_id,
 		  struct chat_msg *out);
 int store_msg_insert(struct db_conn *c, const struct chat_msg *m);
 /* Updates content, status, error, usage counters and updated_at of
- * m->id from m. */
+ * m->id from m, and the model when m->model is not NULL (the model aid
+ * used); CHAT_ENOTFOUND when the message is gone. */
 int store_msg_update(struct db_conn *c, const struct chat_msg *m);
 /* The branch from the root down to leaf_id, root first; *out is the
  * caller's (chat_msgs_free).  Empty when leaf_id is "". */
@@ -132,8 +140,54 @@ int store_branch(struct db_conn *c, const char *conv_id, const char *leaf_id,
 int store_children_json(struct db_conn *c, const char *conv_id,
 			const char *parent_id, cJSON **out);
 /* At start: every message left "streaming" by a previous run becomes
- * "interrupted". */
+ * "interrupted", and idempotency claims left running are dropped (their
+ * request died with that run; a retry runs again). */
 int store_mark_interrupted(struct db_conn *c, int64_t now);
+
+/* ---- store.c, for the REST handlers of conversations.c -------------- */
+/* Which conversations a list shows, one page. */
+struct store_conv_filter {
+	const char *user_id;
+	int archived;			/* 0, 1, or -1 for both */
+	bool after;			/* start after this (updated_at, id) */
+	int64_t after_updated;
+	char after_id[UUID_STR_LEN];
+	const char *q;			/* NULL or a substring, any case, of
+					 * the title or of a message */
+	size_t limit;			/* rows at most */
+};
+/* A page of f->user_id's conversations, newest updated first (then id
+ * descending); *out is the caller's (chat_convs_free), NULL when empty. */
+int store_conv_list(struct db_conn *c, const struct store_conv_filter *f,
+		    struct chat_conv **out, size_t *n);
+void chat_convs_free(struct chat_conv *v, size_t n);
+/* Fields of store_conv_update. */
+enum {
+	STORE_CONV_TITLE = 1 << 0,
+	STORE_CONV_MODEL = 1 << 1,
+	STORE_CONV_SYSTEM = 1 << 2,
+	STORE_CONV_ARCHIVED = 1 << 3,
+	STORE_CONV_LEAF = 1 << 4,
+};
+/* Writes the fields of conv named by mask (others stay as stored, so a
+ * concurrent title is not lost) and updated_at = now, then reloads conv
+ * from the store; CHAT_ENOTFOUND when it is gone. */
+int store_conv_update(struct db_conn *c, struct chat_conv *conv,
+		      unsigned mask, int64_t now);
+/* Deletes the conversation and its messages in one transaction;
+ * CHAT_ENOTFOUND when it is not user_id's. */
+int store_conv_delete(struct db_conn *c, const char *user_id,
+		      const char *conv_id);
+/* The newest message of the subtree under msg_id (msg_id itself when it
+ * has no children): always a leaf, the last place the user was. */
+int store_newest_leaf(struct db_conn *c, const char *conv_id,
+		      const char *msg_id, char out[UUID_STR_LEN]);
+/* For each message of a branch (store_branch's root-first order), the
+ * ids of its parent's children, oldest first, into sib[i] (caller's
+ * cJSON arrays; all NULL on failure).  One query for the whole branch. */
+int store_branch_siblings(struct db_conn *c, const char *conv_id,
+			  const char *leaf_id, const struct chat_msg *msgs,
+			  size_t n, cJSON **sib);
 
 /* JSON forms of the public API (caller's; NULL on ENOMEM). */
 cJSON *chat_conv_json(const struct chat_conv *conv);

@@ -1,0 +1,690 @@
+/*
+ * conversations.c - the REST handlers of conversations: create, list
+ * (cursor pagination, search, archive filter), get (with the current
+ * branch of the message tree), patch and delete.
+ *
+ * Every handler runs on the worker pool and may block on the store.
+ * A conversation id that is malformed, unknown or another user's gives
+ * the same 404: the three are never told apart.  Every field of a body is
+ * checked before anything is written; unknown fields are ignored.
+ */
+#include "chatd.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "b64url.h"
+#include "err.h"
+#include "json.h"
+#include "log.h"
+#include "utf8.h"
+#include "util.h"
+#include "banned.h"
+
+#define CONV_LIMIT_DEFAULT 20
+#define CONV_LIMIT_MAX 100
+/* Longest search text, in bytes. */
+#define CONV_Q_MAX 1024
+/* A cursor: "<updated_at>:<id>" in base64url. */
+#define CONV_CURSOR_RAW 64
+#define CONV_CURSOR_LEN B64URL_ENCODED_SIZE(CONV_CURSOR_RAW)
+
+/* A text field of a conversation: string or null, within limits. */
+struct conv_field {
+	const char *key;		/* name in the JSON body */
+	size_t min;			/* shortest string, in bytes */
+	size_t max;			/* longest string, in bytes */
+	unsigned mask;			/* STORE_CONV_* */
+	size_t offset;			/* of the char * in struct chat_conv */
+};
+
+static const struct conv_field conv_fields[] = {
+	{ "title", 0, CHATD_TITLE_MAX, STORE_CONV_TITLE,
+	  offsetof(struct chat_conv, title) },
+	{ "model", 1, CHATD_MODEL_MAX, STORE_CONV_MODEL,
+	  offsetof(struct chat_conv, model) },
+	{ "system_prompt", 0, CHATD_SYSTEM_MAX, STORE_CONV_SYSTEM,
+	  offsetof(struct chat_conv, system_prompt) },
+};
+
+#define CONV_NFIELDS (sizeof(conv_fields) / sizeof(conv_fields[0]))
+
+/* ---- request plumbing ------------------------------------------------ */
+
+/* The caller's user id (lowercase) or 401. */
+static bool conv_caller(struct http_req *req, char uid[UUID_STR_LEN])
+{
+	if (chat_id_norm(req->user_id, uid))
+		return true;
+	http_res_error(req->res, 401, "unauthorized",
+		       "this route needs a signed-in user");
+	return false;
+}
+
+/* The {id} of the path (lowercase) or 404. */
+static bool conv_path_id(struct http_req *req, char id[UUID_STR_LEN])
+{
+	if (chat_id_norm(http_req_param(req, "id"), id))
+		return true;
+	http_res_error(req->res, 404, "not_found", "no such conversation");
+	return false;
+}
+
+/*
+ * True when the raw JSON text holds the escape \u0000.  cJSON decodes it
+ * into a NUL that silently cuts the string short, so a title would be
+ * stored truncated; such bodies are refused instead.  A backslash
+ * preceded by an odd number of backslashes is itself escaped.
+ */
+static bool conv_has_nul_escape(const char *s, size_t len)
+{
+	size_t i, run;
+
+	for (i = 0; i + 6 <= len; i++) {
+		if (s[i] != '\\' || memcmp(s + i + 1, "u0000", 5) != 0)
+			continue;
+		run = 0;
+		while (run < i && s[i - 1 - run] == '\\')
+			run++;
+		if (run % 2 == 0)
+			return true;
+	}
+	return false;
+}
+
+/* The body as a JSON object or 400 "invalid_json" (then NULL).  An empty
+ * body counts as {} when empty_ok. */
+static cJSON *conv_body(struct http_req *req, bool empty_ok)
+{
+	cJSON *obj = NULL;
+	char err[160];
+
+	if (empty_ok && req->body_len == 0) {
+		obj = cJSON_CreateObject();
+		if (!obj)
+			http_res_chat_error(req->res, CHAT_ENOMEM,
+					    "out of memory");
+		return obj;
+	}
+	if (json_parse_object(req->body, req->body_len, &obj, err,
+			      sizeof(err)) < 0) {
+		http_res_error(req->res, 400, "invalid_json", "%s", err);
+		return NULL;
+	}
+	if (conv_has_nul_escape(req->body, req->body_len)) {
+		cJSON_Delete(obj);
+		http_res_error(req->res, 400, "invalid_json",
+			       "strings must not contain '\\u0000'");
+		return NULL;
+	}
+	return obj;
+}
+
+/* A store connection or 503 (then nonzero). */
+static int conv_db(struct http_req *req, struct db_conn **out)
+{
+	struct chatd *cd = req->app;
+	int rc = db_acquire(cd->d.db, CHATD_DB_WAIT_MS, out);
+
+	if (rc < 0) {
+		log_warn("no store connection: %s", chat_strerror(rc));
+		http_res_error(req->res, 503, "busy",
+			       "the store is busy, try again");
+	}
+	return rc;
+}
+
+/* Answers a failure of the store: 404 for CHAT_ENOTFOUND, 503 when busy,
+ * else 500 (logged). */
+static void conv_fail(struct http_req *req, int rc, const char *what)
+{
+	if (rc == CHAT_ENOTFOUND) {
+		http_res_error(req->res, 404, "not_found",
+			       "no such conversation");
+		return;
+	}
+	if (rc == CHAT_EBUSY || rc == CHAT_ETIMEDOUT) {
+		log_warn("%s: %s", what, chat_strerror(rc));
+		http_res_error(req->res, 503, "busy",
+			       "the service is busy, try again");
+		return;
+	}
+	log_error("%s: %s", what, chat_strerror(rc));
+	http_res_error(req->res, 500, "internal", "internal error while %s",
+		       what);
+}
+
+/* Answers 200 or 201 with conv. */
+static void conv_answer(struct http_res *res, int status,
+			const struct chat_conv *conv)
+{
+	cJSON *o = chat_conv_json(conv);
+
+	if (!o) {
+		http_res_chat_error(res, CHAT_ENOMEM, "out of memory");
+		return;
+	}
+	http_res_json(res, status, o);
+}
+
+/*
+ * Reads text field f of body: 1 with *value (NULL to clear) when
+ * present, 0 when absent, -1 after answering 400 "invalid_field".
+ */
+static int conv_read_field(struct http_req *req, const cJSON *body,
+			   const struct conv_field *f, const char **value)
+{
+	const cJSON *item = cJSON_GetObjectItemCaseSensitive(body, f->key);
+	size_t len;
+
+	*value = NULL;
+	if (!item)
+		return 0;
+	if (cJSON_IsNull(item))
+		return 1;
+	if (!cJSON_IsString(item) || !item->valuestring) {
+		http_res_error(req->res, 400, "invalid_field",
+			       "'%s' must be a string or null", f->key);
+		return -1;
+	}
+	len = strlen(item->valuestring);
+	if (len < f->min) {
+		http_res_error(req->res, 400, "invalid_field",
+			       "'%s' must not be empty", f->key);
+		return -1;
+	}
+	if (len > f->max) {
+		http_res_error(req->res, 400, "invalid_field",
+			       "'%s' must be at most %zu bytes", f->key,
+			       f->max);
+		return -1;
+	}
+	*value = item->valuestring;
+	return 1;
+}
+
+/*
+ * Reads every text field of body into conv (copies, owned by conv) and
+ * the mask of those present.  -1 after answering 400 (conv may hold some
+ * copies: the caller releases it).
+ */
+static int conv_read_fields(struct http_req *req, const cJSON *body,
+			    struct chat_conv *conv, unsigned *mask)
+{
+	size_t i;
+
+	*mask = 0;
+	for (i = 0; i < CONV_NFIELDS; i++) {
+		const struct conv_field *f = &conv_fields[i];
+		char **slot = (char **)((char *)conv + f->offset);
+		const char *value = NULL;
+		int got = conv_read_field(req, body, f, &value);
+
+		if (got < 0)
+			return -1;
+		if (got == 0)
+			continue;
+		free(*slot);
+		*slot = NULL;
+		if (value) {
+			*slot = strdup(value);
+			if (!*slot) {
+				http_res_chat_error(req->res, CHAT_ENOMEM,
+						    "out of memory");
+				return -1;
+			}
+		}
+		*mask |= f->mask;
+	}
+	return 0;
+}
+
+/* ---- POST /v1/conversations ------------------------------------------ */
+
+void conv_create(struct http_req *req, struct http_res *res)
+{
+	struct chatd *cd = req->app;
+	struct chat_conv conv = { 0 };
+	struct db_conn *c = NULL;
+	cJSON *body = NULL;
+	unsigned mask;
+	int rc;
+
+	if (!conv_caller(req, conv.user_id))
+		return;
+	body = conv_body(req, true);
+	if (!body)
+		return;
+	if (conv_read_fields(req, body, &conv, &mask) < 0)
+		goto out;
+	rc = uuid_v7(conv.id);
+	if (rc < 0) {
+		conv_fail(req, rc, "making a conversation id");
+		goto out;
+	}
+	conv.created_at = conv.updated_at = now_ms();
+	if (conv_db(req, &c) < 0)
+		goto out;
+	rc = store_conv_insert(c, &conv);
+	db_release(c);
+	if (rc < 0) {
+		conv_fail(req, rc, "storing a conversation");
+		goto out;
+	}
+	log_info("conversation '%s' created", conv.id);
+	live_conversation_event(cd, conv.user_id, conv.id, &conv);
+	conv_answer(res, 201, &conv);
+out:
+	cJSON_Delete(body);
+	chat_conv_release(&conv);
+}
+
+/* ---- GET /v1/conversations ------------------------------------------- */
+
+/* "<updated_at>:<id>" of conv in base64url. */
+static int conv_cursor_make(const struct chat_conv *conv,
+			    char out[CONV_CURSOR_LEN])
+{
+	char raw[CONV_CURSOR_RAW];
+	int n = snprintf(raw, sizeof(raw), "%" PRId64 ":%s", conv->updated_at,
+			 conv->id);
+
+	if (n < 0 || (size_t)n >= sizeof(raw))
+		return CHAT_ETOOBIG;
+	return b64url_encode(raw, (size_t)n, out, CONV_CURSOR_LEN);
+}
+
+/* Decodes a cursor into f->after_*; CHAT_EINVAL when it is not one this
+ * server made. */
+static int conv_cursor_parse(const char *s, struct store_conv_filter *f)
+{
+	char raw[CONV_CURSOR_RAW], *colon, *end = NULL;
+	size_t n = 0;
+	long long v;
+
+	if (b64url_decode(s, strlen(s), raw, sizeof(raw) - 1, &n) < 0)
+		return CHAT_EINVAL;
+	raw[n] = '\0';
+	if (strlen(raw) != n)
+		return CHAT_EINVAL;		/* a NUL inside */
+	colon = strchr(raw, ':');
+	if (!colon || colon == raw || !isdigit((unsigned char)raw[0]))
+		return CHAT_EINVAL;
+	*colon = '\0';
+	errno = 0;
+	v = strtoll(raw, &end, 10);
+	if (errno || *end || v < 0)
+		return CHAT_EINVAL;
+	if (!chat_id_norm(colon + 1, f->after_id))
+		return CHAT_EINVAL;
+	f->after = true;
+	f->after_updated = v;
+	return 0;
+}
+
+/* Reads ?limit= ?cursor= ?q= ?archived= into f (q into qbuf); -1 after
+ * answering 400 "invalid_field". */
+static int conv_list_params(struct http_req *req, struct store_conv_filter *f,
+			    char qbuf[CONV_Q_MAX + 1])
+{
+	char v[CONV_CURSOR_LEN + 16], *end = NULL;
+	long limit;
+	int rc;
+
+	f->limit = CONV_LIMIT_DEFAULT;
+	f->archived = 0;
+	f->after = false;
+	f->q = NULL;
+	rc = http_req_query(req, "limit", v, sizeof(v));
+	if (rc == 0) {
+		errno = 0;
+		limit = strtol(v, &end, 10);
+		if (!isdigit((unsigned char)v[0]) || *end || errno ||
+		    limit < 1 || limit > CONV_LIMIT_MAX)
+			rc = CHAT_EINVAL;
+		else
+			f->limit = (size_t)limit;
+	}
+	if (rc < 0 && rc != CHAT_ENOTFOUND) {
+		http_res_error(req->res, 400, "invalid_field",
+			       "'limit' must be an integer from 1 to %d",
+			       CONV_LIMIT_MAX);
+		return -1;
+	}
+	rc = http_req_query(req, "cursor", v, sizeof(v));
+	if (rc == 0 && v[0])
+		rc = conv_cursor_parse(v, f);
+	if (rc < 0 && rc != CHAT_ENOTFOUND) {
+		http_res_error(req->res, 400, "invalid_field",
+			       "'cursor' is not a valid cursor");
+		return -1;
+	}
+	rc = http_req_query(req, "archived", v, sizeof(v));
+	if (rc == 0) {
+		if (strcmp(v, "false") == 0)
+			f->archived = 0;
+		else if (strcmp(v, "true") == 0)
+			f->archived = 1;
+		else if (strcmp(v, "all") == 0)
+			f->archived = -1;
+		else
+			rc = CHAT_EINVAL;
+	}
+	if (rc < 0 && rc != CHAT_ENOTFOUND) {
+		http_res_error(req->res, 400, "invalid_field",
+			       "'archived' must be false, true or all");
+		return -1;
+	}
+	rc = http_req_query(req, "q", qbuf, CONV_Q_MAX + 1);
+	if (rc == CHAT_ETOOBIG) {
+		http_res_error(req->res, 400, "invalid_field",
+			       "'q' must be at most %d bytes", CONV_Q_MAX);
+		return -1;
+	}
+	if (rc == 0 && !utf8_valid(qbuf, strlen(qbuf))) {
+		http_res_error(req->res, 400, "invalid_field",
+			       "'q' must be valid UTF-8");
+		return -1;
+	}
+	if (rc == 0 && qbuf[0])
+		f->q = qbuf;
+	return 0;
+}
+
+void conv_list(struct http_req *req, struct http_res *res)
+{
+	struct store_conv_filter f = { 0 };
+	struct chat_conv *v = NULL;
+	struct db_conn *c = NULL;
+	char uid[UUID_STR_LEN], qbuf[CONV_Q_MAX + 1];
+	char cursor[CONV_CURSOR_LEN];
+	cJSON *out = NULL, *data, *item;
+	size_t i, n = 0;
+	int rc;
+
+	if (!conv_caller(req, uid))
+		return;
+	if (conv_list_params(req, &f, qbuf) < 0)
+		return;
+	f.user_id = uid;
+	f.limit++;		/* one more: does a page follow? */
+	if (conv_db(req, &c) < 0)
+		return;
+	rc = store_conv_list(c, &f, &v, &n);
+	db_release(c);
+	f.limit--;
+	if (rc < 0) {
+		conv_fail(req, rc, "listing conversations");
+		return;
+	}
+	out = cJSON_CreateObject();
+	data = out ? cJSON_AddArrayToObject(out, "data") : NULL;
+	if (!data)
+		goto oom;
+	for (i = 0; i < n && i < f.limit; i++) {
+		item = chat_conv_json(&v[i]);
+		if (!item || !cJSON_AddItemToArray(data, item)) {
+			cJSON_Delete(item);
+			goto oom;
+		}
+	}
+	if (n > f.limit) {
+		if (conv_cursor_make(&v[f.limit - 1], cursor) < 0 ||
+		    !cJSON_AddStringToObject(out, "next_cursor", cursor))
+			goto oom;
+	} else if (!cJSON_AddNullToObject(out, "next_cursor")) {
+		goto oom;
+	}
+	http_res_json(res, 200, out);
+	out = NULL;
+	goto out;
+oom:
+	http_res_chat_error(res, CHAT_ENOMEM, "out of memory");
+out:
+	cJSON_Delete(out);
+	chat_convs_free(v, n);
+}
+
+/* ---- GET /v1/conversations/{id} -------------------------------------- */
+
+/* conv with "messages": its current branch, root first, each with
+ * "sibling_ids". */
+static int conv_full_json(struct db_conn *c, const struct chat_conv *conv,
+			  cJSON **out)
+{
+	struct chat_msg *msgs = NULL;
+	cJSON **sib = NULL, *o = NULL, *arr, *m;
+	size_t i, n = 0;
+	int rc;
+
+	*out = NULL;
+	rc = store_branch(c, conv->id, conv->current_leaf_id, &msgs, &n);
+	if (rc < 0)
+		return rc;
+	if (n > 0) {
+		sib = calloc(n, sizeof(*sib));
+		if (!sib) {
+			rc = CHAT_ENOMEM;
+			goto out;
+		}
+		rc = store_branch_siblings(c, conv->id, conv->current_leaf_id,
+					   msgs, n, sib);
+		if (rc < 0)
+			goto out;
+	}
+	rc = CHAT_ENOMEM;
+	o = chat_conv_json(conv);
+	arr = o ? cJSON_AddArrayToObject(o, "messages") : NULL;
+	if (!arr)
+		goto out;
+	for (i = 0; i < n; i++) {
+		m = chat_msg_json(&msgs[i]);
+		if (!m || !cJSON_AddItemToArray(arr, m)) {
+			cJSON_Delete(m);
+			goto out;
+		}
+		if (!cJSON_AddItemToObject(m, "sibling_ids", sib[i]))
+			goto out;
+		sib[i] = NULL;
+	}
+	*out = o;
+	o = NULL;
+	rc = 0;
+out:
+	for (i = 0; sib && i < n; i++)
+		cJSON_Delete(sib[i]);
+	free(sib);
+	cJSON_Delete(o);
+	chat_msgs_free(msgs, n);
+	return rc;
+}
+
+void conv_get(struct http_req *req, struct http_res *res)
+{
+	struct chat_conv conv = { 0 };
+	struct db_conn *c = NULL;
+	char uid[UUID_STR_LEN], id[UUID_STR_LEN];
+	cJSON *out = NULL;
+	int rc;
+
+	if (!conv_caller(req, uid) || !conv_path_id(req, id))
+		return;
+	if (conv_db(req, &c) < 0)
+		return;
+	rc = store_conv_get(c, uid, id, &conv);
+	if (rc == 0)
+		rc = conv_full_json(c, &conv, &out);
+	db_release(c);
+	if (rc < 0)
+		conv_fail(req, rc, "reading a conversation");
+	else
+		http_res_json(res, 200, out);
+	chat_conv_release(&conv);
+}
+
+/* ---- PATCH /v1/conversations/{id} ------------------------------------ */
+
+/* The non-text fields of a patch: archived and current_leaf_id (its raw
+ * string into *leaf).  -1 after answering 400. */
+static int conv_read_flags(struct http_req *req, const cJSON *body,
+			   struct chat_conv *conv, unsigned *mask,
+			   const char **leaf)
+{
+	const cJSON *item;
+
+	*leaf = NULL;
+	item = cJSON_GetObjectItemCaseSensitive(body, "archived");
+	if (item) {
+		if (!cJSON_IsBool(item)) {
+			http_res_error(req->res, 400, "invalid_field",
+				       "'archived' must be a boolean");
+			return -1;
+		}
+		conv->archived = cJSON_IsTrue(item);
+		*mask |= STORE_CONV_ARCHIVED;
+	}
+	item = cJSON_GetObjectItemCaseSensitive(body, "current_leaf_id");
+	if (item) {
+		if (!cJSON_IsString(item) || !item->valuestring) {
+			http_res_error(req->res, 400, "invalid_field",
+				       "'current_leaf_id' must be a message"
+				       " id");
+			return -1;
+		}
+		*leaf = item->valuestring;
+		*mask |= STORE_CONV_LEAF;
+	}
+	return 0;
+}
+
+/* Moves conv's leaf to the newest leaf under message leaf_in (of this
+ * conversation and user); CHAT_ENOTFOUND when there is no such message. */
+static int conv_resolve_leaf(struct db_conn *c, struct chat_conv *conv,
+			     const char *leaf_in)
+{
+	struct chat_msg m;
+	int rc;
+
+	rc = store_msg_get(c, conv->user_id, conv->id, leaf_in, &m);
+	if (rc < 0)
+		return rc;
+	rc = store_newest_leaf(c, conv->id, m.id, conv->current_leaf_id);
+	chat_msg_release(&m);
+	return rc;
+}
+
+void conv_patch(struct http_req *req, struct http_res *res)
+{
+	struct chatd *cd = req->app;
+	struct chat_conv conv = { 0 }, patch = { 0 };
+	struct db_conn *c = NULL;
+	char uid[UUID_STR_LEN], id[UUID_STR_LEN];
+	const char *leaf = NULL;
+	cJSON *body = NULL;
+	unsigned mask = 0;
+	size_t i;
+	int rc;
+
+	if (!conv_caller(req, uid) || !conv_path_id(req, id))
+		return;
+	body = conv_body(req, false);
+	if (!body)
+		return;
+	if (conv_read_fields(req, body, &patch, &mask) < 0 ||
+	    conv_read_flags(req, body, &patch, &mask, &leaf) < 0)
+		goto out;
+	if (conv_db(req, &c) < 0)
+		goto out;
+	rc = store_conv_get(c, uid, id, &conv);
+	if (rc < 0) {
+		conv_fail(req, rc, "reading a conversation");
+		goto out;
+	}
+	if (mask == 0) {
+		/* nothing to change: the conversation as stored */
+		conv_answer(res, 200, &conv);
+		goto out;
+	}
+	for (i = 0; i < CONV_NFIELDS; i++) {
+		size_t off = conv_fields[i].offset;
+		char **to = (char **)((char *)&conv + off);
+		char **from = (char **)((char *)&patch + off);
+
+		if (!(mask & conv_fields[i].mask))
+			continue;
+		free(*to);
+		*to = *from;
+		*from = NULL;
+	}
+	if (mask & STORE_CONV_ARCHIVED)
+		conv.archived = patch.archived;
+	if (leaf) {
+		rc = conv_resolve_leaf(c, &conv, leaf);
+		if (rc == CHAT_ENOTFOUND) {
+			http_res_error(res, 404, "not_found",
+				       "no such message");
+			goto out;
+		}
+		if (rc < 0) {
+			conv_fail(req, rc, "finding a leaf");
+			goto out;
+		}
+	}
+	rc = store_conv_update(c, &conv, mask, now_ms());
+	if (rc < 0) {
+		conv_fail(req, rc, "updating a conversation");
+		goto out;
+	}
+	db_release(c);
+	c = NULL;
+	live_conversation_event(cd, uid, conv.id, &conv);
+	conv_answer(res, 200, &conv);
+out:
+	if (c)
+		db_release(c);
+	cJSON_Delete(body);
+	chat_conv_release(&conv);
+	chat_conv_release(&patch);
+}
+
+/* ---- DELETE /v1/conversations/{id} ----------------------------------- */
+
+void conv_delete(struct http_req *req, struct http_res *res)
+{
+	struct chatd *cd = req->app;
+	struct chat_conv conv = { 0 };
+	struct db_conn *c = NULL;
+	char uid[UUID_STR_LEN], id[UUID_STR_LEN];
+	int rc;
+
+	if (!conv_caller(req, uid) || !conv_path_id(req, id))
+		return;
+	if (conv_db(req, &c) < 0)
+		return;
+	rc = store_conv_get(c, uid, id, &conv);
+	chat_conv_release(&conv);
+	/* no connection held while the generation stops: its last write
+	 * may need one */
+	db_release(c);
+	c = NULL;
+	if (rc < 0) {
+		conv_fail(req, rc, "reading a conversation");
+		return;
+	}
+	live_stop(cd, id);
+	if (conv_db(req, &c) < 0)
+		return;
+	rc = store_conv_delete(c, uid, id);
+	db_release(c);
+	if (rc < 0) {
+		conv_fail(req, rc, "deleting a conversation");
+		return;
+	}
+	log_info("conversation '%s' deleted", id);
+	live_conversation_event(cd, uid, id, NULL);
+	http_res_json(res, 204, NULL);
+}
