@@ -1,0 +1,221 @@
+/*
+ * aid.h - the AI service: models and providers, prompt assembly, the
+ * streaming generation engine with retries, fallbacks, timeouts and stop,
+ * the OpenAI-compatible API and the internal generation API of chatd,
+ * and the usage table.
+ *
+ * Files: main.c (spec, routes, config), models.c (the model registry:
+ * configured models, aliases, fallbacks, providers, discovery), engine.c
+ * (one generation: upstream attempts on the curl thread, echo pacing and
+ * back-off on loop timers), internal.c (POST /internal/generate),
+ * openai-api.c (/v1/models, /v1/chat/completions), usage.c (usage rows,
+ * written by a worker), wire.c (JSON and SSE writing helpers),
+ * migrations.c (schema).  The wire formats of the upstreams are in
+ * provider*.c behind provider.h.
+ *
+ * Threads: handlers run on the loop thread and never block.  A
+ * generation's events come from one thread at a time: the curl thread
+ * while an upstream request runs, the loop thread for timers.  The model
+ * registry is built at start and read-only afterwards.
+ */
+#ifndef CHAT_AID_H
+#define CHAT_AID_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "buf.h"
+#include "daemon.h"
+#include "db.h"
+#include "http-server.h"
+#include "provider.h"
+
+#define AID_MODEL_NAME_MAX 128		/* bytes of a model name */
+#define AID_ERRMSG_MAX 256		/* bytes of an error message */
+
+/* The upstream providers aid can talk to, indexed by enum aid_prov. */
+enum aid_prov {
+	AID_PROV_OPENAI = 0,
+	AID_PROV_OLLAMA,
+	AID_PROV_ANTHROPIC,
+	AID_PROV_COUNT,
+	AID_PROV_ECHO = AID_PROV_COUNT,	/* built in, no upstream */
+};
+
+struct aid_provider {
+	const char *kind;		/* "openai", ... */
+	bool active;			/* configured (or Ollama detected) */
+	const struct provider_ops *ops;
+	struct provider_conf conf;	/* strings in base_url / cfg */
+	char base_url[1024];		/* without a trailing slash */
+	char **discovered;		/* model ids listed at start; owned */
+	size_t ndiscovered;
+};
+
+/* A named model of the configuration. */
+struct aid_model {
+	char *name;			/* owned */
+	enum aid_prov prov;
+	char *upstream;			/* owned; the provider's model name */
+	long context_window;		/* tokens */
+	char **aliases;			/* owned */
+	size_t naliases;
+	char **fallbacks;		/* owned: model names, in order */
+	size_t nfallbacks;
+};
+
+/* A model name resolved for one request. */
+struct aid_target {
+	char name[AID_MODEL_NAME_MAX + 1];	/* public name */
+	enum aid_prov prov;
+	char upstream[AID_MODEL_NAME_MAX + 1];
+	long context_window;
+	const struct aid_model *model;	/* NULL when not a configured one */
+};
+
+struct aid {
+	struct daemon d;		/* first: req->app points here */
+	/* [aid] settings */
+	const char *default_model;
+	long echo_delay_ms;
+	long retries;			/* extra attempts per model */
+	long backoff_ms;		/* first back-off ceiling */
+	long backoff_max_ms;		/* ceiling of any wait */
+	long idle_timeout_ms;
+	long connect_timeout_ms;
+	long context_window;		/* for models not configured */
+	size_t max_response;		/* bytes of answer text */
+	int64_t started_s;		/* unix seconds, "created" of models */
+	/* registry (models.c), read-only after init */
+	struct aid_provider prov[AID_PROV_COUNT];
+	struct aid_model *models;	/* owned */
+	size_t nmodels;
+	/* engine */
+	struct http_client *client;	/* owned */
+	pthread_mutex_t lock;		/* live list */
+	struct gen *live;		/* generations in flight */
+	bool closing;			/* under lock: no new generation */
+	/* usage writer: its own worker, alive until after the engine */
+	struct pool *usage_pool;	/* owned */
+};
+
+/* migrations.c */
+extern const struct db_migration migrations_table[];
+extern const size_t migrations_count;
+
+/* models.c */
+/* Reads providers and models from the config, detects Ollama, lists the
+ * upstreams' models (blocking: start only). */
+int models_init(struct aid *a, char *err, size_t errlen);
+void models_release(struct aid *a);
+/* Resolves a public model name; CHAT_ENOTFOUND when unknown. */
+int models_resolve(const struct aid *a, const char *name,
+		   struct aid_target *out);
+/* The provider name of p ("echo" for the built-in one). */
+const char *models_prov_name(enum aid_prov p);
+/* Calls fn for every model of the public list, each name once. */
+void models_each(const struct aid *a,
+		 void (*fn)(void *arg, const char *name, const char *owner),
+		 void *arg);
+
+/* engine.c */
+
+/* How a generation ended. */
+struct gen_outcome {
+	bool started;			/* on_start ran */
+	const char *model;		/* public name of the model used */
+	const char *finish;		/* "stop", "length"; NULL on failure */
+	/* failure: NULL when none; "stopped" when the client went away,
+	 * else upstream_error, truncated, upstream_timeout,
+	 * upstream_unavailable */
+	const char *code;
+	const char *message;		/* of a failure */
+	int http_status;		/* of a failure before on_start */
+	long prompt_tokens;
+	long completion_tokens;
+	int64_t ttft_ms;		/* -1: no token */
+	int64_t latency_ms;
+};
+
+/* Where a generation reports; any thread (one at a time). */
+struct gen_sink {
+	/* the answer begins (upstream accepted, or echo); model: public
+	 * name of the model that answers */
+	void (*on_start)(void *arg, const char *model);
+	/* a UTF-8 piece; nonzero stops the generation (client gone) */
+	int (*on_text)(void *arg, const char *text, size_t len);
+	/* last call; arg may be freed in it */
+	void (*on_end)(void *arg, const struct gen_outcome *o);
+	/* false once the client has gone away */
+	bool (*keep_going)(void *arg);
+};
+
+struct gen_request {
+	const char *user_id;		/* for usage */
+	const char *purpose;		/* "chat", "title", "api" */
+	const char *request_id;
+	const struct aid_target *target;
+	const char *system_prompt;	/* may be NULL */
+	const struct prov_message *messages;	/* no system ones */
+	size_t nmessages;
+	bool trim;			/* fit the context window */
+	long max_tokens;
+	const char *const *stop;
+	size_t nstop;
+	bool has_temperature;
+	double temperature;
+	bool has_top_p;
+	double top_p;
+};
+
+/* Starts a generation; everything in req is copied.  On success the sink
+ * gets on_start (maybe), on_text (0..n) and exactly one on_end - maybe
+ * before engine_start returns.  On failure no callback runs. */
+int engine_start(struct aid *a, const struct gen_request *req,
+		 const struct gen_sink *sink, void *arg);
+int engine_init(struct aid *a, char *err, size_t errlen);
+/* Stops every generation (their on_end runs), frees the engine. */
+void engine_release(struct aid *a);
+
+/* Prompt assembly: the index of the first of msgs to send, so that the
+ * estimated tokens of system + msgs[first..n) fit in budget, keeping the
+ * newest turns; the last user message and what follows it always stay. */
+size_t engine_trim(const struct prov_message *msgs, size_t n,
+		   const char *system, long budget);
+
+/* usage.c */
+struct usage_rec {
+	char user_id[64];
+	char model[AID_MODEL_NAME_MAX + 1];
+	char provider[16];
+	char purpose[16];
+	char status[24];
+	long prompt_tokens;
+	long completion_tokens;
+	int64_t ttft_ms;
+	int64_t latency_ms;
+	int64_t created_at;
+};
+
+/* Queues a row for the usage writer; never blocks (drops it with a
+ * warning when the queue is full).  Any thread. */
+void usage_record(struct aid *a, const struct usage_rec *r);
+int usage_init(struct aid *a, char *err, size_t errlen);
+/* Writes what is queued, stops the writer. */
+void usage_release(struct aid *a);
+
+/* internal.c */
+void internal_generate_handler(struct http_req *req, struct http_res *res);
+
+/* openai-api.c */
+/* GET /v1/models and GET /v1/models/{id} */
+void openai_models_handler(struct http_req *req, struct http_res *res);
+void openai_chat_handler(struct http_req *req, struct http_res *res);
+
+/* wire.c */
+/* Appends s[0..len) as a JSON string literal, quotes included. */
+int wire_json_string(struct buf *b, const char *s, size_t len);
+
+#endif

@@ -1,0 +1,36 @@
+/*
+ * migrations.c - the schema of aid's store, as numbered migrations
+ * (db_migrate applies them in order at start, each exactly once).
+ *
+ * usage: one row per generation (chat, title or OpenAI API request):
+ * tokens, time to first token and latency, how it ended.  user_id is the
+ * distribution column when the table is sharded with Citus.  Times are
+ * BIGINT unix milliseconds.
+ */
+#include "aid.h"
+
+const struct db_migration migrations_table[] = {
+	{
+		.version = 1,
+		.name = "usage",
+		.sql_sqlite =
+		"CREATE TABLE usage ("
+		" id TEXT PRIMARY KEY,"
+		" user_id TEXT NOT NULL,"
+		" model TEXT NOT NULL,"
+		" provider TEXT NOT NULL,"
+		" purpose TEXT NOT NULL,"
+		" prompt_tokens BIGINT NOT NULL,"
+		" completion_tokens BIGINT NOT NULL,"
+		" ttft_ms BIGINT,"
+		" latency_ms BIGINT NOT NULL,"
+		" status TEXT NOT NULL,"
+		" created_at BIGINT NOT NULL"
+		");"
+		"CREATE INDEX usage_user_idx ON usage (user_id, created_at)",
+		.sql_pg = NULL,
+	},
+};
+
+const size_t migrations_count =
+	sizeof(migrations_table) / sizeof(migrations_table[0]);
