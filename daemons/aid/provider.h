@@ -61,6 +61,8 @@ void prov_http_release(struct prov_http *h);
  * parser.  on_text returning nonzero stops the parse (feed returns it). */
 struct prov_sink {
 	int (*on_text)(void *arg, const char *text, size_t len);
+	/* a count the upstream did not give is -1; may come more than once
+	 * (the last one holds) */
 	void (*on_usage)(void *arg, long prompt_tokens,
 			 long completion_tokens);
 	/* the upstream ended the answer: "stop", "length" (or its own word) */
