@@ -1,0 +1,270 @@
+/*
+ * chatctl.h - what the modules of chatctl share: the command and option
+ * tables, the context of one run, the exit statuses, the client of the
+ * gateway's API, credentials and output helpers.
+ *
+ * Convention of this front-end (like git's builtins): functions named
+ * cli_*, api_*, cmd_* return an exit status (enum cli_exit) and have
+ * already printed their one-line error to stderr when it is not CLI_OK.
+ * The creds_* and text_* helpers return 0 or a negative CHAT_E* code like
+ * the library, and print nothing.
+ */
+#ifndef CHAT_CLI_CHATCTL_H
+#define CHAT_CLI_CHATCTL_H
+
+#include <signal.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <cjson/cJSON.h>
+
+#include "buf.h"
+
+#define CHATCTL_VERSION "0.3.0"
+#define CLI_DEFAULT_SERVER "http://127.0.0.1:8080"
+#define CLI_CONTENT_MAX (1024 * 1024)	/* a message's content, bytes */
+
+/* Exit statuses; documented in chatctl(1). */
+enum cli_exit {
+	CLI_OK = 0,
+	CLI_USAGE = 1,		/* bad command line, or input the server refused */
+	CLI_AUTH = 2,		/* not logged in, bad credentials, forbidden */
+	CLI_NOTFOUND = 3,	/* no such conversation, key, model... */
+	CLI_SERVER = 4,		/* server or upstream failure, unreachable */
+	CLI_INTERRUPTED = 130,	/* Ctrl-C during ask */
+};
+
+/* Option ids: a short option is its own character; long-only ones
+ * follow.  Every option is described once, in cli_options (main.c). */
+enum cli_opt_id {
+	OPT_SERVER = 256,
+	OPT_USERNAME,
+	OPT_PASSWORD_STDIN,
+	OPT_JSON,
+	OPT_NO_STREAM,
+	OPT_CONVERSATION,
+	OPT_LIMIT,
+	OPT_ALL,
+	OPT_QUERY,
+	OPT_HELP,
+	OPT_MAX
+};
+
+struct cli_opt {
+	int id;			/* enum cli_opt_id or the short character */
+	int short_name;		/* 0: none */
+	const char *long_name;
+	const char *arg;	/* the value's name; NULL for a flag */
+	const char *help;
+};
+
+/* The parsed command line of one command. */
+struct cli_args {
+	const char *val[OPT_MAX];	/* last value given, NULL if none */
+	int count[OPT_MAX];		/* times given */
+	char **pos;			/* positional arguments (argv's) */
+	int npos;
+};
+
+struct cli_ctx;
+
+struct cli_cmd {
+	const char *name;
+	const char *args;		/* usage after the name, "" if none */
+	const char *summary;		/* one line for `help` */
+	const int *opts;		/* option ids, 0-terminated */
+	int min_pos;			/* positional arguments allowed */
+	int max_pos;			/* -1: any number */
+	int (*exec)(struct cli_ctx *ctx, const struct cli_args *a);
+	const struct cli_cmd *verbs;	/* a noun: its verbs, {0}-ended */
+};
+
+/* Credentials file ($XDG_CONFIG_HOME/chat/credentials). */
+struct creds {
+	char *server;			/* owned strings, NULL when absent */
+	char *username;
+	char *access_token;
+	char *refresh_token;
+	int64_t expires_at;		/* unix seconds */
+};
+
+/* One run of chatctl. */
+struct cli_ctx {
+	const char *server_opt;		/* --server, NULL if not given */
+	char server[1024];		/* resolved base URL, no trailing / */
+	const char *api_key;		/* CHAT_API_KEY, NULL if unset */
+	char creds_path[4096];
+	struct creds creds;		/* loaded on first authenticated call */
+	bool creds_loaded;
+	void *curl;			/* CURL *, reused between calls */
+	bool stdin_tty, stdout_tty, stderr_tty;
+};
+
+/* Set by the SIGINT handler; read by transfers and the REPL. */
+extern volatile sig_atomic_t cli_interrupted;
+
+/* ---- main.c ---- */
+void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void cli_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Installs the SIGINT handler (no SA_RESTART) and clears the flag. */
+void cli_catch_interrupt(void);
+
+/* ---- creds.c ---- */
+/* $XDG_CONFIG_HOME/chat/credentials, or ~/.config/chat/credentials. */
+int creds_default_path(char *out, size_t outlen);
+/* CHAT_ENOTFOUND when there is no file, CHAT_EPARSE when it is not
+ * the expected JSON object. */
+int creds_load(const char *path, struct creds *c);
+/* Writes the file atomically (temporary file, fsync, rename), mode
+ * 0600, creating its directory 0700. */
+int creds_save(const char *path, const struct creds *c);
+int creds_remove(const char *path);
+void creds_release(struct creds *c);
+/* Takes an exclusive lock beside the file (path.lock) for a refresh
+ * shared by several processes; returns the fd (>= 0) or CHAT_EIO. */
+int creds_lock(const char *path);
+void creds_unlock(int fd);
+
+/* ---- api.c ---- */
+enum api_flags {
+	API_NOAUTH = 1 << 0,	/* send no credential */
+	API_QUIET = 1 << 1,	/* print no error; the caller looks at res */
+	API_SSE = 1 << 2,	/* Accept: text/event-stream, body to on_data */
+	/* API_QUIET also keeps a failed refresh silent (then CLI_AUTH) */
+};
+
+typedef int (*api_data_fn)(void *arg, const char *data, size_t len);
+
+struct api_req {
+	const char *method;
+	const char *path;		/* "/v1/...", already escaped */
+	const cJSON *json;		/* body, may be NULL */
+	int flags;			/* enum api_flags */
+	const char *idempotency_key;	/* may be NULL */
+	api_data_fn on_data;		/* API_SSE: a 2xx body's bytes */
+	void *arg;
+};
+
+struct api_res {
+	long status;			/* 0: no answer */
+	struct buf body;		/* a non-streamed body */
+	cJSON *json;			/* body parsed when it was JSON */
+	char code[64];			/* error.code of an error answer */
+	char message[512];		/* error.message, or a transport error */
+	bool interrupted;		/* Ctrl-C aborted the transfer */
+};
+
+/* Resolves the server and the paths; 0 or CLI_USAGE. */
+int api_init(struct cli_ctx *ctx);
+void api_release(struct cli_ctx *ctx);
+/* Performs a call, with the credential (API key or access token,
+ * refreshed before it expires and once on a 401 token_expired).  0 on a
+ * 2xx answer; else the exit status, after printing the error unless
+ * API_QUIET.  Release res with api_res_release in every case. */
+int api_call(struct cli_ctx *ctx, const struct api_req *req,
+	     struct api_res *res);
+/* Shorthand: method, path, body; the parsed answer in *out (caller
+ * cJSON_Deletes; NULL for 204). */
+int api_json(struct cli_ctx *ctx, const char *method, const char *path,
+	     const cJSON *body, cJSON **out);
+void api_res_release(struct api_res *res);
+/* Exit status for an HTTP error answer. */
+int api_status_exit(long status);
+/* Percent-encodes s into out (for path segments and query values). */
+int api_escape(const char *s, char *out, size_t outlen);
+/* Logs in: POST /v1/auth/login and saves the credentials. */
+int api_login(struct cli_ctx *ctx, const char *username,
+	      const char *password);
+/* Loads the credentials for ctx->server; CLI_AUTH when there are none. */
+int api_need_creds(struct cli_ctx *ctx);
+
+/* ---- out.c ---- */
+/* Display width of UTF-8 text (wcwidth; controls count as one
+ * replacement column). */
+size_t text_width(const char *s);
+/* Appends s to out with control characters replaced by a space, cut to
+ * at most maxw columns with a trailing ellipsis when longer. */
+int text_fit(struct buf *out, const char *s, size_t maxw);
+/* Writes the answer text for a terminal: ESC and other C0 controls but
+ * tab and newline dropped, so that a model cannot drive the terminal.
+ * Raw bytes when stdout is not a terminal. */
+int out_text(struct cli_ctx *ctx, const char *s, size_t len);
+/* Prints a JSON value on stdout (indented on a terminal). */
+int out_json(struct cli_ctx *ctx, const cJSON *v);
+/* "2025-01-31 12:00" in local time from an RFC 3339 string; the input
+ * itself when it does not parse. */
+void out_time(const char *rfc3339, char *out, size_t outlen);
+/* Terminal width of stdout, 0 when it is not a terminal. */
+int out_columns(struct cli_ctx *ctx);
+
+struct table {
+	int ncols;
+	struct buf cells;		/* NUL-separated cell texts */
+	size_t ncells;
+};
+void table_init(struct table *t, int ncols);
+void table_release(struct table *t);
+int table_add(struct table *t, const char *const *cells);
+/* Prints the rows (the first added is the heading) aligned by display
+ * width; the last column is cut to fit the terminal (or last_max
+ * columns when stdout is no terminal). */
+int table_print(struct cli_ctx *ctx, const struct table *t, size_t last_max);
+
+/* ---- send.c: one message and its answer ---- */
+struct send_opts {
+	const char *conversation_id;
+	const char *content;
+	const char *model;		/* NULL: the conversation's */
+	bool stream;			/* SSE, else the 201 form */
+	bool print;			/* write the answer to stdout */
+};
+
+struct send_result {
+	char user_message_id[64];
+	char assistant_message_id[64];
+	struct buf text;		/* the answer as received */
+	cJSON *assistant;		/* the stored assistant message */
+	bool newline_pending;		/* printed text lacks a final \n */
+};
+
+void send_result_init(struct send_result *r);
+void send_result_release(struct send_result *r);
+/* Sends and waits for the answer.  Ctrl-C stops the generation (POST
+ * .../stop) and returns CLI_INTERRUPTED. */
+int send_message(struct cli_ctx *ctx, const struct send_opts *o,
+		 struct send_result *r);
+/* Creates a conversation (model and system prompt may be NULL); the id
+ * goes to id_out. */
+int conv_create(struct cli_ctx *ctx, const char *model,
+		const char *system_prompt, char *id_out, size_t idlen);
+/* PATCH one string field of a conversation. */
+int conv_patch_string(struct cli_ctx *ctx, const char *id,
+		      const char *field, const char *value);
+/* Id of the most recently updated conversation; CLI_NOTFOUND if none. */
+int conv_latest(struct cli_ctx *ctx, char *id_out, size_t idlen);
+
+/* ---- the commands (cmd-*.c) ---- */
+extern const struct cli_cmd cmd_register;
+extern const struct cli_cmd cmd_login;
+extern const struct cli_cmd cmd_logout;
+extern const struct cli_cmd cmd_whoami;
+extern const struct cli_cmd cmd_ask;
+extern const struct cli_cmd cmd_chat;
+extern const struct cli_cmd cmd_conv;
+extern const struct cli_cmd cmd_model;
+extern const struct cli_cmd cmd_apikey;
+
+/* ---- auth.c: helpers of register and login ---- */
+/* The username from --username, the first argument, or a prompt on a
+ * terminal.  user_out holds 128 bytes. */
+int auth_username(struct cli_ctx *ctx, const struct cli_args *a,
+		  char *user_out, size_t outlen);
+/* The password from the first line of stdin (--password-stdin) or a
+ * prompt without echo on the terminal (twice when confirm).  Caller
+ * frees *out after wiping it. */
+int auth_password(struct cli_ctx *ctx, const struct cli_args *a,
+		  bool confirm, char **out);
+void auth_wipe(char *s);
+
+#endif

@@ -1,0 +1,467 @@
+/*
+ * main.c - chatctl's entry point: the table of commands and the table of
+ * options, the parsing of a command line against them, help and usage
+ * text generated from the same tables, and the dispatch.
+ *
+ * A command is found by its name or a unique prefix of it ("conv" for
+ * "conversation" style nouns, "l" for "ls"); a noun's verbs are a table of
+ * their own.  Options common to every command (--server, --help) may come
+ * before the command too.
+ */
+#include "chatctl.h"
+
+#include <getopt.h>
+#include <locale.h>
+#include <langinfo.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "err.h"
+#include "banned.h"
+
+volatile sig_atomic_t cli_interrupted;
+
+/* Every option of every command, sorted by long name; the help text is
+ * the one --help and chatctl(1) show. */
+static const struct cli_opt cli_options[] = {
+	{ OPT_ALL, 0, "all", NULL, "fetch every page, not just the first" },
+	{ 'c', 'c', "continue", NULL,
+	  "continue the most recently updated conversation" },
+	{ OPT_CONVERSATION, 0, "conversation", "ID",
+	  "use the conversation ID" },
+	{ OPT_HELP, 'h', "help", NULL, "show this help" },
+	{ OPT_JSON, 0, "json", NULL, "print JSON instead of text" },
+	{ OPT_LIMIT, 'n', "limit", "N", "at most N items (1-100, default 20)" },
+	{ 'm', 'm', "model", "MODEL", "the model to answer with" },
+	{ OPT_NO_STREAM, 0, "no-stream", NULL,
+	  "wait for the whole answer instead of streaming it" },
+	{ OPT_PASSWORD_STDIN, 0, "password-stdin", NULL,
+	  "read the password from the first line of standard input" },
+	{ OPT_QUERY, 'q', "query", "TEXT",
+	  "only conversations whose title or messages contain TEXT" },
+	{ OPT_SERVER, 0, "server", "URL",
+	  "the server (default: CHAT_SERVER, the logged-in server, "
+	  CLI_DEFAULT_SERVER ")" },
+	{ 's', 's', "system", "TEXT", "the system prompt of the conversation" },
+	{ OPT_USERNAME, 'u', "username", "NAME", "the account's username" },
+};
+
+#define CLI_NOPTS (sizeof(cli_options) / sizeof(cli_options[0]))
+
+/* Options any command accepts. */
+static const int cli_common[] = { OPT_SERVER, OPT_HELP, 0 };
+
+static const struct cli_cmd cli_help_cmd;
+static const struct cli_cmd *const cli_commands[] = {
+	&cmd_register, &cmd_login, &cmd_logout, &cmd_whoami, &cmd_ask,
+	&cmd_chat, &cmd_conv, &cmd_model, &cmd_apikey, &cli_help_cmd,
+	NULL,
+};
+
+void cli_error(const char *fmt, ...)
+{
+	va_list ap;
+
+	fflush(stdout);
+	fputs("chatctl: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+void cli_warn(const char *fmt, ...)
+{
+	va_list ap;
+
+	fflush(stdout);
+	fputs("chatctl: warning: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+static void cli_on_sigint(int sig)
+{
+	(void)sig;
+	cli_interrupted = 1;
+}
+
+void cli_catch_interrupt(void)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = cli_on_sigint;
+	sigemptyset(&sa.sa_mask);
+	sa.sa_flags = 0;	/* no SA_RESTART: blocking reads see EINTR */
+	sigaction(SIGINT, &sa, NULL);
+	cli_interrupted = 0;
+}
+
+static const struct cli_opt *cli_option(int id)
+{
+	size_t i;
+
+	for (i = 0; i < CLI_NOPTS; i++)
+		if (cli_options[i].id == id)
+			return &cli_options[i];
+	return NULL;
+}
+
+static bool cli_has_opt(const int *ids, int id)
+{
+	for (; ids && *ids; ids++)
+		if (*ids == id)
+			return true;
+	return false;
+}
+
+/* ---- help ---- */
+
+static void cli_usage_line(FILE *f, const char *noun,
+			   const struct cli_cmd *c)
+{
+	fprintf(f, "usage: chatctl %s%s%s [options]%s%s\n", noun ? noun : "",
+		noun ? " " : "", c->name, c->args[0] ? " " : "", c->args);
+}
+
+static void cli_print_opts(FILE *f, const int *ids)
+{
+	char left[64];
+	const struct cli_opt *o;
+	int pass;
+
+	/* the command's own options first, then the common ones */
+	for (pass = 0; pass < 2; pass++) {
+		const int *list = pass ? cli_common : ids;
+
+		for (; list && *list; list++) {
+			o = cli_option(*list);
+			if (!o || (pass == 0 && cli_has_opt(cli_common, o->id)))
+				continue;
+			snprintf(left, sizeof(left), "%s%c%s--%s%s%s",
+				 o->short_name ? "-" : "    ",
+				 o->short_name ? o->short_name : ' ',
+				 o->short_name ? ", " : "", o->long_name,
+				 o->arg ? " " : "", o->arg ? o->arg : "");
+			if (!o->short_name)
+				snprintf(left, sizeof(left), "    --%s%s%s",
+					 o->long_name, o->arg ? " " : "",
+					 o->arg ? o->arg : "");
+			fprintf(f, "  %-26s %s\n", left, o->help);
+		}
+	}
+}
+
+static void cli_help_command(FILE *f, const char *noun,
+			     const struct cli_cmd *c)
+{
+	const struct cli_cmd *v;
+
+	if (c->verbs) {
+		fprintf(f, "usage: chatctl %s COMMAND [options]\n\n%s\n\n"
+			   "commands:\n", c->name, c->summary);
+		for (v = c->verbs; v->name; v++) {
+			char left[64];
+
+			snprintf(left, sizeof(left), "%s %s", v->name,
+				 v->args);
+			fprintf(f, "  %-24s %s\n", left, v->summary);
+		}
+		fprintf(f, "\n'chatctl help %s COMMAND' shows a command's "
+			   "options.\n", c->name);
+		return;
+	}
+	cli_usage_line(f, noun, c);
+	fprintf(f, "\n%s\n\noptions:\n", c->summary);
+	cli_print_opts(f, c->opts);
+}
+
+static void cli_help_all(FILE *f)
+{
+	const struct cli_cmd *const *c;
+	char left[64];
+
+	fprintf(f, "usage: chatctl [--server URL] COMMAND [ARGS...]\n\n"
+		   "The command-line client of the chat server.\n\n"
+		   "commands:\n");
+	for (c = cli_commands; *c; c++) {
+		snprintf(left, sizeof(left), "%s %s", (*c)->name,
+			 (*c)->verbs ? "..." : (*c)->args);
+		fprintf(f, "  %-24s %s\n", left, (*c)->summary);
+	}
+	fprintf(f, "\n'chatctl help COMMAND' or 'chatctl COMMAND --help' "
+		   "shows a command's options.\nExit status: 0 ok, 1 usage, "
+		   "2 auth, 3 not found, 4 server or upstream error.\n"
+		   "See chatctl(1).\n");
+}
+
+/* ---- lookup ---- */
+
+/* The entry named name, or the only one it is a prefix of.  list is
+ * either an array of pointers (cmds) or a {0}-ended table (verbs). */
+static const struct cli_cmd *cli_find(const struct cli_cmd *const *cmds,
+				      const struct cli_cmd *verbs,
+				      const char *name, const char *what)
+{
+	const struct cli_cmd *found = NULL, *c;
+	size_t len = strlen(name), i;
+	int matches = 0;
+	struct buf names;
+
+	for (i = 0;; i++) {
+		c = cmds ? cmds[i] : &verbs[i];
+		if (!c || !c->name)
+			break;
+		if (strcmp(c->name, name) == 0)
+			return c;
+		if (len && strncmp(c->name, name, len) == 0) {
+			found = c;
+			matches++;
+		}
+	}
+	if (matches == 1)
+		return found;
+	if (matches == 0) {
+		cli_error("unknown %s '%s' (see 'chatctl help')", what, name);
+		return NULL;
+	}
+	buf_init(&names, 4096);
+	for (i = 0;; i++) {
+		c = cmds ? cmds[i] : &verbs[i];
+		if (!c || !c->name)
+			break;
+		if (strncmp(c->name, name, len) == 0)
+			buf_printf(&names, "%s%s", names.len ? ", " : "",
+				   c->name);
+	}
+	cli_error("ambiguous %s '%s': %s", what, name,
+		  names.data ? names.data : "");
+	buf_release(&names);
+	return NULL;
+}
+
+/* ---- option parsing ---- */
+
+/* Parses argv (argv[0] is the command's name) against the command's and
+ * the common options into a. */
+static int cli_parse(const struct cli_cmd *c, const char *display,
+		     int argc, char **argv, struct cli_args *a)
+{
+	struct option longs[CLI_NOPTS + 1];
+	char shorts[2 * CLI_NOPTS + 4];
+	size_t nl = 0, ns = 0, i;
+	const struct cli_opt *o;
+	int ch, idx;
+
+	memset(a, 0, sizeof(*a));
+	shorts[ns++] = ':';	/* report a missing value as ':' */
+	for (i = 0; i < CLI_NOPTS; i++) {
+		o = &cli_options[i];
+		if (!cli_has_opt(c->opts, o->id) &&
+		    !cli_has_opt(cli_common, o->id))
+			continue;
+		longs[nl].name = o->long_name;
+		longs[nl].has_arg = o->arg ? required_argument : no_argument;
+		longs[nl].flag = NULL;
+		longs[nl].val = o->id;
+		nl++;
+		if (o->short_name) {
+			shorts[ns++] = (char)o->short_name;
+			if (o->arg)
+				shorts[ns++] = ':';
+		}
+	}
+	memset(&longs[nl], 0, sizeof(longs[nl]));
+	shorts[ns] = '\0';
+
+	optind = 0;	/* GNU: full reset, argv[0] is skipped */
+	opterr = 0;
+	for (;;) {
+		idx = -1;
+		ch = getopt_long(argc, argv, shorts, longs, &idx);
+		if (ch == -1)
+			break;
+		if (ch == '?' || ch == ':') {
+			const char *arg = argv[optind - 1];
+
+			if (ch == ':')
+				cli_error("option '%s' needs a value (see "
+					  "'chatctl %s --help')", arg,
+					  display);
+			else if (optopt)
+				cli_error("unknown option '-%c' for '%s'",
+					  optopt, display);
+			else
+				cli_error("unknown option '%s' for '%s'", arg,
+					  display);
+			return CLI_USAGE;
+		}
+		/* short option letters map to their id through the table */
+		o = NULL;
+		for (i = 0; i < CLI_NOPTS && !o; i++)
+			if (cli_options[i].id == ch ||
+			    cli_options[i].short_name == ch)
+				o = &cli_options[i];
+		if (!o)
+			return CLI_USAGE;
+		a->val[o->id] = optarg;
+		a->count[o->id]++;
+	}
+	a->pos = argv + optind;
+	a->npos = argc - optind;
+	return CLI_OK;
+}
+
+/* ---- help as a command ---- */
+
+static int cli_help_exec(struct cli_ctx *ctx, const struct cli_args *a)
+{
+	const struct cli_cmd *c, *v;
+
+	(void)ctx;
+	if (a->npos == 0) {
+		cli_help_all(stdout);
+		return CLI_OK;
+	}
+	c = cli_find(cli_commands, NULL, a->pos[0], "command");
+	if (!c)
+		return CLI_USAGE;
+	if (a->npos >= 2 && c->verbs) {
+		v = cli_find(NULL, c->verbs, a->pos[1], "command");
+		if (!v)
+			return CLI_USAGE;
+		cli_help_command(stdout, c->name, v);
+		return CLI_OK;
+	}
+	cli_help_command(stdout, NULL, c);
+	return CLI_OK;
+}
+
+static const struct cli_cmd cli_help_cmd = {
+	.name = "help",
+	.args = "[COMMAND...]",
+	.summary = "show the commands, or a command's options",
+	.opts = (const int[]){ 0 },
+	.min_pos = 0,
+	.max_pos = 2,
+	.exec = cli_help_exec,
+};
+
+/* ---- main ---- */
+
+static void cli_locale(void)
+{
+	/* wcwidth needs a UTF-8 LC_CTYPE; the server's text is UTF-8
+	 * whatever the user's locale says */
+	setlocale(LC_CTYPE, "");
+	if (strcmp(nl_langinfo(CODESET), "UTF-8") != 0)
+		setlocale(LC_CTYPE, "C.UTF-8");
+}
+
+static int cli_run(int argc, char **argv)
+{
+	struct cli_ctx ctx;
+	struct cli_args a;
+	const struct cli_cmd *c, *v = NULL;
+	const char *noun = NULL;
+	char display[64];
+	int i = 1, rc;
+
+	memset(&ctx, 0, sizeof(ctx));
+	ctx.stdin_tty = isatty(STDIN_FILENO);
+	ctx.stdout_tty = isatty(STDOUT_FILENO);
+	ctx.stderr_tty = isatty(STDERR_FILENO);
+
+	/* options before the command */
+	while (i < argc && argv[i][0] == '-') {
+		if (strcmp(argv[i], "--version") == 0 ||
+		    strcmp(argv[i], "-V") == 0) {
+			printf("chatctl %s\n", CHATCTL_VERSION);
+			return CLI_OK;
+		}
+		if (strcmp(argv[i], "--help") == 0 ||
+		    strcmp(argv[i], "-h") == 0) {
+			cli_help_all(stdout);
+			return CLI_OK;
+		}
+		if (strcmp(argv[i], "--server") == 0 && i + 1 < argc) {
+			ctx.server_opt = argv[i + 1];
+			i += 2;
+		} else if (strncmp(argv[i], "--server=", 9) == 0) {
+			ctx.server_opt = argv[i] + 9;
+			i++;
+		} else {
+			cli_error("unknown option '%s' (see 'chatctl help')",
+				  argv[i]);
+			return CLI_USAGE;
+		}
+	}
+	if (i >= argc) {
+		cli_help_all(stderr);
+		return CLI_USAGE;
+	}
+	c = cli_find(cli_commands, NULL, argv[i], "command");
+	if (!c)
+		return CLI_USAGE;
+	i++;
+	if (c->verbs) {
+		if (i >= argc || strcmp(argv[i], "--help") == 0 ||
+		    strcmp(argv[i], "-h") == 0) {
+			cli_help_command(i >= argc ? stderr : stdout, NULL, c);
+			return i >= argc ? CLI_USAGE : CLI_OK;
+		}
+		v = cli_find(NULL, c->verbs, argv[i], "command");
+		if (!v)
+			return CLI_USAGE;
+		noun = c->name;
+		c = v;
+		i++;
+	}
+	snprintf(display, sizeof(display), "%s%s%s", noun ? noun : "",
+		 noun ? " " : "", c->name);
+	/* cli_parse wants the command's name in argv[0] */
+	rc = cli_parse(c, display, argc - i + 1, argv + i - 1, &a);
+	if (rc != CLI_OK)
+		return rc;
+	if (a.count[OPT_HELP]) {
+		cli_help_command(stdout, noun, c);
+		return CLI_OK;
+	}
+	if (a.npos < c->min_pos || (c->max_pos >= 0 && a.npos > c->max_pos)) {
+		if (a.npos < c->min_pos)
+			cli_error("'%s' needs %s (see 'chatctl %s --help')",
+				  display, c->args, display);
+		else
+			cli_error("too many arguments for '%s' (see "
+				  "'chatctl %s --help')", display, display);
+		return CLI_USAGE;
+	}
+	if (a.val[OPT_SERVER])
+		ctx.server_opt = a.val[OPT_SERVER];
+	if (c->exec == cli_help_exec)
+		return cli_help_exec(&ctx, &a);
+	rc = api_init(&ctx);
+	if (rc == CLI_OK)
+		rc = c->exec(&ctx, &a);
+	api_release(&ctx);
+	return rc;
+}
+
+int main(int argc, char **argv)
+{
+	int rc;
+
+	cli_locale();
+	/* a closed stdout (`chatctl ask | head -1`) is an EPIPE write
+	 * error handled where it happens, not a silent death */
+	signal(SIGPIPE, SIG_IGN);
+	rc = cli_run(argc, argv);
+	if (fflush(stdout) != 0 && rc == CLI_OK)
+		rc = CLI_SERVER;
+	return rc;
+}

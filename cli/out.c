@@ -1,0 +1,283 @@
+/*
+ * out.c - what chatctl writes for people: text measured in terminal
+ * columns (wcwidth over UTF-8, whatever the locale's charset), aligned
+ * tables, answers filtered of terminal control codes, JSON, local times.
+ *
+ * Server text (titles, answers) is untrusted: a model or another client
+ * could put escape sequences in it.  Table cells get every control
+ * character replaced by a space; answers written to a terminal lose
+ * their C0 controls but tab and newline.  Pipes get the bytes unchanged.
+ */
+#include "chatctl.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <time.h>
+#include <unistd.h>
+#include <wchar.h>
+
+#include "err.h"
+#include "banned.h"
+
+#define OUT_ELLIPSIS "\xe2\x80\xa6"	/* U+2026, one column */
+#define OUT_REPLACEMENT "\xef\xbf\xbd"	/* U+FFFD for broken UTF-8 */
+#define OUT_COL_GAP 2
+#define OUT_TABLE_MAX (16u * 1024 * 1024)
+
+/* Decodes one UTF-8 sequence at s (n bytes left): the code point, or -1
+ * for a broken sequence (then *used is 1). */
+static long out_utf8(const unsigned char *s, size_t n, size_t *used)
+{
+	long cp;
+	size_t len, i;
+
+	*used = 1;
+	if (s[0] < 0x80)
+		return s[0];
+	if (s[0] >= 0xc2 && s[0] <= 0xdf) {
+		len = 2;
+		cp = s[0] & 0x1f;
+	} else if (s[0] >= 0xe0 && s[0] <= 0xef) {
+		len = 3;
+		cp = s[0] & 0x0f;
+	} else if (s[0] >= 0xf0 && s[0] <= 0xf4) {
+		len = 4;
+		cp = s[0] & 0x07;
+	} else {
+		return -1;
+	}
+	if (n < len)
+		return -1;
+	for (i = 1; i < len; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return -1;
+		cp = (cp << 6) | (s[i] & 0x3f);
+	}
+	if ((len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) ||
+	    cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+		return -1;
+	*used = len;
+	return cp;
+}
+
+static bool out_control(long cp)
+{
+	return cp < 0x20 || cp == 0x7f || (cp >= 0x80 && cp < 0xa0);
+}
+
+/* Columns of one code point as a table shows it. */
+static size_t out_cp_width(long cp)
+{
+	int w;
+
+	if (cp < 0 || out_control(cp))
+		return 1;	/* shown as U+FFFD or a space */
+	w = wcwidth((wchar_t)cp);
+	return w < 0 ? 1 : (size_t)w;
+}
+
+size_t text_width(const char *s)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	size_t n = strlen(s), used, w = 0;
+
+	while (n) {
+		w += out_cp_width(out_utf8(p, n, &used));
+		p += used;
+		n -= used;
+	}
+	return w;
+}
+
+int text_fit(struct buf *out, const char *s, size_t maxw)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	size_t n = strlen(s), used, w = 0, cw;
+	bool cut = text_width(s) > maxw;
+	size_t room = cut ? (maxw ? maxw - 1 : 0) : maxw;
+	long cp;
+	int rc = 0;
+
+	while (n && rc == 0) {
+		cp = out_utf8(p, n, &used);
+		cw = out_cp_width(cp);
+		if (w + cw > room)
+			break;
+		if (cp < 0)
+			rc = buf_puts(out, OUT_REPLACEMENT);
+		else if (out_control(cp))
+			rc = buf_append(out, " ", 1);
+		else
+			rc = buf_append(out, p, used);
+		w += cw;
+		p += used;
+		n -= used;
+	}
+	if (rc == 0 && cut && maxw)
+		rc = buf_puts(out, OUT_ELLIPSIS);
+	return rc;
+}
+
+static int out_write_error(void)
+{
+	if (errno != EPIPE)
+		cli_error("cannot write to standard output: %s",
+			  strerror(errno));
+	return CLI_SERVER;
+}
+
+int out_text(struct cli_ctx *ctx, const char *s, size_t len)
+{
+	size_t i, start = 0;
+
+	if (!ctx->stdout_tty) {
+		if (len && fwrite(s, 1, len, stdout) != len)
+			return out_write_error();
+	} else {
+		for (i = 0; i <= len; i++) {
+			unsigned char c = i < len ? (unsigned char)s[i] : 0;
+
+			if (i < len && (c >= 0x20 || c == '\n' || c == '\t') &&
+			    c != 0x7f)
+				continue;
+			if (i > start &&
+			    fwrite(s + start, 1, i - start, stdout) !=
+				    i - start)
+				return out_write_error();
+			start = i + 1;
+		}
+	}
+	if (fflush(stdout) != 0)
+		return out_write_error();
+	return CLI_OK;
+}
+
+int out_json(struct cli_ctx *ctx, const cJSON *v)
+{
+	char *text = ctx->stdout_tty ? cJSON_Print(v) :
+				       cJSON_PrintUnformatted(v);
+	int rc = CLI_OK;
+
+	if (!text) {
+		cli_error("out of memory");
+		return CLI_SERVER;
+	}
+	if (fputs(text, stdout) == EOF || fputc('\n', stdout) == EOF ||
+	    fflush(stdout) != 0)
+		rc = out_write_error();
+	cJSON_free(text);
+	return rc;
+}
+
+void out_time(const char *rfc3339, char *out, size_t outlen)
+{
+	struct tm tm, local;
+	time_t t;
+	char tail[16];
+
+	memset(&tm, 0, sizeof(tm));
+	if (!rfc3339 ||
+	    sscanf(rfc3339, "%4d-%2d-%2dT%2d:%2d:%2d%15s", &tm.tm_year,
+		   &tm.tm_mon, &tm.tm_mday, &tm.tm_hour, &tm.tm_min,
+		   &tm.tm_sec, tail) != 7 ||
+	    tail[strlen(tail) - 1] != 'Z') {
+		snprintf(out, outlen, "%s", rfc3339 ? rfc3339 : "-");
+		return;
+	}
+	tm.tm_year -= 1900;
+	tm.tm_mon -= 1;
+	t = timegm(&tm);
+	if (t == (time_t)-1 || !localtime_r(&t, &local) ||
+	    strftime(out, outlen, "%Y-%m-%d %H:%M", &local) == 0)
+		snprintf(out, outlen, "%s", rfc3339);
+}
+
+int out_columns(struct cli_ctx *ctx)
+{
+	struct winsize ws;
+
+	if (!ctx->stdout_tty)
+		return 0;
+	if (ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0)
+		return ws.ws_col;
+	return 80;
+}
+
+/* ---- tables ---- */
+
+void table_init(struct table *t, int ncols)
+{
+	t->ncols = ncols;
+	t->ncells = 0;
+	buf_init(&t->cells, OUT_TABLE_MAX);
+}
+
+void table_release(struct table *t)
+{
+	buf_release(&t->cells);
+}
+
+int table_add(struct table *t, const char *const *cells)
+{
+	int i, rc = 0;
+
+	for (i = 0; i < t->ncols && rc == 0; i++) {
+		rc = buf_append(&t->cells, cells[i] ? cells[i] : "",
+				strlen(cells[i] ? cells[i] : "") + 1);
+		t->ncells++;
+	}
+	return rc;
+}
+
+int table_print(struct cli_ctx *ctx, const struct table *t, size_t last_max)
+{
+	size_t widths[16] = { 0 }, w, used = 0, off, i, last;
+	struct buf line;
+	const char *cell;
+	int c, cols = out_columns(ctx), rc = 0;
+
+	if (t->ncols < 1 || t->ncols > 16)
+		return CLI_SERVER;
+	for (off = 0, i = 0; i < t->ncells; i++) {
+		cell = t->cells.data + off;
+		w = text_width(cell);
+		if (w > widths[i % (size_t)t->ncols])
+			widths[i % (size_t)t->ncols] = w;
+		off += strlen(cell) + 1;
+	}
+	for (c = 0; c < t->ncols - 1; c++)
+		used += widths[c] + OUT_COL_GAP;
+	last = last_max;
+	if (cols > 0)
+		last = (size_t)cols > used + 10 ? (size_t)cols - used - 1 : 10;
+	buf_init(&line, OUT_TABLE_MAX);
+	for (off = 0, i = 0; i < t->ncells && rc == 0; i++) {
+		c = (int)(i % (size_t)t->ncols);
+		cell = t->cells.data + off;
+		off += strlen(cell) + 1;
+		if (c == t->ncols - 1) {
+			rc = text_fit(&line, cell, last ? last : SIZE_MAX);
+			if (rc == 0)
+				rc = buf_append(&line, "\n", 1);
+			if (rc == 0 &&
+			    fwrite(line.data, 1, line.len, stdout) != line.len)
+				rc = out_write_error();
+			buf_reset(&line);
+			continue;
+		}
+		rc = text_fit(&line, cell, SIZE_MAX);
+		for (w = text_width(cell); rc == 0 &&
+		     w < widths[c] + OUT_COL_GAP; w++)
+			rc = buf_append(&line, " ", 1);
+	}
+	if (rc < 0) {
+		cli_error("%s", chat_strerror(rc));
+		rc = CLI_SERVER;
+	}
+	buf_release(&line);
+	if (rc == CLI_OK && fflush(stdout) != 0)
+		rc = out_write_error();
+	return rc;
+}
