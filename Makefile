@@ -48,12 +48,14 @@ CLI_SRC  := $(wildcard cli/*.c)
 TUI_SRC  := $(wildcard tui/*.c)
 FIX_SRC  := $(wildcard tests/fixtures/*/*.c)
 FIX_BINS := $(foreach f,$(FIX_SRC),$(B)/fixtures/$(notdir $(f:.c=)))
+BENCH_SRC := $(wildcard bench/*.c)
+BENCH_BINS := $(BENCH_SRC:bench/%.c=$(B)/bench/%)
 UNIT_SRC := $(wildcard tests/unit/test-*.c)
 UNIT_BINS := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
 
 BINS := $(DAEMON_BINS) $(if $(CLI_SRC),$(BIN)/chatctl) $(if $(TUI_SRC),$(BIN)/chatui)
 
-all: $(BINS) $(FIX_BINS)
+all: $(BINS) $(FIX_BINS) $(BENCH_BINS)
 
 # Rebuild everything when the flags change.
 $(B)/flags: FORCE
@@ -94,6 +96,11 @@ $(B)/fixtures/%: $$(patsubst %.c,$(B)/%.o,$$(wildcard tests/fixtures/*/$$*.c)) $
 # A unit test named test-<daemon>-*.c also links that daemon's objects but
 # its main.o, so daemon modules are testable on their own.
 unit_daemon = $(firstword $(filter $(DAEMONS),$(word 2,$(subst -, ,$(1)))))
+$(B)/bench/%: $(B)/bench/%.o $(LIB)
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo '  LINK    $@')
+	$(Q)$(CC) $(CFLAGS_ALL) $(LDFLAGS) -o $@ $^ $(LDLIBS_ALL)
+
 $(B)/tests/%: $(B)/tests/unit/%.o $$(patsubst %.c,$(B)/%.o,$$(filter-out %/main.c,$$(wildcard daemons/$$(call unit_daemon,$$*)/*.c))) $(LIB)
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo '  LINK    $@')

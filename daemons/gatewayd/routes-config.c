@@ -29,6 +29,10 @@ static const struct {
 	{ "/.well-known", "userd" },
 	{ "/v1/sessions", "sessiond" },
 	{ "/v1/presence", "sessiond" },
+	{ "/v1/conversations", "chatd" },
+	{ "/v1/ws", "chatd" },
+	{ "/v1/models", "aid" },
+	{ "/v1/chat", "aid" },
 };
 
 /* config_each has no way to stop; the first error is kept here. */
