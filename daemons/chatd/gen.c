@@ -1,6 +1,901 @@
 /*
- * gen.c - one generation: the aid stream, batching, stop, title.
- * (Being written.)
+ * gen.c - one generation: the call to aid's /internal/generate, its SSE
+ * stream read on the http client's thread, the answer kept in memory and
+ * published delta by delta, stop, and the end (final store write, the
+ * done/error event, the waiting answers); and the title request after
+ * the first answer of an untitled conversation.
+ *
+ * Threads.  The stream callbacks (on_head, on_data, on_done, keep_going)
+ * run on the http client's thread and never block: they only touch the
+ * generation under its lock, publish to the hub and tell live's writer
+ * thread there is text to store.  The writer calls gen_write_text (every
+ * GEN_WRITE_MS at most) and, once the stream has ended, gen_finish, which
+ * is the last thing that touches the generation before gen_free.
+ *
+ * Stop: a flag the stream callbacks read; keep_going, polled about ten
+ * times a second by the http client even while aid is silent, closes the
+ * aid request, and closing it is how aid learns to stop upstream.
  */
 #include "live.h"
+
+#include <ctype.h>
+#include <inttypes.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "buf.h"
+#include "err.h"
+#include "json.h"
+#include "log.h"
+#include "sse-parse.h"
+#include "utf8.h"
+#include "util.h"
 #include "banned.h"
+
+#define GEN_ERRBODY_MAX (64 * 1024)
+#define GEN_EVENT_MAX (1024 * 1024)
+#define TITLE_SYSTEM "Write a title of at most six words for this" \
+	" conversation. Answer with the title only."
+#define TITLE_MAX_TOKENS 24
+#define TITLE_TEXT_MAX 4096
+#define TITLE_BYTES 80
+#define TITLE_WORDS 6
+/* The question as sent for a title: enough to name it. */
+#define TITLE_QUESTION_MAX 4000
+#define TITLE_TIMEOUT_MS 60000
+
+/* A title request: one per finished first answer. */
+struct gen_title {
+	struct live *live;
+	char user_id[65];
+	char conv_id[UUID_STR_LEN];
+	char *fallback;
+	struct sse_parser parser;
+	struct buf text;
+	int http_status;
+	bool got_done;
+};
+
+/* ---- small helpers ------------------------------------------------------ */
+
+static char *gen_strdup(const char *s)
+{
+	return s ? strdup(s) : NULL;
+}
+
+static void gen_set_str(char **dst, const char *s)
+{
+	free(*dst);
+	*dst = gen_strdup(s);
+}
+
+/* A string member of obj, or NULL. */
+static const char *gen_json_str(const cJSON *obj, const char *key)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
+
+	return cJSON_IsString(v) ? v->valuestring : NULL;
+}
+
+/* An integer member of obj, or def. */
+static int64_t gen_json_int(const cJSON *obj, const char *key, int64_t def)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
+
+	if (!cJSON_IsNumber(v) || v->valuedouble < 0 ||
+	    v->valuedouble > 9e15)
+		return def;
+	return (int64_t)v->valuedouble;
+}
+
+/* True for a string safe in a header line. */
+static bool gen_header_safe(const char *s)
+{
+	for (; *s; s++)
+		if ((unsigned char)*s < 0x20 || (unsigned char)*s > 0x7e)
+			return false;
+	return true;
+}
+
+/* The header lines of a call to aid; storage in h (5 lines of 256). */
+static void gen_headers(struct chatd *cd, const char *user_id,
+			const char *role, const char *request_id,
+			char h[6][256], const char *out[8])
+{
+	int n = 0;
+
+	snprintf(h[0], sizeof(h[0]), "%s: %s", HTTP_H_INTERNAL,
+		 cd->d.internal_secret);
+	out[n++] = "Content-Type: application/json";
+	out[n++] = "Accept: text/event-stream";
+	out[n++] = h[0];
+	if (gen_header_safe(user_id)) {
+		snprintf(h[1], sizeof(h[1]), "%s: %s", HTTP_H_USER_ID,
+			 user_id);
+		out[n++] = h[1];
+	}
+	if (role && *role && gen_header_safe(role)) {
+		snprintf(h[2], sizeof(h[2]), "%s: %s", HTTP_H_ROLE, role);
+		out[n++] = h[2];
+	}
+	if (request_id && *request_id && gen_header_safe(request_id) &&
+	    strlen(request_id) < 200) {
+		snprintf(h[3], sizeof(h[3]), "%s: %s", HTTP_H_REQUEST_ID,
+			 request_id);
+		out[n++] = h[3];
+	}
+	out[n] = NULL;
+}
+
+/* ---- the stream (http client thread) ----------------------------------- */
+
+static int gen_on_start(struct gen *g, const cJSON *data)
+{
+	const char *model = gen_json_str(data, "model");
+
+	if (model) {
+		pthread_mutex_lock(&g->lock);
+		gen_set_str(&g->model_used, model);
+		pthread_mutex_unlock(&g->lock);
+	}
+	return 0;
+}
+
+static int gen_on_delta(struct gen *g, const cJSON *data)
+{
+	const char *text = gen_json_str(data, "text");
+	cJSON *ev = NULL;
+	char *json = NULL;
+	int rc = 0;
+
+	if (!text || !*text)
+		return 0;
+	pthread_mutex_lock(&g->lock);
+	if (g->ttft_ms < 0)
+		g->ttft_ms = mono_ms() - g->t0;
+	if (buf_puts(&g->text, text) < 0) {
+		g->text_full = true;
+		rc = CHAT_ETOOBIG;
+	}
+	pthread_mutex_unlock(&g->lock);
+	if (rc < 0)
+		return rc;
+	ev = cJSON_CreateObject();
+	if (ev && cJSON_AddStringToObject(ev, "message_id", g->asst.id) &&
+	    cJSON_AddStringToObject(ev, "text", text))
+		json = json_print(ev);
+	cJSON_Delete(ev);
+	if (!json ||
+	    hub_publish(g->live->hub, g->user_id, g->conv_id, EV_DELTA, json,
+			NULL) < 0)
+		log_error("cannot publish a delta of '%s'", g->asst.id);
+	free(json);
+	live_mark_dirty(g->live, g);
+	return 0;
+}
+
+static int gen_on_done_event(struct gen *g, const cJSON *data)
+{
+	const cJSON *usage = cJSON_GetObjectItemCaseSensitive(data, "usage");
+	const char *model = gen_json_str(data, "model");
+
+	pthread_mutex_lock(&g->lock);
+	g->got_done = true;
+	if (model)
+		gen_set_str(&g->model_used, model);
+	g->prompt_tokens = gen_json_int(usage, "prompt_tokens", -1);
+	g->completion_tokens = gen_json_int(usage, "completion_tokens", -1);
+	pthread_mutex_unlock(&g->lock);
+	return 0;
+}
+
+static int gen_on_error_event(struct gen *g, const cJSON *data)
+{
+	const char *code = gen_json_str(data, "code");
+	const char *msg = gen_json_str(data, "message");
+
+	pthread_mutex_lock(&g->lock);
+	g->got_error = true;
+	gen_set_str(&g->err_code, code ? code : "upstream_error");
+	gen_set_str(&g->err_message, msg ? msg : "the model failed");
+	pthread_mutex_unlock(&g->lock);
+	return 0;
+}
+
+static const struct {
+	const char *name;
+	int (*fn)(struct gen *g, const cJSON *data);
+} gen_events[] = {
+	{ "start", gen_on_start },
+	{ "delta", gen_on_delta },
+	{ "done", gen_on_done_event },
+	{ "error", gen_on_error_event },
+};
+
+static int gen_sse_event(void *arg, const struct sse_event *ev)
+{
+	struct gen *g = arg;
+	cJSON *data;
+	size_t i;
+	int rc = 0;
+
+	for (i = 0; i < sizeof(gen_events) / sizeof(gen_events[0]); i++)
+		if (strcmp(ev->event, gen_events[i].name) == 0)
+			break;
+	if (i == sizeof(gen_events) / sizeof(gen_events[0]))
+		return 0;		/* unknown events are ignored */
+	data = cJSON_ParseWithLength(ev->data, ev->data_len);
+	if (!cJSON_IsObject(data)) {
+		log_warn("aid sent a malformed '%s' event", ev->event);
+		cJSON_Delete(data);
+		return 0;
+	}
+	rc = gen_events[i].fn(g, data);
+	cJSON_Delete(data);
+	return rc;
+}
+
+static int gen_cb_head(void *arg, int status, const char *const *headers,
+		       size_t n)
+{
+	struct gen *g = arg;
+
+	(void)headers;
+	(void)n;
+	g->http_status = status;
+	return 0;
+}
+
+static int gen_cb_data(void *arg, const char *data, size_t len)
+{
+	struct gen *g = arg;
+
+	if (atomic_load(&g->stop) != GEN_RUN)
+		return 1;
+	if (g->http_status != 200) {
+		/* an error envelope; what passes the ceiling is dropped */
+		(void)buf_append(&g->errbody, data, len);
+		return 0;
+	}
+	return sse_parse_feed(&g->parser, data, len) != 0;
+}
+
+static int gen_cb_keep_going(void *arg)
+{
+	struct gen *g = arg;
+
+	return atomic_load(&g->stop) == GEN_RUN;
+}
+
+static void gen_cb_done(void *arg, int rc)
+{
+	struct gen *g = arg;
+
+	pthread_mutex_lock(&g->lock);
+	g->ended = true;
+	g->end_rc = rc;
+	g->latency_ms = mono_ms() - g->t0;
+	pthread_mutex_unlock(&g->lock);
+	live_mark_final(g->live, g);
+}
+
+static const struct http_client_cb gen_cb = {
+	.on_head = gen_cb_head,
+	.on_data = gen_cb_data,
+	.on_done = gen_cb_done,
+	.keep_going = gen_cb_keep_going,
+};
+
+/* ---- start --------------------------------------------------------------- */
+
+int gen_new(struct live *l, const char *conv_id, struct gen **out)
+{
+	struct gen *g = calloc(1, sizeof(*g));
+
+	*out = NULL;
+	if (!g)
+		return CHAT_ENOMEM;
+	if (pthread_mutex_init(&g->lock, NULL) != 0) {
+		free(g);
+		return CHAT_ENOMEM;
+	}
+	g->live = l;
+	g->cd = l->cd;
+	snprintf(g->conv_id, sizeof(g->conv_id), "%s", conv_id);
+	buf_init(&g->text, GEN_TEXT_MAX);
+	buf_init(&g->errbody, GEN_ERRBODY_MAX);
+	sse_parse_init(&g->parser, GEN_EVENT_MAX, gen_sse_event, NULL, g);
+	atomic_init(&g->stop, GEN_RUN);
+	g->ttft_ms = g->latency_ms = -1;
+	g->prompt_tokens = g->completion_tokens = -1;
+	*out = g;
+	return 0;
+}
+
+/* The body of the aid request (caller frees). */
+static char *gen_request_body(const struct gen_spec *spec)
+{
+	cJSON *root = cJSON_CreateObject(), *msgs, *m;
+	char *text = NULL;
+	size_t i;
+
+	if (!root)
+		return NULL;
+	if (!(spec->model ? cJSON_AddStringToObject(root, "model", spec->model)
+			  : cJSON_AddNullToObject(root, "model")) ||
+	    !(spec->system_prompt ?
+		      cJSON_AddStringToObject(root, "system_prompt",
+					      spec->system_prompt) :
+		      cJSON_AddNullToObject(root, "system_prompt")) ||
+	    !cJSON_AddStringToObject(root, "purpose", "chat") ||
+	    !cJSON_AddStringToObject(root, "conversation_id", spec->conv->id))
+		goto out;
+	msgs = cJSON_AddArrayToObject(root, "messages");
+	if (!msgs)
+		goto out;
+	for (i = 0; i < spec->nhistory; i++) {
+		const struct chat_msg *h = &spec->history[i];
+
+		/* an answer that failed before its first word says nothing */
+		if (!h->content || !*h->content)
+			continue;
+		m = cJSON_CreateObject();
+		if (!m || !cJSON_AddItemToArray(msgs, m)) {
+			cJSON_Delete(m);
+			goto out;
+		}
+		if (!cJSON_AddStringToObject(m, "role", h->role) ||
+		    !cJSON_AddStringToObject(m, "content", h->content))
+			goto out;
+	}
+	text = json_print(root);
+out:
+	cJSON_Delete(root);
+	return text;
+}
+
+void gen_start(struct gen *g, const struct gen_spec *spec,
+	       uint64_t *message_id)
+{
+	struct live *l = g->live;
+	char url[256], hbuf[6][256];
+	const char *headers[8];
+	struct http_request hr = { 0 };
+	cJSON *um;
+	char *body = NULL;
+	int rc = 0;
+
+	*message_id = 0;
+	snprintf(g->user_id, sizeof(g->user_id), "%s", spec->user_id);
+	snprintf(g->role, sizeof(g->role), "%s", spec->role ? spec->role : "");
+	snprintf(g->request_id, sizeof(g->request_id), "%s",
+		 spec->request_id ? spec->request_id : "");
+	snprintf(g->idem_key, sizeof(g->idem_key), "%s",
+		 spec->idem_key ? spec->idem_key : "");
+	g->asst = *spec->asst;
+	g->asst.content = NULL;
+	g->asst.model = NULL;
+	g->asst.error_code = g->asst.error_message = NULL;
+	g->model_used = gen_strdup(spec->asst->model);
+	g->waiter = spec->waiter;
+	g->want_title = spec->want_title;
+	g->title_question = gen_strdup(spec->first_user_content);
+	g->t0 = mono_ms();
+	um = chat_msg_json(spec->user_msg);
+	g->user_msg_json = um ? json_print(um) : NULL;
+	cJSON_Delete(um);
+
+	if (!g->user_msg_json ||
+	    hub_publish(l->hub, g->user_id, g->conv_id, EV_MESSAGE,
+			g->user_msg_json, message_id) < 0) {
+		rc = CHAT_ENOMEM;
+		goto fail;
+	}
+	body = gen_request_body(spec);
+	if (!body) {
+		rc = CHAT_ENOMEM;
+		goto fail;
+	}
+	if ((size_t)snprintf(url, sizeof(url), "%s/internal/generate",
+			     g->cd->aid_url) >= sizeof(url)) {
+		rc = CHAT_EINVAL;
+		goto fail;
+	}
+	gen_headers(g->cd, g->user_id, g->role, g->request_id, hbuf, headers);
+	hr.method = "POST";
+	hr.url = url;
+	hr.headers = headers;
+	hr.body = body;
+	hr.body_len = strlen(body);
+	hr.connect_timeout_ms = 2000;
+	hr.idle_timeout_ms = GEN_IDLE_MS;
+	hr.max_response = (size_t)GEN_TEXT_MAX * 8;
+	pthread_mutex_lock(&l->lock);
+	if (l->stopping)
+		rc = CHAT_ECANCELED;
+	else
+		rc = http_client_start(l->client, &hr, &gen_cb, g);
+	pthread_mutex_unlock(&l->lock);
+	free(body);
+	if (rc < 0)
+		goto fail;
+	return;
+fail:
+	/* ends like a stream that could not connect */
+	log_error("cannot start the generation of '%s': %s", g->asst.id,
+		  chat_strerror(rc));
+	gen_cb_done(g, rc == CHAT_ECANCELED ? rc : CHAT_EUPSTREAM);
+}
+
+/* ---- the writer's side ------------------------------------------------- */
+
+void gen_request_stop(struct gen *g, int why)
+{
+	int expected = GEN_RUN;
+
+	atomic_compare_exchange_strong(&g->stop, &expected, why);
+}
+
+int gen_write_text(struct gen *g, struct db_conn *c)
+{
+	struct chat_msg m;
+	int rc;
+
+	pthread_mutex_lock(&g->lock);
+	if (g->ended) {
+		pthread_mutex_unlock(&g->lock);
+		return 0;		/* the final write covers it */
+	}
+	m = g->asst;
+	m.content = strdup(g->text.data ? g->text.data : "");
+	m.model = gen_strdup(g->model_used);
+	pthread_mutex_unlock(&g->lock);
+	if (!m.content)
+		return CHAT_ENOMEM;
+	snprintf(m.status, sizeof(m.status), "%s", MSG_STREAMING);
+	m.updated_at = now_ms();
+	rc = store_msg_update(c, &m);
+	free(m.content);
+	free(m.model);
+	return rc;
+}
+
+/*
+ * The final form of the answer, from how the stream ended.  Returns true
+ * when it is an error (event "error", the 201 form's 502).
+ */
+static bool gen_final_msg(struct gen *g, struct chat_msg *m)
+{
+	struct {
+		const char *status, *code, *message;
+	} end = { MSG_COMPLETE, NULL, NULL };
+	cJSON *env = NULL;
+	const cJSON *e;
+	int stop = atomic_load(&g->stop);
+	bool is_error;
+
+	pthread_mutex_lock(&g->lock);
+	*m = g->asst;
+	m->content = strdup(g->text.data ? g->text.data : "");
+	m->model = gen_strdup(g->model_used);
+	m->error_code = m->error_message = NULL;
+	m->prompt_tokens = g->prompt_tokens;
+	m->completion_tokens = g->completion_tokens;
+	m->ttft_ms = g->ttft_ms;
+	m->latency_ms = g->latency_ms;
+	if (g->got_done) {
+		end.status = MSG_COMPLETE;
+	} else if (stop == GEN_STOP_CLIENT) {
+		end.status = MSG_STOPPED;
+	} else if (stop == GEN_STOP_EXIT) {
+		end.status = MSG_INTERRUPTED;
+		end.code = "interrupted";
+		end.message = "chatd stopped during the answer";
+	} else if (g->text_full) {
+		end.status = MSG_TRUNCATED;
+		end.code = "truncated";
+		end.message = "the answer passed its size ceiling";
+	} else if (g->got_error) {
+		end.status = strcmp(g->err_code, "truncated") == 0 ?
+			MSG_TRUNCATED : MSG_ERROR;
+		end.code = g->err_code;
+		end.message = g->err_message;
+	} else if (g->http_status != 0 && g->http_status != 200) {
+		env = cJSON_ParseWithLength(g->errbody.data ? g->errbody.data :
+					    "", g->errbody.len);
+		e = cJSON_GetObjectItemCaseSensitive(env, "error");
+		end.status = MSG_ERROR;
+		end.code = gen_json_str(e, "code");
+		end.message = gen_json_str(e, "message");
+		if (!end.code)
+			end.code = "upstream_error";
+		if (!end.message)
+			end.message = "aid refused the request";
+	} else if (g->end_rc == CHAT_EUPSTREAM) {
+		end.status = MSG_ERROR;
+		end.code = "upstream_unavailable";
+		end.message = "cannot reach the model service";
+	} else if (g->end_rc == CHAT_ETIMEDOUT) {
+		end.status = MSG_ERROR;
+		end.code = "upstream_timeout";
+		end.message = "the model service went silent";
+	} else if (g->end_rc == 0) {
+		end.status = MSG_TRUNCATED;
+		end.code = "truncated";
+		end.message = "the answer stream ended early";
+	} else {
+		end.status = MSG_ERROR;
+		end.code = "upstream_error";
+		end.message = chat_strerror(g->end_rc);
+	}
+	snprintf(m->status, sizeof(m->status), "%s", end.status);
+	m->error_code = gen_strdup(end.code);
+	m->error_message = gen_strdup(end.message);
+	pthread_mutex_unlock(&g->lock);
+	cJSON_Delete(env);
+	m->updated_at = now_ms();
+	is_error = strcmp(m->status, MSG_COMPLETE) != 0 &&
+		   strcmp(m->status, MSG_STOPPED) != 0;
+	return is_error;
+}
+
+/* {"user_message":..., "assistant_message":...} (caller frees). */
+static char *gen_result_json(const struct gen *g, const cJSON *asst)
+{
+	cJSON *root = cJSON_CreateObject(), *um, *am;
+	char *text = NULL;
+
+	um = g->user_msg_json ? cJSON_Parse(g->user_msg_json) : NULL;
+	am = asst ? cJSON_Duplicate(asst, true) : NULL;
+	if (!root || !um || !am) {
+		cJSON_Delete(um);
+		cJSON_Delete(am);
+		goto out;
+	}
+	cJSON_AddItemToObject(root, "user_message", um);
+	cJSON_AddItemToObject(root, "assistant_message", am);
+	text = json_print(root);
+out:
+	cJSON_Delete(root);
+	return text;
+}
+
+/* The first n words of s (caller frees). */
+static char *gen_first_words(const char *s, int n)
+{
+	struct buf b;
+	const char *p = s ? s : "";
+	int words = 0;
+
+	buf_init(&b, TITLE_BYTES * 4);
+	while (*p && words < n) {
+		const char *w;
+
+		while (*p && isspace((unsigned char)*p))
+			p++;
+		w = p;
+		while (*p && !isspace((unsigned char)*p))
+			p++;
+		if (p == w)
+			break;
+		if ((words && buf_append(&b, " ", 1) < 0) ||
+		    buf_append(&b, w, (size_t)(p - w)) < 0)
+			break;
+		words++;
+	}
+	return buf_detach(&b, NULL);
+}
+
+static void gen_title_start(struct gen *g, const char *model);
+
+void gen_finish(struct gen *g, struct db_conn *c)
+{
+	struct live *l = g->live;
+	struct gen_stop_waiter *w, *wnext;
+	struct chat_msg m;
+	cJSON *asst = NULL, *err;
+	char *asst_json = NULL, *ev_json = NULL, *result = NULL;
+	bool is_error;
+	int rc;
+
+	is_error = gen_final_msg(g, &m);
+	if (c) {
+		rc = store_msg_update(c, &m);
+		if (rc < 0 && rc != CHAT_ENOTFOUND)
+			log_error("cannot store the answer '%s': %s", m.id,
+				  chat_strerror(rc));
+	}
+	asst = chat_msg_json(&m);
+	asst_json = asst ? json_print(asst) : NULL;
+	result = gen_result_json(g, asst);
+	if (c && g->idem_key[0] && result) {
+		rc = store_idem_finish(c, g->user_id, g->idem_key, 201,
+				       result);
+		if (rc < 0)
+			log_error("cannot record the idempotency key: %s",
+				  chat_strerror(rc));
+	} else if (c && g->idem_key[0]) {
+		(void)store_idem_drop(c, g->user_id, g->idem_key);
+	}
+
+	/* the event; then the conversation is free for the next one */
+	if (is_error) {
+		cJSON *root = cJSON_CreateObject();
+
+		err = cJSON_AddObjectToObject(root, "error");
+		if (err && m.error_code) {
+			cJSON_AddStringToObject(err, "code", m.error_code);
+			cJSON_AddStringToObject(err, "message",
+						m.error_message ?
+						m.error_message : "");
+		}
+		if (root && asst)
+			cJSON_AddItemToObject(root, "message",
+					      cJSON_Duplicate(asst, true));
+		ev_json = root ? json_print(root) : NULL;
+		cJSON_Delete(root);
+	} else {
+		ev_json = asst_json ? strdup(asst_json) : NULL;
+	}
+	pthread_mutex_lock(&l->lock);
+	if (!ev_json || hub_publish(l->hub, g->user_id, g->conv_id,
+				    is_error ? EV_ERROR : EV_DONE, ev_json,
+				    NULL) < 0)
+		log_error("cannot publish the end of '%s'", m.id);
+	live_unregister_locked(l, g);
+	w = g->stop_waiters;
+	g->stop_waiters = NULL;
+	pthread_mutex_unlock(&l->lock);
+
+	for (; w; w = wnext) {
+		cJSON *o = cJSON_CreateObject();
+
+		wnext = w->next;
+		cJSON_AddBoolToObject(o, "stopped",
+				      strcmp(m.status, MSG_STOPPED) == 0);
+		http_res_json(w->res, 200, o);
+		free(w);
+	}
+	if (g->waiter) {
+		if (is_error)
+			http_res_error(g->waiter, 502, "upstream_error",
+				       "the answer failed: %s",
+				       m.error_message ? m.error_message :
+				       "unknown error");
+		else if (result)
+			http_res_send(g->waiter, 201, "application/json",
+				      strdup(result), strlen(result));
+		else
+			http_res_error(g->waiter, 500, "internal",
+				       "out of memory");
+		g->waiter = NULL;
+	}
+	if (g->want_title && strcmp(m.status, MSG_COMPLETE) == 0)
+		gen_title_start(g, m.model);
+	cJSON_Delete(asst);
+	free(asst_json);
+	free(ev_json);
+	free(result);
+	chat_msg_release(&m);
+}
+
+void gen_free(struct gen *g)
+{
+	if (!g)
+		return;
+	sse_parse_release(&g->parser);
+	buf_release(&g->text);
+	buf_release(&g->errbody);
+	free(g->user_msg_json);
+	free(g->title_question);
+	free(g->model_used);
+	free(g->err_code);
+	free(g->err_message);
+	pthread_mutex_destroy(&g->lock);
+	free(g);
+}
+
+/* ---- titles ----------------------------------------------------------- */
+
+static void gen_title_free(struct gen_title *t)
+{
+	sse_parse_release(&t->parser);
+	buf_release(&t->text);
+	free(t->fallback);
+	free(t);
+}
+
+static int gen_title_event(void *arg, const struct sse_event *ev)
+{
+	struct gen_title *t = arg;
+	cJSON *data;
+	const char *text;
+
+	if (strcmp(ev->event, "done") == 0) {
+		t->got_done = true;
+		return 0;
+	}
+	if (strcmp(ev->event, "error") == 0)
+		return 1;
+	if (strcmp(ev->event, "delta") != 0)
+		return 0;
+	data = cJSON_ParseWithLength(ev->data, ev->data_len);
+	text = gen_json_str(data, "text");
+	if (text && buf_puts(&t->text, text) < 0) {
+		/* long enough: the first line is all that counts */
+		cJSON_Delete(data);
+		t->got_done = true;
+		return 1;
+	}
+	cJSON_Delete(data);
+	return 0;
+}
+
+static int gen_title_head(void *arg, int status, const char *const *h,
+			  size_t n)
+{
+	struct gen_title *t = arg;
+
+	(void)h;
+	(void)n;
+	t->http_status = status;
+	return status != 200;
+}
+
+static int gen_title_data(void *arg, const char *data, size_t len)
+{
+	struct gen_title *t = arg;
+
+	return sse_parse_feed(&t->parser, data, len) != 0;
+}
+
+/* Cuts s to at most max bytes on a UTF-8 character boundary. */
+static void gen_utf8_cut(char *s, size_t max)
+{
+	size_t n = strlen(s);
+
+	if (n <= max)
+		return;
+	n = max;
+	while (n > 0 && ((unsigned char)s[n] & 0xc0) == 0x80)
+		n--;
+	s[n] = '\0';
+}
+
+/* True for bytes trimmed from both ends of a title: space and quotes. */
+static bool gen_title_trim_char(unsigned char c)
+{
+	return isspace(c) || c == '"' || c == '\'' || c == '`' || c == '*';
+}
+
+/* The model's answer made into a title, in place: first line, no
+ * surrounding quotes, TITLE_BYTES at most. */
+void gen_title_clean(char *s)
+{
+	size_t n, start = 0;
+
+	n = strcspn(s, "\r\n");
+	s[n] = '\0';
+	/* typographic quotes, as whole UTF-8 sequences */
+	for (;;) {
+		if (gen_title_trim_char((unsigned char)s[start])) {
+			start++;
+		} else if (strncmp(s + start, "\xe2\x80\x9c", 3) == 0 ||
+			   strncmp(s + start, "\xe2\x80\x9d", 3) == 0) {
+			start += 3;
+		} else {
+			break;
+		}
+	}
+	memmove(s, s + start, strlen(s + start) + 1);
+	gen_utf8_cut(s, TITLE_BYTES);
+	n = strlen(s);
+	for (;;) {
+		if (n > 0 && gen_title_trim_char((unsigned char)s[n - 1])) {
+			n--;
+		} else if (n >= 3 && (memcmp(s + n - 3, "\xe2\x80\x9c", 3) == 0 ||
+				      memcmp(s + n - 3, "\xe2\x80\x9d", 3) == 0)) {
+			n -= 3;
+		} else {
+			break;
+		}
+		s[n] = '\0';
+	}
+	if (!utf8_valid(s, strlen(s)))
+		s[0] = '\0';
+}
+
+static void gen_title_done(void *arg, int rc)
+{
+	struct gen_title *t = arg;
+	char *title = NULL;
+
+	if (rc == 0 && t->got_done && t->text.data) {
+		title = t->text.data;
+		gen_title_clean(title);
+	}
+	live_title_done(t->live, t->user_id, t->conv_id, title, t->fallback);
+	gen_title_free(t);
+}
+
+static const struct http_client_cb gen_title_cb = {
+	.on_head = gen_title_head,
+	.on_data = gen_title_data,
+	.on_done = gen_title_done,
+};
+
+/* Asks aid for a title of g's conversation; the fallback when that
+ * cannot even start. */
+static void gen_title_start(struct gen *g, const char *model)
+{
+	struct live *l = g->live;
+	struct gen_title *t = calloc(1, sizeof(*t));
+	char url[256], hbuf[6][256], *body = NULL, *q = NULL;
+	const char *headers[8];
+	struct http_request hr = { 0 };
+	cJSON *root = NULL, *msgs, *m;
+	int rc = CHAT_ENOMEM;
+
+	if (!t)
+		return;
+	t->live = l;
+	snprintf(t->user_id, sizeof(t->user_id), "%s", g->user_id);
+	snprintf(t->conv_id, sizeof(t->conv_id), "%s", g->conv_id);
+	t->fallback = gen_first_words(g->title_question, TITLE_WORDS);
+	if (t->fallback)
+		gen_title_clean(t->fallback);
+	buf_init(&t->text, TITLE_TEXT_MAX);
+	sse_parse_init(&t->parser, GEN_EVENT_MAX, gen_title_event, NULL, t);
+
+	q = gen_strdup(g->title_question ? g->title_question : "");
+	if (!q)
+		goto fail;
+	gen_utf8_cut(q, TITLE_QUESTION_MAX);
+	root = cJSON_CreateObject();
+	if (!root ||
+	    !(model ? cJSON_AddStringToObject(root, "model", model) :
+		      cJSON_AddNullToObject(root, "model")) ||
+	    !cJSON_AddStringToObject(root, "system_prompt", TITLE_SYSTEM) ||
+	    !cJSON_AddNumberToObject(root, "max_tokens", TITLE_MAX_TOKENS) ||
+	    !cJSON_AddStringToObject(root, "purpose", "title") ||
+	    !cJSON_AddStringToObject(root, "conversation_id", g->conv_id))
+		goto fail;
+	msgs = cJSON_AddArrayToObject(root, "messages");
+	m = cJSON_CreateObject();
+	if (!msgs || !m || !cJSON_AddItemToArray(msgs, m)) {
+		cJSON_Delete(m);
+		goto fail;
+	}
+	if (!cJSON_AddStringToObject(m, "role", "user") ||
+	    !cJSON_AddStringToObject(m, "content", q))
+		goto fail;
+	body = json_print(root);
+	if (!body)
+		goto fail;
+	snprintf(url, sizeof(url), "%s/internal/generate", g->cd->aid_url);
+	gen_headers(g->cd, g->user_id, g->role, g->request_id, hbuf, headers);
+	hr.method = "POST";
+	hr.url = url;
+	hr.headers = headers;
+	hr.body = body;
+	hr.body_len = strlen(body);
+	hr.connect_timeout_ms = 2000;
+	hr.timeout_ms = TITLE_TIMEOUT_MS;
+	hr.max_response = 1024 * 1024;
+	pthread_mutex_lock(&l->lock);
+	rc = l->stopping ? CHAT_ECANCELED :
+		http_client_start(l->client, &hr, &gen_title_cb, t);
+	pthread_mutex_unlock(&l->lock);
+	if (rc == 0)
+		t = NULL;		/* gen_title_done has it */
+fail:
+	if (t && rc != CHAT_ECANCELED)
+		live_title_done(l, t->user_id, t->conv_id, NULL, t->fallback);
+	if (t)
+		gen_title_free(t);
+	cJSON_Delete(root);
+	free(body);
+	free(q);
+}

@@ -1,61 +1,529 @@
 /*
- * live.c - live_init/live_release and the generation registry.
- * (Being written.)
+ * live.c - the live side's frame: live_init/live_release, the registry
+ * of running generations (at most one per conversation), and the writer
+ * thread that stores what the generations produce.
+ *
+ * Why a writer thread of its own rather than the worker pool: the
+ * daemon frees its pool before live_release runs, while the http client
+ * still delivers; a thread live owns can outlive the pool and finish
+ * every generation's last write at shutdown.  It also batches: every
+ * GEN_WRITE_MS it writes the new text of all streaming answers in one
+ * transaction, and one thread keeps each answer's writes in order.
+ *
+ * Lock order: live->lock, then the hub's lock (gen_finish publishes the
+ * end of a generation and leaves the registry in one step, so a new
+ * generation of that conversation can never be told of an older one's
+ * end).  The http client's lock may be taken under live->lock (starting
+ * a call); no callback of it runs under its lock.
  */
 #include "live.h"
 
+#include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <time.h>
 
 #include "err.h"
+#include "json.h"
+#include "log.h"
+#include "util.h"
 #include "banned.h"
 
-struct live {
-	struct hub *hub;
+struct live_title {
+	struct live_title *next;
+	char user_id[65];
+	char conv_id[UUID_STR_LEN];
+	char *title;			/* cleaned answer, or NULL */
+	char *fallback;			/* first words, or NULL */
 };
 
-int live_init(struct chatd *cd, char *err, size_t errlen)
-{
-	struct live *l = calloc(1, sizeof(*l));
+/* ---- registry ----------------------------------------------------------- */
 
-	(void)err;
-	(void)errlen;
-	if (!l)
-		return CHAT_ENOMEM;
-	if (hub_new(&l->hub) < 0) {
-		free(l);
-		return CHAT_ENOMEM;
+static struct gen *live_find_locked(struct live *l, const char *conv_id)
+{
+	struct gen *g;
+
+	for (g = l->gens; g; g = g->next_reg)
+		if (strcmp(g->conv_id, conv_id) == 0)
+			return g;
+	return NULL;
+}
+
+int live_gen_reserve(struct chatd *cd, const char *conv_id,
+		     struct gen **out)
+{
+	struct live *l = cd->live;
+	struct gen *g = NULL;
+	int rc;
+
+	*out = NULL;
+	rc = gen_new(l, conv_id, &g);
+	if (rc < 0)
+		return rc;
+	pthread_mutex_lock(&l->lock);
+	if (l->stopping)
+		rc = CHAT_EBUSY;
+	else if (live_find_locked(l, conv_id))
+		rc = CHAT_ECONFLICT;
+	if (rc == 0) {
+		g->next_reg = l->gens;
+		l->gens = g;
 	}
-	cd->live = l;
+	pthread_mutex_unlock(&l->lock);
+	if (rc < 0) {
+		gen_free(g);
+		return rc;
+	}
+	*out = g;
 	return 0;
 }
 
-void live_release(struct chatd *cd)
+void live_unregister_locked(struct live *l, struct gen *g)
 {
-	if (!cd->live)
-		return;
-	hub_free(cd->live->hub);
-	free(cd->live);
-	cd->live = NULL;
+	struct gen **pp;
+
+	for (pp = &l->gens; *pp; pp = &(*pp)->next_reg)
+		if (*pp == g) {
+			*pp = g->next_reg;
+			g->next_reg = NULL;
+			return;
+		}
+}
+
+static void live_answer_stopped(struct http_res *res, bool stopped)
+{
+	cJSON *o = cJSON_CreateObject();
+
+	if (o)
+		cJSON_AddBoolToObject(o, "stopped", stopped);
+	if (o)
+		http_res_json(res, 200, o);
+	else
+		http_res_error(res, 500, "internal", "out of memory");
+}
+
+void live_gen_cancel(struct chatd *cd, struct gen *g)
+{
+	struct live *l = cd->live;
+	struct gen_stop_waiter *w, *next;
+
+	pthread_mutex_lock(&l->lock);
+	live_unregister_locked(l, g);
+	w = g->stop_waiters;
+	g->stop_waiters = NULL;
+	pthread_mutex_unlock(&l->lock);
+	for (; w; w = next) {
+		next = w->next;
+		live_answer_stopped(w->res, false);
+		free(w);
+	}
+	gen_free(g);
 }
 
 bool live_stop(struct chatd *cd, const char *conv_id)
 {
-	(void)cd;
-	(void)conv_id;
-	return false;
+	struct live *l = cd->live;
+	struct gen *g;
+	char id[UUID_STR_LEN];
+
+	if (!l || !chat_id_norm(conv_id, id))
+		return false;
+	pthread_mutex_lock(&l->lock);
+	g = live_find_locked(l, id);
+	if (g)
+		gen_request_stop(g, GEN_STOP_CLIENT);
+	pthread_mutex_unlock(&l->lock);
+	return g != NULL;
 }
+
+void live_stop_answer(struct chatd *cd, const char *conv_id,
+		      struct http_res *res)
+{
+	struct live *l = cd->live;
+	struct gen_stop_waiter *w = calloc(1, sizeof(*w));
+	struct gen *g;
+	char id[UUID_STR_LEN];
+
+	if (!w) {
+		live_stop(cd, conv_id);
+		http_res_error(res, 500, "internal", "out of memory");
+		return;
+	}
+	w->res = res;
+	g = NULL;
+	if (chat_id_norm(conv_id, id)) {
+		pthread_mutex_lock(&l->lock);
+		g = live_find_locked(l, id);
+		if (g) {
+			gen_request_stop(g, GEN_STOP_CLIENT);
+			w->next = g->stop_waiters;
+			g->stop_waiters = w;
+		}
+		pthread_mutex_unlock(&l->lock);
+	}
+	if (!g) {
+		free(w);
+		live_answer_stopped(res, false);
+	}
+}
+
+/* ---- events ----------------------------------------------------------- */
 
 void live_conversation_event(struct chatd *cd, const char *user_id,
 			     const char *conv_id,
 			     const struct chat_conv *conv)
 {
-	(void)cd;
-	(void)user_id;
-	(void)conv_id;
-	(void)conv;
+	cJSON *o;
+	char *text = NULL;
+
+	if (!cd->live)
+		return;
+	if (conv) {
+		o = chat_conv_json(conv);
+	} else {
+		o = cJSON_CreateObject();
+		if (o && !cJSON_AddStringToObject(o, "id", conv_id)) {
+			cJSON_Delete(o);
+			o = NULL;
+		}
+	}
+	if (o)
+		text = json_print(o);
+	cJSON_Delete(o);
+	if (!text ||
+	    hub_publish(cd->live->hub, user_id, conv ? conv->id : conv_id,
+			conv ? EV_CONVERSATION : EV_CONV_DELETED, text,
+			NULL) < 0)
+		log_error("cannot publish a change of conversation '%s'",
+			  conv_id);
+	free(text);
+}
+
+struct hub *live_hub(struct chatd *cd)
+{
+	return cd->live->hub;
+}
+
+/* ---- the writer's queues -------------------------------------------- */
+
+void live_mark_dirty(struct live *l, struct gen *g)
+{
+	bool wake = false;
+
+	pthread_mutex_lock(&l->lock);
+	if (!g->in_dirty) {
+		wake = !l->dirty;	/* the writer may sleep with no deadline */
+		g->in_dirty = true;
+		g->next_dirty = l->dirty;
+		l->dirty = g;
+	}
+	pthread_mutex_unlock(&l->lock);
+	if (wake)
+		pthread_cond_signal(&l->wake);
+}
+
+void live_mark_final(struct live *l, struct gen *g)
+{
+	struct gen **pp;
+
+	pthread_mutex_lock(&l->lock);
+	if (g->in_dirty) {
+		/* the final write stores the text: no separate write */
+		for (pp = &l->dirty; *pp; pp = &(*pp)->next_dirty)
+			if (*pp == g) {
+				*pp = g->next_dirty;
+				break;
+			}
+		g->in_dirty = false;
+	}
+	g->next_final = l->finals;
+	l->finals = g;
+	pthread_mutex_unlock(&l->lock);
+	pthread_cond_signal(&l->wake);
+}
+
+void live_title_done(struct live *l, const char *user_id,
+		     const char *conv_id, const char *title,
+		     const char *fallback)
+{
+	struct live_title *t = calloc(1, sizeof(*t));
+
+	if (!t) {
+		log_error("no memory for the title of '%s'", conv_id);
+		return;
+	}
+	snprintf(t->user_id, sizeof(t->user_id), "%s", user_id);
+	snprintf(t->conv_id, sizeof(t->conv_id), "%s", conv_id);
+	t->title = title && *title ? strdup(title) : NULL;
+	t->fallback = fallback && *fallback ? strdup(fallback) : NULL;
+	pthread_mutex_lock(&l->lock);
+	if (l->stopping) {
+		pthread_mutex_unlock(&l->lock);
+		free(t->title);
+		free(t->fallback);
+		free(t);
+		return;
+	}
+	t->next = l->titles;
+	l->titles = t;
+	pthread_mutex_unlock(&l->lock);
+	pthread_cond_signal(&l->wake);
+}
+
+/* ---- the writer ------------------------------------------------------ */
+
+/* Stores a title unless the conversation has one by now. */
+static void live_store_title(struct live *l, struct db_conn *c,
+			     const struct live_title *t)
+{
+	const char *title = t->title ? t->title : t->fallback;
+	struct chat_conv conv;
+	int rc;
+
+	if (!title)
+		return;
+	rc = store_conv_get(c, t->user_id, t->conv_id, &conv);
+	if (rc < 0)
+		return;			/* deleted meanwhile */
+	if (conv.title) {
+		chat_conv_release(&conv);
+		return;			/* named meanwhile */
+	}
+	chat_conv_release(&conv);
+	rc = store_conv_set_title(c, t->conv_id, title, now_ms());
+	if (rc == 0)
+		rc = store_conv_get(c, t->user_id, t->conv_id, &conv);
+	if (rc < 0) {
+		if (rc != CHAT_ENOTFOUND)
+			log_error("cannot store the title of '%s': %s",
+				  t->conv_id, chat_strerror(rc));
+		return;
+	}
+	live_conversation_event(l->cd, t->user_id, t->conv_id, &conv);
+	chat_conv_release(&conv);
+}
+
+/* One round: the batched text writes, then the ends, then titles. */
+static void live_writer_round(struct live *l, struct gen **dirty,
+			      size_t ndirty, struct gen *finals,
+			      struct live_title *titles)
+{
+	struct db_conn *c = NULL;
+	struct live_title *t, *tnext;
+	struct gen *g, *next;
+	size_t i;
+	int rc;
+
+	rc = db_acquire(l->cd->d.db, CHATD_DB_WAIT_MS, &c);
+	if (rc < 0) {
+		log_error("no store connection for the answers: %s",
+			  chat_strerror(rc));
+		c = NULL;
+	}
+	if (c && ndirty > 0) {
+		rc = db_begin(c);
+		for (i = 0; rc == 0 && i < ndirty; i++) {
+			rc = gen_write_text(dirty[i], c);
+			if (rc == CHAT_ENOTFOUND)
+				rc = 0;		/* deleted meanwhile */
+		}
+		if (rc == 0)
+			rc = db_commit(c);
+		if (rc < 0) {
+			log_error("cannot store the answers so far: %s",
+				  chat_strerror(rc));
+			db_rollback(c);
+		}
+	}
+	for (g = finals; g; g = next) {
+		next = g->next_final;
+		gen_finish(g, c);
+		gen_free(g);
+	}
+	for (t = titles; t; t = tnext) {
+		tnext = t->next;
+		if (c)
+			live_store_title(l, c, t);
+		free(t->title);
+		free(t->fallback);
+		free(t);
+	}
+	if (c)
+		db_release(c);
+}
+
+/* Reverses a list of finals (they are pushed, newest first). */
+static struct gen *live_fifo_gens(struct gen *g)
+{
+	struct gen *out = NULL, *next;
+
+	for (; g; g = next) {
+		next = g->next_final;
+		g->next_final = out;
+		out = g;
+	}
+	return out;
+}
+
+static struct live_title *live_fifo_titles(struct live_title *t)
+{
+	struct live_title *out = NULL, *next;
+
+	for (; t; t = next) {
+		next = t->next;
+		t->next = out;
+		out = t;
+	}
+	return out;
+}
+
+static void live_timedwait(struct live *l, int64_t ms)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	ts.tv_sec += ms / 1000;
+	ts.tv_nsec += (long)(ms % 1000) * 1000000L;
+	if (ts.tv_nsec >= 1000000000L) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000L;
+	}
+	pthread_cond_timedwait(&l->wake, &l->lock, &ts);
+}
+
+static void *live_writer_main(void *arg)
+{
+	struct live *l = arg;
+	struct gen **dirty = NULL, **grown, *g, *finals;
+	struct live_title *titles;
+	size_t ndirty, cap = 0;
+	int64_t now, wait_ms;
+
+	pthread_mutex_lock(&l->lock);
+	for (;;) {
+		now = mono_ms();
+		wait_ms = l->last_round_ms + GEN_WRITE_MS - now;
+		if (!l->finals && !l->titles && (!l->dirty || wait_ms > 0)) {
+			if (l->stopping && !l->client)
+				break;		/* nothing more can come */
+			if (l->dirty)
+				live_timedwait(l, wait_ms);
+			else
+				pthread_cond_wait(&l->wake, &l->lock);
+			continue;
+		}
+		finals = live_fifo_gens(l->finals);
+		l->finals = NULL;
+		titles = live_fifo_titles(l->titles);
+		l->titles = NULL;
+		ndirty = 0;
+		if (l->dirty && wait_ms <= 0) {
+			l->last_round_ms = now;
+			while (l->dirty) {
+				if (ndirty == cap) {
+					size_t ncap = cap ? cap * 2 : 64;
+
+					grown = realloc(dirty, ncap *
+							sizeof(*dirty));
+					if (!grown)
+						break;	/* the rest next time */
+					dirty = grown;
+					cap = ncap;
+				}
+				g = l->dirty;
+				l->dirty = g->next_dirty;
+				g->next_dirty = NULL;
+				g->in_dirty = false;
+				dirty[ndirty++] = g;
+			}
+		}
+		pthread_mutex_unlock(&l->lock);
+		live_writer_round(l, dirty, ndirty, finals, titles);
+		pthread_mutex_lock(&l->lock);
+	}
+	pthread_mutex_unlock(&l->lock);
+	free(dirty);
+	return NULL;
+}
+
+/* ---- lifetime -------------------------------------------------------- */
+
+int live_init(struct chatd *cd, char *err, size_t errlen)
+{
+	struct live *l = calloc(1, sizeof(*l));
+	pthread_condattr_t ca;
+	int rc = 0;
+
+	if (!l) {
+		chat_errf(err, errlen, "no memory for the live state");
+		return CHAT_ENOMEM;
+	}
+	l->cd = cd;
+	pthread_mutex_init(&l->lock, NULL);
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&l->wake, &ca);
+	pthread_condattr_destroy(&ca);
+	rc = hub_new(&l->hub);
+	if (rc == 0)
+		rc = http_client_new(&l->client);
+	if (rc < 0) {
+		chat_errf(err, errlen, "cannot set up the live state: %s",
+			  chat_strerror(rc));
+		goto fail;
+	}
+	if (pthread_create(&l->writer, NULL, live_writer_main, l) != 0) {
+		rc = CHAT_EIO;
+		chat_errf(err, errlen, "cannot start the answer writer");
+		goto fail;
+	}
+	l->writer_started = true;
+	cd->live = l;
+	return 0;
+fail:
+	http_client_free(l->client);
+	if (l->hub)
+		hub_free(l->hub);
+	pthread_cond_destroy(&l->wake);
+	pthread_mutex_destroy(&l->lock);
+	free(l);
+	return rc;
+}
+
+void live_release(struct chatd *cd)
+{
+	struct live *l = cd->live;
+	struct http_client *client;
+	struct gen *g;
+
+	if (!l)
+		return;
+	pthread_mutex_lock(&l->lock);
+	l->stopping = true;
+	for (g = l->gens; g; g = g->next_reg)
+		gen_request_stop(g, GEN_STOP_EXIT);
+	client = l->client;
+	pthread_mutex_unlock(&l->lock);
+	/* every call ends here: their on_done queue the final writes */
+	http_client_free(client);
+	pthread_mutex_lock(&l->lock);
+	l->client = NULL;
+	pthread_mutex_unlock(&l->lock);
+	pthread_cond_signal(&l->wake);
+	if (l->writer_started)
+		pthread_join(l->writer, NULL);
+	if (l->gens)
+		log_error("a generation outlived chatd's stop");
+	hub_free(l->hub);
+	pthread_cond_destroy(&l->wake);
+	pthread_mutex_destroy(&l->lock);
+	free(l);
+	cd->live = NULL;
 }
 
 void live_cron(struct chatd *cd)
 {
-	(void)cd;
+	if (cd->live)
+		hub_cron(cd->live->hub);
 }

@@ -1,16 +1,284 @@
 /*
  * live.h - the live half of chatd, private to live.c, gen.c, hub.c,
- * send.c and ws.c: the event hub, the generation registry and the seams
- * between them.  chatd.h is the public seam with the store half.
+ * send.c and ws.c: the event hub, the generation registry, one
+ * generation, and the seams between them.  chatd.h is the public seam
+ * with the store half.
+ *
+ * Threads, in short: the hub is one mutex-guarded structure that any
+ * thread may publish to; a generation is fed on the http client's thread
+ * and written to the store by live's writer thread (one thread, so the
+ * writes of a generation happen in order and many generations share one
+ * transaction); REST handlers and WebSocket frames that need the store
+ * run on the daemon's worker pool.
  */
 #ifndef CHAT_CHATD_LIVE_H
 #define CHAT_CHATD_LIVE_H
 
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
 #include "chatd.h"
+#include "http-client.h"
+#include "http-ws.h"
+#include "sse-parse.h"
+
+/* Event types (also the SSE event names and the WS frame types). */
+#define EV_MESSAGE	"message"	/* a generation starts */
+#define EV_DELTA	"delta"
+#define EV_DONE		"done"		/* a generation ends */
+#define EV_ERROR	"error"		/* a generation ends */
+#define EV_CONVERSATION	"conversation"
+#define EV_CONV_DELETED	"conversation_deleted"
+#define EV_RESET	"reset"
+
+/* Kept per user: this many events, for this long. */
+#define HUB_LOG_MAX	1024
+#define HUB_LOG_MS	(10 * 60 * 1000)
+/* SSE streams quiet this long get a comment line (keep-alive). */
+#define HUB_KEEPALIVE_MS 15000
+/* Store writes of a streaming answer come at most this often. */
+#define GEN_WRITE_MS	250
+/* Ceiling of one answer's text; past it the answer ends "truncated". */
+#define GEN_TEXT_MAX	(4 * 1024 * 1024)
+/* aid silent this long mid-answer: the generation fails. */
+#define GEN_IDLE_MS	(5 * 60 * 1000)
+
+/* ---- hub.c: event ids, per-user log, fan-out ------------------------ */
 
 struct hub;
+struct hub_sub;		/* a subscription (here: a WebSocket's) */
 
 int hub_new(struct hub **out);
+/* Ends every SSE stream still subscribed; WebSocket subscriptions must
+ * be gone (their owners unsubscribe in on_close). */
 void hub_free(struct hub *h);
+
+/* Parses an event id ("123"): CHAT_EINVAL unless 1..20 decimal digits
+ * that fit in 64 bits. */
+int hub_id_parse(const char *s, uint64_t *out);
+/* A fresh id that no event will ever have (for answers replayed from the
+ * idempotency store). */
+uint64_t hub_next_id(struct hub *h);
+
+/*
+ * Publishes an event of user_id (conv_id may be NULL): gives it the next
+ * id, keeps it in the user's log and sends it to the user's WebSockets
+ * and, for generation events, to SSE streams of that conversation.
+ * data is JSON text (copied).  "message" marks the conversation as
+ * generating, "done" and "error" clear that, in the same step.  *id
+ * (may be NULL) gets the id.  Any thread; never blocks.
+ */
+int hub_publish(struct hub *h, const char *user_id, const char *conv_id,
+		const char *type, const char *data, uint64_t *id);
+
+/*
+ * Hands the SSE answer res (begun, text/event-stream) to the hub for
+ * conv_id's generation events: with has_after, first the kept ones after
+ * `after` (a "reset" event instead when that id is older than the log),
+ * then live ones.  The hub ends res after the conversation's first
+ * "done"/"error", at once when nothing more can come (no generation
+ * runs), or when the client has gone.  On success res is the hub's (the
+ * caller makes no further call on it); on failure it is still the
+ * caller's.
+ */
+int hub_sse_subscribe(struct hub *h, const char *user_id,
+		      const char *conv_id, bool has_after, uint64_t after,
+		      struct http_res *res);
+
+/* Subscribes WebSocket ws (borrowed until hub_ws_unsubscribe) to every
+ * event of user_id, after replaying the kept events after `after` when
+ * has_after. */
+int hub_ws_subscribe(struct hub *h, const char *user_id, bool has_after,
+		     uint64_t after, struct http_ws *ws, struct hub_sub **out);
+/* Sends the kept events after `after` this WebSocket has not had (no
+ * duplicates of what it got live); "reset" first when too old. */
+void hub_ws_resume(struct hub *h, struct hub_sub *s, uint64_t after);
+void hub_ws_unsubscribe(struct hub *h, struct hub_sub *s);
+
+/* Housekeeping: drops expired events and idle users, sends keep-alives
+ * to quiet SSE streams (ending those whose client has gone). */
+void hub_cron(struct hub *h);
+
+/* ---- gen.c: one generation ------------------------------------------ */
+
+/* What a generation needs to start (copied where kept). */
+struct gen_spec {
+	const char *user_id;
+	const char *role;
+	const char *request_id;
+	const struct chat_conv *conv;	/* the conversation as loaded */
+	const struct chat_msg *user_msg;	/* the message answered */
+	const struct chat_msg *asst;	/* the placeholder (streaming) */
+	const struct chat_msg *history;	/* root .. user_msg */
+	size_t nhistory;
+	const char *model;		/* asked of aid; NULL: aid's default */
+	const char *system_prompt;	/* NULL: none */
+	const char *idem_key;		/* NULL: none */
+	struct http_res *waiter;	/* the 201 form's answer, or NULL */
+	bool want_title;		/* the conversation has no title */
+	const char *first_user_content;	/* the root message, for titles */
+};
+
+/* A client waiting for the end of a stop it asked for. */
+struct gen_stop_waiter {
+	struct gen_stop_waiter *next;
+	struct http_res *res;
+};
+
+enum gen_stop { GEN_RUN = 0, GEN_STOP_CLIENT = 1, GEN_STOP_EXIT = 2 };
+
+struct gen {
+	struct live *live;
+	struct chatd *cd;
+	/* live's links, under live->lock */
+	struct gen *next_reg;		/* the registry */
+	struct gen *next_dirty;		/* text to store */
+	struct gen *next_final;		/* ended, final write due */
+	bool in_dirty;
+	struct gen_stop_waiter *stop_waiters;
+
+	/* fixed once started */
+	char conv_id[UUID_STR_LEN];
+	char user_id[65];
+	char role[16];
+	char request_id[129];
+	char idem_key[129];		/* "" when none */
+	char *user_msg_json;		/* the message answered */
+	struct chat_msg asst;		/* ids and times; no strings owned */
+	struct http_res *waiter;	/* the 201 form, or NULL */
+	bool want_title;
+	char *title_question;		/* the first user message */
+	int64_t t0;			/* mono_ms at the start */
+
+	/* the stream: http client thread only */
+	struct sse_parser parser;
+	int http_status;
+	struct buf errbody;		/* a non-200 answer's body */
+
+	atomic_int stop;		/* enum gen_stop */
+	/* shared with the writer, under lock */
+	pthread_mutex_t lock;
+	struct buf text;		/* the answer so far */
+	bool text_full;			/* past GEN_TEXT_MAX */
+	char *model_used;		/* aid's "start" or "done" */
+	int64_t ttft_ms;		/* -1 until the first delta */
+	int64_t latency_ms;
+	int64_t prompt_tokens;
+	int64_t completion_tokens;
+	bool got_done;
+	bool got_error;
+	char *err_code;			/* aid's error event */
+	char *err_message;
+	bool ended;			/* the stream's on_done ran */
+	int end_rc;
+};
+
+/* A new generation of conv_id, not started (the caller's: gen_start or
+ * gen_free). */
+int gen_new(struct live *l, const char *conv_id, struct gen **out);
+/*
+ * Starts g: publishes the "message" event (*message_id gets its id, 0 if
+ * that failed), then calls aid.  Never fails: a failure to reach aid
+ * ends the generation with an error like any other.  From here g is
+ * live's.  Worker threads (it may wait for live's lock only).
+ */
+void gen_start(struct gen *g, const struct gen_spec *spec,
+	       uint64_t *message_id);
+/* Asks g to stop (why: GEN_STOP_*; the first reason stays).  Any
+ * thread. */
+void gen_request_stop(struct gen *g, int why);
+/* Writer thread: stores the text so far with status streaming. */
+int gen_write_text(struct gen *g, struct db_conn *c);
+/* Writer thread, after the stream ended: the final write (c may be NULL
+ * when the store is unreachable), the idempotency record, the done or
+ * error event together with the registry removal, the waiting answers,
+ * the title request.  g is then only to be freed. */
+void gen_finish(struct gen *g, struct db_conn *c);
+void gen_free(struct gen *g);
+/* A model's answer made into a title, in place (first line, no quotes
+ * around, at most 80 bytes). */
+void gen_title_clean(char *s);
+
+/* ---- live.c: registry, writer, titles ------------------------------- */
+
+struct live_title;
+
+struct live {
+	struct chatd *cd;
+	struct hub *hub;
+	struct http_client *client;	/* the aid calls */
+	pthread_mutex_t lock;		/* the lists below */
+	pthread_cond_t wake;		/* the writer has work */
+	pthread_t writer;
+	bool writer_started;
+	bool stopping;			/* live_release began */
+	struct gen *gens;		/* registry: one per conversation */
+	struct gen *finals;		/* ended, final write due */
+	struct gen *dirty;		/* text not yet stored */
+	struct live_title *titles;	/* titles to store */
+	int64_t last_round_ms;		/* mono: the last batched write */
+};
+
+/*
+ * Reserves conv_id for a new generation: CHAT_ECONFLICT when one runs
+ * there, CHAT_EBUSY when chatd is stopping.  *out is the caller's until
+ * gen_start, or live_gen_cancel when it never starts.
+ */
+int live_gen_reserve(struct chatd *cd, const char *conv_id,
+		     struct gen **out);
+void live_gen_cancel(struct chatd *cd, struct gen *g);
+/* Stops conv_id's generation; res gets {"stopped":true|false} once its
+ * end is stored, at once when none runs.  Any thread. */
+void live_stop_answer(struct chatd *cd, const char *conv_id,
+		      struct http_res *res);
+/* Curl thread: g has new text (batched write) or has ended (final). */
+void live_mark_dirty(struct live *l, struct gen *g);
+void live_mark_final(struct live *l, struct gen *g);
+/* Under l->lock: takes g out of the registry. */
+void live_unregister_locked(struct live *l, struct gen *g);
+/* A finished title request: stored by the writer unless the
+ * conversation got a title meanwhile, then a "conversation" event.
+ * title NULL or "": fallback.  Any thread. */
+void live_title_done(struct live *l, const char *user_id,
+		     const char *conv_id, const char *title,
+		     const char *fallback);
+struct hub *live_hub(struct chatd *cd);
+
+/* ---- send.c, for ws.c ----------------------------------------------- */
+
+/* One send or regenerate, from REST or a WebSocket frame. */
+struct send_args {
+	struct chatd *cd;
+	const char *user_id;
+	const char *role;
+	const char *request_id;
+	const char *conv_id;
+	bool regenerate;
+	const char *content;		/* send */
+	bool has_parent;		/* send: parent_id given */
+	const char *parent_id;		/* send: NULL = a new root */
+	const char *message_id;		/* regenerate */
+	const char *model;		/* NULL: none asked */
+	const char *idem_key;		/* NULL: none */
+	struct http_res *waiter;	/* 201 form */
+};
+
+/* The outcome of send_run. */
+struct send_result {
+	int status;			/* HTTP status of a failure, else 0 */
+	char code[48];			/* error code of a failure */
+	char message[256];
+	uint64_t message_event;		/* id of the "message" event */
+};
+
+/* Worker thread: checks, stores, starts.  0 started (a waiter in a is
+ * then the generation's), else a failure described in *r. */
+int send_run(const struct send_args *a, struct send_result *r);
+/* Validation of a send/regenerate body (a JSON object), shared with
+ * ws.c: fills content, has_parent, parent_id, model of a. */
+int send_parse_body(const cJSON *body, bool regenerate,
+		    struct send_args *a, char *err, size_t errlen);
 
 #endif
