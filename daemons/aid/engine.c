@@ -42,7 +42,8 @@
 #define ENGINE_ERRBODY_MAX (16 * 1024)	/* error answer kept for its message */
 #define ENGINE_WAIT_SLICE_MS 100	/* back-off waits look at stop this often */
 #define ENGINE_MSG_OVERHEAD 4		/* tokens per message beyond its text */
-#define ENGINE_WIRE_FACTOR 16		/* wire bytes allowed per text byte */
+#define ENGINE_WIRE_FACTOR 64		/* wire bytes allowed per text byte
+					 * (OpenAI: ~150 per 3-byte token) */
 #define ENGINE_WIRE_EXTRA ((size_t)1 << 20)
 
 enum gen_abort {

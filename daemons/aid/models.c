@@ -84,17 +84,22 @@ static int prov_by_name(const char *name, enum aid_prov *out)
 }
 
 /* A model name: 1..AID_MODEL_NAME_MAX printable ASCII bytes without
- * blanks or commas (config lists are comma-separated). */
-static bool name_ok(const char *s)
+ * blanks; in the config also without commas (lists are comma-separated). */
+static bool name_valid(const char *s, bool in_config)
 {
 	size_t n = strlen(s), i;
 
 	if (n == 0 || n > AID_MODEL_NAME_MAX)
 		return false;
 	for (i = 0; i < n; i++)
-		if (!isgraph((unsigned char)s[i]) || s[i] == ',')
+		if (!isgraph((unsigned char)s[i]) || (in_config && s[i] == ','))
 			return false;
 	return true;
+}
+
+static bool name_ok(const char *s)
+{
+	return name_valid(s, true);
 }
 
 /* Splits a comma-separated list into owned trimmed strings. */
@@ -521,7 +526,7 @@ int models_resolve(const struct aid *a, const char *name,
 	const char *slash;
 	size_t i;
 
-	if (!name || !name_ok(name))
+	if (!name || !name_valid(name, false))
 		return CHAT_ENOTFOUND;
 	m = named(a, name);
 	if (m) {
