@@ -63,6 +63,7 @@ static int conv_fetch(struct cli_ctx *ctx, const struct cli_args *a,
 {
 	char path[2048], cursor[512] = "", q[1024] = "", cur[600];
 	cJSON *page = NULL, *data, *items, *next;
+	bool more;
 	int rc;
 
 	*all = NULL;
@@ -91,6 +92,15 @@ static int conv_fetch(struct cli_ctx *ctx, const struct cli_args *a,
 			rc = CLI_SERVER;
 			break;
 		}
+		/* the next cursor, copied before this page may be freed */
+		more = a->count[OPT_ALL] && cJSON_IsString(next) &&
+		       next->valuestring[0];
+		if (more && snprintf(cursor, sizeof(cursor), "%s",
+				     next->valuestring) >= (int)sizeof(cursor)) {
+			cli_error("the server's cursor is too long");
+			rc = CLI_SERVER;
+			break;
+		}
 		if (!*all) {
 			*all = page;
 			page = NULL;
@@ -105,10 +115,8 @@ static int conv_fetch(struct cli_ctx *ctx, const struct cli_args *a,
 			cJSON_Delete(page);
 			page = NULL;
 		}
-		if (!a->count[OPT_ALL] || !cJSON_IsString(next) ||
-		    !next->valuestring[0])
+		if (!more)
 			break;
-		snprintf(cursor, sizeof(cursor), "%s", next->valuestring);
 	}
 	cJSON_Delete(page);
 	if (rc != CLI_OK) {
