@@ -574,6 +574,129 @@ UUID='^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$'
 	[[ -z $(jq -r ".data[] | select(.id == \"$id\")" <<<"$body") ]] || false
 }
 
+# send TOKEN CONV BODY: POST .../messages, waiting for the answer (the
+# echo model); sets umsg and amsg (the two message ids).
+send() {
+	api POST "/v1/conversations/$2/messages" "$3" "$1"
+	expect_status 201 || return 1
+	umsg=$(jb .user_message.id)
+	amsg=$(jb .assistant_message.id)
+	[[ $(jb .assistant_message.status) == complete ]] || false
+}
+
+# regen TOKEN CONV MESSAGE: a new answer; sets amsg.
+regen() {
+	api POST "/v1/conversations/$2/messages/$3/regenerate" '{}' "$1"
+	expect_status 201 || return 1
+	amsg=$(jb .assistant_message.id)
+	[[ $(jb .assistant_message.status) == complete ]] || false
+}
+
+# branch TOKEN CONV: GET the conversation; the branch's ids in $branch,
+# its sibling lists in $sibs ("a,b c" per message, space separated).
+branch() {
+	api GET "/v1/conversations/$2" "" "$1"
+	expect_status 200 || return 1
+	branch=$(jq -r '[.messages[].id] | join(" ")' <<<"$body")
+	sibs=$(jq -r '[.messages[].sibling_ids | join(",")] | join(" ")' <<<"$body")
+}
+
+@test "sent messages, regenerated answers and edits form the tree" {
+	local c u1 a1 a2 u2 a3 u3 a4
+	create "$alice_token" '{"model":"echo"}'
+	c=$conv_id
+	save live_id "$c"
+	send "$alice_token" "$c" '{"content":"one two three"}'
+	u1=$umsg a1=$amsg
+	branch "$alice_token" "$c"
+	[[ $branch == "$u1 $a1" && $sibs == "$u1 $a1" ]] || false
+	[[ $(jb .current_leaf_id) == "$a1" ]] || false
+	[[ $(jq -c '[.messages[] | [.role, .content, .status, .parent_id]]' <<<"$body") == "[[\"user\",\"one two three\",\"complete\",null],[\"assistant\",\"one two three\",\"complete\",\"$u1\"]]" ]] || false
+	[[ $(jq -r '.messages[1].usage.completion_tokens' <<<"$body") == 3 ]] || false
+	# a regenerated answer is a sibling of the first and becomes the leaf
+	regen "$alice_token" "$c" "$a1"
+	a2=$amsg
+	branch "$alice_token" "$c"
+	[[ $branch == "$u1 $a2" && $sibs == "$u1 $a1,$a2" ]] || false
+	# an edit of the first question is a new root
+	send "$alice_token" "$c" '{"content":"four five","parent_id":null}'
+	u2=$umsg a3=$amsg
+	branch "$alice_token" "$c"
+	[[ $branch == "$u2 $a3" && $sibs == "$u1,$u2 $a3" ]] || false
+	# back to the first question: its newest leaf is the regenerated answer
+	api PATCH "/v1/conversations/$c" "{\"current_leaf_id\":\"$u1\"}" "$alice_token"
+	expect_status 200
+	[[ $(jb .current_leaf_id) == "$a2" ]] || false
+	# a message without parent_id continues from the leaf
+	send "$alice_token" "$c" '{"content":"six"}'
+	u3=$umsg a4=$amsg
+	branch "$alice_token" "$c"
+	[[ $branch == "$u1 $a2 $u3 $a4" && $sibs == "$u1,$u2 $a1,$a2 $u3 $a4" ]] || false
+	# the first answer's branch, then the newest again through its sibling
+	api PATCH "/v1/conversations/$c" "{\"current_leaf_id\":\"$a1\"}" "$alice_token"
+	branch "$alice_token" "$c"
+	[[ $branch == "$u1 $a1" ]] || false
+	api PATCH "/v1/conversations/$c" "{\"current_leaf_id\":\"$a2\"}" "$alice_token"
+	[[ $(jb .current_leaf_id) == "$a4" ]] || false
+	run -0 db_query chatd "SELECT count(*) FROM messages WHERE conversation_id = '$c'"
+	[[ $output == 7 ]] || false
+}
+
+@test "q finds what was sent" {
+	api GET "/v1/conversations?q=FOUR%20FIVE" "" "$alice_token"
+	[[ $(jq -r '[.data[].id] | join(" ")' <<<"$body") == "$live_id" ]] || false
+	api GET "/v1/conversations?q=four%20five" "" "$bob_token"
+	[[ $(jq '.data | length' <<<"$body") == 0 ]] || false
+}
+
+@test "another user's conversation and message ids are 404 on the message routes" {
+	local c=$live_id m id u
+	m=$(db_query chatd "SELECT id FROM messages WHERE conversation_id = '$c' ORDER BY id LIMIT 1")
+	expect_refused POST "/v1/conversations/$c/messages" '{"content":"hi"}' "$bob_token" 404 not_found
+	expect_refused POST "/v1/conversations/$c/messages/$m/regenerate" '{}' "$bob_token" 404 not_found
+	expect_refused POST "/v1/conversations/$c/stop" '' "$bob_token" 404 not_found
+	expect_refused GET "/v1/conversations/$c/events" '' "$bob_token" 404 not_found
+	# bob's own conversation with alice's message id
+	create "$bob_token" '{}'
+	expect_refused POST "/v1/conversations/$conv_id/messages/$m/regenerate" '{}' "$bob_token" 404 not_found
+	expect_refused POST "/v1/conversations/$conv_id/messages" "{\"content\":\"hi\",\"parent_id\":\"$m\"}" "$bob_token" 404 not_found
+	# unknown and malformed ids
+	for id in 01a00000-0000-7000-8000-000000000fff not-a-uuid; do
+		expect_refused POST "/v1/conversations/$id/messages" '{"content":"hi"}' "$alice_token" 404 not_found
+		expect_refused POST "/v1/conversations/$id/messages/$m/regenerate" '{}' "$alice_token" 404 not_found
+		expect_refused POST "/v1/conversations/$c/messages/$id/regenerate" '{}' "$alice_token" 404 not_found
+		expect_refused POST "/v1/conversations/$id/stop" '' "$alice_token" 404 not_found
+		expect_refused GET "/v1/conversations/$id/events" '' "$alice_token" 404 not_found
+	done
+}
+
+@test "DELETE during a generation stops it and leaves nothing behind" {
+	local c words pid status_file=$BATS_TEST_TMPDIR/send.status
+	create "$alice_token" '{"model":"echo"}'
+	c=$conv_id
+	words=$(printf 'w%d ' $(seq 1 150))		# 20 ms a word: 3 s
+	curl -s -o /dev/null -w '%{http_code}' --max-time 20 -X POST \
+		-H "Authorization: Bearer $alice_token" -H 'Content-Type: application/json' \
+		--data-binary "$(jq -nc --arg c "$words" '{content: $c}')" \
+		"$(base_url)/v1/conversations/$c/messages" >"$status_file" 3>&- &
+	pid=$!
+	for ((i = 0; i < 100; i++)); do
+		[[ $(db_query chatd "SELECT count(*) FROM messages WHERE conversation_id = '$c'") == 2 ]] && break
+		sleep 0.05
+	done
+	api DELETE "/v1/conversations/$c" "" "$alice_token"
+	expect_status 204
+	wait "$pid" || true
+	api GET "/v1/conversations/$c" "" "$alice_token"
+	expect_error 404 not_found
+	sleep 0.5		# a last batched write would come by now
+	run -0 db_query chatd "SELECT count(*) FROM messages WHERE conversation_id = '$c'"
+	[[ $output == 0 ]] || false
+	run -0 db_query chatd "SELECT count(*) FROM conversations WHERE id = '$c'"
+	[[ $output == 0 ]] || false
+	process_alive "$(daemon_pid chatd)"
+}
+
 @test "chatd answers its health checks and keeps running" {
 	run -0 curl -sf "http://127.0.0.1:$((CHAT_PORT + 3))/healthz"
 	[[ $(jq -r .service <<<"$output") == chatd ]] || false
