@@ -35,7 +35,8 @@
 #include "banned.h"
 
 #define GEN_ERRBODY_MAX (64 * 1024)
-#define GEN_EVENT_MAX (1024 * 1024)
+/* One event of aid: a delta may carry much of the answer at once. */
+#define GEN_EVENT_MAX (GEN_TEXT_MAX + 64 * 1024)
 #define TITLE_SYSTEM "Write a title of at most six words for this" \
 	" conversation. Answer with the title only."
 #define TITLE_MAX_TOKENS 24
@@ -251,6 +252,7 @@ static int gen_cb_head(void *arg, int status, const char *const *headers,
 static int gen_cb_data(void *arg, const char *data, size_t len)
 {
 	struct gen *g = arg;
+	int rc;
 
 	if (atomic_load(&g->stop) != GEN_RUN)
 		return 1;
@@ -259,7 +261,13 @@ static int gen_cb_data(void *arg, const char *data, size_t len)
 		(void)buf_append(&g->errbody, data, len);
 		return 0;
 	}
-	return sse_parse_feed(&g->parser, data, len) != 0;
+	rc = sse_parse_feed(&g->parser, data, len);
+	if (rc == CHAT_ETOOBIG) {
+		pthread_mutex_lock(&g->lock);
+		g->text_full = true;
+		pthread_mutex_unlock(&g->lock);
+	}
+	return rc != 0;
 }
 
 static int gen_cb_keep_going(void *arg)
