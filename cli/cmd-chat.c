@@ -283,6 +283,9 @@ static void chat_history_close(struct chat_state *st)
 
 static void chat_on_readline(char *line)
 {
+	/* removed here, or readline shows the next prompt before the
+	 * answer; chat_interactive installs it again after the turn */
+	rl_callback_handler_remove();
 	chat_current->line = line;
 	chat_current->got_line = true;
 }
@@ -325,12 +328,9 @@ static int chat_interactive(struct chat_state *st)
 		if (!st->got_line)
 			continue;
 		st->got_line = false;
-		if (!st->line) {	/* Ctrl-D */
-			fputc('\n', stdout);
+		if (!st->line)		/* Ctrl-D; readline ended the line */
 			break;
-		}
-		/* run the turn with the terminal back in its own mode */
-		rl_callback_handler_remove();
+		/* the turn runs with the terminal back in its own mode */
 		if (st->line[0])
 			chat_history_add(st, st->line);
 		rc = chat_line(st, st->line);
