@@ -85,15 +85,20 @@ stream_chunks() {
 	sed -n 's/^data: //p' <<<"$body" | grep -v '^\[DONE\]$'
 }
 
-# expect_openai_error STATUS CODE: the last answer is OpenAI's error
-# shape with that code.
+# expect_openai_error STATUS CODE [PARAM]: the last answer is OpenAI's
+# error shape with that code (and param; "null" for none).
 expect_openai_error() {
-	if [[ $status_code != "$1" || $(jb '.error.code') != "$2" ]]; then
-		echo "expected $1 '$2', got $status_code: $body" >&2
+	local got code param shape
+	got=$(jq -r '.error | [.code, (.param // "null"),
+		((.message | type) == "string" and (.message | length) > 0
+		 and (.type | type) == "string" and has("param"))] | join("|")' \
+		<<<"$body" 2>/dev/null)
+	IFS='|' read -r code param shape <<<"$got"
+	if [[ $status_code != "$1" || $code != "$2" || ( $# -ge 3 && $param != "$3" ) ]]; then
+		echo "expected $1 '$2' ${3:-}, got $status_code: $body" >&2
 		return 1
 	fi
-	[[ -n $(jb '.error.message // empty') && -n $(jb '.error.type // empty') ]] &&
-		jq -e '.error | has("param")' <<<"$body" >/dev/null || {
+	[[ $shape == true ]] || {
 		echo "not OpenAI's error shape: $body" >&2
 		return 1
 	}
@@ -192,16 +197,16 @@ case_usage() {
 # Bytes split anywhere, inside UTF-8 sequences too, come out whole.
 case_split() {
 	local text='héllo wörld ✓ 日本語 done'
-	chat "$(jq -nc --arg m "$(m split=1)" --arg t "$text" \
+	chat "$(jq -nc --arg m "$(m split=5)" --arg t "$text" \
 		'{model: $m, stream: true, messages: [{role: "user", content: $t}]}')"
 	expect_status 200
 	[[ $(stream_text) == "$text" ]] || false
-	chat "$(chat_body "$(m words=30,split=7)" true)"
-	[[ $(stream_text) == "$(fake_words 30)" ]] || false
+	chat "$(chat_body "$(m words=12,split=7)" true)"
+	[[ $(stream_text) == "$(fake_words 12)" ]] || false
 }
 
 case_crlf() {
-	chat "$(chat_body "$(m words=5,crlf,split=3)" true)"
+	chat "$(chat_body "$(m words=5,crlf,split=11)" true)"
 	expect_status 200
 	[[ $(stream_text) == "$(fake_words 5)" ]] || false
 	[[ $(sed -n 's/^data: //p' <<<"$body" | tail -n 1) == "[DONE]" ]] || false
@@ -211,7 +216,7 @@ case_comments() {
 	chat "$(chat_body "$(m words=5,comments,crlf)" true)"
 	expect_status 200
 	[[ $(stream_text) == "$(fake_words 5)" ]] || false
-	chat "$(chat_body "$(m words=3,multiline,split=5)" false)"
+	chat "$(chat_body "$(m words=3,multiline,split=13)" false)"
 	expect_status 200
 	[[ $(jb .choices[0].message.content) == "$(fake_words 3)" ]] || false
 }
@@ -416,4 +421,20 @@ case_key_hidden() {
 		return 1
 	}
 	[[ -s $CHAT_DATA_DIR/log/aid.log ]] || false
+}
+
+# The models the upstreams listed at start are in /v1/models and usable
+# by their bare names (Ollama's first: both providers list the same).
+case_models() {
+	api GET /v1/models "" "$token"
+	expect_status 200
+	ids=$(jb '[.data[].id] | join(" ")')
+	[[ " $ids " == *" echo "* && " $ids " == *" flaky-openai "* && " $ids " == *" ctx-anthropic "* ]] || false
+	[[ $(jb '[.data[] | select(.id == "fake" or .id == "fake:words=5") | .owned_by] | join(",")') == ollama,ollama ]] || false
+	[[ $(jb '[.data[].id] | length') == $(jb '[.data[].id] | unique | length') ]] || false
+	chat "$(chat_body fake:words=5 false)"
+	expect_status 200
+	[[ $(jb .model) == fake:words=5 && $(jb .choices[0].message.content) == "$(fake_words 5)" ]] || false
+	run -0 curl -s "$FAKELLM_URL/_last"
+	[[ $(jq -r .path <<<"$output") == /api/chat ]] || false
 }

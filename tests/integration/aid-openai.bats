@@ -23,6 +23,7 @@ setup() {
 	aid_setup
 }
 
+@test "openai: models listed by the upstreams are offered" { case_models; }
 @test "openai: a streamed answer" { case_stream; }
 @test "openai: a whole answer" { case_whole; }
 @test "openai: the upstream's usage reaches the usage chunk" { case_usage; }
