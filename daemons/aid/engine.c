@@ -684,7 +684,7 @@ static void up_done(void *arg, int rc)
 		gen_failed(g, false, "upstream_error", 502);
 		return;
 	}
-	snprintf(g->errmsg, sizeof(g->errmsg), "'%s' answered %d%s%s", prov,
+	snprintf(g->errmsg, sizeof(g->errmsg), "'%s' answered %d%s%.200s", prov,
 		 g->status, detail[0] ? ": " : "", detail);
 	scrub_key(g, g->errmsg);
 	buf_reset(&g->errbody);
