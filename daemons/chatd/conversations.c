@@ -403,7 +403,7 @@ void conv_list(struct http_req *req, struct http_res *res)
 	char uid[UUID_STR_LEN], qbuf[CONV_Q_MAX + 1];
 	char cursor[CONV_CURSOR_LEN];
 	cJSON *out = NULL, *data, *item;
-	size_t i, n = 0;
+	size_t i, n = 0, limit;
 	int rc;
 
 	if (!conv_caller(req, uid))
@@ -411,12 +411,12 @@ void conv_list(struct http_req *req, struct http_res *res)
 	if (conv_list_params(req, &f, qbuf) < 0)
 		return;
 	f.user_id = uid;
-	f.limit++;		/* one more: does a page follow? */
+	limit = f.limit;
+	f.limit = limit + 1;	/* one more: does a page follow? */
 	if (conv_db(req, &c) < 0)
 		return;
 	rc = store_conv_list(c, &f, &v, &n);
 	db_release(c);
-	f.limit--;
 	if (rc < 0) {
 		conv_fail(req, rc, "listing conversations");
 		return;
@@ -425,15 +425,15 @@ void conv_list(struct http_req *req, struct http_res *res)
 	data = out ? cJSON_AddArrayToObject(out, "data") : NULL;
 	if (!data)
 		goto oom;
-	for (i = 0; i < n && i < f.limit; i++) {
+	for (i = 0; i < n && i < limit; i++) {
 		item = chat_conv_json(&v[i]);
 		if (!item || !cJSON_AddItemToArray(data, item)) {
 			cJSON_Delete(item);
 			goto oom;
 		}
 	}
-	if (n > f.limit) {
-		if (conv_cursor_make(&v[f.limit - 1], cursor) < 0 ||
+	if (n > limit) {
+		if (conv_cursor_make(&v[limit - 1], cursor) < 0 ||
 		    !cJSON_AddStringToObject(out, "next_cursor", cursor))
 			goto oom;
 	} else if (!cJSON_AddNullToObject(out, "next_cursor")) {
