@@ -309,7 +309,10 @@ latest_conv() {
 	local pid i rc=0
 	curl -s -X POST "$FAKELLM_URL/_reset" >/dev/null
 	# 400 words at 20 ms each: 8 s unless stopped
-	cc ask -m "openai/fake:delay_ms=20" "$(seq -s ' ' 1 400)" </dev/null \
+	# chatctl itself in the background (a function would put a shell
+	# between the signal and it)
+	"$CHATCTL" --server "$(base_url)" ask -m "openai/fake:delay_ms=20" \
+		"$(seq -s ' ' 1 400)" </dev/null \
 		>"$BATS_TEST_TMPDIR/out" 2>"$BATS_TEST_TMPDIR/err" 3>&- &
 	pid=$!
 	for ((i = 0; i < 100; i++)); do
@@ -320,7 +323,7 @@ latest_conv() {
 	kill -INT "$pid"
 	wait "$pid" || rc=$?
 	[[ $rc -eq 130 ]] || { cat "$BATS_TEST_TMPDIR/err" >&2; false; }
-	[[ $(<"$BATS_TEST_TMPDIR/out") == "1 2"* ]] || false
+	[[ $(<"$BATS_TEST_TMPDIR/out") == 1* ]] || false
 	# stopped: the stored answer is partial, and the upstream was closed
 	for ((i = 0; i < 50; i++)); do
 		run -0 cc conv show --json "$(latest_conv)"
@@ -359,18 +362,23 @@ latest_conv() {
 }
 
 @test "conv ls: long and wide titles are cut by display width; controls blanked" {
-	local id wide
+	local id wide i
 	id=$(cc ask --json "titled" </dev/null | jq -r .conversation_id)
+	# let the automatic title come first, so that it cannot replace ours
+	for ((i = 0; i < 50; i++)); do
+		[[ $(cc conv show --json "$id" | jq -r .title) != null ]] && break
+		sleep 0.1
+	done
 	wide=$(printf '漢%.0s' {1..40})
 	run -0 cc conv rename "$id" "$wide"
-	run -0 cc conv ls --limit 1
+	run -0 cc conv ls --all
 	# 60 columns at most when not on a terminal: 29 wide characters and …
-	[[ ${lines[1]} == *"  $(printf '漢%.0s' {1..29})…" ]] || false
+	[[ $(grep "^$id " <<<"$output") == *"  $(printf '漢%.0s' {1..29})…" ]] || false
 	run -0 cc conv rename "$id" $'evil\e[2Jtitle'
-	run -0 cc conv ls --limit 1
-	[[ ${lines[1]} == *"  evil [2Jtitle" ]] || false
-	run -0 cc conv ls --limit 1 --json
-	jq -e '.data[0].title == "evil\u001b[2Jtitle"' <<<"$output"
+	run -0 cc conv ls --all
+	[[ $(grep "^$id " <<<"$output") == *"  evil [2Jtitle" ]] || false
+	run -0 cc conv show --json "$id"
+	jq -e '.title == "evil\u001b[2Jtitle"' <<<"$output"
 }
 
 @test "conv show prints the branch as role: text blocks" {
