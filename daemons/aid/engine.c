@@ -45,6 +45,11 @@
 #define ENGINE_WIRE_FACTOR 64		/* wire bytes allowed per text byte
 					 * (OpenAI: ~150 per 3-byte token) */
 #define ENGINE_WIRE_EXTRA ((size_t)1 << 20)
+/* Without a delay, echo pieces go out in batches of this many, a
+ * millisecond apart, so that the socket drains (the answer's output
+ * buffer has a ceiling) and the loop serves others meanwhile. */
+#define ENGINE_ECHO_BATCH 64
+#define ENGINE_ECHO_BATCH_MS 1
 
 enum gen_abort {
 	GEN_ABORT_NONE = 0,
@@ -782,12 +787,15 @@ static void echo_step(void *arg)
 			}
 			return;
 		}
-		if (g->a->echo_delay_ms > 0 && g->ipiece < g->npieces)
+		if (g->ipiece < g->npieces &&
+		    (g->a->echo_delay_ms > 0 ||
+		     g->ipiece % ENGINE_ECHO_BATCH == 0))
 			break;
 	}
 	if (gen_closing(g) ||
-	    http_server_after(g->a->d.server, g->a->echo_delay_ms, echo_step,
-			      g) < 0)
+	    http_server_after(g->a->d.server, g->a->echo_delay_ms > 0 ?
+			      g->a->echo_delay_ms : ENGINE_ECHO_BATCH_MS,
+			      echo_step, g) < 0)
 		gen_end(g, "upstream_error", 502, "aid is stopping");
 }
 
