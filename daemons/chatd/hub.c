@@ -380,9 +380,10 @@ void hub_free(struct hub *h)
 				if (s->kind == SUB_SSE) {
 					hub_sse_end(s);
 				} else {
-					log_error("a WebSocket is still"
-						  " subscribed at exit");
+					/* its connection closes after us and
+					 * knows the hub is gone */
 					hub_sub_unlink(s);
+					free(s);
 				}
 			}
 			for (ev = u->head; ev; ev = enext) {

@@ -51,8 +51,9 @@ struct hub;
 struct hub_sub;		/* a subscription (here: a WebSocket's) */
 
 int hub_new(struct hub **out);
-/* Ends every SSE stream still subscribed; WebSocket subscriptions must
- * be gone (their owners unsubscribe in on_close). */
+/* Ends every SSE stream still subscribed and drops the WebSocket
+ * subscriptions (at exit the connections close after the hub is gone:
+ * ws.c then leaves them alone). */
 void hub_free(struct hub *h);
 
 /* Parses an event id ("123"): CHAT_EINVAL unless 1..20 decimal digits

@@ -297,7 +297,9 @@ static void ws_on_close(void *arg, struct http_ws *ws, int code)
 
 	(void)ws;
 	(void)code;
-	hub_ws_unsubscribe(live_hub(conn->cd), conn->sub);
+	/* at exit the hub goes first and took its subscriptions along */
+	if (conn->cd->live)
+		hub_ws_unsubscribe(live_hub(conn->cd), conn->sub);
 	conn->sub = NULL;
 	ws_conn_unref(conn);
 }

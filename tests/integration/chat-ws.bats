@@ -303,3 +303,30 @@ gen_frames() {
 		-H "Authorization: Bearer $alice" -t 5 </dev/null
 	[[ $output == $'open\nclosed 4400' ]] || false
 }
+
+@test "chatd stopped mid-answer: the partial answer is kept as interrupted, and chatd comes back" {
+	new_conv
+	ws_open a1 "$alice"
+	ws_send a1 "{\"type\":\"send\",\"conversation_id\":\"$conv\",\"content\":\"go\",\"model\":\"openai/fake:words=40,delay_ms=10,stall_at=3\"}"
+	wait_frame a1 'select(.type == "delta")' 3
+	out=$BATS_TEST_TMPDIR/events.sse
+	curl -sN --max-time 10 -H "Authorization: Bearer $alice" \
+		"$(base_url)/v1/conversations/$conv/events" >"$out" 3>&- &
+	pid=$!
+	sleep 0.3
+	stop_daemon chatd
+	# every client is let go
+	wait "$pid" || true
+	wait "$(<"$WS/a1.pid")" || true
+	rm -f "$WS/a1.pid"
+	[[ $(tail -n 1 "$WS/a1.out") == closed* ]] || false
+	start_daemon chatd
+	api GET "/v1/conversations/$conv" "" "$alice"
+	expect_status 200
+	[[ $(jb '.messages[1].status') == interrupted ]] || false
+	[[ $(jb '.messages[1].error.code') == interrupted ]] || false
+	[[ $(jb '.messages[1].content') == "w1 w2 w3" ]] || false
+	api POST "/v1/conversations/$conv/messages" '{"content":"back again"}' "$alice"
+	expect_status 201
+	[[ $(jb .assistant_message.content) == "back again" ]] || false
+}
