@@ -71,6 +71,7 @@ static int userd_init(struct daemon *d, char *err, size_t errlen)
 	long ttl = 0, lockout = 0;
 	int rc;
 
+	me_cache_init(&ud->me);
 	rc = crypto_init();
 	if (rc < 0) {
 		snprintf(err, errlen, "cannot initialise libsodium");
@@ -116,6 +117,7 @@ static void userd_release(struct daemon *d)
 
 	tokens_release(ud);
 	throttle_release(&ud->throttle);
+	me_cache_release(&ud->me);
 }
 
 static void userd_cron(void *app)
@@ -123,6 +125,7 @@ static void userd_cron(void *app)
 	struct userd *ud = app;
 
 	throttle_prune(&ud->throttle, now_ms());
+	me_cache_prune(&ud->me, mono_ms());
 }
 
 static const struct http_route userd_routes[] = {
@@ -137,7 +140,8 @@ static const struct http_route userd_routes[] = {
 	{ "POST", "/v1/auth/refresh", HTTP_PERM_PUBLIC, auth_handle_refresh,
 	  0 },
 	{ "POST", "/v1/auth/logout", HTTP_PERM_GUEST, auth_handle_logout, 0 },
-	{ "GET", "/v1/users/me", HTTP_PERM_GUEST, profile_handle_get, 0 },
+	{ "GET", "/v1/users/me", HTTP_PERM_GUEST, profile_handle_get,
+	  HTTP_ROUTE_ON_LOOP },
 	{ "PATCH", "/v1/users/me", HTTP_PERM_GUEST, profile_handle_patch, 0 },
 	{ "POST", "/v1/apikeys", HTTP_PERM_USER, apikeys_handle_create, 0 },
 	{ "GET", "/v1/apikeys", HTTP_PERM_USER, apikeys_handle_list, 0 },

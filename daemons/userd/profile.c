@@ -2,6 +2,9 @@
  * profile.c - GET and PATCH /v1/users/me: the caller's own account,
  * display name and preferences.
  *
+ * GET starts on the loop thread and answers from me-cache.c when it can;
+ * a PATCH forgets the cached answer once its UPDATE is done.
+ *
  * PATCH takes each field as a string (set) or null (clear); absent
  * fields stay as they are, unknown fields are ignored.  Every field is
  * checked before anything is written, and the write is one UPDATE.
@@ -14,6 +17,9 @@
 #include "buf.h"
 #include "db.h"
 #include "err.h"
+#include "json.h"
+#include "log.h"
+#include "pool.h"
 #include "util.h"
 #include "banned.h"
 
@@ -62,26 +68,63 @@ static void profile_answer(struct http_req *req, const struct user *u)
 	http_res_json(req->res, 200, obj);
 }
 
-void profile_handle_get(struct http_req *req, struct http_res *res)
+/* Worker thread: the store read of a GET the cache could not answer. */
+static void profile_get_from_store(void *arg)
 {
+	struct http_req *req = arg;
+	struct userd *ud = userd_of(req);
 	struct db_conn *c = NULL;
 	struct user u = { 0 };
+	uint64_t generation;
+	cJSON *obj;
+	char *text;
 	int rc;
 
+	log_set_request_id(req->request_id);
+	/* before the read: a write after this point keeps it out of the
+	 * cache */
+	generation = me_cache_generation(&ud->me);
 	if (request_db(req, &c) < 0)
-		return;
+		goto out;
 	rc = users_get_by_id(c, req->user_id, &u);
 	db_release(c);
 	if (rc == CHAT_ENOTFOUND) {
-		http_res_error(res, 404, "not_found", "no such user");
-		return;
+		http_res_error(req->res, 404, "not_found", "no such user");
+		goto out;
 	}
 	if (rc < 0) {
 		request_fail(req, rc, "reading an account");
+		goto out;
+	}
+	obj = users_to_json(&u);
+	text = obj ? json_print(obj) : NULL;
+	cJSON_Delete(obj);
+	if (!text) {
+		request_fail(req, CHAT_ENOMEM, "building the answer");
+		goto out;
+	}
+	me_cache_put(&ud->me, u.id, text, strlen(text), mono_ms(),
+		     generation);
+	http_res_send(req->res, 200, "application/json", text, strlen(text));
+out:
+	users_release(&u);
+	log_set_request_id(NULL);
+}
+
+/* Loop thread: a fresh cached answer at once, else the store on a
+ * worker. */
+void profile_handle_get(struct http_req *req, struct http_res *res)
+{
+	struct userd *ud = userd_of(req);
+	char *json = NULL;
+	size_t len = 0;
+
+	if (me_cache_get(&ud->me, req->user_id, mono_ms(), &json, &len) == 0) {
+		http_res_send(res, 200, "application/json", json, len);
 		return;
 	}
-	profile_answer(req, &u);
-	users_release(&u);
+	if (pool_submit(ud->d.pool, profile_get_from_store, req) != 0)
+		http_res_error(res, 503, "busy", "server is busy, retry later");
 }
 
 /*
@@ -176,6 +219,9 @@ void profile_handle_patch(struct http_req *req, struct http_res *res)
 				USERS_COLUMNS, np - 1, np);
 		if (rc == 0)
 			rc = db_query(c, sql.data, p, np, &r);
+		/* done (an autocommit statement), even if it failed: the
+		 * cached answer may be old now */
+		me_cache_forget(&userd_of(req)->me, req->user_id);
 		if (rc == 0 && db_rows_count(r) == 0)
 			rc = CHAT_ENOTFOUND;
 		if (rc == 0)

@@ -3,9 +3,11 @@
  * API keys, access tokens and the JWKS.  Device sessions and refresh
  * tokens belong to sessiond, which userd calls over internal HTTP.
  *
- * Threads: handlers run on the worker pool.  struct userd is written only
- * during init; afterwards everything in it is read-only except the
- * throttle table, which has its own lock.
+ * Threads: handlers run on the worker pool, except GET /v1/users/me,
+ * which starts on the loop thread (answered from me_cache, else handed to
+ * the pool).  struct userd is written only during init; afterwards
+ * everything in it is read-only except the throttle table and the
+ * me_cache, which have their own locks.
  */
 #ifndef USERD_H
 #define USERD_H
@@ -59,6 +61,46 @@ void throttle_clear(struct throttle *t, const char *key);
 /* Drops entries that no longer matter; housekeeping. */
 void throttle_prune(struct throttle *t, int64_t now);
 
+/* ---- me-cache.c: recent answers of GET /v1/users/me ---- */
+
+#define ME_CACHE_SLOTS 256
+/* How long an answer is kept: the bound on how stale it can be after a
+ * write by another userd process on the same store (writes in this
+ * process forget it at once). */
+#define ME_CACHE_TTL_MS 1000
+
+struct me_cache_entry {
+	char id[UUID_STR_LEN];		/* the user; "" when free */
+	char *json;			/* owned answer body; NULL when free */
+	size_t len;
+	int64_t expires_ms;		/* monotonic clock */
+};
+
+struct me_cache {
+	pthread_mutex_t lock;
+	uint64_t generation;		/* bumped by every forget */
+	struct me_cache_entry slots[ME_CACHE_SLOTS];
+};
+
+void me_cache_init(struct me_cache *c);
+void me_cache_release(struct me_cache *c);
+/* 0 and a copy of the answer for user id (*json the caller's, free()) when
+ * one is kept and fresh at now (mono_ms); CHAT_ENOTFOUND otherwise. */
+int me_cache_get(struct me_cache *c, const char *id, int64_t now,
+		 char **json, size_t *len);
+/* The generation to pass to me_cache_put: read it before the store read
+ * whose answer will be put. */
+uint64_t me_cache_generation(struct me_cache *c);
+/* Keeps json (copied) as the answer for id, unless a write was announced
+ * since generation. */
+void me_cache_put(struct me_cache *c, const char *id, const char *json,
+		  size_t len, int64_t now, uint64_t generation);
+/* A users row changed (after the commit): drops its answer and refuses
+ * puts of reads that began before. */
+void me_cache_forget(struct me_cache *c, const char *id);
+/* Frees expired answers; housekeeping. */
+void me_cache_prune(struct me_cache *c, int64_t now);
+
 /* ---- the daemon ---- */
 
 struct userd {
@@ -72,6 +114,7 @@ struct userd {
 	bool registration_open;		/* userd.registration = open */
 	char sessiond_url[256];		/* "http://127.0.0.1:PORT" */
 	struct throttle throttle;	/* login failures per username */
+	struct me_cache me;		/* GET /v1/users/me answers */
 };
 
 static inline struct userd *userd_of(const struct http_req *req)

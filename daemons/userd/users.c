@@ -332,6 +332,9 @@ int users_admin_update(struct userd *ud, struct db_conn *c, const char *id,
 out:
 	if (rc < 0)
 		db_rollback(c);
+	/* after the commit (or the rollback): GET /v1/users/me must not
+	 * answer the old role or state from its cache */
+	me_cache_forget(&ud->me, id);
 	users_release(&cur);
 	return rc;
 }
