@@ -124,6 +124,29 @@ struct gen {
 static void gen_attempt(struct gen *g);
 static void gen_defer_attempt(struct gen *g);
 
+static void gen_log(const struct gen *g, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+/* An info line with the generation's request id: callbacks run on
+ * threads that serve many requests, so the id is set for the line only. */
+static void gen_log(const struct gen *g, const char *fmt, ...)
+{
+	char prev[129], line[2 * AID_ERRMSG_MAX];
+	const char *p;
+	va_list ap;
+
+	if (LOG_LINFO < log_level_current)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	p = log_get_request_id();
+	snprintf(prev, sizeof(prev), "%s", p ? p : "");
+	log_set_request_id(g->request_id);
+	log_write(LOG_LINFO, "%s", line);
+	log_set_request_id(prev[0] ? prev : NULL);
+}
+
 /* ---- helpers ------------------------------------------------------------- */
 
 static long count_tokens(const char *s)
@@ -345,8 +368,8 @@ static void gen_end(struct gen *g, const char *code, int http_status,
 	u.created_at = now_ms();
 	usage_record(a, &u);
 	if (code && strcmp(code, "stopped") != 0)
-		log_info("generation %s on '%s' ended: %s: %s",
-			 g->request_id, g->target.name, code, msg);
+		gen_log(g, "generation on '%s' ended: %s: %s",
+			g->target.name, code, msg);
 
 	pthread_mutex_lock(&a->lock);
 	if (g->prev)
@@ -481,9 +504,8 @@ static void gen_failed(struct gen *g, bool retryable, const char *code,
 	if (g->attempt <= a->retries) {
 		int64_t delay = gen_backoff(g, g->attempt - 1);
 
-		log_info("generation %s: retry %ld on '%s' in %lld ms: %s",
-			 g->request_id, g->attempt, g->target.name,
-			 (long long)delay, g->errmsg);
+		gen_log(g, "retry %ld on '%s' in %lld ms: %s", g->attempt,
+			g->target.name, (long long)delay, g->errmsg);
 		g->wait_until = mono_ms() + delay;
 		if (http_server_after(a->d.server, 0, gen_wait_tick, g) < 0)
 			gen_end(g, "upstream_unavailable", 503, "%s",
@@ -496,9 +518,8 @@ static void gen_failed(struct gen *g, bool retryable, const char *code,
 
 		if (models_resolve(a, next, &t) < 0)
 			continue;
-		log_info("generation %s: '%s' is unavailable (%s), falling "
-			 "back to '%s'", g->request_id, g->target.name,
-			 g->errmsg, t.name);
+		gen_log(g, "'%s' is unavailable (%s), falling back to '%s'",
+			g->target.name, g->errmsg, t.name);
 		g->target = t;
 		g->attempt = 0;
 		gen_defer_attempt(g);
