@@ -99,6 +99,11 @@ struct aid {
 	bool closing;			/* under lock: no new generation */
 	/* usage writer: its own worker, alive until after the engine */
 	struct pool *usage_pool;	/* owned */
+	pthread_mutex_t usage_lock;	/* the fields below */
+	struct usage_job *usage_head;	/* rows waiting, oldest first */
+	struct usage_job *usage_tail;
+	size_t usage_queued;
+	bool usage_draining;		/* a drain job is queued or running */
 };
 
 /* migrations.c */

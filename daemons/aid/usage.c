@@ -3,10 +3,13 @@
  * of its own so that neither the event loop nor the curl thread ever
  * waits on the store.
  *
- * The writer is a one-thread pool created at start and freed after the
- * engine (engine_release), so that generations ended by the shutdown
- * still find it; rows that cannot be queued are dropped with a warning:
- * usage is accounting, never a reason to fail an answer.
+ * Rows wait in a queue; one drain job at a time writes all that are
+ * waiting in one transaction (a commit per batch, not per row: under load
+ * the store syncs far less often than requests end).  The writer is a
+ * one-thread pool created at start and freed after the engine
+ * (engine_release), so that generations ended by the shutdown still find
+ * it.  Rows beyond the queue's ceiling are dropped with a warning: usage
+ * is accounting, never a reason to fail an answer.
  */
 #include "aid.h"
 
@@ -20,7 +23,8 @@
 #include "uuid.h"
 #include "banned.h"
 
-#define USAGE_QUEUE_MAX 8192
+#define USAGE_QUEUE_MAX 100000		/* rows waiting */
+#define USAGE_BATCH_MAX 500		/* rows per transaction */
 #define USAGE_DB_WAIT_MS 5000
 
 static const char sql_insert[] =
@@ -29,22 +33,16 @@ static const char sql_insert[] =
 	" created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)";
 
 struct usage_job {
-	struct aid *a;
 	struct usage_rec r;
+	struct usage_job *next;
 };
 
-/* Writer thread. */
-static void usage_write(void *arg)
+static int usage_insert(struct db_conn *c, const struct usage_rec *r)
 {
-	struct usage_job *j = arg;
-	struct usage_rec *r = &j->r;
-	struct db_conn *c = NULL;
 	char id[UUID_STR_LEN];
 	int rc;
 
 	rc = uuid_v7(id);
-	if (rc == 0)
-		rc = db_acquire(j->a->d.db, USAGE_DB_WAIT_MS, &c);
 	if (rc == 0) {
 		struct db_param p[] = {
 			db_p_text(id), db_p_text(r->user_id),
@@ -57,16 +55,69 @@ static void usage_write(void *arg)
 		};
 
 		rc = db_exec(c, sql_insert, p, sizeof(p) / sizeof(p[0]), NULL);
-		db_release(c);
 	}
+	return rc;
+}
+
+/* Writes one batch (the list is freed); the rows of a failed batch are
+ * lost, with a warning. */
+static void usage_write(struct aid *a, struct usage_job *list, size_t n)
+{
+	struct usage_job *j, *next;
+	struct db_conn *c = NULL;
+	int rc;
+
+	rc = db_acquire(a->d.db, USAGE_DB_WAIT_MS, &c);
+	if (rc == 0)
+		rc = db_begin(c);
+	for (j = list; rc == 0 && j; j = j->next)
+		rc = usage_insert(c, &j->r);
+	if (rc == 0)
+		rc = db_commit(c);
+	if (c)
+		db_release(c);		/* rolls back a failed batch */
 	if (rc < 0)
-		log_warn("cannot record usage: %s", chat_strerror(rc));
-	free(j);
+		log_warn("cannot record usage (%zu rows): %s", n,
+			 chat_strerror(rc));
+	for (j = list; j; j = next) {
+		next = j->next;
+		free(j);
+	}
+}
+
+/* Writer thread: batches until the queue is empty. */
+static void usage_drain(void *arg)
+{
+	struct aid *a = arg;
+	struct usage_job *list, *last;
+	size_t n;
+
+	for (;;) {
+		pthread_mutex_lock(&a->usage_lock);
+		list = a->usage_head;
+		for (n = 0, last = list; last && n + 1 < USAGE_BATCH_MAX &&
+		     last->next; n++)
+			last = last->next;
+		if (!list) {
+			a->usage_draining = false;
+			pthread_mutex_unlock(&a->usage_lock);
+			return;
+		}
+		n++;
+		a->usage_head = last->next;
+		if (!a->usage_head)
+			a->usage_tail = NULL;
+		a->usage_queued -= n;
+		last->next = NULL;
+		pthread_mutex_unlock(&a->usage_lock);
+		usage_write(a, list, n);
+	}
 }
 
 void usage_record(struct aid *a, const struct usage_rec *r)
 {
 	struct usage_job *j;
+	bool start = false;
 
 	if (!a->usage_pool || !a->d.db)
 		return;
@@ -75,26 +126,63 @@ void usage_record(struct aid *a, const struct usage_rec *r)
 		log_warn("cannot record usage: %s", chat_strerror(CHAT_ENOMEM));
 		return;
 	}
-	j->a = a;
 	j->r = *r;
-	if (pool_submit(a->usage_pool, usage_write, j) < 0) {
-		log_warn("usage queue full: a row is dropped");
+	j->next = NULL;
+	pthread_mutex_lock(&a->usage_lock);
+	if (a->usage_queued >= USAGE_QUEUE_MAX) {
+		pthread_mutex_unlock(&a->usage_lock);
 		free(j);
+		log_warn("usage queue full: a row is dropped");
+		return;
+	}
+	if (a->usage_tail)
+		a->usage_tail->next = j;
+	else
+		a->usage_head = j;
+	a->usage_tail = j;
+	a->usage_queued++;
+	if (!a->usage_draining) {
+		a->usage_draining = true;
+		start = true;
+	}
+	pthread_mutex_unlock(&a->usage_lock);
+	if (start && pool_submit(a->usage_pool, usage_drain, a) < 0) {
+		/* the rows stay queued for the next record's drain */
+		pthread_mutex_lock(&a->usage_lock);
+		a->usage_draining = false;
+		pthread_mutex_unlock(&a->usage_lock);
+		log_warn("cannot start the usage writer");
 	}
 }
 
 int usage_init(struct aid *a, char *err, size_t errlen)
 {
-	int rc = pool_new(1, USAGE_QUEUE_MAX, &a->usage_pool);
+	int rc;
 
-	if (rc < 0)
+	pthread_mutex_init(&a->usage_lock, NULL);
+	a->usage_head = a->usage_tail = NULL;
+	a->usage_queued = 0;
+	a->usage_draining = false;
+	rc = pool_new(1, 16, &a->usage_pool);
+	if (rc < 0) {
 		chat_errf(err, errlen, "cannot start the usage writer");
+		pthread_mutex_destroy(&a->usage_lock);
+	}
 	return rc;
 }
 
 void usage_release(struct aid *a)
 {
-	if (a->usage_pool)
-		pool_free(a->usage_pool);
+	struct usage_job *j, *next;
+
+	if (!a->usage_pool)
+		return;
+	pool_free(a->usage_pool);	/* the drain job ends the queue */
 	a->usage_pool = NULL;
+	for (j = a->usage_head; j; j = next) {	/* a drain never started */
+		next = j->next;
+		free(j);
+	}
+	a->usage_head = a->usage_tail = NULL;
+	pthread_mutex_destroy(&a->usage_lock);
 }
