@@ -431,6 +431,7 @@ static int api_refresh(struct cli_ctx *ctx, bool force, bool quiet)
 	struct api_res res;
 	struct creds disk;
 	cJSON *body = NULL;
+	bool ours = false;	/* the file still holds this login */
 	int lock, rc;
 
 	lock = creds_lock(ctx->creds_path);
@@ -439,23 +440,28 @@ static int api_refresh(struct cli_ctx *ctx, bool force, bool quiet)
 			  chat_strerror(lock));
 		return CLI_SERVER;
 	}
-	/* Someone else may have refreshed while we waited for the lock. */
+	/* Someone else may have refreshed while we waited for the lock;
+	 * and a file that now holds another login (or none, after a
+	 * logout) is not ours to overwrite. */
 	if (creds_load(ctx->creds_path, &disk) == 0 &&
 	    api_same(disk.server, ctx->creds.server) &&
-	    api_same(disk.username, ctx->creds.username) &&
-	    !api_same(disk.refresh_token, ctx->creds.refresh_token)) {
-		bool fresher = !force || !api_same(disk.access_token,
-						   ctx->creds.access_token);
+	    api_same(disk.username, ctx->creds.username)) {
+		ours = true;
+		if (!api_same(disk.refresh_token, ctx->creds.refresh_token)) {
+			bool fresher = !force ||
+				       !api_same(disk.access_token,
+						 ctx->creds.access_token);
 
-		creds_release(&ctx->creds);
-		ctx->creds = disk;
-		if (fresher && !api_expiring(&ctx->creds)) {
-			rc = CLI_OK;
-			goto out;
+			creds_release(&ctx->creds);
+			ctx->creds = disk;
+			memset(&disk, 0, sizeof(disk));
+			if (fresher && !api_expiring(&ctx->creds)) {
+				rc = CLI_OK;
+				goto out;
+			}
 		}
-	} else {
-		creds_release(&disk);
 	}
+	creds_release(&disk);
 
 	body = cJSON_CreateObject();
 	if (!body || !cJSON_AddStringToObject(body, "refresh_token",
@@ -468,7 +474,7 @@ static int api_refresh(struct cli_ctx *ctx, bool force, bool quiet)
 	rc = api_perform(ctx, &req, NULL, &res);
 	if (rc == CLI_OK) {
 		rc = api_take_pair(ctx, res.json);
-		if (rc == CLI_OK)
+		if (rc == CLI_OK && ours)
 			rc = api_save(ctx);
 	} else if (res.status == 401) {
 		if (!quiet)
@@ -525,7 +531,10 @@ int api_call(struct cli_ctx *ctx, const struct api_req *req,
 	}
 	if (rc != CLI_OK && rc != CLI_INTERRUPTED &&
 	    !(req->flags & API_QUIET) && res->message[0]) {
-		if (res->code[0])
+		if (res->status == 401 && token && !ctx->api_key)
+			cli_error("%s (%s); log in again with 'chatctl login'",
+				  res->message, res->code);
+		else if (res->code[0])
 			cli_error("%s (%s)", res->message, res->code);
 		else
 			cli_error("%s", res->message);

@@ -56,15 +56,18 @@ static int ask_prompt(struct cli_ctx *ctx, const struct cli_args *a,
 	for (i = 0; i < a->npos && rc == CLI_OK; i++)
 		if (buf_printf(b, "%s%s", i ? " " : "", a->pos[i]) < 0)
 			rc = CLI_USAGE;
-	if (rc == CLI_OK && !ctx->stdin_tty)
+	if (rc == CLI_OK && !ctx->stdin_tty) {
 		rc = ask_read_stdin(&in);
+		if (rc != CLI_OK)
+			goto out;	/* reported */
+	}
 	if (rc == CLI_OK && in.len) {
 		if (b->len && buf_append(b, "\n\n", 2) < 0)
 			rc = CLI_USAGE;
 		if (rc == CLI_OK && buf_append(b, in.data, in.len) < 0)
 			rc = CLI_USAGE;
 	}
-	if (rc == CLI_USAGE && b->len >= CLI_CONTENT_MAX - 2)
+	if (rc == CLI_USAGE)
 		cli_error("the prompt is larger than %d bytes",
 			  CLI_CONTENT_MAX);
 	if (rc == CLI_OK && b->len == 0) {
@@ -72,6 +75,7 @@ static int ask_prompt(struct cli_ctx *ctx, const struct cli_args *a,
 			  "input");
 		rc = CLI_USAGE;
 	}
+out:
 	buf_release(&in);
 	return rc;
 }

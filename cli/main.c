@@ -389,7 +389,11 @@ static int cli_run(int argc, char **argv)
 			cli_help_all(stdout);
 			return CLI_OK;
 		}
-		if (strcmp(argv[i], "--server") == 0 && i + 1 < argc) {
+		if (strcmp(argv[i], "--server") == 0) {
+			if (i + 1 >= argc) {
+				cli_error("option '--server' needs a value");
+				return CLI_USAGE;
+			}
 			ctx.server_opt = argv[i + 1];
 			i += 2;
 		} else if (strncmp(argv[i], "--server=", 9) == 0) {

@@ -118,6 +118,7 @@ static int send_on_error(struct send_state *s, cJSON *data)
 	const cJSON *msg = cJSON_GetObjectItemCaseSensitive(err, "message");
 	cJSON *stored = cJSON_DetachItemFromObjectCaseSensitive(data,
 								"message");
+	int rc;
 
 	s->finished = true;
 	if (s->o->print && s->r->newline_pending) {
@@ -129,8 +130,14 @@ static int send_on_error(struct send_state *s, cJSON *data)
 		  code->valuestring : "error");
 	if (stored)
 		send_take_assistant(s, stored);
+	/* ends the stream; an unknown model is "not found", the rest is a
+	 * server or upstream failure */
+	rc = CLI_SERVER;
+	if (cJSON_IsString(code) &&
+	    strcmp(code->valuestring, "model_not_found") == 0)
+		rc = CLI_NOTFOUND;
 	cJSON_Delete(data);
-	return -1;	/* ends the stream: exit status 4 */
+	return rc;
 }
 
 static const struct {

@@ -51,6 +51,16 @@ expect_one_error() {
 	}
 }
 
+# wait_title ID: until the automatic title of a new conversation is set,
+# so that a rename cannot be overwritten by it.
+wait_title() {
+	local i
+	for ((i = 0; i < 50; i++)); do
+		[[ $(cc conv show --json "$1" </dev/null | jq -r .title) != null ]] && return 0
+		sleep 0.1
+	done
+}
+
 # The newest conversation's id.
 latest_conv() {
 	cc conv ls --limit 1 --json </dev/null | jq -r '.data[0].id'
@@ -292,6 +302,20 @@ latest_conv() {
 	expect_one_error
 	run -3 --separate-stderr cc ask --conversation nonsense hi </dev/null
 	expect_one_error
+	run -3 --separate-stderr cc ask -m no-such-model hi </dev/null
+	expect_one_error
+	[[ $stderr == *model_not_found* ]] || false
+}
+
+@test "ask: a prompt over 1 MiB exits 1 before anything is sent" {
+	local before
+	before=$(cc conv ls --all --json </dev/null | jq '.data | length')
+	run -1 --separate-stderr cc ask < <(head -c 1100000 /dev/zero | tr '\0' a)
+	expect_one_error
+	[[ $stderr == *"larger than 1048576 bytes"* ]] || false
+	run -1 --separate-stderr cc ask two words < <(head -c 1048570 /dev/zero | tr '\0' a)
+	expect_one_error
+	[[ $(cc conv ls --all --json </dev/null | jq '.data | length') == "$before" ]] || false
 }
 
 @test "ask: an error in the middle of the answer exits 4, partial text kept" {
@@ -362,13 +386,9 @@ latest_conv() {
 }
 
 @test "conv ls: long and wide titles are cut by display width; controls blanked" {
-	local id wide i
+	local id wide
 	id=$(cc ask --json "titled" </dev/null | jq -r .conversation_id)
-	# let the automatic title come first, so that it cannot replace ours
-	for ((i = 0; i < 50; i++)); do
-		[[ $(cc conv show --json "$id" | jq -r .title) != null ]] && break
-		sleep 0.1
-	done
+	wait_title "$id"
 	wide=$(printf '漢%.0s' {1..40})
 	run -0 cc conv rename "$id" "$wide"
 	run -0 cc conv ls --all
@@ -397,6 +417,7 @@ latest_conv() {
 @test "conv rename and rm; unknown ids exit 3" {
 	local id
 	id=$(cc ask --json "to be renamed" </dev/null | jq -r .conversation_id)
+	wait_title "$id"
 	run --separate-stderr cc conv rename "$id" a new title
 	[[ $status -eq 0 && -z $output ]] || false
 	run -0 cc conv show --json "$id"
