@@ -343,8 +343,12 @@ static char *gen_request_body(const struct gen_spec *spec)
 	msgs = cJSON_AddArrayToObject(root, "messages");
 	if (!msgs)
 		goto out;
-	for (i = 0; i < spec->nhistory; i++) {
-		const struct chat_msg *h = &spec->history[i];
+	for (i = 0; i <= spec->nhistory; i++) {
+		const struct chat_msg *h = i < spec->nhistory ?
+			&spec->history[i] : spec->user_msg;
+
+		if (i == spec->nhistory && !spec->new_user_msg)
+			break;
 
 		/* an answer that failed before its first word says nothing */
 		if (!h->content || !*h->content)
@@ -362,6 +366,20 @@ static char *gen_request_body(const struct gen_spec *spec)
 out:
 	cJSON_Delete(root);
 	return text;
+}
+
+/* A row to store: src with its strings copied (error fields left out). */
+static int gen_msg_copy(struct chat_msg *dst, const struct chat_msg *src)
+{
+	*dst = *src;
+	dst->content = strdup(src->content ? src->content : "");
+	dst->model = gen_strdup(src->model);
+	dst->error_code = dst->error_message = NULL;
+	if (!dst->content || (src->model && !dst->model)) {
+		chat_msg_release(dst);
+		return CHAT_ENOMEM;
+	}
+	return 0;
 }
 
 void gen_start(struct gen *g, const struct gen_spec *spec,
@@ -395,6 +413,17 @@ void gen_start(struct gen *g, const struct gen_spec *spec,
 	g->user_msg_json = um ? json_print(um) : NULL;
 	cJSON_Delete(um);
 
+	/* the rows go to the writer first: it stores them before any
+	 * other write of g, even if g fails below */
+	rc = gen_msg_copy(&g->ins_asst, spec->asst);
+	if (rc == 0 && spec->new_user_msg)
+		rc = gen_msg_copy(&g->ins_user, spec->user_msg);
+	if (rc < 0) {
+		g->store_failed = true;
+		gen_request_stop(g, GEN_STOP_STORE);
+	} else {
+		live_mark_insert(l, g);
+	}
 	if (!g->user_msg_json ||
 	    hub_publish(l->hub, g->user_id, g->conv_id, EV_MESSAGE,
 			g->user_msg_json, message_id) < 0) {
@@ -446,11 +475,36 @@ void gen_request_stop(struct gen *g, int why)
 	atomic_compare_exchange_strong(&g->stop, &expected, why);
 }
 
+int gen_store_rows(struct gen *g, struct db_conn *c)
+{
+	int rc = 0;
+
+	if (g->ins_user.id[0])
+		rc = store_msg_insert(c, &g->ins_user);
+	if (rc == 0)
+		rc = store_msg_insert(c, &g->ins_asst);
+	if (rc == 0)
+		rc = store_conv_set_leaf(c, g->conv_id, g->ins_asst.id,
+					 g->ins_asst.created_at);
+	return rc;
+}
+
+void gen_store_failed(struct gen *g, int rc)
+{
+	if (rc != CHAT_ENOTFOUND)	/* else: deleted meanwhile */
+		log_error("cannot store the messages of '%s': %s",
+			  g->ins_asst.id, chat_strerror(rc));
+	g->store_failed = true;
+	gen_request_stop(g, GEN_STOP_STORE);
+}
+
 int gen_write_text(struct gen *g, struct db_conn *c)
 {
 	struct chat_msg m;
 	int rc;
 
+	if (!g->stored)
+		return 0;		/* nothing to update yet */
 	pthread_mutex_lock(&g->lock);
 	if (g->ended) {
 		pthread_mutex_unlock(&g->lock);
@@ -493,7 +547,11 @@ static bool gen_final_msg(struct gen *g, struct chat_msg *m)
 	m->completion_tokens = g->completion_tokens;
 	m->ttft_ms = g->ttft_ms;
 	m->latency_ms = g->latency_ms;
-	if (g->got_done) {
+	if (g->store_failed) {
+		end.status = MSG_ERROR;
+		end.code = "store_failed";
+		end.message = "the messages could not be stored";
+	} else if (g->got_done) {
 		end.status = MSG_COMPLETE;
 	} else if (stop == GEN_STOP_CLIENT) {
 		end.status = MSG_STOPPED;
@@ -609,7 +667,7 @@ void gen_finish(struct gen *g, struct db_conn *c)
 	int rc;
 
 	is_error = gen_final_msg(g, &m);
-	if (c) {
+	if (c && g->stored) {
 		rc = store_msg_update(c, &m);
 		if (rc < 0 && rc != CHAT_ENOTFOUND)
 			log_error("cannot store the answer '%s': %s", m.id,
@@ -618,14 +676,16 @@ void gen_finish(struct gen *g, struct db_conn *c)
 	asst = chat_msg_json(&m);
 	asst_json = asst ? json_print(asst) : NULL;
 	result = gen_result_json(g, asst);
-	if (c && g->idem_key[0] && result) {
-		rc = store_idem_finish(c, g->user_id, g->idem_key, 201,
-				       result);
+	if (c && g->idem_key[0]) {
+		/* nothing stored: a retry may try again */
+		if (g->stored && result)
+			rc = store_idem_finish(c, g->user_id, g->idem_key, 201,
+					       result);
+		else
+			rc = store_idem_drop(c, g->user_id, g->idem_key);
 		if (rc < 0)
 			log_error("cannot record the idempotency key: %s",
 				  chat_strerror(rc));
-	} else if (c && g->idem_key[0]) {
-		(void)store_idem_drop(c, g->user_id, g->idem_key);
 	}
 
 	/* the event; then the conversation is free for the next one */
@@ -667,7 +727,10 @@ void gen_finish(struct gen *g, struct db_conn *c)
 		free(w);
 	}
 	if (g->waiter) {
-		if (is_error)
+		if (g->store_failed)
+			http_res_error(g->waiter, 500, "store_failed",
+				       "the messages could not be stored");
+		else if (is_error)
 			http_res_error(g->waiter, 502, "upstream_error",
 				       "the answer failed: %s",
 				       m.error_message ? m.error_message :
@@ -680,7 +743,7 @@ void gen_finish(struct gen *g, struct db_conn *c)
 				       "out of memory");
 		g->waiter = NULL;
 	}
-	if (g->want_title && strcmp(m.status, MSG_COMPLETE) == 0)
+	if (g->want_title && g->stored && strcmp(m.status, MSG_COMPLETE) == 0)
 		gen_title_start(g, m.model);
 	cJSON_Delete(asst);
 	free(asst_json);
@@ -701,6 +764,8 @@ void gen_free(struct gen *g)
 	free(g->model_used);
 	free(g->err_code);
 	free(g->err_message);
+	chat_msg_release(&g->ins_user);
+	chat_msg_release(&g->ins_asst);
 	pthread_mutex_destroy(&g->lock);
 	free(g);
 }

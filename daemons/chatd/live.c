@@ -207,6 +207,15 @@ struct hub *live_hub(struct chatd *cd)
 
 /* ---- the writer's queues -------------------------------------------- */
 
+void live_mark_insert(struct live *l, struct gen *g)
+{
+	pthread_mutex_lock(&l->lock);
+	g->next_insert = l->inserts;
+	l->inserts = g;
+	pthread_mutex_unlock(&l->lock);
+	pthread_cond_signal(&l->wake);
+}
+
 void live_mark_dirty(struct live *l, struct gen *g)
 {
 	bool wake = false;
@@ -304,10 +313,50 @@ static void live_store_title(struct live *l, struct db_conn *c,
 	chat_conv_release(&conv);
 }
 
-/* One round: the batched text writes, then the ends, then titles. */
-static void live_writer_round(struct live *l, struct gen **dirty,
-			      size_t ndirty, struct gen *finals,
-			      struct live_title *titles)
+/* Stores the new rows of generations, all in one transaction; when
+ * that fails, one by one, so that only the bad ones fail. */
+static void live_store_inserts(struct db_conn *c, struct gen *ins)
+{
+	struct gen *g;
+	int rc;
+
+	if (!ins)
+		return;
+	if (!c) {
+		for (g = ins; g; g = g->next_insert)
+			gen_store_failed(g, CHAT_EBUSY);
+		return;
+	}
+	rc = db_begin(c);
+	for (g = ins; rc == 0 && g; g = g->next_insert)
+		rc = gen_store_rows(g, c);
+	if (rc == 0)
+		rc = db_commit(c);
+	if (rc == 0) {
+		for (g = ins; g; g = g->next_insert)
+			g->stored = true;
+		return;
+	}
+	db_rollback(c);
+	for (g = ins; g; g = g->next_insert) {
+		rc = db_begin(c);
+		if (rc == 0)
+			rc = gen_store_rows(g, c);
+		if (rc == 0)
+			rc = db_commit(c);
+		if (rc == 0) {
+			g->stored = true;
+		} else {
+			db_rollback(c);
+			gen_store_failed(g, rc);
+		}
+	}
+}
+
+/* One round: new rows, the batched text writes, the ends, titles. */
+static void live_writer_round(struct live *l, struct gen *inserts,
+			      struct gen **dirty, size_t ndirty,
+			      struct gen *finals, struct live_title *titles)
 {
 	struct db_conn *c = NULL;
 	struct live_title *t, *tnext;
@@ -321,6 +370,7 @@ static void live_writer_round(struct live *l, struct gen **dirty,
 			  chat_strerror(rc));
 		c = NULL;
 	}
+	live_store_inserts(c, inserts);
 	if (c && ndirty > 0) {
 		rc = db_begin(c);
 		for (i = 0; rc == 0 && i < ndirty; i++) {
@@ -366,6 +416,18 @@ static struct gen *live_fifo_gens(struct gen *g)
 	return out;
 }
 
+static struct gen *live_fifo_inserts(struct gen *g)
+{
+	struct gen *out = NULL, *next;
+
+	for (; g; g = next) {
+		next = g->next_insert;
+		g->next_insert = out;
+		out = g;
+	}
+	return out;
+}
+
 static struct live_title *live_fifo_titles(struct live_title *t)
 {
 	struct live_title *out = NULL, *next;
@@ -395,7 +457,7 @@ static void live_timedwait(struct live *l, int64_t ms)
 static void *live_writer_main(void *arg)
 {
 	struct live *l = arg;
-	struct gen **dirty = NULL, **grown, *g, *finals;
+	struct gen **dirty = NULL, **grown, *g, *finals, *inserts;
 	struct live_title *titles;
 	size_t ndirty, cap = 0;
 	int64_t now, wait_ms;
@@ -404,7 +466,8 @@ static void *live_writer_main(void *arg)
 	for (;;) {
 		now = mono_ms();
 		wait_ms = l->last_round_ms + GEN_WRITE_MS - now;
-		if (!l->finals && !l->titles && (!l->dirty || wait_ms > 0)) {
+		if (!l->inserts && !l->finals && !l->titles &&
+		    (!l->dirty || wait_ms > 0)) {
 			if (l->stopping && !l->client)
 				break;		/* nothing more can come */
 			if (l->dirty)
@@ -413,6 +476,8 @@ static void *live_writer_main(void *arg)
 				pthread_cond_wait(&l->wake, &l->lock);
 			continue;
 		}
+		inserts = live_fifo_inserts(l->inserts);
+		l->inserts = NULL;
 		finals = live_fifo_gens(l->finals);
 		l->finals = NULL;
 		titles = live_fifo_titles(l->titles);
@@ -439,7 +504,7 @@ static void *live_writer_main(void *arg)
 			}
 		}
 		pthread_mutex_unlock(&l->lock);
-		live_writer_round(l, dirty, ndirty, finals, titles);
+		live_writer_round(l, inserts, dirty, ndirty, finals, titles);
 		pthread_mutex_lock(&l->lock);
 	}
 	pthread_mutex_unlock(&l->lock);

@@ -111,8 +111,10 @@ struct gen_spec {
 	const char *request_id;
 	const struct chat_conv *conv;	/* the conversation as loaded */
 	const struct chat_msg *user_msg;	/* the message answered */
+	bool new_user_msg;		/* user_msg is new: store it too */
 	const struct chat_msg *asst;	/* the placeholder (streaming) */
-	const struct chat_msg *history;	/* root .. user_msg */
+	const struct chat_msg *history;	/* root .. user_msg, without a
+					 * new user_msg (it follows) */
 	size_t nhistory;
 	const char *model;		/* asked of aid; NULL: aid's default */
 	const char *system_prompt;	/* NULL: none */
@@ -128,7 +130,12 @@ struct gen_stop_waiter {
 	struct http_res *res;
 };
 
-enum gen_stop { GEN_RUN = 0, GEN_STOP_CLIENT = 1, GEN_STOP_EXIT = 2 };
+enum gen_stop {
+	GEN_RUN = 0,
+	GEN_STOP_CLIENT,		/* stop asked by a client */
+	GEN_STOP_EXIT,			/* chatd is stopping */
+	GEN_STOP_STORE,			/* its messages could not be stored */
+};
 
 struct gen {
 	struct live *live;
@@ -137,6 +144,7 @@ struct gen {
 	struct gen *next_reg;		/* the registry */
 	struct gen *next_dirty;		/* text to store */
 	struct gen *next_final;		/* ended, final write due */
+	struct gen *next_insert;	/* new rows to store */
 	bool in_dirty;
 	struct gen_stop_waiter *stop_waiters;
 
@@ -152,6 +160,13 @@ struct gen {
 	bool want_title;
 	char *title_question;		/* the first user message */
 	int64_t t0;			/* mono_ms at the start */
+
+	/* the new rows: stored by the writer before anything else of g,
+	 * in one transaction with the leaf (writer thread only) */
+	struct chat_msg ins_user;	/* owned; id "" for a regenerate */
+	struct chat_msg ins_asst;	/* owned */
+	bool stored;			/* committed */
+	bool store_failed;		/* could not be: g ends in error */
 
 	/* the stream: http client thread only */
 	struct sse_parser parser;
@@ -180,16 +195,24 @@ struct gen {
  * gen_free). */
 int gen_new(struct live *l, const char *conv_id, struct gen **out);
 /*
- * Starts g: publishes the "message" event (*message_id gets its id, 0 if
- * that failed), then calls aid.  Never fails: a failure to reach aid
- * ends the generation with an error like any other.  From here g is
- * live's.  Worker threads (it may wait for live's lock only).
+ * Starts g: hands its new rows to the writer, publishes the "message"
+ * event (*message_id gets its id, 0 if that failed) and calls aid, all
+ * at once: the first words need not wait for the store's commit (the
+ * writer commits the rows before any other write of g, and g ends in
+ * error if they cannot be).  Never fails: a failure to reach aid ends
+ * the generation with an error like any other.  From here g is live's.
+ * Worker threads (it may wait for live's lock only).
  */
 void gen_start(struct gen *g, const struct gen_spec *spec,
 	       uint64_t *message_id);
 /* Asks g to stop (why: GEN_STOP_*; the first reason stays).  Any
  * thread. */
 void gen_request_stop(struct gen *g, int why);
+/* Writer thread: the new rows and the leaf (no transaction of its
+ * own: the caller's). */
+int gen_store_rows(struct gen *g, struct db_conn *c);
+/* Writer thread: the rows cannot be stored; g stops and ends in error. */
+void gen_store_failed(struct gen *g, int rc);
 /* Writer thread: stores the text so far with status streaming. */
 int gen_write_text(struct gen *g, struct db_conn *c);
 /* Writer thread, after the stream ended: the final write (c may be NULL
@@ -217,6 +240,7 @@ struct live {
 	bool stopping;			/* live_release began */
 	struct gen *gens;		/* registry: one per conversation */
 	struct gen *finals;		/* ended, final write due */
+	struct gen *inserts;		/* new rows to store */
 	struct gen *dirty;		/* text not yet stored */
 	struct live_title *titles;	/* titles to store */
 	int64_t last_round_ms;		/* mono: the last batched write */
@@ -234,6 +258,8 @@ void live_gen_cancel(struct chatd *cd, struct gen *g);
  * end is stored, at once when none runs.  Any thread. */
 void live_stop_answer(struct chatd *cd, const char *conv_id,
 		      struct http_res *res);
+/* g's new rows are to be stored (first thing, at once). */
+void live_mark_insert(struct live *l, struct gen *g);
 /* Curl thread: g has new text (batched write) or has ended (final). */
 void live_mark_dirty(struct live *l, struct gen *g);
 void live_mark_final(struct live *l, struct gen *g);

@@ -154,29 +154,6 @@ static void send_msg_init(struct chat_msg *m, const struct chat_conv *conv,
 	m->created_at = m->updated_at = now;
 }
 
-/* Stores the new messages and moves the leaf, in one transaction. */
-static int send_store(struct db_conn *c, const struct chat_msg *user_msg,
-		      const struct chat_msg *asst)
-{
-	int rc;
-
-	rc = db_begin(c);
-	if (rc < 0)
-		return rc;
-	if (user_msg)
-		rc = store_msg_insert(c, user_msg);
-	if (rc == 0)
-		rc = store_msg_insert(c, asst);
-	if (rc == 0)
-		rc = store_conv_set_leaf(c, asst->conversation_id, asst->id,
-					 asst->created_at);
-	if (rc == 0)
-		rc = db_commit(c);
-	if (rc < 0)
-		db_rollback(c);
-	return rc;
-}
-
 /* ---- send_run ------------------------------------------------------- */
 
 int send_parse_body(const cJSON *body, bool regenerate, struct send_args *a,
@@ -336,23 +313,14 @@ int send_run(const struct send_args *a, struct send_result *r)
 	asst.content = (char *)"";
 	asst.model = (char *)model;
 	snprintf(asst.status, sizeof(asst.status), "%s", MSG_STREAMING);
-	rc = send_store(c, new_user_msg ? &user_msg : NULL, &asst);
-	if (rc == CHAT_ENOTFOUND) {
-		send_fail(r, 404, "not_found", "no such conversation");
-		goto out;
-	} else if (rc < 0) {
+	/* the history: the branch down to the message answered (a new
+	 * user message follows it, not stored yet: gen_start hands it to
+	 * the writer) */
+	rc = store_branch(c, conv.id, new_user_msg ? (parent ? parent : "") :
+			  answered.id, &hist, &nhist);
+	if (rc < 0) {
 		send_fail_rc(r, rc);
 		goto out;
-	}
-	rc = store_branch(c, conv.id, new_user_msg ? user_msg.id : answered.id,
-			  &hist, &nhist);
-	if (rc < 0) {
-		/* the messages are stored: the generation ends with an error
-		 * rather than leave a placeholder streaming forever */
-		log_error("cannot read the branch of '%s': %s", conv.id,
-			  chat_strerror(rc));
-		nhist = 0;
-		rc = 0;
 	}
 	db_release(c);
 	c = NULL;
@@ -362,6 +330,7 @@ int send_run(const struct send_args *a, struct send_result *r)
 	spec.request_id = a->request_id;
 	spec.conv = &conv;
 	spec.user_msg = new_user_msg ? &user_msg : &answered;
+	spec.new_user_msg = new_user_msg;
 	spec.asst = &asst;
 	spec.history = hist;
 	spec.nhistory = nhist;
@@ -370,8 +339,8 @@ int send_run(const struct send_args *a, struct send_result *r)
 	spec.idem_key = a->idem_key;
 	spec.waiter = a->waiter;
 	spec.want_title = conv.title == NULL;
-	spec.first_user_content = nhist > 0 &&
-		strcmp(hist[0].role, "user") == 0 ? hist[0].content :
+	spec.first_user_content = nhist > 0 ?
+		(strcmp(hist[0].role, "user") == 0 ? hist[0].content : NULL) :
 		spec.user_msg->content;
 	gen_start(g, &spec, &r->message_event);
 	g = NULL;
