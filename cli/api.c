@@ -31,7 +31,7 @@ struct api_xfer {
 	struct cli_ctx *ctx;
 	const struct api_req *req;
 	struct api_res *res;
-	int decided;		/* 0 until the first body byte: 1 stream, 2 buffer */
+	int decided;		/* 0 until the first byte; 1 stream, 2 buffer */
 	int data_rc;		/* nonzero return of req->on_data */
 	int buf_rc;		/* a buffer error */
 };
@@ -478,8 +478,8 @@ static int api_refresh(struct cli_ctx *ctx, bool force, bool quiet)
 			rc = api_save(ctx);
 	} else if (res.status == 401) {
 		if (!quiet)
-				cli_error("the session has ended (%s); log in "
-				  "again with 'chatctl login'", res.code[0] ?
+			cli_error("the session has ended (%s); log in again "
+				  "with 'chatctl login'", res.code[0] ?
 				  res.code : "unauthorized");
 		rc = CLI_AUTH;
 	} else if (rc != CLI_INTERRUPTED && !quiet) {
@@ -501,6 +501,8 @@ int api_call(struct cli_ctx *ctx, const struct api_req *req,
 	int rc, attempt;
 
 	for (attempt = 0;; attempt++) {
+		bool quiet = req->flags & API_QUIET;
+
 		if (!(req->flags & API_NOAUTH)) {
 			rc = api_need_creds(ctx);
 			if (rc != CLI_OK)
@@ -509,8 +511,7 @@ int api_call(struct cli_ctx *ctx, const struct api_req *req,
 				token = ctx->api_key;
 			} else {
 				if (api_expiring(&ctx->creds)) {
-					rc = api_refresh(ctx, false,
-							 req->flags & API_QUIET);
+					rc = api_refresh(ctx, false, quiet);
 					if (rc != CLI_OK)
 						goto fail;
 				}
@@ -522,7 +523,7 @@ int api_call(struct cli_ctx *ctx, const struct api_req *req,
 		    token && !ctx->api_key &&
 		    strcmp(res->code, "token_expired") == 0) {
 			api_res_release(res);
-			rc = api_refresh(ctx, true, req->flags & API_QUIET);
+			rc = api_refresh(ctx, true, quiet);
 			if (rc != CLI_OK)
 				goto fail;
 			continue;

@@ -28,7 +28,7 @@
 /* Exit statuses; documented in chatctl(1). */
 enum cli_exit {
 	CLI_OK = 0,
-	CLI_USAGE = 1,		/* bad command line, or input the server refused */
+	CLI_USAGE = 1,		/* bad command line; input the server refused */
 	CLI_AUTH = 2,		/* not logged in, bad credentials, forbidden */
 	CLI_NOTFOUND = 3,	/* no such conversation, key, model... */
 	CLI_SERVER = 4,		/* server or upstream failure, unreachable */
@@ -151,7 +151,7 @@ struct api_res {
 	struct buf body;		/* a non-streamed body */
 	cJSON *json;			/* body parsed when it was JSON */
 	char code[64];			/* error.code of an error answer */
-	char message[512];		/* error.message, or a transport error */
+	char message[512];		/* error.message or a transport error */
 	bool interrupted;		/* Ctrl-C aborted the transfer */
 };
 

@@ -95,21 +95,25 @@ static int conv_fetch(struct cli_ctx *ctx, const struct cli_args *a,
 		/* the next cursor, copied before this page may be freed */
 		more = a->count[OPT_ALL] && cJSON_IsString(next) &&
 		       next->valuestring[0];
-		if (more && snprintf(cursor, sizeof(cursor), "%s",
-				     next->valuestring) >= (int)sizeof(cursor)) {
+		if (more && strlen(next->valuestring) >= sizeof(cursor)) {
 			cli_error("the server's cursor is too long");
 			rc = CLI_SERVER;
 			break;
 		}
+		if (more)
+			snprintf(cursor, sizeof(cursor), "%s",
+				 next->valuestring);
 		if (!*all) {
 			*all = page;
 			page = NULL;
 		} else {
 			/* move this page's items to the first page's array */
 			items = cJSON_GetObjectItemCaseSensitive(*all, "data");
-			while (cJSON_GetArraySize(data) > 0)
-				cJSON_AddItemToArray(
-					items, cJSON_DetachItemFromArray(data, 0));
+			while (cJSON_GetArraySize(data) > 0) {
+				cJSON *it = cJSON_DetachItemFromArray(data, 0);
+
+				cJSON_AddItemToArray(items, it);
+			}
 			cJSON_ReplaceItemInObjectCaseSensitive(
 				*all, "next_cursor", cJSON_Duplicate(next, 1));
 			cJSON_Delete(page);

@@ -19,7 +19,7 @@
 #include "uuid.h"
 #include "banned.h"
 
-#define SEND_EVENT_MAX (2u * 1024 * 1024)	/* a done event holds the answer */
+#define SEND_EVENT_MAX (2u * 1024 * 1024)	/* done holds the answer */
 #define SEND_TEXT_MAX (64u * 1024 * 1024)
 
 struct send_state {
@@ -293,7 +293,8 @@ int conv_create(struct cli_ctx *ctx, const char *model,
 	const cJSON *id;
 	int rc;
 
-	if (!body || (model && !cJSON_AddStringToObject(body, "model", model)) ||
+	if (!body ||
+	    (model && !cJSON_AddStringToObject(body, "model", model)) ||
 	    (system_prompt &&
 	     !cJSON_AddStringToObject(body, "system_prompt", system_prompt))) {
 		cJSON_Delete(body);
