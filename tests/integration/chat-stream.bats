@@ -379,6 +379,26 @@ msg_count() {
 	[[ $(sse_last reset <<<"$body" | jq -r .reason) == gap ]] || false
 }
 
+@test "the log keeps the last 1024 events of a user: resuming from before them starts with reset" {
+	# a title: no title event after the answer
+	api POST /v1/conversations '{"title":"long"}' "$alice"
+	conv=$(jb .id)
+	sse_post "/v1/conversations/$conv/messages" '{"content":"go","model":"openai/fake:words=1100"}'
+	expect_status 200
+	[[ $(sse_events <<<"$body" | wc -l) == 1102 ]] || false
+	[[ $(sse_text <<<"$body") == "$(words 1100)" ]] || false
+	first=$(sse_events <<<"$body" | head -n 1 | cut -f1)
+	kept=$(sse_events <<<"$body" | tail -n 1024 | head -n 1 | cut -f1)
+	# the first kept event's predecessor is the oldest resumable id
+	sse_get "/v1/conversations/$conv/events" "$alice" -H "Last-Event-ID: $first"
+	[[ $(sse_shape <<<"$body") == reset ]] || false
+	sse_get "/v1/conversations/$conv/events" "$alice" -H "Last-Event-ID: $((kept - 1))"
+	[[ $(sse_shape <<<"$body") == "delta done" ]] || false
+	[[ $(sse_events <<<"$body" | wc -l) == 1024 ]] || false
+	sse_get "/v1/conversations/$conv/events" "$alice" -H "Last-Event-ID: $((kept - 2))"
+	[[ $(sse_shape <<<"$body") == reset ]] || false
+}
+
 @test "a generation is detached from its client: it completes and is stored with nobody listening" {
 	new_conv
 	curl -sN --max-time 0.2 -H "Authorization: Bearer $alice" \
