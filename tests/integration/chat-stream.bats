@@ -380,7 +380,10 @@ msg_count() {
 }
 
 @test "the log keeps the last 1024 events of a user: resuming from before them starts with reset" {
-	# a title: no title event after the answer
+	# a user of its own (no other event can come between) and a title
+	# (no title event after the answer)
+	new_user carol
+	alice=$access_token
 	api POST /v1/conversations '{"title":"long"}' "$alice"
 	conv=$(jb .id)
 	sse_post "/v1/conversations/$conv/messages" '{"content":"go","model":"openai/fake:words=1100"}'
