@@ -24,7 +24,9 @@ static void gatewayd_release(struct daemon *d)
 {
 	struct gatewayd *gw = (struct gatewayd *)d;
 
-	/* the client first: its last callbacks still use the rest */
+	/* the clients first: their last callbacks still use the rest */
+	upstream_free(gw->upc);
+	gw->upc = NULL;
 	http_client_free(gw->client);
 	gw->client = NULL;
 	jwks_free(gw->jwks);
@@ -52,6 +54,13 @@ static int gatewayd_init(struct daemon *d, char *err, size_t errlen)
 	for (i = 0; i < gw->nroutes; i++)
 		log_debug("route '%s' -> '%s' at %s", gw->routes[i].prefix,
 			  gw->routes[i].up->name, gw->routes[i].up->url);
+	/* daemon_main runs the server's loop on this thread */
+	gw->loop_thread = pthread_self();
+	rc = upstream_new(gw, &gw->upc);
+	if (rc != 0) {
+		snprintf(err, errlen, "out of memory");
+		goto fail;
+	}
 	rc = http_client_new(&gw->client);
 	if (rc != 0) {
 		snprintf(err, errlen, "cannot start the HTTP client: %s",
@@ -71,7 +80,10 @@ fail:
 
 static void gatewayd_cron(void *app)
 {
-	jwks_cron(app);
+	struct gatewayd *gw = app;
+
+	jwks_cron(gw);
+	upstream_cron(gw->upc);
 }
 
 static const struct http_route gatewayd_routes[] = {

@@ -4,9 +4,11 @@
  *
  * The handler runs on the loop thread and never blocks: everything the
  * upstream call needs (URL, filtered headers) is copied into a struct
- * proxy_call there; the call itself runs on the curl thread, whose
- * callbacks write the answer through http_res_* as it arrives (nothing is
- * buffered here, so SSE and chunked streams pass straight through).  The
+ * proxy_call there; the call itself runs on the loop thread too
+ * (upstream.c; through libcurl's thread only for an upstream URL that
+ * upstream.c does not take), and its callbacks write the answer through
+ * http_res_* as it arrives (nothing is buffered here, so SSE and chunked
+ * streams pass straight through).  The
  * request body is req->body, which stays valid until the final http_res
  * call - and that call is always the last thing done with a proxy_call.
  *
@@ -189,7 +191,7 @@ static void proxy_fail(struct proxy_call *pc, int status, const char *code,
 	proxy_finish(pc);
 }
 
-/* ---- upstream callbacks, curl thread ----------------------------------- */
+/* ---- upstream callbacks, loop (or curl) thread ------------------------- */
 
 static bool keep_response_header(const char *name, size_t len)
 {
@@ -381,7 +383,11 @@ static void proxy_start(struct proxy_call *pc)
 	};
 	int rc;
 
-	rc = http_client_start(pc->gw->client, &ureq, &cb, pc);
+	/* pc may be gone once a start returns 0 */
+	if (upstream_direct(pc->gw->upc, pc->up, pc->url))
+		rc = upstream_start(pc->gw->upc, pc->up, &ureq, &cb, pc);
+	else
+		rc = http_client_start(pc->gw->client, &ureq, &cb, pc);
 	if (rc != 0) {
 		pc->rc = rc;
 		proxy_fail(pc, 503, "upstream_unavailable",
@@ -390,8 +396,14 @@ static void proxy_start(struct proxy_call *pc)
 	}
 }
 
+/* Loop thread: the identity came from another thread (see below). */
+static void proxy_start_deferred(void *arg)
+{
+	proxy_start(arg);
+}
+
 /* The identity is known (or anonymous): off to the upstream.  Loop or
- * curl thread. */
+ * curl thread; the call to the upstream starts on the loop thread. */
 static void proxy_auth_done(void *arg, enum gw_auth_result r,
 			    const struct gw_identity *id)
 {
@@ -408,7 +420,13 @@ static void proxy_auth_done(void *arg, enum gw_auth_result r,
 		proxy_fail(pc, 500, "internal", "out of memory");
 		return;
 	}
-	proxy_start(pc);
+	if (pthread_equal(pthread_self(), pc->gw->loop_thread)) {
+		proxy_start(pc);
+		return;
+	}
+	if (http_server_defer(pc->gw->d.server, proxy_start_deferred,
+			      pc) != 0)
+		proxy_fail(pc, 500, "internal", "out of memory");
 }
 
 static struct proxy_call *proxy_call_new(struct gatewayd *gw,
