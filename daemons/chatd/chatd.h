@@ -118,7 +118,9 @@ int store_conv_insert(struct db_conn *c, const struct chat_conv *conv);
  * conversation is gone (also for set_title). */
 int store_conv_set_leaf(struct db_conn *c, const char *conv_id,
 			const char *leaf_id, int64_t now);
-/* Sets the title (NULL clears) and updated_at. */
+/* The automatic title: sets title and updated_at only while the
+ * conversation has no title, so that a rename made meanwhile wins
+ * (CHAT_ENOTFOUND then, as for a deleted conversation). */
 int store_conv_set_title(struct db_conn *c, const char *conv_id,
 			 const char *title, int64_t now);
 /* Message msg_id of conversation conv_id owned by user_id, else

@@ -50,7 +50,8 @@ static const char sql_conv_set_leaf[] =
 	"UPDATE conversations SET current_leaf_id = $2, updated_at = $3"
 	" WHERE id = $1";
 static const char sql_conv_set_title[] =
-	"UPDATE conversations SET title = $2, updated_at = $3 WHERE id = $1";
+	"UPDATE conversations SET title = $2, updated_at = $3"
+	" WHERE id = $1 AND title IS NULL";
 static const char sql_msg_get[] =
 	"SELECT " MSG_COLUMNS("") " FROM messages"
 	" WHERE id = $1 AND conversation_id = $2 AND user_id = $3";

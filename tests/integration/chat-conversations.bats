@@ -697,6 +697,28 @@ branch() {
 	process_alive "$(daemon_pid chatd)"
 }
 
+@test "a rename made while the automatic title is written wins over it" {
+	local c words i
+	create "$alice_token" '{"model":"echo"}'
+	c=$conv_id
+	words=$(printf 'word%d ' $(seq 1 30))	# the title request takes ~0.5 s
+	send "$alice_token" "$c" "$(jq -nc --arg c "$words" '{content: $c}')"
+	api PATCH "/v1/conversations/$c" '{"title":"mine"}' "$alice_token"
+	expect_status 200
+	# the automatic title of an untitled twin shows when it would land
+	create "$alice_token" '{"model":"echo"}'
+	send "$alice_token" "$conv_id" "$(jq -nc --arg c "$words" '{content: $c}')"
+	for ((i = 0; i < 60; i++)); do
+		api GET "/v1/conversations/$conv_id" "" "$alice_token"
+		[[ $(jb .title) != null ]] && break
+		sleep 0.1
+	done
+	[[ $(jb .title) == word1* ]] || false
+	sleep 0.3
+	api GET "/v1/conversations/$c" "" "$alice_token"
+	[[ $(jb .title) == mine ]] || false
+}
+
 @test "chatd answers its health checks and keeps running" {
 	run -0 curl -sf "http://127.0.0.1:$((CHAT_PORT + 3))/healthz"
 	[[ $(jq -r .service <<<"$output") == chatd ]] || false
