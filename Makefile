@@ -93,18 +93,20 @@ $(B)/fixtures/%: $$(patsubst %.c,$(B)/%.o,$$(wildcard tests/fixtures/*/$$*.c)) $
 	@$(if $(Q),echo '  LINK    $@')
 	$(Q)$(CC) $(CFLAGS_ALL) $(LDFLAGS) -o $@ $^ $(LDLIBS_ALL)
 
-# A unit test named test-<daemon>-*.c also links that daemon's objects but
-# its main.o, so daemon modules are testable on their own.
-unit_daemon = $(firstword $(filter $(DAEMONS),$(word 2,$(subst -, ,$(1)))))
 $(B)/bench/%: $(B)/bench/%.o $(LIB)
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo '  LINK    $@')
 	$(Q)$(CC) $(CFLAGS_ALL) $(LDFLAGS) -o $@ $^ $(LDLIBS_ALL)
 
-$(B)/tests/%: $(B)/tests/unit/%.o $$(patsubst %.c,$(B)/%.o,$$(filter-out %/main.c,$$(wildcard daemons/$$(call unit_daemon,$$*)/*.c))) $(LIB)
+# A unit test named test-<daemon>-*.c also links that daemon's objects but
+# its main.o, so daemon modules are testable on their own; test-tui-*.c
+# and test-cli-*.c do the same with chatui's and chatctl's objects.
+unit_word = $(word 2,$(subst -, ,$(1)))
+unit_dir = $(if $(filter tui cli,$(call unit_word,$(1))),$(call unit_word,$(1)),daemons/$(firstword $(filter $(DAEMONS),$(call unit_word,$(1)))))
+$(B)/tests/%: $(B)/tests/unit/%.o $$(patsubst %.c,$(B)/%.o,$$(filter-out %/main.c,$$(wildcard $$(call unit_dir,$$*)/*.c))) $(LIB)
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo '  LINK    $@')
-	$(Q)$(CC) $(CFLAGS_ALL) $(LDFLAGS) -o $@ $^ $(LDLIBS_ALL) -lcmocka
+	$(Q)$(CC) $(CFLAGS_ALL) $(LDFLAGS) -o $@ $^ $(LDLIBS_ALL) -lcmocka -lncursesw -lreadline
 
 units: $(UNIT_BINS)
 
