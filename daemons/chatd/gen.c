@@ -100,7 +100,7 @@ static bool gen_header_safe(const char *s)
 	return true;
 }
 
-/* The header lines of a call to aid; storage in h (5 lines of 256). */
+/* The header lines of a call to aid into out; their text in h. */
 static void gen_headers(struct chatd *cd, const char *user_id,
 			const char *role, const char *request_id,
 			char h[6][256], const char *out[8])
@@ -677,7 +677,7 @@ void gen_finish(struct gen *g, struct db_conn *c)
 	asst_json = asst ? json_print(asst) : NULL;
 	result = gen_result_json(g, asst);
 	if (c && g->idem_key[0]) {
-		/* nothing stored: a retry may try again */
+		/* the answer for retries; nothing stored: they run again */
 		if (g->stored && result)
 			rc = store_idem_finish(c, g->user_id, g->idem_key, 201,
 					       result);
@@ -735,10 +735,11 @@ void gen_finish(struct gen *g, struct db_conn *c)
 				       "the answer failed: %s",
 				       m.error_message ? m.error_message :
 				       "unknown error");
-		else if (result)
+		else if (result) {
 			http_res_send(g->waiter, 201, "application/json",
-				      strdup(result), strlen(result));
-		else
+				      result, strlen(result));
+			result = NULL;		/* the server's now */
+		} else
 			http_res_error(g->waiter, 500, "internal",
 				       "out of memory");
 		g->waiter = NULL;
@@ -843,6 +844,13 @@ static bool gen_title_trim_char(unsigned char c)
 	return isspace(c) || c == '"' || c == '\'' || c == '`' || c == '*';
 }
 
+/* True when s starts with a typographic double quote (U+201C, U+201D). */
+static bool gen_is_curly_quote(const char *s)
+{
+	return strncmp(s, "\xe2\x80\x9c", 3) == 0 ||
+	       strncmp(s, "\xe2\x80\x9d", 3) == 0;
+}
+
 /* The model's answer made into a title, in place: first line, no
  * surrounding quotes, TITLE_BYTES at most. */
 void gen_title_clean(char *s)
@@ -855,8 +863,7 @@ void gen_title_clean(char *s)
 	for (;;) {
 		if (gen_title_trim_char((unsigned char)s[start])) {
 			start++;
-		} else if (strncmp(s + start, "\xe2\x80\x9c", 3) == 0 ||
-			   strncmp(s + start, "\xe2\x80\x9d", 3) == 0) {
+		} else if (gen_is_curly_quote(s + start)) {
 			start += 3;
 		} else {
 			break;
@@ -866,14 +873,12 @@ void gen_title_clean(char *s)
 	gen_utf8_cut(s, TITLE_BYTES);
 	n = strlen(s);
 	for (;;) {
-		if (n > 0 && gen_title_trim_char((unsigned char)s[n - 1])) {
+		if (n > 0 && gen_title_trim_char((unsigned char)s[n - 1]))
 			n--;
-		} else if (n >= 3 && (memcmp(s + n - 3, "\xe2\x80\x9c", 3) == 0 ||
-				      memcmp(s + n - 3, "\xe2\x80\x9d", 3) == 0)) {
+		else if (n >= 3 && gen_is_curly_quote(s + n - 3))
 			n -= 3;
-		} else {
+		else
 			break;
-		}
 		s[n] = '\0';
 	}
 	if (!utf8_valid(s, strlen(s)))

@@ -225,13 +225,14 @@ static const struct buf *hub_out_ws(struct hub_out *o)
 	if (!o->ws_done) {
 		o->ws_done = true;
 		if (ev->conv_id[0])
-			rc = buf_printf(&o->ws, "{\"type\":\"%s\",\"id\":\"%s\","
-					"\"conversation_id\":\"%s\",\"data\":",
-					ev->type, o->idstr, ev->conv_id);
+			rc = buf_printf(&o->ws, "{\"type\":\"%s\","
+					"\"id\":\"%s\",\"conversation_id\":"
+					"\"%s\",\"data\":", ev->type,
+					o->idstr, ev->conv_id);
 		else
-			rc = buf_printf(&o->ws, "{\"type\":\"%s\",\"id\":\"%s\","
-					"\"conversation_id\":null,\"data\":",
-					ev->type, o->idstr);
+			rc = buf_printf(&o->ws, "{\"type\":\"%s\","
+					"\"id\":\"%s\",\"conversation_id\":"
+					"null,\"data\":", ev->type, o->idstr);
 		if (rc == 0)
 			rc = buf_append(&o->ws, ev->data, ev->data_len);
 		if (rc == 0)

@@ -222,7 +222,7 @@ void live_mark_dirty(struct live *l, struct gen *g)
 
 	pthread_mutex_lock(&l->lock);
 	if (!g->in_dirty) {
-		wake = !l->dirty;	/* the writer may sleep with no deadline */
+		wake = !l->dirty;	/* the writer may sleep for good */
 		g->in_dirty = true;
 		g->next_dirty = l->dirty;
 		l->dirty = g;
@@ -469,7 +469,7 @@ static void *live_writer_main(void *arg)
 		if (!l->inserts && !l->finals && !l->titles &&
 		    (!l->dirty || wait_ms > 0)) {
 			if (l->stopping && !l->client)
-				break;		/* nothing more can come */
+				break;	/* nothing more can come */
 			if (l->dirty)
 				live_timedwait(l, wait_ms);
 			else
@@ -492,7 +492,7 @@ static void *live_writer_main(void *arg)
 					grown = realloc(dirty, ncap *
 							sizeof(*dirty));
 					if (!grown)
-						break;	/* the rest next time */
+						break;	/* rest: later */
 					dirty = grown;
 					cap = ncap;
 				}

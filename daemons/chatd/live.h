@@ -116,12 +116,12 @@ struct gen_spec {
 	const struct chat_msg *history;	/* root .. user_msg, without a
 					 * new user_msg (it follows) */
 	size_t nhistory;
-	const char *model;		/* asked of aid; NULL: aid's default */
+	const char *model;		/* for aid; NULL: its default */
 	const char *system_prompt;	/* NULL: none */
 	const char *idem_key;		/* NULL: none */
 	struct http_res *waiter;	/* the 201 form's answer, or NULL */
 	bool want_title;		/* the conversation has no title */
-	const char *first_user_content;	/* the root message, for titles */
+	const char *first_user_content;	/* the root, for titles */
 };
 
 /* A client waiting for the end of a stop it asked for. */
@@ -134,7 +134,7 @@ enum gen_stop {
 	GEN_RUN = 0,
 	GEN_STOP_CLIENT,		/* stop asked by a client */
 	GEN_STOP_EXIT,			/* chatd is stopping */
-	GEN_STOP_STORE,			/* its messages could not be stored */
+	GEN_STOP_STORE,			/* its rows cannot be stored */
 };
 
 struct gen {
@@ -155,7 +155,7 @@ struct gen {
 	char request_id[129];
 	char idem_key[129];		/* "" when none */
 	char *user_msg_json;		/* the message answered */
-	struct chat_msg asst;		/* ids and times; no strings owned */
+	struct chat_msg asst;		/* ids, times; owns no strings */
 	struct http_res *waiter;	/* the 201 form, or NULL */
 	bool want_title;
 	char *title_question;		/* the first user message */
@@ -294,7 +294,7 @@ struct send_args {
 
 /* The outcome of send_run. */
 struct send_result {
-	int status;			/* HTTP status of a failure, else 0 */
+	int status;			/* HTTP status of a failure or 0 */
 	char code[48];			/* error code of a failure */
 	char message[256];
 	uint64_t message_event;		/* id of the "message" event */

@@ -592,7 +592,8 @@ static void send_handle(struct http_req *req, struct http_res *res,
 	a.waiter = sse ? NULL : res;
 	rc = send_run(&a, &r);
 	if (rc < 0) {
-		if (claimed && db_acquire(cd->d.db, CHATD_DB_WAIT_MS, &c) == 0) {
+		if (claimed &&
+		    db_acquire(cd->d.db, CHATD_DB_WAIT_MS, &c) == 0) {
 			(void)store_idem_drop(c, uid, key);
 			db_release(c);
 		}
