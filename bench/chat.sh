@@ -17,6 +17,7 @@
 #     each daemon.
 #
 # usage: bench/chat.sh [N [M [C]]]
+# CHAT_BUILD/CHAT_BIN: measure a private build (make B=DIR/build BIN=DIR/bin).
 # Prints a Markdown report on stdout; docs/PERFORMANCE.md keeps numbers.
 set -euo pipefail
 
@@ -56,10 +57,13 @@ for p in range(20000, 60000, 10):
 PY
 }
 
-make -s -C "$here" all >/dev/null
-bench=$here/build/bench/chatbench
+# a private build (make B=... BIN=...) is used when CHAT_BUILD and CHAT_BIN
+# name it; else the checkout's, built first
+build=${CHAT_BUILD:-$here/build}
+[[ -n ${CHAT_BIN:-} ]] || make -s -C "$here" all >/dev/null
+bench=$build/bench/chatbench
 
-"$here/build/fixtures/fakellm" -p 0 -f "$work/fake.port" >"$work/fake.log" 2>&1 &
+"$build/fixtures/fakellm" -p 0 -f "$work/fake.port" >"$work/fake.log" 2>&1 &
 fake_pid=$!
 for _ in $(seq 100); do [[ -s $work/fake.port ]] && break; sleep 0.05; done
 fake=http://127.0.0.1:$(<"$work/fake.port")

@@ -238,7 +238,9 @@ static int daemon_setup(struct daemon *d, char *err, size_t errlen)
 	{
 		long max_body;
 
-		rc = config_get_int(d->cfg, key, 1024, 1L << 30, 1L << 20,
+		rc = config_get_int(d->cfg, key, 1024, 1L << 30,
+				    spec->max_body ? (long)spec->max_body
+						   : 1L << 20,
 				    &max_body, err, errlen);
 		if (rc)
 			return rc;

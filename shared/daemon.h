@@ -57,6 +57,7 @@ struct daemon_spec {
 	/* readiness beyond the store (may be NULL); worker thread */
 	int (*ready)(struct daemon *d);
 	http_handler_fn fallback;
+	size_t max_body;		/* default of <name>.max_body; 0: 1 MiB */
 	int public_facing;		/* gatewayd: never trust X-Chat-* headers */
 };
 

@@ -723,8 +723,9 @@ static int on_writable(struct lws *wsi, struct http_pss *pss)
 		if (ex->chunked && n)
 			hdr = (size_t)snprintf((char *)buf + LWS_PRE + head, 20,
 					       "%zx\r\n", n);
-		memcpy(buf + LWS_PRE + head + hdr,
-		       ex->out.data + ex->out_off, n);
+		if (n)		/* the last empty chunk has no data (NULL) */
+			memcpy(buf + LWS_PRE + head + hdr,
+			       ex->out.data + ex->out_off, n);
 		ex->out_off += n;
 		if (ex->out_off == ex->out.len) {
 			buf_reset(&ex->out);

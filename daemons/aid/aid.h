@@ -34,6 +34,7 @@
 
 #define AID_MODEL_NAME_MAX 128		/* bytes of a model name */
 #define AID_ERRMSG_MAX 256		/* bytes of an error message */
+#define AID_MAX_BODY (16 * 1024 * 1024)	/* default aid.max_body */
 
 /* The upstream providers aid can talk to, indexed by enum aid_prov. */
 enum aid_prov {

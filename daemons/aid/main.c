@@ -127,6 +127,9 @@ static struct daemon_spec aid_spec = {
 	.app_size = sizeof(struct aid),
 	.init = aid_init,
 	.release = aid_release,
+	/* chatd sends a conversation's history (up to 8 MiB of text) to
+	 * /internal/generate; public bodies are bounded by the gateway */
+	.max_body = AID_MAX_BODY,
 };
 
 int main(int argc, char **argv)

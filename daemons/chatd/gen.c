@@ -35,6 +35,9 @@
 #include "banned.h"
 
 #define GEN_ERRBODY_MAX (64 * 1024)
+/* Bytes of history content sent to aid at most (aid.max_body is 16 MiB
+ * by default; a message is at most 1 MiB). */
+#define GEN_HISTORY_MAX (8 * 1024 * 1024)
 /* One event of aid: a delta may carry much of the answer at once. */
 #define GEN_EVENT_MAX (GEN_TEXT_MAX + 64 * 1024)
 #define TITLE_SYSTEM "Write a title of at most six words for this" \
@@ -327,7 +330,7 @@ static char *gen_request_body(const struct gen_spec *spec)
 {
 	cJSON *root = cJSON_CreateObject(), *msgs, *m;
 	char *text = NULL;
-	size_t i;
+	size_t i, first, budget;
 
 	if (!root)
 		return NULL;
@@ -343,7 +346,21 @@ static char *gen_request_body(const struct gen_spec *spec)
 	msgs = cJSON_AddArrayToObject(root, "messages");
 	if (!msgs)
 		goto out;
-	for (i = 0; i <= spec->nhistory; i++) {
+	/* aid trims to the model's context window; what it is sent is
+	 * bounded too, newest turns first, so that a long conversation
+	 * never passes aid's body ceiling */
+	budget = GEN_HISTORY_MAX;
+	if (spec->new_user_msg && spec->user_msg->content)
+		budget -= strlen(spec->user_msg->content);
+	for (first = spec->nhistory; first > 0; first--) {
+		const char *c = spec->history[first - 1].content;
+		size_t n = c ? strlen(c) : 0;
+
+		if (n > budget)
+			break;
+		budget -= n;
+	}
+	for (i = first; i <= spec->nhistory; i++) {
 		const struct chat_msg *h = i < spec->nhistory ?
 			&spec->history[i] : spec->user_msg;
 

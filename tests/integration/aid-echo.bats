@@ -202,6 +202,16 @@ setup() {
 	[[ $(grep '^event: ' <<<"$body" | tr '\n' ' ') == "event: start event: delta event: delta event: delta event: done " ]] || false
 }
 
+@test "/internal/generate takes a long history (past 1 MiB, chatd sends up to 8 MiB)" {
+	local big
+	big=$(head -c 3000000 /dev/zero | tr '\0' 'x')
+	printf '{"model":"echo","messages":[{"role":"user","content":"%s"},{"role":"assistant","content":"ok"},{"role":"user","content":"last words"}],"purpose":"chat"}' \
+		"$big" >"$BATS_TEST_TMPDIR/big.json"
+	generate "@$BATS_TEST_TMPDIR/big.json"
+	[[ $status_code == 200 ]] || false
+	[[ $(gen_text) == "last words" ]] || false
+}
+
 @test "/internal/generate: pieces are paced by echo_delay_ms" {
 	generate '{"model":"echo","messages":[{"role":"user","content":"a b c d e f g"}],"purpose":"title","max_tokens":6}'
 	[[ $status_code == 200 ]] || false

@@ -129,9 +129,11 @@ gen_frames() {
 	ws_open b1 "$bob"
 	new_conv
 	out=$BATS_TEST_TMPDIR/send.sse
+	# 400 ms a word: the answer still streams when the GET below comes,
+	# even on a loaded machine
 	curl -sN --max-time 10 -H "Authorization: Bearer $alice" \
 		-H 'Accept: text/event-stream' -H 'Content-Type: application/json' \
-		--data-binary '{"content":"go","model":"openai/fake:words=6,delay_ms=100"}' \
+		--data-binary '{"content":"go","model":"openai/fake:words=6,delay_ms=400"}' \
 		"$(base_url)/v1/conversations/$conv/messages" >"$out" 3>&- &
 	pid=$!
 	# live: both have the first word while the answer still streams
