@@ -383,6 +383,13 @@ static void proxy_start(struct proxy_call *pc)
 	};
 	int rc;
 
+	if (!pc->gw->upc || !pc->gw->client) {
+		/* a deferred start after the clients were freed (shutdown) */
+		proxy_fail(pc, 503, "upstream_unavailable",
+			   "cannot call '%s': the gateway is stopping",
+			   pc->up->name);
+		return;
+	}
 	/* pc may be gone once a start returns 0 */
 	if (upstream_direct(pc->gw->upc, pc->up, pc->url))
 		rc = upstream_start(pc->gw->upc, pc->up, &ureq, &cb, pc);
