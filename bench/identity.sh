@@ -10,6 +10,13 @@
 #
 # usage: bench/identity.sh [DURATION_S]   (default 10)
 # Prints a Markdown report on stdout; docs/PERFORMANCE.md keeps the numbers.
+#
+# Settings: CHAT_BIN, the binaries to measure (default: the checkout's
+# bin/, built first; with CHAT_BIN set nothing is built, so a private
+# build such as `make B=/tmp/x/build BIN=/tmp/x/bin` can be measured);
+# BENCH_ROUNDS, how many times the gateway/nginx pair is run in turn
+# (default 1; every round is reported, so the noise of a shared machine
+# shows).
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -52,7 +59,10 @@ for p in range(20000, 60000, 10):
 PY
 }
 
-make -s -C "$here" all >/dev/null
+if [[ -z ${CHAT_BIN:-} ]]; then
+	make -s -C "$here" all >/dev/null
+fi
+rounds=${BENCH_ROUNDS:-1}
 
 port=$(free_port)
 export CHAT_DATA_DIR=$work/data CHAT_PORT=$port CHAT_LOG_LEVEL=warn
@@ -120,9 +130,15 @@ run_wrk() { wrk -t"$threads" -c"$conns" -d"${dur}s" --latency "$@" 2>&1; }
 wrk -t1 -c4 -d1s -H "Authorization: Bearer $token" "$base/v1/users/me" >/dev/null
 wrk -t1 -c4 -d1s "http://127.0.0.1:$nginx_port/v1/users/me" >/dev/null
 
-read -r g_rps g_p50 g_p99 g_bad < <(run_wrk -H "Authorization: Bearer $token" "$base/v1/users/me" | wrk_summary)
-read -r n_rps n_p50 n_p99 n_bad < <(run_wrk "http://127.0.0.1:$nginx_port/v1/users/me" | wrk_summary)
-ratio=$(python3 -c "print(f'{$g_rps / $n_rps:.2f}')")
+# gateway and nginx in turn, BENCH_ROUNDS times; the last round's numbers
+# fill the summary, every round gets a row
+me_rows=
+for ((round = 1; round <= rounds; round++)); do
+	read -r g_rps g_p50 g_p99 g_bad < <(run_wrk -H "Authorization: Bearer $token" "$base/v1/users/me" | wrk_summary)
+	read -r n_rps n_p50 n_p99 n_bad < <(run_wrk "http://127.0.0.1:$nginx_port/v1/users/me" | wrk_summary)
+	ratio=$(python3 -c "print(f'{$g_rps / $n_rps:.2f}')")
+	me_rows+="| $round | $g_rps | $g_p50 | $g_p99 | $g_bad | $n_rps | $n_p50 | $n_p99 | $ratio |"$'\n'
+done
 
 # login throughput: argon2id at libsodium's INTERACTIVE cost (the default)
 cat >"$work/login.lua" <<'LUA'
@@ -166,6 +182,12 @@ wrk -t$threads -c$conns -d${dur}s, loopback, store: SQLite (WAL).
 | nginx, same bytes, 1 worker | $n_rps | $n_p50 | $n_p99 | $n_bad |
 
 Ratio gateway/nginx: **$ratio** (target >= 0.35), gateway p99 **$g_p99 ms** (target <= 5 ms).
+
+Every round (gateway, then nginx at once after it):
+
+| round | gateway req/s | p50 ms | p99 ms | non-2xx | nginx req/s | p50 ms | p99 ms | ratio |
+|---|---|---|---|---|---|---|---|---|
+${me_rows%$'\n'}
 
 Login (argon2id, libsodium INTERACTIVE: ops 2, 64 MiB), wrk -t2 -c8: **$l_rps logins/s**, p50 $l_p50 ms, p99 $l_p99 ms, non-2xx $l_bad.
 
