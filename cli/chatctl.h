@@ -1,13 +1,13 @@
 /*
  * chatctl.h - what the modules of chatctl share: the command and option
  * tables, the context of one run, the exit statuses, the client of the
- * gateway's API, credentials and output helpers.
+ * gateway's API and output helpers (credentials: shared/creds.h).
  *
  * Convention of this front-end (like git's builtins): functions named
  * cli_*, api_*, cmd_* return an exit status (enum cli_exit) and have
  * already printed their one-line error to stderr when it is not CLI_OK.
- * The creds_* and text_* helpers return 0 or a negative CHAT_E* code like
- * the library, and print nothing.
+ * The text_* helpers (and creds_*, shared/creds.h) return 0 or a
+ * negative CHAT_E* code like the library, and print nothing.
  */
 #ifndef CHAT_CLI_CHATCTL_H
 #define CHAT_CLI_CHATCTL_H
@@ -20,6 +20,7 @@
 #include <cjson/cJSON.h>
 
 #include "buf.h"
+#include "creds.h"
 
 #define CHATCTL_VERSION "0.3.0"
 #define CLI_DEFAULT_SERVER "http://127.0.0.1:8080"
@@ -80,15 +81,6 @@ struct cli_cmd {
 	const struct cli_cmd *verbs;	/* a noun: its verbs, {0}-ended */
 };
 
-/* Credentials file ($XDG_CONFIG_HOME/chat/credentials). */
-struct creds {
-	char *server;			/* owned strings, NULL when absent */
-	char *username;
-	char *access_token;
-	char *refresh_token;
-	int64_t expires_at;		/* unix seconds */
-};
-
 /* One run of chatctl. */
 struct cli_ctx {
 	const char *server_opt;		/* --server, NULL if not given */
@@ -109,22 +101,6 @@ void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void cli_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Installs the SIGINT handler (no SA_RESTART) and clears the flag. */
 void cli_catch_interrupt(void);
-
-/* ---- creds.c ---- */
-/* $XDG_CONFIG_HOME/chat/credentials, or ~/.config/chat/credentials. */
-int creds_default_path(char *out, size_t outlen);
-/* CHAT_ENOTFOUND when there is no file, CHAT_EPARSE when it is not
- * the expected JSON object. */
-int creds_load(const char *path, struct creds *c);
-/* Writes the file atomically (temporary file, fsync, rename), mode
- * 0600, creating its directory 0700. */
-int creds_save(const char *path, const struct creds *c);
-int creds_remove(const char *path);
-void creds_release(struct creds *c);
-/* Takes an exclusive lock beside the file (path.lock) for a refresh
- * shared by several processes; returns the fd (>= 0) or CHAT_EIO. */
-int creds_lock(const char *path);
-void creds_unlock(int fd);
 
 /* ---- api.c ---- */
 enum api_flags {

@@ -1,13 +1,15 @@
 /*
- * creds.c - chatctl's credentials file: where it lives, reading it,
- * writing it atomically with mode 0600, and the lock that keeps two
- * processes (chatctl, chatui) from spending one refresh token twice, which
+ * creds.c - the credentials file of chatctl and chatui: where it lives,
+ * reading it, writing it atomically with mode 0600, and the lock that
+ * keeps two processes (chatctl, chatui) from spending one refresh token twice, which
  * the server would punish by revoking the whole session.
  *
  * Format: one JSON object {"server","username","access_token",
  * "refresh_token","expires_at"} (expires_at in unix seconds).
  */
-#include "chatctl.h"
+#include "creds.h"
+
+#include <cjson/cJSON.h>
 
 #include <errno.h>
 #include <fcntl.h>
