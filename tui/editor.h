@@ -4,6 +4,14 @@
  * for a width (soft wrap at words, hard breaks at newlines), with the
  * cursor's row and column.  Bracketed paste inserts text as it is
  * (newlines included) in one call.
+ *
+ * Layout details (comment added with editor.c, no interface change): a
+ * tab counts one column (draw it as a space); the space at which a row
+ * is soft-wrapped, like a newline, belongs to no row (rows are slices
+ * with one-byte gaps); cursor_col may equal width after a row filled to
+ * the edge, so lay out at the box width minus one to keep a cell for
+ * the cursor.  Invalid UTF-8 is kept as it is (one column a byte), so a
+ * character inserted byte by byte comes together.
  */
 #ifndef CHAT_TUI_EDITOR_H
 #define CHAT_TUI_EDITOR_H
