@@ -1,0 +1,159 @@
+/*
+ * app.h - the UI thread's state and its modules: app.c (input, actions,
+ * events), view.c (painting), term.c (the terminal: setup, colours,
+ * restore on exit and on fatal signals).  Everything here belongs to the
+ * UI thread.
+ */
+#ifndef CHAT_TUI_APP_H
+#define CHAT_TUI_APP_H
+
+#include <stdio.h>
+
+#ifndef NCURSES_WIDECHAR
+#define NCURSES_WIDECHAR 1
+#endif
+#include <curses.h>
+
+#include "chatui.h"
+#include "editor.h"
+
+enum overlay {
+	OV_NONE,
+	OV_HELP,
+	OV_PALETTE,		/* actions, fuzzy filtered */
+	OV_MODELS,		/* models, fuzzy filtered */
+	OV_PROMPT,		/* one line of text (rename, search) */
+	OV_CONFIRM,		/* y / n */
+	OV_SYSTEM,		/* the system prompt, several lines */
+};
+
+enum prompt_for { PR_RENAME, PR_SEARCH, PR_DELETE };
+
+/* A message typed and sent, until the server echoes it. */
+struct pending {
+	bool active;		/* waiting for the conversation or the echo */
+	bool sent;		/* the frame went out */
+	char conv_id[CHATUI_ID_MAX];	/* "" until created */
+	char parent_id[CHATUI_ID_MAX];	/* with has_parent */
+	bool has_parent;	/* an edit: parent_id ("" = a new root) */
+	char *content;		/* owned */
+	char hash[17];		/* of content; kept after the echo */
+	int ref;		/* the frame's ref */
+};
+
+struct app {
+	struct evq evq;
+	struct auth auth;
+	struct rest rest;
+	struct ws ws;
+	struct state st;
+	struct editor input;
+	unsigned focus;			/* enum focus */
+	bool quit;
+	bool dirty;			/* repaint before the next wait */
+	int rows, cols;
+
+	/* connection */
+	int ws_state;			/* enum ws_state */
+	int64_t ws_retry_at;
+	bool ws_was_open;		/* opened once: a later close is news */
+	bool logged_in;
+
+	/* the list */
+	bool show_list;
+	bool show_archived;
+	char filter[128];		/* typed in the list */
+	char search[256];		/* server-side search, "" none */
+	long list_sel;			/* index into st.convs, -1 none */
+	long list_top;			/* first visible filtered row */
+
+	/* the message pane */
+	bool follow;			/* stick to the bottom */
+	size_t top_msg;			/* first visible message ... */
+	int top_row;			/* ... and its first visible row */
+	long sel_msg;			/* selected message, -1 none */
+	int pane_rows, pane_width;	/* of the last paint */
+	bool loading;
+	uint64_t open_seq;		/* the RQ_OPEN that counts */
+	int code_idx;			/* next code block to copy */
+
+	/* sending */
+	struct pending pend;
+	int next_ref;
+	bool editing;			/* the input edits an earlier message */
+	char edit_parent[CHATUI_ID_MAX];
+	char new_model[128];		/* for the next new conversation */
+	char *new_system;		/* owned, likewise */
+
+	/* overlays */
+	enum overlay ov;
+	enum prompt_for prompt_for;
+	char ov_title[128];
+	struct editor ov_edit;		/* prompt, filter, system prompt */
+	long ov_sel;
+	char **models;			/* owned */
+	size_t nmodels;
+
+	/* login screen */
+	bool login;
+	int login_field;		/* 0 user, 1 password */
+	struct editor login_user, login_pass;
+	bool login_busy;
+	char login_msg[256];
+
+	/* status line */
+	char status[256];
+	bool status_error;
+	int64_t status_at;
+
+	/* bracketed paste */
+	bool pasting;
+	struct buf paste;
+
+	/* colours and trace */
+	int color_mode;			/* 0 mono, 8, 256 */
+	FILE *trace;
+	int64_t start_ms;
+	int64_t key_ms;			/* a key waits for its paint */
+	int64_t open_ms;		/* an opened conversation, likewise */
+	bool first_frame;
+	int64_t last_paint_ms;
+};
+
+/* ---- app.c ---- */
+int app_init(struct app *a, const char *server, const char *conversation);
+void app_release(struct app *a);
+/* The main loop until quit; 0 or a negative CHAT_E*. */
+int app_run(struct app *a);
+void app_set_status(struct app *a, bool error, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/* ---- view.c ---- */
+void view_paint(struct app *a);
+/* Makes sure m is laid out at width; its rows (header, text, gap). */
+int view_msg_rows(struct msg *m, int width);
+/* Scrolls the message pane by rows (negative: up). */
+void view_scroll(struct app *a, int rows);
+/* Scrolls so that message i is visible. */
+void view_show_msg(struct app *a, size_t i);
+/* Indices into st.convs that pass the list filter; count returned,
+ * at most max written. */
+size_t view_filtered(const struct app *a, long *out, size_t max);
+
+/* ---- term.c ---- */
+int term_init(struct app *a);
+void term_restore(void);
+/* Writes raw bytes to the terminal (OSC 52), outside ncurses. */
+void term_write_raw(const char *s, size_t len);
+/* A colour pair attribute for a UI element or a Markdown kind. */
+int term_attr_md(int md_kind, int md_attrs, int level);
+enum ui_color {
+	UC_NORMAL, UC_DIM, UC_USER, UC_ASSISTANT, UC_SELECTED, UC_STATUS,
+	UC_BANNER, UC_ERROR, UC_BORDER, UC_CURRENT, UC_OK, UC_COUNT
+};
+int term_attr(enum ui_color c);
+/* The codes that the bracketed-paste markers arrive as. */
+#define KEY_PASTE_BEGIN (KEY_MAX + 1)
+#define KEY_PASTE_END (KEY_MAX + 2)
+
+#endif

@@ -1,0 +1,388 @@
+/*
+ * chatui.h - what the modules of chatui share.
+ *
+ * Threads: the UI thread (main.c, app.c, view.c, term.c) owns ncurses and
+ * every piece of state below (struct state, struct app); it never blocks
+ * on the network.  The REST worker (rest.c) runs blocking libcurl calls
+ * taken from its request queue; the WebSocket thread (ws.c) keeps /v1/ws
+ * open.  Both post their results to the UI's event queue (evq.c), whose
+ * wake-up pipe the UI thread poll()s beside stdin.  The login (auth.c) is
+ * shared by both workers under its own mutex.
+ *
+ * The pure parts (state.c reducers, keys.c key table and fuzzy match,
+ * osc52.c) touch no terminal and no network, so the unit tests
+ * (tests/unit/test-tui-*.c) link them directly.
+ */
+#ifndef CHAT_TUI_CHATUI_H
+#define CHAT_TUI_CHATUI_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cjson/cJSON.h>
+
+#include "buf.h"
+#include "creds.h"
+#include "markdown.h"
+
+#define CHATUI_VERSION "0.4.0"
+#define CHATUI_DEFAULT_SERVER "http://127.0.0.1:8080"
+#define CHATUI_CONTENT_MAX (1024 * 1024)	/* a message, bytes */
+#define CHATUI_ID_MAX 64			/* an id with its NUL */
+
+/* ---- evq.c: the UI's event queue ---- */
+
+enum ev_kind {
+	EV_REST,		/* a REST answer (rest.c) */
+	EV_WS_FRAME,		/* a frame from /v1/ws, parsed */
+	EV_WS_STATE,		/* the WebSocket opened, closed, waits */
+	EV_AUTH_LOST,		/* the login is gone: show the login screen */
+};
+
+enum ws_state {
+	WS_IDLE,		/* not started (no login) */
+	WS_CONNECTING,
+	WS_OPEN,
+	WS_WAITING,		/* closed; the next attempt at retry_at_ms */
+};
+
+struct ui_event {
+	struct ui_event *next;
+	enum ev_kind kind;
+	int req;		/* EV_REST: enum rq_kind */
+	uint64_t seq;		/* EV_REST: the request's number */
+	char tag[CHATUI_ID_MAX];	/* EV_REST: the request's tag */
+	long status;		/* EV_REST: HTTP status, 0 no answer */
+	char code[64];		/* error code of a failed call */
+	char message[256];	/* its message, or a transport error */
+	cJSON *json;		/* owned: the answer or the frame */
+	int ws_state;		/* EV_WS_STATE: enum ws_state */
+	int64_t retry_at_ms;	/* EV_WS_STATE WS_WAITING: mono_ms */
+};
+
+struct evq {
+	pthread_mutex_t mu;
+	struct ui_event *head, *tail;	/* under mu */
+	int pipe_rd, pipe_wr;		/* wake-up pipe, non-blocking */
+};
+
+int evq_init(struct evq *q);
+void evq_release(struct evq *q);
+/* Any thread: takes ownership of ev and wakes the UI. */
+void evq_post(struct evq *q, struct ui_event *ev);
+/* UI thread: the queued events in order (caller frees each with
+ * ui_event_free), and the pipe drained. */
+struct ui_event *evq_take_all(struct evq *q);
+void ui_event_free(struct ui_event *ev);
+struct ui_event *ui_event_new(enum ev_kind kind);
+/* Any thread: wakes the UI without an event (a signal handler may call
+ * it: only write(2)). */
+void evq_wake(struct evq *q);
+
+/* ---- auth.c: the login shared by the workers ---- */
+
+struct auth {
+	pthread_mutex_t mu;
+	char server[1024];		/* base URL, no trailing / */
+	char path[4096];		/* the credentials file, "" none */
+	struct creds creds;		/* under mu */
+	bool have;			/* creds are a login to server */
+	void *curl;			/* CURL * for refreshes, under mu */
+};
+
+/* Loads the credentials file; have is set when it holds a login to
+ * server.  0 or CHAT_ENOMEM. */
+int auth_init(struct auth *a, const char *server);
+void auth_release(struct auth *a);
+bool auth_have(struct auth *a);
+/* The username of the login into out ("" when none). */
+void auth_username(struct auth *a, char *out, size_t outlen);
+/* An access token into out, refreshed first when it expires within 30 s
+ * or when force (the server called it expired).  The refresh follows
+ * chatctl's rules: under the file's lock, after re-reading the file
+ * (another process may have refreshed), and never writing over another
+ * login.  CHAT_EAUTH: no login or the session ended (have is cleared);
+ * CHAT_EUPSTREAM: the server could not be asked (detail in err). */
+int auth_token(struct auth *a, bool force, char *out, size_t outlen,
+	       char *err, size_t errlen);
+/* Logs in (register first when do_register) and saves the file.
+ * CHAT_EAUTH with the server's message in err when refused. */
+int auth_login(struct auth *a, const char *username, const char *password,
+	       bool do_register, char *err, size_t errlen);
+/* Forgets the login (file left alone). */
+void auth_forget(struct auth *a);
+
+/* One HTTP call (blocking), for auth.c and rest.c. */
+struct http_result {
+	long status;			/* 0: no answer */
+	cJSON *json;			/* owned; the body when JSON */
+	char code[64];			/* error.code of an error answer */
+	char message[256];		/* error.message or transport error */
+};
+int http_call(void *curl, const char *server, const char *method,
+	      const char *path, const char *token, const cJSON *body,
+	      struct http_result *res);
+void http_result_release(struct http_result *res);
+
+/* ---- rest.c: the REST worker ---- */
+
+enum rq_kind {
+	RQ_LIST,		/* GET /v1/conversations */
+	RQ_SEARCH,		/* GET /v1/conversations?q= */
+	RQ_OPEN,		/* GET /v1/conversations/{id} */
+	RQ_CREATE,		/* POST /v1/conversations (then send) */
+	RQ_PATCH,		/* PATCH /v1/conversations/{id} */
+	RQ_BRANCH,		/* PATCH current_leaf_id, then reopen */
+	RQ_DELETE,
+	RQ_STOP,		/* POST .../stop */
+	RQ_MODELS,		/* GET /v1/models */
+	RQ_LOGIN,		/* auth_login (body: username, password) */
+	RQ_REGISTER,
+	RQ_SEND,		/* POST .../messages (no WebSocket) */
+	RQ_REGEN,		/* POST .../regenerate (no WebSocket) */
+	RQ_ME,			/* GET /v1/users/me */
+};
+
+struct rest_req {
+	struct rest_req *next;
+	enum rq_kind kind;
+	uint64_t seq;
+	char method[8];
+	char path[1024];		/* already escaped */
+	cJSON *body;			/* owned, may be NULL */
+	char tag[CHATUI_ID_MAX];	/* handed back in the event */
+};
+
+struct rest {
+	pthread_t thread;
+	bool started;
+	pthread_mutex_t mu;
+	pthread_cond_t cond;
+	struct rest_req *head, *tail;	/* under mu */
+	bool quit;			/* under mu */
+	uint64_t next_seq;		/* UI thread only */
+	struct auth *auth;
+	struct evq *evq;
+};
+
+int rest_start(struct rest *r, struct auth *auth, struct evq *evq);
+void rest_stop(struct rest *r);
+/* UI thread: queues a call; takes body; returns its seq (0: no memory,
+ * body freed). */
+uint64_t rest_submit(struct rest *r, enum rq_kind kind, const char *method,
+		     const char *path, cJSON *body, const char *tag);
+
+/* ---- ws.c: the WebSocket thread ---- */
+
+struct ws_out {
+	struct ws_out *next;
+	size_t len;
+	unsigned char data[];		/* LWS_PRE bytes, then the text */
+};
+
+struct ws {
+	pthread_t thread;
+	bool started;
+	pthread_mutex_t mu;
+	struct ws_out *head, *tail;	/* frames to send, under mu */
+	bool quit;			/* under mu */
+	bool kick;			/* under mu: reconnect now */
+	bool open;			/* under mu */
+	uint64_t last_event_id;		/* under mu: resume point */
+	struct auth *auth;
+	struct evq *evq;
+	void *context;			/* struct lws_context *, ws thread */
+};
+
+int ws_start(struct ws *w, struct auth *auth, struct evq *evq);
+void ws_stop(struct ws *w);
+/* Any thread: queues a text frame; CHAT_ECLOSED when the socket is not
+ * open (nothing queued). */
+int ws_send_text(struct ws *w, const char *text, size_t len);
+/* Any thread: reconnect at once (after a login, or on Ctrl-L). */
+void ws_kick(struct ws *w);
+/* Any thread: records an event id seen elsewhere (a REST stream). */
+void ws_note_event_id(struct ws *w, uint64_t id);
+/* Backoff before attempt n (0 = first retry): 500 ms doubled each time,
+ * at most 15 s, +-25 % jitter from rnd (0..1). */
+int64_t ws_backoff_ms(unsigned attempt, double rnd);
+
+/* ---- state.c: conversations and messages (pure) ---- */
+
+enum msg_role { ROLE_USER, ROLE_ASSISTANT };
+
+struct msg {
+	char id[CHATUI_ID_MAX];
+	char parent_id[CHATUI_ID_MAX];	/* "" for a root */
+	enum msg_role role;
+	struct buf content;
+	char status[16];		/* complete, streaming, ... */
+	char model[128];
+	char error[256];		/* error.message, "" none */
+	char **siblings;		/* owned ids, oldest first */
+	size_t nsiblings;
+	long completion_tokens;		/* from usage, -1 unknown */
+	long latency_ms;
+	/* layout cache (view.c) */
+	struct md_doc doc;
+	int doc_width;			/* 0: not rendered */
+};
+
+struct conv {
+	char id[CHATUI_ID_MAX];
+	char *title;			/* owned, NULL while untitled */
+	char *model;			/* owned, NULL: default */
+	char *system_prompt;		/* owned, NULL: the user's */
+	bool archived;
+	char current_leaf_id[CHATUI_ID_MAX];
+	char updated_at[40];		/* RFC 3339 */
+};
+
+/* What a reducer changed (bit flags). */
+enum st_change {
+	ST_LIST = 1 << 0,		/* the conversation list */
+	ST_CONV = 1 << 1,		/* the open conversation's fields */
+	ST_MSGS = 1 << 2,		/* messages added, removed, reordered */
+	ST_MSG = 1 << 3,		/* one message's content (st->changed) */
+	ST_REFETCH = 1 << 4,		/* the open conversation is stale */
+	ST_RELIST = 1 << 5,		/* the list is stale */
+	ST_CLOSED = 1 << 6,		/* the open conversation is gone */
+	ST_ACK = 1 << 7,		/* a user message of ours arrived */
+	ST_STREAM_END = 1 << 8,		/* a generation ended */
+};
+
+struct state {
+	struct conv *convs;		/* the list, newest first */
+	size_t nconvs, capconvs;
+	bool open;			/* a conversation is open */
+	struct conv cur;		/* the open one */
+	struct msg *msgs;		/* its branch, root first */
+	size_t nmsgs, capmsgs;
+	size_t changed;			/* ST_MSG: that message */
+	char ack_content_hash[17];	/* ST_ACK: hash of its content */
+	char streaming_id[CHATUI_ID_MAX];	/* the answer growing, "" */
+	int64_t stream_start_ms;	/* first delta, mono_ms */
+	size_t stream_bytes;		/* delta bytes since */
+	char last_error[256];		/* of the last failed generation */
+};
+
+void state_init(struct state *st);
+void state_release(struct state *st);
+/* A ConversationList answer replaces the list. */
+int state_set_list(struct state *st, const cJSON *list);
+/* A ConversationWithMessages answer opens it. */
+int state_open(struct state *st, const cJSON *conv);
+void state_close(struct state *st);
+/* Applies a /v1/ws event frame ({"type","id","conversation_id","data"});
+ * returns enum st_change flags, or a negative CHAT_E*. */
+int state_apply_frame(struct state *st, const cJSON *frame);
+/* The conversation object answered by a PATCH or POST (list and open
+ * one updated); flags. */
+int state_apply_conv(struct state *st, const cJSON *conv);
+/* Index of a conversation in the list, -1 when absent. */
+long state_find_conv(const struct state *st, const char *id);
+/* Index of a message of the open branch, -1 when absent. */
+long state_find_msg(const struct state *st, const char *id);
+/* The last message with that role, -1 when none. */
+long state_last_role(const struct state *st, enum msg_role role);
+/* Tokens per second of the answer streaming now (about 4 bytes a
+ * token), 0 when nothing streams. */
+double state_tokens_per_s(const struct state *st, int64_t now_ms);
+/* A short stable hash of text, for matching our send to its echo. */
+void state_hash(const char *s, size_t len, char out[17]);
+void msg_release(struct msg *m);
+void conv_release(struct conv *c);
+
+/* ---- keys.c: the one key table ---- */
+
+enum action {
+	ACT_NONE = 0,
+	ACT_HELP,
+	ACT_PALETTE,
+	ACT_QUIT,
+	ACT_NEW,
+	ACT_SWITCH,
+	ACT_SEARCH,
+	ACT_RENAME,
+	ACT_DELETE,
+	ACT_ARCHIVE,
+	ACT_SHOW_ARCHIVED,
+	ACT_STOP,
+	ACT_REGENERATE,
+	ACT_EDIT,
+	ACT_BRANCH_PREV,
+	ACT_BRANCH_NEXT,
+	ACT_COPY_ANSWER,
+	ACT_COPY_CODE,
+	ACT_MODEL,
+	ACT_SYSTEM,
+	ACT_SCROLL_UP,
+	ACT_SCROLL_DOWN,
+	ACT_TOP,
+	ACT_BOTTOM,
+	ACT_FOCUS,
+	ACT_TOGGLE_LIST,
+	ACT_REDRAW,
+	ACT_SEND,
+	ACT_NEWLINE,
+	ACT_LOGOUT,
+	ACT_COUNT
+};
+
+/* Where a binding applies (bit flags). */
+enum focus {
+	FOCUS_INPUT = 1 << 0,		/* the message being typed */
+	FOCUS_MSGS = 1 << 1,		/* the message pane (a selection) */
+	FOCUS_LIST = 1 << 2,		/* the conversation list */
+	FOCUS_ANY = FOCUS_INPUT | FOCUS_MSGS | FOCUS_LIST,
+};
+
+struct action_info {
+	enum action id;
+	const char *name;		/* the palette's text */
+	const char *help;		/* one line */
+	bool palette;			/* listed in the palette */
+};
+
+struct key_binding {
+	int key;			/* a character or a KEY_* code */
+	unsigned focus;			/* enum focus mask */
+	unsigned flags;			/* enum key_flags */
+	enum action act;
+};
+
+enum key_flags {
+	KEYF_EMPTY_INPUT = 1 << 0,	/* only while the input is empty */
+	KEYF_HIDDEN = 1 << 1,		/* left out of the help */
+};
+
+extern const struct action_info key_actions[ACT_COUNT];
+extern const struct key_binding key_bindings[];
+extern const size_t key_nbindings;
+
+/* The action of key in focus (input_empty: the input holds no text). */
+enum action key_lookup(int key, unsigned focus, bool input_empty);
+/* "Ctrl-P", "F1", "PgUp", "?"...  into out. */
+void key_label(int key, char *out, size_t outlen);
+/* The keys of an action joined by ", " into out ("" none). */
+void key_labels_of(enum action act, char *out, size_t outlen);
+/* Fuzzy match: every character of pattern in order in text (ASCII
+ * case ignored); a score, higher better, -1 no match.  "" matches all
+ * with 0. */
+int key_fuzzy(const char *pattern, const char *text);
+
+/* ---- osc52.c ---- */
+
+/* The OSC 52 sequence that puts data on the clipboard ("\e]52;c;" +
+ * base64 + BEL) into out (cleared first); inside tmux the sequence is
+ * wrapped in tmux's passthrough when tmux_wrap.  CHAT_ETOOBIG past out's
+ * ceiling. */
+int osc52_encode(const void *data, size_t len, bool tmux_wrap,
+		 struct buf *out);
+/* Standard base64 with padding, appended to out. */
+int osc52_base64(const void *data, size_t len, struct buf *out);
+
+/* ---- view.c and term.c: see app.h ---- */
+
+#endif
