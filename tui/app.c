@@ -671,9 +671,9 @@ static void app_overlay_key(struct app *a, int key, bool code)
 		enum overlay ov = a->ov;
 		cJSON *body;
 
-		a->ov = OV_NONE;
 		if (ov == OV_PALETTE || ov == OV_MODELS) {
 			n = app_overlay_items(a, ids, 256);
+			a->ov = OV_NONE;
 			if (a->ov_sel < 0 || (size_t)a->ov_sel >= n)
 				return;
 			if (ov == OV_PALETTE) {
@@ -694,6 +694,7 @@ static void app_overlay_key(struct app *a, int key, bool code)
 			app_patch(a, RQ_PATCH, a->st.cur.id, body);
 			return;
 		}
+		a->ov = OV_NONE;
 		if (ov == OV_SYSTEM && !a->st.open) {
 			free(a->new_system);
 			a->new_system = t[0] ? strdup(t) : NULL;
@@ -1146,6 +1147,8 @@ static void app_events(struct app *a)
 			app_frame(a, ev->json);
 			break;
 		case EV_WS_STATE:
+			a->ws_state = ev->ws_state;
+			a->ws_retry_at = ev->retry_at_ms;
 			if (ev->ws_state == WS_OPEN) {
 				if (a->ws_was_open) {
 					/* the replay covers events; a
@@ -1169,8 +1172,6 @@ static void app_events(struct app *a)
 					       "message does not appear, press"
 					       " Enter again");
 			}
-			a->ws_state = ev->ws_state;
-			a->ws_retry_at = ev->retry_at_ms;
 			break;
 		case EV_AUTH_LOST:
 			if (!a->login) {

@@ -353,7 +353,7 @@ size_t view_filtered(const struct app *a, long *out, size_t max)
 		const char *t = a->st.convs[i].title ?
 				a->st.convs[i].title : "untitled";
 
-		if (a->filter[0] && key_fuzzy(a->filter, t) < 0)
+		if (a->filter[0] && !strcasestr(t, a->filter))
 			continue;
 		if (n < max)
 			out[n] = (long)i;
