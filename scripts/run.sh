@@ -2,8 +2,8 @@
 # run.sh - what `make run` does: starts the stack on the embedded defaults
 # (SQLite, data in .chat/ of the checkout unless CHAT_DATA_DIR says
 # otherwise), creates a local admin account on the first run, logs chatctl
-# in, and opens `chatctl chat` when run on a terminal (else tells how to
-# use it).
+# in (chatui shares its credentials file), and opens chatui when run on a
+# terminal (else tells how to use it).
 #
 # The admin account: the username is $USER reduced to [A-Za-z0-9._-]
 # (or "admin" when that leaves fewer than 3 characters); the password is
@@ -22,6 +22,7 @@ export CHAT_DATA_DIR=${CHAT_DATA_DIR:-$root/.chat}
 export CHAT_PORT=${CHAT_PORT:-8080}
 bin=${CHAT_BIN:-$root/bin}
 chatctl=$bin/chatctl
+chatui=$bin/chatui
 
 "$root/scripts/stack" start
 url=http://127.0.0.1:$CHAT_PORT
@@ -88,9 +89,11 @@ echo "chatctl is logged in as $(cc whoami 2>/dev/null || echo '?')."
 echo
 [[ -z $env_hint ]] || echo "  $env_hint      (this stack's login)"
 printf '  %-36s %s\n' \
+	"chatui" "the full-screen client (F1: keys)" \
 	"chatctl chat" "talk (Ctrl-D leaves)" \
 	"chatctl ask \"a question\"" "one answer on stdout" \
 	"chatctl conv ls" "your conversations" \
+	"man $root/man/chatui.1" "chatui's keys" \
 	"man $root/man/chatctl.1" "everything else"
 [[ :$PATH: == *":$bin:"* ]] || echo "  (chatctl is $chatctl)"
 cat <<MSG
@@ -101,5 +104,9 @@ MSG
 
 if [[ -t 0 && -t 1 ]]; then
 	echo
+	if [[ -x $chatui ]]; then
+		exec "$chatui" --server "$url"
+	fi
+	echo "run.sh: '$chatui' is not built; falling back to chatctl chat" >&2
 	exec "$chatctl" --server "$url" chat
 fi
