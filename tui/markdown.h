@@ -17,6 +17,23 @@
  * Rendering is a pure function of (text, width, flags): a streamed
  * answer is simply rendered again as it grows, and an unfinished fence
  * renders as an open code block.
+ *
+ * Choices (comment added with markdown.c, no interface change):
+ * - a single newline inside a paragraph is kept as a line break (LLM
+ *   answers rely on it), not joined as CommonMark would; blank lines
+ *   become one empty row; emphasis and code spans may still span lines;
+ * - unmatched *, _, ~~ and backticks render literally (so does a stream
+ *   cut in the middle of them); intraword underscores are not emphasis;
+ * - a link shows its text (MD_K_LINK, underlined) then " (url)" unless
+ *   the text is the URL; bare and <autolinks> are MD_K_URL;
+ * - headings drop their #s (bold, level 1 also underlined); bullets are
+ *   "•", "◦", "▪" by depth; quotes "│ "; a code block is a frame as wide
+ *   as the text area, rows "│ code │", a cut line going on after "↪ ";
+ *   an open fence has no bottom frame; tables are drawn with box
+ *   characters, the header row bold, or as text lines when too narrow;
+ * - control characters are dropped, a tab is a space (code: to the next
+ *   stop of 4), invalid UTF-8 bytes become U+FFFD; input past 64 MiB is
+ *   ignored.
  */
 #ifndef CHAT_TUI_MARKDOWN_H
 #define CHAT_TUI_MARKDOWN_H
@@ -106,7 +123,10 @@ void md_doc_release(struct md_doc *d);
 
 /* A textual dump for golden tests: one line per row,
  * "<text>|<kind>:<attrs>:<off>+<len> ..." so that text and styling are
- * both checked. */
+ * both checked.  <kind> is md_kind_name(), a heading's with its level
+ * ("heading2"); <attrs> the letters b i s u (bold, italic, strike,
+ * underline) or "-"; spans are separated by one space.  Appends to out;
+ * 0 or CHAT_ETOOBIG/CHAT_ENOMEM from out. */
 int md_doc_dump(const struct md_doc *d, struct buf *out);
 
 /* Display name of a kind ("code_keyword") for dumps and themes. */
