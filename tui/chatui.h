@@ -24,6 +24,7 @@
 
 #include "buf.h"
 #include "creds.h"
+#include "err.h"
 #include "markdown.h"
 
 #define CHATUI_VERSION "0.4.0"
