@@ -831,7 +831,8 @@ static void inline_scan(struct md_ctx *c, const char *s, size_t len)
 		case '*':
 		case '_':
 		case '~': {
-			unsigned char before = p ? (unsigned char)s[p - 1] : ' ';
+			unsigned char before =
+				p ? (unsigned char)s[p - 1] : ' ';
 			unsigned char after;
 			bool left;
 			bool right;
@@ -971,7 +972,8 @@ static void inline_run(struct md_ctx *c, const char *s, size_t len,
 		}
 		last = c->npieces > floor ? &c->pieces[c->npieces - 1] : NULL;
 		if (last && last->kind == pc.kind && last->attrs == pc.attrs &&
-		    last->level == pc.level && last->off + last->len == pc.off) {
+		    last->level == pc.level &&
+		    last->off + last->len == pc.off) {
 			last->len += pc.len;
 			continue;
 		}

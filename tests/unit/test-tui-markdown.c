@@ -336,7 +336,6 @@ static void test_markdown__blocks(void **state)
  * byte of a message with every construct. */
 static void test_markdown__every_prefix(void **state)
 {
-	const char *src = md_cases[0].src;
 	char all[4096];
 	size_t n = 0;
 
@@ -350,7 +349,6 @@ static void test_markdown__every_prefix(void **state)
 		n += l;
 		all[n++] = '\n';
 	}
-	(void)src;
 	for (size_t k = 0; k <= n; k++) {
 		struct md_doc d;
 
