@@ -590,10 +590,11 @@ static bool app_edit_key(struct editor *e, int key, bool code, int width)
 		void (*fn)(struct editor *);
 	} keys[] = {
 		{ true, KEY_BACKSPACE, editor_backspace },
-		{ false, 127, editor_backspace }, { false, 8, editor_backspace },
+		{ false, 127, editor_backspace },
+		{ false, 8, editor_backspace },
 		{ true, KEY_DC, editor_delete },
 		{ false, 4, editor_delete },			/* Ctrl-D */
-		{ false, 23, editor_delete_word_back },		/* Ctrl-W */
+		{ false, 23, editor_delete_word_back },	/* Ctrl-W */
 		{ false, 11, editor_kill_to_eol },		/* Ctrl-K */
 		{ false, 21, editor_clear },			/* Ctrl-U */
 		{ true, KEY_LEFT, editor_left },
@@ -667,7 +668,8 @@ static void app_overlay_key(struct app *a, int key, bool code)
 		return;
 	}
 	if (!code && key == '\r') {
-		const char *t = a->ov_edit.text.data ? a->ov_edit.text.data : "";
+		const char *t = a->ov_edit.text.data ?
+				a->ov_edit.text.data : "";
 		enum overlay ov = a->ov;
 		cJSON *body;
 
@@ -925,7 +927,8 @@ static void app_key(struct app *a, int key, bool code)
 	}
 	if (a->focus != FOCUS_INPUT) {
 		if (!code && key >= 32 && key != 127) {
-			a->focus = FOCUS_INPUT;	/* typing goes to the input */
+			/* typing goes to the input */
+			a->focus = FOCUS_INPUT;
 			app_insert_wc(&a->input, (wint_t)key);
 		}
 		return;

@@ -31,7 +31,7 @@ enum prompt_for { PR_RENAME, PR_SEARCH, PR_DELETE };
 
 /* A message typed and sent, until the server echoes it. */
 struct pending {
-	bool active;		/* waiting for the conversation or the echo */
+	bool active;		/* waits for the conversation or the echo */
 	bool sent;		/* the frame went out */
 	char conv_id[CHATUI_ID_MAX];	/* "" until created */
 	char parent_id[CHATUI_ID_MAX];	/* with has_parent */

@@ -215,7 +215,7 @@ int key_fuzzy(const char *pattern, const char *text)
 			if (tc == pc) {
 				found = true;
 				run++;
-				/* consecutive and word-start hits rank higher */
+				/* runs and word starts rank higher */
 				score += 1 + run * 2 + (word_start ? 5 : 0);
 				break;
 			}

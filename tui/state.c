@@ -685,11 +685,12 @@ int state_apply_frame(struct state *st, const cJSON *frame)
 	} else if (strcmp(type, "error") == 0) {
 		const cJSON *e = cJSON_GetObjectItemCaseSensitive(data,
 								  "error");
+		const cJSON *m = cJSON_GetObjectItemCaseSensitive(data,
+								  "message");
 
 		st_copy(st->last_error, sizeof(st->last_error),
 			st_str(e, "message"));
-		rc = st_on_done(st, cJSON_GetObjectItemCaseSensitive(data,
-								     "message"));
+		rc = st_on_done(st, m);
 	} else {
 		rc = 0;
 	}

@@ -501,7 +501,8 @@ static void view_status(struct app *a, const struct geom *g)
 	auth_username(&a->auth, user, sizeof(user));
 	fill_row(g->sy, 0, a->cols, term_attr(UC_STATUS));
 	snprintf(line, sizeof(line), " %.100s%s%.1000s \xe2\x94\x82 %.128s "
-		 "\xe2\x94\x82 %s%s", user, user[0] ? "@" : "", a->auth.server, model,
+		 "\xe2\x94\x82 %s%s", user, user[0] ? "@" : "",
+		 a->auth.server, model,
 		 a->ws_state >= 0 && a->ws_state <= WS_WAITING ?
 		 conn[a->ws_state] : "?",
 		 a->st.streaming_id[0] ? " \xe2\x94\x82 streaming" : "");

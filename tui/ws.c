@@ -34,7 +34,7 @@ struct ws_conn {
 	bool connecting, opened;
 	bool force_refresh;		/* the server called the token bad */
 	unsigned attempt;		/* failures since the last open */
-	int64_t retry_at;		/* mono_ms of the next attempt, 0 now */
+	int64_t retry_at;		/* mono_ms of the next try, 0 now */
 	int close_code;
 	char token[4096];
 	char address[512];
@@ -325,7 +325,9 @@ static void *ws_main(void *arg)
 	buf_init(&c.rx, WS_FRAME_MAX);
 	if (ws_parse_server(&c, w->auth->server) < 0)
 		goto out;
-	lws_set_log_level(getenv("CHATUI_WS_DEBUG") ? LLL_ERR | LLL_WARN | LLL_NOTICE | LLL_INFO | LLL_CLIENT : 0, NULL);
+	/* CHATUI_WS_DEBUG: lws's connection log on stderr (chatui(1)) */
+	lws_set_log_level(getenv("CHATUI_WS_DEBUG") ? LLL_ERR | LLL_WARN |
+			  LLL_NOTICE | LLL_INFO | LLL_CLIENT : 0, NULL);
 	memset(&info, 0, sizeof(info));
 	info.port = CONTEXT_PORT_NO_LISTEN;
 	info.protocols = ws_protocols;
