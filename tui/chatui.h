@@ -140,9 +140,6 @@ enum rq_kind {
 	RQ_MODELS,		/* GET /v1/models */
 	RQ_LOGIN,		/* auth_login (body: username, password) */
 	RQ_REGISTER,
-	RQ_SEND,		/* POST .../messages (no WebSocket) */
-	RQ_REGEN,		/* POST .../regenerate (no WebSocket) */
-	RQ_ME,			/* GET /v1/users/me */
 };
 
 struct rest_req {
