@@ -4,24 +4,7 @@
 # on /internal/generate.  The cases are in aid-common.bash.
 
 PROV=anthropic
-
-setup_file() {
-	load test_helper
-	load aid-common
-	aid_stack
-}
-
-teardown_file() {
-	load test_helper
-	load aid-common
-	aid_teardown
-}
-
-setup() {
-	load test_helper
-	load aid-common
-	aid_setup
-}
+load aid-provider
 
 @test "anthropic: a streamed answer" { case_stream; }
 @test "anthropic: a whole answer" { case_whole; }

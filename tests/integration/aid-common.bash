@@ -138,23 +138,6 @@ gen_text() {
 	sse_data delta | jq -rj .text
 }
 
-# fake_stat NAME: a counter of the fake upstream.
-fake_stat() {
-	curl -s --max-time 5 "$FAKELLM_URL/_stats" | jq -r ".$1"
-}
-
-# wait_for_stat NAME MIN: waits up to 3 s for the counter to reach MIN.
-wait_for_stat() {
-	local i v
-	for ((i = 0; i < 60; i++)); do
-		v=$(fake_stat "$1")
-		((v >= $2)) && return 0
-		sleep 0.05
-	done
-	echo "fakellm $1 is $v, expected at least $2" >&2
-	return 1
-}
-
 # ---- the cases run against each provider ($PROV) -------------------------
 # Each function is one test of aid-<provider>.bats; the model is
 # "$PROV/fake:<options>", served by the fake upstream in $PROV's format.
@@ -264,7 +247,7 @@ case_stall() {
 	[[ $(jq -r .error.code <<<"$last") == upstream_timeout ]] || false
 	((SECONDS - t0 < 4)) || false
 	# and the upstream connection was closed
-	wait_for_stat aborted 1
+	wait_stat aborted 1
 }
 
 # 429 and 5xx before the first token are retried (Retry-After honoured,
@@ -347,7 +330,7 @@ case_stop() {
 		"$(base_url)/v1/chat/completions"
 	[[ $output == *'"content":"w1"'* ]] || false
 	t0=$(date +%s%N)
-	wait_for_stat aborted $((before + 1))
+	wait_stat aborted $((before + 1))
 	# noticed within a few sweeps of 100 ms
 	(($(date +%s%N) - t0 < 1000000000)) || false
 	[[ $(fake_stat active) == 0 ]] || false

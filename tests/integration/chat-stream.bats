@@ -15,39 +15,22 @@
 
 setup_file() {
 	load test_helper
-	start_fakellm || return 1
-	start_stack "[openai]" "base_url = $FAKELLM_URL/v1" \
-		"[aid]" "echo_delay_ms = 5" "retries = 0" \
-		"idle_timeout_ms = 10000" "max_body = 4200000" \
+	load chat-common
+	chat_stack "idle_timeout_ms = 10000" "max_body = 4200000" \
 		"[gatewayd]" "max_body = 2200000" \
-		"[chatd]" "max_body = 2200000" || return 1
-	new_user alice || return 1
-	{
-		echo "alice=$access_token"
-		echo "alice_id=$user_id"
-	} >"$BATS_FILE_TMPDIR/vars"
-	new_user bob || return 1
-	echo "bob=$access_token" >>"$BATS_FILE_TMPDIR/vars"
+		"[chatd]" "max_body = 2200000"
 }
 
 teardown_file() {
 	load test_helper
-	stop_stack
-	local rc=$?
-	stop_fakellm
-	return $rc
+	load chat-common
+	chat_teardown
 }
 
 setup() {
 	load test_helper
-	source "$BATS_FILE_TMPDIR/vars"
-}
-
-# new_conv [TOKEN]: a new conversation of alice (or TOKEN's); sets conv.
-new_conv() {
-	api POST /v1/conversations '{}' "${1:-$alice}"
-	expect_status 201 || return 1
-	conv=$(jb .id)
+	load chat-common
+	chat_setup
 }
 
 # sse_post PATH BODY [TOKEN [CURL-ARG...]]: a POST asking for the SSE
@@ -142,27 +125,6 @@ wait_status() {
 	done
 	echo "status of the last message of $1: $(jb '.messages[-1].status')" >&2
 	return 1
-}
-
-fake_stat() {
-	curl -s --max-time 5 "$FAKELLM_URL/_stats" | jq -r ".$1"
-}
-
-# wait_stat NAME MIN: waits up to 3 s for a fakellm counter.
-wait_stat() {
-	local i v
-	for ((i = 0; i < 60; i++)); do
-		v=$(fake_stat "$1")
-		((v >= $2)) && return 0
-		sleep 0.05
-	done
-	echo "fakellm $1 is $v, expected at least $2" >&2
-	return 1
-}
-
-# Messages chatd stores, all users.
-msg_count() {
-	db_query chatd "SELECT COUNT(*) FROM messages"
 }
 
 @test "SSE send: message, deltas, done, each with a growing id; the stored answer is the streamed one" {

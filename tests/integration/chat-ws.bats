@@ -11,26 +11,20 @@
 
 setup_file() {
 	load test_helper
-	start_fakellm || return 1
-	start_stack "[openai]" "base_url = $FAKELLM_URL/v1" \
-		"[aid]" "echo_delay_ms = 5" "retries = 0" || return 1
-	new_user alice || return 1
-	echo "alice=$access_token" >"$BATS_FILE_TMPDIR/vars"
-	new_user bob || return 1
-	echo "bob=$access_token" >>"$BATS_FILE_TMPDIR/vars"
+	load chat-common
+	chat_stack
 }
 
 teardown_file() {
 	load test_helper
-	stop_stack
-	local rc=$?
-	stop_fakellm
-	return $rc
+	load chat-common
+	chat_teardown
 }
 
 setup() {
 	load test_helper
-	source "$BATS_FILE_TMPDIR/vars"
+	load chat-common
+	chat_setup
 	WS=$BATS_TEST_TMPDIR/ws
 	mkdir -p "$WS"
 }
@@ -103,17 +97,6 @@ wait_frame() {
 	echo "client $1: no ${3:-1} frames matching $2 in:" >&2
 	cat "$WS/$1.out" >&2
 	return 1
-}
-
-# new_conv [TOKEN]: sets conv.
-new_conv() {
-	api POST /v1/conversations '{}' "${1:-$alice}"
-	expect_status 201 || return 1
-	conv=$(jb .id)
-}
-
-msg_count() {
-	db_query chatd "SELECT COUNT(*) FROM messages"
 }
 
 # Generation frames of a conversation: "type id" lines.

@@ -277,3 +277,20 @@ stop_fakellm() {
 fakellm_stats() {
 	body=$(curl -s --max-time 5 "$FAKELLM_URL/_stats")
 }
+
+# fake_stat NAME: one counter of the fake upstream, on stdout.
+fake_stat() {
+	curl -s --max-time 5 "$FAKELLM_URL/_stats" | jq -r ".$1"
+}
+
+# wait_stat NAME MIN: waits up to 3 s for the counter to reach MIN.
+wait_stat() {
+	local i v
+	for ((i = 0; i < 60; i++)); do
+		v=$(fake_stat "$1")
+		((v >= $2)) && return 0
+		sleep 0.05
+	done
+	echo "fakellm $1 is $v, expected at least $2" >&2
+	return 1
+}
