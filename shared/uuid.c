@@ -12,6 +12,7 @@
  */
 #include "uuid.h"
 
+#include <ctype.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -111,4 +112,16 @@ bool uuid_valid(const char *s)
 		}
 	}
 	return s[UUID_STR_LEN - 1] == '\0';
+}
+
+bool uuid_norm(const char *s, char out[UUID_STR_LEN])
+{
+	size_t i;
+
+	if (!uuid_valid(s))
+		return false;
+	for (i = 0; i < UUID_STR_LEN - 1; i++)
+		out[i] = (char)tolower((unsigned char)s[i]);
+	out[UUID_STR_LEN - 1] = '\0';
+	return true;
 }

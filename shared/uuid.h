@@ -13,5 +13,9 @@
 int uuid_v7(char out[UUID_STR_LEN]);
 /* True for the canonical lowercase-or-uppercase 8-4-4-4-12 hex form. */
 bool uuid_valid(const char *s);
+/* Copies a valid uuid (any case) in lowercase into out, the form ids
+ * are stored and compared in; false (out untouched) when s is NULL or
+ * not a uuid. */
+bool uuid_norm(const char *s, char out[UUID_STR_LEN]);
 
 #endif

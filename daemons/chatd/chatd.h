@@ -104,9 +104,6 @@ extern const size_t chatd_migrations_count;
 void chat_conv_release(struct chat_conv *c);
 void chat_msg_release(struct chat_msg *m);
 void chat_msgs_free(struct chat_msg *m, size_t n);
-/* Copies a valid uuid (any case) in lowercase into out, the form every
- * id is stored in; false when in is NULL or not a uuid. */
-bool chat_id_norm(const char *in, char out[UUID_STR_LEN]);
 
 /* The caller's conversation id: CHAT_ENOTFOUND when unknown or another
  * user's (the two are never told apart).  Ids in any case; a malformed

@@ -58,7 +58,7 @@ static const struct conv_field conv_fields[] = {
 /* The caller's user id (lowercase) or 401. */
 static bool conv_caller(struct http_req *req, char uid[UUID_STR_LEN])
 {
-	if (chat_id_norm(req->user_id, uid))
+	if (uuid_norm(req->user_id, uid))
 		return true;
 	http_res_error(req->res, 401, "unauthorized",
 		       "this route needs a signed-in user");
@@ -68,7 +68,7 @@ static bool conv_caller(struct http_req *req, char uid[UUID_STR_LEN])
 /* The {id} of the path (lowercase) or 404. */
 static bool conv_path_id(struct http_req *req, char id[UUID_STR_LEN])
 {
-	if (chat_id_norm(http_req_param(req, "id"), id))
+	if (uuid_norm(http_req_param(req, "id"), id))
 		return true;
 	http_res_error(req->res, 404, "not_found", "no such conversation");
 	return false;
@@ -319,7 +319,7 @@ static int conv_cursor_parse(const char *s, struct store_conv_filter *f)
 	v = strtoll(raw, &end, 10);
 	if (errno || *end || v < 0)
 		return CHAT_EINVAL;
-	if (!chat_id_norm(colon + 1, f->after_id))
+	if (!uuid_norm(colon + 1, f->after_id))
 		return CHAT_EINVAL;
 	f->after = true;
 	f->after_updated = v;

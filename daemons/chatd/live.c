@@ -127,7 +127,7 @@ bool live_stop(struct chatd *cd, const char *conv_id)
 	struct gen *g;
 	char id[UUID_STR_LEN];
 
-	if (!l || !chat_id_norm(conv_id, id))
+	if (!l || !uuid_norm(conv_id, id))
 		return false;
 	pthread_mutex_lock(&l->lock);
 	g = live_find_locked(l, id);
@@ -152,7 +152,7 @@ void live_stop_answer(struct chatd *cd, const char *conv_id,
 	}
 	w->res = res;
 	g = NULL;
-	if (chat_id_norm(conv_id, id)) {
+	if (uuid_norm(conv_id, id)) {
 		pthread_mutex_lock(&l->lock);
 		g = live_find_locked(l, id);
 		if (g) {

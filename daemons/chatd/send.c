@@ -511,16 +511,16 @@ static void send_handle(struct http_req *req, struct http_res *res,
 	bool sse = send_wants_sse(req), bad, claimed = false;
 	int rc, status = 0;
 
-	if (!chat_id_norm(req->user_id, uid)) {
+	if (!uuid_norm(req->user_id, uid)) {
 		http_res_error(res, 401, "unauthorized",
 			       "this route needs a signed-in user");
 		return;
 	}
-	if (!chat_id_norm(http_req_param(req, "id"), cid)) {
+	if (!uuid_norm(http_req_param(req, "id"), cid)) {
 		http_res_error(res, 404, "not_found", "no such conversation");
 		return;
 	}
-	if (regenerate && !chat_id_norm(http_req_param(req, "mid"), mid)) {
+	if (regenerate && !uuid_norm(http_req_param(req, "mid"), mid)) {
 		http_res_error(res, 404, "not_found", "no such message");
 		return;
 	}
@@ -634,12 +634,12 @@ static int send_owned_conv(struct http_req *req, char uid[UUID_STR_LEN],
 	struct db_conn *c = NULL;
 	int rc;
 
-	if (!chat_id_norm(req->user_id, uid)) {
+	if (!uuid_norm(req->user_id, uid)) {
 		http_res_error(req->res, 401, "unauthorized",
 			       "this route needs a signed-in user");
 		return CHAT_EAUTH;
 	}
-	if (!chat_id_norm(http_req_param(req, "id"), cid)) {
+	if (!uuid_norm(http_req_param(req, "id"), cid)) {
 		http_res_error(req->res, 404, "not_found",
 			       "no such conversation");
 		return CHAT_ENOTFOUND;

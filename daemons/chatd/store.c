@@ -12,7 +12,6 @@
  */
 #include "chatd.h"
 
-#include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -138,18 +137,6 @@ static const char sql_idem_cleanup[] =
 	"DELETE FROM idempotency WHERE created_at < $1";
 
 /* ---- rows and structs ------------------------------------------------ */
-
-bool chat_id_norm(const char *in, char out[UUID_STR_LEN])
-{
-	size_t i;
-
-	if (!in || !uuid_valid(in))
-		return false;
-	for (i = 0; i < UUID_STR_LEN - 1; i++)
-		out[i] = (char)tolower((unsigned char)in[i]);
-	out[UUID_STR_LEN - 1] = '\0';
-	return true;
-}
 
 void chat_conv_release(struct chat_conv *c)
 {
@@ -298,7 +285,7 @@ int store_conv_get(struct db_conn *c, const char *user_id, const char *id,
 	int rc;
 
 	memset(out, 0, sizeof(*out));
-	if (!chat_id_norm(id, cid) || !chat_id_norm(user_id, uid))
+	if (!uuid_norm(id, cid) || !uuid_norm(user_id, uid))
 		return CHAT_ENOTFOUND;
 	p[0] = db_p_text(cid);
 	p[1] = db_p_text(uid);
@@ -371,8 +358,8 @@ int store_msg_get(struct db_conn *c, const char *user_id,
 	int rc;
 
 	memset(out, 0, sizeof(*out));
-	if (!chat_id_norm(msg_id, mid) || !chat_id_norm(conv_id, cid) ||
-	    !chat_id_norm(user_id, uid))
+	if (!uuid_norm(msg_id, mid) || !uuid_norm(conv_id, cid) ||
+	    !uuid_norm(user_id, uid))
 		return CHAT_ENOTFOUND;
 	p[0] = db_p_text(mid);
 	p[1] = db_p_text(cid);

@@ -326,7 +326,7 @@ void ws_open(struct http_req *req, struct http_res *res)
 		http_res_error(res, 503, "busy", "out of memory");
 		return;
 	}
-	if (!chat_id_norm(req->user_id, conn->user_id)) {
+	if (!uuid_norm(req->user_id, conn->user_id)) {
 		free(conn);
 		http_res_error(res, 401, "unauthorized",
 			       "this route needs a signed-in user");

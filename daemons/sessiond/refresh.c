@@ -84,8 +84,8 @@ static int refresh_rotate(struct sessiond *s, struct db_conn *c,
 	if (rc < 0)
 		goto out;
 	if (db_rows_count(rows) != 1 ||
-	    !sessions_id_norm(db_rows_get(rows, 0, 0), out->session_id) ||
-	    !sessions_id_norm(db_rows_get(rows, 0, 1), out->user_id))
+	    !uuid_norm(db_rows_get(rows, 0, 0), out->session_id) ||
+	    !uuid_norm(db_rows_get(rows, 0, 1), out->user_id))
 		goto rollback;
 
 	if (db_rows_get(rows, 0, 3)) {

@@ -46,7 +46,7 @@ void revocations_session_handler(struct http_req *req, struct http_res *res)
 	int64_t changed = 0;
 	int rc;
 
-	if (!sessions_id_norm(http_req_param(req, "id"), id)) {
+	if (!uuid_norm(http_req_param(req, "id"), id)) {
 		http_res_error(res, 404, "not_found", "no such session");
 		return;
 	}
@@ -85,7 +85,7 @@ void revocations_user_handler(struct http_req *req, struct http_res *res)
 	int64_t changed = 0;
 	int rc;
 
-	if (!sessions_id_norm(http_req_param(req, "id"), user_id)) {
+	if (!uuid_norm(http_req_param(req, "id"), user_id)) {
 		http_res_error(res, 404, "not_found", "no such user");
 		return;
 	}

@@ -45,9 +45,6 @@ extern const struct db_migration migrations_table[];
 extern const size_t migrations_count;
 
 /* sessions.c */
-/* Copies a valid uuid in lowercase into out; false when in is NULL or
- * not a uuid. */
-bool sessions_id_norm(const char *in, char out[UUID_STR_LEN]);
 /* Makes a new refresh token of session_id into tok (text for the client)
  * and stores its hash, valid until expires_at.  Inside the caller's
  * transaction. */

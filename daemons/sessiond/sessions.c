@@ -63,18 +63,6 @@ static const char sql_cleanup_tokens[] =
 static const char sql_cleanup_sessions[] =
 	"DELETE FROM sessions WHERE revoked_at < $1 OR expires_at < $1";
 
-bool sessions_id_norm(const char *in, char out[UUID_STR_LEN])
-{
-	size_t i;
-
-	if (!in || !uuid_valid(in))
-		return false;
-	for (i = 0; i < UUID_STR_LEN - 1; i++)
-		out[i] = (char)tolower((unsigned char)in[i]);
-	out[UUID_STR_LEN - 1] = '\0';
-	return true;
-}
-
 struct cJSON *sessions_body(struct http_req *req, struct http_res *res)
 {
 	cJSON *obj = NULL;
@@ -224,7 +212,7 @@ void sessions_create_handler(struct http_req *req, struct http_res *res)
 		return;
 	rc = json_get_string(body, "user_id", true, 1, 64, &uid_in, err,
 			     sizeof(err));
-	if (rc == 0 && !sessions_id_norm(uid_in, user_id)) {
+	if (rc == 0 && !uuid_norm(uid_in, user_id)) {
 		snprintf(err, sizeof(err), "'user_id' must be a uuid");
 		rc = CHAT_EINVAL;
 	}
@@ -311,7 +299,7 @@ static int list_params(struct http_req *req, long *limit,
 	}
 	rc = http_req_query(req, "cursor", v, sizeof(v));
 	if (rc == 0) {
-		if (!sessions_id_norm(v, cursor)) {
+		if (!uuid_norm(v, cursor)) {
 			snprintf(err, errlen, "'cursor' is not a valid cursor");
 			return CHAT_EINVAL;
 		}
@@ -364,7 +352,7 @@ void sessions_list_handler(struct http_req *req, struct http_res *res)
 	size_t i, n;
 	int rc;
 
-	if (!sessions_id_norm(req->user_id, user_id)) {
+	if (!uuid_norm(req->user_id, user_id)) {
 		http_res_error(res, 401, "unauthorized",
 			       "this route needs a signed-in user");
 		return;
@@ -426,12 +414,12 @@ void sessions_delete_handler(struct http_req *req, struct http_res *res)
 	int64_t changed = 0;
 	int rc;
 
-	if (!sessions_id_norm(req->user_id, user_id)) {
+	if (!uuid_norm(req->user_id, user_id)) {
 		http_res_error(res, 401, "unauthorized",
 			       "this route needs a signed-in user");
 		return;
 	}
-	if (!sessions_id_norm(http_req_param(req, "id"), id)) {
+	if (!uuid_norm(http_req_param(req, "id"), id)) {
 		http_res_error(res, 404, "not_found", "no such session");
 		return;
 	}

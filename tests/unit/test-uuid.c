@@ -76,6 +76,40 @@ static void test_uuid__valid(void **state)
 	assert_false(uuid_valid(NULL));
 }
 
+/* uuid_norm: lowercase copies of valid ids, out untouched otherwise. */
+static void test_uuid__norm(void **state)
+{
+	static const struct {
+		const char *s;
+		const char *want;	/* NULL: refused */
+	} cases[] = {
+		{ "01890a5d-ac96-774b-bcce-b302099a8057",
+		  "01890a5d-ac96-774b-bcce-b302099a8057" },
+		{ "01890A5D-AC96-774B-BCCE-B302099A8057",
+		  "01890a5d-ac96-774b-bcce-b302099a8057" },
+		{ "01890a5D-Ac96-774b-bCCe-b302099a8057",
+		  "01890a5d-ac96-774b-bcce-b302099a8057" },
+		{ "01890a5d-ac96-774b-bcce-b302099a80577", NULL },
+		{ "01890a5g-ac96-774b-bcce-b302099a8057", NULL },
+		{ "", NULL },
+		{ NULL, NULL },
+	};
+	char out[UUID_STR_LEN];
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		memset(out, 'x', sizeof(out));
+		if (uuid_norm(cases[i].s, out) != (cases[i].want != NULL))
+			fail_msg("case %zu: want %s", i,
+				 cases[i].want ? "accepted" : "refused");
+		if (cases[i].want)
+			assert_string_equal(out, cases[i].want);
+		else if (out[0] != 'x' || out[UUID_STR_LEN - 1] != 'x')
+			fail_msg("case %zu: out was touched", i);
+	}
+}
+
 static void test_uuid__strictly_increasing(void **state)
 {
 	char prev[UUID_STR_LEN], id[UUID_STR_LEN];
@@ -141,6 +175,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_uuid__format),
 		cmocka_unit_test(test_uuid__valid),
+		cmocka_unit_test(test_uuid__norm),
 		cmocka_unit_test(test_uuid__strictly_increasing),
 		cmocka_unit_test(test_uuid__unique_across_threads),
 	};
