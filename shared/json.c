@@ -109,6 +109,38 @@ out:
 	return rc;
 }
 
+/* True when the raw JSON text holds the escape \u0000; a backslash
+ * preceded by an odd number of backslashes is itself escaped. */
+static bool json_has_nul_escape(const char *s, size_t len)
+{
+	size_t i, run;
+
+	for (i = 0; i + 6 <= len; i++) {
+		if (s[i] != '\\' || memcmp(s + i + 1, "u0000", 5) != 0)
+			continue;
+		run = 0;
+		while (run < i && s[i - 1 - run] == '\\')
+			run++;
+		if (run % 2 == 0)
+			return true;
+	}
+	return false;
+}
+
+int json_parse_body(const char *body, size_t len, cJSON **out, char *err,
+		    size_t errlen)
+{
+	int rc = json_parse_object(body, len, out, err, errlen);
+
+	if (rc == 0 && json_has_nul_escape(body, len)) {
+		cJSON_Delete(*out);
+		*out = NULL;
+		chat_errf(err, errlen, "strings must not contain '\\u0000'");
+		rc = CHAT_EPARSE;
+	}
+	return rc;
+}
+
 /* The field, or NULL with rc set for a missing one. */
 static const cJSON *json_field(const cJSON *obj, const char *key,
 			       bool required, int *rc, char *err,
@@ -210,6 +242,13 @@ bad:
 	chat_errf(err, errlen, "'%s' must be an integer from %lld to %lld", key,
 		 (long long)min, (long long)max);
 	return CHAT_EINVAL;
+}
+
+const char *json_str(const cJSON *obj, const char *key)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
+
+	return cJSON_IsString(v) ? v->valuestring : NULL;
 }
 
 char *json_print(const cJSON *item)

@@ -18,6 +18,12 @@
 int json_parse_object(const char *body, size_t len, cJSON **out,
 		      char *err, size_t errlen);
 
+/* json_parse_object for a request body whose strings are stored: also
+ * CHAT_EPARSE when the text holds the escape \u0000, which cJSON
+ * decodes into a NUL that would silently cut the string short. */
+int json_parse_body(const char *body, size_t len, cJSON **out, char *err,
+		    size_t errlen);
+
 /* Field getters.  Missing field: CHAT_ENOTFOUND when !required (out left
  * untouched), CHAT_EINVAL when required.  Wrong type: CHAT_EINVAL.
  * Strings are checked for [minlen, maxlen] bytes.  Returned strings point
@@ -30,6 +36,10 @@ int json_get_bool(const cJSON *obj, const char *key, bool required,
 int json_get_int(const cJSON *obj, const char *key, bool required,
 		 int64_t min, int64_t max, int64_t *out, char *err,
 		 size_t errlen);
+
+/* obj[key] when it is a string (pointing into obj), else NULL: for
+ * reading answers, where absent and mistyped are the same. */
+const char *json_str(const cJSON *obj, const char *key);
 
 /* Unformatted text of item; caller frees; NULL on ENOMEM. */
 char *json_print(const cJSON *item);

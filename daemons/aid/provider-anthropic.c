@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "err.h"
+#include "json.h"
 #include "provider-internal.h"
 #include "banned.h"
 
@@ -231,10 +232,10 @@ static int anthropic_event_block(struct prov_stream *s, const cJSON *root)
 	const char *type;
 
 	block = cJSON_GetObjectItemCaseSensitive(root, "content_block");
-	type = prov_json_str(block, "type");
+	type = json_str(block, "type");
 	if (!type || strcmp(type, "text") != 0)
 		return 0;
-	return prov_emit_text(s, prov_json_str(block, "text"));
+	return prov_emit_text(s, json_str(block, "text"));
 }
 
 static int anthropic_event_delta(struct prov_stream *s, const cJSON *root)
@@ -243,7 +244,7 @@ static int anthropic_event_delta(struct prov_stream *s, const cJSON *root)
 	const char *type;
 
 	delta = cJSON_GetObjectItemCaseSensitive(root, "delta");
-	type = prov_json_str(delta, "type");
+	type = json_str(delta, "type");
 	/* thinking, tool input and the like are not the answer's text */
 	if (!type || strcmp(type, "text_delta") != 0)
 		return 0;
@@ -278,7 +279,7 @@ static int anthropic_event_message(struct prov_stream *s, const cJSON *root)
 	if (in > s->prompt_tokens)
 		s->prompt_tokens = in;
 	prov_emit_usage(s, s->prompt_tokens, s->completion_tokens);
-	reason = prov_json_str(cJSON_GetObjectItemCaseSensitive(root, "delta"),
+	reason = json_str(cJSON_GetObjectItemCaseSensitive(root, "delta"),
 			       "stop_reason");
 	if (reason)
 		prov_emit_finish(s, anthropic_reason(reason));
@@ -317,7 +318,7 @@ static int anthropic_event(void *arg, const struct sse_event *ev)
 	rc = prov_json_parse(ev->data, ev->data_len, &root);
 	if (rc < 0)
 		goto out;
-	type = prov_json_str(root, "type");
+	type = json_str(root, "type");
 	if (!type)
 		type = ev->event;
 	for (i = 0; i < sizeof(anthropic_events) /

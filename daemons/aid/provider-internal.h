@@ -65,8 +65,6 @@ void prov_emit_error(struct prov_stream *s, const char *message);
 int prov_json_parse(const char *text, size_t len, cJSON **out);
 /* The string at a dotted path ("error.message") of root, else NULL. */
 const char *prov_json_path(const cJSON *root, const char *path);
-/* obj[key] as a string, NULL when absent or not a string. */
-const char *prov_json_str(const cJSON *obj, const char *key);
 /* obj[key] as a whole number >= 0, or -1 when absent or not one. */
 long prov_json_count(const cJSON *obj, const char *key);
 

@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "err.h"
+#include "json.h"
 #include "provider-internal.h"
 #include "banned.h"
 
@@ -101,7 +102,7 @@ static int ollama_object(struct prov_stream *s, const cJSON *root)
 	completion = prov_json_count(root, "eval_count");
 	if (prompt >= 0 || completion >= 0)
 		prov_emit_usage(s, prompt, completion);
-	prov_emit_finish(s, prov_json_str(root, "done_reason"));
+	prov_emit_finish(s, json_str(root, "done_reason"));
 	s->state |= PROV_ENDED;
 out:
 	return rc;

@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "err.h"
+#include "json.h"
 #include "provider-internal.h"
 #include "banned.h"
 
@@ -73,7 +74,7 @@ out:
 static bool openai_chunk_error(const cJSON *root, const char **message)
 {
 	const cJSON *err = cJSON_GetObjectItemCaseSensitive(root, "error");
-	const char *object = prov_json_str(root, "object");
+	const char *object = json_str(root, "object");
 	size_t i;
 
 	*message = NULL;
@@ -110,7 +111,7 @@ static int openai_chunk(struct prov_stream *s, const cJSON *root)
 		if (rc)
 			goto out;
 	}
-	reason = prov_json_str(choice, "finish_reason");
+	reason = json_str(choice, "finish_reason");
 	if (reason)
 		prov_emit_finish(s, reason);
 	usage = cJSON_GetObjectItemCaseSensitive(root, "usage");

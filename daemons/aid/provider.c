@@ -284,13 +284,6 @@ int prov_json_parse(const char *text, size_t len, cJSON **out)
 	return json_parse_object(text, len, out, NULL, 0);
 }
 
-const char *prov_json_str(const cJSON *obj, const char *key)
-{
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
-
-	return cJSON_IsString(v) ? v->valuestring : NULL;
-}
-
 long prov_json_count(const cJSON *obj, const char *key)
 {
 	const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
@@ -326,7 +319,7 @@ int prov_models_list(const char *body, size_t len, const char *list,
 		goto out;
 	}
 	cJSON_ArrayForEach(item, arr) {
-		const char *id = prov_json_str(item, key);
+		const char *id = json_str(item, key);
 
 		if (!id || !*id)
 			continue;

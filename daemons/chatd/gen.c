@@ -75,14 +75,6 @@ static void gen_set_str(char **dst, const char *s)
 	*dst = gen_strdup(s);
 }
 
-/* A string member of obj, or NULL. */
-static const char *gen_json_str(const cJSON *obj, const char *key)
-{
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
-
-	return cJSON_IsString(v) ? v->valuestring : NULL;
-}
-
 /* An integer member of obj, or def. */
 static int64_t gen_json_int(const cJSON *obj, const char *key, int64_t def)
 {
@@ -137,7 +129,7 @@ static void gen_headers(struct chatd *cd, const char *user_id,
 
 static int gen_on_start(struct gen *g, const cJSON *data)
 {
-	const char *model = gen_json_str(data, "model");
+	const char *model = json_str(data, "model");
 
 	if (model) {
 		pthread_mutex_lock(&g->lock);
@@ -149,7 +141,7 @@ static int gen_on_start(struct gen *g, const cJSON *data)
 
 static int gen_on_delta(struct gen *g, const cJSON *data)
 {
-	const char *text = gen_json_str(data, "text");
+	const char *text = json_str(data, "text");
 	cJSON *ev = NULL;
 	char *json = NULL;
 	int rc = 0;
@@ -183,7 +175,7 @@ static int gen_on_delta(struct gen *g, const cJSON *data)
 static int gen_on_done_event(struct gen *g, const cJSON *data)
 {
 	const cJSON *usage = cJSON_GetObjectItemCaseSensitive(data, "usage");
-	const char *model = gen_json_str(data, "model");
+	const char *model = json_str(data, "model");
 
 	pthread_mutex_lock(&g->lock);
 	g->got_done = true;
@@ -197,8 +189,8 @@ static int gen_on_done_event(struct gen *g, const cJSON *data)
 
 static int gen_on_error_event(struct gen *g, const cJSON *data)
 {
-	const char *code = gen_json_str(data, "code");
-	const char *msg = gen_json_str(data, "message");
+	const char *code = json_str(data, "code");
+	const char *msg = json_str(data, "message");
 
 	pthread_mutex_lock(&g->lock);
 	g->got_error = true;
@@ -590,8 +582,8 @@ static bool gen_final_msg(struct gen *g, struct chat_msg *m)
 					    "", g->errbody.len);
 		e = cJSON_GetObjectItemCaseSensitive(env, "error");
 		end.status = MSG_ERROR;
-		end.code = gen_json_str(e, "code");
-		end.message = gen_json_str(e, "message");
+		end.code = json_str(e, "code");
+		end.message = json_str(e, "message");
 		if (!end.code)
 			end.code = "upstream_error";
 		if (!end.message)
@@ -813,7 +805,7 @@ static int gen_title_event(void *arg, const struct sse_event *ev)
 	if (strcmp(ev->event, "delta") != 0)
 		return 0;
 	data = cJSON_ParseWithLength(ev->data, ev->data_len);
-	text = gen_json_str(data, "text");
+	text = json_str(data, "text");
 	if (text && buf_puts(&t->text, text) < 0) {
 		/* long enough: the first line is all that counts */
 		cJSON_Delete(data);

@@ -53,24 +53,6 @@ static void send_fail_rc(struct send_result *r, int rc)
 		send_fail(r, 500, "internal", "the store failed");
 }
 
-/* True when the raw JSON text holds the escape \u0000 (cJSON would cut
- * the string there); an escaped backslash before it does not count. */
-static bool send_has_nul_escape(const char *s, size_t len)
-{
-	size_t i, run;
-
-	for (i = 0; i + 6 <= len; i++) {
-		if (s[i] != '\\' || memcmp(s + i + 1, "u0000", 5) != 0)
-			continue;
-		run = 0;
-		while (run < i && s[i - 1 - run] == '\\')
-			run++;
-		if (run % 2 == 0)
-			return true;
-	}
-	return false;
-}
-
 static bool send_header_safe(const char *s)
 {
 	for (; *s; s++)
@@ -537,14 +519,9 @@ static void send_handle(struct http_req *req, struct http_res *res,
 			http_res_error(res, 500, "internal", "out of memory");
 			return;
 		}
-	} else if (json_parse_object(req->body, req->body_len, &body, err,
-				     sizeof(err)) < 0) {
+	} else if (json_parse_body(req->body, req->body_len, &body, err,
+				   sizeof(err)) < 0) {
 		http_res_error(res, 400, "invalid_json", "%s", err);
-		return;
-	} else if (send_has_nul_escape(req->body, req->body_len)) {
-		cJSON_Delete(body);
-		http_res_error(res, 400, "invalid_json",
-			       "strings must not contain '\\u0000'");
 		return;
 	}
 	if (send_parse_body(body, regenerate, &a, err, sizeof(err)) < 0) {

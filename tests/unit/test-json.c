@@ -276,6 +276,101 @@ static void test_json__getters(void **state)
 	cJSON_Delete(obj);
 }
 
+/* json_parse_body: json_parse_object, and no \u0000 escape unless the
+ * backslash is itself escaped. */
+static void test_json__parse_body(void **state)
+{
+	static const struct {
+		const char *name;
+		const char *body;
+		int rc;
+		const char *err;
+	} cases[] = {
+		{ "plain", "{\"a\":\"x\"}", 0, NULL },
+		{ "other escapes", "{\"a\":\"\\u0001\\u00e9\\n\"}", 0, NULL },
+		{ "nul escape", "{\"a\":\"x\\u0000y\"}", CHAT_EPARSE,
+		  "strings must not contain '\\u0000'" },
+		{ "nul escape in a key", "{\"a\\u0000\":1}", CHAT_EPARSE,
+		  "strings must not contain '\\u0000'" },
+		{ "escaped backslash then u0000", "{\"a\":\"\\\\u0000\"}", 0,
+		  NULL },
+		{ "three backslashes then u0000",
+		  "{\"a\":\"\\\\\\u0000\"}", CHAT_EPARSE,
+		  "strings must not contain '\\u0000'" },
+		{ "malformed first", "{\"a\":\"\\u0000\"", CHAT_EPARSE,
+		  "malformed JSON" },
+		{ "not an object", "[\"\\u0000\"]", CHAT_EPARSE,
+		  "body must be a JSON object" },
+	};
+	cJSON *obj;
+	char err[128];
+	size_t i;
+	int rc;
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		err[0] = '\0';
+		obj = (cJSON *)1;
+		rc = json_parse_body(cases[i].body, strlen(cases[i].body),
+				     &obj, err, sizeof(err));
+		if (rc != cases[i].rc)
+			fail_msg("case '%s': rc %d, want %d (%s)",
+				 cases[i].name, rc, cases[i].rc, err);
+		if (rc == 0 && !cJSON_IsObject(obj))
+			fail_msg("case '%s': no object", cases[i].name);
+		if (rc < 0 && obj)
+			fail_msg("case '%s': object left on failure",
+				 cases[i].name);
+		if (cases[i].err && strcmp(err, cases[i].err) != 0)
+			fail_msg("case '%s': message '%s', want '%s'",
+				 cases[i].name, err, cases[i].err);
+		if (rc == 0)
+			cJSON_Delete(obj);
+	}
+}
+
+/* json_str: the string or NULL, whatever else stands there. */
+static void test_json__str(void **state)
+{
+	static const struct {
+		const char *key;
+		const char *want;	/* NULL: no string */
+	} cases[] = {
+		{ "username", "alice" },
+		{ "empty", "" },
+		{ "num_str", "42" },
+		{ "n", NULL },
+		{ "flag", NULL },
+		{ "nul", NULL },
+		{ "arr", NULL },
+		{ "missing", NULL },
+		{ "USERNAME", NULL },	/* keys are case-sensitive */
+	};
+	cJSON *obj, *arr;
+	char err[128];
+	size_t i;
+
+	(void)state;
+	assert_int_equal(json_parse_object(json_fields, strlen(json_fields),
+					   &obj, err, sizeof(err)), 0);
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		const char *got = json_str(obj, cases[i].key);
+
+		if (!cases[i].want && got)
+			fail_msg("key '%s': '%s', want NULL", cases[i].key,
+				 got);
+		if (cases[i].want &&
+		    (!got || strcmp(got, cases[i].want) != 0))
+			fail_msg("key '%s': '%s', want '%s'", cases[i].key,
+				 got ? got : "(null)", cases[i].want);
+	}
+	/* not an object: NULL, no crash */
+	assert_null(json_str(NULL, "username"));
+	arr = cJSON_GetObjectItemCaseSensitive(obj, "arr");
+	assert_null(json_str(arr, "username"));
+	cJSON_Delete(obj);
+}
+
 static void test_json__time(void **state)
 {
 	static const struct {
@@ -315,6 +410,8 @@ int main(void)
 		cmocka_unit_test(test_json__parse_length_bound),
 		cmocka_unit_test(test_json__deep_nesting),
 		cmocka_unit_test(test_json__getters),
+		cmocka_unit_test(test_json__parse_body),
+		cmocka_unit_test(test_json__str),
 		cmocka_unit_test(test_json__time),
 	};
 
