@@ -82,6 +82,11 @@ int prov_http_header(struct prov_http *h, const char *name,
 		     const char *value);
 /* "Authorization: Bearer <key>" when key is set and not empty. */
 int prov_http_bearer(struct prov_http *h, const char *key);
+/* A GET of base_url + path that accepts JSON, with pc's key (if any) as
+ * a bearer token: the model list of OpenAI and Ollama.  h as for
+ * prov_http_start; released again on failure. */
+int prov_http_get_json(struct prov_http *h, const struct provider_conf *pc,
+		       const char *path);
 /* Prints body as the request body, with its Content-Type header. */
 int prov_http_json(struct prov_http *h, const cJSON *body);
 

@@ -175,16 +175,7 @@ static int ollama_stream_new(const struct prov_sink *sink, void *arg,
 static int ollama_models_build(const struct provider_conf *pc,
 			       struct prov_http *out)
 {
-	int rc;
-
-	rc = prov_http_start(out, "GET", pc->base_url, "/api/tags");
-	if (rc == 0)
-		rc = prov_http_header(out, "Accept", "application/json");
-	if (rc == 0)
-		rc = prov_http_bearer(out, pc->api_key);
-	if (rc < 0)
-		prov_http_release(out);
-	return rc;
+	return prov_http_get_json(out, pc, "/api/tags");
 }
 
 static int ollama_models_parse(const char *body, size_t len, char ***names,

@@ -156,16 +156,7 @@ static int openai_stream_new(const struct prov_sink *sink, void *arg,
 static int openai_models_build(const struct provider_conf *pc,
 			       struct prov_http *out)
 {
-	int rc;
-
-	rc = prov_http_start(out, "GET", pc->base_url, "/models");
-	if (rc == 0)
-		rc = prov_http_header(out, "Accept", "application/json");
-	if (rc == 0)
-		rc = prov_http_bearer(out, pc->api_key);
-	if (rc < 0)
-		prov_http_release(out);
-	return rc;
+	return prov_http_get_json(out, pc, "/models");
 }
 
 static int openai_models_parse(const char *body, size_t len, char ***names,

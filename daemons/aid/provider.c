@@ -175,6 +175,21 @@ int prov_http_bearer(struct prov_http *h, const char *key)
 	return rc;
 }
 
+int prov_http_get_json(struct prov_http *h, const struct provider_conf *pc,
+		       const char *path)
+{
+	int rc;
+
+	rc = prov_http_start(h, "GET", pc->base_url, path);
+	if (rc == 0)
+		rc = prov_http_header(h, "Accept", "application/json");
+	if (rc == 0)
+		rc = prov_http_bearer(h, pc->api_key);
+	if (rc < 0)
+		prov_http_release(h);
+	return rc;
+}
+
 int prov_http_json(struct prov_http *h, const cJSON *body)
 {
 	free(h->body);
