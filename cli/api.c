@@ -570,6 +570,27 @@ int api_json(struct cli_ctx *ctx, const char *method, const char *path,
 	return rc;
 }
 
+int api_delete_each(struct cli_ctx *ctx, char *const *ids, int n,
+		    api_path_fn path)
+{
+	char p[256];
+	cJSON *answer = NULL;
+	int i, rc, worst = CLI_OK;
+
+	for (i = 0; i < n; i++) {
+		rc = path(ids[i], p, sizeof(p));
+		if (rc == CLI_OK)
+			rc = api_json(ctx, "DELETE", p, NULL, &answer);
+		cJSON_Delete(answer);
+		answer = NULL;
+		if (rc != CLI_OK && !worst)
+			worst = rc;
+		if (rc == CLI_AUTH || rc == CLI_INTERRUPTED)
+			break;	/* the next ones would fail alike */
+	}
+	return worst;
+}
+
 int api_login(struct cli_ctx *ctx, const char *username,
 	      const char *password)
 {

@@ -21,6 +21,7 @@
 
 #include "buf.h"
 #include "creds.h"
+#include "json.h"
 
 #define CHATCTL_VERSION "0.3.0"
 #define CLI_DEFAULT_SERVER "http://127.0.0.1:8080"
@@ -145,6 +146,14 @@ int api_call(struct cli_ctx *ctx, const struct api_req *req,
 int api_json(struct cli_ctx *ctx, const char *method, const char *path,
 	     const cJSON *body, cJSON **out);
 void api_res_release(struct api_res *res);
+/* Builds the API path of one id into out (escaped); CLI_OK, or an exit
+ * status after printing why not. */
+typedef int (*api_path_fn)(const char *id, char *out, size_t outlen);
+/* DELETEs path(id) of each of the n ids in turn, on past a failure but
+ * for CLI_AUTH and CLI_INTERRUPTED, which the next ones would share.
+ * CLI_OK, or the exit status of the first failure. */
+int api_delete_each(struct cli_ctx *ctx, char *const *ids, int n,
+		    api_path_fn path);
 /* Exit status for an HTTP error answer. */
 int api_status_exit(long status);
 /* Percent-encodes s into out (for path segments and query values). */
@@ -186,6 +195,15 @@ int table_add(struct table *t, const char *const *cells);
  * width; the last column is cut to fit the terminal (or last_max
  * columns when stdout is no terminal). */
 int table_print(struct cli_ctx *ctx, const struct table *t, size_t last_max);
+
+/* Adds the row of one item of a list to t; table_add's return. */
+typedef int (*out_row_fn)(struct table *t, const cJSON *item);
+/* Prints an API list ({"data":[...]}, the caller's): as JSON when json,
+ * else as a table of ncols columns, head for heading and a row per item
+ * of data from row; last_max as for table_print.  An exit status. */
+int out_list(struct cli_ctx *ctx, const cJSON *list, bool json,
+	     const char *const *head, int ncols, out_row_fn row,
+	     size_t last_max);
 
 /* ---- send.c: one message and its answer ---- */
 struct send_opts {

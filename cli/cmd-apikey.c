@@ -9,13 +9,6 @@
 
 #include "banned.h"
 
-static const char *apikey_str(const cJSON *obj, const char *key)
-{
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
-
-	return cJSON_IsString(v) ? v->valuestring : NULL;
-}
-
 static int apikey_create(struct cli_ctx *ctx, const struct cli_args *a)
 {
 	cJSON *body = cJSON_CreateObject(), *key = NULL;
@@ -31,7 +24,7 @@ static int apikey_create(struct cli_ctx *ctx, const struct cli_args *a)
 	cJSON_Delete(body);
 	if (rc != CLI_OK)
 		return rc;
-	text = apikey_str(key, "key");
+	text = json_str(key, "key");
 	if (a->count[OPT_JSON]) {
 		rc = out_json(ctx, key);
 	} else if (!text) {
@@ -47,76 +40,55 @@ static int apikey_create(struct cli_ctx *ctx, const struct cli_args *a)
 	return rc;
 }
 
+static int apikey_row(struct table *t, const cJSON *k)
+{
+	char created[64], used[64];
+	const char *row[5];
+
+	out_time(json_str(k, "created_at"), created, sizeof(created));
+	if (json_str(k, "last_used_at"))
+		out_time(json_str(k, "last_used_at"), used, sizeof(used));
+	else
+		snprintf(used, sizeof(used), "never");
+	row[0] = json_str(k, "id");
+	row[1] = json_str(k, "prefix");
+	row[2] = created;
+	row[3] = used;
+	row[4] = json_str(k, "name");
+	return table_add(t, row);
+}
+
 static int apikey_ls(struct cli_ctx *ctx, const struct cli_args *a)
 {
 	static const char *const head[] = { "ID", "PREFIX", "CREATED",
 					    "LAST USED", "NAME" };
-	char created[64], used[64];
-	const cJSON *data, *k;
 	cJSON *list = NULL;
-	struct table t;
 	int rc;
 
 	rc = api_json(ctx, "GET", "/v1/apikeys", NULL, &list);
-	if (rc != CLI_OK)
-		return rc;
-	if (a->count[OPT_JSON]) {
-		rc = out_json(ctx, list);
-		cJSON_Delete(list);
-		return rc;
-	}
-	table_init(&t, 5);
-	rc = table_add(&t, head) < 0 ? CLI_SERVER : CLI_OK;
-	data = cJSON_GetObjectItemCaseSensitive(list, "data");
-	cJSON_ArrayForEach(k, data) {
-		const char *row[5];
-
-		out_time(apikey_str(k, "created_at"), created,
-			 sizeof(created));
-		if (apikey_str(k, "last_used_at"))
-			out_time(apikey_str(k, "last_used_at"), used,
-				 sizeof(used));
-		else
-			snprintf(used, sizeof(used), "never");
-		row[0] = apikey_str(k, "id");
-		row[1] = apikey_str(k, "prefix");
-		row[2] = created;
-		row[3] = used;
-		row[4] = apikey_str(k, "name");
-		if (rc == CLI_OK && table_add(&t, row) < 0)
-			rc = CLI_SERVER;
-	}
 	if (rc == CLI_OK)
-		rc = table_print(ctx, &t, 60);
-	else
-		cli_error("out of memory");
-	table_release(&t);
+		rc = out_list(ctx, list, a->count[OPT_JSON] > 0, head, 5,
+			      apikey_row, 60);
 	cJSON_Delete(list);
 	return rc;
 }
 
+/* "/v1/apikeys/<escaped id>" */
+static int apikey_path(const char *id, char *out, size_t outlen)
+{
+	char esc[200];
+
+	if (api_escape(id, esc, sizeof(esc)) < 0) {
+		cli_error("key id '%.40s...' too long", id);
+		return CLI_USAGE;
+	}
+	snprintf(out, outlen, "/v1/apikeys/%s", esc);
+	return CLI_OK;
+}
+
 static int apikey_rm(struct cli_ctx *ctx, const struct cli_args *a)
 {
-	char path[256], esc[200];
-	cJSON *answer = NULL;
-	int i, rc, worst = CLI_OK;
-
-	for (i = 0; i < a->npos; i++) {
-		if (api_escape(a->pos[i], esc, sizeof(esc)) < 0) {
-			cli_error("key id '%.40s...' too long", a->pos[i]);
-			worst = worst ? worst : CLI_USAGE;
-			continue;
-		}
-		snprintf(path, sizeof(path), "/v1/apikeys/%s", esc);
-		rc = api_json(ctx, "DELETE", path, NULL, &answer);
-		cJSON_Delete(answer);
-		answer = NULL;
-		if (rc != CLI_OK && !worst)
-			worst = rc;
-		if (rc == CLI_AUTH || rc == CLI_INTERRUPTED)
-			break;	/* the next ones would fail alike */
-	}
-	return worst;
+	return api_delete_each(ctx, a->pos, a->npos, apikey_path);
 }
 
 static const struct cli_cmd apikey_verbs[] = {

@@ -15,13 +15,6 @@
 #define CONV_PAGE_MAX 100
 #define CONV_TITLE_PIPE_MAX 60	/* title columns when not on a terminal */
 
-static const char *conv_str(const cJSON *obj, const char *key)
-{
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
-
-	return cJSON_IsString(v) ? v->valuestring : NULL;
-}
-
 /* "/v1/conversations/<escaped id><suffix>" */
 static int conv_path(const char *id, const char *suffix, char *out,
 		     size_t outlen)
@@ -130,48 +123,33 @@ static int conv_fetch(struct cli_ctx *ctx, const struct cli_args *a,
 	return rc;
 }
 
+static int conv_row(struct table *t, const cJSON *c)
+{
+	char updated[64];
+	const char *row[4];
+
+	out_time(json_str(c, "updated_at"), updated, sizeof(updated));
+	row[0] = json_str(c, "id");
+	row[1] = updated;
+	row[2] = json_str(c, "model") ? json_str(c, "model") : "default";
+	row[3] = json_str(c, "title") ? json_str(c, "title") : "(untitled)";
+	return table_add(t, row);
+}
+
 static int conv_ls(struct cli_ctx *ctx, const struct cli_args *a)
 {
 	static const char *const head[] = { "ID", "UPDATED", "MODEL",
 					    "TITLE" };
-	char updated[64];
-	const cJSON *data, *c;
 	cJSON *all = NULL;
-	struct table t;
 	long limit;
 	int rc;
 
 	rc = conv_limit(a, &limit);
 	if (rc == CLI_OK)
 		rc = conv_fetch(ctx, a, limit, &all);
-	if (rc != CLI_OK)
-		return rc;
-	if (a->count[OPT_JSON]) {
-		rc = out_json(ctx, all);
-		cJSON_Delete(all);
-		return rc;
-	}
-	table_init(&t, 4);
-	rc = table_add(&t, head) < 0 ? CLI_SERVER : CLI_OK;
-	data = cJSON_GetObjectItemCaseSensitive(all, "data");
-	cJSON_ArrayForEach(c, data) {
-		const char *row[4];
-
-		out_time(conv_str(c, "updated_at"), updated, sizeof(updated));
-		row[0] = conv_str(c, "id");
-		row[1] = updated;
-		row[2] = conv_str(c, "model") ? conv_str(c, "model") :
-						 "default";
-		row[3] = conv_str(c, "title") ? conv_str(c, "title") :
-						 "(untitled)";
-		if (rc == CLI_OK && table_add(&t, row) < 0)
-			rc = CLI_SERVER;
-	}
 	if (rc == CLI_OK)
-		rc = table_print(ctx, &t, CONV_TITLE_PIPE_MAX);
-	else
-		cli_error("out of memory");
-	table_release(&t);
+		rc = out_list(ctx, all, a->count[OPT_JSON] > 0, head, 4,
+			      conv_row, CONV_TITLE_PIPE_MAX);
 	cJSON_Delete(all);
 	return rc;
 }
@@ -198,9 +176,9 @@ static int conv_show(struct cli_ctx *ctx, const struct cli_args *a)
 	}
 	msgs = cJSON_GetObjectItemCaseSensitive(conv, "messages");
 	cJSON_ArrayForEach(m, msgs) {
-		role = conv_str(m, "role");
-		content = conv_str(m, "content");
-		status = conv_str(m, "status");
+		role = json_str(m, "role");
+		content = json_str(m, "content");
+		status = json_str(m, "status");
 		if (!content)
 			content = "";
 		/* an answer that is not complete says so in its heading */
@@ -224,24 +202,15 @@ static int conv_show(struct cli_ctx *ctx, const struct cli_args *a)
 	return rc;
 }
 
+/* "/v1/conversations/<escaped id>" */
+static int conv_id_path(const char *id, char *out, size_t outlen)
+{
+	return conv_path(id, "", out, outlen);
+}
+
 static int conv_rm(struct cli_ctx *ctx, const struct cli_args *a)
 {
-	char path[256];
-	cJSON *answer = NULL;
-	int i, rc, worst = CLI_OK;
-
-	for (i = 0; i < a->npos; i++) {
-		rc = conv_path(a->pos[i], "", path, sizeof(path));
-		if (rc == CLI_OK)
-			rc = api_json(ctx, "DELETE", path, NULL, &answer);
-		cJSON_Delete(answer);
-		answer = NULL;
-		if (rc != CLI_OK && !worst)
-			worst = rc;
-		if (rc == CLI_AUTH || rc == CLI_INTERRUPTED)
-			break;	/* the next ones would fail alike */
-	}
-	return worst;
+	return api_delete_each(ctx, a->pos, a->npos, conv_id_path);
 }
 
 static int conv_rename(struct cli_ctx *ctx, const struct cli_args *a)

@@ -6,44 +6,31 @@
 
 #include "banned.h"
 
+/* A cell: the string, or "-" when the server left it out. */
 static const char *model_str(const cJSON *obj, const char *key)
 {
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
+	const char *s = json_str(obj, key);
 
-	return cJSON_IsString(v) ? v->valuestring : "-";
+	return s ? s : "-";
+}
+
+static int model_row(struct table *t, const cJSON *m)
+{
+	const char *row[] = { model_str(m, "id"), model_str(m, "owned_by") };
+
+	return table_add(t, row);
 }
 
 static int model_ls(struct cli_ctx *ctx, const struct cli_args *a)
 {
 	static const char *const head[] = { "ID", "OWNED BY" };
-	const cJSON *data, *m;
 	cJSON *list = NULL;
-	struct table t;
 	int rc;
 
 	rc = api_json(ctx, "GET", "/v1/models", NULL, &list);
-	if (rc != CLI_OK)
-		return rc;
-	if (a->count[OPT_JSON]) {
-		rc = out_json(ctx, list);
-		cJSON_Delete(list);
-		return rc;
-	}
-	table_init(&t, 2);
-	rc = table_add(&t, head) < 0 ? CLI_SERVER : CLI_OK;
-	data = cJSON_GetObjectItemCaseSensitive(list, "data");
-	cJSON_ArrayForEach(m, data) {
-		const char *row[] = { model_str(m, "id"),
-				      model_str(m, "owned_by") };
-
-		if (rc == CLI_OK && table_add(&t, row) < 0)
-			rc = CLI_SERVER;
-	}
 	if (rc == CLI_OK)
-		rc = table_print(ctx, &t, 0);
-	else
-		cli_error("out of memory");
-	table_release(&t);
+		rc = out_list(ctx, list, a->count[OPT_JSON] > 0, head, 2,
+			      model_row, 0);
 	cJSON_Delete(list);
 	return rc;
 }

@@ -281,3 +281,28 @@ int table_print(struct cli_ctx *ctx, const struct table *t, size_t last_max)
 		rc = out_write_error();
 	return rc;
 }
+
+int out_list(struct cli_ctx *ctx, const cJSON *list, bool json,
+	     const char *const *head, int ncols, out_row_fn row,
+	     size_t last_max)
+{
+	const cJSON *data, *item;
+	struct table t;
+	int rc;
+
+	if (json)
+		return out_json(ctx, list);
+	table_init(&t, ncols);
+	rc = table_add(&t, head) < 0 ? CLI_SERVER : CLI_OK;
+	data = cJSON_GetObjectItemCaseSensitive(list, "data");
+	cJSON_ArrayForEach(item, data) {
+		if (rc == CLI_OK && row(&t, item) < 0)
+			rc = CLI_SERVER;
+	}
+	if (rc == CLI_OK)
+		rc = table_print(ctx, &t, last_max);
+	else
+		cli_error("out of memory");
+	table_release(&t);
+	return rc;
+}
