@@ -166,17 +166,9 @@ static int anthropic_build(const struct provider_conf *pc,
 
 	buf_init(&sys, ANTHROPIC_MAX_TEXT);
 	/* first: it makes out safe to release whatever happens */
-	rc = prov_http_start(out, "POST", pc->base_url, "/v1/messages");
-	if (rc == 0)
-		rc = prov_params_check(p);
+	rc = prov_chat_start(out, pc, "/v1/messages", p, &body);
 	if (rc < 0)
 		goto out;
-	body = cJSON_CreateObject();
-	if (!body) {
-		rc = CHAT_ENOMEM;
-		goto out;
-	}
-	prov_jstr(body, "model", p->model, &rc);
 	prov_jnum(body, "max_tokens", p->max_tokens > 0 ?
 		  (double)p->max_tokens : ANTHROPIC_MAX_TOKENS, &rc);
 	if (rc == 0)

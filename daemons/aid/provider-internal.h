@@ -92,6 +92,15 @@ int prov_http_json(struct prov_http *h, const cJSON *body);
 
 /* CHAT_EINVAL when p cannot be asked for: no model, or messages missing. */
 int prov_params_check(const struct prov_params *p);
+/*
+ * The start every chat request shares: h started for POST base_url +
+ * path (first, so h is safe to release whatever happens), p checked,
+ * and *body a new JSON object holding "model" (the caller's to
+ * cJSON_Delete; NULL when this fails).
+ */
+int prov_chat_start(struct prov_http *h, const struct provider_conf *pc,
+		    const char *path, const struct prov_params *p,
+		    cJSON **body);
 
 /*
  * Sticky JSON builders: each does nothing once *rc is nonzero and sets it

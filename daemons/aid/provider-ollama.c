@@ -32,17 +32,9 @@ static int ollama_build(const struct provider_conf *pc,
 	int rc;
 
 	/* first: it makes out safe to release whatever happens */
-	rc = prov_http_start(out, "POST", pc->base_url, "/api/chat");
-	if (rc == 0)
-		rc = prov_params_check(p);
+	rc = prov_chat_start(out, pc, "/api/chat", p, &body);
 	if (rc < 0)
 		goto out;
-	body = cJSON_CreateObject();
-	if (!body) {
-		rc = CHAT_ENOMEM;
-		goto out;
-	}
-	prov_jstr(body, "model", p->model, &rc);
 	prov_jmessages(body, "messages", p, &rc);
 	prov_jbool(body, "stream", true, &rc);
 	if (p->max_tokens > 0 || p->nstop || p->has_temperature ||

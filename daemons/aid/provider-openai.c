@@ -35,17 +35,9 @@ static int openai_build(const struct provider_conf *pc,
 	int rc;
 
 	/* first: it makes out safe to release whatever happens */
-	rc = prov_http_start(out, "POST", pc->base_url, "/chat/completions");
-	if (rc == 0)
-		rc = prov_params_check(p);
+	rc = prov_chat_start(out, pc, "/chat/completions", p, &body);
 	if (rc < 0)
 		goto out;
-	body = cJSON_CreateObject();
-	if (!body) {
-		rc = CHAT_ENOMEM;
-		goto out;
-	}
-	prov_jstr(body, "model", p->model, &rc);
 	prov_jmessages(body, "messages", p, &rc);
 	prov_jbool(body, "stream", true, &rc);
 	opts = prov_jobj(body, "stream_options", &rc);

@@ -210,6 +210,25 @@ int prov_params_check(const struct prov_params *p)
 	return 0;
 }
 
+int prov_chat_start(struct prov_http *h, const struct provider_conf *pc,
+		    const char *path, const struct prov_params *p,
+		    cJSON **body)
+{
+	int rc;
+
+	*body = NULL;
+	rc = prov_http_start(h, "POST", pc->base_url, path);
+	if (rc == 0)
+		rc = prov_params_check(p);
+	if (rc < 0)
+		return rc;
+	*body = cJSON_CreateObject();
+	if (!*body)
+		return CHAT_ENOMEM;
+	prov_jstr(*body, "model", p->model, &rc);
+	return rc;
+}
+
 /* Hangs item under parent (by key, or appended when key is NULL);
  * item is consumed either way.  NULL (and *rc set) on failure. */
 static cJSON *jadd(cJSON *parent, const char *key, cJSON *item, int *rc)
