@@ -104,15 +104,6 @@ expect_openai_error() {
 	}
 }
 
-# The words answer of the fake upstream: "w1 w2 ... wN".
-fake_words() {
-	local i out=""
-	for ((i = 1; i <= $1; i++)); do
-		out+="${out:+ }w$i"
-	done
-	echo "$out"
-}
-
 # generate BODY: POST /internal/generate on aid itself, as another daemon
 # (chatd) calls it; answer in $body / $status_code.
 generate() {

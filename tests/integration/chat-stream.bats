@@ -92,15 +92,6 @@ sse_ids_increase() {
 		END { exit bad }'
 }
 
-# The words answer of the fake upstream: "w1 w2 ... wN".
-words() {
-	local i out=""
-	for ((i = 1; i <= $1; i++)); do
-		out+="${out:+ }w$i"
-	done
-	echo "$out"
-}
-
 # wait_deltas FILE N: waits up to 5 s until FILE holds N delta events.
 wait_deltas() {
 	local i n
@@ -219,11 +210,11 @@ wait_status() {
 	sse_ids_increase <<<"$body"
 	done=$(sse_last done <<<"$body")
 	[[ $(jq -r .status <<<"$done") == stopped ]] || false
-	[[ $(jq -r .content <<<"$done") == "$(words 5)" ]] || false
-	[[ $(sse_text <<<"$body") == "$(words 5)" ]] || false
+	[[ $(jq -r .content <<<"$done") == "$(fake_words 5)" ]] || false
+	[[ $(sse_text <<<"$body") == "$(fake_words 5)" ]] || false
 	api GET "/v1/conversations/$conv" "" "$alice"
 	[[ $(jb '.messages[1].status') == stopped ]] || false
-	[[ $(jb '.messages[1].content') == "$(words 5)" ]] || false
+	[[ $(jb '.messages[1].content') == "$(fake_words 5)" ]] || false
 	# aid closed its upstream request
 	wait_stat aborted 1
 	[[ $(fake_stat active) == 0 ]] || false
@@ -318,16 +309,16 @@ wait_status() {
 	first=$(sse_events <<<"$body" | head -n 1 | cut -f1)
 	((first > last))
 	{ cat "$part"; echo "$body"; } | sse_ids_increase
-	[[ "$(sse_text <"$part")$(sse_text <<<"$body")" == "$(words 40)" ]] || false
+	[[ "$(sse_text <"$part")$(sse_text <<<"$body")" == "$(fake_words 40)" ]] || false
 	api GET "/v1/conversations/$conv" "" "$alice"
-	[[ $(jb '.messages[1].content') == "$(words 40)" ]] || false
+	[[ $(jb '.messages[1].content') == "$(fake_words 40)" ]] || false
 	[[ $(jb '.messages[1].status') == complete ]] || false
 	# once it is over, a resume replays what is kept and ends at once
 	mid=$(sse_events <"$part" | sed -n 2p | cut -f1)
 	sse_get "/v1/conversations/$conv/events?last_event_id=$mid" "$alice"
 	expect_status 200
 	[[ $(sse_shape <<<"$body") == "delta done" ]] || false
-	[[ "$(sse_text <"$part" | cut -c1-2)$(sse_text <<<"$body")" == "$(words 40)" ]] || false
+	[[ "$(sse_text <"$part" | cut -c1-2)$(sse_text <<<"$body")" == "$(fake_words 40)" ]] || false
 	# nothing missed, nothing running: an empty stream
 	done_id=$(sse_events <<<"$body" | tail -n 1 | cut -f1)
 	sse_get "/v1/conversations/$conv/events" "$alice" -H "Last-Event-ID: $done_id"
@@ -351,7 +342,7 @@ wait_status() {
 	sse_post "/v1/conversations/$conv/messages" '{"content":"go","model":"openai/fake:words=1100"}'
 	expect_status 200
 	[[ $(sse_events <<<"$body" | wc -l) == 1102 ]] || false
-	[[ $(sse_text <<<"$body") == "$(words 1100)" ]] || false
+	[[ $(sse_text <<<"$body") == "$(fake_words 1100)" ]] || false
 	first=$(sse_events <<<"$body" | head -n 1 | cut -f1)
 	kept=$(sse_events <<<"$body" | tail -n 1024 | head -n 1 | cut -f1)
 	# the first kept event's predecessor is the oldest resumable id
@@ -377,9 +368,9 @@ wait_status() {
 		[[ -n $(jb '.messages[1].content') ]] && break
 		sleep 0.05
 	done
-	[[ $(words 12) == "$(jb '.messages[1].content')"* ]] || false
+	[[ $(fake_words 12) == "$(jb '.messages[1].content')"* ]] || false
 	wait_status "$conv" complete
-	[[ $(jb '.messages[1].content') == "$(words 12)" ]] || false
+	[[ $(jb '.messages[1].content') == "$(fake_words 12)" ]] || false
 	[[ $(jb '.messages[1].usage.completion_tokens') == 12 ]] || false
 }
 
@@ -426,7 +417,7 @@ wait_status() {
 	api POST "/v1/conversations/$conv/messages" "$req" "$alice"
 	expect_status 201
 	[[ $(jb .assistant_message.id) == $(jq -r .id <<<"$done") ]] || false
-	[[ $(jb .assistant_message.content) == "$(words 8)" ]] || false
+	[[ $(jb .assistant_message.content) == "$(fake_words 8)" ]] || false
 	sse_post "/v1/conversations/$conv/messages" "$req" "$alice" -H 'Idempotency-Key: key-two'
 	expect_status 200
 	[[ $(sse_shape <<<"$body") == "message done" ]] || false
@@ -451,18 +442,18 @@ wait_status() {
 	sse_ids_increase <<<"$body"
 	err=$(sse_last error <<<"$body")
 	[[ $(jq -r '.error.code | type' <<<"$err") == string ]] || false
-	[[ $(jq -r .message.content <<<"$err") == "$(words 4)" ]] || false
+	[[ $(jq -r .message.content <<<"$err") == "$(fake_words 4)" ]] || false
 	status=$(jq -r .message.status <<<"$err")
 	[[ $status == error || $status == truncated ]] || false
 	api GET "/v1/conversations/$conv" "" "$alice"
-	[[ $(jb '.messages[1].content') == "$(words 4)" ]] || false
+	[[ $(jb '.messages[1].content') == "$(fake_words 4)" ]] || false
 	[[ $(jb '.messages[1].status') == "$status" ]] || false
 	[[ $(jb '.messages[1].error.code') == $(jq -r .error.code <<<"$err") ]] || false
 	# an error in the middle of the stream
 	api POST "/v1/conversations/$conv/messages" '{"content":"go","model":"openai/fake:words=20,error_at=3"}' "$alice"
 	expect_error 502 upstream_error
 	api GET "/v1/conversations/$conv" "" "$alice"
-	[[ $(jb '.messages[-1].content') == "$(words 3)" ]] || false
+	[[ $(jb '.messages[-1].content') == "$(fake_words 3)" ]] || false
 	[[ $(jb '.messages[-1].status') == error ]] || false
 	# a model aid does not know
 	sse_post "/v1/conversations/$conv/messages" '{"content":"go","model":"no-such-model"}'
@@ -589,9 +580,9 @@ wait_status() {
 	IFS= read -rd '' body <"$out" || true
 	[[ $(sse_shape <<<"$body") == "message delta error" ]] || false
 	err=$(sse_last error <<<"$body")
-	[[ $(jq -r .message.content <<<"$err") == "$(words 3)" ]] || false
+	[[ $(jq -r .message.content <<<"$err") == "$(fake_words 3)" ]] || false
 	api GET "/v1/conversations/$conv" "" "$alice"
-	[[ $(jb '.messages[1].content') == "$(words 3)" ]] || false
+	[[ $(jb '.messages[1].content') == "$(fake_words 3)" ]] || false
 	status=$(jb '.messages[1].status')
 	[[ $status == error || $status == truncated ]] || false
 	# healthy: the stack is ready and the next answer works

@@ -278,6 +278,15 @@ fakellm_stats() {
 	body=$(curl -s --max-time 5 "$FAKELLM_URL/_stats")
 }
 
+# fake_words N: the fake upstream's answer of N words, "w1 w2 ... wN".
+fake_words() {
+	local i out=""
+	for ((i = 1; i <= $1; i++)); do
+		out+="${out:+ }w$i"
+	done
+	echo "$out"
+}
+
 # fake_stat NAME: one counter of the fake upstream, on stdout.
 fake_stat() {
 	curl -s --max-time 5 "$FAKELLM_URL/_stats" | jq -r ".$1"
