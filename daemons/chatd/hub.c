@@ -345,6 +345,36 @@ static bool hub_is_gap(const struct hub *h, const struct hub_user *u,
 	return after < u->floor || after >= h->next_id;
 }
 
+/* Under h->lock: sends a WS subscriber the events of u after `after`
+ * that it has not had live (up to s->seen_from), which it then counts
+ * as seen from `after`; or a reset when `after` cannot be resumed from.
+ * Returns that reset, for the caller to free once unlocked. */
+static struct hub_event *hub_ws_replay(struct hub *h, struct hub_sub *s,
+				       struct hub_user *u, uint64_t after)
+{
+	struct hub_event *ev, *reset;
+	struct hub_out o;
+
+	if (hub_is_gap(h, u, after)) {
+		reset = hub_reset_event(h);
+		if (reset) {
+			hub_out_init(&o, reset);
+			hub_ws_take(s, &o);
+			hub_out_release(&o);
+		}
+		return reset;
+	}
+	for (ev = u->head; ev && ev->id <= s->seen_from; ev = ev->next) {
+		if (ev->id <= after)
+			continue;
+		hub_out_init(&o, ev);
+		hub_ws_take(s, &o);
+		hub_out_release(&o);
+	}
+	s->seen_from = after;
+	return NULL;
+}
+
 /* ---- public ----------------------------------------------------------- */
 
 int hub_new(struct hub **out)
@@ -538,10 +568,9 @@ int hub_sse_subscribe(struct hub *h, const char *user_id,
 int hub_ws_subscribe(struct hub *h, const char *user_id, bool has_after,
 		     uint64_t after, struct http_ws *ws, struct hub_sub **out)
 {
-	struct hub_event *ev, *reset = NULL;
+	struct hub_event *reset = NULL;
 	struct hub_sub *s;
 	struct hub_user *u;
-	struct hub_out o;
 
 	*out = NULL;
 	if (strlen(user_id) > HUB_USER_ID_MAX)
@@ -559,24 +588,10 @@ int hub_ws_subscribe(struct hub *h, const char *user_id, bool has_after,
 		return CHAT_ENOMEM;
 	}
 	hub_sub_link(u, s);
+	/* every event so far has an id up to this one */
 	s->seen_from = h->next_id - 1;
-	if (has_after && hub_is_gap(h, u, after)) {
-		reset = hub_reset_event(h);
-		if (reset) {
-			hub_out_init(&o, reset);
-			hub_ws_take(s, &o);
-			hub_out_release(&o);
-		}
-	} else if (has_after) {
-		for (ev = u->head; ev; ev = ev->next) {
-			if (ev->id <= after)
-				continue;
-			hub_out_init(&o, ev);
-			hub_ws_take(s, &o);
-			hub_out_release(&o);
-		}
-		s->seen_from = after;
-	}
+	if (has_after)
+		reset = hub_ws_replay(h, s, u, after);
 	pthread_mutex_unlock(&h->lock);
 	free(reset);
 	*out = s;
@@ -585,30 +600,12 @@ int hub_ws_subscribe(struct hub *h, const char *user_id, bool has_after,
 
 void hub_ws_resume(struct hub *h, struct hub_sub *s, uint64_t after)
 {
-	struct hub_event *ev, *reset = NULL;
-	struct hub_out o;
+	struct hub_event *reset = NULL;
 
 	pthread_mutex_lock(&h->lock);
-	if (!s->u || after >= s->seen_from) {
-		/* everything after it went out already */
-	} else if (hub_is_gap(h, s->u, after)) {
-		reset = hub_reset_event(h);
-		if (reset) {
-			hub_out_init(&o, reset);
-			hub_ws_take(s, &o);
-			hub_out_release(&o);
-		}
-	} else {
-		for (ev = s->u->head; ev && ev->id <= s->seen_from;
-		     ev = ev->next) {
-			if (ev->id <= after)
-				continue;
-			hub_out_init(&o, ev);
-			hub_ws_take(s, &o);
-			hub_out_release(&o);
-		}
-		s->seen_from = after;
-	}
+	/* from seen_from on, everything went out already */
+	if (s->u && after < s->seen_from)
+		reset = hub_ws_replay(h, s, s->u, after);
 	pthread_mutex_unlock(&h->lock);
 	free(reset);
 }
