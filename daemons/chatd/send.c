@@ -53,6 +53,17 @@ static void send_fail_rc(struct send_result *r, int rc)
 		send_fail(r, 500, "internal", "the store failed");
 }
 
+/* A failed lookup as an answer: 404 with `missing` for CHAT_ENOTFOUND,
+ * else as send_fail_rc. */
+static void send_fail_lookup(struct send_result *r, int rc,
+			     const char *missing)
+{
+	if (rc == CHAT_ENOTFOUND)
+		send_fail(r, 404, "not_found", missing);
+	else
+		send_fail_rc(r, rc);
+}
+
 static bool send_header_safe(const char *s)
 {
 	for (; *s; s++)
@@ -202,11 +213,8 @@ int send_run(const struct send_args *a, struct send_result *r)
 		goto out;
 	}
 	rc = store_conv_get(c, a->user_id, a->conv_id, &conv);
-	if (rc == CHAT_ENOTFOUND) {
-		send_fail(r, 404, "not_found", "no such conversation");
-		goto out;
-	} else if (rc < 0) {
-		send_fail_rc(r, rc);
+	if (rc < 0) {
+		send_fail_lookup(r, rc, "no such conversation");
 		goto out;
 	}
 
@@ -227,11 +235,8 @@ int send_run(const struct send_args *a, struct send_result *r)
 			answered = target;
 			memset(&target, 0, sizeof(target));
 		}
-		if (rc == CHAT_ENOTFOUND) {
-			send_fail(r, 404, "not_found", "no such message");
-			goto out;
-		} else if (rc < 0) {
-			send_fail_rc(r, rc);
+		if (rc < 0) {
+			send_fail_lookup(r, rc, "no such message");
 			goto out;
 		}
 	} else if (!a->has_parent) {
@@ -239,11 +244,8 @@ int send_run(const struct send_args *a, struct send_result *r)
 	} else if (a->parent_id) {
 		rc = store_msg_get(c, a->user_id, conv.id, a->parent_id,
 				   &target);
-		if (rc == CHAT_ENOTFOUND) {
-			send_fail(r, 404, "not_found", "no such message");
-			goto out;
-		} else if (rc < 0) {
-			send_fail_rc(r, rc);
+		if (rc < 0) {
+			send_fail_lookup(r, rc, "no such message");
 			goto out;
 		}
 		parent = target.id;
