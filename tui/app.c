@@ -363,6 +363,7 @@ static void app_action(struct app *a, enum action act)
 		break;
 	case ACT_HELP:
 		a->ov = OV_HELP;
+		a->help_top = 0;
 		break;
 	case ACT_PALETTE:
 		app_overlay(a, OV_PALETTE, "commands", NULL);
@@ -637,6 +638,24 @@ static void app_overlay_key(struct app *a, int key, bool code)
 	size_t n;
 
 	if (a->ov == OV_HELP) {
+		/* the list may be taller than the screen: these keys scroll
+		 * it (view_help clamps), any other closes it */
+		static const struct {
+			int key, step;
+		} scroll[] = {
+			{ KEY_UP, -1 }, { KEY_DOWN, 1 }, { KEY_PPAGE, -10 },
+			{ KEY_NPAGE, 10 }, { KEY_HOME, -10000 },
+			{ KEY_END, 10000 },
+		};
+		size_t k;
+
+		for (k = 0; code && k < sizeof(scroll) / sizeof(scroll[0]);
+		     k++) {
+			if (scroll[k].key == key) {
+				a->help_top += scroll[k].step;
+				return;
+			}
+		}
 		a->ov = OV_NONE;
 		return;
 	}

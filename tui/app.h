@@ -91,6 +91,7 @@ struct app {
 	char ov_title[128];
 	struct editor ov_edit;		/* prompt, filter, system prompt */
 	long ov_sel;
+	int help_top;			/* first help entry shown */
 	char **models;			/* owned */
 	size_t nmodels;
 

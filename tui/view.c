@@ -552,14 +552,28 @@ static void view_box(int h, int w, int *y0, int *x0, const char *title,
 static void view_help(struct app *a)
 {
 	int h = a->rows - 2, w = a->cols - 4 > 76 ? 76 : a->cols - 4;
-	int y0, x0, y, i;
+	int y0, x0, y, i, n = 0, shown, skip;
 	char keys[128];
 
-	view_box(h, w, &y0, &x0, " keys (any key closes) ", a->rows, a->cols);
+	/* entries with a key, plus the closing hint line */
+	for (i = 1; i < ACT_COUNT; i++) {
+		key_labels_of((enum action)i, keys, sizeof(keys));
+		n += keys[0] != '\0';
+	}
+	n++;
+	shown = h - 2 > 0 ? h - 2 : 0;
+	if (a->help_top > n - shown)
+		a->help_top = n - shown;
+	if (a->help_top < 0)
+		a->help_top = 0;
+	view_box(h, w, &y0, &x0, n > shown ?
+		 " keys (PgUp/PgDn scroll, any other key closes) " :
+		 " keys (any key closes) ", a->rows, a->cols);
 	y = y0 + 1;
+	skip = a->help_top;
 	for (i = 1; i < ACT_COUNT && y < y0 + h - 1; i++) {
 		key_labels_of((enum action)i, keys, sizeof(keys));
-		if (!keys[0])
+		if (!keys[0] || skip-- > 0)
 			continue;
 		draw_str(y, x0 + 2, keys, 22, term_attr(UC_CURRENT));
 		draw_str(y, x0 + 25, key_actions[i].help, w - 27, A_NORMAL);
@@ -569,6 +583,12 @@ static void view_help(struct app *a)
 		draw_str(y, x0 + 2, "list: type to filter, Enter opens; "
 			 "messages: Up/Down select", w - 4,
 			 term_attr(UC_DIM));
+	if (a->help_top > 0)
+		draw_str(y0, x0 + w - 4, "\xe2\x96\xb2", 1,
+			 term_attr(UC_BORDER));
+	if (a->help_top < n - shown)
+		draw_str(y0 + h - 1, x0 + w - 4, "\xe2\x96\xbc", 1,
+			 term_attr(UC_BORDER));
 }
 
 /* Items of the palette or the model picker, filtered. */
