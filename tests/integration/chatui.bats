@@ -1,0 +1,383 @@
+#!/usr/bin/env bats
+# The real chatui in a private tmux server (100x30, tmux-256color), driven
+# with send-keys and read with capture-pane, against the real stack with
+# the echo model at 50 ms a word (so that an answer visibly streams): the
+# login screen, a streamed answer, stop, regenerate, branches, switching
+# conversations, resize, gatewayd and chatd restarts (banner, reconnect,
+# the message typed meanwhile goes out), another client's message live,
+# NO_COLOR, wide characters, bracketed paste, the help overlay.
+#
+# Every test has its own user, credentials file and tmux session.
+
+setup_file() {
+	load test_helper
+	start_stack "[aid]" "echo_delay_ms = 50"
+}
+
+teardown_file() {
+	load test_helper
+	load chatui-common
+	tm_stop
+	stop_stack
+}
+
+setup() {
+	load test_helper
+	load chatui-common
+	command -v tmux >/dev/null || skip "tmux is not installed"
+}
+
+teardown() {
+	[[ -n ${ui:-} ]] && tm kill-session -t "$ui" 2>/dev/null
+	true
+}
+
+# words N [PREFIX]: "w1 w2 ... wN".
+words() {
+	local i out=""
+	for ((i = 1; i <= $1; i++)); do
+		out+="${out:+ }${2:-w}$i"
+	done
+	echo "$out"
+}
+
+# The n-th (1-based) screen row.
+row() {
+	screen | sed -n "${1}p"
+}
+
+@test "the login screen logs in, saves the credentials file and shows the list" {
+	export XDG_CONFIG_HOME=$BATS_TEST_TMPDIR/xdg
+	register_user carol
+	chatui_start
+	wait_for_screen 'chatui: log in'
+	wait_for_screen 'not logged in'
+	type_text carol
+	keys Tab
+	type_text wrong-password
+	keys Enter
+	wait_for_screen '(invalid|incorrect|wrong)'
+	chatui_alive
+	keys C-u
+	type_text password-carol
+	keys Enter
+	wait_for_screen '^Conversations'
+	wait_for_screen 'carol@http://127\.0\.0\.1:[0-9]+ .*connected'
+	# the password is never shown
+	! screen | grep -q 'password-carol'
+	[[ -f $XDG_CONFIG_HOME/chat/credentials ]]
+	[[ $(stat -c %a "$XDG_CONFIG_HOME/chat/credentials") == 600 ]]
+	# chatctl now acts as the same login
+	run "$CHAT_BIN/chatctl" --server "$(base_url)" whoami
+	[[ $status -eq 0 && $output == *carol* ]]
+}
+
+@test "a sent message's answer streams into the pane" {
+	chatui_login dave
+	chatui_start
+	wait_for_screen 'dave@.*connected'
+	type_text "$(words 40)"
+	keys Enter
+	wait_for_screen '^ *│Assistant .*\[streaming\]'
+	# mid-stream: the status line counts tokens/s and the answer is
+	# not complete yet (w40 only in the question)
+	wait_for_screen '│ streaming [0-9.]+ tok/s'
+	local mid
+	mid=$(screen)
+	[[ $(grep -o 'w40' <<<"$mid" | wc -l) -eq 1 ]]
+	screen | grep -q '│Assistant .*\[streaming\]'
+	# the input was cleared once the server stored the message
+	wait_for_screen '^ *│Assistant  echo *$'
+	wait_gone 'streaming'
+	# the answer, wrapped, ends with the last word; stored the same
+	screen | grep -Eq 'w39 w40 *$'
+	first_conv
+	api GET "/v1/conversations/$conv" "" "$access_token"
+	[[ $(jb '.messages | length') == 2 ]]
+	[[ $(jb '.messages[1].content') == "$(words 40)" ]]
+	[[ $(jb '.messages[1].status') == complete ]]
+	# the list shows the conversation, titled by the first answer
+	wait_for_screen '^w1 w2 w3'
+}
+
+@test "Esc stops the answer mid-stream; the stored answer is stopped" {
+	chatui_login erin
+	chatui_start
+	wait_for_screen 'erin@.*connected'
+	type_text "$(words 120)"
+	keys Enter
+	wait_for_screen '\[streaming\]'
+	keys Escape
+	wait_for_screen 'Assistant .*\[stopped\]'
+	first_conv
+	wait_api_jq "/v1/conversations/$conv" '.messages[1].status == "stopped"'
+	local n
+	n=$(jb '.messages[1].content' | wc -w)
+	((n > 0 && n < 120))
+	# what was kept stays on the screen, and chatui takes input again
+	screen | grep -q 'w1 w2'
+	type_text 'after stop'
+	keys Enter
+	wait_for_screen '^ *│ after stop *$'
+	wait_api_jq "/v1/conversations/$conv" '(.messages | length) == 4 and .messages[3].status == "complete"'
+}
+
+@test "regenerate makes a second branch; F5 and F6 move between the branches" {
+	chatui_login frank
+	chatui_start
+	wait_for_screen 'frank@.*connected'
+	type_text 'alpha beta gamma'
+	keys Enter
+	wait_for_screen '^ *│Assistant  echo *$'
+	first_conv
+	keys C-r
+	wait_for_screen 'Assistant .*‹2/2›'
+	wait_gone 'streaming'
+	api GET "/v1/conversations/$conv" "" "$access_token"
+	local a1 a2
+	[[ $(jb '.messages[1].sibling_ids | length') == 2 ]]
+	a1=$(jb '.messages[1].sibling_ids[0]')
+	a2=$(jb '.messages[1].sibling_ids[1]')
+	[[ $(jb .current_leaf_id) == "$a2" ]]
+	keys F5
+	wait_for_screen 'Assistant .*‹1/2›'
+	wait_api_jq "/v1/conversations/$conv" ".current_leaf_id == \"$a1\""
+	# no branch before the first
+	keys F5
+	wait_for_screen 'no previous branch'
+	keys F6
+	wait_for_screen 'Assistant .*‹2/2›'
+	wait_api_jq "/v1/conversations/$conv" ".current_leaf_id == \"$a2\""
+}
+
+@test "the list switches conversations; typing filters it" {
+	chatui_login grace
+	local c1 c2
+	api POST /v1/conversations '{"title":"apples"}' "$access_token"
+	c1=$(jb .id)
+	api POST "/v1/conversations/$c1/messages" '{"content":"red fruit"}' "$access_token"
+	expect_status 201
+	api POST /v1/conversations '{"title":"bananas"}' "$access_token"
+	c2=$(jb .id)
+	api POST "/v1/conversations/$c2/messages" '{"content":"yellow fruit"}' "$access_token"
+	expect_status 201
+	chatui_start
+	wait_for_screen '^bananas '
+	wait_for_screen '^apples '
+	keys C-o
+	type_text app
+	wait_for_screen '^/app'
+	wait_gone '^bananas '
+	keys Enter
+	wait_for_screen '^[^│]*│ apples *$'
+	wait_for_screen '│ red fruit *$'
+	keys C-o
+	type_text ban
+	keys Enter
+	wait_for_screen '^[^│]*│ bananas *$'
+	wait_for_screen '│ yellow fruit *$'
+	! screen | grep -q 'red fruit'
+	# Up/Down in the unfiltered list
+	keys C-o Down Enter
+	wait_for_screen '│ red fruit *$'
+}
+
+# layout_ok COLS ROWS: the pane is COLSxROWS and chatui's frame fits it:
+# the list border on every row but the status line, the status line last
+# and once, no row wider than the pane.
+layout_ok() {
+	local cols=$1 rows=$2 lw=24 s
+	((cols >= 120)) && lw=32
+	s=$(screen)
+	[[ $(wc -l <<<"$s") -eq $rows ]] || { echo "rows: $(wc -l <<<"$s")" >&2; return 1; }
+	[[ $(wc -L <<<"$s") -le $cols ]] || { echo "too wide" >&2; return 1; }
+	perl -CSD -Mutf8 -ne '
+		BEGIN { ($lw, $rows) = @ARGV[0, 1]; @ARGV = () }
+		chomp;
+		if ($. < $rows) {
+			substr($_, $lw, 1) eq "│" or die "row $.: no border at $lw: $_\n";
+			# a stale border of another width is garbage
+			for my $c (24, 32) {
+				next if $c == $lw || length($_) <= $c;
+				substr($_, $c, 1) ne "│" or die "row $.: stale border at $c: $_\n";
+			}
+		} else {
+			/^ \S+@http/ or die "status line is not last: $_\n";
+		}' "$lw" "$rows" <<<"$s" || { echo "$s" >&2; return 1; }
+	[[ $(grep -c '@http://' <<<"$s") -eq 1 ]]
+}
+
+@test "resizing redraws the layout without garbage" {
+	chatui_login heidi
+	chatui_start
+	wait_for_screen 'heidi@.*connected'
+	type_text "$(words 30 resize)"
+	keys Enter
+	wait_for_screen '^ *│Assistant  echo *$'
+	layout_ok 100 30
+	tm resize-window -t "$ui" -x 80 -y 24
+	wait_for_screen '^Conversations {11}│'
+	layout_ok 80 24
+	tm resize-window -t "$ui" -x 120 -y 40
+	wait_for_screen '^Conversations {19}│'
+	layout_ok 120 40
+	# the wrapped answer follows the width: 120 columns fit 30 words
+	# on fewer rows than 80 did
+	screen | grep -q 'resize29 resize30'
+	tm resize-window -t "$ui" -x 100 -y 30
+	wait_for_screen '^Conversations {11}│'
+	layout_ok 100 30
+	chatui_alive
+}
+
+@test "gatewayd and chatd restarts show a banner; chatui reconnects and the message typed meanwhile goes out" {
+	chatui_login ivan
+	chatui_start
+	wait_for_screen 'ivan@.*connected'
+	type_text 'before restart'
+	keys Enter
+	wait_for_screen '^ *│Assistant  echo *$'
+	first_conv
+	stop_daemon gatewayd
+	wait_for_screen 'disconnected from the server'
+	wait_for_screen '│ reconnecting'
+	# typed and sent while the server is away: kept, not lost
+	type_text 'during the outage'
+	keys Enter
+	wait_for_screen 'waiting for the server'
+	screen | grep -q 'during the outage'
+	start_daemon gatewayd
+	wait_for_screen '│ connected' 20
+	wait_gone 'disconnected from the server'
+	wait_api_jq "/v1/conversations/$conv" '(.messages | length) == 4 and .messages[3].content == "during the outage" and .messages[3].status == "complete"'
+	wait_for_screen '^ *│ during the outage *$'
+	wait_gone 'waiting for the server'
+	# and it works as before
+	type_text 'after restart'
+	keys Enter
+	wait_api_jq "/v1/conversations/$conv" '(.messages | length) == 6 and .messages[5].status == "complete"'
+	# chatd's restart ends the socket too; after it chatui works again
+	stop_daemon chatd
+	wait_for_screen 'disconnected from the server'
+	start_daemon chatd
+	wait_gone 'disconnected from the server' 20
+	type_text 'after chatd'
+	keys Enter
+	wait_api_jq "/v1/conversations/$conv" '(.messages | length) == 8 and .messages[7].status == "complete"'
+	wait_for_screen '│ after chatd *$'
+	chatui_alive
+}
+
+@test "another client's message and new conversation appear live" {
+	chatui_login judy
+	api POST /v1/conversations '{"title":"shared"}' "$access_token"
+	local c=$(jb .id)
+	chatui_start -- -c "$c"
+	wait_for_screen '│ shared *$'
+	wait_for_screen 'judy@.*connected'
+	# the other client: the API, streaming (SSE) in the background
+	curl -sN --max-time 10 -o /dev/null -H "Authorization: Bearer $access_token" \
+		-H 'Accept: text/event-stream' -H 'Content-Type: application/json' \
+		--data-binary "{\"content\":\"$(words 20 remote)\"}" \
+		"$(base_url)/v1/conversations/$c/messages" &
+	local pid=$!
+	wait_for_screen '│You *$'
+	wait_for_screen 'Assistant .*\[streaming\]'
+	wait_for_screen '^ *│Assistant  echo *$'
+	wait $pid
+	[[ $(screen | grep -o 'remote20' | wc -l) -eq 2 ]]
+	# a conversation made elsewhere joins the list
+	api POST /v1/conversations '{"title":"from elsewhere"}' "$access_token"
+	api POST "/v1/conversations/$(jb .id)/messages" '{"content":"hi"}' "$access_token"
+	wait_for_screen '^from elsewhere '
+}
+
+@test "NO_COLOR leaves colours out; without it there are colours" {
+	chatui_login ken
+	chatui_start
+	wait_for_screen 'ken@.*connected'
+	tm capture-pane -p -e -t "$ui" | grep -Eq $'\e\\[[0-9;]*(38;5;|3[0-7]m)'
+	tm kill-session -t "$ui"
+	chatui_start NO_COLOR=1
+	wait_for_screen 'ken@.*connected'
+	local s
+	s=$(tm capture-pane -p -e -t "$ui")
+	! grep -Eq $'\e\\[[0-9;]*(38;5;|48;5;|3[0-7]m|4[0-7]m)' <<<"$s"
+	# attributes only: the list's heading is still set apart
+	grep -q $'\e\\[' <<<"$s"
+}
+
+@test "wide characters, emoji and combining marks wrap and align" {
+	chatui_login liz
+	chatui_start
+	wait_for_screen 'liz@.*connected'
+	local wide
+	wide=$(printf '日%.0s' {1..50})
+	# 50 wide characters (100 columns), an emoji, e + combining acute
+	type_text "${wide} 😀 cafe$(printf '\u0301') end"
+	keys Enter
+	wait_for_screen '^ *│Assistant  echo *$'
+	local s
+	s=$(screen)
+	# nothing lost: 50 in the question, 50 in the echo
+	[[ $(grep -o '日' <<<"$s" | wc -l) -eq 100 ]]
+	[[ $(grep -o '😀' <<<"$s" | wc -l) -eq 2 ]]
+	[[ $(grep -o "cafe$(printf '\u0301') end" <<<"$s" | wc -l) -eq 2 ]]
+	# every row fits the pane and the border stays in column 24
+	[[ $(wc -L <<<"$s") -le 100 ]]
+	perl -CSD -Mutf8 -ne 'chomp; next if $. == 30;
+		substr($_, 24, 1) eq "│" or die "row $.: $_\n"' <<<"$s"
+	# the wide run wraps into rows of at most the pane's width
+	grep -Eq '^ {24}│ 日{30,37} *$' <<<"$s"
+}
+
+@test "a bracketed paste of several lines is one message, not one per line" {
+	chatui_login mallory
+	chatui_start
+	wait_for_screen 'mallory@.*connected'
+	printf 'first line\nsecond line\nthird line' >"$BATS_TEST_TMPDIR/paste"
+	tm load-buffer -b p "$BATS_TEST_TMPDIR/paste"
+	tm paste-buffer -p -b p -t "$ui"
+	wait_for_screen '│ third line *$'
+	screen | grep -q '│ first line *$'
+	screen | grep -q '│ second line *$'
+	# nothing was sent
+	api GET /v1/conversations "" "$access_token"
+	[[ $(jb '.data | length') == 0 ]]
+	keys Enter
+	wait_for_screen '^ *│Assistant  echo *$'
+	first_conv
+	api GET "/v1/conversations/$conv" "" "$access_token"
+	[[ $(jb '.messages | length') == 2 ]]
+	[[ $(jb '.messages[0].content') == $'first line\nsecond line\nthird line' ]]
+}
+
+@test "the help overlay lists the keys, scrolls to the last ones, any key closes it" {
+	chatui_login nina
+	chatui_start
+	wait_for_screen 'nina@.*connected'
+	keys F1
+	wait_for_screen 'keys \(.*closes\)'
+	screen | grep -q 'F1, ?  *show the keys'
+	screen | grep -q 'Ctrl-P  *run any action by name'
+	# 30 rows cannot hold them all: the end is reached by scrolling
+	wait_for_screen 'PgUp/PgDn scroll'
+	! screen | grep -q 'a new line in the message'
+	keys NPage
+	wait_for_screen 'Enter  *send the message'
+	keys NPage
+	wait_for_screen 'Ctrl-J  *a new line in the message'
+	! screen | grep -q 'show the keys'
+	keys Home
+	wait_for_screen 'F1, \?  *show the keys'
+	keys x
+	wait_gone 'keys \(.*closes\)'
+	# the key that closed it is not typed
+	! screen | grep -q '^ *│x *$'
+	# ? in the empty input opens it too
+	type_text '?'
+	wait_for_screen 'keys \(.*closes\)'
+	keys Escape
+	wait_gone 'keys \(.*closes\)'
+	chatui_alive
+}
