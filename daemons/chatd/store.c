@@ -197,10 +197,11 @@ static void copy_col(const struct db_rows *r, size_t row, size_t col,
 	out[n] = '\0';
 }
 
-/* A row of CONV_COLUMNS into *out (zeroed first). */
-static int conv_from_row(const struct db_rows *r, size_t row,
-			 struct chat_conv *out)
+/* A row of CONV_COLUMNS into the struct chat_conv at dst (zeroed
+ * first; nothing to release after a failure). */
+static int conv_from_row(const struct db_rows *r, size_t row, void *dst)
 {
+	struct chat_conv *out = dst;
 	int rc;
 
 	memset(out, 0, sizeof(*out));
@@ -223,10 +224,11 @@ static int conv_from_row(const struct db_rows *r, size_t row,
 	return 0;
 }
 
-/* A row of MSG_COLUMNS into *out (zeroed first). */
-static int msg_from_row(const struct db_rows *r, size_t row,
-			struct chat_msg *out)
+/* A row of MSG_COLUMNS into the struct chat_msg at dst (zeroed first;
+ * nothing to release after a failure). */
+static int msg_from_row(const struct db_rows *r, size_t row, void *dst)
 {
+	struct chat_msg *out = dst;
 	int rc;
 
 	memset(out, 0, sizeof(*out));
@@ -262,6 +264,84 @@ static int msg_from_row(const struct db_rows *r, size_t row,
 	return 0;
 }
 
+static void conv_release_any(void *c)
+{
+	chat_conv_release(c);
+}
+
+static void msg_release_any(void *m)
+{
+	chat_msg_release(m);
+}
+
+/* conv_from_row or msg_from_row */
+typedef int (*store_row_fn)(const struct db_rows *r, size_t row, void *dst);
+
+/* The one row a query gives, by from_row into dst; CHAT_ENOTFOUND when
+ * it gives none. */
+static int query_one(struct db_conn *c, const char *sql,
+		     const struct db_param *p, size_t np,
+		     store_row_fn from_row, void *dst)
+{
+	struct db_rows *r = NULL;
+	int rc = db_query(c, sql, p, np, &r);
+
+	if (rc == 0 && db_rows_count(r) == 0)
+		rc = CHAT_ENOTFOUND;
+	if (rc == 0)
+		rc = from_row(r, 0, dst);
+	db_rows_free(r);
+	return rc;
+}
+
+/* Runs a statement meant to change a row: CHAT_ENOTFOUND when it
+ * changed none. */
+static int exec_one(struct db_conn *c, const char *sql,
+		    const struct db_param *p, size_t np)
+{
+	int64_t changes = 0;
+	int rc = db_exec(c, sql, p, np, &changes);
+
+	if (rc == 0 && changes == 0)
+		rc = CHAT_ENOTFOUND;
+	return rc;
+}
+
+/*
+ * Every row of r decoded by from_row into a new array of elements of
+ * size bytes: *out (NULL when there are no rows, else the caller's) and
+ * *n.  After a failure the elements decoded so far are released (by
+ * release) and freed, and *out stays NULL.
+ */
+static int rows_to_array(const struct db_rows *r, size_t size,
+			 store_row_fn from_row, void (*release)(void *),
+			 void **out, size_t *n)
+{
+	size_t i, count = db_rows_count(r);
+	char *v;
+	int rc;
+
+	*out = NULL;
+	*n = 0;
+	if (count == 0)
+		return 0;
+	v = calloc(count, size);
+	if (!v)
+		return CHAT_ENOMEM;
+	for (i = 0; i < count; i++) {
+		rc = from_row(r, i, v + i * size);
+		if (rc < 0) {
+			while (i-- > 0)
+				release(v + i * size);
+			free(v);
+			return rc;
+		}
+	}
+	*out = v;
+	*n = count;
+	return 0;
+}
+
 /* "" stands for NULL in the structs' id arrays. */
 static struct db_param p_id(const char *s)
 {
@@ -280,22 +360,14 @@ int store_conv_get(struct db_conn *c, const char *user_id, const char *id,
 		   struct chat_conv *out)
 {
 	char cid[UUID_STR_LEN], uid[UUID_STR_LEN];
-	struct db_rows *r = NULL;
 	struct db_param p[2];
-	int rc;
 
 	memset(out, 0, sizeof(*out));
 	if (!uuid_norm(id, cid) || !uuid_norm(user_id, uid))
 		return CHAT_ENOTFOUND;
 	p[0] = db_p_text(cid);
 	p[1] = db_p_text(uid);
-	rc = db_query(c, sql_conv_get, p, 2, &r);
-	if (rc == 0 && db_rows_count(r) == 0)
-		rc = CHAT_ENOTFOUND;
-	if (rc == 0)
-		rc = conv_from_row(r, 0, out);
-	db_rows_free(r);
-	return rc;
+	return query_one(c, sql_conv_get, p, 2, conv_from_row, out);
 }
 
 int store_conv_insert(struct db_conn *c, const struct chat_conv *conv)
@@ -318,32 +390,22 @@ int store_conv_set_leaf(struct db_conn *c, const char *conv_id,
 			const char *leaf_id, int64_t now)
 {
 	struct db_param p[3];
-	int64_t changes = 0;
-	int rc;
 
 	p[0] = db_p_text(conv_id);
 	p[1] = p_id(leaf_id);
 	p[2] = DB_P_INT(now);
-	rc = db_exec(c, sql_conv_set_leaf, p, 3, &changes);
-	if (rc == 0 && changes == 0)
-		rc = CHAT_ENOTFOUND;
-	return rc;
+	return exec_one(c, sql_conv_set_leaf, p, 3);
 }
 
 int store_conv_set_title(struct db_conn *c, const char *conv_id,
 			 const char *title, int64_t now)
 {
 	struct db_param p[3];
-	int64_t changes = 0;
-	int rc;
 
 	p[0] = db_p_text(conv_id);
 	p[1] = db_p_text(title);
 	p[2] = DB_P_INT(now);
-	rc = db_exec(c, sql_conv_set_title, p, 3, &changes);
-	if (rc == 0 && changes == 0)
-		rc = CHAT_ENOTFOUND;
-	return rc;
+	return exec_one(c, sql_conv_set_title, p, 3);
 }
 
 /* ---- messages -------------------------------------------------------- */
@@ -353,9 +415,7 @@ int store_msg_get(struct db_conn *c, const char *user_id,
 		  struct chat_msg *out)
 {
 	char mid[UUID_STR_LEN], cid[UUID_STR_LEN], uid[UUID_STR_LEN];
-	struct db_rows *r = NULL;
 	struct db_param p[3];
-	int rc;
 
 	memset(out, 0, sizeof(*out));
 	if (!uuid_norm(msg_id, mid) || !uuid_norm(conv_id, cid) ||
@@ -364,13 +424,7 @@ int store_msg_get(struct db_conn *c, const char *user_id,
 	p[0] = db_p_text(mid);
 	p[1] = db_p_text(cid);
 	p[2] = db_p_text(uid);
-	rc = db_query(c, sql_msg_get, p, 3, &r);
-	if (rc == 0 && db_rows_count(r) == 0)
-		rc = CHAT_ENOTFOUND;
-	if (rc == 0)
-		rc = msg_from_row(r, 0, out);
-	db_rows_free(r);
-	return rc;
+	return query_one(c, sql_msg_get, p, 3, msg_from_row, out);
 }
 
 int store_msg_insert(struct db_conn *c, const struct chat_msg *m)
@@ -399,8 +453,6 @@ int store_msg_insert(struct db_conn *c, const struct chat_msg *m)
 int store_msg_update(struct db_conn *c, const struct chat_msg *m)
 {
 	struct db_param p[11];
-	int64_t changes = 0;
-	int rc;
 
 	p[0] = db_p_text(m->id);
 	p[1] = db_p_text(m->content ? m->content : "");
@@ -413,19 +465,15 @@ int store_msg_update(struct db_conn *c, const struct chat_msg *m)
 	p[8] = p_count(m->latency_ms);
 	p[9] = DB_P_INT(m->updated_at);
 	p[10] = db_p_text(m->model);
-	rc = db_exec(c, sql_msg_update, p, 11, &changes);
-	if (rc == 0 && changes == 0)
-		rc = CHAT_ENOTFOUND;
-	return rc;
+	return exec_one(c, sql_msg_update, p, 11);
 }
 
 int store_branch(struct db_conn *c, const char *conv_id, const char *leaf_id,
 		 struct chat_msg **out, size_t *n)
 {
 	struct db_rows *r = NULL;
-	struct chat_msg *v = NULL;
 	struct db_param p[2];
-	size_t i, count = 0;
+	void *v = NULL;
 	int rc;
 
 	*out = NULL;
@@ -435,27 +483,10 @@ int store_branch(struct db_conn *c, const char *conv_id, const char *leaf_id,
 	p[0] = db_p_text(leaf_id);
 	p[1] = db_p_text(conv_id);
 	rc = db_query(c, sql_branch, p, 2, &r);
-	if (rc < 0)
-		goto out;
-	count = db_rows_count(r);
-	if (count == 0)
-		goto out;
-	v = calloc(count, sizeof(*v));
-	if (!v) {
-		rc = CHAT_ENOMEM;
-		goto out;
-	}
-	for (i = 0; i < count; i++) {
-		rc = msg_from_row(r, i, &v[i]);
-		if (rc < 0) {
-			chat_msgs_free(v, i);
-			v = NULL;
-			goto out;
-		}
-	}
+	if (rc == 0)
+		rc = rows_to_array(r, sizeof(**out), msg_from_row,
+				   msg_release_any, &v, n);
 	*out = v;
-	*n = count;
-out:
 	db_rows_free(r);
 	return rc;
 }
@@ -555,10 +586,10 @@ int store_conv_list(struct db_conn *c, const struct store_conv_filter *f,
 {
 	struct db_param p[6];
 	struct db_rows *r = NULL;
-	struct chat_conv *v = NULL;
 	struct buf sql;
 	char *pattern = NULL;
-	size_t np = 0, i, count;
+	void *v = NULL;
+	size_t np = 0;
 	int rc;
 
 	*out = NULL;
@@ -601,26 +632,10 @@ int store_conv_list(struct db_conn *c, const struct store_conv_filter *f,
 	}
 	if (rc == 0)
 		rc = db_query(c, sql.data, p, np, &r);
-	if (rc < 0)
-		goto out;
-	count = db_rows_count(r);
-	if (count == 0)
-		goto out;
-	v = calloc(count, sizeof(*v));
-	if (!v) {
-		rc = CHAT_ENOMEM;
-		goto out;
-	}
-	for (i = 0; i < count; i++) {
-		rc = conv_from_row(r, i, &v[i]);
-		if (rc < 0) {
-			chat_convs_free(v, i);
-			v = NULL;
-			goto out;
-		}
-	}
+	if (rc == 0)
+		rc = rows_to_array(r, sizeof(**out), conv_from_row,
+				   conv_release_any, &v, n);
 	*out = v;
-	*n = count;
 out:
 	free(pattern);
 	db_rows_free(r);
@@ -632,7 +647,6 @@ int store_conv_update(struct db_conn *c, struct chat_conv *conv,
 		      unsigned mask, int64_t now)
 {
 	struct db_param p[8];
-	struct db_rows *r = NULL;
 	struct chat_conv fresh;
 	struct buf sql;
 	size_t np = 0;
@@ -669,16 +683,11 @@ int store_conv_update(struct db_conn *c, struct chat_conv *conv,
 				np - 2, np - 1, np);
 	}
 	if (rc == 0)
-		rc = db_query(c, sql.data, p, np, &r);
-	if (rc == 0 && db_rows_count(r) == 0)
-		rc = CHAT_ENOTFOUND;
-	if (rc == 0)
-		rc = conv_from_row(r, 0, &fresh);
+		rc = query_one(c, sql.data, p, np, conv_from_row, &fresh);
 	if (rc == 0) {
 		chat_conv_release(conv);
 		*conv = fresh;
 	}
-	db_rows_free(r);
 	buf_release(&sql);
 	return rc;
 }
@@ -687,7 +696,6 @@ int store_conv_delete(struct db_conn *c, const char *user_id,
 		      const char *conv_id)
 {
 	struct db_param p[2];
-	int64_t changes = 0;
 	int rc;
 
 	p[0] = db_p_text(conv_id);
@@ -697,9 +705,7 @@ int store_conv_delete(struct db_conn *c, const char *user_id,
 		return rc;
 	rc = db_exec(c, sql_conv_delete_msgs, p, 2, NULL);
 	if (rc == 0)
-		rc = db_exec(c, sql_conv_delete, p, 2, &changes);
-	if (rc == 0 && changes == 0)
-		rc = CHAT_ENOTFOUND;
+		rc = exec_one(c, sql_conv_delete, p, 2);
 	if (rc == 0)
 		return db_commit(c);
 	db_rollback(c);
