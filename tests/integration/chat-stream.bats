@@ -57,6 +57,18 @@ sse_get() {
 	IFS= read -rd '' body <"$out" || true
 }
 
+# sse_send_bg CONV BODY OUT [CURL-ARG...]: alice's send to CONV in the
+# SSE form, in the background, the stream into OUT; its pid in $pid.
+sse_send_bg() {
+	local conv_id=$1 data=$2 out=$3
+	shift 3
+	curl -sN --max-time 10 -H "Authorization: Bearer $alice" \
+		-H 'Accept: text/event-stream' -H 'Content-Type: application/json' \
+		"$@" --data-binary "$data" \
+		"$(base_url)/v1/conversations/$conv_id/messages" >"$out" 3>&- &
+	pid=$!
+}
+
 # The complete events of the SSE text on stdin, one a line:
 # id TAB event TAB data.  A cut last event is left out.
 sse_events() {
@@ -194,11 +206,7 @@ wait_status() {
 	curl -s -X POST "$FAKELLM_URL/_reset" >/dev/null
 	new_conv
 	out=$BATS_TEST_TMPDIR/stop.sse
-	curl -sN --max-time 10 -H "Authorization: Bearer $alice" \
-		-H 'Accept: text/event-stream' -H 'Content-Type: application/json' \
-		--data-binary '{"content":"go","model":"openai/fake:words=50,delay_ms=10,stall_at=5"}' \
-		"$(base_url)/v1/conversations/$conv/messages" >"$out" 3>&- &
-	pid=$!
+	sse_send_bg "$conv" '{"content":"go","model":"openai/fake:words=50,delay_ms=10,stall_at=5"}' "$out"
 	wait_deltas "$out" 5
 	wait_stat active 1
 	api POST "/v1/conversations/$conv/stop" "" "$alice"
@@ -228,11 +236,7 @@ wait_status() {
 	new_conv
 	busy=$conv
 	out=$BATS_TEST_TMPDIR/busy.sse
-	curl -sN --max-time 10 -H "Authorization: Bearer $alice" \
-		-H 'Accept: text/event-stream' -H 'Content-Type: application/json' \
-		--data-binary '{"content":"go","model":"openai/fake:words=50,delay_ms=10,stall_at=2"}' \
-		"$(base_url)/v1/conversations/$busy/messages" >"$out" 3>&- &
-	pid=$!
+	sse_send_bg "$busy" '{"content":"go","model":"openai/fake:words=50,delay_ms=10,stall_at=2"}' "$out"
 	wait_deltas "$out" 2
 	api POST "/v1/conversations/$busy/messages" '{"content":"again"}' "$alice"
 	expect_error 409 generation_in_progress
@@ -400,11 +404,7 @@ wait_status() {
 	new_conv
 	out=$BATS_TEST_TMPDIR/idem.sse
 	req='{"content":"slow","model":"openai/fake:words=8,delay_ms=60"}'
-	curl -sN --max-time 10 -H "Authorization: Bearer $alice" \
-		-H 'Accept: text/event-stream' -H 'Content-Type: application/json' \
-		-H 'Idempotency-Key: key-two' --data-binary "$req" \
-		"$(base_url)/v1/conversations/$conv/messages" >"$out" 3>&- &
-	pid=$!
+	sse_send_bg "$conv" "$req" "$out" -H 'Idempotency-Key: key-two'
 	wait_deltas "$out" 1
 	api_args=(-H "Idempotency-Key: key-two")
 	api POST "/v1/conversations/$conv/messages" "$req" "$alice"
@@ -569,11 +569,7 @@ wait_status() {
 @test "the upstream killed mid-stream: an error event, the partial answer kept, the stack healthy" {
 	new_conv
 	out=$BATS_TEST_TMPDIR/kill.sse
-	curl -sN --max-time 10 -H "Authorization: Bearer $alice" \
-		-H 'Accept: text/event-stream' -H 'Content-Type: application/json' \
-		--data-binary '{"content":"go","model":"openai/fake:words=30,delay_ms=10,stall_at=3"}' \
-		"$(base_url)/v1/conversations/$conv/messages" >"$out" 3>&- &
-	pid=$!
+	sse_send_bg "$conv" '{"content":"go","model":"openai/fake:words=30,delay_ms=10,stall_at=3"}' "$out"
 	wait_deltas "$out" 3
 	kill -9 "$(<"$BATS_FILE_TMPDIR/fakellm.pid")"
 	wait "$pid"
