@@ -24,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/resource.h>
 
 #include <libwebsockets.h>
 
@@ -115,7 +116,17 @@ struct http_res {
 struct http_pss {
 	struct http_res *ex;		/* the exchange of this connection */
 	bool upgrade;			/* on_http: it is a WebSocket upgrade */
-	char peer[64];			/* client address, read once */
+};
+
+/*
+ * The client address of a keep-alive connection, read once: lws 4.1
+ * gives each request of a connection fresh per-session data, so the
+ * address is kept here, by socket, for the connection (wsi) that read
+ * it, and dropped when that connection closes.  Loop thread only.
+ */
+struct http_peer {
+	struct lws *wsi;
+	char addr[48];
 };
 
 struct http_server {
@@ -129,6 +140,8 @@ struct http_server {
 	volatile sig_atomic_t stop;
 	lws_sorted_usec_list_t cron_sul;
 	struct http_timer *timers;	/* armed timers; loop thread only */
+	struct http_peer *peers;	/* by socket; npeers of them */
+	size_t npeers;
 	int port;
 };
 
@@ -834,6 +847,42 @@ static struct http_res *ex_new(struct http_server *srv, struct lws *wsi)
 	return ex;
 }
 
+/* The client address of wsi into out: from the connection's cache
+ * entry, read (one getpeername) on its first request.  An upgrade is
+ * read directly and leaves no entry: a WebSocket never reaches
+ * CLOSED_HTTP, where entries are dropped. */
+static void peer_lookup(struct http_server *srv, struct lws *wsi,
+			bool upgrade, char *out, size_t outlen)
+{
+	int fd = (int)lws_get_socket_fd(wsi);
+	struct http_peer *p;
+
+	if (fd < 0 || (size_t)fd >= srv->npeers) {
+		lws_get_peer_simple(wsi, out, outlen);
+		return;
+	}
+	p = &srv->peers[fd];
+	if (upgrade) {
+		p->wsi = NULL;
+		lws_get_peer_simple(wsi, out, outlen);
+		return;
+	}
+	if (p->wsi != wsi || !p->addr[0]) {
+		p->wsi = wsi;
+		lws_get_peer_simple(wsi, p->addr, sizeof(p->addr));
+	}
+	snprintf(out, outlen, "%s", p->addr);
+}
+
+/* wsi closes: its socket number may come back for another client. */
+static void peer_forget(struct http_server *srv, struct lws *wsi)
+{
+	int fd = (int)lws_get_socket_fd(wsi);
+
+	if (fd >= 0 && (size_t)fd < srv->npeers && srv->peers[fd].wsi == wsi)
+		srv->peers[fd].wsi = NULL;
+}
+
 static int on_http(struct http_server *srv, struct lws *wsi,
 		   struct http_pss *pss, const char *uri, size_t len)
 {
@@ -858,9 +907,7 @@ static int on_http(struct http_server *srv, struct lws *wsi,
 	ex->upgrade = pss->upgrade;
 	ex->http10 = lws_hdr_total_length(wsi, WSI_TOKEN_HTTP1_0) > 0;
 	ex->path = strndup(uri && len ? uri : "/", uri && len ? len : 1);
-	if (!pss->peer[0])	/* one lookup per connection, not per request */
-		lws_get_peer_simple(wsi, pss->peer, sizeof(pss->peer));
-	snprintf(ex->peer, sizeof(ex->peer), "%s", pss->peer);
+	peer_lookup(srv, wsi, pss->upgrade, ex->peer, sizeof(ex->peer));
 	rc = ex->path ? 0 : CHAT_ENOMEM;
 	if (rc == 0)
 		rc = read_query(ex, wsi);
@@ -1008,6 +1055,7 @@ static int http_callback(struct lws *wsi, enum lws_callback_reasons reason,
 	case LWS_CALLBACK_HTTP_WRITEABLE:
 		return on_writable(wsi, pss);
 	case LWS_CALLBACK_CLOSED_HTTP:
+		peer_forget(srv, wsi);
 		if (pss->ex) {
 			struct http_res *ex = pss->ex;
 
@@ -1073,6 +1121,20 @@ int http_server_new(const struct http_server_config *cfg,
 		srv->cfg.max_body = HTTP_DEFAULT_MAX_BODY;
 	pthread_mutex_init(&srv->lock, NULL);
 	lws_set_log_level(LLL_ERR, lws_log_to_ours);
+	{
+		struct rlimit rl;
+
+		/* one entry per possible socket; calloc'd pages stay
+		 * untouched, so only sockets in use cost memory */
+		srv->npeers = getrlimit(RLIMIT_NOFILE, &rl) == 0 &&
+			      rl.rlim_cur != RLIM_INFINITY ?
+				      (size_t)rl.rlim_cur : 65536;
+		if (srv->npeers > 65536)
+			srv->npeers = 65536;
+		srv->peers = calloc(srv->npeers, sizeof(*srv->peers));
+		if (!srv->peers)
+			srv->npeers = 0;	/* every request looks it up */
+	}
 
 	srv->protocols[0] = (struct lws_protocols){
 		.name = "http",
@@ -1191,6 +1253,7 @@ void http_server_free(struct http_server *s)
 		free(d);
 	}
 	pthread_mutex_destroy(&s->lock);
+	free(s->peers);
 	free(s);
 }
 
