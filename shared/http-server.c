@@ -110,6 +110,7 @@ struct http_res {
 	bool chunked;			/* loop thread only */
 	bool done;			/* loop thread: transaction completed */
 	bool pending;			/* on srv->pending */
+	bool kick;			/* loop thread: ask for writable */
 	struct http_res *next_pending;
 };
 
@@ -167,6 +168,9 @@ static const struct {
 static void ex_release(struct http_res *ex);
 static bool ex_mark_pending_locked(struct http_res *ex);
 
+/* The server whose loop runs on this thread (http_server_run). */
+static __thread struct http_server *loop_server;
+
 /* ------------------------------------------------------------------ */
 /* exchange lifetime */
 
@@ -215,6 +219,13 @@ static bool ex_mark_pending_locked(struct http_res *ex)
 	struct http_server *srv = ex->srv;
 	bool wake;
 
+	if (loop_server == srv) {
+		/* on the loop thread itself (ON_LOOP handlers, deferred
+		 * work): no queue and no wake-up, ex_kick asks lws for a
+		 * writable callback once the lock is released */
+		ex->kick = true;
+		return false;
+	}
 	if (ex->pending)
 		return false;
 	ex->pending = true;
@@ -226,6 +237,20 @@ static bool ex_mark_pending_locked(struct http_res *ex)
 	return wake;
 }
 
+/* After ex_mark_pending_locked, with the lock released: the writable
+ * request of the loop thread's own answers, or the wake-up of the loop
+ * for another thread's. */
+static void ex_kick(struct http_res *ex, bool wake)
+{
+	if (ex->kick) {
+		ex->kick = false;	/* loop thread only */
+		if (ex->wsi)
+			lws_callback_on_writable(ex->wsi);
+	} else if (wake) {
+		lws_cancel_service(ex->srv->ctx);
+	}
+}
+
 static void ex_wake(struct http_res *ex)
 {
 	bool wake;
@@ -233,8 +258,7 @@ static void ex_wake(struct http_res *ex)
 	pthread_mutex_lock(&ex->srv->lock);
 	wake = ex_mark_pending_locked(ex);
 	pthread_mutex_unlock(&ex->srv->lock);
-	if (wake)
-		lws_cancel_service(ex->srv->ctx);
+	ex_kick(ex, wake);
 }
 
 /* ------------------------------------------------------------------ */
@@ -1191,6 +1215,7 @@ int http_server_port(const struct http_server *s)
 
 int http_server_run(struct http_server *s)
 {
+	loop_server = s;
 	while (!s->stop)
 		if (lws_service(s->ctx, 0) < 0)
 			return CHAT_EIO;
@@ -1450,8 +1475,7 @@ int http_res_begin(struct http_res *res, int status, const char *ctype)
 	res->begun = true;
 	wake = ex_mark_pending_locked(res);
 	pthread_mutex_unlock(&res->srv->lock);
-	if (wake)
-		lws_cancel_service(res->srv->ctx);
+	ex_kick(res, wake);
 	return 0;
 }
 
@@ -1472,8 +1496,7 @@ int http_res_write(struct http_res *res, const void *data, size_t len)
 	if (rc == 0 && !res->head_only)
 		wake = ex_mark_pending_locked(res);
 	pthread_mutex_unlock(&res->srv->lock);
-	if (wake)
-		lws_cancel_service(res->srv->ctx);
+	ex_kick(res, wake);
 	return rc;
 }
 
@@ -1530,8 +1553,7 @@ void http_res_send(struct http_res *res, int status, const char *ctype,
 	}
 	pthread_mutex_unlock(&res->srv->lock);
 	free(body);
-	if (wake)
-		lws_cancel_service(res->srv->ctx);
+	ex_kick(res, wake);
 	ex_release(res);		/* the handler's reference */
 }
 
