@@ -6,10 +6,10 @@
  *
  * Threads: the proxy handler runs on the HTTP loop thread and never
  * blocks; proxied calls to the stack's daemons run on that same thread
- * (upstream.c), other upstream calls (key checks, JWKS, readiness, and
- * upstreams upstream.c cannot reach) on the curl thread of gw->client,
- * whose callbacks answer through the (thread-safe) http_res_* functions.  The
- * route table is written only during init.  The key set (jwks.c) and the
+ * (gw->loop, shared/http-loop.c), other upstream calls (key checks, JWKS,
+ * readiness, and upstreams http-loop.c cannot reach) on the curl thread
+ * of gw->client, whose callbacks answer through the (thread-safe)
+ * http_res_* functions.  The route table is written only during init.  The key set (jwks.c) and the
  * identity caches (cache.c) have their own locks; metrics are atomics.
  */
 #ifndef GATEWAYD_H
@@ -23,6 +23,7 @@
 
 #include "daemon.h"
 #include "http-client.h"
+#include "http-loop.h"
 #include "http-server.h"
 
 #define GW_MAX_UPSTREAMS 16
@@ -173,29 +174,6 @@ void proxy_handler(struct http_req *req, struct http_res *res);
  * opens the same path at the upstream and relays frames both ways. */
 void ws_proxy_handler(struct http_req *req, struct http_res *res);
 
-/* ---- upstream.c: proxied calls on the loop thread ---- */
-
-struct up_client;
-
-/* Notes which upstreams it can call itself (http://<IPv4>:<port>). */
-int upstream_new(struct gatewayd *gw, struct up_client **out);
-/* Ends running calls (on_done with CHAT_ECANCELED), closes connections;
- * before the server is freed, on its loop thread. */
-void upstream_free(struct up_client *c);
-/* True when url (which starts with up->url) can go to upstream_start. */
-bool upstream_direct(const struct up_client *c, const struct gw_upstream *up,
-		     const char *url);
-/* Loop thread only.  Like http_client_start (req->url must start with
- * up->url; req->body must stay valid until on_done), except that on_done
- * may run before this returns, and always does on failure (returns 0);
- * a nonzero return means the request was not acceptable and no callback
- * runs. */
-int upstream_start(struct up_client *c, struct gw_upstream *up,
-		   const struct http_request *req,
-		   const struct http_client_cb *cb, void *arg);
-/* Housekeeping on the loop thread: closes long-idle connections. */
-void upstream_cron(struct up_client *c);
-
 /* ---- ready.c ---- */
 
 /* GET /readyz: 200 when every upstream's /readyz answers 200 and the
@@ -207,7 +185,8 @@ void ready_handle(struct http_req *req, struct http_res *res);
 struct gatewayd {
 	struct daemon d;		/* first: req->app points here */
 	struct http_client *client;	/* owned; upstream calls off the loop */
-	struct up_client *upc;		/* owned; proxied calls on the loop */
+	struct http_loop *loop;		/* owned; proxied calls on the loop,
+					 * made by the first one */
 	pthread_t loop_thread;		/* the thread that runs the server */
 	struct gw_upstream ups[GW_MAX_UPSTREAMS];
 	size_t nups;

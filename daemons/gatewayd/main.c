@@ -25,8 +25,8 @@ static void gatewayd_release(struct daemon *d)
 	struct gatewayd *gw = (struct gatewayd *)d;
 
 	/* the clients first: their last callbacks still use the rest */
-	upstream_free(gw->upc);
-	gw->upc = NULL;
+	http_loop_free(gw->loop);
+	gw->loop = NULL;
 	http_client_free(gw->client);
 	gw->client = NULL;
 	jwks_free(gw->jwks);
@@ -56,11 +56,10 @@ static int gatewayd_init(struct daemon *d, char *err, size_t errlen)
 			  gw->routes[i].up->name, gw->routes[i].up->url);
 	/* daemon_main runs the server's loop on this thread */
 	gw->loop_thread = pthread_self();
-	rc = upstream_new(gw, &gw->upc);
-	if (rc != 0) {
-		snprintf(err, errlen, "out of memory");
-		goto fail;
-	}
+	for (i = 0; i < gw->nups; i++)
+		if (!http_loop_can(gw->ups[i].url))
+			log_info("upstream '%s' at %s goes through libcurl",
+				 gw->ups[i].name, gw->ups[i].url);
 	rc = http_client_new(&gw->client);
 	if (rc != 0) {
 		snprintf(err, errlen, "cannot start the HTTP client: %s",
@@ -83,7 +82,6 @@ static void gatewayd_cron(void *app)
 	struct gatewayd *gw = app;
 
 	jwks_cron(gw);
-	upstream_cron(gw->upc);
 }
 
 static const struct http_route gatewayd_routes[] = {

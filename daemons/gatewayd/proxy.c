@@ -5,12 +5,12 @@
  * The handler runs on the loop thread and never blocks: everything the
  * upstream call needs (URL, filtered headers) is copied into a struct
  * proxy_call there; the call itself runs on the loop thread too
- * (upstream.c; through libcurl's thread only for an upstream URL that
- * upstream.c does not take), and its callbacks write the answer through
- * http_res_* as it arrives (nothing is buffered here, so SSE and chunked
- * streams pass straight through).  The
- * request body is req->body, which stays valid until the final http_res
- * call - and that call is always the last thing done with a proxy_call.
+ * (shared/http-loop.c; through libcurl's thread only for an upstream URL
+ * that http-loop.c does not take), and its callbacks write the answer
+ * through http_res_* as it arrives (nothing is buffered here, so SSE and
+ * chunked streams pass straight through).  The request body is
+ * req->body, which stays valid until the final http_res call - and that
+ * call is always the last thing done with a proxy_call.
  *
  * Trust: every X-Chat-* and X-Forwarded-For header of the client is
  * dropped; the gateway's own identity headers and the internal secret
@@ -383,16 +383,22 @@ static void proxy_start(struct proxy_call *pc)
 	};
 	int rc;
 
-	if (!pc->gw->upc || !pc->gw->client) {
+	if (!pc->gw->client) {
 		/* a deferred start after the clients were freed (shutdown) */
 		proxy_fail(pc, 503, "upstream_unavailable",
 			   "cannot call '%s': the gateway is stopping",
 			   pc->up->name);
 		return;
 	}
+	/* the server exists now (it does not during init) */
+	if (!pc->gw->loop && http_loop_new(pc->gw->d.server,
+					   &pc->gw->loop) != 0) {
+		proxy_fail(pc, 500, "internal", "out of memory");
+		return;
+	}
 	/* pc may be gone once a start returns 0 */
-	if (upstream_direct(pc->gw->upc, pc->up, pc->url))
-		rc = upstream_start(pc->gw->upc, pc->up, &ureq, &cb, pc);
+	if (http_loop_can(pc->url))
+		rc = http_loop_start(pc->gw->loop, &ureq, &cb, pc);
 	else
 		rc = http_client_start(pc->gw->client, &ureq, &cb, pc);
 	if (rc != 0) {

@@ -69,6 +69,7 @@ static int upstream_get(struct gatewayd *gw, const char *name,
 			struct gw_upstream **out, char *err, size_t errlen)
 {
 	struct gw_upstream *up = routes_upstream(gw, name);
+	size_t len;
 	int rc;
 
 	if (up) {
@@ -88,6 +89,10 @@ static int upstream_get(struct gatewayd *gw, const char *name,
 			 "(set '%s.url')", name, name);
 		return rc;
 	}
+	/* request paths bring their own '/' */
+	len = strlen(up->url);
+	while (len > 0 && up->url[len - 1] == '/')
+		up->url[--len] = '\0';
 	gw->nups++;
 	*out = up;
 	return 0;

@@ -1,5 +1,5 @@
 #!/usr/bin/env bats
-# The gateway's own HTTP/1.1 client (daemons/gatewayd/upstream.c) against
+# The gateway's HTTP/1.1 client on its loop (shared/http-loop.c) against
 # an upstream that answers in every framing HTTP/1.1 has and in a few
 # broken ways: the oddup fixture (tests/fixtures/oddup), routed at /v1/t.
 #
