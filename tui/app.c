@@ -18,6 +18,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include <wchar.h>
 
@@ -56,11 +57,20 @@ void app_set_status(struct app *a, bool error, const char *fmt, ...)
 	a->dirty = true;
 }
 
-static void app_trace(struct app *a, const char *what, int64_t since)
+int64_t app_now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/* A trace line: what, in milliseconds since since_us. */
+static void app_trace(struct app *a, const char *what, int64_t since_us)
 {
 	if (a->trace) {
 		fprintf(a->trace, "%s %.3f\n", what,
-			(double)(mono_ms() - since));
+			(double)(app_now_us() - since_us) / 1000.0);
 		fflush(a->trace);
 	}
 }
@@ -109,7 +119,7 @@ static void app_open(struct app *a, const char *id)
 
 	snprintf(path, sizeof(path), "/v1/conversations/%s", id);
 	a->open_seq = rest_submit(&a->rest, RQ_OPEN, "GET", path, NULL, id);
-	a->open_ms = mono_ms();
+	a->open_us = app_now_us();
 	a->loading = true;
 	if (!a->st.open || strcmp(a->st.cur.id, id) != 0) {
 		state_close(&a->st);
@@ -1027,7 +1037,7 @@ static void app_rest_event(struct app *a, struct ui_event *ev)
 			a->sel_msg = -1;
 		if (a->trace && ev->req == RQ_OPEN) {
 			view_paint(a);
-			app_trace(a, "open_ms", a->open_ms);
+			app_trace(a, "open_ms", a->open_us);
 		}
 		break;
 	case RQ_CREATE:
@@ -1218,7 +1228,7 @@ int app_init(struct app *a, const char *server, const char *conversation)
 	int rc;
 
 	memset(a, 0, sizeof(*a));
-	a->start_ms = mono_ms();
+	a->start_us = app_now_us();
 	a->focus = FOCUS_INPUT;
 	a->show_list = true;
 	a->follow = true;
@@ -1288,8 +1298,8 @@ static void app_read_keys(struct app *a)
 		r = get_wch(&wc);
 		if (r == ERR)
 			break;
-		if (!a->key_ms)
-			a->key_ms = mono_ms();
+		if (!a->key_us)
+			a->key_us = app_now_us();
 		app_key(a, (int)wc, r == KEY_CODE_YES);
 	}
 }
@@ -1311,17 +1321,19 @@ int app_run(struct app *a)
 	a->dirty = true;
 	while (!a->quit && !app_signalled) {
 		now = mono_ms();
-		if (a->dirty && now - a->last_paint_ms >= PAINT_MIN_MS) {
+		/* the throttle is for streamed text: a key paints at once */
+		if (a->dirty && (a->key_us ||
+				 now - a->last_paint_ms >= PAINT_MIN_MS)) {
 			view_paint(a);
 			a->dirty = false;
 			a->last_paint_ms = mono_ms();
 			if (!a->first_frame) {
 				a->first_frame = true;
-				app_trace(a, "first_frame_ms", a->start_ms);
+				app_trace(a, "first_frame_ms", a->start_us);
 			}
-			if (a->key_ms) {
-				app_trace(a, "key_to_paint_ms", a->key_ms);
-				a->key_ms = 0;
+			if (a->key_us) {
+				app_trace(a, "key_to_paint_ms", a->key_us);
+				a->key_us = 0;
 			}
 		}
 		/* a banner counts down, tokens/s moves: tick while needed */

@@ -113,10 +113,10 @@ struct app {
 
 	/* colours and trace */
 	int color_mode;			/* 0 mono, 8, 256 */
-	FILE *trace;
-	int64_t start_ms;
-	int64_t key_ms;			/* a key waits for its paint */
-	int64_t open_ms;		/* an opened conversation, likewise */
+	FILE *trace;			/* times from app_now_us() */
+	int64_t start_us;
+	int64_t key_us;			/* a key waits for its paint */
+	int64_t open_us;		/* an opened conversation, likewise */
 	bool first_frame;
 	int64_t last_paint_ms;
 };
@@ -128,6 +128,8 @@ void app_release(struct app *a);
 int app_run(struct app *a);
 void app_set_status(struct app *a, bool error, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
+/* Monotonic microseconds, for the trace's timings. */
+int64_t app_now_us(void);
 
 /* ---- view.c ---- */
 void view_paint(struct app *a);

@@ -13,7 +13,6 @@
 #include <unistd.h>
 
 #include "err.h"
-#include "util.h"
 #include "banned.h"
 
 enum { OPT_SERVER = 256, OPT_CONVERSATION, OPT_VERSION, OPT_HELP };
@@ -96,7 +95,7 @@ int main(int argc, char **argv)
 	struct app *a;
 	size_t i, k = 0;
 	int c, rc;
-	int64_t t0 = mono_ms();	/* the trace's start: libcurl's setup counts */
+	int64_t t0 = app_now_us();	/* the trace counts curl's setup */
 
 	memset(longs, 0, sizeof(longs));
 	for (i = 0; i < MAIN_NOPTS; i++) {
@@ -155,7 +154,7 @@ int main(int argc, char **argv)
 	if (!a)
 		return 1;
 	rc = app_init(a, server, conv);
-	a->start_ms = t0;
+	a->start_us = t0;
 	if (rc == 0)
 		rc = term_init(a);
 	if (rc == 0)
