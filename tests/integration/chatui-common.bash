@@ -11,6 +11,13 @@ tm() {
 	tmux -L "chatui-test-$(basename "$BATS_FILE_TMPDIR")" -f /dev/null "$@"
 }
 
+# tm_start: starts the file's tmux server with a session that lives as
+# long as it (when the last session ends the server exits, and a
+# new-session racing with that exit fails).
+tm_start() {
+	tm new-session -d -s keep -x 100 -y 30 'sleep 86400'
+}
+
 # tm_stop: kills this file's tmux server (never the default one).
 tm_stop() {
 	tm kill-server 2>/dev/null || true

@@ -11,7 +11,11 @@
 
 setup_file() {
 	load test_helper
+	load chatui-common
 	start_stack "[aid]" "echo_delay_ms = 50"
+	if command -v tmux >/dev/null; then
+		tm_start
+	fi
 }
 
 teardown_file() {
