@@ -6,8 +6,9 @@
  *
  * Files: main.c (spec, routes, config), models.c (the model registry:
  * configured models, aliases, fallbacks, providers, discovery), engine.c
- * (one generation: upstream attempts on the curl thread, echo pacing and
- * back-off on loop timers), internal.c (POST /internal/generate),
+ * (one generation: upstream attempts on the loop thread for local
+ * http:// upstreams, else on the curl thread; echo pacing and back-off
+ * on loop timers), internal.c (POST /internal/generate),
  * openai-api.c (/v1/models, /v1/chat/completions), usage.c (usage rows,
  * written by a worker), wire.c (JSON and SSE writing helpers),
  * migrations.c (schema).  The wire formats of the upstreams are in
@@ -15,7 +16,8 @@
  *
  * Threads: handlers run on the loop thread and never block.  A
  * generation's events come from one thread at a time: the curl thread
- * while an upstream request runs, the loop thread for timers.  The model
+ * while an upstream request through libcurl runs, the loop thread for
+ * the others (http-loop.c) and for timers.  The model
  * registry is built at start and read-only afterwards.
  */
 #ifndef CHAT_AID_H
@@ -94,7 +96,10 @@ struct aid {
 	struct aid_model *models;	/* owned */
 	size_t nmodels;
 	/* engine */
-	struct http_client *client;	/* owned */
+	struct http_client *client;	/* owned; https, host names */
+	struct http_loop *loop;		/* owned; loop thread only; made by
+					 * the first call that can use it */
+	pthread_t loop_thread;		/* the thread that runs the server */
 	pthread_mutex_t lock;		/* live list */
 	struct gen *live;		/* generations in flight */
 	bool closing;			/* under lock: no new generation */

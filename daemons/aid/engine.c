@@ -5,12 +5,16 @@
  * stop, and the usage row.
  *
  * A generation is a small state machine.  Each step runs on one thread
- * at a time: an upstream attempt's callbacks on the curl thread, echo
- * pieces and back-off waits on loop timers (http_server_after), and the
- * hand-over between them through the server's defer queue, which orders
- * memory.  There is never more than one pending step per generation, so
- * nothing needs cancelling: a step that finds the client gone (the sink's
- * keep_going) ends the generation.
+ * at a time: an upstream attempt's callbacks on the loop thread when the
+ * provider's URL is http://<IPv4 | localhost>:<port> (http-loop.c: no
+ * thread hand-off), else on the curl thread (http-client.c: https, host
+ * names); echo pieces and back-off waits on loop timers
+ * (http_server_after), and the hand-over between them through the
+ * server's defer queue, which orders memory.  An attempt for the loop
+ * client that is begun on another thread goes to the loop first.  There
+ * is never more than one pending step per generation, so nothing needs
+ * cancelling: a step that finds the client gone (the sink's keep_going)
+ * ends the generation.
  *
  * Failures before the answer began (connect failure, 429, 5xx, a timeout
  * before the head) are retried up to aid.retries times with exponential
@@ -19,7 +23,7 @@
  * begun, a failure is an error event: what was produced stays with the
  * caller.
  *
- * Shutdown: engine_release frees the curl client (running attempts end
+ * Shutdown: engine_release frees both clients (running attempts end
  * through their on_done), then ends the generations still waiting on a
  * timer, since the stopped loop will never fire it.
  */
@@ -35,6 +39,7 @@
 
 #include "err.h"
 #include "http-client.h"
+#include "http-loop.h"
 #include "log.h"
 #include "util.h"
 #include "banned.h"
@@ -528,7 +533,7 @@ static void gen_failed(struct gen *g, bool retryable, const char *code,
 	gen_end(g, "upstream_unavailable", 503, "%s", g->errmsg);
 }
 
-/* ---- upstream attempt, curl thread ------------------------------------ */
+/* ---- upstream attempt, loop or curl thread ----------------------------- */
 
 static int prov_text(void *arg, const char *text, size_t len)
 {
@@ -720,6 +725,37 @@ static void up_done(void *arg, int rc)
 		gen_failed(g, false, "upstream_error", 502);
 }
 
+static void upstream_begin(struct gen *g);
+
+static void upstream_begin_deferred(void *arg)
+{
+	upstream_begin(arg);
+}
+
+static bool engine_on_loop(const struct aid *a)
+{
+	return pthread_equal(pthread_self(), a->loop_thread);
+}
+
+/* Starts req on the loop client when it can take it, else on libcurl's.
+ * The loop client is made by its first call (the server does not exist
+ * yet during init).  0: started (on_done may have run already). */
+static int upstream_start(struct gen *g, const struct http_request *req,
+			  const struct http_client_cb *cb)
+{
+	struct aid *a = g->a;
+	int rc;
+
+	if (!http_loop_can(req->url) || !engine_on_loop(a))
+		return http_client_start(a->client, req, cb, g);
+	if (!a->loop) {
+		rc = http_loop_new(a->d.server, &a->loop);
+		if (rc < 0)
+			return rc;
+	}
+	return http_loop_start(a->loop, req, cb, g);
+}
+
 static void upstream_begin(struct gen *g)
 {
 	static const struct http_client_cb cb = {
@@ -748,6 +784,13 @@ static void upstream_begin(struct gen *g)
 		gen_failed(g, true, "upstream_unavailable", 503);
 		return;
 	}
+	if (http_loop_can(p->base_url) && !engine_on_loop(a)) {
+		if (http_server_defer(a->d.server, upstream_begin_deferred,
+				      g) < 0)
+			gen_end(g, "upstream_unavailable", 503, "%s",
+				chat_strerror(CHAT_ENOMEM));
+		return;
+	}
 	rc = gen_params(g, &params);
 	if (rc == 0)
 		rc = p->ops->build(&p->conf, &params, &h);
@@ -769,7 +812,8 @@ static void upstream_begin(struct gen *g)
 	req.idle_timeout_ms = a->idle_timeout_ms;
 	req.max_response = a->max_response * ENGINE_WIRE_FACTOR +
 			   ENGINE_WIRE_EXTRA;
-	rc = http_client_start(a->client, &req, &cb, g);
+	/* g may be gone once this returns 0 */
+	rc = upstream_start(g, &req, &cb);
 	prov_http_release(&h);		/* the client copied what it needs */
 	if (rc < 0) {
 		snprintf(g->errmsg, sizeof(g->errmsg), "cannot call '%s': %s",
@@ -939,6 +983,9 @@ int engine_init(struct aid *a, char *err, size_t errlen)
 	pthread_mutex_init(&a->lock, NULL);
 	a->live = NULL;
 	a->closing = false;
+	/* daemon_main runs the server's loop on this thread */
+	a->loop_thread = pthread_self();
+	a->loop = NULL;
 	rc = http_client_new(&a->client);
 	if (rc < 0)
 		chat_errf(err, errlen, "cannot start the upstream client: %s",
@@ -957,6 +1004,9 @@ void engine_release(struct aid *a)
 	if (a->client)
 		http_client_free(a->client);
 	a->client = NULL;
+	/* the loop has stopped: this is its thread, the server is alive */
+	http_loop_free(a->loop);
+	a->loop = NULL;
 	/* the rest wait on timers the stopped loop will never fire */
 	for (;;) {
 		pthread_mutex_lock(&a->lock);

@@ -3,7 +3,10 @@
 #
 # aid_stack [CONFIG-LINE...]: starts the fake upstream and a stack whose
 # providers all point at it, with fast retries and timeouts; logs a user
-# in (token saved for the tests, see aid_setup).
+# in (token saved for the tests, see aid_setup).  AID_UPSTREAM_HOST: the
+# host the providers' URLs name instead of the fake upstream's address
+# (127.1 reaches it through libcurl: aid's loop client takes only
+# dotted-quad addresses and localhost).
 # chat BODY [CURL-ARG...]: POST /v1/chat/completions through the gateway
 # as that user; the answer's body in $body, status in $status_code.
 # The fake upstream's scenario is in the model name (contracts3.md).
@@ -26,12 +29,15 @@ aid_stack() {
 			"context_window = 100")
 	done
 	start_fakellm || return 1
+	local up=$FAKELLM_URL
+	[[ -z ${AID_UPSTREAM_HOST:-} ]] ||
+		up=http://$AID_UPSTREAM_HOST:$FAKELLM_PORT
 	start_stack \
 		"[routes]" "/v1/models = aid" "/v1/chat = aid" \
-		"[openai]" "base_url = $FAKELLM_URL/v1" \
+		"[openai]" "base_url = $up/v1" \
 		"api_key = $AID_UPSTREAM_KEY" \
-		"[ollama]" "url = $FAKELLM_URL" \
-		"[anthropic]" "base_url = $FAKELLM_URL" \
+		"[ollama]" "url = $up" \
+		"[anthropic]" "base_url = $up" \
 		"api_key = $AID_UPSTREAM_KEY" \
 		"[aid]" "echo_delay_ms = 0" "retries = 2" "backoff_ms = 10" \
 		"backoff_max_ms = 150" "idle_timeout_ms = 500" \
