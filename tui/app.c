@@ -362,6 +362,35 @@ static bool app_need_conv(struct app *a)
 	return false;
 }
 
+/* Log out: the socket closes first (a new one stays idle until a login
+ * kicks it, so it never reconnects with the old token), the REST worker
+ * revokes the session and removes the credentials file (after the calls
+ * queued before it), and what the login showed is dropped. */
+static void app_logout(struct app *a)
+{
+	ws_stop(&a->ws);
+	auth_forget(&a->auth);
+	a->ws_state = WS_IDLE;
+	a->ws_was_open = false;
+	if (ws_start(&a->ws, &a->auth, &a->evq) < 0)
+		app_set_status(a, true, "cannot start the connection thread");
+	rest_submit(&a->rest, RQ_LOGOUT, "POST", "", NULL, NULL);
+	pend_clear(&a->pend);
+	state_release(&a->st);
+	state_init(&a->st);
+	a->sel_msg = -1;
+	a->list_sel = -1;
+	a->top_msg = 0;
+	a->top_row = 0;
+	a->follow = true;
+	a->filter[0] = '\0';
+	a->focus = FOCUS_INPUT;
+	a->login = true;
+	a->logged_in = false;
+	a->login_busy = false;
+	snprintf(a->login_msg, sizeof(a->login_msg), "logging out");
+}
+
 static void app_action(struct app *a, enum action act)
 {
 	long i;
@@ -582,9 +611,7 @@ static void app_action(struct app *a, enum action act)
 		editor_insert(&a->input, "\n", 1);
 		break;
 	case ACT_LOGOUT:
-		auth_forget(&a->auth);
-		a->login = true;
-		a->logged_in = false;
+		app_logout(a);
 		break;
 	}
 	a->dirty = true;
@@ -990,6 +1017,14 @@ static void app_rest_event(struct app *a, struct ui_event *ev)
 	bool ok = ev->status >= 200 && ev->status < 300;
 	int rc;
 
+	if (ev->req == RQ_LOGOUT) {
+		snprintf(a->login_msg, sizeof(a->login_msg), "%s",
+			 ok ? "logged out" : ev->message);
+		return;
+	}
+	/* answers to the previous login's calls are not shown */
+	if (a->login && ev->req != RQ_LOGIN && ev->req != RQ_REGISTER)
+		return;
 	if (ev->req == RQ_LOGIN || ev->req == RQ_REGISTER) {
 		a->login_busy = false;
 		if (ok) {

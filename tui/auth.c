@@ -207,6 +207,41 @@ void auth_forget(struct auth *a)
 	pthread_mutex_unlock(&a->mu);
 }
 
+int auth_logout(struct auth *a, char *err, size_t errlen)
+{
+	struct http_result res = { 0 };
+	struct creds disk;
+	int rc = 0, rm = 0;
+
+	pthread_mutex_lock(&a->mu);
+	a->have = false;
+	if (a->creds.access_token && a->creds.access_token[0]) {
+		rc = http_call(a->curl, a->server, "POST", "/v1/auth/logout",
+			       a->creds.access_token, NULL, &res);
+		if (rc == CHAT_EAUTH)
+			rc = 0;		/* the session had ended already */
+		else if (rc < 0)
+			chat_errf(err, errlen, "cannot revoke the session: %s; "
+				  "the local credentials were removed",
+				  res.message);
+		http_result_release(&res);
+	}
+	/* another server's login in the shared file is not ours to drop */
+	if (a->path[0] && creds_load(a->path, &disk) == 0) {
+		if (auth_same(disk.server, a->server))
+			rm = creds_remove(a->path);
+		creds_release(&disk);
+	}
+	if (rm < 0) {
+		chat_errf(err, errlen, "cannot remove '%s'", a->path);
+		rc = rm;
+	}
+	creds_release(&a->creds);
+	memset(&a->creds, 0, sizeof(a->creds));
+	pthread_mutex_unlock(&a->mu);
+	return rc < 0 && rm == 0 ? CHAT_EUPSTREAM : rc;
+}
+
 /* A token answer into a->creds. */
 static int auth_take_pair(struct auth *a, const cJSON *obj)
 {

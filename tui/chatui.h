@@ -113,6 +113,12 @@ int auth_login(struct auth *a, const char *username, const char *password,
 	       bool do_register, char *err, size_t errlen);
 /* Forgets the login (file left alone). */
 void auth_forget(struct auth *a);
+/* Logs out as chatctl logout does: revokes the session on the server
+ * (POST /v1/auth/logout with the login's token, even after auth_forget)
+ * and removes the credentials file when it holds a login to this server;
+ * the in-memory login goes too.  The file goes even when the server
+ * cannot be asked (err says so).  0, CHAT_EUPSTREAM or the file's error. */
+int auth_logout(struct auth *a, char *err, size_t errlen);
 
 /* One HTTP call (blocking), for auth.c and rest.c. */
 struct http_result {
@@ -140,6 +146,7 @@ enum rq_kind {
 	RQ_MODELS,		/* GET /v1/models */
 	RQ_LOGIN,		/* auth_login (body: username, password) */
 	RQ_REGISTER,
+	RQ_LOGOUT,		/* auth_logout */
 };
 
 struct rest_req {

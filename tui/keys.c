@@ -60,7 +60,7 @@ const struct action_info key_actions[ACT_COUNT] = {
 	{ ACT_REDRAW, "redraw", "repaint the screen and reconnect now", true },
 	{ ACT_SEND, "send", "send the message", false },
 	{ ACT_NEWLINE, "newline", "a new line in the message", false },
-	{ ACT_LOGOUT, "log out", "forget this login and show the login screen",
+	{ ACT_LOGOUT, "log out", "end the session and show the login screen",
 	  true },
 };
 
@@ -106,6 +106,7 @@ const struct key_binding key_bindings[] = {
 	{ 'G', FOCUS_MSGS, KEYF_HIDDEN, ACT_BOTTOM },
 	{ '\t', FOCUS_ANY, 0, ACT_FOCUS },
 	{ KEY_F(12), FOCUS_ANY, 0, ACT_TOGGLE_LIST },
+	{ KEY_F(11), FOCUS_ANY, 0, ACT_LOGOUT },
 	{ CTRL('l'), FOCUS_ANY, 0, ACT_REDRAW },
 	{ '\r', FOCUS_INPUT, 0, ACT_SEND },
 	{ KEY_ENTER, FOCUS_INPUT, KEYF_HIDDEN, ACT_SEND },

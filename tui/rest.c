@@ -88,6 +88,12 @@ static void rest_run(struct rest *r, CURL *curl, struct rest_req *q)
 		evq_post(r->evq, ev);
 		return;
 	}
+	if (q->kind == RQ_LOGOUT) {
+		rc = auth_logout(r->auth, ev->message, sizeof(ev->message));
+		ev->status = rc == 0 ? 204 : 500;
+		evq_post(r->evq, ev);
+		return;
+	}
 	rc = rest_authed(r, curl, q->method, q->path, q->body, &res);
 	if (rc == 0 && q->kind == RQ_BRANCH) {
 		/* the leaf moved: the branch to show comes from a GET */

@@ -385,3 +385,39 @@ layout_ok() {
 	wait_gone 'keys \(.*closes\)'
 	chatui_alive
 }
+
+@test "log out (F11) revokes the session, removes the credentials file; logging in again works" {
+	chatui_login olga
+	chatui_start
+	wait_for_screen 'olga@.*connected'
+	[[ -f $XDG_CONFIG_HOME/chat/credentials ]]
+	local old_refresh
+	old_refresh=$(jq -r .refresh_token "$XDG_CONFIG_HOME/chat/credentials")
+	[[ -n $old_refresh && $old_refresh != null ]]
+	keys F11
+	wait_for_screen 'chatui: log in'
+	wait_for_screen 'logged out'
+	[[ ! -e $XDG_CONFIG_HOME/chat/credentials ]]
+	run "$CHAT_BIN/chatctl" --server "$(base_url)" whoami
+	[[ $status -ne 0 ]]
+	# the session is revoked on the server: its refresh token is refused
+	api POST /v1/auth/refresh "{\"refresh_token\":\"$old_refresh\"}"
+	expect_status 401
+	chatui_alive
+	# the login screen logs in again
+	type_text olga
+	keys Tab
+	type_text password-olga
+	keys Enter
+	wait_for_screen '^Conversations'
+	wait_for_screen 'olga@http://127\.0\.0\.1:[0-9]+ .*connected'
+	[[ -f $XDG_CONFIG_HOME/chat/credentials ]]
+	run "$CHAT_BIN/chatctl" --server "$(base_url)" whoami
+	[[ $status -eq 0 && $output == *olga* ]]
+	# and the new login works: a message goes out and is answered
+	type_text 'after relogin'
+	keys Enter
+	wait_for_screen '^ *│Assistant  echo *$'
+	first_conv
+	wait_api_jq "/v1/conversations/$conv" '(.messages | length) == 2 and .messages[1].status == "complete"'
+}
