@@ -5,14 +5,17 @@
 # login screen, a streamed answer, stop, regenerate, branches, switching
 # conversations, resize, gatewayd and chatd restarts (banner, reconnect,
 # the message typed meanwhile goes out), another client's message live,
-# NO_COLOR, wide characters, bracketed paste, the help overlay.
+# NO_COLOR, wide characters, bracketed paste, the help overlay, log out,
+# rename, archive, delete, search, scrolling, edit and resend, the model
+# picker, the system prompt, copy (OSC 52 into tmux's buffer).
 #
 # Every test has its own user, credentials file and tmux session.
 
 setup_file() {
 	load test_helper
 	load chatui-common
-	start_stack "[aid]" "echo_delay_ms = 50"
+	start_stack "[aid]" "echo_delay_ms = 50" "models = roomy" \
+		"[model.roomy]" "provider = echo"
 	if command -v tmux >/dev/null; then
 		tm_start
 	fi
@@ -420,4 +423,190 @@ layout_ok() {
 	wait_for_screen '^ *│Assistant  echo *$'
 	first_conv
 	wait_api_jq "/v1/conversations/$conv" '(.messages | length) == 2 and .messages[1].status == "complete"'
+}
+
+# wait_row N PATTERN: polls until the N-th screen row matches.
+wait_row() {
+	local i
+	for ((i = 0; i < 200; i++)); do
+		row "$1" | grep -Eq -- "$2" && return 0
+		sleep 0.05
+	done
+	echo "timed out waiting for row $1 to match /$2/:" >&2
+	screen >&2
+	return 1
+}
+
+# conv_with TITLE CONTENT: a conversation made through the API, its id in
+# c (the content is answered by echo).
+conv_with() {
+	api POST /v1/conversations "{\"title\":\"$1\"}" "$access_token"
+	expect_status 201
+	c=$(jb .id)
+	api POST "/v1/conversations/$c/messages" "{\"content\":\"$2\"}" "$access_token"
+	expect_status 201
+}
+
+@test "rename (F2), archive (F9) and delete (F8, confirmed) change the stored conversation" {
+	chatui_login pat
+	local c
+	conv_with 'old title' 'some words'
+	wait_api_jq "/v1/conversations/$c" '.messages[1].status == "complete"'
+	chatui_start -- -c "$c"
+	wait_for_screen '│ old title *$'
+	wait_for_screen 'pat@.*connected'
+	keys F2
+	wait_for_screen 'rename'
+	keys C-u
+	type_text 'new name'
+	keys Enter
+	wait_api_jq "/v1/conversations/$c" '.title == "new name"'
+	wait_for_screen '^new name '
+	keys F9
+	wait_api_jq "/v1/conversations/$c" '.archived == true'
+	# again: brought back
+	keys F9
+	wait_api_jq "/v1/conversations/$c" '.archived == false'
+	# delete asks first; anything but y keeps it
+	keys F8
+	wait_for_screen 'delete this conversation\?'
+	keys n
+	wait_gone 'delete this conversation\?'
+	sleep 0.3
+	api GET "/v1/conversations/$c" "" "$access_token"
+	expect_status 200
+	keys F8
+	wait_for_screen 'delete this conversation\?'
+	keys y
+	wait_gone '^new name '
+	api GET "/v1/conversations/$c" "" "$access_token"
+	expect_status 404
+	chatui_alive
+}
+
+@test "search (Ctrl-F) lists the conversations the server finds" {
+	chatui_login quinn
+	local c
+	conv_with 'plums' 'purple'
+	conv_with 'cherries' 'dark red'
+	conv_with 'melons' 'green'
+	chatui_start
+	wait_for_screen '^melons '
+	wait_for_screen '^plums '
+	keys C-f
+	wait_for_screen 'search conversations'
+	type_text cherr
+	keys Enter
+	wait_for_screen '^cherries '
+	wait_gone '^plums '
+	! screen | grep -q '^melons '
+	keys Enter
+	wait_for_screen '│ dark red *$'
+}
+
+@test "PgUp/PgDn and Home/End scroll a conversation longer than the pane" {
+	chatui_login rita
+	local c content i
+	content=top-marker
+	for ((i = 2; i < 40; i++)); do content+="\\nline$i"; done
+	content+="\\nend-marker"
+	conv_with 'long' "$content"
+	wait_api_jq "/v1/conversations/$c" '.messages[1].status == "complete"'
+	chatui_start -- -c "$c"
+	# opened at the end: the answer's last line above the input
+	wait_for_screen '│ end-marker *$'
+	[[ $(screen | sed -n '2,27p' | grep -v '│ *$' | tail -1) =~ '│ end-marker' ]]
+	wait_row 2 '│ line[0-9]+ *$'
+	keys Home
+	wait_row 2 '│You *$'
+	wait_row 3 '│ top-marker *$'
+	! screen | grep -q 'end-marker'
+	# a page down: the first row is further down the question
+	keys NPage
+	wait_row 2 '│ line(2[0-9]|3[0-9]) *$'
+	keys End
+	wait_for_screen '│ end-marker *$'
+	! screen | grep -q '│You *$'
+	# at the bottom the answer's end is the pane's last text
+	[[ $(screen | sed -n '2,27p' | grep -v '│ *$' | tail -1) =~ '│ end-marker' ]]
+	local bottom
+	bottom=$(screen)
+	keys PPage
+	for ((i = 0; i < 200; i++)); do
+		[[ $(screen) != "$bottom" ]] && break
+		sleep 0.05
+	done
+	[[ $(screen) != "$bottom" ]]
+	# a page up: the last row shown is no longer the answer's end
+	! screen | sed -n 27p | grep -q 'end-marker'
+	keys PPage PPage PPage
+	wait_row 3 '│ top-marker *$'
+}
+
+@test "editing an earlier question (Ctrl-E) and sending it makes a new branch" {
+	chatui_login sam
+	chatui_start
+	wait_for_screen 'sam@.*connected'
+	type_text 'first question'
+	keys Enter
+	wait_for_screen '^ *│Assistant  echo *$'
+	first_conv
+	wait_api_jq "/v1/conversations/$conv" '.messages[1].status == "complete"'
+	local leaf
+	leaf=$(jb .current_leaf_id)
+	keys C-e
+	wait_for_screen '│ first question *$'
+	keys C-u
+	type_text 'second question'
+	keys Enter
+	wait_api_jq "/v1/conversations/$conv" '(.messages[0].sibling_ids | length) == 2 and .messages[0].content == "second question" and .messages[1].status == "complete"'
+	[[ $(jb .current_leaf_id) != "$leaf" ]]
+	[[ $(jb '.messages | length') == 2 ]]
+	wait_for_screen 'second question *$'
+	wait_for_screen '‹2/2›'
+}
+
+@test "the model picker (F4) and the system prompt editor (F7) change the conversation" {
+	chatui_login tina
+	local c
+	conv_with 'settings' 'hello'
+	wait_api_jq "/v1/conversations/$c" '.messages[1].status == "complete"'
+	[[ $(jb .model) != roomy ]]
+	chatui_start -- -c "$c"
+	wait_for_screen '│ settings *$'
+	keys F4
+	wait_for_screen 'roomy'
+	type_text roomy
+	keys Enter
+	wait_api_jq "/v1/conversations/$c" '.model == "roomy"'
+	wait_for_screen 'roomy'
+	keys F7
+	wait_for_screen 'system prompt'
+	type_text 'answer briefly'
+	keys C-j
+	type_text 'in English'
+	keys Enter
+	wait_api_jq "/v1/conversations/$c" '.system_prompt == "answer briefly\nin English"'
+	chatui_alive
+}
+
+@test "Ctrl-Y copies the last answer to the clipboard (OSC 52)" {
+	chatui_login uma
+	tm set-option -s set-clipboard on
+	chatui_start
+	wait_for_screen 'uma@.*connected'
+	type_text 'copy these words please'
+	keys Enter
+	wait_for_screen '^ *│Assistant  echo *$'
+	first_conv
+	wait_api_jq "/v1/conversations/$conv" '.messages[1].status == "complete"'
+	tm delete-buffer 2>/dev/null || true
+	keys C-y
+	local i got=""
+	for ((i = 0; i < 100; i++)); do
+		got=$(tm show-buffer 2>/dev/null) && [[ -n $got ]] && break
+		sleep 0.05
+	done
+	[[ $got == "$(jb '.messages[1].content')" ]]
+	[[ $got == 'copy these words please' ]]
 }
