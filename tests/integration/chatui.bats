@@ -374,6 +374,7 @@ layout_ok() {
 	wait_for_screen 'Enter  *send the message'
 	keys NPage
 	wait_for_screen 'Ctrl-J  *a new line in the message'
+	screen | grep -q 'F11  *end the session and show the login screen'
 	! screen | grep -q 'show the keys'
 	keys Home
 	wait_for_screen 'F1, \?  *show the keys'
@@ -423,6 +424,15 @@ layout_ok() {
 	wait_for_screen '^ *│Assistant  echo *$'
 	first_conv
 	wait_api_jq "/v1/conversations/$conv" '(.messages | length) == 2 and .messages[1].status == "complete"'
+	# the command palette's "log out" does the same
+	keys C-p
+	type_text 'log out'
+	keys Enter
+	wait_for_screen 'chatui: log in'
+	wait_for_screen 'logged out'
+	[[ ! -e $XDG_CONFIG_HOME/chat/credentials ]]
+	# the previous login's conversation is not shown any more
+	! screen | grep -q 'after relogin'
 }
 
 # wait_row N PATTERN: polls until the N-th screen row matches.
