@@ -514,7 +514,7 @@ conv_with() {
 	wait_for_screen '│ dark red *$'
 }
 
-@test "PgUp/PgDn and Home/End scroll a conversation longer than the pane" {
+@test "PgUp/PgDn, Home/End and the mouse wheel scroll a conversation longer than the pane" {
 	chatui_login rita
 	local c content i
 	content=top-marker
@@ -551,6 +551,17 @@ conv_with() {
 	! screen | sed -n 27p | grep -q 'end-marker'
 	keys PPage PPage PPage
 	wait_row 3 '│ top-marker *$'
+	# the mouse wheel (X10 reports, as tmux-256color's kmous says):
+	# up 3 rows from the bottom, then down again
+	keys End
+	wait_for_screen '│ end-marker *$'
+	[[ $(screen | sed -n '2,27p' | grep -v '│ *$' | tail -1) =~ '│ end-marker' ]]
+	type_text $'\e[M`S+'
+	wait_for_screen '^ {24}│ line38 *$'
+	wait_gone '│ end-marker *$'
+	type_text $'\e[MaS+'
+	wait_for_screen '│ end-marker *$'
+	[[ $(screen | sed -n '2,27p' | grep -v '│ *$' | tail -1) =~ '│ end-marker' ]]
 }
 
 @test "editing an earlier question (Ctrl-E) and sending it makes a new branch" {
