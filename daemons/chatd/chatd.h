@@ -188,6 +188,19 @@ int store_branch_siblings(struct db_conn *c, const char *conv_id,
 			  const char *leaf_id, const struct chat_msg *msgs,
 			  size_t n, cJSON **sib);
 
+/* A page of a branch: the up-to-limit messages ending at end_id (end_id
+ * and its nearest ancestors), root first; *out is the caller's
+ * (chat_msgs_free).  Walks only limit parent links.  Empty when end_id is
+ * "" (end_id must be a message of conv_id: callers check). */
+int store_branch_page(struct db_conn *c, const char *conv_id,
+		      const char *end_id, size_t limit, struct chat_msg **out,
+		      size_t *n);
+/* store_branch_siblings for a page of store_branch_page(end_id, n): one
+ * query, O(n) rows read. */
+int store_page_siblings(struct db_conn *c, const char *conv_id,
+			const char *end_id, const struct chat_msg *msgs,
+			size_t n, cJSON **sib);
+
 /* JSON forms of the public API (caller's; NULL on ENOMEM). */
 cJSON *chat_conv_json(const struct chat_conv *conv);
 cJSON *chat_msg_json(const struct chat_msg *m);
@@ -212,6 +225,7 @@ int store_idem_cleanup(struct db_conn *c, int64_t before);
 void conv_create(struct http_req *req, struct http_res *res);
 void conv_list(struct http_req *req, struct http_res *res);
 void conv_get(struct http_req *req, struct http_res *res);
+void conv_branch(struct http_req *req, struct http_res *res);
 void conv_patch(struct http_req *req, struct http_res *res);
 void conv_delete(struct http_req *req, struct http_res *res);
 

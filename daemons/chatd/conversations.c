@@ -1,7 +1,8 @@
 /*
  * conversations.c - the REST handlers of conversations: create, list
  * (cursor pagination, search, archive filter), get (with the current
- * branch of the message tree), patch and delete.
+ * branch of the message tree, whole or its newest page), pages of a
+ * branch ending at a given message, patch and delete.
  *
  * Every handler runs on the worker pool and may block on the store.
  * A conversation id that is malformed, unknown or another user's gives
@@ -424,18 +425,27 @@ out:
 
 /* ---- GET /v1/conversations/{id} -------------------------------------- */
 
-/* conv with "messages": its current branch, root first, each with
- * "sibling_ids". */
-static int conv_full_json(struct db_conn *c, const struct chat_conv *conv,
-			  cJSON **out)
+/* Messages of a page of a branch, at most. */
+#define CONV_PAGE_MAX 1000
+/* Of GET .../branch without ?limit=. */
+#define CONV_PAGE_DEFAULT 100
+
+/* Adds "messages" to o: the branch ending at end_id, root first, each
+ * with "sibling_ids".  limit 0 is the whole branch; otherwise only its
+ * newest limit messages and "messages_before", the parent of the oldest
+ * one returned (null when that one is a root: the branch is complete). */
+static int conv_add_branch(struct db_conn *c, const char *conv_id,
+			   const char *end_id, size_t limit, cJSON *o)
 {
 	struct chat_msg *msgs = NULL;
-	cJSON **sib = NULL, *o = NULL, *arr, *m;
+	cJSON **sib = NULL, *arr, *m;
 	size_t i, n = 0;
 	int rc;
 
-	*out = NULL;
-	rc = store_branch(c, conv->id, conv->current_leaf_id, &msgs, &n);
+	if (limit == 0)
+		rc = store_branch(c, conv_id, end_id, &msgs, &n);
+	else
+		rc = store_branch_page(c, conv_id, end_id, limit, &msgs, &n);
 	if (rc < 0)
 		return rc;
 	if (n > 0) {
@@ -444,14 +454,17 @@ static int conv_full_json(struct db_conn *c, const struct chat_conv *conv,
 			rc = CHAT_ENOMEM;
 			goto out;
 		}
-		rc = store_branch_siblings(c, conv->id, conv->current_leaf_id,
-					   msgs, n, sib);
+		if (limit == 0)
+			rc = store_branch_siblings(c, conv_id, end_id, msgs, n,
+						   sib);
+		else
+			rc = store_page_siblings(c, conv_id, end_id, msgs, n,
+						 sib);
 		if (rc < 0)
 			goto out;
 	}
 	rc = CHAT_ENOMEM;
-	o = chat_conv_json(conv);
-	arr = o ? cJSON_AddArrayToObject(o, "messages") : NULL;
+	arr = cJSON_AddArrayToObject(o, "messages");
 	if (!arr)
 		goto out;
 	for (i = 0; i < n; i++) {
@@ -464,16 +477,51 @@ static int conv_full_json(struct db_conn *c, const struct chat_conv *conv,
 			goto out;
 		sib[i] = NULL;
 	}
-	*out = o;
-	o = NULL;
+	if (limit > 0) {
+		const char *before = n > 0 ? msgs[0].parent_id : NULL;
+
+		m = before && *before ?
+			cJSON_AddStringToObject(o, "messages_before", before) :
+			cJSON_AddNullToObject(o, "messages_before");
+		if (!m)
+			goto out;
+	}
 	rc = 0;
 out:
 	for (i = 0; sib && i < n; i++)
 		cJSON_Delete(sib[i]);
 	free(sib);
-	cJSON_Delete(o);
 	chat_msgs_free(msgs, n);
 	return rc;
+}
+
+/* ?name= as a page size from 1 to CONV_PAGE_MAX into *out (left alone
+ * when absent); -1 after answering 400 "invalid_field". */
+static int conv_page_param(struct http_req *req, const char *name,
+			   size_t *out)
+{
+	char v[16], *end = NULL;
+	long n = 0;
+	int rc;
+
+	rc = http_req_query(req, name, v, sizeof(v));
+	if (rc == CHAT_ENOTFOUND)
+		return 0;
+	if (rc == 0) {
+		errno = 0;
+		n = strtol(v, &end, 10);
+		if (!isdigit((unsigned char)v[0]) || *end || errno ||
+		    n < 1 || n > CONV_PAGE_MAX)
+			rc = CHAT_EINVAL;
+	}
+	if (rc < 0) {
+		http_res_error(req->res, 400, "invalid_field",
+			       "'%s' must be an integer from 1 to %d", name,
+			       CONV_PAGE_MAX);
+		return -1;
+	}
+	*out = (size_t)n;
+	return 0;
 }
 
 void conv_get(struct http_req *req, struct http_res *res)
@@ -482,20 +530,85 @@ void conv_get(struct http_req *req, struct http_res *res)
 	struct db_conn *c = NULL;
 	char uid[UUID_STR_LEN], id[UUID_STR_LEN];
 	cJSON *out = NULL;
+	size_t limit = 0;		/* the whole branch */
 	int rc;
 
 	if (!conv_caller(req, uid) || !conv_path_id(req, id))
 		return;
+	if (conv_page_param(req, "messages", &limit) < 0)
+		return;
 	if (conv_db(req, &c) < 0)
 		return;
 	rc = store_conv_get(c, uid, id, &conv);
-	if (rc == 0)
-		rc = conv_full_json(c, &conv, &out);
+	if (rc == 0) {
+		out = chat_conv_json(&conv);
+		rc = out ? conv_add_branch(c, conv.id, conv.current_leaf_id,
+					   limit, out) : CHAT_ENOMEM;
+	}
 	db_release(c);
-	if (rc < 0)
+	if (rc < 0) {
+		cJSON_Delete(out);
 		conv_fail(req, rc, "reading a conversation");
-	else
+	} else {
 		http_res_json(res, 200, out);
+	}
+	chat_conv_release(&conv);
+}
+
+/* ---- GET /v1/conversations/{id}/branch ------------------------------- */
+
+/* ?before=MID (default the current leaf) &limit=N: MID and its nearest
+ * ancestors, N at most, root first, and the cursor to the page before. */
+void conv_branch(struct http_req *req, struct http_res *res)
+{
+	struct chat_conv conv = { 0 };
+	struct chat_msg msg = { 0 };
+	struct db_conn *c = NULL;
+	char uid[UUID_STR_LEN], id[UUID_STR_LEN], mid[UUID_STR_LEN];
+	char v[UUID_STR_LEN + 8];
+	const char *end_id;
+	cJSON *out = NULL;
+	size_t limit = CONV_PAGE_DEFAULT;
+	bool before = false, msg_missing = false;
+	int rc;
+
+	if (!conv_caller(req, uid) || !conv_path_id(req, id))
+		return;
+	if (conv_page_param(req, "limit", &limit) < 0)
+		return;
+	rc = http_req_query(req, "before", v, sizeof(v));
+	if (rc != CHAT_ENOTFOUND) {
+		if (rc < 0 || !uuid_norm(v, mid)) {
+			http_res_error(res, 404, "not_found",
+				       "no such message");
+			return;
+		}
+		before = true;
+	}
+	if (conv_db(req, &c) < 0)
+		return;
+	rc = store_conv_get(c, uid, id, &conv);
+	end_id = conv.current_leaf_id;
+	if (rc == 0 && before) {
+		rc = store_msg_get(c, uid, conv.id, mid, &msg);
+		msg_missing = rc == CHAT_ENOTFOUND;
+		end_id = mid;
+	}
+	if (rc == 0) {
+		out = cJSON_CreateObject();
+		rc = out ? conv_add_branch(c, conv.id, end_id, limit, out) :
+			   CHAT_ENOMEM;
+	}
+	db_release(c);
+	if (msg_missing) {
+		http_res_error(res, 404, "not_found", "no such message");
+	} else if (rc < 0) {
+		cJSON_Delete(out);
+		conv_fail(req, rc, "reading a branch");
+	} else {
+		http_res_json(res, 200, out);
+	}
+	chat_msg_release(&msg);
 	chat_conv_release(&conv);
 }
 

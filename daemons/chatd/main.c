@@ -125,6 +125,8 @@ static const struct http_route chatd_routes[] = {
 	{ "POST", "/v1/conversations", HTTP_PERM_USER, conv_create, 0 },
 	{ "GET", "/v1/conversations", HTTP_PERM_USER, conv_list, 0 },
 	{ "GET", "/v1/conversations/{id}", HTTP_PERM_USER, conv_get, 0 },
+	{ "GET", "/v1/conversations/{id}/branch", HTTP_PERM_USER,
+	  conv_branch, 0 },
 	{ "PATCH", "/v1/conversations/{id}", HTTP_PERM_USER, conv_patch, 0 },
 	{ "DELETE", "/v1/conversations/{id}", HTTP_PERM_USER, conv_delete,
 	  0 },

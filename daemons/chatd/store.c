@@ -101,6 +101,32 @@ static const char sql_branch_siblings[] =
 	" AND (m.parent_id IS NULL OR b.id IS NOT NULL)"
 	" ORDER BY COALESCE(b.depth, " STORE_DEPTH_MAX " + 1) DESC,"
 	" m.created_at, m.id";
+/* The newest $3 messages of the branch ending at $1 (depth 0 is $1):
+ * the walk stops at the limit, so a page costs O($3), not O(branch). */
+#define SQL_PAGE_CTE \
+	"WITH RECURSIVE branch (id, parent_id, depth) AS (" \
+	" SELECT id, parent_id, 0 FROM messages" \
+	" WHERE id = $1 AND conversation_id = $2" \
+	" UNION ALL" \
+	" SELECT m.id, m.parent_id, b.depth + 1" \
+	" FROM messages m JOIN branch b ON m.id = b.parent_id" \
+	" WHERE m.conversation_id = $2 AND b.depth + 1 < $3)"
+static const char sql_branch_page[] =
+	SQL_PAGE_CTE
+	" SELECT " MSG_COLUMNS("m.") " FROM messages m"
+	" JOIN branch b ON m.id = b.id ORDER BY b.depth DESC";
+/* For each message of that page, root first, its parent's children (the
+ * roots for a root): two index lookups per message. */
+static const char sql_page_siblings[] =
+	SQL_PAGE_CTE
+	" SELECT m.id, m.parent_id, b.depth, m.created_at"
+	" FROM branch b JOIN messages m ON m.parent_id = b.parent_id"
+	" WHERE m.conversation_id = $2"
+	" UNION ALL"
+	" SELECT m.id, m.parent_id, b.depth, m.created_at"
+	" FROM branch b JOIN messages m ON m.parent_id IS NULL"
+	" WHERE b.parent_id IS NULL AND m.conversation_id = $2"
+	" ORDER BY 3 DESC, 4, 1";
 static const char sql_conv_delete_msgs[] =
 	"DELETE FROM messages WHERE conversation_id = $1 AND user_id = $2";
 static const char sql_conv_delete[] =
@@ -491,6 +517,31 @@ int store_branch(struct db_conn *c, const char *conv_id, const char *leaf_id,
 	return rc;
 }
 
+int store_branch_page(struct db_conn *c, const char *conv_id,
+		      const char *end_id, size_t limit, struct chat_msg **out,
+		      size_t *n)
+{
+	struct db_rows *r = NULL;
+	struct db_param p[3];
+	void *v = NULL;
+	int rc;
+
+	*out = NULL;
+	*n = 0;
+	if (!end_id || !*end_id || limit == 0)
+		return 0;
+	p[0] = db_p_text(end_id);
+	p[1] = db_p_text(conv_id);
+	p[2] = DB_P_INT((int64_t)limit);
+	rc = db_query(c, sql_branch_page, p, 3, &r);
+	if (rc == 0)
+		rc = rows_to_array(r, sizeof(**out), msg_from_row,
+				   msg_release_any, &v, n);
+	*out = v;
+	db_rows_free(r);
+	return rc;
+}
+
 int store_children_json(struct db_conn *c, const char *conv_id,
 			const char *parent_id, cJSON **out)
 {
@@ -737,26 +788,14 @@ static bool same_parent(const char *a, const char *b)
 	return strcmp(a ? a : "", b ? b : "") == 0;
 }
 
-int store_branch_siblings(struct db_conn *c, const char *conv_id,
-			  const char *leaf_id, const struct chat_msg *msgs,
-			  size_t n, cJSON **sib)
+/* sib[i] from r, rows (id, parent_id, ...) grouped by parent in the
+ * order of msgs: one pass.  r is not freed here. */
+static int siblings_fill(struct db_rows *r, const struct chat_msg *msgs,
+			 size_t n, cJSON **sib)
 {
-	struct db_rows *r = NULL;
-	struct db_param p[2];
-	size_t i, j = 0, count;
-	int rc;
+	size_t i, j = 0, count = db_rows_count(r);
+	int rc = 0;
 
-	for (i = 0; i < n; i++)
-		sib[i] = NULL;
-	if (n == 0)
-		return 0;
-	p[0] = db_p_text(leaf_id);
-	p[1] = db_p_text(conv_id);
-	rc = db_query(c, sql_branch_siblings, p, 2, &r);
-	if (rc < 0)
-		return rc;
-	count = db_rows_count(r);
-	/* the groups come in the order of the branch: one pass */
 	for (i = 0; i < n && rc == 0; i++) {
 		sib[i] = cJSON_CreateArray();
 		if (!sib[i]) {
@@ -779,13 +818,57 @@ int store_branch_siblings(struct db_conn *c, const char *conv_id,
 			}
 		}
 	}
-	db_rows_free(r);
 	if (rc < 0) {
 		for (i = 0; i < n; i++) {
 			cJSON_Delete(sib[i]);
 			sib[i] = NULL;
 		}
 	}
+	return rc;
+}
+
+int store_branch_siblings(struct db_conn *c, const char *conv_id,
+			  const char *leaf_id, const struct chat_msg *msgs,
+			  size_t n, cJSON **sib)
+{
+	struct db_rows *r = NULL;
+	struct db_param p[2];
+	size_t i;
+	int rc;
+
+	for (i = 0; i < n; i++)
+		sib[i] = NULL;
+	if (n == 0)
+		return 0;
+	p[0] = db_p_text(leaf_id);
+	p[1] = db_p_text(conv_id);
+	rc = db_query(c, sql_branch_siblings, p, 2, &r);
+	if (rc == 0)
+		rc = siblings_fill(r, msgs, n, sib);
+	db_rows_free(r);
+	return rc;
+}
+
+int store_page_siblings(struct db_conn *c, const char *conv_id,
+			const char *end_id, const struct chat_msg *msgs,
+			size_t n, cJSON **sib)
+{
+	struct db_rows *r = NULL;
+	struct db_param p[3];
+	size_t i;
+	int rc;
+
+	for (i = 0; i < n; i++)
+		sib[i] = NULL;
+	if (n == 0)
+		return 0;
+	p[0] = db_p_text(end_id);
+	p[1] = db_p_text(conv_id);
+	p[2] = DB_P_INT((int64_t)n);
+	rc = db_query(c, sql_page_siblings, p, 3, &r);
+	if (rc == 0)
+		rc = siblings_fill(r, msgs, n, sib);
+	db_rows_free(r);
 	return rc;
 }
 
