@@ -38,24 +38,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
-free_port() {
-	python3 - <<'PY'
-import socket
-for p in range(20000, 60000, 10):
-    ok = True
-    for q in range(p, p + 8):
-        s = socket.socket()
-        try:
-            s.bind(("127.0.0.1", q))
-        except OSError:
-            ok = False
-        finally:
-            s.close()
-    if ok:
-        print(p)
-        break
-PY
-}
+# shellcheck source=bench/lib.sh
+source "$here/bench/lib.sh"
 
 # a private build (make B=... BIN=...) is used when CHAT_BUILD and CHAT_BIN
 # name it; else the checkout's, built first

@@ -52,24 +52,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
-free_port() {
-	python3 - <<'PY'
-import socket
-for p in range(20000, 60000, 10):
-    ok = True
-    for q in range(p, p + 8):
-        s = socket.socket()
-        try:
-            s.bind(("127.0.0.1", q))
-        except OSError:
-            ok = False
-        finally:
-            s.close()
-    if ok:
-        print(p)
-        break
-PY
-}
+# shellcheck source=bench/lib.sh
+source "$here/bench/lib.sh"
 
 port=$(free_port)
 cat >"$work/chat.conf" <<CONF
