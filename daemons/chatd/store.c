@@ -827,12 +827,12 @@ static int siblings_fill(struct db_rows *r, const struct chat_msg *msgs,
 	return rc;
 }
 
-int store_branch_siblings(struct db_conn *c, const char *conv_id,
-			  const char *leaf_id, const struct chat_msg *msgs,
-			  size_t n, cJSON **sib)
+/* The sibling lists of msgs[0..n) from one query (sql with p[0..np)). */
+static int siblings_query(struct db_conn *c, const char *sql,
+			  const struct db_param *p, size_t np,
+			  const struct chat_msg *msgs, size_t n, cJSON **sib)
 {
 	struct db_rows *r = NULL;
-	struct db_param p[2];
 	size_t i;
 	int rc;
 
@@ -840,36 +840,34 @@ int store_branch_siblings(struct db_conn *c, const char *conv_id,
 		sib[i] = NULL;
 	if (n == 0)
 		return 0;
-	p[0] = db_p_text(leaf_id);
-	p[1] = db_p_text(conv_id);
-	rc = db_query(c, sql_branch_siblings, p, 2, &r);
+	rc = db_query(c, sql, p, np, &r);
 	if (rc == 0)
 		rc = siblings_fill(r, msgs, n, sib);
 	db_rows_free(r);
 	return rc;
 }
 
+int store_branch_siblings(struct db_conn *c, const char *conv_id,
+			  const char *leaf_id, const struct chat_msg *msgs,
+			  size_t n, cJSON **sib)
+{
+	struct db_param p[2];
+
+	p[0] = db_p_text(leaf_id);
+	p[1] = db_p_text(conv_id);
+	return siblings_query(c, sql_branch_siblings, p, 2, msgs, n, sib);
+}
+
 int store_page_siblings(struct db_conn *c, const char *conv_id,
 			const char *end_id, const struct chat_msg *msgs,
 			size_t n, cJSON **sib)
 {
-	struct db_rows *r = NULL;
 	struct db_param p[3];
-	size_t i;
-	int rc;
 
-	for (i = 0; i < n; i++)
-		sib[i] = NULL;
-	if (n == 0)
-		return 0;
 	p[0] = db_p_text(end_id);
 	p[1] = db_p_text(conv_id);
 	p[2] = DB_P_INT((int64_t)n);
-	rc = db_query(c, sql_page_siblings, p, 3, &r);
-	if (rc == 0)
-		rc = siblings_fill(r, msgs, n, sib);
-	db_rows_free(r);
-	return rc;
+	return siblings_query(c, sql_page_siblings, p, 3, msgs, n, sib);
 }
 
 /* ---- JSON forms ------------------------------------------------------ */
