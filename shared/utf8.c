@@ -44,30 +44,48 @@ static const struct utf8_form *utf8_form_of(unsigned char c)
 	return NULL;
 }
 
-bool utf8_valid(const char *s, size_t len)
+size_t utf8_decode(const char *s, size_t len, uint32_t *cp)
 {
 	const unsigned char *p = (const unsigned char *)s;
-	size_t i = 0, k;
+	const struct utf8_form *f;
+	uint32_t v;
+	size_t k;
+
+	if (len == 0)
+		return 0;
+	if (p[0] < 0x80) {
+		if (cp)
+			*cp = p[0];
+		return 1;
+	}
+	/* 0x80..0xC1 and 0xF5..0xFF have no form. */
+	f = utf8_form_of(p[0]);
+	if (!f || len < f->len || p[1] < f->next_lo || p[1] > f->next_hi)
+		return 0;
+	v = p[0] & (0xFF >> (f->len + 1));
+	for (k = 1; k < f->len; k++) {
+		if ((p[k] & 0xC0) != 0x80)
+			return 0;
+		v = (v << 6) | (p[k] & 0x3F);
+	}
+	if (cp)
+		*cp = v;
+	return f->len;
+}
+
+bool utf8_valid(const char *s, size_t len)
+{
+	size_t i = 0, n;
 
 	if (!s)
 		return len == 0;
 	while (i < len) {
-		const struct utf8_form *f;
-
-		if (p[i] >= 0x01 && p[i] <= 0x7F) {
-			i++;
-			continue;
-		}
-		/* NUL, 0x80..0xC1 and 0xF5..0xFF have no form. */
-		f = utf8_form_of(p[i]);
-		if (!f || len - i < f->len)
+		if (s[i] == '\0')
 			return false;
-		if (p[i + 1] < f->next_lo || p[i + 1] > f->next_hi)
+		n = utf8_decode(s + i, len - i, NULL);
+		if (n == 0)
 			return false;
-		for (k = 2; k < f->len; k++)
-			if ((p[i + k] & 0xC0) != 0x80)
-				return false;
-		i += f->len;
+		i += n;
 	}
 	return true;
 }

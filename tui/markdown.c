@@ -28,6 +28,7 @@
 
 #include "err.h"
 #include "highlight.h"
+#include "utf8.h"
 #include "width.h"
 
 #define MD_MAX_DEPTH 24		/* nested quotes and lists */
@@ -217,43 +218,6 @@ static void put(struct md_ctx *c, struct buf *b, const void *s, size_t len)
 
 /* ---- text hygiene --------------------------------------------------- */
 
-/* Length of the valid UTF-8 sequence at s, 0 if invalid. */
-static size_t u8_seq(const unsigned char *s, size_t len)
-{
-	unsigned char c = s[0];
-	size_t need;
-	uint32_t cp;
-	uint32_t min;
-
-	if (c < 0x80)
-		return 1;
-	if (c >= 0xC2 && c <= 0xDF) {
-		need = 1;
-		cp = c & 0x1F;
-		min = 0x80;
-	} else if (c >= 0xE0 && c <= 0xEF) {
-		need = 2;
-		cp = c & 0x0F;
-		min = 0x800;
-	} else if (c >= 0xF0 && c <= 0xF4) {
-		need = 3;
-		cp = c & 0x07;
-		min = 0x10000;
-	} else {
-		return 0;
-	}
-	if (len <= need)
-		return 0;
-	for (size_t i = 1; i <= need; i++) {
-		if ((s[i] & 0xC0) != 0x80)
-			return 0;
-		cp = (cp << 6) | (s[i] & 0x3F);
-	}
-	if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
-		return 0;
-	return need + 1;
-}
-
 /* Appends s without control characters (a tab becomes a space, a
  * newline is kept when keep_nl) and with U+FFFD for invalid bytes. */
 static void put_clean(struct md_ctx *c, struct buf *b, const char *str,
@@ -271,7 +235,7 @@ static void put_clean(struct md_ctx *c, struct buf *b, const char *str,
 			i++;
 			continue;
 		}
-		n = ch < 0x80 ? 1 : u8_seq(s + i, len - i);
+		n = ch < 0x80 ? 1 : utf8_decode((const char *)s + i, len - i, NULL);
 		if (n > 1 && !(ch == 0xC2 && s[i + 1] < 0xA0)) {
 			i += n;
 			continue;

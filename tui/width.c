@@ -23,6 +23,8 @@
 #include <stdint.h>
 #include <wchar.h>
 
+#include "utf8.h"
+
 struct cp_range {
 	uint32_t lo;
 	uint32_t hi;
@@ -91,41 +93,13 @@ static bool in_ranges(const struct cp_range *r, size_t n, uint32_t cp)
 static uint32_t decode(const unsigned char *s, size_t len, size_t off,
 		       size_t *n)
 {
-	unsigned char c = s[off];
 	uint32_t cp;
-	size_t need;
-	uint32_t min;
 
-	*n = 1;
-	if (c < 0x80)
-		return c;
-	if (c >= 0xC2 && c <= 0xDF) {
-		need = 1;
-		cp = c & 0x1F;
-		min = 0x80;
-	} else if (c >= 0xE0 && c <= 0xEF) {
-		need = 2;
-		cp = c & 0x0F;
-		min = 0x800;
-	} else if (c >= 0xF0 && c <= 0xF4) {
-		need = 3;
-		cp = c & 0x07;
-		min = 0x10000;
-	} else {
+	*n = utf8_decode((const char *)s + off, len - off, &cp);
+	if (*n == 0) {
+		*n = 1;
 		return CP_INVALID;
 	}
-	if (len - off <= need)
-		return CP_INVALID;
-	for (size_t i = 1; i <= need; i++) {
-		unsigned char k = s[off + i];
-
-		if ((k & 0xC0) != 0x80)
-			return CP_INVALID;
-		cp = (cp << 6) | (k & 0x3F);
-	}
-	if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
-		return CP_INVALID;
-	*n = need + 1;
 	return cp;
 }
 

@@ -119,7 +119,39 @@ static void test_utf8__all_code_points(void **state)
 		if (utf8_valid((const char *)b, n) !=
 		    !(cp >= 0xD800 && cp <= 0xDFFF))
 			fail_msg("code point U+%04lX", cp);
+		/* decoding gives it back, with its length; cut short: 0 */
+		{
+			uint32_t got = 0;
+			size_t want = cp >= 0xD800 && cp <= 0xDFFF ? 0 : n;
+
+			if (utf8_decode((const char *)b, n, &got) != want ||
+			    (want && got != cp) ||
+			    (n > 1 && utf8_decode((const char *)b, n - 1,
+						  NULL) != 0))
+				fail_msg("decoding U+%04lX", cp);
+		}
 	}
+}
+
+/* Sequences decode refuses; NUL decodes as U+0000 (validation alone
+ * refuses NUL). */
+static void test_utf8__decode_invalid(void **state)
+{
+	static const char *const bad[] = {
+		"\x80", "\xBF", "\xC0\xAF", "\xC1\xBF", "\xE0\x80\xAF",
+		"\xED\xA0\x80", "\xF0\x80\x80\xAF", "\xF4\x90\x80\x80",
+		"\xF5\x80\x80\x80", "\xFF", "\xC3\x28", "\xE2\x82\x28",
+	};
+	uint32_t cp = 1;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		if (utf8_decode(bad[i], strlen(bad[i]), NULL) != 0)
+			fail_msg("accepted case %zu", i);
+	assert_int_equal(utf8_decode("", 1, &cp), 1);
+	assert_int_equal(cp, 0);
+	assert_int_equal(utf8_decode("x", 0, NULL), 0);
 }
 
 int main(void)
@@ -128,6 +160,7 @@ int main(void)
 		cmocka_unit_test(test_utf8__table),
 		cmocka_unit_test(test_utf8__length_bound),
 		cmocka_unit_test(test_utf8__all_code_points),
+		cmocka_unit_test(test_utf8__decode_invalid),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
