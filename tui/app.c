@@ -5,6 +5,16 @@
  * WebSocket frames, and the workers' answers folded into the state
  * (state.c) before a repaint (view.c).
  *
+ * Long conversations: a conversation opens with its newest CHATUI_PAGE
+ * messages; when the pane's first message comes within half a page of
+ * the oldest one loaded, the page before is asked (one at a time, on
+ * the REST worker, so the loop never waits) and put in front, the view
+ * staying where it was.  Home asks for every earlier page, the largest
+ * the API gives, and keeps the pane on the first message as they come.
+ * A reload (a branch moved elsewhere, a reconnect, "reset") asks again
+ * for as many messages as were loaded (up to CHATUI_PAGE_MAX) and keeps
+ * the pane on the message it showed when that one is still there.
+ *
  * Sending: the text stays in the input until the server echoes the user
  * message (a `message` event whose content matches); while the socket
  * is down the message waits and goes out on reconnect; an error leaves
@@ -75,6 +85,17 @@ static void app_trace(struct app *a, const char *what, int64_t since_us)
 	}
 }
 
+/* A trace line of how many messages the open branch holds (the tests
+ * check that a long one is loaded a page at a time). */
+static void app_trace_loaded(struct app *a)
+{
+	if (a->trace) {
+		fprintf(a->trace, "msgs_loaded %zu%s\n", a->st.nmsgs,
+			state_partial(&a->st) ? "" : " complete");
+		fflush(a->trace);
+	}
+}
+
 /* ---- requests ---- */
 
 static void app_list(struct app *a)
@@ -113,21 +134,120 @@ static void app_list(struct app *a)
 	rest_submit(&a->rest, RQ_LIST, "GET", path, none, NULL);
 }
 
+/* Opens conversation id, or reloads the open one (keeping the pane on
+ * the message it shows, the selection, and as many messages). */
 static void app_open(struct app *a, const char *id)
 {
 	char path[256];
+	size_t n = CHATUI_PAGE;
 
-	snprintf(path, sizeof(path), "/v1/conversations/%s", id);
-	a->open_seq = rest_submit(&a->rest, RQ_OPEN, "GET", path, NULL, id);
-	a->open_us = app_now_us();
-	a->loading = true;
-	if (!a->st.open || strcmp(a->st.cur.id, id) != 0) {
+	a->keep_top[0] = a->keep_sel[0] = '\0';
+	if (a->st.open && strcmp(a->st.cur.id, id) == 0) {
+		if (a->st.nmsgs > n)
+			n = a->st.nmsgs < CHATUI_PAGE_MAX ? a->st.nmsgs :
+			    CHATUI_PAGE_MAX;
+		if (!a->follow && a->top_msg < a->st.nmsgs) {
+			snprintf(a->keep_top, sizeof(a->keep_top), "%s",
+				 a->st.msgs[a->top_msg].id);
+			a->keep_row = a->top_row;
+		}
+		if (a->sel_msg >= 0 && (size_t)a->sel_msg < a->st.nmsgs)
+			snprintf(a->keep_sel, sizeof(a->keep_sel), "%s",
+				 a->st.msgs[a->sel_msg].id);
+	} else {
 		state_close(&a->st);
 		a->sel_msg = -1;
 		a->follow = true;
+		a->want_top = false;
 		a->code_idx = 0;
 	}
+	snprintf(path, sizeof(path), "/v1/conversations/%s?messages=%zu", id,
+		 n);
+	a->open_seq = rest_submit(&a->rest, RQ_OPEN, "GET", path, NULL, id);
+	a->open_us = app_now_us();
+	a->loading = true;
+	a->older_failed = false;
 	a->dirty = true;
+}
+
+/* Asks for the page before the oldest message loaded when the pane
+ * comes near it (or Home wants them all): one request at a time, none
+ * while the conversation (re)loads. */
+static void app_load_older(struct app *a)
+{
+	char path[256];
+	size_t first;
+
+	if (!state_partial(&a->st) || a->older_seq || a->loading ||
+	    a->older_failed || a->login || a->pane_rows <= 0)
+		return;
+	first = view_first_visible(a);
+	if (!a->want_top && first >= CHATUI_PAGE / 2)
+		return;
+	snprintf(path, sizeof(path),
+		 "/v1/conversations/%s/branch?before=%s&limit=%d",
+		 a->st.cur.id, a->st.msgs_before,
+		 a->want_top ? CHATUI_PAGE_MAX : CHATUI_PAGE);
+	a->older_seq = rest_submit(&a->rest, RQ_OLDER, "GET", path, NULL,
+				   a->st.cur.id);
+	a->older_us = app_now_us();
+}
+
+/* A page of earlier messages arrived: in front, the pane unmoved (or on
+ * the first message for Home). */
+static void app_older(struct app *a, struct ui_event *ev)
+{
+	int rc = state_prepend(&a->st, ev->tag, ev->json);
+	size_t n = a->st.prepended;
+
+	if (rc < 0) {
+		a->older_failed = true;
+		app_set_status(a, true, "cannot show the earlier messages: %s",
+			       chat_strerror(rc));
+		return;
+	}
+	if (!(rc & ST_OLDER))
+		return;
+	if (a->want_top) {
+		a->follow = false;
+		a->top_msg = 0;
+		a->top_row = 0;
+		if (a->sel_msg >= 0)
+			a->sel_msg = 0;
+	} else {
+		a->top_msg += n;
+		if (a->sel_msg >= 0)
+			a->sel_msg += (long)n;
+	}
+	if (!state_partial(&a->st) && a->want_top) {
+		a->want_top = false;
+		app_set_status(a, false, "the first message");
+	}
+	app_trace(a, "older_ms", a->older_us);
+	app_trace_loaded(a);
+}
+
+/* After a (re)load: the pane back on the message it showed, the
+ * selection on the message it was on (or the branch moved to), else
+ * the end. */
+static void app_after_open(struct app *a)
+{
+	long t = a->keep_top[0] ? state_find_msg(&a->st, a->keep_top) : -1;
+
+	bool top = a->want_top;
+
+	a->follow = t < 0 && !top;
+	if (top) {
+		a->top_msg = 0;		/* Home's pages go on coming */
+		a->top_row = 0;
+	} else if (t >= 0) {
+		a->top_msg = (size_t)t;
+		a->top_row = a->keep_row;
+		view_scroll(a, 0);	/* clamps the row, follows at the end */
+	}
+	a->sel_msg = a->keep_sel[0] ? state_find_msg(&a->st, a->keep_sel) :
+		     -1;
+	a->keep_top[0] = a->keep_sel[0] = '\0';
 }
 
 static void app_patch(struct app *a, enum rq_kind kind, const char *id,
@@ -281,6 +401,15 @@ static int app_ws_frame(struct app *a, const char *type, const char *cid,
 
 /* ---- actions ---- */
 
+/* A fenced code block may be in m (``` or ~~~ somewhere). */
+static bool app_has_fence(const struct msg *m)
+{
+	const char *s = m->content.data;
+
+	return s && (memmem(s, m->content.len, "```", 3) ||
+		     memmem(s, m->content.len, "~~~", 3));
+}
+
 /* The message an action is about: the selection in the message pane,
  * else the last one with that role. */
 static long app_target(struct app *a, int role)
@@ -337,6 +466,9 @@ static void app_branch(struct app *a, int dir)
 		return;
 	cJSON_AddStringToObject(body, "current_leaf_id",
 				m->siblings[(long)pos + dir]);
+	a->keep_top[0] = '\0';
+	snprintf(a->keep_sel, sizeof(a->keep_sel), "%s",
+		 a->sel_msg >= 0 ? m->siblings[(long)pos + dir] : "");
 	app_patch(a, RQ_BRANCH, a->st.cur.id, body);
 	app_set_status(a, false, "branch %zu/%zu", pos + 1 + (dir > 0 ? 1 : 0)
 		       - (dir < 0 ? 1 : 0), m->nsiblings);
@@ -412,6 +544,7 @@ static void app_action(struct app *a, enum action act)
 		break;
 	case ACT_NEW:
 		state_close(&a->st);
+		a->want_top = false;
 		a->loading = false;
 		a->editing = false;
 		a->focus = FOCUS_INPUT;
@@ -531,25 +664,29 @@ static void app_action(struct app *a, enum action act)
 		break;
 	case ACT_COPY_CODE: {
 		long k = app_target(a, -1), tries;
-		struct msg *m;
+		struct msg *m = NULL;
 
-		/* the selected message, else the newest with code */
+		/* the selected message, else the newest with code; only a
+		 * message with a fence in it is laid out to find out */
 		for (tries = 0; k >= 0; k--, tries++) {
 			m = &a->st.msgs[k];
-			view_msg_rows(m, a->pane_width > 12 ?
-				      a->pane_width - 2 : 10);
-			if (m->doc.nblocks)
+			if (app_has_fence(m))
+				view_msg_rows(m, a->pane_width > 12 ?
+					      a->pane_width - 2 : 10);
+			if (app_has_fence(m) && m->doc.nblocks)
 				break;
 			if (a->focus == FOCUS_MSGS && tries == 0)
 				break;
 		}
-		if (k < 0 || !a->st.msgs[k].doc.nblocks) {
+		if (k < 0 || !app_has_fence(m) || !m->doc.nblocks) {
 			app_set_status(a, false, "no code block to copy");
 			break;
 		}
-		m = &a->st.msgs[k];
-		if ((size_t)a->code_idx >= m->doc.nblocks)
+		/* Ctrl-B again: the next block of the same message */
+		if (strcmp(a->code_msg, m->id) != 0 ||
+		    (size_t)a->code_idx >= m->doc.nblocks)
 			a->code_idx = 0;
+		snprintf(a->code_msg, sizeof(a->code_msg), "%s", m->id);
 		app_copy(a, m->doc.blocks[a->code_idx].code,
 			 m->doc.blocks[a->code_idx].code_len, "a code block");
 		a->code_idx++;
@@ -576,8 +713,15 @@ static void app_action(struct app *a, enum action act)
 		a->top_row = 0;
 		if (a->focus == FOCUS_MSGS && a->st.nmsgs)
 			a->sel_msg = 0;
+		if (state_partial(&a->st)) {
+			a->want_top = true;
+			a->older_failed = false;
+			app_set_status(a, false, "loading the earlier "
+				       "messages\xe2\x80\xa6");
+		}
 		break;
 	case ACT_BOTTOM:
+		a->want_top = false;
 		a->follow = true;
 		if (a->focus == FOCUS_MSGS && a->st.nmsgs)
 			a->sel_msg = (long)a->st.nmsgs - 1;
@@ -1042,6 +1186,12 @@ static void app_rest_event(struct app *a, struct ui_event *ev)
 			if (ev->status == 404)
 				state_close(&a->st);
 		}
+		if (ev->req == RQ_OLDER) {
+			if (ev->seq == a->older_seq)
+				a->older_seq = 0;
+			a->older_failed = true;
+			a->want_top = false;
+		}
 		if (ev->req == RQ_CREATE) {
 			a->pend.active = a->pend.sent = false;
 		}
@@ -1067,13 +1217,17 @@ static void app_rest_event(struct app *a, struct ui_event *ev)
 		if (rc < 0)
 			app_set_status(a, true, "cannot show the conversation:"
 				       " %s", chat_strerror(rc));
-		a->follow = true;
-		if (a->sel_msg >= (long)a->st.nmsgs)
-			a->sel_msg = -1;
+		app_after_open(a);
 		if (a->trace && ev->req == RQ_OPEN) {
 			view_paint(a);
 			app_trace(a, "open_ms", a->open_us);
+			app_trace_loaded(a);
 		}
+		break;
+	case RQ_OLDER:
+		if (ev->seq == a->older_seq)
+			a->older_seq = 0;
+		app_older(a, ev);
 		break;
 	case RQ_CREATE:
 		state_apply_conv(&a->st, ev->json);
@@ -1370,6 +1524,9 @@ int app_run(struct app *a)
 				app_trace(a, "key_to_paint_ms", a->key_us);
 				a->key_us = 0;
 			}
+			/* after a paint, which anchored the pane (every
+			 * event, a page of messages too, asks for one) */
+			app_load_older(a);
 		}
 		/* a banner counts down, tokens/s moves: tick while needed */
 		timeout = a->dirty ? PAINT_MIN_MS :

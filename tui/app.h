@@ -75,7 +75,16 @@ struct app {
 	int pane_rows, pane_width;	/* of the last paint */
 	bool loading;
 	uint64_t open_seq;		/* the RQ_OPEN that counts */
-	int code_idx;			/* next code block to copy */
+	char keep_top[CHATUI_ID_MAX];	/* a reload shows this message ... */
+	int keep_row;			/* ... from this row, when found */
+	char keep_sel[CHATUI_ID_MAX];	/* and selects this one */
+	uint64_t older_seq;		/* the RQ_OLDER in flight, 0 none */
+	bool older_failed;		/* stop paging until the next open */
+	bool want_top;			/* Home: load every earlier page and
+					 * stay at the first message */
+	int64_t older_us;		/* the RQ_OLDER's start, for the trace */
+	int code_idx;			/* next code block to copy ... */
+	char code_msg[CHATUI_ID_MAX];	/* ... of this message */
 
 	/* sending */
 	struct pending pend;
@@ -139,6 +148,9 @@ int view_msg_rows(struct msg *m, int width);
 void view_scroll(struct app *a, int rows);
 /* Scrolls so that message i is visible. */
 void view_show_msg(struct app *a, size_t i);
+/* The first message in the pane (anchoring at the bottom first when
+ * the pane follows it: only the last screenful is laid out). */
+size_t view_first_visible(struct app *a);
 /* Indices into st.convs that pass the list filter; count returned,
  * at most max written. */
 size_t view_filtered(const struct app *a, long *out, size_t max);

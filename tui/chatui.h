@@ -31,6 +31,11 @@
 #define CHATUI_DEFAULT_SERVER "http://127.0.0.1:8080"
 #define CHATUI_CONTENT_MAX (1024 * 1024)	/* a message, bytes */
 #define CHATUI_ID_MAX 64			/* an id with its NUL */
+/* Messages asked for when a conversation opens (?messages=N: a few
+ * screens) and in each page of earlier ones loaded while scrolling up;
+ * Home loads the rest in pages of the API's maximum. */
+#define CHATUI_PAGE 200
+#define CHATUI_PAGE_MAX 1000
 
 /* ---- evq.c: the UI's event queue ---- */
 
@@ -137,10 +142,12 @@ void http_result_release(struct http_result *res);
 enum rq_kind {
 	RQ_LIST,		/* GET /v1/conversations */
 	RQ_SEARCH,		/* GET /v1/conversations?q= */
-	RQ_OPEN,		/* GET /v1/conversations/{id} */
+	RQ_OPEN,		/* GET /v1/conversations/{id}?messages=N */
+	RQ_OLDER,		/* GET .../branch?before=&limit= (tag: id) */
 	RQ_CREATE,		/* POST /v1/conversations (then send) */
 	RQ_PATCH,		/* PATCH /v1/conversations/{id} */
-	RQ_BRANCH,		/* PATCH current_leaf_id, then reopen */
+	RQ_BRANCH,		/* PATCH current_leaf_id, then reopen
+				 * (GET ?messages=CHATUI_PAGE) */
 	RQ_DELETE,
 	RQ_STOP,		/* POST .../stop */
 	RQ_MODELS,		/* GET /v1/models */
@@ -255,6 +262,8 @@ enum st_change {
 	ST_CLOSED = 1 << 6,		/* the open conversation is gone */
 	ST_ACK = 1 << 7,		/* a user message of ours arrived */
 	ST_STREAM_END = 1 << 8,		/* a generation ended */
+	ST_OLDER = 1 << 9,		/* st->prepended messages put before
+					 * the others: indices moved */
 };
 
 struct state {
@@ -262,9 +271,14 @@ struct state {
 	size_t nconvs, capconvs;
 	bool open;			/* a conversation is open */
 	struct conv cur;		/* the open one */
-	struct msg *msgs;		/* its branch, root first */
+	struct msg *msgs;		/* its branch (the newest part when
+					 * msgs_before is set), root first */
 	size_t nmsgs, capmsgs;
+	char msgs_before[CHATUI_ID_MAX];	/* parent of msgs[0] when
+					 * older messages are not loaded
+					 * yet, "" when msgs[0] is the root */
 	size_t changed;			/* ST_MSG: that message */
+	size_t prepended;		/* ST_OLDER: messages put in front */
 	char ack_content_hash[17];	/* ST_ACK: hash of its content */
 	char streaming_id[CHATUI_ID_MAX];	/* the answer growing, "" */
 	int64_t stream_start_ms;	/* first delta, mono_ms */
@@ -276,8 +290,18 @@ void state_init(struct state *st);
 void state_release(struct state *st);
 /* A ConversationList answer replaces the list. */
 int state_set_list(struct state *st, const cJSON *list);
-/* A ConversationWithMessages answer opens it. */
+/* A ConversationWithMessages answer opens it; with messages_before (an
+ * answer to ?messages=N) only the newest part of the branch is there. */
 int state_open(struct state *st, const cJSON *conv);
+/* A BranchPage answer ({messages, messages_before}) of the open
+ * conversation conv_id: put in front of the messages when it ends at
+ * st->msgs_before (a page asked before a reload or for another branch
+ * is dropped: 0).  ST_MSGS | ST_OLDER with st->prepended set, 0 when
+ * dropped, or CHAT_EPARSE / CHAT_ENOMEM (nothing changed). */
+int state_prepend(struct state *st, const char *conv_id,
+		  const cJSON *page);
+/* True when messages older than msgs[0] are not loaded yet. */
+bool state_partial(const struct state *st);
 void state_close(struct state *st);
 /* Applies a /v1/ws event frame ({"type","id","conversation_id","data"});
  * returns enum st_change flags, or a negative CHAT_E*. */

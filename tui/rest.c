@@ -98,7 +98,8 @@ static void rest_run(struct rest *r, CURL *curl, struct rest_req *q)
 	if (rc == 0 && q->kind == RQ_BRANCH) {
 		/* the leaf moved: the branch to show comes from a GET */
 		http_result_release(&res);
-		snprintf(path, sizeof(path), "/v1/conversations/%s", q->tag);
+		snprintf(path, sizeof(path), "/v1/conversations/%s?messages=%d",
+			 q->tag, CHATUI_PAGE);
 		rc = rest_authed(r, curl, "GET", path, NULL, &res);
 	}
 	ev->status = res.status;

@@ -12,6 +12,13 @@
  * Deltas append to their message (created after the last message when
  * unseen); done/error replace it whole, which also repairs any text
  * counted twice across a reload.
+ *
+ * Long branches: a conversation opens with its newest messages only
+ * (msgs_before names the parent of the oldest one loaded) and pages of
+ * older ones are put in front as the user scrolls up (state_prepend).
+ * A page is identified by its newest message, and the path from a
+ * message to the root never changes, so a page ending at msgs_before
+ * always fits, whatever was reloaded meanwhile; any other is dropped.
  */
 #include "chatui.h"
 
@@ -24,6 +31,7 @@
 #include "banned.h"
 
 #define STATE_LIST_MAX 100000
+#define STATE_MSGS_MAX 10000000	/* messages of one branch held */
 
 static const char *st_str(const cJSON *obj, const char *key)
 {
@@ -95,6 +103,7 @@ void state_close(struct state *st)
 	for (i = 0; i < st->nmsgs; i++)
 		msg_release(&st->msgs[i]);
 	st->nmsgs = 0;
+	st->msgs_before[0] = '\0';
 	conv_release(&st->cur);
 	st->open = false;
 	st->streaming_id[0] = '\0';
@@ -339,20 +348,35 @@ static int msg_from_json(struct msg *m, const cJSON *j)
 	return 0;
 }
 
-static int st_grow_msgs(struct state *st)
+/* Room for `more` messages after the nmsgs there are. */
+static int st_reserve_msgs(struct state *st, size_t more)
 {
 	struct msg *n;
 	size_t cap;
 
-	if (st->nmsgs < st->capmsgs)
+	if (more > STATE_MSGS_MAX || st->nmsgs > STATE_MSGS_MAX - more)
+		return CHAT_ETOOBIG;
+	if (st->nmsgs + more <= st->capmsgs)
 		return 0;
-	cap = st->capmsgs ? st->capmsgs * 2 : 64;
+	cap = st->capmsgs ? st->capmsgs : 64;
+	while (cap < st->nmsgs + more)
+		cap *= 2;
 	n = realloc(st->msgs, cap * sizeof(*n));
 	if (!n)
 		return CHAT_ENOMEM;
 	st->msgs = n;
 	st->capmsgs = cap;
 	return 0;
+}
+
+static int st_grow_msgs(struct state *st)
+{
+	return st_reserve_msgs(st, 1);
+}
+
+bool state_partial(const struct state *st)
+{
+	return st->open && st->msgs_before[0] != '\0';
 }
 
 int state_open(struct state *st, const cJSON *j)
@@ -368,6 +392,9 @@ int state_open(struct state *st, const cJSON *j)
 	if (rc < 0)
 		return rc;
 	st->open = true;
+	/* only an answer to ?messages=N has it; null: the root is here */
+	st_copy(st->msgs_before, sizeof(st->msgs_before),
+		st_str(j, "messages_before"));
 	cJSON_ArrayForEach(it, msgs) {
 		rc = st_grow_msgs(st);
 		if (rc < 0)
@@ -384,6 +411,64 @@ int state_open(struct state *st, const cJSON *j)
 		st->nmsgs++;
 	}
 	return 0;
+}
+
+int state_prepend(struct state *st, const char *conv_id, const cJSON *page)
+{
+	const cJSON *msgs = cJSON_GetObjectItemCaseSensitive(page, "messages");
+	const cJSON *before = cJSON_GetObjectItemCaseSensitive(
+		page, "messages_before");
+	const cJSON *it;
+	const char *prev;
+	struct msg *n = NULL;
+	size_t count, k = 0;
+	int rc = 0;
+
+	if (!cJSON_IsArray(msgs) ||
+	    (!cJSON_IsString(before) && !cJSON_IsNull(before)))
+		return CHAT_EPARSE;
+	if (!state_partial(st) || strcmp(st->cur.id, conv_id) != 0)
+		return 0;
+	count = (size_t)cJSON_GetArraySize(msgs);
+	if (count == 0)
+		return CHAT_EPARSE;	/* a page before a message is never empty */
+	/* root first, each the parent of the next, the last msgs_before */
+	prev = cJSON_IsString(before) ? before->valuestring : NULL;
+	cJSON_ArrayForEach(it, msgs) {
+		const char *parent = st_str(it, "parent_id");
+
+		if ((prev == NULL) != (parent == NULL) ||
+		    (prev && strcmp(prev, parent) != 0) || !st_str(it, "id"))
+			return CHAT_EPARSE;
+		prev = st_str(it, "id");
+	}
+	if (strcmp(prev, st->msgs_before) != 0)
+		return 0;	/* asked before a reload or a branch move */
+	rc = st_reserve_msgs(st, count);
+	if (rc < 0)
+		return rc;
+	n = calloc(count, sizeof(*n));
+	if (!n)
+		return CHAT_ENOMEM;
+	cJSON_ArrayForEach(it, msgs) {
+		rc = msg_from_json(&n[k], it);
+		k++;
+		if (rc < 0)
+			goto out;
+	}
+	memmove(st->msgs + count, st->msgs, st->nmsgs * sizeof(*st->msgs));
+	memcpy(st->msgs, n, count * sizeof(*n));
+	st->nmsgs += count;
+	k = 0;		/* the messages are the state's now */
+	st_copy(st->msgs_before, sizeof(st->msgs_before),
+		cJSON_IsString(before) ? before->valuestring : NULL);
+	st->prepended = count;
+	rc = ST_MSGS | ST_OLDER;
+out:
+	while (k-- > 0)
+		msg_release(&n[k]);
+	free(n);
+	return rc;
 }
 
 /* Drops the messages from index from on. */
@@ -446,13 +531,17 @@ static int st_place(struct state *st, const cJSON *j)
 	long p;
 	int rc;
 
-	if (parent) {
+	if (parent && st->msgs_before[0] &&
+	    strcmp(parent, st->msgs_before) == 0) {
+		at = 0;		/* after the newest message not loaded */
+	} else if (parent) {
 		p = state_find_msg(st, parent);
 		if (p < 0)
 			return ST_REFETCH;
 		at = (size_t)p + 1;
 	} else {
 		at = 0;
+		st->msgs_before[0] = '\0';	/* a new root */
 	}
 	if (at < st->nmsgs) {
 		old = st->msgs[at];

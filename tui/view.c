@@ -166,10 +166,18 @@ static bool view_fills(struct app *a)
 	return false;
 }
 
+size_t view_first_visible(struct app *a)
+{
+	if (a->follow && a->pane_rows > 0)
+		view_anchor_bottom(a);
+	return a->top_msg;
+}
+
 void view_scroll(struct app *a, int delta)
 {
 	int w = text_width(a);
 
+	a->want_top = false;	/* the user scrolls: Home's loading is over */
 	if (!a->st.nmsgs)
 		return;
 	if (a->follow)
@@ -216,9 +224,19 @@ void view_show_msg(struct app *a, size_t i)
 		a->top_row = 0;
 		return;
 	}
+	/* lay out no more than two screens on the way: further down, the
+	 * message goes to the top of the pane */
 	rows = -a->top_row;
-	for (k = a->top_msg; k < i; k++)
+	for (k = a->top_msg; k < i && rows <= 2 * a->pane_rows; k++)
 		rows += view_msg_rows(&a->st.msgs[k], w);
+	if (k < i) {
+		a->follow = false;
+		a->top_msg = i;
+		a->top_row = 0;
+		if (!view_fills(a))
+			a->follow = true;
+		return;
+	}
 	if (rows + 1 > a->pane_rows)
 		view_scroll(a, rows + 1 - a->pane_rows);
 }

@@ -7,7 +7,11 @@
 # the message typed meanwhile goes out), another client's message live,
 # NO_COLOR, wide characters, bracketed paste, the help overlay, log out,
 # rename, archive, delete, search, scrolling, edit and resend, the model
-# picker, the system prompt, copy (OSC 52 into tmux's buffer).
+# picker, the system prompt, copy of the last answer and of code blocks
+# (OSC 52 into tmux's buffer), and long conversations (seeded straight
+# into chatd's store) opened at their end and paged back to the first
+# message by PgUp, Home, the wheel and the arrow keys (CHATUI_TRACE's
+# msgs_loaded lines tell how many messages chatui holds).
 #
 # Every test has its own user, credentials file and tmux session.
 
@@ -630,4 +634,171 @@ conv_with() {
 	done
 	[[ $got == "$(jb '.messages[1].content')" ]]
 	[[ $got == 'copy these words please' ]]
+}
+
+# long_mid I: the id of message I of this test's long branch.
+long_mid() {
+	printf '01c00000-0000-7000-8%03d-%012d' "$BATS_TEST_NUMBER" "$1"
+}
+
+# seed_long CONV N: N messages straight into chatd's store, one chain
+# (odd: "question I", even: "answer I"), the last one the leaf.
+seed_long() {
+	local c=$1 n=$2 i rows=() prev=NULL id role
+	for ((i = 1; i <= n; i++)); do
+		id=$(long_mid "$i")
+		if ((i % 2)); then role=user; else role=assistant; fi
+		rows+=("('$id', '$c', '$user_id', $prev, '$role', '$([[ $role == user ]] && echo question || echo answer) $i', NULL, 'complete', $((1700000000000 + i)), $((1700000000000 + i)))")
+		prev="'$id'"
+	done
+	# 250 rows an INSERT: an argument of db_query stays under 128 KiB
+	local IFS=,
+	for ((i = 0; i < n; i += 250)); do
+		db_query chatd "INSERT INTO messages (id, conversation_id,
+			user_id, parent_id, role, content, model, status,
+			created_at, updated_at) VALUES ${rows[*]:i:250}" || return 1
+	done
+	db_query chatd "UPDATE conversations SET current_leaf_id = $prev WHERE id = '$c'"
+}
+
+# wait_trace PATTERN [SECONDS]: polls until a line of the test's
+# CHATUI_TRACE file matches the extended regex.
+wait_trace() {
+	local i
+	for ((i = 0; i < ${2:-10} * 20; i++)); do
+		grep -Eq -- "$1" "$BATS_TEST_TMPDIR/trace" 2>/dev/null && return 0
+		sleep 0.05
+	done
+	echo "timed out waiting for /$1/ in the trace:" >&2
+	cat "$BATS_TEST_TMPDIR/trace" >&2
+	screen >&2
+	return 1
+}
+
+@test "a 1,500-message conversation opens at its end with one page; PgUp loads earlier pages, Home the first message" {
+	chatui_login vera
+	local c top
+	api POST /v1/conversations '{"title":"very long"}' "$access_token"
+	expect_status 201
+	c=$(jb .id)
+	seed_long "$c" 1500
+	chatui_start CHATUI_TRACE="$BATS_TEST_TMPDIR/trace" -- -c "$c"
+	# the end, from a page of 200: nothing older was asked for
+	wait_for_screen '│ answer 1500 *$'
+	wait_trace '^msgs_loaded 200$'
+	[[ $(screen | sed -n '2,27p' | grep -v '│ *$' | tail -1) =~ '│ answer 1500' ]] || false
+	sleep 0.3
+	[[ $(grep -c '^msgs_loaded' "$BATS_TEST_TMPDIR/trace") == 1 ]] || false
+	! screen | grep -Eq 'question 1 *$' || false
+	# pages up to within half a page of the oldest loaded: the page
+	# before arrives and the pane stays where it was
+	keys PPage PPage PPage PPage PPage PPage PPage PPage PPage PPage \
+		PPage PPage PPage PPage PPage
+	wait_trace '^msgs_loaded 400$'
+	wait_row 2 '│ (question|answer) 1[34][0-9][0-9] *$'
+	top=$(row 2)
+	sleep 0.3
+	[[ $(row 2) == "$top" ]] || false
+	# Home: every earlier page, then the first message at the top
+	keys Home
+	wait_trace '^msgs_loaded 1500 complete$' 20
+	wait_row 2 '│You *$'
+	wait_row 3 '│ question 1 *$'
+	wait_row 6 '│ answer 2 *$'
+	# and End goes back to the last
+	keys End
+	wait_for_screen '│ answer 1500 *$'
+	[[ $(screen | sed -n '2,27p' | grep -v '│ *$' | tail -1) =~ '│ answer 1500' ]] || false
+	chatui_alive
+}
+
+@test "the mouse wheel and the arrow keys load earlier pages too; a new message goes on the end of a partly loaded branch" {
+	chatui_login walt
+	local c i wheel=""
+	api POST /v1/conversations '{"title":"wheel"}' "$access_token"
+	expect_status 201
+	c=$(jb .id)
+	seed_long "$c" 600
+	chatui_start CHATUI_TRACE="$BATS_TEST_TMPDIR/trace" -- -c "$c"
+	wait_for_screen '│ answer 600 *$'
+	wait_for_screen 'walt@.*connected'
+	wait_trace '^msgs_loaded 200$'
+	# Up in the empty input scrolls a row: 330 of them pass 110
+	# messages, within half a page of the oldest of the 200
+	for ((i = 0; i < 33; i++)); do
+		keys Up Up Up Up Up Up Up Up Up Up
+	done
+	wait_trace '^msgs_loaded 400$'
+	# the wheel, up 3 rows a notch: 200 notches pass 200 messages
+	for ((i = 0; i < 200; i++)); do wheel+=$'\e[M`S+'; done
+	type_text "$wheel"
+	wait_trace '^msgs_loaded 600 complete$'
+	wait_row 2 '│ (question|answer) 2[0-9][0-9] *$'
+	keys End
+	wait_for_screen '│ answer 600 *$'
+	type_text 'one more question'
+	keys Enter
+	wait_for_screen '│ one more question *$'
+	first_conv
+	wait_api_jq "/v1/conversations/$c?messages=2" '.messages[1].status == "complete" and .messages[0].content == "one more question" and .messages_before == "'"$(long_mid 600)"'"'
+	wait_for_screen '^ *│Assistant  echo *$'
+	chatui_alive
+}
+
+@test "Ctrl-B copies a code block to the clipboard (OSC 52); again, the next block" {
+	chatui_login xena
+	tm set-option -s set-clipboard on
+	chatui_start
+	wait_for_screen 'xena@.*connected'
+	printf 'two blocks:\n\n```c\nint main(void)\n{\n\treturn 0;\n}\n```\n\nand\n\n```sh\necho "a b" | wc -w\n```\n' \
+		>"$BATS_TEST_TMPDIR/paste"
+	tm load-buffer -b p "$BATS_TEST_TMPDIR/paste"
+	tm paste-buffer -p -b p -t "$ui"
+	wait_for_screen '│ *```sh'
+	keys Enter
+	first_conv
+	wait_api_jq "/v1/conversations/$conv" '.messages[1].status == "complete"'
+	wait_for_screen '│ *│ echo "a b" \| wc -w'
+	tm delete-buffer 2>/dev/null || true
+	keys C-b
+	local i
+	for ((i = 0; i < 100; i++)); do
+		tm save-buffer "$BATS_TEST_TMPDIR/got" 2>/dev/null && break
+		sleep 0.05
+	done
+	printf 'int main(void)\n{\n\treturn 0;\n}' >"$BATS_TEST_TMPDIR/want"
+	cmp "$BATS_TEST_TMPDIR/want" "$BATS_TEST_TMPDIR/got"
+	wait_for_screen 'copied a code block \(29 bytes\)'
+	tm delete-buffer 2>/dev/null || true
+	keys C-b
+	for ((i = 0; i < 100; i++)); do
+		tm save-buffer "$BATS_TEST_TMPDIR/got" 2>/dev/null && break
+		sleep 0.05
+	done
+	printf 'echo "a b" | wc -w' >"$BATS_TEST_TMPDIR/want"
+	cmp "$BATS_TEST_TMPDIR/want" "$BATS_TEST_TMPDIR/got"
+	# a third time: the first block again
+	tm delete-buffer 2>/dev/null || true
+	keys C-b
+	for ((i = 0; i < 100; i++)); do
+		tm save-buffer "$BATS_TEST_TMPDIR/got" 2>/dev/null && break
+		sleep 0.05
+	done
+	printf 'int main(void)\n{\n\treturn 0;\n}' >"$BATS_TEST_TMPDIR/want"
+	cmp "$BATS_TEST_TMPDIR/want" "$BATS_TEST_TMPDIR/got"
+	# a newer answer: its first block, wherever the last one's count was
+	printf '```\nfirst\n```\n\n```\nsecond\n```\n' >"$BATS_TEST_TMPDIR/paste"
+	tm load-buffer -b p "$BATS_TEST_TMPDIR/paste"
+	tm paste-buffer -p -b p -t "$ui"
+	keys Enter
+	wait_api_jq "/v1/conversations/$conv" '.messages[3].status == "complete"'
+	wait_for_screen '│ *│ second'
+	tm delete-buffer 2>/dev/null || true
+	keys C-b
+	for ((i = 0; i < 100; i++)); do
+		tm save-buffer "$BATS_TEST_TMPDIR/got" 2>/dev/null && break
+		sleep 0.05
+	done
+	printf 'first' >"$BATS_TEST_TMPDIR/want"
+	cmp "$BATS_TEST_TMPDIR/want" "$BATS_TEST_TMPDIR/got"
 }

@@ -1,7 +1,9 @@
 /* test-tui-state.c - chatui's state reducers (tui/state.c): the list,
  * opening a conversation, and /v1/ws events: a new turn, deltas, done,
  * an edit (new branch), a regenerate, another device's leaf move,
- * deletion, reset, and malformed frames. */
+ * deletion, reset, and malformed frames; a long branch opened at its
+ * end and paged back to its root (state_prepend), with stale and
+ * malformed pages and edits at the edge of what is loaded. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -273,6 +275,228 @@ static void test_tui_state__malformed(void **state)
 	state_release(&st);
 }
 
+/* "m<i>" for i >= 1; message i's parent is message i - 1. */
+static void mid(char *out, size_t len, int i)
+{
+	snprintf(out, len, "m%d", i);
+}
+
+/* A chain message i of the long branch (odd: user, even: assistant). */
+static cJSON *chain_msg(int i)
+{
+	cJSON *m = cJSON_CreateObject();
+	char id[32], parent[32], text[64];
+
+	assert_non_null(m);
+	mid(id, sizeof(id), i);
+	mid(parent, sizeof(parent), i - 1);
+	snprintf(text, sizeof(text), "message %d", i);
+	cJSON_AddStringToObject(m, "id", id);
+	if (i > 1)
+		cJSON_AddStringToObject(m, "parent_id", parent);
+	else
+		cJSON_AddNullToObject(m, "parent_id");
+	cJSON_AddStringToObject(m, "role", i % 2 ? "user" : "assistant");
+	cJSON_AddStringToObject(m, "content", text);
+	cJSON_AddStringToObject(m, "status", "complete");
+	return m;
+}
+
+/* Messages from..to (1-based, inclusive) of the chain, root first, and
+ * messages_before: the parent of `from` (null when from is 1). */
+static cJSON *chain_page(int from, int to)
+{
+	cJSON *p = cJSON_CreateObject(), *arr = cJSON_CreateArray();
+	char before[32];
+	int i;
+
+	assert_non_null(p);
+	assert_non_null(arr);
+	for (i = from; i <= to; i++)
+		cJSON_AddItemToArray(arr, chain_msg(i));
+	cJSON_AddItemToObject(p, "messages", arr);
+	mid(before, sizeof(before), from - 1);
+	if (from > 1)
+		cJSON_AddStringToObject(p, "messages_before", before);
+	else
+		cJSON_AddNullToObject(p, "messages_before");
+	return p;
+}
+
+/* C1 opened with messages from..to of a chain of `to` (a ?messages=N
+ * answer). */
+static void open_chain(struct state *st, int from, int to)
+{
+	cJSON *j = chain_page(from, to);
+	char leaf[32];
+
+	mid(leaf, sizeof(leaf), to);
+	cJSON_AddStringToObject(j, "id", C1);
+	cJSON_AddStringToObject(j, "current_leaf_id", leaf);
+	cJSON_AddStringToObject(j, "updated_at", "2025-01-01T00:00:00.000Z");
+	state_init(st);
+	assert_int_equal(state_open(st, j), 0);
+	cJSON_Delete(j);
+}
+
+static int prepend(struct state *st, const char *conv, int from, int to)
+{
+	cJSON *p = chain_page(from, to);
+	int rc = state_prepend(st, conv, p);
+
+	cJSON_Delete(p);
+	return rc;
+}
+
+/* The loaded messages are exactly from..to, in order. */
+static void assert_chain(const struct state *st, int from, int to)
+{
+	char id[32];
+	int i;
+
+	assert_int_equal(st->nmsgs, (size_t)(to - from + 1));
+	for (i = from; i <= to; i++) {
+		mid(id, sizeof(id), i);
+		assert_string_equal(st->msgs[i - from].id, id);
+	}
+}
+
+static void test_tui_state__page_back_to_root(void **state)
+{
+	struct state st;
+	int rc;
+
+	(void)state;
+	open_chain(&st, 801, 1000);
+	assert_true(state_partial(&st));
+	assert_string_equal(st.msgs_before, "m800");
+	assert_chain(&st, 801, 1000);
+	/* pages of 200 back to the root, then the root's page */
+	rc = prepend(&st, C1, 601, 800);
+	assert_int_equal(rc, ST_MSGS | ST_OLDER);
+	assert_int_equal(st.prepended, 200);
+	assert_string_equal(st.msgs_before, "m600");
+	assert_chain(&st, 601, 1000);
+	rc = prepend(&st, C1, 2, 600);
+	assert_int_equal(rc, ST_MSGS | ST_OLDER);
+	assert_int_equal(st.prepended, 599);
+	assert_true(state_partial(&st));
+	rc = prepend(&st, C1, 1, 1);
+	assert_int_equal(rc, ST_MSGS | ST_OLDER);
+	assert_false(state_partial(&st));
+	assert_string_equal(st.msgs_before, "");
+	assert_chain(&st, 1, 1000);
+	assert_string_equal(st.msgs[0].content.data, "message 1");
+	assert_int_equal(st.msgs[0].role, ROLE_USER);
+	assert_int_equal(st.msgs[1].role, ROLE_ASSISTANT);
+	/* complete: another page changes nothing */
+	assert_int_equal(prepend(&st, C1, 1, 1), 0);
+	assert_chain(&st, 1, 1000);
+	/* a plain GET (no messages_before) is the whole branch */
+	state_release(&st);
+	open_two(&st);
+	assert_false(state_partial(&st));
+	state_release(&st);
+}
+
+static void test_tui_state__page_stale_or_bad(void **state)
+{
+	struct state st;
+	cJSON *p;
+
+	(void)state;
+	open_chain(&st, 51, 60);
+	/* a page that does not end at msgs_before (asked before a reload
+	 * or for another branch), or of another conversation: dropped */
+	assert_int_equal(prepend(&st, C1, 31, 49), 0);
+	assert_int_equal(prepend(&st, C2, 41, 50), 0);
+	assert_chain(&st, 51, 60);
+	/* malformed: nothing changes */
+	p = parse("{\"messages_before\":null}");
+	assert_int_equal(state_prepend(&st, C1, p), CHAT_EPARSE);
+	cJSON_Delete(p);
+	p = parse("{\"messages\":[],\"messages_before\":null}");
+	assert_int_equal(state_prepend(&st, C1, p), CHAT_EPARSE);
+	cJSON_Delete(p);
+	p = chain_page(41, 50);
+	cJSON_DeleteItemFromObject(p, "messages_before");
+	assert_int_equal(state_prepend(&st, C1, p), CHAT_EPARSE);
+	cJSON_Delete(p);
+	/* a gap in the chain (m45 missing) */
+	p = chain_page(41, 50);
+	cJSON_DeleteItemFromArray(cJSON_GetObjectItem(p, "messages"), 4);
+	assert_int_equal(state_prepend(&st, C1, p), CHAT_EPARSE);
+	cJSON_Delete(p);
+	/* messages_before that is not the first one's parent */
+	p = chain_page(41, 50);
+	cJSON_ReplaceItemInObject(p, "messages_before",
+				  cJSON_CreateString("m7"));
+	assert_int_equal(state_prepend(&st, C1, p), CHAT_EPARSE);
+	cJSON_Delete(p);
+	/* a message without an id */
+	p = chain_page(41, 50);
+	cJSON_DeleteItemFromObject(cJSON_GetArrayItem(
+		cJSON_GetObjectItem(p, "messages"), 9), "id");
+	assert_int_equal(state_prepend(&st, C1, p), CHAT_EPARSE);
+	cJSON_Delete(p);
+	assert_chain(&st, 51, 60);
+	assert_string_equal(st.msgs_before, "m50");
+	/* and the right page still fits */
+	assert_int_equal(prepend(&st, C1, 41, 50), ST_MSGS | ST_OLDER);
+	assert_chain(&st, 41, 60);
+	state_release(&st);
+}
+
+static void test_tui_state__partial_edits(void **state)
+{
+	struct state st;
+	char m[1024];
+	int rc;
+
+	(void)state;
+	/* the oldest loaded message is edited: its parent is not loaded
+	 * but is msgs_before, so the new one goes first */
+	open_chain(&st, 51, 60);
+	rc = event(&st, "message", msg_json(m, sizeof(m), "e51", "m50",
+					    "user", "edited", "complete"));
+	assert_true(rc & ST_MSGS);
+	assert_false(rc & ST_REFETCH);
+	assert_int_equal(st.nmsgs, 1);
+	assert_string_equal(st.msgs[0].id, "e51");
+	assert_string_equal(st.msgs_before, "m50");
+	/* the page before still fits in front */
+	assert_int_equal(prepend(&st, C1, 41, 50), ST_MSGS | ST_OLDER);
+	assert_int_equal(st.nmsgs, 11);
+	assert_string_equal(st.msgs[10].id, "e51");
+	assert_string_equal(st.msgs[9].id, "m50");
+	state_release(&st);
+	/* an edit of a message that is not loaded: reload */
+	open_chain(&st, 51, 60);
+	rc = event(&st, "message", msg_json(m, sizeof(m), "e20", "m19",
+					    "user", "edited", "complete"));
+	assert_true(rc & ST_REFETCH);
+	assert_chain(&st, 51, 60);
+	/* the first message edited: a new root, nothing before it */
+	rc = event(&st, "message", msg_json(m, sizeof(m), "e1", NULL,
+					    "user", "edited", "complete"));
+	assert_true(rc & ST_MSGS);
+	assert_false(state_partial(&st));
+	assert_int_equal(st.nmsgs, 1);
+	assert_int_equal(prepend(&st, C1, 41, 50), 0);
+	state_release(&st);
+	/* a new turn and its answer at the end of a partial branch */
+	open_chain(&st, 51, 60);
+	rc = event(&st, "message", msg_json(m, sizeof(m), "m61", "m60",
+					    "user", "next", "complete"));
+	assert_true(rc & ST_MSGS);
+	rc = event(&st, "delta", "{\"message_id\":\"m62\",\"text\":\"ok\"}");
+	assert_true(rc & ST_MSG);
+	assert_int_equal(st.nmsgs, 12);
+	assert_string_equal(st.msgs[11].parent_id, "m61");
+	assert_true(state_partial(&st));
+	state_release(&st);
+}
+
 static void test_tui_state__tokens_per_s(void **state)
 {
 	struct state st;
@@ -298,6 +522,9 @@ int main(void)
 		cmocka_unit_test(test_tui_state__regenerate),
 		cmocka_unit_test(test_tui_state__leaf_moved),
 		cmocka_unit_test(test_tui_state__malformed),
+		cmocka_unit_test(test_tui_state__page_back_to_root),
+		cmocka_unit_test(test_tui_state__page_stale_or_bad),
+		cmocka_unit_test(test_tui_state__partial_edits),
 		cmocka_unit_test(test_tui_state__tokens_per_s),
 	};
 
