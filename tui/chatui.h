@@ -230,8 +230,9 @@ struct msg {
 	enum msg_role role;
 	struct buf content;
 	char status[16];		/* complete, streaming, ... */
-	char model[128];
-	char error[256];		/* error.message, "" none */
+	char *model;			/* owned, NULL none (pointers, not
+					 * arrays: 10,000 messages held) */
+	char *error;			/* owned: error.message, NULL none */
 	char **siblings;		/* owned ids, oldest first */
 	size_t nsiblings;
 	long completion_tokens;		/* from usage, -1 unknown */

@@ -84,6 +84,8 @@ void msg_release(struct msg *m)
 	size_t i;
 
 	buf_release(&m->content);
+	free(m->model);
+	free(m->error);
 	for (i = 0; i < m->nsiblings; i++)
 		free(m->siblings[i]);
 	free(m->siblings);
@@ -327,9 +329,9 @@ static int msg_from_json(struct msg *m, const cJSON *j)
 	st_copy(m->parent_id, sizeof(m->parent_id), st_str(j, "parent_id"));
 	m->role = strcmp(role, "user") == 0 ? ROLE_USER : ROLE_ASSISTANT;
 	st_copy(m->status, sizeof(m->status), st_str(j, "status"));
-	st_copy(m->model, sizeof(m->model), st_str(j, "model"));
-	st_copy(m->error, sizeof(m->error),
-		st_str(err, "message"));
+	if (st_dup(&m->model, st_str(j, "model")) < 0 ||
+	    st_dup(&m->error, st_str(err, "message")) < 0)
+		return CHAT_ENOMEM;
 	m->completion_tokens = m->latency_ms = -1;
 	v = cJSON_GetObjectItemCaseSensitive(usage, "completion_tokens");
 	if (cJSON_IsNumber(v))
@@ -577,7 +579,8 @@ static int st_on_message(struct state *st, const cJSON *data)
 		md_doc_release(&next->doc);
 		next->doc_width = 0;
 		st_copy(next->status, sizeof(next->status), "streaming");
-		next->error[0] = '\0';
+		free(next->error);
+		next->error = NULL;
 		return ST_MSGS;
 	}
 	if (i >= 0)

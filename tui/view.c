@@ -122,7 +122,7 @@ int view_msg_rows(struct msg *m, int width)
 		m->doc_width = width;
 	}
 	lines = m->doc.nlines ? m->doc.nlines : 1;
-	return 2 + (int)lines + (m->error[0] ? 1 : 0);
+	return 2 + (int)lines + (m->error && m->error[0] ? 1 : 0);
 }
 
 static int text_width(const struct app *a)
@@ -259,7 +259,7 @@ static void view_msg_header(struct app *a, size_t i, int y, int x, int w)
 			term_attr(m->role == ROLE_USER ? UC_USER :
 				  UC_ASSISTANT));
 	info[0] = '\0';
-	if (m->role == ROLE_ASSISTANT && m->model[0])
+	if (m->role == ROLE_ASSISTANT && m->model && m->model[0])
 		snprintf(info, sizeof(info), "  %s", m->model);
 	if (m->role == ROLE_ASSISTANT && m->status[0] &&
 	    strcmp(m->status, "complete") != 0)
@@ -312,7 +312,7 @@ static void view_msg_row(struct app *a, size_t i, int r, int y, int x,
 		return;
 	}
 	r -= lines;
-	if (r == 0 && m->error[0]) {
+	if (r == 0 && m->error && m->error[0]) {
 		char line[300];
 
 		snprintf(line, sizeof(line), "! %s", m->error);

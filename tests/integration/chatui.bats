@@ -677,7 +677,7 @@ wait_trace() {
 
 @test "a 1,500-message conversation opens at its end with one page; PgUp loads earlier pages, Home the first message" {
 	chatui_login vera
-	local c top
+	local c top i
 	api POST /v1/conversations '{"title":"very long"}' "$access_token"
 	expect_status 201
 	c=$(jb .id)
@@ -698,6 +698,14 @@ wait_trace() {
 	wait_row 2 '│ (question|answer) 1[34][0-9][0-9] *$'
 	top=$(row 2)
 	sleep 0.3
+	[[ $(row 2) == "$top" ]] || false
+	# a reload (Ctrl-L) asks for as many messages and keeps the pane
+	keys C-l
+	for ((i = 0; i < 200; i++)); do
+		(($(grep -c '^msgs_loaded 400$' "$BATS_TEST_TMPDIR/trace") == 2)) && break
+		sleep 0.05
+	done
+	(($(grep -c '^msgs_loaded 400$' "$BATS_TEST_TMPDIR/trace") == 2)) || false
 	[[ $(row 2) == "$top" ]] || false
 	# Home: every earlier page, then the first message at the top
 	keys Home
@@ -742,6 +750,19 @@ wait_trace() {
 	first_conv
 	wait_api_jq "/v1/conversations/$c?messages=2" '.messages[1].status == "complete" and .messages[0].content == "one more question" and .messages_before == "'"$(long_mid 600)"'"'
 	wait_for_screen '^ *│Assistant  echo *$'
+	wait_for_screen '│ one more question *$'
+	# regenerate and move between the two answers: the branch is
+	# reloaded from its newest page each time
+	local first
+	first=$(jb .current_leaf_id)
+	keys C-r
+	wait_for_screen '‹2/2›'
+	wait_api_jq "/v1/conversations/$c?messages=1" '(.messages[0].sibling_ids | length) == 2 and .messages[0].status == "complete" and .current_leaf_id != "'"$first"'"'
+	keys F5
+	wait_api_jq "/v1/conversations/$c?messages=1" '.current_leaf_id == "'"$first"'"'
+	wait_for_screen '‹1/2›'
+	wait_for_screen '│ one more question *$'
+	! screen | grep -q '‹2/2›' || false
 	chatui_alive
 }
 
