@@ -13,10 +13,13 @@
 #  2. opening a 10,000-message conversation (rows put straight into
 #     chatd's SQLite store: user and assistant turns, Markdown with lists
 #     and code blocks in the answers): open_ms of the trace, from the
-#     request to chatd to the paint that shows the conversation; R runs
+#     request to chatd to the paint that shows the conversation (chatui
+#     asks for the newest 200 messages and pages back on demand); R runs
 #     with -c, and R opens from the list (Ctrl-O, Enter);
-#  3. the memory of chatui with that conversation open (VmRSS, VmHWM),
-#     after paging up 50 times, Home and End;
+#  3. the memory of chatui with that conversation open (VmRSS, VmHWM):
+#     after opening, after paging up 50 times (earlier pages load in the
+#     background), after Home (every page loaded: the wall time from the
+#     key to the first message on the screen is measured too) and End;
 #  4. keystroke to screen: key_to_paint_ms of the trace (from reading a
 #     key to the paint that shows it), K keys one at a time (default 60),
 #     with the 10,000-message conversation open, idle and while an answer
@@ -186,6 +189,11 @@ size=$(curl -fsS -H "$auth" "$base/v1/conversations/$conv" | wc -c)
 api_ms=$(for ((i = 0; i < 5; i++)); do
 	curl -fsS -o /dev/null -w '%{time_total}\n' -H "$auth" "$base/v1/conversations/$conv"
 done | awk '{ print $1 * 1000 }' | stats)
+# what chatui asks for: the newest 200
+page_size=$(curl -fsS -H "$auth" "$base/v1/conversations/$conv?messages=200" | wc -c)
+page_ms=$(for ((i = 0; i < 5; i++)); do
+	curl -fsS -o /dev/null -w '%{time_total}\n' -H "$auth" "$base/v1/conversations/$conv?messages=200"
+done | awk '{ print $1 * 1000 }' | stats)
 
 : >"$trace"
 for ((i = 0; i < runs; i++)); do
@@ -212,15 +220,31 @@ read -r ol50 ol95 olmax < <(trace_vals open_ms | stats)
 
 # ---- 3. memory with it open ----
 pid=$(ui_pid L)
-rss_open=$(awk '/^VmRSS/ { print $2 }' "/proc/$pid/status")
+rss() { awk '/^VmRSS/ { print $2 }' "/proc/$pid/status"; }
+loaded() { awk '$1 == "msgs_loaded" { n = $2 } END { print n }' "$trace"; }
+rss_open=$(rss)
+loaded_open=$(loaded)
 tm send-keys -t L Tab
 for ((i = 0; i < 50; i++)); do tm send-keys -t L PPage; done
+sleep 0.5
+rss_paged=$(rss)
+loaded_paged=$(loaded)
+s=${EPOCHREALTIME/./}
 tm send-keys -t L Home
 wait_for L 'Question 1: how does'
+e=${EPOCHREALTIME/./}
+home_ms=$(((e - s) / 1000))
+for ((i = 0; i < 4000; i++)); do
+	grep -q '^msgs_loaded [0-9]* complete$' "$trace" && break
+	sleep 0.005
+done
+rss_home=$(rss)
+read -r old50 old95 oldmax < <(trace_vals older_ms | stats)
+nolder=$(grep -c '^older_ms' "$trace" || true)
 tm send-keys -t L End
 wait_for L "Answer $nmsgs"
 sleep 0.2
-rss_after=$(awk '/^VmRSS/ { print $2 }' "/proc/$pid/status")
+rss_after=$(rss)
 hwm=$(awk '/^VmHWM/ { print $2 }' "/proc/$pid/status")
 tm send-keys -t L Escape Escape
 
@@ -315,12 +339,15 @@ Command: \`bench/chatui.sh $runs $nkeys $nwords\`; chatui in tmux $(tmux -V | cu
 | open $nmsgs messages with -c (open_ms: request to paint, $runs runs) | $op50 ms | $op95 ms | $opmax ms | ≤ 100 ms | $(ok "$op95" 100) |
 | ... first frame of those runs | $off50 ms | $off95 ms | $offmax ms | | |
 | open $nmsgs messages from the list (Ctrl-O Enter, $runs runs) | $ol50 ms | $ol95 ms | $olmax ms | ≤ 100 ms | $(ok "$ol95" 100) |
-| ... of which the GET alone (curl, $size bytes, 5 runs) | ${api_ms%% *} ms | | | | |
+| ... the GET chatui makes (\`?messages=200\`, curl, $page_size bytes, 5 runs) | ${page_ms%% *} ms | | | | |
+| ... for scale, the whole branch's GET (curl, $size bytes, 5 runs) | ${api_ms%% *} ms | | | | |
+| a page of earlier messages (older_ms: request to paint, $nolder pages) | $old50 ms | $old95 ms | $oldmax ms | | |
 | keystroke to paint, idle, $nmsgs messages open (trace, $nkeys keys) | $k50 ms | $k95 ms | $kmax ms | ≤ 16 ms | $(ok "$k95" 16) |
 | keystroke to tmux's screen, idle (send-keys to capture-pane, upper bound) | $e50 ms | $e95 ms | $emax ms | | |
 | keystroke to paint while 200 tokens/s stream (trace, $nkeys keys) | $ks50 ms | $ks95 ms | $ksmax ms | ≤ 16 ms | $(ok "$ks95" 16) |
 
 - CPU of chatui while a $nwords-word answer streamed: **$cpu1%** of a core over $s1 s ($tps1 tokens/s measured); again (a second new conversation): **$cpu2%** over $s2 s ($tps2 tokens/s). Target ≤ 5%: $(ok "$(awk -v a="$cpu1" -v b="$cpu2" 'BEGIN { print (a > b ? a : b) }')" 5). Idle afterwards (10 s): $idle_pct%.
-- Memory of chatui with the $nmsgs-message conversation open: VmRSS $((rss_open / 1024)) MiB ($rss_open KiB) after opening, $((rss_after / 1024)) MiB after paging up 50 times, Home and End; VmHWM $((hwm / 1024)) MiB.
+- Home in the $nmsgs-message conversation: the first message on the screen $home_ms ms after the key (send-keys to capture-pane; every earlier page loaded on the way).
+- Memory of chatui with the $nmsgs-message conversation open: VmRSS $((rss_open / 1024)) MiB ($rss_open KiB) after opening ($loaded_open messages loaded), $((rss_paged / 1024)) MiB ($rss_paged KiB) after paging up 50 times ($loaded_paged loaded), $((rss_home / 1024)) MiB ($rss_home KiB) after Home (all $nmsgs), $((rss_after / 1024)) MiB after End; VmHWM $((hwm / 1024)) MiB.
 - The answer was still streaming when the last key of the streaming run was painted: $([[ $streaming_at_end -gt 0 ]] && echo yes || echo "no (the stream ended first: fewer keys fell inside it)").
 EOF

@@ -188,6 +188,8 @@ static void app_load_older(struct app *a)
 		 "/v1/conversations/%s/branch?before=%s&limit=%d",
 		 a->st.cur.id, a->st.msgs_before,
 		 a->want_top ? CHATUI_PAGE_MAX : CHATUI_PAGE);
+	snprintf(a->older_before, sizeof(a->older_before), "%s",
+		 a->st.msgs_before);
 	a->older_seq = rest_submit(&a->rest, RQ_OLDER, "GET", path, NULL,
 				   a->st.cur.id);
 	a->older_us = app_now_us();
@@ -206,8 +208,17 @@ static void app_older(struct app *a, struct ui_event *ev)
 			       chat_strerror(rc));
 		return;
 	}
-	if (!(rc & ST_OLDER))
+	if (!(rc & ST_OLDER)) {
+		/* dropped although it answered what is still wanted: the
+		 * server gives another page; asking again would loop */
+		if (state_partial(&a->st) &&
+		    strcmp(a->older_before, a->st.msgs_before) == 0) {
+			a->older_failed = true;
+			app_set_status(a, true, "the server answered another "
+				       "page of earlier messages");
+		}
 		return;
+	}
 	if (a->want_top) {
 		a->follow = false;
 		a->top_msg = 0;

@@ -79,6 +79,7 @@ struct app {
 	int keep_row;			/* ... from this row, when found */
 	char keep_sel[CHATUI_ID_MAX];	/* and selects this one */
 	uint64_t older_seq;		/* the RQ_OLDER in flight, 0 none */
+	char older_before[CHATUI_ID_MAX];	/* the `before` it asked */
 	bool older_failed;		/* stop paging until the next open */
 	bool want_top;			/* Home: load every earlier page and
 					 * stay at the first message */
