@@ -1,15 +1,15 @@
 /*
- * api.c - chatctl's client of the gateway: one blocking libcurl easy
- * handle (reused, so calls share a connection), the credential of each
- * call, transparent token refresh, and the mapping of error answers to
- * one line on stderr and an exit status.
+ * api.c - chatctl's client of the gateway: the shared API client
+ * (shared/client.c: one blocking libcurl handle, reused so calls share a
+ * connection, and the token rules), the credential of each call, and the
+ * mapping of error answers to one line on stderr and an exit status.
  *
  * Refresh: an access token is refreshed when it has less than
- * API_REFRESH_MARGIN_S left, and once more when the gateway still answers
- * 401 token_expired (clock skew).  Refresh tokens are single-use and a
- * reused one revokes the whole session, so a refresh runs under the lock
- * of the credentials file and first re-reads the file: another process
- * (a second chatctl, chatui) may have refreshed already.
+ * CLIENT_REFRESH_MARGIN_S left, and once more when the gateway still
+ * answers 401 token_expired (clock skew).  Refresh tokens are single-use
+ * and a reused one revokes the whole session, so a refresh runs under
+ * the lock of the credentials file and first re-reads the file: another
+ * process (a second chatctl, chatui) may have refreshed already.
  */
 #include "chatctl.h"
 
@@ -19,23 +19,11 @@
 #include <string.h>
 #include <time.h>
 
+#include "client.h"
 #include "err.h"
 #include "banned.h"
 
-#define API_REFRESH_MARGIN_S 30
-#define API_BODY_MAX (64u * 1024 * 1024)	/* a whole conversation */
-#define API_CONNECT_TIMEOUT_MS 10000L
-
-/* State of one transfer, for the curl callbacks. */
-struct api_xfer {
-	struct cli_ctx *ctx;
-	const struct api_req *req;
-	struct api_res *res;
-	int decided;		/* 0 until the first byte; 1 stream, 2 buffer */
-	int data_rc;		/* nonzero return of req->on_data */
-	int buf_rc;		/* a buffer error */
-};
-
+static bool api_cancel(void *arg);
 static int api_perform(struct cli_ctx *ctx, const struct api_req *req,
 		       const char *token, struct api_res *res);
 
@@ -65,6 +53,7 @@ static bool api_valid_server(const char *s)
 int api_init(struct cli_ctx *ctx)
 {
 	const char *server = ctx->server_opt, *env;
+	struct client *cl;
 	size_t n;
 	int rc;
 
@@ -106,18 +95,26 @@ int api_init(struct cli_ctx *ctx)
 		cli_error("cannot initialise libcurl");
 		return CLI_SERVER;
 	}
-	ctx->curl = curl_easy_init();
-	if (!ctx->curl) {
-		cli_error("out of memory");
-		return CLI_SERVER;
+	cl = calloc(1, sizeof(*cl));
+	rc = cl ? client_init(cl, ctx->server, "chatctl/" CHATCTL_VERSION) :
+		  CHAT_ENOMEM;
+	if (rc < 0) {
+		free(cl);
+		curl_global_cleanup();
+		cli_error("%s", rc == CHAT_EINVAL ? "the server URL is not "
+			  "usable" : "out of memory");
+		return rc == CHAT_EINVAL ? CLI_USAGE : CLI_SERVER;
 	}
+	cl->cancel = api_cancel;
+	ctx->curl = cl;
 	return CLI_OK;
 }
 
 void api_release(struct cli_ctx *ctx)
 {
 	if (ctx->curl) {
-		curl_easy_cleanup(ctx->curl);
+		client_release(ctx->curl);
+		free(ctx->curl);
 		ctx->curl = NULL;
 		curl_global_cleanup();
 	}
@@ -168,237 +165,58 @@ int api_need_creds(struct cli_ctx *ctx)
 
 /* ---- transfers ---- */
 
-static size_t api_on_write(char *data, size_t size, size_t n, void *arg)
-{
-	struct api_xfer *x = arg;
-	size_t len = size * n;
-	long status = 0;
-	char *type = NULL;
-
-	if (!x->decided) {
-		curl_easy_getinfo(x->ctx->curl, CURLINFO_RESPONSE_CODE,
-				  &status);
-		curl_easy_getinfo(x->ctx->curl, CURLINFO_CONTENT_TYPE, &type);
-		x->res->status = status;
-		x->decided = 2;
-		if ((x->req->flags & API_SSE) && status >= 200 &&
-		    status < 300 && type &&
-		    strncmp(type, "text/event-stream", 17) == 0)
-			x->decided = 1;
-	}
-	if (x->decided == 1) {
-		x->data_rc = x->req->on_data(x->req->arg, data, len);
-		return x->data_rc ? 0 : len;
-	}
-	x->buf_rc = buf_append(&x->res->body, data, len);
-	return x->buf_rc < 0 ? 0 : len;
-}
-
-static int api_on_progress(void *arg, curl_off_t dltotal, curl_off_t dlnow,
-			   curl_off_t ultotal, curl_off_t ulnow)
-{
-	(void)arg;
-	(void)dltotal;
-	(void)dlnow;
-	(void)ultotal;
-	(void)ulnow;
-	return cli_interrupted ? 1 : 0;
-}
-
 static void api_copy(char *dst, size_t dstlen, const char *src)
 {
 	snprintf(dst, dstlen, "%s", src ? src : "");
 }
 
-/* error.code and error.message of an error answer (ours or OpenAI's). */
-static void api_error_fields(struct api_res *res)
+static bool api_cancel(void *arg)
 {
-	const cJSON *err, *code, *msg;
-
-	err = cJSON_GetObjectItemCaseSensitive(res->json, "error");
-	code = cJSON_GetObjectItemCaseSensitive(err, "code");
-	msg = cJSON_GetObjectItemCaseSensitive(err, "message");
-	if (cJSON_IsString(code))
-		api_copy(res->code, sizeof(res->code), code->valuestring);
-	if (cJSON_IsString(msg))
-		api_copy(res->message, sizeof(res->message),
-			 msg->valuestring);
-	if (!res->message[0])
-		snprintf(res->message, sizeof(res->message),
-			 "the server answered HTTP %ld", res->status);
+	(void)arg;
+	return cli_interrupted != 0;
 }
 
+/* The exit status of a failed client call. */
+static int api_exit_of(int rc, const struct client_res *r)
+{
+	if (rc == CHAT_ECANCELED && r->canceled)
+		return CLI_INTERRUPTED;
+	if (rc == CHAT_ECANCELED && r->data_rc)
+		return r->data_rc < 0 ? CLI_SERVER : r->data_rc;
+	if (rc == CHAT_ETOOBIG && !r->status)
+		return CLI_USAGE;	/* the URL */
+	if ((rc == CHAT_EAUTH || rc == CHAT_EUPSTREAM) && r->status &&
+	    (r->status < 200 || r->status >= 300))
+		return api_status_exit(r->status);
+	return CLI_SERVER;
+}
+
+/* One call through the shared client, its answer moved into res. */
 static int api_perform(struct cli_ctx *ctx, const struct api_req *req,
 		       const char *token, struct api_res *res)
 {
-	char url[2048], errbuf[CURL_ERROR_SIZE], hdr[4200];
-	struct curl_slist *headers = NULL, *h;
-	struct api_xfer x = { ctx, req, res, 0, 0, 0 };
-	CURL *curl = ctx->curl;
-	char *body = NULL;
-	CURLcode cc;
-	int rc = CLI_OK, n;
+	struct client_req creq = {
+		.method = req->method, .path = req->path, .json = req->json,
+		.token = token, .idempotency_key = req->idempotency_key,
+		.sse = (req->flags & API_SSE) != 0, .on_data = req->on_data,
+		.arg = req->arg,
+	};
+	struct client_res cres;
+	int rc = client_call(ctx->curl, &creq, &cres);
 
 	memset(res, 0, sizeof(*res));
-	buf_init(&res->body, API_BODY_MAX);
-	n = snprintf(url, sizeof(url), "%s%s", ctx->server, req->path);
-	if (n < 0 || (size_t)n >= sizeof(url)) {
-		api_copy(res->message, sizeof(res->message), "URL too long");
-		return CLI_USAGE;
-	}
-	curl_easy_reset(curl);
-	errbuf[0] = '\0';
-	curl_easy_setopt(curl, CURLOPT_URL, url);
-	curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, req->method);
-	curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, errbuf);
-	curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS,
-			 API_CONNECT_TIMEOUT_MS);
-	curl_easy_setopt(curl, CURLOPT_USERAGENT, "chatctl/" CHATCTL_VERSION);
-	curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, api_on_write);
-	curl_easy_setopt(curl, CURLOPT_WRITEDATA, &x);
-	curl_easy_setopt(curl, CURLOPT_NOPROGRESS, 0L);
-	curl_easy_setopt(curl, CURLOPT_XFERINFOFUNCTION, api_on_progress);
-	curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
-	if (strcmp(req->method, "HEAD") == 0)
-		curl_easy_setopt(curl, CURLOPT_NOBODY, 1L);
-
-	h = curl_slist_append(headers, (req->flags & API_SSE) ?
-				       "Accept: text/event-stream" :
-				       "Accept: application/json");
-	if (!h)
-		goto nomem;
-	headers = h;
-	if (token) {
-		n = snprintf(hdr, sizeof(hdr), "Authorization: Bearer %s",
-			     token);
-		if (n < 0 || (size_t)n >= sizeof(hdr))
-			goto nomem;
-		h = curl_slist_append(headers, hdr);
-		memset(hdr, 0, sizeof(hdr));
-		if (!h)
-			goto nomem;
-		headers = h;
-	}
-	if (req->idempotency_key) {
-		snprintf(hdr, sizeof(hdr), "Idempotency-Key: %s",
-			 req->idempotency_key);
-		h = curl_slist_append(headers, hdr);
-		if (!h)
-			goto nomem;
-		headers = h;
-	}
-	if (req->json) {
-		body = cJSON_PrintUnformatted(req->json);
-		if (!body)
-			goto nomem;
-		h = curl_slist_append(headers,
-				      "Content-Type: application/json");
-		if (!h)
-			goto nomem;
-		headers = h;
-		curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body);
-		curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE,
-				 (curl_off_t)strlen(body));
-	} else if (strcmp(req->method, "POST") == 0) {
-		curl_easy_setopt(curl, CURLOPT_POSTFIELDS, "");
-		curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE,
-				 (curl_off_t)0);
-	}
-	/* no "Expect: 100-continue" round trip on large bodies */
-	h = curl_slist_append(headers, "Expect:");
-	if (!h)
-		goto nomem;
-	headers = h;
-	curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
-
-	cc = curl_easy_perform(curl);
-	if (!res->status)
-		curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &res->status);
-	/* the token may sit in curl's copy of the headers: reset it now */
-	curl_easy_reset(curl);
-
-	if (cc == CURLE_ABORTED_BY_CALLBACK && cli_interrupted) {
-		res->interrupted = true;
-		api_copy(res->message, sizeof(res->message), "interrupted");
-		rc = CLI_INTERRUPTED;
-		goto out;
-	}
-	if (cc == CURLE_WRITE_ERROR && x.data_rc) {
-		rc = x.data_rc < 0 ? CLI_SERVER : x.data_rc;
-		goto out;
-	}
-	if (cc == CURLE_WRITE_ERROR && x.buf_rc) {
-		api_copy(res->message, sizeof(res->message),
-			 "the answer is too large");
-		rc = CLI_SERVER;
-		goto out;
-	}
-	if (cc != CURLE_OK) {
-		if (res->status == 0)
-			snprintf(res->message, sizeof(res->message),
-				 "cannot reach '%.200s': %.256s", ctx->server,
-				 errbuf[0] ? errbuf : curl_easy_strerror(cc));
-		else
-			snprintf(res->message, sizeof(res->message),
-				 "the connection to '%.200s' failed: %.256s",
-				 ctx->server,
-				 errbuf[0] ? errbuf : curl_easy_strerror(cc));
-		rc = CLI_SERVER;
-		goto out;
-	}
-	if (res->body.len)
-		res->json = cJSON_ParseWithLength(res->body.data,
-						  res->body.len);
-	if (res->status < 200 || res->status >= 300) {
-		api_error_fields(res);
-		rc = api_status_exit(res->status);
-	}
-	goto out;
-nomem:
-	api_copy(res->message, sizeof(res->message), "out of memory");
-	rc = CLI_SERVER;
-out:
-	curl_slist_free_all(headers);
-	if (body) {
-		memset(body, 0, strlen(body));	/* it may hold a password */
-		cJSON_free(body);
-	}
-	return rc;
+	res->status = cres.status;
+	res->body = cres.body;
+	res->json = cres.json;
+	res->interrupted = cres.canceled;
+	api_copy(res->code, sizeof(res->code), cres.code);
+	/* on_data stopped the stream: it has said why */
+	if (!(rc == CHAT_ECANCELED && cres.data_rc))
+		api_copy(res->message, sizeof(res->message), cres.message);
+	return rc == 0 ? CLI_OK : api_exit_of(rc, &cres);
 }
 
 /* ---- credentials and refresh ---- */
-
-static int api_take_pair(struct cli_ctx *ctx, const cJSON *obj)
-{
-	const cJSON *at = cJSON_GetObjectItemCaseSensitive(obj,
-							   "access_token");
-	const cJSON *rt = cJSON_GetObjectItemCaseSensitive(obj,
-							   "refresh_token");
-	const cJSON *ei = cJSON_GetObjectItemCaseSensitive(obj, "expires_in");
-	char *a, *r;
-
-	if (!cJSON_IsString(at) || !cJSON_IsString(rt) ||
-	    !cJSON_IsNumber(ei)) {
-		cli_error("the server's token answer is malformed");
-		return CLI_SERVER;
-	}
-	a = strdup(at->valuestring);
-	r = strdup(rt->valuestring);
-	if (!a || !r) {
-		free(a);
-		free(r);
-		cli_error("out of memory");
-		return CLI_SERVER;
-	}
-	free(ctx->creds.access_token);
-	free(ctx->creds.refresh_token);
-	ctx->creds.access_token = a;
-	ctx->creds.refresh_token = r;
-	ctx->creds.expires_at = (int64_t)time(NULL) +
-				(int64_t)ei->valuedouble;
-	return CLI_OK;
-}
 
 static int api_save(struct cli_ctx *ctx)
 {
@@ -412,85 +230,42 @@ static int api_save(struct cli_ctx *ctx)
 	return CLI_OK;
 }
 
-static bool api_expiring(const struct creds *c)
-{
-	return c->expires_at - (int64_t)time(NULL) < API_REFRESH_MARGIN_S;
-}
-
-static bool api_same(const char *a, const char *b)
-{
-	return a && b && strcmp(a, b) == 0;
-}
-
-/* Refreshes the access token.  force: the server refused the current
- * one, so a fresher one is needed whatever expires_at says. */
+/* Refreshes the access token (the rules are shared/client.c's).  force:
+ * the server refused the current one, so a fresher one is needed
+ * whatever expires_at says. */
 static int api_refresh(struct cli_ctx *ctx, bool force, bool quiet)
 {
-	struct api_req req = { "POST", "/v1/auth/refresh", NULL,
-			       API_NOAUTH | API_QUIET, NULL, NULL, NULL };
-	struct api_res res;
-	struct creds disk;
-	cJSON *body = NULL;
-	bool ours = false;	/* the file still holds this login */
-	int lock, rc;
+	struct client_res res;
+	int rc, save_rc = 0;
 
-	lock = creds_lock(ctx->creds_path);
-	if (lock < 0) {
-		cli_error("cannot lock '%s.lock': %s", ctx->creds_path,
-			  chat_strerror(lock));
-		return CLI_SERVER;
-	}
-	/* Someone else may have refreshed while we waited for the lock;
-	 * and a file that now holds another login (or none, after a
-	 * logout) is not ours to overwrite. */
-	if (creds_load(ctx->creds_path, &disk) == 0 &&
-	    api_same(disk.server, ctx->creds.server) &&
-	    api_same(disk.username, ctx->creds.username)) {
-		ours = true;
-		if (!api_same(disk.refresh_token, ctx->creds.refresh_token)) {
-			bool fresher = !force ||
-				       !api_same(disk.access_token,
-						 ctx->creds.access_token);
-
-			creds_release(&ctx->creds);
-			ctx->creds = disk;
-			memset(&disk, 0, sizeof(disk));
-			if (fresher && !api_expiring(&ctx->creds)) {
-				rc = CLI_OK;
-				goto out;
-			}
-		}
-	}
-	creds_release(&disk);
-
-	body = cJSON_CreateObject();
-	if (!body || !cJSON_AddStringToObject(body, "refresh_token",
-					      ctx->creds.refresh_token)) {
-		cli_error("out of memory");
+	rc = client_refresh(ctx->curl, ctx->creds_path, &ctx->creds, force,
+			    &res, &save_rc);
+	if (rc == 0 && save_rc < 0) {
+		cli_error("cannot write '%s': %s", ctx->creds_path,
+			  chat_strerror(save_rc));
 		rc = CLI_SERVER;
-		goto out;
-	}
-	req.json = body;
-	rc = api_perform(ctx, &req, NULL, &res);
-	if (rc == CLI_OK) {
-		rc = api_take_pair(ctx, res.json);
-		if (rc == CLI_OK && ours)
-			rc = api_save(ctx);
-	} else if (res.status == 401) {
+	} else if (rc == 0) {
+		rc = CLI_OK;
+	} else if (rc == CHAT_EIO) {
+		cli_error("%s: %s", res.message, chat_strerror(rc));
+		rc = CLI_SERVER;
+	} else if (rc == CHAT_EPARSE) {
+		cli_error("the server's token answer is malformed");
+		rc = CLI_SERVER;
+	} else if (rc == CHAT_EAUTH) {
 		if (!quiet)
 			cli_error("the session has ended (%s); log in again "
 				  "with 'chatctl login'", res.code[0] ?
 				  res.code : "unauthorized");
 		rc = CLI_AUTH;
-	} else if (rc != CLI_INTERRUPTED && !quiet) {
-		cli_error("cannot refresh the access token: %s%s%s%s",
-			  res.message, res.code[0] ? " (" : "", res.code,
-			  res.code[0] ? ")" : "");
+	} else {
+		rc = api_exit_of(rc, &res);
+		if (rc != CLI_INTERRUPTED && !quiet)
+			cli_error("cannot refresh the access token: %s%s%s%s",
+				  res.message, res.code[0] ? " (" : "",
+				  res.code, res.code[0] ? ")" : "");
 	}
-	api_res_release(&res);
-out:
-	cJSON_Delete(body);
-	creds_unlock(lock);
+	client_res_release(&res);
 	return rc;
 }
 
@@ -510,7 +285,8 @@ int api_call(struct cli_ctx *ctx, const struct api_req *req,
 			if (ctx->api_key) {
 				token = ctx->api_key;
 			} else {
-				if (api_expiring(&ctx->creds)) {
+				if (client_expiring(&ctx->creds,
+						    time(NULL))) {
 					rc = api_refresh(ctx, false, quiet);
 					if (rc != CLI_OK)
 						goto fail;
@@ -544,7 +320,7 @@ int api_call(struct cli_ctx *ctx, const struct api_req *req,
 fail:
 	/* res must still be releasable by the caller */
 	memset(res, 0, sizeof(*res));
-	buf_init(&res->body, API_BODY_MAX);
+	buf_init(&res->body, CLIENT_BODY_MAX);
 	return rc;
 }
 
@@ -628,9 +404,11 @@ int api_login(struct cli_ctx *ctx, const char *username,
 	ctx->creds.username = uname;
 	server = uname = NULL;
 	ctx->creds_loaded = false;
-	rc = api_take_pair(ctx, res.json);
-	if (rc != CLI_OK)
+	if (client_take_pair(&ctx->creds, res.json, time(NULL)) < 0) {
+		cli_error("the server's token answer is malformed");
+		rc = CLI_SERVER;
 		goto out;
+	}
 	if (!ctx->creds_path[0]) {
 		cli_error("neither XDG_CONFIG_HOME nor HOME is set: nowhere "
 			  "to keep the credentials");

@@ -90,7 +90,7 @@ struct cli_ctx {
 	char creds_path[4096];
 	struct creds creds;		/* loaded on first authenticated call */
 	bool creds_loaded;
-	void *curl;			/* CURL *, reused between calls */
+	void *curl;			/* struct client * (client.h), reused */
 	bool stdin_tty, stdout_tty, stderr_tty;
 };
 

@@ -23,6 +23,7 @@
 #include <cjson/cJSON.h>
 
 #include "buf.h"
+#include "client.h"
 #include "creds.h"
 #include "err.h"
 #include "markdown.h"
@@ -94,11 +95,13 @@ struct auth {
 	char path[4096];		/* the credentials file, "" none */
 	struct creds creds;		/* under mu */
 	bool have;			/* creds are a login to server */
-	void *curl;			/* CURL * for refreshes, under mu */
+	struct client client;		/* for refreshes and logins, under
+					 * mu */
 };
 
 /* Loads the credentials file; have is set when it holds a login to
- * server.  0 or CHAT_ENOMEM. */
+ * server.  0, CHAT_EINVAL (server is not an http(s) URL) or
+ * CHAT_ENOMEM. */
 int auth_init(struct auth *a, const char *server);
 void auth_release(struct auth *a);
 bool auth_have(struct auth *a);
@@ -125,17 +128,9 @@ void auth_forget(struct auth *a);
  * cannot be asked (err says so).  0, CHAT_EUPSTREAM or the file's error. */
 int auth_logout(struct auth *a, char *err, size_t errlen);
 
-/* One HTTP call (blocking), for auth.c and rest.c. */
-struct http_result {
-	long status;			/* 0: no answer */
-	cJSON *json;			/* owned; the body when JSON */
-	char code[64];			/* error.code of an error answer */
-	char message[256];		/* error.message or transport error */
-};
-int http_call(void *curl, const char *server, const char *method,
-	      const char *path, const char *token, const cJSON *body,
-	      struct http_result *res);
-void http_result_release(struct http_result *res);
+/* A client (shared/client.h) set up as chatui's calls want it: its
+ * user agent, 5 s to connect, 120 s a call.  0 or client_init's error. */
+int auth_client_init(struct client *c, const char *server);
 
 /* ---- rest.c: the REST worker ---- */
 

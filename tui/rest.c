@@ -1,13 +1,13 @@
 /*
- * rest.c - chatui's REST worker: one thread, one libcurl handle (calls
- * share a kept-alive connection), calls taken in order from a queue the
+ * rest.c - chatui's REST worker: one thread, one API client
+ * (shared/client.h: a libcurl handle whose calls share a kept-alive
+ * connection), calls taken in order from a queue the
  * UI fills, each answer posted back to the UI's event queue.  The access
  * token comes from auth.c, refreshed before it expires and once more
  * when the server answers 401 token_expired.
  */
 #include "chatui.h"
 
-#include <curl/curl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,10 +31,12 @@ static void rest_free_req(struct rest_req *q)
 }
 
 /* A call with the login's token, refreshed once on token_expired. */
-static int rest_authed(struct rest *r, CURL *curl, const char *method,
-		       const char *path, const cJSON *body,
-		       struct http_result *res)
+static int rest_authed(struct rest *r, struct client *cl,
+		       const char *method, const char *path,
+		       const cJSON *body, struct client_res *res)
 {
+	struct client_req req = { .method = method, .path = path,
+				  .json = body };
 	char token[4096], err[256];
 	int rc, attempt;
 
@@ -44,6 +46,7 @@ static int rest_authed(struct rest *r, CURL *curl, const char *method,
 				err, sizeof(err));
 		if (rc < 0) {
 			memset(res, 0, sizeof(*res));
+			buf_init(&res->body, 1);
 			res->status = rc == CHAT_EAUTH ? 401 : 0;
 			snprintf(res->code, sizeof(res->code), "%s",
 				 rc == CHAT_EAUTH ? "unauthorized" : "");
@@ -51,23 +54,27 @@ static int rest_authed(struct rest *r, CURL *curl, const char *method,
 				 err[0] ? err : chat_strerror(rc));
 			break;
 		}
-		rc = http_call(curl, r->auth->server, method, path, token,
-			       body, res);
+		req.token = token;
+		rc = client_call(cl, &req, res);
 		memset(token, 0, sizeof(token));
 		if (rc == CHAT_EAUTH && attempt == 0 &&
 		    strcmp(res->code, "token_expired") == 0) {
-			http_result_release(res);
+			client_res_release(res);
 			continue;
 		}
+		/* a 2xx whose body broke off or passed its ceiling is no
+		 * answer to the UI */
+		if (rc < 0 && res->status >= 200 && res->status < 300)
+			res->status = 0;
 		break;
 	}
 	return rc;
 }
 
-static void rest_run(struct rest *r, CURL *curl, struct rest_req *q)
+static void rest_run(struct rest *r, struct client *cl, struct rest_req *q)
 {
 	struct ui_event *ev = ui_event_new(EV_REST);
-	struct http_result res = { 0 };
+	struct client_res res = { 0 };
 	const cJSON *u, *p;
 	char path[1200];
 	int rc;
@@ -94,19 +101,20 @@ static void rest_run(struct rest *r, CURL *curl, struct rest_req *q)
 		evq_post(r->evq, ev);
 		return;
 	}
-	rc = rest_authed(r, curl, q->method, q->path, q->body, &res);
+	rc = rest_authed(r, cl, q->method, q->path, q->body, &res);
 	if (rc == 0 && q->kind == RQ_BRANCH) {
 		/* the leaf moved: the branch to show comes from a GET */
-		http_result_release(&res);
+		client_res_release(&res);
 		snprintf(path, sizeof(path), "/v1/conversations/%s?messages=%d",
 			 q->tag, CHATUI_PAGE);
-		rc = rest_authed(r, curl, "GET", path, NULL, &res);
+		rc = rest_authed(r, cl, "GET", path, NULL, &res);
 	}
 	ev->status = res.status;
 	snprintf(ev->code, sizeof(ev->code), "%s", res.code);
-	snprintf(ev->message, sizeof(ev->message), "%s", res.message);
+	snprintf(ev->message, sizeof(ev->message), "%.255s", res.message);
 	ev->json = res.json;
 	res.json = NULL;
+	client_res_release(&res);
 	if (rc == CHAT_EAUTH && !auth_have(r->auth))
 		evq_post(r->evq, ui_event_new(EV_AUTH_LOST));
 	evq_post(r->evq, ev);
@@ -116,7 +124,8 @@ static void *rest_main(void *arg)
 {
 	struct rest *r = arg;
 	struct rest_req *q;
-	CURL *curl = curl_easy_init();
+	struct client client;
+	bool ok = auth_client_init(&client, r->auth->server) == 0;
 
 	for (;;) {
 		pthread_mutex_lock(&r->mu);
@@ -131,8 +140,8 @@ static void *rest_main(void *arg)
 		if (!r->head)
 			r->tail = NULL;
 		pthread_mutex_unlock(&r->mu);
-		if (curl) {
-			rest_run(r, curl, q);
+		if (ok) {
+			rest_run(r, &client, q);
 		} else {
 			struct ui_event *ev = ui_event_new(EV_REST);
 
@@ -146,8 +155,8 @@ static void *rest_main(void *arg)
 		}
 		rest_free_req(q);
 	}
-	if (curl)
-		curl_easy_cleanup(curl);
+	if (ok)
+		client_release(&client);
 	return NULL;
 }
 
