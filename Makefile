@@ -5,6 +5,14 @@
 # make noasan     back to the plain build
 # make run        start the stack on embedded defaults in .chat/
 # make install PREFIX=/usr/local
+#
+# Run-time modules: libpq and libcurl are not linked into the daemons
+# (their dependency chains cost ~4 MiB of RSS in every process at exec).
+# shared/db-pg.c becomes $(BIN)/chat-pg.so and shared/http-curl.c
+# $(BIN)/chat-curl.so, loaded with dlopen when a daemon needs them
+# (shared/module.c).  They call back into libchat: every program that may
+# load them is linked with $(B)/modules.flags, which forces in and exports
+# exactly the libchat symbols the modules use.
 
 CC      ?= gcc
 PREFIX  ?= /usr/local
@@ -12,6 +20,8 @@ PREFIX  ?= /usr/local
 # and `make test` keep using them until `make noasan` or `make clean`.
 SANITIZE ?= $(shell cat build/sanitize 2>/dev/null)
 PKGS    := libwebsockets libcjson libsodium libcurl libpq sqlite3
+# what a daemon links; libpq and libcurl only through the modules
+CORE_PKGS := libwebsockets libcjson libsodium sqlite3
 
 CSTD     := -std=c11 -D_GNU_SOURCE
 WARN     := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
@@ -23,6 +33,7 @@ endif
 CFLAGS_ALL := $(CSTD) $(WARN) $(OPT) -Ishared -pthread \
               $(shell pkg-config --cflags $(PKGS) 2>/dev/null) $(CFLAGS)
 LDLIBS_ALL := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread -lm $(LDLIBS)
+LDLIBS_CORE := $(shell pkg-config --libs $(CORE_PKGS) 2>/dev/null) -lpthread -lm $(LDLIBS)
 ifneq ($(SANITIZE),)
 CFLAGS_ALL += -fsanitize=$(SANITIZE) -fno-sanitize-recover=all -fno-omit-frame-pointer
 LDFLAGS    += -fsanitize=$(SANITIZE)
@@ -38,7 +49,17 @@ B   := build
 # where the binaries go; a private BIN (and B) lets several builds coexist
 BIN ?= bin
 
-LIB_SRC  := $(wildcard shared/*.c)
+# module name -> its source and the library it brings
+MOD_pg_SRC    := shared/db-pg.c
+MOD_pg_LIBS   := $(shell pkg-config --libs libpq 2>/dev/null)
+MOD_curl_SRC  := shared/http-curl.c
+MOD_curl_LIBS := $(shell pkg-config --libs libcurl 2>/dev/null)
+MOD_NAMES := pg curl
+MODULES   := $(MOD_NAMES:%=$(BIN)/chat-%.so)
+MOD_SRC   := $(foreach m,$(MOD_NAMES),$(MOD_$(m)_SRC))
+MOD_FLAGS := $(B)/modules.flags
+
+LIB_SRC  := $(filter-out $(MOD_SRC),$(wildcard shared/*.c))
 LIB_OBJ  := $(LIB_SRC:%.c=$(B)/%.o)
 LIB      := $(B)/libchat.a
 
@@ -55,7 +76,7 @@ UNIT_BINS := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
 
 BINS := $(DAEMON_BINS) $(if $(CLI_SRC),$(BIN)/chatctl) $(if $(TUI_SRC),$(BIN)/chatui)
 
-all: $(BINS) $(FIX_BINS) $(BENCH_BINS)
+all: $(BINS) $(MODULES) $(FIX_BINS) $(BENCH_BINS)
 
 # Rebuild everything when the flags change.
 $(B)/flags: FORCE
@@ -72,11 +93,39 @@ $(LIB): $(LIB_OBJ)
 	@$(if $(Q),echo '  AR      $@')
 	$(Q)rm -f $@ && ar rcs $@ $^
 
-.SECONDEXPANSION:
-$(BIN)/%: $$(patsubst %.c,$(B)/%.o,$$(wildcard daemons/$$*/*.c)) $(LIB)
+# module objects are position-independent
+$(B)/pic/%.o: %.c $(B)/flags
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo '  CC      $<')
+	$(Q)$(CC) $(CFLAGS_ALL) -fPIC -MMD -MP -c -o $@ $<
+
+$(foreach m,$(MOD_NAMES),$(eval $(BIN)/chat-$(m).so: $(MOD_$(m)_SRC:%.c=$(B)/pic/%.o)))
+$(MODULES):
 	@mkdir -p $(BIN)
 	@$(if $(Q),echo '  LINK    $@')
-	$(Q)$(CC) $(CFLAGS_ALL) $(LDFLAGS) -o $@ $^ $(LDLIBS_ALL)
+	$(Q)$(CC) $(CFLAGS_ALL) -shared $(LDFLAGS) -o $@ $^ \
+	  $(MOD_$(patsubst $(BIN)/chat-%.so,%,$@)_LIBS)
+
+# -u (link in) and --dynamic-list (export) for every libchat symbol a
+# module leaves undefined; a symbol no program provides makes the
+# module's dlopen fail, which tests/unit/test-module.c checks
+$(MOD_FLAGS): $(MODULES) $(LIB)
+	@$(if $(Q),echo '  GEN     $@')
+	$(Q)nm -g --defined-only --format=posix $(LIB) 2>/dev/null | \
+	  awk 'NF >= 2 && $$2 ~ /^[TDBR]$$/ { print $$1 }' | sort -u > $@.lib
+	$(Q)nm -D --undefined-only --format=posix $(MODULES) | \
+	  awk 'NF >= 2 && $$2 == "U" { print $$1 }' | sort -u > $@.mod
+	$(Q)comm -12 $@.lib $@.mod > $@.syms
+	$(Q){ echo '{'; sed 's/$$/;/' $@.syms; echo '};'; } > $@.dyn
+	$(Q){ sed 's/^/-Wl,-u,/' $@.syms; \
+	  echo '-Wl,--dynamic-list=$(abspath $@.dyn)'; } > $@.tmp
+	$(Q)rm -f $@.lib $@.mod && mv $@.tmp $@
+
+.SECONDEXPANSION:
+$(BIN)/%: $$(patsubst %.c,$(B)/%.o,$$(wildcard daemons/$$*/*.c)) $(LIB) $(MOD_FLAGS)
+	@mkdir -p $(BIN)
+	@$(if $(Q),echo '  LINK    $@')
+	$(Q)$(CC) $(CFLAGS_ALL) $(LDFLAGS) -o $@ $(filter-out $(MOD_FLAGS),$^) @$(MOD_FLAGS) $(LDLIBS_CORE)
 
 $(BIN)/chatctl: $(CLI_SRC:%.c=$(B)/%.o) $(LIB)
 	@mkdir -p $(BIN)
@@ -91,7 +140,7 @@ $(BIN)/chatui: $(TUI_SRC:%.c=$(B)/%.o) $(LIB)
 $(B)/fixtures/%: $$(patsubst %.c,$(B)/%.o,$$(wildcard tests/fixtures/*/$$*.c)) $(LIB)
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo '  LINK    $@')
-	$(Q)$(CC) $(CFLAGS_ALL) $(LDFLAGS) -o $@ $^ $(LDLIBS_ALL)
+	$(Q)$(CC) $(CFLAGS_ALL) $(LDFLAGS) -o $@ $^ $(LDLIBS_CORE)
 
 $(B)/bench/%: $(B)/bench/%.o $(LIB)
 	@mkdir -p $(dir $@)
@@ -101,14 +150,16 @@ $(B)/bench/%: $(B)/bench/%.o $(LIB)
 # A unit test named test-<daemon>-*.c also links that daemon's objects but
 # its main.o, so daemon modules are testable on their own; test-tui-*.c
 # and test-cli-*.c do the same with chatui's and chatctl's objects.
+# Unit tests load the run-time modules as the daemons do (scripts/test.sh
+# points CHAT_MODULE_DIR at $(BIN)).
 unit_word = $(word 2,$(subst -, ,$(1)))
 unit_dir = $(if $(filter tui cli,$(call unit_word,$(1))),$(call unit_word,$(1)),daemons/$(firstword $(filter $(DAEMONS),$(call unit_word,$(1)))))
-$(B)/tests/%: $(B)/tests/unit/%.o $$(patsubst %.c,$(B)/%.o,$$(filter-out %/main.c,$$(wildcard $$(call unit_dir,$$*)/*.c))) $(LIB)
+$(B)/tests/%: $(B)/tests/unit/%.o $$(patsubst %.c,$(B)/%.o,$$(filter-out %/main.c,$$(wildcard $$(call unit_dir,$$*)/*.c))) $(LIB) $(MOD_FLAGS)
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo '  LINK    $@')
-	$(Q)$(CC) $(CFLAGS_ALL) $(LDFLAGS) -o $@ $^ $(LDLIBS_ALL) -lcmocka -lncursesw -lreadline
+	$(Q)$(CC) $(CFLAGS_ALL) $(LDFLAGS) -o $@ $(filter-out $(MOD_FLAGS),$^) @$(MOD_FLAGS) $(LDLIBS_ALL) -lcmocka -lncursesw -lreadline
 
-units: $(UNIT_BINS)
+units: $(UNIT_BINS) $(MODULES)
 
 deps:
 	@scripts/deps.sh
@@ -132,8 +183,10 @@ run: deps all
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1 \
-	  $(DESTDIR)$(PREFIX)/share/man/man5 $(DESTDIR)$(PREFIX)/share/man/man8
+	  $(DESTDIR)$(PREFIX)/share/man/man5 $(DESTDIR)$(PREFIX)/share/man/man8 \
+	  $(DESTDIR)$(PREFIX)/lib/chat
 	install -m 0755 $(BINS) scripts/stack $(DESTDIR)$(PREFIX)/bin/
+	install -m 0644 $(MODULES) $(DESTDIR)$(PREFIX)/lib/chat/
 	-install -m 0644 man/*.1 $(DESTDIR)$(PREFIX)/share/man/man1/
 	-install -m 0644 man/*.5 $(DESTDIR)$(PREFIX)/share/man/man5/
 	-install -m 0644 man/*.8 $(DESTDIR)$(PREFIX)/share/man/man8/

@@ -21,6 +21,10 @@ mode=${1:-all}
 build=${CHAT_BUILD:-build}
 export CHAT_BIN=${CHAT_BIN:-$root/bin}
 export CHAT_FIXTURES=${CHAT_FIXTURES:-$root/$build/fixtures}
+# the unit tests load the run-time modules (chat-pg.so, chat-curl.so)
+# that the build put beside the daemons (the daemons find them there by
+# themselves)
+module_dir=${CHAT_MODULE_DIR:-$CHAT_BIN}
 case $mode in
 all | unit) ;;
 *)
@@ -69,7 +73,7 @@ run_units() {
 		ran=1
 		log=$work/${t##*/}.log
 		echo "== ${t##*/}"
-		"$t" 2>&1 </dev/null | tee "$log"
+		CHAT_MODULE_DIR=$module_dir "$t" 2>&1 </dev/null | tee "$log"
 		rc=${PIPESTATUS[0]}
 		p=$(sed -n 's/^\[  PASSED  \] \([0-9][0-9]*\) test.*/\1/p' "$log" |
 			awk '{s += $1} END {print s + 0}')
@@ -135,8 +139,8 @@ fi
 
 run_units
 if [[ $mode == all ]]; then
-	for d in userd sessiond chatd aid gatewayd chatctl; do
-		[[ -x $CHAT_BIN/$d ]] || {
+	for d in userd sessiond chatd aid gatewayd chatctl chat-pg.so chat-curl.so; do
+		[[ -f $CHAT_BIN/$d ]] || {
 			echo "test.sh: $CHAT_BIN/$d is missing (run make)" >&2
 			failed=$((failed + 1))
 		}

@@ -48,6 +48,12 @@ struct db {
 	struct db_conn *free_list;
 };
 
+/* Which SQL text of a migration a backend runs. */
+enum db_dialect {
+	DB_DIALECT_SQLITE = 0,		/* struct db_migration.sql_sqlite */
+	DB_DIALECT_PG,			/* .sql_pg when set, else .sql_sqlite */
+};
+
 /*
  * The backend interface.  Every hook returns 0 or a CHAT_E* code and, on
  * failure, leaves a message in c->errmsg.  A connection is used by one
@@ -55,6 +61,7 @@ struct db {
  */
 struct db_ops {
 	const char *name;		/* "sqlite" / "postgres" */
+	enum db_dialect dialect;
 	const char *begin_sql;		/* statement that opens a transaction */
 	/* Resolves db->target (uri, data_dir, name) into what conn_open
 	 * uses; fills db->target and db->shown. */
@@ -81,7 +88,14 @@ struct db_ops {
 };
 
 extern const struct db_ops db_sqlite_ops;
-extern const struct db_ops db_pg_ops;
+
+/* The PostgreSQL backend lives in the run-time module chat-pg.so (built
+ * from db-pg.c with -lpq, see module.h), loaded by db_open only for a
+ * postgresql:// store; this is its ops symbol.  Bump the version with
+ * any change to struct db_ops or to what db.c and db-pg.c share here. */
+#define DB_PG_MODULE "pg"
+#define DB_PG_MODULE_VERSION 1
+extern const struct db_ops chat_module_pg_v1;
 
 /* Result-set builder for the backends (db.c).  db_rows_new gives an empty
  * set of ncols columns; add one value at a time, row by row (s NULL for SQL

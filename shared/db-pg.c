@@ -4,6 +4,10 @@
  * (created if missing, then search_path), parameterised queries in text
  * format, SQLSTATE mapped to CHAT_E* codes.
  *
+ * Built into the run-time module chat-pg.so (module.h), so that only a
+ * daemon on PostgreSQL maps libpq and its dependencies; the one symbol it
+ * exports is the ops table, chat_module_pg_v1.
+ *
  * The URI may carry a password.  It never reaches a message: db->shown is
  * the URI without it, and every text that comes back from libpq has the
  * password masked before it is stored or logged.
@@ -499,8 +503,9 @@ static void db_pg_unlock(struct db_conn *c)
 			 c->errmsg);
 }
 
-const struct db_ops db_pg_ops = {
+const struct db_ops chat_module_pg_v1 = {
 	.name = "postgres",
+	.dialect = DB_DIALECT_PG,
 	.begin_sql = "BEGIN",
 	.open = db_pg_open,
 	.close = db_pg_close,

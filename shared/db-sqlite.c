@@ -441,6 +441,7 @@ static int db_sqlite_script(struct db_conn *c, const char *sql)
 
 const struct db_ops db_sqlite_ops = {
 	.name = "sqlite",
+	.dialect = DB_DIALECT_SQLITE,
 	.begin_sql = "BEGIN IMMEDIATE",
 	.open = db_sqlite_open,
 	.close = db_sqlite_close,

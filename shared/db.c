@@ -3,6 +3,8 @@
  * dispatches through its struct db_ops, keeps the connection pool, runs
  * transactions and numbered migrations, and holds result sets (struct
  * db_rows).  Statement failures are logged here, once, for both backends.
+ * The PostgreSQL backend is a run-time module (chat-pg.so, module.h),
+ * loaded by the first db_open of a postgresql:// store.
  */
 #include "db.h"
 
@@ -16,6 +18,7 @@
 #include "db-internal.h"
 #include "err.h"
 #include "log.h"
+#include "module.h"
 #include "util.h"
 #include "banned.h"
 
@@ -35,18 +38,21 @@ struct db_rows {
 	size_t cap;
 };
 
-/* URI prefixes and the backend that serves them. */
+/* URI prefixes and the backend that serves them: built in (ops) or in a
+ * run-time module (module, version). */
 struct db_scheme {
 	const char *prefix;
 	int exact;			/* the whole URI, not a prefix */
-	const struct db_ops *ops;
+	const struct db_ops *ops;	/* NULL: in the module */
+	const char *module;
+	int version;
 };
 
 static const struct db_scheme db_schemes[] = {
-	{ "sqlite", 1, &db_sqlite_ops },
-	{ "sqlite:", 0, &db_sqlite_ops },
-	{ "postgresql://", 0, &db_pg_ops },
-	{ "postgres://", 0, &db_pg_ops },
+	{ "sqlite", 1, &db_sqlite_ops, NULL, 0 },
+	{ "sqlite:", 0, &db_sqlite_ops, NULL, 0 },
+	{ "postgresql://", 0, NULL, DB_PG_MODULE, DB_PG_MODULE_VERSION },
+	{ "postgres://", 0, NULL, DB_PG_MODULE, DB_PG_MODULE_VERSION },
 };
 
 /* How loud a failed statement is: conflicts are expected answers. */
@@ -60,7 +66,9 @@ static const struct db_rc_level db_rc_levels[] = {
 	{ CHAT_EBUSY, LOG_LWARN },
 };
 
-static const struct db_ops *db_scheme_find(const char *uri);
+static const struct db_scheme *db_scheme_find(const char *uri);
+static const char *db_migration_sql(const struct db_ops *ops,
+				    const struct db_migration *m);
 static int db_name_valid(const char *name);
 static int db_run(struct db_conn *c, const char *sql,
 		  const struct db_param *p, size_t np, int64_t *changes,
@@ -74,7 +82,7 @@ static int db_migrate_one(struct db_conn *c, const struct db_migration *m,
 
 /* ---- helpers ----------------------------------------------------------- */
 
-static const struct db_ops *db_scheme_find(const char *uri)
+static const struct db_scheme *db_scheme_find(const char *uri)
 {
 	size_t i;
 
@@ -83,9 +91,18 @@ static const struct db_ops *db_scheme_find(const char *uri)
 
 		if (s->exact ? strcmp(uri, s->prefix) == 0
 			     : strncmp(uri, s->prefix, strlen(s->prefix)) == 0)
-			return s->ops;
+			return s;
 	}
 	return NULL;
+}
+
+/* The text of m that the backend runs. */
+static const char *db_migration_sql(const struct db_ops *ops,
+				    const struct db_migration *m)
+{
+	if (ops->dialect == DB_DIALECT_PG && m->sql_pg)
+		return m->sql_pg;
+	return m->sql_sqlite;
 }
 
 /* 1-63 of [a-z0-9_]: safe as a file name and as a quoted identifier. */
@@ -276,7 +293,9 @@ int db_open(const char *uri, const char *data_dir, const char *name,
 {
 	pthread_condattr_t ca;
 	struct db *db = NULL;
+	const struct db_scheme *scheme;
 	const struct db_ops *ops;
+	const void *loaded;
 	int rc = 0;
 	int i;
 
@@ -288,8 +307,8 @@ int db_open(const char *uri, const char *data_dir, const char *name,
 		chat_errf(err, errlen, "no database given");
 		return CHAT_EINVAL;
 	}
-	ops = db_scheme_find(uri);
-	if (!ops) {
+	scheme = db_scheme_find(uri);
+	if (!scheme) {
 		/* only the scheme: the rest may hold a password */
 		chat_errf(err, errlen,
 		       "unsupported database '%.*s' (use 'sqlite' or a postgresql:// uri)",
@@ -306,6 +325,14 @@ int db_open(const char *uri, const char *data_dir, const char *name,
 		chat_errf(err, errlen, "invalid pool size %d (1-%d)", pool_size,
 		       DB_POOL_MAX);
 		return CHAT_EINVAL;
+	}
+	ops = scheme->ops;
+	if (!ops) {
+		rc = module_load(scheme->module, scheme->version, &loaded, err,
+				 errlen);
+		if (rc < 0)
+			return rc;
+		ops = loaded;
 	}
 
 	db = calloc(1, sizeof(*db));
@@ -550,8 +577,7 @@ static int db_migration_check(const struct db *db,
 		return CHAT_EINVAL;
 	}
 	for (i = 0; i < n; i++) {
-		const char *sql = db->ops == &db_pg_ops && m[i].sql_pg
-				  ? m[i].sql_pg : m[i].sql_sqlite;
+		const char *sql = db_migration_sql(db->ops, &m[i]);
 
 		if (m[i].version < 1 || (i > 0 && m[i].version <= m[i - 1].version)) {
 			chat_errf(err, errlen,
@@ -573,8 +599,7 @@ static int db_migrate_one(struct db_conn *c, const struct db_migration *m,
 			  char *err, size_t errlen)
 {
 	const struct db_ops *ops = c->db->ops;
-	const char *sql = ops == &db_pg_ops && m->sql_pg ? m->sql_pg
-							: m->sql_sqlite;
+	const char *sql = db_migration_sql(ops, m);
 	struct db_param p[3];
 	struct db_rows *rows = NULL;
 	int rc = 0;

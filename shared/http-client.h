@@ -4,8 +4,16 @@
  * Two forms:
  *  - asynchronous: one libcurl multi loop on its own thread per daemon,
  *    so thousands of concurrent streams need no thread each.  Callbacks
- *    run on that thread and must not block.
+ *    run on that thread and must not block.  For http://<IPv4|localhost>
+ *    URLs a daemon's loop thread has http-loop.h instead.
  *  - synchronous http_fetch, for worker-pool threads only (it blocks).
+ *    http://<IPv4|localhost>[:port] URLs go over plain sockets, one
+ *    connection per call; the rest through libcurl.
+ *
+ * libcurl lives in the run-time module chat-curl.so (module.h), loaded by
+ * the first call that needs it: http_client_new itself loads nothing.  A
+ * module that cannot be loaded makes those calls fail with CHAT_EUPSTREAM
+ * (logged once).
  *
  * Redirects are never followed; every response has a size ceiling.
  */
@@ -46,12 +54,14 @@ struct http_client_cb {
 
 struct http_client;
 
+/* Cheap: the curl thread starts with the first http_client_start. */
 int http_client_new(struct http_client **out);
 /* Aborts running transfers (their on_done runs), joins, frees. */
 void http_client_free(struct http_client *c);
 
 /* Starts a request; everything in req is copied.  On failure no callback
- * ever runs. */
+ * ever runs (CHAT_EINVAL, CHAT_ENOMEM, CHAT_ECANCELED once freeing,
+ * CHAT_EUPSTREAM when chat-curl.so cannot be loaded). */
 int http_client_start(struct http_client *c, const struct http_request *req,
 		      const struct http_client_cb *cb, void *arg);
 

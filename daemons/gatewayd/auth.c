@@ -10,8 +10,9 @@
  *   anything else           401 invalid_token
  *
  * The caller's done runs exactly once: before auth_check returns for
- * anonymous calls, cache hits and local verdicts; from the curl thread
- * when userd had to be asked (or the key set refetched).
+ * anonymous calls, cache hits and local verdicts; later, when userd had
+ * to be asked (or the key set refetched), from the loop thread (upcall.c)
+ * or, for a userd URL http-loop.c cannot reach, the curl thread.
  */
 #include "gatewayd.h"
 
@@ -275,7 +276,8 @@ static void key_check(struct gatewayd *gw, const char *key,
 	/* the key is [A-Za-z0-9_-] only: nothing to escape */
 	n = snprintf(body, sizeof(body), "{\"key\":\"%s\"}", key);
 	req.body_len = (size_t)n;
-	if (http_client_start(gw->client, &req, &cb, kc) != 0) {
+	/* on_done may run within: kc is not touched after a 0 */
+	if (upcall_start(gw, &req, &cb, kc) != 0) {
 		buf_release(&kc->body);
 		free(kc);
 		done(arg, GW_AUTH_UNAVAILABLE, NULL);

@@ -6,10 +6,11 @@
  *
  * Threads: the proxy handler runs on the HTTP loop thread and never
  * blocks; proxied calls to the stack's daemons run on that same thread
- * (gw->loop, shared/http-loop.c), other upstream calls (key checks, JWKS,
- * readiness, and upstreams http-loop.c cannot reach) on the curl thread
- * of gw->client, whose callbacks answer through the (thread-safe)
- * http_res_* functions.  The route table is written only during init.  The key set (jwks.c) and the
+ * (gw->loop, shared/http-loop.c), and so do the gateway's own calls (key
+ * checks, JWKS, readiness: upcall.c); only upstreams http-loop.c cannot
+ * reach go to the curl thread of gw->client (libcurl is loaded then, not
+ * before), whose callbacks answer through the (thread-safe) http_res_*
+ * functions.  The route table is written only during init.  The key set (jwks.c) and the
  * identity caches (cache.c) have their own locks; metrics are atomics.
  */
 #ifndef GATEWAYD_H
@@ -122,10 +123,11 @@ void cache_flush(struct gw_cache *c);
 
 struct gw_jwks;
 
-/* Starts the first fetch; it is retried by jwks_cron until it works. */
+/* Makes the (empty) key set; nothing is fetched before the loop runs. */
 int jwks_new(struct gatewayd *gw, struct gw_jwks **out);
 void jwks_free(struct gw_jwks *j);
-/* Housekeeping: fetches again while no key set is loaded. */
+/* Housekeeping (and /readyz): fetches while no key set is loaded and no
+ * fetch is running. */
 void jwks_cron(struct gatewayd *gw);
 bool jwks_loaded(struct gatewayd *gw);
 
@@ -174,6 +176,16 @@ void proxy_handler(struct http_req *req, struct http_res *res);
  * opens the same path at the upstream and relays frames both ways. */
 void ws_proxy_handler(struct http_req *req, struct http_res *res);
 
+/* ---- upcall.c ---- */
+
+/* Starts one of the gateway's own calls (JWKS, key check, probe): on the
+ * loop thread through gw->loop when http_loop_can(req->url) (made by the
+ * first call), else through gw->client (libcurl, loaded on first use).
+ * Same contract as http_loop_start: on_done may run before this returns;
+ * nonzero means no callback ever runs. */
+int upcall_start(struct gatewayd *gw, const struct http_request *req,
+		 const struct http_client_cb *cb, void *arg);
+
 /* ---- ready.c ---- */
 
 /* GET /readyz: 200 when every upstream's /readyz answers 200 and the
@@ -184,7 +196,7 @@ void ready_handle(struct http_req *req, struct http_res *res);
 
 struct gatewayd {
 	struct daemon d;		/* first: req->app points here */
-	struct http_client *client;	/* owned; upstream calls off the loop */
+	struct http_client *client;	/* owned; calls http-loop.c cannot take */
 	struct http_loop *loop;		/* owned; proxied calls on the loop,
 					 * made by the first one */
 	pthread_t loop_thread;		/* the thread that runs the server */

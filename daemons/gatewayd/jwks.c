@@ -2,17 +2,20 @@
  * jwks.c - userd's public keys, for verifying access tokens locally.
  *
  * The key set is fetched from userd's GET /.well-known/jwks.json without
- * ever blocking the loop: asynchronously at start, again every cron tick
- * (500 ms) until one fetch works, and again when a token names a kid we
+ * ever blocking the loop: by the first cron tick or /readyz after start
+ * (the fetch runs on the loop thread, which does not exist during init),
+ * again every cron tick (500 ms) until one fetch works, and again when a
+ * token names a kid we
  * do not know - at most once per JWKS_REFETCH_MS, so forged kids cannot
  * make us hammer userd.  A request whose kid is unknown waits for that
  * refetch and is verified against the new set (it gets 401 only if the
  * kid is still unknown); when no refetch is allowed it gets 401 at once.
  *
- * Threads: verification runs on the loop thread (and on the curl thread
- * for the requests that waited); the fetch ends on the curl thread.  The
- * set, the fetch state and the waiters are under one mutex, so a swap is
- * atomic for every verifier.
+ * Threads: verification runs on the loop thread, and so does the fetch
+ * (upcall.c; the curl thread only for a userd URL http-loop.c cannot
+ * reach).  The set, the fetch state and the waiters are under one mutex,
+ * so a swap is atomic for every verifier; a fetch is started without it,
+ * since its end may run before the start returns.
  */
 #include "gatewayd.h"
 
@@ -104,19 +107,20 @@ static void jwks_wake(struct gw_jwks *j, struct jwks_waiter *w)
 	}
 }
 
-static void fetch_on_done(void *arg, int rc)
+/* The end of a fetch (rc 0: status and body are userd's answer): swaps
+ * the set in, then answers the waiters.  Call without the lock. */
+static void jwks_fetch_end(struct gw_jwks *j, int rc, int status,
+			   const struct buf *body)
 {
-	struct jwks_fetch *f = arg;
-	struct gw_jwks *j = f->j;
 	struct jwt_keyset set = { NULL, 0 };
 	struct jwks_waiter *w;
 	bool swapped = false;
 
-	if (rc == 0 && f->status != 200)
+	if (rc == 0 && status != 200)
 		rc = CHAT_EUPSTREAM;
 	if (rc == 0)
-		rc = jwt_keyset_from_jwks(&set, f->body.data ? f->body.data :
-					  "", f->body.len);
+		rc = jwt_keyset_from_jwks(&set, body->data ? body->data : "",
+					  body->len);
 	if (rc == 0 && set.n == 0)
 		rc = CHAT_ENOTFOUND;
 	pthread_mutex_lock(&j->lock);
@@ -132,7 +136,7 @@ static void fetch_on_done(void *arg, int rc)
 	} else if (!j->warned) {
 		log_warn("cannot load the signing keys from '%s': %s "
 			 "(status %d); retrying", j->gw->userd->name,
-			 chat_strerror(rc), f->status);
+			 chat_strerror(rc), status);
 		j->warned = true;
 	}
 	j->fetching = false;
@@ -144,13 +148,33 @@ static void fetch_on_done(void *arg, int rc)
 		jwt_keyset_release(&set);
 	if (swapped)	/* tokens of a key that is gone must not stay valid */
 		cache_flush(&j->gw->tokens);
-	buf_release(&f->body);
-	free(f);
 	jwks_wake(j, w);
 }
 
-/* Starts a fetch; call with the lock held and j->fetching false. */
-static void jwks_fetch_locked(struct gw_jwks *j)
+static void fetch_on_done(void *arg, int rc)
+{
+	struct jwks_fetch *f = arg;
+
+	jwks_fetch_end(f->j, rc, f->status, &f->body);
+	buf_release(&f->body);
+	free(f);
+}
+
+/* Takes the one fetch slot; lock held.  True: the caller runs
+ * jwks_fetch_run once it has let go of the lock. */
+static bool jwks_fetch_claim_locked(struct gw_jwks *j)
+{
+	if (j->fetching)
+		return false;
+	j->fetching = true;
+	j->last_fetch_ms = mono_ms();
+	return true;
+}
+
+/* Starts a claimed fetch, without the lock: on the loop thread its end
+ * (fetch_on_done) may run before this returns.  A fetch that cannot
+ * start ends like one that failed. */
+static void jwks_fetch_run(struct gw_jwks *j)
 {
 	static const struct http_client_cb cb = {
 		.on_head = fetch_on_head,
@@ -164,20 +188,20 @@ static void jwks_fetch_locked(struct gw_jwks *j)
 	};
 	struct jwks_fetch *f = calloc(1, sizeof(*f));
 	char url[GW_URL_MAX + 32];
+	int rc;
 
-	if (!f)
+	if (!f) {
+		jwks_fetch_end(j, CHAT_ENOMEM, 0, NULL);
 		return;
+	}
 	f->j = j;
 	buf_init(&f->body, JWKS_MAX_BYTES);
 	snprintf(url, sizeof(url), "%s/.well-known/jwks.json",
 		 j->gw->userd->url);
 	req.url = url;
-	j->last_fetch_ms = mono_ms();
-	if (http_client_start(j->gw->client, &req, &cb, f) != 0) {
-		free(f);
-		return;
-	}
-	j->fetching = true;
+	rc = upcall_start(j->gw, &req, &cb, f);
+	if (rc != 0)
+		fetch_on_done(f, rc);
 }
 
 int jwks_new(struct gatewayd *gw, struct gw_jwks **out)
@@ -189,9 +213,6 @@ int jwks_new(struct gatewayd *gw, struct gw_jwks **out)
 		return CHAT_ENOMEM;
 	j->gw = gw;
 	pthread_mutex_init(&j->lock, NULL);
-	pthread_mutex_lock(&j->lock);
-	jwks_fetch_locked(j);
-	pthread_mutex_unlock(&j->lock);
 	*out = j;
 	return 0;
 }
@@ -216,11 +237,13 @@ void jwks_free(struct gw_jwks *j)
 void jwks_cron(struct gatewayd *gw)
 {
 	struct gw_jwks *j = gw->jwks;
+	bool start;
 
 	pthread_mutex_lock(&j->lock);
-	if (!j->loaded && !j->fetching)
-		jwks_fetch_locked(j);
+	start = !j->loaded && jwks_fetch_claim_locked(j);
 	pthread_mutex_unlock(&j->lock);
+	if (start)
+		jwks_fetch_run(j);
 }
 
 bool jwks_loaded(struct gatewayd *gw)
@@ -239,14 +262,16 @@ void jwks_verify(struct gatewayd *gw, const char *token, jwks_verify_fn done,
 	struct gw_jwks *j = gw->jwks;
 	struct jwt_claims claims;
 	struct jwks_waiter *w;
+	bool start;
 	size_t len;
 	int rc;
 
 	pthread_mutex_lock(&j->lock);
 	if (!j->loaded) {
-		if (!j->fetching)
-			jwks_fetch_locked(j);
+		start = jwks_fetch_claim_locked(j);
 		pthread_mutex_unlock(&j->lock);
+		if (start)
+			jwks_fetch_run(j);
 		done(arg, CHAT_EUPSTREAM, NULL);
 		return;
 	}
@@ -273,15 +298,9 @@ void jwks_verify(struct gatewayd *gw, const char *token, jwks_verify_fn done,
 	w->next = j->waiters;
 	j->waiters = w;
 	j->nwaiters++;
-	if (!j->fetching)
-		jwks_fetch_locked(j);
-	if (!j->fetching) {		/* could not start one */
-		j->waiters = w->next;
-		j->nwaiters--;
-		pthread_mutex_unlock(&j->lock);
-		free(w);
-		done(arg, CHAT_EUPSTREAM, NULL);
-		return;
-	}
+	/* a fetch that cannot start answers the waiters, this one too */
+	start = jwks_fetch_claim_locked(j);
 	pthread_mutex_unlock(&j->lock);
+	if (start)
+		jwks_fetch_run(j);
 }

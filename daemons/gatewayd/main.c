@@ -58,11 +58,12 @@ static int gatewayd_init(struct daemon *d, char *err, size_t errlen)
 	gw->loop_thread = pthread_self();
 	for (i = 0; i < gw->nups; i++)
 		if (!http_loop_can(gw->ups[i].url))
-			log_info("upstream '%s' at %s goes through libcurl",
+			log_info("upstream '%s' at %s goes through libcurl "
+				 "(chat-curl.so, loaded on first use)",
 				 gw->ups[i].name, gw->ups[i].url);
 	rc = http_client_new(&gw->client);
 	if (rc != 0) {
-		snprintf(err, errlen, "cannot start the HTTP client: %s",
+		snprintf(err, errlen, "cannot set up the HTTP client: %s",
 			 chat_strerror(rc));
 		goto fail;
 	}

@@ -2,8 +2,10 @@
  * ready.c - GET /readyz for the whole stack: asks every upstream's
  * /readyz at once (short timeouts) and answers 200 only when all said 200
  * and the signing keys are loaded; otherwise 503 "not_ready" naming what
- * is not.  Runs on the loop thread without blocking: the answer is sent
- * by whichever thread sees the last probe end.
+ * is not.  Runs on the loop thread without blocking: the probes go
+ * through upcall.c, and the answer is sent by whichever call sees the
+ * last probe end.  Asking also starts a key-set fetch when none is
+ * loaded, so a fresh gateway is ready at the first asks of its starter.
  */
 #include "gatewayd.h"
 
@@ -117,6 +119,7 @@ void ready_handle(struct http_req *req, struct http_res *res)
 		http_res_error(res, 500, "internal", "out of memory");
 		return;
 	}
+	jwks_cron(gw);
 	rc->gw = gw;
 	rc->res = res;
 	snprintf(rid, sizeof(rid), HTTP_H_REQUEST_ID ": %s", req->request_id);
@@ -126,8 +129,7 @@ void ready_handle(struct http_req *req, struct http_res *res)
 		rc->probes[i].check = rc;
 		snprintf(url, sizeof(url), "%s/readyz", gw->ups[i].url);
 		preq.url = url;
-		if (http_client_start(gw->client, &preq, &cb,
-				      &rc->probes[i]) != 0)
+		if (upcall_start(gw, &preq, &cb, &rc->probes[i]) != 0)
 			ready_release(rc);	/* counts as not ready */
 	}
 	ready_release(rc);
