@@ -995,12 +995,24 @@ static int hl_build(struct hl_call *call, const struct hl_url *u,
 		return CHAT_EINVAL;
 	buf_init(&b, HL_HEAD_MAX + HL_AUTHORITY_MAX + strlen(u->path) +
 		 body_len + 64);
-	rc = buf_printf(&b, "%s %s HTTP/1.1\r\nHost: %s\r\n", m,
-			*u->path ? u->path : "/", u->authority);
+	/* plain appends, no printf: this runs for every proxied request */
+	rc = buf_puts(&b, m);
+	if (rc == 0)
+		rc = buf_puts(&b, " ");
+	if (rc == 0)
+		rc = buf_puts(&b, *u->path ? u->path : "/");
+	if (rc == 0)
+		rc = buf_puts(&b, " HTTP/1.1\r\nHost: ");
+	if (rc == 0)
+		rc = buf_puts(&b, u->authority);
+	if (rc == 0)
+		rc = buf_puts(&b, "\r\n");
 	for (hp = req->headers; rc == 0 && hp && *hp; hp++) {
 		if (strpbrk(*hp, "\r\n"))
 			continue;
-		rc = buf_printf(&b, "%s\r\n", *hp);
+		rc = buf_puts(&b, *hp);
+		if (rc == 0)
+			rc = buf_puts(&b, "\r\n");
 	}
 	with_len = body_len > 0 || strcmp(m, "POST") == 0 ||
 		   strcmp(m, "PUT") == 0 || strcmp(m, "PATCH") == 0;

@@ -45,9 +45,11 @@
 #define HTTP_MAX_HEADER_DATA	(16 * 1024)
 #define HTTP_REQUEST_ID_MAX	128
 
+/* One allocation per header: name then value, each NUL-terminated. */
 struct http_hdr {
 	char *name;		/* owned; lowercase, no colon */
-	char *value;		/* owned */
+	char *value;		/* inside name's allocation */
+	size_t name_len, value_len;
 };
 
 struct http_defer {
@@ -146,10 +148,13 @@ struct http_server {
 	int port;
 };
 
+/* Headers lws has no token for, as lws_hdr_custom_length wants them:
+ * lowercase, with the colon. */
 static const char *const custom_headers[] = {
-	"x-request-id", "x-chat-internal", "x-chat-user-id", "x-chat-role",
-	"x-chat-session-id", "idempotency-key", "last-event-id",
-	"x-api-key", "x-forwarded-proto", "x-forwarded-host",
+	"x-request-id:", "x-chat-internal:", "x-chat-user-id:",
+	"x-chat-role:", "x-chat-session-id:", "idempotency-key:",
+	"last-event-id:", "x-api-key:", "x-forwarded-proto:",
+	"x-forwarded-host:",
 };
 
 static const struct {
@@ -178,10 +183,8 @@ static void hdrs_free(struct http_hdr *h, size_t n)
 {
 	size_t i;
 
-	for (i = 0; i < n; i++) {
+	for (i = 0; i < n; i++)
 		free(h[i].name);
-		free(h[i].value);
-	}
 	free(h);
 }
 
@@ -265,24 +268,35 @@ static void ex_wake(struct http_res *ex)
 /* request parsing, loop thread */
 
 static int hdr_add(struct http_hdr **list, size_t *n, const char *name,
-		   size_t nlen, const char *value)
+		   size_t nlen, const char *value, size_t vlen)
 {
-	struct http_hdr *grown;
+	struct http_hdr *h;
+	char *mem;
 	size_t i;
 
-	grown = realloc(*list, (*n + 1) * sizeof(**list));
-	if (!grown)
-		return CHAT_ENOMEM;
-	*list = grown;
-	grown[*n].name = strndup(name, nlen);
-	grown[*n].value = strdup(value);
-	if (!grown[*n].name || !grown[*n].value) {
-		free(grown[*n].name);
-		free(grown[*n].value);
-		return CHAT_ENOMEM;
+	/* capacity doubles from 8: a request's headers cost a few
+	 * reallocs, not one each */
+	if (*n == 0 || (*n >= 8 && (*n & (*n - 1)) == 0)) {
+		struct http_hdr *grown;
+
+		grown = realloc(*list, (*n < 8 ? 8 : *n * 2) * sizeof(**list));
+		if (!grown)
+			return CHAT_ENOMEM;
+		*list = grown;
 	}
+	mem = malloc(nlen + vlen + 2);
+	if (!mem)
+		return CHAT_ENOMEM;
 	for (i = 0; i < nlen; i++)
-		grown[*n].name[i] = (char)tolower((unsigned char)name[i]);
+		mem[i] = (char)tolower((unsigned char)name[i]);
+	mem[nlen] = '\0';
+	memcpy(mem + nlen + 1, value, vlen);
+	mem[nlen + 1 + vlen] = '\0';
+	h = &(*list)[*n];
+	h->name = mem;
+	h->name_len = nlen;
+	h->value = mem + nlen + 1;
+	h->value_len = vlen;
 	(*n)++;
 	return 0;
 }
@@ -313,53 +327,78 @@ static bool token_is_request_line(int tok)
 	       tok == WSI_TOKEN_CONNECT;
 }
 
+/*
+ * The header tokens lws parses, with their names, worked out once: a
+ * request looks at each of them, and the names and checks never change.
+ */
+static struct {
+	int token;
+	const char *name;	/* lws's static string, colon after len */
+	size_t len;
+} header_tokens[WSI_TOKEN_COUNT];
+static size_t nheader_tokens;
+static pthread_once_t header_tokens_once = PTHREAD_ONCE_INIT;
+
+static void header_tokens_init(void)
+{
+	int tok;
+
+	for (tok = 0; tok < WSI_TOKEN_COUNT; tok++) {
+		const char *name = (const char *)lws_token_to_string(tok);
+		size_t len;
+
+		if (token_is_request_line(tok) || !name)
+			continue;
+		len = strcspn(name, ":");
+		if (!header_name_valid(name, len))
+			continue;
+		header_tokens[nheader_tokens].token = tok;
+		header_tokens[nheader_tokens].name = name;
+		header_tokens[nheader_tokens].len = len;
+		nheader_tokens++;
+	}
+}
+
+/* Loop thread (the value buffer is on its stack). */
 static int read_headers(struct http_res *ex, struct lws *wsi)
 {
-	char *val = NULL;
-	int rc = 0, tok;
+	char val[HTTP_MAX_HEADER_DATA + 1];
+	int rc = 0;
 	size_t i;
 
-	val = malloc(HTTP_MAX_HEADER_DATA + 1);
-	if (!val)
-		return CHAT_ENOMEM;
-	for (tok = 0; tok < WSI_TOKEN_COUNT; tok++) {
-		const char *name;
-		int len;
+	pthread_once(&header_tokens_once, header_tokens_init);
+	for (i = 0; i < nheader_tokens; i++) {
+		int tok = header_tokens[i].token;
+		int len = lws_hdr_total_length(wsi, tok);
 
-		if (token_is_request_line(tok))
+		if (len <= 0 || len > HTTP_MAX_HEADER_DATA)
 			continue;
-		name = (const char *)lws_token_to_string(tok);
-		len = lws_hdr_total_length(wsi, tok);
-		if (!name || !header_name_valid(name, strcspn(name, ":")) ||
-		    len <= 0 || len > HTTP_MAX_HEADER_DATA)
+		/* the length copied is measured: lws joins fragments of
+		 * a repeated header with separators of its own */
+		if (lws_hdr_copy(wsi, val, sizeof(val), tok) < 0)
 			continue;
-		if (lws_hdr_copy(wsi, val, HTTP_MAX_HEADER_DATA + 1, tok) < 0)
-			continue;
-		rc = hdr_add(&ex->hdrs, &ex->nhdrs, name, strcspn(name, ":"),
-			     val);
+		rc = hdr_add(&ex->hdrs, &ex->nhdrs, header_tokens[i].name,
+			     header_tokens[i].len, val, strlen(val));
 		if (rc)
-			goto out;
+			return rc;
 	}
 	for (i = 0; i < sizeof(custom_headers) / sizeof(custom_headers[0]);
 	     i++) {
-		char cname[64];
-		int clen, len;
+		const char *cname = custom_headers[i];
+		int clen = (int)strlen(cname), len;
 
-		clen = snprintf(cname, sizeof(cname), "%s:", custom_headers[i]);
 		len = lws_hdr_custom_length(wsi, cname, clen);
 		if (len <= 0 || len > HTTP_MAX_HEADER_DATA)
 			continue;
-		if (lws_hdr_custom_copy(wsi, val, HTTP_MAX_HEADER_DATA + 1,
-					cname, clen) < 0)
+		if (lws_hdr_custom_copy(wsi, val, sizeof(val), cname,
+					clen) < 0)
 			continue;
-		rc = hdr_add(&ex->hdrs, &ex->nhdrs, custom_headers[i],
-			     strlen(custom_headers[i]), val);
+		rc = hdr_add(&ex->hdrs, &ex->nhdrs, cname, (size_t)clen - 1,
+			     val, strlen(val));
 		if (rc)
-			goto out;
+			return rc;
 	}
-out:
-	free(val);
-	return rc;
+	return 0;
 }
 
 static bool query_safe_char(unsigned char c)
@@ -631,7 +670,7 @@ static int build_head(struct http_res *ex, struct lws *wsi, size_t room,
 	int rc = -1;
 
 	for (i = 0; i < ex->nrhdrs; i++)
-		need += strlen(ex->rhdrs[i].name) + strlen(ex->rhdrs[i].value) + 8;
+		need += ex->rhdrs[i].name_len + ex->rhdrs[i].value_len + 8;
 	buf = malloc(need);
 	if (!buf)
 		return -1;
@@ -650,12 +689,15 @@ static int build_head(struct http_res *ex, struct lws *wsi, size_t room,
 					(int)strlen(ex->request_id), &p, end))
 		goto out;
 	for (i = 0; i < ex->nrhdrs; i++) {
+		const struct http_hdr *h = &ex->rhdrs[i];
 		char name[128];
 
-		snprintf(name, sizeof(name), "%s:", ex->rhdrs[i].name);
+		/* http_res_header takes names of at most 100 bytes */
+		memcpy(name, h->name, h->name_len);
+		memcpy(name + h->name_len, ":", 2);
 		if (lws_add_http_header_by_name(wsi, (unsigned char *)name,
-				(unsigned char *)ex->rhdrs[i].value,
-				(int)strlen(ex->rhdrs[i].value), &p, end))
+				(unsigned char *)h->value, (int)h->value_len,
+				&p, end))
 			goto out;
 	}
 	if (nobody) {
@@ -1405,12 +1447,16 @@ char **http_req_headers(struct http_req *req, size_t *n)
 	if (!out)
 		return NULL;
 	for (i = 0; i < ex->nhdrs; i++) {
-		if (asprintf(&out[i], "%s: %s", ex->hdrs[i].name,
-			     ex->hdrs[i].value) < 0) {
-			out[i] = NULL;
+		const struct http_hdr *h = &ex->hdrs[i];
+
+		out[i] = malloc(h->name_len + h->value_len + 3);
+		if (!out[i]) {
 			http_headers_free(out, i);
 			return NULL;
 		}
+		memcpy(out[i], h->name, h->name_len);
+		memcpy(out[i] + h->name_len, ": ", 2);
+		memcpy(out[i] + h->name_len + 2, h->value, h->value_len + 1);
 	}
 	*n = ex->nhdrs;
 	return out;
@@ -1455,7 +1501,8 @@ int http_res_header(struct http_res *res, const char *name, const char *value)
 	    strpbrk(name, "\r\n: "))
 		return CHAT_EINVAL;
 	pthread_mutex_lock(&res->srv->lock);
-	rc = hdr_add(&res->rhdrs, &res->nrhdrs, name, strlen(name), value);
+	rc = hdr_add(&res->rhdrs, &res->nrhdrs, name, strlen(name), value,
+		     strlen(value));
 	pthread_mutex_unlock(&res->srv->lock);
 	return rc;
 }

@@ -293,7 +293,9 @@ static int proxy_build_url(struct proxy_call *pc, const struct http_req *req)
 			buf_append(&b, p, 1) :
 			buf_printf(&b, "%%%02X", (unsigned char)*p);
 	if (rc == 0 && req->query && *req->query)
-		rc = buf_printf(&b, "?%s", req->query);
+		rc = buf_puts(&b, "?");
+	if (rc == 0 && req->query && *req->query)
+		rc = buf_puts(&b, req->query);
 	if (rc != 0) {
 		buf_release(&b);
 		return rc;
@@ -336,10 +338,14 @@ static int proxy_copy_headers(struct proxy_call *pc, struct http_req *req)
 static int proxy_add_header(struct proxy_call *pc, const char *name,
 			    const char *value)
 {
-	char *h;
+	size_t nlen = strlen(name), vlen = strlen(value);
+	char *h = malloc(nlen + vlen + 3);
 
-	if (asprintf(&h, "%s: %s", name, value) < 0)
+	if (!h)
 		return CHAT_ENOMEM;
+	memcpy(h, name, nlen);
+	memcpy(h + nlen, ": ", 2);
+	memcpy(h + nlen + 2, value, vlen + 1);
 	pc->headers[pc->nheaders++] = h;
 	return 0;
 }

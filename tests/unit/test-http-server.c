@@ -137,7 +137,28 @@ static void h_onloop(struct http_req *req, struct http_res *res)
 	http_res_send(res, 200, "text/plain", strdup("loop"), 4);
 }
 
+/* Every request header back as "name: value" lines, and as many
+ * response headers as the request had. */
+static void h_headers(struct http_req *req, struct http_res *res)
+{
+	struct buf b;
+	char **h, name[32];
+	size_t n = 0, i;
+
+	buf_init(&b, 64 * 1024);
+	h = http_req_headers(req, &n);
+	for (i = 0; h && i < n; i++) {
+		buf_puts(&b, h[i]);
+		buf_puts(&b, "\n");
+		snprintf(name, sizeof(name), "X-Out-%zu", i);
+		http_res_header(res, name, h[i]);
+	}
+	http_headers_free(h, n);
+	http_res_send(res, 200, "text/plain", buf_detach(&b, NULL), b.len);
+}
+
 static const struct http_route routes[] = {
+	{ "GET", "/headers", HTTP_PERM_PUBLIC, h_headers, 0 },
 	{ "GET", "/hello", HTTP_PERM_PUBLIC, h_hello, 0 },
 	{ "POST", "/echo", HTTP_PERM_PUBLIC, h_echo, 0 },
 	{ "PATCH", "/echo", HTTP_PERM_PUBLIC, h_echo, 0 },
@@ -297,6 +318,52 @@ static void test_http_server__json_and_request_id(void **state)
 	request(NULL, "GET", "/hello", bad, NULL, 0, &r);
 	assert_null(strstr(r.head.data, "no spaces"));
 	assert_non_null(strcasestr(r.head.data, "x-request-id: "));
+	reply_release(&r);
+}
+
+/* Many headers, lws's own and the custom ones, read once each, names
+ * lowercased, values whole; as many response headers go back. */
+static void test_http_server__many_headers(void **state)
+{
+	static const char *const in[] = {
+		"Accept: text/plain", "Accept-Language: en", "Cookie: a=1",
+		"Origin: http://x", "Referer: http://x/y", "User-Agent: t/1",
+		"Authorization: Bearer abc", "Cache-Control: no-cache",
+		"X-Request-Id: many-1", "Idempotency-Key: key-1",
+		"Last-Event-Id: 42", "X-Api-Key: k", "X-Forwarded-Proto: https",
+		"X-Forwarded-Host: h.example", "X-Unknown-Header: dropped",
+		NULL,
+	};
+	static const char *const want[] = {
+		"accept: text/plain", "accept-language: en", "cookie: a=1",
+		"origin: http://x", "referer: http://x/y", "user-agent: t/1",
+		"authorization: Bearer abc", "cache-control: no-cache",
+		"x-request-id: many-1", "idempotency-key: key-1",
+		"last-event-id: 42", "x-api-key: k",
+		"x-forwarded-proto: https", "x-forwarded-host: h.example",
+	};
+	struct reply r;
+	size_t i, lines = 0;
+	const char *p;
+
+	(void)state;
+	request(NULL, "GET", "/headers", in, NULL, 0, &r);
+	assert_int_equal(r.status, 200);
+	for (i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+		char line[128];
+
+		if (!strstr(r.body.data, want[i]))
+			fail_msg("'%s' missing from:\n%s", want[i], r.body.data);
+		snprintf(line, sizeof(line), ": %s\r\n", want[i]);
+		if (!strstr(r.head.data, line))
+			fail_msg("'%s' not answered in:\n%s", want[i],
+				 r.head.data);
+	}
+	assert_null(strstr(r.body.data, "x-unknown-header"));
+	for (p = r.body.data; (p = strchr(p, '\n')); p++)
+		lines++;
+	assert_true(lines >= sizeof(want) / sizeof(want[0]));
+	assert_non_null(strcasestr(r.head.data, "x-out-13: "));
 	reply_release(&r);
 }
 
@@ -642,6 +709,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_http_server__json_and_request_id),
+		cmocka_unit_test(test_http_server__many_headers),
 		cmocka_unit_test(test_http_server__errors),
 		cmocka_unit_test(test_http_server__bodies),
 		cmocka_unit_test(test_http_server__params_and_query),
