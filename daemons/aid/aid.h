@@ -110,6 +110,8 @@ struct aid {
 	struct usage_job *usage_tail;
 	size_t usage_queued;
 	bool usage_draining;		/* a drain job is queued or running */
+	bool usage_stopping;		/* usage_release: write, don't wait */
+	pthread_cond_t usage_cond;	/* a full batch or the stop */
 };
 
 /* migrations.c */

@@ -314,10 +314,29 @@ setup() {
 }
 
 @test "usage is recorded per request with user, model, purpose and timings" {
+	# rows are committed in batches, at most 250 ms after they end
+	for ((i = 0; i < 40; i++)); do
+		purposes=$(db_query aid "SELECT DISTINCT purpose FROM usage ORDER BY purpose" | tr '\n' ' ')
+		[[ $purposes == "api chat title " ]] && break
+		sleep 0.05
+	done
+	[[ $purposes == "api chat title " ]] || false
 	count=$(db_query aid "SELECT count(*) FROM usage WHERE user_id = '$aid_user_id'")
 	((count >= 10)) || false
-	[[ $(db_query aid "SELECT DISTINCT purpose FROM usage ORDER BY purpose" | tr '\n' ' ') == "api chat title " ]] || false
 	[[ $(db_query aid "SELECT count(*) FROM usage WHERE provider <> 'echo'") == 0 ]] || false
 	[[ $(db_query aid "SELECT count(*) FROM usage WHERE model = 'tiny' AND status = 'complete'") -ge 1 ]] || false
 	[[ $(db_query aid "SELECT count(*) FROM usage WHERE latency_ms < 0 OR prompt_tokens < 1") == 0 ]] || false
+}
+
+@test "a clean stop writes the usage rows still waiting for their batch" {
+	before=$(db_query aid "SELECT count(*) FROM usage WHERE purpose = 'api'")
+	for i in 1 2 3; do
+		chat "$(chat_body echo false)"
+		expect_status 200
+	done
+	# at once, inside the batch window: the rows are still queued
+	stop_daemon aid
+	after=$(db_query aid "SELECT count(*) FROM usage WHERE purpose = 'api'")
+	start_daemon aid
+	((after == before + 3)) || false
 }
