@@ -1,5 +1,7 @@
 /*
- * test-http-client.c - the libcurl client against a tiny HTTP/1.1 server
+ * test-http-client.c - the HTTP client (the libcurl module chat-curl.so for
+ * the asynchronous calls and Unix sockets, the curl-free http-fetch.c
+ * for blocking calls to http://<IPv4|localhost>) against a tiny HTTP/1.1 server
  * that runs inside the test (plain sockets, a thread per connection, on a
  * loopback ephemeral port and on a Unix socket).
  *
@@ -195,6 +197,31 @@ static void h_nobody(int fd, const struct srv_req *r)
 	send_str(fd, "HTTP/1.1 204 No Content\r\nX-Empty: 1\r\n\r\n");
 }
 
+/* A Content-Length it does not keep: 4 of 10 bytes, then the end. */
+static void h_short(int fd, const struct srv_req *r)
+{
+	(void)r;
+	send_str(fd, "HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nfour");
+	shutdown(fd, SHUT_WR);
+}
+
+/* No length, no chunks: the body ends when the connection does. */
+static void h_until_close(int fd, const struct srv_req *r)
+{
+	(void)r;
+	send_str(fd, "HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\n\r\n"
+		 "until the end");
+	shutdown(fd, SHUT_WR);
+}
+
+/* Not HTTP at all. */
+static void h_garbage(int fd, const struct srv_req *r)
+{
+	(void)r;
+	send_str(fd, "SSH-2.0-OpenSSH\r\n\r\n");
+	shutdown(fd, SHUT_WR);
+}
+
 static const struct {
 	const char *path;
 	srv_handler fn;
@@ -208,6 +235,9 @@ static const struct {
 	{ "/drip", h_drip },
 	{ "/early", h_early },
 	{ "/nobody", h_nobody },
+	{ "/short", h_short },
+	{ "/untilclose", h_until_close },
+	{ "/garbage", h_garbage },
 };
 
 /* Parses the request head at the start of buf (NUL-terminated) into r,
@@ -975,6 +1005,129 @@ static void test_http_client__fetch(void **state)
 	buf_release(&body);
 }
 
+/* The curl-free path's other answers and failures. */
+static void test_http_client__fetch_plain(void **state)
+{
+	static const struct {
+		const char *path;
+		const char *method;
+		long timeout_ms;
+		size_t max_response;
+		int rc;
+		int status;
+		const char *body;
+	} cases[] = {
+		{ "/early", "GET", 0, 0, 0, 200, "late" },
+		{ "/nobody", "GET", 0, 0, 0, 204, "" },
+		{ "/hello", "HEAD", 0, 0, 0, 200, "" },
+		{ "/untilclose", "GET", 0, 0, 0, 200, "until the end" },
+		{ "/big", "GET", 0, 5000, CHAT_ETOOBIG, 0, NULL },
+		{ "/big", "GET", 0, 200000, 0, 200, NULL },
+		{ "/short", "GET", 0, 0, CHAT_EUPSTREAM, 0, NULL },
+		{ "/garbage", "GET", 0, 0, CHAT_EUPSTREAM, 0, NULL },
+		{ "/drip", "GET", 300, 0, CHAT_ETIMEDOUT, 0, NULL },
+		{ "/silent", "GET", 300, 0, CHAT_ETIMEDOUT, 0, NULL },
+	};
+	struct http_request req = { 0 };
+	struct buf body;
+	char url[128];
+	int status;
+	size_t i;
+	int64_t t0;
+
+	(void)state;
+	buf_init(&body, 1 << 20);
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		url_of(url, sizeof(url), cases[i].path);
+		req.url = url;
+		req.method = cases[i].method;
+		req.timeout_ms = cases[i].timeout_ms;
+		req.max_response = cases[i].max_response;
+		buf_reset(&body);
+		status = -1;
+		t0 = mono_ms();
+		if (http_fetch(&req, &status, &body) != cases[i].rc)
+			fail_msg("case %zu (%s): wrong result", i,
+				 cases[i].path);
+		assert_int_equal(status, cases[i].status);
+		if (cases[i].body)
+			assert_string_equal(body.data ? body.data : "",
+					    cases[i].body);
+		if (cases[i].timeout_ms)
+			assert_true(mono_ms() - t0 < cases[i].timeout_ms + 700);
+	}
+	req = (struct http_request){ .method = "GET" };
+
+	/* localhost is 127.0.0.1 */
+	snprintf(url, sizeof(url), "http://localhost:%d/hello", srv_port);
+	req.url = url;
+	buf_reset(&body);
+	assert_int_equal(http_fetch(&req, &status, &body), 0);
+	assert_string_equal(body.data, "hello");
+
+	/* nothing that could split the request */
+	{
+		static const char *const bad[] = { "X-A: 1\r\nX-B: 2", NULL };
+
+		url_of(url, sizeof(url), "/hello");
+		req.headers = bad;
+		assert_int_equal(http_fetch(&req, &status, &body),
+				 CHAT_EINVAL);
+		req.headers = NULL;
+		snprintf(url, sizeof(url), "http://127.0.0.1:%d/a b",
+			 srv_port);
+		assert_int_equal(http_fetch(&req, &status, &body),
+				 CHAT_EINVAL);
+		req.method = "GE T";
+		url_of(url, sizeof(url), "/hello");
+		assert_int_equal(http_fetch(&req, &status, &body),
+				 CHAT_EINVAL);
+		req.method = "GET";
+	}
+
+	/* a Unix socket goes through libcurl (chat-curl.so) */
+	req.url = "http://localhost/hello";
+	req.unix_socket = srv_unix_path;
+	buf_reset(&body);
+	assert_int_equal(http_fetch(&req, &status, &body), 0);
+	assert_int_equal(status, 200);
+	assert_string_equal(body.data, "hello");
+	buf_release(&body);
+}
+
+/* A full backlog: the blocking connect gives up as a connect failure. */
+static void test_http_client__fetch_connect_timeout(void **state)
+{
+	struct http_request req = { .method = "GET",
+				    .connect_timeout_ms = 300 };
+	struct sockaddr_in a = { .sin_family = AF_INET };
+	int port, lfd = listen_tcp(0, &port), fill[4], i, status;
+	struct buf body;
+	char url[128];
+	int64_t t0, took;
+
+	(void)state;
+	assert_true(lfd >= 0);
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	a.sin_port = htons((uint16_t)port);
+	for (i = 0; i < 4; i++) {
+		fill[i] = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+		connect(fill[i], (struct sockaddr *)&a, sizeof(a));
+	}
+	sleep_ms(50);
+	buf_init(&body, 1024);
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d/x", port);
+	req.url = url;
+	t0 = mono_ms();
+	assert_int_equal(http_fetch(&req, &status, &body), CHAT_EUPSTREAM);
+	took = mono_ms() - t0;
+	assert_true(took >= 250 && took < 1500);
+	for (i = 0; i < 4; i++)
+		close(fill[i]);
+	close(lfd);
+	buf_release(&body);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -997,6 +1150,8 @@ int main(void)
 		cmocka_unit_test(test_http_client__bad_args),
 		cmocka_unit_test(test_http_client__many_concurrent),
 		cmocka_unit_test(test_http_client__fetch),
+		cmocka_unit_test(test_http_client__fetch_plain),
+		cmocka_unit_test(test_http_client__fetch_connect_timeout),
 	};
 
 	return cmocka_run_group_tests(tests, server_start, server_stop);
