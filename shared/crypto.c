@@ -109,6 +109,15 @@ void crypto_sha256_hex(const void *data, size_t len, char out[65])
 	sodium_bin2hex(out, 65, h, sizeof(h));
 }
 
+void crypto_digest_hex(const void *data, size_t len, char out[65])
+{
+	unsigned char h[32];
+
+	crypto_generichash(h, sizeof(h), data ? data : (const void *)"",
+			   data ? len : 0, NULL, 0);
+	sodium_bin2hex(out, 65, h, sizeof(h));
+}
+
 bool crypto_equal(const void *a, const void *b, size_t n)
 {
 	if (n == 0)

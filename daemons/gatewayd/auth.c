@@ -122,7 +122,7 @@ static void token_check(struct gatewayd *gw, const char *token,
 	struct gw_identity id;
 	char hash[65];
 
-	crypto_sha256_hex(token, strlen(token), hash);
+	crypto_digest_hex(token, strlen(token), hash);
 	if (cache_get(&gw->tokens, hash, now_ms(), &id)) {
 		done(arg, GW_AUTH_OK, &id);
 		return;
@@ -252,7 +252,7 @@ static void key_check(struct gatewayd *gw, const char *key,
 		done(arg, GW_AUTH_INVALID_KEY, NULL);
 		return;
 	}
-	crypto_sha256_hex(key, strlen(key), hash);
+	crypto_digest_hex(key, strlen(key), hash);
 	if (cache_get(&gw->keys, hash, now_ms(), &id)) {
 		done(arg, GW_AUTH_OK, &id);
 		return;

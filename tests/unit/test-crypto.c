@@ -131,6 +131,29 @@ static void test_crypto__sha256_hex(void **state)
 	}
 }
 
+/* BLAKE2b with a 32-byte digest, no key (RFC 7693 test vectors' shape;
+ * values from Python's hashlib.blake2b(digest_size=32)). */
+static void test_crypto__digest_hex(void **state)
+{
+	static const struct {
+		const char *in;
+		const char *hex;
+	} cases[] = {
+		{ "", "0e5751c026e543b2e8ab2eb06099daa1"
+		      "d1e5df47778f7787faab45cdf12fe3a8" },
+		{ "abc", "bddd813c634239723171ef3fee98579b"
+			 "94964e3bb1cb3e427262c8c068d52319" },
+	};
+	char out[65];
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		crypto_digest_hex(cases[i].in, strlen(cases[i].in), out);
+		assert_string_equal(out, cases[i].hex);
+	}
+}
+
 static void test_crypto__equal(void **state)
 {
 	static const struct {
@@ -163,6 +186,7 @@ int main(void)
 		cmocka_unit_test(test_crypto__pwhash),
 		cmocka_unit_test(test_crypto__random_token),
 		cmocka_unit_test(test_crypto__sha256_hex),
+		cmocka_unit_test(test_crypto__digest_hex),
 		cmocka_unit_test(test_crypto__equal),
 	};
 
