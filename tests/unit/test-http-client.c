@@ -345,6 +345,43 @@ static int listen_tcp(int backlog, int *port)
 	return fd;
 }
 
+/* A listener whose backlog is full (FULL_FILL connections waiting):
+ * further SYNs are dropped, so a connect to it can only time out.  Its
+ * port goes into *port; full_listener_close ends it. */
+#define FULL_FILL 4
+
+struct full_listener {
+	int lfd;
+	int fill[FULL_FILL];
+};
+
+static int full_listener_open(struct full_listener *f, int *port)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET };
+	int i;
+
+	f->lfd = listen_tcp(0, port);
+	if (f->lfd < 0)
+		return -1;
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	a.sin_port = htons((uint16_t)*port);
+	for (i = 0; i < FULL_FILL; i++) {
+		f->fill[i] = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+		connect(f->fill[i], (struct sockaddr *)&a, sizeof(a));
+	}
+	sleep_ms(50);
+	return 0;
+}
+
+static void full_listener_close(struct full_listener *f)
+{
+	int i;
+
+	for (i = 0; i < FULL_FILL; i++)
+		close(f->fill[i]);
+	close(f->lfd);
+}
+
 static int server_start(void **state)
 {
 	struct sockaddr_un ua = { .sun_family = AF_UNIX };
@@ -699,27 +736,20 @@ static void test_http_client__refused(void **state)
 	free(r);
 }
 
-/* A listener whose backlog is full drops SYNs: the connect times out,
- * which is a connect failure (CHAT_EUPSTREAM), not a slow answer. */
+/* A full backlog drops SYNs: the connect times out, which is a connect
+ * failure (CHAT_EUPSTREAM), not a slow answer. */
 static void test_http_client__connect_timeout(void **state)
 {
 	struct http_request req = { .method = "GET",
 				    .connect_timeout_ms = 300 };
-	struct sockaddr_in a = { .sin_family = AF_INET };
 	struct result *r = malloc(sizeof(*r));
-	int port, lfd = listen_tcp(0, &port), fill[4], i;
+	struct full_listener full;
+	int port;
 	char url[128];
 	int64_t t0, took;
 
 	(void)state;
-	assert_true(lfd >= 0);
-	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	a.sin_port = htons((uint16_t)port);
-	for (i = 0; i < 4; i++) {
-		fill[i] = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
-		connect(fill[i], (struct sockaddr *)&a, sizeof(a));
-	}
-	sleep_ms(50);
+	assert_int_equal(full_listener_open(&full, &port), 0);
 	result_init(r);
 	snprintf(url, sizeof(url), "http://127.0.0.1:%d/x", port);
 	req.url = url;
@@ -728,9 +758,7 @@ static void test_http_client__connect_timeout(void **state)
 	took = mono_ms() - t0;
 	assert_int_equal(r->rc, CHAT_EUPSTREAM);
 	assert_true(took >= 250 && took < 1500);
-	for (i = 0; i < 4; i++)
-		close(fill[i]);
-	close(lfd);
+	full_listener_close(&full);
 	result_release(r);
 	free(r);
 }
@@ -1100,21 +1128,14 @@ static void test_http_client__fetch_connect_timeout(void **state)
 {
 	struct http_request req = { .method = "GET",
 				    .connect_timeout_ms = 300 };
-	struct sockaddr_in a = { .sin_family = AF_INET };
-	int port, lfd = listen_tcp(0, &port), fill[4], i, status;
+	struct full_listener full;
+	int port, status;
 	struct buf body;
 	char url[128];
 	int64_t t0, took;
 
 	(void)state;
-	assert_true(lfd >= 0);
-	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	a.sin_port = htons((uint16_t)port);
-	for (i = 0; i < 4; i++) {
-		fill[i] = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
-		connect(fill[i], (struct sockaddr *)&a, sizeof(a));
-	}
-	sleep_ms(50);
+	assert_int_equal(full_listener_open(&full, &port), 0);
 	buf_init(&body, 1024);
 	snprintf(url, sizeof(url), "http://127.0.0.1:%d/x", port);
 	req.url = url;
@@ -1122,9 +1143,7 @@ static void test_http_client__fetch_connect_timeout(void **state)
 	assert_int_equal(http_fetch(&req, &status, &body), CHAT_EUPSTREAM);
 	took = mono_ms() - t0;
 	assert_true(took >= 250 && took < 1500);
-	for (i = 0; i < 4; i++)
-		close(fill[i]);
-	close(lfd);
+	full_listener_close(&full);
 	buf_release(&body);
 }
 
