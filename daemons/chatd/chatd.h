@@ -17,9 +17,10 @@
  *     ws.c             the /v1/ws WebSocket
  *
  * Threads: REST handlers run on the worker pool and may block on the
- * store; the aid stream's callbacks run on the http client's thread and
- * never block (store writes go to the pool); WebSocket callbacks run on
- * the loop thread.
+ * store; the calls to aid and their stream's callbacks run on the loop
+ * thread (http-loop.c; libcurl's thread only for an aid URL it cannot
+ * serve) and never block (store writes go to live's writer thread);
+ * WebSocket callbacks run on the loop thread.
  */
 #ifndef CHAT_CHATD_H
 #define CHAT_CHATD_H

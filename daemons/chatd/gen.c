@@ -1,20 +1,26 @@
 /*
  * gen.c - one generation: the call to aid's /internal/generate, its SSE
- * stream read on the http client's thread, the answer kept in memory and
+ * stream read on the server's loop thread, the answer kept in memory and
  * published delta by delta, stop, and the end (final store write, the
  * done/error event, the waiting answers); and the title request after
  * the first answer of an untitled conversation.
  *
- * Threads.  The stream callbacks (on_head, on_data, on_done, keep_going)
- * run on the http client's thread and never block: they only touch the
- * generation under its lock, publish to the hub and tell live's writer
- * thread there is text to store.  The writer calls gen_write_text (every
- * GEN_WRITE_MS at most) and, once the stream has ended, gen_finish, which
- * is the last thing that touches the generation before gen_free.
+ * Threads.  gen_start runs on a worker and the title's start on live's
+ * writer; live_call_start hands both to the loop thread (http-loop.c),
+ * or to the curl thread when aid's URL is one http-loop cannot serve.
+ * The stream callbacks (on_head, on_data, on_done, keep_going) run
+ * there and never block: they only touch the generation under its lock
+ * (held elsewhere only for short copies), publish to the hub (which
+ * only queues bytes) and tell live's writer thread there is text to
+ * store.  The writer calls gen_write_text (every GEN_WRITE_MS at most)
+ * and, once the stream has ended, gen_finish, which is the last thing
+ * that touches the generation before gen_free.  A failed start ends g
+ * through gen_cb_done on the starting thread instead.
  *
  * Stop: a flag the stream callbacks read; keep_going, polled about ten
- * times a second by the http client even while aid is silent, closes the
- * aid request, and closing it is how aid learns to stop upstream.
+ * times a second by the http client even while aid is silent (and once
+ * more before a deferred start), closes the aid request, and closing it
+ * is how aid learns to stop upstream.
  */
 #include "live.h"
 
@@ -125,7 +131,7 @@ static void gen_headers(struct chatd *cd, const char *user_id,
 	out[n] = NULL;
 }
 
-/* ---- the stream (http client thread) ----------------------------------- */
+/* ---- the stream (loop thread, or the curl thread) ---------------------- */
 
 static int gen_on_start(struct gen *g, const cJSON *data)
 {
@@ -458,12 +464,8 @@ void gen_start(struct gen *g, const struct gen_spec *spec,
 	hr.connect_timeout_ms = 2000;
 	hr.idle_timeout_ms = GEN_IDLE_MS;
 	hr.max_response = (size_t)GEN_TEXT_MAX * 8;
-	pthread_mutex_lock(&l->lock);
-	if (l->stopping)
-		rc = CHAT_ECANCELED;
-	else
-		rc = http_client_start(l->client, &hr, &gen_cb, g);
-	pthread_mutex_unlock(&l->lock);
+	/* from here g may end at any time on the loop thread */
+	rc = live_call_start(l, &hr, &gen_cb, g);
 	free(body);
 	if (rc < 0)
 		goto fail;
@@ -971,10 +973,7 @@ static void gen_title_start(struct gen *g, const char *model)
 	hr.connect_timeout_ms = 2000;
 	hr.timeout_ms = TITLE_TIMEOUT_MS;
 	hr.max_response = 1024 * 1024;
-	pthread_mutex_lock(&l->lock);
-	rc = l->stopping ? CHAT_ECANCELED :
-		http_client_start(l->client, &hr, &gen_title_cb, t);
-	pthread_mutex_unlock(&l->lock);
+	rc = live_call_start(l, &hr, &gen_title_cb, t);
 	if (rc == 0)
 		t = NULL;		/* gen_title_done has it */
 fail:

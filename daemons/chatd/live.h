@@ -5,8 +5,9 @@
  * with the store half.
  *
  * Threads, in short: the hub is one mutex-guarded structure that any
- * thread may publish to; a generation is fed on the http client's thread
- * and written to the store by live's writer thread (one thread, so the
+ * thread may publish to; a generation is fed on the server's loop thread
+ * (http-loop.h; on the curl thread when aid's URL needs libcurl) and
+ * written to the store by live's writer thread (one thread, so the
  * writes of a generation happen in order and many generations share one
  * transaction); REST handlers and WebSocket frames that need the store
  * run on the daemon's worker pool.
@@ -21,6 +22,7 @@
 
 #include "chatd.h"
 #include "http-client.h"
+#include "http-loop.h"
 #include "http-ws.h"
 #include "sse-parse.h"
 
@@ -168,7 +170,7 @@ struct gen {
 	bool stored;			/* committed */
 	bool store_failed;		/* could not be: g ends in error */
 
-	/* the stream: http client thread only */
+	/* the stream: the thread of its callbacks only (loop or curl) */
 	struct sse_parser parser;
 	int http_status;
 	struct buf errbody;		/* a non-200 answer's body */
@@ -228,11 +230,17 @@ void gen_title_clean(char *s);
 /* ---- live.c: registry, writer, titles ------------------------------- */
 
 struct live_title;
+struct live_call;
 
 struct live {
 	struct chatd *cd;
 	struct hub *hub;
-	struct http_client *client;	/* the aid calls */
+	/* aid calls on the loop thread: made there by the first, freed by
+	 * live_release (loop thread only) */
+	struct http_loop *loop;
+	struct http_client *client;	/* aid calls http-loop cannot make
+					 * (libcurl, loaded on first use) */
+	struct live_call *calls;	/* starts deferred to the loop */
 	pthread_mutex_t lock;		/* the lists below */
 	pthread_cond_t wake;		/* the writer has work */
 	pthread_t writer;
@@ -260,7 +268,8 @@ void live_stop_answer(struct chatd *cd, const char *conv_id,
 		      struct http_res *res);
 /* g's new rows are to be stored (first thing, at once). */
 void live_mark_insert(struct live *l, struct gen *g);
-/* Curl thread: g has new text (batched write) or has ended (final). */
+/* Stream callbacks (loop or curl thread): g has new text (batched
+ * write) or has ended (final). */
 void live_mark_dirty(struct live *l, struct gen *g);
 void live_mark_final(struct live *l, struct gen *g);
 /* Under l->lock: takes g out of the registry. */
@@ -272,6 +281,17 @@ void live_title_done(struct live *l, const char *user_id,
 		     const char *conv_id, const char *title,
 		     const char *fallback);
 struct hub *live_hub(struct chatd *cd);
+/*
+ * Starts a call to aid; any thread.  On the loop thread through
+ * http-loop (always deferred there with http_server_defer) when
+ * http_loop_can(req->url), else through libcurl.  req is copied.  0:
+ * cb->on_done runs exactly once, on the loop (or curl) thread, or in
+ * live_release when chatd stops before the deferred start ran
+ * (CHAT_ECANCELED).  Else no callback runs: CHAT_ECANCELED
+ * once live_release began, CHAT_ENOMEM, CHAT_EUPSTREAM (no libcurl).
+ */
+int live_call_start(struct live *l, const struct http_request *req,
+		    const struct http_client_cb *cb, void *arg);
 
 /* ---- send.c, for ws.c ----------------------------------------------- */
 

@@ -1,7 +1,8 @@
 #!/usr/bin/env bats
 # The run-time modules: on SQLite no daemon maps libpq or libcurl, even
 # after the identity paths that call between daemons (API-key checks, the
-# key set, readiness, refresh and logout through sessiond); on PostgreSQL
+# key set, readiness, refresh and logout through sessiond) and a chat
+# answer with its title (chatd -> aid, echo model); on PostgreSQL
 # the daemons with a store map chat-pg.so; a missing or broken
 # chat-pg.so stops a daemon at start with an error naming the file.
 
@@ -46,8 +47,34 @@ maps() {
 	[[ $status_code == 204 || $status_code == 200 ]] || false
 }
 
+@test "a chat answer and its title come from aid (echo model)" {
+	new_user chatter
+	api POST /v1/conversations '{}' "$access_token"
+	expect_status 201
+	conv=$(jb .id)
+	local ask='{"content":"modules stay unloaded","model":"echo"}'
+	api POST "/v1/conversations/$conv/messages" "$ask" "$access_token"
+	expect_status 201
+	[[ $(jb .assistant_message.status) == complete ]] || false
+	[[ $(jb .assistant_message.content) == "modules stay unloaded" ]] ||
+		false
+	# the title is a second call to aid, after the answer
+	local i title=
+	for ((i = 0; i < 100; i++)); do
+		api GET "/v1/conversations/$conv" "" "$access_token"
+		expect_status 200
+		title=$(jb '.title // empty')
+		[[ -n $title ]] && break
+		sleep 0.1
+	done
+	[[ $title == "modules stay unloaded" ]] || false
+}
+
 @test "no daemon maps libcurl or chat-curl.so after those calls" {
 	local d found=
+	# chatd's calls to aid (the answer, the title) went through http-loop
+	[[ -f $CHAT_DATA_DIR/run/chatd.pid ]] || false
+	[[ -f $CHAT_DATA_DIR/run/aid.pid ]] || false
 	for d in gatewayd userd sessiond chatd aid; do
 		[[ -f $CHAT_DATA_DIR/run/$d.pid ]] || continue
 		maps "$d" '/libcurl[^/]*\.so|/chat-curl\.so' && found+=" $d"
