@@ -175,6 +175,7 @@ static void app_open(struct app *a, const char *id)
  * while the conversation (re)loads. */
 static void app_load_older(struct app *a)
 {
+	bool all = a->want_top || a->keep_top[0];	/* pages until ... */
 	char path[256];
 	size_t first;
 
@@ -182,12 +183,12 @@ static void app_load_older(struct app *a)
 	    a->older_failed || a->login || a->pane_rows <= 0)
 		return;
 	first = view_first_visible(a);
-	if (!a->want_top && first >= CHATUI_PAGE / 2)
+	if (!all && first >= CHATUI_PAGE / 2)
 		return;
 	snprintf(path, sizeof(path),
 		 "/v1/conversations/%s/branch?before=%s&limit=%d",
 		 a->st.cur.id, a->st.msgs_before,
-		 a->want_top ? CHATUI_PAGE_MAX : CHATUI_PAGE);
+		 all ? CHATUI_PAGE_MAX : CHATUI_PAGE);
 	snprintf(a->older_before, sizeof(a->older_before), "%s",
 		 a->st.msgs_before);
 	a->older_seq = rest_submit(&a->rest, RQ_OLDER, "GET", path, NULL,
@@ -196,7 +197,7 @@ static void app_load_older(struct app *a)
 }
 
 /* A page of earlier messages arrived: in front, the pane unmoved (or on
- * the first message for Home). */
+ * the first message for Home, or on the message a reload looks for). */
 static void app_older(struct app *a, struct ui_event *ev)
 {
 	int rc = state_prepend(&a->st, ev->tag, ev->json);
@@ -225,6 +226,20 @@ static void app_older(struct app *a, struct ui_event *ev)
 		a->top_row = 0;
 		if (a->sel_msg >= 0)
 			a->sel_msg = 0;
+	} else if (a->keep_top[0]) {
+		long t = state_find_msg(&a->st, a->keep_top);
+
+		if (a->sel_msg >= 0)
+			a->sel_msg += (long)n;
+		a->follow = false;
+		a->top_msg = t >= 0 ? (size_t)t : 0;
+		a->top_row = t >= 0 ? a->keep_row : 0;
+		if (t >= 0 || !state_partial(&a->st)) {
+			a->keep_top[0] = '\0';	/* found, or never will be */
+			if (t < 0)
+				a->follow = true;
+			view_scroll(a, 0);	/* clamps the row */
+		}
 	} else {
 		a->top_msg += n;
 		if (a->sel_msg >= 0)
@@ -240,25 +255,32 @@ static void app_older(struct app *a, struct ui_event *ev)
 
 /* After a (re)load: the pane back on the message it showed, the
  * selection on the message it was on (or the branch moved to), else
- * the end. */
+ * the end.  A message shown that is older than the reload's messages is
+ * looked for: earlier pages are loaded (the pane on the first one
+ * meanwhile) until it comes. */
 static void app_after_open(struct app *a)
 {
 	long t = a->keep_top[0] ? state_find_msg(&a->st, a->keep_top) : -1;
+	bool seek = t < 0 && a->keep_top[0] && state_partial(&a->st);
 
-	bool top = a->want_top;
-
-	a->follow = t < 0 && !top;
-	if (top) {
-		a->top_msg = 0;		/* Home's pages go on coming */
+	a->sel_msg = a->keep_sel[0] ? state_find_msg(&a->st, a->keep_sel) :
+		     -1;
+	a->keep_sel[0] = '\0';
+	if (a->want_top || seek) {
+		a->follow = false;
+		a->top_msg = 0;		/* the pages go on coming */
 		a->top_row = 0;
-	} else if (t >= 0) {
+		if (a->want_top)
+			a->keep_top[0] = '\0';
+		return;
+	}
+	a->follow = t < 0;
+	a->keep_top[0] = '\0';
+	if (t >= 0) {
 		a->top_msg = (size_t)t;
 		a->top_row = a->keep_row;
 		view_scroll(a, 0);	/* clamps the row, follows at the end */
 	}
-	a->sel_msg = a->keep_sel[0] ? state_find_msg(&a->st, a->keep_sel) :
-		     -1;
-	a->keep_top[0] = a->keep_sel[0] = '\0';
 }
 
 static void app_patch(struct app *a, enum rq_kind kind, const char *id,
@@ -724,6 +746,7 @@ static void app_action(struct app *a, enum action act)
 		a->top_row = 0;
 		if (a->focus == FOCUS_MSGS && a->st.nmsgs)
 			a->sel_msg = 0;
+		a->keep_top[0] = '\0';
 		if (state_partial(&a->st)) {
 			a->want_top = true;
 			a->older_failed = false;
@@ -733,6 +756,7 @@ static void app_action(struct app *a, enum action act)
 		break;
 	case ACT_BOTTOM:
 		a->want_top = false;
+		a->keep_top[0] = '\0';
 		a->follow = true;
 		if (a->focus == FOCUS_MSGS && a->st.nmsgs)
 			a->sel_msg = (long)a->st.nmsgs - 1;
@@ -1202,6 +1226,8 @@ static void app_rest_event(struct app *a, struct ui_event *ev)
 				a->older_seq = 0;
 			a->older_failed = true;
 			a->want_top = false;
+			if (!a->loading)	/* else a reload's anchor */
+				a->keep_top[0] = '\0';
 		}
 		if (ev->req == RQ_CREATE) {
 			a->pend.active = a->pend.sent = false;

@@ -75,7 +75,8 @@ struct app {
 	int pane_rows, pane_width;	/* of the last paint */
 	bool loading;
 	uint64_t open_seq;		/* the RQ_OPEN that counts */
-	char keep_top[CHATUI_ID_MAX];	/* a reload shows this message ... */
+	char keep_top[CHATUI_ID_MAX];	/* a reload shows this message ...
+					 * (pages are loaded until it comes) */
 	int keep_row;			/* ... from this row, when found */
 	char keep_sel[CHATUI_ID_MAX];	/* and selects this one */
 	uint64_t older_seq;		/* the RQ_OLDER in flight, 0 none */

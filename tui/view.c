@@ -177,7 +177,12 @@ void view_scroll(struct app *a, int delta)
 {
 	int w = text_width(a);
 
-	a->want_top = false;	/* the user scrolls: Home's loading is over */
+	/* the user scrolls: Home's loading is over, and so is a reload's
+	 * search for the message the pane showed (unless it is yet to
+	 * come: the pane goes back there) */
+	a->want_top = false;
+	if (!a->loading)
+		a->keep_top[0] = '\0';
 	if (!a->st.nmsgs)
 		return;
 	if (a->follow)

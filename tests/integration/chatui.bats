@@ -713,6 +713,23 @@ wait_trace() {
 	wait_row 2 '│You *$'
 	wait_row 3 '│ question 1 *$'
 	wait_row 6 '│ answer 2 *$'
+	# a reload from far back: the reload's newest 1,000 do not reach the
+	# pane's message, so earlier pages come until they do, and the pane
+	# is back where it was
+	local deep
+	keys NPage NPage
+	wait_for_screen '│ question 1[0-9] *$'
+	sleep 0.3
+	deep=$(screen | sed -n '2,26p')
+	keys C-l
+	for ((i = 0; i < 200; i++)); do
+		(($(grep -c '^msgs_loaded 1500 complete$' "$BATS_TEST_TMPDIR/trace") == 2)) && break
+		sleep 0.05
+	done
+	grep -q '^msgs_loaded 1000$' "$BATS_TEST_TMPDIR/trace" || false
+	(($(grep -c '^msgs_loaded 1500 complete$' "$BATS_TEST_TMPDIR/trace") == 2)) || false
+	sleep 0.2
+	[[ $(screen | sed -n '2,26p') == "$deep" ]] || false
 	# and End goes back to the last
 	keys End
 	wait_for_screen '│ answer 1500 *$'
