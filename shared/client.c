@@ -186,6 +186,11 @@ int client_call(struct client *c, const struct client_req *req,
 
 	rc = client_header(&headers, req->sse ? "Accept: text/event-stream" :
 					       "Accept: application/json");
+	/* a header value must not end its line: curl would send the rest
+	 * as headers of their own */
+	if ((req->token && strpbrk(req->token, "\r\n")) ||
+	    (req->idempotency_key && strpbrk(req->idempotency_key, "\r\n")))
+		rc = CHAT_EINVAL;
 	if (rc == 0 && req->token) {
 		n = snprintf(hdr, sizeof(hdr), "Authorization: Bearer %s",
 			     req->token);
@@ -220,6 +225,7 @@ int client_call(struct client *c, const struct client_req *req,
 	if (rc < 0) {
 		client_copy(res->message, sizeof(res->message),
 			    rc == CHAT_ENOMEM ? "out of memory" :
+			    rc == CHAT_EINVAL ? "a header value has a line break" :
 			    "a header is too long");
 		goto out;
 	}
@@ -288,9 +294,12 @@ int client_take_pair(struct creds *l, const cJSON *answer, int64_t now)
 							   "expires_in");
 	char *a, *r;
 
+	/* expires_in within a year: a bigger (or NaN) number cannot be
+	 * converted safely and is no token answer */
 	if (!cJSON_IsString(at) || !cJSON_IsString(rt) ||
 	    !cJSON_IsNumber(ei) || !at->valuestring[0] ||
-	    !rt->valuestring[0])
+	    !rt->valuestring[0] || !(ei->valuedouble >= 0 &&
+				     ei->valuedouble <= 366.0 * 86400))
 		return CHAT_EPARSE;
 	a = strdup(at->valuestring);
 	r = strdup(rt->valuestring);

@@ -21,6 +21,7 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "err.h"
 #include "http-curl.h"
@@ -86,6 +87,25 @@ void http_client_free(struct http_client *c)
 	free(c);
 }
 
+static bool line_safe(const char *s)
+{
+	return !strpbrk(s, "\r\n");
+}
+
+bool http_request_safe(const struct http_request *req)
+{
+	const char *const *h;
+
+	if (!req || !req->url || !line_safe(req->url) ||
+	    (req->method && (!*req->method || !line_safe(req->method) ||
+			     strpbrk(req->method, " \t"))))
+		return false;
+	for (h = req->headers; h && *h; h++)
+		if (!line_safe(*h) || !strchr(*h, ':'))
+			return false;
+	return true;
+}
+
 int http_client_start(struct http_client *c, const struct http_request *req,
 		      const struct http_client_cb *cb, void *arg)
 {
@@ -93,7 +113,7 @@ int http_client_start(struct http_client *c, const struct http_request *req,
 	void *impl = NULL;
 	int rc = 0;
 
-	if (!c || !req || !req->url || !cb || !cb->on_done)
+	if (!c || !cb || !cb->on_done || !http_request_safe(req))
 		return CHAT_EINVAL;
 	ops = http_client_curl();
 	if (!ops)
@@ -115,7 +135,7 @@ int http_fetch(const struct http_request *req, int *status, struct buf *body)
 	const struct http_curl_ops *ops;
 
 	*status = 0;
-	if (!req || !req->url)
+	if (!http_request_safe(req))
 		return CHAT_EINVAL;
 	if (http_fetch_plain_can(req))
 		return http_fetch_plain(req, status, body);

@@ -20,6 +20,7 @@
 #ifndef CHAT_HTTP_CLIENT_H
 #define CHAT_HTTP_CLIENT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include "buf.h"
 
@@ -55,6 +56,12 @@ struct http_client_cb {
 struct http_client;
 
 /* Cheap: the curl thread starts with the first http_client_start. */
+/* True when nothing in req can split the request it becomes: no CR, LF
+ * or NUL in the method, the URL or a header line, and every header has
+ * a colon.  http_client_start, http_fetch and http_loop_start refuse
+ * other requests with CHAT_EINVAL, whichever path they take. */
+bool http_request_safe(const struct http_request *req);
+
 int http_client_new(struct http_client **out);
 /* Aborts running transfers (their on_done runs), joins, frees. */
 void http_client_free(struct http_client *c);

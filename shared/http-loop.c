@@ -991,8 +991,6 @@ static int hl_build(struct hl_call *call, const struct hl_url *u,
 	bool with_len;
 	int rc;
 
-	if (strpbrk(m, " \t\r\n"))
-		return CHAT_EINVAL;
 	buf_init(&b, HL_HEAD_MAX + HL_AUTHORITY_MAX + strlen(u->path) +
 		 body_len + 64);
 	/* plain appends, no printf: this runs for every proxied request */
@@ -1007,9 +1005,8 @@ static int hl_build(struct hl_call *call, const struct hl_url *u,
 		rc = buf_puts(&b, u->authority);
 	if (rc == 0)
 		rc = buf_puts(&b, "\r\n");
+	/* http_loop_start checked the lines (http_request_safe) */
 	for (hp = req->headers; rc == 0 && hp && *hp; hp++) {
-		if (strpbrk(*hp, "\r\n"))
-			continue;
 		rc = buf_puts(&b, *hp);
 		if (rc == 0)
 			rc = buf_puts(&b, "\r\n");
@@ -1037,8 +1034,8 @@ int http_loop_start(struct http_loop *c, const struct http_request *req,
 	struct hl_url u;
 	int rc;
 
-	if (!cb || !cb->on_done || !req || req->unix_socket ||
-	    !hl_parse_url(req->url, &u))
+	if (!cb || !cb->on_done || !http_request_safe(req) ||
+	    req->unix_socket || !hl_parse_url(req->url, &u))
 		return CHAT_EINVAL;
 	if (c->stopping)
 		return CHAT_ECANCELED;

@@ -1480,6 +1480,8 @@ int http_res_header(struct http_res *res, const char *name, const char *value)
 {
 	int rc;
 
+	if (strpbrk(value, "\r\n"))
+		return CHAT_EINVAL;	/* whichever header: no line break */
 	if (strcasecmp(name, "content-length") == 0) {
 		char *endp;
 		long long v = strtoll(value, &endp, 10);
@@ -1497,8 +1499,7 @@ int http_res_header(struct http_res *res, const char *name, const char *value)
 		pthread_mutex_unlock(&res->srv->lock);
 		return 0;
 	}
-	if (strlen(name) > 100 || strpbrk(value, "\r\n") ||
-	    strpbrk(name, "\r\n: "))
+	if (strlen(name) > 100 || strpbrk(name, "\r\n: "))
 		return CHAT_EINVAL;
 	pthread_mutex_lock(&res->srv->lock);
 	rc = hdr_add(&res->rhdrs, &res->nrhdrs, name, strlen(name), value,

@@ -332,6 +332,20 @@ static void test_client__errors(void **state)
 			 CHAT_ETOOBIG);
 	assert_int_equal(res.status, 0);
 	client_res_release(&res);
+	/* a line break in a header value is refused, never sent on as a
+	 * header of its own */
+	assert_int_equal(call(&c, "GET", "/echo", "t\r\nX-Evil: 1", NULL,
+			      &res), CHAT_EINVAL);
+	assert_int_equal(res.status, 0);
+	assert_string_equal(res.message, "a header value has a line break");
+	client_res_release(&res);
+	{
+		struct client_req req = { .method = "POST", .path = "/echo",
+					  .idempotency_key = "k\nX-Evil: 1" };
+
+		assert_int_equal(client_call(&c, &req, &res), CHAT_EINVAL);
+		client_res_release(&res);
+	}
 	client_release(&c);
 	/* nobody listens (port 1 of loopback) */
 	assert_int_equal(client_init(&none, "http://127.0.0.1:1", "t"), 0);
@@ -447,6 +461,15 @@ static void test_client__expiring_and_pair(void **state)
 	assert_int_equal(client_take_pair(&l, j, 3000), CHAT_EPARSE);
 	cJSON_Delete(j);
 	assert_int_equal(client_take_pair(&l, NULL, 3000), CHAT_EPARSE);
+	/* an expiry no token has (1e300 s, negative) */
+	j = cJSON_Parse("{\"access_token\":\"b\",\"refresh_token\":\"r\","
+			"\"expires_in\":1e300}");
+	assert_int_equal(client_take_pair(&l, j, 3000), CHAT_EPARSE);
+	cJSON_Delete(j);
+	j = cJSON_Parse("{\"access_token\":\"b\",\"refresh_token\":\"r\","
+			"\"expires_in\":-5}");
+	assert_int_equal(client_take_pair(&l, j, 3000), CHAT_EPARSE);
+	cJSON_Delete(j);
 	assert_string_equal(l.access_token, "a");
 	assert_int_equal(l.expires_at, 2060);
 	creds_release(&l);

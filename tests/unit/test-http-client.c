@@ -205,6 +205,16 @@ static void h_short(int fd, const struct srv_req *r)
 	shutdown(fd, SHUT_WR);
 }
 
+/* A length no ceiling allows (SIZE_MAX itself), a short body, then
+ * the end: refused for its length, never taken for "until close". */
+static void h_huge(int fd, const struct srv_req *r)
+{
+	(void)r;
+	send_str(fd, "HTTP/1.1 200 OK\r\n"
+		 "Content-Length: 18446744073709551615\r\n\r\nfour");
+	shutdown(fd, SHUT_WR);
+}
+
 /* No length, no chunks: the body ends when the connection does. */
 static void h_until_close(int fd, const struct srv_req *r)
 {
@@ -236,6 +246,7 @@ static const struct {
 	{ "/early", h_early },
 	{ "/nobody", h_nobody },
 	{ "/short", h_short },
+	{ "/huge", h_huge },
 	{ "/untilclose", h_until_close },
 	{ "/garbage", h_garbage },
 };
@@ -926,6 +937,39 @@ static void test_http_client__bad_args(void **state)
 	req.url = "http://127.0.0.1:1/";
 	assert_int_equal(http_client_start(c, &req, &no_done, &r),
 			 CHAT_EINVAL);
+	/* a line break anywhere would split the request libcurl sends: the
+	 * same refusal as the other two paths (http-loop, http-fetch) */
+	{
+		static const char *const bad[] = { "X-A: 1\r\nX-B: 2", NULL };
+		static const char *const nocolon[] = { "X-A 1", NULL };
+		struct http_request q = { .method = "GET",
+					  .url = "https://example.invalid/" };
+
+		q.headers = bad;
+		assert_int_equal(http_client_start(c, &q, &test_cb, &r),
+				 CHAT_EINVAL);
+		q.headers = nocolon;
+		assert_int_equal(http_client_start(c, &q, &test_cb, &r),
+				 CHAT_EINVAL);
+		q.headers = NULL;
+		q.method = "GET\r\nX-B: 2";
+		assert_int_equal(http_client_start(c, &q, &test_cb, &r),
+				 CHAT_EINVAL);
+		q.method = "GET";
+		q.url = "https://example.invalid/\r\nX-B: 2";
+		assert_int_equal(http_client_start(c, &q, &test_cb, &r),
+				 CHAT_EINVAL);
+		q.url = "https://example.invalid/";
+		q.headers = bad;
+		{
+			struct buf b;
+			int st;
+
+			buf_init(&b, 1024);
+			assert_int_equal(http_fetch(&q, &st, &b), CHAT_EINVAL);
+			buf_release(&b);
+		}
+	}
 	req.url = "file:///etc/passwd";
 	assert_int_equal(http_client_start(c, &req, &test_cb, &r), 0);
 	result_wait(&r);
@@ -1052,6 +1096,7 @@ static void test_http_client__fetch_plain(void **state)
 		{ "/big", "GET", 0, 5000, CHAT_ETOOBIG, 0, NULL },
 		{ "/big", "GET", 0, 200000, 0, 200, NULL },
 		{ "/short", "GET", 0, 0, CHAT_EUPSTREAM, 0, NULL },
+		{ "/huge", "GET", 0, 0, CHAT_ETOOBIG, 0, NULL },
 		{ "/garbage", "GET", 0, 0, CHAT_EUPSTREAM, 0, NULL },
 		{ "/drip", "GET", 300, 0, CHAT_ETIMEDOUT, 0, NULL },
 		{ "/silent", "GET", 300, 0, CHAT_ETIMEDOUT, 0, NULL },

@@ -337,6 +337,23 @@ static void test_http_loop__post_copied(void **state)
 	call_release(&c);
 }
 
+/* A header that would split the request is refused at the start (no
+ * callback), as by http_client_start and http_fetch, not dropped. */
+static void test_http_loop__header_split(void **state)
+{
+	static const char *const bad[] = { "X-Test: 1", "X-A: 1\r\nX-B: 2",
+		NULL };
+	struct call c;
+
+	(void)state;
+	call_init(&c, "GET", "/hello");
+	c.req.headers = bad;
+	call_run(&c);
+	assert_int_equal(c.start_rc, CHAT_EINVAL);
+	assert_int_equal(c.dones, 0);
+	call_release(&c);
+}
+
 static void test_http_loop__stream(void **state)
 {
 	struct call c;
@@ -544,6 +561,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_http_loop__can),
 		cmocka_unit_test(test_http_loop__get),
+		cmocka_unit_test(test_http_loop__header_split),
 		cmocka_unit_test(test_http_loop__post_copied),
 		cmocka_unit_test(test_http_loop__stream),
 		cmocka_unit_test(test_http_loop__keep_alive),

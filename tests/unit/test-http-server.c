@@ -157,8 +157,22 @@ static void h_headers(struct http_req *req, struct http_res *res)
 	http_res_send(res, 200, "text/plain", buf_detach(&b, NULL), b.len);
 }
 
+/* A line break in any header value, Content-Type included, is refused
+ * (the header would end early and the rest become headers). */
+static void h_bad_header(struct http_req *req, struct http_res *res)
+{
+	(void)req;
+	if (http_res_header(res, "Content-Type", "text/plain\r\nX-Evil: 1") ==
+	    CHAT_EINVAL &&
+	    http_res_header(res, "X-Other", "a\nX-Evil: 1") == CHAT_EINVAL)
+		http_res_send(res, 200, "text/plain", strdup("refused"), 7);
+	else
+		http_res_send(res, 500, "text/plain", strdup("accepted"), 8);
+}
+
 static const struct http_route routes[] = {
 	{ "GET", "/headers", HTTP_PERM_PUBLIC, h_headers, 0 },
+	{ "GET", "/bad-header", HTTP_PERM_PUBLIC, h_bad_header, 0 },
 	{ "GET", "/hello", HTTP_PERM_PUBLIC, h_hello, 0 },
 	{ "POST", "/echo", HTTP_PERM_PUBLIC, h_echo, 0 },
 	{ "PATCH", "/echo", HTTP_PERM_PUBLIC, h_echo, 0 },
@@ -364,6 +378,10 @@ static void test_http_server__many_headers(void **state)
 		lines++;
 	assert_true(lines >= sizeof(want) / sizeof(want[0]));
 	assert_non_null(strcasestr(r.head.data, "x-out-13: "));
+	reply_release(&r);
+	request(NULL, "GET", "/bad-header", NULL, NULL, 0, &r);
+	assert_int_equal(r.status, 200);
+	assert_null(strcasestr(r.head.data, "x-evil"));
 	reply_release(&r);
 }
 
