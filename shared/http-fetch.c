@@ -3,8 +3,9 @@
  * to http://<IPv4 | localhost>[:port] (http-fetch.h).
  *
  * Why: the daemons' blocking calls go to each other (userd -> sessiond,
- * chatd -> itself's neighbours) over loopback; linking libcurl for them
- * cost every daemon ~4 MiB of RSS in libraries it never used otherwise.
+ * chatd -> userd, aid -> a local model server) over loopback; linking
+ * libcurl for them cost every daemon ~4 MiB of RSS in libraries it
+ * never used otherwise.
  *
  * One call is one connection: connect (non-blocking, poll with the
  * connect timeout), send the request with "Connection: close", read the
@@ -383,6 +384,12 @@ static int fetch_head_read(struct fetch_conn *c, struct fetch_head *fh)
 					rc = CHAT_EUPSTREAM;
 					goto out;
 				}
+				/* an announced body past the ceiling is
+				 * refused now, not after reading up to it */
+				if (v > c->max - c->received) {
+					rc = CHAT_ETOOBIG;
+					goto out;
+				}
 				fh->has_length = true;
 				fh->length = (size_t)v;
 			} else if (strncasecmp(line.data,
@@ -410,26 +417,26 @@ static int fetch_take(struct fetch_conn *c, struct buf *body, size_t n)
 	return rc;
 }
 
-/* Exactly len bytes (len SIZE_MAX: until the server closes). */
+/* Exactly len bytes, or (!has_length) until the server closes. */
 static int fetch_body_plain(struct fetch_conn *c, struct buf *body,
-			    size_t len)
+			    bool has_length, size_t len)
 {
 	size_t n;
 	int rc;
 
-	while (len > 0) {
+	while (!has_length || len > 0) {
 		rc = fetch_fill(c);
 		if (rc < 0)
 			return rc;
 		if (c->eof)
-			return len == SIZE_MAX ? 0 : CHAT_EUPSTREAM;
+			return has_length ? CHAT_EUPSTREAM : 0;
 		n = c->len - c->pos;
-		if (n > len)
+		if (has_length && n > len)
 			n = len;
 		rc = fetch_take(c, body, n);
 		if (rc < 0)
 			return rc;
-		if (len != SIZE_MAX)
+		if (has_length)
 			len -= n;
 	}
 	return 0;
@@ -460,7 +467,7 @@ static int fetch_body_chunked(struct fetch_conn *c, struct buf *body)
 			rc = CHAT_ETOOBIG;
 			goto out;
 		}
-		rc = fetch_body_plain(c, body, (size_t)size);
+		rc = fetch_body_plain(c, body, true, (size_t)size);
 		if (rc == 0)
 			rc = fetch_line(c, &line);
 		if (rc == 0 && line.len != 0)
@@ -481,7 +488,7 @@ int http_fetch_plain(const struct http_request *req, int *status,
 		     struct buf *body)
 {
 	struct fetch_conn *c = NULL;
-	struct fetch_head fh;
+	struct fetch_head fh = { 0 };
 	struct fetch_url u;
 	struct buf head;
 	const char *method = req->method ? req->method : "GET";
@@ -529,8 +536,7 @@ int http_fetch_plain(const struct http_request *req, int *status,
 	else if (fh.chunked)
 		rc = fetch_body_chunked(c, body);
 	else
-		rc = fetch_body_plain(c, body, fh.has_length ? fh.length
-							     : SIZE_MAX);
+		rc = fetch_body_plain(c, body, fh.has_length, fh.length);
 	if (rc == 0)
 		*status = fh.status;
 out:

@@ -21,7 +21,8 @@ bool http_fetch_plain_can(const struct http_request *req);
  * (0: 8 MiB) over head and body and body's own, timeouts as in struct
  * http_request.  Errors: CHAT_EINVAL (a URL, header or method it cannot
  * send), CHAT_EUPSTREAM (cannot connect, connect timeout, broken or
- * malformed answer), CHAT_ETIMEDOUT, CHAT_ETOOBIG, CHAT_ENOMEM.  Blocks:
+ * malformed answer), CHAT_ETIMEDOUT, CHAT_ETOOBIG, CHAT_ENOMEM, CHAT_EIO
+ * (no socket).  Blocks:
  * worker threads only. */
 int http_fetch_plain(const struct http_request *req, int *status,
 		     struct buf *body);

@@ -28,7 +28,8 @@
  * chat_module_<name>_v<version>.  Any thread.  On failure returns
  * CHAT_ENOTFOUND (no file, or no such symbol) or CHAT_EIO (the file would
  * not load, e.g. a missing library or symbol), with a message naming the
- * file and the loader's reason in err (err may be NULL).  Logs nothing:
+ * file and the loader's reason in err (err may be NULL); CHAT_EINVAL or
+ * CHAT_ETOOBIG for a name that cannot be a module's.  Logs nothing:
  * the caller knows whether a failure stops the daemon or one request.
  */
 int module_load(const char *name, int version, const void **ops, char *err,

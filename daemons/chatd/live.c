@@ -51,6 +51,7 @@ struct live_call {
 	struct live_call *prev, *next;	/* l->calls, under l->lock */
 	struct live *live;		/* NULL once live_release ended it */
 	struct http_request req;	/* points into the copies below */
+	char *method;
 	char *url;
 	char *body;
 	char **headers;			/* NULL-terminated */
@@ -234,6 +235,7 @@ static void live_call_free(struct live_call *lc)
 	for (h = lc->headers; h && *h; h++)
 		free(*h);
 	free(lc->headers);
+	free(lc->method);
 	free(lc->url);
 	free(lc->body);
 	free(lc);
@@ -254,6 +256,7 @@ static struct live_call *live_call_new(const struct http_request *req,
 	lc->req = *req;
 	lc->cb = *cb;
 	lc->arg = arg;
+	lc->method = strdup(req->method ? req->method : "GET");
 	lc->url = strdup(req->url);
 	lc->headers = calloc(n + 1, sizeof(*lc->headers));
 	if (req->body && req->body_len) {
@@ -261,13 +264,15 @@ static struct live_call *live_call_new(const struct http_request *req,
 		if (lc->body)
 			memcpy(lc->body, req->body, req->body_len);
 	}
-	if (!lc->url || !lc->headers || (req->body_len && !lc->body))
+	if (!lc->method || !lc->url || !lc->headers ||
+	    (req->body_len && !lc->body))
 		goto fail;
 	for (i = 0; i < n; i++) {
 		lc->headers[i] = strdup(req->headers[i]);
 		if (!lc->headers[i])
 			goto fail;
 	}
+	lc->req.method = lc->method;
 	lc->req.url = lc->url;
 	lc->req.headers = (const char *const *)lc->headers;
 	lc->req.body = lc->body;
@@ -332,7 +337,7 @@ int live_call_start(struct live *l, const struct http_request *req,
 	struct live_call *lc;
 	int rc = 0;
 
-	if (!http_loop_can(req->url)) {
+	if (!http_loop_can(req->url) || req->unix_socket) {
 		pthread_mutex_lock(&l->lock);
 		rc = l->stopping ? CHAT_ECANCELED :
 			http_client_start(l->client, req, cb, arg);

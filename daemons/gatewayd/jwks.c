@@ -133,7 +133,8 @@ static void jwks_fetch_end(struct gw_jwks *j, int rc, int status,
 				 j->gw->userd->name);
 		j->loaded = true;
 		j->warned = false;
-	} else if (!j->warned) {
+	} else if (!j->warned && rc != CHAT_ECANCELED) {
+		/* (canceled: the gateway is stopping, nothing to retry) */
 		log_warn("cannot load the signing keys from '%s': %s "
 			 "(status %d); retrying", j->gw->userd->name,
 			 chat_strerror(rc), status);
