@@ -63,7 +63,10 @@ struct http_client;
 bool http_request_safe(const struct http_request *req);
 
 int http_client_new(struct http_client **out);
-/* Aborts running transfers (their on_done runs), joins, frees. */
+/* Aborts running transfers (their on_done runs), joins, frees.  The
+ * caller makes sure no http_client_start runs at the same time (chatd
+ * holds its lock and a stopping flag around both; gatewayd starts only
+ * on the loop thread and frees after the loop ended). */
 void http_client_free(struct http_client *c);
 
 /* Starts a request; everything in req is copied.  On failure no callback
