@@ -264,6 +264,8 @@ int client_call(struct client *c, const struct client_req *req,
 		}
 	}
 out:
+	/* the handle must not keep pointers to this frame or the body */
+	curl_easy_reset(curl);
 	curl_slist_free_all(headers);
 	if (body) {
 		memset(body, 0, strlen(body));	/* it may hold a password */

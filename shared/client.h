@@ -80,7 +80,9 @@ void client_release(struct client *c);
  * envelope, else "the server answered HTTP N"); CHAT_EUPSTREAM with a
  * transport error in message (status 0 when no answer came);
  * CHAT_ECANCELED when cancel or on_data stopped it (canceled, data_rc);
- * CHAT_ETOOBIG when the URL or the body passes its ceiling; CHAT_ENOMEM.
+ * CHAT_ETOOBIG when the URL, a header or the body passes its ceiling;
+ * CHAT_EINVAL for a token or Idempotency-Key with a line break;
+ * CHAT_ENOMEM.
  * res is filled in every case: release it with client_res_release. */
 int client_call(struct client *c, const struct client_req *req,
 		struct client_res *res);

@@ -104,9 +104,7 @@ static void app_list(struct app *a)
 	cJSON *none = NULL;
 
 	if (a->search[0]) {
-		char *e = NULL;
-
-		/* curl_easy_escape lives in auth.c's world: do it here */
+		/* the query, percent-encoded (RFC 3986 unreserved kept) */
 		size_t i, n = 0;
 
 		for (i = 0; a->search[i] && n + 4 < sizeof(q); i++) {
@@ -122,7 +120,6 @@ static void app_list(struct app *a)
 			}
 		}
 		q[n] = '\0';
-		(void)e;
 		snprintf(path, sizeof(path),
 			 "/v1/conversations?limit=100&archived=%s&q=%s",
 			 a->show_archived ? "true" : "false", q);
@@ -167,6 +164,9 @@ static void app_open(struct app *a, const char *id)
 	a->open_us = app_now_us();
 	a->loading = true;
 	a->older_failed = false;
+	/* a page asked for before this (re)load is stale: its answer, which
+	 * comes first (one worker, in order), must touch nothing */
+	a->older_seq = 0;
 	a->dirty = true;
 }
 
@@ -543,6 +543,7 @@ static void app_logout(struct app *a)
 	pend_clear(&a->pend);
 	state_release(&a->st);
 	state_init(&a->st);
+	a->older_seq = 0;
 	a->sel_msg = -1;
 	a->list_sel = -1;
 	a->top_msg = 0;
@@ -1186,6 +1187,7 @@ static void app_after_login(struct app *a)
 	a->login = false;
 	a->logged_in = true;
 	a->login_busy = false;
+	a->older_seq = 0;	/* a page lost with the old login */
 	editor_clear(&a->login_pass);
 	ws_kick(&a->ws);
 	app_list(a);
@@ -1222,8 +1224,9 @@ static void app_rest_event(struct app *a, struct ui_event *ev)
 				state_close(&a->st);
 		}
 		if (ev->req == RQ_OLDER) {
-			if (ev->seq == a->older_seq)
-				a->older_seq = 0;
+			if (ev->seq != a->older_seq)
+				return;		/* stale: another open since */
+			a->older_seq = 0;
 			a->older_failed = true;
 			a->want_top = false;
 			if (!a->loading)	/* else a reload's anchor */
@@ -1262,8 +1265,9 @@ static void app_rest_event(struct app *a, struct ui_event *ev)
 		}
 		break;
 	case RQ_OLDER:
-		if (ev->seq == a->older_seq)
-			a->older_seq = 0;
+		if (ev->seq != a->older_seq)
+			break;		/* stale: another open since */
+		a->older_seq = 0;
 		app_older(a, ev);
 		break;
 	case RQ_CREATE:

@@ -33,7 +33,8 @@ int auth_client_init(struct client *c, const char *server)
 	return rc;
 }
 
-/* One call without a token on the login's client (under a->mu). */
+/* One POST on the login's client (under a->mu), with token when one is
+ * given (logout) and without (login, register, refresh). */
 static int auth_call(struct auth *a, const char *path, const char *token,
 		     const cJSON *body, struct client_res *res)
 {

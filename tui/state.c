@@ -31,7 +31,8 @@
 #include "banned.h"
 
 #define STATE_LIST_MAX 100000
-#define STATE_MSGS_MAX 10000000	/* messages of one branch held */
+#define STATE_MSGS_MAX 100000	/* messages of one branch held: 10x the
+				 * longest the issue names; Home stops there */
 
 static const char *st_str(const cJSON *obj, const char *key)
 {
