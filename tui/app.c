@@ -1252,6 +1252,14 @@ static void app_rest_event(struct app *a, struct ui_event *ev)
 	case RQ_BRANCH:
 		if (ev->req == RQ_OPEN && ev->seq != a->open_seq)
 			break;	/* an older click */
+		/* a branch move answered after another open was asked for
+		 * (that answer will show what is right) or for a conversation
+		 * no longer shown: not applied, or A's branch would show
+		 * while B loads */
+		if (ev->req == RQ_BRANCH &&
+		    (ev->seq < a->open_seq || !a->st.open ||
+		     strcmp(a->st.cur.id, ev->tag) != 0))
+			break;
 		rc = state_open(&a->st, ev->json);
 		a->loading = false;
 		if (rc < 0)
