@@ -44,12 +44,6 @@ int api_status_exit(long status)
 	return CLI_SERVER;
 }
 
-static bool api_valid_server(const char *s)
-{
-	return (strncmp(s, "http://", 7) == 0 && s[7]) ||
-	       (strncmp(s, "https://", 8) == 0 && s[8]);
-}
-
 int api_init(struct cli_ctx *ctx)
 {
 	const char *server = ctx->server_opt, *env;
@@ -87,7 +81,7 @@ int api_init(struct cli_ctx *ctx)
 	}
 	memcpy(ctx->server, server, n);
 	ctx->server[n] = '\0';
-	if (!api_valid_server(ctx->server)) {
+	if (!client_valid_server(ctx->server)) {
 		cli_error("'%s' is not an http:// or https:// URL", server);
 		return CLI_USAGE;
 	}
@@ -165,11 +159,6 @@ int api_need_creds(struct cli_ctx *ctx)
 
 /* ---- transfers ---- */
 
-static void api_copy(char *dst, size_t dstlen, const char *src)
-{
-	snprintf(dst, dstlen, "%s", src ? src : "");
-}
-
 static bool api_cancel(void *arg)
 {
 	(void)arg;
@@ -209,10 +198,12 @@ static int api_perform(struct cli_ctx *ctx, const struct api_req *req,
 	res->body = cres.body;
 	res->json = cres.json;
 	res->interrupted = cres.canceled;
-	api_copy(res->code, sizeof(res->code), cres.code);
+	/* cres's code and message are arrays, always terminated */
+	snprintf(res->code, sizeof(res->code), "%s", cres.code);
 	/* on_data stopped the stream: it has said why */
 	if (!(rc == CHAT_ECANCELED && cres.data_rc))
-		api_copy(res->message, sizeof(res->message), cres.message);
+		snprintf(res->message, sizeof(res->message), "%s",
+			 cres.message);
 	return rc == 0 ? CLI_OK : api_exit_of(rc, &cres);
 }
 

@@ -25,7 +25,7 @@ struct client_xfer {
 	int buf_rc;		/* the body passed its ceiling */
 };
 
-static bool client_valid_server(const char *s)
+bool client_valid_server(const char *s)
 {
 	return (strncmp(s, "http://", 7) == 0 && s[7]) ||
 	       (strncmp(s, "https://", 8) == 0 && s[8]);

@@ -69,6 +69,9 @@ struct client_res {
 	int data_rc;			/* on_data's nonzero return */
 };
 
+/* True when s is an http:// or https:// URL with something after the
+ * scheme (what client_init accepts as a server). */
+bool client_valid_server(const char *s);
 /* Opens the handle for server (trailing slashes dropped).  CHAT_EINVAL
  * when server is not an http:// or https:// URL or is too long,
  * CHAT_ENOMEM.  On failure c needs no release. */
