@@ -364,9 +364,7 @@ int api_login(struct cli_ctx *ctx, const char *username,
 	struct api_req req = { "POST", "/v1/auth/login", NULL, API_NOAUTH,
 			       NULL, NULL, NULL };
 	struct api_res res;
-	const cJSON *user, *name;
 	cJSON *body;
-	char *server = NULL, *uname = NULL;
 	int rc;
 
 	body = cJSON_CreateObject();
@@ -381,22 +379,12 @@ int api_login(struct cli_ctx *ctx, const char *username,
 	cJSON_Delete(body);
 	if (rc != CLI_OK)
 		goto out;
-	user = cJSON_GetObjectItemCaseSensitive(res.json, "user");
-	name = cJSON_GetObjectItemCaseSensitive(user, "username");
-	server = strdup(ctx->server);
-	uname = strdup(cJSON_IsString(name) ? name->valuestring : username);
-	if (!server || !uname) {
-		cli_error("out of memory");
-		rc = CLI_SERVER;
-		goto out;
-	}
-	creds_release(&ctx->creds);
-	ctx->creds.server = server;
-	ctx->creds.username = uname;
-	server = uname = NULL;
 	ctx->creds_loaded = false;
-	if (client_take_pair(&ctx->creds, res.json, time(NULL)) < 0) {
-		cli_error("the server's token answer is malformed");
+	rc = client_take_login(&ctx->creds, ctx->server, username, res.json,
+			       time(NULL));
+	if (rc < 0) {
+		cli_error(rc == CHAT_ENOMEM ? "out of memory" :
+			  "the server's token answer is malformed");
 		rc = CLI_SERVER;
 		goto out;
 	}
@@ -410,8 +398,6 @@ int api_login(struct cli_ctx *ctx, const char *username,
 	if (rc == CLI_OK)
 		ctx->creds_loaded = true;
 out:
-	free(server);
-	free(uname);
 	api_res_release(&res);
 	return rc;
 }

@@ -322,6 +322,26 @@ int client_take_pair(struct creds *l, const cJSON *answer, int64_t now)
 	return 0;
 }
 
+int client_take_login(struct creds *l, const char *server,
+		      const char *username, const cJSON *answer, int64_t now)
+{
+	const cJSON *user = cJSON_GetObjectItemCaseSensitive(answer, "user");
+	const cJSON *name = cJSON_GetObjectItemCaseSensitive(user, "username");
+	char *srv = strdup(server);
+	char *uname = strdup(cJSON_IsString(name) ? name->valuestring :
+			     username);
+
+	if (!srv || !uname) {
+		free(srv);
+		free(uname);
+		return CHAT_ENOMEM;
+	}
+	creds_release(l);
+	l->server = srv;
+	l->username = uname;
+	return client_take_pair(l, answer, now);
+}
+
 int client_refresh(struct client *c, const char *path, struct creds *l,
 		   bool force, struct client_res *res, int *save_rc)
 {

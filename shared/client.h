@@ -97,6 +97,12 @@ bool client_expiring(const struct creds *l, int64_t now);
 /* A token answer ({access_token, refresh_token, expires_in}) into l's
  * tokens and expires_at.  CHAT_EPARSE (l unchanged) or CHAT_ENOMEM. */
 int client_take_pair(struct creds *l, const cJSON *answer, int64_t now);
+/* A login answer ({user: {username}, access_token, ...}) from server into
+ * l, which it replaces: the server, the username the answer gives (else
+ * username), the token pair.  CHAT_ENOMEM (l unchanged), or CHAT_EPARSE
+ * for a malformed token answer (l then holds server and username only). */
+int client_take_login(struct creds *l, const char *server,
+		      const char *username, const cJSON *answer, int64_t now);
 /* Refreshes login l (its server and username say whose file entry it
  * is) as the rules above say, with the credentials file at path ("":
  * none, no lock).  force: the server refused l's access token, so a

@@ -180,9 +180,7 @@ int auth_login(struct auth *a, const char *username, const char *password,
 	       bool do_register, char *err, size_t errlen)
 {
 	struct client_res res = { 0 };
-	const cJSON *user, *name;
 	cJSON *body;
-	char *server = NULL, *uname = NULL;
 	int rc;
 
 	body = cJSON_CreateObject();
@@ -206,22 +204,12 @@ int auth_login(struct auth *a, const char *username, const char *password,
 		rc = res.status ? CHAT_EAUTH : rc;
 		goto out;
 	}
-	user = cJSON_GetObjectItemCaseSensitive(res.json, "user");
-	name = cJSON_GetObjectItemCaseSensitive(user, "username");
-	server = strdup(a->server);
-	uname = strdup(cJSON_IsString(name) ? name->valuestring : username);
-	if (!server || !uname) {
-		rc = CHAT_ENOMEM;
-		goto out;
-	}
-	creds_release(&a->creds);
-	a->creds.server = server;
-	a->creds.username = uname;
-	server = uname = NULL;
-	rc = client_take_pair(&a->creds, res.json, time(NULL));
+	rc = client_take_login(&a->creds, a->server, username, res.json,
+			       time(NULL));
 	if (rc < 0) {
-		chat_errf(err, errlen, "the server's token answer is "
-			  "malformed");
+		chat_errf(err, errlen, "%s", rc == CHAT_EPARSE ?
+			  "the server's token answer is malformed" :
+			  chat_strerror(rc));
 		goto out;
 	}
 	a->have = true;
@@ -230,8 +218,6 @@ int auth_login(struct auth *a, const char *username, const char *password,
 			  "credentials file");
 out:
 	pthread_mutex_unlock(&a->mu);
-	free(server);
-	free(uname);
 	client_res_release(&res);
 	cJSON_Delete(body);
 	return rc;

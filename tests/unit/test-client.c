@@ -473,6 +473,27 @@ static void test_client__expiring_and_pair(void **state)
 	assert_string_equal(l.access_token, "a");
 	assert_int_equal(l.expires_at, 2060);
 	creds_release(&l);
+
+	/* a login answer: the server's spelling of the username wins */
+	j = cJSON_Parse("{\"user\":{\"username\":\"Alice\"},"
+			"\"access_token\":\"a2\",\"refresh_token\":\"r2\","
+			"\"expires_in\":900}");
+	assert_int_equal(client_take_login(&l, "http://s", "alice", j, 100), 0);
+	cJSON_Delete(j);
+	assert_string_equal(l.server, "http://s");
+	assert_string_equal(l.username, "Alice");
+	assert_string_equal(l.access_token, "a2");
+	assert_int_equal(l.expires_at, 1000);
+	/* no user object: the name typed; a malformed pair: EPARSE, the
+	 * old tokens gone with the old login */
+	j = cJSON_Parse("{\"access_token\":\"a3\",\"expires_in\":9}");
+	assert_int_equal(client_take_login(&l, "http://t", "bob", j, 100),
+			 CHAT_EPARSE);
+	cJSON_Delete(j);
+	assert_string_equal(l.server, "http://t");
+	assert_string_equal(l.username, "bob");
+	assert_null(l.access_token);
+	creds_release(&l);
 }
 
 static char tmpdir[64];
