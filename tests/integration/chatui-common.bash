@@ -126,3 +126,16 @@ first_conv() {
 chatui_alive() {
 	! screen | grep -q '\[chatui exited'
 }
+
+# Ctrl-B (copy a code block, OSC 52) with tmux's paste buffers emptied
+# first: what chatui copied lands in $BATS_TEST_TMPDIR/got.
+copy_code_block() {
+	local i
+	tm delete-buffer 2>/dev/null || true
+	keys C-b
+	for ((i = 0; i < 100; i++)); do
+		tm save-buffer "$BATS_TEST_TMPDIR/got" 2>/dev/null && return 0
+		sleep 0.05
+	done
+	return 1
+}

@@ -797,31 +797,15 @@ wait_trace() {
 	first_conv
 	wait_api_jq "/v1/conversations/$conv" '.messages[1].status == "complete"'
 	wait_for_screen '│ *│ echo "a b" \| wc -w'
-	tm delete-buffer 2>/dev/null || true
-	keys C-b
-	local i
-	for ((i = 0; i < 100; i++)); do
-		tm save-buffer "$BATS_TEST_TMPDIR/got" 2>/dev/null && break
-		sleep 0.05
-	done
+	copy_code_block
 	printf 'int main(void)\n{\n\treturn 0;\n}' >"$BATS_TEST_TMPDIR/want"
 	cmp "$BATS_TEST_TMPDIR/want" "$BATS_TEST_TMPDIR/got"
 	wait_for_screen 'copied a code block \(29 bytes\)'
-	tm delete-buffer 2>/dev/null || true
-	keys C-b
-	for ((i = 0; i < 100; i++)); do
-		tm save-buffer "$BATS_TEST_TMPDIR/got" 2>/dev/null && break
-		sleep 0.05
-	done
+	copy_code_block
 	printf 'echo "a b" | wc -w' >"$BATS_TEST_TMPDIR/want"
 	cmp "$BATS_TEST_TMPDIR/want" "$BATS_TEST_TMPDIR/got"
 	# a third time: the first block again
-	tm delete-buffer 2>/dev/null || true
-	keys C-b
-	for ((i = 0; i < 100; i++)); do
-		tm save-buffer "$BATS_TEST_TMPDIR/got" 2>/dev/null && break
-		sleep 0.05
-	done
+	copy_code_block
 	printf 'int main(void)\n{\n\treturn 0;\n}' >"$BATS_TEST_TMPDIR/want"
 	cmp "$BATS_TEST_TMPDIR/want" "$BATS_TEST_TMPDIR/got"
 	# a newer answer: its first block, wherever the last one's count was
@@ -831,12 +815,7 @@ wait_trace() {
 	keys Enter
 	wait_api_jq "/v1/conversations/$conv" '.messages[3].status == "complete"'
 	wait_for_screen '│ *│ second'
-	tm delete-buffer 2>/dev/null || true
-	keys C-b
-	for ((i = 0; i < 100; i++)); do
-		tm save-buffer "$BATS_TEST_TMPDIR/got" 2>/dev/null && break
-		sleep 0.05
-	done
+	copy_code_block
 	printf 'first' >"$BATS_TEST_TMPDIR/want"
 	cmp "$BATS_TEST_TMPDIR/want" "$BATS_TEST_TMPDIR/got"
 }
