@@ -1,5 +1,24 @@
 /*
- * http-server.c - the HTTP/1.1 server of every daemon, on libwebsockets.
+ * http-server.c - the HTTP/1.1 server of every daemon, on the
+ * libwebsockets event loop.
+ *
+ * Connections: libwebsockets accepts them as raw sockets and hands us
+ * their bytes; the request heads and bodies are read by our own strict
+ * reader (http1.h), because lws's parser accepts what two readers could
+ * frame two ways (bare LF, a space before a colon, a NUL in a value,
+ * Content-Length beside Transfer-Encoding) and cannot answer 414 or 431.
+ * A connection reads one request at a time: bytes of a pipelined next
+ * request wait in its buffer until the answer before it is complete.
+ * Every state has a deadline (see the HTTP_*_TIMEOUT values).  A
+ * WebSocket upgrade is read, checked and decided here too; once its
+ * handler has not refused it, the socket is handed to libwebsockets
+ * (a duplicate descriptor adopted with the head replayed) for the
+ * handshake and the frames (http-ws.c).
+ *
+ * Refusals: a request refused by the reader is answered once, with
+ * "Connection: close", and nothing after it on that connection is read
+ * for a handler: the connection only lingers (write side shut, input
+ * discarded) so that the answer reaches the client, then closes.
  *
  * Threads: all lws calls happen on the loop thread.  Handlers on worker
  * threads (and the curl thread of the gateway) only touch an exchange
@@ -16,6 +35,7 @@
 #include "http-server.h"
 
 #include <ctype.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <pthread.h>
 #include <signal.h>
@@ -25,6 +45,8 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <libwebsockets.h>
 
@@ -33,6 +55,7 @@
 #include "err.h"
 #include "http-route.h"
 #include "http-ws.h"
+#include "http1.h"
 #include "json.h"
 #include "log.h"
 #include "pool.h"
@@ -40,10 +63,29 @@
 #include "uuid.h"
 
 #define HTTP_DEFAULT_MAX_BODY	(1024 * 1024)
-#define HTTP_MAX_PENDING_OUT	(16 * 1024 * 1024)	/* per response */
+#define HTTP_MAX_PENDING_OUT	(16 * 1024 * 1024)	/* one whole answer */
+/* Unsent bytes of a streamed answer (http_res_write), per connection and
+ * for the whole server: a client that stops reading an event stream is
+ * cut off there (it resumes later with Last-Event-ID) instead of making
+ * the server hold what it does not read. */
+#define HTTP_MAX_STREAM_BACKLOG	(1024 * 1024)
+#define HTTP_MAX_OUT_TOTAL	(64 * 1024 * 1024)
+#define HTTP_STALL_MS		2000
 #define HTTP_WRITE_CHUNK	(32 * 1024)
-#define HTTP_MAX_HEADER_DATA	(16 * 1024)
 #define HTTP_REQUEST_ID_MAX	128
+#define HTTP_RAW_PROTOCOL	"chat-http1"	/* our client connections */
+/* Received bytes a connection holds: a head, or what a pipelining
+ * client sent ahead; reading pauses past HTTP_CONN_PAUSE_IN. */
+#define HTTP_CONN_MAX_IN	(HTTP1_MAX_HEAD + 128 * 1024)
+#define HTTP_CONN_PAUSE_IN	(64 * 1024)
+/* Deadlines, seconds: a head must be complete this long after its first
+ * byte (slow heads hold a descriptor), a body must make progress, an
+ * idle keep-alive connection is closed, a refused one lingers so long
+ * for the client to read its answer. */
+#define HTTP_HEAD_TIMEOUT	10
+#define HTTP_BODY_TIMEOUT	30
+#define HTTP_IDLE_TIMEOUT	60
+#define HTTP_LINGER_TIMEOUT	2
 
 /* One allocation per header: name then value, each NUL-terminated. */
 struct http_hdr {
@@ -82,7 +124,6 @@ struct http_res {
 	char *path;			/* owned */
 	char *query;			/* owned */
 	struct buf body;
-	bool body_too_big;
 	char request_id[HTTP_REQUEST_ID_MAX + 1];
 	char peer[64];
 	char note[96];			/* for the access log; under lock */
@@ -94,7 +135,6 @@ struct http_res {
 	bool head_only;			/* HEAD: headers without body */
 	bool must_close;		/* close the connection after this */
 	bool dispatched;		/* handed to the route or an error */
-	int body_completions;		/* HTTP_BODY_COMPLETION calls seen */
 	bool upgrade;			/* a WebSocket upgrade (http-ws.h) */
 
 	/* response; under srv->lock */
@@ -108,6 +148,8 @@ struct http_res {
 	int64_t content_length;		/* -1: unknown (chunked or close) */
 	bool begun;			/* status decided */
 	bool final;			/* nothing more will be appended */
+	bool aborted;			/* end the connection, not the body */
+	int64_t progress_ms;		/* mono_ms the socket last took bytes */
 	bool head_sent;			/* loop thread only */
 	bool chunked;			/* loop thread only */
 	bool done;			/* loop thread: transaction completed */
@@ -116,26 +158,35 @@ struct http_res {
 	struct http_res *next_pending;
 };
 
-struct http_pss {
-	struct http_res *ex;		/* the exchange of this connection */
-	bool upgrade;			/* on_http: it is a WebSocket upgrade */
+enum conn_state {
+	CONN_HEAD,		/* reading a request head (or idle) */
+	CONN_BODY,		/* reading its body */
+	CONN_WAIT,		/* answering it; input waits */
+	CONN_LINGER,		/* refused: answer, then close */
 };
 
-/*
- * The client address of a keep-alive connection, read once: lws 4.1
- * gives each request of a connection fresh per-session data, so the
- * address is kept here, by socket, for the connection (wsi) that read
- * it, and dropped when that connection closes.  Loop thread only.
- */
-struct http_peer {
+/* A client connection: the per-session data of the raw protocol. */
+struct http_conn {
+	struct http_server *srv;
 	struct lws *wsi;
-	char addr[48];
+	enum conn_state state;
+	struct buf in;			/* received, not yet consumed */
+	struct http1_scan scan;		/* of the head being read */
+	bool head_timer;		/* its deadline is set */
+	struct http_res *ex;		/* the exchange read or answered */
+	int64_t body_left;		/* Content-Length bytes to read */
+	bool body_chunked;
+	struct http1_chunked chunk;
+	bool paused;			/* lws_rx_flow_control off */
+	bool shut;			/* lingering: write side shut */
+	char peer[48];
 };
 
 struct http_server {
 	struct http_server_config cfg;	/* copy; strings borrowed */
 	struct lws_context *ctx;
-	struct lws_protocols protocols[2];
+	struct lws_vhost *vhost;
+	struct lws_protocols protocols[3];
 	pthread_mutex_t lock;
 	struct http_res *pending;	/* exchanges with news for the loop */
 	bool woken;			/* a wake-up is on its way to the loop */
@@ -143,31 +194,13 @@ struct http_server {
 	volatile sig_atomic_t stop;
 	lws_sorted_usec_list_t cron_sul;
 	struct http_timer *timers;	/* armed timers; loop thread only */
-	struct http_peer *peers;	/* by socket; npeers of them */
-	size_t npeers;
+	size_t out_total;		/* unsent answer bytes; under lock */
+	/* WebSocket upgrades handed to lws, by the descriptor lws got;
+	 * each holds the exchange's connection reference until lws
+	 * confirms the upgrade.  Loop thread only. */
+	struct http_res **handoff;
+	size_t nhandoff;
 	int port;
-};
-
-/* Headers lws has no token for, as lws_hdr_custom_length wants them:
- * lowercase, with the colon. */
-static const char *const custom_headers[] = {
-	"x-request-id:", "x-chat-internal:", "x-chat-user-id:",
-	"x-chat-role:", "x-chat-session-id:", "idempotency-key:",
-	"last-event-id:", "x-api-key:", "x-forwarded-proto:",
-	"x-forwarded-host:",
-};
-
-static const struct {
-	int token;
-	const char *method;
-} method_tokens[] = {
-	{ WSI_TOKEN_GET_URI, "GET" },
-	{ WSI_TOKEN_POST_URI, "POST" },
-	{ WSI_TOKEN_PUT_URI, "PUT" },
-	{ WSI_TOKEN_PATCH_URI, "PATCH" },
-	{ WSI_TOKEN_DELETE_URI, "DELETE" },
-	{ WSI_TOKEN_OPTIONS_URI, "OPTIONS" },
-	{ WSI_TOKEN_HEAD_URI, "HEAD" },
 };
 
 static void ex_release(struct http_res *ex);
@@ -190,6 +223,9 @@ static void hdrs_free(struct http_hdr *h, size_t n)
 
 static void ex_free(struct http_res *ex)
 {
+	pthread_mutex_lock(&ex->srv->lock);
+	ex->srv->out_total -= ex->out.len - ex->out_off;
+	pthread_mutex_unlock(&ex->srv->lock);
 	free(ex->path);
 	free(ex->query);
 	buf_release(&ex->body);
@@ -301,165 +337,54 @@ static int hdr_add(struct http_hdr **list, size_t *n, const char *name,
 	return 0;
 }
 
-static bool header_name_valid(const char *name, size_t n)
+static int hexval(int c)
 {
-	size_t i;
-
-	if (n == 0)
-		return false;
-	for (i = 0; i < n; i++) {
-		unsigned char c = (unsigned char)name[i];
-
-		if (!isalnum(c) && !strchr("!#$%&'*+-.^_`|~", c))
-			return false;
-	}
-	return true;
-}
-
-static bool token_is_request_line(int tok)
-{
-	size_t i;
-
-	for (i = 0; i < sizeof(method_tokens) / sizeof(method_tokens[0]); i++)
-		if (method_tokens[i].token == tok)
-			return true;
-	return tok == WSI_TOKEN_HTTP_URI_ARGS || tok == WSI_TOKEN_HTTP1_0 ||
-	       tok == WSI_TOKEN_CONNECT;
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	c = tolower(c);
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	return -1;
 }
 
 /*
- * The header tokens lws parses, with their names, worked out once: a
- * request looks at each of them, and the names and checks never change.
+ * The path of an origin-form target, %XX decoded (handlers and routes
+ * see decoded paths; the gateway encodes again when it forwards).  A
+ * broken escape, or a decoded byte that is a control or a space, makes
+ * the request malformed: NULL with *bad set.
  */
-static struct {
-	int token;
-	const char *name;	/* lws's static string, colon after len */
-	size_t len;
-} header_tokens[WSI_TOKEN_COUNT];
-static size_t nheader_tokens;
-static pthread_once_t header_tokens_once = PTHREAD_ONCE_INIT;
-
-static void header_tokens_init(void)
+static char *path_decode(const char *s, size_t n, bool *bad)
 {
-	int tok;
+	char *out = malloc(n + 1);
+	size_t i, o = 0;
 
-	for (tok = 0; tok < WSI_TOKEN_COUNT; tok++) {
-		const char *name = (const char *)lws_token_to_string(tok);
-		size_t len;
+	*bad = false;
+	if (!out)
+		return NULL;
+	for (i = 0; i < n; i++) {
+		int c = (unsigned char)s[i];
 
-		if (token_is_request_line(tok) || !name)
-			continue;
-		len = strcspn(name, ":");
-		if (!header_name_valid(name, len))
-			continue;
-		header_tokens[nheader_tokens].token = tok;
-		header_tokens[nheader_tokens].name = name;
-		header_tokens[nheader_tokens].len = len;
-		nheader_tokens++;
-	}
-}
-
-/* Loop thread (the value buffer is on its stack). */
-static int read_headers(struct http_res *ex, struct lws *wsi)
-{
-	char val[HTTP_MAX_HEADER_DATA + 1];
-	int rc = 0;
-	size_t i;
-
-	pthread_once(&header_tokens_once, header_tokens_init);
-	for (i = 0; i < nheader_tokens; i++) {
-		int tok = header_tokens[i].token;
-		int len = lws_hdr_total_length(wsi, tok);
-
-		if (len <= 0 || len > HTTP_MAX_HEADER_DATA)
-			continue;
-		/* the length copied is measured: lws joins fragments of
-		 * a repeated header with separators of its own */
-		if (lws_hdr_copy(wsi, val, sizeof(val), tok) < 0)
-			continue;
-		rc = hdr_add(&ex->hdrs, &ex->nhdrs, header_tokens[i].name,
-			     header_tokens[i].len, val, strlen(val));
-		if (rc)
-			return rc;
-	}
-	for (i = 0; i < sizeof(custom_headers) / sizeof(custom_headers[0]);
-	     i++) {
-		const char *cname = custom_headers[i];
-		int clen = (int)strlen(cname), len;
-
-		len = lws_hdr_custom_length(wsi, cname, clen);
-		if (len <= 0 || len > HTTP_MAX_HEADER_DATA)
-			continue;
-		if (lws_hdr_custom_copy(wsi, val, sizeof(val), cname,
-					clen) < 0)
-			continue;
-		rc = hdr_add(&ex->hdrs, &ex->nhdrs, cname, (size_t)clen - 1,
-			     val, strlen(val));
-		if (rc)
-			return rc;
-	}
-	return 0;
-}
-
-static bool query_safe_char(unsigned char c)
-{
-	return isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~';
-}
-
-static int query_encode(struct buf *b, const char *s, size_t n)
-{
-	size_t i;
-	int rc = 0;
-
-	for (i = 0; i < n && rc == 0; i++) {
-		unsigned char c = (unsigned char)s[i];
-
-		if (query_safe_char(c))
-			rc = buf_append(b, &s[i], 1);
-		else
-			rc = buf_printf(b, "%%%02X", c);
-	}
-	return rc;
-}
-
-/* lws hands the query over decoded, one fragment per name=value pair; it
- * is encoded again so that proxies can forward it and http_req_query can
- * split it unambiguously. */
-static int read_query(struct http_res *ex, struct lws *wsi)
-{
-	struct buf q;
-	char frag[4096];
-	int n, rc = 0;
-
-	buf_init(&q, 64 * 1024);
-	for (n = 0; rc == 0; n++) {
-		int len = lws_hdr_copy_fragment(wsi, frag, sizeof(frag),
-						WSI_TOKEN_HTTP_URI_ARGS, n);
-		const char *eq;
-
-		if (len < 0)
-			break;
-		if (q.len)
-			rc = buf_puts(&q, "&");
-		eq = memchr(frag, '=', (size_t)len);
-		if (rc == 0)
-			rc = query_encode(&q, frag,
-					  eq ? (size_t)(eq - frag) : (size_t)len);
-		if (rc == 0 && eq) {
-			rc = buf_puts(&q, "=");
-			if (rc == 0)
-				rc = query_encode(&q, eq + 1,
-						  (size_t)(frag + len - eq - 1));
+		if (c == '%') {
+			if (i + 2 >= n || hexval(s[i + 1]) < 0 ||
+			    hexval(s[i + 2]) < 0) {
+				*bad = true;
+				break;
+			}
+			c = hexval(s[i + 1]) * 16 + hexval(s[i + 2]);
+			i += 2;
 		}
+		if (c < 0x20 || c == 0x7f) {
+			*bad = true;
+			break;
+		}
+		out[o++] = (char)c;
 	}
-	if (rc == 0 && !q.data)
-		rc = buf_puts(&q, "");
-	if (rc) {
-		buf_release(&q);
-		return rc;
+	if (*bad) {
+		free(out);
+		return NULL;
 	}
-	ex->query = buf_detach(&q, NULL);
-	return 0;
+	out[o] = '\0';
+	return out;
 }
 
 static bool request_id_valid(const char *s)
@@ -579,12 +504,6 @@ static void dispatch(struct http_res *ex)
 	ex->dispatched = true;
 	req->body = ex->body.data ? ex->body.data : "";
 	req->body_len = ex->body.len;
-	if (ex->body_too_big) {
-		http_res_error(ex, 413, "payload_too_large",
-			       "request body is larger than %zu bytes",
-			       srv->cfg.max_body);
-		return;
-	}
 	found = http_route_find(srv->cfg.routes, srv->cfg.nroutes,
 				req->method, req->path, &route, &m);
 	if (found == HTTP_ROUTE_NO_PATH && srv->cfg.fallback && !ex->upgrade) {
@@ -655,92 +574,78 @@ static void dispatch(struct http_res *ex)
 
 /*
  * Builds the status line and headers into a new buffer (LWS_PRE in front,
- * room bytes free after them) without writing: the first piece of the
- * body goes out in the same write.  The length is sent as a plain header,
- * so lws keeps no count of its own (the exchange keeps it).
+ * room bytes free after them): the first piece of the body goes out in
+ * the same write.
  */
-static int build_head(struct http_res *ex, struct lws *wsi, size_t room,
-		      unsigned char **out, size_t *out_len)
+static int build_head(struct http_res *ex, size_t room, unsigned char **out,
+		      size_t *out_len)
 {
-	size_t need = LWS_PRE + 1024 + strlen(ex->request_id) + room;
-	unsigned char *buf, *start, *p, *end;
 	bool nobody = ex->status == 204 || ex->status == 304 ||
 		      (ex->status >= 100 && ex->status < 200);
+	struct buf b;
 	size_t i;
-	int rc = -1;
+	int rc;
 
-	for (i = 0; i < ex->nrhdrs; i++)
-		need += ex->rhdrs[i].name_len + ex->rhdrs[i].value_len + 8;
-	buf = malloc(need);
-	if (!buf)
-		return -1;
-	start = p = buf + LWS_PRE;
-	end = buf + need;
-	end -= room;
-	if (lws_add_http_header_status(wsi, (unsigned)ex->status, &p, end))
-		goto out;
-	if (ex->ctype[0] && !nobody &&
-	    lws_add_http_header_by_token(wsi, WSI_TOKEN_HTTP_CONTENT_TYPE,
-					 (unsigned char *)ex->ctype,
-					 (int)strlen(ex->ctype), &p, end))
-		goto out;
-	if (lws_add_http_header_by_name(wsi, (unsigned char *)"x-request-id:",
-					(unsigned char *)ex->request_id,
-					(int)strlen(ex->request_id), &p, end))
-		goto out;
-	for (i = 0; i < ex->nrhdrs; i++) {
-		const struct http_hdr *h = &ex->rhdrs[i];
-		char name[128];
-
-		/* http_res_header takes names of at most 100 bytes */
-		memcpy(name, h->name, h->name_len);
-		memcpy(name + h->name_len, ":", 2);
-		if (lws_add_http_header_by_name(wsi, (unsigned char *)name,
-				(unsigned char *)h->value, (int)h->value_len,
-				&p, end))
-			goto out;
-	}
-	if (nobody) {
+	buf_init(&b, SIZE_MAX);
+	rc = buf_append(&b, "", 0);
+	/* the headroom lws wants before the bytes it writes */
+	for (i = 0; rc == 0 && i < LWS_PRE; i++)
+		rc = buf_append(&b, "", 1);
+	if (rc == 0)
+		rc = buf_printf(&b, "HTTP/1.1 %d %s\r\n", ex->status,
+				http1_reason(ex->status));
+	if (rc == 0 && ex->ctype[0] && !nobody)
+		rc = buf_printf(&b, "content-type: %s\r\n", ex->ctype);
+	if (rc == 0)
+		rc = buf_printf(&b, "x-request-id: %s\r\n", ex->request_id);
+	for (i = 0; rc == 0 && i < ex->nrhdrs; i++)
+		rc = buf_printf(&b, "%s: %s\r\n", ex->rhdrs[i].name,
+				ex->rhdrs[i].value);
+	if (rc) {
+		/* nothing */
+	} else if (nobody) {
 		/* no length and no body */
 	} else if (ex->content_length >= 0) {
-		char len[24];
-		int n = snprintf(len, sizeof(len), "%" PRId64,
-				 ex->content_length);
-
-		if (lws_add_http_header_by_token(wsi,
-				WSI_TOKEN_HTTP_CONTENT_LENGTH,
-				(unsigned char *)len, n, &p, end))
-			goto out;
+		rc = buf_printf(&b, "content-length: %" PRId64 "\r\n",
+				ex->content_length);
 	} else if (ex->head_only) {
 		/* HEAD of an answer of unknown length: nothing more to say */
 	} else if (!ex->http10) {
 		ex->chunked = true;
-		if (lws_add_http_header_by_token(wsi,
-				WSI_TOKEN_HTTP_TRANSFER_ENCODING,
-				(unsigned char *)"chunked", 7, &p, end))
-			goto out;
+		rc = buf_puts(&b, "transfer-encoding: chunked\r\n");
 	} else {
-		/* HTTP/1.0 without a length: the body ends at close */
-		if (lws_add_http_header_by_token(wsi, WSI_TOKEN_CONNECTION,
-				(unsigned char *)"close", 5, &p, end))
-			goto out;
+		ex->must_close = true;	/* the body ends at close */
 	}
-	if (lws_finalize_http_header(wsi, &p, end))
-		goto out;
+	if (rc == 0 && ex->must_close)
+		rc = buf_puts(&b, "connection: close\r\n");
+	else if (rc == 0 && ex->http10)
+		rc = buf_puts(&b, "connection: keep-alive\r\n");
+	if (rc == 0)
+		rc = buf_puts(&b, "\r\n");
+	*out_len = b.len - LWS_PRE;
+	/* room for the first piece of the body */
+	if (rc == 0 && b.cap < b.len + room + 1) {
+		char *grown = realloc(b.data, b.len + room + 1);
+
+		if (!grown)
+			rc = CHAT_ENOMEM;
+		else
+			b.data = grown;
+	}
+	if (rc) {
+		buf_release(&b);
+		return -1;
+	}
 	ex->head_sent = true;
 	if (nobody || ex->head_only) {
 		pthread_mutex_lock(&ex->srv->lock);
+		ex->srv->out_total -= ex->out.len - ex->out_off;
 		ex->out_off = ex->out.len;
 		pthread_mutex_unlock(&ex->srv->lock);
 		ex->chunked = false;
 	}
-	*out = buf;
-	*out_len = (size_t)(p - start);
-	buf = NULL;
-	rc = 0;
-out:
-	free(buf);
-	return rc;
+	*out = (unsigned char *)b.data;
+	return 0;
 }
 
 static void log_access(struct http_res *ex)
@@ -758,25 +663,57 @@ static void log_access(struct http_res *ex)
 	log_set_request_id(NULL);
 }
 
-/* Writes what is pending; returns -1 when the connection must close. */
-static int on_writable(struct lws *wsi, struct http_pss *pss)
+static int conn_next(struct http_conn *c);
+
+/* The exchange of c has been answered in full. */
+static int conn_answered(struct http_conn *c)
 {
-	struct http_res *ex = pss->ex;
+	struct http_res *ex = c->ex;
+	bool close_it = ex->must_close;
+
+	ex->done = true;
+	log_access(ex);
+	c->ex = NULL;
+	pthread_mutex_lock(&c->srv->lock);
+	ex->wsi = NULL;
+	pthread_mutex_unlock(&c->srv->lock);
+	ex_release(ex);
+	if (close_it || c->state == CONN_LINGER) {
+		/* the answer leaves first: shut and linger at the next
+		 * writable, which lws gives once its buffer is empty */
+		c->state = CONN_LINGER;
+		lws_callback_on_writable(c->wsi);
+		return 0;
+	}
+	return conn_next(c);
+}
+
+/* Writes what is pending of c's answer; -1 when the connection must
+ * close at once. */
+static int conn_write(struct http_conn *c)
+{
+	struct http_res *ex = c->ex;
 	unsigned char *buf = NULL;
 	size_t n = 0, hdr = 0, head = 0;
-	bool last = false;
-	int rc = 0;
+	bool last = false, aborted;
 
 	if (!ex || ex->done)
 		return 0;
 	pthread_mutex_lock(&ex->srv->lock);
-	if (!ex->begun) {
+	aborted = ex->aborted;
+	if (!ex->begun && !aborted) {
 		pthread_mutex_unlock(&ex->srv->lock);
 		return 0;
 	}
 	pthread_mutex_unlock(&ex->srv->lock);
-	if (!ex->head_sent &&
-	    build_head(ex, wsi, HTTP_WRITE_CHUNK + 32, &buf, &head))
+	if (aborted) {
+		/* no terminator: the client must see an answer cut short */
+		ex->status = ex->status ? ex->status : 500;
+		log_access(ex);
+		ex->done = true;
+		return -1;
+	}
+	if (!ex->head_sent && build_head(ex, HTTP_WRITE_CHUNK + 32, &buf, &head))
 		return -1;
 
 	pthread_mutex_lock(&ex->srv->lock);
@@ -806,8 +743,13 @@ static int on_writable(struct lws *wsi, struct http_pss *pss)
 			memcpy(buf + LWS_PRE + head + hdr,
 			       ex->out.data + ex->out_off, n);
 		ex->out_off += n;
+		ex->srv->out_total -= n;
 		if (ex->out_off == ex->out.len) {
-			buf_reset(&ex->out);
+			/* a long stream keeps no memory it no longer needs */
+			if (ex->out.cap > 64 * 1024)
+				buf_release(&ex->out);
+			else
+				buf_reset(&ex->out);
 			ex->out_off = 0;
 		}
 	}
@@ -815,7 +757,7 @@ static int on_writable(struct lws *wsi, struct http_pss *pss)
 
 	if (buf) {
 		size_t total = head + hdr + n;
-		int flags = last ? LWS_WRITE_HTTP_FINAL : LWS_WRITE_HTTP;
+		int wrote;
 
 		if (ex->chunked && n) {
 			memcpy(buf + LWS_PRE + total, "\r\n", 2);
@@ -825,33 +767,395 @@ static int on_writable(struct lws *wsi, struct http_pss *pss)
 			memcpy(buf + LWS_PRE + total, "0\r\n\r\n", 5);
 			total += 5;
 		}
-		if (lws_write(wsi, buf + LWS_PRE, total,
-			      (enum lws_write_protocol)flags) < (int)total)
-			rc = -1;
+		wrote = lws_write(c->wsi, buf + LWS_PRE, total, LWS_WRITE_RAW);
 		free(buf);
-		if (rc)
-			return rc;
+		if (wrote < (int)total)
+			return -1;
+		pthread_mutex_lock(&ex->srv->lock);
+		ex->progress_ms = mono_ms();
+		pthread_mutex_unlock(&ex->srv->lock);
 	}
 	if (!last) {
 		pthread_mutex_lock(&ex->srv->lock);
-		if (ex->out.len > ex->out_off)
-			lws_callback_on_writable(wsi);
+		if (ex->out.len > ex->out_off || ex->aborted)
+			lws_callback_on_writable(c->wsi);
 		pthread_mutex_unlock(&ex->srv->lock);
 		return 0;
 	}
-	/* the exchange is complete */
-	ex->done = true;
-	log_access(ex);
-	pss->ex = NULL;
-	pthread_mutex_lock(&ex->srv->lock);
+	return conn_answered(c);
+}
+
+/* ------------------------------------------------------------------ */
+/* connections, loop thread */
+
+static struct http_res *ex_new(struct http_server *srv, struct lws *wsi)
+{
+	struct http_res *ex = calloc(1, sizeof(*ex));
+
+	if (!ex)
+		return NULL;
+	ex->srv = srv;
+	ex->refs = 2;			/* connection + handler */
+	ex->wsi = wsi;
+	ex->t_start = mono_ms();
+	ex->content_length = -1;
+	buf_init(&ex->body, srv->cfg.max_body);
+	buf_init(&ex->out, HTTP_MAX_PENDING_OUT);
+	ex->req.res = ex;
+	ex->req.server = srv;
+	ex->req.app = srv->cfg.app;
+	return ex;
+}
+
+static void conn_timeout(struct http_conn *c, int secs)
+{
+	lws_set_timeout(c->wsi, secs ? PENDING_TIMEOUT_USER_OK :
+			NO_PENDING_TIMEOUT, secs);
+}
+
+static void conn_consume(struct http_conn *c, size_t n)
+{
+	if (n >= c->in.len) {
+		/* an idle connection keeps no buffer */
+		buf_release(&c->in);
+		return;
+	}
+	memmove(c->in.data, c->in.data + n, c->in.len - n);
+	c->in.len -= n;
+	c->in.data[c->in.len] = '\0';
+}
+
+static void conn_pause(struct http_conn *c, bool pause)
+{
+	if (c->paused == pause)
+		return;
+	c->paused = pause;
+	lws_rx_flow_control(c->wsi, pause ? 0 : 1);
+}
+
+static const struct {
+	int status;
+	const char *code;
+} refusal_codes[] = {
+	{ 400, "bad_request" }, { 408, "request_timeout" },
+	{ 413, "payload_too_large" }, { 414, "uri_too_long" },
+	{ 417, "expectation_failed" }, { 426, "upgrade_required" },
+	{ 431, "header_fields_too_large" }, { 501, "not_implemented" },
+	{ 503, "busy" }, { 505, "http_version_not_supported" },
+};
+
+/*
+ * Answers status and closes: the request (if its head was read) never
+ * reaches a handler, and nothing more is read from this connection.
+ * The exchange is c's, or a bare one made for the answer.
+ */
+static int conn_refuse(struct http_conn *c, int status, const char *why)
+{
+	struct http_res *ex = c->ex;
+	const char *code = "bad_request";
+	size_t i;
+
+	for (i = 0; i < sizeof(refusal_codes) / sizeof(refusal_codes[0]); i++)
+		if (refusal_codes[i].status == status)
+			code = refusal_codes[i].code;
+	if (!ex) {
+		ex = ex_new(c->srv, c->wsi);
+		if (!ex)
+			return -1;
+		c->ex = ex;
+		snprintf(ex->method, sizeof(ex->method), "-");
+	}
+	/* a head refused before or while its exchange was filled in */
+	if (!ex->path)
+		ex->path = strdup("-");
+	if (!ex->request_id[0] && uuid_v7(ex->request_id))
+		return -1;		/* conn_closed frees ex */
+	if (!ex->path)
+		return -1;
+	snprintf(ex->peer, sizeof(ex->peer), "%s", c->peer);
+	ex->req.method = ex->method;
+	ex->req.path = ex->path;
+	ex->req.query = ex->query ? ex->query : "";
+	ex->req.request_id = ex->request_id;
+	ex->req.peer = ex->peer;
+	log_set_request_id(ex->request_id);
+	log_info("refused %d from %s: %s", status, c->peer, why);
+	log_set_request_id(NULL);
+	c->state = CONN_LINGER;
+	ex->dispatched = true;
+	ex->must_close = true;
+	conn_timeout(c, HTTP_LINGER_TIMEOUT + HTTP_BODY_TIMEOUT);
+	http_res_error(ex, status, code, "%s", why);
+	return 0;
+}
+
+/* A new exchange for the head just read (its bytes still in c->in). */
+static int conn_exchange(struct http_conn *c, const struct http1_request *h,
+			 const char **why)
+{
+	struct http_res *ex;
+	const char *q, *rid;
+	size_t i, plen;
+	bool bad = false;
+
+	ex = ex_new(c->srv, c->wsi);
+	if (!ex)
+		return CHAT_ENOMEM;
+	c->ex = ex;
+	snprintf(ex->method, sizeof(ex->method), "%.*s", (int)h->method_len,
+		 h->method);
+	q = memchr(h->target, '?', h->target_len);
+	plen = q ? (size_t)(q - h->target) : h->target_len;
+	ex->path = path_decode(h->target, plen, &bad);
+	if (bad) {
+		*why = "malformed path";
+		return CHAT_EINVAL;
+	}
+	ex->query = q ? strndup(q + 1, h->target_len - plen - 1) : strdup("");
+	if (!ex->path || !ex->query)
+		return CHAT_ENOMEM;
+	for (i = 0; i < h->nfields; i++)
+		if (hdr_add(&ex->hdrs, &ex->nhdrs, h->fields[i].name,
+			    h->fields[i].name_len, h->fields[i].value,
+			    h->fields[i].value_len))
+			return CHAT_ENOMEM;
+	ex->head_only = strcmp(ex->method, "HEAD") == 0;
+	ex->http10 = h->minor == 0;
+	ex->must_close = !h->keep_alive;
+	ex->upgrade = h->websocket;
+	snprintf(ex->peer, sizeof(ex->peer), "%s", c->peer);
+	rid = hdr_find(ex->hdrs, ex->nhdrs, "x-request-id");
+	if (rid && request_id_valid(rid))
+		snprintf(ex->request_id, sizeof(ex->request_id), "%s", rid);
+	else if (uuid_v7(ex->request_id))
+		return CHAT_EIO;
+	ex->req.method = ex->method;
+	ex->req.path = ex->path;
+	ex->req.query = ex->query;
+	ex->req.request_id = ex->request_id;
+	ex->req.peer = ex->peer;
+	read_identity(ex);
+	return 0;
+}
+
+/*
+ * The upgrade request of c->ex is whole in c->in: checked, decided by
+ * its handler here, then (unless refused) handed to lws with its bytes
+ * replayed.  -1 closes c (its socket lives on in lws's descriptor).
+ */
+static int conn_upgrade(struct http_conn *c, const struct http1_request *h)
+{
+	struct http_server *srv = c->srv;
+	struct http_res *ex = c->ex;
+	const struct http1_field *ver = http1_field(h, "sec-websocket-version");
+	const struct http1_field *key = http1_field(h, "sec-websocket-key");
+	struct lws *nwsi;
+	bool refused;
+	int fd;
+
+	if (h->content_length > 0 || h->chunked)
+		return conn_refuse(c, 400, "an upgrade request has no body");
+	if (!key || key->value_len != 24)
+		return conn_refuse(c, 400, "missing or malformed "
+				   "Sec-WebSocket-Key");
+	if (!ver || ver->value_len != 2 || memcmp(ver->value, "13", 2) != 0) {
+		http_res_header(ex, "sec-websocket-version", "13");
+		return conn_refuse(c, 426, "only WebSocket version 13 is "
+				   "supported");
+	}
+	c->state = CONN_WAIT;
+	dispatch(ex);			/* WebSocket handlers run right here */
+	pthread_mutex_lock(&srv->lock);
+	refused = ex->begun;
+	pthread_mutex_unlock(&srv->lock);
+	if (refused) {
+		ex->must_close = true;
+		return 0;		/* the answer goes out as any other */
+	}
+	fd = fcntl((int)lws_get_socket_fd(c->wsi), F_DUPFD_CLOEXEC, 0);
+	if (fd < 0 || (size_t)fd >= srv->nhandoff) {
+		if (fd >= 0)
+			close(fd);
+		log_error("websocket handoff: no descriptor");
+		pthread_mutex_lock(&srv->lock);
+		ex->closed = true;
+		pthread_mutex_unlock(&srv->lock);
+		return -1;		/* conn_closed releases ex */
+	}
+	/* the connection's reference moves to the handoff slot */
+	srv->handoff[fd] = ex;
+	c->ex = NULL;
+	pthread_mutex_lock(&srv->lock);
 	ex->wsi = NULL;
-	pthread_mutex_unlock(&ex->srv->lock);
-	rc = ((ex->content_length < 0 && ex->http10) || ex->must_close) ?
-		-1 : 0;
+	pthread_mutex_unlock(&srv->lock);
+	nwsi = lws_adopt_socket_vhost_readbuf(srv->vhost, fd, c->in.data,
+					      c->in.len);
+	if (!nwsi && srv->handoff[fd] == ex) {
+		/* lws closed it before the handshake; nobody else will
+		 * release the slot */
+		srv->handoff[fd] = NULL;
+		pthread_mutex_lock(&srv->lock);
+		ex->closed = true;
+		pthread_mutex_unlock(&srv->lock);
+		ex_release(ex);
+	}
+	buf_release(&c->in);
+	return -1;
+}
+
+/* Reads what c has received as far as it goes; -1 closes c. */
+static int conn_process(struct http_conn *c)
+{
+	struct http1_request h;
+	const char *why = NULL;
+	long rc;
+
+	for (;;) {
+		switch (c->state) {
+		case CONN_HEAD:
+			if (!c->in.len)
+				return 0;
+			rc = http1_parse_request(c->in.data, c->in.len,
+						 &c->scan, &h, &why);
+			if (rc == 0) {
+				if (!c->head_timer) {
+					c->head_timer = true;
+					conn_timeout(c, HTTP_HEAD_TIMEOUT);
+				}
+				return 0;
+			}
+			if (rc < 0)
+				return conn_refuse(c, (int)-rc, why);
+			if (conn_exchange(c, &h, &why))
+				return why ? conn_refuse(c, 400, why) : -1;
+			conn_timeout(c, 0);
+			if (h.websocket)
+				return conn_upgrade(c, &h);
+			conn_consume(c, (size_t)rc);
+			c->body_chunked = h.chunked;
+			c->body_left = h.content_length > 0 ?
+				       h.content_length : 0;
+			memset(&c->chunk, 0, sizeof(c->chunk));
+			if (c->body_left > (int64_t)c->srv->cfg.max_body)
+				return conn_refuse(c, 413,
+						   "request body too large");
+			if (!c->body_chunked && !c->body_left) {
+				c->state = CONN_WAIT;
+				dispatch(c->ex);
+				break;
+			}
+			c->state = CONN_BODY;
+			conn_timeout(c, HTTP_BODY_TIMEOUT);
+			if (h.expect_continue &&
+			    lws_write(c->wsi, (unsigned char *)
+				      "HTTP/1.1 100 Continue\r\n\r\n", 25,
+				      LWS_WRITE_RAW) < 25)
+				return -1;
+			break;
+		case CONN_BODY: {
+			struct http_res *ex = c->ex;
+			const char *data = c->in.data;
+			size_t dlen = 0, used;
+			bool done = false;
+
+			if (!c->in.len)
+				return 0;
+			conn_timeout(c, HTTP_BODY_TIMEOUT);
+			if (c->body_chunked) {
+				rc = http1_chunked_feed(&c->chunk, c->in.data,
+						c->in.len, c->srv->cfg.max_body,
+						&data, &dlen, &done);
+				if (rc == -413)
+					return conn_refuse(c, 413, "request "
+							   "body too large");
+				if (rc < 0)
+					return conn_refuse(c, 400, "malformed "
+							   "chunked body");
+				used = (size_t)rc;
+			} else {
+				dlen = c->in.len;
+				if ((int64_t)dlen > c->body_left)
+					dlen = (size_t)c->body_left;
+				c->body_left -= (int64_t)dlen;
+				used = dlen;
+				done = c->body_left == 0;
+			}
+			if (dlen && buf_append(&ex->body, data, dlen))
+				return conn_refuse(c, 413,
+						   "request body too large");
+			conn_consume(c, used);
+			if (done) {
+				conn_timeout(c, 0);
+				c->state = CONN_WAIT;
+				dispatch(ex);
+			}
+			break;
+		}
+		case CONN_WAIT:
+			if (c->in.len >= HTTP_CONN_PAUSE_IN)
+				conn_pause(c, true);
+			return 0;
+		case CONN_LINGER:
+			buf_release(&c->in);
+			return 0;
+		}
+	}
+}
+
+/* Ready for c's next request: read what a pipelining client sent. */
+static int conn_next(struct http_conn *c)
+{
+	c->state = CONN_HEAD;
+	memset(&c->scan, 0, sizeof(c->scan));
+	c->head_timer = false;
+	conn_pause(c, false);
+	conn_timeout(c, HTTP_IDLE_TIMEOUT);
+	return conn_process(c);
+}
+
+static int conn_rx(struct http_conn *c, const void *in, size_t len)
+{
+	if (c->state == CONN_LINGER)
+		return 0;		/* read and dropped */
+	if (buf_append(&c->in, in, len))
+		return -1;		/* past the pause: cannot happen */
+	return conn_process(c);
+}
+
+static int conn_writable(struct http_conn *c)
+{
+	if (c->state == CONN_LINGER && !c->ex) {
+		if (c->shut)
+			return 0;
+		/* all written: shut our side; the client's EOF or the
+		 * deadline closes the connection */
+		c->shut = true;
+		shutdown((int)lws_get_socket_fd(c->wsi), SHUT_WR);
+		conn_timeout(c, HTTP_LINGER_TIMEOUT);
+		return 0;
+	}
+	return conn_write(c);
+}
+
+static void conn_closed(struct http_conn *c)
+{
+	struct http_res *ex = c->ex;
+
+	buf_release(&c->in);
+	if (!ex)
+		return;
+	c->ex = NULL;
+	pthread_mutex_lock(&c->srv->lock);
+	ex->wsi = NULL;
+	ex->closed = true;
+	pthread_mutex_unlock(&c->srv->lock);
+	if (!ex->done) {
+		ex->status = ex->status ? ex->status : 499;
+		log_access(ex);
+	}
+	if (!ex->dispatched)
+		ex_release(ex);		/* no handler will make a final call */
 	ex_release(ex);
-	if (rc == 0 && lws_http_transaction_completed(wsi))
-		rc = -1;
-	return rc;
 }
 
 /* The loop's share of cross-thread work: pending exchanges and defers. */
@@ -892,180 +1196,55 @@ static void drain_pending(struct http_server *srv)
 }
 
 /* ------------------------------------------------------------------ */
-/* the lws callback */
+/* the lws callbacks */
 
-static struct http_res *ex_new(struct http_server *srv, struct lws *wsi)
+/* Client connections, accepted by lws as raw sockets. */
+static int raw_callback(struct lws *wsi, enum lws_callback_reasons reason,
+			void *user, void *in, size_t len)
 {
-	struct http_res *ex = calloc(1, sizeof(*ex));
+	struct http_conn *c = user;
+	struct lws_context *ctx = lws_get_context(wsi);
+	struct http_server *srv = ctx ? lws_context_user(ctx) : NULL;
 
-	if (!ex)
-		return NULL;
-	ex->srv = srv;
-	ex->refs = 2;			/* connection + handler */
-	ex->wsi = wsi;
-	ex->t_start = mono_ms();
-	ex->content_length = -1;
-	buf_init(&ex->body, srv->cfg.max_body);
-	buf_init(&ex->out, HTTP_MAX_PENDING_OUT);
-	ex->req.res = ex;
-	ex->req.server = srv;
-	ex->req.app = srv->cfg.app;
-	return ex;
-}
-
-/* The client address of wsi into out: from the connection's cache
- * entry, read (one getpeername) on its first request.  An upgrade is
- * read directly and leaves no entry: a WebSocket never reaches
- * CLOSED_HTTP, where entries are dropped. */
-static void peer_lookup(struct http_server *srv, struct lws *wsi,
-			bool upgrade, char *out, size_t outlen)
-{
-	int fd = (int)lws_get_socket_fd(wsi);
-	struct http_peer *p;
-
-	if (fd < 0 || (size_t)fd >= srv->npeers) {
-		lws_get_peer_simple(wsi, out, outlen);
-		return;
-	}
-	p = &srv->peers[fd];
-	if (upgrade) {
-		p->wsi = NULL;
-		lws_get_peer_simple(wsi, out, outlen);
-		return;
-	}
-	if (p->wsi != wsi || !p->addr[0]) {
-		p->wsi = wsi;
-		lws_get_peer_simple(wsi, p->addr, sizeof(p->addr));
-	}
-	snprintf(out, outlen, "%s", p->addr);
-}
-
-/* wsi closes: its socket number may come back for another client. */
-static void peer_forget(struct http_server *srv, struct lws *wsi)
-{
-	int fd = (int)lws_get_socket_fd(wsi);
-
-	if (fd >= 0 && (size_t)fd < srv->npeers && srv->peers[fd].wsi == wsi)
-		srv->peers[fd].wsi = NULL;
-}
-
-static int on_http(struct http_server *srv, struct lws *wsi,
-		   struct http_pss *pss, const char *uri, size_t len)
-{
-	struct http_res *ex;
-	const char *rid, *clen;
-	size_t i;
-	int rc;
-
-	ex = ex_new(srv, wsi);
-	if (!ex)
-		return -1;
-	pss->ex = ex;
-	for (i = 0; i < sizeof(method_tokens) / sizeof(method_tokens[0]); i++)
-		if (lws_hdr_total_length(wsi, method_tokens[i].token) > 0) {
-			snprintf(ex->method, sizeof(ex->method), "%s",
-				 method_tokens[i].method);
-			break;
-		}
-	if (!ex->method[0])
-		snprintf(ex->method, sizeof(ex->method), "UNKNOWN");
-	ex->head_only = strcmp(ex->method, "HEAD") == 0;
-	ex->upgrade = pss->upgrade;
-	ex->http10 = lws_hdr_total_length(wsi, WSI_TOKEN_HTTP1_0) > 0;
-	ex->path = strndup(uri && len ? uri : "/", uri && len ? len : 1);
-	peer_lookup(srv, wsi, pss->upgrade, ex->peer, sizeof(ex->peer));
-	rc = ex->path ? 0 : CHAT_ENOMEM;
-	if (rc == 0)
-		rc = read_query(ex, wsi);
-	if (rc == 0)
-		rc = read_headers(ex, wsi);
-	if (rc)
-		return -1;
-	rid = hdr_find(ex->hdrs, ex->nhdrs, "x-request-id");
-	if (rid && request_id_valid(rid))
-		snprintf(ex->request_id, sizeof(ex->request_id), "%s", rid);
-	else if (uuid_v7(ex->request_id))
-		return -1;
-
-	ex->req.method = ex->method;
-	ex->req.path = ex->path;
-	ex->req.query = ex->query;
-	ex->req.request_id = ex->request_id;
-	ex->req.peer = ex->peer;
-	read_identity(ex);
-
-	if (ex->path[0] != '/' || strcmp(ex->method, "UNKNOWN") == 0) {
-		http_res_error(ex, 400, "bad_request", "malformed request");
+	switch (reason) {
+	case LWS_CALLBACK_RAW_ADOPT:
+		if (!c || !srv)
+			return -1;
+		memset(c, 0, sizeof(*c));
+		c->srv = srv;
+		c->wsi = wsi;
+		buf_init(&c->in, HTTP_CONN_MAX_IN);
+		lws_get_peer_simple(wsi, c->peer, sizeof(c->peer));
+		conn_timeout(c, HTTP_HEAD_TIMEOUT);
+		c->head_timer = true;
+		return 0;
+	case LWS_CALLBACK_RAW_RX:
+		return c ? conn_rx(c, in, len) : -1;
+	case LWS_CALLBACK_RAW_WRITEABLE:
+		return c ? conn_writable(c) : -1;
+	case LWS_CALLBACK_RAW_CLOSE:
+		if (c && c->srv)
+			conn_closed(c);
+		return 0;
+	default:		/* EVENT_WAIT_CANCELLED: http_callback's */
 		return 0;
 	}
-	clen = hdr_find(ex->hdrs, ex->nhdrs, "content-length");
-	if (clen) {
-		char *endp;
-		unsigned long long v = strtoull(clen, &endp, 10);
-
-		if (*endp || endp == clen) {
-			http_res_error(ex, 400, "bad_request",
-				       "malformed 'content-length'");
-			return 0;
-		}
-		if (v > srv->cfg.max_body) {
-			/* Refuse without reading it; the connection closes
-			 * after the answer because the body is unread. */
-			ex->must_close = true;
-			ex->body_too_big = true;
-			dispatch(ex);
-			return 0;
-		}
-		if (v > 0)
-			return 0;	/* wait for LWS_CALLBACK_HTTP_BODY */
-	}
-	if (hdr_find(ex->hdrs, ex->nhdrs, "transfer-encoding"))
-		return 0;
-	dispatch(ex);
-	return 0;
 }
 
-/* A WebSocket upgrade (see http-ws.h): the request goes through on_http
- * and dispatch like any other, its handler runs now, on this thread.  A
- * refusal (any answer begun) is written at once and the connection
- * closes; otherwise http-ws.c takes the connection over and the exchange
- * lets go of it (the handler's final call is http_ws_accept/_refuse). */
+/* A WebSocket upgrade handed over by conn_upgrade, now parsed by lws
+ * (which answers the 101): its exchange, decided already, gives the
+ * connection to http-ws.c and lets go of it. */
 static int on_upgrade(struct http_server *srv, struct lws *wsi)
 {
-	char uri[HTTP_MAX_HEADER_DATA + 1];
-	/* lws allocates the per-session data only after the upgrade */
-	struct http_pss upss = { .ex = NULL, .upgrade = true }, *pss = &upss;
+	int fd = (int)lws_get_socket_fd(wsi);
 	struct http_res *ex;
-	bool refused;
 	int n;
 
-	n = lws_hdr_copy(wsi, uri, sizeof(uri), WSI_TOKEN_GET_URI);
-	if (n <= 0)
-		return -1;		/* not a GET */
-	if (on_http(srv, wsi, pss, uri, (size_t)n) != 0) {
-		ex = pss->ex;
-		if (ex) {	/* never dispatched: both references go */
-			ex_release(ex);
-			ex_release(ex);
-		}
+	if (fd < 0 || (size_t)fd >= srv->nhandoff || !srv->handoff[fd])
 		return -1;
-	}
-	ex = pss->ex;
-	if (!ex->dispatched) {		/* it announced a body */
-		ex->dispatched = true;
-		http_res_error(ex, 400, "bad_request",
-			       "an upgrade request has no body");
-	}
-	pthread_mutex_lock(&srv->lock);
-	refused = ex->begun;
-	pthread_mutex_unlock(&srv->lock);
-	if (refused) {
-		ex->must_close = true;
-		on_writable(wsi, pss);
-		return -1;
-	}
+	ex = srv->handoff[fd];
+	srv->handoff[fd] = NULL;
 	n = http_ws_upgrade(srv, wsi, ex);
-	pss->ex = NULL;
 	pthread_mutex_lock(&srv->lock);
 	ex->wsi = NULL;
 	ex->closed = true;
@@ -1075,68 +1254,48 @@ static int on_upgrade(struct http_server *srv, struct lws *wsi)
 	return n;
 }
 
+/* A handed-over socket that lws closed before its upgrade. */
+static void handoff_drop(struct http_server *srv, struct lws *wsi)
+{
+	int fd = (int)lws_get_socket_fd(wsi);
+	struct http_res *ex;
+
+	if (fd < 0 || (size_t)fd >= srv->nhandoff || !srv->handoff[fd])
+		return;
+	ex = srv->handoff[fd];
+	srv->handoff[fd] = NULL;
+	http_ws_abandon(ex);
+	pthread_mutex_lock(&srv->lock);
+	ex->wsi = NULL;
+	ex->closed = true;
+	pthread_mutex_unlock(&srv->lock);
+	ex_release(ex);
+}
+
+/* lws's own connections: WebSockets (both sides) and handed-over
+ * upgrades.  No plain HTTP request ever reaches lws's parser. */
 static int http_callback(struct lws *wsi, enum lws_callback_reasons reason,
 			 void *user, void *in, size_t len)
 {
-	struct http_pss *pss = user;
 	struct lws_context *ctx = lws_get_context(wsi);
 	struct http_server *srv = ctx ? lws_context_user(ctx) : NULL;
-
 	int ws_ret;
 
 	/* WebSocket connections, server and client side: http-ws.c */
 	if (http_ws_lws_callback(srv, wsi, (int)reason, in, len, &ws_ret))
 		return ws_ret;
-	if (reason == LWS_CALLBACK_HTTP_CONFIRM_UPGRADE && in &&
-	    strcasecmp(in, "websocket") == 0)
-		return on_upgrade(srv, wsi);
-	if (!pss && reason != LWS_CALLBACK_EVENT_WAIT_CANCELLED)
-		return lws_callback_http_dummy(wsi, reason, user, in, len);
 	switch (reason) {
+	case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE:
+		if (srv && in && strcasecmp(in, "websocket") == 0)
+			return on_upgrade(srv, wsi);
+		return -1;
 	case LWS_CALLBACK_HTTP:
-		if (pss->ex)	/* a previous exchange never finished */
-			return -1;
-		return on_http(srv, wsi, pss, in, len);
-	case LWS_CALLBACK_HTTP_BODY:
-		if (pss->ex && !pss->ex->body_too_big &&
-		    buf_append(&pss->ex->body, in, len))
-			pss->ex->body_too_big = true;
-		return 0;
-	case LWS_CALLBACK_HTTP_BODY_COMPLETION:
-		/*
-		 * lws 4.1 leaves a connection in its body state until the
-		 * transaction completes and may call this again for bytes
-		 * that arrive meanwhile, without consuming them: the loop
-		 * would spin.  Once is normal (also after a request with
-		 * "Content-Length: 0", already dispatched); a second time,
-		 * the client loses its connection instead.
-		 */
-		if (!pss->ex)
-			return 0;
-		if (pss->ex->body_completions++ > 0)
-			return -1;
-		if (!pss->ex->dispatched)
-			dispatch(pss->ex);
-		return 0;
-	case LWS_CALLBACK_HTTP_WRITEABLE:
-		return on_writable(wsi, pss);
+		return -1;		/* never: only upgrades come here */
 	case LWS_CALLBACK_CLOSED_HTTP:
-		peer_forget(srv, wsi);
-		if (pss->ex) {
-			struct http_res *ex = pss->ex;
-
-			pss->ex = NULL;
-			pthread_mutex_lock(&srv->lock);
-			ex->wsi = NULL;
-			ex->closed = true;
-			pthread_mutex_unlock(&srv->lock);
-			if (!ex->done) {
-				ex->status = ex->status ? ex->status : 499;
-				log_access(ex);
-			}
-			ex_release(ex);
-		}
-		return 0;
+	case LWS_CALLBACK_WSI_DESTROY:
+		if (srv)
+			handoff_drop(srv, wsi);
+		break;
 	case LWS_CALLBACK_EVENT_WAIT_CANCELLED:
 		if (srv)
 			drain_pending(srv);
@@ -1166,7 +1325,9 @@ static void lws_log_to_ours(int level, const char *line)
 
 	while (n && (line[n - 1] == '\n' || line[n - 1] == '\r'))
 		n--;
-	if (level & LLL_ERR)
+	/* lws 4.1 reports each adoption with a read buffer (every
+	 * WebSocket handoff) at error level */
+	if ((level & LLL_ERR) && !strstr(line, "adopt_socket_readbuf"))
 		log_error("lws: %.*s", (int)n, line);
 	else
 		log_debug("lws: %.*s", (int)n, line);
@@ -1190,32 +1351,40 @@ int http_server_new(const struct http_server_config *cfg,
 	{
 		struct rlimit rl;
 
-		/* one entry per possible socket; calloc'd pages stay
-		 * untouched, so only sockets in use cost memory */
-		srv->npeers = getrlimit(RLIMIT_NOFILE, &rl) == 0 &&
-			      rl.rlim_cur != RLIM_INFINITY ?
-				      (size_t)rl.rlim_cur : 65536;
-		if (srv->npeers > 65536)
-			srv->npeers = 65536;
-		srv->peers = calloc(srv->npeers, sizeof(*srv->peers));
-		if (!srv->peers)
-			srv->npeers = 0;	/* every request looks it up */
+		/* one slot per possible descriptor; calloc'd pages stay
+		 * untouched, so only slots in use cost memory */
+		srv->nhandoff = getrlimit(RLIMIT_NOFILE, &rl) == 0 &&
+				rl.rlim_cur != RLIM_INFINITY ?
+					(size_t)rl.rlim_cur : 65536;
+		if (srv->nhandoff > 65536)
+			srv->nhandoff = 65536;
+		srv->handoff = calloc(srv->nhandoff, sizeof(*srv->handoff));
+		if (!srv->handoff)
+			goto fail_nomem;
 	}
 
 	srv->protocols[0] = (struct lws_protocols){
 		.name = "http",
 		.callback = http_callback,
-		.per_session_data_size = sizeof(struct http_pss),
-		.rx_buffer_size = 0,
+	};
+	srv->protocols[1] = (struct lws_protocols){
+		.name = HTTP_RAW_PROTOCOL,
+		.callback = raw_callback,
+		.per_session_data_size = sizeof(struct http_conn),
 	};
 	memset(&info, 0, sizeof(info));
 	info.protocols = srv->protocols;
 	info.user = srv;
-	info.max_http_header_data = HTTP_MAX_HEADER_DATA;
+	/* lws parses only the heads of upgrades that http1.c let through */
+	info.max_http_header_data = HTTP1_MAX_HEAD + 64;
 	info.max_http_header_pool = 256;
 	info.keepalive_timeout = 60;
 	info.timeout_secs = 30;
-	info.options = LWS_SERVER_OPTION_DISABLE_IPV6;
+	/* clients arrive as raw sockets of our protocol (see the top) */
+	info.options = LWS_SERVER_OPTION_DISABLE_IPV6 |
+		       LWS_SERVER_OPTION_ADOPT_APPLY_LISTEN_ACCEPT_CONFIG;
+	info.listen_accept_role = "raw-skt";
+	info.listen_accept_protocol = HTTP_RAW_PROTOCOL;
 	if (cfg->unix_path) {
 		info.options |= LWS_SERVER_OPTION_UNIX_SOCK;
 		info.iface = cfg->unix_path;
@@ -1233,6 +1402,12 @@ int http_server_new(const struct http_server_config *cfg,
 			 info.iface, cfg->port);
 		goto fail;
 	}
+	srv->vhost = lws_get_vhost_by_name(srv->ctx, "default");
+	if (!srv->vhost) {
+		snprintf(err, errlen, "no default vhost");
+		lws_context_destroy(srv->ctx);
+		goto fail;
+	}
 	srv->port = cfg->port;
 	if (cfg->cron && cfg->cron_ms > 0)
 		lws_sul_schedule(srv->ctx, 0, &srv->cron_sul, cron_fire,
@@ -1241,8 +1416,13 @@ int http_server_new(const struct http_server_config *cfg,
 	return 0;
 fail:
 	pthread_mutex_destroy(&srv->lock);
+	free(srv->handoff);
 	free(srv);
 	return CHAT_EIO;
+fail_nomem:
+	pthread_mutex_destroy(&srv->lock);
+	free(srv);
+	return CHAT_ENOMEM;
 }
 
 struct lws_context *http_server_lws_context(struct http_server *s)
@@ -1320,7 +1500,7 @@ void http_server_free(struct http_server *s)
 		free(d);
 	}
 	pthread_mutex_destroy(&s->lock);
-	free(s->peers);
+	free(s->handoff);
 	free(s);
 }
 
@@ -1374,16 +1554,6 @@ const char *http_req_param(const struct http_req *req, const char *name)
 		if (strcmp(req->param_names[i], name) == 0)
 			return req->param_values[i];
 	return NULL;
-}
-
-static int hexval(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	c = tolower(c);
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	return -1;
 }
 
 /* Decodes %XX and '+' of s[0..n) into out; CHAT_ETOOBIG if it won't fit. */
@@ -1521,31 +1691,71 @@ int http_res_begin(struct http_res *res, int status, const char *ctype)
 	if (ctype)
 		snprintf(res->ctype, sizeof(res->ctype), "%s", ctype);
 	res->begun = true;
+	res->progress_ms = mono_ms();
 	wake = ex_mark_pending_locked(res);
 	pthread_mutex_unlock(&res->srv->lock);
 	ex_kick(res, wake);
 	return 0;
 }
 
+/*
+ * Under srv->lock: whether res's client is too slow to be written to.
+ * A fast writer may get ahead of a fast reader by megabytes for a few
+ * milliseconds, so the per-answer backlog counts only once the socket
+ * has taken nothing for HTTP_STALL_MS; past the whole server's total it
+ * is cut at once (and one answer never holds more than
+ * HTTP_MAX_PENDING_OUT: buf_append refuses).
+ */
+static bool out_stalled(const struct http_res *res)
+{
+	size_t backlog = res->out.len - res->out_off;
+
+	if (res->srv->out_total > HTTP_MAX_OUT_TOTAL)
+		return true;
+	return backlog > HTTP_MAX_STREAM_BACKLOG &&
+	       mono_ms() - res->progress_ms > HTTP_STALL_MS;
+}
+
 int http_res_write(struct http_res *res, const void *data, size_t len)
 {
+	struct http_server *srv = res->srv;
 	bool wake = false;
 	int rc = 0;
 
-	pthread_mutex_lock(&res->srv->lock);
-	if (res->closed)
+	pthread_mutex_lock(&srv->lock);
+	if (res->closed || res->aborted) {
 		rc = CHAT_ECLOSED;
-	else if (res->head_only)
+	} else if (res->head_only) {
 		rc = 0;
-	else if (!res->begun || res->final)
+	} else if (!res->begun || res->final) {
 		rc = CHAT_EINVAL;
-	else
+	} else if (out_stalled(res)) {
+		/* a reader too slow: cut off, not buffered for */
+		res->aborted = true;
+		snprintf(res->note, sizeof(res->note),
+			 "cut off: the client reads too slowly");
+		rc = CHAT_ETOOBIG;
+		wake = ex_mark_pending_locked(res);
+	} else {
 		rc = buf_append(&res->out, data, len);
+		if (rc == 0)
+			srv->out_total += len;
+	}
 	if (rc == 0 && !res->head_only)
 		wake = ex_mark_pending_locked(res);
-	pthread_mutex_unlock(&res->srv->lock);
+	pthread_mutex_unlock(&srv->lock);
 	ex_kick(res, wake);
 	return rc;
+}
+
+void http_res_abort(struct http_res *res)
+{
+	pthread_mutex_lock(&res->srv->lock);
+	res->aborted = true;
+	res->final = true;
+	pthread_mutex_unlock(&res->srv->lock);
+	ex_wake(res);
+	ex_release(res);		/* the handler's reference */
 }
 
 void http_res_end(struct http_res *res)
@@ -1593,9 +1803,11 @@ void http_res_send(struct http_res *res, int status, const char *ctype,
 			snprintf(res->ctype, sizeof(res->ctype), "%s", ctype);
 		res->content_length = (int64_t)len;
 		res->begun = true;
-		if (len && !res->head_only && !res->closed &&
-		    buf_append(&res->out, body, len))
-			res->content_length = (int64_t)res->out.len;
+		if (len && !res->head_only && !res->closed) {
+			if (buf_append(&res->out, body, len))
+				res->content_length = (int64_t)res->out.len;
+			res->srv->out_total += res->out.len;
+		}
 		res->final = true;
 		wake = ex_mark_pending_locked(res);
 	}

@@ -2,7 +2,8 @@
  * http-server.h - the HTTP server every daemon runs, on libwebsockets.
  *
  * One event-loop thread does all socket I/O.  A request is read whole
- * (headers, then a body up to max_body bytes; 413 beyond), matched against
+ * (headers, strictly as http1.h says, then a body up to max_body bytes,
+ * with a Content-Length or chunked; 413 beyond), matched against
  * the route table, checked against the route's permission, then handed to
  * its handler: on the worker pool by default, on the loop thread for
  * routes flagged HTTP_ROUTE_ON_LOOP (which must never block).
@@ -150,11 +151,19 @@ void http_res_json(struct http_res *res, int status, cJSON *json);
 void http_res_error(struct http_res *res, int status, const char *code,
 		    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 /* Streaming: status line and headers now, body in pieces (chunked, or
- * until close), never buffered beyond what the socket takes, up to a
- * ceiling of pending bytes (CHAT_ETOOBIG past it). */
+ * until close).  A write when the client has left more than 1 MiB of
+ * this answer unread and read nothing for 2 s, or the server holds 64 MiB
+ * unread in all (or one answer 16 MiB), gives CHAT_ETOOBIG and cuts the
+ * client off (the connection closes as for
+ * http_res_abort; the final call is still the handler's to make). */
 int http_res_begin(struct http_res *res, int status, const char *ctype);
 int http_res_write(struct http_res *res, const void *data, size_t len);
 void http_res_end(struct http_res *res);		/* final */
+/* Final: ends the exchange as a failure the client can see: the
+ * connection closes without the body's end (no last chunk, or fewer
+ * bytes than the Content-Length said), so that a stream whose source
+ * died is never taken for a complete answer. */
+void http_res_abort(struct http_res *res);
 /* True once the client has gone away. */
 bool http_res_closed(const struct http_res *res);
 /* Words added to the request's access log line ("upstream=userd"); any

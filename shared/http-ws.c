@@ -549,6 +549,22 @@ int http_ws_upgrade(struct http_server *s, struct lws *wsi,
 	return 0;
 }
 
+void http_ws_abandon(struct http_res *res)
+{
+	struct http_ws *ws = registry_find(res);
+
+	if (!ws)
+		return;		/* pending: http_ws_accept sees res closed */
+	registry_remove(ws);
+	ws->state = WS_GONE;
+	pthread_mutex_lock(&ws->lock);
+	ws->closing = true;
+	pthread_mutex_unlock(&ws->lock);
+	if (ws->ops && ws->ops->on_close)
+		ws->ops->on_close(ws->arg, ws, HTTP_WS_ABNORMAL);
+	ws_unref(ws);			/* the registry's reference */
+}
+
 static void ws_set_ids(struct http_ws *ws, const struct http_req *req)
 {
 	snprintf(ws->path, sizeof(ws->path), "%s", req->path);
@@ -563,6 +579,11 @@ int http_ws_accept(struct http_req *req, const struct http_ws_ops *ops,
 	struct http_ws *ws = registry_find(res);
 
 	*out = NULL;
+	if (!ws && http_res_closed(res)) {
+		/* the handshake was lost (http_ws_abandon) */
+		http_res_end(res);
+		return CHAT_ECLOSED;
+	}
 	if (!ws) {
 		/* before the handler returned: http_ws_upgrade binds it */
 		ws = ws_new(req->server, 2);	/* owner + registry */

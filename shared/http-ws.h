@@ -122,6 +122,10 @@ bool http_ws_lws_callback(struct http_server *s, struct lws *wsi,
  * -1 to hang up. */
 int http_ws_upgrade(struct http_server *s, struct lws *wsi,
 		    struct http_res *res);
+/* The upgrade of res, decided by its handler, was lost before lws
+ * bound it to a connection: a WebSocket it accepted closes (on_close
+ * with 1006), a decision still to come finds the client gone. */
+void http_ws_abandon(struct http_res *res);
 /* The server's lws context (http-server.c). */
 struct lws_context *http_server_lws_context(struct http_server *s);
 

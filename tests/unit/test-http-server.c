@@ -335,7 +335,7 @@ static void test_http_server__json_and_request_id(void **state)
 	reply_release(&r);
 }
 
-/* Many headers, lws's own and the custom ones, read once each, names
+/* Many headers, common and unknown ones, read once each, names
  * lowercased, values whole; as many response headers go back. */
 static void test_http_server__many_headers(void **state)
 {
@@ -345,7 +345,7 @@ static void test_http_server__many_headers(void **state)
 		"Authorization: Bearer abc", "Cache-Control: no-cache",
 		"X-Request-Id: many-1", "Idempotency-Key: key-1",
 		"Last-Event-Id: 42", "X-Api-Key: k", "X-Forwarded-Proto: https",
-		"X-Forwarded-Host: h.example", "X-Unknown-Header: dropped",
+		"X-Forwarded-Host: h.example", "X-Unknown-Header: kept",
 		NULL,
 	};
 	static const char *const want[] = {
@@ -355,6 +355,7 @@ static void test_http_server__many_headers(void **state)
 		"x-request-id: many-1", "idempotency-key: key-1",
 		"last-event-id: 42", "x-api-key: k",
 		"x-forwarded-proto: https", "x-forwarded-host: h.example",
+		"x-unknown-header: kept",
 	};
 	struct reply r;
 	size_t i, lines = 0;
@@ -373,7 +374,6 @@ static void test_http_server__many_headers(void **state)
 			fail_msg("'%s' not answered in:\n%s", want[i],
 				 r.head.data);
 	}
-	assert_null(strstr(r.body.data, "x-unknown-header"));
 	for (p = r.body.data; (p = strchr(p, '\n')); p++)
 		lines++;
 	assert_true(lines >= sizeof(want) / sizeof(want[0]));
