@@ -259,9 +259,14 @@ static void proxy_on_done(void *arg, int rc)
 
 	pc->rc = rc;
 	if (pc->head_sent) {
-		/* a stream cut short can only end early; the log says so */
+		/* a stream cut short (the upstream died, or the client was
+		 * too slow) must not look complete to the client: no last
+		 * chunk, the connection closes; the log says why */
 		proxy_note(pc);
-		http_res_end(pc->res);
+		if (rc)
+			http_res_abort(pc->res);
+		else
+			http_res_end(pc->res);
 		proxy_finish(pc);
 		return;
 	}

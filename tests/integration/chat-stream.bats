@@ -589,3 +589,23 @@ wait_status() {
 	[[ $(sse_text <<<"$body") == "after the storm" ]] || false
 	[[ -n $(daemon_pid chatd) ]] && process_alive "$(daemon_pid chatd)"
 }
+
+@test "chatd killed mid-answer: the client's stream through the gateway ends as an error, never as complete" {
+	new_conv
+	out=$BATS_TEST_TMPDIR/killed.sse
+	sse_send_bg "$conv" '{"content":"go","model":"openai/fake:words=40,delay_ms=10,stall_at=3"}' "$out"
+	for ((i = 0; i < 200; i++)); do
+		grep -q '^event: delta' "$out" 2>/dev/null && break
+		sleep 0.05
+	done
+	grep -q '^event: delta' "$out" || false
+	kill -9 "$(daemon_pid chatd)"
+	rc=0
+	wait "$pid" || rc=$?
+	# curl's 18: the connection closed before the chunked body's end
+	[[ $rc == 18 ]] || false
+	run ! grep -q '^event: done' "$out"
+	start_daemon chatd
+	api GET /readyz
+	expect_status 200
+}
