@@ -70,7 +70,7 @@
  * the server hold what it does not read. */
 #define HTTP_MAX_STREAM_BACKLOG	(1024 * 1024)
 #define HTTP_MAX_OUT_TOTAL	(64 * 1024 * 1024)
-#define HTTP_STALL_MS		2000
+#define HTTP_STALL_MS		1000
 #define HTTP_WRITE_CHUNK	(32 * 1024)
 #define HTTP_REQUEST_ID_MAX	128
 #define HTTP_RAW_PROTOCOL	"chat-http1"	/* our client connections */
@@ -81,7 +81,8 @@
 /* Deadlines, seconds: a head must be complete this long after its first
  * byte (slow heads hold a descriptor), a body must make progress, an
  * idle keep-alive connection is closed, a refused one lingers so long
- * for the client to read its answer. */
+ * for the client to read its answer.  The first and the third are the
+ * defaults of http_server_config's. */
 #define HTTP_HEAD_TIMEOUT	10
 #define HTTP_BODY_TIMEOUT	30
 #define HTTP_IDLE_TIMEOUT	60
@@ -1020,7 +1021,7 @@ static int conn_process(struct http_conn *c)
 			if (rc == 0) {
 				if (!c->head_timer) {
 					c->head_timer = true;
-					conn_timeout(c, HTTP_HEAD_TIMEOUT);
+					conn_timeout(c, c->srv->cfg.head_timeout_s);
 				}
 				return 0;
 			}
@@ -1109,7 +1110,7 @@ static int conn_next(struct http_conn *c)
 	memset(&c->scan, 0, sizeof(c->scan));
 	c->head_timer = false;
 	conn_pause(c, false);
-	conn_timeout(c, HTTP_IDLE_TIMEOUT);
+	conn_timeout(c, c->srv->cfg.idle_timeout_s);
 	return conn_process(c);
 }
 
@@ -1215,7 +1216,7 @@ static int raw_callback(struct lws *wsi, enum lws_callback_reasons reason,
 		c->wsi = wsi;
 		buf_init(&c->in, HTTP_CONN_MAX_IN);
 		lws_get_peer_simple(wsi, c->peer, sizeof(c->peer));
-		conn_timeout(c, HTTP_HEAD_TIMEOUT);
+		conn_timeout(c, srv->cfg.head_timeout_s);
 		c->head_timer = true;
 		return 0;
 	case LWS_CALLBACK_RAW_RX:
@@ -1346,6 +1347,10 @@ int http_server_new(const struct http_server_config *cfg,
 	srv->cfg = *cfg;
 	if (!srv->cfg.max_body)
 		srv->cfg.max_body = HTTP_DEFAULT_MAX_BODY;
+	if (srv->cfg.head_timeout_s <= 0)
+		srv->cfg.head_timeout_s = HTTP_HEAD_TIMEOUT;
+	if (srv->cfg.idle_timeout_s <= 0)
+		srv->cfg.idle_timeout_s = HTTP_IDLE_TIMEOUT;
 	pthread_mutex_init(&srv->lock, NULL);
 	lws_set_log_level(LLL_ERR, lws_log_to_ours);
 	{

@@ -104,6 +104,10 @@ struct http_server_config {
 	/* answer for a request no route matches (runs on the loop thread,
 	 * must not block); NULL gives 404 */
 	http_handler_fn fallback;
+	/* seconds a request head may take from its first byte (0: 10) and
+	 * an idle keep-alive connection may wait (0: 60) */
+	int head_timeout_s;
+	int idle_timeout_s;
 };
 
 int http_server_new(const struct http_server_config *cfg,
@@ -152,7 +156,7 @@ void http_res_error(struct http_res *res, int status, const char *code,
 		    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 /* Streaming: status line and headers now, body in pieces (chunked, or
  * until close).  A write when the client has left more than 1 MiB of
- * this answer unread and read nothing for 2 s, or the server holds 64 MiB
+ * this answer unread and read nothing for 1 s, or the server holds 64 MiB
  * unread in all (or one answer 16 MiB), gives CHAT_ETOOBIG and cuts the
  * client off (the connection closes as for
  * http_res_abort; the final call is still the handler's to make). */

@@ -1,7 +1,9 @@
 /*
  * test-http-server.c - the libwebsockets HTTP server, end to end over
  * loopback with libcurl as the client: routing, permissions, bodies and
- * their ceiling, streaming, keep-alive, request ids, a client that leaves.
+ * their ceiling, streaming, keep-alive, request ids, a client that leaves;
+ * and with raw sockets as a hostile client: every refusal, requests that
+ * must never run, chunked bodies, pipelining, deadlines, a slow reader.
  */
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -9,6 +11,7 @@
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,6 +28,7 @@
 #include "http-server.h"
 #include "log.h"
 #include "pool.h"
+#include "util.h"
 
 #define SECRET "test-internal-secret"
 
@@ -170,7 +174,45 @@ static void h_bad_header(struct http_req *req, struct http_res *res)
 		http_res_send(res, 500, "text/plain", strdup("accepted"), 8);
 }
 
+/* Counts the requests that reached a handler: a refused one never may. */
+static volatile int count_runs;
+
+static void h_count(struct http_req *req, struct http_res *res)
+{
+	(void)req;
+	__atomic_add_fetch(&count_runs, 1, __ATOMIC_SEQ_CST);
+	http_res_json(res, 201, NULL);
+}
+
+/* Writes 64 KiB pieces until the server refuses (a client that does not
+ * read is cut off) or 64 MiB went out; flood_rc is the last result. */
+static volatile int flood_rc = 1;
+static volatile size_t flood_written;
+
+static void h_flood(struct http_req *req, struct http_res *res)
+{
+	static char piece[64 * 1024];
+	size_t written = 0;
+	int i, rc = 0;
+
+	(void)req;
+	memset(piece, 'x', sizeof(piece));
+	http_res_begin(res, 200, "text/event-stream");
+	for (i = 0; i < 1024 && rc == 0; i++) {
+		rc = http_res_write(res, piece, sizeof(piece));
+		if (rc == 0)
+			written += sizeof(piece);
+		usleep(20000);
+	}
+	flood_written = written;
+	flood_rc = rc;
+	http_res_end(res);
+}
+
 static const struct http_route routes[] = {
+	{ "POST", "/count", HTTP_PERM_PUBLIC, h_count, 0 },
+	{ "GET", "/flood", HTTP_PERM_PUBLIC, h_flood, 0 },
+	{ "GET", "/ws", HTTP_PERM_PUBLIC, h_hello, HTTP_ROUTE_WEBSOCKET },
 	{ "GET", "/headers", HTTP_PERM_PUBLIC, h_headers, 0 },
 	{ "GET", "/bad-header", HTTP_PERM_PUBLIC, h_bad_header, 0 },
 	{ "GET", "/hello", HTTP_PERM_PUBLIC, h_hello, 0 },
@@ -215,6 +257,7 @@ static int setup(void **state)
 		.name = "test", .host = "127.0.0.1", .routes = routes,
 		.nroutes = sizeof(routes) / sizeof(routes[0]),
 		.max_body = 1024 * 1024, .internal_secret = SECRET,
+		.head_timeout_s = 1,
 	};
 	char err[256];
 
@@ -723,6 +766,302 @@ static void test_http_server__pipelined_after_body(void **state)
 	reply_release(&r);
 }
 
+
+/* ---- raw clients: what a hostile or careless client sends ---- */
+
+static int raw_connect(void)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET };
+	struct timeval tv = { .tv_sec = 5 };
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+	a.sin_port = htons((uint16_t)port);
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	return fd;
+}
+
+static void raw_send(int fd, const char *data, size_t len)
+{
+	assert_int_equal(send(fd, data, len, MSG_NOSIGNAL), (ssize_t)len);
+}
+
+/* Everything the server sends until it closes (or 5 s pass: *closed
+ * false), NUL-terminated, into b. */
+static void raw_read_all(int fd, struct buf *b, bool *closed)
+{
+	char chunk[4096];
+	ssize_t n;
+
+	buf_init(b, 1 << 20);
+	*closed = false;
+	while ((n = read(fd, chunk, sizeof(chunk))) > 0)
+		assert_int_equal(buf_append(b, chunk, (size_t)n), 0);
+	*closed = n == 0;
+	if (!b->data)
+		buf_append(b, "", 0);
+}
+
+/* Sends req (len bytes) on a new connection; the answer must start with
+ * "HTTP/1.1 <status>" and the server must close the connection. */
+static void expect_refused(const char *req, size_t len, int status)
+{
+	char want[32];
+	struct buf b;
+	bool closed;
+	int fd = raw_connect();
+
+	raw_send(fd, req, len);
+	raw_read_all(fd, &b, &closed);
+	close(fd);
+	snprintf(want, sizeof(want), "HTTP/1.1 %d ", status);
+	if (strncmp(b.data, want, strlen(want)) != 0 || !closed ||
+	    !strcasestr(b.data, "\r\nconnection: close\r\n"))
+		fail_msg("%.*s...: wanted %d and a close, got %s:\n%s",
+			 (int)(len < 60 ? len : 60), req, status,
+			 closed ? "closed" : "still open", b.data);
+	buf_release(&b);
+}
+
+#define REFUSED(lit, status) expect_refused(lit, sizeof(lit) - 1, status)
+
+/* A request refused for its framing is answered once and never reaches
+ * its handler, whatever follows it on the connection. */
+static void test_http_server__refused_never_runs(void **state)
+{
+	static const char *const bad[] = {
+		"Content-Length: abc\r\n", "Content-Length: +2\r\n",
+		"Content-Length: 0x2\r\n", "Content-Length: \r\n",
+		"Content-Length: 2 2\r\n", "Content-Length: -1\r\n",
+		"Content-Length: 2\r\nContent-Length: 3\r\n",
+		"Content-Length: 2\r\nTransfer-Encoding: chunked\r\n",
+		"Transfer-Encoding : chunked\r\n", "Content-Length : 2\r\n",
+		"X-A: a\001b\r\nContent-Length: 2\r\n",
+		"X-Folded: a\r\n b\r\nContent-Length: 2\r\n",
+		"Bad Name: x\r\nContent-Length: 2\r\n",
+	};
+	char req[512];
+	size_t i;
+	int n;
+
+	(void)state;
+	count_runs = 0;
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		n = snprintf(req, sizeof(req), "POST /count HTTP/1.1\r\n"
+			     "Host: x\r\n%s\r\n{}", bad[i]);
+		expect_refused(req, (size_t)n, 400);
+	}
+	/* a NUL in a value, bare LFs */
+	REFUSED("POST /count HTTP/1.1\r\nHost: x\r\nX-A: a\0b\r\n"
+		"Content-Length: 2\r\n\r\n{}", 400);
+	REFUSED("POST /count HTTP/1.1\nHost: x\nContent-Length: 2\n\n{}", 400);
+	REFUSED("POST /count HTTP/1.1\r\nHost: x\r\nContent-Length: 2\n\r\n{}",
+		400);
+	/* Transfer-Encoding in HTTP/1.0, Host missing or twice */
+	REFUSED("POST /count HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n"
+		"2\r\n{}\r\n0\r\n\r\n", 400);
+	REFUSED("POST /count HTTP/1.1\r\nContent-Length: 2\r\n\r\n{}", 400);
+	REFUSED("POST /count HTTP/1.1\r\nHost: a\r\nHost: b\r\n"
+		"Content-Length: 2\r\n\r\n{}", 400);
+	/* a refusal then a valid request on the same connection: neither
+	 * runs */
+	REFUSED("POST /count HTTP/1.1\r\nHost: x\r\nContent-Length: abc\r\n\r\n"
+		"POST /count HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n",
+		400);
+	usleep(100000);
+	assert_int_equal(count_runs, 0);
+	/* and the same handler does run for a well-formed request */
+	REFUSED("POST /count HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n"
+		"Connection: close\r\n\r\n{}", 201);
+	usleep(100000);
+	assert_int_equal(count_runs, 1);
+}
+
+/* Each refusal with its status, the connection closed after it. */
+static void test_http_server__refusal_statuses(void **state)
+{
+	struct buf b;
+	char *big;
+	int i, n;
+
+	(void)state;
+	REFUSED("CONNECT x:80 HTTP/1.1\r\nHost: x\r\n\r\n", 501);
+	REFUSED("BREW /pot HTTP/1.1\r\nHost: x\r\n\r\n", 501);
+	REFUSED("TRACE / HTTP/1.1\r\nHost: x\r\n\r\n", 501);
+	REFUSED("POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\n"
+		"\r\n", 501);
+	REFUSED("POST /echo HTTP/1.1\r\nHost: x\r\n"
+		"Transfer-Encoding: chunked, gzip\r\n\r\n", 501);
+	REFUSED("GET /hello HTTP/2.0\r\nHost: x\r\n\r\n", 505);
+	REFUSED("GET /hello HTTP/1.2\r\nHost: x\r\n\r\n", 505);
+	REFUSED("GET  /hello HTTP/1.1\r\nHost: x\r\n\r\n", 400);
+	REFUSED("GET /hello http/1.1\r\nHost: x\r\n\r\n", 400);
+	REFUSED("GET http://x/hello HTTP/1.1\r\nHost: x\r\n\r\n", 400);
+	REFUSED("GET /a%00b HTTP/1.1\r\nHost: x\r\n\r\n", 400);
+	REFUSED("GET /a%zz HTTP/1.1\r\nHost: x\r\n\r\n", 400);
+	REFUSED("POST /echo HTTP/1.1\r\nHost: x\r\nExpect: 200-ok\r\n"
+		"Content-Length: 1\r\n\r\nx", 417);
+	REFUSED("POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 2000000\r\n"
+		"\r\n", 413);
+	/* a 20 KiB URL, a 64 KiB header line, 2,000 headers */
+	big = malloc(200 * 1024);
+	assert_non_null(big);
+	n = sprintf(big, "GET /");
+	for (i = 0; i < 20 * 1024; i++)
+		big[n++] = 'a';
+	n += sprintf(big + n, " HTTP/1.1\r\nHost: x\r\n\r\n");
+	expect_refused(big, (size_t)n, 414);
+	n = sprintf(big, "GET /hello HTTP/1.1\r\nHost: x\r\nX-Big: ");
+	for (i = 0; i < 64 * 1024; i++)
+		big[n++] = 'a';
+	n += sprintf(big + n, "\r\n\r\n");
+	expect_refused(big, (size_t)n, 431);
+	n = sprintf(big, "GET /hello HTTP/1.1\r\nHost: x\r\n");
+	for (i = 0; i < 2000; i++)
+		n += sprintf(big + n, "X-%d: y\r\n", i);
+	n += sprintf(big + n, "\r\n");
+	expect_refused(big, (size_t)n, 431);
+	free(big);
+	/* WebSocket: only version 13, with a key */
+	REFUSED("GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n"
+		"Connection: Upgrade\r\nSec-WebSocket-Key: "
+		"dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 8\r\n\r\n",
+		426);
+	REFUSED("GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n"
+		"Connection: Upgrade\r\nSec-WebSocket-Version: 13\r\n\r\n",
+		400);
+	{
+		int fd = raw_connect();
+		bool closed;
+
+		raw_send(fd, "GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket"
+			 "\r\nConnection: Upgrade\r\nSec-WebSocket-Key: "
+			 "dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 7"
+			 "\r\n\r\n", 150);
+		raw_read_all(fd, &b, &closed);
+		close(fd);
+		assert_non_null(strcasestr(b.data,
+					   "\r\nsec-websocket-version: 13\r\n"));
+		buf_release(&b);
+	}
+}
+
+/* h2c and other upgrades are ignored: the request gets its answer. */
+static void test_http_server__h2c_ignored(void **state)
+{
+	static const char req[] =
+		"GET /hello HTTP/1.1\r\nHost: x\r\nUpgrade: h2c\r\n"
+		"Connection: Upgrade, HTTP2-Settings, close\r\n"
+		"HTTP2-Settings: AAMAAABkAARAAAAAAAIAAAAA\r\n\r\n";
+	struct buf b;
+	bool closed;
+	int fd = raw_connect();
+
+	(void)state;
+	raw_send(fd, req, sizeof(req) - 1);
+	raw_read_all(fd, &b, &closed);
+	close(fd);
+	assert_true(strncmp(b.data, "HTTP/1.1 200 ", 13) == 0);
+	assert_null(strstr(b.data, " 101 "));
+	buf_release(&b);
+}
+
+/* Chunked bodies within max_body; pipelined requests after a body and
+ * 100-continue, answered in order on one connection. */
+static void test_http_server__chunked_and_pipelined(void **state)
+{
+	static const char req[] =
+		"POST /echo HTTP/1.1\r\nHost: x\r\n"
+		"Transfer-Encoding: chunked\r\n\r\n"
+		"5;ext=1\r\nhello\r\n6\r\n world\r\n0\r\nTrailer: t\r\n\r\n"
+		"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabc"
+		"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n"
+		"Expect: 100-continue\r\n\r\nxyz"
+		"GET /hello HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+	const char *p1, *p2, *p3, *p4;
+	struct buf b;
+	bool closed;
+	char *big;
+	int fd = raw_connect(), i, n;
+
+	(void)state;
+	raw_send(fd, req, sizeof(req) - 1);
+	raw_read_all(fd, &b, &closed);
+	close(fd);
+	assert_true(closed);
+	p1 = strstr(b.data, "\r\n\r\nhello world");
+	p2 = strstr(b.data, "\r\n\r\nabc");
+	p3 = strstr(b.data, "HTTP/1.1 100 Continue\r\n\r\n");
+	p4 = strstr(b.data, "\"hello\":\"world\"");
+	if (!p1 || !p2 || !p3 || !p4 || !(p1 < p2 && p2 < p3 && p3 < p4))
+		fail_msg("out of order or missing:\n%s", b.data);
+	assert_non_null(strstr(p3, "\r\n\r\nxyz"));
+	buf_release(&b);
+	/* over max_body, in chunks: 413; a malformed chunk: 400 */
+	big = malloc(1200 * 1024);
+	assert_non_null(big);
+	n = sprintf(big, "POST /count HTTP/1.1\r\nHost: x\r\n"
+		    "Transfer-Encoding: chunked\r\n\r\n");
+	for (i = 0; i < 17; i++) {
+		n += sprintf(big + n, "10000\r\n");
+		memset(big + n, 'z', 0x10000);
+		n += 0x10000;
+		n += sprintf(big + n, "\r\n");
+	}
+	n += sprintf(big + n, "0\r\n\r\n");
+	count_runs = 0;
+	expect_refused(big, (size_t)n, 413);
+	free(big);
+	REFUSED("POST /count HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: "
+		"chunked\r\n\r\n+2\r\n{}\r\n0\r\n\r\n", 400);
+	REFUSED("POST /count HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: "
+		"chunked\r\n\r\n2\n{}\r\n0\r\n\r\n", 400);
+	REFUSED("POST /count HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: "
+		"chunked\r\n\r\n2\r\n{}XX0\r\n\r\n", 400);
+	usleep(100000);
+	assert_int_equal(count_runs, 0);
+}
+
+/* A head that never ends is closed at its deadline (1 s here). */
+static void test_http_server__head_deadline(void **state)
+{
+	int64_t t0 = mono_ms();
+	struct buf b;
+	bool closed;
+	int fd = raw_connect();
+
+	(void)state;
+	raw_send(fd, "GET /hello HTTP/1.1\r\nHo", 23);
+	raw_read_all(fd, &b, &closed);
+	close(fd);
+	assert_true(closed);
+	assert_true(mono_ms() - t0 < 4000);
+	buf_release(&b);
+}
+
+/* A client that stops reading a stream is cut off: the handler's
+ * writes fail with CHAT_ETOOBIG instead of the server holding what the
+ * client does not read. */
+static void test_http_server__slow_reader_cut_off(void **state)
+{
+	static const char req[] = "GET /flood HTTP/1.1\r\nHost: x\r\n\r\n";
+	int fd = raw_connect(), i, rcvbuf = 4096;
+
+	(void)state;
+	setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
+	flood_rc = 1;
+	raw_send(fd, req, sizeof(req) - 1);
+	for (i = 0; i < 400 && flood_rc == 1; i++)
+		usleep(50000);
+	close(fd);
+	assert_int_equal(flood_rc, CHAT_ETOOBIG);
+	/* cut at the stall (1 MiB unread, nothing read for a second), well
+	 * before the 16 MiB one answer may hold */
+	if (flood_written > 10 * 1024 * 1024)
+		fail_msg("cut off only after %zu bytes", flood_written);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -739,6 +1078,12 @@ int main(void)
 		cmocka_unit_test(test_http_server__next_request_before_end),
 		cmocka_unit_test(test_http_server__pipelined_after_body),
 		cmocka_unit_test(test_http_server__timers),
+		cmocka_unit_test(test_http_server__refused_never_runs),
+		cmocka_unit_test(test_http_server__refusal_statuses),
+		cmocka_unit_test(test_http_server__h2c_ignored),
+		cmocka_unit_test(test_http_server__chunked_and_pipelined),
+		cmocka_unit_test(test_http_server__head_deadline),
+		cmocka_unit_test(test_http_server__slow_reader_cut_off),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
