@@ -376,7 +376,7 @@ long http1_chunked_feed(struct http1_chunked *c, const char *in, size_t len,
 				return -400;
 			}
 			break;
-		case CH_SIZE_WS:	/* "1 2" is no size: refuse, not guess */
+		case CH_SIZE_WS:	/* "1 2" is no size: refused */
 			if (++c->line > HTTP1_MAX_CHUNK_LINE)
 				return -400;
 			if (ch == ';')
