@@ -724,6 +724,9 @@ int http_ws_connect(struct http_server *s, const char *url,
 	if (!ws)
 		return CHAT_ENOMEM;
 	ws->client = true;
+	/* our peers are the stack's daemons, whose events carry whole
+	 * messages: a client's limit would cut every socket they serve */
+	ws->rx.max = HTTP_WS_MAX_PEER_MESSAGE;
 	ws->state = WS_ACCEPTED;
 	ws->ops = ops;
 	ws->arg = arg;
@@ -790,8 +793,9 @@ int http_ws_send(struct http_ws *ws, const void *data, size_t len,
 	pthread_mutex_lock(&ws->lock);
 	if (ws->closing) {
 		rc = CHAT_ECLOSED;
-	} else if (ws->queued + len > HTTP_WS_MAX_QUEUED) {
-		/* a peer that does not read: give up on it */
+	} else if (ws->queued > HTTP_WS_MAX_QUEUED) {
+		/* a peer that does not read: give up on it (a big message
+		 * to one that does gets in whole) */
 		rc = CHAT_ETOOBIG;
 		ws->closing = true;
 		ws->close_now = true;

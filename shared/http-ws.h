@@ -28,9 +28,11 @@
  * Both sides: callbacks run on the loop thread.  http_ws_send and
  * http_ws_close may be called from any thread.  Messages split over
  * several frames are put together before on_message, up to
- * HTTP_WS_MAX_MESSAGE (larger: closed with 1009).  Queued outgoing bytes
- * have a ceiling (HTTP_WS_MAX_QUEUED): a send past it fails with
- * CHAT_ETOOBIG and the connection is closed with 1008.
+ * HTTP_WS_MAX_MESSAGE from a client, HTTP_WS_MAX_PEER_MESSAGE on an
+ * http_ws_connect connection (larger: closed with 1009).  Queued
+ * outgoing bytes have a ceiling (HTTP_WS_MAX_QUEUED): a send while the
+ * queue is past it fails with CHAT_ETOOBIG and the connection is closed
+ * with 1008 (so one message larger than the ceiling still goes out).
  *
  * Lifetime: a struct http_ws holds one reference for its connection and
  * one for its owner (whoever got it from http_ws_accept or
@@ -47,7 +49,8 @@
 
 #include "http-server.h"
 
-#define HTTP_WS_MAX_MESSAGE	(1024 * 1024)
+#define HTTP_WS_MAX_MESSAGE	(1024 * 1024)	/* from clients */
+#define HTTP_WS_MAX_PEER_MESSAGE (16 * 1024 * 1024)	/* http_ws_connect's */
 #define HTTP_WS_MAX_QUEUED	(4 * 1024 * 1024)
 
 /* Close codes (RFC 6455) used here. */

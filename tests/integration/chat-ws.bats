@@ -315,3 +315,23 @@ gen_frames() {
 	expect_status 201
 	[[ $(jb .assistant_message.content) == "back again" ]] || false
 }
+
+@test "an event past 1 MiB reaches every socket of the user, and the sockets stay open" {
+	new_conv
+	ws_open a1 "$alice"
+	ws_open a2 "$alice"
+	# the body fits chatd's 1 MiB; its message event, with the ids and
+	# times around the content, does not fit in 1 MiB
+	big=$BATS_TEST_TMPDIR/big.json
+	{ printf '{"content":"'; head -c 1048500 /dev/zero | tr '\0' 'a'; printf '"}'; } >"$big"
+	api POST "/v1/conversations/$conv/messages?wait=true" "@$big" "$alice"
+	expect_status 201
+	for c in a1 a2; do
+		wait_frame "$c" "select(.type == \"message\" and .data.role == \"user\" and (.data.content | length) == 1048500)"
+	done
+	# both still open and usable
+	ws_send a1 '{"type":"ping"}'
+	wait_frame a1 'select(.type == "pong")'
+	ws_close a1
+	ws_close a2
+}
