@@ -1,6 +1,7 @@
 /*
- * json.c - cJSON helpers: strict parsing of request bodies, field getters
- * whose messages name the field, and RFC 3339 times.
+ * json.c - cJSON helpers: strict parsing of request bodies (no duplicate
+ * keys, optionally no \u0000), field getters whose messages name the
+ * field, and RFC 3339 times.
  */
 #include "json.h"
 
@@ -17,6 +18,24 @@
 
 /* Deepest nesting of arrays and objects a request body may have. */
 #define JSON_MAX_DEPTH 64
+
+/* Most bytes of a duplicated key quoted in the error message. */
+#define JSON_KEY_SHOWN 64
+
+/* json_parse's flags: what it refuses beyond malformed JSON. */
+#define JSON_NO_NUL	0x1	/* the escape \u0000 in a string */
+
+/*
+ * The keys of one object at a time, sorted to find duplicates in
+ * O(n log n): inline for the usual small objects, on the heap past that.
+ * Reused from object to object, so one parse allocates at most once per
+ * new high-water mark.
+ */
+struct json_keys {
+	const char *small[32];
+	const char **v;			/* small, or owned heap array */
+	size_t cap;
+};
 
 /*
  * Deepest nesting of [ and { outside strings.  Checked on the raw text
@@ -48,15 +67,107 @@ static size_t json_depth(const char *s, size_t len)
 	return max;
 }
 
-int json_parse_object(const char *body, size_t len, cJSON **out,
+/* True when the raw JSON text holds the escape \u0000; a backslash
+ * preceded by an odd number of backslashes is itself escaped. */
+static bool json_has_nul_escape(const char *s, size_t len)
+{
+	size_t i, run;
+
+	for (i = 0; i + 6 <= len; i++) {
+		if (s[i] != '\\' || memcmp(s + i + 1, "u0000", 5) != 0)
+			continue;
+		run = 0;
+		while (run < i && s[i - 1 - run] == '\\')
+			run++;
+		if (run % 2 == 0)
+			return true;
+	}
+	return false;
+}
+
+static int json_key_cmp(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* Bytes of key to quote: at most JSON_KEY_SHOWN, cut on a character
+ * boundary so the message stays valid UTF-8 (keys are valid UTF-8). */
+static int json_key_shown(const char *key)
+{
+	size_t n = strnlen(key, JSON_KEY_SHOWN + 1);
+
+	if (n > JSON_KEY_SHOWN) {
+		n = JSON_KEY_SHOWN;
+		while (n > 0 && ((unsigned char)key[n] & 0xC0) == 0x80)
+			n--;
+	}
+	return (int)n;
+}
+
+/*
+ * CHAT_EPARSE when an object anywhere under item has a key twice.  cJSON
+ * keeps both and its lookups find the first, while other parsers (a
+ * proxy, a WAF, a log pipeline) may take the last: the two would act on
+ * different values.  Keys compare byte for byte, as every lookup here is
+ * case-sensitive.  The recursion is bounded by JSON_MAX_DEPTH, checked
+ * before the tree was built.
+ */
+static int json_check_keys(const cJSON *item, struct json_keys *k,
+			   char *err, size_t errlen)
+{
+	const cJSON *c;
+	const char **v;
+	size_t n = 0, i;
+	int rc;
+
+	if (cJSON_IsObject(item)) {
+		for (c = item->child; c; c = c->next)
+			n++;
+		if (n > k->cap) {
+			v = realloc(k->v == k->small ? NULL : k->v,
+				    n * sizeof(*v));
+			if (!v) {
+				chat_errf(err, errlen, "out of memory");
+				return CHAT_ENOMEM;
+			}
+			k->v = v;
+			k->cap = n;
+		}
+		n = 0;
+		for (c = item->child; c; c = c->next)
+			k->v[n++] = c->string ? c->string : "";
+		qsort(k->v, n, sizeof(*k->v), json_key_cmp);
+		for (i = 1; i < n; i++) {
+			if (strcmp(k->v[i - 1], k->v[i]) != 0)
+				continue;
+			chat_errf(err, errlen, "duplicate key '%.*s'",
+				  json_key_shown(k->v[i]), k->v[i]);
+			return CHAT_EPARSE;
+		}
+	}
+	if (!cJSON_IsObject(item) && !cJSON_IsArray(item))
+		return 0;
+	for (c = item->child; c; c = c->next) {
+		rc = json_check_keys(c, k, err, errlen);
+		if (rc < 0)
+			return rc;
+	}
+	return 0;
+}
+
+/* The checks of json_parse_object, and those flags asks for. */
+static int json_parse(const char *body, size_t len, int flags, cJSON **out,
 		      char *err, size_t errlen)
 {
+	struct json_keys keys;
 	const char *end = NULL;
 	char *copy = NULL;
 	cJSON *root = NULL;
 	int rc = 0;
 
 	*out = NULL;
+	keys.v = keys.small;
+	keys.cap = sizeof(keys.small) / sizeof(keys.small[0]);
 	if (!body && len) {
 		chat_errf(err, errlen, "malformed JSON");
 		return CHAT_EPARSE;
@@ -74,6 +185,7 @@ int json_parse_object(const char *body, size_t len, cJSON **out,
 	/* A NUL-terminated copy: cJSON then cannot read past the body. */
 	copy = malloc(len + 1);
 	if (!copy) {
+		chat_errf(err, errlen, "out of memory");
 		rc = CHAT_ENOMEM;
 		goto out;
 	}
@@ -101,44 +213,36 @@ int json_parse_object(const char *body, size_t len, cJSON **out,
 		rc = CHAT_EPARSE;
 		goto out;
 	}
+	/* Before the keys: "a\u0000b" and "a\u0000c" both decode to "a",
+	 * and the NUL is the better reason. */
+	if ((flags & JSON_NO_NUL) && json_has_nul_escape(body, len)) {
+		chat_errf(err, errlen, "strings must not contain '\\u0000'");
+		rc = CHAT_EPARSE;
+		goto out;
+	}
+	rc = json_check_keys(root, &keys, err, errlen);
+	if (rc < 0)
+		goto out;
 	*out = root;
 	root = NULL;
 out:
+	if (keys.v != keys.small)
+		free(keys.v);
 	cJSON_Delete(root);
 	free(copy);
 	return rc;
 }
 
-/* True when the raw JSON text holds the escape \u0000; a backslash
- * preceded by an odd number of backslashes is itself escaped. */
-static bool json_has_nul_escape(const char *s, size_t len)
+int json_parse_object(const char *body, size_t len, cJSON **out,
+		      char *err, size_t errlen)
 {
-	size_t i, run;
-
-	for (i = 0; i + 6 <= len; i++) {
-		if (s[i] != '\\' || memcmp(s + i + 1, "u0000", 5) != 0)
-			continue;
-		run = 0;
-		while (run < i && s[i - 1 - run] == '\\')
-			run++;
-		if (run % 2 == 0)
-			return true;
-	}
-	return false;
+	return json_parse(body, len, 0, out, err, errlen);
 }
 
 int json_parse_body(const char *body, size_t len, cJSON **out, char *err,
 		    size_t errlen)
 {
-	int rc = json_parse_object(body, len, out, err, errlen);
-
-	if (rc == 0 && json_has_nul_escape(body, len)) {
-		cJSON_Delete(*out);
-		*out = NULL;
-		chat_errf(err, errlen, "strings must not contain '\\u0000'");
-		rc = CHAT_EPARSE;
-	}
-	return rc;
+	return json_parse(body, len, JSON_NO_NUL, out, err, errlen);
 }
 
 /* The field, or NULL with rc set for a missing one. */

@@ -13,14 +13,19 @@
 #include <cjson/cJSON.h>
 
 /* Parses a request body that must be a JSON object and valid UTF-8.
- * CHAT_EPARSE for malformed JSON, broken UTF-8 or a non-object; err says
- * which.  *out is owned by the caller (cJSON_Delete). */
+ * CHAT_EPARSE for malformed JSON, broken UTF-8, a non-object, or a key
+ * twice in one object at any depth (cJSON would take the first, another
+ * parser the last; keys compare case-sensitively); err says which, and
+ * names a duplicated key.  CHAT_ENOMEM without memory.  *out is owned by
+ * the caller (cJSON_Delete). */
 int json_parse_object(const char *body, size_t len, cJSON **out,
 		      char *err, size_t errlen);
 
-/* json_parse_object for a request body whose strings are stored: also
- * CHAT_EPARSE when the text holds the escape \u0000, which cJSON
- * decodes into a NUL that would silently cut the string short. */
+/* json_parse_object for a request body whose strings are stored or sent
+ * to a model: also CHAT_EPARSE when the text holds the escape \u0000,
+ * which cJSON decodes into a NUL that would silently cut the string
+ * short.  What clients send (bodies, WebSocket frames) goes through
+ * this. */
 int json_parse_body(const char *body, size_t len, cJSON **out, char *err,
 		    size_t errlen);
 

@@ -641,8 +641,10 @@ void openai_chat_handler(struct http_req *req, struct http_res *res)
 	cJSON *body = NULL;
 	int rc;
 
-	rc = json_parse_object(req->body, req->body_len, &body, err,
-			       sizeof(err));
+	/* \u0000 refused as on every body: the prompt would be cut short
+	 * at it and the model would answer a question nobody asked */
+	rc = json_parse_body(req->body, req->body_len, &body, err,
+			     sizeof(err));
 	if (rc < 0) {
 		openai_error(res, 400, "invalid_json", NULL, "%s", err);
 		goto out;

@@ -265,7 +265,9 @@ static void ws_on_message(void *arg, struct http_ws *ws, const char *data,
 			      "frames must be JSON text");
 		return;
 	}
-	if (json_parse_object(data, len, &frame, err, sizeof(err)) < 0) {
+	/* the REST bodies' rules: a send's text with \u0000 would be cut
+	 * short there, and a duplicated key read two ways */
+	if (json_parse_body(data, len, &frame, err, sizeof(err)) < 0) {
 		ws_send_error(conn, NULL, "invalid_json", "%s", err);
 		return;
 	}

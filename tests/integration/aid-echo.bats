@@ -167,6 +167,44 @@ setup() {
 	done
 }
 
+@test "a NUL escape or a key twice is refused with invalid_json and generates nothing" {
+	local nul="strings must not contain '\\u0000'"
+	local -a cases=(
+		'{"model":"echo","messages":[{"role":"user","content":"secret\u0000 cut here"}]}|'"$nul"
+		'{"model":"echo","stream":true,"messages":[{"role":"user","content":[{"type":"text","text":"a\u0000"}]}]}|'"$nul"
+		'{"model":"echo","messages":[{"role":"system","content":"\u0000"},{"role":"user","content":"x"}]}|'"$nul"
+		'{"model":"echo","model":"roomy","messages":[{"role":"user","content":"x"}]}|duplicate key '"'model'"
+		'{"model":"echo","messages":[{"role":"user","content":"a","content":"b"}]}|duplicate key '"'content'"
+		'{"model":"echo","messages":[{"role":"user","content":"x"}],"stream":false,"stream":true}|duplicate key '"'stream'"
+	)
+	local c uid i rows
+	# a user of its own: its usage rows are this test's only
+	new_user nulcheck
+	token=$access_token
+	uid=$user_id
+	for c in "${cases[@]}"; do
+		chat "${c%%|*}"
+		expect_openai_error 400 invalid_json null || {
+			echo "request: ${c%%|*}" >&2
+			return 1
+		}
+		[[ $(jb .error.message) == "${c#*|}" ]] || {
+			echo "request: ${c%%|*}: $body" >&2
+			return 1
+		}
+	done
+	# a good request after them makes the only usage row (rows are
+	# committed in order, at most 250 ms after they end)
+	chat "$(chat_body echo false)"
+	expect_status 200
+	for ((i = 0; i < 40; i++)); do
+		rows=$(db_query aid "SELECT count(*) FROM usage WHERE user_id = '$uid'")
+		((rows > 0)) && break
+		sleep 0.05
+	done
+	[[ $rows == 1 ]] || false
+}
+
 @test "an unknown model is 404 model_not_found in OpenAI's shape" {
 	chat "$(chat_body no-such-model)"
 	expect_openai_error 404 model_not_found

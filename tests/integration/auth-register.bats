@@ -164,6 +164,18 @@ expect_refused() {
 	login_user nul2 'abcdefgh\u0000'
 }
 
+@test "a key twice in one object is refused with invalid_json and stores nothing" {
+	expect_refused '{"username":"dup1","password":"password-1","username":"dup2"}' 400 invalid_json
+	[[ $(jb .error.message) == "duplicate key 'username'" ]] || false
+	expect_refused '{"username":"dup1","password":"password-1","password":"password-2"}' 400 invalid_json
+	[[ $(jb .error.message) == "duplicate key 'password'" ]] || false
+	expect_refused '{"username":"dup1","password":"password-1","role":"admin","role":"user"}' 400 invalid_json
+	[[ $(jb .error.message) == "duplicate key 'role'" ]] || false
+	# the same spelling through an escape is the same key
+	expect_refused '{"username":"dup1","password":"password-1","\u0075sername":"dup2"}' 400 invalid_json
+	[[ $(jb .error.message) == "duplicate key 'username'" ]] || false
+}
+
 @test "a 2 MiB body is refused with 413" {
 	local f before
 	before=$(stored_users)

@@ -527,6 +527,9 @@ wait_status() {
 	expect_error 400 invalid_json
 	api POST "$path" '{"content":"a\u0000b"}' "$alice"
 	expect_error 400 invalid_json
+	api POST "$path" '{"content":"a","parent_id":null,"content":"b"}' "$alice"
+	expect_error 400 invalid_json
+	[[ $(jb .error.message) == "duplicate key 'content'" ]] || false
 	printf '{"content":"caf\xc3"}' >"$BATS_TEST_TMPDIR/bad.json"
 	api POST "$path" "@$BATS_TEST_TMPDIR/bad.json" "$alice"
 	expect_error 400 invalid_json

@@ -280,6 +280,37 @@ gen_frames() {
 	ws_close a1
 }
 
+@test "a NUL escape or a key twice in a frame is refused as on REST, and nothing is stored" {
+	new_conv
+	before=$(msg_count)
+	ws_open a1 "$alice"
+	ws_send a1 "{\"type\":\"send\",\"conversation_id\":\"$conv\",\"content\":\"cut\\u0000here\",\"ref\":\"nul\"}"
+	ws_send a1 "{\"type\":\"send\",\"conversation_id\":\"$conv\",\"content\":\"first\",\"content\":\"second\",\"ref\":\"dup\"}"
+	# a reader taking the last type would see a send
+	ws_send a1 "{\"type\":\"ping\",\"type\":\"send\",\"conversation_id\":\"$conv\",\"content\":\"x\"}"
+	ws_send a1 "{\"type\":\"send\",\"conversation_id\":\"$conv\",\"content\":\"x\",\"model\":\"echo\\u0000\"}"
+	wait_frame a1 'select(.type == "error")' 4
+	frames a1 | jq -r 'select(.type == "error") | "\(.ref) \(.data.error.code) \(.data.error.message)"' >"$WS/got"
+	cat >"$WS/expected" <<-'EOF'
+		null invalid_json strings must not contain '\u0000'
+		null invalid_json duplicate key 'content'
+		null invalid_json duplicate key 'type'
+		null invalid_json strings must not contain '\u0000'
+	EOF
+	diff -u "$WS/expected" "$WS/got"
+	# nothing was queued: no pong, no event, nothing stored
+	ws_send a1 '{"type":"ping","ref":"p"}'
+	wait_frame a1 'select(.type == "pong")'
+	[[ $(frames a1 | grep -vc '"type":"error"') == 1 ]] || false
+	[[ $(msg_count) == "$before" ]] || false
+	# and the socket goes on
+	ws_send a1 "{\"type\":\"send\",\"conversation_id\":\"$conv\",\"content\":\"whole\"}"
+	wait_frame a1 'select(.type == "done")'
+	api GET "/v1/conversations/$conv" "" "$alice"
+	[[ $(jb '[.messages[].content] | join(",")') == whole,whole ]] || false
+	ws_close a1
+}
+
 @test "the WebSocket needs a caller and a well-formed last_event_id" {
 	run -1 "$FIXTURES/wsclient" "ws://127.0.0.1:$CHAT_PORT/v1/ws" -t 5 </dev/null
 	[[ $output == "error 401" ]] || false

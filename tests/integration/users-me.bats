@@ -172,6 +172,23 @@ expect_refused() {
 	expect_refused "@$f" 400 invalid_json
 }
 
+@test "a key twice in one object is refused with invalid_json, naming the key" {
+	local before
+	expect_refused '{"display_name":"First","display_name":"Second"}' 400 invalid_json
+	[[ $(jq -r .error.message <<<"$refused") == "duplicate key 'display_name'" ]] || false
+	expect_refused '{"preferences":{"theme":"dark","system_prompt":"x","theme":"light"}}' 400 invalid_json
+	[[ $(jq -r .error.message <<<"$refused") == "duplicate key 'theme'" ]] || false
+	# refused even when the field is one PATCH ignores
+	expect_refused '{"display_name":"Mallory","role":"admin","role":"user"}' 400 invalid_json
+	[[ $(jq -r .error.message <<<"$refused") == "duplicate key 'role'" ]] || false
+	# keys are case-sensitive: another case is another (unknown) field
+	me
+	before=$body
+	patch '{"Display_name":"x","display_Name":"y","DISPLAY_NAME":"z"}'
+	expect_status 200
+	[[ $body == "$before" ]] || false
+}
+
 @test "a 2 MiB body is refused with 413" {
 	expect_refused "@$(big_json_file $((2 * 1024 * 1024)))" 413 payload_too_large
 }

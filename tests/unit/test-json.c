@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "err.h"
 #include "json.h"
@@ -49,6 +50,8 @@ static const struct json_parse_case json_parse_cases[] = {
 	  "body is not valid UTF-8" },
 	{ "lone low surrogate escape", "{\"a\":\"\\udc00\"}", 0, CHAT_EPARSE,
 	  "malformed JSON" },
+	{ "keys equal once cut at a NUL", "{\"a\\u0000b\":1,\"a\\u0000c\":2}",
+	  0, CHAT_EPARSE, "duplicate key 'a'" },
 };
 
 static void test_json__parse_table(void **state)
@@ -301,6 +304,8 @@ static void test_json__parse_body(void **state)
 		  "malformed JSON" },
 		{ "not an object", "[\"\\u0000\"]", CHAT_EPARSE,
 		  "body must be a JSON object" },
+		{ "nul in duplicated keys", "{\"a\\u0000b\":1,\"a\\u0000c\":2}",
+		  CHAT_EPARSE, "strings must not contain '\\u0000'" },
 	};
 	cJSON *obj;
 	char err[128];
@@ -327,6 +332,170 @@ static void test_json__parse_body(void **state)
 		if (rc == 0)
 			cJSON_Delete(obj);
 	}
+}
+
+/* A key twice in one object, at any depth, is refused by both parsers
+ * with a message naming it; the same key in different objects, or in
+ * another case, is not a duplicate. */
+static void test_json__duplicate_keys(void **state)
+{
+	static const struct {
+		const char *name;
+		const char *body;
+		const char *err;	/* NULL: accepted */
+	} cases[] = {
+		{ "top level", "{\"role\":\"admin\",\"role\":\"user\"}",
+		  "duplicate key 'role'" },
+		{ "apart",
+		  "{\"a\":1,\"role\":\"admin\",\"b\":2,\"role\":\"x\"}",
+		  "duplicate key 'role'" },
+		{ "same value", "{\"a\":null,\"a\":null}",
+		  "duplicate key 'a'" },
+		{ "empty key", "{\"\":1,\"\":2}", "duplicate key ''" },
+		{ "nested", "{\"p\":{\"theme\":\"dark\",\"theme\":\"light\"}}",
+		  "duplicate key 'theme'" },
+		{ "in an array",
+		  "{\"m\":[1,{\"k\":1},{\"k\":2,\"x\":0,\"k\":3}]}",
+		  "duplicate key 'k'" },
+		{ "arrays in arrays",
+		  "{\"m\":[[[{\"a\":{\"b\":[{\"c\":1,\"c\":2}]}}]]]}",
+		  "duplicate key 'c'" },
+		{ "escaped spelling", "{\"a\":1,\"\\u0061\":2}",
+		  "duplicate key 'a'" },
+		{ "non-ASCII",
+		  "{\"\xC3\xA9t\xC3\xA9\":1,\"\\u00e9t\\u00e9\":2}",
+		  "duplicate key '\xC3\xA9t\xC3\xA9'" },
+		{ "other case",
+		  "{\"role\":\"a\",\"Role\":\"b\",\"ROLE\":\"c\"}",
+		  NULL },
+		{ "prefixes", "{\"ab\":1,\"a\":2,\"abc\":3,\"\":4}", NULL },
+		{ "same key in siblings",
+		  "{\"k\":0,\"a\":{\"k\":1},\"b\":[{\"k\":2},{\"k\":3}]}",
+		  NULL },
+		{ "key equal to a value", "{\"a\":\"b\",\"b\":\"a\"}", NULL },
+		{ "duplicate strings in an array", "{\"a\":[\"x\",\"x\"]}",
+		  NULL },
+	};
+	int (*parse[])(const char *, size_t, cJSON **, char *, size_t) = {
+		json_parse_object, json_parse_body,
+	};
+	cJSON *obj;
+	char err[128];
+	size_t i, p;
+	int rc;
+
+	(void)state;
+	for (p = 0; p < 2; p++) {
+		for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+			err[0] = '\0';
+			obj = (cJSON *)1;
+			rc = parse[p](cases[i].body, strlen(cases[i].body),
+				      &obj, err, sizeof(err));
+			if (rc != (cases[i].err ? CHAT_EPARSE : 0))
+				fail_msg("parser %zu, case '%s': rc %d (%s)",
+					 p, cases[i].name, rc, err);
+			if (rc == 0) {
+				cJSON_Delete(obj);
+				continue;
+			}
+			if (obj)
+				fail_msg("parser %zu, case '%s': object left",
+					 p, cases[i].name);
+			if (strcmp(err, cases[i].err) != 0)
+				fail_msg("parser %zu, case '%s': message '%s'",
+					 p, cases[i].name, err);
+		}
+	}
+}
+
+/* A long duplicated key is quoted up to 64 bytes, cut before a
+ * character that would straddle the limit. */
+static void test_json__duplicate_key_message(void **state)
+{
+	char key[80], body[256], want[128];
+	cJSON *obj = NULL;
+	char err[128];
+
+	(void)state;
+	/* 63 ASCII bytes then a 2-byte character over the 64th */
+	memset(key, 'x', 63);
+	memcpy(key + 63, "\xC3\xA9yz", 5);
+	snprintf(body, sizeof(body), "{\"%s\":1,\"%s\":2}", key, key);
+	assert_int_equal(json_parse_object(body, strlen(body), &obj, err,
+					   sizeof(err)), CHAT_EPARSE);
+	assert_null(obj);
+	snprintf(want, sizeof(want), "duplicate key '%.63s'", key);
+	assert_string_equal(err, want);
+}
+
+/* "{"k0":0,"k1":1,...}" with n keys; key dup_of repeated at the end
+ * when dup_of >= 0.  Caller frees. */
+static char *json_many_keys(size_t n, long dup_of)
+{
+	size_t cap = n * 24 + 64, len = 0, i;
+	char *s = malloc(cap);
+
+	assert_non_null(s);
+	s[len++] = '{';
+	for (i = 0; i < n; i++)
+		len += (size_t)snprintf(s + len, cap - len, "%s\"k%zu\":%zu",
+					i ? "," : "", i, i);
+	if (dup_of >= 0)
+		len += (size_t)snprintf(s + len, cap - len, ",\"k%ld\":0",
+					dup_of);
+	s[len++] = '}';
+	s[len] = '\0';
+	return s;
+}
+
+/* Big objects: every key kept, a duplicate found wherever it is, and in
+ * O(n log n): a pairwise check of 200000 keys would take minutes. */
+static void test_json__many_keys(void **state)
+{
+	static const long dups[] = { -1, 0, 123456, 199999 };
+	const size_t n = 200000;
+	clock_t start = clock();
+	cJSON *obj;
+	char err[128], want[64], *s;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(dups) / sizeof(dups[0]); i++) {
+		s = json_many_keys(n, dups[i]);
+		obj = NULL;
+		if (dups[i] < 0) {
+			assert_int_equal(json_parse_body(s, strlen(s), &obj,
+							 err, sizeof(err)), 0);
+			assert_int_equal(cJSON_GetArraySize(obj), (int)n);
+			assert_non_null(cJSON_GetObjectItemCaseSensitive(
+				obj, "k199999"));
+		} else {
+			assert_int_equal(json_parse_body(s, strlen(s), &obj,
+							 err, sizeof(err)),
+					 CHAT_EPARSE);
+			snprintf(want, sizeof(want), "duplicate key 'k%ld'",
+				 dups[i]);
+			assert_string_equal(err, want);
+		}
+		cJSON_Delete(obj);
+		free(s);
+	}
+	assert_true((clock() - start) / CLOCKS_PER_SEC < 20);
+	/* a small object after a big one (the key array is reused) */
+	s = json_many_keys(1000, -1);
+	{
+		char *body = malloc(strlen(s) + 64);
+
+		assert_non_null(body);
+		snprintf(body, strlen(s) + 64, "{\"a\":[%s,{\"b\":1,\"b\":2}]}",
+			 s);
+		assert_int_equal(json_parse_object(body, strlen(body), &obj,
+						   err, sizeof(err)),
+				 CHAT_EPARSE);
+		assert_string_equal(err, "duplicate key 'b'");
+		free(body);
+	}
+	free(s);
 }
 
 /* json_str: the string or NULL, whatever else stands there. */
@@ -411,6 +580,9 @@ int main(void)
 		cmocka_unit_test(test_json__deep_nesting),
 		cmocka_unit_test(test_json__getters),
 		cmocka_unit_test(test_json__parse_body),
+		cmocka_unit_test(test_json__duplicate_keys),
+		cmocka_unit_test(test_json__duplicate_key_message),
+		cmocka_unit_test(test_json__many_keys),
 		cmocka_unit_test(test_json__str),
 		cmocka_unit_test(test_json__time),
 	};
