@@ -164,6 +164,7 @@ enum conn_state {
 	CONN_BODY,		/* reading its body */
 	CONN_WAIT,		/* answering it; input waits */
 	CONN_LINGER,		/* refused: answer, then close */
+	CONN_WS,		/* upgraded: WebSocket frames (http-ws.c) */
 };
 
 /* A client connection: the per-session data of the raw protocol. */
@@ -175,6 +176,7 @@ struct http_conn {
 	struct http1_scan scan;		/* of the head being read */
 	bool head_timer;		/* its deadline is set */
 	struct http_res *ex;		/* the exchange read or answered */
+	struct http_ws *ws;		/* CONN_WS: the connection's ref */
 	int64_t body_left;		/* Content-Length bytes to read */
 	bool body_chunked;
 	struct http1_chunked chunk;
@@ -196,11 +198,6 @@ struct http_server {
 	lws_sorted_usec_list_t cron_sul;
 	struct http_timer *timers;	/* armed timers; loop thread only */
 	size_t out_total;		/* unsent answer bytes; under lock */
-	/* WebSocket upgrades handed to lws, by the descriptor lws got;
-	 * each holds the exchange's connection reference until lws
-	 * confirms the upgrade.  Loop thread only. */
-	struct http_res **handoff;
-	size_t nhandoff;
 	int port;
 };
 
@@ -939,24 +936,43 @@ static int conn_exchange(struct http_conn *c, const struct http1_request *h,
 	return 0;
 }
 
+/* Sec-WebSocket-Accept for key (RFC 6455 4.2.2) into out[29]. */
+static int ws_accept_key(const char *key, size_t len, char out[32])
+{
+	static const char guid[] = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
+	unsigned char in[64], md[20];
+
+	if (len + sizeof(guid) - 1 > sizeof(in))
+		return -1;
+	memcpy(in, key, len);
+	memcpy(in + len, guid, sizeof(guid) - 1);
+	if (!lws_SHA1(in, len + sizeof(guid) - 1, md))
+		return -1;
+	return lws_b64_encode_string((const char *)md, sizeof(md), out,
+				     32) > 0 ? 0 : -1;
+}
+
 /*
- * The upgrade request of c->ex is whole in c->in: checked, decided by
- * its handler here, then (unless refused) handed to lws with its bytes
- * replayed.  -1 closes c (its socket lives on in lws's descriptor).
+ * The upgrade request of c->ex is whole at the start of c->in (rc bytes):
+ * checked, decided by its handler here; unless refused, the 101 goes out
+ * and the connection carries WebSocket frames from now on (http-ws.c).
  */
-static int conn_upgrade(struct http_conn *c, const struct http1_request *h)
+static int conn_upgrade(struct http_conn *c, const struct http1_request *h,
+			size_t head_len)
 {
 	struct http_server *srv = c->srv;
 	struct http_res *ex = c->ex;
 	const struct http1_field *ver = http1_field(h, "sec-websocket-version");
 	const struct http1_field *key = http1_field(h, "sec-websocket-key");
-	struct lws *nwsi;
+	char accept[32];
+	struct buf b;
 	bool refused;
-	int fd;
+	int rc;
 
 	if (h->content_length > 0 || h->chunked)
 		return conn_refuse(c, 400, "an upgrade request has no body");
-	if (!key || key->value_len != 24)
+	if (!key || key->value_len != 24 ||
+	    ws_accept_key(key->value, key->value_len, accept))
 		return conn_refuse(c, 400, "missing or malformed "
 				   "Sec-WebSocket-Key");
 	if (!ver || ver->value_len != 2 || memcmp(ver->value, "13", 2) != 0) {
@@ -964,6 +980,7 @@ static int conn_upgrade(struct http_conn *c, const struct http1_request *h)
 		return conn_refuse(c, 426, "only WebSocket version 13 is "
 				   "supported");
 	}
+	conn_consume(c, head_len);
 	c->state = CONN_WAIT;
 	dispatch(ex);			/* WebSocket handlers run right here */
 	pthread_mutex_lock(&srv->lock);
@@ -973,35 +990,37 @@ static int conn_upgrade(struct http_conn *c, const struct http1_request *h)
 		ex->must_close = true;
 		return 0;		/* the answer goes out as any other */
 	}
-	fd = fcntl((int)lws_get_socket_fd(c->wsi), F_DUPFD_CLOEXEC, 0);
-	if (fd < 0 || (size_t)fd >= srv->nhandoff) {
-		if (fd >= 0)
-			close(fd);
-		log_error("websocket handoff: no descriptor");
-		pthread_mutex_lock(&srv->lock);
-		ex->closed = true;
-		pthread_mutex_unlock(&srv->lock);
-		return -1;		/* conn_closed releases ex */
-	}
-	/* the connection's reference moves to the handoff slot */
-	srv->handoff[fd] = ex;
+	buf_init(&b, 1024);
+	rc = buf_printf(&b, "%*sHTTP/1.1 101 Switching Protocols\r\n"
+			"upgrade: websocket\r\nconnection: Upgrade\r\n"
+			"sec-websocket-accept: %s\r\nx-request-id: %s\r\n\r\n",
+			LWS_PRE, "", accept, ex->request_id);
+	if (rc == 0 && lws_write(c->wsi, (unsigned char *)b.data + LWS_PRE,
+				 b.len - LWS_PRE, LWS_WRITE_RAW) <
+			       (int)(b.len - LWS_PRE))
+		rc = -1;
+	buf_release(&b);
+	/* the exchange ends here: the WebSocket holds what it needs */
+	c->ws = rc == 0 ? http_ws_raw_open(srv, c->wsi, ex, ex->path) : NULL;
 	c->ex = NULL;
 	pthread_mutex_lock(&srv->lock);
 	ex->wsi = NULL;
+	ex->closed = true;
+	ex->done = true;
 	pthread_mutex_unlock(&srv->lock);
-	nwsi = lws_adopt_socket_vhost_readbuf(srv->vhost, fd, c->in.data,
-					      c->in.len);
-	if (!nwsi && srv->handoff[fd] == ex) {
-		/* lws closed it before the handshake; nobody else will
-		 * release the slot */
-		srv->handoff[fd] = NULL;
-		pthread_mutex_lock(&srv->lock);
-		ex->closed = true;
-		pthread_mutex_unlock(&srv->lock);
-		ex_release(ex);
+	ex_release(ex);			/* the connection's reference */
+	if (!c->ws)
+		return -1;
+	c->state = CONN_WS;
+	conn_pause(c, false);
+	if (c->in.len) {		/* frames sent before the 101 came */
+		rc = http_ws_raw_rx(c->ws, (unsigned char *)c->in.data,
+				    c->in.len);
+		buf_release(&c->in);
+		return rc;
 	}
 	buf_release(&c->in);
-	return -1;
+	return 0;
 }
 
 /* Reads what c has received as far as it goes; -1 closes c. */
@@ -1031,7 +1050,7 @@ static int conn_process(struct http_conn *c)
 				return why ? conn_refuse(c, 400, why) : -1;
 			conn_timeout(c, 0);
 			if (h.websocket)
-				return conn_upgrade(c, &h);
+				return conn_upgrade(c, &h, (size_t)rc);
 			conn_consume(c, (size_t)rc);
 			c->body_chunked = h.chunked;
 			c->body_left = h.content_length > 0 ?
@@ -1097,6 +1116,7 @@ static int conn_process(struct http_conn *c)
 				conn_pause(c, true);
 			return 0;
 		case CONN_LINGER:
+		case CONN_WS:
 			buf_release(&c->in);
 			return 0;
 		}
@@ -1114,8 +1134,10 @@ static int conn_next(struct http_conn *c)
 	return conn_process(c);
 }
 
-static int conn_rx(struct http_conn *c, const void *in, size_t len)
+static int conn_rx(struct http_conn *c, void *in, size_t len)
 {
+	if (c->state == CONN_WS)
+		return http_ws_raw_rx(c->ws, in, len);
 	if (c->state == CONN_LINGER)
 		return 0;		/* read and dropped */
 	if (buf_append(&c->in, in, len))
@@ -1125,6 +1147,15 @@ static int conn_rx(struct http_conn *c, const void *in, size_t len)
 
 static int conn_writable(struct http_conn *c)
 {
+	if (c->state == CONN_WS) {
+		int rc = http_ws_raw_writable(c->ws);
+
+		if (rc <= 0)
+			return rc;
+		c->state = CONN_LINGER;	/* shut at the next writable */
+		lws_callback_on_writable(c->wsi);
+		return 0;
+	}
 	if (c->state == CONN_LINGER && !c->ex) {
 		if (c->shut)
 			return 0;
@@ -1143,6 +1174,10 @@ static void conn_closed(struct http_conn *c)
 	struct http_res *ex = c->ex;
 
 	buf_release(&c->in);
+	if (c->ws) {
+		http_ws_raw_closed(c->ws, c->wsi);
+		c->ws = NULL;
+	}
 	if (!ex)
 		return;
 	c->ex = NULL;
@@ -1232,49 +1267,7 @@ static int raw_callback(struct lws *wsi, enum lws_callback_reasons reason,
 	}
 }
 
-/* A WebSocket upgrade handed over by conn_upgrade, now parsed by lws
- * (which answers the 101): its exchange, decided already, gives the
- * connection to http-ws.c and lets go of it. */
-static int on_upgrade(struct http_server *srv, struct lws *wsi)
-{
-	int fd = (int)lws_get_socket_fd(wsi);
-	struct http_res *ex;
-	int n;
-
-	if (fd < 0 || (size_t)fd >= srv->nhandoff || !srv->handoff[fd])
-		return -1;
-	ex = srv->handoff[fd];
-	srv->handoff[fd] = NULL;
-	n = http_ws_upgrade(srv, wsi, ex);
-	pthread_mutex_lock(&srv->lock);
-	ex->wsi = NULL;
-	ex->closed = true;
-	ex->done = true;
-	pthread_mutex_unlock(&srv->lock);
-	ex_release(ex);			/* the connection's reference */
-	return n;
-}
-
-/* A handed-over socket that lws closed before its upgrade. */
-static void handoff_drop(struct http_server *srv, struct lws *wsi)
-{
-	int fd = (int)lws_get_socket_fd(wsi);
-	struct http_res *ex;
-
-	if (fd < 0 || (size_t)fd >= srv->nhandoff || !srv->handoff[fd])
-		return;
-	ex = srv->handoff[fd];
-	srv->handoff[fd] = NULL;
-	http_ws_abandon(ex);
-	pthread_mutex_lock(&srv->lock);
-	ex->wsi = NULL;
-	ex->closed = true;
-	pthread_mutex_unlock(&srv->lock);
-	ex_release(ex);
-}
-
-/* lws's own connections: WebSockets (both sides) and handed-over
- * upgrades.  No plain HTTP request ever reaches lws's parser. */
+/* lws's own connections: the WebSockets we open (http_ws_connect). */
 static int http_callback(struct lws *wsi, enum lws_callback_reasons reason,
 			 void *user, void *in, size_t len)
 {
@@ -1286,17 +1279,9 @@ static int http_callback(struct lws *wsi, enum lws_callback_reasons reason,
 	if (http_ws_lws_callback(srv, wsi, (int)reason, in, len, &ws_ret))
 		return ws_ret;
 	switch (reason) {
-	case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE:
-		if (srv && in && strcasecmp(in, "websocket") == 0)
-			return on_upgrade(srv, wsi);
-		return -1;
 	case LWS_CALLBACK_HTTP:
-		return -1;		/* never: only upgrades come here */
-	case LWS_CALLBACK_CLOSED_HTTP:
-	case LWS_CALLBACK_WSI_DESTROY:
-		if (srv)
-			handoff_drop(srv, wsi);
-		break;
+	case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE:
+		return -1;		/* never: clients are raw sockets */
 	case LWS_CALLBACK_EVENT_WAIT_CANCELLED:
 		if (srv)
 			drain_pending(srv);
@@ -1326,9 +1311,7 @@ static void lws_log_to_ours(int level, const char *line)
 
 	while (n && (line[n - 1] == '\n' || line[n - 1] == '\r'))
 		n--;
-	/* lws 4.1 reports each adoption with a read buffer (every
-	 * WebSocket handoff) at error level */
-	if ((level & LLL_ERR) && !strstr(line, "adopt_socket_readbuf"))
+	if (level & LLL_ERR)
 		log_error("lws: %.*s", (int)n, line);
 	else
 		log_debug("lws: %.*s", (int)n, line);
@@ -1353,21 +1336,6 @@ int http_server_new(const struct http_server_config *cfg,
 		srv->cfg.idle_timeout_s = HTTP_IDLE_TIMEOUT;
 	pthread_mutex_init(&srv->lock, NULL);
 	lws_set_log_level(LLL_ERR, lws_log_to_ours);
-	{
-		struct rlimit rl;
-
-		/* one slot per possible descriptor; calloc'd pages stay
-		 * untouched, so only slots in use cost memory */
-		srv->nhandoff = getrlimit(RLIMIT_NOFILE, &rl) == 0 &&
-				rl.rlim_cur != RLIM_INFINITY ?
-					(size_t)rl.rlim_cur : 65536;
-		if (srv->nhandoff > 65536)
-			srv->nhandoff = 65536;
-		srv->handoff = calloc(srv->nhandoff, sizeof(*srv->handoff));
-		if (!srv->handoff)
-			goto fail_nomem;
-	}
-
 	srv->protocols[0] = (struct lws_protocols){
 		.name = "http",
 		.callback = http_callback,
@@ -1421,13 +1389,9 @@ int http_server_new(const struct http_server_config *cfg,
 	return 0;
 fail:
 	pthread_mutex_destroy(&srv->lock);
-	free(srv->handoff);
 	free(srv);
 	return CHAT_EIO;
-fail_nomem:
-	pthread_mutex_destroy(&srv->lock);
-	free(srv);
-	return CHAT_ENOMEM;
+
 }
 
 struct lws_context *http_server_lws_context(struct http_server *s)
@@ -1505,7 +1469,6 @@ void http_server_free(struct http_server *s)
 		free(d);
 	}
 	pthread_mutex_destroy(&s->lock);
-	free(s->handoff);
 	free(s);
 }
 

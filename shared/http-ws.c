@@ -40,12 +40,19 @@
 #include "buf.h"
 #include "err.h"
 #include "log.h"
+#include "utf8.h"
 #include "util.h"
+#include "ws-frame.h"
 
 #define WS_WRITE_CHUNK		(32 * 1024)	/* one frame per writable */
 #define WS_MAX_HEADERS		32		/* client handshake headers */
 #define WS_REASON_MAX		120		/* close reason, bytes */
 #define WS_URL_MAX		4096
+/* Server side: an idle client is pinged, and closed when nothing at all
+ * (a pong included) has come for WS_IDLE_S. */
+#define WS_PING_MS		30000
+#define WS_IDLE_S		75
+#define WS_CLOSE_WAIT_S		2	/* for the peer's close frame */
 
 enum ws_state {
 	WS_PENDING,		/* server: 101 sent, handler not decided */
@@ -96,6 +103,19 @@ struct http_ws {
 	bool open_due;			/* accepted: on_open at next chance */
 	bool close_due;			/* client failed inside connect */
 	int due_code;
+
+	/* server side: frames read and written here (ws-frame.h) on the
+	 * HTTP server's raw connection; loop thread */
+	bool raw;
+	struct ws_frame_parser fp;
+	unsigned char ctl[WS_CONTROL_MAX];	/* a control frame's payload */
+	size_t ctl_len;
+	unsigned char pong[WS_CONTROL_MAX];	/* the pong owed */
+	size_t pong_len;
+	bool pong_due, ping_due;
+	bool close_sent, peer_closed;
+	int64_t last_rx_ms;
+	lws_sorted_usec_list_t ping_sul;
 
 	/* client handshake headers, owned */
 	char *headers[WS_MAX_HEADERS];
@@ -523,8 +543,22 @@ bool http_ws_lws_callback(struct http_server *s, struct lws *wsi,
 /* ------------------------------------------------------------------ */
 /* server side */
 
-int http_ws_upgrade(struct http_server *s, struct lws *wsi,
-		    struct http_res *res)
+static void ping_fire(lws_sorted_usec_list_t *sul)
+{
+	struct http_ws *ws = lws_container_of(sul, struct http_ws, ping_sul);
+
+	if (!ws->wsi)
+		return;
+	if (mono_ms() - ws->last_rx_ms >= WS_PING_MS - 100) {
+		ws->ping_due = true;
+		lws_callback_on_writable(ws->wsi);
+	}
+	lws_sul_schedule(http_server_lws_context(ws->srv), 0, &ws->ping_sul,
+			 ping_fire, (lws_usec_t)WS_PING_MS * LWS_US_PER_MS);
+}
+
+struct http_ws *http_ws_raw_open(struct http_server *s, struct lws *wsi,
+				 struct http_res *res, const char *path)
 {
 	struct http_ws *ws = registry_find(res);
 
@@ -537,32 +571,268 @@ int http_ws_upgrade(struct http_server *s, struct lws *wsi,
 		 * registry until the handler decides */
 		ws = ws_new(s, 2);
 		if (!ws)
-			return -1;
+			return NULL;
 		ws->state = WS_PENDING;
 		registry_add(ws, res);
+		snprintf(ws->path, sizeof(ws->path), "%s", path);
 	}
 	ws->wsi = wsi;
-	lws_set_opaque_user_data(wsi, ws);
-	if (lws_hdr_copy(wsi, ws->path, sizeof(ws->path),
-			 WSI_TOKEN_GET_URI) < 0)
-		ws->path[0] = '\0';
+	ws->raw = true;
+	ws->established = true;
+	ws->fp.masked_in = true;	/* a client's frames are masked */
+	ws->last_rx_ms = mono_ms();
+	lws_set_timeout(wsi, PENDING_TIMEOUT_USER_OK, WS_IDLE_S);
+	lws_sul_schedule(http_server_lws_context(s), 0, &ws->ping_sul,
+			 ping_fire, (lws_usec_t)WS_PING_MS * LWS_US_PER_MS);
+	if (ws->state == WS_ACCEPTED)
+		ws_open(ws);
+	pthread_mutex_lock(&ws->lock);
+	if (ws->out_head || ws->closing)
+		lws_callback_on_writable(wsi);
+	pthread_mutex_unlock(&ws->lock);
+	return ws;
+}
+
+/* Ends the connection with code: the close frame goes out at the next
+ * writable, then the connection closes without waiting for the peer. */
+static void raw_fail(struct http_ws *ws, int code, const char *reason)
+{
+	pthread_mutex_lock(&ws->lock);
+	ws->closing = true;
+	ws->close_now = true;
+	ws->close_code = code;
+	snprintf(ws->close_reason, sizeof(ws->close_reason), "%s", reason);
+	pthread_mutex_unlock(&ws->lock);
+	lws_callback_on_writable(ws->wsi);
+}
+
+/* True for valid UTF-8 (NUL allowed: it is text; JSON refuses it). */
+static bool text_valid(const char *s, size_t len)
+{
+	size_t i = 0, n;
+
+	while (i < len) {
+		n = utf8_decode(s + i, len - i, NULL);
+		if (!n)
+			return false;
+		i += n;
+	}
+	return true;
+}
+
+/* A whole message: to on_message, or held while the decision waits. */
+static int raw_message(struct http_ws *ws)
+{
+	struct ws_msg *m;
+
+	if (!ws->rx_binary && !text_valid(ws->rx.data ? ws->rx.data : "",
+					  ws->rx.len)) {
+		raw_fail(ws, 1007, "invalid UTF-8");
+		return 0;
+	}
+	if (ws->state == WS_OPEN) {
+		ws_ref(ws);
+		if (ws->ops->on_message)
+			ws->ops->on_message(ws->arg, ws,
+					    ws->rx.data ? ws->rx.data : "",
+					    ws->rx.len, ws->rx_binary);
+		buf_reset(&ws->rx);
+		ws_unref(ws);
+		return 0;
+	}
+	if (ws->held + ws->rx.len > HTTP_WS_MAX_QUEUED) {
+		raw_fail(ws, HTTP_WS_POLICY, "too much early data");
+		return 0;
+	}
+	m = msg_new(ws->rx.data, ws->rx.len, ws->rx_binary);
+	if (!m) {
+		raw_fail(ws, HTTP_WS_INTERNAL, "out of memory");
+		return 0;
+	}
+	if (ws->held_tail)
+		ws->held_tail->next = m;
+	else
+		ws->held_head = m;
+	ws->held_tail = m;
+	ws->held += m->len;
+	buf_reset(&ws->rx);
 	return 0;
 }
 
-void http_ws_abandon(struct http_res *res)
+/* A whole control frame (its payload in ws->ctl); -1 closes now. */
+static int raw_control(struct http_ws *ws, int opcode)
 {
-	struct http_ws *ws = registry_find(res);
+	int code;
 
-	if (!ws)
-		return;		/* pending: http_ws_accept sees res closed */
-	registry_remove(ws);
-	ws->state = WS_GONE;
+	switch (opcode) {
+	case WS_OP_PING:
+		memcpy(ws->pong, ws->ctl, ws->ctl_len);
+		ws->pong_len = ws->ctl_len;
+		ws->pong_due = true;
+		lws_callback_on_writable(ws->wsi);
+		return 0;
+	case WS_OP_CLOSE:
+		if (ws_frame_close_code(ws->ctl, ws->ctl_len, &code) != 0 ||
+		    (ws->ctl_len > 2 &&
+		     !text_valid((const char *)ws->ctl + 2, ws->ctl_len - 2))) {
+			ws->peer_closed = true;
+			raw_fail(ws, 1002, "malformed close frame");
+			return 0;
+		}
+		ws->peer_code = code;
+		ws->peer_closed = true;
+		if (ws->close_sent)
+			return -1;	/* the closing handshake is done */
+		/* echo it: the queue is dropped, the peer is leaving */
+		pthread_mutex_lock(&ws->lock);
+		ws->closing = true;
+		ws->close_now = true;
+		ws->close_code = code == HTTP_WS_NO_STATUS ? HTTP_WS_NORMAL :
+				 code;
+		ws->close_reason[0] = '\0';
+		pthread_mutex_unlock(&ws->lock);
+		lws_callback_on_writable(ws->wsi);
+		return 0;
+	default:		/* a pong: proof of life, already counted */
+		return 0;
+	}
+}
+
+int http_ws_raw_rx(struct http_ws *ws, unsigned char *in, size_t len)
+{
+	struct ws_frame_event ev;
+	long used;
+
+	ws->last_rx_ms = mono_ms();
+	lws_set_timeout(ws->wsi, PENDING_TIMEOUT_USER_OK, WS_IDLE_S);
+	while (len && !ws->close_now) {
+		used = ws_frame_feed(&ws->fp, in, len, &ev);
+		if (used < 0) {
+			raw_fail(ws, (int)-used, "protocol error");
+			return 0;
+		}
+		in += used;
+		len -= (size_t)used;
+		if (!ev.data)
+			continue;
+		if (ev.opcode >= WS_OP_CLOSE) {
+			memcpy(ws->ctl + ws->ctl_len, ev.bytes, ev.len);
+			ws->ctl_len += ev.len;	/* <= 125: the parser's */
+			if (ev.end) {
+				int rc = raw_control(ws, ev.opcode);
+
+				ws->ctl_len = 0;
+				if (rc)
+					return rc;
+			}
+			continue;
+		}
+		if (ev.start && ev.opcode != WS_OP_CONT)
+			buf_reset(&ws->rx);	/* a new message */
+		ws->rx_binary = ev.message_opcode == WS_OP_BINARY;
+		if (ev.len && buf_append(&ws->rx, ev.bytes, ev.len) != 0) {
+			raw_fail(ws, HTTP_WS_TOO_BIG, "message too big");
+			return 0;
+		}
+		if (ev.end && ev.fin && raw_message(ws))
+			return -1;
+	}
+	return 0;
+}
+
+/* Writes one frame (header and payload) on the raw connection. */
+static int raw_frame(struct http_ws *ws, int opcode, bool fin,
+		     const void *data, size_t len)
+{
+	unsigned char *buf = malloc(LWS_PRE + WS_FRAME_MAX_HEADER + len);
+	size_t h;
+	int n;
+
+	if (!buf)
+		return -1;
+	h = ws_frame_header(buf + LWS_PRE, opcode, fin, len, NULL);
+	if (len)
+		memcpy(buf + LWS_PRE + h, data, len);
+	n = lws_write(ws->wsi, buf + LWS_PRE, h + len, LWS_WRITE_RAW);
+	free(buf);
+	return n < (int)(h + len) ? -1 : 0;
+}
+
+int http_ws_raw_writable(struct http_ws *ws)
+{
+	unsigned char close[2 + WS_REASON_MAX];
+	struct ws_msg *m;
+	size_t chunk, clen;
+	bool first, last, more;
+	int code;
+
+	if (ws->close_sent)
+		return 0;		/* waiting for the peer's close */
+	if (ws->pong_due) {		/* control frames go first */
+		ws->pong_due = false;
+		if (raw_frame(ws, WS_OP_PONG, true, ws->pong, ws->pong_len))
+			return -1;
+		lws_callback_on_writable(ws->wsi);
+		return 0;
+	}
+	if (ws->ping_due) {
+		ws->ping_due = false;
+		if (raw_frame(ws, WS_OP_PING, true, NULL, 0))
+			return -1;
+	}
 	pthread_mutex_lock(&ws->lock);
-	ws->closing = true;
+	m = ws->out_head;
+	if (ws->close_now || (!m && ws->closing)) {
+		code = ws->close_code ? ws->close_code : HTTP_WS_NORMAL;
+		clen = strlen(ws->close_reason);
+		close[0] = (unsigned char)(code >> 8);
+		close[1] = (unsigned char)code;
+		memcpy(close + 2, ws->close_reason, clen);
+		pthread_mutex_unlock(&ws->lock);
+		ws->sent_code = code;
+		ws->close_sent = true;
+		if (raw_frame(ws, WS_OP_CLOSE, true, close, 2 + clen) ||
+		    ws->peer_closed)
+			return -1;
+		if (code == 1002 || code == 1007 || code == HTTP_WS_TOO_BIG)
+			return 1;	/* the peer may still be sending */
+		lws_set_timeout(ws->wsi, PENDING_TIMEOUT_USER_OK,
+				WS_CLOSE_WAIT_S);
+		return 0;
+	}
 	pthread_mutex_unlock(&ws->lock);
-	if (ws->ops && ws->ops->on_close)
-		ws->ops->on_close(ws->arg, ws, HTTP_WS_ABNORMAL);
-	ws_unref(ws);			/* the registry's reference */
+	if (!m || ws->state != WS_OPEN)
+		return 0;
+	/* m stays at the head: only this thread takes messages off; a
+	 * large message goes out in fragments, one per writable */
+	chunk = m->len - m->off;
+	if (chunk > WS_WRITE_CHUNK)
+		chunk = WS_WRITE_CHUNK;
+	first = m->off == 0;
+	last = m->off + chunk == m->len;
+	if (raw_frame(ws, first ? (m->binary ? WS_OP_BINARY : WS_OP_TEXT) :
+		      WS_OP_CONT, last, m->data + LWS_PRE + m->off, chunk))
+		return -1;
+	pthread_mutex_lock(&ws->lock);
+	m->off += chunk;
+	if (last) {
+		ws->out_head = m->next;
+		if (!ws->out_head)
+			ws->out_tail = NULL;
+		ws->queued -= m->len;
+		free(m);
+	}
+	more = ws->out_head || ws->closing;
+	pthread_mutex_unlock(&ws->lock);
+	if (more)
+		lws_callback_on_writable(ws->wsi);
+	return 0;
+}
+
+void http_ws_raw_closed(struct http_ws *ws, struct lws *wsi)
+{
+	lws_sul_cancel(&ws->ping_sul);
+	ws_gone(ws, wsi, ws_final_code(ws));
 }
 
 static void ws_set_ids(struct http_ws *ws, const struct http_req *req)

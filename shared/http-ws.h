@@ -120,15 +120,20 @@ struct lws_context;
  * connection's (the answer to lws is then in *ret). */
 bool http_ws_lws_callback(struct http_server *s, struct lws *wsi,
 			  int reason, void *in, size_t len, int *ret);
-/* The handler of res has returned from an upgrade request without a
- * refusal: binds res's WebSocket (accepted, or pending) to wsi.  0, or
- * -1 to hang up. */
-int http_ws_upgrade(struct http_server *s, struct lws *wsi,
-		    struct http_res *res);
-/* The upgrade of res, decided by its handler, was lost before lws
- * bound it to a connection: a WebSocket it accepted closes (on_close
- * with 1006), a decision still to come finds the client gone. */
-void http_ws_abandon(struct http_res *res);
+/* Server side, on the HTTP server's raw connection wsi, loop thread.
+ * The handler of res returned from an upgrade without refusing it and
+ * the 101 is out: binds res's WebSocket (accepted, or pending) to wsi.
+ * Returns it with the connection's reference (NULL: hang up). */
+struct http_ws *http_ws_raw_open(struct http_server *s, struct lws *wsi,
+				 struct http_res *res, const char *path);
+/* Bytes received (unmasked in place); -1 to hang up at once. */
+int http_ws_raw_rx(struct http_ws *ws, unsigned char *in, size_t len);
+/* The connection may be written; -1 to hang up, 1 to linger (our close
+ * frame is out after an error: drop what the peer still sends, then
+ * hang up). */
+int http_ws_raw_writable(struct http_ws *ws);
+/* The connection closed: the connection's reference goes. */
+void http_ws_raw_closed(struct http_ws *ws, struct lws *wsi);
 /* The server's lws context (http-server.c). */
 struct lws_context *http_server_lws_context(struct http_server *s);
 

@@ -3,8 +3,13 @@
  * routes and http_ws_connect clients on the same loop, over loopback.
  * Echo, messages fragmented over many frames, the message ceiling (1009),
  * sends from another thread, refusals now and later, a peer that is not
- * there.
+ * there; and raw frames as a client may send them: the handshake's
+ * accept value, pings mid-message, the closing handshake, and the
+ * protocol errors that close with 1002 (unmasked, reserved bits, unknown
+ * opcodes, stray continuations) or 1007 (text that is not UTF-8).
  */
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -13,6 +18,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
 #include <cmocka.h>
@@ -21,6 +28,7 @@
 #include "http-server.h"
 #include "http-ws.h"
 #include "log.h"
+#include "ws-frame.h"
 
 static struct http_server *srv;
 static pthread_t loop_thread;
@@ -376,6 +384,149 @@ static int teardown(void **state)
 	return 0;
 }
 
+
+/* ---- raw clients: the frames a careless or hostile client sends ---- */
+
+/* Connects and upgrades /echo; the 101 must carry RFC 6455's accept
+ * value for its sample key. */
+static int raw_upgrade(void)
+{
+	static const char req[] =
+		"GET /echo HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n"
+		"Connection: Upgrade\r\nSec-WebSocket-Key: "
+		"dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n";
+	struct sockaddr_in a = { .sin_family = AF_INET };
+	struct timeval tv = { .tv_sec = 5 };
+	char head[1024];
+	size_t got = 0;
+	ssize_t n;
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+	a.sin_port = htons((uint16_t)port);
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	assert_int_equal(write(fd, req, sizeof(req) - 1),
+			 (ssize_t)sizeof(req) - 1);
+	/* byte by byte up to the head's end: frames stay in the socket */
+	while (got < sizeof(head) - 1 && (n = read(fd, head + got, 1)) == 1) {
+		got++;
+		if (got >= 4 && memcmp(head + got - 4, "\r\n\r\n", 4) == 0)
+			break;
+	}
+	head[got] = '\0';
+	assert_true(strncmp(head, "HTTP/1.1 101 ", 13) == 0);
+	assert_non_null(strcasestr(head, "\r\nsec-websocket-accept: "
+				   "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n"));
+	return fd;
+}
+
+/* Sends one frame; mask NULL sends it unmasked (a protocol error). */
+static void raw_frame_send(int fd, int opcode, bool fin, int rsv,
+			   const void *data, size_t len,
+			   const unsigned char *mask)
+{
+	unsigned char buf[256];
+	size_t h;
+
+	assert_true(len <= sizeof(buf) - WS_FRAME_MAX_HEADER);
+	h = ws_frame_header(buf, opcode, fin, len, mask);
+	buf[0] |= (unsigned char)(rsv << 4);
+	memcpy(buf + h, data, len);
+	if (mask)
+		ws_frame_mask(buf + h, len, mask, 0);
+	assert_int_equal(write(fd, buf, h + len), (ssize_t)(h + len));
+}
+
+/* Reads one (unmasked, unfragmented) frame of the server's: its opcode,
+ * payload into out (up to 256 bytes); -1 at EOF. */
+static int raw_frame_read(int fd, unsigned char *out, size_t *len)
+{
+	unsigned char h[2];
+	size_t n, got = 0;
+
+	if (read(fd, h, 2) != 2)
+		return -1;
+	assert_int_equal(h[1] & 0x80, 0);	/* a server never masks */
+	n = h[1] & 0x7f;
+	assert_true(n < 126);
+	while (got < n) {
+		ssize_t r = read(fd, out + got, n - got);
+
+		assert_true(r > 0);
+		got += (size_t)r;
+	}
+	*len = n;
+	return h[0] & 0x0f;
+}
+
+/* The close frame the server sends, then the end of the connection. */
+static void expect_close(int fd, int code)
+{
+	unsigned char p[256];
+	size_t len;
+	int op;
+
+	while ((op = raw_frame_read(fd, p, &len)) == WS_OP_PING)
+		;
+	assert_int_equal(op, WS_OP_CLOSE);
+	assert_true(len >= 2);
+	assert_int_equal(p[0] << 8 | p[1], code);
+	assert_true(read(fd, p, sizeof(p)) <= 0);
+}
+
+static void test_raw_frames(void **state)
+{
+	static const unsigned char mask[4] = { 0x12, 0x34, 0x56, 0x78 };
+	unsigned char p[256];
+	size_t len;
+	int fd;
+
+	(void)state;
+	/* masked text echoes; a ping gets its pong, also mid-message */
+	fd = raw_upgrade();
+	raw_frame_send(fd, WS_OP_TEXT, true, 0, "hello", 5, mask);
+	assert_int_equal(raw_frame_read(fd, p, &len), WS_OP_TEXT);
+	assert_memory_equal(p, "hello", 5);
+	raw_frame_send(fd, WS_OP_TEXT, false, 0, "ab", 2, mask);
+	raw_frame_send(fd, WS_OP_PING, true, 0, "xyz", 3, mask);
+	assert_int_equal(raw_frame_read(fd, p, &len), WS_OP_PONG);
+	assert_int_equal(len, 3);
+	assert_memory_equal(p, "xyz", 3);
+	raw_frame_send(fd, WS_OP_CONT, true, 0, "cd", 2, mask);
+	assert_int_equal(raw_frame_read(fd, p, &len), WS_OP_TEXT);
+	assert_int_equal(len, 4);
+	assert_memory_equal(p, "abcd", 4);
+	/* a close is answered with the same code */
+	raw_frame_send(fd, WS_OP_CLOSE, true, 0, "\x0b\xb8", 2, mask);
+	expect_close(fd, 3000);
+	close(fd);
+
+	/* an unmasked client frame: 1002 */
+	fd = raw_upgrade();
+	raw_frame_send(fd, WS_OP_TEXT, true, 0, "hi", 2, NULL);
+	expect_close(fd, 1002);
+	close(fd);
+	/* reserved bits, an unknown opcode, a continuation of nothing */
+	fd = raw_upgrade();
+	raw_frame_send(fd, WS_OP_TEXT, true, 4, "hi", 2, mask);
+	expect_close(fd, 1002);
+	close(fd);
+	fd = raw_upgrade();
+	raw_frame_send(fd, 0x3, true, 0, "hi", 2, mask);
+	expect_close(fd, 1002);
+	close(fd);
+	fd = raw_upgrade();
+	raw_frame_send(fd, WS_OP_CONT, true, 0, "hi", 2, mask);
+	expect_close(fd, 1002);
+	close(fd);
+	/* text that is not UTF-8: 1007 */
+	fd = raw_upgrade();
+	raw_frame_send(fd, WS_OP_TEXT, true, 0, "\xc3\x28", 2, mask);
+	expect_close(fd, 1007);
+	close(fd);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -385,6 +536,7 @@ int main(void)
 		cmocka_unit_test(test_send_from_other_threads),
 		cmocka_unit_test(test_refused_now_and_later),
 		cmocka_unit_test(test_nobody_there),
+		cmocka_unit_test(test_raw_frames),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
