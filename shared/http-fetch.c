@@ -55,6 +55,11 @@ struct fetch_conn {
 	char rbuf[FETCH_RBUF];
 	size_t pos, len;
 	int eof;
+	/* http_fetch_parse: the answer comes from memory, not from fd */
+	bool from_mem;
+	const char *mem;		/* what is left of it */
+	size_t mem_len;
+	size_t mem_piece;		/* bytes per fill, 1..FETCH_RBUF */
 };
 
 static int fetch_url_parse(const char *url, struct fetch_url *u);
@@ -265,6 +270,20 @@ static int fetch_fill(struct fetch_conn *c)
 
 	if (c->pos < c->len || c->eof)
 		return 0;
+	if (c->from_mem) {
+		n = (ssize_t)(c->mem_len < c->mem_piece ? c->mem_len
+							 : c->mem_piece);
+		if (n == 0) {
+			c->eof = 1;
+			return 0;
+		}
+		memcpy(c->rbuf, c->mem, (size_t)n);
+		c->mem += n;
+		c->mem_len -= (size_t)n;
+		c->pos = 0;
+		c->len = (size_t)n;
+		return 0;
+	}
 	for (;;) {
 		n = recv(c->fd, c->rbuf, sizeof(c->rbuf), 0);
 		if (n > 0) {
@@ -484,11 +503,33 @@ out:
 	return rc;
 }
 
+/* The answer to a request that went out: heads, then the body as the
+ * final head frames it. */
+static int fetch_answer(struct fetch_conn *c, bool head_only, int *status,
+			struct buf *body)
+{
+	struct fetch_head fh = { 0 };
+	int rc;
+
+	rc = fetch_head_read(c, &fh);
+	if (rc < 0)
+		return rc;
+	if (head_only || fh.status == 204 || fh.status == 304 ||
+	    fh.status == 101)
+		rc = 0;
+	else if (fh.chunked)
+		rc = fetch_body_chunked(c, body);
+	else
+		rc = fetch_body_plain(c, body, fh.has_length, fh.length);
+	if (rc == 0)
+		*status = fh.status;
+	return rc;
+}
+
 int http_fetch_plain(const struct http_request *req, int *status,
 		     struct buf *body)
 {
 	struct fetch_conn *c = NULL;
-	struct fetch_head fh = { 0 };
 	struct fetch_url u;
 	struct buf head;
 	const char *method = req->method ? req->method : "GET";
@@ -527,22 +568,33 @@ int http_fetch_plain(const struct http_request *req, int *status,
 		rc = send_rc;
 		goto out;
 	}
-	rc = fetch_head_read(c, &fh);
-	if (rc < 0)
-		goto out;
-	if (strcmp(method, "HEAD") == 0 || fh.status == 204 ||
-	    fh.status == 304 || fh.status == 101)
-		rc = 0;
-	else if (fh.chunked)
-		rc = fetch_body_chunked(c, body);
-	else
-		rc = fetch_body_plain(c, body, fh.has_length, fh.length);
-	if (rc == 0)
-		*status = fh.status;
+	rc = fetch_answer(c, strcmp(method, "HEAD") == 0, status, body);
 out:
 	if (c && c->fd >= 0)
 		close(c->fd);
 	free(c);
 	buf_release(&head);
+	return rc;
+}
+
+int http_fetch_parse(const char *data, size_t len, size_t piece,
+		     bool head_only, size_t max_response, int *status,
+		     struct buf *body)
+{
+	struct fetch_conn *c;
+	int rc;
+
+	*status = 0;
+	c = calloc(1, sizeof(*c));
+	if (!c)
+		return CHAT_ENOMEM;
+	c->fd = -1;
+	c->max = max_response ? max_response : FETCH_MAX_RESPONSE;
+	c->from_mem = true;
+	c->mem = data;
+	c->mem_len = data ? len : 0;
+	c->mem_piece = piece && piece < FETCH_RBUF ? piece : FETCH_RBUF;
+	rc = fetch_answer(c, head_only, status, body);
+	free(c);
 	return rc;
 }

@@ -8,6 +8,7 @@
 #define CHAT_HTTP_FETCH_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 #include "http-client.h"
 
@@ -25,6 +26,18 @@ bool http_fetch_plain_can(const struct http_request *req);
  * (no socket).  Blocks:
  * worker threads only. */
 int http_fetch_plain(const struct http_request *req, int *status,
+		     struct buf *body);
+
+/* The answer reader of http_fetch_plain on bytes in memory instead of a
+ * socket, for tests/fuzz/fuzz-http-response.c and the unit tests: data
+ * is everything the server sent after the request went out, and its end
+ * is the server closing.  It is read in pieces of at most piece bytes
+ * (0: as much as a socket read would take), so a test can cut it
+ * anywhere.  head_only: the request was a HEAD.  Same results as
+ * http_fetch_plain from there on (the status and the body, or its
+ * errors); no socket, no clock. */
+int http_fetch_parse(const char *data, size_t len, size_t piece,
+		     bool head_only, size_t max_response, int *status,
 		     struct buf *body);
 
 #endif

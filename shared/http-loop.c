@@ -383,9 +383,16 @@ static int hl_call_parse_head(struct hl_call *call)
 	char *p = call->head.data, *eol, *colon, *value;
 	bool http10, chunked = false, have_len = false, close = false;
 	unsigned long long len = 0;
-	size_t n = 0;
+	size_t n = 0, i;
 	int status;
 
+	/* No head has a NUL or a CR outside a CRLF (RFC 9110 5.5, RFC 9112
+	 * 2.2): a NUL would stop the strchr() for a line end below short of
+	 * the '\n' it relies on, a bare CR would reach on_head inside a
+	 * header line.  head.data[head.len] is the buffer's NUL. */
+	for (i = 0; i < call->head.len; i++)
+		if (p[i] == '\0' || (p[i] == '\r' && p[i + 1] != '\n'))
+			return CHAT_EUPSTREAM;
 	/* the status line: HTTP/1.x SSS reason */
 	eol = strchr(p, '\n');
 	*eol = '\0';
@@ -1073,4 +1080,44 @@ int http_loop_start(struct http_loop *c, const struct http_request *req,
 	if (rc != 0)
 		hl_call_end(call, rc == CHAT_ENOMEM ? rc : CHAT_EUPSTREAM);
 	return 0;
+}
+
+int http_loop_parse(const char *data, size_t len, size_t piece,
+		    bool head_only, size_t max_response,
+		    const struct http_client_cb *cb, void *arg,
+		    bool *keep_alive)
+{
+	struct hl_call *call;
+	size_t n;
+	int rc = 0;
+
+	*keep_alive = false;
+	call = calloc(1, sizeof(*call));
+	if (!call)
+		return CHAT_ENOMEM;
+	if (cb)
+		call->cb = *cb;
+	call->arg = arg;
+	call->head_only = head_only;
+	call->max_response = max_response ? max_response : (8u << 20);
+	buf_init(&call->head, HL_HEAD_MAX + 1);
+	/* as hl_on_rx gets the bytes, one read at a time */
+	while (rc == 0 && len > 0) {
+		n = piece && piece < len ? piece : len;
+		rc = hl_call_feed(call, data, n);
+		data += n;
+		len -= n;
+	}
+	if (rc == 1) {
+		/* bytes after the answer: hl_call_feed saw them in its
+		 * piece, or hl_on_rx would drop the idle connection */
+		*keep_alive = call->keep_alive && len == 0;
+		rc = 0;
+	} else if (rc == 0) {
+		/* the server closed, as hl_call_lost sees it */
+		rc = call->head_done && call->body_mode == HL_BODY_CLOSE ?
+		     0 : CHAT_EUPSTREAM;
+	}
+	hl_call_free(call);
+	return rc;
 }

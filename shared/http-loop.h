@@ -39,4 +39,20 @@ bool http_loop_can(const char *url);
 int http_loop_start(struct http_loop *l, const struct http_request *req,
 		    const struct http_client_cb *cb, void *arg);
 
+/* The answer parser of a call on bytes in memory, for
+ * tests/fuzz/fuzz-http-response.c and the unit tests: data is everything
+ * the server sent after the request, fed in pieces of at most piece
+ * bytes (0: all at once) as reads from the connection would bring it,
+ * and its end is the server closing.  cb's on_head and on_data run as in
+ * a call (on_done and keep_going never do; cb may be NULL).  head_only:
+ * the request was a HEAD.  0 when the answer was complete, with
+ * *keep_alive true when the connection could serve another call (clean
+ * end, nothing after it); else the error the call would end with
+ * (CHAT_EUPSTREAM for a malformed answer or one cut short).  Any
+ * thread: no loop, no socket. */
+int http_loop_parse(const char *data, size_t len, size_t piece,
+		    bool head_only, size_t max_response,
+		    const struct http_client_cb *cb, void *arg,
+		    bool *keep_alive);
+
 #endif
