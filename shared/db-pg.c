@@ -53,6 +53,8 @@ static const struct db_pg_state db_pg_states[] = {
 	{ "08P01", CHAT_EINVAL },	/* protocol_violation: wrong count */
 };
 
+static int db_pg_hex(char c);
+static int db_pg_password_key(const char *s, size_t *len);
 static char *db_pg_redact(const char *uri);
 static void db_pg_clean(const struct db *db, char *msg);
 static void db_pg_notice(void *arg, const char *message);
@@ -64,11 +66,58 @@ static int db_pg_run(struct db_conn *c, const char *sql,
 		     const struct db_param *p, size_t np, int64_t *changes,
 		     struct db_rows **rows);
 
-/* The URI with the password of the user-info part and any password=...
- * query parameter replaced by "***".  Caller frees. */
+/* The value of hex digit c, or -1. */
+static int db_pg_hex(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/* True when the query key at s (up to '=', which must follow) is
+ * "password" once its %XX escapes are decoded, as libpq decodes it;
+ * *len is the key's length as written. */
+static int db_pg_password_key(const char *s, size_t *len)
+{
+	static const char want[] = "password";
+	size_t n = strcspn(s, "=&"), i = 0, k = 0;
+	int hi, lo;
+	char c;
+
+	*len = n;
+	if (s[n] != '=')
+		return 0;
+	while (i < n) {
+		c = s[i++];
+		if (c == '%' && i + 1 < n) {
+			hi = db_pg_hex(s[i]);
+			lo = db_pg_hex(s[i + 1]);
+			if (hi >= 0 && lo >= 0) {
+				c = (char)(hi * 16 + lo);
+				i += 2;
+			}
+		}
+		if (k >= sizeof(want) - 1 || c != want[k++])
+			return 0;
+	}
+	return k == sizeof(want) - 1;
+}
+
+/*
+ * The URI with the password of the user-info part and any password=...
+ * query parameter replaced by "***".  Caller frees.  The parts are cut
+ * where libpq cuts them, or a password it reads could show: the user
+ * info ends at the first '@' before any '/' ('?' and '#' are part of it,
+ * so the masking runs to the last '@' there), a query value ends at '&'
+ * only, and a key is compared after decoding %XX ("pass%77ord").
+ */
 static char *db_pg_redact(const char *uri)
 {
-	size_t len = strlen(uri);
+	size_t len = strlen(uri), klen;
 	const char *auth, *auth_end, *at = NULL, *colon = NULL, *s;
 	char *out, *o;
 
@@ -80,7 +129,7 @@ static char *db_pg_redact(const char *uri)
 	o = out;
 	s = strstr(uri, "://");
 	auth = s ? s + 3 : uri;
-	auth_end = auth + strcspn(auth, "/?#");
+	auth_end = auth + strcspn(auth, "/");
 	for (s = auth; s < auth_end; s++)
 		if (*s == '@')
 			at = s;
@@ -99,13 +148,13 @@ static char *db_pg_redact(const char *uri)
 		size_t skip;
 
 		if ((*s == '?' || *s == '&') &&
-		    strncmp(s + 1, "password=", 9) == 0) {
-			memcpy(o, s, 10);
-			o += 10;
+		    db_pg_password_key(s + 1, &klen)) {
+			memcpy(o, s, klen + 2);	/* "?key=" */
+			o += klen + 2;
 			memcpy(o, "***", 3);
 			o += 3;
-			s += 10;
-			s += strcspn(s, "&#");
+			s += klen + 2;
+			s += strcspn(s, "&");
 			continue;
 		}
 		skip = 1;

@@ -878,6 +878,15 @@ static void test_db__password_hidden(void **state)
 		"postgresql://chat@127.0.0.1:1/chat?sslmode=disable&password=s3cretPW",
 		"postgresql://chat:s3cretPW@127.0.0.1:99999999/chat",
 		"postgresql://chat:s3cretPW@127.0.0.1:1/chat?bad%zzparam=1",
+		/* fuzz-url: libpq reads the user info up to the first '@'
+		 * before any '/', a query value up to '&' only, and decodes
+		 * %XX in query keys; the masking stopped at '?' and '#' and
+		 * knew the key only as written */
+		"postgresql://chat:s3cretPW#1@127.0.0.1:1/chat",
+		"postgresql://chat:s3cretPW?1@127.0.0.1:1/chat",
+		"postgresql://chat@127.0.0.1:1/chat?password=x#s3cretPW",
+		"postgresql://chat@127.0.0.1:1/chat?pass%77ord=s3cretPW",
+		"postgresql://chat@127.0.0.1:1/chat?%70assword=s3cretPW",
 	};
 	struct fx *fx = *state;
 	struct db *db = NULL;
