@@ -267,7 +267,10 @@ static void put_code(struct md_ctx *c, struct buf *b, const char *s,
 		put_clean(c, b, s + run, i - run, false);
 		if (c->rc < 0 || i == len)
 			break;
-		col = tw_width(b->data + start, b->len - start);
+		/* a tab first: b->data may still be NULL, and NULL + 0 is
+		 * undefined (UBSan, fuzz-markdown: "```\n\t") */
+		col = b->len > start ?
+		      tw_width(b->data + start, b->len - start) : 0;
 		put(c, b, "    ", (size_t)(MD_CODE_TAB - col % MD_CODE_TAB));
 		run = i + 1;
 		start = b->len;
@@ -1851,7 +1854,10 @@ static size_t render_table(struct md_ctx *c, const struct mline *lines,
 				   r == 0 ? MD_K_TABLE_HEADER : MD_K_TEXT,
 				   r == 0 ? MD_BOLD : 0, 0);
 			x->dt1 = c->dt.len;
-			tw = tw_width(c->dt.data + x->dt0, x->dt1 - x->dt0);
+			/* no text yet: dt.data is NULL, and NULL + 0 is
+			 * undefined (UBSan, fuzz-markdown: "|\n|-") */
+			tw = x->dt1 > x->dt0 ?
+			     tw_width(c->dt.data + x->dt0, x->dt1 - x->dt0) : 0;
 			if (tw > natural[k])
 				natural[k] = tw;
 		}

@@ -11,8 +11,9 @@
  * calls setlocale(LC_ALL, "") at start (the tests set C.UTF-8).  When
  * wcwidth() knows nothing (a non-UTF-8 locale, a code point newer than
  * the C library) small built-in tables take over, so the result is
- * always sensible.  Emoji presentation (VS16, a ZWJ or skin-tone
- * sequence, a flag) counts 2, as terminals draw it.
+ * always sensible.  Emoji presentation (VS16 after a pictograph or a
+ * keycap base, a ZWJ or skin-tone sequence, a flag) counts 2, as
+ * terminals draw it.
  *
  * Runs on every frame for every visible line: ASCII takes a fast path
  * that never decodes or calls wcwidth().
@@ -111,6 +112,14 @@ static bool is_ri(uint32_t cp)
 static bool is_pict(uint32_t cp)
 {
 	return in_ranges(pict_ranges, NELEM(pict_ranges), cp);
+}
+
+/* A base that VS16 turns into an emoji (Unicode's
+ * emoji-variation-sequences, roughly): a pictograph or a keycap base. */
+static bool vs16_base(uint32_t cp)
+{
+	return is_pict(cp) || (cp >= '0' && cp <= '9') || cp == '#' ||
+	       cp == '*';
 }
 
 /* Does cp attach to the cluster before it? */
@@ -228,7 +237,12 @@ size_t tw_next(const char *str, size_t len, size_t off, int *cols)
 			joined = true;
 		end += n;
 	}
-	if ((vs16 || joined) && w < 2)
+	/* VS16 widens only what it can make an emoji: on a space, a
+	 * letter or a lone mark terminals ignore it, and counting 2 there
+	 * made rows wider than measured, since wrapping and row prefixes
+	 * ("• ", "│ ") measure the text before such a cluster apart from
+	 * the VS16 (fuzz-markdown: " \uFE0F"). */
+	if (((vs16 && vs16_base(base)) || joined) && w < 2)
 		w = 2;
 	if (w < 0)
 		w = 0;

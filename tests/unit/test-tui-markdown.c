@@ -292,6 +292,40 @@ static void test_markdown__invariants(void **state)
 	}
 }
 
+/* Inputs tests/fuzz/fuzz-markdown.c found, kept so that they stay
+ * fixed: every row keeps the invariants at every width. */
+static void test_markdown__fuzz_found(void **state)
+{
+	static const char *const srcs[] = {
+		/* a table whose cells are all empty, a code block that
+		 * starts with a tab: tw_width on NULL + 0, undefined (only
+		 * clang's UBSan, the fuzz build's, reports it) */
+		"|\n|-",
+		"```\n\t",
+		/* a space that a VS16 extended was a 2-column cluster, but
+		 * wrapping measured the space and the word apart (1 + 0):
+		 * an 11-column row at width 10; so was a list mark's */
+		"T \xEF\xB8\x8Fosh*tss_",
+		"`\n- \xEF\xB8\x8F" "ain(v\xFF`2",
+		/* and a lone mark, then a space wrapping dropped: the mark
+		 * and the VS16 became one 2-column cluster */
+		"\xCC\x81 \xEF\xB8\x8F\x86\x86\x86\x86\x86\x86\x86\x86\x86\x86",
+		"a  \xCC\x81" "b c \xEF\xB8\x8F \xEF\xB8\x8F\xEF\xB8\x8F d",
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(srcs) / sizeof(srcs[0]); i++) {
+		for (int w = 10; w <= 100; w++) {
+			struct md_doc d;
+
+			assert_int_equal(md_render(srcs[i], strlen(srcs[i]), w,
+						   0, &d), 0);
+			check_doc(&d, w, srcs[i]);
+			md_doc_release(&d);
+		}
+	}
+}
+
 /* Code blocks are recorded for copying: language, code as written,
  * their rows; rows inside carry the block's index. */
 static void test_markdown__blocks(void **state)
@@ -451,6 +485,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_markdown__golden),
 		cmocka_unit_test(test_markdown__invariants),
+		cmocka_unit_test(test_markdown__fuzz_found),
 		cmocka_unit_test(test_markdown__blocks),
 		cmocka_unit_test(test_markdown__every_prefix),
 		cmocka_unit_test(test_markdown__empty_and_kinds),

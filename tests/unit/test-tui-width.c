@@ -74,6 +74,13 @@ static const struct width_case width_cases[] = {
 	{ "truncated at end", B("ok\xF0\x9F\x98"), 5, { 1, 1, 1, 1, 1 },
 	  { 1, 1, 1, 1, 1 } },
 	{ "mark after invalid", B("\xFF\xCC\x81"), 1, { 1, 2 }, { 1, 0 } },
+	/* fuzz-markdown: wrapping and a row's prefix ("• ", "│ ") measure
+	 * the text before a VS16 apart from it, so VS16 widens only what
+	 * it makes an emoji */
+	{ "space VS16", B(" \xEF\xB8\x8F" "x"), 2, { 4, 1 }, { 1, 1 } },
+	{ "lone mark VS16", B("\xCC\x81\xEF\xB8\x8F"), 0, { 5 }, { 0 } },
+	{ "letter VS16", B("a\xEF\xB8\x8F"), 1, { 4 }, { 1 } },
+	{ "hash VS16", B("#\xEF\xB8\x8F"), 2, { 4 }, { 2 } },
 };
 
 static void test_width__clusters(void **state)
