@@ -150,6 +150,7 @@ struct http_res {
 	bool begun;			/* status decided */
 	bool final;			/* nothing more will be appended */
 	bool aborted;			/* end the connection, not the body */
+	bool cut;			/* ... at once: a client too slow */
 	int64_t progress_ms;		/* mono_ms the socket last took bytes */
 	bool head_sent;			/* loop thread only */
 	bool chunked;			/* loop thread only */
@@ -693,19 +694,20 @@ static int conn_write(struct http_conn *c)
 	struct http_res *ex = c->ex;
 	unsigned char *buf = NULL;
 	size_t n = 0, hdr = 0, head = 0;
-	bool last = false, aborted;
+	bool last = false, aborted, cut, begun;
 
 	if (!ex || ex->done)
 		return 0;
 	pthread_mutex_lock(&ex->srv->lock);
 	aborted = ex->aborted;
-	if (!ex->begun && !aborted) {
-		pthread_mutex_unlock(&ex->srv->lock);
-		return 0;
-	}
+	cut = ex->cut;
+	begun = ex->begun;
 	pthread_mutex_unlock(&ex->srv->lock);
-	if (aborted) {
-		/* no terminator: the client must see an answer cut short */
+	if (!begun && !aborted)
+		return 0;
+	if (cut || !begun) {
+		/* a reader too slow, or a failure before any answer:
+		 * nothing more is written */
 		ex->status = ex->status ? ex->status : 500;
 		log_access(ex);
 		ex->done = true;
@@ -761,7 +763,7 @@ static int conn_write(struct http_conn *c)
 			memcpy(buf + LWS_PRE + total, "\r\n", 2);
 			total += 2;
 		}
-		if (ex->chunked && last) {
+		if (ex->chunked && last && !aborted) {
 			memcpy(buf + LWS_PRE + total, "0\r\n\r\n", 5);
 			total += 5;
 		}
@@ -780,6 +782,10 @@ static int conn_write(struct http_conn *c)
 		pthread_mutex_unlock(&ex->srv->lock);
 		return 0;
 	}
+	/* aborted: what was written goes out, then the connection closes
+	 * without the body's end (no last chunk, or short of the length) */
+	if (aborted)
+		ex->must_close = true;
 	return conn_answered(c);
 }
 
@@ -880,6 +886,7 @@ static int conn_refuse(struct http_conn *c, int status, const char *why)
 	log_info("refused %d from %s: %s", status, c->peer, why);
 	log_set_request_id(NULL);
 	c->state = CONN_LINGER;
+	conn_pause(c, false);		/* lingering drains what comes */
 	ex->dispatched = true;
 	ex->must_close = true;
 	conn_timeout(c, HTTP_LINGER_TIMEOUT + HTTP_BODY_TIMEOUT);
@@ -1700,6 +1707,7 @@ int http_res_write(struct http_res *res, const void *data, size_t len)
 	} else if (out_stalled(res)) {
 		/* a reader too slow: cut off, not buffered for */
 		res->aborted = true;
+		res->cut = true;
 		snprintf(res->note, sizeof(res->note),
 			 "cut off: the client reads too slowly");
 		rc = CHAT_ETOOBIG;

@@ -596,12 +596,14 @@ wait_status() {
 @test "chatd killed mid-answer: the client's stream through the gateway ends as an error, never as complete" {
 	new_conv
 	out=$BATS_TEST_TMPDIR/killed.sse
-	sse_send_bg "$conv" '{"content":"go","model":"openai/fake:words=40,delay_ms=10,stall_at=3"}' "$out"
+	# the echo model, 5 ms a word (the fake LLM was killed before)
+	words=$(printf 'w%d ' $(seq 1 400))
+	sse_send_bg "$conv" "{\"content\":\"$words\"}" "$out"
 	for ((i = 0; i < 200; i++)); do
 		grep -q '^event: delta' "$out" 2>/dev/null && break
 		sleep 0.05
 	done
-	grep -q '^event: delta' "$out" || false
+	grep -q '^event: delta' "$out" || { cat "$out"; false; }
 	kill -9 "$(daemon_pid chatd)"
 	rc=0
 	wait "$pid" || rc=$?

@@ -89,10 +89,12 @@ oddup_stat() {
 	expect_status 200
 }
 
-@test "an answer cut short ends early, and the next call works" {
-	api GET /v1/t/cut
-	expect_status 200
-	[[ $body == short ]] || false
+@test "an answer cut short ends as an error for the client, and the next call works" {
+	# the upstream promised 100 bytes and closed after five: the client
+	# gets the five and a connection closed early, never a whole answer
+	run curl -s --max-time 10 "$(base_url)/v1/t/cut"
+	[ "$status" -eq 18 ] || { echo "curl $status: $output"; false; }
+	[ "$output" = short ]
 	api GET /v1/t/echo
 	expect_status 200
 }
