@@ -3,6 +3,7 @@
 # make test       unit tests (cmocka) and integration tests (bats)
 # make asan       AddressSanitizer + UBSan build; later make/make test keep it
 # make noasan     back to the plain build
+# make fuzz       libFuzzer targets (clang) into build-fuzz/; scripts/fuzz
 # make run        start the stack on embedded defaults in .chat/
 # make install PREFIX=/usr/local
 #
@@ -199,3 +200,52 @@ FORCE:
 .SECONDARY:
 
 -include $(shell find $(B) -name '*.d' 2>/dev/null)
+
+# ---- fuzzing: make fuzz (run them with scripts/fuzz) -------------------
+# Every tests/fuzz/fuzz-NAME.c becomes $(FB)/fuzz-NAME, a libFuzzer
+# binary built with clang under ASan and UBSan.  It links an archive of
+# every shared/*.c (modules apart) and chatui's files but main.c,
+# compiled again with clang and coverage into $(FB)/, never mixed with
+# the gcc objects of $(B): a new parser in shared/ or a new
+# tests/fuzz/fuzz-NAME.c needs no line here.
+FUZZ_CC     ?= clang
+FB          ?= build-fuzz
+FUZZ_SRC    := $(wildcard tests/fuzz/fuzz-*.c)
+FUZZ_BINS   := $(FUZZ_SRC:tests/fuzz/%.c=$(FB)/%)
+FUZZ_LIB    := $(FB)/libchat-fuzz.a
+FUZZ_LIB_OBJ := $(patsubst %.c,$(FB)/%.o,$(LIB_SRC) $(filter-out tui/main.c,$(TUI_SRC)))
+FUZZ_CFLAGS := $(CSTD) $(WARN) -O1 -g -Ishared -pthread \
+               $(shell pkg-config --cflags $(PKGS) 2>/dev/null) \
+               -fsanitize=address,undefined -fno-sanitize-recover=all \
+               -fno-omit-frame-pointer
+
+fuzz: $(FUZZ_BINS)
+
+$(FB)/flags: FORCE
+	@mkdir -p $(FB)
+	@echo '$(FUZZ_CC) $(FUZZ_CFLAGS) $(LDLIBS_ALL)' | cmp -s - $@ || \
+	  echo '$(FUZZ_CC) $(FUZZ_CFLAGS) $(LDLIBS_ALL)' > $@
+
+$(FB)/%.o: %.c $(FB)/flags
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo '  FUZZCC  $<')
+	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -MMD -MP -c -o $@ $<
+
+$(FUZZ_LIB): $(FUZZ_LIB_OBJ)
+	@$(if $(Q),echo '  AR      $@')
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+$(FB)/fuzz-%: $(FB)/tests/fuzz/fuzz-%.o $(FUZZ_LIB)
+	@$(if $(Q),echo '  LINK    $@')
+	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $^ \
+	  $(LDLIBS_ALL) -lncursesw
+
+fuzz-clean:
+	rm -rf $(FB)
+
+# make test runs the short fuzz runs (scripts/test.sh, scripts/fuzz)
+test: fuzz
+clean: fuzz-clean
+.PHONY: fuzz fuzz-clean
+
+-include $(shell find $(FB) -name '*.d' 2>/dev/null)

@@ -11,8 +11,8 @@ packages=(
 	libwebsockets-dev libcurl4-openssl-dev libpq-dev libhiredis-dev
 	libcjson-dev libsodium-dev libreadline-dev libsqlite3-dev
 	libncurses-dev libcmocka-dev
-	# tests and the servers they start
-	bats parallel jq curl sqlite3 postgresql redis-server tmux
+	# tests and the servers they start; clang for the libFuzzer targets
+	bats parallel jq curl sqlite3 postgresql redis-server tmux clang
 	procps iproute2 util-linux
 	# benchmark
 	wrk nginx-light

@@ -3,14 +3,17 @@
 # "N passed, N failed".
 #
 #   scripts/test.sh        unit tests (every build/tests/test-*, cmocka),
-#                          then the bats suites of tests/integration twice:
-#                          on SQLite and on a throwaway PostgreSQL server
+#                          short runs of the fuzz targets (scripts/fuzz
+#                          --suite, one test each), then the bats suites
+#                          of tests/integration twice: on SQLite and on a
+#                          throwaway PostgreSQL server
 #   scripts/test.sh unit   only the unit tests
+#   scripts/test.sh fuzz   only the fuzz targets' short runs
 #
 # A PostgreSQL server is started with scripts/pg-test for the run and
 # stopped on exit; unit tests find it in CHAT_TEST_PG_URI, the bats
 # helper in CHAT_TEST_DATABASE.  Exits non-zero when anything failed.
-# Build first (make all units): this script builds nothing.
+# Build first (make all units fuzz): this script builds nothing.
 set -uo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -26,9 +29,9 @@ export CHAT_FIXTURES=${CHAT_FIXTURES:-$root/$build/fixtures}
 # themselves)
 module_dir=${CHAT_MODULE_DIR:-$CHAT_BIN}
 case $mode in
-all | unit) ;;
+all | unit | fuzz) ;;
 *)
-	echo "usage: scripts/test.sh [unit]" >&2
+	echo "usage: scripts/test.sh [unit | fuzz]" >&2
 	exit 2
 	;;
 esac
@@ -92,6 +95,25 @@ run_units() {
 	fi
 }
 
+# Fuzz targets: scripts/fuzz --suite runs every corpus file once and
+# each target for a few seconds (CHAT_FUZZ_BUILD: a private make fuzz
+# FB=...), and prints "ok fuzz-NAME" or "not ok fuzz-NAME" per target:
+# one test each.
+run_fuzz() {
+	local log=$work/fuzz.log rc p f
+	echo "== fuzz targets (short runs)"
+	scripts/fuzz --suite 2>&1 </dev/null | tee "$log"
+	rc=${PIPESTATUS[0]}
+	p=$(grep -Ec '^ok fuzz-' "$log")
+	f=$(grep -Ec '^not ok fuzz-' "$log")
+	if ((rc != 0 && f == 0)); then
+		echo "test.sh: scripts/fuzz exited with status $rc" >&2
+		f=1
+	fi
+	passed=$((passed + p))
+	failed=$((failed + f))
+}
+
 # run_bats LABEL DATABASE: the bats suites against one store.
 # Bats: TAP on stdout ("ok N ...", "ok N ... # skip", "not ok N ...").
 # Tests of a file share one stack, so files run in parallel (2 at most,
@@ -125,6 +147,13 @@ run_bats() {
 	skipped=$((skipped + s))
 }
 
+if [[ $mode == fuzz ]]; then
+	run_fuzz
+	echo "$passed passed, $failed failed"
+	((failed == 0))
+	exit
+fi
+
 have_pg=0
 if [[ $mode == all ]]; then
 	if start_pg; then
@@ -139,6 +168,7 @@ fi
 
 run_units
 if [[ $mode == all ]]; then
+	run_fuzz
 	for d in userd sessiond chatd aid gatewayd chatctl chat-pg.so chat-curl.so; do
 		[[ -f $CHAT_BIN/$d ]] || {
 			echo "test.sh: $CHAT_BIN/$d is missing (run make)" >&2

@@ -1,0 +1,94 @@
+/*
+ * fuzz-url.c - libFuzzer target for the URLs the code takes apart: the
+ * outbound clients' (http_loop_can, http_fetch_plain_can), the server
+ * URL of chatctl and chatui (client_valid_server), the request check
+ * every outbound call goes through (http_request_safe), and the
+ * PostgreSQL URI from the configuration, whose password db-pg.c masks
+ * before the URI is ever shown (db_pg_redact).
+ *
+ * The input is the URL.  Checks beyond memory safety:
+ *  - http_loop_can's URLs are a subset of http_fetch_plain_can's (both
+ *    headers say so: the loop client needs a port, the blocking one does
+ *    not), for the lower-case scheme the blocking one wants;
+ *  - a URL the blocking client takes is one client_valid_server takes;
+ *  - a postgresql:// URI with a password, as libpq reads it
+ *    (PQconninfoParse), is shown by db_pg_redact as one whose password,
+ *    read the same way, is the mask "***" or none.
+ *
+ * db_pg_redact is static in the run-time module's source, so that file
+ * is included here rather than given a public symbol for a test.
+ */
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "client.h"
+#include "http-client.h"
+#include "http-fetch.h"
+#include "http-loop.h"
+
+#include "../../shared/db-pg.c"
+
+#include "fuzz.h"
+
+/* The password libpq reads from a postgresql:// URI: NULL for none or
+ * when it does not parse; free with PQconninfoFree(*opts). */
+static const char *pq_password(const char *uri, PQconninfoOption **opts)
+{
+	PQconninfoOption *o;
+
+	*opts = PQconninfoParse(uri, NULL);
+	for (o = *opts; o && o->keyword; o++)
+		if (strcmp(o->keyword, "password") == 0 && o->val &&
+		    o->val[0])
+			return o->val;
+	return NULL;
+}
+
+static void check_redact(const char *uri)
+{
+	PQconninfoOption *opts, *shown_opts;
+	const char *password, *left;
+	char *shown;
+
+	shown = db_pg_redact(uri);
+	FUZZ_CHECK(shown);
+	FUZZ_CHECK(strlen(shown) <= 2 * strlen(uri) + 15);
+	if (strncmp(uri, "postgresql://", 13) != 0 &&
+	    strncmp(uri, "postgres://", 11) != 0) {
+		free(shown);
+		return;
+	}
+	/* read the way libpq reads it, what is shown has no password but
+	 * the mask */
+	password = pq_password(uri, &opts);
+	left = password ? pq_password(shown, &shown_opts) : NULL;
+	if (left && strcmp(left, "***") != 0) {
+		fprintf(stderr, "uri '%s' shown as '%s' keeps password "
+			"'%s'\n", uri, shown, left);
+		FUZZ_CHECK(!"the password is shown");
+	}
+	if (password)
+		PQconninfoFree(shown_opts);
+	PQconninfoFree(opts);
+	free(shown);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	char *url = fuzz_strndup(data, size);
+	struct http_request req = { .method = "GET", .url = url };
+	bool loop, fetch;
+
+	loop = http_loop_can(url);
+	fetch = http_fetch_plain_can(&req);
+	if (loop && strncmp(url, "http://", 7) == 0)
+		FUZZ_CHECK(fetch);
+	if (fetch)
+		FUZZ_CHECK(client_valid_server(url));
+	(void)http_request_safe(&req);
+	check_redact(url);
+	free(url);
+	return 0;
+}
