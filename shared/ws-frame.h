@@ -9,9 +9,11 @@
  * a length not in its shortest form or with the top bit set, a frame
  * from a client that is not masked (or from a server that is), a
  * continuation with no message begun or a new message before the last
- * one ended, and a close frame whose payload is one byte or whose code
- * may not be sent.  Message sizes and text encoding are the caller's:
- * it puts the payload pieces together.
+ * one ended.  A close frame's payload is checked by ws_frame_close_code
+ * once the caller has it whole (a one-byte payload, a code that may not
+ * be sent); message sizes and text encoding (UTF-8, close code 1007,
+ * also for a close frame's reason) are the caller's too: it puts the
+ * payload pieces together.  After an error the parser is not reused.
  */
 #ifndef CHAT_WS_FRAME_H
 #define CHAT_WS_FRAME_H
@@ -53,7 +55,8 @@ struct ws_frame_event {
 	bool data;		/* false: more bytes needed */
 	int opcode;		/* the frame's (WS_OP_CONT for a later piece
 				 * of a fragmented message) */
-	int message_opcode;	/* TEXT or BINARY, for data frames */
+	int message_opcode;	/* TEXT or BINARY for data frames, 0 for
+				 * control frames */
 	bool fin;		/* the frame ends its message */
 	unsigned char *bytes;	/* payload, unmasked, inside the input */
 	size_t len;
@@ -82,8 +85,8 @@ size_t ws_frame_header(unsigned char out[WS_FRAME_MAX_HEADER], int opcode,
 void ws_frame_mask(unsigned char *data, size_t len, const unsigned char *mask,
 		   uint64_t offset);
 
-/* A close frame's payload: its code (1005 when empty) and reason.
- * -1002 when the payload is one byte or the code may not be sent
+/* A close frame's payload: its code (1005 when empty; the reason, if
+ * any, follows the two code bytes).  -1002 when the payload is one byte or the code may not be sent
  * (below 1000, 1004-1006, 1012-2999 except 1012-1014, or 5000 and up). */
 int ws_frame_close_code(const unsigned char *payload, size_t len, int *code);
 
