@@ -23,6 +23,7 @@
 
 #include "err.h"
 #include "log.h"
+#include "util.h"
 #include "banned.h"
 
 #define DB_PG_INT8OID		20	/* pg_type oid of bigint */
@@ -53,7 +54,6 @@ static const struct db_pg_state db_pg_states[] = {
 	{ "08P01", CHAT_EINVAL },	/* protocol_violation: wrong count */
 };
 
-static int db_pg_hex(char c);
 static int db_pg_password_key(const char *s, size_t *len);
 static char *db_pg_redact(const char *uri);
 static void db_pg_clean(const struct db *db, char *msg);
@@ -65,18 +65,6 @@ static int db_pg_setup(struct db_conn *c, int first);
 static int db_pg_run(struct db_conn *c, const char *sql,
 		     const struct db_param *p, size_t np, int64_t *changes,
 		     struct db_rows **rows);
-
-/* The value of hex digit c, or -1. */
-static int db_pg_hex(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
 
 /* True when the query key at s (up to '=', which must follow) is
  * "password" once its %XX escapes are decoded, as libpq decodes it;
@@ -94,8 +82,8 @@ static int db_pg_password_key(const char *s, size_t *len)
 	while (i < n) {
 		c = s[i++];
 		if (c == '%' && i + 1 < n) {
-			hi = db_pg_hex(s[i]);
-			lo = db_pg_hex(s[i + 1]);
+			hi = util_hex_value(s[i]);
+			lo = util_hex_value(s[i + 1]);
 			if (hi >= 0 && lo >= 0) {
 				c = (char)(hi * 16 + lo);
 				i += 2;

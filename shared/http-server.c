@@ -336,16 +336,6 @@ static int hdr_add(struct http_hdr **list, size_t *n, const char *name,
 	return 0;
 }
 
-static int hexval(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	c = tolower(c);
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	return -1;
-}
-
 /*
  * The path of an origin-form target, %XX decoded (handlers and routes
  * see decoded paths; the gateway encodes again when it forwards).  A
@@ -364,12 +354,12 @@ static char *path_decode(const char *s, size_t n, bool *bad)
 		int c = (unsigned char)s[i];
 
 		if (c == '%') {
-			if (i + 2 >= n || hexval(s[i + 1]) < 0 ||
-			    hexval(s[i + 2]) < 0) {
+			if (i + 2 >= n || util_hex_value(s[i + 1]) < 0 ||
+			    util_hex_value(s[i + 2]) < 0) {
 				*bad = true;
 				break;
 			}
-			c = hexval(s[i + 1]) * 16 + hexval(s[i + 2]);
+			c = util_hex_value(s[i + 1]) * 16 + util_hex_value(s[i + 2]);
 			i += 2;
 		}
 		if (c < 0x20 || c == 0x7f) {
@@ -1539,9 +1529,9 @@ static int url_decode(const char *s, size_t n, char *out, size_t outlen)
 	for (i = 0; i < n; i++) {
 		int c = (unsigned char)s[i];
 
-		if (c == '%' && i + 2 < n && hexval(s[i + 1]) >= 0 &&
-		    hexval(s[i + 2]) >= 0) {
-			c = hexval(s[i + 1]) * 16 + hexval(s[i + 2]);
+		if (c == '%' && i + 2 < n && util_hex_value(s[i + 1]) >= 0 &&
+		    util_hex_value(s[i + 2]) >= 0) {
+			c = util_hex_value(s[i + 1]) * 16 + util_hex_value(s[i + 2]);
 			i += 2;
 		} else if (c == '+') {
 			c = ' ';

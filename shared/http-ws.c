@@ -411,6 +411,27 @@ static int ws_on_receive(struct http_ws *ws, struct lws *wsi, const void *in,
 	return 0;
 }
 
+/* chunk bytes of m, the queue's head, are out (the last ones when
+ * last): m leaves the queue.  True when more waits to be written. */
+static bool msg_sent(struct http_ws *ws, struct ws_msg *m, size_t chunk,
+		     bool last)
+{
+	bool more;
+
+	pthread_mutex_lock(&ws->lock);
+	m->off += chunk;
+	if (last) {
+		ws->out_head = m->next;
+		if (!ws->out_head)
+			ws->out_tail = NULL;
+		ws->queued -= m->len;
+		free(m);
+	}
+	more = ws->out_head || ws->closing;
+	pthread_mutex_unlock(&ws->lock);
+	return more;
+}
+
 /* One frame of the head message, or the close; -1 closes. */
 static int ws_on_writable(struct http_ws *ws, struct lws *wsi)
 {
@@ -447,17 +468,7 @@ static int ws_on_writable(struct http_ws *ws, struct lws *wsi)
 	if (lws_write(wsi, m->data + LWS_PRE + m->off, chunk,
 		      (enum lws_write_protocol)flags) < (int)chunk)
 		return -1;
-	pthread_mutex_lock(&ws->lock);
-	m->off += chunk;
-	if (last) {
-		ws->out_head = m->next;
-		if (!ws->out_head)
-			ws->out_tail = NULL;
-		ws->queued -= m->len;
-		free(m);
-	}
-	more = ws->out_head || ws->closing;
-	pthread_mutex_unlock(&ws->lock);
+	more = msg_sent(ws, m, chunk, last);
 	if (more)
 		lws_callback_on_writable(wsi);
 	return 0;
@@ -813,17 +824,7 @@ int http_ws_raw_writable(struct http_ws *ws)
 	if (raw_frame(ws, first ? (m->binary ? WS_OP_BINARY : WS_OP_TEXT) :
 		      WS_OP_CONT, last, m->data + LWS_PRE + m->off, chunk))
 		return -1;
-	pthread_mutex_lock(&ws->lock);
-	m->off += chunk;
-	if (last) {
-		ws->out_head = m->next;
-		if (!ws->out_head)
-			ws->out_tail = NULL;
-		ws->queued -= m->len;
-		free(m);
-	}
-	more = ws->out_head || ws->closing;
-	pthread_mutex_unlock(&ws->lock);
+	more = msg_sent(ws, m, chunk, last);
 	if (more)
 		lws_callback_on_writable(ws->wsi);
 	return 0;

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "util.h"
 #include "banned.h"
 
 #define HTTP1_MAX_EMPTY_LINES	4	/* CRLFs tolerated before a request */
@@ -333,17 +334,6 @@ enum {
 	CH_DONE,
 };
 
-static int hex_digit(unsigned char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 long http1_chunked_feed(struct http1_chunked *c, const char *in, size_t len,
 			uint64_t max, const char **data, size_t *dlen,
 			bool *done)
@@ -359,7 +349,7 @@ long http1_chunked_feed(struct http1_chunked *c, const char *in, size_t len,
 
 		switch (c->state) {
 		case CH_SIZE:
-			v = hex_digit(ch);
+			v = util_hex_value(ch);
 			if (v >= 0) {
 				if (++c->line > 16)
 					return -400;

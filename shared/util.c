@@ -252,3 +252,14 @@ int util_secret_load(const char *dir, const char *name, char *out,
 	}
 	return CHAT_EIO;
 }
+
+int util_hex_value(int c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}

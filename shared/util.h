@@ -1,4 +1,4 @@
-/* util.h - small helpers: clocks, files, secrets. */
+/* util.h - small helpers: clocks, files, secrets, hex digits. */
 #ifndef CHAT_UTIL_H
 #define CHAT_UTIL_H
 
@@ -19,5 +19,8 @@ int util_secret_load(const char *dir, const char *name, char *out,
 
 /* Reads a whole file into *out (caller frees) up to max bytes. */
 int util_read_file(const char *path, size_t max, char **out, size_t *len);
+
+/* The value of hex digit c (either case), or -1. */
+int util_hex_value(int c);
 
 #endif
