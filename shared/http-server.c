@@ -61,6 +61,7 @@
 #include "pool.h"
 #include "util.h"
 #include "uuid.h"
+#include "ws-frame.h"
 
 #define HTTP_DEFAULT_MAX_BODY	(1024 * 1024)
 #define HTTP_MAX_PENDING_OUT	(16 * 1024 * 1024)	/* one whole answer */
@@ -933,22 +934,6 @@ static int conn_exchange(struct http_conn *c, const struct http1_request *h,
 	return 0;
 }
 
-/* Sec-WebSocket-Accept for key (RFC 6455 4.2.2) into out[29]. */
-static int ws_accept_key(const char *key, size_t len, char out[32])
-{
-	static const char guid[] = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
-	unsigned char in[64], md[20];
-
-	if (len + sizeof(guid) - 1 > sizeof(in))
-		return -1;
-	memcpy(in, key, len);
-	memcpy(in + len, guid, sizeof(guid) - 1);
-	if (!lws_SHA1(in, len + sizeof(guid) - 1, md))
-		return -1;
-	return lws_b64_encode_string((const char *)md, sizeof(md), out,
-				     32) > 0 ? 0 : -1;
-}
-
 /*
  * The upgrade request of c->ex is whole at the start of c->in (rc bytes):
  * checked, decided by its handler here; unless refused, the 101 goes out
@@ -969,7 +954,7 @@ static int conn_upgrade(struct http_conn *c, const struct http1_request *h,
 	if (h->content_length > 0 || h->chunked)
 		return conn_refuse(c, 400, "an upgrade request has no body");
 	if (!key || key->value_len != 24 ||
-	    ws_accept_key(key->value, key->value_len, accept))
+	    ws_frame_accept_key(key->value, key->value_len, accept))
 		return conn_refuse(c, 400, "missing or malformed "
 				   "Sec-WebSocket-Key");
 	if (!ver || ver->value_len != 2 || memcmp(ver->value, "13", 2) != 0) {

@@ -6,6 +6,9 @@
 #include "ws-frame.h"
 
 #include <string.h>
+#include <strings.h>
+
+#include <libwebsockets.h>
 
 #include "banned.h"
 
@@ -184,5 +187,80 @@ int ws_frame_close_code(const unsigned char *payload, size_t len, int *code)
 	    c >= 5000)
 		return -1002;
 	*code = c;
+	return 0;
+}
+
+int ws_frame_accept_key(const char *key, size_t len, char out[32])
+{
+	static const char guid[] = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
+	unsigned char in[64], md[20];
+
+	if (len + sizeof(guid) - 1 > sizeof(in))
+		return -1;
+	memcpy(in, key, len);
+	memcpy(in + len, guid, sizeof(guid) - 1);
+	if (!lws_SHA1(in, len + sizeof(guid) - 1, md))
+		return -1;
+	return lws_b64_encode_string((const char *)md, sizeof(md), out,
+				     32) == 28 ? 0 : -1;
+}
+
+/* Field name's value in the head's field lines (first match, any case,
+ * surrounding whitespace dropped), or NULL; *vlen its length. */
+static const char *head_field(const char *head, size_t len, const char *name,
+			      size_t *vlen)
+{
+	size_t nlen = strlen(name);
+	const char *p = memchr(head, '\n', len), *end = head + len;
+
+	while (p && ++p < end) {
+		const char *eol = memchr(p, '\n', (size_t)(end - p));
+		const char *v, *ve;
+
+		if (!eol)
+			return NULL;
+		if ((size_t)(eol - p) > nlen && p[nlen] == ':' &&
+		    strncasecmp(p, name, nlen) == 0) {
+			v = p + nlen + 1;
+			ve = eol;
+			while (v < ve && (*v == ' ' || *v == '\t'))
+				v++;
+			while (ve > v && (ve[-1] == '\r' || ve[-1] == ' ' ||
+					  ve[-1] == '\t'))
+				ve--;
+			*vlen = (size_t)(ve - v);
+			return v;
+		}
+		p = eol;
+	}
+	return NULL;
+}
+
+int ws_frame_check_101(const char *head, size_t len, const char *key,
+		       int *status)
+{
+	char want[32];
+	const char *v;
+	size_t vlen;
+	int i, st = 0;
+
+	*status = 0;
+	if (len < 12 || memcmp(head, "HTTP/1.1 ", 9) != 0)
+		return -1;
+	for (i = 9; i < 12; i++) {
+		if (head[i] < '0' || head[i] > '9')
+			return -1;
+		st = st * 10 + (head[i] - '0');
+	}
+	*status = st;
+	if (*status != 101)
+		return -1;
+	v = head_field(head, len, "upgrade", &vlen);
+	if (!v || vlen != 9 || strncasecmp(v, "websocket", 9) != 0)
+		return -1;
+	v = head_field(head, len, "sec-websocket-accept", &vlen);
+	if (!v || ws_frame_accept_key(key, strlen(key), want) != 0 ||
+	    vlen != strlen(want) || memcmp(v, want, vlen) != 0)
+		return -1;
 	return 0;
 }

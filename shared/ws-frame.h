@@ -1,7 +1,9 @@
 /*
  * ws-frame.h - the WebSocket frame codec (RFC 6455 section 5): a push
- * parser of received frames and the header writer of sent ones, with no
- * I/O, so that it can be unit-tested and fuzzed on its own.
+ * parser of received frames and the header writer of sent ones, and the
+ * opening handshake's accept value and a client's check of the 101,
+ * with no I/O, so that it can be unit-tested and fuzzed on its own.  The
+ * server (http-ws.c) and chatui's client (tui/ws.c) both use it.
  *
  * The parser enforces what RFC 6455 makes a protocol error (close code
  * 1002): reserved bits set (no extension is negotiated), an unknown
@@ -89,5 +91,19 @@ void ws_frame_mask(unsigned char *data, size_t len, const unsigned char *mask,
  * any, follows the two code bytes).  -1002 when the payload is one byte or the code may not be sent
  * (below 1000, 1004-1006, 1012-2999 except 1012-1014, or 5000 and up). */
 int ws_frame_close_code(const unsigned char *payload, size_t len, int *code);
+
+/* The opening handshake (RFC 6455 4.2.2): the Sec-WebSocket-Accept
+ * value for the client's key (out gets 28 characters and a NUL). */
+int ws_frame_accept_key(const char *key, size_t len, char out[32]);
+
+/*
+ * A client reads the server's answer to its upgrade: head[0..len) is the
+ * whole head, up to and with its empty line.  Returns 0 when it is a 101
+ * with "Upgrade: websocket" and the Sec-WebSocket-Accept that key calls
+ * for; else -1, with *status the answer's status (401 to refresh a
+ * token), or 0 when the head is not HTTP/1.1 at all.
+ */
+int ws_frame_check_101(const char *head, size_t len, const char *key,
+		       int *status);
 
 #endif

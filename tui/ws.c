@@ -8,8 +8,11 @@
  *
  * A libwebsockets client context of its own, served by this thread only;
  * other threads touch the queue under mu and wake the loop with
- * lws_cancel_service().  A 401 (refused upgrade or close 4401) makes the
- * next attempt refresh the token first.
+ * lws_cancel_service().  lws carries the connection (TCP, TLS for
+ * https) as a raw socket; the handshake and the frames are ours
+ * (ws-frame.h), the same codec the server reads with, fuzzed in both
+ * roles.  A 401 (refused upgrade or close 4401) makes the next attempt
+ * refresh the token first.
  */
 #include "chatui.h"
 
@@ -17,13 +20,17 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <time.h>
 
 #include "err.h"
 #include "util.h"
+#include "ws-frame.h"
 #include "banned.h"
 
 #define WS_FRAME_MAX (8u * 1024 * 1024)
+#define WS_HEAD_MAX (16u * 1024)	/* the server's answer to the upgrade */
+#define WS_HANDSHAKE_S 10
 #define WS_TICK_US (100 * LWS_US_PER_MS)
 
 /* The thread's own state (touched by the ws thread only). */
@@ -45,6 +52,18 @@ struct ws_conn {
 	struct buf rx;
 	unsigned seed;
 	lws_sorted_usec_list_t tick;
+	/* the connection in progress (reset by ws_connect) */
+	bool live;			/* ws_closed not yet called for it */
+	char key[32];			/* Sec-WebSocket-Key sent */
+	struct buf head;		/* the server's answer, until whole */
+	struct ws_frame_parser fp;
+	unsigned char ctl[WS_CONTROL_MAX];	/* a control frame's payload */
+	size_t ctl_len;
+	unsigned char pong[WS_CONTROL_MAX];
+	size_t pong_len;
+	bool pong_due;
+	int close_out;			/* close code to send; 0: none */
+	bool close_sent;
 };
 
 static struct ws_conn *ws_the_conn;	/* for the lws callback */
@@ -78,6 +97,10 @@ static void ws_closed(struct ws_conn *c)
 {
 	double rnd = (double)rand_r(&c->seed) / (double)RAND_MAX;
 
+	if (!c->live)
+		return;		/* a failed connect reports twice */
+	c->live = false;
+	buf_release(&c->head);
 	c->wsi = NULL;
 	c->connecting = false;
 	memset(c->token, 0, sizeof(c->token));
@@ -122,11 +145,54 @@ static void ws_frame(struct ws_conn *c)
 	evq_post(c->w->evq, ev);
 }
 
+/* Writes one masked frame (a client's frames are masked). */
+static int ws_send_frame(struct lws *wsi, int opcode, const void *data,
+			 size_t len)
+{
+	unsigned char mask[4], *buf;
+	size_t h;
+	int n;
+
+	if (getrandom(mask, sizeof(mask), 0) != (ssize_t)sizeof(mask))
+		return -1;
+	buf = malloc(LWS_PRE + WS_FRAME_MAX_HEADER + len);
+	if (!buf)
+		return -1;
+	h = ws_frame_header(buf + LWS_PRE, opcode, true, len, mask);
+	if (len)
+		memcpy(buf + LWS_PRE + h, data, len);
+	ws_frame_mask(buf + LWS_PRE + h, len, mask, 0);
+	n = lws_write(wsi, buf + LWS_PRE, h + len, LWS_WRITE_RAW);
+	free(buf);
+	return n < (int)(h + len) ? -1 : 0;
+}
+
 static int ws_writable(struct ws_conn *c, struct lws *wsi)
 {
 	struct ws_out *o;
-	int n;
+	int rc;
 
+	if (c->close_sent)
+		return -1;		/* our close went out: done */
+	if (c->pong_due) {
+		c->pong_due = false;
+		if (ws_send_frame(wsi, WS_OP_PONG, c->pong, c->pong_len))
+			return -1;
+		lws_callback_on_writable(wsi);
+		return 0;
+	}
+	if (c->close_out) {
+		unsigned char code[2] = { (unsigned char)(c->close_out >> 8),
+					  (unsigned char)c->close_out };
+
+		c->close_sent = true;
+		if (ws_send_frame(wsi, WS_OP_CLOSE, code, 2))
+			return -1;
+		lws_callback_on_writable(wsi);
+		return 0;
+	}
+	if (!c->opened)
+		return 0;
 	pthread_mutex_lock(&c->w->mu);
 	o = c->w->head;
 	if (o) {
@@ -137,11 +203,169 @@ static int ws_writable(struct ws_conn *c, struct lws *wsi)
 	pthread_mutex_unlock(&c->w->mu);
 	if (!o)
 		return 0;
-	n = lws_write(wsi, o->data + LWS_PRE, o->len, LWS_WRITE_TEXT);
+	rc = ws_send_frame(wsi, WS_OP_TEXT, o->data + LWS_PRE, o->len);
 	free(o);
-	if (n < 0)
+	if (rc)
 		return -1;
 	lws_callback_on_writable(wsi);
+	return 0;
+}
+
+/* The TCP (and TLS) connection is up: the upgrade request, with the
+ * token, which is wiped from memory right after. */
+static int ws_handshake(struct ws_conn *c, struct lws *wsi)
+{
+	unsigned char nonce[16];
+	struct buf b;
+	int rc;
+
+	if (getrandom(nonce, sizeof(nonce), 0) != (ssize_t)sizeof(nonce) ||
+	    lws_b64_encode_string((const char *)nonce, sizeof(nonce), c->key,
+				  sizeof(c->key)) != 24)
+		return -1;
+	buf_init(&b, 16 * 1024);
+	rc = buf_printf(&b, "%*sGET %s HTTP/1.1\r\nHost: %s:%d\r\n"
+			"Upgrade: websocket\r\nConnection: Upgrade\r\n"
+			"Sec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\n"
+			"Authorization: Bearer %s\r\n\r\n", LWS_PRE, "",
+			c->path, c->address, c->port, c->key, c->token);
+	memset(c->token, 0, sizeof(c->token));
+	if (rc == 0 && lws_write(wsi, (unsigned char *)b.data + LWS_PRE,
+				 b.len - LWS_PRE, LWS_WRITE_RAW) <
+			       (int)(b.len - LWS_PRE))
+		rc = -1;
+	if (b.data)
+		memset(b.data, 0, b.len);
+	buf_release(&b);
+	lws_set_timeout(wsi, PENDING_TIMEOUT_USER_OK, WS_HANDSHAKE_S);
+	return rc ? -1 : 0;
+}
+
+static void ws_established(struct ws_conn *c, struct lws *wsi)
+{
+	c->opened = true;
+	c->connecting = false;
+	c->force_refresh = false;
+	c->close_code = 0;
+	lws_set_timeout(wsi, NO_PENDING_TIMEOUT, 0);
+	pthread_mutex_lock(&c->w->mu);
+	c->w->open = true;
+	pthread_mutex_unlock(&c->w->mu);
+	ws_post_state(c, WS_OPEN);
+	lws_callback_on_writable(wsi);
+}
+
+/* A whole control frame from the server; -1 closes now. */
+static int ws_control(struct ws_conn *c, struct lws *wsi, int opcode)
+{
+	int code;
+
+	if (opcode == WS_OP_PING) {
+		memcpy(c->pong, c->ctl, c->ctl_len);
+		c->pong_len = c->ctl_len;
+		c->pong_due = true;
+		lws_callback_on_writable(wsi);
+		return 0;
+	}
+	if (opcode != WS_OP_CLOSE)
+		return 0;
+	if (ws_frame_close_code(c->ctl, c->ctl_len, &code) != 0)
+		code = 1002;
+	c->close_code = code;
+	if (code == 4401)
+		c->force_refresh = true;
+	if (c->close_sent)
+		return -1;
+	c->close_out = code == 1005 ? 1000 : code;
+	lws_callback_on_writable(wsi);
+	return 0;
+}
+
+/* Frames from the server (its frames are not masked). */
+static int ws_frames(struct ws_conn *c, struct lws *wsi, unsigned char *in,
+		     size_t len)
+{
+	struct ws_frame_event ev;
+	long used;
+
+	while (len && !c->close_out) {
+		used = ws_frame_feed(&c->fp, in, len, &ev);
+		if (used < 0) {
+			c->close_out = (int)-used;
+			lws_callback_on_writable(wsi);
+			return 0;
+		}
+		in += used;
+		len -= (size_t)used;
+		if (!ev.data)
+			continue;
+		if (ev.opcode >= WS_OP_CLOSE) {
+			memcpy(c->ctl + c->ctl_len, ev.bytes, ev.len);
+			c->ctl_len += ev.len;	/* <= 125: the parser's */
+			if (ev.end) {
+				int rc = ws_control(c, wsi, ev.opcode);
+
+				c->ctl_len = 0;
+				if (rc)
+					return rc;
+			}
+			continue;
+		}
+		if (ev.start && ev.opcode != WS_OP_CONT)
+			buf_reset(&c->rx);
+		if (ev.len && buf_append(&c->rx, ev.bytes, ev.len) < 0) {
+			c->close_out = 1009;	/* too big for us */
+			lws_callback_on_writable(wsi);
+			return 0;
+		}
+		if (ev.end && ev.fin) {
+			if (ev.message_opcode == WS_OP_TEXT)
+				ws_frame(c);
+			else
+				buf_reset(&c->rx);	/* nothing binary */
+		}
+	}
+	return 0;
+}
+
+/* Bytes from the server: its answer to the upgrade, then frames. */
+static int ws_rx(struct ws_conn *c, struct lws *wsi, unsigned char *in,
+		 size_t len)
+{
+	const char *end;
+	size_t head_len, rest;
+	int status;
+
+	if (c->opened)
+		return ws_frames(c, wsi, in, len);
+	if (buf_append(&c->head, in, len) < 0)
+		return -1;		/* an answer too long */
+	end = c->head.len >= 4 ? memmem(c->head.data, c->head.len,
+					"\r\n\r\n", 4) : NULL;
+	if (!end)
+		return 0;
+	head_len = (size_t)(end - c->head.data) + 4;
+	if (ws_frame_check_101(c->head.data, head_len, c->key, &status)) {
+		c->close_code = status;
+		if (status == 401)
+			c->force_refresh = true;
+		return -1;
+	}
+	ws_established(c, wsi);
+	rest = c->head.len - head_len;
+	if (rest) {
+		unsigned char *more = malloc(rest);
+		int rc;
+
+		if (!more)
+			return -1;
+		memcpy(more, c->head.data + head_len, rest);
+		buf_release(&c->head);
+		rc = ws_frames(c, wsi, more, rest);
+		free(more);
+		return rc;
+	}
+	buf_release(&c->head);
 	return 0;
 }
 
@@ -149,60 +373,21 @@ static int ws_callback(struct lws *wsi, enum lws_callback_reasons reason,
 		       void *user, void *in, size_t len)
 {
 	struct ws_conn *c = ws_the_conn;
-	unsigned status;
 
 	if (!c)
 		return lws_callback_http_dummy(wsi, reason, user, in, len);
 	switch (reason) {
-	case LWS_CALLBACK_CLIENT_APPEND_HANDSHAKE_HEADER: {
-		char **p = in, *end = *p + len;
-		int n = snprintf(*p, (size_t)(end - *p),
-				 "Authorization: Bearer %s\r\n", c->token);
-
-		if (n < 0 || n >= end - *p)
-			return -1;
-		*p += n;
-		return 0;
-	}
-	case LWS_CALLBACK_CLIENT_ESTABLISHED:
-		memset(c->token, 0, sizeof(c->token));
-		c->opened = true;
-		c->connecting = false;
-		c->force_refresh = false;
-		c->close_code = 0;
-		pthread_mutex_lock(&c->w->mu);
-		c->w->open = true;
-		pthread_mutex_unlock(&c->w->mu);
-		ws_post_state(c, WS_OPEN);
-		lws_callback_on_writable(wsi);
-		return 0;
+	case LWS_CALLBACK_RAW_CONNECTED:
+		return ws_handshake(c, wsi);
 	case LWS_CALLBACK_CLIENT_CONNECTION_ERROR:
-		status = lws_http_client_http_response(wsi);
-		c->close_code = (int)status;
-		if (status == 401)
-			c->force_refresh = true;
+		c->close_code = 0;
 		ws_closed(c);
 		return 0;
-	case LWS_CALLBACK_CLIENT_RECEIVE:
-		if (lws_is_first_fragment(wsi))
-			buf_reset(&c->rx);
-		if (buf_append(&c->rx, in, len) < 0) {
-			buf_reset(&c->rx);
-			return 0;	/* an oversized frame is dropped */
-		}
-		if (lws_is_final_fragment(wsi) &&
-		    !lws_remaining_packet_payload(wsi))
-			ws_frame(c);
-		return 0;
-	case LWS_CALLBACK_CLIENT_WRITEABLE:
+	case LWS_CALLBACK_RAW_RX:
+		return ws_rx(c, wsi, in, len);
+	case LWS_CALLBACK_RAW_WRITEABLE:
 		return ws_writable(c, wsi);
-	case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE:
-		c->close_code = len >= 2 ? (((unsigned char *)in)[0] << 8 |
-					    ((unsigned char *)in)[1]) : 1005;
-		if (c->close_code == 4401)
-			c->force_refresh = true;
-		return 0;
-	case LWS_CALLBACK_CLIENT_CLOSED:
+	case LWS_CALLBACK_RAW_CLOSE:
 		ws_closed(c);
 		return 0;
 	case LWS_CALLBACK_EVENT_WAIT_CANCELLED:
@@ -274,14 +459,20 @@ static void ws_connect(struct ws_conn *c)
 	ci.context = c->ctx;
 	ci.address = c->address;
 	ci.port = c->port;
-	ci.path = c->path;
 	ci.host = c->address;
-	ci.origin = c->address;
-	ci.protocol = NULL;
+	ci.method = "RAW";		/* the handshake is ours: ws_handshake */
 	ci.local_protocol_name = "chatui";
-	ci.ietf_version_or_minus_one = -1;
 	ci.ssl_connection = c->tls ? LCCSCF_USE_SSL : 0;
 	ci.pwsi = &c->wsi;
+	memset(&c->fp, 0, sizeof(c->fp));
+	c->fp.masked_in = false;	/* a server's frames are not masked */
+	buf_reset(&c->rx);
+	buf_release(&c->head);
+	c->ctl_len = 0;
+	c->pong_due = false;
+	c->close_out = 0;
+	c->close_sent = false;
+	c->live = true;
 	c->connecting = true;
 	c->retry_at = 0;
 	ws_post_state(c, WS_CONNECTING);
@@ -323,6 +514,7 @@ static void *ws_main(void *arg)
 	c.w = w;
 	c.seed = (unsigned)time(NULL) ^ (unsigned)(uintptr_t)&c;
 	buf_init(&c.rx, WS_FRAME_MAX);
+	buf_init(&c.head, WS_HEAD_MAX);
 	if (ws_parse_server(&c, w->auth->server) < 0)
 		goto out;
 	/* CHATUI_WS_DEBUG: lws's connection log on stderr (chatui(1)) */
@@ -349,6 +541,7 @@ static void *ws_main(void *arg)
 	lws_context_destroy(c.ctx);
 out:
 	buf_release(&c.rx);
+	buf_release(&c.head);
 	return NULL;
 }
 

@@ -537,6 +537,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	size_t *cuts = xmalloc((n + 1) * sizeof(*cuts));
 	uint32_t x = 0x9e3779b9u ^ flags ^ ((uint32_t)n << 8);
 
+	/* the same bytes as a server's answer to a client's upgrade */
+	{
+		int status;
+
+		if (ws_frame_check_101((const char *)p, n,
+				       "dGhlIHNhbXBsZSBub25jZQ==", &status) == 0)
+			FUZZ_CHECK(status == 101);
+		else
+			FUZZ_CHECK(status >= 0 && status <= 999);
+	}
 	parse(p, n, masked_in, NULL, 0, &whole);
 	check_frames(&whole);
 	{

@@ -1194,6 +1194,55 @@ static void test_ws_frame__mask(void **state)
 	free(data);
 }
 
+
+/* The opening handshake: RFC 6455's sample key and accept value, and
+ * what a client takes as the server's 101. */
+static void test_ws_frame__handshake(void **state)
+{
+	static const char key[] = "dGhlIHNhbXBsZSBub25jZQ==";
+	static const char *const good[] = {
+		"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+		"Connection: Upgrade\r\n"
+		"Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n",
+		"HTTP/1.1 101 x\r\nupgrade:WebSocket\r\n"
+		"sec-websocket-accept:   s3pPLMBiTxaQ9kYGzzhZRbK+xOo=  \r\n\r\n",
+	};
+	static const struct {
+		const char *head;
+		int status;
+	} bad[] = {
+		{ "HTTP/1.1 401 Unauthorized\r\nContent-Length: 0\r\n\r\n", 401 },
+		{ "HTTP/1.1 101 x\r\nUpgrade: websocket\r\n"
+		  "Sec-WebSocket-Accept: AAAAAAAAAAAAAAAAAAAAAAAAAAA=\r\n\r\n",
+		  101 },
+		{ "HTTP/1.1 101 x\r\nUpgrade: h2c\r\n"
+		  "Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n",
+		  101 },
+		{ "HTTP/1.1 101 x\r\nUpgrade: websocket\r\n\r\n", 101 },
+		{ "HTTP/1.0 101 x\r\n\r\n", 0 },
+		{ "HTTP/1.1 1x1 x\r\n\r\n", 0 },
+		{ "", 0 },
+	};
+	char out[32];
+	size_t i;
+	int status;
+
+	(void)state;
+	assert_int_equal(ws_frame_accept_key(key, strlen(key), out), 0);
+	assert_string_equal(out, "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=");
+	for (i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+		assert_int_equal(ws_frame_check_101(good[i], strlen(good[i]),
+						    key, &status), 0);
+		assert_int_equal(status, 101);
+	}
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		assert_int_equal(ws_frame_check_101(bad[i].head,
+						    strlen(bad[i].head), key,
+						    &status), -1);
+		assert_int_equal(status, bad[i].status);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1211,6 +1260,7 @@ int main(void)
 		cmocka_unit_test(test_ws_frame__close_code),
 		cmocka_unit_test(test_ws_frame__close_frame),
 		cmocka_unit_test(test_ws_frame__mask),
+		cmocka_unit_test(test_ws_frame__handshake),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
