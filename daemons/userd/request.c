@@ -102,7 +102,9 @@ void request_client_ip(struct http_req *req, char *out, size_t outlen)
 	const char *s = req->peer ? req->peer : "";
 	size_t len;
 
-	if (xff && *xff) {
+	/* only the gateway's word counts: a client on loopback that calls
+	 * userd directly must not choose the address stored for it */
+	if (xff && *xff && req->internal) {
 		const char *comma = strrchr(xff, ',');
 		s = comma ? comma + 1 : xff;
 	}

@@ -145,7 +145,8 @@ int request_db(struct http_req *req, struct db_conn **out);
  * logs what failed. */
 void request_fail(struct http_req *req, int rc, const char *what);
 /* The client address: the last X-Forwarded-For entry (the one the gateway
- * added), else the peer.  Printable ASCII only, truncated to outlen. */
+ * added) when the request proved the internal secret, else the peer.
+ * Printable ASCII only, truncated to outlen. */
 void request_client_ip(struct http_req *req, char *out, size_t outlen);
 /* The User-Agent as printable ASCII, truncated to outlen. */
 void request_user_agent(struct http_req *req, char *out, size_t outlen);

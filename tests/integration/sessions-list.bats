@@ -168,3 +168,18 @@ sessions_rows() {
 	api GET /v1/sessions "" "$access_token"
 	[[ $(jb '.data | length') == 1 ]] || false
 }
+
+@test "X-Forwarded-For counts only from the gateway: a direct caller cannot choose its stored address" {
+	register_user mallory
+	# userd itself, on loopback, without the stack's internal secret
+	run curl -s --max-time 10 -H 'Content-Type: application/json' \
+		-H 'X-Forwarded-For: 10.9.9.9' \
+		-d '{"username":"mallory","password":"password-mallory"}' \
+		"http://127.0.0.1:$((CHAT_PORT + 1))/v1/auth/login"
+	[ "$status" -eq 0 ]
+	token=$(jq -r .access_token <<<"$output")
+	[[ $token == ey* ]] || { echo "$output"; false; }
+	api GET /v1/sessions "" "$token"
+	expect_status 200
+	[[ $(jb '.data[0].ip') == 127.0.0.1 ]] || { echo "$body"; false; }
+}
