@@ -105,6 +105,24 @@ setup() {
 	expect_status 200
 }
 
+@test "the data dir, its logs and pid files are the owner's only, whatever the umask" {
+	stop_daemon userd
+	# as a lax umask once left them
+	chmod 755 "$CHAT_DATA_DIR" "$CHAT_DATA_DIR/log" "$CHAT_DATA_DIR/run"
+	chmod 644 "$CHAT_DATA_DIR/log/userd.log"
+	rm -f "$CHAT_DATA_DIR/run/userd.pid"
+	(umask 000 && start_daemon userd)
+	[[ $(stat -c %a "$CHAT_DATA_DIR") == 700 ]] || false
+	[[ $(stat -c %a "$CHAT_DATA_DIR/log") == 700 ]] || false
+	[[ $(stat -c %a "$CHAT_DATA_DIR/run") == 700 ]] || false
+	[[ $(stat -c %a "$CHAT_DATA_DIR/log/userd.log") == 600 ]] || false
+	[[ $(stat -c %a "$CHAT_DATA_DIR/run/userd.pid") == 600 ]] || false
+	# the daemon runs with the same umask
+	[[ $(awk '/^Umask:/ {print $2}' "/proc/$(daemon_pid userd)/status") == 0077 ]] || false
+	api GET /readyz
+	expect_status 200
+}
+
 @test "stack stop stops every daemon by its pid and removes the pid files" {
 	local pids pid
 	pids=$(cat "$CHAT_DATA_DIR"/run/*.pid)
