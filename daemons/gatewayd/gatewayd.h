@@ -210,6 +210,8 @@ struct gatewayd {
 	struct gw_cache tokens;		/* verified access tokens, until exp */
 	struct gw_metrics metrics;
 	long idle_timeout_ms;		/* upstream silent this long: 504 */
+	const char *metrics_token;	/* /metrics bearer; NULL: no /metrics;
+					 * borrowed from the config */
 };
 
 #endif

@@ -8,6 +8,8 @@
  *   <daemon>.url             an upstream's base URL (else its port rule)
  *   gatewayd.idle_timeout_s  an upstream silent this long mid-answer is
  *                            dropped (300; streams may idle in between)
+ *   gatewayd.metrics_token   the bearer token a scraper shows for
+ *                            /metrics (none: /metrics is not served)
  */
 #include "gatewayd.h"
 
@@ -51,6 +53,9 @@ static int gatewayd_init(struct daemon *d, char *err, size_t errlen)
 	if (rc != 0)
 		goto fail;
 	gw->idle_timeout_ms = idle_s * 1000;
+	gw->metrics_token = config_get(d->cfg, "gatewayd.metrics_token", NULL);
+	if (gw->metrics_token && !*gw->metrics_token)
+		gw->metrics_token = NULL;
 	for (i = 0; i < gw->nroutes; i++)
 		log_debug("route '%s' -> '%s' at %s", gw->routes[i].prefix,
 			  gw->routes[i].up->name, gw->routes[i].up->url);

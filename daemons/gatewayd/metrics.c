@@ -7,8 +7,10 @@
 #include "gatewayd.h"
 
 #include <stdio.h>
+#include <strings.h>
 
 #include "buf.h"
+#include "crypto.h"
 #include "err.h"
 #include "banned.h"
 
@@ -67,10 +69,26 @@ static int metrics_render(struct gatewayd *gw, struct buf *b)
 
 void metrics_handle(struct http_req *req, struct http_res *res)
 {
+	const struct gatewayd *gw = req->app;
+	const char *auth = http_req_header(req, "authorization");
 	struct buf b;
 	size_t len = 0;
 	char *text;
 
+	/* counters tell an attacker what works: a scraper's token only,
+	 * and without one configured the route is not there */
+	if (!gw->metrics_token) {
+		http_res_error(res, 404, "not_found", "no route for '%s %s'",
+			       req->method, req->path);
+		return;
+	}
+	if (!auth || strncasecmp(auth, "Bearer ", 7) != 0 ||
+	    !crypto_str_equal(auth + 7, gw->metrics_token)) {
+		http_res_header(res, "WWW-Authenticate", "Bearer");
+		http_res_error(res, 401, "unauthorized",
+			       "/metrics needs gatewayd.metrics_token");
+		return;
+	}
 	buf_init(&b, METRICS_MAX_BYTES);
 	if (metrics_render(req->app, &b) != 0) {
 		buf_release(&b);

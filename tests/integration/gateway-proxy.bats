@@ -25,7 +25,7 @@ setup_file() {
 	}
 	start_stack "[routes]" "/v1/t = oddup" \
 		"[oddup]" "url = http://127.0.0.1:$(<"$pf")" \
-		"[gatewayd]" "idle_timeout_s = 1"
+		"[gatewayd]" "idle_timeout_s = 1" "metrics_token = scrape-secret"
 }
 
 teardown_file() {
@@ -140,4 +140,15 @@ oddup_stat() {
 	done
 	echo "the upstream kept streaming to nobody" >&2
 	false
+}
+
+@test "/metrics answers only a scraper with gatewayd.metrics_token" {
+	api GET /metrics
+	expect_error 401 unauthorized
+	grep -qi '^www-authenticate: Bearer' <<<"$headers"
+	api GET /metrics "" wrong-secret
+	expect_error 401 unauthorized
+	api GET /metrics "" scrape-secret
+	expect_status 200
+	[[ $body == *gatewayd_requests_total* ]] || false
 }

@@ -105,6 +105,13 @@ setup() {
 	expect_status 200
 }
 
+@test "/metrics is not served without gatewayd.metrics_token" {
+	api GET /metrics
+	expect_error 404 not_found
+	api GET /metrics "" anything
+	expect_error 404 not_found
+}
+
 @test "the data dir, its logs and pid files are the owner's only, whatever the umask" {
 	stop_daemon userd
 	# as a lax umask once left them
