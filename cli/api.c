@@ -56,6 +56,19 @@ int api_init(struct cli_ctx *ctx)
 	if (creds_default_path(ctx->creds_path, sizeof(ctx->creds_path)) < 0)
 		ctx->creds_path[0] = '\0';
 	if (ctx->creds_path[0]) {
+		char dir[PATH_MAX];
+
+		rc = creds_secure_dir(ctx->creds_path, dir, sizeof(dir));
+		if (rc == 1) {
+			cli_warn("'%s' was writable by others: made it 0700; "
+				 "check the credentials in it", dir);
+		} else if (rc < 0) {
+			cli_warn("not using '%s': writable by others and not "
+				 "yours to repair", dir);
+			ctx->creds_path[0] = '\0';
+		}
+	}
+	if (ctx->creds_path[0]) {
 		rc = creds_load(ctx->creds_path, &ctx->creds);
 		if (rc == 0)
 			ctx->creds_loaded = true;

@@ -110,6 +110,23 @@ static int creds_dirname(const char *path, char *dir, size_t dirlen)
 	return 0;
 }
 
+int creds_secure_dir(const char *path, char *dir, size_t dirlen)
+{
+	struct stat st;
+	int rc;
+
+	rc = creds_dirname(path, dir, dirlen);
+	if (rc < 0)
+		return rc;
+	if (stat(dir, &st) != 0)
+		return errno == ENOENT ? 0 : CHAT_EIO;
+	if (!(st.st_mode & (S_IWGRP | S_IWOTH)))
+		return 0;
+	if (st.st_uid != geteuid() || chmod(dir, 0700) != 0)
+		return CHAT_EPERM;
+	return 1;
+}
+
 int creds_save(const char *path, const struct creds *c)
 {
 	char dir[PATH_MAX], tmp[PATH_MAX + 16];

@@ -29,6 +29,13 @@ int creds_default_path(char *out, size_t outlen);
 /* CHAT_ENOTFOUND when there is no file, CHAT_EPARSE when it is not
  * the expected JSON object.  On failure *c is left empty. */
 int creds_load(const char *path, struct creds *c);
+/* The directory of the credentials file at path, when it exists, must be
+ * writable by its owner only (anyone who can write it can swap the file
+ * for their own server and tokens).  0: it is (or does not exist yet);
+ * 1: it was writable by group or others and is now 0700 (dir gets its
+ * name, for a warning); CHAT_EPERM: it is and cannot be made otherwise
+ * (not ours): do not use it. */
+int creds_secure_dir(const char *path, char *dir, size_t dirlen);
 /* Writes the file atomically (temporary file, fsync, rename), mode
  * 0600, creating its directory 0700. */
 int creds_save(const char *path, const struct creds *c);

@@ -11,6 +11,7 @@
  */
 #include "chatui.h"
 
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -53,10 +54,16 @@ static bool auth_same(const char *a, const char *b)
 
 int auth_init(struct auth *a, const char *server)
 {
+	char dir[PATH_MAX];
+
 	memset(a, 0, sizeof(*a));
 	pthread_mutex_init(&a->mu, NULL);
 	snprintf(a->server, sizeof(a->server), "%s", server);
 	if (creds_default_path(a->path, sizeof(a->path)) < 0)
+		a->path[0] = '\0';
+	/* as chatctl does (it says so on stderr; curses may own the
+	 * terminal here): repaired, or not used */
+	if (a->path[0] && creds_secure_dir(a->path, dir, sizeof(dir)) < 0)
 		a->path[0] = '\0';
 	if (a->path[0] && creds_load(a->path, &a->creds) == 0)
 		a->have = auth_same(a->creds.server, a->server);

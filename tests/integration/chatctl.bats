@@ -81,6 +81,21 @@ latest_conv() {
 	[[ $status -eq 0 && $output == "ada (user) on $(base_url)" ]] || false
 }
 
+@test "a config dir that others can write is made 0700 again, with a warning" {
+	export XDG_CONFIG_HOME=$BATS_TEST_TMPDIR/cfg
+	CREDS=$XDG_CONFIG_HOME/chat/credentials
+	run --separate-stderr cc register grace --password-stdin <<<"password-grace"
+	[[ $status -eq 0 ]] || false
+	chmod 777 "${CREDS%/*}"
+	run --separate-stderr cc whoami
+	[[ $status -eq 0 && $output == "grace (user) on $(base_url)" ]] || false
+	[[ $stderr == *"was writable by others: made it 0700"* ]] || false
+	[[ $(stat -c %a "${CREDS%/*}") == 700 ]] || false
+	# once repaired, nothing more is said
+	run --separate-stderr cc whoami
+	[[ $status -eq 0 && -z $stderr ]] || false
+}
+
 @test "register: a taken username exits 4 and keeps the credentials" {
 	cp "$CREDS" "$BATS_TEST_TMPDIR/before"
 	run -4 --separate-stderr cc register ada --password-stdin <<<"password-ada"
