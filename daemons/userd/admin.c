@@ -4,9 +4,11 @@
  *
  * The cursor is the base64url of the last id of a page: ids are UUIDv7,
  * so id order is creation order and "id < cursor" is the next page.
- * Disabling an account revokes its sessions in sessiond at once; its
- * refresh tokens and API keys stop working at once anyway, because
- * refresh and key verification both read the disabled flag.
+ * The caller's role is read from the store on every call: a token issued
+ * before a demotion or a disable still says admin.  Disabling an account
+ * or changing its role revokes its sessions in sessiond at once (its
+ * refresh tokens and API keys stop working at once after a disable
+ * anyway, because refresh and key verification read the flag).
  */
 #include "userd.h"
 
@@ -113,6 +115,32 @@ fail:
 	return NULL;
 }
 
+/*
+ * The caller's role as the store has it now, not as the token says: a
+ * token outlives a demotion or a disable by up to its lifetime.  0 when
+ * the caller is an enabled admin; otherwise answers 403 (or the store's
+ * failure) and returns -1.
+ */
+static int admin_caller_current(struct http_req *req, struct db_conn *c)
+{
+	struct user me = { 0 };
+	int rc = req->user_id ? users_get_by_id(c, req->user_id, &me) :
+				CHAT_ENOTFOUND;
+	bool ok = rc == 0 && !me.disabled && strcmp(me.role, "admin") == 0;
+
+	users_release(&me);
+	if (rc < 0 && rc != CHAT_ENOTFOUND) {
+		request_fail(req, rc, "reading the caller");
+		return -1;
+	}
+	if (!ok) {
+		http_res_error(req->res, 403, "forbidden",
+			       "the caller is no longer an enabled admin");
+		return -1;
+	}
+	return 0;
+}
+
 void admin_handle_list(struct http_req *req, struct http_res *res)
 {
 	char cursor[UUID_STR_LEN];
@@ -127,6 +155,10 @@ void admin_handle_list(struct http_req *req, struct http_res *res)
 		return;
 	if (request_db(req, &c) < 0)
 		return;
+	if (admin_caller_current(req, c) < 0) {
+		db_release(c);
+		return;
+	}
 	if (cursor[0])
 		rc = db_query(c,
 			      "SELECT " USERS_COLUMNS " FROM users WHERE id < $1"
@@ -196,7 +228,7 @@ void admin_handle_patch(struct http_req *req, struct http_res *res)
 	const char *id = http_req_param(req, "id");
 	const char *role = NULL;
 	struct db_conn *c = NULL;
-	struct user u = { 0 };
+	struct user u = { 0 }, before = { 0 };
 	cJSON *body = NULL, *obj;
 	bool was_disabled = false;
 	int disabled = -1, rc;
@@ -210,7 +242,14 @@ void admin_handle_patch(struct http_req *req, struct http_res *res)
 	}
 	if (request_db(req, &c) < 0)
 		goto out;
-	rc = users_admin_update(ud, c, id, role, disabled, &was_disabled, &u);
+	if (admin_caller_current(req, c) < 0) {
+		db_release(c);
+		goto out;
+	}
+	rc = users_get_by_id(c, id, &before);
+	if (rc == 0)
+		rc = users_admin_update(ud, c, id, role, disabled,
+					&was_disabled, &u);
 	db_release(c);
 	if (rc == CHAT_ENOTFOUND) {
 		http_res_error(res, 404, "not_found", "no such user");
@@ -227,11 +266,12 @@ void admin_handle_patch(struct http_req *req, struct http_res *res)
 	}
 	log_info("admin '%s' set user '%s' to role %s%s", req->user_id, u.id,
 		 u.role, u.disabled ? ", disabled" : "");
-	if (u.disabled && !was_disabled &&
+	/* a disabled account, or a role that changed, starts over: its
+	 * sessions (and so its refresh tokens) end now */
+	if (((u.disabled && !was_disabled) || strcmp(u.role, before.role)) &&
 	    sessions_revoke_user(ud, req->request_id, u.id) < 0) {
 		/* refresh checks the flag, so this only delays the cleanup */
-		log_warn("cannot revoke the sessions of disabled user '%s'",
-			 u.id);
+		log_warn("cannot revoke the sessions of user '%s'", u.id);
 	}
 	obj = users_to_json(&u);
 	if (!obj) {
@@ -242,4 +282,5 @@ void admin_handle_patch(struct http_req *req, struct http_res *res)
 out:
 	cJSON_Delete(body);
 	users_release(&u);
+	users_release(&before);
 }

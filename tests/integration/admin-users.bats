@@ -204,3 +204,33 @@ root_token() {
 	expect_status 200
 	[[ $(jb .role) == admin ]] || false
 }
+
+@test "a demoted or disabled admin's earlier token does no admin work; the role change ends her sessions" {
+	local root carol_tok carol_refresh
+	root=$(root_token)
+	api PATCH "/v1/admin/users/$carol_id" '{"role":"admin","disabled":false}' "$root"
+	expect_status 200
+	login_user carol
+	carol_tok=$access_token carol_refresh=$refresh_token
+	[[ $(jwt_claim "$carol_tok" role) == admin ]] || false
+	api PATCH "/v1/admin/users/$carol_id" '{"role":"user"}' "$root"
+	expect_status 200
+	# her token still says admin; the store does not
+	expect_patch_refused "$root_id" '{"disabled":true}' "$carol_tok" 403 forbidden
+	expect_patch_refused "$carol_id" '{"role":"admin"}' "$carol_tok" 403 forbidden
+	api GET /v1/admin/users "" "$carol_tok"
+	expect_error 403 forbidden
+	# the role change revoked her sessions: the refresh token is dead
+	api POST /v1/auth/refresh "$(jq -nc --arg t "$carol_refresh" '{refresh_token: $t}')"
+	expect_error 401 invalid_refresh_token
+	# the same for an admin who is disabled
+	api PATCH "/v1/admin/users/$carol_id" '{"role":"admin"}' "$root"
+	expect_status 200
+	login_user carol
+	carol_tok=$access_token
+	api PATCH "/v1/admin/users/$carol_id" '{"disabled":true}' "$root"
+	expect_status 200
+	expect_patch_refused "$carol_id" '{"disabled":false}' "$carol_tok" 403 forbidden
+	api PATCH "/v1/admin/users/$carol_id" '{"role":"user","disabled":false}' "$root"
+	expect_status 200
+}
