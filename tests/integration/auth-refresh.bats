@@ -104,7 +104,7 @@ refresh() {
 	expect_status 200
 }
 
-@test "refresh gives the user's current role" {
+@test "a role change ends the user's sessions; the next login carries the new role" {
 	local root_token alice_id
 	login_user root
 	root_token=$access_token
@@ -113,6 +113,11 @@ refresh() {
 	[[ $(jwt_claim "$access_token" role) == user ]] || false
 	api PATCH "/v1/admin/users/$alice_id" '{"role":"guest"}' "$root_token"
 	expect_status 200
+	# issue 10: the sessions of a user whose role changed are revoked
+	refresh "$refresh_token"
+	expect_error 401 invalid_refresh_token
+	login_user alice
+	[[ $(jwt_claim "$access_token" role) == guest ]] || false
 	refresh "$refresh_token"
 	expect_status 200
 	[[ $(jwt_claim "$(jb .access_token)" role) == guest && $(jb .user.role) == guest ]] || false
