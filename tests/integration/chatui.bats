@@ -75,7 +75,7 @@ row() {
 	wait_for_screen '^Conversations'
 	wait_for_screen 'carol@http://127\.0\.0\.1:[0-9]+ .*connected'
 	# the password is never shown
-	! screen | grep -q 'password-carol'
+	! screen | grep -q 'password-carol' || false
 	[[ -f $XDG_CONFIG_HOME/chat/credentials ]]
 	[[ $(stat -c %a "$XDG_CONFIG_HOME/chat/credentials") == 600 ]]
 	# chatctl now acts as the same login
@@ -187,7 +187,7 @@ row() {
 	keys Enter
 	wait_for_screen '^[^│]*│ bananas *$'
 	wait_for_screen '│ yellow fruit *$'
-	! screen | grep -q 'red fruit'
+	! screen | grep -q 'red fruit' || false
 	# Up/Down in the unfiltered list
 	keys C-o Down Enter
 	wait_for_screen '│ red fruit *$'
@@ -313,7 +313,7 @@ layout_ok() {
 	wait_for_screen 'ken@.*connected'
 	local s
 	s=$(tm capture-pane -p -e -t "$ui")
-	! grep -Eq $'\e\\[[0-9;]*(38;5;|48;5;|3[0-7]m|4[0-7]m)' <<<"$s"
+	! grep -Eq $'\e\\[[0-9;]*(38;5;|48;5;|3[0-7]m|4[0-7]m)' <<<"$s" || false
 	# attributes only: the list's heading is still set apart
 	grep -q $'\e\\[' <<<"$s"
 }
@@ -373,19 +373,19 @@ layout_ok() {
 	screen | grep -q 'Ctrl-P  *run any action by name'
 	# 30 rows cannot hold them all: the end is reached by scrolling
 	wait_for_screen 'PgUp/PgDn scroll'
-	! screen | grep -q 'a new line in the message'
+	! screen | grep -q 'a new line in the message' || false
 	keys NPage
 	wait_for_screen 'Enter  *send the message'
 	keys NPage
 	wait_for_screen 'Ctrl-J  *a new line in the message'
 	screen | grep -q 'F11  *end the session and show the login screen'
-	! screen | grep -q 'show the keys'
+	! screen | grep -q 'show the keys' || false
 	keys Home
 	wait_for_screen 'F1, \?  *show the keys'
 	keys x
 	wait_gone 'keys \(.*closes\)'
 	# the key that closed it is not typed
-	! screen | grep -q '^ *│x *$'
+	! screen | grep -q '^ *│x *$' || false
 	# ? in the empty input opens it too
 	type_text '?'
 	wait_for_screen 'keys \(.*closes\)'
@@ -513,7 +513,7 @@ conv_with() {
 	keys Enter
 	wait_for_screen '^cherries '
 	wait_gone '^plums '
-	! screen | grep -q '^melons '
+	! screen | grep -q '^melons ' || false
 	keys Enter
 	wait_for_screen '│ dark red *$'
 }
@@ -534,13 +534,13 @@ conv_with() {
 	keys Home
 	wait_row 2 '│You *$'
 	wait_row 3 '│ top-marker *$'
-	! screen | grep -q 'end-marker'
+	! screen | grep -q 'end-marker' || false
 	# a page down: the first row is further down the question
 	keys NPage
 	wait_row 2 '│ line(2[0-9]|3[0-9]) *$'
 	keys End
 	wait_for_screen '│ end-marker *$'
-	! screen | grep -q '│You *$'
+	! screen | grep -q '│You *$' || false
 	# at the bottom the answer's end is the pane's last text
 	[[ $(screen | sed -n '2,27p' | grep -v '│ *$' | tail -1) =~ '│ end-marker' ]]
 	local bottom
@@ -552,7 +552,7 @@ conv_with() {
 	done
 	[[ $(screen) != "$bottom" ]]
 	# a page up: the last row shown is no longer the answer's end
-	! screen | sed -n 27p | grep -q 'end-marker'
+	! screen | sed -n 27p | grep -q 'end-marker' || false
 	keys PPage PPage PPage
 	wait_row 3 '│ top-marker *$'
 	# the mouse wheel (X10 reports, as tmux-256color's kmous says):

@@ -155,7 +155,7 @@ openai_text() {
 	run -0 fl /v1/chat/completions fake:words=5,error_at=2 '"stream":true'
 	[[ $(openai_text <<<"$output") == "w1 w2" ]] || false
 	[[ $(sse_data <<<"$output" | tail -n 1 | jq -r '.error.code') == fake_error ]] || false
-	! grep -q DONE <<<"$output"
+	! grep -q DONE <<<"$output" || false
 	run -0 fl /api/chat fake:words=5,error_at=1
 	[[ $(jq -r '.error // empty' <<<"${lines[1]}") == "fake error after 1 tokens" ]] || false
 	run -0 fl /v1/messages fake:words=5,error_at=0 '"stream":true'
@@ -171,7 +171,7 @@ openai_text() {
 	# transfer (18)
 	run -18 fl /v1/chat/completions fake:words=5,cut_at=2 '"stream":true'
 	[[ $(openai_text <<<"$output") == "w1 w2" ]] || false
-	! grep -q DONE <<<"$output"
+	! grep -q DONE <<<"$output" || false
 	# `close`: the body ends at the close, a clean end for HTTP
 	run -0 fl /v1/messages fake:words=5,cut_at=3,close '"stream":true'
 	[[ $(grep -c content_block_delta <<<"$output") == 6 ]] || false

@@ -56,7 +56,7 @@ oddup_stat() {
 	grep -qi '^idempotency-key: kept' <<<"$body"
 	grep -qi '^x-forwarded-for: 127.0.0.1' <<<"$body"
 	grep -qi '^x-chat-internal: ' <<<"$body"
-	! grep -qi 'evil\|10\.9\.9\.9' <<<"$body"
+	! grep -qi 'evil\|10\.9\.9\.9' <<<"$body" || false
 	[[ $(header content-type) == text/plain ]] || false
 }
 
