@@ -371,20 +371,14 @@ static int ws_close_wsi(struct http_ws *ws, struct lws *wsi, int code,
 	return -1;
 }
 
-static int ws_on_receive(struct http_ws *ws, struct lws *wsi, const void *in,
-			 size_t len)
+/*
+ * The whole message in ws->rx: to on_message when open, else held for
+ * on_open.  0, or the close code to close with (*reason says why).
+ */
+static int ws_deliver(struct http_ws *ws, const char **reason)
 {
 	struct ws_msg *m;
 
-	if (lws_is_first_fragment(wsi)) {
-		buf_reset(&ws->rx);
-		ws->rx_binary = lws_frame_is_binary(wsi) != 0;
-	}
-	if (len && buf_append(&ws->rx, in, len) != 0)
-		return ws_close_wsi(ws, wsi, HTTP_WS_TOO_BIG,
-				    "message too big");
-	if (!lws_is_final_fragment(wsi) || lws_remaining_packet_payload(wsi))
-		return 0;
 	if (ws->state == WS_OPEN) {
 		ws_ref(ws);
 		if (ws->ops->on_message)
@@ -395,12 +389,15 @@ static int ws_on_receive(struct http_ws *ws, struct lws *wsi, const void *in,
 		ws_unref(ws);
 		return 0;
 	}
-	/* not open yet: held for on_open */
-	if (ws->held + ws->rx.len > HTTP_WS_MAX_QUEUED)
-		return ws_close_wsi(ws, wsi, HTTP_WS_POLICY, "too much early data");
+	if (ws->held + ws->rx.len > HTTP_WS_MAX_QUEUED) {
+		*reason = "too much early data";
+		return HTTP_WS_POLICY;
+	}
 	m = msg_new(ws->rx.data, ws->rx.len, ws->rx_binary);
-	if (!m)
-		return ws_close_wsi(ws, wsi, HTTP_WS_INTERNAL, "out of memory");
+	if (!m) {
+		*reason = "out of memory";
+		return HTTP_WS_INTERNAL;
+	}
 	if (ws->held_tail)
 		ws->held_tail->next = m;
 	else
@@ -409,6 +406,25 @@ static int ws_on_receive(struct http_ws *ws, struct lws *wsi, const void *in,
 	ws->held += m->len;
 	buf_reset(&ws->rx);
 	return 0;
+}
+
+static int ws_on_receive(struct http_ws *ws, struct lws *wsi, const void *in,
+			 size_t len)
+{
+	const char *reason;
+	int code;
+
+	if (lws_is_first_fragment(wsi)) {
+		buf_reset(&ws->rx);
+		ws->rx_binary = lws_frame_is_binary(wsi) != 0;
+	}
+	if (len && buf_append(&ws->rx, in, len) != 0)
+		return ws_close_wsi(ws, wsi, HTTP_WS_TOO_BIG,
+				    "message too big");
+	if (!lws_is_final_fragment(wsi) || lws_remaining_packet_payload(wsi))
+		return 0;
+	code = ws_deliver(ws, &reason);
+	return code ? ws_close_wsi(ws, wsi, code, reason) : 0;
 }
 
 /* chunk bytes of m, the queue's head, are out (the last ones when
@@ -631,42 +647,20 @@ static bool text_valid(const char *s, size_t len)
 	return true;
 }
 
-/* A whole message: to on_message, or held while the decision waits. */
+/* A whole message from a client: checked, then delivered. */
 static int raw_message(struct http_ws *ws)
 {
-	struct ws_msg *m;
+	const char *reason;
+	int code;
 
 	if (!ws->rx_binary && !text_valid(ws->rx.data ? ws->rx.data : "",
 					  ws->rx.len)) {
 		raw_fail(ws, 1007, "invalid UTF-8");
 		return 0;
 	}
-	if (ws->state == WS_OPEN) {
-		ws_ref(ws);
-		if (ws->ops->on_message)
-			ws->ops->on_message(ws->arg, ws,
-					    ws->rx.data ? ws->rx.data : "",
-					    ws->rx.len, ws->rx_binary);
-		buf_reset(&ws->rx);
-		ws_unref(ws);
-		return 0;
-	}
-	if (ws->held + ws->rx.len > HTTP_WS_MAX_QUEUED) {
-		raw_fail(ws, HTTP_WS_POLICY, "too much early data");
-		return 0;
-	}
-	m = msg_new(ws->rx.data, ws->rx.len, ws->rx_binary);
-	if (!m) {
-		raw_fail(ws, HTTP_WS_INTERNAL, "out of memory");
-		return 0;
-	}
-	if (ws->held_tail)
-		ws->held_tail->next = m;
-	else
-		ws->held_head = m;
-	ws->held_tail = m;
-	ws->held += m->len;
-	buf_reset(&ws->rx);
+	code = ws_deliver(ws, &reason);
+	if (code)
+		raw_fail(ws, code, reason);
 	return 0;
 }
 
