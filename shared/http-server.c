@@ -548,6 +548,13 @@ static void dispatch(struct http_res *ex)
 			return;
 		}
 	}
+	/* a leaked API key must not mint keys or manage sessions */
+	if ((route->flags & HTTP_ROUTE_SESSION) && req->user_id &&
+	    !req->session_id) {
+		http_res_error(ex, 403, "interactive_login_required",
+			       "this needs a signed-in session, not an API key");
+		return;
+	}
 	ex->route = route;
 	if ((route->flags & (HTTP_ROUTE_ON_LOOP | HTTP_ROUTE_WEBSOCKET)) ||
 	    !srv->cfg.pool) {

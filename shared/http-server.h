@@ -18,7 +18,9 @@
  * X-Chat-Role and X-Chat-Session-Id headers only when X-Chat-Internal
  * carries the stack's internal secret; the gateway strips those headers
  * from clients.  A request without valid identity gets 401 on routes
- * that need one, 403 when the role is too low.
+ * that need one, 403 when the role is too low.  The gateway sends a
+ * session id for every access token and none for an API key, so a user
+ * without a session id is an API key (HTTP_ROUTE_SESSION refuses it).
  */
 #ifndef CHAT_HTTP_SERVER_H
 #define CHAT_HTTP_SERVER_H
@@ -77,6 +79,9 @@ enum {
 	HTTP_ROUTE_ON_LOOP = 1 << 0,	/* run on the loop thread */
 	HTTP_ROUTE_PREFIX = 1 << 1,	/* pattern matches a path prefix */
 	HTTP_ROUTE_WEBSOCKET = 1 << 2,	/* WebSocket upgrades (http-ws.h) */
+	/* only a signed-in session: a caller known without a session id
+	 * (an API key) gets 403 interactive_login_required */
+	HTTP_ROUTE_SESSION = 1 << 3,
 };
 
 struct http_route {

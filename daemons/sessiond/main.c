@@ -100,9 +100,11 @@ static const struct http_route sessiond_routes[] = {
 	  revocations_user_handler, 0 },
 	{ "GET", "/internal/revocations", HTTP_PERM_INTERNAL,
 	  revocations_list_handler, 0 },
-	{ "GET", "/v1/sessions", HTTP_PERM_GUEST, sessions_list_handler, 0 },
+	/* sessions are managed from a session, never with an API key */
+	{ "GET", "/v1/sessions", HTTP_PERM_GUEST, sessions_list_handler,
+	  HTTP_ROUTE_SESSION },
 	{ "DELETE", "/v1/sessions/{id}", HTTP_PERM_GUEST,
-	  sessions_delete_handler, 0 },
+	  sessions_delete_handler, HTTP_ROUTE_SESSION },
 };
 
 /* Not const: the migration count is only known at link time. */

@@ -338,7 +338,8 @@ static cJSON *session_json(const struct db_rows *r, size_t i,
 	return o;
 }
 
-/* GET /v1/sessions?limit=&cursor= (guest): the caller's live sessions */
+/* GET /v1/sessions?limit=&cursor= (guest, from a session: no API key):
+ * the caller's live sessions */
 void sessions_list_handler(struct http_req *req, struct http_res *res)
 {
 	struct sessiond *s = req->app;
@@ -404,8 +405,9 @@ out:
 	db_rows_free(rows);
 }
 
-/* DELETE /v1/sessions/{id} (guest): revokes one of the caller's sessions;
- * someone else's is as unknown as a missing one. */
+/* DELETE /v1/sessions/{id} (guest, from a session: no API key): revokes
+ * one of the caller's sessions; someone else's is as unknown as a missing
+ * one. */
 void sessions_delete_handler(struct http_req *req, struct http_res *res)
 {
 	struct sessiond *s = req->app;

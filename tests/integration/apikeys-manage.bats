@@ -179,13 +179,55 @@ expect_refused() {
 	[[ $(stored_keys) == "$before" ]] || false
 }
 
-@test "a key made with a key works the same" {
-	local key
+@test "an API key cannot make keys: 403 interactive_login_required" {
+	local key before
 	key=$(<"$BATS_FILE_TMPDIR/alice_key")
-	create "$key" made-by-key
+	list "$alice_token"
+	before=$(jq '.data | length' <<<"$body")
+	expect_refused "$key" '{"name":"made-by-key"}' 403 interactive_login_required
+	[[ $(jb .error.message) == "this needs a signed-in session, not an API key" ]] || false
+	list "$alice_token"
+	[[ $(jq '.data | length' <<<"$body") == "$before" ]] || false
+	[[ $(jq -r '[.data[].name] | index("made-by-key")' <<<"$body") == null ]] || false
+	# refused before the body is even read
+	expect_refused "$key" '{"name":' 403 interactive_login_required
 	api GET /v1/users/me "" "$key"
 	expect_status 200
-	api DELETE "/v1/apikeys/$key_id" "" "$(<"$BATS_FILE_TMPDIR/alice_key")"
+}
+
+@test "an API key cannot list or revoke keys" {
+	local key before victim
+	key=$(<"$BATS_FILE_TMPDIR/alice_key")
+	api GET /v1/apikeys "" "$key"
+	expect_error 403 interactive_login_required
+	list "$alice_token"
+	victim=$(jq -r '.data[0].id' <<<"$body")
+	before=$(stored_keys)
+	api DELETE "/v1/apikeys/$victim" "" "$key"
+	expect_error 403 interactive_login_required
+	# its own id is no different
+	api DELETE "/v1/apikeys/$(jq -r '.data[-1].id' <<<"$body")" "" "$key"
+	expect_error 403 interactive_login_required
+	[[ $(stored_keys) == "$before" ]] || false
+	api GET /v1/users/me "" "$key"
+	expect_status 200
+}
+
+@test "an API key cannot list or end sessions" {
+	local key
+	key=$(<"$BATS_FILE_TMPDIR/alice_key")
+	login_user alice
+	api GET /v1/sessions "" "$key"
+	expect_error 403 interactive_login_required
+	api DELETE "/v1/sessions/$session_id" "" "$key"
+	expect_error 403 interactive_login_required
+	# the session lives on, and its own token still manages it
+	api GET /v1/sessions "" "$access_token"
+	expect_status 200
+	[[ $(jq -r --arg s "$session_id" '[.data[] | select(.id == $s)] | length' <<<"$body") == 1 ]] || false
+	api POST /v1/auth/refresh "$(jq -nc --arg r "$refresh_token" '{refresh_token: $r}')"
+	expect_status 200
+	api DELETE "/v1/sessions/$session_id" "" "$(jb .access_token)"
 	expect_status 204
 }
 
