@@ -61,6 +61,10 @@ struct chatd {
 #define MSG_ERROR	"error"
 #define MSG_TRUNCATED	"truncated"
 #define MSG_INTERRUPTED	"interrupted"	/* chatd stopped mid-generation */
+/* The error of an interrupted answer (at shutdown and at the next start
+ * alike). */
+#define MSG_INTERRUPTED_CODE	"interrupted"
+#define MSG_INTERRUPTED_WHY	"chatd stopped during the answer"
 
 /* A conversation row.  Strings owned (chat_conv_release); NULL for SQL
  * NULL; current_leaf_id "" when the conversation is empty. */
@@ -139,9 +143,12 @@ int store_branch(struct db_conn *c, const char *conv_id, const char *leaf_id,
  * first, as a JSON array (caller's). */
 int store_children_json(struct db_conn *c, const char *conv_id,
 			const char *parent_id, cJSON **out);
-/* At start: every message left "streaming" by a previous run becomes
- * "interrupted", and idempotency claims left running are dropped (their
- * request died with that run; a retry runs again). */
+/* At start, in one transaction: every message left "streaming" by a
+ * previous run becomes "interrupted" (with the error
+ * MSG_INTERRUPTED_CODE), idempotency claims left running that had
+ * stored their messages become "stored" (a retry answers from those
+ * messages), and the other running claims are dropped (their request
+ * died before storing anything: a retry runs again). */
 int store_mark_interrupted(struct db_conn *c, int64_t now);
 
 /* ---- store.c, for the REST handlers of conversations.c -------------- */
@@ -210,10 +217,20 @@ cJSON *chat_msg_json(const struct chat_msg *m);
 /* Claims (user_id, key) for a request whose body hashes to req_hash:
  * 0 claimed (go on); CHAT_EBUSY another request with it still runs;
  * CHAT_EEXIST done before: *status and *response (caller's) are its
- * answer; CHAT_ECONFLICT the key was used with another body. */
+ * answer (for a claim whose process died after storing its messages:
+ * 201 and those messages as they are stored now); CHAT_ECONFLICT the
+ * key was used with another body; CHAT_ENOTFOUND the messages of such a
+ * claim are gone (their conversation was deleted). */
 int store_idem_claim(struct db_conn *c, const char *user_id,
 		     const char *key, const char *req_hash, int64_t now,
 		     int *status, char **response);
+/* Ties a running claim to the messages its request stores: called in
+ * the transaction that stores them (the writer's), so that after a
+ * crash the claim names them or nothing was stored.  A claim that is
+ * gone is no error (nothing to tie). */
+int store_idem_bind(struct db_conn *c, const char *user_id,
+		    const char *key, const char *conv_id,
+		    const char *user_msg_id, const char *asst_msg_id);
 /* Records the answer of a claimed key. */
 int store_idem_finish(struct db_conn *c, const char *user_id,
 		      const char *key, int status, const char *response);

@@ -497,6 +497,12 @@ int gen_store_rows(struct gen *g, struct db_conn *c)
 	if (rc == 0)
 		rc = store_conv_set_leaf(c, g->conv_id, g->ins_asst.id,
 					 g->ins_asst.created_at);
+	/* in the same transaction: after a crash the key names these
+	 * messages (the answer's parent is the message answered, new or
+	 * not), or nothing was stored and a retry runs again */
+	if (rc == 0 && g->idem_key[0])
+		rc = store_idem_bind(c, g->user_id, g->idem_key, g->conv_id,
+				     g->ins_asst.parent_id, g->ins_asst.id);
 	return rc;
 }
 
@@ -568,8 +574,8 @@ static bool gen_final_msg(struct gen *g, struct chat_msg *m)
 		end.status = MSG_STOPPED;
 	} else if (stop == GEN_STOP_EXIT) {
 		end.status = MSG_INTERRUPTED;
-		end.code = "interrupted";
-		end.message = "chatd stopped during the answer";
+		end.code = MSG_INTERRUPTED_CODE;
+		end.message = MSG_INTERRUPTED_WHY;
 	} else if (g->text_full) {
 		end.status = MSG_TRUNCATED;
 		end.code = "truncated";

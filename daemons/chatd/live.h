@@ -210,8 +210,8 @@ void gen_start(struct gen *g, const struct gen_spec *spec,
 /* Asks g to stop (why: GEN_STOP_*; the first reason stays).  Any
  * thread. */
 void gen_request_stop(struct gen *g, int why);
-/* Writer thread: the new rows and the leaf (no transaction of its
- * own: the caller's). */
+/* Writer thread: the new rows, the leaf and the idempotency key's tie
+ * to them (no transaction of its own: the caller's). */
 int gen_store_rows(struct gen *g, struct db_conn *c);
 /* Writer thread: the rows cannot be stored; g stops and ends in error. */
 void gen_store_failed(struct gen *g, int rc);

@@ -12,7 +12,9 @@
  *   conversations  one row per conversation; current_leaf_id is the
  *                  message the client shows the branch of (NULL: empty)
  *   messages       the message tree (parent_id NULL for a root)
- *   idempotency    Idempotency-Key claims of send and regenerate
+ *   idempotency    Idempotency-Key claims of send and regenerate; the
+ *                  messages a claim stored (bound in the transaction
+ *                  that stores them, so that they outlive a crash)
  */
 #include "chatd.h"
 
@@ -113,10 +115,20 @@ static const char idempotency_sql[] =
 	" PRIMARY KEY (user_id, key));"
 	"CREATE INDEX idempotency_created ON idempotency (created_at)";
 
+/* The messages of a claim: set in the transaction that stores them, so
+ * that a claim found running after a crash either stored nothing (it is
+ * dropped) or names what it stored (its retry answers from that).
+ * state 'stored': such a claim whose request died with its process. */
+static const char idempotency_messages_sql[] =
+	"ALTER TABLE idempotency ADD COLUMN conversation_id TEXT;"
+	"ALTER TABLE idempotency ADD COLUMN user_message_id TEXT;"
+	"ALTER TABLE idempotency ADD COLUMN message_id TEXT";
+
 const struct db_migration chatd_migrations[] = {
 	{ 1, "conversations", conversations_sqlite, conversations_pg },
 	{ 2, "messages", messages_sqlite, messages_pg },
 	{ 3, "idempotency", idempotency_sql, NULL },
+	{ 4, "idempotency_messages", idempotency_messages_sql, NULL },
 };
 
 const size_t chatd_migrations_count =

@@ -552,6 +552,11 @@ static void send_handle(struct http_req *req, struct http_res *res,
 				       "this key was used with another"
 				       " request");
 			goto out;
+		} else if (rc == CHAT_ENOTFOUND) {
+			/* its messages went with their conversation */
+			http_res_error(res, 404, "not_found",
+				       "no such conversation");
+			goto out;
 		} else if (rc < 0) {
 			http_res_error(res, 503, "busy",
 				       "the store is busy, try again");

@@ -138,8 +138,12 @@ static const char sql_roots[] =
 	"SELECT id FROM messages WHERE conversation_id = $1"
 	" AND parent_id IS NULL ORDER BY created_at, id";
 static const char sql_mark_interrupted[] =
-	"UPDATE messages SET status = 'interrupted', updated_at = $1"
-	" WHERE status = 'streaming'";
+	"UPDATE messages SET status = 'interrupted', updated_at = $1,"
+	" error_code = $2, error_message = $3 WHERE status = 'streaming'";
+/* A running claim with messages stored them before its process died. */
+static const char sql_idem_keep_stored[] =
+	"UPDATE idempotency SET state = 'stored'"
+	" WHERE state = 'running' AND message_id IS NOT NULL";
 static const char sql_idem_drop_running[] =
 	"DELETE FROM idempotency WHERE state = 'running'";
 /* A row older than the keep time counts as absent: it is taken over. */
@@ -148,11 +152,17 @@ static const char sql_idem_claim[] =
 	" response, created_at) VALUES ($1, $2, $3, 'running', NULL, NULL, $4)"
 	" ON CONFLICT (user_id, key) DO UPDATE SET"
 	" request_hash = excluded.request_hash, state = 'running',"
-	" status = NULL, response = NULL, created_at = excluded.created_at"
+	" status = NULL, response = NULL, created_at = excluded.created_at,"
+	" conversation_id = NULL, user_message_id = NULL, message_id = NULL"
 	" WHERE idempotency.created_at < $5";
 static const char sql_idem_get[] =
-	"SELECT request_hash, state, status, response FROM idempotency"
+	"SELECT request_hash, state, status, response, conversation_id,"
+	" user_message_id, message_id FROM idempotency"
 	" WHERE user_id = $1 AND key = $2";
+static const char sql_idem_bind[] =
+	"UPDATE idempotency SET conversation_id = $3, user_message_id = $4,"
+	" message_id = $5 WHERE user_id = $1 AND key = $2"
+	" AND state = 'running'";
 static const char sql_idem_finish[] =
 	"UPDATE idempotency SET state = 'done', status = $3, response = $4"
 	" WHERE user_id = $1 AND key = $2";
@@ -585,19 +595,34 @@ out:
 
 int store_mark_interrupted(struct db_conn *c, int64_t now)
 {
-	struct db_param p[1];
-	int64_t nmsg = 0, nidem = 0;
+	struct db_param p[3];
+	int64_t nmsg = 0, nkept = 0, ndropped = 0;
 	int rc;
 
 	p[0] = DB_P_INT(now);
-	rc = db_exec(c, sql_mark_interrupted, p, 1, &nmsg);
+	p[1] = db_p_text(MSG_INTERRUPTED_CODE);
+	p[2] = db_p_text(MSG_INTERRUPTED_WHY);
+	rc = db_begin(c);
+	if (rc < 0)
+		return rc;
+	rc = db_exec(c, sql_mark_interrupted, p, 3, &nmsg);
 	if (rc == 0)
-		rc = db_exec(c, sql_idem_drop_running, NULL, 0, &nidem);
-	if (rc == 0 && (nmsg > 0 || nidem > 0))
-		log_info("%lld messages left streaming marked interrupted,"
-			 " %lld unfinished idempotency claims dropped",
-			 (long long)nmsg, (long long)nidem);
-	return rc;
+		rc = db_exec(c, sql_idem_keep_stored, NULL, 0, &nkept);
+	if (rc == 0)
+		rc = db_exec(c, sql_idem_drop_running, NULL, 0, &ndropped);
+	if (rc == 0)
+		rc = db_commit(c);
+	if (rc < 0) {
+		db_rollback(c);
+		return rc;
+	}
+	if (nmsg > 0 || nkept > 0 || ndropped > 0)
+		log_info("%lld messages left streaming marked interrupted;"
+			 " of the unfinished idempotency claims %lld kept"
+			 " (their messages were stored), %lld dropped",
+			 (long long)nmsg, (long long)nkept,
+			 (long long)ndropped);
+	return 0;
 }
 
 /* ---- for the REST handlers ------------------------------------------- */
@@ -961,6 +986,53 @@ cJSON *chat_msg_json(const struct chat_msg *m)
 
 /* ---- idempotency ----------------------------------------------------- */
 
+/* The answer of a claim whose process died after storing its messages:
+ * {"user_message":..., "assistant_message":...} as they are stored now
+ * (the form gen.c records for a finished one), into *out (caller's). */
+static int idem_stored_answer(struct db_conn *c, const char *user_id,
+			      const struct db_rows *r, char **out)
+{
+	struct chat_msg um = { 0 }, am = { 0 };
+	cJSON *root = NULL, *uj = NULL, *aj = NULL;
+	const char *conv = db_rows_get(r, 0, 4);
+	int rc;
+
+	*out = NULL;
+	rc = store_msg_get(c, user_id, conv, db_rows_get(r, 0, 5), &um);
+	if (rc == 0)
+		rc = store_msg_get(c, user_id, conv, db_rows_get(r, 0, 6),
+				   &am);
+	if (rc < 0)
+		goto out;
+	root = cJSON_CreateObject();
+	uj = chat_msg_json(&um);
+	aj = chat_msg_json(&am);
+	if (!root || !uj || !aj) {
+		rc = CHAT_ENOMEM;
+		goto out;
+	}
+	if (!cJSON_AddItemToObject(root, "user_message", uj)) {
+		rc = CHAT_ENOMEM;
+		goto out;
+	}
+	uj = NULL;
+	if (!cJSON_AddItemToObject(root, "assistant_message", aj)) {
+		rc = CHAT_ENOMEM;
+		goto out;
+	}
+	aj = NULL;
+	*out = json_print(root);
+	if (!*out)
+		rc = CHAT_ENOMEM;
+out:
+	cJSON_Delete(uj);
+	cJSON_Delete(aj);
+	cJSON_Delete(root);
+	chat_msg_release(&um);
+	chat_msg_release(&am);
+	return rc;
+}
+
 int store_idem_claim(struct db_conn *c, const char *user_id,
 		     const char *key, const char *req_hash, int64_t now,
 		     int *status, char **response)
@@ -998,6 +1070,12 @@ int store_idem_claim(struct db_conn *c, const char *user_id,
 	resp = db_rows_get(r, 0, 3);
 	if (!hash || strcmp(hash, req_hash) != 0) {
 		rc = CHAT_ECONFLICT;
+	} else if (state && strcmp(state, "stored") == 0) {
+		rc = idem_stored_answer(c, user_id, r, response);
+		if (rc == 0) {
+			*status = 201;
+			rc = CHAT_EEXIST;
+		}
 	} else if (!state || strcmp(state, "done") != 0) {
 		rc = CHAT_EBUSY;
 	} else {
@@ -1019,6 +1097,20 @@ int store_idem_finish(struct db_conn *c, const char *user_id,
 	p[2] = DB_P_INT(status);
 	p[3] = db_p_text(response ? response : "");
 	return db_exec(c, sql_idem_finish, p, 4, NULL);
+}
+
+int store_idem_bind(struct db_conn *c, const char *user_id,
+		    const char *key, const char *conv_id,
+		    const char *user_msg_id, const char *asst_msg_id)
+{
+	struct db_param p[5];
+
+	p[0] = db_p_text(user_id);
+	p[1] = db_p_text(key);
+	p[2] = db_p_text(conv_id);
+	p[3] = db_p_text(user_msg_id);
+	p[4] = db_p_text(asst_msg_id);
+	return db_exec(c, sql_idem_bind, p, 5, NULL);
 }
 
 int store_idem_drop(struct db_conn *c, const char *user_id, const char *key)
