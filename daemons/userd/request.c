@@ -12,6 +12,7 @@
 #include "err.h"
 #include "json.h"
 #include "log.h"
+#include "text.h"
 #include "banned.h"
 
 int request_body(struct http_req *req, cJSON **out)
@@ -122,5 +123,9 @@ void request_user_agent(struct http_req *req, char *out, size_t outlen)
 
 	if (!ua)
 		ua = "";
-	request_copy_printable(ua, strlen(ua), out, outlen);
+	/* UTF-8 text without controls, as sessiond stores it: a browser's
+	 * non-ASCII agent survives, an ESC sequence does not */
+	if (outlen > TEXT_USER_AGENT_MAX + 1)
+		outlen = TEXT_USER_AGENT_MAX + 1;
+	text_clean(ua, strlen(ua), out, outlen);
 }

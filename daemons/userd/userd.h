@@ -148,7 +148,9 @@ void request_fail(struct http_req *req, int rc, const char *what);
  * added) when the request proved the internal secret, else the peer.
  * Printable ASCII only, truncated to outlen. */
 void request_client_ip(struct http_req *req, char *out, size_t outlen);
-/* The User-Agent as printable ASCII, truncated to outlen. */
+/* The User-Agent as display-safe UTF-8 (text_clean: controls and bad
+ * bytes become U+FFFD), cut to outlen - 1 bytes, at most
+ * TEXT_USER_AGENT_MAX. */
 void request_user_agent(struct http_req *req, char *out, size_t outlen);
 
 /* ---- users.c: the users table ---- */
