@@ -3,9 +3,13 @@
  *
  * Login never tells an unknown username from a wrong password: both cost
  * one argon2id verification (against a dummy hash for an unknown user)
- * and give the same 401.  Repeated failures for one username are slowed
- * down by throttle.c.  Sessions and refresh tokens are sessiond's; this
- * file asks it for them and signs the access tokens.
+ * and give the same 401, and count the same in throttle.c, which slows
+ * down repeated failures per (username, address) and per address, and
+ * limits registrations per address.  Register and login start on the
+ * loop thread: what costs nothing (the body, the throttle) is checked
+ * there, and the argon2id work goes to the small hash pool, which answers
+ * 503 when its queue is full.  Sessions and refresh tokens are sessiond's;
+ * this file asks it for them and signs the access tokens.
  */
 #include "userd.h"
 
@@ -18,11 +22,23 @@
 #include "db.h"
 #include "err.h"
 #include "log.h"
+#include "pool.h"
 #include "utf8.h"
 #include "util.h"
 #include "banned.h"
 
 #define AUTH_REFRESH_TOKEN_MAX 256	/* far above sessiond's 43 chars */
+
+/* A register or login on its way to the hash pool. */
+struct auth_job {
+	struct http_req *req;		/* valid until the final answer */
+	cJSON *body;			/* owned; the strings below are in it */
+	const char *username;		/* as sent */
+	const char *password;
+	bool key_valid;			/* username could name an account */
+	char key[USERD_USERNAME_MAX + 1];	/* lowercased, "" if invalid */
+	char ip[THROTTLE_IP_MAX + 1];	/* the client's address */
+};
 
 /* Answers 200 with a fresh access token for user u in session grant. */
 static void auth_answer_tokens(struct http_req *req, const struct user *u,
@@ -79,39 +95,86 @@ static bool auth_password_valid(const char *pw)
 	       utf8_valid(pw, len);
 }
 
-void auth_handle_register(struct http_req *req, struct http_res *res)
+/* Answers 503 "busy": the queue of password hashing is full. */
+static void auth_answer_busy(struct http_res *res)
 {
+	http_res_header(res, "Retry-After", "1");
+	http_res_error(res, 503, "busy",
+		       "too many password checks waiting, retry in 1 s");
+}
+
+/* Answers 429 `code` with Retry-After: retry_s. */
+static void auth_answer_wait(struct http_res *res, const char *code,
+			     const char *what, int64_t retry_s)
+{
+	char num[32];
+
+	snprintf(num, sizeof(num), "%" PRId64, retry_s);
+	http_res_header(res, "Retry-After", num);
+	http_res_error(res, 429, code, "too many %s, retry in %" PRId64 " s",
+		       what, retry_s);
+}
+
+static void auth_job_free(struct auth_job *job)
+{
+	if (!job)
+		return;
+	cJSON_Delete(job->body);
+	free(job);
+}
+
+/*
+ * Loop thread: the checks of a register or login body that cost nothing
+ * (they answer 400 themselves).  0 with a new job in *out (the caller's,
+ * auth_job_free), -1 after answering.
+ */
+static int auth_job_new(struct http_req *req, struct auth_job **out)
+{
+	struct auth_job *job = calloc(1, sizeof(*job));
+
+	*out = NULL;
+	if (!job) {
+		request_fail(req, CHAT_ENOMEM, "reading the request");
+		return -1;
+	}
+	job->req = req;
+	if (request_body(req, &job->body) < 0 ||
+	    auth_credentials(req, job->body, &job->username,
+			     &job->password) < 0) {
+		auth_job_free(job);
+		return -1;
+	}
+	job->key_valid = users_username_valid(job->username);
+	if (job->key_valid)
+		users_username_key(job->username, job->key);
+	request_client_ip(req, job->ip, sizeof(job->ip));
+	*out = job;
+	return 0;
+}
+
+/* Hash pool: hashes the password and creates the account. */
+static void auth_register_run(void *arg)
+{
+	struct auth_job *job = arg;
+	struct http_req *req = job->req;
+	struct http_res *res = req->res;
 	struct userd *ud = userd_of(req);
 	char hash[PWHASH_STR_LEN];
-	const char *username = NULL, *password = NULL;
 	struct db_conn *c = NULL;
 	struct user u = { 0 };
-	cJSON *body = NULL, *obj = NULL, *juser = NULL;
+	cJSON *obj = NULL, *juser = NULL;
 	int rc;
 
-	if (request_body(req, &body) < 0)
-		goto out;
-	if (auth_credentials(req, body, &username, &password) < 0)
-		goto out;
-	if (!users_username_valid(username)) {
-		http_res_error(res, 400, "invalid_username",
-			       "'username' must be 3 to 64 characters of "
-			       "A-Z, a-z, 0-9, '.', '_' and '-'");
-		goto out;
-	}
-	if (!auth_password_valid(password)) {
-		http_res_error(res, 400, "invalid_password",
-			       "'password' must be 8 to 1024 bytes of UTF-8");
-		goto out;
-	}
-	rc = pwhash_hash(password, strlen(password), hash);
+	log_set_request_id(req->request_id);
+	rc = pwhash_hash(job->password, strlen(job->password), hash);
 	if (rc < 0) {
 		request_fail(req, rc, "hashing a password");
 		goto out;
 	}
 	if (request_db(req, &c) < 0)
 		goto out;
-	rc = users_register(ud, c, username, hash, ud->registration_open, &u);
+	rc = users_register(ud, c, job->username, hash, ud->registration_open,
+			    &u);
 	if (rc == CHAT_EPERM) {
 		http_res_error(res, 403, "registration_closed",
 			       "registration is closed on this server");
@@ -119,7 +182,7 @@ void auth_handle_register(struct http_req *req, struct http_res *res)
 	}
 	if (rc == CHAT_ECONFLICT) {
 		http_res_error(res, 409, "username_taken",
-			       "username '%s' is taken", username);
+			       "username '%s' is taken", job->username);
 		goto out;
 	}
 	if (rc < 0) {
@@ -141,37 +204,81 @@ out:
 	if (c)
 		db_release(c);
 	cJSON_Delete(obj);
-	cJSON_Delete(body);
 	users_release(&u);
+	auth_job_free(job);
+	log_set_request_id(NULL);
+}
+
+/* Loop thread: checks the body and the address's allowance, then hands
+ * the hashing to the hash pool. */
+void auth_handle_register(struct http_req *req, struct http_res *res)
+{
+	struct userd *ud = userd_of(req);
+	struct auth_job *job = NULL;
+	int64_t retry = 0;
+
+	if (auth_job_new(req, &job) < 0)
+		goto out;
+	if (!job->key_valid) {
+		http_res_error(res, 400, "invalid_username",
+			       "'username' must be 3 to 64 characters of "
+			       "A-Z, a-z, 0-9, '.', '_' and '-'");
+		goto out;
+	}
+	if (!auth_password_valid(job->password)) {
+		http_res_error(res, 400, "invalid_password",
+			       "'password' must be 8 to 1024 bytes of UTF-8");
+		goto out;
+	}
+	if (throttle_register_begin(&ud->throttle, job->ip, mono_ms(),
+				    &retry) < 0) {
+		auth_answer_wait(res, "too_many_registrations",
+				 "registrations from this address", retry);
+		goto out;
+	}
+	if (pool_submit(ud->hash_pool, auth_register_run, job) < 0) {
+		throttle_register_cancel(&ud->throttle, job->ip);
+		auth_answer_busy(res);
+		goto out;
+	}
+	job = NULL;	/* auth_register_run's now */
+out:
+	auth_job_free(job);
 }
 
 /*
- * Checks username/password with the same work whatever the outcome.
+ * Checks the job's username/password with the same work whatever the
+ * outcome; the store connection is given back before the slow hash.
  * 0 with *out filled when they match, CHAT_EAUTH when not, another error
- * when the store failed.
+ * (answered) when the store failed.
  */
-static int auth_check_password(struct http_req *req, struct db_conn *c,
-			       const char *key, bool key_valid,
-			       const char *password, struct user *out)
+static int auth_check_password(struct auth_job *job, struct user *out)
 {
+	struct http_req *req = job->req;
 	struct userd *ud = userd_of(req);
-	size_t len = strlen(password);
+	size_t len = strlen(job->password);
+	struct db_conn *c = NULL;
 	int rc = CHAT_ENOTFOUND;
 
-	if (key_valid) {
-		rc = users_get_by_key(c, key, out);
-		if (rc < 0 && rc != CHAT_ENOTFOUND)
+	if (job->key_valid) {
+		if (request_db(req, &c) < 0)
+			return CHAT_EBUSY;
+		rc = users_get_by_key(c, job->key, out);
+		db_release(c);
+		if (rc < 0 && rc != CHAT_ENOTFOUND) {
+			request_fail(req, rc, "reading an account");
 			return rc;
+		}
 	}
 	/* a password past the limit cannot be right; hash a bounded prefix
 	 * so the work stays the same */
 	if (len > USERD_PASSWORD_MAX + 1)
 		len = USERD_PASSWORD_MAX + 1;
 	if (rc == CHAT_ENOTFOUND) {
-		(void)pwhash_verify(ud->dummy_hash, password, len);
+		(void)pwhash_verify(ud->dummy_hash, job->password, len);
 		return CHAT_EAUTH;
 	}
-	if (pwhash_verify(out->password_hash, password, len) != 0 ||
+	if (pwhash_verify(out->password_hash, job->password, len) != 0 ||
 	    len > USERD_PASSWORD_MAX) {
 		users_release(out);
 		return CHAT_EAUTH;
@@ -179,60 +286,44 @@ static int auth_check_password(struct http_req *req, struct db_conn *c,
 	return 0;
 }
 
-void auth_handle_login(struct http_req *req, struct http_res *res)
+/* Hash pool: the password check of a reserved login attempt, then the
+ * session and the tokens. */
+static void auth_login_run(void *arg)
 {
+	struct auth_job *job = arg;
+	struct http_req *req = job->req;
+	struct http_res *res = req->res;
 	struct userd *ud = userd_of(req);
-	char key[USERD_USERNAME_MAX + 1] = "", ua[256], ip[64], num[32];
-	const char *username = NULL, *password = NULL;
+	const char *user = job->key_valid ? job->key : NULL;
+	char ua[256];
 	struct sessions_grant grant;
-	struct db_conn *c = NULL;
 	struct user u = { 0 };
-	cJSON *body = NULL;
-	int64_t retry = 0;
-	bool key_valid;
 	int rc;
 
-	if (request_body(req, &body) < 0)
-		goto out;
-	if (auth_credentials(req, body, &username, &password) < 0)
-		goto out;
-	key_valid = users_username_valid(username);
-	if (key_valid)
-		users_username_key(username, key);
-	if (key_valid &&
-	    throttle_check(&ud->throttle, key, now_ms(), &retry) < 0) {
-		snprintf(num, sizeof(num), "%" PRId64, retry);
-		http_res_header(res, "Retry-After", num);
-		http_res_error(res, 429, "too_many_attempts",
-			       "too many failed logins for this username, "
-			       "retry in %" PRId64 " s", retry);
-		goto out;
-	}
-	if (request_db(req, &c) < 0)
-		goto out;
-	rc = auth_check_password(req, c, key, key_valid, password, &u);
-	db_release(c);
-	c = NULL;
+	log_set_request_id(req->request_id);
+	rc = auth_check_password(job, &u);
 	if (rc == CHAT_EAUTH) {
-		if (key_valid)
-			throttle_fail(&ud->throttle, key, now_ms());
+		throttle_login_end(&ud->throttle, job->ip, user,
+				   THROTTLE_FAILED, mono_ms());
 		http_res_error(res, 401, "invalid_credentials",
 			       "wrong username or password");
 		goto out;
 	}
 	if (rc < 0) {
-		request_fail(req, rc, "reading an account");
+		/* answered; the attempt was never judged */
+		throttle_login_end(&ud->throttle, job->ip, user,
+				   THROTTLE_CANCELLED, mono_ms());
 		goto out;
 	}
-	throttle_clear(&ud->throttle, key);
+	throttle_login_end(&ud->throttle, job->ip, user, THROTTLE_OK,
+			   mono_ms());
 	if (u.disabled) {
 		http_res_error(res, 403, "account_disabled",
 			       "this account is disabled");
 		goto out;
 	}
 	request_user_agent(req, ua, sizeof(ua));
-	request_client_ip(req, ip, sizeof(ip));
-	rc = sessions_create(ud, req->request_id, u.id, ua, ip, &grant);
+	rc = sessions_create(ud, req->request_id, u.id, ua, job->ip, &grant);
 	if (rc < 0) {
 		http_res_error(res, 503, "upstream_unavailable",
 			       "the session service is unavailable");
@@ -242,10 +333,38 @@ void auth_handle_login(struct http_req *req, struct http_res *res)
 	auth_answer_tokens(req, &u, &grant);
 	sodium_memzero(&grant, sizeof(grant));
 out:
-	if (c)
-		db_release(c);
-	cJSON_Delete(body);
 	users_release(&u);
+	auth_job_free(job);
+	log_set_request_id(NULL);
+}
+
+/* Loop thread: reserves the attempt with the throttle (429 without any
+ * hashing when it must wait), then hands the check to the hash pool. */
+void auth_handle_login(struct http_req *req, struct http_res *res)
+{
+	struct userd *ud = userd_of(req);
+	struct auth_job *job = NULL;
+	const char *user;
+	int64_t retry = 0;
+
+	if (auth_job_new(req, &job) < 0)
+		goto out;
+	user = job->key_valid ? job->key : NULL;
+	if (throttle_login_begin(&ud->throttle, job->ip, user, mono_ms(),
+				 &retry) < 0) {
+		auth_answer_wait(res, "too_many_attempts", "failed logins",
+				 retry);
+		goto out;
+	}
+	if (pool_submit(ud->hash_pool, auth_login_run, job) < 0) {
+		throttle_login_end(&ud->throttle, job->ip, user,
+				   THROTTLE_CANCELLED, mono_ms());
+		auth_answer_busy(res);
+		goto out;
+	}
+	job = NULL;	/* auth_login_run's now */
+out:
+	auth_job_free(job);
 }
 
 void auth_handle_refresh(struct http_req *req, struct http_res *res)

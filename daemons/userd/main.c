@@ -9,18 +9,30 @@
  *   userd.access_ttl_s    access token lifetime (900)
  *   userd.registration    open | closed (open; the first account is
  *                         always allowed)
- *   userd.login_lockout_s first lockout after repeated login failures
- *                         (30; doubles per further failure, up to 900)
+ *   userd.login_free_failures       failures of one (username, address)
+ *                                   pair before logins wait (5)
+ *   userd.login_address_free_failures  failures of one address, any
+ *                                   usernames, before logins wait (20)
+ *   userd.login_delay_ms            the first wait (1000); doubles per
+ *                                   further failure
+ *   userd.login_delay_max_s         the longest wait (900)
+ *   userd.register_per_hour         registrations per address (10)
+ *   userd.hash_workers              threads hashing passwords of anonymous
+ *                                   callers (half the cores, at least 1)
+ *   userd.hash_queue                how many may wait for them (8); more
+ *                                   get 503
  */
 #include "userd.h"
 
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "config.h"
 #include "db.h"
 #include "err.h"
 #include "log.h"
+#include "pool.h"
 #include "util.h"
 #include "banned.h"
 
@@ -64,11 +76,81 @@ static int userd_init_dummy(struct userd *ud, char *err, size_t errlen)
 	return rc;
 }
 
+/* One integer setting of the table below. */
+struct userd_int_setting {
+	const char *key;
+	long min, max, def;
+};
+
+/* The throttle's and the hash pool's settings, in this order. */
+enum {
+	USERD_PAIR_FREE, USERD_ADDR_FREE, USERD_DELAY_MS, USERD_DELAY_MAX_S,
+	USERD_REGISTER_PER_HOUR, USERD_HASH_WORKERS, USERD_HASH_QUEUE,
+	USERD_NLIMITS,
+};
+
+static const struct userd_int_setting userd_limits[USERD_NLIMITS] = {
+	[USERD_PAIR_FREE] = { "userd.login_free_failures", 1, 1000, 5 },
+	[USERD_ADDR_FREE] = { "userd.login_address_free_failures", 1,
+			      100000, 20 },
+	[USERD_DELAY_MS] = { "userd.login_delay_ms", 1, 60000, 1000 },
+	[USERD_DELAY_MAX_S] = { "userd.login_delay_max_s", 1, 86400, 900 },
+	[USERD_REGISTER_PER_HOUR] = { "userd.register_per_hour", 1, 1000000,
+				      10 },
+	[USERD_HASH_WORKERS] = { "userd.hash_workers", 1, 64, 0 },
+	[USERD_HASH_QUEUE] = { "userd.hash_queue", 1, 4096, 8 },
+};
+
+/* Half the cores, at least one: anonymous hashing never takes them all. */
+static long userd_default_hash_workers(void)
+{
+	long n = sysconf(_SC_NPROCESSORS_ONLN) / 2;
+
+	return n < 1 ? 1 : n;
+}
+
+/* Reads the throttle's and the hash pool's settings, and sets both up. */
+static int userd_init_limits(struct userd *ud, char *err, size_t errlen)
+{
+	struct throttle_settings ts;
+	long v[USERD_NLIMITS];
+	int rc = 0;
+
+	for (size_t i = 0; rc == 0 && i < USERD_NLIMITS; i++) {
+		const struct userd_int_setting *s = &userd_limits[i];
+		long def = s->def;
+
+		if (i == USERD_HASH_WORKERS)
+			def = userd_default_hash_workers();
+		rc = config_get_int(ud->d.cfg, s->key, s->min, s->max, def,
+				    &v[i], err, errlen);
+	}
+	if (rc < 0)
+		return rc;
+	ts = (struct throttle_settings){
+		.pair_free = (int)v[USERD_PAIR_FREE],
+		.addr_free = (int)v[USERD_ADDR_FREE],
+		.base_ms = v[USERD_DELAY_MS],
+		.cap_ms = (int64_t)v[USERD_DELAY_MAX_S] * 1000,
+		.register_per_hour = (int)v[USERD_REGISTER_PER_HOUR],
+	};
+	rc = throttle_init(&ud->throttle, &ts);
+	if (rc < 0) {
+		snprintf(err, errlen, "cannot set up the login throttle");
+		return rc;
+	}
+	rc = pool_new((int)v[USERD_HASH_WORKERS], (int)v[USERD_HASH_QUEUE],
+		      &ud->hash_pool);
+	if (rc < 0)
+		snprintf(err, errlen, "cannot start the password hash threads");
+	return rc;
+}
+
 static int userd_init(struct daemon *d, char *err, size_t errlen)
 {
 	struct userd *ud = (struct userd *)d;
 	const char *mode = NULL;
-	long ttl = 0, lockout = 0;
+	long ttl = 0;
 	int rc;
 
 	me_cache_init(&ud->me);
@@ -85,9 +167,6 @@ static int userd_init(struct daemon *d, char *err, size_t errlen)
 		rc = config_get_enum(d->cfg, "userd.registration",
 				     registration_modes, "open", &mode, err,
 				     errlen);
-	if (rc == 0)
-		rc = config_get_int(d->cfg, "userd.login_lockout_s", 1, 900,
-				    30, &lockout, err, errlen);
 	if (rc < 0)
 		return rc;
 	ud->access_ttl_s = ttl;
@@ -103,11 +182,9 @@ static int userd_init(struct daemon *d, char *err, size_t errlen)
 	rc = userd_init_dummy(ud, err, errlen);
 	if (rc < 0)
 		return rc;
-	rc = throttle_init(&ud->throttle, lockout);
-	if (rc < 0) {
-		snprintf(err, errlen, "cannot set up the login throttle");
+	rc = userd_init_limits(ud, err, errlen);
+	if (rc < 0)
 		return rc;
-	}
 	return tokens_init(ud, err, errlen);
 }
 
@@ -115,6 +192,9 @@ static void userd_release(struct daemon *d)
 {
 	struct userd *ud = (struct userd *)d;
 
+	/* the queued logins still answer: before anything they use goes */
+	pool_free(ud->hash_pool);
+	ud->hash_pool = NULL;
 	tokens_release(ud);
 	throttle_release(&ud->throttle);
 	me_cache_release(&ud->me);
@@ -124,7 +204,7 @@ static void userd_cron(void *app)
 {
 	struct userd *ud = app;
 
-	throttle_prune(&ud->throttle, now_ms());
+	throttle_prune(&ud->throttle, mono_ms());
 	me_cache_prune(&ud->me, mono_ms());
 }
 
@@ -134,9 +214,11 @@ static const struct http_route userd_routes[] = {
 	{ "GET", "/readyz", HTTP_PERM_PUBLIC, daemon_readyz, 0 },
 	{ "GET", "/.well-known/jwks.json", HTTP_PERM_PUBLIC,
 	  tokens_handle_jwks, HTTP_ROUTE_ON_LOOP },
+	/* on the loop: they hand their hashing to ud->hash_pool */
 	{ "POST", "/v1/auth/register", HTTP_PERM_PUBLIC,
-	  auth_handle_register, 0 },
-	{ "POST", "/v1/auth/login", HTTP_PERM_PUBLIC, auth_handle_login, 0 },
+	  auth_handle_register, HTTP_ROUTE_ON_LOOP },
+	{ "POST", "/v1/auth/login", HTTP_PERM_PUBLIC, auth_handle_login,
+	  HTTP_ROUTE_ON_LOOP },
 	{ "POST", "/v1/auth/refresh", HTTP_PERM_PUBLIC, auth_handle_refresh,
 	  0 },
 	{ "POST", "/v1/auth/logout", HTTP_PERM_GUEST, auth_handle_logout, 0 },

@@ -1,36 +1,58 @@
 /*
- * throttle.c - slows down guessing passwords: per lowercased username,
- * in-process, counts failed logins.  From the max_failures-th failure on,
- * the username is locked out for base, 2*base, 4*base ... seconds (at most
- * cap) after each failure; attempts during a lockout are refused without
- * checking the password and do not count.  Failures are forgotten after a
- * quiet window (15 minutes with no failure and no lockout running), and
- * at once after a successful login.
+ * throttle.c - slows down password guessing and registration floods, in
+ * process (a shared store such as Redis is planned for several userd).
  *
- * A hash table of chains with a ceiling on entries: past it, the entry
- * with the oldest activity is dropped, so random usernames cannot grow
- * memory without bound.
+ * Logins are counted twice: per (username, client address) pair and per
+ * client address.  Each has a free allowance of failures (pair_free,
+ * addr_free); from then on every attempt must wait base, 2*base, 4*base
+ * ... (at most cap) after the last failure, and an attempt made earlier is
+ * refused without checking the password.  There is no lock-out: a pair
+ * or an address with no failures is never slowed, so the user's own
+ * address gets in while a guesser elsewhere waits.
+ *
+ * An attempt is reserved (counted as pending) before the password check,
+ * under the lock, so concurrent attempts cannot all pass the allowance;
+ * its outcome then turns it into a failure, or resets the pair (a success
+ * refunds the address's reservation but keeps its failures, so a sprayer
+ * with one good account cannot wipe its record).
+ *
+ * Registrations are counted per address in a window of an hour that
+ * starts at the first one.
+ *
+ * One hash table of chains holds all three kinds of entry; the entries
+ * also sit on a list from least to most recently used.  Past max_entries
+ * the least recently used one is dropped, so a flood of usernames or
+ * addresses cannot grow memory without bound, while the entry of an
+ * active guesser, touched by each attempt, stays.  Entries quiet for
+ * window_ms are forgotten.
  */
 #include "userd.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "err.h"
 #include "banned.h"
 
-#define THROTTLE_BUCKETS 4096
-#define THROTTLE_MAX_ENTRIES 100000
-#define THROTTLE_MAX_FAILURES 5
-#define THROTTLE_WINDOW_MS (15 * 60 * 1000)
-#define THROTTLE_CAP_MS (900 * 1000)
+#define THROTTLE_BUCKETS 16384
+#define THROTTLE_MAX_ENTRIES 65536
+#define THROTTLE_WINDOW_MS (60 * 60 * 1000)	/* forget after an hour */
+#define THROTTLE_REGISTER_WINDOW_MS (60 * 60 * 1000)
+/* "p" ip "\n" username, "a" ip, "r" ip */
+#define THROTTLE_KEY_MAX (1 + THROTTLE_IP_MAX + 1 + USERD_USERNAME_MAX + 1)
 
 struct throttle_entry {
 	struct throttle_entry *next;	/* chain in the bucket */
-	char key[USERD_USERNAME_MAX + 1];	/* lowercased username */
-	int failures;			/* failures since the last quiet window */
-	int64_t last_ms;		/* the last failure */
-	int64_t locked_until_ms;	/* refused until then; 0 if never */
+	struct throttle_entry *older;	/* LRU list neighbours */
+	struct throttle_entry *newer;
+	char key[THROTTLE_KEY_MAX];	/* kind letter, address, username */
+	int failures;			/* login failures counted */
+	int pending;			/* login attempts being checked */
+	int64_t last_fail_ms;		/* the last login failure */
+	int registrations;		/* registrations in this window */
+	int64_t window_ms;		/* registration window start */
+	int64_t last_ms;		/* the last activity of any kind */
 };
 
 static size_t throttle_hash(const char *key)
@@ -42,19 +64,6 @@ static size_t throttle_hash(const char *key)
 		h *= 1099511628211ULL;
 	}
 	return h;
-}
-
-/* The last moment the entry mattered. */
-static int64_t throttle_active_until(const struct throttle_entry *e)
-{
-	return e->locked_until_ms > e->last_ms ? e->locked_until_ms
-					       : e->last_ms;
-}
-
-static bool throttle_stale(const struct throttle *t,
-			   const struct throttle_entry *e, int64_t now)
-{
-	return now - throttle_active_until(e) > t->window_ms;
 }
 
 /* The link pointing at key's entry (or at the chain's NULL end). */
@@ -69,38 +78,158 @@ static struct throttle_entry **throttle_find(struct throttle *t,
 	return pp;
 }
 
+static void throttle_lru_remove(struct throttle *t, struct throttle_entry *e)
+{
+	if (e->older)
+		e->older->newer = e->newer;
+	else
+		t->oldest = e->newer;
+	if (e->newer)
+		e->newer->older = e->older;
+	else
+		t->newest = e->older;
+	e->older = e->newer = NULL;
+}
+
+static void throttle_lru_append(struct throttle *t, struct throttle_entry *e)
+{
+	e->older = t->newest;
+	e->newer = NULL;
+	if (t->newest)
+		t->newest->newer = e;
+	else
+		t->oldest = e;
+	t->newest = e;
+}
+
+/* Frees e, found at *pp. */
 static void throttle_unlink(struct throttle *t, struct throttle_entry **pp)
 {
 	struct throttle_entry *e = *pp;
 
 	*pp = e->next;
+	throttle_lru_remove(t, e);
 	free(e);
 	t->count--;
 }
 
-/* Drops stale entries; with force, also the single oldest one. */
-static void throttle_prune_locked(struct throttle *t, int64_t now, bool force)
+/* Frees e wherever its chain holds it. */
+static void throttle_drop(struct throttle *t, struct throttle_entry *e)
 {
-	struct throttle_entry **oldest = NULL;
-
-	for (size_t b = 0; b < t->nbuckets; b++) {
-		struct throttle_entry **pp = &t->buckets[b];
-		while (*pp) {
-			if (throttle_stale(t, *pp, now)) {
-				throttle_unlink(t, pp);
-				continue;
-			}
-			if (!oldest || throttle_active_until(*pp) <
-					       throttle_active_until(*oldest))
-				oldest = pp;
-			pp = &(*pp)->next;
-		}
-	}
-	if (force && oldest && t->count >= t->max_entries)
-		throttle_unlink(t, oldest);
+	throttle_unlink(t, throttle_find(t, e->key));
 }
 
-int throttle_init(struct throttle *t, int64_t base_s)
+/* True when e has been quiet for the window: its counts are forgotten. */
+static bool throttle_stale(const struct throttle *t,
+			   const struct throttle_entry *e, int64_t now)
+{
+	return e->pending == 0 && now - e->last_ms > t->window_ms;
+}
+
+/* key's entry, NULL when there is none. */
+static struct throttle_entry *throttle_get(struct throttle *t,
+					   const char *key)
+{
+	return *throttle_find(t, key);
+}
+
+/*
+ * key's entry, made when missing (dropping the least recently used one
+ * at the ceiling), and marked as the most recently used.  NULL when
+ * memory runs out: the caller then goes unthrottled rather than failing
+ * the request.
+ */
+static struct throttle_entry *throttle_touch(struct throttle *t,
+					     const char *key, int64_t now)
+{
+	struct throttle_entry **pp = throttle_find(t, key), *e = *pp;
+
+	if (e) {
+		throttle_lru_remove(t, e);
+		if (throttle_stale(t, e, now)) {
+			e->failures = 0;
+			e->registrations = 0;
+		}
+	} else {
+		if (t->count >= t->max_entries && t->oldest) {
+			throttle_drop(t, t->oldest);
+			pp = throttle_find(t, key);
+		}
+		e = calloc(1, sizeof(*e));
+		if (!e)
+			return NULL;
+		snprintf(e->key, sizeof(e->key), "%s", key);
+		*pp = e;
+		t->count++;
+	}
+	throttle_lru_append(t, e);
+	e->last_ms = now;
+	return e;
+}
+
+/* The wait after `excess` failures beyond the free ones: base * 2^excess,
+ * at most cap. */
+static int64_t throttle_delay(const struct throttle *t, int excess)
+{
+	if (excess < 0)
+		return 0;
+	if (excess >= 40 || (t->base_ms << excess) >= t->cap_ms)
+		return t->cap_ms;
+	return t->base_ms << excess;
+}
+
+/*
+ * 0 when entry e (NULL: never seen) lets one more login attempt through
+ * now, with `allowance` free failures; else the milliseconds to wait.
+ */
+static int64_t throttle_wait(const struct throttle *t,
+			     const struct throttle_entry *e, int allowance,
+			     int64_t now)
+{
+	int64_t until;
+	int counted;
+
+	if (!e || throttle_stale(t, e, now))
+		return 0;
+	counted = e->failures + e->pending;
+	if (counted < allowance)
+		return 0;
+	/* attempts in flight may each become the next failure: wait as if
+	 * they had */
+	if (e->pending > 0)
+		return throttle_delay(t, counted - allowance);
+	until = e->last_fail_ms + throttle_delay(t, e->failures - allowance);
+	return until > now ? until - now : 0;
+}
+
+static void throttle_pair_key(char *out, const char *ip, const char *user)
+{
+	snprintf(out, THROTTLE_KEY_MAX, "p%.*s\n%s", THROTTLE_IP_MAX, ip,
+		 user);
+}
+
+static void throttle_addr_key(char *out, char kind, const char *ip)
+{
+	snprintf(out, THROTTLE_KEY_MAX, "%c%.*s", kind, THROTTLE_IP_MAX, ip);
+}
+
+/* Seconds of a wait in milliseconds, rounded up: a client that waits
+ * that long is surely let in. */
+static int64_t throttle_seconds(int64_t ms)
+{
+	int64_t s = (ms + 999) / 1000;
+
+	return s < 1 ? 1 : s;
+}
+
+/* Ends one pending attempt of e (if the entry survived). */
+static void throttle_unpend(struct throttle_entry *e)
+{
+	if (e && e->pending > 0)
+		e->pending--;
+}
+
+int throttle_init(struct throttle *t, const struct throttle_settings *s)
 {
 	memset(t, 0, sizeof(*t));
 	t->buckets = calloc(THROTTLE_BUCKETS, sizeof(*t->buckets));
@@ -112,11 +241,15 @@ int throttle_init(struct throttle *t, int64_t base_s)
 		return CHAT_ENOMEM;
 	}
 	t->nbuckets = THROTTLE_BUCKETS;
-	t->max_entries = THROTTLE_MAX_ENTRIES;
-	t->max_failures = THROTTLE_MAX_FAILURES;
+	t->max_entries = s->max_entries ? s->max_entries : THROTTLE_MAX_ENTRIES;
+	t->pair_free = s->pair_free;
+	t->addr_free = s->addr_free;
+	t->base_ms = s->base_ms;
+	t->cap_ms = s->cap_ms > s->base_ms ? s->cap_ms : s->base_ms;
+	t->register_per_hour = s->register_per_hour;
 	t->window_ms = THROTTLE_WINDOW_MS;
-	t->base_ms = base_s * 1000;
-	t->cap_ms = THROTTLE_CAP_MS;
+	if (t->window_ms < t->cap_ms)
+		t->window_ms = t->cap_ms;
 	return 0;
 }
 
@@ -124,82 +257,153 @@ void throttle_release(struct throttle *t)
 {
 	if (!t->buckets)
 		return;
-	for (size_t b = 0; b < t->nbuckets; b++) {
-		while (t->buckets[b])
-			throttle_unlink(t, &t->buckets[b]);
-	}
+	while (t->oldest)
+		throttle_drop(t, t->oldest);
 	free(t->buckets);
 	t->buckets = NULL;
 	pthread_mutex_destroy(&t->lock);
 }
 
-int throttle_check(struct throttle *t, const char *key, int64_t now,
-		   int64_t *retry_after_s)
+int throttle_login_begin(struct throttle *t, const char *ip,
+			 const char *user, int64_t now,
+			 int64_t *retry_after_s)
 {
-	struct throttle_entry *e;
+	char pkey[THROTTLE_KEY_MAX], akey[THROTTLE_KEY_MAX];
+	struct throttle_entry *pair, *addr;
+	int64_t wait = 0, w;
 	int rc = 0;
 
+	throttle_addr_key(akey, 'a', ip);
+	if (user)
+		throttle_pair_key(pkey, ip, user);
 	pthread_mutex_lock(&t->lock);
-	e = *throttle_find(t, key);
-	if (e && e->locked_until_ms > now) {
-		/* round up: a client waiting that long is surely let in */
-		*retry_after_s = (e->locked_until_ms - now + 999) / 1000;
+	/* both checks before either reservation: a refused attempt counts
+	 * nowhere */
+	if (user)
+		wait = throttle_wait(t, throttle_get(t, pkey), t->pair_free,
+				     now);
+	w = throttle_wait(t, throttle_get(t, akey), t->addr_free, now);
+	if (w > wait)
+		wait = w;
+	if (wait > 0) {
+		*retry_after_s = throttle_seconds(wait);
 		rc = CHAT_EBUSY;
+		goto out;
 	}
+	if (user) {
+		pair = throttle_touch(t, pkey, now);
+		if (pair)
+			pair->pending++;
+	}
+	addr = throttle_touch(t, akey, now);
+	if (addr)
+		addr->pending++;
+out:
 	pthread_mutex_unlock(&t->lock);
 	return rc;
 }
 
-void throttle_fail(struct throttle *t, const char *key, int64_t now)
+void throttle_login_end(struct throttle *t, const char *ip, const char *user,
+			enum throttle_outcome outcome, int64_t now)
 {
-	struct throttle_entry **pp, *e;
+	char pkey[THROTTLE_KEY_MAX], akey[THROTTLE_KEY_MAX];
+	struct throttle_entry *pair = NULL, *addr;
 
+	throttle_addr_key(akey, 'a', ip);
+	if (user)
+		throttle_pair_key(pkey, ip, user);
 	pthread_mutex_lock(&t->lock);
-	pp = throttle_find(t, key);
-	e = *pp;
-	if (e && throttle_stale(t, e, now)) {
-		e->failures = 0;
-		e->locked_until_ms = 0;
-	}
-	if (!e) {
-		if (t->count >= t->max_entries) {
-			throttle_prune_locked(t, now, true);
-			pp = throttle_find(t, key);
+	addr = outcome == THROTTLE_FAILED ? throttle_touch(t, akey, now)
+					  : throttle_get(t, akey);
+	throttle_unpend(addr);
+	if (user)
+		pair = outcome == THROTTLE_FAILED ? throttle_touch(t, pkey, now)
+						  : throttle_get(t, pkey);
+	throttle_unpend(pair);
+	if (outcome == THROTTLE_FAILED) {
+		if (addr) {
+			addr->failures++;
+			addr->last_fail_ms = now;
 		}
-		e = calloc(1, sizeof(*e));
-		if (!e)
-			goto out;	/* unthrottled beats failing the login */
-		users_username_key(key, e->key);
-		*pp = e;
-		t->count++;
+		if (pair) {
+			pair->failures++;
+			pair->last_fail_ms = now;
+		}
+	} else if (outcome == THROTTLE_OK && pair && pair->pending == 0) {
+		/* the right password from this address: start afresh */
+		throttle_drop(t, pair);
+	} else if (outcome == THROTTLE_OK && pair) {
+		/* other attempts are still out: keep their reservations */
+		pair->failures = 0;
 	}
-	e->failures++;
-	e->last_ms = now;
-	if (e->failures >= t->max_failures) {
-		int shift = e->failures - t->max_failures;
-		int64_t lock = t->cap_ms;
-		if (shift < 20 && (t->base_ms << shift) < t->cap_ms)
-			lock = t->base_ms << shift;
-		e->locked_until_ms = now + lock;
-	}
-out:
 	pthread_mutex_unlock(&t->lock);
 }
 
-void throttle_clear(struct throttle *t, const char *key)
+int throttle_register_begin(struct throttle *t, const char *ip, int64_t now,
+			    int64_t *retry_after_s)
 {
-	struct throttle_entry **pp;
+	char key[THROTTLE_KEY_MAX];
+	struct throttle_entry *e;
+	int rc = 0;
 
+	throttle_addr_key(key, 'r', ip);
 	pthread_mutex_lock(&t->lock);
-	pp = throttle_find(t, key);
-	if (*pp)
-		throttle_unlink(t, pp);
+	e = throttle_get(t, key);
+	if (e && !throttle_stale(t, e, now) &&
+	    now - e->window_ms < THROTTLE_REGISTER_WINDOW_MS &&
+	    e->registrations >= t->register_per_hour) {
+		*retry_after_s = throttle_seconds(
+			e->window_ms + THROTTLE_REGISTER_WINDOW_MS - now);
+		rc = CHAT_EBUSY;
+		goto out;
+	}
+	e = throttle_touch(t, key, now);
+	if (!e)
+		goto out;
+	if (e->registrations == 0 ||
+	    now - e->window_ms >= THROTTLE_REGISTER_WINDOW_MS) {
+		e->registrations = 0;
+		e->window_ms = now;
+	}
+	e->registrations++;
+out:
+	pthread_mutex_unlock(&t->lock);
+	return rc;
+}
+
+void throttle_register_cancel(struct throttle *t, const char *ip)
+{
+	char key[THROTTLE_KEY_MAX];
+	struct throttle_entry *e;
+
+	throttle_addr_key(key, 'r', ip);
+	pthread_mutex_lock(&t->lock);
+	e = throttle_get(t, key);
+	if (e && e->registrations > 0)
+		e->registrations--;
 	pthread_mutex_unlock(&t->lock);
 }
 
 void throttle_prune(struct throttle *t, int64_t now)
 {
+	struct throttle_entry *e, *newer;
+
 	pthread_mutex_lock(&t->lock);
-	throttle_prune_locked(t, now, false);
+	/* oldest first; a busy entry further on is kept either way */
+	for (e = t->oldest; e && now - e->last_ms > t->window_ms; e = newer) {
+		newer = e->newer;
+		if (throttle_stale(t, e, now))
+			throttle_drop(t, e);
+	}
 	pthread_mutex_unlock(&t->lock);
+}
+
+size_t throttle_count(struct throttle *t)
+{
+	size_t n;
+
+	pthread_mutex_lock(&t->lock);
+	n = t->count;
+	pthread_mutex_unlock(&t->lock);
+	return n;
 }

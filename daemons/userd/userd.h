@@ -5,7 +5,9 @@
  *
  * Threads: handlers run on the worker pool, except GET /v1/users/me,
  * which starts on the loop thread (answered from me_cache, else handed to
- * the pool).  struct userd is written only during init; afterwards
+ * the pool), and register and login, which start on the loop thread and
+ * hand their argon2id work to the small hash_pool (503 when its queue is
+ * full), so that anonymous callers never delay signed-in ones.  struct userd is written only during init; afterwards
  * everything in it is read-only except the throttle table and the
  * me_cache, which have their own locks.
  */
@@ -31,35 +33,73 @@
 #define USERD_PASSWORD_MAX 1024
 #define USERD_DB_WAIT_MS 5000	/* longest wait for a store connection */
 
-/* ---- throttle.c: slowing down repeated login failures ---- */
+/* ---- throttle.c: slowing down guessing and registration floods ---- */
+
+#define THROTTLE_IP_MAX 63		/* longest client address kept */
 
 struct throttle_entry;
+
+/* What throttle_init is given (from the userd.* settings). */
+struct throttle_settings {
+	int pair_free;			/* failures of (username, address) */
+	int addr_free;			/* failures of an address */
+	int64_t base_ms;		/* first wait, doubled per failure */
+	int64_t cap_ms;			/* longest wait */
+	int register_per_hour;		/* registrations of an address */
+	size_t max_entries;		/* 0: the default ceiling */
+};
 
 struct throttle {
 	pthread_mutex_t lock;
 	struct throttle_entry **buckets;	/* owned chains */
 	size_t nbuckets;
+	struct throttle_entry *oldest;	/* least recently used entry */
+	struct throttle_entry *newest;	/* most recently used entry */
 	size_t count;			/* entries in the table */
 	size_t max_entries;		/* ceiling; the oldest goes beyond it */
-	int max_failures;		/* failures before the first lockout */
-	int64_t window_ms;		/* quiet time that forgets failures */
-	int64_t base_ms;		/* first lockout, doubled per failure */
-	int64_t cap_ms;			/* longest lockout */
+	int pair_free;			/* free failures per pair */
+	int addr_free;			/* free failures per address */
+	int64_t base_ms;		/* first wait, doubled per failure */
+	int64_t cap_ms;			/* longest wait */
+	int64_t window_ms;		/* quiet time that forgets an entry */
+	int register_per_hour;		/* registrations per address */
 };
 
-/* Sets up an empty table; lockout starts at base_s seconds. */
-int throttle_init(struct throttle *t, int64_t base_s);
+/* How a reserved login attempt ended. */
+enum throttle_outcome {
+	THROTTLE_OK,			/* the right password */
+	THROTTLE_FAILED,		/* wrong username or password */
+	THROTTLE_CANCELLED,		/* never checked (busy, store error) */
+};
+
+/* Sets up an empty table. */
+int throttle_init(struct throttle *t, const struct throttle_settings *s);
 void throttle_release(struct throttle *t);
-/* CHAT_EBUSY while key is locked out, with the seconds left in
- * *retry_after_s; 0 otherwise.  Any thread. */
-int throttle_check(struct throttle *t, const char *key, int64_t now,
-		   int64_t *retry_after_s);
-/* Counts a failed login for key. */
-void throttle_fail(struct throttle *t, const char *key, int64_t now);
-/* Forgets key (after a successful login). */
-void throttle_clear(struct throttle *t, const char *key);
+/*
+ * A login attempt from address ip for username key user (NULL for a
+ * name that cannot exist: only the address counts).  0 after reserving
+ * the attempt, which the caller must end with throttle_login_end;
+ * CHAT_EBUSY when the pair or the address must wait, with the seconds
+ * (rounded up) in *retry_after_s and nothing reserved.  Any thread;
+ * never blocks beyond the table's lock.
+ */
+int throttle_login_begin(struct throttle *t, const char *ip,
+			 const char *user, int64_t now,
+			 int64_t *retry_after_s);
+/* Ends an attempt throttle_login_begin reserved, with the same ip and
+ * user.  Any thread. */
+void throttle_login_end(struct throttle *t, const char *ip, const char *user,
+			enum throttle_outcome outcome, int64_t now);
+/* A registration from ip: 0 after counting it, CHAT_EBUSY with
+ * *retry_after_s when ip has used up its hour.  Any thread. */
+int throttle_register_begin(struct throttle *t, const char *ip, int64_t now,
+			    int64_t *retry_after_s);
+/* Gives back a registration that was never tried (busy). */
+void throttle_register_cancel(struct throttle *t, const char *ip);
 /* Drops entries that no longer matter; housekeeping. */
 void throttle_prune(struct throttle *t, int64_t now);
+/* Entries in the table (tests). */
+size_t throttle_count(struct throttle *t);
 
 /* ---- me-cache.c: recent answers of GET /v1/users/me ---- */
 
@@ -113,7 +153,8 @@ struct userd {
 	int64_t access_ttl_s;		/* access token lifetime */
 	bool registration_open;		/* userd.registration = open */
 	char sessiond_url[256];		/* "http://127.0.0.1:PORT" */
-	struct throttle throttle;	/* login failures per username */
+	struct throttle throttle;	/* logins and registrations */
+	struct pool *hash_pool;		/* argon2id of anonymous callers */
 	struct me_cache me;		/* GET /v1/users/me answers */
 };
 

@@ -8,10 +8,11 @@
 #   setup() { load test_helper; }
 #
 # The stack gets a data dir under $BATS_FILE_TMPDIR, a free port, cheap
-# argon2id settings and the store named by CHAT_TEST_DATABASE ("sqlite",
-# the default, or a postgresql:// URI of a test server: each file then
-# gets a database of its own).  `api` calls the gateway and leaves the
-# answer in $status_code, $body and $headers.
+# argon2id settings, no registration limit to speak of and the store
+# named by CHAT_TEST_DATABASE ("sqlite", the default, or a postgresql://
+# URI of a test server: each file then gets a database of its own).
+# `api` calls the gateway and leaves the answer in $status_code, $body and
+# $headers.
 
 bats_require_minimum_version 1.5.0
 
@@ -54,6 +55,10 @@ start_stack() {
 	export CHAT_PORT
 	{
 		echo "# written by test_helper.bash"
+		# every test registers from 127.0.0.1: no hourly limit to
+		# speak of (auth-throttle.bats sets its own)
+		echo "[userd]"
+		echo "register_per_hour = 1000000"
 		echo "[auth]"
 		echo "argon2_ops = 1"
 		echo "argon2_mem_kib = 8"
