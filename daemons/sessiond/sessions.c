@@ -19,13 +19,14 @@
 #include "err.h"
 #include "json.h"
 #include "log.h"
+#include "text.h"
 #include "util.h"
 #include "uuid.h"
 #include "banned.h"
 
 /* Longest user agent and address kept; longer ones are cut (they come
  * from client headers, a login must not fail over them). */
-#define SESSIONS_UA_MAX 256
+#define SESSIONS_UA_MAX TEXT_USER_AGENT_MAX
 #define SESSIONS_IP_MAX 64
 /* Longest text accepted in those fields before cutting. */
 #define SESSIONS_FIELD_MAX 8192
@@ -91,16 +92,16 @@ int sessions_acquire(struct sessiond *s, struct http_res *res,
 
 /*
  * Optional text field: absent or null gives NULL; a string is copied
- * into out, cut to at most max bytes on a UTF-8 character boundary (the
- * body was checked to be valid UTF-8).  Anything else is CHAT_EINVAL with
- * err set.
+ * into out (max + 1 bytes) as display-safe text (text_clean: controls
+ * such as ESC become U+FFFD), cut to at most max bytes on a character
+ * boundary.  Whoever calls this route, what is stored is text that any
+ * terminal or page may show.  Anything else is CHAT_EINVAL with err set.
  */
 static int opt_text(const cJSON *body, const char *key, char *out,
 		    size_t max, const char **val, char *err, size_t errlen)
 {
 	const cJSON *item = cJSON_GetObjectItemCaseSensitive(body, key);
 	const char *s = NULL;
-	size_t n;
 	int rc;
 
 	*val = NULL;
@@ -110,15 +111,7 @@ static int opt_text(const cJSON *body, const char *key, char *out,
 			     errlen);
 	if (rc < 0)
 		return rc;
-	n = strlen(s);
-	if (n > max) {
-		n = max;
-		/* back up over continuation bytes to a character start */
-		while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80)
-			n--;
-	}
-	memcpy(out, s, n);
-	out[n] = '\0';
+	text_clean(s, strlen(s), out, max + 1);
 	*val = out;
 	return 0;
 }

@@ -243,6 +243,42 @@ internal() {
 	[[ $(sessions_rows) == "$before" ]] || false
 }
 
+@test "a huge user agent with escapes and markup is stored as capped, escape-free text" {
+	# HTTP refuses C0 controls but a tab in header values; 8-bit CSI
+	# (0x9b), C1 in UTF-8 (c2 9b) and broken UTF-8 get through to userd
+	local head i stored ua R
+	head=$'Ma\xc3\xb1ana/1.0 (\xe2\x9c\x93) <script>alert(1)</script>\t\x9b[31mred\xc2\x9b[2J\xff '
+	ua=$head
+	for i in $(seq 1 400); do ua+=$'\x9b[2J\xc2\x9b[H<script>x</script>\t'; done
+	((${#ua} > 10000)) || false
+	api_args=(-H "User-Agent: $ua")
+	login_user alice
+	api GET /v1/sessions "" "$access_token"
+	expect_status 200
+	stored=$(jq -r --arg s "$session_id" '.data[] | select(.id == $s) | .user_agent' <<<"$body")
+	[[ -n $stored ]] || false
+	(($(printf %s "$stored" | wc -c) <= 256)) || false
+	# no C0 controls (tab included), DEL or C1 controls in what is shown
+	[[ $(jq -r --arg s "$session_id" '.data[] | select(.id == $s) | .user_agent | explode | map(select(. < 32 or (. >= 127 and . < 160))) | length' <<<"$body") == 0 ]] || false
+	# text stays text: the markup as typed, non-ASCII kept, each control
+	# or broken byte a visible U+FFFD
+	R=$'\xef\xbf\xbd'
+	[[ $stored == $'Ma\xc3\xb1ana/1.0 (\xe2\x9c\x93) <script>alert(1)</script>'"$R$R[31mred$R[2J$R $R[2J$R[H<script>x</script>$R"* ]] || {
+		printf '%s\n' "$stored" | od -c | head >&2
+		false
+	}
+	# the store holds the same text
+	[[ $(db_query sessiond "SELECT user_agent FROM sessions WHERE id = '$session_id'") == "$stored" ]] || false
+}
+
+@test "sessiond cleans a user agent handed to it directly, too" {
+	local uid=01900000-0000-7000-8000-0000000000ad stored
+	internal POST /internal/sessions "$(jq -nc --arg u "$uid" '{user_id: $u, user_agent: "a\u001b[31mb\u0085c\u007fd"}')"
+	[[ $status_code == 201 ]] || false
+	stored=$(db_query sessiond "SELECT user_agent FROM sessions WHERE id = '$(jb .session_id)'")
+	[[ $stored == $'a\xef\xbf\xbd[31mb\xef\xbf\xbdc\xef\xbf\xbdd' ]] || false
+}
+
 @test "a long user agent is cut, not refused" {
 	local uid=01900000-0000-7000-8000-0000000000ac ua
 	ua=$(printf 'é%.0s' {1..300})
