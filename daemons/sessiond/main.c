@@ -8,6 +8,9 @@
  *   sessiond.refresh_ttl_s        refresh-token and session lifetime,
  *                                 sliding on each refresh (604800)
  *   sessiond.cleanup_interval_s   how often old rows are deleted (3600)
+ *   sessiond.refresh_grace_s      how long a used refresh token still
+ *                                 gets its unused successor again (10;
+ *                                 0: never, any second use is reuse)
  *   userd.access_ttl_s            access-token lifetime: how far back the
  *                                 revocation list reaches (900)
  */
@@ -58,7 +61,7 @@ static void sessiond_cron(void *app)
 static int sessiond_init(struct daemon *d, char *err, size_t errlen)
 {
 	struct sessiond *s = (struct sessiond *)d;
-	long refresh_s, cleanup_s, access_s;
+	long refresh_s, cleanup_s, access_s, grace_s;
 	int rc;
 
 	rc = crypto_init();
@@ -70,6 +73,10 @@ static int sessiond_init(struct daemon *d, char *err, size_t errlen)
 			    366L * 86400, 604800, &refresh_s, err, errlen);
 	if (rc < 0)
 		return rc;
+	rc = config_get_int(d->cfg, "sessiond.refresh_grace_s", 0, 300, 10,
+			    &grace_s, err, errlen);
+	if (rc < 0)
+		return rc;
 	rc = config_get_int(d->cfg, "sessiond.cleanup_interval_s", 1, 86400,
 			    3600, &cleanup_s, err, errlen);
 	if (rc < 0)
@@ -79,6 +86,7 @@ static int sessiond_init(struct daemon *d, char *err, size_t errlen)
 	if (rc < 0)
 		return rc;
 	s->refresh_ttl_ms = (int64_t)refresh_s * 1000;
+	s->refresh_grace_ms = (int64_t)grace_s * 1000;
 	s->cleanup_interval_ms = (int64_t)cleanup_s * 1000;
 	s->access_ttl_ms = (int64_t)access_s * 1000;
 	s->cleanup_last_ms = 0;

@@ -33,6 +33,7 @@
 struct sessiond {
 	struct daemon d;		/* first: req->app points here */
 	int64_t refresh_ttl_ms;		/* sessiond.refresh_ttl_s */
+	int64_t refresh_grace_ms;	/* sessiond.refresh_grace_s; 0: off */
 	int64_t access_ttl_ms;		/* userd.access_ttl_s: the age at
 					 * which revocations stop mattering */
 	int64_t cleanup_interval_ms;	/* sessiond.cleanup_interval_s */
@@ -51,6 +52,11 @@ extern const size_t migrations_count;
 int sessions_token_insert(struct db_conn *c, const char *session_id,
 			  const char *user_id, int64_t now, int64_t expires_at,
 			  char tok[SESSIOND_TOKEN_LEN]);
+/* Stores the hash of the given token tok the same way (refresh.c's
+ * derived successors). */
+int sessions_token_store(struct db_conn *c, const char *session_id,
+			 const char *user_id, int64_t now, int64_t expires_at,
+			 const char *tok);
 /* Revokes session id (when live) with reason; *changed = rows revoked.
  * user_id may be NULL (any owner). */
 int sessions_revoke(struct db_conn *c, const char *id, const char *user_id,

@@ -120,14 +120,23 @@ int sessions_token_insert(struct db_conn *c, const char *session_id,
 			  const char *user_id, int64_t now, int64_t expires_at,
 			  char tok[SESSIOND_TOKEN_LEN])
 {
-	char hash[65];
-	struct db_param p[5];
 	int rc;
 
 	rc = crypto_random_token("", SESSIOND_TOKEN_BYTES, tok,
 				 SESSIOND_TOKEN_LEN);
 	if (rc < 0)
 		return rc;
+	return sessions_token_store(c, session_id, user_id, now, expires_at,
+				    tok);
+}
+
+int sessions_token_store(struct db_conn *c, const char *session_id,
+			 const char *user_id, int64_t now, int64_t expires_at,
+			 const char *tok)
+{
+	char hash[65];
+	struct db_param p[5];
+
 	crypto_sha256_hex(tok, strlen(tok), hash);
 	p[0] = db_p_text(hash);
 	p[1] = db_p_text(session_id);
