@@ -162,6 +162,12 @@ stored_msgs() {
 	api_args=(-H 'Idempotency-Key: crash-send')
 	api POST "/v1/conversations/$conv/messages" '{"content":"other"}' "$alice"
 	expect_error 422 idempotency_key_reused
+	# once the conversation is deleted the key names nothing
+	api DELETE "/v1/conversations/$conv" "" "$alice"
+	expect_status 204
+	api_args=(-H 'Idempotency-Key: crash-send')
+	api POST "/v1/conversations/$conv/messages" "$req" "$alice"
+	expect_error 404 not_found
 }
 
 @test "a regenerate killed mid-answer: its retry makes no second sibling" {
