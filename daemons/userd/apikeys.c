@@ -7,9 +7,18 @@
  * once at creation; only its SHA-256 is stored, so a stolen table gives
  * no usable key.  Revoking sets revoked_at; revoked keys are never
  * listed nor accepted.
+ *
+ * A key may be limited to some scopes ("chat", "read", "admin"; stored
+ * as a comma list in table order, NULL for all three, which is what keys
+ * made before scopes existed have) and may expire (expires_at, NULL for
+ * never); an expired key is dead as a revoked one.  The gateway enforces
+ * the scopes: verify only hands them over.  Keys are managed only from a
+ * signed-in session (the routes are HTTP_ROUTE_SESSION in main.c), so a
+ * leaked key cannot mint more keys.
  */
 #include "userd.h"
 
+#include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
@@ -27,23 +36,190 @@
 #define APIKEYS_NAME_MAX 128
 #define APIKEYS_MAX_PER_USER 100	/* live keys; the list needs no pages */
 #define APIKEYS_TOUCH_MS 60000		/* last_used_at resolution */
+#define APIKEYS_DAYS_MAX 3650		/* longest expires_in_days */
+#define APIKEYS_DAY_MS 86400000LL
+/* SQL: the key is not expired at the time parameter `now` */
+#define APIKEYS_UNEXPIRED(now) "(expires_at IS NULL OR expires_at > " now ")"
+
+/* The scopes a key may carry, as bits; the table order is the stored and
+ * shown order.  "admin" needs the creator to be an admin. */
+static const char *const apikeys_scope_names[] = { "chat", "read", "admin" };
+#define APIKEYS_NSCOPES \
+	(sizeof(apikeys_scope_names) / sizeof(apikeys_scope_names[0]))
+#define APIKEYS_SCOPE_ADMIN (1u << 2)
+#define APIKEYS_SCOPES_ALL ((1u << APIKEYS_NSCOPES) - 1)
+/* "chat,read,admin" and its NUL */
+#define APIKEYS_SCOPES_TEXT 32
+
+/* The bit of scope name, 0 when unknown. */
+static unsigned apikeys_scope_bit(const char *name)
+{
+	for (size_t i = 0; i < APIKEYS_NSCOPES; i++)
+		if (strcmp(name, apikeys_scope_names[i]) == 0)
+			return 1u << i;
+	return 0;
+}
+
+/* The scopes of a stored comma list; NULL (a key made without scopes)
+ * means all of them. */
+static unsigned apikeys_scopes_parse(const char *text)
+{
+	char buf[APIKEYS_SCOPES_TEXT], *save = NULL, *tok;
+	unsigned mask = 0;
+
+	if (!text)
+		return APIKEYS_SCOPES_ALL;
+	snprintf(buf, sizeof(buf), "%s", text);
+	for (tok = strtok_r(buf, ",", &save); tok;
+	     tok = strtok_r(NULL, ",", &save))
+		mask |= apikeys_scope_bit(tok);
+	return mask;
+}
+
+/* The stored form of mask: names in table order, comma-separated. */
+static void apikeys_scopes_text(unsigned mask, char out[APIKEYS_SCOPES_TEXT])
+{
+	size_t off = 0, room = APIKEYS_SCOPES_TEXT;
+
+	out[0] = '\0';
+	for (size_t i = 0; i < APIKEYS_NSCOPES; i++)
+		if (mask & (1u << i))
+			off += (size_t)snprintf(out + off, room - off, "%s%s",
+						off ? "," : "",
+						apikeys_scope_names[i]);
+}
+
+/* Adds "scopes": [names of mask, in table order] to obj. */
+static bool apikeys_add_scopes(cJSON *obj, unsigned mask)
+{
+	cJSON *arr = cJSON_AddArrayToObject(obj, "scopes");
+
+	if (!arr)
+		return false;
+	for (size_t i = 0; i < APIKEYS_NSCOPES; i++) {
+		cJSON *name;
+
+		if (!(mask & (1u << i)))
+			continue;
+		name = cJSON_CreateString(apikeys_scope_names[i]);
+		if (!name)
+			return false;
+		cJSON_AddItemToArray(arr, name);
+	}
+	return true;
+}
+
+/*
+ * Reads the optional "scopes" of a create body into *mask (all scopes
+ * when absent; *given says whether it was there): a non-empty array of
+ * distinct known names.  Answers 400 invalid_field and returns -1 on
+ * anything else.
+ */
+static int apikeys_read_scopes(struct http_req *req, const cJSON *body,
+			       unsigned *mask, bool *given)
+{
+	const cJSON *arr = cJSON_GetObjectItemCaseSensitive(body, "scopes");
+	const cJSON *item;
+
+	*mask = APIKEYS_SCOPES_ALL;
+	*given = arr != NULL;
+	if (!arr)
+		return 0;
+	if (!cJSON_IsArray(arr) || cJSON_GetArraySize(arr) == 0) {
+		http_res_error(req->res, 400, "invalid_field",
+			       "'scopes' must be a non-empty array of "
+			       "\"chat\", \"read\" and \"admin\"");
+		return -1;
+	}
+	*mask = 0;
+	cJSON_ArrayForEach(item, arr) {
+		unsigned bit = cJSON_IsString(item) && item->valuestring
+			? apikeys_scope_bit(item->valuestring) : 0;
+
+		if (bit == 0) {
+			http_res_error(req->res, 400, "invalid_field",
+				       "'scopes' holds an unknown scope; known "
+				       "are \"chat\", \"read\" and \"admin\"");
+			return -1;
+		}
+		if (*mask & bit) {
+			http_res_error(req->res, 400, "invalid_field",
+				       "'scopes' names \"%s\" twice",
+				       item->valuestring);
+			return -1;
+		}
+		*mask |= bit;
+	}
+	return 0;
+}
+
+/*
+ * Reads the optional "expires_in_days" (an integer, 1 to
+ * APIKEYS_DAYS_MAX) into *expires_at, unix ms from now; 0 when absent
+ * (never).  Answers 400 invalid_field and returns -1 on anything else.
+ */
+static int apikeys_read_expiry(struct http_req *req, const cJSON *body,
+			       int64_t now, int64_t *expires_at)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(body,
+							  "expires_in_days");
+
+	*expires_at = 0;
+	if (!v)
+		return 0;
+	if (!cJSON_IsNumber(v) || v->valuedouble != floor(v->valuedouble) ||
+	    v->valuedouble < 1 || v->valuedouble > APIKEYS_DAYS_MAX) {
+		http_res_error(req->res, 400, "invalid_field",
+			       "'expires_in_days' must be an integer from 1 "
+			       "to %d", APIKEYS_DAYS_MAX);
+		return -1;
+	}
+	*expires_at = now + (int64_t)v->valuedouble * APIKEYS_DAY_MS;
+	return 0;
+}
+
+/* True when user_id is, as the store has it now, an enabled admin: the
+ * role in the caller's token may be older. */
+static int apikeys_caller_is_admin(struct db_conn *c, const char *user_id,
+				   bool *admin)
+{
+	struct db_rows *r = NULL;
+	int rc;
+
+	*admin = false;
+	rc = db_query(c, "SELECT role, disabled FROM users WHERE id = $1",
+		      (struct db_param[]){ db_p_text(user_id) }, 1, &r);
+	if (rc == 0 && db_rows_count(r) == 1) {
+		const char *role = db_rows_get(r, 0, 0);
+
+		*admin = role && strcmp(role, "admin") == 0 &&
+			 db_rows_int(r, 0, 1, 1) == 0;
+	}
+	db_rows_free(r);
+	return rc;
+}
 
 void apikeys_handle_create(struct http_req *req, struct http_res *res)
 {
 	char key[APIKEYS_LEN + 8], hash[65], prefix[APIKEYS_SHOWN_PREFIX + 1];
-	char id[UUID_STR_LEN];
+	char id[UUID_STR_LEN], scopes[APIKEYS_SCOPES_TEXT];
 	const char *name = NULL;
 	struct db_conn *c = NULL;
 	struct db_rows *r = NULL;
 	cJSON *body = NULL, *obj = NULL;
-	int64_t now = now_ms();
+	int64_t now = now_ms(), expires_at = 0;
+	unsigned mask;
+	bool scopes_given, admin = true;
 	int rc;
 
 	if (request_body(req, &body) < 0)
 		goto out;
 	if (request_string(req, body, "name", true, 1, APIKEYS_NAME_MAX,
-			   "invalid_field", &name) < 0)
+			   "invalid_field", &name) < 0 ||
+	    apikeys_read_scopes(req, body, &mask, &scopes_given) < 0 ||
+	    apikeys_read_expiry(req, body, now, &expires_at) < 0)
 		goto out;
+	apikeys_scopes_text(mask, scopes);
 	rc = crypto_random_token(APIKEYS_PREFIX, 32, key, sizeof(key));
 	if (rc == 0)
 		rc = uuid_v7(id);
@@ -58,12 +234,24 @@ void apikeys_handle_create(struct http_req *req, struct http_res *res)
 	if (request_db(req, &c) < 0)
 		goto out;
 	rc = db_begin(c);
+	/* asked for explicitly, "admin" needs an admin now */
+	if (rc == 0 && scopes_given && (mask & APIKEYS_SCOPE_ADMIN))
+		rc = apikeys_caller_is_admin(c, req->user_id, &admin);
+	if (rc == 0 && !admin) {
+		db_rollback(c);
+		http_res_error(res, 400, "invalid_field",
+			       "only an admin may give a key the \"admin\" "
+			       "scope");
+		goto out;
+	}
 	if (rc == 0)
 		rc = db_query(c,
 			      "SELECT COUNT(*) FROM api_keys WHERE user_id = $1"
-			      " AND revoked_at IS NULL",
-			      (struct db_param[]){ db_p_text(req->user_id) }, 1,
-			      &r);
+			      " AND revoked_at IS NULL AND "
+			      APIKEYS_UNEXPIRED("$2"),
+			      (struct db_param[]){ db_p_text(req->user_id),
+						   DB_P_INT(now) },
+			      2, &r);
 	if (rc == 0 && db_rows_int(r, 0, 0, 0) >= APIKEYS_MAX_PER_USER) {
 		db_rollback(c);
 		http_res_error(res, 409, "too_many_keys",
@@ -74,15 +262,16 @@ void apikeys_handle_create(struct http_req *req, struct http_res *res)
 	if (rc == 0)
 		rc = db_exec(c,
 			     "INSERT INTO api_keys (id, user_id, name, prefix,"
-			     " key_hash, created_at) VALUES ($1, $2, $3, $4,"
-			     " $5, $6)",
-			     (struct db_param[]){ db_p_text(id),
-						  db_p_text(req->user_id),
-						  db_p_text(name),
-						  db_p_text(prefix),
-						  db_p_text(hash),
-						  DB_P_INT(now) },
-			     6, NULL);
+			     " key_hash, created_at, scopes, expires_at)"
+			     " VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+			     (struct db_param[]){
+				     db_p_text(id), db_p_text(req->user_id),
+				     db_p_text(name), db_p_text(prefix),
+				     db_p_text(hash), DB_P_INT(now),
+				     db_p_text(scopes_given ? scopes : NULL),
+				     expires_at ? DB_P_INT(expires_at)
+						: DB_P_NULL },
+			     8, NULL);
 	if (rc == 0)
 		rc = db_commit(c);
 	if (rc < 0) {
@@ -95,7 +284,9 @@ void apikeys_handle_create(struct http_req *req, struct http_res *res)
 	    !cJSON_AddStringToObject(obj, "name", name) ||
 	    !cJSON_AddStringToObject(obj, "key", key) ||
 	    !cJSON_AddStringToObject(obj, "prefix", prefix) ||
-	    !json_add_time(obj, "created_at", now)) {
+	    !json_add_time(obj, "created_at", now) ||
+	    !apikeys_add_scopes(obj, mask) ||
+	    !json_add_time(obj, "expires_at", expires_at)) {
 		request_fail(req, CHAT_ENOMEM, "building the answer");
 		goto out;
 	}
@@ -111,16 +302,20 @@ out:
 	cJSON_Delete(body);
 }
 
-/* The list entry of row i (id, name, prefix, created_at, last_used_at). */
+/* The list entry of row i (id, name, prefix, created_at, last_used_at,
+ * scopes, expires_at). */
 static cJSON *apikeys_row_json(const struct db_rows *r, size_t i)
 {
 	cJSON *o = cJSON_CreateObject();
+	unsigned mask = apikeys_scopes_parse(db_rows_get(r, i, 5));
 
 	if (!o || !cJSON_AddStringToObject(o, "id", db_rows_get(r, i, 0)) ||
 	    !cJSON_AddStringToObject(o, "name", db_rows_get(r, i, 1)) ||
 	    !cJSON_AddStringToObject(o, "prefix", db_rows_get(r, i, 2)) ||
 	    !json_add_time(o, "created_at", db_rows_int(r, i, 3, 0)) ||
-	    !json_add_time(o, "last_used_at", db_rows_int(r, i, 4, 0))) {
+	    !json_add_time(o, "last_used_at", db_rows_int(r, i, 4, 0)) ||
+	    !apikeys_add_scopes(o, mask) ||
+	    !json_add_time(o, "expires_at", db_rows_int(r, i, 6, 0))) {
 		cJSON_Delete(o);
 		return NULL;
 	}
@@ -138,12 +333,14 @@ void apikeys_handle_list(struct http_req *req, struct http_res *res)
 	if (request_db(req, &c) < 0)
 		return;
 	rc = db_query(c,
-		      "SELECT id, name, prefix, created_at, last_used_at"
-		      " FROM api_keys WHERE user_id = $1 AND revoked_at IS NULL"
+		      "SELECT id, name, prefix, created_at, last_used_at,"
+		      " scopes, expires_at FROM api_keys WHERE user_id = $1"
+		      " AND revoked_at IS NULL AND " APIKEYS_UNEXPIRED("$3")
 		      " ORDER BY id DESC LIMIT $2",
 		      (struct db_param[]){ db_p_text(req->user_id),
-					   DB_P_INT(APIKEYS_MAX_PER_USER) },
-		      2, &r);
+					   DB_P_INT(APIKEYS_MAX_PER_USER),
+					   DB_P_INT(now_ms()) },
+		      3, &r);
 	db_release(c);
 	if (rc < 0) {
 		request_fail(req, rc, "listing keys");
@@ -209,12 +406,13 @@ static void apikeys_refuse(struct http_res *res)
 
 void apikeys_handle_verify(struct http_req *req, struct http_res *res)
 {
-	const char *key = NULL;
+	const char *key = NULL, *expires;
 	struct db_conn *c = NULL;
 	struct db_rows *r = NULL;
 	cJSON *body = NULL, *obj = NULL;
 	char hash[65];
 	int64_t now = now_ms();
+	unsigned mask;
 	int rc;
 
 	if (request_body(req, &body) < 0)
@@ -232,10 +430,12 @@ void apikeys_handle_verify(struct http_req *req, struct http_res *res)
 		goto out;
 	rc = db_query(c,
 		      "SELECT k.id, k.user_id, k.last_used_at, u.role,"
-		      " u.disabled FROM api_keys k JOIN users u"
-		      " ON u.id = k.user_id"
-		      " WHERE k.key_hash = $1 AND k.revoked_at IS NULL",
-		      (struct db_param[]){ db_p_text(hash) }, 1, &r);
+		      " u.disabled, k.scopes, k.expires_at FROM api_keys k"
+		      " JOIN users u ON u.id = k.user_id"
+		      " WHERE k.key_hash = $1 AND k.revoked_at IS NULL"
+		      " AND (k.expires_at IS NULL OR k.expires_at > $2)",
+		      (struct db_param[]){ db_p_text(hash), DB_P_INT(now) }, 2,
+		      &r);
 	if (rc < 0) {
 		request_fail(req, rc, "checking a key");
 		goto out;
@@ -256,12 +456,19 @@ void apikeys_handle_verify(struct http_req *req, struct http_res *res)
 		if (rc < 0)
 			log_warn("cannot touch API key: %s", chat_strerror(rc));
 	}
+	/* the gateway reads scopes and expires_at (unix ms) from here */
+	mask = apikeys_scopes_parse(db_rows_get(r, 0, 5));
+	expires = db_rows_get(r, 0, 6);
 	obj = cJSON_CreateObject();
 	if (!obj ||
 	    !cJSON_AddStringToObject(obj, "user_id", db_rows_get(r, 0, 1)) ||
 	    !cJSON_AddStringToObject(obj, "role", db_rows_get(r, 0, 3)) ||
 	    !cJSON_AddStringToObject(obj, "key_id", db_rows_get(r, 0, 0)) ||
-	    !cJSON_AddNullToObject(obj, "session_id")) {
+	    !cJSON_AddNullToObject(obj, "session_id") ||
+	    !apikeys_add_scopes(obj, mask) ||
+	    !(expires ? cJSON_AddNumberToObject(obj, "expires_at",
+					       (double)db_rows_int(r, 0, 6, 0))
+		      : cJSON_AddNullToObject(obj, "expires_at"))) {
 		request_fail(req, CHAT_ENOMEM, "building the answer");
 		goto out;
 	}

@@ -66,6 +66,12 @@ static const char api_keys_pg[] =
 	" revoked_at BIGINT);"
 	"CREATE INDEX api_keys_user_id ON api_keys (user_id, id)";
 
+/* Issue 10: scopes (a comma list of "chat", "read", "admin"; NULL for
+ * all) and an optional expiry of API keys. */
+static const char api_keys_limits_sql[] =
+	"ALTER TABLE api_keys ADD COLUMN scopes TEXT;"
+	"ALTER TABLE api_keys ADD COLUMN expires_at BIGINT";
+
 static const char signing_keys_sql[] =
 	"CREATE TABLE signing_keys ("
 	" kid TEXT PRIMARY KEY,"
@@ -77,6 +83,7 @@ const struct db_migration userd_migrations[] = {
 	{ 1, "users", users_sqlite, users_pg },
 	{ 2, "api_keys", api_keys_sqlite, api_keys_pg },
 	{ 3, "signing_keys", signing_keys_sql, NULL },
+	{ 4, "api_keys_limits", api_keys_limits_sql, NULL },
 };
 
 const size_t userd_nmigrations =

@@ -1,7 +1,9 @@
 #!/usr/bin/env bats
 # API keys through the gateway: POST/GET /v1/apikeys, DELETE
 # /v1/apikeys/{id}; keys shown once, stored hashed, usable as bearer
-# tokens, dead at once when revoked or when their user is disabled.
+# tokens, dead at once when revoked or when their user is disabled;
+# managed only from a signed-in session, never with a key; scopes and
+# an expiry, and what userd's /internal/apikeys/verify tells the gateway.
 
 setup_file() {
 	load test_helper
@@ -39,6 +41,24 @@ create() {
 	key_id=$(jb .id)
 }
 
+# verify KEY: userd's POST /internal/apikeys/verify as the gateway calls
+# it; sets status_code and body.
+verify() {
+	local out tmp=$BATS_TEST_TMPDIR
+	out=$(curl -s -o "$tmp/verify.body" -w '%{http_code}' --max-time 10 \
+		-H "X-Chat-Internal: $(<"$CHAT_DATA_DIR/internal.key")" \
+		-H 'Content-Type: application/json' \
+		--data-binary "$(jq -nc --arg k "$1" '{key: $k}')" \
+		"http://127.0.0.1:$((CHAT_PORT + 1))/internal/apikeys/verify") || out=000
+	status_code=$out
+	body=$(cat "$tmp/verify.body" 2>/dev/null || true)
+}
+
+# ms ISO-TIME: unix milliseconds of an API timestamp.
+ms() {
+	echo $(($(date -u -d "$1" +%s%3N)))
+}
+
 # expect_refused TOKEN BODY STATUS CODE: POST refused, no key stored.
 expect_refused() {
 	local before
@@ -62,7 +82,8 @@ expect_refused() {
 
 @test "a new key is shown once with its id, name and prefix" {
 	create "$alice_token" "laptop script"
-	[[ $(jq -r 'keys | join(",")' <<<"$body") == created_at,id,key,name,prefix ]] || false
+	[[ $(jq -r 'keys | join(",")' <<<"$body") == created_at,expires_at,id,key,name,prefix,scopes ]] || false
+	[[ $(jq -c '[.scopes, .expires_at]' <<<"$body") == '[["chat","read","admin"],null]' ]] || false
 	[[ $key =~ ^chat_[A-Za-z0-9_-]{43}$ ]] || false
 	[[ $(jb .prefix) == "${key:0:12}" && $(jb .name) == "laptop script" ]] || false
 	[[ $key_id =~ ^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$ ]] || false
@@ -95,7 +116,8 @@ expect_refused() {
 	create "$alice_token" second
 	list "$alice_token"
 	[[ $(jq -c '[.data[].name]' <<<"$body") == '["second","laptop script"]' ]] || false
-	[[ $(jq -c '[.data[] | keys | join(",")] | unique' <<<"$body") == '["created_at,id,last_used_at,name,prefix"]' ]] || false
+	[[ $(jq -c '[.data[] | keys | join(",")] | unique' <<<"$body") == '["created_at,expires_at,id,last_used_at,name,prefix,scopes"]' ]] || false
+	[[ $(jq -c '[.data[] | [.scopes, .expires_at]] | unique' <<<"$body") == '[[["chat","read","admin"],null]]' ]] || false
 	[[ $(jb .next_cursor) == null ]] || false
 	[[ $body != *"${key:5}"* && $body != *"${first:5}"* ]] || false
 	[[ $(jq -r '.data[1].last_used_at' <<<"$body") != null ]] || false
@@ -231,6 +253,106 @@ expect_refused() {
 	expect_status 204
 }
 
+@test "scopes and an expiry are stored, listed and handed to the gateway" {
+	local created
+	api POST /v1/apikeys '{"name":"limited","scopes":["read","chat"],"expires_in_days":30}' "$alice_token"
+	expect_status 201
+	key=$(jb .key)
+	key_id=$(jb .id)
+	# shown in table order, whatever the order asked
+	[[ $(jq -c .scopes <<<"$body") == '["chat","read"]' ]] || false
+	created=$(ms "$(jb .created_at)")
+	[[ $(($(ms "$(jb .expires_at)") - created)) == $((30 * 86400000)) ]] || false
+	run -0 db_query userd "SELECT scopes, expires_at - created_at FROM api_keys WHERE id = '$key_id'"
+	[[ $output == "chat,read|$((30 * 86400000))" ]] || false
+	list "$alice_token"
+	[[ $(jq -c --arg id "$key_id" '.data[] | select(.id == $id) | .scopes' <<<"$body") == '["chat","read"]' ]] || false
+	[[ $(ms "$(jq -r --arg id "$key_id" '.data[] | select(.id == $id) | .expires_at' <<<"$body")") == $((created + 30 * 86400000)) ]] || false
+	# verify: the key's id, its scopes, its expiry in unix ms
+	verify "$key"
+	expect_status 200
+	[[ $(jq -c '[.user_id, .key_id, .scopes, .expires_at, .session_id]' <<<"$body") == "[\"$alice_id\",\"$key_id\",[\"chat\",\"read\"],$((created + 30 * 86400000)),null]" ]] || false
+	# a key without either: every scope, no expiry
+	verify "$(<"$BATS_FILE_TMPDIR/alice_key")"
+	expect_status 200
+	[[ $(jq -c '[.scopes, .expires_at, (.key_id | length)]' <<<"$body") == '[["chat","read","admin"],null,36]' ]] || false
+	api DELETE "/v1/apikeys/$key_id" "" "$alice_token"
+	expect_status 204
+}
+
+@test "scopes must be known, distinct and not empty" {
+	local s
+	for s in '[]' '["bogus"]' '["chat","chat"]' '["Chat"]' '[""]' '[5]' \
+		'[null]' '[["chat"]]' '"chat"' 'null' '{}' 'true'; do
+		expect_refused "$alice_token" "{\"name\":\"s\",\"scopes\":$s}" 400 invalid_field
+	done
+	api POST /v1/apikeys '{"name":"s","scopes":["chat","read","chat"]}' "$alice_token"
+	[[ $(jb .error.message) == *'"chat" twice'* ]] || false
+}
+
+@test "only a current admin gives a key the admin scope" {
+	local dave_id
+	expect_refused "$alice_token" '{"name":"a","scopes":["admin"]}' 400 invalid_field
+	[[ $(jb .error.message) == *admin* ]] || false
+	expect_refused "$alice_token" '{"name":"a","scopes":["chat","admin"]}' 400 invalid_field
+	api POST /v1/apikeys '{"name":"root admin","scopes":["admin"]}' "$root_token"
+	expect_status 201
+	[[ $(jq -c .scopes <<<"$body") == '["admin"]' ]] || false
+	api DELETE "/v1/apikeys/$(jb .id)" "" "$root_token"
+	expect_status 204
+	# an admin demoted in the store, whose token still says admin
+	new_user dave
+	dave_id=$user_id
+	api PATCH "/v1/admin/users/$dave_id" '{"role":"admin"}' "$root_token"
+	expect_status 200
+	login_user dave
+	[[ $(jwt_claim "$access_token" role) == admin ]] || false
+	db_query userd "UPDATE users SET role = 'user' WHERE id = '$dave_id'"
+	expect_refused "$access_token" '{"name":"a","scopes":["admin"]}' 400 invalid_field
+	# no scopes asked: as before, the key acts with the user's role
+	create "$access_token" plain
+	[[ $(jq -c .scopes <<<"$body") == '["chat","read","admin"]' ]] || false
+}
+
+@test "expires_in_days is an integer from 1 to 3650" {
+	local d
+	for d in 0 -1 3651 1.5 '"7"' null true '[7]' 1e9; do
+		expect_refused "$alice_token" "{\"name\":\"e\",\"expires_in_days\":$d}" 400 invalid_field
+	done
+	for d in 1 3650; do
+		api POST /v1/apikeys "{\"name\":\"e$d\",\"expires_in_days\":$d}" "$alice_token"
+		expect_status 201
+		[[ $(($(ms "$(jb .expires_at)") - $(ms "$(jb .created_at)"))) == $((d * 86400000)) ]] || false
+		api DELETE "/v1/apikeys/$(jb .id)" "" "$alice_token"
+		expect_status 204
+	done
+}
+
+@test "an expired key is refused, unlisted and uncounted" {
+	local before
+	api POST /v1/apikeys '{"name":"expiring","expires_in_days":1}' "$alice_token"
+	expect_status 201
+	key=$(jb .key)
+	key_id=$(jb .id)
+	# expired before its first use: the gateway has nothing cached
+	db_query userd "UPDATE api_keys SET expires_at = created_at - 1 WHERE id = '$key_id'"
+	verify "$key"
+	expect_error 401 invalid_api_key
+	api GET /v1/users/me "" "$key"
+	expect_error 401 invalid_token
+	list "$alice_token"
+	[[ $(jq -r --arg id "$key_id" '[.data[] | select(.id == $id)] | length' <<<"$body") == 0 ]] || false
+	# and a key expiring in a day still works
+	create "$alice_token" tomorrow
+	db_query userd "UPDATE api_keys SET expires_at = $(($(date +%s%3N) + 86400000)) WHERE id = '$key_id'"
+	api GET /v1/users/me "" "$key"
+	expect_status 200
+	verify "$key"
+	expect_status 200
+	api DELETE "/v1/apikeys/$key_id" "" "$alice_token"
+	expect_status 204
+}
+
 @test "a guest cannot make keys" {
 	api PATCH "/v1/admin/users/$bob_id" '{"role":"guest"}' "$root_token"
 	expect_status 200
@@ -267,6 +389,12 @@ expect_refused() {
 	api DELETE "/v1/apikeys/$key_id" "" "$access_token"
 	expect_status 204
 	create "$access_token" k101
+	list "$access_token"
+	[[ $(jq '.data | length' <<<"$body") == 100 ]] || false
+	# an expired key no longer counts
+	expect_refused "$access_token" '{"name":"k102"}' 409 too_many_keys
+	db_query userd "UPDATE api_keys SET expires_at = 1 WHERE id = '$key_id'"
+	create "$access_token" k102
 	list "$access_token"
 	[[ $(jq '.data | length' <<<"$body") == 100 ]] || false
 }
