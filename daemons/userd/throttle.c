@@ -133,6 +133,18 @@ static struct throttle_entry *throttle_get(struct throttle *t,
 	return *throttle_find(t, key);
 }
 
+/* Marks e (NULL: nothing) as the most recently used: an entry a guesser
+ * keeps hitting, even in vain, is the last to be dropped. */
+static void throttle_bump(struct throttle *t, struct throttle_entry *e,
+			  int64_t now)
+{
+	if (!e)
+		return;
+	throttle_lru_remove(t, e);
+	throttle_lru_append(t, e);
+	e->last_ms = now;
+}
+
 /*
  * key's entry, made when missing (dropping the least recently used one
  * at the ceiling), and marked as the most recently used.  NULL when
@@ -145,23 +157,23 @@ static struct throttle_entry *throttle_touch(struct throttle *t,
 	struct throttle_entry **pp = throttle_find(t, key), *e = *pp;
 
 	if (e) {
-		throttle_lru_remove(t, e);
 		if (throttle_stale(t, e, now)) {
 			e->failures = 0;
 			e->registrations = 0;
 		}
-	} else {
-		if (t->count >= t->max_entries && t->oldest) {
-			throttle_drop(t, t->oldest);
-			pp = throttle_find(t, key);
-		}
-		e = calloc(1, sizeof(*e));
-		if (!e)
-			return NULL;
-		snprintf(e->key, sizeof(e->key), "%s", key);
-		*pp = e;
-		t->count++;
+		throttle_bump(t, e, now);
+		return e;
 	}
+	if (t->count >= t->max_entries && t->oldest) {
+		throttle_drop(t, t->oldest);
+		pp = throttle_find(t, key);
+	}
+	e = calloc(1, sizeof(*e));
+	if (!e)
+		return NULL;
+	snprintf(e->key, sizeof(e->key), "%s", key);
+	*pp = e;
+	t->count++;
 	throttle_lru_append(t, e);
 	e->last_ms = now;
 	return e;
@@ -269,7 +281,7 @@ int throttle_login_begin(struct throttle *t, const char *ip,
 			 int64_t *retry_after_s)
 {
 	char pkey[THROTTLE_KEY_MAX], akey[THROTTLE_KEY_MAX];
-	struct throttle_entry *pair, *addr;
+	struct throttle_entry *pair = NULL, *addr;
 	int64_t wait = 0, w;
 	int rc = 0;
 
@@ -279,13 +291,17 @@ int throttle_login_begin(struct throttle *t, const char *ip,
 	pthread_mutex_lock(&t->lock);
 	/* both checks before either reservation: a refused attempt counts
 	 * nowhere */
-	if (user)
-		wait = throttle_wait(t, throttle_get(t, pkey), t->pair_free,
-				     now);
-	w = throttle_wait(t, throttle_get(t, akey), t->addr_free, now);
+	if (user) {
+		pair = throttle_get(t, pkey);
+		wait = throttle_wait(t, pair, t->pair_free, now);
+	}
+	addr = throttle_get(t, akey);
+	w = throttle_wait(t, addr, t->addr_free, now);
 	if (w > wait)
 		wait = w;
 	if (wait > 0) {
+		throttle_bump(t, pair, now);
+		throttle_bump(t, addr, now);
 		*retry_after_s = throttle_seconds(wait);
 		rc = CHAT_EBUSY;
 		goto out;
@@ -352,6 +368,7 @@ int throttle_register_begin(struct throttle *t, const char *ip, int64_t now,
 	if (e && !throttle_stale(t, e, now) &&
 	    now - e->window_ms < THROTTLE_REGISTER_WINDOW_MS &&
 	    e->registrations >= t->register_per_hour) {
+		throttle_bump(t, e, now);
 		*retry_after_s = throttle_seconds(
 			e->window_ms + THROTTLE_REGISTER_WINDOW_MS - now);
 		rc = CHAT_EBUSY;
