@@ -56,6 +56,36 @@ static const struct {
 	[GW_AUTH_UNAVAILABLE] = { 503, "auth_unavailable", "auth_unavailable",
 				  "credentials cannot be checked right now, "
 				  "retry later" },
+	[GW_AUTH_REVOKED] = { 401, "session_revoked", "session_revoked",
+			      "the session of this token has ended: sign in "
+			      "again" },
+	[GW_AUTH_STALE] = { 503, "auth_unavailable", "revocations_stale",
+			    "revocations cannot be checked right now, retry "
+			    "later" },
+	[GW_AUTH_SCOPE] = { 403, "insufficient_scope", "insufficient_scope",
+			    "the API key's scopes do not allow this" },
+};
+
+/* The scope each kind of request needs: the first rule that matches. */
+static const struct {
+	const char *prefix;		/* NULL: any path */
+	const char *method;		/* NULL: any method */
+	unsigned scope;
+} scope_rules[] = {
+	{ "/v1/admin", NULL, GW_SCOPE_ADMIN },
+	{ NULL, "GET", GW_SCOPE_READ },
+	{ NULL, "HEAD", GW_SCOPE_READ },
+	{ NULL, NULL, GW_SCOPE_CHAT },
+};
+
+/* Scope names in userd's key answers. */
+static const struct {
+	const char *name;
+	unsigned scope;
+} scope_names[] = {
+	{ "chat", GW_SCOPE_CHAT },
+	{ "read", GW_SCOPE_READ },
+	{ "admin", GW_SCOPE_ADMIN },
 };
 
 /* A token check in flight (the key set may be refetched meanwhile). */
@@ -109,6 +139,8 @@ static void token_verified(void *arg, int rc, const struct jwt_claims *cl)
 	snprintf(id.user_id, sizeof(id.user_id), "%s", cl->sub);
 	snprintf(id.role, sizeof(id.role), "%s", cl->role);
 	snprintf(id.session_id, sizeof(id.session_id), "%s", cl->sid);
+	id.expires_ms = cl->exp * 1000;
+	id.scopes = GW_SCOPE_ALL;
 	cache_put(&tc->gw->tokens, tc->hash, &id, cl->exp * 1000,
 		  tc->generation);
 	tc->done(tc->arg, GW_AUTH_OK, &id);
@@ -174,10 +206,41 @@ static int key_on_data(void *arg, const char *data, size_t len)
 	return buf_append(&kc->body, data, len) != 0;
 }
 
-/* userd's 200 answer: {"user_id","role","key_id","session_id":null}. */
+/* "scopes": an array of names; absent means all.  Unknown names give
+ * nothing (a newer userd's scope is not one this gateway grants). */
+static int key_scopes(const cJSON *o, unsigned *out, char *err,
+		      size_t errlen)
+{
+	const cJSON *arr = cJSON_GetObjectItemCaseSensitive(o, "scopes"), *it;
+	size_t i;
+
+	*out = 0;
+	if (!arr || cJSON_IsNull(arr)) {
+		*out = GW_SCOPE_ALL;
+		return 0;
+	}
+	if (!cJSON_IsArray(arr)) {
+		snprintf(err, errlen, "'scopes' is not an array");
+		return CHAT_EINVAL;
+	}
+	cJSON_ArrayForEach(it, arr) {
+		if (!cJSON_IsString(it))
+			continue;
+		for (i = 0; i < sizeof(scope_names) / sizeof(scope_names[0]);
+		     i++)
+			if (strcmp(it->valuestring, scope_names[i].name) == 0)
+				*out |= scope_names[i].scope;
+	}
+	return 0;
+}
+
+/* userd's 200 answer: {"user_id","role","key_id","session_id":null,
+ * "scopes":[...],"expires_at":MS|null}. */
 static int key_parse(struct key_check *kc, struct gw_identity *id)
 {
-	const char *user_id = NULL, *role = NULL;
+	const char *user_id = NULL, *role = NULL, *key_id = NULL;
+	const cJSON *exp;
+	unsigned scopes = 0;
 	cJSON *o = NULL;
 	char err[128];
 	int rc;
@@ -191,10 +254,27 @@ static int key_parse(struct key_check *kc, struct gw_identity *id)
 	if (rc == 0)
 		rc = json_get_string(o, "role", true, 1, sizeof(id->role) - 1,
 				     &role, err, sizeof(err));
+	if (rc == 0)
+		rc = json_get_string(o, "key_id", false, 1,
+				     sizeof(id->key_id) - 1, &key_id, err,
+				     sizeof(err));
+	if (rc == 0)
+		rc = key_scopes(o, &scopes, err, sizeof(err));
+	exp = o ? cJSON_GetObjectItemCaseSensitive(o, "expires_at") : NULL;
+	if (rc == 0 && exp && !cJSON_IsNull(exp) && !cJSON_IsNumber(exp)) {
+		snprintf(err, sizeof(err), "'expires_at' is not a number");
+		rc = CHAT_EINVAL;
+	}
 	if (rc == 0) {
 		memset(id, 0, sizeof(*id));
 		snprintf(id->user_id, sizeof(id->user_id), "%s", user_id);
 		snprintf(id->role, sizeof(id->role), "%s", role);
+		/* a key without an id could not be revoked by id: refuse */
+		snprintf(id->key_id, sizeof(id->key_id), "%s",
+			 key_id ? key_id : "-");
+		id->scopes = scopes;
+		if (cJSON_IsNumber(exp))
+			id->expires_ms = (int64_t)exp->valuedouble;
 	} else {
 		log_warn("bad answer from '%s' to an API key check: %s",
 			 kc->gw->userd->name, err);
@@ -210,8 +290,11 @@ static void key_on_done(void *arg, int rc)
 	struct gw_identity id;
 
 	if (rc == 0 && kc->status == 200 && key_parse(kc, &id) == 0) {
-		cache_put(&kc->gw->keys, kc->hash, &id,
-			  now_ms() + API_KEY_TTL_MS, kc->generation);
+		int64_t until = now_ms() + API_KEY_TTL_MS;
+
+		if (id.expires_ms && id.expires_ms < until)
+			until = id.expires_ms;
+		cache_put(&kc->gw->keys, kc->hash, &id, until, kc->generation);
 		r = GW_AUTH_OK;
 	} else if (rc == 0 && kc->status == 401) {
 		r = GW_AUTH_INVALID_KEY;
@@ -317,12 +400,56 @@ void auth_flush_keys(struct gatewayd *gw)
 	cache_flush(&gw->keys);
 }
 
+unsigned scope_needed(const char *method, const char *path)
+{
+	size_t i, n = sizeof(scope_rules) / sizeof(scope_rules[0]);
+
+	for (i = 0; i < n - 1; i++) {
+		const char *p = scope_rules[i].prefix;
+
+		if (p && !(strncmp(path, p, strlen(p)) == 0 &&
+			   (path[strlen(p)] == '\0' ||
+			    path[strlen(p)] == '/')))
+			continue;
+		if (scope_rules[i].method &&
+		    strcmp(method, scope_rules[i].method) != 0)
+			continue;
+		break;
+	}
+	return scope_rules[i].scope;
+}
+
+bool route_sensitive(const char *method, const char *path)
+{
+	return scope_needed(method, path) != GW_SCOPE_READ;
+}
+
+enum gw_auth_result auth_admit(struct gatewayd *gw,
+			       const struct gw_identity *id,
+			       const char *method, const char *path)
+{
+	if (!id)
+		return GW_AUTH_OK;	/* anonymous: the upstream decides */
+	if (id->session_id[0] && revoke_session_revoked(gw, id->session_id))
+		return GW_AUTH_REVOKED;
+	if (id->key_id[0] && (revoke_key_revoked(gw, id->key_id) ||
+			      (id->expires_ms && id->expires_ms <= now_ms())))
+		return GW_AUTH_INVALID_KEY;
+	if (route_sensitive(method, path) && !revoke_live(gw))
+		return GW_AUTH_STALE;
+	if (!(id->scopes & scope_needed(method, path)))
+		return GW_AUTH_SCOPE;
+	return GW_AUTH_OK;
+}
+
 int auth_respond(struct http_res *res, enum gw_auth_result r)
 {
 	if (r <= GW_AUTH_OK || r >= GW_AUTH_NRESULTS)
 		r = GW_AUTH_UNAVAILABLE;
 	if (auth_errors[r].status == 401)
 		http_res_header(res, "WWW-Authenticate", "Bearer");
+	if (auth_errors[r].status == 503)
+		http_res_header(res, "Retry-After", "1");
 	http_res_error(res, auth_errors[r].status, auth_errors[r].code, "%s",
 		       auth_errors[r].message);
 	return auth_errors[r].status;

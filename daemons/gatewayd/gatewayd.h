@@ -35,11 +35,22 @@
 #define GW_ID_MAX 64			/* user and session id incl. NUL */
 #define GW_CACHE_SLOTS 1024
 
+/* What an API key may do (access tokens may do all). */
+enum {
+	GW_SCOPE_CHAT = 1 << 0,		/* write: send, create, delete, ws */
+	GW_SCOPE_READ = 1 << 1,		/* GET and HEAD */
+	GW_SCOPE_ADMIN = 1 << 2,	/* /v1/admin */
+	GW_SCOPE_ALL = GW_SCOPE_CHAT | GW_SCOPE_READ | GW_SCOPE_ADMIN,
+};
+
 /* Who is calling, as the upstream will be told in X-Chat-* headers. */
 struct gw_identity {
 	char user_id[GW_ID_MAX];
 	char role[16];
 	char session_id[GW_ID_MAX];	/* "" for none (API keys) */
+	char key_id[GW_ID_MAX];		/* the API key's id; "" for tokens */
+	int64_t expires_ms;		/* the credential's end; 0: none */
+	unsigned scopes;		/* GW_SCOPE_* */
 };
 
 /* ---- metrics.c ---- */
@@ -50,6 +61,9 @@ enum gw_auth_result {
 	GW_AUTH_EXPIRED,		/* 401 token_expired */
 	GW_AUTH_INVALID_KEY,		/* 401 invalid_token (an API key) */
 	GW_AUTH_UNAVAILABLE,		/* 503 auth_unavailable */
+	GW_AUTH_REVOKED,		/* 401 session_revoked */
+	GW_AUTH_STALE,			/* 503 auth_unavailable: no feed */
+	GW_AUTH_SCOPE,			/* 403 insufficient_scope */
 	GW_AUTH_NRESULTS
 };
 
@@ -165,6 +179,70 @@ int auth_error(enum gw_auth_result r, const char **code,
 /* A label for r ("invalid_api_key"), for metrics. */
 const char *auth_result_reason(enum gw_auth_result r);
 
+/* ---- revoke.c: the revocation feed, and the connections it cuts ---- */
+
+/* Why a live connection is cut (revoke_cut_code names it). */
+enum gw_cut {
+	GW_CUT_NONE = 0,
+	GW_CUT_SESSION,			/* its session was revoked */
+	GW_CUT_USER,			/* its user changed (API keys) */
+	GW_CUT_KEY,			/* its API key was revoked */
+	GW_CUT_EXPIRED,			/* its credential's time is up */
+	GW_CUT_NREASONS
+};
+
+/* A proxied answer or a WebSocket that lives on after its credential
+ * was checked, watched so that a revocation ends it.  Owned by its
+ * connection; in the watch list from revoke_watch to revoke_unwatch. */
+struct gw_live {
+	struct gw_live *prev, *next;	/* the watch list's, under its lock */
+	struct gw_identity id;		/* revoke_update changes it */
+	bool on_expiry;			/* cut when id.expires_ms passes */
+	atomic_int why;			/* enum gw_cut: set once */
+	/* Called once, under the watch list's lock, on any thread: must
+	 * only flag and wake its connection (never call into revoke.c). */
+	void (*cut)(struct gw_live *l, enum gw_cut why);
+};
+
+struct gw_revoke;
+
+int revoke_new(struct gatewayd *gw, struct gw_revoke **out);
+/* After the loop stopped. */
+void revoke_free(struct gw_revoke *r);
+/* Loop thread, from the cron: (re)opens the feed, cuts what expired,
+ * forgets revocations that no longer matter. */
+void revoke_cron(struct gatewayd *gw);
+/* True while the feed is open and heard from within the last 3 s: the
+ * gateway knows of every revocation older than a second. */
+bool revoke_live(struct gatewayd *gw);
+/* Any thread: is this session (or API key) revoked? */
+bool revoke_session_revoked(struct gatewayd *gw, const char *session_id);
+bool revoke_key_revoked(struct gatewayd *gw, const char *key_id);
+/* Any thread.  A watched connection already revoked is cut at once
+ * (within the call). */
+void revoke_watch(struct gatewayd *gw, struct gw_live *l);
+void revoke_unwatch(struct gatewayd *gw, struct gw_live *l);
+/* A watched connection re-authenticated in-band: its new identity. */
+void revoke_update(struct gatewayd *gw, struct gw_live *l,
+		   const struct gw_identity *id);
+/* Loop thread: this gateway just proxied the end of a session (a
+ * logout, a deleted session): refuse it now, before the feed says so. */
+void revoke_session_now(struct gatewayd *gw, const char *session_id);
+/* "session_revoked", "token_expired", ... */
+const char *revoke_cut_code(enum gw_cut why);
+const char *revoke_cut_message(enum gw_cut why);
+
+/* The scope a request needs (GW_SCOPE_*). */
+unsigned scope_needed(const char *method, const char *path);
+/* True when a request must not run on a stale view of revocations:
+ * writes, /v1/admin and WebSockets. */
+bool route_sensitive(const char *method, const char *path);
+/* The verdict on a known identity for a request: GW_AUTH_OK, or why it
+ * is refused (a revoked session, a stale view, a missing scope). */
+enum gw_auth_result auth_admit(struct gatewayd *gw,
+			       const struct gw_identity *id,
+			       const char *method, const char *path);
+
 /* ---- proxy.c ---- */
 
 /* The catch-all route: everything not served by the gateway itself. */
@@ -208,6 +286,8 @@ struct gatewayd {
 	struct gw_jwks *jwks;		/* owned */
 	struct gw_cache keys;		/* API keys, 30 s */
 	struct gw_cache tokens;		/* verified access tokens, until exp */
+	struct gw_revoke *revoke;	/* owned */
+	struct gw_upstream *sessiond;	/* the revocation feed */
 	struct gw_metrics metrics;
 	long idle_timeout_ms;		/* upstream silent this long: 504 */
 	const char *metrics_token;	/* /metrics bearer; NULL: no /metrics;

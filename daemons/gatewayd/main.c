@@ -33,6 +33,8 @@ static void gatewayd_release(struct daemon *d)
 	gw->client = NULL;
 	jwks_free(gw->jwks);
 	gw->jwks = NULL;
+	revoke_free(gw->revoke);
+	gw->revoke = NULL;
 	cache_release(&gw->tokens);
 	cache_release(&gw->keys);
 }
@@ -73,6 +75,8 @@ static int gatewayd_init(struct daemon *d, char *err, size_t errlen)
 		goto fail;
 	}
 	rc = jwks_new(gw, &gw->jwks);
+	if (rc == 0)
+		rc = revoke_new(gw, &gw->revoke);
 	if (rc != 0) {
 		snprintf(err, errlen, "out of memory");
 		goto fail;
@@ -88,6 +92,7 @@ static void gatewayd_cron(void *app)
 	struct gatewayd *gw = app;
 
 	jwks_cron(gw);
+	revoke_cron(gw);
 }
 
 static const struct http_route gatewayd_routes[] = {

@@ -53,7 +53,12 @@ struct proxy_call {
 	int status;			/* sent to the client */
 	int rc;				/* how the upstream call ended */
 	bool head_sent;			/* http_res_begin done */
+	bool sse;			/* the answer is text/event-stream */
 	bool flush_keys;		/* a 2xx answer flushes the key cache */
+	char ends[GW_ID_MAX];		/* a 2xx answer ends this session */
+	bool watched;			/* live is in the watch list */
+	struct gw_live live;		/* the caller's credential */
+	char path[GW_PREFIX_MAX];	/* for scope checks (cut to fit) */
 };
 
 /* Request headers that are the client's business with us alone. */
@@ -79,6 +84,18 @@ static const struct {
 } flush_rules[] = {
 	{ "DELETE", "/v1/apikeys/" },
 	{ "PATCH", "/v1/admin/users/" },
+};
+
+/* Answers that end a session: refused here at once (the feed tells the
+ * other gateways); the session is the caller's, or the path's last
+ * segment. */
+static const struct {
+	const char *method;
+	const char *prefix;
+	bool from_path;
+} end_rules[] = {
+	{ "POST", "/v1/auth/logout", false },
+	{ "DELETE", "/v1/sessions/", true },
 };
 
 /* How an upstream call that never gave a head is answered: the message
@@ -166,6 +183,8 @@ static void proxy_finish(struct proxy_call *pc)
 {
 	struct gatewayd *gw = pc->gw;
 
+	if (pc->watched)
+		revoke_unwatch(gw, &pc->live);
 	metrics_count_request(&gw->metrics, pc->status);
 	atomic_fetch_sub(&gw->metrics.in_flight, 1);
 	if (pc->up && upstream_error(pc->rc))
@@ -213,6 +232,14 @@ static int proxy_on_head(void *arg, int status, const char *const *h,
 	pc->status = status;
 	if (pc->flush_keys && status >= 200 && status < 300)
 		auth_flush_keys(pc->gw);	/* before the client hears of it */
+	if (pc->ends[0] && pc->ends[0] != '-' && status >= 200 &&
+	    status < 300) {
+		/* this answer ends the session it came with: it goes out */
+		if (pc->watched)
+			revoke_unwatch(pc->gw, &pc->live);
+		pc->watched = false;
+		revoke_session_now(pc->gw, pc->ends);
+	}
 	for (i = 0; i < n; i++) {
 		colon = strchr(h[i], ':');
 		if (!colon)
@@ -223,6 +250,8 @@ static int proxy_on_head(void *arg, int status, const char *const *h,
 			value++;
 		if (len == 12 && strncasecmp(h[i], "content-type", 12) == 0) {
 			ctype = value;
+			pc->sse = strncasecmp(value, "text/event-stream",
+					      17) == 0;
 			continue;
 		}
 
@@ -249,15 +278,60 @@ static int proxy_keep_going(void *arg)
 {
 	struct proxy_call *pc = arg;
 
-	return !http_res_closed(pc->res);
+	return !http_res_closed(pc->res) &&
+	       atomic_load(&pc->live.why) == GW_CUT_NONE;
+}
+
+/* The caller's credential was revoked mid-answer: a stream hears why in
+ * an error event and ends; anything else ends as a failure. */
+static void proxy_cut_answer(struct proxy_call *pc, enum gw_cut why)
+{
+	struct buf b;
+
+	pc->rc = CHAT_ECANCELED;
+	http_res_note(pc->res, "upstream=%s cut=%s", pc->up->name,
+		      revoke_cut_code(why));
+	if (!pc->head_sent) {
+		pc->status = 401;
+		http_res_header(pc->res, "WWW-Authenticate", "Bearer");
+		http_res_error(pc->res, 401, revoke_cut_code(why), "%s",
+			       revoke_cut_message(why));
+		proxy_finish(pc);
+		return;
+	}
+	buf_init(&b, 1024);
+	if (pc->sse &&
+	    buf_printf(&b, "event: error\ndata: {\"error\":{\"code\":\"%s\","
+		       "\"message\":\"%s\",\"request_id\":\"%s\"}}\n\n",
+		       revoke_cut_code(why), revoke_cut_message(why),
+		       pc->request_id) == 0 &&
+	    http_res_write(pc->res, b.data, b.len) == 0)
+		http_res_end(pc->res);
+	else
+		http_res_abort(pc->res);
+	buf_release(&b);
+	proxy_finish(pc);
+}
+
+/* Under the watch list's lock: keep_going sees the flag within 100 ms. */
+static void proxy_cut(struct gw_live *l, enum gw_cut why)
+{
+	(void)l;
+	(void)why;
 }
 
 static void proxy_on_done(void *arg, int rc)
 {
 	struct proxy_call *pc = arg;
+	int why = atomic_load(&pc->live.why);
 	size_t i;
 
 	pc->rc = rc;
+	if (why != GW_CUT_NONE && rc == CHAT_ECANCELED &&
+	    !http_res_closed(pc->res)) {
+		proxy_cut_answer(pc, (enum gw_cut)why);
+		return;
+	}
 	if (pc->head_sent) {
 		/* a stream cut short (the upstream died, or the client was
 		 * too slow) must not look complete to the client: no last
@@ -394,6 +468,15 @@ static void proxy_start(struct proxy_call *pc)
 	};
 	int rc;
 
+	if (pc->live.id.user_id[0]) {
+		/* from now on a revocation ends this call */
+		pc->watched = true;
+		revoke_watch(pc->gw, &pc->live);
+		if (atomic_load(&pc->live.why) != GW_CUT_NONE) {
+			proxy_cut_answer(pc, atomic_load(&pc->live.why));
+			return;
+		}
+	}
 	if (!pc->gw->client) {
 		/* a deferred start after the clients were freed (shutdown) */
 		proxy_fail(pc, 503, "upstream_unavailable",
@@ -433,6 +516,8 @@ static void proxy_auth_done(void *arg, enum gw_auth_result r,
 {
 	struct proxy_call *pc = arg;
 
+	if (r == GW_AUTH_OK)
+		r = auth_admit(pc->gw, id, pc->method, pc->path);
 	if (r != GW_AUTH_OK) {
 		atomic_fetch_add(&pc->gw->metrics.auth_failures[r], 1);
 		proxy_note(pc);
@@ -440,6 +525,10 @@ static void proxy_auth_done(void *arg, enum gw_auth_result r,
 		proxy_finish(pc);
 		return;
 	}
+	if (id)
+		pc->live.id = *id;
+	if (id && pc->ends[0] == '-')
+		snprintf(pc->ends, sizeof(pc->ends), "%s", id->session_id);
 	if (proxy_add_identity(pc, id) != 0) {
 		proxy_fail(pc, 500, "internal", "out of memory");
 		return;
@@ -471,6 +560,9 @@ static struct proxy_call *proxy_call_new(struct gatewayd *gw,
 	snprintf(pc->peer, sizeof(pc->peer), "%s", req->peer ? req->peer : "");
 	pc->body = req->body;
 	pc->body_len = req->body_len;
+	snprintf(pc->path, sizeof(pc->path), "%s", req->path);
+	pc->live.cut = proxy_cut;
+	atomic_init(&pc->live.why, GW_CUT_NONE);
 	route = routes_find(gw, req->path);
 	pc->up = route ? route->up : NULL;
 	for (i = 0; i < NELEM(flush_rules); i++)
@@ -478,6 +570,18 @@ static struct proxy_call *proxy_call_new(struct gatewayd *gw,
 		    strncmp(req->path, flush_rules[i].prefix,
 			    strlen(flush_rules[i].prefix)) == 0)
 			pc->flush_keys = true;
+	for (i = 0; i < NELEM(end_rules); i++) {
+		size_t n = strlen(end_rules[i].prefix);
+
+		if (strcmp(req->method, end_rules[i].method) != 0 ||
+		    strncmp(req->path, end_rules[i].prefix, n) != 0)
+			continue;
+		if (!end_rules[i].from_path && !req->path[n])
+			snprintf(pc->ends, sizeof(pc->ends), "-");
+		else if (end_rules[i].from_path && !strchr(req->path + n, '/'))
+			snprintf(pc->ends, sizeof(pc->ends), "%s",
+				 req->path + n);
+	}
 	return pc;
 }
 

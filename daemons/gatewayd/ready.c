@@ -1,8 +1,8 @@
 /*
  * ready.c - GET /readyz for the whole stack: asks every upstream's
- * /readyz at once (short timeouts) and answers 200 only when all said 200
- * and the signing keys are loaded; otherwise 503 "not_ready" naming what
- * is not.  Runs on the loop thread without blocking: the probes go
+ * /readyz at once (short timeouts) and answers 200 only when all said 200,
+ * the signing keys are loaded and the revocation feed is live; otherwise
+ * 503 "not_ready" naming what is not.  Runs on the loop thread without blocking: the probes go
  * through upcall.c, and the answer is sent by whichever call sees the
  * last probe end.  Asking also starts a key-set fetch when none is
  * loaded, so a fresh gateway is ready at the first asks of its starter.
@@ -50,6 +50,9 @@ static void ready_answer(struct ready_check *rc)
 	if (!jwks_loaded(gw))
 		buf_printf(&failing, "%sthe signing keys of '%s'",
 			   failing.len ? ", " : "", gw->userd->name);
+	if (!revoke_live(gw))
+		buf_printf(&failing, "%sthe revocation feed of '%s'",
+			   failing.len ? ", " : "", gw->sessiond->name);
 	if (failing.len) {
 		http_res_error(rc->res, 503, "not_ready", "not ready: %s",
 			       failing.data);

@@ -174,8 +174,13 @@ int routes_load(struct gatewayd *gw, char *err, size_t errlen)
 		return ctx.rc;
 	qsort(gw->routes, gw->nroutes, sizeof(gw->routes[0]),
 	      route_cmp_longest_first);
-	/* API keys and the key set are always userd's */
-	return upstream_get(gw, "userd", &gw->userd, err, errlen);
+	/* API keys and the key set are always userd's, the revocation
+	 * feed sessiond's */
+	ctx.rc = upstream_get(gw, "userd", &gw->userd, err, errlen);
+	if (ctx.rc == 0)
+		ctx.rc = upstream_get(gw, "sessiond", &gw->sessiond, err,
+				      errlen);
+	return ctx.rc;
 }
 
 const struct gw_route *routes_find(const struct gatewayd *gw,

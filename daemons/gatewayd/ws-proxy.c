@@ -26,6 +26,16 @@
  * (1005/1006, which cannot be sent, become 1000/1011).  A side whose send
  * queue passes its ceiling closes both (1008).
  *
+ * Revocation: an accepted connection is watched (revoke.c).  When its
+ * session or API key is revoked, its user changes (API keys), or its
+ * access token expires, the client is closed with 4401 and the reason
+ * names why ("session_revoked", "credential_revoked", "token_expired");
+ * frames it sends meanwhile are dropped.  A client keeps its connection
+ * past the token's expiry by sending a fresh access token of the same
+ * user in-band, {"type":"auth","ref":R,"token":"..."}: answered here
+ * (never relayed) with {"type":"auth_ok","ref":R,"data":{"expires_in":S}}
+ * or an error frame, the connection then lives by the new token.
+ *
  * Threads: everything here runs on the loop thread; the auth verdict,
  * which may come from the curl thread, is brought back with
  * http_server_defer.
@@ -47,12 +57,16 @@
 #include "buf.h"
 #include "err.h"
 #include "http-ws.h"
+#include "json.h"
 #include "log.h"
+#include "util.h"
 #include "banned.h"
 
 #define WSP_TOKEN_MAX 4096
 #define WSP_URL_MAX 16384
 #define WSP_HEADERS 6
+#define WSP_CUT_CODE 4401		/* 4000 + 401, as for a refusal */
+#define WSP_AUTH_FRAME_MAX 8192		/* larger frames are never "auth" */
 
 struct wsp {
 	struct gatewayd *gw;
@@ -67,7 +81,10 @@ struct wsp {
 	bool anonymous;
 	struct http_ws *client;		/* toward the caller; owner ref */
 	struct http_ws *upstream;	/* toward the daemon; owner ref */
-	int refs;			/* decision + each live ws */
+	struct gw_live live;		/* watched while the client is open */
+	bool watched;
+	int refs;			/* decision + each live ws + each
+					 * in-band auth in flight */
 	char request_id[129];
 	char peer[64];
 	char *url;			/* owned */
@@ -126,12 +143,167 @@ static void relay(struct wsp *w, struct http_ws *to, const char *data,
 	}
 }
 
+/* ---- revocation and in-band auth ------------------------------------ */
+
+/* Under the watch list's lock, loop thread (revoke.c): both sides go. */
+static void wsp_cut(struct gw_live *l, enum gw_cut why)
+{
+	struct wsp *w = (struct wsp *)((char *)l - offsetof(struct wsp, live));
+
+	log_set_request_id(w->request_id);
+	log_info("websocket of user '%s' cut: %s", l->id.user_id,
+		 revoke_cut_code(why));
+	log_set_request_id(NULL);
+	if (w->client)
+		http_ws_close(w->client, WSP_CUT_CODE, revoke_cut_code(why));
+	if (w->upstream)
+		http_ws_close(w->upstream, HTTP_WS_NORMAL,
+			      "credential revoked");
+}
+
+/* An in-band auth frame being checked; holds a reference on w. */
+struct wsp_auth {
+	struct wsp *w;
+	cJSON *ref;			/* owned: the frame's "ref" */
+	enum gw_auth_result r;
+	struct gw_identity id;
+	bool have_id;
+};
+
+static void wsp_send_frame(struct wsp *w, cJSON *frame)
+{
+	char *text = frame ? json_print(frame) : NULL;
+
+	if (text && w->client)
+		relay(w, w->client, text, strlen(text), false);
+	free(text);
+	cJSON_Delete(frame);
+}
+
+/* Loop thread: the verdict on a fresh token for this connection. */
+static void wsp_auth_finish(struct wsp_auth *a)
+{
+	struct wsp *w = a->w;
+	cJSON *frame = cJSON_CreateObject(), *data, *err;
+	const char *code = NULL, *message = NULL;
+	enum gw_auth_result r = a->r;
+
+	if (r == GW_AUTH_OK && !a->have_id)
+		r = GW_AUTH_INVALID_TOKEN;
+	if (r == GW_AUTH_OK)
+		r = auth_admit(w->gw, &a->id, "WEBSOCKET", "/v1/ws");
+	if (r != GW_AUTH_OK)
+		auth_error(r, &code, &message);
+	else if (a->id.key_id[0] || !a->id.expires_ms)
+		code = "invalid_field", message = "'token' must be an access "
+						  "token, not an API key";
+	else if (strcmp(a->id.user_id, w->live.id.user_id) != 0)
+		code = "forbidden", message = "the token is another user's";
+	else if (atomic_load(&w->live.why) != GW_CUT_NONE)
+		code = "session_revoked", message = "the connection is closing";
+	if (!code && w->client) {
+		revoke_update(w->gw, &w->live, &a->id);
+		w->id = a->id;
+	}
+	if (!frame || !w->client)
+		goto out;
+	cJSON_AddStringToObject(frame, "type", code ? "error" : "auth_ok");
+	cJSON_AddItemToObject(frame, "ref", a->ref ? a->ref :
+			      cJSON_CreateNull());
+	a->ref = NULL;
+	data = cJSON_AddObjectToObject(frame, "data");
+	if (data && !code) {
+		cJSON_AddNumberToObject(data, "expires_in",
+					(double)((a->id.expires_ms - now_ms()) /
+						 1000));
+	} else if (data) {
+		err = cJSON_AddObjectToObject(data, "error");
+		if (err) {
+			cJSON_AddStringToObject(err, "code", code);
+			cJSON_AddStringToObject(err, "message", message);
+		}
+	}
+	wsp_send_frame(w, frame);
+	frame = NULL;
+out:
+	cJSON_Delete(frame);
+	cJSON_Delete(a->ref);
+	free(a);
+	wsp_unref(w);
+}
+
+static void wsp_auth_deferred(void *arg)
+{
+	wsp_auth_finish(arg);
+}
+
+static void wsp_auth_done(void *arg, enum gw_auth_result r,
+			  const struct gw_identity *id)
+{
+	struct wsp_auth *a = arg;
+
+	a->r = r;
+	a->have_id = id != NULL;
+	if (id)
+		a->id = *id;
+	if (pthread_equal(pthread_self(), a->w->gw->loop_thread)) {
+		wsp_auth_finish(a);
+		return;
+	}
+	if (http_server_defer(a->w->srv, wsp_auth_deferred, a) != 0)
+		log_error("cannot defer an in-band auth verdict: the "
+			  "connection keeps its old credential");
+}
+
+/* True when the frame was an auth frame (handled here, never relayed). */
+static bool wsp_auth_frame(struct wsp *w, const char *data, size_t len)
+{
+	const cJSON *type, *token;
+	struct wsp_auth *a;
+	char authz[4096 + 16];
+	cJSON *o = NULL;
+	char err[128];
+
+	if (len > WSP_AUTH_FRAME_MAX ||
+	    json_parse_object(data, len, &o, err, sizeof(err)) != 0)
+		return false;		/* chatd answers what it cannot read */
+	type = cJSON_GetObjectItemCaseSensitive(o, "type");
+	if (!cJSON_IsString(type) || strcmp(type->valuestring, "auth") != 0) {
+		cJSON_Delete(o);
+		return false;
+	}
+	a = calloc(1, sizeof(*a));
+	if (!a) {
+		cJSON_Delete(o);
+		return true;
+	}
+	a->w = w;
+	a->ref = cJSON_DetachItemFromObjectCaseSensitive(o, "ref");
+	token = cJSON_GetObjectItemCaseSensitive(o, "token");
+	w->refs++;			/* the check's */
+	if (!cJSON_IsString(token) || !*token->valuestring ||
+	    strlen(token->valuestring) > 4096) {
+		a->r = GW_AUTH_INVALID_TOKEN;
+		wsp_auth_finish(a);
+	} else {
+		snprintf(authz, sizeof(authz), "Bearer %s",
+			 token->valuestring);
+		auth_check(w->gw, authz, w->request_id, wsp_auth_done, a);
+	}
+	cJSON_Delete(o);
+	return true;
+}
+
 static void client_message(void *arg, struct http_ws *ws, const char *data,
 			   size_t len, bool binary)
 {
 	struct wsp *w = arg;
 
 	(void)ws;
+	if (atomic_load(&w->live.why) != GW_CUT_NONE)
+		return;			/* revoked: nothing more goes up */
+	if (!binary && wsp_auth_frame(w, data, len))
+		return;
 	if (w->upstream)
 		relay(w, w->upstream, data, len, binary);
 }
@@ -139,6 +311,11 @@ static void client_message(void *arg, struct http_ws *ws, const char *data,
 static void client_close(void *arg, struct http_ws *ws, int code)
 {
 	struct wsp *w = arg;
+
+	if (w->watched) {
+		revoke_unwatch(w->gw, &w->live);
+		w->watched = false;
+	}
 
 	if (w->upstream)
 		http_ws_close(w->upstream, relay_code(code), "client closed");
@@ -169,6 +346,12 @@ static void upstream_open(void *arg, struct http_ws *ws)
 		w->refs--;
 		w->client = NULL;
 		http_ws_close(w->upstream, HTTP_WS_GOING_AWAY, "client left");
+	} else {
+		/* from now on a revocation or the token's expiry ends it */
+		w->live.id = w->id;
+		w->live.on_expiry = true;
+		w->watched = true;
+		revoke_watch(w->gw, &w->live);
 	}
 	wsp_unref(w);			/* the decision's reference */
 }
@@ -353,6 +536,13 @@ static void auth_verdict(struct wsp *w)
 		wsp_refuse(w, 401, "unauthorized", "authentication required");
 		return;
 	}
+	w->auth = auth_admit(w->gw, &w->id, "WEBSOCKET", "/v1/ws");
+	if (w->auth != GW_AUTH_OK) {
+		atomic_fetch_add(&w->gw->metrics.auth_failures[w->auth], 1);
+		status = auth_error(w->auth, &code, &message);
+		wsp_refuse(w, status, code, message);
+		return;
+	}
 	if (!upstream_listening(w->up->url)) {
 		atomic_fetch_add(&w->up->errors, 1);
 		wsp_refuse(w, 503, "upstream_unavailable",
@@ -415,6 +605,8 @@ void ws_proxy_handler(struct http_req *req, struct http_res *res)
 	w->up = route->up;
 	w->refs = 1;			/* the decision */
 	pthread_mutex_init(&w->lock, NULL);
+	w->live.cut = wsp_cut;
+	atomic_init(&w->live.why, GW_CUT_NONE);
 	snprintf(w->request_id, sizeof(w->request_id), "%s",
 		 req->request_id);
 	snprintf(w->peer, sizeof(w->peer), "%s", req->peer ? req->peer : "");

@@ -33,8 +33,20 @@
 static void sessiond_cleanup_job(void *arg)
 {
 	struct sessiond *s = arg;
+	struct db_conn *c = NULL;
+	int64_t now = now_ms();
+	int rc;
 
-	sessions_cleanup(s, now_ms());
+	sessions_cleanup(s, now);
+	/* recorded revocations matter as long as the tokens they stop */
+	rc = db_acquire(s->d.db, SESSIOND_DB_WAIT_MS, &c);
+	if (rc == 0) {
+		rc = feed_cleanup(c, now - SESSIOND_KEEP_MS);
+		db_release(c);
+	}
+	if (rc < 0)
+		log_warn("cannot clean up old revocations: %s",
+			 chat_strerror(rc));
 	atomic_store(&s->cleanup_running, false);
 }
 
@@ -91,7 +103,18 @@ static int sessiond_init(struct daemon *d, char *err, size_t errlen)
 	s->access_ttl_ms = (int64_t)access_s * 1000;
 	s->cleanup_last_ms = 0;
 	atomic_init(&s->cleanup_running, false);
-	return 0;
+	rc = feed_new(s, &s->feed);
+	if (rc < 0)
+		snprintf(err, errlen, "out of memory");
+	return rc;
+}
+
+static void sessiond_release(struct daemon *d)
+{
+	struct sessiond *s = (struct sessiond *)d;
+
+	feed_free(s->feed);
+	s->feed = NULL;
 }
 
 static const struct http_route sessiond_routes[] = {
@@ -108,6 +131,10 @@ static const struct http_route sessiond_routes[] = {
 	  revocations_user_handler, 0 },
 	{ "GET", "/internal/revocations", HTTP_PERM_INTERNAL,
 	  revocations_list_handler, 0 },
+	{ "POST", "/internal/revocations", HTTP_PERM_INTERNAL,
+	  revocations_record_handler, 0 },
+	{ "GET", "/internal/revocations/feed", HTTP_PERM_INTERNAL,
+	  feed_handler, 0 },
 	/* sessions are managed from a session, never with an API key */
 	{ "GET", "/v1/sessions", HTTP_PERM_GUEST, sessions_list_handler,
 	  HTTP_ROUTE_SESSION },
@@ -124,6 +151,7 @@ static struct daemon_spec sessiond_spec = {
 	.migrations = migrations_table,
 	.app_size = sizeof(struct sessiond),
 	.init = sessiond_init,
+	.release = sessiond_release,
 	.cron = sessiond_cron,
 	.cron_ms = SESSIOND_CRON_MS,
 };

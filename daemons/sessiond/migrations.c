@@ -43,6 +43,19 @@ const struct db_migration migrations_table[] = {
 		" ON refresh_tokens (expires_at)",
 		.sql_pg = NULL,
 	},
+	{
+		.version = 2,
+		.name = "revocations of users and API keys",
+		.sql_sqlite =
+		"CREATE TABLE revocations ("
+		" kind TEXT NOT NULL,"
+		" subject TEXT NOT NULL,"
+		" user_id TEXT NOT NULL,"
+		" revoked_at BIGINT NOT NULL"
+		");"
+		"CREATE INDEX revocations_at_idx ON revocations (revoked_at)",
+		.sql_pg = NULL,
+	},
 };
 
 const size_t migrations_count =

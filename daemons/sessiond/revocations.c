@@ -1,6 +1,7 @@
 /*
- * revocations.c - revoking sessions (internal calls from userd) and the
- * revocation list the gateway polls, so that access tokens of a revoked
+ * revocations.c - revoking sessions and recording revoked users and API
+ * keys (internal calls from userd), and the revocation list; feed.c
+ * pushes all of them to the gateways, so that access tokens of a revoked
  * session stop working before they expire.
  *
  * Only revocations younger than the access-token lifetime matter: older
@@ -67,8 +68,10 @@ void revocations_session_handler(struct http_req *req, struct http_res *res)
 		http_res_error(res, 404, "not_found", "no such session");
 		goto out;
 	}
-	if (changed > 0)
+	if (changed > 0) {
 		log_info("session '%s' revoked", id);
+		feed_notify(s);
+	}
 	http_res_json(res, 204, NULL);
 out:
 	db_rows_free(rows);
@@ -82,7 +85,7 @@ void revocations_user_handler(struct http_req *req, struct http_res *res)
 	struct db_conn *c = NULL;
 	struct db_param p[3];
 	char user_id[UUID_STR_LEN];
-	int64_t changed = 0;
+	int64_t changed = 0, now;
 	int rc;
 
 	if (!uuid_norm(http_req_param(req, "id"), user_id)) {
@@ -91,15 +94,25 @@ void revocations_user_handler(struct http_req *req, struct http_res *res)
 	}
 	if (sessions_acquire(s, res, &c) < 0)
 		return;
-	p[0] = DB_P_INT(now_ms());
+	now = now_ms();
+	p[0] = DB_P_INT(now);
 	p[1] = db_p_text("user_revoked");
 	p[2] = db_p_text(user_id);
-	rc = db_exec(c, sql_revoke_user, p, 3, &changed);
+	/* the user's mark too: it ends the user's API-key connections and
+	 * cached keys at the gateways, which have no session to go by */
+	rc = db_begin(c);
+	if (rc == 0)
+		rc = db_exec(c, sql_revoke_user, p, 3, &changed);
+	if (rc == 0)
+		rc = feed_record(c, "user", user_id, user_id, now);
+	if (rc == 0)
+		rc = db_commit(c);
 	db_release(c);
 	if (rc < 0) {
 		http_res_chat_error(res, rc, "cannot revoke the sessions");
 		return;
 	}
+	feed_notify(s);
 	log_info("user '%s': %lld sessions revoked", user_id,
 		 (long long)changed);
 	http_res_json(res, 204, NULL);
@@ -189,4 +202,54 @@ oom:
 out:
 	cJSON_Delete(out);
 	db_rows_free(rows);
+}
+
+/* POST /internal/revocations {"kind":"apikey","id":"...","user_id":"..."}
+ * (internal): an API key was revoked (userd), so that the gateways drop
+ * it from their caches and close its connections.  Kind "user" is
+ * recorded by the user revocation above. */
+void revocations_record_handler(struct http_req *req, struct http_res *res)
+{
+	struct sessiond *s = req->app;
+	struct db_conn *c = NULL;
+	cJSON *body;
+	const char *kind = NULL, *id = NULL, *uid = NULL;
+	char subject[UUID_STR_LEN], user_id[UUID_STR_LEN], err[160];
+	int rc;
+
+	body = sessions_body(req, res);
+	if (!body)
+		return;
+	rc = json_get_string(body, "kind", true, 1, 16, &kind, err,
+			     sizeof(err));
+	if (rc == 0)
+		rc = json_get_string(body, "id", true, 1, 64, &id, err,
+				     sizeof(err));
+	if (rc == 0)
+		rc = json_get_string(body, "user_id", true, 1, 64, &uid, err,
+				     sizeof(err));
+	if (rc == 0 && strcmp(kind, "apikey") != 0) {
+		snprintf(err, sizeof(err), "'kind' must be \"apikey\"");
+		rc = CHAT_EINVAL;
+	}
+	if (rc == 0 && (!uuid_norm(id, subject) || !uuid_norm(uid, user_id))) {
+		snprintf(err, sizeof(err), "'id' and 'user_id' must be UUIDs");
+		rc = CHAT_EINVAL;
+	}
+	if (rc < 0) {
+		http_res_error(res, 400, "invalid_field", "%s", err);
+		goto out;
+	}
+	if (sessions_acquire(s, res, &c) < 0)
+		goto out;
+	rc = feed_record(c, kind, subject, user_id, now_ms());
+	db_release(c);
+	if (rc < 0) {
+		http_res_chat_error(res, rc, "cannot record the revocation");
+		goto out;
+	}
+	feed_notify(s);
+	http_res_json(res, 204, NULL);
+out:
+	cJSON_Delete(body);
 }

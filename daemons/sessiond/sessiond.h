@@ -5,7 +5,8 @@
  *
  * Files: main.c (spec, routes, config, cron), migrations.c (schema),
  * sessions.c (session store, public list/delete, create), refresh.c
- * (rotation), revocations.c (revoke and the revocation list).
+ * (rotation), revocations.c (revoke and the revocation list), feed.c
+ * (the revocation feed the gateways hold open).
  *
  * Every handler runs on the worker pool and may block on the store.
  */
@@ -39,6 +40,7 @@ struct sessiond {
 	int64_t cleanup_interval_ms;	/* sessiond.cleanup_interval_s */
 	int64_t cleanup_last_ms;	/* loop thread only */
 	atomic_bool cleanup_running;	/* a cleanup is queued or running */
+	struct feed *feed;		/* owned */
 };
 
 /* migrations.c */
@@ -82,5 +84,21 @@ void refresh_handler(struct http_req *req, struct http_res *res);
 void revocations_session_handler(struct http_req *req, struct http_res *res);
 void revocations_user_handler(struct http_req *req, struct http_res *res);
 void revocations_list_handler(struct http_req *req, struct http_res *res);
+void revocations_record_handler(struct http_req *req, struct http_res *res);
+
+/* feed.c */
+struct feed;
+int feed_new(struct sessiond *s, struct feed **out);
+/* Ends every listener's answer; after the loop stopped. */
+void feed_free(struct feed *f);
+/* Any thread: something was revoked here, read the store now. */
+void feed_notify(struct sessiond *s);
+/* Records a revocation of kind "user" or "apikey" (sessions have their
+ * own revoked_at), inside the caller's transaction or alone. */
+int feed_record(struct db_conn *c, const char *kind, const char *subject,
+		const char *user_id, int64_t now);
+/* Deletes recorded revocations older than before. */
+int feed_cleanup(struct db_conn *c, int64_t before);
+void feed_handler(struct http_req *req, struct http_res *res);
 
 #endif

@@ -395,6 +395,13 @@ void apikeys_handle_delete(struct http_req *req, struct http_res *res)
 		return;
 	}
 	log_info("user '%s' revoked API key '%s'", req->user_id, id);
+	/* the gateways hear of it through sessiond's revocation feed and
+	 * close the key's connections; the key is refused here already,
+	 * so a failure only delays that (their cache holds it 30 s) */
+	if (sessions_revoke_key(req->app, req->request_id, id,
+				req->user_id) < 0)
+		log_warn("cannot tell the gateways that API key '%s' was "
+			 "revoked", id);
 	http_res_send(res, 204, NULL, NULL, 0);
 }
 

@@ -161,7 +161,7 @@ static int userd_init(struct daemon *d, char *err, size_t errlen)
 	}
 	rc = userd_init_pwhash(d, err, errlen);
 	if (rc == 0)
-		rc = config_get_int(d->cfg, "userd.access_ttl_s", 60, 86400,
+		rc = config_get_int(d->cfg, "userd.access_ttl_s", 1, 86400,
 				    900, &ttl, err, errlen);
 	if (rc == 0)
 		rc = config_get_enum(d->cfg, "userd.registration",

@@ -1,7 +1,7 @@
 /*
  * sessions-client.c - userd's calls to sessiond's internal API: create a
  * session at login, rotate a refresh token, revoke one session or all of
- * a user's.  Blocking (http_fetch): worker threads only.
+ * a user's, record a revoked API key for the gateways.  Blocking (http_fetch): worker threads only.
  *
  * Every call carries the internal secret and the request id.  sessiond
  * being down, slow or answering nonsense is CHAT_EUPSTREAM, which the
@@ -261,4 +261,31 @@ int sessions_revoke_user(struct userd *ud, const char *request_id,
 		return CHAT_EINVAL;
 	snprintf(path, sizeof(path), "/internal/users/%s/revoke", user_id);
 	return sessions_revoke_path(ud, request_id, path);
+}
+
+int sessions_revoke_key(struct userd *ud, const char *request_id,
+			const char *key_id, const char *user_id)
+{
+	cJSON *body = cJSON_CreateObject(), *ans = NULL;
+	int status = 0, rc = CHAT_ENOMEM;
+
+	if (!uuid_valid(key_id) || !uuid_valid(user_id)) {
+		rc = CHAT_EINVAL;
+		goto out;
+	}
+	if (!body || !cJSON_AddStringToObject(body, "kind", "apikey") ||
+	    !cJSON_AddStringToObject(body, "id", key_id) ||
+	    !cJSON_AddStringToObject(body, "user_id", user_id))
+		goto out;
+	rc = sessions_call(ud, request_id, "/internal/revocations", body,
+			   &status, &ans);
+	if (rc == 0 && status != 204) {
+		log_warn("sessiond '/internal/revocations' answered %d",
+			 status);
+		rc = CHAT_EUPSTREAM;
+	}
+out:
+	cJSON_Delete(body);
+	cJSON_Delete(ans);
+	return rc;
 }

@@ -290,6 +290,10 @@ int sessions_revoke(struct userd *ud, const char *request_id,
 /* Revokes every live session of user_id; 0 or CHAT_EUPSTREAM. */
 int sessions_revoke_user(struct userd *ud, const char *request_id,
 			 const char *user_id);
+/* Tells the gateways (through sessiond's revocation feed) that API key
+ * key_id of user_id was revoked; 0 or CHAT_EUPSTREAM. */
+int sessions_revoke_key(struct userd *ud, const char *request_id,
+			const char *key_id, const char *user_id);
 
 /* ---- handlers ---- */
 

@@ -24,79 +24,14 @@ teardown_file() {
 setup() {
 	load test_helper
 	load chat-common
+	load ws-common
 	chat_setup
 	WS=$BATS_TEST_TMPDIR/ws
 	mkdir -p "$WS"
 }
 
 teardown() {
-	local f
-	# clients still open: their holders, then the clients, by pid
-	for f in "$WS"/*.holder "$WS"/*.pid; do
-		[[ -s $f ]] && kill "$(<"$f")" 2>/dev/null
-	done
-	true
-}
-
-# ws_open NAME TOKEN [QUERY]: connects a client; waits for "open".
-ws_open() {
-	local name=$1 tok=$2 query=${3:-} i
-	mkfifo "$WS/$name.in"
-	"$FIXTURES/wsclient" "ws://127.0.0.1:$CHAT_PORT/v1/ws$query" \
-		-H "Authorization: Bearer $tok" -t 30 \
-		<"$WS/$name.in" >"$WS/$name.out" 2>&1 3>&- &
-	echo $! >"$WS/$name.pid"
-	# holds the fifo open: the client's stdin ends when it goes
-	sleep 60 >"$WS/$name.in" 3>&- &
-	echo $! >"$WS/$name.holder"
-	for ((i = 0; i < 100; i++)); do
-		[[ -s $WS/$name.out ]] && break
-		sleep 0.05
-	done
-	[[ $(head -n 1 "$WS/$name.out") == open ]] || {
-		echo "client $name did not open:" >&2
-		cat "$WS/$name.out" >&2
-		return 1
-	}
-}
-
-# ws_send NAME JSON: sends a text frame.
-ws_send() {
-	echo "$2" >"$WS/$1.in"
-}
-
-# ws_close NAME: ends the client's input; it closes with 1000.
-ws_close() {
-	local pid
-	kill "$(<"$WS/$1.holder")" 2>/dev/null
-	rm -f "$WS/$1.holder"
-	pid=$(<"$WS/$1.pid")
-	wait "$pid" || true
-	rm -f "$WS/$1.pid"
-	[[ $(tail -n 1 "$WS/$1.out") == "closed 1000" ]] || {
-		echo "client $1 did not close cleanly:" >&2
-		tail -n 3 "$WS/$1.out" >&2
-		return 1
-	}
-}
-
-# The JSON frames a client got, one a line.
-frames() {
-	grep '^{' "$WS/$1.out" || true
-}
-
-# wait_frame NAME JQ-FILTER [COUNT]: waits up to 5 s until COUNT (1)
-# frames of client NAME match the filter (select(...) form).
-wait_frame() {
-	local i n
-	for ((i = 0; i < 100; i++)); do
-		n=$(frames "$1" | jq -c "$2" | wc -l)
-		((n >= ${3:-1})) && return 0
-		sleep 0.05
-	done
-	echo "client $1: no ${3:-1} frames matching $2 in:" >&2
-	cat "$WS/$1.out" >&2
-	return 1
+	ws_teardown
 }
 
 # Generation frames of a conversation: "type id" lines.
