@@ -32,6 +32,42 @@ expect_patch_refused() {
 	[[ $(stored_users) == "$before" ]] || false
 }
 
+# as_old_admin USER-ID METHOD PATH [BODY]: a call straight to userd as
+# the gateway would pass on an earlier token of USER-ID that still says
+# "admin" (the gateway itself refuses such tokens once the revocation
+# reached it; userd must not rely on that).  Sets status_code and body.
+as_old_admin() {
+	local out=$BATS_TEST_TMPDIR/direct.body
+	status_code=$(curl -s -o "$out" -w '%{http_code}' -X "$2" \
+		-H "X-Chat-Internal: $(<"$CHAT_DATA_DIR/internal.key")" \
+		-H "X-Chat-User-Id: $1" -H 'X-Chat-Role: admin' \
+		-H "X-Chat-Session-Id: 00000000-0000-7000-8000-000000000001" \
+		${4:+-H 'Content-Type: application/json' --data-binary "$4"} \
+		"http://127.0.0.1:$((CHAT_PORT + 1))$3") || status_code=000
+	body=$(<"$out")
+}
+
+# old_admin_refused USER-ID ID BODY: as_old_admin's PATCH is refused
+# with 403 forbidden and changes nothing.
+old_admin_refused() {
+	local before
+	before=$(stored_users)
+	as_old_admin "$1" PATCH "/v1/admin/users/$2" "$3"
+	expect_error 403 forbidden
+	[[ $(stored_users) == "$before" ]] || false
+}
+
+# token_revoked TOKEN: within a second the gateway refuses TOKEN.
+token_revoked() {
+	local i
+	for ((i = 0; i < 50; i++)); do
+		api GET /v1/users/me "" "$1"
+		[[ $status_code == 401 ]] && break
+		sleep 0.02
+	done
+	expect_error 401 session_revoked
+}
+
 # root_token: a fresh access token of root (roles may have changed).
 root_token() {
 	login_user root >/dev/null
@@ -215,10 +251,13 @@ root_token() {
 	[[ $(jwt_claim "$carol_tok" role) == admin ]] || false
 	api PATCH "/v1/admin/users/$carol_id" '{"role":"user"}' "$root"
 	expect_status 200
-	# her token still says admin; the store does not
-	expect_patch_refused "$root_id" '{"disabled":true}' "$carol_tok" 403 forbidden
-	expect_patch_refused "$carol_id" '{"role":"admin"}' "$carol_tok" 403 forbidden
-	api GET /v1/admin/users "" "$carol_tok"
+	# her token still says admin: the gateway refuses it (her sessions
+	# are revoked), and userd would too, as the store says "user"
+	token_revoked "$carol_tok"
+	expect_patch_refused "$root_id" '{"disabled":true}' "$carol_tok" 401 session_revoked
+	old_admin_refused "$carol_id" "$root_id" '{"disabled":true}'
+	old_admin_refused "$carol_id" "$carol_id" '{"role":"admin"}'
+	as_old_admin "$carol_id" GET /v1/admin/users
 	expect_error 403 forbidden
 	# the role change revoked her sessions: the refresh token is dead
 	api POST /v1/auth/refresh "$(jq -nc --arg t "$carol_refresh" '{refresh_token: $t}')"
@@ -230,7 +269,9 @@ root_token() {
 	carol_tok=$access_token
 	api PATCH "/v1/admin/users/$carol_id" '{"disabled":true}' "$root"
 	expect_status 200
-	expect_patch_refused "$carol_id" '{"disabled":false}' "$carol_tok" 403 forbidden
+	token_revoked "$carol_tok"
+	old_admin_refused "$carol_id" "$carol_id" '{"disabled":false}'
+	old_admin_refused "$carol_id" "$root_id" '{"disabled":true}'
 	api PATCH "/v1/admin/users/$carol_id" '{"role":"user","disabled":false}' "$root"
 	expect_status 200
 }
