@@ -50,6 +50,8 @@ enum cli_opt_id {
 	OPT_ALL,
 	OPT_QUERY,
 	OPT_HELP,
+	OPT_SCOPE,
+	OPT_EXPIRES,
 	OPT_MAX
 };
 

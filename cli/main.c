@@ -31,6 +31,8 @@ static const struct cli_opt cli_options[] = {
 	  "continue the most recently updated conversation" },
 	{ OPT_CONVERSATION, 0, "conversation", "ID",
 	  "use the conversation ID" },
+	{ OPT_EXPIRES, 0, "expires", "DAYS",
+	  "the key stops working after DAYS days (1-3650)" },
 	{ OPT_HELP, 'h', "help", NULL, "show this help" },
 	{ OPT_JSON, 0, "json", NULL, "print JSON instead of text" },
 	{ OPT_LIMIT, 'n', "limit", "N", "at most N items (1-100, default 20)" },
@@ -41,6 +43,8 @@ static const struct cli_opt cli_options[] = {
 	  "read the password from the first line of standard input" },
 	{ OPT_QUERY, 'q', "query", "TEXT",
 	  "only conversations whose title or messages contain TEXT" },
+	{ OPT_SCOPE, 0, "scope", "SCOPES",
+	  "limit the key to chat, read and/or admin (a comma list)" },
 	{ OPT_SERVER, 0, "server", "URL",
 	  "the server (default: CHAT_SERVER, the logged-in server, "
 	  CLI_DEFAULT_SERVER ")" },

@@ -200,6 +200,9 @@ latest_conv() {
 		"conv ls extra"
 		"conv rename onlyid"
 		"apikey create"
+		"apikey create --expires x k"
+		"apikey create --expires 7days k"
+		"apikey create --scope chat --scope read k"
 		"ask -c --conversation x hi"
 		"chat -c --conversation x"
 		"ask --model"
@@ -463,7 +466,8 @@ latest_conv() {
 	key=$output
 	[[ $key =~ ^chat_[A-Za-z0-9_-]{43}$ ]] || false
 	run -0 cc apikey ls
-	[[ ${lines[0]} =~ ^ID\ +PREFIX\ +CREATED\ +LAST\ USED\ +NAME$ ]] || false
+	[[ ${lines[0]} =~ ^ID\ +PREFIX\ +CREATED\ +LAST\ USED\ +SCOPES\ +EXPIRES\ +NAME$ ]] || false
+	[[ $output =~ chat,read,admin\ +never\ +my\ script ]] || false
 	[[ $output == *"${key:0:12}"*"my script"* ]] || false
 	id=$(cc apikey ls --json | jq -r '.data[] | select(.name == "my script") | .id')
 	# a script with only the key: no credentials file at all
@@ -478,6 +482,40 @@ latest_conv() {
 	expect_one_error
 	run -3 --separate-stderr cc apikey rm "$id"
 	expect_one_error
+}
+
+@test "apikey create --scope and --expires; a key cannot make keys" {
+	local key id
+	run -0 --separate-stderr cc apikey create --scope read,chat --expires 30 limited
+	key=$output
+	run -0 cc apikey ls --json
+	jq -e '.data[] | select(.name == "limited") |
+		.scopes == ["chat","read"] and
+		((.expires_at | sub("\\.[0-9]+Z$"; "Z") | fromdateiso8601) -
+		 (.created_at | sub("\\.[0-9]+Z$"; "Z") | fromdateiso8601) == 30 * 86400)' <<<"$output"
+	id=$(jq -r '.data[] | select(.name == "limited") | .id' <<<"$output")
+	run -0 cc apikey ls
+	[[ $output =~ chat,read\ +[0-9]{4}-[0-9]{2}-[0-9]{2}\ [0-9:]{5}\ +limited ]] || false
+	# what the server refuses exits 1, and nothing is made
+	run -1 --separate-stderr cc apikey create --scope chat,bogus refused
+	expect_one_error
+	run -1 --separate-stderr cc apikey create --scope chat, refused
+	expect_one_error
+	run -1 --separate-stderr cc apikey create --expires 0 refused
+	expect_one_error
+	run -1 --separate-stderr cc apikey create --scope admin refused
+	expect_one_error
+	# with only the key: 403, exit 2
+	XDG_CONFIG_HOME=$BATS_TEST_TMPDIR/none CHAT_API_KEY=$key \
+		run -2 --separate-stderr cc apikey create by-key
+	expect_one_error
+	[[ $stderr == *"signed-in session"* ]] || false
+	XDG_CONFIG_HOME=$BATS_TEST_TMPDIR/none CHAT_API_KEY=$key \
+		run -2 --separate-stderr cc apikey ls
+	expect_one_error
+	run -0 cc apikey ls --json
+	[[ $(jq '[.data[] | select(.name == "refused" or .name == "by-key")] | length' <<<"$output") == 0 ]] || false
+	run -0 cc apikey rm "$id"
 }
 
 @test "chat with stdin not a terminal: each line is a prompt" {
