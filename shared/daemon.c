@@ -18,6 +18,7 @@
 #include "log.h"
 #include "pool.h"
 #include "util.h"
+#include "banned.h"
 
 #define DAEMON_DEFAULT_PORT 8080
 #define DAEMON_QUEUE_MAX 4096

@@ -5,6 +5,7 @@
 
 #include <string.h>
 #include <strings.h>
+#include "banned.h"
 
 /* Length of the segment at s (up to '/' or the end). */
 static size_t seg_len(const char *s)

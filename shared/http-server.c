@@ -62,6 +62,7 @@
 #include "util.h"
 #include "uuid.h"
 #include "ws-frame.h"
+#include "banned.h"
 
 #define HTTP_DEFAULT_MAX_BODY	(1024 * 1024)
 #define HTTP_MAX_PENDING_OUT	(16 * 1024 * 1024)	/* one whole answer */

@@ -43,6 +43,7 @@
 #include "utf8.h"
 #include "util.h"
 #include "ws-frame.h"
+#include "banned.h"
 
 #define WS_WRITE_CHUNK		(32 * 1024)	/* one frame per writable */
 #define WS_MAX_HEADERS		32		/* client handshake headers */

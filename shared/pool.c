@@ -12,6 +12,7 @@
 #include <stdlib.h>
 
 #include "err.h"
+#include "banned.h"
 
 struct pool_job {
 	pool_fn fn;

@@ -15,6 +15,7 @@
 #include <strings.h>
 
 #include "markdown.h"
+#include "banned.h"
 
 #define NELEM(a) (sizeof(a) / sizeof((a)[0]))
 

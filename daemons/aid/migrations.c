@@ -8,6 +8,7 @@
  * BIGINT unix milliseconds.
  */
 #include "aid.h"
+#include "banned.h"
 
 const struct db_migration migrations_table[] = {
 	{

@@ -7,6 +7,7 @@
  * Citus.  Times are BIGINT unix milliseconds.
  */
 #include "sessiond.h"
+#include "banned.h"
 
 const struct db_migration migrations_table[] = {
 	{
