@@ -223,6 +223,7 @@ static const struct http_route routes[] = {
 	{ "GET", "/items/{id}", HTTP_PERM_PUBLIC, h_item, 0 },
 	{ "GET", "/me", HTTP_PERM_USER, h_whoami, 0 },
 	{ "GET", "/admin", HTTP_PERM_ADMIN, h_whoami, 0 },
+	{ "GET", "/signed-in", HTTP_PERM_GUEST, h_whoami, HTTP_ROUTE_SESSION },
 	{ "GET", "/internal", HTTP_PERM_INTERNAL, h_whoami, 0 },
 	{ "DELETE", "/thing", HTTP_PERM_PUBLIC, h_nocontent, 0 },
 	{ "GET", "/stream", HTTP_PERM_PUBLIC, h_stream, 0 },
@@ -547,6 +548,50 @@ static void test_http_server__permissions(void **state)
 	assert_int_equal(r.status, 403);
 	reply_release(&r);
 	request(NULL, "GET", "/internal", internal, NULL, 0, &r);
+	assert_int_equal(r.status, 200);
+	reply_release(&r);
+}
+
+/* HTTP_ROUTE_SESSION: an identity without a session id (an API key
+ * behind the gateway) is refused; one with a session passes. */
+static void test_http_server__session_routes(void **state)
+{
+	static const char *const key[] = {
+		"X-Chat-Internal: " SECRET, "X-Chat-User-Id: u1",
+		"X-Chat-Role: user", NULL };
+	static const char *const empty[] = {
+		"X-Chat-Internal: " SECRET, "X-Chat-User-Id: u1",
+		"X-Chat-Role: user", "X-Chat-Session-Id: ", NULL };
+	static const char *const session[] = {
+		"X-Chat-Internal: " SECRET, "X-Chat-User-Id: u1",
+		"X-Chat-Role: guest", "X-Chat-Session-Id: s1", NULL };
+	static const char *const forged[] = {
+		"X-Chat-User-Id: u1", "X-Chat-Role: user",
+		"X-Chat-Session-Id: s1", NULL };
+	struct reply r;
+
+	(void)state;
+	request(NULL, "GET", "/signed-in", NULL, NULL, 0, &r);
+	assert_int_equal(r.status, 401);
+	reply_release(&r);
+	request(NULL, "GET", "/signed-in", forged, NULL, 0, &r);
+	assert_int_equal(r.status, 401);
+	reply_release(&r);
+	request(NULL, "GET", "/signed-in", key, NULL, 0, &r);
+	assert_int_equal(r.status, 403);
+	assert_non_null(strstr(r.body.data,
+			       "\"code\":\"interactive_login_required\""));
+	reply_release(&r);
+	request(NULL, "GET", "/signed-in", empty, NULL, 0, &r);
+	assert_int_equal(r.status, 403);
+	reply_release(&r);
+	request(NULL, "GET", "/signed-in", session, NULL, 0, &r);
+	assert_int_equal(r.status, 200);
+	assert_string_equal(r.body.data,
+			    "{\"user\":\"u1\",\"role\":\"guest\"}");
+	reply_release(&r);
+	/* routes without the flag take API keys as before */
+	request(NULL, "GET", "/me", key, NULL, 0, &r);
 	assert_int_equal(r.status, 200);
 	reply_release(&r);
 }
@@ -1073,6 +1118,7 @@ int main(void)
 		cmocka_unit_test(test_http_server__bodies),
 		cmocka_unit_test(test_http_server__params_and_query),
 		cmocka_unit_test(test_http_server__permissions),
+		cmocka_unit_test(test_http_server__session_routes),
 		cmocka_unit_test(test_http_server__keepalive_and_204),
 		cmocka_unit_test(test_http_server__streaming),
 		cmocka_unit_test(test_http_server__client_leaves),
