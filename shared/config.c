@@ -18,6 +18,10 @@
  *   environment's value when one overrides them; keys that exist only in
  *   the environment are not visited (a variable name cannot be mapped
  *   back to a key).
+ * - Key tables (config_schema): a '*' in a key name matches any non-empty
+ *   text, dots included (model names hold dots: "model.llama3.2.provider");
+ *   a variable matches a key when its name is the key's variable name with
+ *   '*' matching any non-empty text.
  */
 #include "config.h"
 
@@ -25,6 +29,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,6 +40,7 @@
 #include "banned.h"
 
 #define CONFIG_FILE_MAX (1024 * 1024)
+#define CONFIG_NAME_MAX 512		/* longest key name (as in the parser) */
 #define CONFIG_ENV_PREFIX "CHAT_"
 
 extern char **environ;
@@ -59,6 +65,7 @@ struct config {
 	struct config_var *env;		/* owned snapshot of CHAT_* */
 	size_t nenv;
 	char *path;			/* owned, the file read (or NULL) */
+	const struct config_schema *schema;	/* borrowed, or NULL */
 };
 
 /* "CHAT_" + key upper-cased, non-alphanumerics as '_'; caller frees. */
@@ -409,33 +416,23 @@ const char *config_get(const struct config *cfg, const char *key,
 	return v ? v : def;
 }
 
-int config_get_int(const struct config *cfg, const char *key, long min,
-		   long max, long def, long *out, char *err, size_t errlen)
+/* A decimal integer in [min, max], nothing else (no blanks). */
+static bool config_parse_int(const char *v, long min, long max, long *out)
 {
-	char where[PATH_MAX + 64];
-	const char *v = config_lookup(cfg, key, where, sizeof(where));
 	char *end;
 	long n;
 
-	if (!v) {
-		*out = def;
-		return 0;
-	}
+	if (isspace((unsigned char)*v))
+		return false;
 	errno = 0;
 	n = strtol(v, &end, 10);
-	if (end == v || *end != '\0' || errno == ERANGE || n < min ||
-	    n > max || isspace((unsigned char)*v)) {
-		chat_errf(err, errlen,
-			   "config: '%s' must be an integer from %ld to %ld%s",
-			   key, min, max, where);
-		return CHAT_EINVAL;
-	}
+	if (end == v || *end != '\0' || errno == ERANGE || n < min || n > max)
+		return false;
 	*out = n;
-	return 0;
+	return true;
 }
 
-int config_get_bool(const struct config *cfg, const char *key, bool def,
-		    bool *out, char *err, size_t errlen)
+static bool config_parse_bool(const char *v, bool *out)
 {
 	static const struct {
 		const char *word;
@@ -446,43 +443,51 @@ int config_get_bool(const struct config *cfg, const char *key, bool def,
 		{ "false", false }, { "no", false }, { "off", false },
 		{ "0", false },
 	};
-	char where[PATH_MAX + 64];
-	const char *v = config_lookup(cfg, key, where, sizeof(where));
 	size_t i;
 
-	if (!v) {
-		*out = def;
-		return 0;
-	}
 	for (i = 0; i < sizeof(words) / sizeof(words[0]); i++) {
 		if (strcasecmp(v, words[i].word) == 0) {
 			*out = words[i].value;
-			return 0;
+			return true;
 		}
 	}
-	chat_errf(err, errlen, "config: '%s' must be true or false%s", key,
-		   where);
-	return CHAT_EINVAL;
+	return false;
 }
 
-int config_get_enum(const struct config *cfg, const char *key,
-		    const char *const *choices, const char *def,
-		    const char **out, char *err, size_t errlen)
+/* The choice equal to v, or NULL. */
+static const char *config_parse_enum(const char *v,
+				     const char *const *choices)
 {
-	char where[PATH_MAX + 64], list[512];
-	const char *v = config_lookup(cfg, key, where, sizeof(where));
+	size_t i;
+
+	for (i = 0; choices && choices[i]; i++)
+		if (strcmp(v, choices[i]) == 0)
+			return choices[i];
+	return NULL;
+}
+
+/* Empty, or an http:// or https:// URL without blanks. */
+static bool config_parse_url(const char *v)
+{
+	const char *p;
+
+	if (!*v)
+		return true;
+	if (strncasecmp(v, "http://", 7) != 0 &&
+	    strncasecmp(v, "https://", 8) != 0)
+		return false;
+	for (p = v; *p; p++)
+		if (!isgraph((unsigned char)*p))
+			return false;
+	return true;
+}
+
+static void config_enum_error(const char *key, const char *const *choices,
+			      const char *where, char *err, size_t errlen)
+{
+	char list[512];
 	size_t i, used = 0;
 
-	if (!v) {
-		*out = def;
-		return 0;
-	}
-	for (i = 0; choices && choices[i]; i++) {
-		if (strcmp(v, choices[i]) == 0) {
-			*out = choices[i];
-			return 0;
-		}
-	}
 	list[0] = '\0';
 	for (i = 0; choices && choices[i] && used < sizeof(list); i++) {
 		int n = snprintf(list + used, sizeof(list) - used, "%s%s",
@@ -494,7 +499,62 @@ int config_get_enum(const struct config *cfg, const char *key,
 	}
 	chat_errf(err, errlen, "config: '%s' must be one of: %s%s", key, list,
 		   where);
-	return CHAT_EINVAL;
+}
+
+int config_get_int(const struct config *cfg, const char *key, long min,
+		   long max, long def, long *out, char *err, size_t errlen)
+{
+	char where[PATH_MAX + 64];
+	const char *v = config_lookup(cfg, key, where, sizeof(where));
+
+	if (!v) {
+		*out = def;
+		return 0;
+	}
+	if (!config_parse_int(v, min, max, out)) {
+		chat_errf(err, errlen,
+			   "config: '%s' must be an integer from %ld to %ld%s",
+			   key, min, max, where);
+		return CHAT_EINVAL;
+	}
+	return 0;
+}
+
+int config_get_bool(const struct config *cfg, const char *key, bool def,
+		    bool *out, char *err, size_t errlen)
+{
+	char where[PATH_MAX + 64];
+	const char *v = config_lookup(cfg, key, where, sizeof(where));
+
+	if (!v) {
+		*out = def;
+		return 0;
+	}
+	if (!config_parse_bool(v, out)) {
+		chat_errf(err, errlen, "config: '%s' must be true or false%s",
+			   key, where);
+		return CHAT_EINVAL;
+	}
+	return 0;
+}
+
+int config_get_enum(const struct config *cfg, const char *key,
+		    const char *const *choices, const char *def,
+		    const char **out, char *err, size_t errlen)
+{
+	char where[PATH_MAX + 64];
+	const char *v = config_lookup(cfg, key, where, sizeof(where));
+
+	if (!v) {
+		*out = def;
+		return 0;
+	}
+	*out = config_parse_enum(v, choices);
+	if (!*out) {
+		config_enum_error(key, choices, where, err, errlen);
+		return CHAT_EINVAL;
+	}
+	return 0;
 }
 
 void config_each(const struct config *cfg, const char *section,
@@ -515,4 +575,357 @@ void config_each(const struct config *cfg, const char *section,
 		v = config_env_get(cfg, e->env_name);
 		fn(arg, e->key + (slen ? slen + 1 : 0), v ? v : e->value);
 	}
+}
+
+/* ---- key tables ------------------------------------------------------ */
+
+void config_use_schema(struct config *cfg, const struct config_schema *schema)
+{
+	if (cfg)
+		cfg->schema = schema;
+}
+
+/* True when s matches pat, where '*' matches any non-empty text. */
+static bool config_glob(const char *pat, const char *s)
+{
+	size_t i;
+
+	for (; *pat && *pat != '*'; pat++, s++)
+		if (*pat != *s)
+			return false;
+	if (!*pat)
+		return !*s;
+	for (i = 1; s[i - 1]; i++)
+		if (config_glob(pat + 1, s + i))
+			return true;
+	return false;
+}
+
+/* The variable form of a key name into out ("model.*.x" ->
+ * "CHAT_MODEL_*_X"): like config_env_name, but '*' stays.  False when it
+ * does not fit. */
+static bool config_env_form(const char *key, char *out, size_t outlen)
+{
+	size_t plen = strlen(CONFIG_ENV_PREFIX), i;
+
+	if (plen + strlen(key) >= outlen)
+		return false;
+	memcpy(out, CONFIG_ENV_PREFIX, plen);
+	for (i = 0; key[i]; i++) {
+		unsigned char c = (unsigned char)key[i];
+
+		out[plen + i] = c == '*' ? '*' : isalnum(c) ? (char)toupper(c)
+							     : '_';
+	}
+	out[plen + i] = '\0';
+	return true;
+}
+
+/* Does name (a key, or a variable when env) match k for the daemon dname
+ * (NULL unless k is CONFIG_KEY_PER_DAEMON)? */
+static bool config_key_matches(const struct config_key *k, const char *dname,
+			       const char *name, bool env)
+{
+	char full[CONFIG_NAME_MAX], form[CONFIG_NAME_MAX + 8];
+	const char *pat = k->name;
+
+	if (dname) {
+		if ((size_t)snprintf(full, sizeof(full), "%s.%s", dname,
+				     k->name) >= sizeof(full))
+			return false;
+		pat = full;
+	}
+	if (!env)
+		return config_glob(pat, name);
+	return config_env_form(pat, form, sizeof(form)) &&
+	       config_glob(form, name);
+}
+
+/* Calls fn with each daemon name of the schema until it returns true:
+ * the fixed ones, the running daemon's own, and the values of the
+ * targets section (the gateway's upstreams). */
+static bool config_daemons_any(const struct config *cfg,
+			       bool (*fn)(const char *dname, void *arg),
+			       void *arg)
+{
+	const struct config_schema *s = cfg->schema;
+	size_t i, slen;
+
+	for (i = 0; s->daemons && s->daemons[i]; i++)
+		if (fn(s->daemons[i], arg))
+			return true;
+	if (s->self && fn(s->self, arg))
+		return true;
+	if (!s->targets)
+		return false;
+	slen = strlen(s->targets);
+	for (i = 0; i < cfg->n; i++) {
+		const struct config_entry *e = &cfg->entries[i];
+		const char *v;
+
+		if (e->sec_len != slen || strncmp(e->key, s->targets, slen))
+			continue;
+		v = config_env_get(cfg, e->env_name);
+		if (fn(v ? v : e->value, arg))
+			return true;
+	}
+	return false;
+}
+
+struct config_match_ctx {
+	const struct config_key *k;
+	const char *name;
+	bool env;
+};
+
+static bool config_match_daemon(const char *dname, void *arg)
+{
+	const struct config_match_ctx *m = arg;
+
+	return config_key_matches(m->k, dname, m->name, m->env);
+}
+
+/* The entry of the key (or CHAT_* variable when env) name, or NULL. */
+static const struct config_key *config_match(const struct config *cfg,
+					     const char *name, bool env)
+{
+	const struct config_key *const *t;
+	const struct config_key *k;
+
+	if (!cfg || !cfg->schema || !cfg->schema->tables)
+		return NULL;
+	for (t = cfg->schema->tables; *t; t++) {
+		for (k = *t; k->name; k++) {
+			struct config_match_ctx m = { k, name, env };
+
+			if (k->flags & CONFIG_KEY_PER_DAEMON) {
+				if (config_daemons_any(cfg,
+						       config_match_daemon,
+						       &m))
+					return k;
+			} else if (config_key_matches(k, NULL, name, env)) {
+				return k;
+			}
+		}
+	}
+	return NULL;
+}
+
+const struct config_key *config_key_find(const struct config *cfg,
+					 const char *key)
+{
+	return key ? config_match(cfg, key, false) : NULL;
+}
+
+/* Is the variable one the schema says is not a key (CHAT_CONFIG...)? */
+static bool config_not_key(const struct config_schema *s, const char *var)
+{
+	size_t i, n;
+
+	for (i = 0; s->not_keys && s->not_keys[i]; i++) {
+		n = strlen(s->not_keys[i]);
+		if (n && s->not_keys[i][n - 1] == '*' &&
+		    strncmp(var, s->not_keys[i], n - 1) == 0)
+			return true;
+		if (strcmp(var, s->not_keys[i]) == 0)
+			return true;
+	}
+	return false;
+}
+
+/* One parsed value of any type. */
+struct config_value {
+	long i;
+	bool b;
+	const char *e;		/* the choice, in the table */
+};
+
+/* Checks v, the value of key (entry k) from where, against the table. */
+static int config_check(const struct config_key *k, const char *key,
+			const char *v, const char *where,
+			struct config_value *out, char *err, size_t errlen)
+{
+	switch (k->type) {
+	case CONFIG_INT:
+		if (config_parse_int(v, k->min, k->max, &out->i))
+			return 0;
+		chat_errf(err, errlen,
+			  "config: '%s' must be an integer from %ld to %ld%s",
+			  key, k->min, k->max, where);
+		return CHAT_EINVAL;
+	case CONFIG_BOOL:
+		if (config_parse_bool(v, &out->b))
+			return 0;
+		chat_errf(err, errlen, "config: '%s' must be true or false%s",
+			  key, where);
+		return CHAT_EINVAL;
+	case CONFIG_ENUM:
+		out->e = config_parse_enum(v, k->choices);
+		if (out->e)
+			return 0;
+		config_enum_error(key, k->choices, where, err, errlen);
+		return CHAT_EINVAL;
+	case CONFIG_URL:
+		if (config_parse_url(v))
+			return 0;
+		chat_errf(err, errlen, "config: '%s' must be an http:// or "
+			  "https:// URL without blanks%s", key, where);
+		return CHAT_EINVAL;
+	case CONFIG_STRING:
+		return 0;
+	}
+	chat_errf(err, errlen, "config: '%s' has no type", key);
+	return CHAT_EINVAL;
+}
+
+int config_validate(const struct config *cfg, char *err, size_t errlen)
+{
+	char where[PATH_MAX + 64];
+	struct config_value val;
+	const struct config_key *k;
+	const char *v;
+	size_t i;
+	int rc;
+
+	if (!cfg || !cfg->schema) {
+		chat_errf(err, errlen, "config: no key table");
+		return CHAT_EINVAL;
+	}
+	/* the file (and config_set) in file order, then the environment */
+	for (i = 0; i < cfg->n; i++) {
+		const struct config_entry *e = &cfg->entries[i];
+
+		k = config_match(cfg, e->key, false);
+		if (!k) {
+			if (e->line)
+				chat_errf(err, errlen, "config: unknown key "
+					  "'%s' (at %s:%u)", e->key, e->origin,
+					  e->line);
+			else
+				chat_errf(err, errlen, "config: unknown key "
+					  "'%s'", e->key);
+			return CHAT_EINVAL;
+		}
+		v = config_lookup(cfg, e->key, where, sizeof(where));
+		rc = config_check(k, e->key, v, where, &val, err, errlen);
+		if (rc < 0)
+			return rc;
+	}
+	for (i = 0; i < cfg->nenv; i++) {
+		const struct config_var *e = &cfg->env[i];
+
+		if (config_not_key(cfg->schema, e->name))
+			continue;
+		k = config_match(cfg, e->name, true);
+		if (!k) {
+			chat_errf(err, errlen, "config: environment variable "
+				  "'%s' names no key", e->name);
+			return CHAT_EINVAL;
+		}
+		snprintf(where, sizeof(where), " (from %s)", e->name);
+		/* a variable of a pattern names no single key: name it */
+		rc = config_check(k, (k->flags & CONFIG_KEY_PER_DAEMON) ||
+				  strchr(k->name, '*') ? e->name : k->name,
+				  e->value, where, &val, err, errlen);
+		if (rc < 0)
+			return rc;
+	}
+	return 0;
+}
+
+/* The entry, value and origin of key for a typed read; the value is
+ * NULL when unset.  CHAT_EINVAL when the key is not in the schema. */
+static int config_key_get(const struct config *cfg, const char *key,
+			  const struct config_key **k, const char **v,
+			  char *where, size_t wlen, char *err, size_t errlen)
+{
+	*k = config_key_find(cfg, key);
+	if (!*k) {
+		chat_errf(err, errlen, "config: '%s' is not in the key table",
+			  key);
+		return CHAT_EINVAL;
+	}
+	*v = config_lookup(cfg, key, where, wlen);
+	if (!*v && (*k)->def) {
+		*v = (*k)->def;
+		snprintf(where, wlen, " (the default)");
+	}
+	return 0;
+}
+
+int config_key_int(const struct config *cfg, const char *key, long *out,
+		   char *err, size_t errlen)
+{
+	char where[PATH_MAX + 64];
+	const struct config_key *k;
+	struct config_value val;
+	const char *v;
+	int rc;
+
+	rc = config_key_get(cfg, key, &k, &v, where, sizeof(where), err,
+			    errlen);
+	if (rc == 0 && k->type != CONFIG_INT) {
+		chat_errf(err, errlen, "config: '%s' is not an integer", key);
+		rc = CHAT_EINVAL;
+	}
+	if (rc == 0 && v)
+		rc = config_check(k, key, v, where, &val, err, errlen);
+	if (rc == 0 && v)
+		*out = val.i;
+	return rc;
+}
+
+int config_key_bool(const struct config *cfg, const char *key, bool *out,
+		    char *err, size_t errlen)
+{
+	char where[PATH_MAX + 64];
+	const struct config_key *k;
+	struct config_value val;
+	const char *v;
+	int rc;
+
+	rc = config_key_get(cfg, key, &k, &v, where, sizeof(where), err,
+			    errlen);
+	if (rc == 0 && k->type != CONFIG_BOOL) {
+		chat_errf(err, errlen, "config: '%s' is not a boolean", key);
+		rc = CHAT_EINVAL;
+	}
+	if (rc == 0 && v)
+		rc = config_check(k, key, v, where, &val, err, errlen);
+	if (rc == 0 && v)
+		*out = val.b;
+	return rc;
+}
+
+int config_key_enum(const struct config *cfg, const char *key,
+		    const char **out, char *err, size_t errlen)
+{
+	char where[PATH_MAX + 64];
+	const struct config_key *k;
+	struct config_value val;
+	const char *v;
+	int rc;
+
+	rc = config_key_get(cfg, key, &k, &v, where, sizeof(where), err,
+			    errlen);
+	if (rc == 0 && k->type != CONFIG_ENUM) {
+		chat_errf(err, errlen, "config: '%s' is not a choice", key);
+		rc = CHAT_EINVAL;
+	}
+	if (rc == 0 && v)
+		rc = config_check(k, key, v, where, &val, err, errlen);
+	if (rc == 0 && v)
+		*out = val.e;
+	return rc;
+}
+
+const char *config_key_str(const struct config *cfg, const char *key)
+{
+	const struct config_key *k = config_key_find(cfg, key);
+	const char *v;
+
+	if (!k)
+		return NULL;
+	v = config_lookup(cfg, key, NULL, 0);
+	return v ? v : k->def;
 }

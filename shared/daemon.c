@@ -12,6 +12,7 @@
 
 #include "config.h"
 #include "crypto.h"
+#include "daemon-keys.h"
 #include "db.h"
 #include "err.h"
 #include "json.h"
@@ -20,16 +21,7 @@
 #include "util.h"
 #include "banned.h"
 
-#define DAEMON_DEFAULT_PORT 8080
 #define DAEMON_QUEUE_MAX 4096
-
-static const struct {
-	const char *name;
-	int offset;
-} port_offsets[] = {
-	{ "gatewayd", 0 }, { "userd", 1 }, { "sessiond", 2 }, { "chatd", 3 },
-	{ "aid", 4 }, { "analyticsd", 5 }, { "notifyd", 6 },
-};
 
 static struct http_server *running_server;
 
@@ -49,20 +41,46 @@ static void usage(FILE *to, const char *name)
 		"See %s(8) and chat.conf(5).\n", name, name);
 }
 
+/* A daemon's port offset: its index in daemon_keys_daemons, else -1. */
 static int peer_offset(const char *name)
 {
-	size_t i;
+	int i;
 
-	for (i = 0; i < sizeof(port_offsets) / sizeof(port_offsets[0]); i++)
-		if (strcmp(port_offsets[i].name, name) == 0)
-			return port_offsets[i].offset;
+	for (i = 0; daemon_keys_daemons[i]; i++)
+		if (strcmp(daemon_keys_daemons[i], name) == 0)
+			return i;
 	return -1;
+}
+
+/* The stack's tables, and spec->keys when it is not one of them (a
+ * program outside the stack, such as a test fixture). */
+static void daemon_schema(struct daemon *d)
+{
+	size_t n = 0, i;
+	int own = d->spec->keys != NULL;
+
+	for (i = 0; daemon_keys_stack[i] &&
+		    n + 2 < sizeof(d->tables) / sizeof(d->tables[0]); i++) {
+		d->tables[n++] = daemon_keys_stack[i];
+		if (daemon_keys_stack[i] == d->spec->keys)
+			own = 0;
+	}
+	if (own)
+		d->tables[n++] = d->spec->keys;
+	d->tables[n] = NULL;
+	d->schema = (struct config_schema){
+		.tables = d->tables,
+		.daemons = daemon_keys_daemons,
+		.self = d->spec->name,
+		.targets = "routes",
+		.not_keys = daemon_keys_not_keys,
+	};
 }
 
 /* data_dir from config, else $XDG_DATA_HOME/chat, else ~/.local/share/chat */
 static int resolve_data_dir(struct config *cfg, char *err, size_t errlen)
 {
-	const char *dir = config_get(cfg, "data_dir", NULL);
+	const char *dir = config_key_str(cfg, "data_dir");
 	char path[4096];
 	int rc;
 
@@ -80,7 +98,7 @@ static int resolve_data_dir(struct config *cfg, char *err, size_t errlen)
 		rc = config_set(cfg, "data_dir", path);
 		if (rc)
 			return rc;
-		dir = config_get(cfg, "data_dir", NULL);
+		dir = config_key_str(cfg, "data_dir");
 	}
 	rc = util_mkdir_p(dir, 0700);
 	if (rc)
@@ -93,13 +111,12 @@ static int listen_port(const struct config *cfg, const char *name,
 		       int gateway_port, int *port, char *err, size_t errlen)
 {
 	char key[64];
-	long v;
 	int off = peer_offset(name);
+	long v = off >= 0 ? gateway_port + off : 0;
 	int rc;
 
 	snprintf(key, sizeof(key), "%s.port", name);
-	rc = config_get_int(cfg, key, 1, 65535,
-			    off >= 0 ? gateway_port + off : 0, &v, err, errlen);
+	rc = config_key_int(cfg, key, &v, err, errlen);
 	if (rc)
 		return rc;
 	if (v <= 0) {
@@ -118,7 +135,7 @@ int daemon_peer_url(const struct daemon *d, const char *name, char *out,
 	int port, rc;
 
 	snprintf(key, sizeof(key), "%s.url", name);
-	url = config_get(d->cfg, key, NULL);
+	url = config_key_str(d->cfg, key);
 	if (url && *url) {
 		snprintf(out, outlen, "%s", url);
 		return 0;
@@ -128,7 +145,7 @@ int daemon_peer_url(const struct daemon *d, const char *name, char *out,
 	if (rc)
 		return rc;
 	snprintf(key, sizeof(key), "%s.host", name);
-	host = config_get(d->cfg, key, "127.0.0.1");
+	host = config_key_str(d->cfg, key);
 	if ((size_t)snprintf(out, outlen, "http://%s:%d", host, port) >= outlen)
 		return CHAT_ETOOBIG;
 	return 0;
@@ -169,13 +186,13 @@ static int daemon_setup(struct daemon *d, char *err, size_t errlen)
 	const struct daemon_spec *spec = d->spec;
 	struct http_server_config hc;
 	char key[64];
-	long port, workers;
+	long port = 0, workers = 0;
 	int own_port, rc;
 
 	rc = resolve_data_dir(d->cfg, err, errlen);
 	if (rc)
 		return rc;
-	d->data_dir = config_get(d->cfg, "data_dir", NULL);
+	d->data_dir = config_key_str(d->cfg, "data_dir");
 	rc = util_secret_load(d->data_dir, "internal.key", d->internal_secret,
 			      sizeof(d->internal_secret));
 	if (rc) {
@@ -183,8 +200,7 @@ static int daemon_setup(struct daemon *d, char *err, size_t errlen)
 			 d->data_dir);
 		return rc;
 	}
-	rc = config_get_int(d->cfg, "port", 1, 65535, DAEMON_DEFAULT_PORT,
-			    &port, err, errlen);
+	rc = config_key_int(d->cfg, "port", &port, err, errlen);
 	if (rc)
 		return rc;
 	d->gateway_port = (int)port;
@@ -193,12 +209,12 @@ static int daemon_setup(struct daemon *d, char *err, size_t errlen)
 	if (rc)
 		return rc;
 	snprintf(key, sizeof(key), "%s.workers", spec->name);
-	rc = config_get_int(d->cfg, key, 1, 256, 4, &workers, err, errlen);
+	rc = config_key_int(d->cfg, key, &workers, err, errlen);
 	if (rc)
 		return rc;
 
 	if (spec->migrations) {
-		const char *uri = config_get(d->cfg, "database", "sqlite");
+		const char *uri = config_key_str(d->cfg, "database");
 
 		rc = db_open(uri, d->data_dir, spec->name, (int)workers + 1,
 			     &d->db, err, errlen);
@@ -223,7 +239,7 @@ static int daemon_setup(struct daemon *d, char *err, size_t errlen)
 	snprintf(key, sizeof(key), "%s.host", spec->name);
 	hc = (struct http_server_config){
 		.name = spec->name,
-		.host = config_get(d->cfg, key, "127.0.0.1"),
+		.host = config_key_str(d->cfg, key),
 		.port = own_port,
 		.routes = spec->routes,
 		.nroutes = spec->nroutes,
@@ -237,12 +253,10 @@ static int daemon_setup(struct daemon *d, char *err, size_t errlen)
 	};
 	snprintf(key, sizeof(key), "%s.max_body", spec->name);
 	{
-		long max_body;
+		long max_body = spec->max_body ? (long)spec->max_body
+					       : 1L << 20;
 
-		rc = config_get_int(d->cfg, key, 1024, 1L << 30,
-				    spec->max_body ? (long)spec->max_body
-						   : 1L << 20,
-				    &max_body, err, errlen);
+		rc = config_key_int(d->cfg, key, &max_body, err, errlen);
 		if (rc)
 			return rc;
 		hc.max_body = (size_t)max_body;
@@ -259,6 +273,7 @@ int daemon_main(int argc, char **argv, const struct daemon_spec *spec)
 	const char *cfg_path = getenv("CHAT_CONFIG");
 	struct sigaction sa;
 	struct daemon *d = NULL;
+	const char *level_name = "info";
 	char err[512] = "";
 	int opt, rc = 0, level;
 
@@ -292,10 +307,19 @@ int daemon_main(int argc, char **argv, const struct daemon_spec *spec)
 			 cfg_path && *cfg_path, err, sizeof(err));
 	if (rc)
 		goto out;
-	level = log_level_parse(config_get(d->cfg, "log_level", "info"));
+	daemon_schema(d);
+	config_use_schema(d->cfg, &d->schema);
+	rc = config_validate(d->cfg, err, sizeof(err));
+	if (rc)
+		goto out;
+	rc = config_key_enum(d->cfg, "log_level", &level_name, err,
+			     sizeof(err));
+	if (rc)
+		goto out;
+	level = log_level_parse(level_name);
 	if (level < 0) {
-		snprintf(err, sizeof(err),
-			 "config: 'log_level' must be debug, info, warn or error");
+		snprintf(err, sizeof(err), "log level '%s' is not known",
+			 level_name);
 		rc = CHAT_EINVAL;
 		goto out;
 	}

@@ -4,24 +4,28 @@
  * the worker pool, the HTTP server, signals.  A daemon describes itself in
  * a struct daemon_spec and calls daemon_main().
  *
- * Options: -c FILE (config; also CHAT_CONFIG), -h.  Settings read here:
+ * Options: -c FILE (config; also CHAT_CONFIG), -h.  The config is checked
+ * against the stack's key tables (daemon-keys.h) and the daemon's own
+ * spec->keys before anything else: an unknown key or CHAT_* variable, or a
+ * value out of bounds, stops the daemon naming it.  Settings read here:
  *   data_dir       CHAT_DATA_DIR   data directory ($XDG_DATA_HOME/chat)
  *   port           CHAT_PORT       gateway port (default 8080); daemon N
- *                                  listens on port + N unless
- *                                  <name>.port is set
+ *                                  of daemon_keys_daemons listens on
+ *                                  port + N unless <name>.port is set
  *   database       CHAT_DATABASE   "sqlite" or a postgresql:// URI
  *   log_level      CHAT_LOG_LEVEL  debug, info, warn, error
  *   <name>.host    listen address (127.0.0.1)
  *   <name>.port    listen port
  *   <name>.workers worker threads (4)
+ *   <name>.max_body largest request body (spec->max_body, else 1 MiB)
  */
 #ifndef CHAT_DAEMON_H
 #define CHAT_DAEMON_H
 
 #include <stddef.h>
+#include "config.h"
 #include "http-server.h"
 
-struct config;
 struct db;
 struct db_migration;
 struct pool;
@@ -38,11 +42,17 @@ struct daemon {
 	struct http_server *server;	/* owned */
 	int gateway_port;		/* the stack's public port */
 	int initialized;		/* spec->init succeeded */
+	struct config_schema schema;	/* what cfg is checked against */
+	const struct config_key *tables[8];	/* schema.tables */
 };
 
 struct daemon_spec {
-	const char *name;		/* "userd" */
-	int port_offset;		/* listens on gateway port + offset */
+	const char *name;		/* "userd"; its index in
+					 * daemon_keys_daemons is its port
+					 * offset (none: <name>.port needed) */
+	/* the daemon's key table (one of daemon-keys.h, or its own for a
+	 * program outside the stack); NULL: only the common keys */
+	const struct config_key *keys;
 	const struct http_route *routes;
 	size_t nroutes;
 	const struct db_migration *migrations;	/* NULL: no store */

@@ -23,58 +23,53 @@
 #include <string.h>
 
 #include "config.h"
+#include "daemon-keys.h"
 #include "err.h"
 #include "log.h"
 #include "util.h"
 #include "banned.h"
 
-/* One setting of [aid]: key, range, default, where it goes. */
+/* An integer setting of [aid] and where it goes; its range and default
+ * are in daemon_keys_aid. */
 struct aid_setting {
 	const char *key;
-	long min;
-	long max;
-	long def;
 	size_t off;			/* offsetof(struct aid, field), a long */
 };
 
 static const struct aid_setting aid_settings[] = {
-	{ "aid.echo_delay_ms", 0, 60000, 20,
-	  offsetof(struct aid, echo_delay_ms) },
-	{ "aid.retries", 0, 10, 2, offsetof(struct aid, retries) },
-	{ "aid.backoff_ms", 1, 60000, 250, offsetof(struct aid, backoff_ms) },
-	{ "aid.backoff_max_ms", 1, 600000, 8000,
-	  offsetof(struct aid, backoff_max_ms) },
-	{ "aid.idle_timeout_ms", 100, 3600000, 60000,
-	  offsetof(struct aid, idle_timeout_ms) },
-	{ "aid.connect_timeout_ms", 100, 60000, 3000,
+	{ "aid.echo_delay_ms", offsetof(struct aid, echo_delay_ms) },
+	{ "aid.retries", offsetof(struct aid, retries) },
+	{ "aid.backoff_ms", offsetof(struct aid, backoff_ms) },
+	{ "aid.backoff_max_ms", offsetof(struct aid, backoff_max_ms) },
+	{ "aid.idle_timeout_ms", offsetof(struct aid, idle_timeout_ms) },
+	{ "aid.connect_timeout_ms",
 	  offsetof(struct aid, connect_timeout_ms) },
-	{ "aid.context_window", 16, 100000000, 8192,
-	  offsetof(struct aid, context_window) },
+	{ "aid.context_window", offsetof(struct aid, context_window) },
 };
 
 static int aid_init(struct daemon *d, char *err, size_t errlen)
 {
 	struct aid *a = (struct aid *)d;
-	long max_response;
+	long max_response = 0;
 	size_t i;
 	int rc;
 
 	for (i = 0; i < sizeof(aid_settings) / sizeof(aid_settings[0]); i++) {
 		const struct aid_setting *s = &aid_settings[i];
 
-		rc = config_get_int(d->cfg, s->key, s->min, s->max, s->def,
+		rc = config_key_int(d->cfg, s->key,
 				    (long *)((char *)a + s->off), err, errlen);
 		if (rc < 0)
 			return rc;
 	}
-	rc = config_get_int(d->cfg, "aid.max_response", 1024, 1L << 30,
-			    1L << 20, &max_response, err, errlen);
+	rc = config_key_int(d->cfg, "aid.max_response", &max_response, err,
+			    errlen);
 	if (rc < 0)
 		return rc;
 	a->max_response = (size_t)max_response;
 	if (a->backoff_max_ms < a->backoff_ms)
 		a->backoff_max_ms = a->backoff_ms;
-	a->default_model = config_get(d->cfg, "aid.default_model", "echo");
+	a->default_model = config_key_str(d->cfg, "aid.default_model");
 	if (!*a->default_model)
 		a->default_model = "echo";
 	a->started_s = now_ms() / 1000;
@@ -120,7 +115,7 @@ static const struct http_route aid_routes[] = {
 /* Not const: the migration count is only known at link time. */
 static struct daemon_spec aid_spec = {
 	.name = "aid",
-	.port_offset = 4,
+	.keys = daemon_keys_aid,
 	.routes = aid_routes,
 	.nroutes = sizeof(aid_routes) / sizeof(aid_routes[0]),
 	.migrations = migrations_table,

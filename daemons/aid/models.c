@@ -309,10 +309,10 @@ static int model_read(struct aid *a, const char *name, struct aid_model *m,
 	if (!m->upstream)
 		return CHAT_ENOMEM;
 	snprintf(key, sizeof(key), "model.%s.context_window", name);
-	rc = config_get_int(a->d.cfg, key, 16, 100000000,
-			    m->prov == AID_PROV_ECHO ? MODELS_ECHO_CONTEXT :
-						       a->context_window,
-			    &cw, err, errlen);
+	/* the bounds: daemon_keys_aid; the default depends on the model */
+	cw = m->prov == AID_PROV_ECHO ? MODELS_ECHO_CONTEXT :
+					a->context_window;
+	rc = config_key_int(a->d.cfg, key, &cw, err, errlen);
 	if (rc < 0)
 		return rc;
 	m->context_window = cw;
@@ -447,14 +447,14 @@ static int fallbacks_check(struct aid *a, char *err, size_t errlen)
 int models_init(struct aid *a, char *err, size_t errlen)
 {
 	struct aid_target t;
-	bool detect, list;
+	bool detect = true, list = true;
 	int rc;
 
-	rc = config_get_bool(a->d.cfg, "aid.ollama_detect", true, &detect,
-			     err, errlen);
+	rc = config_key_bool(a->d.cfg, "aid.ollama_detect", &detect, err,
+			     errlen);
 	if (rc == 0)
-		rc = config_get_bool(a->d.cfg, "aid.discover", true, &list,
-				     err, errlen);
+		rc = config_key_bool(a->d.cfg, "aid.discover", &list, err,
+				     errlen);
 	if (rc == 0)
 		rc = providers_init(a, detect, list, err, errlen);
 	if (rc == 0)

@@ -15,6 +15,7 @@
 #include <stdatomic.h>
 #include <stdio.h>
 
+#include "daemon-keys.h"
 #include "db.h"
 #include "err.h"
 #include "log.h"
@@ -144,7 +145,7 @@ static const struct http_route chatd_routes[] = {
 
 static const struct daemon_spec chatd_spec = {
 	.name = "chatd",
-	.port_offset = 3,
+	.keys = daemon_keys_common,	/* chatd has no keys of its own */
 	.routes = chatd_routes,
 	.nroutes = sizeof(chatd_routes) / sizeof(chatd_routes[0]),
 	.migrations = chatd_migrations,

@@ -16,6 +16,7 @@
 #include <stdio.h>
 
 #include "config.h"
+#include "daemon-keys.h"
 #include "err.h"
 #include "log.h"
 #include "banned.h"
@@ -48,14 +49,14 @@ static int gatewayd_init(struct daemon *d, char *err, size_t errlen)
 
 	cache_init(&gw->keys);
 	cache_init(&gw->tokens);
-	rc = config_get_int(d->cfg, "gatewayd.idle_timeout_s", 1, 86400, 300,
-			    &idle_s, err, errlen);
+	rc = config_key_int(d->cfg, "gatewayd.idle_timeout_s", &idle_s, err,
+			    errlen);
 	if (rc == 0)
 		rc = routes_load(gw, err, errlen);
 	if (rc != 0)
 		goto fail;
 	gw->idle_timeout_ms = idle_s * 1000;
-	gw->metrics_token = config_get(d->cfg, "gatewayd.metrics_token", NULL);
+	gw->metrics_token = config_key_str(d->cfg, "gatewayd.metrics_token");
 	if (gw->metrics_token && !*gw->metrics_token)
 		gw->metrics_token = NULL;
 	for (i = 0; i < gw->nroutes; i++)
@@ -110,7 +111,7 @@ static const struct http_route gatewayd_routes[] = {
 
 static const struct daemon_spec gatewayd_spec = {
 	.name = "gatewayd",
-	.port_offset = 0,
+	.keys = daemon_keys_gatewayd,
 	.routes = gatewayd_routes,
 	.nroutes = sizeof(gatewayd_routes) / sizeof(gatewayd_routes[0]),
 	.app_size = sizeof(struct gatewayd),

@@ -20,6 +20,7 @@
 
 #include "config.h"
 #include "crypto.h"
+#include "daemon-keys.h"
 #include "err.h"
 #include "log.h"
 #include "pool.h"
@@ -73,7 +74,7 @@ static void sessiond_cron(void *app)
 static int sessiond_init(struct daemon *d, char *err, size_t errlen)
 {
 	struct sessiond *s = (struct sessiond *)d;
-	long refresh_s, cleanup_s, access_s, grace_s;
+	long refresh_s = 0, cleanup_s = 0, access_s = 0, grace_s = 0;
 	int rc;
 
 	rc = crypto_init();
@@ -81,20 +82,18 @@ static int sessiond_init(struct daemon *d, char *err, size_t errlen)
 		snprintf(err, errlen, "cannot initialise libsodium");
 		return rc;
 	}
-	rc = config_get_int(d->cfg, "sessiond.refresh_ttl_s", 60,
-			    366L * 86400, 604800, &refresh_s, err, errlen);
-	if (rc < 0)
-		return rc;
-	rc = config_get_int(d->cfg, "sessiond.refresh_grace_s", 0, 300, 10,
-			    &grace_s, err, errlen);
-	if (rc < 0)
-		return rc;
-	rc = config_get_int(d->cfg, "sessiond.cleanup_interval_s", 1, 86400,
-			    3600, &cleanup_s, err, errlen);
-	if (rc < 0)
-		return rc;
-	rc = config_get_int(d->cfg, "userd.access_ttl_s", 1, 86400, 900,
-			    &access_s, err, errlen);
+	/* bounds and defaults: daemon_keys_sessiond, daemon_keys_common */
+	rc = config_key_int(d->cfg, "sessiond.refresh_ttl_s", &refresh_s, err,
+			    errlen);
+	if (rc == 0)
+		rc = config_key_int(d->cfg, "sessiond.refresh_grace_s",
+				    &grace_s, err, errlen);
+	if (rc == 0)
+		rc = config_key_int(d->cfg, "sessiond.cleanup_interval_s",
+				    &cleanup_s, err, errlen);
+	if (rc == 0)
+		rc = config_key_int(d->cfg, "userd.access_ttl_s", &access_s,
+				    err, errlen);
 	if (rc < 0)
 		return rc;
 	s->refresh_ttl_ms = (int64_t)refresh_s * 1000;
@@ -145,7 +144,7 @@ static const struct http_route sessiond_routes[] = {
 /* Not const: the migration count is only known at link time. */
 static struct daemon_spec sessiond_spec = {
 	.name = "sessiond",
-	.port_offset = 2,
+	.keys = daemon_keys_sessiond,
 	.routes = sessiond_routes,
 	.nroutes = sizeof(sessiond_routes) / sizeof(sessiond_routes[0]),
 	.migrations = migrations_table,

@@ -29,6 +29,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "daemon-keys.h"
 #include "db.h"
 #include "err.h"
 #include "log.h"
@@ -38,22 +39,18 @@
 
 #define USERD_CRON_MS 60000
 
-static const char *const registration_modes[] = { "open", "closed", NULL };
-
 /* Reads the argon2id cost and sets it for the whole process. */
 static int userd_init_pwhash(struct daemon *d, char *err, size_t errlen)
 {
-	long ops = 0, mem_kib = 0;
+	/* the defaults are libsodium's; the bounds: daemon_keys_userd */
+	long ops = crypto_pwhash_OPSLIMIT_INTERACTIVE;
+	long mem_kib = crypto_pwhash_MEMLIMIT_INTERACTIVE / 1024;
 	int rc;
 
-	rc = config_get_int(d->cfg, "auth.argon2_ops", 1, 64,
-			    crypto_pwhash_OPSLIMIT_INTERACTIVE, &ops, err,
-			    errlen);
+	rc = config_key_int(d->cfg, "auth.argon2_ops", &ops, err, errlen);
 	if (rc == 0)
-		rc = config_get_int(d->cfg, "auth.argon2_mem_kib", 8,
-				    4L * 1024 * 1024,
-				    crypto_pwhash_MEMLIMIT_INTERACTIVE / 1024,
-				    &mem_kib, err, errlen);
+		rc = config_key_int(d->cfg, "auth.argon2_mem_kib", &mem_kib,
+				    err, errlen);
 	if (rc < 0)
 		return rc;
 	pwhash_set_limits((unsigned long long)ops, (size_t)mem_kib * 1024);
@@ -76,12 +73,6 @@ static int userd_init_dummy(struct userd *ud, char *err, size_t errlen)
 	return rc;
 }
 
-/* One integer setting of the table below. */
-struct userd_int_setting {
-	const char *key;
-	long min, max, def;
-};
-
 /* The throttle's and the hash pool's settings, in this order. */
 enum {
 	USERD_PAIR_FREE, USERD_ADDR_FREE, USERD_DELAY_MS, USERD_DELAY_MAX_S,
@@ -89,16 +80,15 @@ enum {
 	USERD_NLIMITS,
 };
 
-static const struct userd_int_setting userd_limits[USERD_NLIMITS] = {
-	[USERD_PAIR_FREE] = { "userd.login_free_failures", 1, 1000, 5 },
-	[USERD_ADDR_FREE] = { "userd.login_address_free_failures", 1,
-			      100000, 20 },
-	[USERD_DELAY_MS] = { "userd.login_delay_ms", 1, 60000, 1000 },
-	[USERD_DELAY_MAX_S] = { "userd.login_delay_max_s", 1, 86400, 900 },
-	[USERD_REGISTER_PER_HOUR] = { "userd.register_per_hour", 1, 1000000,
-				      10 },
-	[USERD_HASH_WORKERS] = { "userd.hash_workers", 1, 64, 0 },
-	[USERD_HASH_QUEUE] = { "userd.hash_queue", 1, 4096, 8 },
+/* Their keys; bounds and defaults are in daemon_keys_userd. */
+static const char *const userd_limits[USERD_NLIMITS] = {
+	[USERD_PAIR_FREE] = "userd.login_free_failures",
+	[USERD_ADDR_FREE] = "userd.login_address_free_failures",
+	[USERD_DELAY_MS] = "userd.login_delay_ms",
+	[USERD_DELAY_MAX_S] = "userd.login_delay_max_s",
+	[USERD_REGISTER_PER_HOUR] = "userd.register_per_hour",
+	[USERD_HASH_WORKERS] = "userd.hash_workers",
+	[USERD_HASH_QUEUE] = "userd.hash_queue",
 };
 
 /* Half the cores, at least one: anonymous hashing never takes them all. */
@@ -117,13 +107,11 @@ static int userd_init_limits(struct userd *ud, char *err, size_t errlen)
 	int rc = 0;
 
 	for (size_t i = 0; rc == 0 && i < USERD_NLIMITS; i++) {
-		const struct userd_int_setting *s = &userd_limits[i];
-		long def = s->def;
-
-		if (i == USERD_HASH_WORKERS)
-			def = userd_default_hash_workers();
-		rc = config_get_int(ud->d.cfg, s->key, s->min, s->max, def,
-				    &v[i], err, errlen);
+		/* the one default computed here */
+		v[i] = i == USERD_HASH_WORKERS ? userd_default_hash_workers()
+					       : 0;
+		rc = config_key_int(ud->d.cfg, userd_limits[i], &v[i], err,
+				    errlen);
 	}
 	if (rc < 0)
 		return rc;
@@ -149,7 +137,7 @@ static int userd_init_limits(struct userd *ud, char *err, size_t errlen)
 static int userd_init(struct daemon *d, char *err, size_t errlen)
 {
 	struct userd *ud = (struct userd *)d;
-	const char *mode = NULL;
+	const char *mode = "open";
 	long ttl = 0;
 	int rc;
 
@@ -161,11 +149,10 @@ static int userd_init(struct daemon *d, char *err, size_t errlen)
 	}
 	rc = userd_init_pwhash(d, err, errlen);
 	if (rc == 0)
-		rc = config_get_int(d->cfg, "userd.access_ttl_s", 1, 86400,
-				    900, &ttl, err, errlen);
+		rc = config_key_int(d->cfg, "userd.access_ttl_s", &ttl, err,
+				    errlen);
 	if (rc == 0)
-		rc = config_get_enum(d->cfg, "userd.registration",
-				     registration_modes, "open", &mode, err,
+		rc = config_key_enum(d->cfg, "userd.registration", &mode, err,
 				     errlen);
 	if (rc < 0)
 		return rc;
@@ -241,7 +228,7 @@ static const struct http_route userd_routes[] = {
 
 static const struct daemon_spec userd_spec = {
 	.name = "userd",
-	.port_offset = 1,
+	.keys = daemon_keys_userd,
 	.routes = userd_routes,
 	.nroutes = sizeof(userd_routes) / sizeof(userd_routes[0]),
 	.migrations = userd_migrations,

@@ -16,6 +16,7 @@
 
 #include "../../daemons/aid/aid.h"
 #include "config.h"
+#include "daemon-keys.h"
 #include "err.h"
 
 static char dir[] = "/tmp/test-aid-models-XXXXXX";
@@ -25,6 +26,15 @@ static const char base_conf[] =
 	"[aid]\n"
 	"ollama_detect = false\n"
 	"discover = false\n";
+
+/* The keys aid reads, as daemon_main gives them to it. */
+static const struct config_key *const aid_tables[] = {
+	daemon_keys_common, daemon_keys_aid, NULL,
+};
+static const struct config_schema aid_schema = {
+	.tables = aid_tables,
+	.daemons = daemon_keys_daemons,
+};
 
 /* Loads text (after base_conf) into a fresh struct aid and runs
  * models_init; rc of models_init, err its message. */
@@ -44,6 +54,7 @@ static int aid_load(struct aid *a, const char *text, char *err,
 	fclose(f);
 	rc = config_load(&a->d.cfg, path, true, err, errlen);
 	assert_int_equal(rc, 0);
+	config_use_schema(a->d.cfg, &aid_schema);
 	a->context_window = 8192;
 	a->default_model = config_get(a->d.cfg, "aid.default_model", "echo");
 	return models_init(a, err, errlen);

@@ -1,0 +1,170 @@
+/*
+ * daemon-keys.c - the configuration keys of the whole stack (see
+ * daemon-keys.h).  Sorted by section, then key; the help is one line, the
+ * full story is in man/chat.conf.5.  A default of NULL is computed by the
+ * daemon that reads the key, as the help says.
+ */
+#include "daemon-keys.h"
+
+#include <stddef.h>
+
+#include "banned.h"
+
+/* Entries, kept to one or two lines each. */
+#define KEY_INT(n, lo, hi, d, h) \
+	{ .name = (n), .type = CONFIG_INT, .min = (lo), .max = (hi), \
+	  .def = (d), .help = (h) }
+#define KEY_BOOL(n, d, h) \
+	{ .name = (n), .type = CONFIG_BOOL, .def = (d), .help = (h) }
+#define KEY_ENUM(n, c, d, h) \
+	{ .name = (n), .type = CONFIG_ENUM, .choices = (c), .def = (d), \
+	  .help = (h) }
+#define KEY_STR(n, d, h) \
+	{ .name = (n), .type = CONFIG_STRING, .def = (d), .help = (h) }
+#define KEY_URL(n, h) { .name = (n), .type = CONFIG_URL, .help = (h) }
+#define KEY_END { .name = NULL }
+
+static const char *const log_levels[] = {
+	"debug", "info", "warn", "error", NULL,
+};
+static const char *const registration_modes[] = { "open", "closed", NULL };
+static const char *const model_providers[] = {
+	"echo", "openai", "ollama", "anthropic", NULL,
+};
+
+const char *const daemon_keys_daemons[] = {
+	"gatewayd", "userd", "sessiond", "chatd", "aid", "analyticsd",
+	"notifyd", NULL,
+};
+
+const char *const daemon_keys_not_keys[] = {
+	"CHAT_API_KEY",		/* chatctl's credential */
+	"CHAT_BIN",		/* scripts/stack: where the binaries are */
+	"CHAT_BUILD",		/* scripts/test.sh: a private build */
+	"CHAT_CONFIG",		/* the config file itself */
+	"CHAT_FIXTURES",	/* tests: the fixtures' build */
+	"CHAT_FUZZ_*",		/* scripts/fuzz */
+	"CHAT_MODULE_DIR",	/* where chat-pg.so and chat-curl.so are */
+	"CHAT_ROOT",		/* tests: the checkout */
+	"CHAT_SERVER",		/* chatctl's and chatui's server */
+	"CHAT_TEST_*",		/* scripts/test.sh and the tests */
+	NULL,
+};
+
+const struct config_key daemon_keys_common[] = {
+	KEY_STR("data_dir", NULL, "data directory ($XDG_DATA_HOME/chat, "
+		"else ~/.local/share/chat, else /var/lib/chat)"),
+	KEY_STR("database", "sqlite", "sqlite, sqlite:PATH or a "
+		"postgresql:// URI"),
+	KEY_ENUM("log_level", log_levels, "info", "log level"),
+	KEY_INT("port", 1, 65535, "8080", "the stack's public port; daemon "
+		"N listens on port + N"),
+	/* <daemon>.KEY for every daemon */
+	{ .name = "host", .type = CONFIG_STRING, .def = "127.0.0.1",
+	  .flags = CONFIG_KEY_PER_DAEMON, .help = "listen address" },
+	{ .name = "max_body", .type = CONFIG_INT, .min = 1024,
+	  .max = 1L << 30, .flags = CONFIG_KEY_PER_DAEMON,
+	  .help = "largest request body (1 MiB; aid 16 MiB)" },
+	{ .name = "port", .type = CONFIG_INT, .min = 1, .max = 65535,
+	  .flags = CONFIG_KEY_PER_DAEMON,
+	  .help = "listen port (port + the daemon's offset)" },
+	{ .name = "url", .type = CONFIG_URL, .flags = CONFIG_KEY_PER_DAEMON,
+	  .help = "base URL the other daemons reach it at (http://host:port)" },
+	{ .name = "workers", .type = CONFIG_INT, .min = 1, .max = 256,
+	  .def = "4", .flags = CONFIG_KEY_PER_DAEMON,
+	  .help = "worker threads" },
+	/* userd makes access tokens; sessiond must know how long they live */
+	KEY_INT("userd.access_ttl_s", 1, 86400, "900",
+		"access token lifetime in seconds"),
+	KEY_END,
+};
+
+const struct config_key daemon_keys_gatewayd[] = {
+	KEY_INT("gatewayd.idle_timeout_s", 1, 86400, "300",
+		"an upstream silent this long mid-answer is dropped"),
+	KEY_STR("gatewayd.metrics_token", NULL,
+		"bearer token of /metrics (unset: not served)"),
+	KEY_STR("routes.*", NULL, "path prefix -> daemon"),
+	KEY_END,
+};
+
+const struct config_key daemon_keys_userd[] = {
+	KEY_INT("auth.argon2_mem_kib", 8, 4L * 1024 * 1024, NULL,
+		"argon2id memory in KiB (libsodium's interactive limit)"),
+	KEY_INT("auth.argon2_ops", 1, 64, NULL,
+		"argon2id passes (libsodium's interactive limit)"),
+	KEY_INT("userd.hash_queue", 1, 4096, "8",
+		"logins waiting for the hash threads, then 503"),
+	KEY_INT("userd.hash_workers", 1, 64, NULL,
+		"password hash threads (half the cores, at least 1)"),
+	KEY_INT("userd.login_address_free_failures", 1, 100000, "20",
+		"failures of one address before logins wait"),
+	KEY_INT("userd.login_delay_max_s", 1, 86400, "900",
+		"the longest wait of a throttled login"),
+	KEY_INT("userd.login_delay_ms", 1, 60000, "1000",
+		"the first wait, doubled per failure"),
+	KEY_INT("userd.login_free_failures", 1, 1000, "5",
+		"failures of one (username, address) before logins wait"),
+	KEY_INT("userd.register_per_hour", 1, 1000000, "10",
+		"registrations per address and hour"),
+	KEY_ENUM("userd.registration", registration_modes, "open",
+		 "open or closed (the first account is always allowed)"),
+	KEY_END,
+};
+
+const struct config_key daemon_keys_sessiond[] = {
+	KEY_INT("sessiond.cleanup_interval_s", 1, 86400, "3600",
+		"how often old rows are deleted"),
+	KEY_INT("sessiond.refresh_grace_s", 0, 300, "10",
+		"a used refresh token still gets its successor this long"),
+	KEY_INT("sessiond.refresh_ttl_s", 60, 366L * 86400, "604800",
+		"refresh token and idle session lifetime"),
+	KEY_END,
+};
+
+const struct config_key daemon_keys_aid[] = {
+	KEY_INT("aid.backoff_max_ms", 1, 600000, "8000",
+		"ceiling of any wait before a retry"),
+	KEY_INT("aid.backoff_ms", 1, 60000, "250",
+		"first back-off ceiling, doubled per retry"),
+	KEY_INT("aid.connect_timeout_ms", 100, 60000, "3000",
+		"connecting to an upstream"),
+	KEY_INT("aid.context_window", 16, 100000000, "8192",
+		"tokens of models without their own"),
+	KEY_STR("aid.default_model", "echo",
+		"model of requests that name none"),
+	KEY_BOOL("aid.discover", "true",
+		 "list the upstreams' models at start"),
+	KEY_INT("aid.echo_delay_ms", 0, 60000, "20",
+		"pause between the echo model's words"),
+	KEY_INT("aid.idle_timeout_ms", 100, 3600000, "60000",
+		"an upstream silent this long fails"),
+	KEY_INT("aid.max_response", 1024, 1L << 30, "1048576",
+		"bytes of answer text, then finish reason length"),
+	KEY_STR("aid.models", "", "named models, separated by commas"),
+	KEY_BOOL("aid.ollama_detect", "true",
+		 "probe a local Ollama when ollama.url is unset"),
+	KEY_INT("aid.retries", 0, 10, "2",
+		"extra attempts on 429, 5xx or a connect failure"),
+	KEY_STR("anthropic.api_key", NULL, "Anthropic API key"),
+	KEY_URL("anthropic.base_url",
+		"Anthropic base URL (https://api.anthropic.com)"),
+	KEY_STR("model.*.aliases", NULL, "other names, separated by commas"),
+	KEY_INT("model.*.context_window", 16, 100000000, NULL,
+		"tokens (aid.context_window; echo 1000000)"),
+	KEY_STR("model.*.fallback", NULL, "models tried when it is down"),
+	KEY_ENUM("model.*.provider", model_providers, NULL,
+		 "echo, openai, ollama or anthropic (required)"),
+	KEY_STR("model.*.upstream", NULL, "its name at the upstream"),
+	KEY_URL("ollama.url", "Ollama base URL (unset: see "
+		"aid.ollama_detect)"),
+	KEY_STR("openai.api_key", NULL, "OpenAI-compatible API key"),
+	KEY_URL("openai.base_url", "OpenAI-compatible base URL, up to /v1 "
+		"(https://api.openai.com/v1)"),
+	KEY_END,
+};
+
+const struct config_key *const daemon_keys_stack[] = {
+	daemon_keys_common, daemon_keys_gatewayd, daemon_keys_userd,
+	daemon_keys_sessiond, daemon_keys_aid, NULL,
+};
