@@ -1448,7 +1448,8 @@ static void app_events(struct app *a)
 				a->login = true;
 				a->logged_in = false;
 				snprintf(a->login_msg, sizeof(a->login_msg),
-					 "%s", auth_have(&a->auth) ? "" :
+					 "%s", ev->message[0] ? ev->message :
+					 auth_have(&a->auth) ? "" :
 					 "please log in");
 			}
 			break;

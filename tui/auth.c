@@ -161,9 +161,11 @@ static int auth_refresh(struct auth *a, bool force, char *err,
 	return rc;
 }
 
-int auth_token(struct auth *a, bool force, char *out, size_t outlen,
-	       char *err, size_t errlen)
+int auth_token_ex(struct auth *a, bool force, int64_t after, char *out,
+		  size_t outlen, int64_t *expires_at, char *err,
+		  size_t errlen)
 {
+	bool stale;
 	int rc = 0;
 
 	pthread_mutex_lock(&a->mu);
@@ -172,15 +174,27 @@ int auth_token(struct auth *a, bool force, char *out, size_t outlen,
 		rc = CHAT_EAUTH;
 		goto out;
 	}
-	if (force || client_expiring(&a->creds, time(NULL)))
-		rc = auth_refresh(a, force, err, errlen);
+	/* a token no newer than the caller's is as good as refused: a
+	 * file holding it does not count as fresher either */
+	stale = after && a->creds.expires_at <= after;
+	if (force || stale || client_expiring(&a->creds, time(NULL)))
+		rc = auth_refresh(a, force || stale, err, errlen);
 	if (rc == 0 && strlen(a->creds.access_token) >= outlen)
 		rc = CHAT_ETOOBIG;
-	if (rc == 0)
+	if (rc == 0) {
 		snprintf(out, outlen, "%s", a->creds.access_token);
+		if (expires_at)
+			*expires_at = a->creds.expires_at;
+	}
 out:
 	pthread_mutex_unlock(&a->mu);
 	return rc;
+}
+
+int auth_token(struct auth *a, bool force, char *out, size_t outlen,
+	       char *err, size_t errlen)
+{
+	return auth_token_ex(a, force, 0, out, outlen, NULL, err, errlen);
 }
 
 int auth_login(struct auth *a, const char *username, const char *password,

@@ -44,7 +44,8 @@ enum ev_kind {
 	EV_REST,		/* a REST answer (rest.c) */
 	EV_WS_FRAME,		/* a frame from /v1/ws, parsed */
 	EV_WS_STATE,		/* the WebSocket opened, closed, waits */
-	EV_AUTH_LOST,		/* the login is gone: show the login screen */
+	EV_AUTH_LOST,		/* the login is gone: show the login screen
+				 * (message: why, may be "") */
 };
 
 enum ws_state {
@@ -115,6 +116,15 @@ void auth_username(struct auth *a, char *out, size_t outlen);
  * CHAT_EUPSTREAM: the server could not be asked (detail in err). */
 int auth_token(struct auth *a, bool force, char *out, size_t outlen,
 	       char *err, size_t errlen);
+/* auth_token for the WebSocket's in-band renewal: also refreshes when
+ * the login's token expires no later than after (unix seconds, 0: no
+ * such rule), so that the answer outlives the token the caller holds;
+ * *expires_at (may be NULL) gets the answer's expiry (unix seconds, as
+ * the login recorded it).  Any thread; blocks for the refresh's HTTP
+ * call. */
+int auth_token_ex(struct auth *a, bool force, int64_t after, char *out,
+		  size_t outlen, int64_t *expires_at, char *err,
+		  size_t errlen);
 /* Logs in (register first when do_register) and saves the file.
  * CHAT_EAUTH with the server's message in err when refused. */
 int auth_login(struct auth *a, const char *username, const char *password,
@@ -214,6 +224,21 @@ void ws_note_event_id(struct ws *w, uint64_t id);
 /* Backoff before attempt n (0 = first retry): 500 ms doubled each time,
  * at most 15 s, +-25 % jitter from rnd (0..1). */
 int64_t ws_backoff_ms(unsigned attempt, double rnd);
+/* The exp claim (unix seconds) of a JWT, read without checking the
+ * signature (the gateway checks it); 0 when token has none. */
+int64_t ws_token_exp(const char *token);
+/* How long from now to renew a token with left_ms to go and a lifetime
+ * of life_ms: when a third of its lifetime, at most 60 s, is left
+ * (never negative). */
+int64_t ws_renew_in_ms(int64_t left_ms, int64_t life_ms);
+/* frame as the gateway's answer to our auth frame ref ("" none): 1
+ * auth_ok (*expires_in_s: its data.expires_in, -1 when absent or
+ * malformed), -1 an error frame with that ref, 0 anything else. */
+int ws_auth_answer(const cJSON *frame, const char *ref,
+		   int64_t *expires_in_s);
+/* True when a close (code, reason) ends the session itself, which no
+ * refresh can cure: 4401 "session_revoked" or "credential_revoked". */
+bool ws_close_is_final(int code, const char *reason);
 
 /* ---- state.c: conversations and messages (pure) ---- */
 

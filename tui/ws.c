@@ -13,6 +13,21 @@
  * (ws-frame.h), the same codec the server reads with, fuzzed in both
  * roles.  A 401 (refused upgrade or close 4401) makes the next attempt
  * refresh the token first.
+ *
+ * Token lifetime: the gateway closes a socket (4401 "token_expired")
+ * when the access token it was opened with expires, unless a fresh one
+ * arrives in-band.  So, while open, when less than a third of the
+ * token's lifetime (at most 60 s) is left, a fresh token is sent as
+ * {"type":"auth","ref":R,"token":...}; the gateway answers "auth_ok"
+ * (the socket now lives by the new token) or an error (then we close and
+ * reconnect with a forced refresh).  A 4401 that says the session itself
+ * is over ("session_revoked", "credential_revoked") is final: the UI is
+ * told (EV_AUTH_LOST) and nothing is tried until a login kicks us.
+ *
+ * Tokens come from auth.c, whose refresh is a blocking HTTP call: it
+ * runs on a short-lived helper thread (struct ws_token), one at a time,
+ * whose answer is picked up by ws_tick, so that this thread never waits
+ * on the network and keeps reading frames meanwhile.
  */
 #include "chatui.h"
 
@@ -23,6 +38,7 @@
 #include <sys/random.h>
 #include <time.h>
 
+#include "b64url.h"
 #include "err.h"
 #include "util.h"
 #include "ws-frame.h"
@@ -32,6 +48,37 @@
 #define WS_HEAD_MAX (16u * 1024)	/* the server's answer to the upgrade */
 #define WS_HANDSHAKE_S 10
 #define WS_TICK_US (100 * LWS_US_PER_MS)
+#define WS_TOKEN_MAX 4096
+#define WS_RENEW_MARGIN_MS 60000	/* renew at most this long before */
+#define WS_RENEW_RETRY_MS 5000		/* after a failed renewal */
+#define WS_AUTH_FMT "{\"type\":\"auth\",\"ref\":\"%s\",\"token\":\"%s\"}"
+
+/* The token helper: a short-lived thread asking auth.c for a token, for
+ * a connection (renew false) or for the open socket (renew true).  The
+ * job is set before the thread starts; the answer is under mu until
+ * done, and the thread is joined once done is seen. */
+struct ws_token {
+	pthread_t thread;
+	bool running;			/* started, not joined (ws thread) */
+	bool renew;			/* the job: what for */
+	bool force;			/* auth_token_ex's force and after */
+	int64_t after;
+	unsigned gen;			/* renew: the connection it is for */
+	struct auth *auth;
+	struct lws_context *ctx;	/* woken when done */
+	pthread_mutex_t mu;
+	bool done;			/* under mu */
+	int rc;				/* the answer, read after the join */
+	char token[WS_TOKEN_MAX];	/* wiped once used */
+	int64_t expires_at;		/* unix seconds (the login's record) */
+	char err[256];
+};
+
+/* 4401 reasons no refresh can cure: the session (or API key) is gone. */
+static const char *const ws_final_reasons[] = {
+	"session_revoked",
+	"credential_revoked",
+};
 
 /* The thread's own state (touched by the ws thread only). */
 struct ws_conn {
@@ -43,7 +90,10 @@ struct ws_conn {
 	unsigned attempt;		/* failures since the last open */
 	int64_t retry_at;		/* mono_ms of the next try, 0 now */
 	int close_code;
-	char token[4096];
+	char close_reason[64];		/* of the server's close frame */
+	bool ended;			/* the session is over: no retry */
+	char ended_why[256];		/* for the login screen */
+	char token[WS_TOKEN_MAX];
 	char address[512];
 	char path[1200];
 	char prefix[256];		/* the server URL's path, no / end */
@@ -52,6 +102,19 @@ struct ws_conn {
 	struct buf rx;
 	unsigned seed;
 	lws_sorted_usec_list_t tick;
+	struct ws_token tok;
+	/* the token of the open socket (reset by ws_connect) */
+	unsigned gen;			/* counts connections */
+	int64_t tok_expires_at;		/* unix s, as the login records it */
+	int64_t tok_exp_ms;		/* wall ms: the earlier of that and
+					 * the token's exp claim; 0 unknown */
+	int64_t tok_life_ms;		/* its lifetime when we got it */
+	int64_t renew_at;		/* mono_ms to renew it; 0 none */
+	unsigned auth_seq;
+	char auth_ref[32];		/* our auth frame's ref, "" none */
+	struct ws_out *auth_out;	/* that frame, to send (holds the
+					 * token: wiped when freed) */
+	int64_t auth_expires_at, auth_exp_ms, auth_life_ms;	/* its token */
 	/* the connection in progress (reset by ws_connect) */
 	bool live;			/* ws_closed not yet called for it */
 	char key[32];			/* Sec-WebSocket-Key sent */
@@ -67,6 +130,82 @@ struct ws_conn {
 };
 
 static struct ws_conn *ws_the_conn;	/* for the lws callback */
+
+static void ws_tick(lws_sorted_usec_list_t *sul);
+
+/* ---- pure parts (tests/unit/test-tui-ws.c) ---- */
+
+int64_t ws_token_exp(const char *token)
+{
+	const char *p = strchr(token, '.'), *q;
+	char json[2048];
+	const cJSON *exp;
+	cJSON *o;
+	size_t n;
+	int64_t v = 0;
+
+	q = p ? strchr(p + 1, '.') : NULL;
+	if (!q || b64url_decode(p + 1, (size_t)(q - p - 1), json,
+				sizeof(json), &n) < 0)
+		return 0;
+	o = cJSON_ParseWithLength(json, n);
+	exp = cJSON_GetObjectItemCaseSensitive(o, "exp");
+	/* a unix time in seconds this side of the year 33658 */
+	if (cJSON_IsNumber(exp) && exp->valuedouble >= 1 &&
+	    exp->valuedouble < 1e12)
+		v = (int64_t)exp->valuedouble;
+	cJSON_Delete(o);
+	return v;
+}
+
+int64_t ws_renew_in_ms(int64_t left_ms, int64_t life_ms)
+{
+	int64_t margin = life_ms / 3;
+
+	if (margin > WS_RENEW_MARGIN_MS)
+		margin = WS_RENEW_MARGIN_MS;
+	if (margin < 0)
+		margin = 0;
+	return left_ms - margin > 0 ? left_ms - margin : 0;
+}
+
+int ws_auth_answer(const cJSON *frame, const char *ref,
+		   int64_t *expires_in_s)
+{
+	const cJSON *type = cJSON_GetObjectItemCaseSensitive(frame, "type");
+	const cJSON *r = cJSON_GetObjectItemCaseSensitive(frame, "ref");
+	const cJSON *data = cJSON_GetObjectItemCaseSensitive(frame, "data");
+	const cJSON *ei = cJSON_GetObjectItemCaseSensitive(data,
+							   "expires_in");
+
+	*expires_in_s = -1;
+	if (!ref[0] || !cJSON_IsString(type) || !cJSON_IsString(r) ||
+	    strcmp(r->valuestring, ref) != 0)
+		return 0;
+	if (strcmp(type->valuestring, "error") == 0)
+		return -1;
+	if (strcmp(type->valuestring, "auth_ok") != 0)
+		return 0;
+	if (cJSON_IsNumber(ei) && ei->valuedouble >= 0 &&
+	    ei->valuedouble <= 366.0 * 86400)
+		*expires_in_s = (int64_t)ei->valuedouble;
+	return 1;
+}
+
+bool ws_close_is_final(int code, const char *reason)
+{
+	size_t i;
+
+	if (code != 4401)
+		return false;
+	for (i = 0; i < sizeof(ws_final_reasons) /
+			sizeof(ws_final_reasons[0]); i++)
+		if (strcmp(reason, ws_final_reasons[i]) == 0)
+			return true;
+	return false;
+}
+
+/* ---- the connection ---- */
 
 int64_t ws_backoff_ms(unsigned attempt, double rnd)
 {
@@ -93,10 +232,41 @@ static void ws_post_state(struct ws_conn *c, enum ws_state s)
 	evq_post(c->w->evq, ev);
 }
 
-static void ws_closed(struct ws_conn *c)
+/* The next attempt after a backoff. */
+static void ws_retry_later(struct ws_conn *c)
 {
 	double rnd = (double)rand_r(&c->seed) / (double)RAND_MAX;
 
+	c->retry_at = mono_ms() + ws_backoff_ms(c->attempt, rnd);
+	c->attempt++;
+	ws_post_state(c, WS_WAITING);
+}
+
+/* The login is gone (why: for the login screen): idle until a login
+ * kicks us. */
+static void ws_auth_lost(struct ws_conn *c, const char *why)
+{
+	struct ui_event *ev = ui_event_new(EV_AUTH_LOST);
+
+	if (ev) {
+		snprintf(ev->message, sizeof(ev->message), "%s", why);
+		evq_post(c->w->evq, ev);
+	}
+	c->retry_at = -1;
+	ws_post_state(c, WS_IDLE);
+}
+
+static void ws_free_auth_out(struct ws_conn *c)
+{
+	if (!c->auth_out)
+		return;
+	memset(c->auth_out->data, 0, LWS_PRE + c->auth_out->len);
+	free(c->auth_out);
+	c->auth_out = NULL;
+}
+
+static void ws_closed(struct ws_conn *c)
+{
 	if (!c->live)
 		return;		/* a failed connect reports twice */
 	c->live = false;
@@ -104,15 +274,70 @@ static void ws_closed(struct ws_conn *c)
 	c->wsi = NULL;
 	c->connecting = false;
 	memset(c->token, 0, sizeof(c->token));
+	ws_free_auth_out(c);
+	c->auth_ref[0] = '\0';
+	c->renew_at = 0;
 	if (c->opened)
 		c->attempt = 0;
 	c->opened = false;
 	pthread_mutex_lock(&c->w->mu);
 	c->w->open = false;
 	pthread_mutex_unlock(&c->w->mu);
-	c->retry_at = mono_ms() + ws_backoff_ms(c->attempt, rnd);
-	c->attempt++;
-	ws_post_state(c, WS_WAITING);
+	if (c->ended) {
+		c->ended = false;
+		ws_auth_lost(c, c->ended_why);
+		return;
+	}
+	ws_retry_later(c);
+}
+
+/* When a token given by auth.c (expires_at: the login's record) ends,
+ * in wall ms: the earlier of the record and the token's own exp claim
+ * (the record is up to a second late, the claim off by any clock
+ * skew); and its lifetime from now. */
+static void ws_token_times(const char *token, int64_t expires_at,
+			   int64_t *exp_ms, int64_t *life_ms)
+{
+	int64_t claim = ws_token_exp(token);
+
+	*exp_ms = expires_at * 1000;
+	if (claim && claim * 1000 < *exp_ms)
+		*exp_ms = claim * 1000;
+	*life_ms = *exp_ms - now_ms();
+}
+
+/* The open socket's token is known: when to renew it. */
+static void ws_schedule_renew(struct ws_conn *c)
+{
+	c->renew_at = c->tok_exp_ms ?
+		      mono_ms() + ws_renew_in_ms(c->tok_exp_ms - now_ms(),
+						 c->tok_life_ms) : 0;
+}
+
+/* The gateway's answer to our auth frame: 1 auth_ok (expires_in_s: what
+ * it says is left, -1 unsaid), -1 refused: close, and reconnect with a
+ * fresh token (the old one may be what it refused). */
+static void ws_auth_answered(struct ws_conn *c, int rc, int64_t expires_in_s)
+{
+	int64_t by_gateway;
+
+	c->auth_ref[0] = '\0';
+	if (rc < 0) {
+		c->force_refresh = true;
+		if (!c->close_out && c->wsi) {
+			c->close_out = 1000;
+			lws_callback_on_writable(c->wsi);
+		}
+		return;
+	}
+	c->tok_expires_at = c->auth_expires_at;
+	c->tok_exp_ms = c->auth_exp_ms;
+	c->tok_life_ms = c->auth_life_ms;
+	/* the gateway rounds down: never later than what it counts */
+	by_gateway = now_ms() + expires_in_s * 1000;
+	if (expires_in_s >= 0 && by_gateway < c->tok_exp_ms)
+		c->tok_exp_ms = by_gateway;
+	ws_schedule_renew(c);
 }
 
 static void ws_frame(struct ws_conn *c)
@@ -127,6 +352,16 @@ static void ws_frame(struct ws_conn *c)
 	if (!cJSON_IsObject(json)) {
 		cJSON_Delete(json);
 		return;
+	}
+	if (c->auth_ref[0]) {
+		int64_t expires_in;
+		int rc = ws_auth_answer(json, c->auth_ref, &expires_in);
+
+		if (rc != 0) {
+			cJSON_Delete(json);
+			ws_auth_answered(c, rc, expires_in);
+			return;
+		}
 	}
 	id = cJSON_GetObjectItemCaseSensitive(json, "id");
 	if (cJSON_IsString(id)) {
@@ -163,6 +398,7 @@ static int ws_send_frame(struct lws *wsi, int opcode, const void *data,
 		memcpy(buf + LWS_PRE + h, data, len);
 	ws_frame_mask(buf + LWS_PRE + h, len, mask, 0);
 	n = lws_write(wsi, buf + LWS_PRE, h + len, LWS_WRITE_RAW);
+	memset(buf + LWS_PRE + h, 0, len);	/* an auth frame's token */
 	free(buf);
 	return n < (int)(h + len) ? -1 : 0;
 }
@@ -193,6 +429,16 @@ static int ws_writable(struct ws_conn *c, struct lws *wsi)
 	}
 	if (!c->opened)
 		return 0;
+	if (c->auth_out) {		/* before the UI's frames: it is due */
+		rc = ws_send_frame(wsi, WS_OP_TEXT,
+				   c->auth_out->data + LWS_PRE,
+				   c->auth_out->len);
+		ws_free_auth_out(c);
+		if (rc)
+			return -1;
+		lws_callback_on_writable(wsi);
+		return 0;
+	}
 	pthread_mutex_lock(&c->w->mu);
 	o = c->w->head;
 	if (o) {
@@ -248,6 +494,7 @@ static void ws_established(struct ws_conn *c, struct lws *wsi)
 	c->force_refresh = false;
 	c->close_code = 0;
 	lws_set_timeout(wsi, NO_PENDING_TIMEOUT, 0);
+	ws_schedule_renew(c);
 	pthread_mutex_lock(&c->w->mu);
 	c->w->open = true;
 	pthread_mutex_unlock(&c->w->mu);
@@ -258,6 +505,7 @@ static void ws_established(struct ws_conn *c, struct lws *wsi)
 /* A whole control frame from the server; -1 closes now. */
 static int ws_control(struct ws_conn *c, struct lws *wsi, int opcode)
 {
+	size_t n;
 	int code;
 
 	if (opcode == WS_OP_PING) {
@@ -272,8 +520,21 @@ static int ws_control(struct ws_conn *c, struct lws *wsi, int opcode)
 	if (ws_frame_close_code(c->ctl, c->ctl_len, &code) != 0)
 		code = 1002;
 	c->close_code = code;
+	/* the reason, printable ASCII only: it may reach the screen */
+	c->close_reason[0] = '\0';
+	for (n = 0; code != 1002 && n + 2 < c->ctl_len &&
+		    n + 1 < sizeof(c->close_reason); n++)
+		c->close_reason[n] = c->ctl[n + 2] >= 0x20 &&
+				     c->ctl[n + 2] < 0x7f ?
+				     (char)c->ctl[n + 2] : '?';
+	c->close_reason[n] = '\0';
 	if (code == 4401)
 		c->force_refresh = true;
+	if (!c->ended && ws_close_is_final(code, c->close_reason)) {
+		c->ended = true;
+		snprintf(c->ended_why, sizeof(c->ended_why), "the session has "
+			 "ended (%s); log in again", c->close_reason);
+	}
 	if (c->close_sent)
 		return -1;
 	c->close_out = code == 1005 ? 1000 : code;
@@ -393,6 +654,8 @@ static int ws_callback(struct lws *wsi, enum lws_callback_reasons reason,
 	case LWS_CALLBACK_EVENT_WAIT_CANCELLED:
 		if (c->wsi && c->opened)
 			lws_callback_on_writable(c->wsi);
+		if (c->tok.running)	/* its answer may be in: look now */
+			lws_sul_schedule(c->ctx, 0, &c->tick, ws_tick, 1);
 		return 0;
 	default:
 		break;
@@ -425,26 +688,12 @@ static int ws_parse_server(struct ws_conn *c, const char *server)
 	return 0;
 }
 
+/* Opens a connection with the token in c->token. */
 static void ws_connect(struct ws_conn *c)
 {
 	struct lws_client_connect_info ci;
-	char err[256];
 	uint64_t last;
-	int rc;
 
-	rc = auth_token(c->w->auth, c->force_refresh, c->token,
-			sizeof(c->token), err, sizeof(err));
-	if (rc == CHAT_EAUTH) {
-		evq_post(c->w->evq, ui_event_new(EV_AUTH_LOST));
-		c->retry_at = -1;	/* until a login kicks us */
-		ws_post_state(c, WS_IDLE);
-		return;
-	}
-	if (rc < 0) {
-		c->close_code = 0;
-		ws_closed(c);
-		return;
-	}
 	c->force_refresh = false;
 	pthread_mutex_lock(&c->w->mu);
 	last = c->w->last_event_id;
@@ -472,6 +721,12 @@ static void ws_connect(struct ws_conn *c)
 	c->pong_due = false;
 	c->close_out = 0;
 	c->close_sent = false;
+	c->close_reason[0] = '\0';
+	c->ended = false;
+	c->gen++;
+	c->renew_at = 0;
+	c->auth_ref[0] = '\0';
+	ws_free_auth_out(c);
 	c->live = true;
 	c->connecting = true;
 	c->retry_at = 0;
@@ -484,11 +739,148 @@ static void ws_connect(struct ws_conn *c)
 	 * is up: it is wiped once the attempt ends (ws_closed, established) */
 }
 
+/* ---- the token helper ---- */
+
+static void *ws_token_main(void *arg)
+{
+	struct ws_token *t = arg;
+	char token[WS_TOKEN_MAX], err[256] = "";
+	int64_t expires_at = 0;
+	int rc;
+
+	rc = auth_token_ex(t->auth, t->force, t->after, token, sizeof(token),
+			   &expires_at, err, sizeof(err));
+	pthread_mutex_lock(&t->mu);
+	t->rc = rc;
+	if (rc == 0)
+		memcpy(t->token, token, sizeof(t->token));
+	t->expires_at = expires_at;
+	snprintf(t->err, sizeof(t->err), "%s", err[0] ? err :
+		 chat_strerror(rc));
+	t->done = true;
+	pthread_mutex_unlock(&t->mu);
+	memset(token, 0, sizeof(token));
+	/* the context outlives us: ws_main joins us before destroying it */
+	lws_cancel_service(t->ctx);
+	return NULL;
+}
+
+/* Starts the helper; -1 when no thread could be made. */
+static int ws_token_start(struct ws_conn *c, bool renew, bool force,
+			  int64_t after)
+{
+	struct ws_token *t = &c->tok;
+
+	t->renew = renew;
+	t->force = force;
+	t->after = after;
+	t->gen = c->gen;
+	t->auth = c->w->auth;
+	t->ctx = c->ctx;
+	t->done = false;
+	t->rc = 0;
+	if (pthread_create(&t->thread, NULL, ws_token_main, t) != 0)
+		return -1;
+	t->running = true;
+	return 0;
+}
+
+/* A token for a connection came: connect, or wait, or give up. */
+static void ws_token_for_connect(struct ws_conn *c)
+{
+	struct ws_token *t = &c->tok;
+
+	if (t->rc == CHAT_EAUTH) {
+		ws_auth_lost(c, t->err);
+		return;
+	}
+	if (t->rc < 0) {
+		c->close_code = 0;
+		ws_retry_later(c);
+		return;
+	}
+	memcpy(c->token, t->token, sizeof(c->token));
+	c->tok_expires_at = t->expires_at;
+	ws_token_times(t->token, t->expires_at, &c->tok_exp_ms,
+		       &c->tok_life_ms);
+	ws_connect(c);
+}
+
+/* A fresh token for the open socket came: the auth frame that carries
+ * it goes out before anything else. */
+static void ws_token_for_socket(struct ws_conn *c)
+{
+	struct ws_token *t = &c->tok;
+	struct ws_out *o;
+	int n;
+
+	if (!c->wsi || !c->opened || t->gen != c->gen || c->close_out)
+		return;			/* that socket is gone */
+	if (t->rc == CHAT_EAUTH) {
+		/* the login is over: close, then idle (ws_closed) */
+		snprintf(c->ended_why, sizeof(c->ended_why), "%s", t->err);
+		c->ended = true;
+		c->close_out = 1000;
+		lws_callback_on_writable(c->wsi);
+		return;
+	}
+	/* a JWT needs no escaping; anything else is not sent */
+	if (t->rc < 0 || t->expires_at <= c->tok_expires_at ||
+	    strspn(t->token, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstu"
+		   "vwxyz0123456789-_.") != strlen(t->token)) {
+		c->renew_at = mono_ms() + WS_RENEW_RETRY_MS;
+		return;
+	}
+	snprintf(c->auth_ref, sizeof(c->auth_ref), "chatui-auth-%u",
+		 ++c->auth_seq);
+	/* one exact allocation: no copy of the token left behind */
+	n = snprintf(NULL, 0, WS_AUTH_FMT, c->auth_ref, t->token);
+	o = n > 0 ? malloc(sizeof(*o) + LWS_PRE + (size_t)n + 1) : NULL;
+	if (!o) {
+		c->auth_ref[0] = '\0';
+		c->renew_at = mono_ms() + WS_RENEW_RETRY_MS;
+		return;
+	}
+	snprintf((char *)o->data + LWS_PRE, (size_t)n + 1, WS_AUTH_FMT,
+		 c->auth_ref, t->token);
+	o->next = NULL;
+	o->len = (size_t)n;
+	c->auth_out = o;
+	c->auth_expires_at = t->expires_at;
+	ws_token_times(t->token, t->expires_at, &c->auth_exp_ms,
+		       &c->auth_life_ms);
+	lws_callback_on_writable(c->wsi);
+}
+
+/* Takes the helper's answer when it is in. */
+static void ws_token_poll(struct ws_conn *c)
+{
+	struct ws_token *t = &c->tok;
+	bool done;
+
+	if (!t->running)
+		return;
+	pthread_mutex_lock(&t->mu);
+	done = t->done;
+	pthread_mutex_unlock(&t->mu);
+	if (!done)
+		return;
+	pthread_join(t->thread, NULL);
+	t->running = false;
+	if (t->renew)
+		ws_token_for_socket(c);
+	else
+		ws_token_for_connect(c);
+	memset(t->token, 0, sizeof(t->token));
+}
+
 static void ws_tick(lws_sorted_usec_list_t *sul)
 {
 	struct ws_conn *c = lws_container_of(sul, struct ws_conn, tick);
+	int64_t now = mono_ms();
 	bool kick;
 
+	ws_token_poll(c);
 	pthread_mutex_lock(&c->w->mu);
 	kick = c->w->kick;
 	c->w->kick = false;
@@ -497,9 +889,16 @@ static void ws_tick(lws_sorted_usec_list_t *sul)
 		c->attempt = 0;
 		c->retry_at = 0;
 	}
-	if (!c->wsi && !c->connecting && c->retry_at >= 0 &&
-	    mono_ms() >= c->retry_at)
-		ws_connect(c);
+	if (!c->wsi && !c->connecting && !c->tok.running &&
+	    c->retry_at >= 0 && now >= c->retry_at &&
+	    ws_token_start(c, false, c->force_refresh, 0) < 0)
+		ws_retry_later(c);
+	if (c->wsi && c->opened && c->renew_at && now >= c->renew_at &&
+	    !c->tok.running && !c->auth_ref[0] && !c->close_out) {
+		c->renew_at = 0;
+		if (ws_token_start(c, true, false, c->tok_expires_at) < 0)
+			c->renew_at = now + WS_RENEW_RETRY_MS;
+	}
 	lws_sul_schedule(c->ctx, 0, &c->tick, ws_tick, WS_TICK_US);
 }
 
@@ -512,6 +911,7 @@ static void *ws_main(void *arg)
 
 	memset(&c, 0, sizeof(c));
 	c.w = w;
+	pthread_mutex_init(&c.tok.mu, NULL);
 	c.seed = (unsigned)time(NULL) ^ (unsigned)(uintptr_t)&c;
 	buf_init(&c.rx, WS_FRAME_MAX);
 	buf_init(&c.head, WS_HEAD_MAX);
@@ -537,9 +937,16 @@ static void *ws_main(void *arg)
 		pthread_mutex_unlock(&w->mu);
 	}
 	lws_sul_cancel(&c.tick);
+	/* a refresh in flight ends within the client's timeouts, as one
+	 * the REST worker makes does */
+	if (c.tok.running)
+		pthread_join(c.tok.thread, NULL);
+	memset(c.tok.token, 0, sizeof(c.tok.token));
 	ws_the_conn = NULL;
 	lws_context_destroy(c.ctx);
+	ws_free_auth_out(&c);
 out:
+	pthread_mutex_destroy(&c.tok.mu);
 	buf_release(&c.rx);
 	buf_release(&c.head);
 	return NULL;
