@@ -6,7 +6,7 @@
  * Convention of this front-end (like git's builtins): functions named
  * cli_*, api_*, cmd_* return an exit status (enum cli_exit) and have
  * already printed their one-line error to stderr when it is not CLI_OK.
- * The text_* helpers (and creds_*, shared/creds.h) return 0 or a
+ * The table_* helpers (and creds_*, shared/creds.h) return 0 or a
  * negative CHAT_E* code like the library, and print nothing.
  */
 #ifndef CHAT_CLI_CHATCTL_H
@@ -166,13 +166,7 @@ int api_login(struct cli_ctx *ctx, const char *username,
 /* Loads the credentials for ctx->server; CLI_AUTH when there are none. */
 int api_need_creds(struct cli_ctx *ctx);
 
-/* ---- out.c ---- */
-/* Display width of UTF-8 text (wcwidth; controls count as one
- * replacement column). */
-size_t text_width(const char *s);
-/* Appends s to out with control characters replaced by a space, cut to
- * at most maxw columns with a trailing ellipsis when longer. */
-int text_fit(struct buf *out, const char *s, size_t maxw);
+/* ---- out.c (widths: shared/width.h) ---- */
 /* Writes the answer text for a terminal: ESC and other C0 controls but
  * tab and newline dropped, so that a model cannot drive the terminal.
  * Raw bytes when stdout is not a terminal. */
@@ -192,6 +186,8 @@ struct table {
 };
 void table_init(struct table *t, int ncols);
 void table_release(struct table *t);
+/* Adds a row of ncols cells (NULL: empty), kept as they will show:
+ * control characters as spaces, invalid UTF-8 as U+FFFD. */
 int table_add(struct table *t, const char *const *cells);
 /* Prints the rows (the first added is the heading) aligned by display
  * width; the last column is cut to fit the terminal (or last_max

@@ -1,7 +1,8 @@
 /*
- * out.c - what chatctl writes for people: text measured in terminal
- * columns (wcwidth over UTF-8, whatever the locale's charset), aligned
- * tables, answers filtered of terminal control codes, JSON, local times.
+ * out.c - what chatctl writes for people: aligned tables measured in
+ * terminal columns by shared/width.c (the measure chatui uses too: a ZWJ
+ * family or a flag is 2 columns in both), answers filtered of terminal
+ * control codes, JSON, local times.
  *
  * Server text (titles, answers) is untrusted: a model or another client
  * could put escape sequences in it.  Table cells get every control
@@ -11,14 +12,17 @@
 #include "chatctl.h"
 
 #include <errno.h>
+#include <limits.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <time.h>
 #include <unistd.h>
-#include <wchar.h>
 
 #include "err.h"
+#include "utf8.h"
+#include "width.h"
 #include "banned.h"
 
 #define OUT_ELLIPSIS "\xe2\x80\xa6"	/* U+2026, one column */
@@ -26,96 +30,44 @@
 #define OUT_COL_GAP 2
 #define OUT_TABLE_MAX (16u * 1024 * 1024)
 
-/* Decodes one UTF-8 sequence at s (n bytes left): the code point, or -1
- * for a broken sequence (then *used is 1). */
-static long out_utf8(const unsigned char *s, size_t n, size_t *used)
+/* Appends the len bytes at s as a table shows them: every control
+ * character (C0, DEL, C1) a space, every invalid byte U+FFFD, decoded
+ * by utf8_decode as everything else decodes. */
+static int out_clean(struct buf *out, const char *s, size_t len)
 {
-	long cp;
-	size_t len, i;
-
-	*used = 1;
-	if (s[0] < 0x80)
-		return s[0];
-	if (s[0] >= 0xc2 && s[0] <= 0xdf) {
-		len = 2;
-		cp = s[0] & 0x1f;
-	} else if (s[0] >= 0xe0 && s[0] <= 0xef) {
-		len = 3;
-		cp = s[0] & 0x0f;
-	} else if (s[0] >= 0xf0 && s[0] <= 0xf4) {
-		len = 4;
-		cp = s[0] & 0x07;
-	} else {
-		return -1;
-	}
-	if (n < len)
-		return -1;
-	for (i = 1; i < len; i++) {
-		if ((s[i] & 0xc0) != 0x80)
-			return -1;
-		cp = (cp << 6) | (s[i] & 0x3f);
-	}
-	if ((len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) ||
-	    cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-		return -1;
-	*used = len;
-	return cp;
-}
-
-static bool out_control(long cp)
-{
-	return cp < 0x20 || cp == 0x7f || (cp >= 0x80 && cp < 0xa0);
-}
-
-/* Columns of one code point as a table shows it. */
-static size_t out_cp_width(long cp)
-{
-	int w;
-
-	if (cp < 0 || out_control(cp))
-		return 1;	/* shown as U+FFFD or a space */
-	w = wcwidth((wchar_t)cp);
-	return w < 0 ? 1 : (size_t)w;
-}
-
-size_t text_width(const char *s)
-{
-	const unsigned char *p = (const unsigned char *)s;
-	size_t n = strlen(s), used, w = 0;
-
-	while (n) {
-		w += out_cp_width(out_utf8(p, n, &used));
-		p += used;
-		n -= used;
-	}
-	return w;
-}
-
-int text_fit(struct buf *out, const char *s, size_t maxw)
-{
-	const unsigned char *p = (const unsigned char *)s;
-	size_t n = strlen(s), used, w = 0, cw;
-	bool cut = text_width(s) > maxw;
-	size_t room = cut ? (maxw ? maxw - 1 : 0) : maxw;
-	long cp;
+	size_t i = 0, k;
+	uint32_t cp;
 	int rc = 0;
 
-	while (n && rc == 0) {
-		cp = out_utf8(p, n, &used);
-		cw = out_cp_width(cp);
-		if (w + cw > room)
-			break;
-		if (cp < 0)
+	while (i < len && rc == 0) {
+		k = utf8_decode(s + i, len - i, &cp);
+		if (k == 0)
 			rc = buf_puts(out, OUT_REPLACEMENT);
-		else if (out_control(cp))
+		else if (cp < 0x20 || cp == 0x7f || (cp >= 0x80 && cp < 0xa0))
 			rc = buf_append(out, " ", 1);
 		else
-			rc = buf_append(out, p, used);
-		w += cw;
-		p += used;
-		n -= used;
+			rc = buf_append(out, s + i, k);
+		i += k ? k : 1;
 	}
-	if (rc == 0 && cut && maxw)
+	return rc;
+}
+
+/* Appends the clean text s (len bytes) to out cut to at most maxw
+ * columns, on a cluster boundary, with a trailing ellipsis when cut. */
+static int out_fit(struct buf *out, const char *s, size_t len, size_t maxw)
+{
+	int cols = width_cols(s, len), room;
+	size_t fit;
+	int rc;
+
+	if ((size_t)cols <= maxw)
+		return buf_append(out, s, len);
+	if (maxw == 0)
+		return 0;
+	room = maxw - 1 > INT_MAX ? INT_MAX : (int)(maxw - 1);
+	fit = width_fit(s, len, room, NULL);
+	rc = buf_append(out, s, fit);
+	if (rc == 0)
 		rc = buf_puts(out, OUT_ELLIPSIS);
 	return rc;
 }
@@ -224,8 +176,11 @@ int table_add(struct table *t, const char *const *cells)
 	int i, rc = 0;
 
 	for (i = 0; i < t->ncols && rc == 0; i++) {
-		rc = buf_append(&t->cells, cells[i] ? cells[i] : "",
-				strlen(cells[i] ? cells[i] : "") + 1);
+		const char *c = cells[i] ? cells[i] : "";
+
+		rc = out_clean(&t->cells, c, strlen(c));
+		if (rc == 0)
+			rc = buf_append(&t->cells, "", 1);
 		t->ncells++;
 	}
 	return rc;
@@ -242,7 +197,7 @@ int table_print(struct cli_ctx *ctx, const struct table *t, size_t last_max)
 		return CLI_SERVER;
 	for (off = 0, i = 0; i < t->ncells; i++) {
 		cell = t->cells.data + off;
-		w = text_width(cell);
+		w = (size_t)width_cols(cell, strlen(cell));
 		if (w > widths[i % (size_t)t->ncols])
 			widths[i % (size_t)t->ncols] = w;
 		off += strlen(cell) + 1;
@@ -258,7 +213,8 @@ int table_print(struct cli_ctx *ctx, const struct table *t, size_t last_max)
 		cell = t->cells.data + off;
 		off += strlen(cell) + 1;
 		if (c == t->ncols - 1) {
-			rc = text_fit(&line, cell, last ? last : SIZE_MAX);
+			rc = out_fit(&line, cell, strlen(cell),
+				     last ? last : SIZE_MAX);
 			if (rc == 0)
 				rc = buf_append(&line, "\n", 1);
 			if (rc == 0 &&
@@ -267,8 +223,8 @@ int table_print(struct cli_ctx *ctx, const struct table *t, size_t last_max)
 			buf_reset(&line);
 			continue;
 		}
-		rc = text_fit(&line, cell, SIZE_MAX);
-		for (w = text_width(cell); rc == 0 &&
+		rc = buf_puts(&line, cell);
+		for (w = (size_t)width_cols(cell, strlen(cell)); rc == 0 &&
 		     w < widths[c] + OUT_COL_GAP; w++)
 			rc = buf_append(&line, " ", 1);
 	}

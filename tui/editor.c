@@ -17,6 +17,7 @@
 
 #include "err.h"
 #include "width.h"
+#include "banned.h"
 
 /* Rows are counted in this step as the view grows. */
 #define ROWS_STEP 16
@@ -28,7 +29,7 @@ static size_t ed_next(const char *s, size_t len, size_t off, int *cols)
 		*cols = 1;
 		return off + 1;
 	}
-	return tw_next(s, len, off, cols);
+	return width_next(s, len, off, cols);
 }
 
 static int ed_width(const char *s, size_t start, size_t end)
@@ -81,7 +82,7 @@ static void ed_snap(struct editor *e)
 
 	if (e->cursor == 0 || e->cursor >= e->text.len)
 		return;
-	p = tw_prev(e->text.data, e->text.len, e->cursor);
+	p = width_prev(e->text.data, e->text.len, e->cursor);
 	end = ed_next(e->text.data, e->text.len, p, &cols);
 	if (end > e->cursor)
 		e->cursor = end;
@@ -196,7 +197,7 @@ void editor_backspace(struct editor *e)
 
 	if (e->cursor == 0)
 		return;
-	p = tw_prev(e->text.data, e->text.len, e->cursor);
+	p = width_prev(e->text.data, e->text.len, e->cursor);
 	ed_cut(e, p, e->cursor);
 	e->cursor = p;
 	e->goal_col = -1;
@@ -224,7 +225,7 @@ void editor_delete_word_back(struct editor *e)
 	while (p > 0 && is_space_at(s, p - 1))
 		p--;
 	while (p > 0 && !is_space_at(s, p - 1))
-		p = tw_prev(s, e->text.len, p);
+		p = width_prev(s, e->text.len, p);
 	ed_cut(e, p, e->cursor);
 	e->cursor = p;
 	e->goal_col = -1;
@@ -249,7 +250,7 @@ void editor_kill_to_eol(struct editor *e)
 void editor_left(struct editor *e)
 {
 	if (e->cursor > 0)
-		e->cursor = tw_prev(e->text.data, e->text.len, e->cursor);
+		e->cursor = width_prev(e->text.data, e->text.len, e->cursor);
 	e->goal_col = -1;
 }
 
@@ -270,13 +271,13 @@ void editor_word_left(struct editor *e)
 	size_t q;
 
 	while (p > 0) {
-		q = tw_prev(s, e->text.len, p);
+		q = width_prev(s, e->text.len, p);
 		if (is_word_at(s, q))
 			break;
 		p = q;
 	}
 	while (p > 0) {
-		q = tw_prev(s, e->text.len, p);
+		q = width_prev(s, e->text.len, p);
 		if (!is_word_at(s, q))
 			break;
 		p = q;
@@ -338,7 +339,7 @@ static void ed_place(struct editor *e, const struct editor_view *v,
 
 	if (r + 1 < v->nrows && v->rows[r + 1].start == row->end &&
 	    row->end > row->start)
-		last = tw_prev(s, e->text.len, row->end);
+		last = width_prev(s, e->text.len, row->end);
 	while (p < last) {
 		int c;
 		size_t next = ed_next(s, e->text.len, p, &c);

@@ -30,6 +30,7 @@
 #include "highlight.h"
 #include "utf8.h"
 #include "width.h"
+#include "banned.h"
 
 #define MD_MAX_DEPTH 24		/* nested quotes and lists */
 #define MD_MIN_AVAIL 8		/* columns a container must leave */
@@ -270,7 +271,7 @@ static void put_code(struct md_ctx *c, struct buf *b, const char *s,
 		/* a tab first: b->data may still be NULL, and NULL + 0 is
 		 * undefined (UBSan, fuzz-markdown: "```\n\t") */
 		col = b->len > start ?
-		      tw_width(b->data + start, b->len - start) : 0;
+		      width_cols(b->data + start, b->len - start) : 0;
 		put(c, b, "    ", (size_t)(MD_CODE_TAB - col % MD_CODE_TAB));
 		run = i + 1;
 		start = b->len;
@@ -380,7 +381,7 @@ static void row_end(struct md_ctx *c)
 	if (c->nspans)
 		memcpy(l->spans, c->spans, c->nspans * sizeof(*l->spans));
 	l->nspans = c->nspans;
-	l->cols = tw_width(l->text, l->len);
+	l->cols = width_cols(l->text, l->len);
 	l->block = c->block;
 	d->nlines++;
 }
@@ -402,7 +403,7 @@ static bool push(struct md_ctx *c, const char *first, uint8_t kind,
 		 bool quote)
 {
 	struct md_container *k;
-	int cols = tw_width(first, strlen(first));
+	int cols = width_cols(first, strlen(first));
 
 	if (c->depth == MD_MAX_DEPTH)
 		return false;
@@ -973,7 +974,7 @@ static void wrap_seg(struct md_ctx *c, struct wrap_state *w, size_t a,
 	if (c->rc < 0 || a >= b)
 		return;
 	l = &c->wl[c->nwl - 1];
-	l->cols += tw_width(c->dt.data + a, b - a);
+	l->cols += width_cols(c->dt.data + a, b - a);
 	while (a < b) {
 		struct md_piece *p;
 		size_t end;
@@ -1003,7 +1004,7 @@ static void wrap_long(struct md_ctx *c, struct wrap_state *w, size_t a,
 	while (a < b && c->rc == 0) {
 		int col = c->wl[c->nwl - 1].cols;
 		int used;
-		size_t fit = tw_fit(c->dt.data + a, b - a, w->width - col,
+		size_t fit = width_fit(c->dt.data + a, b - a, w->width - col,
 				    &used);
 
 		if (fit == 0) {
@@ -1011,7 +1012,7 @@ static void wrap_long(struct md_ctx *c, struct wrap_state *w, size_t a,
 				wl_new(c);
 				continue;
 			}
-			fit = tw_next(c->dt.data, b, a, &used) - a;
+			fit = width_next(c->dt.data, b, a, &used) - a;
 		}
 		wrap_seg(c, w, a, a + fit);
 		a += fit;
@@ -1055,7 +1056,7 @@ static void wrap(struct md_ctx *c, size_t a, size_t b, size_t pfrom,
 		}
 		while (q < b && s[q] != ' ' && s[q] != '\n')
 			q++;
-		ww = tw_width(s + p, q - p);
+		ww = width_cols(s + p, q - p);
 		sw = (int)(sp_b - sp_a);
 		col = c->wl[c->nwl - 1].cols;
 		if (col + sw + ww <= width) {
@@ -1512,11 +1513,11 @@ static void code_rows(struct md_ctx *c, const struct hl_lang *lang,
 	do {
 		int room = first ? inner : inner - 2;
 		int used;
-		size_t fit = tw_fit(s + pos, len - pos, room, &used);
+		size_t fit = width_fit(s + pos, len - pos, room, &used);
 		size_t end;
 
 		if (fit == 0 && pos < len)
-			fit = tw_next(s, len, pos, &used) - pos;
+			fit = width_next(s, len, pos, &used) - pos;
 		end = pos + fit;
 		row_begin(c, false);
 		row_add(c, "\xE2\x94\x82 ", 4, MD_K_CODE_FRAME, 0, 0);
@@ -1607,7 +1608,7 @@ static size_t render_fence(struct md_ctx *c, const struct mline *lines,
 
 		buf_reset(&c->ib);
 		put_clean(c, &c->ib, f->info, lang_len, false);
-		fit = tw_fit(c->ib.data ? c->ib.data : "", c->ib.len, w - 6,
+		fit = width_fit(c->ib.data ? c->ib.data : "", c->ib.len, w - 6,
 			     &used);
 		row_add(c, "\xE2\x95\xAD\xE2\x94\x80 ", 7, MD_K_CODE_FRAME, 0,
 			0);
@@ -1857,7 +1858,7 @@ static size_t render_table(struct md_ctx *c, const struct mline *lines,
 			/* no text yet: dt.data is NULL, and NULL + 0 is
 			 * undefined (UBSan, fuzz-markdown: "|\n|-") */
 			tw = x->dt1 > x->dt0 ?
-			     tw_width(c->dt.data + x->dt0, x->dt1 - x->dt0) : 0;
+			     width_cols(c->dt.data + x->dt0, x->dt1 - x->dt0) : 0;
 			if (tw > natural[k])
 				natural[k] = tw;
 		}

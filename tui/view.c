@@ -13,12 +13,14 @@
  */
 #include "app.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <wchar.h>
 
 #include "err.h"
+#include "utf8.h"
 #include "util.h"
 #include "width.h"
 #include "banned.h"
@@ -61,26 +63,25 @@ static int draw_text(int y, int x, const char *s, size_t len, int maxcols,
 		     int attr)
 {
 	wchar_t wb[LINE_WMAX];
-	mbstate_t ps;
 	size_t off = 0, n = 0, fit;
 	int used = 0;
 
 	if (maxcols <= 0 || len == 0)
 		return 0;
-	fit = tw_fit(s, len, maxcols, &used);
-	memset(&ps, 0, sizeof(ps));
+	fit = width_fit(s, len, maxcols, &used);
+	/* decoded as width.c decodes, whatever the locale: wchar_t holds
+	 * code points on the systems chatui runs on */
 	while (off < fit && n < LINE_WMAX - 1) {
-		wchar_t wc;
-		size_t k = mbrtowc(&wc, s + off, fit - off, &ps);
+		uint32_t cp;
+		size_t k = utf8_decode(s + off, fit - off, &cp);
 
-		if (k == (size_t)-1 || k == (size_t)-2 || k == 0) {
-			memset(&ps, 0, sizeof(ps));
-			wc = 0xFFFD;
+		if (k == 0) {
+			cp = 0xFFFD;
 			k = 1;
 		}
-		if (wc < 32 || wc == 127 || (wc >= 0x80 && wc < 0xa0))
-			wc = ' ';
-		wb[n++] = wc;
+		if (cp < 32 || cp == 127 || (cp >= 0x80 && cp < 0xa0))
+			cp = ' ';
+		wb[n++] = (wchar_t)cp;
 		off += k;
 	}
 	wb[n] = 0;
@@ -125,7 +126,8 @@ int view_msg_rows(struct msg *m, int width)
 	return 2 + (int)lines + (m->error && m->error[0] ? 1 : 0);
 }
 
-static int text_width(const struct app *a)
+/* Columns for message text: the pane less its margins. */
+static int view_text_cols(const struct app *a)
 {
 	int w = a->pane_width - 2;
 
@@ -135,7 +137,7 @@ static int text_width(const struct app *a)
 /* Anchors the pane so that the last message ends at its bottom. */
 static void view_anchor_bottom(struct app *a)
 {
-	int remaining = a->pane_rows, h, w = text_width(a);
+	int remaining = a->pane_rows, h, w = view_text_cols(a);
 	size_t i = a->st.nmsgs;
 
 	a->top_msg = 0;
@@ -155,7 +157,7 @@ static void view_anchor_bottom(struct app *a)
 /* True when the rows from the anchor down fill the pane. */
 static bool view_fills(struct app *a)
 {
-	int rows = -a->top_row, w = text_width(a);
+	int rows = -a->top_row, w = view_text_cols(a);
 	size_t i;
 
 	for (i = a->top_msg; i < a->st.nmsgs; i++) {
@@ -175,7 +177,7 @@ size_t view_first_visible(struct app *a)
 
 void view_scroll(struct app *a, int delta)
 {
-	int w = text_width(a);
+	int w = view_text_cols(a);
 
 	/* the user scrolls: Home's loading is over, and so is a reload's
 	 * search for the message the pane showed (unless it is yet to
@@ -216,7 +218,7 @@ void view_scroll(struct app *a, int delta)
 
 void view_show_msg(struct app *a, size_t i)
 {
-	int w = text_width(a), rows = 0;
+	int w = view_text_cols(a), rows = 0;
 	size_t k;
 
 	if (i >= a->st.nmsgs)
@@ -300,7 +302,7 @@ static void view_msg_row(struct app *a, size_t i, int r, int y, int x,
 			 int w)
 {
 	struct msg *m = &a->st.msgs[i];
-	int tw = text_width(a);
+	int tw = view_text_cols(a);
 	int lines = m->doc.nlines ? (int)m->doc.nlines : 1;
 
 	if (r == 0) {
@@ -327,13 +329,13 @@ static void view_msg_row(struct app *a, size_t i, int r, int y, int x,
 
 static void view_messages(struct app *a, const struct geom *g)
 {
-	int y = g->py, r, h, w = text_width(a);
+	int y = g->py, r, h, w = view_text_cols(a);
 	size_t i;
 
 	a->pane_rows = g->ph;
 	if (a->pane_width != g->pw) {
 		a->pane_width = g->pw;
-		w = text_width(a);
+		w = view_text_cols(a);
 	}
 	if (!a->st.open && !a->loading) {
 		draw_str(g->py + 1, g->px + 2,
@@ -679,7 +681,7 @@ static void view_picker(struct app *a, int *cy, int *cx)
 		}
 	}
 	*cy = y0 + 1;
-	*cx = x0 + 4 + tw_width(a->ov_edit.text.data ?
+	*cx = x0 + 4 + width_cols(a->ov_edit.text.data ?
 				a->ov_edit.text.data : "",
 				a->ov_edit.cursor);
 }
@@ -750,7 +752,7 @@ static void view_login(struct app *a, int *cy, int *cx)
 	ed = a->login_field == 0 ? &a->login_user : &a->login_pass;
 	*cy = a->login_field == 0 ? y0 + 4 : y0 + 5;
 	*cx = x0 + 13 + (a->login_field == 0 ?
-			 tw_width(ed->text.data ? ed->text.data : "",
+			 width_cols(ed->text.data ? ed->text.data : "",
 				  ed->cursor) :
 			 (int)(a->login_pass.cursor > 128 ? 128 :
 			       a->login_pass.cursor));

@@ -1,6 +1,6 @@
 /*
  * fuzz-markdown.c - libFuzzer target for chatui's Markdown renderer
- * (tui/markdown.c, with tui/highlight.c and tui/width.c under it): the
+ * (tui/markdown.c, with tui/highlight.c and shared/width.c under it): the
  * text of a message is whatever a model or another client sent.
  *
  * Input: a byte for the width (0-255; below 10 is taken as 10), a flags
@@ -20,7 +20,7 @@
 #include <string.h>
 
 #include "../../tui/markdown.h"
-#include "../../tui/width.h"
+#include "width.h"
 #include "buf.h"
 #include "utf8.h"
 
@@ -46,7 +46,7 @@ static void check_doc(const struct md_doc *d, int width)
 
 		FUZZ_CHECK(l->text && strlen(l->text) == l->len);
 		FUZZ_CHECK(l->cols >= 0 && l->cols <= width);
-		FUZZ_CHECK(l->cols == tw_width(l->text, l->len));
+		FUZZ_CHECK(l->cols == width_cols(l->text, l->len));
 		FUZZ_CHECK(utf8_valid(l->text, l->len));
 		for (k = 0, at = 0; k < l->nspans; k++) {
 			FUZZ_CHECK(l->spans[k].off == at);

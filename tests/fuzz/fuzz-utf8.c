@@ -1,18 +1,19 @@
 /*
  * fuzz-utf8.c - libFuzzer target for UTF-8 handling: the strict
  * validator every request body and stored text goes through
- * (shared/utf8.c), and chatui's grapheme clusters and widths built on
- * its decoder (tui/width.c), which see every byte a message holds.
+ * (shared/utf8.c), and the grapheme clusters and widths built on its
+ * decoder (shared/width.c, the measure of chatctl and chatui), which see
+ * every byte a message holds.
  *
- * Input: a byte for a column count (for tw_fit), then the text.
+ * Input: a byte for a column count (for width_fit), then the text.
  *
  * utf8_valid and utf8_decode are checked against a reference written
  * from RFC 3629's definition (the shortest form of a code point up to
  * U+10FFFF that is not a surrogate; no NUL for utf8_valid); a decoded
  * code point encodes back to the bytes it came from.  For the clusters:
- * tw_next walks forward in steps that add up to tw_width, tw_prev walks
- * the same boundaries back, and tw_fit stops on one of them, within the
- * columns and as far as they allow.
+ * width_next walks forward in steps that add up to width_cols,
+ * width_prev walks the same boundaries back, and width_fit stops on one
+ * of them, within the columns and as far as they allow.
  */
 #include <locale.h>
 #include <stdbool.h>
@@ -20,7 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../tui/width.h"
+#include "width.h"
 #include "utf8.h"
 
 #include "fuzz.h"
@@ -120,7 +121,7 @@ static void check_utf8(const uint8_t *s, size_t n)
 	FUZZ_CHECK(utf8_valid((const char *)s, n) == valid);
 }
 
-/* Cluster boundaries: forward, back, and where tw_fit stops. */
+/* Cluster boundaries: forward, back, and where width_fit stops. */
 static void check_width(const char *s, size_t n, int fit_cols)
 {
 	size_t *b, nb = 0, off = 0, next, fit, i;
@@ -131,29 +132,29 @@ static void check_width(const char *s, size_t n, int fit_cols)
 		abort();
 	b[nb++] = 0;
 	while (off < n) {
-		next = tw_next(s, n, off, &cols);
+		next = width_next(s, n, off, &cols);
 		FUZZ_CHECK(next > off && next <= n);
 		FUZZ_CHECK(cols >= 0 && cols <= 2);
 		sum += cols;
 		b[nb++] = next;
 		off = next;
 	}
-	FUZZ_CHECK(tw_next(s, n, n, &cols) == n && cols == 0);
-	FUZZ_CHECK(sum == tw_width(s, n));
-	/* tw_prev finds the same clusters; past 1024 regional indicators
+	FUZZ_CHECK(width_next(s, n, n, &cols) == n && cols == 0);
+	FUZZ_CHECK(sum == width_cols(s, n));
+	/* width_prev finds the same clusters; past 1024 regional indicators
 	 * in a row it guesses, and this input cannot hold that many */
 	for (i = 1; i < nb && n <= 4096; i++)
-		FUZZ_CHECK(tw_prev(s, n, b[i]) == b[i - 1]);
+		FUZZ_CHECK(width_prev(s, n, b[i]) == b[i - 1]);
 
-	fit = tw_fit(s, n, fit_cols, &used);
+	fit = width_fit(s, n, fit_cols, &used);
 	FUZZ_CHECK(used >= 0 && used <= fit_cols);
-	FUZZ_CHECK(used == tw_width(s, fit));
+	FUZZ_CHECK(used == width_cols(s, fit));
 	for (i = 0; i < nb && b[i] != fit; i++)
 		;
 	FUZZ_CHECK(i < nb);			/* on a boundary */
 	if (fit < n) {
 		/* and the next cluster would not fit */
-		tw_next(s, n, fit, &more);
+		width_next(s, n, fit, &more);
 		FUZZ_CHECK(used + more > fit_cols);
 	}
 	free(b);

@@ -419,6 +419,20 @@ latest_conv() {
 	jq -e '.title == "evil\u001b[2Jtitle"' <<<"$output"
 }
 
+@test "conv ls: a ZWJ family is 2 columns, as chatui measures it" {
+	local id family title
+	id=$(cc ask --json "family" </dev/null | jq -r .conversation_id)
+	wait_title "$id"
+	family=$'\U0001F468\u200D\U0001F469\u200D\U0001F467\u200D\U0001F466'
+	# ten families and a letter: 21 columns (shared/width.c), whole in
+	# the 60 a pipe gets; counted code point by code point it was 81 and
+	# was cut inside a family
+	title=$(printf "$family%.0s" {1..10})x
+	run -0 cc conv rename "$id" "$title"
+	run -0 cc conv ls --all
+	[[ $(grep "^$id " <<<"$output") == *"  $title" ]] || false
+}
+
 @test "conv show prints the branch as role: text blocks" {
 	local id
 	id=$(cc ask --json "line one" </dev/null | jq -r .conversation_id)

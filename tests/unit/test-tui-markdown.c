@@ -16,8 +16,9 @@
 #include <time.h>
 
 #include "../../tui/markdown.h"
-#include "../../tui/width.h"
+#include "width.h"
 #include "err.h"
+#include "width-agree.h"
 
 struct md_case {
 	const char *name;
@@ -251,7 +252,7 @@ static void check_doc(const struct md_doc *d, int width, const char *what)
 		const struct md_line *l = &d->lines[i];
 		size_t at = 0;
 
-		if (l->cols > width || l->cols != tw_width(l->text, l->len))
+		if (l->cols > width || l->cols != width_cols(l->text, l->len))
 			fail_msg("%s at %d: row %zu is %d columns", what,
 				 width, i, l->cols);
 		for (size_t k = 0; k < l->nspans; k++) {
@@ -298,7 +299,7 @@ static void test_markdown__fuzz_found(void **state)
 {
 	static const char *const srcs[] = {
 		/* a table whose cells are all empty, a code block that
-		 * starts with a tab: tw_width on NULL + 0, undefined (only
+		 * starts with a tab: width_cols on NULL + 0, undefined (only
 		 * clang's UBSan, the fuzz build's, reports it) */
 		"|\n|-",
 		"```\n\t",
@@ -409,6 +410,25 @@ static void test_markdown__empty_and_kinds(void **state)
 	assert_string_equal(md_kind_name(MD_K_COUNT), "unknown");
 }
 
+/* chatui shows the strings of width-agree.h in the columns chatctl's
+ * tables give them (test-cli-out.c checks the other side). */
+static void test_markdown__width_agrees_with_chatctl(void **state)
+{
+	(void)state;
+	for (size_t i = 0; i < WIDTH_AGREE_N; i++) {
+		const struct width_agree *c = &width_agree_cases[i];
+		struct md_doc d;
+
+		assert_int_equal(md_render(c->s, strlen(c->s), 40, MD_PLAIN,
+					   &d), 0);
+		if (d.nlines != 1 || d.lines[0].cols != c->cols)
+			fail_msg("%s: %zu rows, %d columns, want 1 row of %d",
+				 c->name, d.nlines,
+				 d.nlines ? d.lines[0].cols : -1, c->cols);
+		md_doc_release(&d);
+	}
+}
+
 static double now_ms(void)
 {
 	struct timespec ts;
@@ -489,6 +509,7 @@ int main(void)
 		cmocka_unit_test(test_markdown__blocks),
 		cmocka_unit_test(test_markdown__every_prefix),
 		cmocka_unit_test(test_markdown__empty_and_kinds),
+		cmocka_unit_test(test_markdown__width_agrees_with_chatctl),
 		cmocka_unit_test(test_markdown__speed),
 	};
 

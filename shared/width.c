@@ -1,5 +1,6 @@
 /*
- * width.c - grapheme clusters and display width of UTF-8 text.
+ * width.c - grapheme clusters and display width of UTF-8 text, for
+ * chatctl (table columns) and chatui (wrapping, cursor, cutting) alike.
  *
  * A pragmatic subset of UAX #29 extended grapheme clusters, enough for
  * what chat text holds: a base character followed by combining marks,
@@ -8,7 +9,8 @@
  * sequences join because their vowels and finals have width 0.
  *
  * Widths come from wcwidth(3), which needs a UTF-8 LC_CTYPE: chatui
- * calls setlocale(LC_ALL, "") at start (the tests set C.UTF-8).  When
+ * calls setlocale(LC_ALL, "") at start, chatctl falls back to C.UTF-8
+ * when the user's charset is not UTF-8 (the tests set C.UTF-8).  When
  * wcwidth() knows nothing (a non-UTF-8 locale, a code point newer than
  * the C library) small built-in tables take over, so the result is
  * always sensible.  Emoji presentation (VS16 after a pictograph or a
@@ -16,7 +18,8 @@
  * terminals draw it.
  *
  * Runs on every frame for every visible line: ASCII takes a fast path
- * that never decodes or calls wcwidth().
+ * that never decodes or calls wcwidth().  Code points come from
+ * utf8_decode (shared/utf8.c), the one decoder of the project.
  */
 #include "width.h"
 
@@ -25,6 +28,7 @@
 #include <wchar.h>
 
 #include "utf8.h"
+#include "banned.h"
 
 struct cp_range {
 	uint32_t lo;
@@ -156,7 +160,7 @@ static int cp_width(uint32_t cp)
 }
 
 /* A boundary that does not depend on what comes before: used by
- * tw_prev to find where to walk forward from. */
+ * width_prev to find where to walk forward from. */
 static bool definite_start(const unsigned char *s, size_t len, size_t p)
 {
 	size_t n;
@@ -175,7 +179,7 @@ static bool definite_start(const unsigned char *s, size_t len, size_t p)
 	return true;
 }
 
-size_t tw_next(const char *str, size_t len, size_t off, int *cols)
+size_t width_next(const char *str, size_t len, size_t off, int *cols)
 {
 	const unsigned char *s = (const unsigned char *)str;
 	uint32_t base;
@@ -250,7 +254,7 @@ size_t tw_next(const char *str, size_t len, size_t off, int *cols)
 	return end;
 }
 
-size_t tw_prev(const char *str, size_t len, size_t off)
+size_t width_prev(const char *str, size_t len, size_t off)
 {
 	const unsigned char *s = (const unsigned char *)str;
 	size_t p;
@@ -292,12 +296,12 @@ size_t tw_prev(const char *str, size_t len, size_t off)
 	start = p;
 	while (at < off) {
 		start = at;
-		at = tw_next(str, len, at, &cols);
+		at = width_next(str, len, at, &cols);
 	}
 	return start;
 }
 
-int tw_width(const char *str, size_t len)
+int width_cols(const char *str, size_t len)
 {
 	const unsigned char *s = (const unsigned char *)str;
 	size_t i = 0;
@@ -311,13 +315,13 @@ int tw_width(const char *str, size_t len)
 			i++;
 			continue;
 		}
-		i = tw_next(str, len, i, &c);
+		i = width_next(str, len, i, &c);
 		w += c;
 	}
 	return w;
 }
 
-size_t tw_fit(const char *str, size_t len, int cols, int *used)
+size_t width_fit(const char *str, size_t len, int cols, int *used)
 {
 	const unsigned char *s = (const unsigned char *)str;
 	size_t i = 0;
@@ -331,7 +335,7 @@ size_t tw_fit(const char *str, size_t len, int cols, int *used)
 			c = s[i] >= 0x20 && s[i] < 0x7F;
 			next = i + 1;
 		} else {
-			next = tw_next(str, len, i, &c);
+			next = width_next(str, len, i, &c);
 		}
 		if (w + c > cols)
 			break;

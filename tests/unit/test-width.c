@@ -1,4 +1,4 @@
-/* test-tui-width.c - grapheme clusters and display widths (tui/width.c)
+/* test-width.c - grapheme clusters and display widths (shared/width.c)
  * for each kind of cluster, invalid bytes, cutting, and speed. */
 #include <stdarg.h>
 #include <stddef.h>
@@ -12,7 +12,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "../../tui/width.h"
+#include "width.h"
 
 /* One case: the text, its clusters' byte lengths and columns (0-ended). */
 struct width_case {
@@ -50,6 +50,12 @@ static const struct width_case width_cases[] = {
 	{ "zwj family",
 	  B("\xF0\x9F\x91\xA8\xE2\x80\x8D\xF0\x9F\x91\xA9\xE2\x80\x8D"
 	    "\xF0\x9F\x91\xA7"), 2, { 18 }, { 2 } },
+	{ "zwj family of four",
+	  B("\xF0\x9F\x91\xA8\xE2\x80\x8D\xF0\x9F\x91\xA9\xE2\x80\x8D"
+	    "\xF0\x9F\x91\xA7\xE2\x80\x8D\xF0\x9F\x91\xA6" "a"), 3,
+	  { 25, 1 }, { 2, 1 } },
+	{ "C1 control and DEL count 0", B("\xC2\x9B" "a\x7F"), 1,
+	  { 2, 1, 1 }, { 0, 1, 0 } },
 	{ "zwj with skin tones",
 	  B("\xF0\x9F\xA7\x91\xF0\x9F\x8F\xBB\xE2\x80\x8D\xF0\x9F\x92\xBB"
 	    "x"), 3, { 15, 1 }, { 2, 1 } },
@@ -93,12 +99,12 @@ static void test_width__clusters(void **state)
 		size_t k = 0;
 		size_t starts[16];
 
-		if (tw_width(c->s, c->len) != c->total)
+		if (width_cols(c->s, c->len) != c->total)
 			fail_msg("case '%s': width %d, want %d", c->name,
-				 tw_width(c->s, c->len), c->total);
+				 width_cols(c->s, c->len), c->total);
 		while (off < c->len) {
 			int cols = -1;
-			size_t end = tw_next(c->s, c->len, off, &cols);
+			size_t end = width_next(c->s, c->len, off, &cols);
 
 			if (k >= 12 || c->bytes[k] == 0)
 				fail_msg("case '%s': too many clusters",
@@ -116,7 +122,7 @@ static void test_width__clusters(void **state)
 		/* walking back finds the same boundaries */
 		off = c->len;
 		while (k > 0) {
-			size_t p = tw_prev(c->s, c->len, off);
+			size_t p = width_prev(c->s, c->len, off);
 
 			k--;
 			if (p != starts[k])
@@ -132,9 +138,9 @@ static void test_width__next_at_end(void **state)
 	int cols = 7;
 
 	(void)state;
-	assert_int_equal(tw_next("ab", 2, 2, &cols), 2);
+	assert_int_equal(width_next("ab", 2, 2, &cols), 2);
 	assert_int_equal(cols, 0);
-	assert_int_equal(tw_prev("ab", 2, 0), 0);
+	assert_int_equal(width_prev("ab", 2, 0), 0);
 }
 
 /* Only len bytes are read: a sequence cut by len is invalid bytes. */
@@ -144,11 +150,11 @@ static void test_width__length_bound(void **state)
 	int cols;
 
 	(void)state;
-	assert_int_equal(tw_width(s, 2), 2);
-	assert_int_equal(tw_next(s, 2, 0, &cols), 1);
+	assert_int_equal(width_cols(s, 2), 2);
+	assert_int_equal(width_next(s, 2, 0, &cols), 1);
 	assert_int_equal(cols, 1);
 	/* a mark just past len does not join */
-	assert_int_equal(tw_next("e\xCC\x81", 1, 0, &cols), 1);
+	assert_int_equal(width_next("e\xCC\x81", 1, 0, &cols), 1);
 }
 
 static void test_width__fit(void **state)
@@ -160,22 +166,22 @@ static void test_width__fit(void **state)
 	int used = -1;
 
 	(void)state;
-	assert_int_equal(tw_fit(s, len, 0, &used), 0);
+	assert_int_equal(width_fit(s, len, 0, &used), 0);
 	assert_int_equal(used, 0);
-	assert_int_equal(tw_fit(s, len, 1, &used), 1);
+	assert_int_equal(width_fit(s, len, 1, &used), 1);
 	assert_int_equal(used, 1);
 	/* the wide character does not fit in 2: never half of it */
-	assert_int_equal(tw_fit(s, len, 2, &used), 1);
+	assert_int_equal(width_fit(s, len, 2, &used), 1);
 	assert_int_equal(used, 1);
-	assert_int_equal(tw_fit(s, len, 3, &used), 4);
+	assert_int_equal(width_fit(s, len, 3, &used), 4);
 	assert_int_equal(used, 3);
 	/* the combining mark comes with its base */
-	assert_int_equal(tw_fit(s, len, 4, &used), 7);
+	assert_int_equal(width_fit(s, len, 4, &used), 7);
 	assert_int_equal(used, 4);
-	assert_int_equal(tw_fit(s, len, 5, &used), 7);
-	assert_int_equal(tw_fit(s, len, 6, &used), 15);
+	assert_int_equal(width_fit(s, len, 5, &used), 7);
+	assert_int_equal(width_fit(s, len, 6, &used), 15);
 	assert_int_equal(used, 6);
-	assert_int_equal(tw_fit(s, len, 100, NULL), len);
+	assert_int_equal(width_fit(s, len, 100, NULL), len);
 }
 
 /* Without a UTF-8 locale wcwidth() fails: the built-in tables still
@@ -184,10 +190,10 @@ static void test_width__c_locale_fallback(void **state)
 {
 	(void)state;
 	assert_non_null(setlocale(LC_ALL, "C"));
-	assert_int_equal(tw_width(B("\xE4\xB8\xAD")), 2);
-	assert_int_equal(tw_width(B("e\xCC\x81")), 1);
-	assert_int_equal(tw_width(B("\xF0\x9F\x98\x80")), 2);
-	assert_int_equal(tw_width(B("\xC3\xA9")), 1);
+	assert_int_equal(width_cols(B("\xE4\xB8\xAD")), 2);
+	assert_int_equal(width_cols(B("e\xCC\x81")), 1);
+	assert_int_equal(width_cols(B("\xF0\x9F\x98\x80")), 2);
+	assert_int_equal(width_cols(B("\xC3\xA9")), 1);
 	assert_non_null(setlocale(LC_ALL, "C.UTF-8"));
 }
 
@@ -214,7 +220,7 @@ static void test_width__speed(void **state)
 	for (size_t i = 0; i < n; i++)
 		s[i] = (char)('a' + i % 26);
 	t0 = now_ms();
-	assert_int_equal(tw_width(s, n), (int)n);
+	assert_int_equal(width_cols(s, n), (int)n);
 	assert_true(now_ms() - t0 < 50);
 
 	/* CJK only, walked back cluster by cluster */
@@ -222,10 +228,10 @@ static void test_width__speed(void **state)
 		memcpy(s + i, "\xE4\xB8\xAD", 3);
 	n -= n % 3;
 	t0 = now_ms();
-	assert_int_equal(tw_width(s, n), (int)(n / 3 * 2));
+	assert_int_equal(width_cols(s, n), (int)(n / 3 * 2));
 	off = n;
 	while (off > 0) {
-		off = tw_prev(s, n, off);
+		off = width_prev(s, n, off);
 		count++;
 	}
 	assert_int_equal(count, n / 3);
@@ -237,8 +243,8 @@ static void test_width__speed(void **state)
 		memcpy(s + i, "\xCC\x81", 2);
 	n = 1 + (n - 1) / 2 * 2;
 	t0 = now_ms();
-	assert_int_equal(tw_width(s, n), 1);
-	assert_int_equal(tw_prev(s, n, n), 0);
+	assert_int_equal(width_cols(s, n), 1);
+	assert_int_equal(width_prev(s, n, n), 0);
 	assert_true(now_ms() - t0 < 500);
 	free(s);
 }
