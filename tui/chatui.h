@@ -5,12 +5,14 @@
  * every piece of state below (struct state, struct app); it never blocks
  * on the network.  The REST worker (rest.c) runs blocking libcurl calls
  * taken from its request queue; the WebSocket thread (ws.c) keeps /v1/ws
- * open.  Both post their results to the UI's event queue (evq.c), whose
- * wake-up pipe the UI thread poll()s beside stdin.  The login (auth.c) is
- * shared by both workers under its own mutex.
+ * open (the token refreshes it needs run on a short-lived helper thread
+ * of its own, so that it never blocks either).  Both post their results
+ * to the UI's event queue (evq.c), whose wake-up pipe the UI thread
+ * poll()s beside stdin.  The login (auth.c) is shared by the workers
+ * under its own mutex.
  *
  * The pure parts (state.c reducers, keys.c key table and fuzzy match,
- * osc52.c) touch no terminal and no network, so the unit tests
+ * osc52.c, ws.c's token rules) touch no terminal and no network, so the unit tests
  * (tests/unit/test-tui-*.c) link them directly.
  */
 #ifndef CHAT_TUI_CHATUI_H
