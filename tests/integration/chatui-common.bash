@@ -2,13 +2,16 @@
 # ideas): the real chatui in a private tmux server, driven with
 # send-keys and read with capture-pane.  Loaded after test_helper.
 #
-# Each file gets its own tmux server (a socket named after the file's
-# temp dir), killed by that socket in teardown_file; each test gets its
-# own session, XDG_CONFIG_HOME (so its own credentials file) and user.
+# Each file gets its own tmux server (a socket named after the run's and
+# the file's temp dirs: the file's alone is "0" in every run, and two
+# runs at once must not share, let alone kill, one server), killed by
+# that socket in teardown_file; each test gets its own session,
+# XDG_CONFIG_HOME (so its own credentials file) and user.
 
 # The file's private tmux server.
 tm() {
-	tmux -L "chatui-test-$(basename "$BATS_FILE_TMPDIR")" -f /dev/null "$@"
+	tmux -L "chatui-test-$(basename "$BATS_RUN_TMPDIR")-$(basename "$BATS_FILE_TMPDIR")" \
+		-f /dev/null "$@"
 }
 
 # tm_start: starts the file's tmux server with a session that lives as

@@ -111,3 +111,29 @@ ws_lines() {
 	run ! grep 'POST /v1/auth/refresh' "$BATS_TEST_TMPDIR/after-cut"
 	chatui_alive
 }
+
+@test "with userd down the token refresh is retried with back-off, not on every tick" {
+	chatui_login cleo
+	chatui_start
+	wait_for_screen 'cleo@.*connected'
+	stop_daemon userd
+	# the renewal fails, the token runs out, the gateway cuts the
+	# socket; from then on each attempt needs a refresh, which fails
+	wait_for_screen 'disconnected from the server' 15
+	local log=$CHAT_DATA_DIR/log/gatewayd.log n0 n1
+	n0=$(grep -c 'POST /v1/auth/refresh' "$log" || true)
+	sleep 4
+	n1=$(grep -c 'POST /v1/auth/refresh' "$log" || true)
+	echo "$((n1 - n0)) refresh calls in 4 s" >&3
+	# back-off from 0.5 s doubling: a handful, where every tick (0.1 s)
+	# would be 40
+	((n1 - n0 <= 6)) || {
+		grep 'POST /v1/auth/refresh' "$log" | tail -n 10 >&2
+		false
+	}
+	start_daemon userd
+	keys C-l		# reconnect now, not after the back-off
+	wait_for_screen '│ connected' 20
+	wait_gone 'disconnected from the server'
+	chatui_alive
+}
