@@ -119,6 +119,25 @@ sse_cut() {
 	expect_error 401 session_revoked
 }
 
+@test "refresh-token reuse refuses the session's access tokens at once" {
+	new_user rex
+	first=$refresh_token
+	api POST /v1/auth/refresh "$(jq -nc --arg t "$first" '{refresh_token: $t}')"
+	expect_status 200
+	second=$(jb .refresh_token)
+	token=$(jb .access_token)
+	api POST /v1/auth/refresh "$(jq -nc --arg t "$second" '{refresh_token: $t}')"
+	expect_status 200
+	token=$(jb .access_token)
+	ws_open r1 "$token" "" -r
+	# the first token again, after its successor was used: a leak
+	api POST /v1/auth/refresh "$(jq -nc --arg t "$first" '{refresh_token: $t}')"
+	expect_error 401 refresh_token_reused
+	t0=$(ms)
+	within_1s "$t0" me_refused "$token" session_revoked
+	within_1s "$t0" closed_with r1 "closed 4401 session_revoked"
+}
+
 @test "logout closes that session's WebSocket (4401) and no other" {
 	new_user wendy
 	first=$access_token

@@ -46,9 +46,13 @@ timed_api() {
 	timed_api GET /v1/sessions "" "$access_token"
 	expect_error 503 upstream_unavailable
 	((elapsed_ms < 1000)) || { echo "took ${elapsed_ms} ms" >&2; false; }
-	# a second request is as quick (no hanging connection attempts)
+	# a second request is as quick (no hanging connection attempts);
+	# a DELETE may already be refused by the gateway itself, which
+	# cannot hear of revocations without sessiond (auth_unavailable)
 	timed_api DELETE /v1/sessions/01900000-0000-7000-8000-000000000001 "" "$access_token"
-	expect_error 503 upstream_unavailable
+	expect_status 503
+	[[ $(jb .error.code) == upstream_unavailable ||
+		$(jb .error.code) == auth_unavailable ]] || false
 	((elapsed_ms < 1000)) || false
 
 	api GET /readyz

@@ -41,7 +41,16 @@ ws_open() {
 
 # ws_send NAME JSON: sends a text frame.
 ws_send() {
-	echo "$2" >"$WS/$1.in"
+	# a fifo whose reader is gone would block the writer for ever
+	kill -0 "$(<"$WS/$1.pid")" 2>/dev/null || {
+		echo "client $1 is gone:" >&2
+		tail -n 3 "$WS/$1.out" >&2
+		return 1
+	}
+	timeout 5 bash -c 'echo "$1" >"$2"' _ "$2" "$WS/$1.in" || {
+		echo "client $1 did not take the frame" >&2
+		return 1
+	}
 }
 
 # ws_close NAME: ends the client's input; it closes with 1000.
