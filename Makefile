@@ -1,10 +1,15 @@
 # Top-level build: every binary into bin/, the shared library into build/.
 # make            build everything
-# make test       unit tests (cmocka) and integration tests (bats)
-# make asan       AddressSanitizer + UBSan build; later make/make test keep it
-# make noasan     back to the plain build
+# make test       install what is missing (scripts/deps.sh), build, then
+#                 the unit, fuzz and integration tests (scripts/test.sh)
+# make asan       AddressSanitizer + UBSan build, out of tree: objects in
+#                 build/asan/, binaries and modules in build/asan/bin/
+# make test-asan  make test on that build (CHAT_TEST_STORES=sqlite for
+#                 the bats suite on SQLite only, as .ci/run does)
+# make check      source checks (scripts/check): banned.h, bats negations
 # make fuzz       libFuzzer targets (clang) into build-fuzz/; scripts/fuzz
-# make run        start the stack on embedded defaults in .chat/
+# make run        install what is missing, build, start the stack on
+#                 embedded defaults in .chat/
 # make install PREFIX=/usr/local
 #
 # Run-time modules: libpq and libcurl are not linked into the daemons
@@ -17,9 +22,9 @@
 
 CC      ?= gcc
 PREFIX  ?= /usr/local
-# `make asan` records its sanitizers in build/sanitize so that later `make`
-# and `make test` keep using them until `make noasan` or `make clean`.
-SANITIZE ?= $(shell cat build/sanitize 2>/dev/null)
+# sanitizers for this build (make asan sets them for its own tree; a plain
+# make never reads them from anywhere but its command line)
+SANITIZE ?=
 PKGS    := libwebsockets libcjson libsodium libcurl libpq sqlite3
 # what a daemon links; libpq and libcurl only through the modules
 CORE_PKGS := libwebsockets libcjson libsodium sqlite3
@@ -49,6 +54,10 @@ endif
 B   := build
 # where the binaries go; a private BIN (and B) lets several builds coexist
 BIN ?= bin
+# make asan's tree: the daemons find chat-pg.so and chat-curl.so beside
+# themselves, so the modules go to ASAN_BIN with them
+ASAN_B   ?= $(B)/asan
+ASAN_BIN ?= $(ASAN_B)/bin
 
 # module name -> its source and the library it brings
 MOD_pg_SRC    := shared/db-pg.c
@@ -165,22 +174,37 @@ units: $(UNIT_BINS) $(MODULES)
 deps:
 	@scripts/deps.sh
 
-test: deps all units
-	@scripts/test.sh
+# What scripts/test.sh tests: this build, whatever B and BIN say.
+TEST_ENV = CHAT_BUILD=$(abspath $(1)) CHAT_BIN=$(abspath $(2)) \
+	   CHAT_FIXTURES=$(abspath $(1))/fixtures
+# make test builds the fuzz targets unless their runs are off
+TEST_FUZZ = $(if $(filter 0,$(CHAT_TEST_FUZZ)),,fuzz)
+
+# run and test are the two commands typed on a fresh machine: deps.sh
+# installs what is missing first, then a second make builds, because
+# this one read pkg-config's flags before the packages were there.
+test: deps
+	$(Q)$(MAKE) --no-print-directory all units $(TEST_FUZZ)
+	@$(call TEST_ENV,$(B),$(BIN)) scripts/test.sh
+
+test-asan: deps
+	$(Q)$(MAKE) --no-print-directory asan $(TEST_FUZZ)
+	@$(call TEST_ENV,$(ASAN_B),$(ASAN_BIN)) scripts/test.sh
 
 unit: all units
-	@scripts/test.sh unit
+	@$(call TEST_ENV,$(B),$(BIN)) scripts/test.sh unit
 
+# a tree of its own, so that the normal build never changes under it
 asan:
-	@mkdir -p $(B) && echo address,undefined > $(B)/sanitize
-	$(MAKE) SANITIZE=address,undefined all units
+	$(Q)$(MAKE) --no-print-directory B=$(ASAN_B) BIN=$(ASAN_BIN) \
+	  SANITIZE=address,undefined all units
 
-noasan:
-	rm -f $(B)/sanitize
-	$(MAKE) SANITIZE= all units
+check:
+	@scripts/check
 
-run: deps all
-	@scripts/run.sh
+run: deps
+	$(Q)$(MAKE) --no-print-directory all
+	@CHAT_BIN=$(abspath $(BIN)) scripts/run.sh
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1 \
@@ -193,13 +217,14 @@ install: all
 	-install -m 0644 man/*.8 $(DESTDIR)$(PREFIX)/share/man/man8/
 
 clean:
-	rm -rf $(B) bin
+	rm -rf $(B) $(BIN)
 
 FORCE:
-.PHONY: all units deps test unit asan noasan run install clean FORCE
+.PHONY: all units deps test test-asan unit asan check run install clean FORCE
 .SECONDARY:
 
--include $(shell find $(B) -name '*.d' 2>/dev/null)
+# (make asan's tree inside $(B) has its own)
+-include $(shell find $(B) -path '$(ASAN_B)' -prune -o -name '*.d' -print 2>/dev/null)
 
 # ---- fuzzing: make fuzz (run them with scripts/fuzz) -------------------
 # Every tests/fuzz/fuzz-NAME.c becomes $(FB)/fuzz-NAME, a libFuzzer
@@ -244,7 +269,6 @@ fuzz-clean:
 	rm -rf $(FB)
 
 # make test runs the short fuzz runs (scripts/test.sh, scripts/fuzz)
-test: fuzz
 clean: fuzz-clean
 .PHONY: fuzz fuzz-clean
 

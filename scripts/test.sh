@@ -10,6 +10,12 @@
 #   scripts/test.sh unit   only the unit tests
 #   scripts/test.sh fuzz   only the fuzz targets' short runs
 #
+# CHAT_TEST_STORES lists the stores the bats suites run on ("sqlite
+# postgresql", the default; "sqlite" alone for a second build whose
+# store code the first run already covered, as .ci/run's sanitizer part
+# does).  CHAT_TEST_FUZZ=0 leaves the fuzz targets out (they are built
+# with their own sanitizers, so one of CI's two parts runs them).
+#
 # A PostgreSQL server is started with scripts/pg-test for the run and
 # stopped on exit; unit tests find it in CHAT_TEST_PG_URI, the bats
 # helper in CHAT_TEST_DATABASE.  Exits non-zero when anything failed.
@@ -22,8 +28,9 @@ mode=${1:-all}
 # A private build (make B=... BIN=...) is tested with CHAT_BUILD and
 # CHAT_BIN pointing at it.
 build=${CHAT_BUILD:-build}
+[[ $build == /* ]] || build=$root/$build
 export CHAT_BIN=${CHAT_BIN:-$root/bin}
-export CHAT_FIXTURES=${CHAT_FIXTURES:-$root/$build/fixtures}
+export CHAT_FIXTURES=${CHAT_FIXTURES:-$build/fixtures}
 # the unit tests load the run-time modules (chat-pg.so, chat-curl.so)
 # that the build put beside the daemons (the daemons find them there by
 # themselves)
@@ -35,6 +42,21 @@ all | unit | fuzz) ;;
 	exit 2
 	;;
 esac
+stores=${CHAT_TEST_STORES:-sqlite postgresql}
+bats_sqlite=0
+bats_pg=0
+for s in $stores; do
+	case $s in
+	sqlite) bats_sqlite=1 ;;
+	postgresql) bats_pg=1 ;;
+	*)
+		echo "test.sh: CHAT_TEST_STORES: no store '$s' (sqlite, postgresql)" >&2
+		exit 2
+		;;
+	esac
+done
+with_fuzz=1
+[[ ${CHAT_TEST_FUZZ:-1} == 0 ]] && with_fuzz=0
 
 passed=0
 failed=0
@@ -155,7 +177,7 @@ if [[ $mode == fuzz ]]; then
 fi
 
 have_pg=0
-if [[ $mode == all ]]; then
+if [[ $mode == all ]] && ((bats_pg)); then
 	if start_pg; then
 		have_pg=1
 	else
@@ -168,15 +190,15 @@ fi
 
 run_units
 if [[ $mode == all ]]; then
-	run_fuzz
+	((with_fuzz)) && run_fuzz
 	for d in userd sessiond chatd aid gatewayd chatctl chat-pg.so chat-curl.so; do
 		[[ -f $CHAT_BIN/$d ]] || {
 			echo "test.sh: $CHAT_BIN/$d is missing (run make)" >&2
 			failed=$((failed + 1))
 		}
 	done
-	run_bats sqlite sqlite
-	if ((have_pg)); then
+	((bats_sqlite)) && run_bats sqlite sqlite
+	if ((bats_pg && have_pg)); then
 		run_bats postgresql "$pg_uri"
 	fi
 fi
