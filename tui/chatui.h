@@ -12,8 +12,8 @@
  * under its own mutex.
  *
  * The pure parts (state.c reducers, keys.c key table and fuzzy match,
- * osc52.c, ws.c's token rules) touch no terminal and no network, so the unit tests
- * (tests/unit/test-tui-*.c) link them directly.
+ * osc52.c, ws.c's token rules) touch no terminal and no network, so the
+ * unit tests (tests/unit/test-tui-*.c) link them directly.
  */
 #ifndef CHAT_TUI_CHATUI_H
 #define CHAT_TUI_CHATUI_H

@@ -10,8 +10,10 @@
 
 # The file's private tmux server.
 tm() {
-	tmux -L "chatui-test-$(basename "$BATS_RUN_TMPDIR")-$(basename "$BATS_FILE_TMPDIR")" \
-		-f /dev/null "$@"
+	local run file
+	run=$(basename "$BATS_RUN_TMPDIR")
+	file=$(basename "$BATS_FILE_TMPDIR")
+	tmux -L "chatui-test-$run-$file" -f /dev/null "$@"
 }
 
 # tm_start: starts the file's tmux server with a session that lives as
