@@ -15,7 +15,7 @@
 
 #define AUTH_PASSWORD_MAX 1024	/* userd's limit, in bytes */
 
-void auth_wipe(char *s)
+void ctl_auth_wipe(char *s)
 {
 	if (s) {
 		/* volatile: the compiler must not drop the stores */
@@ -28,7 +28,7 @@ void auth_wipe(char *s)
 
 /* One line of stdin without its line end; *out is owned by the caller.
  * CLI_INTERRUPTED on Ctrl-C, CLI_USAGE on end of input. */
-static int auth_read_line(char **out)
+static int ctl_auth_read_line(char **out)
 {
 	size_t cap = 0;
 	ssize_t n;
@@ -38,7 +38,7 @@ static int auth_read_line(char **out)
 	n = getline(out, &cap, stdin);
 	if (n < 0) {
 		if (*out)
-			auth_wipe(*out);
+			ctl_auth_wipe(*out);
 		free(*out);
 		*out = NULL;
 		if (errno == EINTR || cli_interrupted) {
@@ -54,7 +54,7 @@ static int auth_read_line(char **out)
 
 /* A prompt on stderr, the answer from the terminal on stdin without
  * echo; the terminal is restored whatever happens (Ctrl-C included). */
-static int auth_prompt_secret(const char *prompt, char **out)
+static int ctl_auth_prompt_secret(const char *prompt, char **out)
 {
 	struct termios old, quiet;
 	int rc;
@@ -71,7 +71,7 @@ static int auth_prompt_secret(const char *prompt, char **out)
 	fflush(stderr);
 	cli_catch_interrupt();
 	tcsetattr(STDIN_FILENO, TCSAFLUSH, &quiet);
-	rc = auth_read_line(out);
+	rc = ctl_auth_read_line(out);
 	tcsetattr(STDIN_FILENO, TCSAFLUSH, &old);
 	signal(SIGINT, SIG_DFL);
 	if (rc == CLI_INTERRUPTED)
@@ -79,8 +79,8 @@ static int auth_prompt_secret(const char *prompt, char **out)
 	return rc;
 }
 
-int auth_username(struct cli_ctx *ctx, const struct cli_args *a,
-		  char *user_out, size_t outlen)
+int ctl_auth_username(struct cli_ctx *ctx, const struct cli_args *a,
+		      char *user_out, size_t outlen)
 {
 	const char *name = a->val[OPT_USERNAME];
 	char *line = NULL;
@@ -100,7 +100,7 @@ int auth_username(struct cli_ctx *ctx, const struct cli_args *a,
 		fputs("Username: ", stderr);
 		fflush(stderr);
 		cli_catch_interrupt();
-		rc = auth_read_line(&line);
+		rc = ctl_auth_read_line(&line);
 		signal(SIGINT, SIG_DFL);
 		if (rc != CLI_OK)
 			return rc;
@@ -116,27 +116,27 @@ int auth_username(struct cli_ctx *ctx, const struct cli_args *a,
 	return rc;
 }
 
-int auth_password(struct cli_ctx *ctx, const struct cli_args *a,
-		  bool confirm, char **out)
+int ctl_auth_password(struct cli_ctx *ctx, const struct cli_args *a,
+		      bool confirm, char **out)
 {
 	char *again = NULL;
 	int rc;
 
 	*out = NULL;
 	if (a->count[OPT_PASSWORD_STDIN]) {
-		rc = auth_read_line(out);
+		rc = ctl_auth_read_line(out);
 		if (rc == CLI_USAGE)
 			cli_error("no password on standard input");
 	} else if (ctx->stdin_tty) {
-		rc = auth_prompt_secret("Password: ", out);
+		rc = ctl_auth_prompt_secret("Password: ", out);
 		if (rc == CLI_OK && confirm) {
-			rc = auth_prompt_secret("Repeat the password: ",
-						&again);
+			rc = ctl_auth_prompt_secret("Repeat the password: ",
+						    &again);
 			if (rc == CLI_OK && strcmp(*out, again) != 0) {
 				cli_error("the passwords differ");
 				rc = CLI_USAGE;
 			}
-			auth_wipe(again);
+			ctl_auth_wipe(again);
 			free(again);
 		}
 		if (rc == CLI_USAGE && *out == NULL)
@@ -152,7 +152,7 @@ int auth_password(struct cli_ctx *ctx, const struct cli_args *a,
 		rc = CLI_USAGE;
 	}
 	if (rc != CLI_OK) {
-		auth_wipe(*out);
+		ctl_auth_wipe(*out);
 		free(*out);
 		*out = NULL;
 	}

@@ -8,6 +8,10 @@
  * already printed their one-line error to stderr when it is not CLI_OK.
  * The table_* helpers (and creds_*, shared/creds.h) return 0 or a
  * negative CHAT_E* code like the library, and print nothing.
+ *
+ * Modules whose plain name a daemon or chatui also uses (auth, send,
+ * conv) are prefixed ctl_, as curl's tool_* stand apart from its
+ * library's Curl_*: ctl_send_message is chatctl's, send_message chatd's.
  */
 #ifndef CHAT_CLI_CHATCTL_H
 #define CHAT_CLI_CHATCTL_H
@@ -204,7 +208,7 @@ int out_list(struct cli_ctx *ctx, const cJSON *list, bool json,
 	     size_t last_max);
 
 /* ---- send.c: one message and its answer ---- */
-struct send_opts {
+struct ctl_send_opts {
 	const char *conversation_id;
 	const char *content;
 	const char *model;		/* NULL: the conversation's */
@@ -212,7 +216,7 @@ struct send_opts {
 	bool print;			/* write the answer to stdout */
 };
 
-struct send_result {
+struct ctl_send_result {
 	char user_message_id[64];
 	char assistant_message_id[64];
 	struct buf text;		/* the answer as received */
@@ -220,21 +224,21 @@ struct send_result {
 	bool newline_pending;		/* printed text lacks a final \n */
 };
 
-void send_result_init(struct send_result *r);
-void send_result_release(struct send_result *r);
+void ctl_send_result_init(struct ctl_send_result *r);
+void ctl_send_result_release(struct ctl_send_result *r);
 /* Sends and waits for the answer.  Ctrl-C stops the generation (POST
  * .../stop) and returns CLI_INTERRUPTED. */
-int send_message(struct cli_ctx *ctx, const struct send_opts *o,
-		 struct send_result *r);
+int ctl_send_message(struct cli_ctx *ctx, const struct ctl_send_opts *o,
+		     struct ctl_send_result *r);
 /* Creates a conversation (model and system prompt may be NULL); the id
  * goes to id_out. */
-int conv_create(struct cli_ctx *ctx, const char *model,
-		const char *system_prompt, char *id_out, size_t idlen);
+int ctl_conv_create(struct cli_ctx *ctx, const char *model,
+		    const char *system_prompt, char *id_out, size_t idlen);
 /* PATCH one string field of a conversation. */
-int conv_patch_string(struct cli_ctx *ctx, const char *id,
-		      const char *field, const char *value);
+int ctl_conv_patch_string(struct cli_ctx *ctx, const char *id,
+			  const char *field, const char *value);
 /* Id of the most recently updated conversation; CLI_NOTFOUND if none. */
-int conv_latest(struct cli_ctx *ctx, char *id_out, size_t idlen);
+int ctl_conv_latest(struct cli_ctx *ctx, char *id_out, size_t idlen);
 
 /* ---- the commands (cmd-*.c) ---- */
 extern const struct cli_cmd cmd_register;
@@ -250,13 +254,13 @@ extern const struct cli_cmd cmd_apikey;
 /* ---- auth.c: helpers of register and login ---- */
 /* The username from --username, the first argument, or a prompt on a
  * terminal.  user_out holds 128 bytes. */
-int auth_username(struct cli_ctx *ctx, const struct cli_args *a,
-		  char *user_out, size_t outlen);
+int ctl_auth_username(struct cli_ctx *ctx, const struct cli_args *a,
+		      char *user_out, size_t outlen);
 /* The password from the first line of stdin (--password-stdin) or a
  * prompt without echo on the terminal (twice when confirm).  Caller
  * frees *out after wiping it. */
-int auth_password(struct cli_ctx *ctx, const struct cli_args *a,
-		  bool confirm, char **out);
-void auth_wipe(char *s);
+int ctl_auth_password(struct cli_ctx *ctx, const struct cli_args *a,
+		      bool confirm, char **out);
+void ctl_auth_wipe(char *s);
 
 #endif

@@ -88,7 +88,7 @@ static cJSON *ask_field(const cJSON *msg, const char *key)
 }
 
 static int ask_print_json(struct cli_ctx *ctx, const char *conv,
-			  const struct send_result *r)
+			  const struct ctl_send_result *r)
 {
 	const cJSON *content = cJSON_GetObjectItemCaseSensitive(r->assistant,
 								"content");
@@ -122,15 +122,15 @@ static int ask_print_json(struct cli_ctx *ctx, const char *conv,
 
 static int ask_exec(struct cli_ctx *ctx, const struct cli_args *a)
 {
-	struct send_opts o = { 0 };
-	struct send_result r;
+	struct ctl_send_opts o = { 0 };
+	struct ctl_send_result r;
 	struct buf prompt;
 	char conv[128];
 	const char *model = a->val['m'], *system = a->val['s'];
 	bool json = a->count[OPT_JSON] > 0;
 	int rc;
 
-	send_result_init(&r);
+	ctl_send_result_init(&r);
 	buf_init(&prompt, CLI_CONTENT_MAX);
 	if (a->count['c'] && a->val[OPT_CONVERSATION]) {
 		cli_error("give either -c or --conversation, not both");
@@ -148,13 +148,13 @@ static int ask_exec(struct cli_ctx *ctx, const struct cli_args *a)
 	if (a->val[OPT_CONVERSATION]) {
 		snprintf(conv, sizeof(conv), "%s", a->val[OPT_CONVERSATION]);
 	} else if (a->count['c']) {
-		rc = conv_latest(ctx, conv, sizeof(conv));
+		rc = ctl_conv_latest(ctx, conv, sizeof(conv));
 	} else {
-		rc = conv_create(ctx, model, system, conv, sizeof(conv));
+		rc = ctl_conv_create(ctx, model, system, conv, sizeof(conv));
 		model = system = NULL;	/* the conversation has them */
 	}
 	if (rc == CLI_OK && system)
-		rc = conv_patch_string(ctx, conv, "system_prompt", system);
+		rc = ctl_conv_patch_string(ctx, conv, "system_prompt", system);
 	if (rc != CLI_OK)
 		goto out;
 
@@ -163,7 +163,7 @@ static int ask_exec(struct cli_ctx *ctx, const struct cli_args *a)
 	o.model = model;
 	o.stream = !a->count[OPT_NO_STREAM];
 	o.print = !json;
-	rc = send_message(ctx, &o, &r);
+	rc = ctl_send_message(ctx, &o, &r);
 	if (o.print && r.newline_pending && fputc('\n', stdout) == EOF &&
 	    rc == CLI_OK)
 		rc = CLI_SERVER;
@@ -171,7 +171,7 @@ static int ask_exec(struct cli_ctx *ctx, const struct cli_args *a)
 		rc = ask_print_json(ctx, conv, &r);
 out:
 	buf_release(&prompt);
-	send_result_release(&r);
+	ctl_send_result_release(&r);
 	return rc;
 }
 

@@ -96,7 +96,7 @@ static int chat_cmd_model(struct chat_state *st, const char *arg)
 	}
 	rc = chat_set(&st->model, arg);
 	if (rc == CLI_OK && st->conv[0])
-		rc = conv_patch_string(st->ctx, st->conv, "model", arg);
+		rc = ctl_conv_patch_string(st->ctx, st->conv, "model", arg);
 	if (rc == CLI_OK && st->interactive)
 		fprintf(stderr, "(answers now come from '%s')\n", arg);
 	return rc;
@@ -113,8 +113,8 @@ static int chat_cmd_system(struct chat_state *st, const char *arg)
 	}
 	rc = chat_set(&st->system, arg);
 	if (rc == CLI_OK && st->conv[0])
-		rc = conv_patch_string(st->ctx, st->conv, "system_prompt",
-				       arg);
+		rc = ctl_conv_patch_string(st->ctx, st->conv, "system_prompt",
+					   arg);
 	if (rc == CLI_OK && st->interactive)
 		fprintf(stderr, "(system prompt set)\n");
 	return rc;
@@ -189,21 +189,21 @@ static int chat_slash(struct chat_state *st, const char *line)
 
 static int chat_send(struct chat_state *st, const char *text)
 {
-	struct send_opts o = { 0 };
-	struct send_result r;
+	struct ctl_send_opts o = { 0 };
+	struct ctl_send_result r;
 	int rc = CLI_OK;
 
 	if (!st->conv[0])
-		rc = conv_create(st->ctx, st->model, st->system, st->conv,
-				 sizeof(st->conv));
+		rc = ctl_conv_create(st->ctx, st->model, st->system, st->conv,
+				     sizeof(st->conv));
 	if (rc != CLI_OK)
 		return rc;
-	send_result_init(&r);
+	ctl_send_result_init(&r);
 	o.conversation_id = st->conv;
 	o.content = text;
 	o.stream = true;
 	o.print = true;
-	rc = send_message(st->ctx, &o, &r);
+	rc = ctl_send_message(st->ctx, &o, &r);
 	if (r.newline_pending)
 		fputc('\n', stdout);
 	if (st->interactive)
@@ -211,7 +211,7 @@ static int chat_send(struct chat_state *st, const char *text)
 	fflush(stdout);
 	if (rc == CLI_INTERRUPTED && st->interactive)
 		fprintf(stderr, "(stopped)\n");
-	send_result_release(&r);
+	ctl_send_result_release(&r);
 	return rc;
 }
 
@@ -412,15 +412,15 @@ static int chat_exec(struct cli_ctx *ctx, const struct cli_args *a)
 		snprintf(st.conv, sizeof(st.conv), "%s",
 			 a->val[OPT_CONVERSATION]);
 	} else if (a->count['c']) {
-		rc = conv_latest(ctx, st.conv, sizeof(st.conv));
+		rc = ctl_conv_latest(ctx, st.conv, sizeof(st.conv));
 		if (rc != CLI_OK)
 			goto out;
 	}
 	if (st.conv[0] && st.model)
-		rc = conv_patch_string(ctx, st.conv, "model", st.model);
+		rc = ctl_conv_patch_string(ctx, st.conv, "model", st.model);
 	if (rc == CLI_OK && st.conv[0] && st.system)
-		rc = conv_patch_string(ctx, st.conv, "system_prompt",
-				       st.system);
+		rc = ctl_conv_patch_string(ctx, st.conv, "system_prompt",
+					   st.system);
 	if (rc != CLI_OK)
 		goto out;
 	if (st.interactive) {

@@ -12,12 +12,12 @@
 
 #include "banned.h"
 
-#define CONV_PAGE_MAX 100
+#define CTL_CONV_PAGE_MAX 100
 #define CONV_TITLE_PIPE_MAX 60	/* title columns when not on a terminal */
 
 /* "/v1/conversations/<escaped id><suffix>" */
-static int conv_path(const char *id, const char *suffix, char *out,
-		     size_t outlen)
+static int ctl_conv_path(const char *id, const char *suffix, char *out,
+			 size_t outlen)
 {
 	char esc[200];
 
@@ -29,20 +29,20 @@ static int conv_path(const char *id, const char *suffix, char *out,
 	return CLI_OK;
 }
 
-static int conv_limit(const struct cli_args *a, long *out)
+static int ctl_conv_limit(const struct cli_args *a, long *out)
 {
 	const char *s = a->val[OPT_LIMIT];
 	char *end;
 	long n;
 
-	*out = a->count[OPT_ALL] ? CONV_PAGE_MAX : 20;
+	*out = a->count[OPT_ALL] ? CTL_CONV_PAGE_MAX : 20;
 	if (!s)
 		return CLI_OK;
 	errno = 0;
 	n = strtol(s, &end, 10);
-	if (errno || end == s || *end || n < 1 || n > CONV_PAGE_MAX) {
+	if (errno || end == s || *end || n < 1 || n > CTL_CONV_PAGE_MAX) {
 		cli_error("'--limit' must be a number from 1 to %d, not '%s'",
-			  CONV_PAGE_MAX, s);
+			  CTL_CONV_PAGE_MAX, s);
 		return CLI_USAGE;
 	}
 	*out = n;
@@ -51,8 +51,8 @@ static int conv_limit(const struct cli_args *a, long *out)
 
 /* Fetches the list into *all ({"data":[...],"next_cursor":...}): one
  * page, or every page with --all. */
-static int conv_fetch(struct cli_ctx *ctx, const struct cli_args *a,
-		      long limit, cJSON **all)
+static int ctl_conv_fetch(struct cli_ctx *ctx, const struct cli_args *a,
+			  long limit, cJSON **all)
 {
 	char path[2048], cursor[512] = "", q[1024] = "", cur[600];
 	cJSON *page = NULL, *data, *items, *next;
@@ -123,7 +123,7 @@ static int conv_fetch(struct cli_ctx *ctx, const struct cli_args *a,
 	return rc;
 }
 
-static int conv_row(struct table *t, const cJSON *c)
+static int ctl_conv_row(struct table *t, const cJSON *c)
 {
 	char updated[64];
 	const char *row[4];
@@ -136,7 +136,7 @@ static int conv_row(struct table *t, const cJSON *c)
 	return table_add(t, row);
 }
 
-static int conv_ls(struct cli_ctx *ctx, const struct cli_args *a)
+static int ctl_conv_ls(struct cli_ctx *ctx, const struct cli_args *a)
 {
 	static const char *const head[] = { "ID", "UPDATED", "MODEL",
 					    "TITLE" };
@@ -144,17 +144,17 @@ static int conv_ls(struct cli_ctx *ctx, const struct cli_args *a)
 	long limit;
 	int rc;
 
-	rc = conv_limit(a, &limit);
+	rc = ctl_conv_limit(a, &limit);
 	if (rc == CLI_OK)
-		rc = conv_fetch(ctx, a, limit, &all);
+		rc = ctl_conv_fetch(ctx, a, limit, &all);
 	if (rc == CLI_OK)
 		rc = out_list(ctx, all, a->count[OPT_JSON] > 0, head, 4,
-			      conv_row, CONV_TITLE_PIPE_MAX);
+			      ctl_conv_row, CONV_TITLE_PIPE_MAX);
 	cJSON_Delete(all);
 	return rc;
 }
 
-static int conv_show(struct cli_ctx *ctx, const struct cli_args *a)
+static int ctl_conv_show(struct cli_ctx *ctx, const struct cli_args *a)
 {
 	char path[256], head[96];
 	const cJSON *msgs, *m;
@@ -164,7 +164,7 @@ static int conv_show(struct cli_ctx *ctx, const struct cli_args *a)
 	bool first = true;
 	int rc;
 
-	rc = conv_path(a->pos[0], "", path, sizeof(path));
+	rc = ctl_conv_path(a->pos[0], "", path, sizeof(path));
 	if (rc == CLI_OK)
 		rc = api_json(ctx, "GET", path, NULL, &conv);
 	if (rc != CLI_OK)
@@ -203,17 +203,17 @@ static int conv_show(struct cli_ctx *ctx, const struct cli_args *a)
 }
 
 /* "/v1/conversations/<escaped id>" */
-static int conv_id_path(const char *id, char *out, size_t outlen)
+static int ctl_conv_id_path(const char *id, char *out, size_t outlen)
 {
-	return conv_path(id, "", out, outlen);
+	return ctl_conv_path(id, "", out, outlen);
 }
 
-static int conv_rm(struct cli_ctx *ctx, const struct cli_args *a)
+static int ctl_conv_rm(struct cli_ctx *ctx, const struct cli_args *a)
 {
-	return api_delete_each(ctx, a->pos, a->npos, conv_id_path);
+	return api_delete_each(ctx, a->pos, a->npos, ctl_conv_id_path);
 }
 
-static int conv_rename(struct cli_ctx *ctx, const struct cli_args *a)
+static int ctl_conv_rename(struct cli_ctx *ctx, const struct cli_args *a)
 {
 	struct buf title;
 	int i, rc = CLI_OK;
@@ -226,13 +226,13 @@ static int conv_rename(struct cli_ctx *ctx, const struct cli_args *a)
 			rc = CLI_USAGE;
 		}
 	if (rc == CLI_OK)
-		rc = conv_patch_string(ctx, a->pos[0], "title",
-				       title.data ? title.data : "");
+		rc = ctl_conv_patch_string(ctx, a->pos[0], "title",
+					   title.data ? title.data : "");
 	buf_release(&title);
 	return rc;
 }
 
-static const struct cli_cmd conv_verbs[] = {
+static const struct cli_cmd ctl_conv_verbs[] = {
 	{
 		.name = "ls",
 		.args = "",
@@ -241,7 +241,7 @@ static const struct cli_cmd conv_verbs[] = {
 				       OPT_JSON, 0 },
 		.min_pos = 0,
 		.max_pos = 0,
-		.exec = conv_ls,
+		.exec = ctl_conv_ls,
 	},
 	{
 		.name = "show",
@@ -250,7 +250,7 @@ static const struct cli_cmd conv_verbs[] = {
 		.opts = (const int[]){ OPT_JSON, 0 },
 		.min_pos = 1,
 		.max_pos = 1,
-		.exec = conv_show,
+		.exec = ctl_conv_show,
 	},
 	{
 		.name = "rm",
@@ -259,7 +259,7 @@ static const struct cli_cmd conv_verbs[] = {
 		.opts = (const int[]){ 0 },
 		.min_pos = 1,
 		.max_pos = -1,
-		.exec = conv_rm,
+		.exec = ctl_conv_rm,
 	},
 	{
 		.name = "rename",
@@ -268,7 +268,7 @@ static const struct cli_cmd conv_verbs[] = {
 		.opts = (const int[]){ 0 },
 		.min_pos = 2,
 		.max_pos = -1,
-		.exec = conv_rename,
+		.exec = ctl_conv_rename,
 	},
 	{ 0 },
 };
@@ -278,5 +278,5 @@ const struct cli_cmd cmd_conv = {
 	.args = "",
 	.summary = "the conversations of the account",
 	.opts = (const int[]){ 0 },
-	.verbs = conv_verbs,
+	.verbs = ctl_conv_verbs,
 };

@@ -14,16 +14,16 @@ static int login_exec(struct cli_ctx *ctx, const struct cli_args *a)
 	char *password = NULL;
 	int rc;
 
-	rc = auth_username(ctx, a, username, sizeof(username));
+	rc = ctl_auth_username(ctx, a, username, sizeof(username));
 	if (rc == CLI_OK)
-		rc = auth_password(ctx, a, false, &password);
+		rc = ctl_auth_password(ctx, a, false, &password);
 	if (rc != CLI_OK)
 		return rc;
 	rc = api_login(ctx, username, password);
 	if (rc == CLI_OK)
 		fprintf(stderr, "chatctl: logged in to %s as '%s'\n",
 			ctx->server, ctx->creds.username);
-	auth_wipe(password);
+	ctl_auth_wipe(password);
 	free(password);
 	return rc;
 }

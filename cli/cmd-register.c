@@ -21,9 +21,9 @@ static int register_exec(struct cli_ctx *ctx, const struct cli_args *a)
 	cJSON *body = NULL;
 	int rc;
 
-	rc = auth_username(ctx, a, username, sizeof(username));
+	rc = ctl_auth_username(ctx, a, username, sizeof(username));
 	if (rc == CLI_OK)
-		rc = auth_password(ctx, a, true, &password);
+		rc = ctl_auth_password(ctx, a, true, &password);
 	if (rc != CLI_OK)
 		return rc;
 	body = cJSON_CreateObject();
@@ -49,7 +49,7 @@ static int register_exec(struct cli_ctx *ctx, const struct cli_args *a)
 	api_res_release(&res);
 out:
 	cJSON_Delete(body);
-	auth_wipe(password);
+	ctl_auth_wipe(password);
 	free(password);
 	return rc;
 }

@@ -22,31 +22,31 @@
 #define SEND_EVENT_MAX (2u * 1024 * 1024)	/* done holds the answer */
 #define SEND_TEXT_MAX (64u * 1024 * 1024)
 
-struct send_state {
+struct ctl_send_state {
 	struct cli_ctx *ctx;
-	const struct send_opts *o;
-	struct send_result *r;
+	const struct ctl_send_opts *o;
+	struct ctl_send_result *r;
 	struct sse_parser parser;
 	bool finished;		/* a done or error event came */
 };
 
-typedef int (*send_event_fn)(struct send_state *s, cJSON *data);
+typedef int (*ctl_send_event_fn)(struct ctl_send_state *s, cJSON *data);
 
-void send_result_init(struct send_result *r)
+void ctl_send_result_init(struct ctl_send_result *r)
 {
 	memset(r, 0, sizeof(*r));
 	buf_init(&r->text, SEND_TEXT_MAX);
 }
 
-void send_result_release(struct send_result *r)
+void ctl_send_result_release(struct ctl_send_result *r)
 {
 	buf_release(&r->text);
 	cJSON_Delete(r->assistant);
 	r->assistant = NULL;
 }
 
-static void send_copy_id(char *dst, size_t len, const cJSON *obj,
-			 const char *key)
+static void ctl_send_copy_id(char *dst, size_t len, const cJSON *obj,
+			     const char *key)
 {
 	const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
 
@@ -55,7 +55,8 @@ static void send_copy_id(char *dst, size_t len, const cJSON *obj,
 }
 
 /* Prints a piece of the answer and keeps it. */
-static int send_piece(struct send_state *s, const char *text, size_t len)
+static int ctl_send_piece(struct ctl_send_state *s, const char *text,
+			  size_t len)
 {
 	int rc;
 
@@ -72,46 +73,46 @@ static int send_piece(struct send_state *s, const char *text, size_t len)
 }
 
 /* The assistant message as stored: owned by the result from now on. */
-static void send_take_assistant(struct send_state *s, cJSON *msg)
+static void ctl_send_take_assistant(struct ctl_send_state *s, cJSON *msg)
 {
 	cJSON_Delete(s->r->assistant);
 	s->r->assistant = msg;
-	send_copy_id(s->r->assistant_message_id,
-		     sizeof(s->r->assistant_message_id), msg, "id");
+	ctl_send_copy_id(s->r->assistant_message_id,
+			 sizeof(s->r->assistant_message_id), msg, "id");
 }
 
-static int send_on_message(struct send_state *s, cJSON *data)
+static int ctl_send_on_message(struct ctl_send_state *s, cJSON *data)
 {
-	send_copy_id(s->r->user_message_id, sizeof(s->r->user_message_id),
-		     data, "id");
+	ctl_send_copy_id(s->r->user_message_id, sizeof(s->r->user_message_id),
+			 data, "id");
 	cJSON_Delete(data);
 	return CLI_OK;
 }
 
-static int send_on_delta(struct send_state *s, cJSON *data)
+static int ctl_send_on_delta(struct ctl_send_state *s, cJSON *data)
 {
 	const cJSON *text = cJSON_GetObjectItemCaseSensitive(data, "text");
 	int rc = CLI_OK;
 
 	if (!s->r->assistant_message_id[0])
-		send_copy_id(s->r->assistant_message_id,
-			     sizeof(s->r->assistant_message_id), data,
-			     "message_id");
+		ctl_send_copy_id(s->r->assistant_message_id,
+				 sizeof(s->r->assistant_message_id), data,
+				 "message_id");
 	if (cJSON_IsString(text))
-		rc = send_piece(s, text->valuestring,
-				strlen(text->valuestring));
+		rc = ctl_send_piece(s, text->valuestring,
+				    strlen(text->valuestring));
 	cJSON_Delete(data);
 	return rc;
 }
 
-static int send_on_done(struct send_state *s, cJSON *data)
+static int ctl_send_on_done(struct ctl_send_state *s, cJSON *data)
 {
 	s->finished = true;
-	send_take_assistant(s, data);
+	ctl_send_take_assistant(s, data);
 	return CLI_OK;
 }
 
-static int send_on_error(struct send_state *s, cJSON *data)
+static int ctl_send_on_error(struct ctl_send_state *s, cJSON *data)
 {
 	const cJSON *err = cJSON_GetObjectItemCaseSensitive(data, "error");
 	const cJSON *code = cJSON_GetObjectItemCaseSensitive(err, "code");
@@ -129,7 +130,7 @@ static int send_on_error(struct send_state *s, cJSON *data)
 		  "the generation failed", cJSON_IsString(code) ?
 		  code->valuestring : "error");
 	if (stored)
-		send_take_assistant(s, stored);
+		ctl_send_take_assistant(s, stored);
 	/* ends the stream; an unknown model is "not found", the rest is a
 	 * server or upstream failure */
 	rc = CLI_SERVER;
@@ -142,22 +143,23 @@ static int send_on_error(struct send_state *s, cJSON *data)
 
 static const struct {
 	const char *name;
-	send_event_fn fn;
-} send_events[] = {
-	{ "message", send_on_message },
-	{ "delta", send_on_delta },
-	{ "done", send_on_done },
-	{ "error", send_on_error },
+	ctl_send_event_fn fn;
+} ctl_send_events[] = {
+	{ "message", ctl_send_on_message },
+	{ "delta", ctl_send_on_delta },
+	{ "done", ctl_send_on_done },
+	{ "error", ctl_send_on_error },
 };
 
-static int send_on_event(void *arg, const struct sse_event *ev)
+static int ctl_send_on_event(void *arg, const struct sse_event *ev)
 {
-	struct send_state *s = arg;
+	struct ctl_send_state *s = arg;
 	cJSON *data;
 	size_t i;
 
-	for (i = 0; i < sizeof(send_events) / sizeof(send_events[0]); i++) {
-		if (strcmp(send_events[i].name, ev->event) != 0)
+	for (i = 0; i < sizeof(ctl_send_events) / sizeof(ctl_send_events[0]);
+	     i++) {
+		if (strcmp(ctl_send_events[i].name, ev->event) != 0)
 			continue;
 		data = cJSON_ParseWithLength(ev->data, ev->data_len);
 		if (!data) {
@@ -165,14 +167,14 @@ static int send_on_event(void *arg, const struct sse_event *ev)
 				  ev->event);
 			return CLI_SERVER;
 		}
-		return send_events[i].fn(s, data);
+		return ctl_send_events[i].fn(s, data);
 	}
 	return 0;	/* reset, keep-alives, events of later versions */
 }
 
-static int send_on_data(void *arg, const char *data, size_t len)
+static int ctl_send_on_data(void *arg, const char *data, size_t len)
 {
-	struct send_state *s = arg;
+	struct ctl_send_state *s = arg;
 	int rc = sse_parse_feed(&s->parser, data, len);
 
 	if (rc == CHAT_ETOOBIG)
@@ -181,7 +183,7 @@ static int send_on_data(void *arg, const char *data, size_t len)
 }
 
 /* The 201 form: {"user_message":{...},"assistant_message":{...}}. */
-static int send_take_201(struct send_state *s, cJSON *answer)
+static int ctl_send_take_201(struct ctl_send_state *s, cJSON *answer)
 {
 	cJSON *user = cJSON_GetObjectItemCaseSensitive(answer, "user_message");
 	cJSON *asst = cJSON_DetachItemFromObjectCaseSensitive(
@@ -193,19 +195,19 @@ static int send_take_201(struct send_state *s, cJSON *answer)
 		cli_error("the server's answer to the message is malformed");
 		return CLI_SERVER;
 	}
-	send_copy_id(s->r->user_message_id, sizeof(s->r->user_message_id),
-		     user, "id");
-	send_take_assistant(s, asst);
+	ctl_send_copy_id(s->r->user_message_id, sizeof(s->r->user_message_id),
+			 user, "id");
+	ctl_send_take_assistant(s, asst);
 	s->finished = true;
 	content = cJSON_GetObjectItemCaseSensitive(asst, "content");
 	if (!cJSON_IsString(content))
 		return CLI_OK;
-	return send_piece(s, content->valuestring,
-			  strlen(content->valuestring));
+	return ctl_send_piece(s, content->valuestring,
+			      strlen(content->valuestring));
 }
 
 /* Stops the conversation's generation after Ctrl-C. */
-static void send_stop(struct cli_ctx *ctx, const char *conv)
+static void ctl_send_stop(struct cli_ctx *ctx, const char *conv)
 {
 	struct api_req req = { "POST", NULL, NULL, API_QUIET, NULL, NULL,
 			       NULL };
@@ -220,10 +222,10 @@ static void send_stop(struct cli_ctx *ctx, const char *conv)
 	api_res_release(&res);
 }
 
-int send_message(struct cli_ctx *ctx, const struct send_opts *o,
-		 struct send_result *r)
+int ctl_send_message(struct cli_ctx *ctx, const struct ctl_send_opts *o,
+		     struct ctl_send_result *r)
 {
-	struct send_state s = { ctx, o, r, { 0 }, false };
+	struct ctl_send_state s = { ctx, o, r, { 0 }, false };
 	struct api_req req = { "POST", NULL, NULL, 0, NULL, NULL, NULL };
 	struct api_res res;
 	char path[256], conv[200], key[UUID_STR_LEN];
@@ -245,13 +247,13 @@ int send_message(struct cli_ctx *ctx, const struct send_opts *o,
 		cli_error("out of memory");
 		return CLI_SERVER;
 	}
-	sse_parse_init(&s.parser, SEND_EVENT_MAX, send_on_event, NULL, &s);
+	sse_parse_init(&s.parser, SEND_EVENT_MAX, ctl_send_on_event, NULL, &s);
 	req.path = path;
 	req.json = body;
 	req.idempotency_key = key;
 	if (o->stream) {
 		req.flags |= API_SSE;
-		req.on_data = send_on_data;
+		req.on_data = ctl_send_on_data;
 		req.arg = &s;
 	}
 	rc = api_call(ctx, &req, &res);
@@ -260,13 +262,13 @@ int send_message(struct cli_ctx *ctx, const struct send_opts *o,
 			fputc('\n', stdout);
 			r->newline_pending = false;
 		}
-		send_stop(ctx, conv);
+		ctl_send_stop(ctx, conv);
 		goto out;
 	}
 	if (rc != CLI_OK)
 		goto out;
 	if (res.json && !s.finished)
-		rc = send_take_201(&s, res.json);	/* also a non-SSE 201 */
+		rc = ctl_send_take_201(&s, res.json);	/* also a non-SSE 201 */
 	else if (!s.finished) {
 		cli_error("the answer's stream ended before its end");
 		rc = CLI_SERVER;
@@ -286,8 +288,8 @@ out:
 
 /* ---- conversation calls of ask and chat ---- */
 
-int conv_create(struct cli_ctx *ctx, const char *model,
-		const char *system_prompt, char *id_out, size_t idlen)
+int ctl_conv_create(struct cli_ctx *ctx, const char *model,
+		    const char *system_prompt, char *id_out, size_t idlen)
 {
 	cJSON *body = cJSON_CreateObject(), *conv = NULL;
 	const cJSON *id;
@@ -314,8 +316,8 @@ int conv_create(struct cli_ctx *ctx, const char *model,
 	return rc;
 }
 
-int conv_patch_string(struct cli_ctx *ctx, const char *id,
-		      const char *field, const char *value)
+int ctl_conv_patch_string(struct cli_ctx *ctx, const char *id,
+			  const char *field, const char *value)
 {
 	cJSON *body = cJSON_CreateObject(), *conv = NULL;
 	char path[256], esc[200];
@@ -339,7 +341,7 @@ int conv_patch_string(struct cli_ctx *ctx, const char *id,
 	return rc;
 }
 
-int conv_latest(struct cli_ctx *ctx, char *id_out, size_t idlen)
+int ctl_conv_latest(struct cli_ctx *ctx, char *id_out, size_t idlen)
 {
 	cJSON *list = NULL;
 	const cJSON *data, *first, *id;
