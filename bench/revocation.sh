@@ -171,7 +171,7 @@ raced=$(jq -s '[.[] | select(.revoker == "logout") | .revoker_refused] | add' "$
 cat <<REPORT
 ## Revocation to refusal ($(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores, $(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo), $(uname -r), load $(cut -d' ' -f1-3 /proc/loadavg))
 
-Build of commit $(git -C "$here" rev-parse --short HEAD 2>/dev/null || echo '?'), store: $store_name,
+Checkout at commit $(git -C "$here" rev-parse --short HEAD 2>/dev/null || echo "?"), store: $store_name,
 $rounds rounds per case, each revocation a random 0-500 ms after the
 observer worked. Milliseconds from the revoking call's answer (or the
 store write's commit) to the refusal's arrival; negative: the refusal
