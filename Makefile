@@ -268,7 +268,8 @@ $(FB)/fuzz-%: $(FB)/tests/fuzz/fuzz-%.o $(FUZZ_LIB)
 fuzz-clean:
 	rm -rf $(FB)
 
-# make test runs the short fuzz runs (scripts/test.sh, scripts/fuzz)
+# (make test builds them for its short fuzz runs: scripts/test.sh,
+# scripts/fuzz --suite; CHAT_TEST_FUZZ=0 leaves both out)
 clean: fuzz-clean
 .PHONY: fuzz fuzz-clean
 
