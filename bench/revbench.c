@@ -41,11 +41,15 @@
  * comes a random 0..MS after the observer works (500), so that it falls
  * anywhere in the periods of the feed's reads (250 ms) and of the
  * gateway's sweep of its proxied calls (100 ms) rather than always at
- * the same point of them.
+ * the same point of them; -l MS, the store revoker stamps revoked_at
+ * MS before its commit (a writer whose clock is behind, or whose
+ * transaction waited for a lock), to probe the feed's read-back margin.
  *
  * Prints one JSON object: the counts, min/p50/p95/max of the samples in
  * microseconds (negative: the refusal arrived before the revoking call's
- * answer), every sample in ms, and the refusal's code.  Exit 0 when
+ * answer), every sample in ms, the refusal's code, and revoker_refused:
+ * logouts answered 401 session_revoked rather than 204 (see
+ * revoke_logout).  Exit 0 when
  * every round was refused in time, 1 when one was not, 2 on a usage or
  * setup error.
  */
