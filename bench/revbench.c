@@ -49,9 +49,8 @@
  * microseconds (negative: the refusal arrived before the revoking call's
  * answer), every sample in ms, the refusal's code, and revoker_refused:
  * logouts answered 401 session_revoked rather than 204 (see
- * revoke_logout).  Exit 0 when
- * every round was refused in time, 1 when one was not, 2 on a usage or
- * setup error.
+ * revoke_logout).  Exit 0 when every round was refused in time, 1 when
+ * one was not, 2 on a usage or setup error.
  */
 #include <errno.h>
 #include <getopt.h>
