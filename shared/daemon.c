@@ -35,8 +35,10 @@ static void on_signal(int sig)
 static void usage(FILE *to, const char *name)
 {
 	fprintf(to,
-		"usage: %s [-c FILE]\n"
+		"usage: %s [-c FILE] [-p]\n"
 		"  -c FILE  configuration file (also CHAT_CONFIG)\n"
+		"  -p       check the configuration, print the listen port\n"
+		"           and exit\n"
 		"  -h       this help\n"
 		"See %s(8) and chat.conf(5).\n", name, name);
 }
@@ -180,6 +182,22 @@ void daemon_readyz(struct http_req *req, struct http_res *res)
 	http_res_json(res, 200, o);
 }
 
+/* -p: the port the daemon would listen on, for scripts/stack (which so
+ * needs no copy of the offsets nor of the <name>.port rule). */
+static int daemon_print_port(struct daemon *d, char *err, size_t errlen)
+{
+	long gateway = 0;
+	int port, rc;
+
+	rc = config_key_int(d->cfg, "port", &gateway, err, errlen);
+	if (rc == 0)
+		rc = listen_port(d->cfg, d->spec->name, (int)gateway, &port,
+				 err, errlen);
+	if (rc == 0 && printf("%d\n", port) < 0)
+		rc = CHAT_EIO;
+	return rc;
+}
+
 /* Everything between loading the config and serving; err says why. */
 static int daemon_setup(struct daemon *d, char *err, size_t errlen)
 {
@@ -275,11 +293,13 @@ int daemon_main(int argc, char **argv, const struct daemon_spec *spec)
 	struct daemon *d = NULL;
 	const char *level_name = "info";
 	char err[512] = "";
-	int opt, rc = 0, level;
+	int opt, rc = 0, level, print_port = 0;
 
-	while ((opt = getopt(argc, argv, "c:h")) != -1) {
+	while ((opt = getopt(argc, argv, "c:ph")) != -1) {
 		if (opt == 'c') {
 			cfg_path = optarg;
+		} else if (opt == 'p') {
+			print_port = 1;
 		} else if (opt == 'h') {
 			usage(stdout, spec->name);
 			return 0;
@@ -324,6 +344,10 @@ int daemon_main(int argc, char **argv, const struct daemon_spec *spec)
 		goto out;
 	}
 	log_init(spec->name, level);
+	if (print_port) {
+		rc = daemon_print_port(d, err, sizeof(err));
+		goto out;
+	}
 	rc = daemon_setup(d, err, sizeof(err));
 	if (rc)
 		goto out;

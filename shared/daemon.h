@@ -4,10 +4,12 @@
  * the worker pool, the HTTP server, signals.  A daemon describes itself in
  * a struct daemon_spec and calls daemon_main().
  *
- * Options: -c FILE (config; also CHAT_CONFIG), -h.  The config is checked
- * against the stack's key tables (daemon-keys.h) and the daemon's own
- * spec->keys before anything else: an unknown key or CHAT_* variable, or a
- * value out of bounds, stops the daemon naming it.  Settings read here:
+ * Options: -c FILE (config; also CHAT_CONFIG), -p (check the config,
+ * print the listen port, exit: scripts/stack asks this way), -h.  The
+ * config is checked against the stack's key tables (daemon-keys.h) and
+ * the daemon's own spec->keys before anything else: an unknown key or
+ * CHAT_* variable, or a value out of bounds, stops the daemon naming it.
+ * Settings read here:
  *   data_dir       CHAT_DATA_DIR   data directory ($XDG_DATA_HOME/chat)
  *   port           CHAT_PORT       gateway port (default 8080); daemon N
  *                                  of daemon_keys_daemons listens on

@@ -28,6 +28,12 @@ setup() {
 	load test_helper
 }
 
+# a stack of one daemon that a test started in its own data dir
+teardown() {
+	[[ -d $BATS_TEST_TMPDIR/one ]] || return 0
+	CHAT_DATA_DIR=$BATS_TEST_TMPDIR/one "$STACK" stop 3>&- || true
+}
+
 # run_daemon NAME [VAR=VALUE...]: daemon NAME alone with conf.test (the
 # stack's config plus the test's lines) on a port of its own; it is
 # expected to stop at start.  stderr in $stderr.
@@ -117,4 +123,16 @@ conf_test() {
 		CHAT_DATA_DIR="$BATS_TEST_TMPDIR/stack" CHAT_PORT="$(free_port)" \
 		"$STACK" start 3>&-
 	[[ $output == *"unknown key 'sessiond.refresh_ttl'"* ]] || false
+}
+
+@test "stack start waits on the port the daemon reports, <name>.port too" {
+	local port own
+	port=$(free_port)
+	own=$(free_port)
+	# no gateway: the stack waits on userd's own /readyz
+	run -0 env CHAT_DATA_DIR="$BATS_TEST_TMPDIR/one" CHAT_PORT="$port" \
+		CHAT_USERD_PORT="$own" "$STACK" start userd 3>&-
+	run -0 curl -sf "http://127.0.0.1:$own/healthz"
+	run -0 "${CHAT_BIN:-$CHAT_ROOT/bin}/userd" -p
+	[[ $output == $((CHAT_PORT + 1)) ]] || false
 }
