@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "daemon-keys.h"
 #include "err.h"
 
 static char config_dir[] = "/tmp/test-config-XXXXXX";
@@ -312,6 +313,151 @@ static void test_config__missing_file(void **state)
 	assert_null(cfg);
 }
 
+/* A small schema: plain, pattern and per-daemon keys. */
+static const char *const schema_modes[] = { "open", "closed", NULL };
+static const char *const schema_daemons[] = { "userd", "chatd", NULL };
+static const struct config_key schema_keys[] = {
+	{ .name = "port", .type = CONFIG_INT, .min = 1, .max = 65535,
+	  .def = "8080", .help = "h" },
+	{ .name = "userd.mode", .type = CONFIG_ENUM, .choices = schema_modes,
+	  .def = "open", .help = "h" },
+	{ .name = "userd.on", .type = CONFIG_BOOL, .def = "true",
+	  .help = "h" },
+	{ .name = "model.*.window", .type = CONFIG_INT, .min = 16,
+	  .max = 100, .help = "h" },
+	{ .name = "routes.*", .type = CONFIG_STRING, .help = "h" },
+	{ .name = "url", .type = CONFIG_URL, .flags = CONFIG_KEY_PER_DAEMON,
+	  .help = "h" },
+	{ .name = "workers", .type = CONFIG_INT, .min = 1, .max = 8,
+	  .flags = CONFIG_KEY_PER_DAEMON, .help = "h" },
+	{ .name = NULL },
+};
+static const struct config_key *const schema_tables[] = { schema_keys,
+							  NULL };
+static const struct config_schema schema = {
+	.tables = schema_tables,
+	.daemons = schema_daemons,
+	.self = "selfd",
+	.targets = "routes",
+	/* the test runner's own variables (CHAT_BIN...) are not keys */
+	.not_keys = daemon_keys_not_keys,
+};
+
+/* config_validate: each case a file, maybe a variable, and the result. */
+static void test_config__validate(void **state)
+{
+	static const struct {
+		const char *text;
+		const char *var, *value;	/* or NULL */
+		const char *err;		/* NULL: valid */
+	} cases[] = {
+		{ "port = 9000\n[userd]\nmode = closed\non = no\n", NULL,
+		  NULL, NULL },
+		/* a '*' matches text with dots; per-daemon keys of the
+		 * fixed daemons, the program itself and [routes] targets */
+		{ "[model.llama3.2]\nwindow = 64\n[userd]\nworkers = 2\n"
+		  "[selfd]\nurl = http://x\n[routes]\n/v1/o = oddup\n"
+		  "[oddup]\nurl = https://o\n", NULL, NULL, NULL },
+		{ "", "CHAT_MODEL_X_WINDOW", "20", NULL },
+		{ "", "CHAT_CHATD_WORKERS", "3", NULL },
+		{ "", "CHAT_TEST_WHATEVER", "x", NULL },
+		{ "[routes]\n/v1/o = oddup\n", "CHAT_ODDUP_URL", "http://o",
+		  NULL },
+		{ "port = 1\n[userd]\nmdoe = open\n", NULL, NULL,
+		  "config: unknown key 'userd.mdoe' (at " },
+		{ "[oddup]\nurl = http://o\n", NULL, NULL,
+		  "config: unknown key 'oddup.url'" },
+		{ "", "CHAT_USERD_MDOE", "open", "config: environment "
+		  "variable 'CHAT_USERD_MDOE' names no key" },
+		{ "", "CHAT_ODDUP_URL", "http://o", "'CHAT_ODDUP_URL' names "
+		  "no key" },
+		{ "port = 0\n", NULL, NULL, "config: 'port' must be an "
+		  "integer from 1 to 65535 (at " },
+		{ "", "CHAT_PORT", "x", "config: 'port' must be an integer "
+		  "from 1 to 65535 (from CHAT_PORT)" },
+		{ "[model.a]\nwindow = 8\n", NULL, NULL, "config: "
+		  "'model.a.window' must be an integer from 16 to 100" },
+		{ "[userd]\nmode = shut\n", NULL, NULL, "config: "
+		  "'userd.mode' must be one of: open, closed" },
+		{ "[userd]\non = maybe\n", NULL, NULL, "config: 'userd.on' "
+		  "must be true or false" },
+		{ "[chatd]\nurl = ftp://x\n", NULL, NULL, "config: "
+		  "'chatd.url' must be an http:// or https:// URL" },
+	};
+	struct config *cfg;
+	char err[512];
+	size_t i;
+	int rc;
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		if (cases[i].var)
+			setenv(cases[i].var, cases[i].value, 1);
+		assert_int_equal(config_load(&cfg, config_write("v.conf",
+							cases[i].text),
+					     true, err, sizeof(err)), 0);
+		if (cases[i].var)
+			unsetenv(cases[i].var);
+		config_use_schema(cfg, &schema);
+		err[0] = '\0';
+		rc = config_validate(cfg, err, sizeof(err));
+		if (!cases[i].err && rc != 0)
+			fail_msg("case %zu: %s", i, err);
+		if (cases[i].err && (rc != CHAT_EINVAL ||
+				     !strstr(err, cases[i].err)))
+			fail_msg("case %zu: rc %d, '%s' lacks '%s'", i, rc,
+				 err, cases[i].err);
+		config_free(cfg);
+	}
+}
+
+/* The config_key_* getters: the table's bounds and default, or the
+ * caller's computed default when the table has none. */
+static void test_config__key_getters(void **state)
+{
+	struct config *cfg;
+	const char *mode = NULL;
+	char err[512];
+	long n;
+	bool on = false;
+
+	(void)state;
+	assert_int_equal(config_load(&cfg, config_write("g.conf",
+			 "[model.m]\nwindow = 200\n[userd]\nworkers = 3\n"),
+				     true, err, sizeof(err)), 0);
+	config_use_schema(cfg, &schema);
+	n = 0;
+	assert_int_equal(config_key_int(cfg, "port", &n, err, sizeof(err)),
+			 0);
+	assert_int_equal(n, 8080);		/* the table's default */
+	n = 5;
+	assert_int_equal(config_key_int(cfg, "chatd.workers", &n, err,
+					sizeof(err)), 0);
+	assert_int_equal(n, 5);			/* none: the caller's */
+	assert_int_equal(config_key_int(cfg, "userd.workers", &n, err,
+					sizeof(err)), 0);
+	assert_int_equal(n, 3);
+	assert_int_equal(config_key_int(cfg, "model.m.window", &n, err,
+					sizeof(err)), CHAT_EINVAL);
+	assert_non_null(strstr(err, "'model.m.window' must be an integer "
+			       "from 16 to 100"));
+	assert_int_equal(config_key_enum(cfg, "userd.mode", &mode, err,
+					 sizeof(err)), 0);
+	assert_string_equal(mode, "open");
+	assert_int_equal(config_key_bool(cfg, "userd.on", &on, err,
+					 sizeof(err)), 0);
+	assert_true(on);
+	assert_string_equal(config_key_str(cfg, "port"), "8080");
+	assert_null(config_key_str(cfg, "chatd.url"));
+	/* a key outside the tables is a bug, named */
+	assert_int_equal(config_key_int(cfg, "nope", &n, err, sizeof(err)),
+			 CHAT_EINVAL);
+	assert_non_null(strstr(err, "'nope' is not in the key table"));
+	assert_int_equal(config_key_int(cfg, "userd.mode", &n, err,
+					sizeof(err)), CHAT_EINVAL);
+	config_free(cfg);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -321,6 +467,8 @@ int main(void)
 		cmocka_unit_test(test_config__typed_getters),
 		cmocka_unit_test(test_config__bad_lines),
 		cmocka_unit_test(test_config__missing_file),
+		cmocka_unit_test(test_config__validate),
+		cmocka_unit_test(test_config__key_getters),
 	};
 
 	return cmocka_run_group_tests(tests, config_setup, config_teardown);
