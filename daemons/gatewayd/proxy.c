@@ -468,8 +468,10 @@ static void proxy_start(struct proxy_call *pc)
 	};
 	int rc;
 
-	if (pc->live.id.user_id[0]) {
-		/* from now on a revocation ends this call */
+	/* from now on a revocation ends this call - but for a call that
+	 * ends a session itself (a logout), whose answer the feed's news of
+	 * that very revocation may overtake */
+	if (pc->live.id.user_id[0] && !pc->ends[0]) {
 		pc->watched = true;
 		revoke_watch(pc->gw, &pc->live);
 		if (atomic_load(&pc->live.why) != GW_CUT_NONE) {

@@ -17,7 +17,10 @@
  * The store is the source of truth.  Every FEED_TICK_MS while someone
  * listens, one worker reads what was revoked since its last read, minus
  * FEED_MARGIN_MS (a transaction still open at the last read commits with
- * an earlier revoked_at), and sends what it has not sent before to every
+ * an earlier revoked_at: every revoking transaction takes its time after
+ * it holds the write lock, feed_begin, so only a transaction longer than
+ * the margin, or a sessiond whose clock is that far behind, could slip
+ * through), and sends what it has not sent before to every
  * listener; a revocation made by this process wakes it at once
  * (feed_notify).  Reading the store instead of trusting notifications
  * means that every code path that revokes - and every other sessiond
@@ -393,6 +396,16 @@ void feed_notify(struct sessiond *s)
 		return;
 	if (http_server_defer(s->d.server, feed_wake, s->feed) != 0)
 		atomic_store(&s->feed->wake, false);
+}
+
+int feed_begin(struct db_conn *c, int64_t *now)
+{
+	int rc = db_begin(c);
+
+	/* the time is taken once the store's write lock is ours, so that
+	 * it is at most the transaction's own length before its commit */
+	*now = now_ms();
+	return rc;
 }
 
 int feed_record(struct db_conn *c, const char *kind, const char *subject,

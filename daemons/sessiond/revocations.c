@@ -44,7 +44,7 @@ void revocations_session_handler(struct http_req *req, struct http_res *res)
 	struct db_rows *rows = NULL;
 	struct db_param p[1];
 	char id[UUID_STR_LEN];
-	int64_t changed = 0;
+	int64_t changed = 0, now;
 	int rc;
 
 	if (!uuid_norm(http_req_param(req, "id"), id)) {
@@ -53,7 +53,11 @@ void revocations_session_handler(struct http_req *req, struct http_res *res)
 	}
 	if (sessions_acquire(s, res, &c) < 0)
 		return;
-	rc = sessions_revoke(c, id, NULL, "revoked", now_ms(), &changed);
+	rc = feed_begin(c, &now);
+	if (rc == 0)
+		rc = sessions_revoke(c, id, NULL, "revoked", now, &changed);
+	if (rc == 0)
+		rc = db_commit(c);
 	if (rc == 0 && changed == 0) {
 		/* already revoked (fine) or unknown (404) */
 		p[0] = db_p_text(id);
@@ -94,13 +98,12 @@ void revocations_user_handler(struct http_req *req, struct http_res *res)
 	}
 	if (sessions_acquire(s, res, &c) < 0)
 		return;
-	now = now_ms();
+	/* the user's mark too: it ends the user's API-key connections and
+	 * cached keys at the gateways, which have no session to go by */
+	rc = feed_begin(c, &now);
 	p[0] = DB_P_INT(now);
 	p[1] = db_p_text("user_revoked");
 	p[2] = db_p_text(user_id);
-	/* the user's mark too: it ends the user's API-key connections and
-	 * cached keys at the gateways, which have no session to go by */
-	rc = db_begin(c);
 	if (rc == 0)
 		rc = db_exec(c, sql_revoke_user, p, 3, &changed);
 	if (rc == 0)
@@ -215,6 +218,7 @@ void revocations_record_handler(struct http_req *req, struct http_res *res)
 	cJSON *body;
 	const char *kind = NULL, *id = NULL, *uid = NULL;
 	char subject[UUID_STR_LEN], user_id[UUID_STR_LEN], err[160];
+	int64_t now;
 	int rc;
 
 	body = sessions_body(req, res);
@@ -242,7 +246,11 @@ void revocations_record_handler(struct http_req *req, struct http_res *res)
 	}
 	if (sessions_acquire(s, res, &c) < 0)
 		goto out;
-	rc = feed_record(c, kind, subject, user_id, now_ms());
+	rc = feed_begin(c, &now);
+	if (rc == 0)
+		rc = feed_record(c, kind, subject, user_id, now);
+	if (rc == 0)
+		rc = db_commit(c);
 	db_release(c);
 	if (rc < 0) {
 		http_res_chat_error(res, rc, "cannot record the revocation");

@@ -93,6 +93,10 @@ int feed_new(struct sessiond *s, struct feed **out);
 void feed_free(struct feed *f);
 /* Any thread: something was revoked here, read the store now. */
 void feed_notify(struct sessiond *s);
+/* Begins a revoking transaction and then reads the clock: a revoked_at
+ * taken before waiting for the write lock could be older than the feed's
+ * margin by the time it commits. */
+int feed_begin(struct db_conn *c, int64_t *now);
 /* Records a revocation of kind "user" or "apikey" (sessions have their
  * own revoked_at), inside the caller's transaction or alone. */
 int feed_record(struct db_conn *c, const char *kind, const char *subject,

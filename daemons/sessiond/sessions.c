@@ -415,7 +415,7 @@ void sessions_delete_handler(struct http_req *req, struct http_res *res)
 	struct sessiond *s = req->app;
 	struct db_conn *c = NULL;
 	char user_id[UUID_STR_LEN], id[UUID_STR_LEN];
-	int64_t changed = 0;
+	int64_t changed = 0, now;
 	int rc;
 
 	if (!uuid_norm(req->user_id, user_id)) {
@@ -429,7 +429,11 @@ void sessions_delete_handler(struct http_req *req, struct http_res *res)
 	}
 	if (sessions_acquire(s, res, &c) < 0)
 		return;
-	rc = sessions_revoke(c, id, user_id, "deleted", now_ms(), &changed);
+	rc = feed_begin(c, &now);
+	if (rc == 0)
+		rc = sessions_revoke(c, id, user_id, "deleted", now, &changed);
+	if (rc == 0)
+		rc = db_commit(c);
 	db_release(c);
 	if (rc < 0) {
 		http_res_chat_error(res, rc, "cannot revoke the session");
