@@ -348,7 +348,7 @@ static void app_pend_dispatch(struct app *a)
 	cJSON_Delete(f);
 	if (!text)
 		return;
-	rc = ws_send_text(&a->ws, text, strlen(text));
+	rc = ui_ws_send_text(&a->ws, text, strlen(text));
 	cJSON_free(text);
 	if (rc == 0)
 		p->sent = true;
@@ -427,7 +427,7 @@ static int app_ws_frame(struct app *a, const char *type, const char *cid,
 	cJSON_Delete(f);
 	if (!text)
 		return CHAT_ENOMEM;
-	rc = ws_send_text(&a->ws, text, strlen(text));
+	rc = ui_ws_send_text(&a->ws, text, strlen(text));
 	cJSON_free(text);
 	return rc;
 }
@@ -449,11 +449,11 @@ static long app_target(struct app *a, int role)
 {
 	if (a->focus == FOCUS_MSGS && a->sel_msg >= 0 &&
 	    (size_t)a->sel_msg < a->st.nmsgs &&
-	    (role < 0 || a->st.msgs[a->sel_msg].role == (enum msg_role)role))
+	    (role < 0 || a->st.msgs[a->sel_msg].role == (enum ui_msg_role)role))
 		return a->sel_msg;
 	if (role < 0)
 		return a->st.nmsgs ? (long)a->st.nmsgs - 1 : -1;
-	return state_last_role(&a->st, (enum msg_role)role);
+	return state_last_role(&a->st, (enum ui_msg_role)role);
 }
 
 static void app_copy(struct app *a, const char *s, size_t len,
@@ -533,11 +533,11 @@ static bool app_need_conv(struct app *a)
  * queued before it), and what the login showed is dropped. */
 static void app_logout(struct app *a)
 {
-	ws_stop(&a->ws);
-	auth_forget(&a->auth);
+	ui_ws_stop(&a->ws);
+	ui_auth_forget(&a->auth);
 	a->ws_state = WS_IDLE;
 	a->ws_was_open = false;
-	if (ws_start(&a->ws, &a->auth, &a->evq) < 0)
+	if (ui_ws_start(&a->ws, &a->auth, &a->evq) < 0)
 		app_set_status(a, true, "cannot start the connection thread");
 	rest_submit(&a->rest, RQ_LOGOUT, "POST", "", NULL, NULL);
 	pend_clear(&a->pend);
@@ -779,7 +779,7 @@ static void app_action(struct app *a, enum action act)
 		break;
 	case ACT_REDRAW:
 		clearok(stdscr, TRUE);
-		ws_kick(&a->ws);
+		ui_ws_kick(&a->ws);
 		app_list(a);
 		if (a->st.open)
 			app_open(a, a->st.cur.id);
@@ -1155,7 +1155,7 @@ static void app_key(struct app *a, int key, bool code)
 	if (a->focus == FOCUS_MSGS && app_msgs_key(a, key, code))
 		return;
 	/* a character past ASCII may share a number with a KEY_ code */
-	act = code || key < 128 ? key_lookup(key, a->focus, empty) :
+	act = code || key < 128 ? ui_key_lookup(key, a->focus, empty) :
 				  ACT_NONE;
 	if (act != ACT_NONE) {
 		app_action(a, act);
@@ -1189,7 +1189,7 @@ static void app_after_login(struct app *a)
 	a->login_busy = false;
 	a->older_seq = 0;	/* a page lost with the old login */
 	editor_clear(&a->login_pass);
-	ws_kick(&a->ws);
+	ui_ws_kick(&a->ws);
 	app_list(a);
 }
 
@@ -1449,7 +1449,7 @@ static void app_events(struct app *a)
 				a->logged_in = false;
 				snprintf(a->login_msg, sizeof(a->login_msg),
 					 "%s", ev->message[0] ? ev->message :
-					 auth_have(&a->auth) ? "" :
+					 ui_auth_have(&a->auth) ? "" :
 					 "please log in");
 			}
 			break;
@@ -1484,17 +1484,17 @@ int app_init(struct app *a, const char *server, const char *conversation)
 		a->trace = fopen(trace, "a");
 	rc = evq_init(&a->evq);
 	if (rc == 0)
-		rc = auth_init(&a->auth, server);
+		rc = ui_auth_init(&a->auth, server);
 	if (rc < 0)
 		return rc;
-	a->logged_in = auth_have(&a->auth);
+	a->logged_in = ui_auth_have(&a->auth);
 	a->login = !a->logged_in;
 	if (a->login)
 		snprintf(a->login_msg, sizeof(a->login_msg), "not logged in "
 			 "to this server");
 	rc = rest_start(&a->rest, &a->auth, &a->evq);
 	if (rc == 0)
-		rc = ws_start(&a->ws, &a->auth, &a->evq);
+		rc = ui_ws_start(&a->ws, &a->auth, &a->evq);
 	if (rc < 0)
 		return rc;
 	if (a->logged_in) {
@@ -1509,7 +1509,7 @@ void app_release(struct app *a)
 {
 	size_t i;
 
-	ws_stop(&a->ws);
+	ui_ws_stop(&a->ws);
 	rest_stop(&a->rest);
 	pend_clear(&a->pend);
 	state_release(&a->st);
@@ -1522,7 +1522,7 @@ void app_release(struct app *a)
 		free(a->models[i]);
 	free(a->models);
 	free(a->new_system);
-	auth_release(&a->auth);
+	ui_auth_release(&a->auth);
 	evq_release(&a->evq);
 	if (a->trace)
 		fclose(a->trace);

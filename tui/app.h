@@ -54,7 +54,7 @@ struct app {
 	int rows, cols;
 
 	/* connection */
-	int ws_state;			/* enum ws_state */
+	int ws_state;			/* enum ui_ws_state */
 	int64_t ws_retry_at;
 	bool ws_was_open;		/* opened once: a later close is news */
 	bool logged_in;

@@ -23,7 +23,7 @@
 #define AUTH_CONNECT_TIMEOUT_MS 5000L
 #define AUTH_TIMEOUT_MS 120000L
 
-int auth_client_init(struct client *c, const char *server)
+int ui_auth_client_init(struct client *c, const char *server)
 {
 	int rc = client_init(c, server, "chatui/" CHATUI_VERSION);
 
@@ -36,8 +36,8 @@ int auth_client_init(struct client *c, const char *server)
 
 /* One POST on the login's client (under a->mu), with token when one is
  * given (logout) and without (login, register, refresh). */
-static int auth_call(struct auth *a, const char *path, const char *token,
-		     const cJSON *body, struct client_res *res)
+static int ui_auth_call(struct auth *a, const char *path, const char *token,
+			const cJSON *body, struct client_res *res)
 {
 	struct client_req req = { .method = "POST", .path = path,
 				  .json = body, .token = token };
@@ -47,12 +47,12 @@ static int auth_call(struct auth *a, const char *path, const char *token,
 
 /* ---- the login ---- */
 
-static bool auth_same(const char *a, const char *b)
+static bool ui_auth_same(const char *a, const char *b)
 {
 	return a && b && strcmp(a, b) == 0;
 }
 
-int auth_init(struct auth *a, const char *server)
+int ui_auth_init(struct auth *a, const char *server)
 {
 	char dir[PATH_MAX];
 
@@ -66,18 +66,18 @@ int auth_init(struct auth *a, const char *server)
 	if (a->path[0] && creds_secure_dir(a->path, dir, sizeof(dir)) < 0)
 		a->path[0] = '\0';
 	if (a->path[0] && creds_load(a->path, &a->creds) == 0)
-		a->have = auth_same(a->creds.server, a->server);
-	return auth_client_init(&a->client, server);
+		a->have = ui_auth_same(a->creds.server, a->server);
+	return ui_auth_client_init(&a->client, server);
 }
 
-void auth_release(struct auth *a)
+void ui_auth_release(struct auth *a)
 {
 	creds_release(&a->creds);
 	client_release(&a->client);
 	pthread_mutex_destroy(&a->mu);
 }
 
-bool auth_have(struct auth *a)
+bool ui_auth_have(struct auth *a)
 {
 	bool have;
 
@@ -87,7 +87,7 @@ bool auth_have(struct auth *a)
 	return have;
 }
 
-void auth_username(struct auth *a, char *out, size_t outlen)
+void ui_auth_username(struct auth *a, char *out, size_t outlen)
 {
 	pthread_mutex_lock(&a->mu);
 	snprintf(out, outlen, "%s", a->have && a->creds.username ?
@@ -95,14 +95,14 @@ void auth_username(struct auth *a, char *out, size_t outlen)
 	pthread_mutex_unlock(&a->mu);
 }
 
-void auth_forget(struct auth *a)
+void ui_auth_forget(struct auth *a)
 {
 	pthread_mutex_lock(&a->mu);
 	a->have = false;
 	pthread_mutex_unlock(&a->mu);
 }
 
-int auth_logout(struct auth *a, char *err, size_t errlen)
+int ui_auth_logout(struct auth *a, char *err, size_t errlen)
 {
 	struct client_res res;
 	struct creds disk;
@@ -111,8 +111,8 @@ int auth_logout(struct auth *a, char *err, size_t errlen)
 	pthread_mutex_lock(&a->mu);
 	a->have = false;
 	if (a->creds.access_token && a->creds.access_token[0]) {
-		rc = auth_call(a, "/v1/auth/logout", a->creds.access_token,
-			       NULL, &res);
+		rc = ui_auth_call(a, "/v1/auth/logout", a->creds.access_token,
+				  NULL, &res);
 		if (rc == CHAT_EAUTH)
 			rc = 0;		/* the session had ended already */
 		else if (rc < 0)
@@ -123,7 +123,7 @@ int auth_logout(struct auth *a, char *err, size_t errlen)
 	}
 	/* another server's login in the shared file is not ours to drop */
 	if (a->path[0] && creds_load(a->path, &disk) == 0) {
-		if (auth_same(disk.server, a->server))
+		if (ui_auth_same(disk.server, a->server))
 			rm = creds_remove(a->path);
 		creds_release(&disk);
 	}
@@ -138,8 +138,8 @@ int auth_logout(struct auth *a, char *err, size_t errlen)
 }
 
 /* Under a->mu. */
-static int auth_refresh(struct auth *a, bool force, char *err,
-			size_t errlen)
+static int ui_auth_refresh(struct auth *a, bool force, char *err,
+			   size_t errlen)
 {
 	struct client_res res;
 	int rc, save_rc = 0;
@@ -161,9 +161,9 @@ static int auth_refresh(struct auth *a, bool force, char *err,
 	return rc;
 }
 
-int auth_token_ex(struct auth *a, bool force, int64_t after, char *out,
-		  size_t outlen, int64_t *expires_at, char *err,
-		  size_t errlen)
+int ui_auth_token_ex(struct auth *a, bool force, int64_t after, char *out,
+		     size_t outlen, int64_t *expires_at, char *err,
+		     size_t errlen)
 {
 	bool stale;
 	int rc = 0;
@@ -178,7 +178,7 @@ int auth_token_ex(struct auth *a, bool force, int64_t after, char *out,
 	 * file holding it does not count as fresher either */
 	stale = after && a->creds.expires_at <= after;
 	if (force || stale || client_expiring(&a->creds, time(NULL)))
-		rc = auth_refresh(a, force || stale, err, errlen);
+		rc = ui_auth_refresh(a, force || stale, err, errlen);
 	if (rc == 0 && strlen(a->creds.access_token) >= outlen)
 		rc = CHAT_ETOOBIG;
 	if (rc == 0) {
@@ -191,14 +191,14 @@ out:
 	return rc;
 }
 
-int auth_token(struct auth *a, bool force, char *out, size_t outlen,
-	       char *err, size_t errlen)
+int ui_auth_token(struct auth *a, bool force, char *out, size_t outlen,
+		  char *err, size_t errlen)
 {
-	return auth_token_ex(a, force, 0, out, outlen, NULL, err, errlen);
+	return ui_auth_token_ex(a, force, 0, out, outlen, NULL, err, errlen);
 }
 
-int auth_login(struct auth *a, const char *username, const char *password,
-	       bool do_register, char *err, size_t errlen)
+int ui_auth_login(struct auth *a, const char *username, const char *password,
+		  bool do_register, char *err, size_t errlen)
 {
 	struct client_res res = { 0 };
 	cJSON *body;
@@ -212,14 +212,14 @@ int auth_login(struct auth *a, const char *username, const char *password,
 	}
 	pthread_mutex_lock(&a->mu);
 	if (do_register) {
-		rc = auth_call(a, "/v1/auth/register", NULL, body, &res);
+		rc = ui_auth_call(a, "/v1/auth/register", NULL, body, &res);
 		if (rc < 0) {
 			chat_errf(err, errlen, "%s", res.message);
 			goto out;
 		}
 		client_res_release(&res);
 	}
-	rc = auth_call(a, "/v1/auth/login", NULL, body, &res);
+	rc = ui_auth_call(a, "/v1/auth/login", NULL, body, &res);
 	if (rc < 0) {
 		chat_errf(err, errlen, "%s", res.message);
 		rc = res.status ? CHAT_EAUTH : rc;

@@ -14,6 +14,10 @@
  * The pure parts (state.c reducers, keys.c key table and fuzzy match,
  * osc52.c, ws.c's token rules) touch no terminal and no network, so the
  * unit tests (tests/unit/test-tui-*.c) link them directly.
+ *
+ * Modules whose plain name a daemon or chatctl also uses (auth, ws, key,
+ * conv, msg; hl in highlight.h) are prefixed ui_, as curl's tool_*
+ * stand apart from its library's Curl_*.
  */
 #ifndef CHAT_TUI_CHATUI_H
 #define CHAT_TUI_CHATUI_H
@@ -50,7 +54,7 @@ enum ev_kind {
 				 * (message: why, may be "") */
 };
 
-enum ws_state {
+enum ui_ws_state {
 	WS_IDLE,		/* not started (no login) */
 	WS_CONNECTING,
 	WS_OPEN,
@@ -67,7 +71,7 @@ struct ui_event {
 	char code[64];		/* error code of a failed call */
 	char message[256];	/* its message, or a transport error */
 	cJSON *json;		/* owned: the answer or the frame */
-	int ws_state;		/* EV_WS_STATE: enum ws_state */
+	int ws_state;		/* EV_WS_STATE: enum ui_ws_state */
 	int64_t retry_at_ms;	/* EV_WS_STATE WS_WAITING: mono_ms */
 };
 
@@ -105,44 +109,44 @@ struct auth {
 /* Loads the credentials file; have is set when it holds a login to
  * server.  0, CHAT_EINVAL (server is not an http(s) URL) or
  * CHAT_ENOMEM. */
-int auth_init(struct auth *a, const char *server);
-void auth_release(struct auth *a);
-bool auth_have(struct auth *a);
+int ui_auth_init(struct auth *a, const char *server);
+void ui_auth_release(struct auth *a);
+bool ui_auth_have(struct auth *a);
 /* The username of the login into out ("" when none). */
-void auth_username(struct auth *a, char *out, size_t outlen);
+void ui_auth_username(struct auth *a, char *out, size_t outlen);
 /* An access token into out, refreshed first when it expires within 30 s
  * or when force (the server called it expired).  The refresh follows
  * chatctl's rules: under the file's lock, after re-reading the file
  * (another process may have refreshed), and never writing over another
  * login.  CHAT_EAUTH: no login or the session ended (have is cleared);
  * CHAT_EUPSTREAM: the server could not be asked (detail in err). */
-int auth_token(struct auth *a, bool force, char *out, size_t outlen,
-	       char *err, size_t errlen);
-/* auth_token for the WebSocket's in-band renewal: also refreshes when
+int ui_auth_token(struct auth *a, bool force, char *out, size_t outlen,
+		  char *err, size_t errlen);
+/* ui_auth_token for the WebSocket's in-band renewal: also refreshes when
  * the login's token expires no later than after (unix seconds, 0: no
  * such rule), so that the answer outlives the token the caller holds;
  * *expires_at (may be NULL) gets the answer's expiry (unix seconds, as
  * the login recorded it).  Any thread; blocks for the refresh's HTTP
  * call. */
-int auth_token_ex(struct auth *a, bool force, int64_t after, char *out,
-		  size_t outlen, int64_t *expires_at, char *err,
-		  size_t errlen);
+int ui_auth_token_ex(struct auth *a, bool force, int64_t after, char *out,
+		     size_t outlen, int64_t *expires_at, char *err,
+		     size_t errlen);
 /* Logs in (register first when do_register) and saves the file.
  * CHAT_EAUTH with the server's message in err when refused. */
-int auth_login(struct auth *a, const char *username, const char *password,
-	       bool do_register, char *err, size_t errlen);
+int ui_auth_login(struct auth *a, const char *username, const char *password,
+		  bool do_register, char *err, size_t errlen);
 /* Forgets the login (file left alone). */
-void auth_forget(struct auth *a);
+void ui_auth_forget(struct auth *a);
 /* Logs out as chatctl logout does: revokes the session on the server
- * (POST /v1/auth/logout with the login's token, even after auth_forget)
+ * (POST /v1/auth/logout with the login's token, even after ui_auth_forget)
  * and removes the credentials file when it holds a login to this server;
  * the in-memory login goes too.  The file goes even when the server
  * cannot be asked (err says so).  0, CHAT_EUPSTREAM or the file's error. */
-int auth_logout(struct auth *a, char *err, size_t errlen);
+int ui_auth_logout(struct auth *a, char *err, size_t errlen);
 
 /* A client (shared/client.h) set up as chatui's calls want it: its
  * user agent, 5 s to connect, 120 s a call.  0 or client_init's error. */
-int auth_client_init(struct client *c, const char *server);
+int ui_auth_client_init(struct client *c, const char *server);
 
 /* ---- rest.c: the REST worker ---- */
 
@@ -158,9 +162,9 @@ enum rq_kind {
 	RQ_DELETE,
 	RQ_STOP,		/* POST .../stop */
 	RQ_MODELS,		/* GET /v1/models */
-	RQ_LOGIN,		/* auth_login (body: username, password) */
+	RQ_LOGIN,		/* ui_auth_login (body: username, password) */
 	RQ_REGISTER,
-	RQ_LOGOUT,		/* auth_logout */
+	RQ_LOGOUT,		/* ui_auth_logout */
 };
 
 struct rest_req {
@@ -194,8 +198,8 @@ uint64_t rest_submit(struct rest *r, enum rq_kind kind, const char *method,
 
 /* ---- ws.c: the WebSocket thread ---- */
 
-struct ws_out {
-	struct ws_out *next;
+struct ui_ws_out {
+	struct ui_ws_out *next;
 	size_t len;
 	unsigned char data[];		/* LWS_PRE bytes, then the text */
 };
@@ -204,7 +208,7 @@ struct ws {
 	pthread_t thread;
 	bool started;
 	pthread_mutex_t mu;
-	struct ws_out *head, *tail;	/* frames to send, under mu */
+	struct ui_ws_out *head, *tail;	/* frames to send, under mu */
 	bool quit;			/* under mu */
 	bool kick;			/* under mu: reconnect now */
 	bool open;			/* under mu */
@@ -214,42 +218,42 @@ struct ws {
 	void *context;			/* struct lws_context *, ws thread */
 };
 
-int ws_start(struct ws *w, struct auth *auth, struct evq *evq);
-void ws_stop(struct ws *w);
+int ui_ws_start(struct ws *w, struct auth *auth, struct evq *evq);
+void ui_ws_stop(struct ws *w);
 /* Any thread: queues a text frame; CHAT_ECLOSED when the socket is not
  * open (nothing queued). */
-int ws_send_text(struct ws *w, const char *text, size_t len);
+int ui_ws_send_text(struct ws *w, const char *text, size_t len);
 /* Any thread: reconnect at once (after a login, or on Ctrl-L). */
-void ws_kick(struct ws *w);
+void ui_ws_kick(struct ws *w);
 /* Any thread: records an event id seen elsewhere (a REST stream). */
-void ws_note_event_id(struct ws *w, uint64_t id);
+void ui_ws_note_event_id(struct ws *w, uint64_t id);
 /* Backoff before attempt n (0 = first retry): 500 ms doubled each time,
  * at most 15 s, +-25 % jitter from rnd (0..1). */
-int64_t ws_backoff_ms(unsigned attempt, double rnd);
+int64_t ui_ws_backoff_ms(unsigned attempt, double rnd);
 /* The exp claim (unix seconds) of a JWT, read without checking the
  * signature (the gateway checks it); 0 when token has none. */
-int64_t ws_token_exp(const char *token);
+int64_t ui_ws_token_exp(const char *token);
 /* How long from now to renew a token with left_ms to go and a lifetime
  * of life_ms: when a third of its lifetime, at most 60 s, is left
  * (never negative). */
-int64_t ws_renew_in_ms(int64_t left_ms, int64_t life_ms);
+int64_t ui_ws_renew_in_ms(int64_t left_ms, int64_t life_ms);
 /* frame as the gateway's answer to our auth frame ref ("" none): 1
  * auth_ok (*expires_in_s: its data.expires_in, -1 when absent or
  * malformed), -1 an error frame with that ref, 0 anything else. */
-int ws_auth_answer(const cJSON *frame, const char *ref,
-		   int64_t *expires_in_s);
+int ui_ws_auth_answer(const cJSON *frame, const char *ref,
+		      int64_t *expires_in_s);
 /* True when a close (code, reason) ends the session itself, which no
  * refresh can cure: 4401 "session_revoked" or "credential_revoked". */
-bool ws_close_is_final(int code, const char *reason);
+bool ui_ws_close_is_final(int code, const char *reason);
 
 /* ---- state.c: conversations and messages (pure) ---- */
 
-enum msg_role { ROLE_USER, ROLE_ASSISTANT };
+enum ui_msg_role { ROLE_USER, ROLE_ASSISTANT };
 
 struct msg {
 	char id[CHATUI_ID_MAX];
 	char parent_id[CHATUI_ID_MAX];	/* "" for a root */
-	enum msg_role role;
+	enum ui_msg_role role;
 	struct buf content;
 	char status[16];		/* complete, streaming, ... */
 	char *model;			/* owned, NULL none (pointers, not
@@ -337,14 +341,14 @@ long state_find_conv(const struct state *st, const char *id);
 /* Index of a message of the open branch, -1 when absent. */
 long state_find_msg(const struct state *st, const char *id);
 /* The last message with that role, -1 when none. */
-long state_last_role(const struct state *st, enum msg_role role);
+long state_last_role(const struct state *st, enum ui_msg_role role);
 /* Tokens per second of the answer streaming now (about 4 bytes a
  * token), 0 when nothing streams. */
 double state_tokens_per_s(const struct state *st, int64_t now_ms);
 /* A short stable hash of text, for matching our send to its echo. */
 void state_hash(const char *s, size_t len, char out[17]);
-void msg_release(struct msg *m);
-void conv_release(struct conv *c);
+void ui_msg_release(struct msg *m);
+void ui_conv_release(struct conv *c);
 
 /* ---- keys.c: the one key table ---- */
 
@@ -397,32 +401,32 @@ struct action_info {
 	bool palette;			/* listed in the palette */
 };
 
-struct key_binding {
+struct ui_key_binding {
 	int key;			/* a character or a KEY_* code */
 	unsigned focus;			/* enum focus mask */
-	unsigned flags;			/* enum key_flags */
+	unsigned flags;			/* enum ui_key_flags */
 	enum action act;
 };
 
-enum key_flags {
+enum ui_key_flags {
 	KEYF_EMPTY_INPUT = 1 << 0,	/* only while the input is empty */
 	KEYF_HIDDEN = 1 << 1,		/* left out of the help */
 };
 
-extern const struct action_info key_actions[ACT_COUNT];
-extern const struct key_binding key_bindings[];
-extern const size_t key_nbindings;
+extern const struct action_info ui_key_actions[ACT_COUNT];
+extern const struct ui_key_binding ui_key_bindings[];
+extern const size_t ui_key_nbindings;
 
 /* The action of key in focus (input_empty: the input holds no text). */
-enum action key_lookup(int key, unsigned focus, bool input_empty);
+enum action ui_key_lookup(int key, unsigned focus, bool input_empty);
 /* "Ctrl-P", "F1", "PgUp", "?"...  into out. */
-void key_label(int key, char *out, size_t outlen);
+void ui_key_label(int key, char *out, size_t outlen);
 /* The keys of an action joined by ", " into out ("" none). */
-void key_labels_of(enum action act, char *out, size_t outlen);
+void ui_key_labels_of(enum action act, char *out, size_t outlen);
 /* Fuzzy match: every character of pattern in order in text (ASCII
  * case ignored); a score, higher better, -1 no match.  "" matches all
  * with 0. */
-int key_fuzzy(const char *pattern, const char *text);
+int ui_key_fuzzy(const char *pattern, const char *text);
 
 /* ---- osc52.c ---- */
 

@@ -21,7 +21,7 @@
 
 enum { HL_NONE, HL_BLOCK_COMMENT, HL_TRIPLE };
 
-struct hl_lang {
+struct ui_hl_lang {
 	const char *const *names;
 	const char *const *keywords;	/* sorted (strcmp) */
 	size_t nkeywords;
@@ -87,7 +87,7 @@ static const char *const sh_keywords[] = {
 static const char *const json_names[] = { "json", "jsonc", "json5", NULL };
 static const char *const json_keywords[] = { "false", "null", "true" };
 
-static const struct hl_lang langs[] = {
+static const struct ui_hl_lang langs[] = {
 	{ c_names, c_keywords, NELEM(c_keywords), c_types, NELEM(c_types),
 	  "//", true, "\"'", false, false, true },
 	{ py_names, py_keywords, NELEM(py_keywords), py_types,
@@ -145,7 +145,7 @@ static bool in_list(const char *const *list, size_t n, const char *s,
 	return false;
 }
 
-const struct hl_lang *hl_find(const char *name, size_t len)
+const struct ui_hl_lang *ui_hl_find(const char *name, size_t len)
 {
 	for (size_t i = 0; i < NELEM(langs); i++)
 		for (const char *const *n = langs[i].names; *n; n++)
@@ -170,7 +170,7 @@ static size_t string_end(const char *s, size_t len, size_t off, char q)
 
 /* Inside a triple-quoted string or a block comment: where it ends on
  * this line (the state is cleared then), or len. */
-static size_t carried_end(struct hl_state *st, const char *s, size_t len,
+static size_t carried_end(struct ui_hl_state *st, const char *s, size_t len,
 			  size_t off)
 {
 	for (size_t i = off; i < len; i++) {
@@ -208,8 +208,8 @@ static size_t number_end(const char *s, size_t len, size_t off)
 	return off;
 }
 
-size_t hl_next(const struct hl_lang *l, struct hl_state *st, const char *s,
-	       size_t len, size_t off, uint8_t *kind)
+size_t ui_hl_next(const struct ui_hl_lang *l, struct ui_hl_state *st,
+		  const char *s, size_t len, size_t off, uint8_t *kind)
 {
 	unsigned char c;
 	size_t end;

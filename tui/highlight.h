@@ -11,19 +11,19 @@
 #include <stddef.h>
 #include <stdint.h>
 
-struct hl_lang;
+struct ui_hl_lang;
 
 /* Carried from one line of a block to the next; zero it at the start. */
-struct hl_state {
+struct ui_hl_state {
 	uint8_t in;		/* 0, or inside a block comment / string */
 	char quote;		/* the quote of a triple-quoted string */
 };
 
 /* The language named name[0..len) (case-insensitive), NULL if none. */
-const struct hl_lang *hl_find(const char *name, size_t len);
+const struct ui_hl_lang *ui_hl_find(const char *name, size_t len);
 /* The end of the token of s[0..len) starting at off (> off when off <
  * len) and its class in *kind (an enum md_kind CODE_* value). */
-size_t hl_next(const struct hl_lang *lang, struct hl_state *st,
+size_t ui_hl_next(const struct ui_hl_lang *lang, struct ui_hl_state *st,
 	       const char *s, size_t len, size_t off, uint8_t *kind);
 
 #endif

@@ -16,7 +16,7 @@
 #define CTRL(c) ((c) & 0x1f)
 #define KEY_ESC 27
 
-const struct action_info key_actions[ACT_COUNT] = {
+const struct action_info ui_key_actions[ACT_COUNT] = {
 	{ ACT_NONE, "", "", false },
 	{ ACT_HELP, "help", "show the keys", true },
 	{ ACT_PALETTE, "command palette", "run any action by name", false },
@@ -65,7 +65,7 @@ const struct action_info key_actions[ACT_COUNT] = {
 };
 
 /* Earlier entries win; the help lists them in this order. */
-const struct key_binding key_bindings[] = {
+const struct ui_key_binding ui_key_bindings[] = {
 	{ KEY_F(1), FOCUS_ANY, 0, ACT_HELP },
 	{ '?', FOCUS_MSGS, 0, ACT_HELP },
 	{ '?', FOCUS_INPUT, KEYF_EMPTY_INPUT, ACT_HELP },
@@ -115,14 +115,15 @@ const struct key_binding key_bindings[] = {
 	{ CTRL('c'), FOCUS_ANY, KEYF_HIDDEN, ACT_QUIT },
 };
 
-const size_t key_nbindings = sizeof(key_bindings) / sizeof(key_bindings[0]);
+const size_t ui_key_nbindings =
+	sizeof(ui_key_bindings) / sizeof(ui_key_bindings[0]);
 
-enum action key_lookup(int key, unsigned focus, bool input_empty)
+enum action ui_key_lookup(int key, unsigned focus, bool input_empty)
 {
 	size_t i;
 
-	for (i = 0; i < key_nbindings; i++) {
-		const struct key_binding *b = &key_bindings[i];
+	for (i = 0; i < ui_key_nbindings; i++) {
+		const struct ui_key_binding *b = &ui_key_bindings[i];
 
 		if (b->key != key || !(b->focus & focus))
 			continue;
@@ -134,7 +135,7 @@ enum action key_lookup(int key, unsigned focus, bool input_empty)
 	return ACT_NONE;
 }
 
-void key_label(int key, char *out, size_t outlen)
+void ui_key_label(int key, char *out, size_t outlen)
 {
 	static const struct {
 		int key;
@@ -166,15 +167,15 @@ void key_label(int key, char *out, size_t outlen)
 		snprintf(out, outlen, "key %d", key);
 }
 
-void key_labels_of(enum action act, char *out, size_t outlen)
+void ui_key_labels_of(enum action act, char *out, size_t outlen)
 {
 	char name[32];
 	size_t i, used = 0;
 
 	if (outlen)
 		out[0] = '\0';
-	for (i = 0; i < key_nbindings; i++) {
-		const struct key_binding *b = &key_bindings[i];
+	for (i = 0; i < ui_key_nbindings; i++) {
+		const struct ui_key_binding *b = &ui_key_bindings[i];
 		size_t j;
 		bool dup = false;
 		int n;
@@ -182,13 +183,13 @@ void key_labels_of(enum action act, char *out, size_t outlen)
 		if (b->act != act || (b->flags & KEYF_HIDDEN))
 			continue;
 		for (j = 0; j < i; j++)
-			if (key_bindings[j].key == b->key &&
-			    key_bindings[j].act == act &&
-			    !(key_bindings[j].flags & KEYF_HIDDEN))
+			if (ui_key_bindings[j].key == b->key &&
+			    ui_key_bindings[j].act == act &&
+			    !(ui_key_bindings[j].flags & KEYF_HIDDEN))
 				dup = true;
 		if (dup)
 			continue;
-		key_label(b->key, name, sizeof(name));
+		ui_key_label(b->key, name, sizeof(name));
 		n = snprintf(out + used, outlen - used, "%s%s",
 			     used ? ", " : "", name);
 		if (n < 0 || (size_t)n >= outlen - used)
@@ -197,7 +198,7 @@ void key_labels_of(enum action act, char *out, size_t outlen)
 	}
 }
 
-int key_fuzzy(const char *pattern, const char *text)
+int ui_key_fuzzy(const char *pattern, const char *text)
 {
 	const char *t = text;
 	int score = 0, run = 0;

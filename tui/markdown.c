@@ -1482,8 +1482,8 @@ static size_t render_para(struct md_ctx *c, const struct mline *lines,
 }
 
 /* Emits code line s (sanitized, in ib) cut into rows of the frame. */
-static void code_rows(struct md_ctx *c, const struct hl_lang *lang,
-		      struct hl_state *st)
+static void code_rows(struct md_ctx *c, const struct ui_hl_lang *lang,
+		      struct ui_hl_state *st)
 {
 	const char *s = c->ib.data ? c->ib.data : "";
 	size_t len = c->ib.len;
@@ -1496,7 +1496,7 @@ static void code_rows(struct md_ctx *c, const struct hl_lang *lang,
 	c->npieces = 0;
 	for (size_t p = 0; p < len && c->rc == 0;) {
 		uint8_t kind;
-		size_t e = lang ? hl_next(lang, st, s, len, p, &kind) : len;
+		size_t e = lang ? ui_hl_next(lang, st, s, len, p, &kind) : len;
 
 		if (!lang)
 			kind = MD_K_CODE;
@@ -1561,8 +1561,8 @@ static size_t render_fence(struct md_ctx *c, const struct mline *lines,
 {
 	struct md_doc *d = c->doc;
 	struct md_block *b;
-	const struct hl_lang *lang;
-	struct hl_state st = { 0 };
+	const struct ui_hl_lang *lang;
+	struct ui_hl_state st = { 0 };
 	size_t lang_len = 0;
 	size_t code_end;
 	size_t j;
@@ -1622,7 +1622,7 @@ static size_t render_fence(struct md_ctx *c, const struct mline *lines,
 	row_add(c, "\xE2\x95\xAE", 3, MD_K_CODE_FRAME, 0, 0);
 	row_end(c);
 
-	lang = lang_len ? hl_find(f->info, lang_len) : NULL;
+	lang = lang_len ? ui_hl_find(f->info, lang_len) : NULL;
 	for (size_t k = i + 1; k < code_end && c->rc == 0; k++) {
 		struct mline l = dedent(lines[k], f->indent);
 
@@ -1858,7 +1858,8 @@ static size_t render_table(struct md_ctx *c, const struct mline *lines,
 			/* no text yet: dt.data is NULL, and NULL + 0 is
 			 * undefined (UBSan, fuzz-markdown: "|\n|-") */
 			tw = x->dt1 > x->dt0 ?
-			     width_cols(c->dt.data + x->dt0, x->dt1 - x->dt0) : 0;
+			     width_cols(c->dt.data + x->dt0,
+					x->dt1 - x->dt0) : 0;
 			if (tw > natural[k])
 				natural[k] = tw;
 		}

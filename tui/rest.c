@@ -42,8 +42,8 @@ static int rest_authed(struct rest *r, struct client *cl,
 
 	for (attempt = 0;; attempt++) {
 		err[0] = '\0';
-		rc = auth_token(r->auth, attempt > 0, token, sizeof(token),
-				err, sizeof(err));
+		rc = ui_auth_token(r->auth, attempt > 0, token, sizeof(token),
+				   err, sizeof(err));
 		if (rc < 0) {
 			memset(res, 0, sizeof(*res));
 			buf_init(&res->body, 1);
@@ -87,16 +87,16 @@ static void rest_run(struct rest *r, struct client *cl, struct rest_req *q)
 	if (q->kind == RQ_LOGIN || q->kind == RQ_REGISTER) {
 		u = cJSON_GetObjectItemCaseSensitive(q->body, "username");
 		p = cJSON_GetObjectItemCaseSensitive(q->body, "password");
-		rc = auth_login(r->auth, cJSON_IsString(u) ?
-				u->valuestring : "", cJSON_IsString(p) ?
-				p->valuestring : "", q->kind == RQ_REGISTER,
-				ev->message, sizeof(ev->message));
+		rc = ui_auth_login(r->auth, cJSON_IsString(u) ?
+				   u->valuestring : "", cJSON_IsString(p) ?
+				   p->valuestring : "", q->kind == RQ_REGISTER,
+				   ev->message, sizeof(ev->message));
 		ev->status = rc == 0 ? 200 : 401;
 		evq_post(r->evq, ev);
 		return;
 	}
 	if (q->kind == RQ_LOGOUT) {
-		rc = auth_logout(r->auth, ev->message, sizeof(ev->message));
+		rc = ui_auth_logout(r->auth, ev->message, sizeof(ev->message));
 		ev->status = rc == 0 ? 204 : 500;
 		evq_post(r->evq, ev);
 		return;
@@ -115,7 +115,7 @@ static void rest_run(struct rest *r, struct client *cl, struct rest_req *q)
 	ev->json = res.json;
 	res.json = NULL;
 	client_res_release(&res);
-	if (rc == CHAT_EAUTH && !auth_have(r->auth))
+	if (rc == CHAT_EAUTH && !ui_auth_have(r->auth))
 		evq_post(r->evq, ui_event_new(EV_AUTH_LOST));
 	evq_post(r->evq, ev);
 }
@@ -125,7 +125,7 @@ static void *rest_main(void *arg)
 	struct rest *r = arg;
 	struct rest_req *q;
 	struct client client;
-	bool ok = auth_client_init(&client, r->auth->server) == 0;
+	bool ok = ui_auth_client_init(&client, r->auth->server) == 0;
 
 	for (;;) {
 		pthread_mutex_lock(&r->mu);

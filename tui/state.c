@@ -72,7 +72,7 @@ void state_hash(const char *s, size_t len, char out[17])
 	snprintf(out, 17, "%016llx", (unsigned long long)h);
 }
 
-void conv_release(struct conv *c)
+void ui_conv_release(struct conv *c)
 {
 	free(c->title);
 	free(c->model);
@@ -80,7 +80,7 @@ void conv_release(struct conv *c)
 	memset(c, 0, sizeof(*c));
 }
 
-void msg_release(struct msg *m)
+void ui_msg_release(struct msg *m)
 {
 	size_t i;
 
@@ -104,10 +104,10 @@ void state_close(struct state *st)
 	size_t i;
 
 	for (i = 0; i < st->nmsgs; i++)
-		msg_release(&st->msgs[i]);
+		ui_msg_release(&st->msgs[i]);
 	st->nmsgs = 0;
 	st->msgs_before[0] = '\0';
-	conv_release(&st->cur);
+	ui_conv_release(&st->cur);
 	st->open = false;
 	st->streaming_id[0] = '\0';
 }
@@ -119,14 +119,14 @@ void state_release(struct state *st)
 	state_close(st);
 	free(st->msgs);
 	for (i = 0; i < st->nconvs; i++)
-		conv_release(&st->convs[i]);
+		ui_conv_release(&st->convs[i]);
 	free(st->convs);
 	memset(st, 0, sizeof(*st));
 }
 
 /* ---- conversations ---- */
 
-static int conv_from_json(struct conv *c, const cJSON *j)
+static int ui_conv_from_json(struct conv *c, const cJSON *j)
 {
 	const cJSON *arch = cJSON_GetObjectItemCaseSensitive(j, "archived");
 	int rc;
@@ -185,17 +185,17 @@ int state_set_list(struct state *st, const cJSON *list)
 	if (!cJSON_IsArray(data))
 		return CHAT_EPARSE;
 	for (i = 0; i < st->nconvs; i++)
-		conv_release(&st->convs[i]);
+		ui_conv_release(&st->convs[i]);
 	st->nconvs = 0;
 	cJSON_ArrayForEach(it, data) {
 		rc = st_grow_convs(st);
 		if (rc < 0)
 			break;
 		memset(&st->convs[st->nconvs], 0, sizeof(struct conv));
-		if (conv_from_json(&st->convs[st->nconvs], it) == 0)
+		if (ui_conv_from_json(&st->convs[st->nconvs], it) == 0)
 			st->nconvs++;
 		else
-			conv_release(&st->convs[st->nconvs]);
+			ui_conv_release(&st->convs[st->nconvs]);
 	}
 	return rc;
 }
@@ -215,16 +215,16 @@ int state_apply_conv(struct state *st, const cJSON *j)
 	long i;
 	int flags = 0, rc;
 
-	rc = conv_from_json(&c, j);
+	rc = ui_conv_from_json(&c, j);
 	if (rc < 0) {
-		conv_release(&c);
+		ui_conv_release(&c);
 		return rc;
 	}
 	i = state_find_conv(st, c.id);
 	if (i >= 0) {
 		bool newer = strcmp(c.updated_at, st->convs[i].updated_at) > 0;
 
-		conv_release(&st->convs[i]);
+		ui_conv_release(&st->convs[i]);
 		st->convs[i] = c;
 		if (newer)
 			st_to_front(st, (size_t)i);
@@ -232,22 +232,22 @@ int state_apply_conv(struct state *st, const cJSON *j)
 	} else if (!c.archived) {
 		rc = st_grow_convs(st);
 		if (rc < 0) {
-			conv_release(&c);
+			ui_conv_release(&c);
 			return rc;
 		}
 		st->convs[st->nconvs++] = c;
 		st_to_front(st, st->nconvs - 1);
 		flags |= ST_LIST;
 	} else {
-		conv_release(&c);
+		ui_conv_release(&c);
 	}
 	if (st->open && strcmp(st->cur.id, st_str(j, "id")) == 0) {
 		char leaf[CHATUI_ID_MAX];
 		long m;
 
 		st_copy(leaf, sizeof(leaf), st->cur.current_leaf_id);
-		conv_release(&st->cur);
-		rc = conv_from_json(&st->cur, j);
+		ui_conv_release(&st->cur);
+		rc = ui_conv_from_json(&st->cur, j);
 		if (rc < 0)
 			return rc;
 		flags |= ST_CONV;
@@ -275,7 +275,7 @@ long state_find_msg(const struct state *st, const char *id)
 	return -1;
 }
 
-long state_last_role(const struct state *st, enum msg_role role)
+long state_last_role(const struct state *st, enum ui_msg_role role)
 {
 	size_t i = st->nmsgs;
 
@@ -313,7 +313,7 @@ static int st_siblings(struct msg *m, const cJSON *arr)
 }
 
 /* Fills m from a Message object (content replaced, layout dropped). */
-static int msg_from_json(struct msg *m, const cJSON *j)
+static int ui_msg_from_json(struct msg *m, const cJSON *j)
 {
 	const cJSON *content = cJSON_GetObjectItemCaseSensitive(j, "content");
 	const cJSON *err = cJSON_GetObjectItemCaseSensitive(j, "error");
@@ -391,7 +391,7 @@ int state_open(struct state *st, const cJSON *j)
 	if (!cJSON_IsArray(msgs) || !st_str(j, "id"))
 		return CHAT_EPARSE;
 	state_close(st);
-	rc = conv_from_json(&st->cur, j);
+	rc = ui_conv_from_json(&st->cur, j);
 	if (rc < 0)
 		return rc;
 	st->open = true;
@@ -403,9 +403,9 @@ int state_open(struct state *st, const cJSON *j)
 		if (rc < 0)
 			return rc;
 		memset(&st->msgs[st->nmsgs], 0, sizeof(struct msg));
-		rc = msg_from_json(&st->msgs[st->nmsgs], it);
+		rc = ui_msg_from_json(&st->msgs[st->nmsgs], it);
 		if (rc < 0) {
-			msg_release(&st->msgs[st->nmsgs]);
+			ui_msg_release(&st->msgs[st->nmsgs]);
 			return rc;
 		}
 		if (strcmp(st->msgs[st->nmsgs].status, "streaming") == 0)
@@ -454,7 +454,7 @@ int state_prepend(struct state *st, const char *conv_id, const cJSON *page)
 	if (!n)
 		return CHAT_ENOMEM;
 	cJSON_ArrayForEach(it, msgs) {
-		rc = msg_from_json(&n[k], it);
+		rc = ui_msg_from_json(&n[k], it);
 		k++;
 		if (rc < 0)
 			goto out;
@@ -469,7 +469,7 @@ int state_prepend(struct state *st, const char *conv_id, const cJSON *page)
 	rc = ST_MSGS | ST_OLDER;
 out:
 	while (k-- > 0)
-		msg_release(&n[k]);
+		ui_msg_release(&n[k]);
 	free(n);
 	return rc;
 }
@@ -478,7 +478,7 @@ out:
 static void st_truncate(struct state *st, size_t from)
 {
 	while (st->nmsgs > from)
-		msg_release(&st->msgs[--st->nmsgs]);
+		ui_msg_release(&st->msgs[--st->nmsgs]);
 }
 
 /* Appends a message; its siblings are those of the message it replaces
@@ -494,7 +494,7 @@ static int st_append(struct state *st, const cJSON *j, struct msg *old)
 		return rc;
 	m = &st->msgs[st->nmsgs];
 	memset(m, 0, sizeof(*m));
-	rc = msg_from_json(m, j);
+	rc = ui_msg_from_json(m, j);
 	if (rc == 0 && !m->nsiblings) {
 		size_t n = (old ? old->nsiblings : 0) + 1;
 
@@ -517,7 +517,7 @@ static int st_append(struct state *st, const cJSON *j, struct msg *old)
 		}
 	}
 	if (rc < 0) {
-		msg_release(m);
+		ui_msg_release(m);
 		return rc;
 	}
 	st->nmsgs++;
@@ -553,7 +553,7 @@ static int st_place(struct state *st, const cJSON *j)
 		st_truncate(st, at);
 	}
 	rc = st_append(st, j, old.id[0] ? &old : NULL);
-	msg_release(&old);
+	ui_msg_release(&old);
 	return rc < 0 ? rc : ST_MSGS;
 }
 
@@ -698,7 +698,7 @@ static int st_on_done(struct state *st, const cJSON *msg)
 	nsib = m->nsiblings;
 	m->siblings = NULL;
 	m->nsiblings = 0;
-	rc = msg_from_json(m, msg);
+	rc = ui_msg_from_json(m, msg);
 	if (!m->nsiblings) {
 		m->siblings = sib;
 		m->nsiblings = nsib;
@@ -749,7 +749,7 @@ int state_apply_frame(struct state *st, const cJSON *frame)
 			return CHAT_EPARSE;
 		i = state_find_conv(st, id);
 		if (i >= 0) {
-			conv_release(&st->convs[i]);
+			ui_conv_release(&st->convs[i]);
 			memmove(st->convs + i, st->convs + i + 1,
 				(st->nconvs - (size_t)i - 1) *
 				sizeof(*st->convs));

@@ -523,7 +523,7 @@ static void view_status(struct app *a, const struct geom *g)
 	double tps = state_tokens_per_s(&a->st, mono_ms());
 	int used;
 
-	auth_username(&a->auth, user, sizeof(user));
+	ui_auth_username(&a->auth, user, sizeof(user));
 	fill_row(g->sy, 0, a->cols, term_attr(UC_STATUS));
 	snprintf(line, sizeof(line), " %.100s%s%.1000s \xe2\x94\x82 %.128s "
 		 "\xe2\x94\x82 %s%s", user, user[0] ? "@" : "",
@@ -582,7 +582,7 @@ static void view_help(struct app *a)
 
 	/* entries with a key, plus the closing hint line */
 	for (i = 1; i < ACT_COUNT; i++) {
-		key_labels_of((enum action)i, keys, sizeof(keys));
+		ui_key_labels_of((enum action)i, keys, sizeof(keys));
 		n += keys[0] != '\0';
 	}
 	n++;
@@ -597,11 +597,11 @@ static void view_help(struct app *a)
 	y = y0 + 1;
 	skip = a->help_top;
 	for (i = 1; i < ACT_COUNT && y < y0 + h - 1; i++) {
-		key_labels_of((enum action)i, keys, sizeof(keys));
+		ui_key_labels_of((enum action)i, keys, sizeof(keys));
 		if (!keys[0] || skip-- > 0)
 			continue;
 		draw_str(y, x0 + 2, keys, 22, term_attr(UC_CURRENT));
-		draw_str(y, x0 + 25, key_actions[i].help, w - 27, A_NORMAL);
+		draw_str(y, x0 + 25, ui_key_actions[i].help, w - 27, A_NORMAL);
 		y++;
 	}
 	if (y < y0 + h - 1)
@@ -625,15 +625,15 @@ static size_t view_items(struct app *a, const char **out, long *ids,
 
 	if (a->ov == OV_PALETTE) {
 		for (i = 1; i < ACT_COUNT && n < max; i++) {
-			if (!key_actions[i].palette ||
-			    key_fuzzy(pat, key_actions[i].name) < 0)
+			if (!ui_key_actions[i].palette ||
+			    ui_key_fuzzy(pat, ui_key_actions[i].name) < 0)
 				continue;
-			out[n] = key_actions[i].name;
+			out[n] = ui_key_actions[i].name;
 			ids[n++] = (long)i;
 		}
 	} else {
 		for (i = 0; i < a->nmodels && n < max; i++) {
-			if (key_fuzzy(pat, a->models[i]) < 0)
+			if (ui_key_fuzzy(pat, a->models[i]) < 0)
 				continue;
 			out[n] = a->models[i];
 			ids[n++] = (long)i;
@@ -675,7 +675,8 @@ static void view_picker(struct app *a, int *cy, int *cx)
 			fill_row(y, x0 + 1, w - 2, at);
 		draw_str(y, x0 + 2, names[i], w - 20, at);
 		if (a->ov == OV_PALETTE) {
-			key_labels_of((enum action)ids[i], keys, sizeof(keys));
+			ui_key_labels_of((enum action)ids[i], keys,
+					 sizeof(keys));
 			draw_str(y, x0 + w - 17, keys, 15,
 				 sel ? at : term_attr(UC_DIM));
 		}

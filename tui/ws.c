@@ -25,8 +25,8 @@
  * told (EV_AUTH_LOST) and nothing is tried until a login kicks us.
  *
  * Tokens come from auth.c, whose refresh is a blocking HTTP call: it
- * runs on a short-lived helper thread (struct ws_token), one at a time,
- * whose answer is picked up by ws_tick, so that this thread never waits
+ * runs on a short-lived helper thread (struct ui_ws_token), one at a time,
+ * whose answer is picked up by ui_ws_tick, so that this thread never waits
  * on the network and keeps reading frames meanwhile.
  */
 #include "chatui.h"
@@ -57,11 +57,11 @@
  * a connection (renew false) or for the open socket (renew true).  The
  * job is set before the thread starts; the answer is under mu until
  * done, and the thread is joined once done is seen. */
-struct ws_token {
+struct ui_ws_token {
 	pthread_t thread;
 	bool running;			/* started, not joined (ws thread) */
 	bool renew;			/* the job: what for */
-	bool force;			/* auth_token_ex's force and after */
+	bool force;			/* ui_auth_token_ex's force and after */
 	int64_t after;
 	unsigned gen;			/* renew: the connection it is for */
 	struct auth *auth;
@@ -75,13 +75,13 @@ struct ws_token {
 };
 
 /* 4401 reasons no refresh can cure: the session (or API key) is gone. */
-static const char *const ws_final_reasons[] = {
+static const char *const ui_ws_final_reasons[] = {
 	"session_revoked",
 	"credential_revoked",
 };
 
 /* The thread's own state (touched by the ws thread only). */
-struct ws_conn {
+struct ui_ws_conn {
 	struct ws *w;
 	struct lws_context *ctx;
 	struct lws *wsi;
@@ -102,8 +102,8 @@ struct ws_conn {
 	struct buf rx;
 	unsigned seed;
 	lws_sorted_usec_list_t tick;
-	struct ws_token tok;
-	/* the token of the open socket (reset by ws_connect) */
+	struct ui_ws_token tok;
+	/* the token of the open socket (reset by ui_ws_connect) */
 	unsigned gen;			/* counts connections */
 	int64_t tok_expires_at;		/* unix s, as the login records it */
 	int64_t tok_exp_ms;		/* wall ms: the earlier of that and
@@ -112,10 +112,10 @@ struct ws_conn {
 	int64_t renew_at;		/* mono_ms to renew it; 0 none */
 	unsigned auth_seq;
 	char auth_ref[32];		/* our auth frame's ref, "" none */
-	struct ws_out *auth_out;	/* that frame, to send (holds the
+	struct ui_ws_out *auth_out;	/* that frame, to send (holds the
 					 * token: wiped when freed) */
 	int64_t auth_expires_at, auth_exp_ms, auth_life_ms;	/* its token */
-	/* the connection in progress (reset by ws_connect) */
+	/* the connection in progress (reset by ui_ws_connect) */
 	bool live;			/* ws_closed not yet called for it */
 	char key[32];			/* Sec-WebSocket-Key sent */
 	struct buf head;		/* the server's answer, until whole */
@@ -129,13 +129,13 @@ struct ws_conn {
 	bool close_sent;
 };
 
-static struct ws_conn *ws_the_conn;	/* for the lws callback */
+static struct ui_ws_conn *ui_ws_the_conn;	/* for the lws callback */
 
-static void ws_tick(lws_sorted_usec_list_t *sul);
+static void ui_ws_tick(lws_sorted_usec_list_t *sul);
 
 /* ---- pure parts (tests/unit/test-tui-ws.c) ---- */
 
-int64_t ws_token_exp(const char *token)
+int64_t ui_ws_token_exp(const char *token)
 {
 	const char *p = strchr(token, '.'), *q;
 	char json[2048];
@@ -158,7 +158,7 @@ int64_t ws_token_exp(const char *token)
 	return v;
 }
 
-int64_t ws_renew_in_ms(int64_t left_ms, int64_t life_ms)
+int64_t ui_ws_renew_in_ms(int64_t left_ms, int64_t life_ms)
 {
 	int64_t margin = life_ms / 3;
 
@@ -169,8 +169,8 @@ int64_t ws_renew_in_ms(int64_t left_ms, int64_t life_ms)
 	return left_ms - margin > 0 ? left_ms - margin : 0;
 }
 
-int ws_auth_answer(const cJSON *frame, const char *ref,
-		   int64_t *expires_in_s)
+int ui_ws_auth_answer(const cJSON *frame, const char *ref,
+		      int64_t *expires_in_s)
 {
 	const cJSON *type = cJSON_GetObjectItemCaseSensitive(frame, "type");
 	const cJSON *r = cJSON_GetObjectItemCaseSensitive(frame, "ref");
@@ -192,22 +192,22 @@ int ws_auth_answer(const cJSON *frame, const char *ref,
 	return 1;
 }
 
-bool ws_close_is_final(int code, const char *reason)
+bool ui_ws_close_is_final(int code, const char *reason)
 {
 	size_t i;
 
 	if (code != 4401)
 		return false;
-	for (i = 0; i < sizeof(ws_final_reasons) /
-			sizeof(ws_final_reasons[0]); i++)
-		if (strcmp(reason, ws_final_reasons[i]) == 0)
+	for (i = 0; i < sizeof(ui_ws_final_reasons) /
+			sizeof(ui_ws_final_reasons[0]); i++)
+		if (strcmp(reason, ui_ws_final_reasons[i]) == 0)
 			return true;
 	return false;
 }
 
 /* ---- the connection ---- */
 
-int64_t ws_backoff_ms(unsigned attempt, double rnd)
+int64_t ui_ws_backoff_ms(unsigned attempt, double rnd)
 {
 	int64_t base = 500;
 	double j;
@@ -220,7 +220,7 @@ int64_t ws_backoff_ms(unsigned attempt, double rnd)
 	return (int64_t)((double)base * j);
 }
 
-static void ws_post_state(struct ws_conn *c, enum ws_state s)
+static void ui_ws_post_state(struct ui_ws_conn *c, enum ui_ws_state s)
 {
 	struct ui_event *ev = ui_event_new(EV_WS_STATE);
 
@@ -233,18 +233,18 @@ static void ws_post_state(struct ws_conn *c, enum ws_state s)
 }
 
 /* The next attempt after a backoff. */
-static void ws_retry_later(struct ws_conn *c)
+static void ui_ws_retry_later(struct ui_ws_conn *c)
 {
 	double rnd = (double)rand_r(&c->seed) / (double)RAND_MAX;
 
-	c->retry_at = mono_ms() + ws_backoff_ms(c->attempt, rnd);
+	c->retry_at = mono_ms() + ui_ws_backoff_ms(c->attempt, rnd);
 	c->attempt++;
-	ws_post_state(c, WS_WAITING);
+	ui_ws_post_state(c, WS_WAITING);
 }
 
 /* The login is gone (why: for the login screen): idle until a login
  * kicks us. */
-static void ws_auth_lost(struct ws_conn *c, const char *why)
+static void ui_ws_auth_lost(struct ui_ws_conn *c, const char *why)
 {
 	struct ui_event *ev = ui_event_new(EV_AUTH_LOST);
 
@@ -253,10 +253,10 @@ static void ws_auth_lost(struct ws_conn *c, const char *why)
 		evq_post(c->w->evq, ev);
 	}
 	c->retry_at = -1;
-	ws_post_state(c, WS_IDLE);
+	ui_ws_post_state(c, WS_IDLE);
 }
 
-static void ws_free_auth_out(struct ws_conn *c)
+static void ui_ws_free_auth_out(struct ui_ws_conn *c)
 {
 	if (!c->auth_out)
 		return;
@@ -265,7 +265,7 @@ static void ws_free_auth_out(struct ws_conn *c)
 	c->auth_out = NULL;
 }
 
-static void ws_closed(struct ws_conn *c)
+static void ui_ws_closed(struct ui_ws_conn *c)
 {
 	if (!c->live)
 		return;		/* a failed connect reports twice */
@@ -274,7 +274,7 @@ static void ws_closed(struct ws_conn *c)
 	c->wsi = NULL;
 	c->connecting = false;
 	memset(c->token, 0, sizeof(c->token));
-	ws_free_auth_out(c);
+	ui_ws_free_auth_out(c);
 	c->auth_ref[0] = '\0';
 	c->renew_at = 0;
 	if (c->opened)
@@ -285,20 +285,20 @@ static void ws_closed(struct ws_conn *c)
 	pthread_mutex_unlock(&c->w->mu);
 	if (c->ended) {
 		c->ended = false;
-		ws_auth_lost(c, c->ended_why);
+		ui_ws_auth_lost(c, c->ended_why);
 		return;
 	}
-	ws_retry_later(c);
+	ui_ws_retry_later(c);
 }
 
 /* When a token given by auth.c (expires_at: the login's record) ends,
  * in wall ms: the earlier of the record and the token's own exp claim
  * (the record is up to a second late, the claim off by any clock
  * skew); and its lifetime from now. */
-static void ws_token_times(const char *token, int64_t expires_at,
-			   int64_t *exp_ms, int64_t *life_ms)
+static void ui_ws_token_times(const char *token, int64_t expires_at,
+			      int64_t *exp_ms, int64_t *life_ms)
 {
-	int64_t claim = ws_token_exp(token);
+	int64_t claim = ui_ws_token_exp(token);
 
 	*exp_ms = expires_at * 1000;
 	if (claim && claim * 1000 < *exp_ms)
@@ -307,17 +307,18 @@ static void ws_token_times(const char *token, int64_t expires_at,
 }
 
 /* The open socket's token is known: when to renew it. */
-static void ws_schedule_renew(struct ws_conn *c)
+static void ui_ws_schedule_renew(struct ui_ws_conn *c)
 {
 	c->renew_at = c->tok_exp_ms ?
-		      mono_ms() + ws_renew_in_ms(c->tok_exp_ms - now_ms(),
-						 c->tok_life_ms) : 0;
+		      mono_ms() + ui_ws_renew_in_ms(c->tok_exp_ms - now_ms(),
+						    c->tok_life_ms) : 0;
 }
 
 /* The gateway's answer to our auth frame: 1 auth_ok (expires_in_s: what
  * it says is left, -1 unsaid), -1 refused: close, and reconnect with a
  * fresh token (the old one may be what it refused). */
-static void ws_auth_answered(struct ws_conn *c, int rc, int64_t expires_in_s)
+static void ui_ws_auth_answered(struct ui_ws_conn *c, int rc,
+				int64_t expires_in_s)
 {
 	int64_t by_gateway;
 
@@ -337,10 +338,10 @@ static void ws_auth_answered(struct ws_conn *c, int rc, int64_t expires_in_s)
 	by_gateway = now_ms() + expires_in_s * 1000;
 	if (expires_in_s >= 0 && by_gateway < c->tok_exp_ms)
 		c->tok_exp_ms = by_gateway;
-	ws_schedule_renew(c);
+	ui_ws_schedule_renew(c);
 }
 
-static void ws_frame(struct ws_conn *c)
+static void ui_ws_frame(struct ui_ws_conn *c)
 {
 	struct ui_event *ev;
 	const cJSON *id;
@@ -355,11 +356,11 @@ static void ws_frame(struct ws_conn *c)
 	}
 	if (c->auth_ref[0]) {
 		int64_t expires_in;
-		int rc = ws_auth_answer(json, c->auth_ref, &expires_in);
+		int rc = ui_ws_auth_answer(json, c->auth_ref, &expires_in);
 
 		if (rc != 0) {
 			cJSON_Delete(json);
-			ws_auth_answered(c, rc, expires_in);
+			ui_ws_auth_answered(c, rc, expires_in);
 			return;
 		}
 	}
@@ -381,8 +382,8 @@ static void ws_frame(struct ws_conn *c)
 }
 
 /* Writes one masked frame (a client's frames are masked). */
-static int ws_send_frame(struct lws *wsi, int opcode, const void *data,
-			 size_t len)
+static int ui_ws_send_frame(struct lws *wsi, int opcode, const void *data,
+			    size_t len)
 {
 	unsigned char mask[4], *buf;
 	size_t h;
@@ -403,16 +404,16 @@ static int ws_send_frame(struct lws *wsi, int opcode, const void *data,
 	return n < (int)(h + len) ? -1 : 0;
 }
 
-static int ws_writable(struct ws_conn *c, struct lws *wsi)
+static int ui_ws_writable(struct ui_ws_conn *c, struct lws *wsi)
 {
-	struct ws_out *o;
+	struct ui_ws_out *o;
 	int rc;
 
 	if (c->close_sent)
 		return -1;		/* our close went out: done */
 	if (c->pong_due) {
 		c->pong_due = false;
-		if (ws_send_frame(wsi, WS_OP_PONG, c->pong, c->pong_len))
+		if (ui_ws_send_frame(wsi, WS_OP_PONG, c->pong, c->pong_len))
 			return -1;
 		lws_callback_on_writable(wsi);
 		return 0;
@@ -422,7 +423,7 @@ static int ws_writable(struct ws_conn *c, struct lws *wsi)
 					  (unsigned char)c->close_out };
 
 		c->close_sent = true;
-		if (ws_send_frame(wsi, WS_OP_CLOSE, code, 2))
+		if (ui_ws_send_frame(wsi, WS_OP_CLOSE, code, 2))
 			return -1;
 		lws_callback_on_writable(wsi);
 		return 0;
@@ -430,10 +431,10 @@ static int ws_writable(struct ws_conn *c, struct lws *wsi)
 	if (!c->opened)
 		return 0;
 	if (c->auth_out) {		/* before the UI's frames: it is due */
-		rc = ws_send_frame(wsi, WS_OP_TEXT,
-				   c->auth_out->data + LWS_PRE,
-				   c->auth_out->len);
-		ws_free_auth_out(c);
+		rc = ui_ws_send_frame(wsi, WS_OP_TEXT,
+				      c->auth_out->data + LWS_PRE,
+				      c->auth_out->len);
+		ui_ws_free_auth_out(c);
 		if (rc)
 			return -1;
 		lws_callback_on_writable(wsi);
@@ -449,7 +450,7 @@ static int ws_writable(struct ws_conn *c, struct lws *wsi)
 	pthread_mutex_unlock(&c->w->mu);
 	if (!o)
 		return 0;
-	rc = ws_send_frame(wsi, WS_OP_TEXT, o->data + LWS_PRE, o->len);
+	rc = ui_ws_send_frame(wsi, WS_OP_TEXT, o->data + LWS_PRE, o->len);
 	free(o);
 	if (rc)
 		return -1;
@@ -459,7 +460,7 @@ static int ws_writable(struct ws_conn *c, struct lws *wsi)
 
 /* The TCP (and TLS) connection is up: the upgrade request, with the
  * token, which is wiped from memory right after. */
-static int ws_handshake(struct ws_conn *c, struct lws *wsi)
+static int ui_ws_handshake(struct ui_ws_conn *c, struct lws *wsi)
 {
 	unsigned char nonce[16];
 	struct buf b;
@@ -487,23 +488,23 @@ static int ws_handshake(struct ws_conn *c, struct lws *wsi)
 	return rc ? -1 : 0;
 }
 
-static void ws_established(struct ws_conn *c, struct lws *wsi)
+static void ui_ws_established(struct ui_ws_conn *c, struct lws *wsi)
 {
 	c->opened = true;
 	c->connecting = false;
 	c->force_refresh = false;
 	c->close_code = 0;
 	lws_set_timeout(wsi, NO_PENDING_TIMEOUT, 0);
-	ws_schedule_renew(c);
+	ui_ws_schedule_renew(c);
 	pthread_mutex_lock(&c->w->mu);
 	c->w->open = true;
 	pthread_mutex_unlock(&c->w->mu);
-	ws_post_state(c, WS_OPEN);
+	ui_ws_post_state(c, WS_OPEN);
 	lws_callback_on_writable(wsi);
 }
 
 /* A whole control frame from the server; -1 closes now. */
-static int ws_control(struct ws_conn *c, struct lws *wsi, int opcode)
+static int ui_ws_control(struct ui_ws_conn *c, struct lws *wsi, int opcode)
 {
 	size_t n;
 	int code;
@@ -530,7 +531,7 @@ static int ws_control(struct ws_conn *c, struct lws *wsi, int opcode)
 	c->close_reason[n] = '\0';
 	if (code == 4401)
 		c->force_refresh = true;
-	if (!c->ended && ws_close_is_final(code, c->close_reason)) {
+	if (!c->ended && ui_ws_close_is_final(code, c->close_reason)) {
 		c->ended = true;
 		snprintf(c->ended_why, sizeof(c->ended_why), "the session has "
 			 "ended (%s); log in again", c->close_reason);
@@ -543,8 +544,8 @@ static int ws_control(struct ws_conn *c, struct lws *wsi, int opcode)
 }
 
 /* Frames from the server (its frames are not masked). */
-static int ws_frames(struct ws_conn *c, struct lws *wsi, unsigned char *in,
-		     size_t len)
+static int ui_ws_frames(struct ui_ws_conn *c, struct lws *wsi,
+			unsigned char *in, size_t len)
 {
 	struct ws_frame_event ev;
 	long used;
@@ -564,7 +565,7 @@ static int ws_frames(struct ws_conn *c, struct lws *wsi, unsigned char *in,
 			memcpy(c->ctl + c->ctl_len, ev.bytes, ev.len);
 			c->ctl_len += ev.len;	/* <= 125: the parser's */
 			if (ev.end) {
-				int rc = ws_control(c, wsi, ev.opcode);
+				int rc = ui_ws_control(c, wsi, ev.opcode);
 
 				c->ctl_len = 0;
 				if (rc)
@@ -581,7 +582,7 @@ static int ws_frames(struct ws_conn *c, struct lws *wsi, unsigned char *in,
 		}
 		if (ev.end && ev.fin) {
 			if (ev.message_opcode == WS_OP_TEXT)
-				ws_frame(c);
+				ui_ws_frame(c);
 			else
 				buf_reset(&c->rx);	/* nothing binary */
 		}
@@ -590,7 +591,7 @@ static int ws_frames(struct ws_conn *c, struct lws *wsi, unsigned char *in,
 }
 
 /* Bytes from the server: its answer to the upgrade, then frames. */
-static int ws_rx(struct ws_conn *c, struct lws *wsi, unsigned char *in,
+static int ui_ws_rx(struct ui_ws_conn *c, struct lws *wsi, unsigned char *in,
 		 size_t len)
 {
 	const char *end;
@@ -598,7 +599,7 @@ static int ws_rx(struct ws_conn *c, struct lws *wsi, unsigned char *in,
 	int status;
 
 	if (c->opened)
-		return ws_frames(c, wsi, in, len);
+		return ui_ws_frames(c, wsi, in, len);
 	if (buf_append(&c->head, in, len) < 0)
 		return -1;		/* an answer too long */
 	end = c->head.len >= 4 ? memmem(c->head.data, c->head.len,
@@ -612,7 +613,7 @@ static int ws_rx(struct ws_conn *c, struct lws *wsi, unsigned char *in,
 			c->force_refresh = true;
 		return -1;
 	}
-	ws_established(c, wsi);
+	ui_ws_established(c, wsi);
 	rest = c->head.len - head_len;
 	if (rest) {
 		unsigned char *more = malloc(rest);
@@ -622,7 +623,7 @@ static int ws_rx(struct ws_conn *c, struct lws *wsi, unsigned char *in,
 			return -1;
 		memcpy(more, c->head.data + head_len, rest);
 		buf_release(&c->head);
-		rc = ws_frames(c, wsi, more, rest);
+		rc = ui_ws_frames(c, wsi, more, rest);
 		free(more);
 		return rc;
 	}
@@ -630,32 +631,32 @@ static int ws_rx(struct ws_conn *c, struct lws *wsi, unsigned char *in,
 	return 0;
 }
 
-static int ws_callback(struct lws *wsi, enum lws_callback_reasons reason,
-		       void *user, void *in, size_t len)
+static int ui_ws_callback(struct lws *wsi, enum lws_callback_reasons reason,
+			  void *user, void *in, size_t len)
 {
-	struct ws_conn *c = ws_the_conn;
+	struct ui_ws_conn *c = ui_ws_the_conn;
 
 	if (!c)
 		return lws_callback_http_dummy(wsi, reason, user, in, len);
 	switch (reason) {
 	case LWS_CALLBACK_RAW_CONNECTED:
-		return ws_handshake(c, wsi);
+		return ui_ws_handshake(c, wsi);
 	case LWS_CALLBACK_CLIENT_CONNECTION_ERROR:
 		c->close_code = 0;
-		ws_closed(c);
+		ui_ws_closed(c);
 		return 0;
 	case LWS_CALLBACK_RAW_RX:
-		return ws_rx(c, wsi, in, len);
+		return ui_ws_rx(c, wsi, in, len);
 	case LWS_CALLBACK_RAW_WRITEABLE:
-		return ws_writable(c, wsi);
+		return ui_ws_writable(c, wsi);
 	case LWS_CALLBACK_RAW_CLOSE:
-		ws_closed(c);
+		ui_ws_closed(c);
 		return 0;
 	case LWS_CALLBACK_EVENT_WAIT_CANCELLED:
 		if (c->wsi && c->opened)
 			lws_callback_on_writable(c->wsi);
 		if (c->tok.running)	/* its answer may be in: look now */
-			lws_sul_schedule(c->ctx, 0, &c->tick, ws_tick, 1);
+			lws_sul_schedule(c->ctx, 0, &c->tick, ui_ws_tick, 1);
 		return 0;
 	default:
 		break;
@@ -663,13 +664,13 @@ static int ws_callback(struct lws *wsi, enum lws_callback_reasons reason,
 	return lws_callback_http_dummy(wsi, reason, user, in, len);
 }
 
-static const struct lws_protocols ws_protocols[] = {
-	{ "chatui", ws_callback, 0, 0, 0, NULL, 0 },
+static const struct lws_protocols ui_ws_protocols[] = {
+	{ "chatui", ui_ws_callback, 0, 0, 0, NULL, 0 },
 	{ NULL, NULL, 0, 0, 0, NULL, 0 },
 };
 
 /* Splits the server URL into address, port, path prefix. */
-static int ws_parse_server(struct ws_conn *c, const char *server)
+static int ui_ws_parse_server(struct ui_ws_conn *c, const char *server)
 {
 	char copy[1024];
 	const char *prot, *addr, *path;
@@ -689,7 +690,7 @@ static int ws_parse_server(struct ws_conn *c, const char *server)
 }
 
 /* Opens a connection with the token in c->token. */
-static void ws_connect(struct ws_conn *c)
+static void ui_ws_connect(struct ui_ws_conn *c)
 {
 	struct lws_client_connect_info ci;
 	uint64_t last;
@@ -709,7 +710,7 @@ static void ws_connect(struct ws_conn *c)
 	ci.address = c->address;
 	ci.port = c->port;
 	ci.host = c->address;
-	ci.method = "RAW";		/* the handshake is ours: ws_handshake */
+	ci.method = "RAW";		/* ours: ui_ws_handshake */
 	ci.local_protocol_name = "chatui";
 	ci.ssl_connection = c->tls ? LCCSCF_USE_SSL : 0;
 	ci.pwsi = &c->wsi;
@@ -726,30 +727,31 @@ static void ws_connect(struct ws_conn *c)
 	c->gen++;
 	c->renew_at = 0;
 	c->auth_ref[0] = '\0';
-	ws_free_auth_out(c);
+	ui_ws_free_auth_out(c);
 	c->live = true;
 	c->connecting = true;
 	c->retry_at = 0;
-	ws_post_state(c, WS_CONNECTING);
+	ui_ws_post_state(c, WS_CONNECTING);
 	if (!lws_client_connect_via_info(&ci) && c->connecting) {
 		c->close_code = 0;
-		ws_closed(c);
+		ui_ws_closed(c);
 	}
 	/* the token goes into the handshake later, when the TCP connection
-	 * is up: it is wiped once the attempt ends (ws_closed, established) */
+	 * is up: it is wiped once the attempt ends (ui_ws_closed,
+	 * established) */
 }
 
 /* ---- the token helper ---- */
 
-static void *ws_token_main(void *arg)
+static void *ui_ws_token_main(void *arg)
 {
-	struct ws_token *t = arg;
+	struct ui_ws_token *t = arg;
 	char token[WS_TOKEN_MAX], err[256] = "";
 	int64_t expires_at = 0;
 	int rc;
 
-	rc = auth_token_ex(t->auth, t->force, t->after, token, sizeof(token),
-			   &expires_at, err, sizeof(err));
+	rc = ui_auth_token_ex(t->auth, t->force, t->after, token, sizeof(token),
+			      &expires_at, err, sizeof(err));
 	pthread_mutex_lock(&t->mu);
 	t->rc = rc;
 	if (rc == 0)
@@ -760,16 +762,16 @@ static void *ws_token_main(void *arg)
 	t->done = true;
 	pthread_mutex_unlock(&t->mu);
 	memset(token, 0, sizeof(token));
-	/* the context outlives us: ws_main joins us before destroying it */
+	/* the context outlives us: ui_ws_main joins us before destroying it */
 	lws_cancel_service(t->ctx);
 	return NULL;
 }
 
 /* Starts the helper; -1 when no thread could be made. */
-static int ws_token_start(struct ws_conn *c, bool renew, bool force,
+static int ui_ws_token_start(struct ui_ws_conn *c, bool renew, bool force,
 			  int64_t after)
 {
-	struct ws_token *t = &c->tok;
+	struct ui_ws_token *t = &c->tok;
 
 	t->renew = renew;
 	t->force = force;
@@ -779,45 +781,45 @@ static int ws_token_start(struct ws_conn *c, bool renew, bool force,
 	t->ctx = c->ctx;
 	t->done = false;
 	t->rc = 0;
-	if (pthread_create(&t->thread, NULL, ws_token_main, t) != 0)
+	if (pthread_create(&t->thread, NULL, ui_ws_token_main, t) != 0)
 		return -1;
 	t->running = true;
 	return 0;
 }
 
 /* A token for a connection came: connect, or wait, or give up. */
-static void ws_token_for_connect(struct ws_conn *c)
+static void ui_ws_token_for_connect(struct ui_ws_conn *c)
 {
-	struct ws_token *t = &c->tok;
+	struct ui_ws_token *t = &c->tok;
 
 	if (t->rc == CHAT_EAUTH) {
-		ws_auth_lost(c, t->err);
+		ui_ws_auth_lost(c, t->err);
 		return;
 	}
 	if (t->rc < 0) {
 		c->close_code = 0;
-		ws_retry_later(c);
+		ui_ws_retry_later(c);
 		return;
 	}
 	memcpy(c->token, t->token, sizeof(c->token));
 	c->tok_expires_at = t->expires_at;
-	ws_token_times(t->token, t->expires_at, &c->tok_exp_ms,
-		       &c->tok_life_ms);
-	ws_connect(c);
+	ui_ws_token_times(t->token, t->expires_at, &c->tok_exp_ms,
+			  &c->tok_life_ms);
+	ui_ws_connect(c);
 }
 
 /* A fresh token for the open socket came: the auth frame that carries
  * it goes out before anything else. */
-static void ws_token_for_socket(struct ws_conn *c)
+static void ui_ws_token_for_socket(struct ui_ws_conn *c)
 {
-	struct ws_token *t = &c->tok;
-	struct ws_out *o;
+	struct ui_ws_token *t = &c->tok;
+	struct ui_ws_out *o;
 	int n;
 
 	if (!c->wsi || !c->opened || t->gen != c->gen || c->close_out)
 		return;			/* that socket is gone */
 	if (t->rc == CHAT_EAUTH) {
-		/* the login is over: close, then idle (ws_closed) */
+		/* the login is over: close, then idle (ui_ws_closed) */
 		snprintf(c->ended_why, sizeof(c->ended_why), "%s", t->err);
 		c->ended = true;
 		c->close_out = 1000;
@@ -847,15 +849,15 @@ static void ws_token_for_socket(struct ws_conn *c)
 	o->len = (size_t)n;
 	c->auth_out = o;
 	c->auth_expires_at = t->expires_at;
-	ws_token_times(t->token, t->expires_at, &c->auth_exp_ms,
-		       &c->auth_life_ms);
+	ui_ws_token_times(t->token, t->expires_at, &c->auth_exp_ms,
+			  &c->auth_life_ms);
 	lws_callback_on_writable(c->wsi);
 }
 
 /* Takes the helper's answer when it is in. */
-static void ws_token_poll(struct ws_conn *c)
+static void ui_ws_token_poll(struct ui_ws_conn *c)
 {
-	struct ws_token *t = &c->tok;
+	struct ui_ws_token *t = &c->tok;
 	bool done;
 
 	if (!t->running)
@@ -868,19 +870,19 @@ static void ws_token_poll(struct ws_conn *c)
 	pthread_join(t->thread, NULL);
 	t->running = false;
 	if (t->renew)
-		ws_token_for_socket(c);
+		ui_ws_token_for_socket(c);
 	else
-		ws_token_for_connect(c);
+		ui_ws_token_for_connect(c);
 	memset(t->token, 0, sizeof(t->token));
 }
 
-static void ws_tick(lws_sorted_usec_list_t *sul)
+static void ui_ws_tick(lws_sorted_usec_list_t *sul)
 {
-	struct ws_conn *c = lws_container_of(sul, struct ws_conn, tick);
+	struct ui_ws_conn *c = lws_container_of(sul, struct ui_ws_conn, tick);
 	int64_t now = mono_ms();
 	bool kick;
 
-	ws_token_poll(c);
+	ui_ws_token_poll(c);
 	pthread_mutex_lock(&c->w->mu);
 	kick = c->w->kick;
 	c->w->kick = false;
@@ -891,22 +893,22 @@ static void ws_tick(lws_sorted_usec_list_t *sul)
 	}
 	if (!c->wsi && !c->connecting && !c->tok.running &&
 	    c->retry_at >= 0 && now >= c->retry_at &&
-	    ws_token_start(c, false, c->force_refresh, 0) < 0)
-		ws_retry_later(c);
+	    ui_ws_token_start(c, false, c->force_refresh, 0) < 0)
+		ui_ws_retry_later(c);
 	if (c->wsi && c->opened && c->renew_at && now >= c->renew_at &&
 	    !c->tok.running && !c->auth_ref[0] && !c->close_out) {
 		c->renew_at = 0;
-		if (ws_token_start(c, true, false, c->tok_expires_at) < 0)
+		if (ui_ws_token_start(c, true, false, c->tok_expires_at) < 0)
 			c->renew_at = now + WS_RENEW_RETRY_MS;
 	}
-	lws_sul_schedule(c->ctx, 0, &c->tick, ws_tick, WS_TICK_US);
+	lws_sul_schedule(c->ctx, 0, &c->tick, ui_ws_tick, WS_TICK_US);
 }
 
-static void *ws_main(void *arg)
+static void *ui_ws_main(void *arg)
 {
 	struct ws *w = arg;
 	struct lws_context_creation_info info;
-	struct ws_conn c;
+	struct ui_ws_conn c;
 	bool quit = false;
 
 	memset(&c, 0, sizeof(c));
@@ -915,21 +917,21 @@ static void *ws_main(void *arg)
 	c.seed = (unsigned)time(NULL) ^ (unsigned)(uintptr_t)&c;
 	buf_init(&c.rx, WS_FRAME_MAX);
 	buf_init(&c.head, WS_HEAD_MAX);
-	if (ws_parse_server(&c, w->auth->server) < 0)
+	if (ui_ws_parse_server(&c, w->auth->server) < 0)
 		goto out;
 	/* CHATUI_WS_DEBUG: lws's connection log on stderr (chatui(1)) */
 	lws_set_log_level(getenv("CHATUI_WS_DEBUG") ? LLL_ERR | LLL_WARN |
 			  LLL_NOTICE | LLL_INFO | LLL_CLIENT : 0, NULL);
 	memset(&info, 0, sizeof(info));
 	info.port = CONTEXT_PORT_NO_LISTEN;
-	info.protocols = ws_protocols;
+	info.protocols = ui_ws_protocols;
 	info.options = c.tls ? LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT : 0;
 	c.ctx = lws_create_context(&info);
 	if (!c.ctx)
 		goto out;
 	w->context = c.ctx;
-	ws_the_conn = &c;
-	lws_sul_schedule(c.ctx, 0, &c.tick, ws_tick, 1);
+	ui_ws_the_conn = &c;
+	lws_sul_schedule(c.ctx, 0, &c.tick, ui_ws_tick, 1);
 	while (!quit) {
 		lws_service(c.ctx, 0);
 		pthread_mutex_lock(&w->mu);
@@ -942,9 +944,9 @@ static void *ws_main(void *arg)
 	if (c.tok.running)
 		pthread_join(c.tok.thread, NULL);
 	memset(c.tok.token, 0, sizeof(c.tok.token));
-	ws_the_conn = NULL;
+	ui_ws_the_conn = NULL;
 	lws_context_destroy(c.ctx);
-	ws_free_auth_out(&c);
+	ui_ws_free_auth_out(&c);
 out:
 	pthread_mutex_destroy(&c.tok.mu);
 	buf_release(&c.rx);
@@ -952,19 +954,19 @@ out:
 	return NULL;
 }
 
-int ws_start(struct ws *w, struct auth *auth, struct evq *evq)
+int ui_ws_start(struct ws *w, struct auth *auth, struct evq *evq)
 {
 	memset(w, 0, sizeof(*w));
 	w->auth = auth;
 	w->evq = evq;
 	pthread_mutex_init(&w->mu, NULL);
-	if (pthread_create(&w->thread, NULL, ws_main, w) != 0)
+	if (pthread_create(&w->thread, NULL, ui_ws_main, w) != 0)
 		return CHAT_ENOMEM;
 	w->started = true;
 	return 0;
 }
 
-static void ws_wake(struct ws *w)
+static void ui_ws_wake(struct ws *w)
 {
 	struct lws_context *ctx;
 
@@ -975,16 +977,16 @@ static void ws_wake(struct ws *w)
 		lws_cancel_service(ctx);
 }
 
-void ws_stop(struct ws *w)
+void ui_ws_stop(struct ws *w)
 {
-	struct ws_out *o, *next;
+	struct ui_ws_out *o, *next;
 
 	if (!w->started)
 		return;
 	pthread_mutex_lock(&w->mu);
 	w->quit = true;
 	pthread_mutex_unlock(&w->mu);
-	ws_wake(w);
+	ui_ws_wake(w);
 	pthread_join(w->thread, NULL);
 	for (o = w->head; o; o = next) {
 		next = o->next;
@@ -995,9 +997,9 @@ void ws_stop(struct ws *w)
 	pthread_mutex_destroy(&w->mu);
 }
 
-int ws_send_text(struct ws *w, const char *text, size_t len)
+int ui_ws_send_text(struct ws *w, const char *text, size_t len)
 {
-	struct ws_out *o;
+	struct ui_ws_out *o;
 
 	o = malloc(sizeof(*o) + LWS_PRE + len);
 	if (!o)
@@ -1017,19 +1019,19 @@ int ws_send_text(struct ws *w, const char *text, size_t len)
 		w->head = o;
 	w->tail = o;
 	pthread_mutex_unlock(&w->mu);
-	ws_wake(w);
+	ui_ws_wake(w);
 	return 0;
 }
 
-void ws_kick(struct ws *w)
+void ui_ws_kick(struct ws *w)
 {
 	pthread_mutex_lock(&w->mu);
 	w->kick = true;
 	pthread_mutex_unlock(&w->mu);
-	ws_wake(w);
+	ui_ws_wake(w);
 }
 
-void ws_note_event_id(struct ws *w, uint64_t id)
+void ui_ws_note_event_id(struct ws *w, uint64_t id)
 {
 	pthread_mutex_lock(&w->mu);
 	if (id > w->last_event_id)

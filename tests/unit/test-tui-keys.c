@@ -46,8 +46,8 @@ static void test_tui_keys__lookup(void **state)
 
 	(void)state;
 	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		enum action got = key_lookup(cases[i].key, cases[i].focus,
-					     cases[i].empty);
+		enum action got = ui_key_lookup(cases[i].key, cases[i].focus,
+						cases[i].empty);
 
 		if (got != cases[i].act)
 			fail_msg("case %zu: key %d got %d, want %d", i,
@@ -64,13 +64,13 @@ static void test_tui_keys__every_action_reachable(void **state)
 
 	(void)state;
 	for (i = 1; i < ACT_COUNT; i++) {
-		assert_int_equal(key_actions[i].id, i);
-		assert_true(key_actions[i].name[0]);
-		assert_true(key_actions[i].help[0]);
-		key_labels_of((enum action)i, keys, sizeof(keys));
-		if (!keys[0] && !key_actions[i].palette)
+		assert_int_equal(ui_key_actions[i].id, i);
+		assert_true(ui_key_actions[i].name[0]);
+		assert_true(ui_key_actions[i].help[0]);
+		ui_key_labels_of((enum action)i, keys, sizeof(keys));
+		if (!keys[0] && !ui_key_actions[i].palette)
 			fail_msg("action '%s' has neither a key nor a "
-				 "palette entry", key_actions[i].name);
+				 "palette entry", ui_key_actions[i].name);
 	}
 }
 
@@ -79,33 +79,33 @@ static void test_tui_keys__labels(void **state)
 	char out[64];
 
 	(void)state;
-	key_label(KEY_F(12), out, sizeof(out));
+	ui_key_label(KEY_F(12), out, sizeof(out));
 	assert_string_equal(out, "F12");
-	key_label(16, out, sizeof(out));
+	ui_key_label(16, out, sizeof(out));
 	assert_string_equal(out, "Ctrl-P");
-	key_label(27, out, sizeof(out));
+	ui_key_label(27, out, sizeof(out));
 	assert_string_equal(out, "Esc");
-	key_label('<', out, sizeof(out));
+	ui_key_label('<', out, sizeof(out));
 	assert_string_equal(out, "<");
-	key_labels_of(ACT_BRANCH_PREV, out, sizeof(out));
+	ui_key_labels_of(ACT_BRANCH_PREV, out, sizeof(out));
 	assert_string_equal(out, "F5, Left, <");
-	key_labels_of(ACT_TOP, out, sizeof(out));
+	ui_key_labels_of(ACT_TOP, out, sizeof(out));
 	assert_string_equal(out, "Home");	/* no duplicate, g hidden */
 }
 
 static void test_tui_keys__fuzzy(void **state)
 {
 	(void)state;
-	assert_int_equal(key_fuzzy("", "anything"), 0);
-	assert_true(key_fuzzy("pm", "pick model") > 0);
-	assert_true(key_fuzzy("PM", "pick model") > 0);
-	assert_int_equal(key_fuzzy("mp", "pick model"), -1);
-	assert_int_equal(key_fuzzy("zz", "pick model"), -1);
+	assert_int_equal(ui_key_fuzzy("", "anything"), 0);
+	assert_true(ui_key_fuzzy("pm", "pick model") > 0);
+	assert_true(ui_key_fuzzy("PM", "pick model") > 0);
+	assert_int_equal(ui_key_fuzzy("mp", "pick model"), -1);
+	assert_int_equal(ui_key_fuzzy("zz", "pick model"), -1);
 	/* word starts and runs rank higher */
-	assert_true(key_fuzzy("reg", "regenerate") >
-		    key_fuzzy("reg", "rename conversation"));
-	assert_true(key_fuzzy("cc", "copy code block") >
-		    key_fuzzy("cc", "archive conversation"));
+	assert_true(ui_key_fuzzy("reg", "regenerate") >
+		    ui_key_fuzzy("reg", "rename conversation"));
+	assert_true(ui_key_fuzzy("cc", "copy code block") >
+		    ui_key_fuzzy("cc", "archive conversation"));
 }
 
 static void test_tui_osc52__encode(void **state)
@@ -147,13 +147,13 @@ static void test_tui_osc52__encode(void **state)
 static void test_tui_ws__backoff(void **state)
 {
 	(void)state;
-	assert_int_equal(ws_backoff_ms(0, 0.5), 500);
-	assert_int_equal(ws_backoff_ms(1, 0.5), 1000);
-	assert_int_equal(ws_backoff_ms(3, 0.5), 4000);
-	assert_int_equal(ws_backoff_ms(10, 0.5), 15000);	/* ceiling */
-	assert_int_equal(ws_backoff_ms(40, 0.5), 15000);
-	assert_int_equal(ws_backoff_ms(0, 0.0), 375);		/* -25 % */
-	assert_int_equal(ws_backoff_ms(0, 1.0), 625);		/* +25 % */
+	assert_int_equal(ui_ws_backoff_ms(0, 0.5), 500);
+	assert_int_equal(ui_ws_backoff_ms(1, 0.5), 1000);
+	assert_int_equal(ui_ws_backoff_ms(3, 0.5), 4000);
+	assert_int_equal(ui_ws_backoff_ms(10, 0.5), 15000);	/* ceiling */
+	assert_int_equal(ui_ws_backoff_ms(40, 0.5), 15000);
+	assert_int_equal(ui_ws_backoff_ms(0, 0.0), 375);	/* -25 % */
+	assert_int_equal(ui_ws_backoff_ms(0, 1.0), 625);	/* +25 % */
 }
 
 int main(void)

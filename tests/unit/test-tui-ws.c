@@ -52,8 +52,8 @@ static void test_tui_ws__renew_in(void **state)
 
 	(void)state;
 	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		int64_t got = ws_renew_in_ms(cases[i].left_ms,
-					     cases[i].life_ms);
+		int64_t got = ui_ws_renew_in_ms(cases[i].left_ms,
+						cases[i].life_ms);
 
 		if (got != cases[i].want)
 			fail_msg("case %zu: left %lld life %lld: got %lld, "
@@ -85,16 +85,16 @@ static void test_tui_ws__token_exp(void **state)
 	(void)state;
 	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		make_jwt(cases[i].payload, jwt, sizeof(jwt));
-		if (ws_token_exp(jwt) != cases[i].want)
+		if (ui_ws_token_exp(jwt) != cases[i].want)
 			fail_msg("case %zu: %s: got %lld", i, cases[i].payload,
-				 (long long)ws_token_exp(jwt));
+				 (long long)ui_ws_token_exp(jwt));
 	}
 	/* not JWTs at all */
-	assert_int_equal(ws_token_exp(""), 0);
-	assert_int_equal(ws_token_exp("opaque-api-key"), 0);
-	assert_int_equal(ws_token_exp("a.b"), 0);
-	assert_int_equal(ws_token_exp("a.!!!.c"), 0);
-	assert_int_equal(ws_token_exp("a..c"), 0);
+	assert_int_equal(ui_ws_token_exp(""), 0);
+	assert_int_equal(ui_ws_token_exp("opaque-api-key"), 0);
+	assert_int_equal(ui_ws_token_exp("a.b"), 0);
+	assert_int_equal(ui_ws_token_exp("a.!!!.c"), 0);
+	assert_int_equal(ui_ws_token_exp("a..c"), 0);
 }
 
 static void test_tui_ws__auth_answer(void **state)
@@ -135,7 +135,7 @@ static void test_tui_ws__auth_answer(void **state)
 		int got;
 
 		assert_non_null(j);
-		got = ws_auth_answer(j, cases[i].ref, &ei);
+		got = ui_ws_auth_answer(j, cases[i].ref, &ei);
 		cJSON_Delete(j);
 		if (got != cases[i].want || ei != cases[i].want_expires_in)
 			fail_msg("case %zu: %s: got %d (%lld)", i,
@@ -146,14 +146,14 @@ static void test_tui_ws__auth_answer(void **state)
 static void test_tui_ws__final_close(void **state)
 {
 	(void)state;
-	assert_true(ws_close_is_final(4401, "session_revoked"));
-	assert_true(ws_close_is_final(4401, "credential_revoked"));
+	assert_true(ui_ws_close_is_final(4401, "session_revoked"));
+	assert_true(ui_ws_close_is_final(4401, "credential_revoked"));
 	/* an expired token is cured by a refresh */
-	assert_false(ws_close_is_final(4401, "token_expired"));
-	assert_false(ws_close_is_final(4401, ""));
-	assert_false(ws_close_is_final(4401, "session_revoked "));
-	assert_false(ws_close_is_final(1000, "session_revoked"));
-	assert_false(ws_close_is_final(1008, "credential_revoked"));
+	assert_false(ui_ws_close_is_final(4401, "token_expired"));
+	assert_false(ui_ws_close_is_final(4401, ""));
+	assert_false(ui_ws_close_is_final(4401, "session_revoked "));
+	assert_false(ui_ws_close_is_final(1000, "session_revoked"));
+	assert_false(ui_ws_close_is_final(1008, "credential_revoked"));
 }
 
 int main(void)
