@@ -57,8 +57,7 @@ static const struct {
 				  "credentials cannot be checked right now, "
 				  "retry later" },
 	[GW_AUTH_REVOKED] = { 401, "session_revoked", "session_revoked",
-			      "the session of this token has ended: sign in "
-			      "again" },
+			      "the session of this token has ended" },
 	[GW_AUTH_STALE] = { 503, "auth_unavailable", "revocations_stale",
 			    "revocations cannot be checked right now, retry "
 			    "later" },
