@@ -33,8 +33,6 @@
  */
 #include "sessiond.h"
 
-#include <ctype.h>
-#include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -428,26 +426,6 @@ int feed_cleanup(struct db_conn *c, int64_t before)
 	return db_exec(c, sql_cleanup, p, 1, NULL);
 }
 
-/* ?since=MS, else "as far back as matters". */
-static int feed_since(struct http_req *req, int64_t *since)
-{
-	char v[32], *end = NULL;
-	long long n;
-	int rc;
-
-	rc = http_req_query(req, "since", v, sizeof(v));
-	if (rc == CHAT_ENOTFOUND) {
-		*since = 0;
-		return 0;
-	}
-	errno = 0;
-	n = rc == 0 ? strtoll(v, &end, 10) : -1;
-	if (rc < 0 || !isdigit((unsigned char)v[0]) || *end || errno)
-		return CHAT_EINVAL;
-	*since = n;
-	return 0;
-}
-
 /* GET /internal/revocations/feed?since=MS (internal).  The listener is
  * added before the backlog is read, so that nothing revoked in between
  * is missed (a repeat is harmless). */
@@ -456,16 +434,14 @@ void feed_handler(struct http_req *req, struct http_res *res)
 	struct sessiond *s = req->app;
 	struct feed *f = s->feed;
 	struct db_rows *rows = NULL;
-	char *event = NULL, hello[128];
+	char *event = NULL, hello[128], err[160];
 	int64_t since, now = now_ms(), floor;
 	size_t len = 0;
 	bool full, began = false;
 	int rc, n;
 
-	if (feed_since(req, &since) < 0) {
-		http_res_error(res, 400, "invalid_field",
-			       "'since' must be unix milliseconds (an integer "
-			       ">= 0)");
+	if (revocations_since(req, &since, err, sizeof(err)) < 0) {
+		http_res_error(res, 400, "invalid_field", "%s", err);
 		return;
 	}
 	/* what committed late with an earlier time must come again */

@@ -121,9 +121,8 @@ void revocations_user_handler(struct http_req *req, struct http_res *res)
 	http_res_json(res, 204, NULL);
 }
 
-/* ?since=MS: absent means "as far back as matters". */
-static int revocations_since(struct http_req *req, int64_t *since,
-			     char *err, size_t errlen)
+int revocations_since(struct http_req *req, int64_t *since, char *err,
+		      size_t errlen)
 {
 	char v[32], *end = NULL;
 	long long n;

@@ -85,6 +85,10 @@ void revocations_session_handler(struct http_req *req, struct http_res *res);
 void revocations_user_handler(struct http_req *req, struct http_res *res);
 void revocations_list_handler(struct http_req *req, struct http_res *res);
 void revocations_record_handler(struct http_req *req, struct http_res *res);
+/* ?since=MS of the list and the feed: absent means "as far back as
+ * matters" (0); CHAT_EINVAL with err set for anything but digits. */
+int revocations_since(struct http_req *req, int64_t *since, char *err,
+		      size_t errlen);
 
 /* feed.c */
 struct feed;
