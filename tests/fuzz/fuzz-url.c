@@ -1,5 +1,6 @@
 /*
  * fuzz-url.c - libFuzzer target for the URLs the code takes apart: the
+ * one URL grammar (url_parse), the
  * outbound clients' (http_loop_can, http_fetch_plain_can), the server
  * URL of chatctl and chatui (client_valid_server), the request check
  * every outbound call goes through (http_request_safe), and the
@@ -7,6 +8,8 @@
  * before the URI is ever shown (db_pg_redact).
  *
  * The input is the URL.  Checks beyond memory safety:
+ *  - a URL url_parse takes, written again from its parts, parses to the
+ *    same parts, and none of them holds a byte a request line cannot;
  *  - http_loop_can's URLs are a subset of http_fetch_plain_can's (both
  *    headers say so: the loop client needs a port, the blocking one does
  *    not), for the lower-case scheme the blocking one wants;
@@ -23,10 +26,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "buf.h"
 #include "client.h"
 #include "http-client.h"
 #include "http-fetch.h"
 #include "http-loop.h"
+#include "url.h"
 
 #include "../../shared/db-pg.c"
 
@@ -75,12 +80,62 @@ static void check_redact(const char *uri)
 	free(shown);
 }
 
+/* True when s[0..n) has no byte a request line or header cannot carry. */
+static bool text_ok(const char *s, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if ((unsigned char)s[i] <= 0x20 || (unsigned char)s[i] >= 0x7f)
+			return false;
+	return true;
+}
+
+static void check_url(const char *s)
+{
+	struct url u, v;
+	char auth[URL_HOST_MAX + 8];
+	struct buf again;
+
+	if (url_parse(s, &u, NULL) != 0)
+		return;
+	FUZZ_CHECK(u.host[0] && text_ok(u.host, strlen(u.host)));
+	FUZZ_CHECK(text_ok(u.path, u.path_len));
+	FUZZ_CHECK(u.path_len == 0 || u.path[0] == '/');
+	FUZZ_CHECK(!u.query || text_ok(u.query, u.query_len));
+	FUZZ_CHECK(!memchr(u.path, '?', u.path_len));
+	FUZZ_CHECK(!memchr(u.path, '#', u.path_len));
+	FUZZ_CHECK(!u.query || !memchr(u.query, '#', u.query_len));
+	FUZZ_CHECK(u.port > 0);
+	FUZZ_CHECK(url_authority(&u, auth, sizeof(auth)) == 0);
+	FUZZ_CHECK(!strchr(auth, '@'));
+	buf_init(&again, 2 * URL_MAX);
+	FUZZ_CHECK(buf_printf(&again, "%s://%s%.*s", url_scheme_name(u.scheme),
+			      auth, (int)u.path_len, u.path) == 0);
+	if (u.query)
+		FUZZ_CHECK(buf_printf(&again, "?%.*s", (int)u.query_len,
+				      u.query) == 0);
+	if (u.fragment)
+		FUZZ_CHECK(buf_printf(&again, "#%.*s", (int)u.fragment_len,
+				      u.fragment) == 0);
+	FUZZ_CHECK(url_parse(again.data, &v, NULL) == 0);
+	FUZZ_CHECK(v.scheme == u.scheme && v.port == u.port &&
+		   v.port_given == u.port_given &&
+		   v.host_kind == u.host_kind &&
+		   strcmp(v.host, u.host) == 0 && v.path_len == u.path_len &&
+		   memcmp(v.path, u.path, u.path_len) == 0 &&
+		   !v.query == !u.query && v.query_len == u.query_len &&
+		   !v.fragment == !u.fragment);
+	buf_release(&again);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	char *url = fuzz_strndup(data, size);
 	struct http_request req = { .method = "GET", .url = url };
 	bool loop, fetch;
 
+	check_url(url);
 	loop = http_loop_can(url);
 	fetch = http_fetch_plain_can(&req);
 	if (loop && strncmp(url, "http://", 7) == 0)
