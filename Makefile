@@ -167,7 +167,14 @@ unit_dir = $(if $(filter tui cli,$(call unit_word,$(1))),$(call unit_word,$(1)),
 $(B)/tests/%: $(B)/tests/unit/%.o $$(patsubst %.c,$(B)/%.o,$$(filter-out %/main.c,$$(wildcard $$(call unit_dir,$$*)/*.c))) $(LIB) $(MOD_FLAGS)
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo '  LINK    $@')
-	$(Q)$(CC) $(CFLAGS_ALL) $(LDFLAGS) -o $@ $(filter-out $(MOD_FLAGS),$^) @$(MOD_FLAGS) $(LDLIBS_ALL) -lcmocka -lncursesw -lreadline
+	$(Q)$(CC) $(CFLAGS_ALL) $(LDFLAGS) $(UNIT_WRAP) -o $@ $(filter-out $(MOD_FLAGS),$^) @$(MOD_FLAGS) $(LDLIBS_ALL) -lcmocka -lncursesw -lreadline
+
+# Allocation-failure tests (tests/unit/alloc-fail.h) link the counting
+# allocator, and --wrap sends their objects' malloc & co to it.
+UNIT_ALLOC_FAIL := test-alloc-fail
+$(UNIT_ALLOC_FAIL:%=$(B)/tests/%): $(B)/tests/unit/alloc-fail.o
+$(UNIT_ALLOC_FAIL:%=$(B)/tests/%): UNIT_WRAP := \
+	-Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc,--wrap=free,--wrap=strdup,--wrap=strndup
 
 units: $(UNIT_BINS) $(MODULES)
 
