@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 #include <unistd.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -236,17 +237,19 @@ static void call_init(struct call *c, const char *method, const char *path)
 /* Runs fn(c) on the loop and waits (5 s at most) until c finished. */
 static void call_run_with(struct call *c, void (*fn)(void *))
 {
-	int64_t until = mono_ms() + 5000;
+	struct timespec until;
+	bool finished;
 
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += 5;
 	assert_int_equal(http_server_defer(srv, fn, c), 0);
 	pthread_mutex_lock(&c->lock);
-	while (!c->finished && mono_ms() < until) {
-		pthread_mutex_unlock(&c->lock);
-		usleep(2000);
-		pthread_mutex_lock(&c->lock);
-	}
+	while (!c->finished)
+		if (pthread_cond_timedwait(&c->cond, &c->lock, &until) != 0)
+			break;
+	finished = c->finished;
 	pthread_mutex_unlock(&c->lock);
-	assert_true(c->finished);
+	assert_true(finished);
 }
 
 static void call_run(struct call *c)

@@ -29,6 +29,7 @@
 #include "log.h"
 #include "pool.h"
 #include "util.h"
+#include "sync.h"
 
 #define SECRET "test-internal-secret"
 
@@ -36,7 +37,7 @@ static struct http_server *srv;
 static struct pool *pool;
 static pthread_t loop_thread;
 static int port;
-static volatile int saw_closed;
+static struct sync_value saw_closed = SYNC_VALUE_INIT; /* h_forever saw it */
 
 static void h_hello(struct http_req *req, struct http_res *res)
 {
@@ -108,7 +109,7 @@ static void h_forever(struct http_req *req, struct http_res *res)
 	for (i = 0; i < 500; i++) {
 		if (http_res_write(res, "tick\n", 5) == CHAT_ECLOSED ||
 		    http_res_closed(res)) {
-			saw_closed = 1;
+			sync_value_set(&saw_closed, 1);
 			break;
 		}
 		usleep(10000);
@@ -175,18 +176,19 @@ static void h_bad_header(struct http_req *req, struct http_res *res)
 }
 
 /* Counts the requests that reached a handler: a refused one never may. */
-static volatile int count_runs;
+static struct sync_value count_runs = SYNC_VALUE_INIT;
 
 static void h_count(struct http_req *req, struct http_res *res)
 {
 	(void)req;
-	__atomic_add_fetch(&count_runs, 1, __ATOMIC_SEQ_CST);
+	sync_value_add(&count_runs, 1);
 	http_res_json(res, 201, NULL);
 }
 
 /* Writes 64 KiB pieces until the server refuses (a client that does not
  * read is cut off) or 64 MiB went out; flood_rc is the last result. */
-static volatile int flood_rc = 1;
+static struct sync_value flood_rc = { PTHREAD_MUTEX_INITIALIZER,
+				      PTHREAD_COND_INITIALIZER, 1 };
 static volatile size_t flood_written;
 
 static void h_flood(struct http_req *req, struct http_res *res)
@@ -205,7 +207,7 @@ static void h_flood(struct http_req *req, struct http_res *res)
 		usleep(20000);
 	}
 	flood_written = written;
-	flood_rc = rc;
+	sync_value_set(&flood_rc, rc);
 	http_res_end(res);
 }
 
@@ -647,7 +649,6 @@ static void test_http_server__client_leaves(void **state)
 	CURL *c = curl_easy_init();
 	struct reply r;
 	char url[128];
-	int i;
 
 	(void)state;
 	memset(&r, 0, sizeof(r));
@@ -660,9 +661,7 @@ static void test_http_server__client_leaves(void **state)
 	assert_int_equal(curl_easy_perform(c), CURLE_OPERATION_TIMEDOUT);
 	curl_easy_cleanup(c);
 	assert_true(r.body.len > 0);
-	for (i = 0; i < 300 && !saw_closed; i++)
-		usleep(10000);
-	assert_true(saw_closed);
+	assert_int_equal(sync_value_wait(&saw_closed, 1, 3000), 1);
 	buf_release(&r.body);
 }
 
@@ -733,7 +732,7 @@ struct timer_probe {
 };
 
 static int timer_order[3];
-static volatile int timers_fired;
+static struct sync_value timers_fired = SYNC_VALUE_INIT;
 
 static int64_t wall_ms(void)
 {
@@ -749,9 +748,13 @@ static void timer_hit(void *arg)
 {
 	struct timer_probe *p = arg;
 
+	long n = sync_value_get(&timers_fired);
+
+	/* timers fire on the loop thread only: n stays this one's */
 	p->fired_ms = wall_ms();
-	timer_order[timers_fired] = (int)(p - timer_probes);
-	timers_fired++;
+	if (n < 3)
+		timer_order[n] = (int)(p - timer_probes);
+	sync_value_add(&timers_fired, 1);
 }
 
 static void test_http_server__timers(void **state)
@@ -760,16 +763,14 @@ static void test_http_server__timers(void **state)
 	int i;
 
 	(void)state;
-	timers_fired = 0;
+	sync_value_set(&timers_fired, 0);
 	for (i = 0; i < 3; i++) {
 		timer_probes[i].set_ms = wall_ms();
 		timer_probes[i].delay_ms = delays[i];
 		assert_int_equal(http_server_after(srv, delays[i], timer_hit,
 						   &timer_probes[i]), 0);
 	}
-	for (i = 0; i < 200 && timers_fired < 3; i++)
-		usleep(10000);
-	assert_int_equal(timers_fired, 3);
+	assert_int_equal(sync_value_wait(&timers_fired, 3, 2000), 3);
 	assert_int_equal(timer_order[0], 1);
 	assert_int_equal(timer_order[1], 2);
 	assert_int_equal(timer_order[2], 0);
@@ -891,7 +892,7 @@ static void test_http_server__refused_never_runs(void **state)
 	int n;
 
 	(void)state;
-	count_runs = 0;
+	sync_value_set(&count_runs, 0);
 	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		n = snprintf(req, sizeof(req), "POST /count HTTP/1.1\r\n"
 			     "Host: x\r\n%s\r\n{}", bad[i]);
@@ -914,13 +915,12 @@ static void test_http_server__refused_never_runs(void **state)
 	REFUSED("POST /count HTTP/1.1\r\nHost: x\r\nContent-Length: abc\r\n\r\n"
 		"POST /count HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n",
 		400);
-	usleep(100000);
-	assert_int_equal(count_runs, 0);
-	/* and the same handler does run for a well-formed request */
+	/* and the same handler does run for a well-formed request: once
+	 * it has, a refused one that ran (answered before it was sent)
+	 * would have counted too */
 	REFUSED("POST /count HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n"
 		"Connection: close\r\n\r\n{}", 201);
-	usleep(100000);
-	assert_int_equal(count_runs, 1);
+	assert_int_equal(sync_value_wait(&count_runs, 1, 5000), 1);
 }
 
 /* Each refusal with its status, the connection closed after it. */
@@ -1057,7 +1057,7 @@ static void test_http_server__chunked_and_pipelined(void **state)
 		n += sprintf(big + n, "\r\n");
 	}
 	n += sprintf(big + n, "0\r\n\r\n");
-	count_runs = 0;
+	sync_value_set(&count_runs, 0);
 	expect_refused(big, (size_t)n, 413);
 	free(big);
 	REFUSED("POST /count HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: "
@@ -1066,8 +1066,11 @@ static void test_http_server__chunked_and_pipelined(void **state)
 		"chunked\r\n\r\n2\n{}\r\n0\r\n\r\n", 400);
 	REFUSED("POST /count HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: "
 		"chunked\r\n\r\n2\r\n{}XX0\r\n\r\n", 400);
-	usleep(100000);
-	assert_int_equal(count_runs, 0);
+	/* a well-formed request last: once its handler ran, a refused
+	 * one that ran would have counted too */
+	REFUSED("POST /count HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n"
+		"Connection: close\r\n\r\n{}", 201);
+	assert_int_equal(sync_value_wait(&count_runs, 1, 5000), 1);
 }
 
 /* A head that never ends is closed at its deadline (1 s here). */
@@ -1093,16 +1096,15 @@ static void test_http_server__head_deadline(void **state)
 static void test_http_server__slow_reader_cut_off(void **state)
 {
 	static const char req[] = "GET /flood HTTP/1.1\r\nHost: x\r\n\r\n";
-	int fd = raw_connect(), i, rcvbuf = 4096;
+	int fd = raw_connect(), rc, rcvbuf = 4096;
 
 	(void)state;
 	setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
-	flood_rc = 1;
+	sync_value_set(&flood_rc, 1);
 	raw_send(fd, req, sizeof(req) - 1);
-	for (i = 0; i < 400 && flood_rc == 1; i++)
-		usleep(50000);
+	rc = (int)sync_value_wait_change(&flood_rc, 1, 20000);
 	close(fd);
-	assert_int_equal(flood_rc, CHAT_ETOOBIG);
+	assert_int_equal(rc, CHAT_ETOOBIG);
 	/* cut at the stall (1 MiB unread, nothing read for a second), well
 	 * before the 16 MiB one answer may hold */
 	if (flood_written > 10 * 1024 * 1024)

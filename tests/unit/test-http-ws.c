@@ -29,10 +29,14 @@
 #include "http-ws.h"
 #include "log.h"
 #include "ws-frame.h"
+#include "sync.h"
 
 static struct http_server *srv;
 static pthread_t loop_thread;
 static int port;
+/* checks made on the server's and the sender threads, asserted by the
+ * test's thread (a cmocka assertion elsewhere would crash the binary) */
+static struct sync_report thread_checks = SYNC_REPORT_INIT;
 
 /* ---- server side: echo, with refusals on request ---- */
 
@@ -78,7 +82,9 @@ static void h_ws(struct http_req *req, struct http_res *res)
 		http_server_defer(req->server, decide_later, req);
 		return;
 	}
-	assert_int_equal(http_ws_accept(req, &echo_ops, NULL, &ws), 0);
+	/* the server's thread: a failure is reported, see WAIT_FOR */
+	SYNC_CHECK(&thread_checks,
+		   http_ws_accept(req, &echo_ops, NULL, &ws) == 0);
 }
 
 static const struct http_route routes[] = {
@@ -153,8 +159,9 @@ static void connect_on_loop(void *arg)
 {
 	struct client *c = arg;
 
-	assert_int_equal(http_ws_connect(srv, c->url, NULL, &client_ops, c,
-					 &c->ws), 0);
+	SYNC_CHECK(&thread_checks, http_ws_connect(srv, c->url, NULL,
+						   &client_ops, c,
+						   &c->ws) == 0);
 }
 
 static struct client *client_start(const char *path, int to_port)
@@ -190,6 +197,7 @@ static void client_free(struct client *c)
 		if (pthread_cond_timedwait(&(c)->cond, &(c)->lock, &ts_)) \
 			break; \
 	pthread_mutex_unlock(&(c)->lock); \
+	sync_report_assert(&thread_checks); \
 	assert_true(cond_expr); \
 } while (0)
 
@@ -271,8 +279,8 @@ static void *send_many(void *arg)
 	for (i = 0; i < s->n; i++) {
 		int len = snprintf(msg, sizeof(msg), "m%d", i);
 
-		assert_int_equal(http_ws_send(s->ws, msg, (size_t)len, false),
-				 0);
+		SYNC_CHECK(&thread_checks,
+			   http_ws_send(s->ws, msg, (size_t)len, false) == 0);
 	}
 	return NULL;
 }
@@ -291,6 +299,7 @@ static void test_send_from_other_threads(void **state)
 	pthread_create(&t2, NULL, send_many, &s);
 	pthread_join(t1, NULL);
 	pthread_join(t2, NULL);
+	sync_report_assert(&thread_checks);
 	WAIT_FOR(c, c->messages == 400);
 	client_finish(c);
 }
