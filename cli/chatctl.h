@@ -56,6 +56,7 @@ enum cli_opt_id {
 	OPT_HELP,
 	OPT_SCOPE,
 	OPT_EXPIRES,
+	OPT_COMMANDS,
 	OPT_MAX
 };
 

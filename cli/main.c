@@ -29,6 +29,8 @@ static const struct cli_opt cli_options[] = {
 	{ OPT_ALL, 0, "all", NULL, "fetch every page, not just the first" },
 	{ 'c', 'c', "continue", NULL,
 	  "continue the most recently updated conversation" },
+	{ OPT_COMMANDS, 0, "commands", NULL,
+	  "list every command, one a line (for scripts and completions)" },
 	{ OPT_CONVERSATION, 0, "conversation", "ID",
 	  "use the conversation ID" },
 	{ OPT_EXPIRES, 0, "expires", "DAYS",
@@ -323,11 +325,36 @@ static int cli_parse(const struct cli_cmd *c, const char *display,
 
 /* ---- help as a command ---- */
 
+/* help --commands: every command a user can run, from the table, so
+ * that tests and completions never keep a list of their own. */
+static void cli_help_commands(FILE *f)
+{
+	const struct cli_cmd *const *c;
+	const struct cli_cmd *v;
+
+	for (c = cli_commands; *c; c++) {
+		if (!(*c)->verbs) {
+			fprintf(f, "%s\n", (*c)->name);
+			continue;
+		}
+		for (v = (*c)->verbs; v->name; v++)
+			fprintf(f, "%s %s\n", (*c)->name, v->name);
+	}
+}
+
 static int cli_help_exec(struct cli_ctx *ctx, const struct cli_args *a)
 {
 	const struct cli_cmd *c, *v;
 
 	(void)ctx;
+	if (a->count[OPT_COMMANDS]) {
+		if (a->npos) {
+			cli_error("'help --commands' takes no command");
+			return CLI_USAGE;
+		}
+		cli_help_commands(stdout);
+		return CLI_OK;
+	}
 	if (a->npos == 0) {
 		cli_help_all(stdout);
 		return CLI_OK;
@@ -350,7 +377,7 @@ static const struct cli_cmd cli_help_cmd = {
 	.name = "help",
 	.args = "[COMMAND...]",
 	.summary = "show the commands, or a command's options",
-	.opts = (const int[]){ 0 },
+	.opts = (const int[]){ OPT_COMMANDS, 0 },
 	.min_pos = 0,
 	.max_pos = 2,
 	.exec = cli_help_exec,
