@@ -1,100 +1,59 @@
 /*
- * b64url.c - base64url without padding (RFC 4648 section 5), strict.
+ * b64url.c - base64url without padding (RFC 4648 section 5), strict, on
+ * libsodium's codec (sodium_bin2base64 / sodium_base642bin with the
+ * URL-safe, unpadded variant) rather than one of our own.
  *
  * The decoder accepts exactly one spelling of each byte string: no '=',
- * no '+' or '/', no whitespace, and the unused low bits of the last
- * character must be zero.  Tokens and signatures thus cannot be varied
- * without changing their bytes.
+ * no '+' or '/', no whitespace (libsodium is given no characters to
+ * ignore, and every character must be consumed), and the unused low bits
+ * of the last character must be zero (libsodium refuses them).  Tokens
+ * and signatures thus cannot be varied without changing their bytes.
  */
 #include "b64url.h"
 
 #include <stdint.h>
+#include <string.h>
+#include <sodium.h>
 
 #include "err.h"
 #include "banned.h"
 
+#define B64URL_VARIANT sodium_base64_VARIANT_URLSAFE_NO_PADDING
+
 static const char b64url_alphabet[] =
 	"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
-/* Value of c in the alphabet, or -1. */
-static int b64url_value(unsigned char c)
-{
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	if (c == '-')
-		return 62;
-	if (c == '_')
-		return 63;
-	return -1;
-}
-
 int b64url_encode(const void *in, size_t n, char *out, size_t outlen)
 {
-	const unsigned char *p = in;
-	size_t i, o = 0;
-
-	if (n > (SIZE_MAX - 3) / 4 || outlen < B64URL_ENCODED_SIZE(n))
+	if (n > (SIZE_MAX - 3) / 4 ||
+	    outlen < sodium_base64_ENCODED_LEN(n, B64URL_VARIANT))
 		return CHAT_ETOOBIG;
-	for (i = 0; i + 2 < n; i += 3) {
-		uint32_t v = (uint32_t)p[i] << 16 | (uint32_t)p[i + 1] << 8 |
-			     p[i + 2];
-
-		out[o++] = b64url_alphabet[v >> 18 & 63];
-		out[o++] = b64url_alphabet[v >> 12 & 63];
-		out[o++] = b64url_alphabet[v >> 6 & 63];
-		out[o++] = b64url_alphabet[v & 63];
-	}
-	if (n - i == 1) {
-		uint32_t v = (uint32_t)p[i] << 16;
-
-		out[o++] = b64url_alphabet[v >> 18 & 63];
-		out[o++] = b64url_alphabet[v >> 12 & 63];
-	} else if (n - i == 2) {
-		uint32_t v = (uint32_t)p[i] << 16 | (uint32_t)p[i + 1] << 8;
-
-		out[o++] = b64url_alphabet[v >> 18 & 63];
-		out[o++] = b64url_alphabet[v >> 12 & 63];
-		out[o++] = b64url_alphabet[v >> 6 & 63];
-	}
-	out[o] = '\0';
+	sodium_bin2base64(out, outlen, in, n, B64URL_VARIANT);
 	return 0;
 }
 
 int b64url_decode(const char *in, size_t n, void *out, size_t outlen,
 		  size_t *written)
 {
-	const unsigned char *s = (const unsigned char *)in;
-	unsigned char *o = out;
-	size_t i, need, w = 0;
-	uint32_t acc = 0;
-	int bits = 0;
+	size_t need = n / 4 * 3 + (n % 4 ? n % 4 - 1 : 0), len = 0, i;
 
 	if (written)
 		*written = 0;
+	/* one leftover character cannot encode a byte: never canonical */
 	if (n % 4 == 1)
-		return CHAT_EPARSE;	/* 6 bits cannot make a byte */
-	need = n / 4 * 3 + (n % 4 ? n % 4 - 1 : 0);
+		return CHAT_EPARSE;
+	/* a foreign character is a parse error whatever the room */
 	for (i = 0; i < n; i++)
-		if (b64url_value(s[i]) < 0)
+		if (!in[i] || !memchr(b64url_alphabet, in[i],
+				      sizeof(b64url_alphabet) - 1))
 			return CHAT_EPARSE;
 	if (need > outlen)
 		return CHAT_ETOOBIG;
-	for (i = 0; i < n; i++) {
-		acc = (acc << 6 | (uint32_t)b64url_value(s[i])) & 0xFFFFFF;
-		bits += 6;
-		if (bits >= 8) {
-			bits -= 8;
-			o[w++] = (unsigned char)(acc >> bits);
-		}
-	}
-	/* Leftover bits (2 or 4) must be zero in the canonical form. */
-	if (bits && (acc & ((1u << bits) - 1)))
+	/* b64_end NULL: the whole input must be base64url, nothing else */
+	if (sodium_base642bin(out, outlen, in, n, NULL, &len, NULL,
+			      B64URL_VARIANT) != 0)
 		return CHAT_EPARSE;
 	if (written)
-		*written = w;
+		*written = len;
 	return 0;
 }
