@@ -16,6 +16,9 @@
 # does).  CHAT_TEST_FUZZ=0 leaves the fuzz targets out (they are built
 # with their own sanitizers, so one of CI's two parts runs them).
 #
+# A bats test that runs longer than BATS_TEST_TIMEOUT seconds (300 unless
+# set) is stopped and fails: a test that hangs must not hold CI up.
+#
 # A PostgreSQL server is started with scripts/pg-test for the run and
 # stopped on exit; unit tests find it in CHAT_TEST_PG_URI, the bats
 # helper in CHAT_TEST_DATABASE.  Exits non-zero when anything failed.
@@ -57,6 +60,9 @@ for s in $stores; do
 done
 with_fuzz=1
 [[ ${CHAT_TEST_FUZZ:-1} == 0 ]] && with_fuzz=0
+# a waiting loop whose end never comes (a token that does not expire, a
+# frame that never arrives) would otherwise stall the run for good
+export BATS_TEST_TIMEOUT=${BATS_TEST_TIMEOUT:-300}
 
 passed=0
 failed=0

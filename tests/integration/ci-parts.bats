@@ -97,7 +97,11 @@ fake_tree() {
 	SH
 	# %test: bats would take an @test line for its own, even here
 	sed 's/^%test/@test/' >"$t/tests/integration/x.bats" <<-SH
-	%test "x" { echo "bats \$CHAT_TEST_DATABASE" >>"$t/ran"; }
+	%test "x" {
+		echo "bats \$CHAT_TEST_DATABASE" >>"$t/ran"
+		echo "\${BATS_TEST_TIMEOUT:-}" >"$t/timeout"
+		[[ -z \${HANG:-} ]] || sleep "\$HANG"
+	}
 	SH
 	chmod +x "$t/scripts/"* "$t/build/tests/test-x"
 	for f in userd sessiond chatd aid gatewayd chatctl chat-pg.so chat-curl.so; do
@@ -108,6 +112,7 @@ fake_tree() {
 # t_run ENV...: scripts/test.sh of the fake tree with ENV
 t_run() {
 	run env -u CHAT_TEST_DATABASE -u CHAT_TEST_STORES -u CHAT_TEST_FUZZ \
+		-u BATS_TEST_TIMEOUT \
 		CHAT_BUILD="$D/t/build" CHAT_BIN="$D/t/bin" "$@" \
 		"$D/t/scripts/test.sh"
 }
@@ -119,6 +124,8 @@ t_run() {
 	[[ ${lines[-1]} == "5 passed, 0 failed" ]] || false
 	printf 'unit\nfuzz\nbats sqlite\nbats postgresql://fake/db\n' >"$D/expect"
 	diff -u "$D/expect" "$D/t/ran"
+	# a test that hangs fails after 300 s
+	[[ $(cat "$D/t/timeout") == 300 ]] || false
 }
 
 @test "test.sh: CHAT_TEST_STORES=sqlite and CHAT_TEST_FUZZ=0 leave out the rest" {
@@ -136,4 +143,14 @@ t_run() {
 	t_run CHAT_TEST_STORES=mysql
 	[[ $status == 2 ]] || false
 	[[ $output == *"no store 'mysql'"* ]] || false
+}
+
+@test "test.sh: a bats test that hangs fails after BATS_TEST_TIMEOUT" {
+	fake_tree
+	SECONDS=0
+	t_run CHAT_TEST_STORES=sqlite CHAT_TEST_FUZZ=0 HANG=60 BATS_TEST_TIMEOUT=2
+	((SECONDS < 30)) || false
+	[[ $status == 1 ]] || false
+	[[ $output == *"not ok 1 x # timeout after 2s"* ]] || false
+	[[ ${lines[-1]} == "2 passed, 1 failed" ]] || false
 }
