@@ -8,20 +8,21 @@
  * never used otherwise.
  *
  * One call is one connection: connect (non-blocking, poll with the
- * connect timeout), send the request with "Connection: close", read the
- * head line by line, then the body as the head says (chunked,
- * Content-Length, or until the server closes).  Every wait is a poll
- * bounded by the idle timeout and the whole-call deadline.
+ * connect timeout), send the request with "Connection: close", then
+ * feed what the server sends to the answer reader, which frames the
+ * body as the head says (chunked, Content-Length, or until the server
+ * closes).  URLs, the request head and the answer are url.c's,
+ * http1-request.c's and http1-response.c's, as for http-loop.c.  Every
+ * wait is a poll bounded by the idle timeout and the whole-call
+ * deadline.
  */
 #include "http-fetch.h"
 
 #include <errno.h>
 #include <poll.h>
 #include <stdint.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <unistd.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -29,6 +30,9 @@
 #include <sys/socket.h>
 
 #include "err.h"
+#include "http1-request.h"
+#include "http1-response.h"
+#include "url.h"
 #include "util.h"
 #include "banned.h"
 
@@ -41,8 +45,7 @@
 
 struct fetch_url {
 	struct sockaddr_in addr;
-	char host[FETCH_HOST_MAX];	/* as written, for Host: */
-	const char *path;		/* into the URL; "" means "/" */
+	struct url url;			/* its parts, for the request head */
 };
 
 /* One call's connection and its read buffer. */
@@ -51,7 +54,6 @@ struct fetch_conn {
 	int64_t deadline;		/* mono_ms; 0: none */
 	long idle_ms;			/* 0: none */
 	size_t max;			/* ceiling of head + body */
-	size_t received;		/* head and body bytes so far */
 	char rbuf[FETCH_RBUF];
 	size_t pos, len;
 	int eof;
@@ -65,45 +67,16 @@ struct fetch_conn {
 static int fetch_url_parse(const char *url, struct fetch_url *u);
 static int fetch_wait(struct fetch_conn *c, short events, long limit_ms);
 
-/* http://host[:port][path]; host is a dotted IPv4 address or localhost. */
+/* http://<IPv4 | localhost>[:port][path][?query] (url.h's grammar). */
 static int fetch_url_parse(const char *url, struct fetch_url *u)
 {
-	const char *h, *end, *colon;
-	size_t hlen;
-	unsigned long port = 80;
-	char *pend;
+	int rc = url_parse(url, &u->url, NULL);
 
-	memset(u, 0, sizeof(*u));
-	if (!url || strncmp(url, "http://", 7) != 0)
-		return CHAT_EINVAL;
-	h = url + 7;
-	end = h + strcspn(h, "/?#");
-	if (memchr(h, '@', (size_t)(end - h)))
-		return CHAT_EINVAL;		/* user info: curl's job */
-	colon = memchr(h, ':', (size_t)(end - h));
-	hlen = (size_t)((colon ? colon : end) - h);
-	if (hlen == 0 || hlen >= sizeof(u->host))
-		return CHAT_EINVAL;
-	if (colon) {
-		if (colon + 1 == end || colon[1] < '0' || colon[1] > '9')
-			return CHAT_EINVAL;
-		errno = 0;
-		port = strtoul(colon + 1, &pend, 10);
-		if (errno || pend != end || port < 1 || port > 65535)
-			return CHAT_EINVAL;
-	}
-	memcpy(u->host, h, hlen);
-	u->host[hlen] = '\0';
-	u->addr.sin_family = AF_INET;
-	u->addr.sin_port = htons((uint16_t)port);
-	if (strcasecmp(u->host, "localhost") == 0)
-		u->addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	else if (inet_pton(AF_INET, u->host, &u->addr.sin_addr) != 1)
-		return CHAT_EINVAL;
-	if (colon)
-		snprintf(u->host + hlen, sizeof(u->host) - hlen, ":%lu", port);
-	u->path = end;
-	return 0;
+	if (rc == 0 && u->url.scheme != URL_HTTP)
+		rc = CHAT_EINVAL;
+	if (rc == 0)
+		rc = url_ipv4(&u->url, &u->addr);
+	return rc;
 }
 
 bool http_fetch_plain_can(const struct http_request *req)
@@ -112,62 +85,6 @@ bool http_fetch_plain_can(const struct http_request *req)
 
 	return req && !req->unix_socket &&
 	       fetch_url_parse(req->url, &u) == 0;
-}
-
-/* No control bytes (a tab is fine where spaces are) and, in a request
- * line's parts, no spaces: nothing can split or inject a line. */
-static bool fetch_text_ok(const char *s, bool spaces)
-{
-	for (; *s; s++) {
-		unsigned char ch = (unsigned char)*s;
-
-		if (ch == 0x7f || (ch < 0x20 && !(spaces && ch == '\t')) ||
-		    (ch == ' ' && !spaces))
-			return false;
-	}
-	return true;
-}
-
-static bool fetch_has_header(const char *const *h, const char *name)
-{
-	size_t n = strlen(name);
-
-	for (; h && *h; h++)
-		if (strncasecmp(*h, name, n) == 0 && (*h)[n] == ':')
-			return true;
-	return false;
-}
-
-/* The request head into out. */
-static int fetch_head_build(const struct http_request *req, const char *method,
-			    const struct fetch_url *u, struct buf *out)
-{
-	const char *const *h;
-	const char *path = u->path;
-	bool body_len = req->body || strcmp(method, "POST") == 0 ||
-			strcmp(method, "PUT") == 0 ||
-			strcmp(method, "PATCH") == 0;
-	int rc;
-
-	if (!*method || !fetch_text_ok(method, false) ||
-	    !fetch_text_ok(path, false))
-		return CHAT_EINVAL;
-	/* the fragment is the client's, never sent */
-	rc = buf_printf(out, "%s %s%.*s HTTP/1.1\r\nHost: %s\r\n", method,
-			*path == '/' ? "" : "/", (int)strcspn(path, "#"),
-			path, u->host);
-	for (h = req->headers; rc == 0 && h && *h; h++) {
-		if (!fetch_text_ok(*h, true) || !strchr(*h, ':'))
-			return CHAT_EINVAL;
-		rc = buf_printf(out, "%s\r\n", *h);
-	}
-	if (rc == 0 && body_len && !fetch_has_header(req->headers,
-						     "Content-Length"))
-		rc = buf_printf(out, "Content-Length: %zu\r\n",
-				req->body ? req->body_len : 0);
-	if (rc == 0)
-		rc = buf_puts(out, "Connection: close\r\n\r\n");
-	return rc;
 }
 
 /* Polls c->fd for events within limit_ms (<0: no own limit), the idle
@@ -305,224 +222,62 @@ static int fetch_fill(struct fetch_conn *c)
 	}
 }
 
-/* Counts n more bytes of the answer against the ceiling. */
-static int fetch_count(struct fetch_conn *c, size_t n)
-{
-	if (n > c->max - c->received)
-		return CHAT_ETOOBIG;
-	c->received += n;
-	return 0;
-}
-
-/* One line without its CR LF into line (reset first); CHAT_EUPSTREAM at
- * the end of the stream, CHAT_ETOOBIG past FETCH_LINE_MAX. */
-static int fetch_line(struct fetch_conn *c, struct buf *line)
-{
-	const char *nl;
-	size_t n;
-	int rc;
-
-	buf_reset(line);
-	for (;;) {
-		rc = fetch_fill(c);
-		if (rc < 0)
-			return rc;
-		if (c->eof)
-			return CHAT_EUPSTREAM;
-		nl = memchr(c->rbuf + c->pos, '\n', c->len - c->pos);
-		n = nl ? (size_t)(nl - (c->rbuf + c->pos)) + 1 : c->len - c->pos;
-		rc = fetch_count(c, n);
-		if (rc == 0)
-			rc = buf_append(line, c->rbuf + c->pos, n);
-		if (rc < 0)
-			return rc;
-		c->pos += n;
-		if (nl)
-			break;
-	}
-	/* line->data is set: at least the LF went in */
-	while (line->len > 0 && (line->data[line->len - 1] == '\n' ||
-				 line->data[line->len - 1] == '\r'))
-		line->data[--line->len] = '\0';
-	return 0;
-}
-
-/* What a head says about the body that follows. */
-struct fetch_head {
+/* What the answer reader hands over. */
+struct fetch_got {
+	struct buf *body;
 	int status;
-	bool chunked;
-	bool has_length;
-	size_t length;
 };
 
-/* Reads heads until the final (non-1xx) one. */
-static int fetch_head_read(struct fetch_conn *c, struct fetch_head *fh)
+static int fetch_on_head(void *arg, int status, const char *const *lines,
+			 size_t n)
 {
-	struct buf line;
-	size_t head_bytes;
-	int rc = 0;
-	char *end;
-	unsigned long long v;
+	struct fetch_got *g = arg;
 
-	buf_init(&line, FETCH_LINE_MAX);
-	for (;;) {
-		memset(fh, 0, sizeof(*fh));
-		head_bytes = c->received;
-		rc = fetch_line(c, &line);
-		if (rc < 0)
-			goto out;
-		if (line.len < 12 || strncmp(line.data, "HTTP/1.", 7) != 0 ||
-		    line.data[8] != ' ' || line.data[9] < '1' ||
-		    line.data[9] > '5' || line.data[10] < '0' ||
-		    line.data[10] > '9' || line.data[11] < '0' ||
-		    line.data[11] > '9' || (line.len > 12 &&
-					   line.data[12] != ' ')) {
-			rc = CHAT_EUPSTREAM;
-			goto out;
-		}
-		fh->status = atoi(line.data + 9);
-		for (;;) {
-			rc = fetch_line(c, &line);
-			if (rc < 0)
-				goto out;
-			if (c->received - head_bytes > FETCH_HEAD_MAX) {
-				rc = CHAT_ETOOBIG;
-				goto out;
-			}
-			if (line.len == 0)
-				break;
-			if (strncasecmp(line.data, "Content-Length:", 15) == 0) {
-				const char *p = line.data + 15;
-
-				p += strspn(p, " \t");
-				errno = 0;
-				v = strtoull(p, &end, 10);
-				end += strspn(end, " \t");
-				if (*p < '0' || *p > '9' || errno || *end ||
-				    (fh->has_length && fh->length != v)) {
-					rc = CHAT_EUPSTREAM;
-					goto out;
-				}
-				/* an announced body past the ceiling is
-				 * refused now, not after reading up to it */
-				if (v > c->max - c->received) {
-					rc = CHAT_ETOOBIG;
-					goto out;
-				}
-				fh->has_length = true;
-				fh->length = (size_t)v;
-			} else if (strncasecmp(line.data,
-					       "Transfer-Encoding:", 18) == 0) {
-				fh->chunked = strcasestr(line.data + 18,
-							 "chunked") != NULL;
-			}
-		}
-		if (fh->status >= 200 || fh->status == 101)
-			break;
-	}
-out:
-	buf_release(&line);
-	return rc;
-}
-
-/* n body bytes from the buffer into body, counted. */
-static int fetch_take(struct fetch_conn *c, struct buf *body, size_t n)
-{
-	int rc = fetch_count(c, n);
-
-	if (rc == 0)
-		rc = buf_append(body, c->rbuf + c->pos, n);
-	c->pos += n;
-	return rc;
-}
-
-/* Exactly len bytes, or (!has_length) until the server closes. */
-static int fetch_body_plain(struct fetch_conn *c, struct buf *body,
-			    bool has_length, size_t len)
-{
-	size_t n;
-	int rc;
-
-	while (!has_length || len > 0) {
-		rc = fetch_fill(c);
-		if (rc < 0)
-			return rc;
-		if (c->eof)
-			return has_length ? CHAT_EUPSTREAM : 0;
-		n = c->len - c->pos;
-		if (has_length && n > len)
-			n = len;
-		rc = fetch_take(c, body, n);
-		if (rc < 0)
-			return rc;
-		if (has_length)
-			len -= n;
-	}
+	(void)lines;
+	(void)n;
+	g->status = status;
 	return 0;
 }
 
-static int fetch_body_chunked(struct fetch_conn *c, struct buf *body)
+static int fetch_on_data(void *arg, const char *data, size_t len)
 {
-	struct buf line;
-	unsigned long long size;
-	char *end;
-	int rc = 0;
+	struct fetch_got *g = arg;
 
-	buf_init(&line, FETCH_LINE_MAX);
-	for (;;) {
-		rc = fetch_line(c, &line);
-		if (rc < 0)
-			goto out;
-		errno = 0;
-		size = strtoull(line.data, &end, 16);
-		if (end == line.data || errno || (*end && *end != ';' &&
-						  *end != ' ' && *end != '\t')) {
-			rc = CHAT_EUPSTREAM;
-			goto out;
-		}
-		if (size == 0)
-			break;
-		if (size > c->max - c->received) {
-			rc = CHAT_ETOOBIG;
-			goto out;
-		}
-		rc = fetch_body_plain(c, body, true, (size_t)size);
-		if (rc == 0)
-			rc = fetch_line(c, &line);
-		if (rc == 0 && line.len != 0)
-			rc = CHAT_EUPSTREAM;
-		if (rc < 0)
-			goto out;
-	}
-	/* trailers, up to the blank line */
-	do {
-		rc = fetch_line(c, &line);
-	} while (rc == 0 && line.len > 0);
-out:
-	buf_release(&line);
-	return rc;
+	return buf_append(g->body, data, len);
 }
 
-/* The answer to a request that went out: heads, then the body as the
- * final head frames it. */
+/* The answer to a request that went out, read until it is complete or
+ * the server closes. */
 static int fetch_answer(struct fetch_conn *c, bool head_only, int *status,
 			struct buf *body)
 {
-	struct fetch_head fh = { 0 };
+	struct http1_response r;
+	struct fetch_got g = { .body = body };
 	int rc;
 
-	rc = fetch_head_read(c, &fh);
-	if (rc < 0)
-		return rc;
-	if (head_only || fh.status == 204 || fh.status == 304 ||
-	    fh.status == 101)
+	http1_response_init(&r, head_only, c->max, fetch_on_head,
+			    fetch_on_data, &g);
+	for (;;) {
+		rc = fetch_fill(c);
+		if (rc < 0)
+			break;
+		if (c->eof) {
+			rc = http1_response_close(&r);
+			break;
+		}
+		/* a complete answer ends the call: the bytes after it
+		 * (there should be none) are dropped with the connection */
+		rc = http1_response_feed(&r, c->rbuf + c->pos, c->len - c->pos,
+					 NULL);
+		c->pos = c->len;
+		if (rc != 0)
+			break;
+	}
+	if (rc == 1)
 		rc = 0;
-	else if (fh.chunked)
-		rc = fetch_body_chunked(c, body);
-	else
-		rc = fetch_body_plain(c, body, fh.has_length, fh.length);
 	if (rc == 0)
-		*status = fh.status;
+		*status = g.status;
+	http1_response_release(&r);
 	return rc;
 }
 
@@ -542,7 +297,10 @@ int http_fetch_plain(const struct http_request *req, int *status,
 	if (rc == 0 && req->unix_socket)
 		rc = CHAT_EINVAL;
 	if (rc == 0)
-		rc = fetch_head_build(req, method, &u, &head);
+		rc = http1_request_head(&head, method, &u.url, req->headers,
+					req->body, req->body_len, true);
+	if (rc == CHAT_ETOOBIG)
+		rc = CHAT_EINVAL;
 	if (rc < 0)
 		goto out;
 	c = calloc(1, sizeof(*c));

@@ -1,6 +1,6 @@
 /*
  * http-loop.c - an HTTP/1.1 client on the server's loop thread for
- * http://<IPv4 address | localhost>:<port> URLs.
+ * http://<IPv4 address | localhost>[:port] URLs.
  *
  * Why: through libcurl (http-client.c) every call crosses threads twice
  * (loop -> curl thread -> loop) and pays for curl's own poll over its
@@ -16,9 +16,11 @@
  * idle keep-alive connection to that address is taken (the newest
  * first) or a new one is connected without blocking.  A reused
  * connection that closes before any answer byte (the server dropped it
- * while idle) is retried once on a fresh one, as libcurl does.  The
- * answer: status line and headers (64 KiB at most), then a body by
- * Content-Length, chunked (decoded), or until the connection closes.  A
+ * while idle) is retried once on a fresh one, as libcurl does.  URLs
+ * are read by url.c, the request head written by http1-request.c and
+ * the answer read by http1-response.c (status line and headers, 64 KiB
+ * at most, then a body by Content-Length, chunked, or until the
+ * connection closes), the same as http-fetch.c's.  A
  * connection goes back to the idle list only when the exchange ended
  * cleanly.  Idle connections are kept per address for up to
  * HL_HOSTS addresses (beyond that, connections are not reused).
@@ -35,7 +37,6 @@
 #include "http-loop.h"
 
 #include <arpa/inet.h>
-#include <ctype.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -51,34 +52,20 @@
 #include "buf.h"
 #include "err.h"
 #include "http-ws.h"
+#include "http1-request.h"
+#include "http1-response.h"
 #include "log.h"
+#include "url.h"
 #include "util.h"
 #include "banned.h"
 
 #define HL_PROTOCOL "http-loop"
-#define HL_HEAD_MAX (64 * 1024)		/* status line and headers */
-#define HL_HEAD_LINES 100
+#define HL_HEAD_MAX (64 * 1024)		/* the request head's ceiling */
 #define HL_IDLE_MAX 128			/* idle connections per address */
 #define HL_HOSTS 64			/* addresses with idle connections */
-#define HL_AUTHORITY_MAX 256		/* "host:port" of a URL */
 #define HL_IDLE_KEEP_MS 30000
 #define HL_SWEEP_MS 100
 #define HL_IDLE_SWEEP_MS 1000
-#define HL_CHUNK_LINE_MAX 256		/* chunk size line with extensions */
-
-enum hl_body {
-	HL_BODY_NONE,			/* HEAD, 1xx, 204, 304 */
-	HL_BODY_LENGTH,			/* Content-Length */
-	HL_BODY_CHUNKED,
-	HL_BODY_CLOSE,			/* until the connection closes */
-};
-
-enum hl_chunk {
-	HL_CHUNK_SIZE,			/* reading "hex[;ext]\r\n" */
-	HL_CHUNK_DATA,
-	HL_CHUNK_DATA_END,		/* the CRLF after the data */
-	HL_CHUNK_TRAILER,		/* trailer lines until an empty one */
-};
 
 struct hl_call;
 
@@ -109,8 +96,7 @@ struct hl_host {
 /* Where a URL goes. */
 struct hl_url {
 	struct sockaddr_in addr;
-	char authority[HL_AUTHORITY_MAX];	/* "127.0.0.1:8081", the Host */
-	const char *path;		/* into the URL; "" for none */
+	struct url url;			/* its parts, for the request head */
 };
 
 struct hl_call {
@@ -131,16 +117,7 @@ struct hl_call {
 	int64_t begin_ms;		/* of the call */
 	int64_t start_ms;		/* of the current connection attempt */
 	int64_t last_io_ms;
-	/* the answer */
-	size_t received;		/* head and body bytes */
-	struct buf head;		/* the head so far */
-	bool head_done;
-	bool keep_alive;		/* the connection may serve again */
-	enum hl_body body_mode;
-	uint64_t remaining;		/* LENGTH: body left; CHUNKED: chunk */
-	enum hl_chunk chunk_state;
-	char chunk_line[HL_CHUNK_LINE_MAX];
-	size_t chunk_line_len;
+	struct http1_response resp;	/* the answer being read */
 	struct hl_call *prev, *next;	/* client's running list */
 };
 
@@ -164,46 +141,12 @@ static void hl_sweep_arm(struct http_loop *c);
 
 /* ---- URLs ---------------------------------------------------------------- */
 
-/* http://<a.b.c.d | localhost>:<port>[/path]: the only URLs served here. */
+/* http://<a.b.c.d | localhost>[:port][/path][?query]: the only URLs
+ * served here (url.h's grammar). */
 static bool hl_parse_url(const char *url, struct hl_url *u)
 {
-	const char *p = url, *colon, *slash;
-	char host[64];
-	char *end;
-	long port;
-	size_t n;
-
-	if (!url || strncasecmp(p, "http://", 7) != 0)
-		return false;
-	p += 7;
-	colon = strchr(p, ':');
-	slash = strchr(p, '/');
-	if (!colon || (slash && slash < colon))
-		return false;
-	n = (size_t)(colon - p);
-	if (n == 0 || n >= sizeof(host))
-		return false;
-	memcpy(host, p, n);
-	host[n] = '\0';
-	if (strcasecmp(host, "localhost") == 0)
-		snprintf(host, sizeof(host), "127.0.0.1");
-	memset(&u->addr, 0, sizeof(u->addr));
-	u->addr.sin_family = AF_INET;
-	if (inet_pton(AF_INET, host, &u->addr.sin_addr) != 1)
-		return false;
-	if (!isdigit((unsigned char)colon[1]))
-		return false;
-	errno = 0;
-	port = strtol(colon + 1, &end, 10);
-	if (errno || port < 1 || port > 65535 || (*end && *end != '/'))
-		return false;
-	u->addr.sin_port = htons((uint16_t)port);
-	if ((size_t)snprintf(u->authority, sizeof(u->authority), "%.*s",
-			     (int)(end - p), p) >= sizeof(u->authority))
-		return false;
-	u->path = end;
-	/* the request line cannot carry these */
-	return !strpbrk(end, " \t\r\n");
+	return url_parse(url, &u->url, NULL) == 0 &&
+	       u->url.scheme == URL_HTTP && url_ipv4(&u->url, &u->addr) == 0;
 }
 
 static bool hl_same_addr(const struct sockaddr_in *a,
@@ -296,7 +239,7 @@ static void hl_conn_park(struct hl_conn *conn)
 
 static void hl_call_free(struct hl_call *call)
 {
-	buf_release(&call->head);
+	http1_response_release(&call->resp);
 	free(call->out);
 	free(call);
 }
@@ -316,7 +259,7 @@ static void hl_call_end(struct hl_call *call, int rc)
 		call->next->prev = call->prev;
 	call->conn = NULL;
 	if (conn) {
-		if (rc == 0 && call->keep_alive &&
+		if (rc == 0 && call->resp.keep_alive &&
 		    call->sent == call->out_len)
 			hl_conn_park(conn);
 		else
@@ -354,248 +297,24 @@ static int hl_call_write(struct hl_call *call)
 
 /* ---- reading the answer --------------------------------------------------- */
 
-static bool hl_token_has(const char *value, const char *word)
+/* The reader's callbacks: the caller's, whose nonzero return cancels. */
+static int hl_on_head(void *arg, int status, const char *const *lines,
+		      size_t n)
 {
-	size_t n = strlen(word);
-	const char *p = value;
+	struct hl_call *call = arg;
 
-	while (*p) {
-		while (*p == ' ' || *p == '\t' || *p == ',')
-			p++;
-		if (strncasecmp(p, word, n) == 0 &&
-		    (p[n] == '\0' || p[n] == ',' || p[n] == ' ' ||
-		     p[n] == '\t' || p[n] == ';'))
-			return true;
-		while (*p && *p != ',')
-			p++;
-	}
-	return false;
-}
-
-/*
- * The head is complete in call->head (lines ended by '\n', the blank
- * line included).  Decides how the body is framed and runs on_head;
- * 1 when it was a 1xx head to skip, 0 when on_head ran, else an error.
- */
-static int hl_call_parse_head(struct hl_call *call)
-{
-	const char *lines[HL_HEAD_LINES];
-	char *p = call->head.data, *eol, *colon, *value;
-	bool http10, chunked = false, have_len = false, close = false;
-	unsigned long long len = 0;
-	size_t n = 0, i;
-	int status;
-
-	/* No head has a NUL or a CR outside a CRLF (RFC 9110 5.5, RFC 9112
-	 * 2.2): a NUL would stop the strchr() for a line end below short of
-	 * the '\n' it relies on, a bare CR would reach on_head inside a
-	 * header line.  head.data[head.len] is the buffer's NUL. */
-	for (i = 0; i < call->head.len; i++)
-		if (p[i] == '\0' || (p[i] == '\r' && p[i + 1] != '\n'))
-			return CHAT_EUPSTREAM;
-	/* the status line: HTTP/1.x SSS reason */
-	eol = strchr(p, '\n');
-	*eol = '\0';
-	if (eol > p && eol[-1] == '\r')
-		eol[-1] = '\0';
-	if (strncmp(p, "HTTP/1.", 7) != 0 || !p[7] || p[8] != ' ' ||
-	    p[9] < '1' || p[9] > '5' || p[10] < '0' || p[10] > '9' ||
-	    p[11] < '0' || p[11] > '9' || (p[12] && p[12] != ' '))
-		return CHAT_EUPSTREAM;
-	http10 = p[7] == '0';
-	status = (p[9] - '0') * 100 + (p[10] - '0') * 10 + (p[11] - '0');
-	if (status >= 100 && status < 200 && status != 101) {
-		buf_reset(&call->head);
-		return 1;
-	}
-	for (p = eol + 1; *p; p = eol + 1) {
-		eol = strchr(p, '\n');
-		*eol = '\0';
-		if (eol > p && eol[-1] == '\r')
-			eol[-1] = '\0';
-		if (!*p)
-			break;		/* the blank line */
-		if (*p == ' ' || *p == '\t')
-			continue;	/* obsolete line folding */
-		colon = strchr(p, ':');
-		if (!colon || colon == p)
-			return CHAT_EUPSTREAM;
-		if (n == HL_HEAD_LINES)
-			return CHAT_ETOOBIG;
-		lines[n++] = p;
-		value = colon + 1;
-		while (*value == ' ' || *value == '\t')
-			value++;
-		if ((size_t)(colon - p) == 17 &&
-		    strncasecmp(p, "transfer-encoding", 17) == 0) {
-			chunked = hl_token_has(value, "chunked");
-		} else if ((size_t)(colon - p) == 14 &&
-			   strncasecmp(p, "content-length", 14) == 0) {
-			char *end;
-			unsigned long long v;
-
-			errno = 0;
-			v = strtoull(value, &end, 10);
-			while (*end == ' ' || *end == '\t')
-				end++;
-			if (errno || end == value || *end || *value == '-' ||
-			    (have_len && v != len))
-				return CHAT_EUPSTREAM;
-			len = v;
-			have_len = true;
-		} else if ((size_t)(colon - p) == 10 &&
-			   strncasecmp(p, "connection", 10) == 0) {
-			close = hl_token_has(value, "close");
-		}
-	}
-	call->keep_alive = !http10 && !close;
-	if (call->head_only || status == 204 || status == 304 ||
-	    status == 101) {
-		call->body_mode = HL_BODY_NONE;
-	} else if (chunked) {
-		call->body_mode = HL_BODY_CHUNKED;
-		call->chunk_state = HL_CHUNK_SIZE;
-		call->chunk_line_len = 0;
-	} else if (have_len) {
-		if (len > call->max_response)
-			return CHAT_ETOOBIG;
-		call->body_mode = HL_BODY_LENGTH;
-		call->remaining = len;
-	} else {
-		call->body_mode = HL_BODY_CLOSE;
-		call->keep_alive = false;
-	}
-	call->head_done = true;
 	if (call->cb.on_head &&
 	    call->cb.on_head(call->arg, status, lines, n) != 0)
 		return CHAT_ECANCELED;
-	buf_release(&call->head);
 	return 0;
 }
 
-static int hl_call_data(struct hl_call *call, const char *data, size_t len)
+static int hl_on_data(void *arg, const char *data, size_t len)
 {
-	if (len == 0)
-		return 0;
-	if (len > call->max_response - call->received)
-		return CHAT_ETOOBIG;
-	call->received += len;
+	struct hl_call *call = arg;
+
 	if (call->cb.on_data && call->cb.on_data(call->arg, data, len) != 0)
 		return CHAT_ECANCELED;
-	return 0;
-}
-
-/* A chunk-size line (without its CRLF): the size, or -1. */
-static long long hl_chunk_size(const char *line)
-{
-	unsigned long long v = 0;
-	const char *p = line;
-
-	if (!isxdigit((unsigned char)*p))
-		return -1;
-	for (; isxdigit((unsigned char)*p); p++) {
-		if (v > (1ULL << 40))
-			return -1;
-		v = v * 16 + (unsigned)(isdigit((unsigned char)*p) ?
-			*p - '0' : (tolower((unsigned char)*p) - 'a' + 10));
-	}
-	while (*p == ' ' || *p == '\t')
-		p++;
-	if (*p && *p != ';')
-		return -1;
-	return (long long)v;
-}
-
-/* Reads a line into chunk_line; returns the bytes of data used and sets
- * *done once the line (CRLF or LF ended) is complete. */
-static int hl_chunk_line(struct hl_call *call, const char *data, size_t len,
-			 size_t *used, bool *done)
-{
-	const char *nl = memchr(data, '\n', len);
-	size_t take = nl ? (size_t)(nl - data) + 1 : len;
-
-	*done = nl != NULL;
-	*used = take;
-	if (call->chunk_line_len + take >= sizeof(call->chunk_line))
-		return CHAT_EUPSTREAM;
-	memcpy(call->chunk_line + call->chunk_line_len, data, take);
-	call->chunk_line_len += take;
-	call->chunk_line[call->chunk_line_len] = '\0';
-	if (*done) {
-		size_t n = call->chunk_line_len - 1;	/* the '\n' */
-
-		if (n > 0 && call->chunk_line[n - 1] == '\r')
-			n--;
-		call->chunk_line[n] = '\0';
-		call->chunk_line_len = 0;
-	}
-	return 0;
-}
-
-/* Chunked body bytes; 1 once the last chunk and the trailers are in. */
-static int hl_call_chunked(struct hl_call *call, const char *data,
-			   size_t len, size_t *used_out)
-{
-	size_t used = 0, u;
-	bool done;
-	long long size;
-	int rc;
-
-	while (used < len) {
-		switch (call->chunk_state) {
-		case HL_CHUNK_SIZE:
-			rc = hl_chunk_line(call, data + used, len - used, &u,
-					   &done);
-			if (rc)
-				return rc;
-			used += u;
-			if (!done)
-				break;
-			size = hl_chunk_size(call->chunk_line);
-			if (size < 0)
-				return CHAT_EUPSTREAM;
-			call->remaining = (uint64_t)size;
-			call->chunk_state = size ? HL_CHUNK_DATA :
-						   HL_CHUNK_TRAILER;
-			break;
-		case HL_CHUNK_DATA:
-			u = len - used;
-			if (u > call->remaining)
-				u = (size_t)call->remaining;
-			rc = hl_call_data(call, data + used, u);
-			if (rc)
-				return rc;
-			used += u;
-			call->remaining -= u;
-			if (call->remaining == 0)
-				call->chunk_state = HL_CHUNK_DATA_END;
-			break;
-		case HL_CHUNK_DATA_END:
-			rc = hl_chunk_line(call, data + used, len - used, &u,
-					   &done);
-			if (rc)
-				return rc;
-			used += u;
-			if (!done)
-				break;
-			if (call->chunk_line[0])
-				return CHAT_EUPSTREAM;
-			call->chunk_state = HL_CHUNK_SIZE;
-			break;
-		case HL_CHUNK_TRAILER:
-			rc = hl_chunk_line(call, data + used, len - used, &u,
-					   &done);
-			if (rc)
-				return rc;
-			used += u;
-			if (done && !call->chunk_line[0]) {
-				*used_out = used;
-				return 1;
-			}
-			break;
-		}
-	}
-	*used_out = used;
 	return 0;
 }
 
@@ -606,85 +325,14 @@ static int hl_call_chunked(struct hl_call *call, const char *data,
  */
 static int hl_call_feed(struct hl_call *call, const char *data, size_t len)
 {
-	size_t used = 0, start, take;
-	const char *end;
+	size_t used;
 	int rc;
 
 	call->last_io_ms = mono_ms();
-	while (!call->head_done) {
-		if (len == 0)
-			return 0;
-		start = call->head.len > 3 ? call->head.len - 3 : 0;
-		take = len;
-		if (call->head.len + take > HL_HEAD_MAX)
-			take = HL_HEAD_MAX - call->head.len;
-		if (take == 0)
-			return CHAT_ETOOBIG;
-		if (buf_append(&call->head, data, take) != 0)
-			return CHAT_ETOOBIG;
-		end = NULL;
-		for (size_t i = start; i + 1 < call->head.len; i++) {
-			const char *q = call->head.data + i;
-
-			if (q[0] == '\n' && q[1] == '\n') {
-				end = q + 2;
-				break;
-			}
-			if (i + 3 < call->head.len && q[0] == '\r' &&
-			    q[1] == '\n' && q[2] == '\r' && q[3] == '\n') {
-				end = q + 4;
-				break;
-			}
-		}
-		if (!end) {
-			if (call->head.len >= HL_HEAD_MAX)
-				return CHAT_ETOOBIG;
-			call->received += take;
-			data += take;
-			len -= take;
-			continue;
-		}
-		/* the bytes of this piece that belong to the head */
-		used = (size_t)(end - call->head.data) - (call->head.len - take);
-		call->head.len = (size_t)(end - call->head.data);
-		call->head.data[call->head.len] = '\0';
-		call->received += used;
-		if (call->received > call->max_response)
-			return CHAT_ETOOBIG;
-		data += used;
-		len -= used;
-		rc = hl_call_parse_head(call);
-		if (rc < 0)
-			return rc;
-		/* 1: a 1xx head went, the next one follows */
-	}
-	switch (call->body_mode) {
-	case HL_BODY_NONE:
-		if (len)
-			call->keep_alive = false;
-		return 1;
-	case HL_BODY_LENGTH:
-		take = len;
-		if (take > call->remaining)
-			take = (size_t)call->remaining;
-		rc = hl_call_data(call, data, take);
-		if (rc)
-			return rc;
-		call->remaining -= take;
-		if (call->remaining > 0)
-			return 0;
-		if (len > take)
-			call->keep_alive = false;
-		return 1;
-	case HL_BODY_CHUNKED:
-		rc = hl_call_chunked(call, data, len, &used);
-		if (rc == 1 && used < len)
-			call->keep_alive = false;
-		return rc;
-	case HL_BODY_CLOSE:
-		return hl_call_data(call, data, len);
-	}
-	return CHAT_EUPSTREAM;
+	rc = http1_response_feed(&call->resp, data, len, &used);
+	if (rc == 1 && used < len)
+		call->resp.keep_alive = false;
+	return rc;
 }
 
 /* ---- the lws side ------------------------------------------------------- */
@@ -781,12 +429,12 @@ static int hl_callback(struct lws *wsi, enum lws_callback_reasons reason,
  * until close, a retry of a stale keep-alive connection, or a failure. */
 static void hl_call_lost(struct hl_call *call)
 {
-	if (call->head_done && call->body_mode == HL_BODY_CLOSE) {
-		hl_call_end(call, 0);
+	if (call->resp.seen > 0) {
+		/* 0 for a body until close, else cut short */
+		hl_call_end(call, http1_response_close(&call->resp));
 		return;
 	}
-	if (!call->retried && call->received == 0 && !call->head.len &&
-	    !call->client->stopping) {
+	if (!call->retried && !call->client->stopping) {
 		call->retried = true;
 		call->sent = 0;
 		if (hl_call_connect(call) == 0)
@@ -986,44 +634,17 @@ bool http_loop_can(const char *url)
 	return hl_parse_url(url, &u);
 }
 
-/* The request: "METHOD path HTTP/1.1", Host, the caller's headers, the
- * length, then the body, in one buffer. */
+/* The request (http1_request_head) and its body, in one buffer. */
 static int hl_build(struct hl_call *call, const struct hl_url *u,
 		    const struct http_request *req)
 {
-	const char *m = req->method ? req->method : "GET";
-	const char *const *hp;
 	size_t body_len = req->body ? req->body_len : 0;
 	struct buf b;
-	bool with_len;
 	int rc;
 
-	buf_init(&b, HL_HEAD_MAX + HL_AUTHORITY_MAX + strlen(u->path) +
-		 body_len + 64);
-	/* plain appends, no printf: this runs for every proxied request */
-	rc = buf_puts(&b, m);
-	if (rc == 0)
-		rc = buf_puts(&b, " ");
-	if (rc == 0)
-		rc = buf_puts(&b, *u->path ? u->path : "/");
-	if (rc == 0)
-		rc = buf_puts(&b, " HTTP/1.1\r\nHost: ");
-	if (rc == 0)
-		rc = buf_puts(&b, u->authority);
-	if (rc == 0)
-		rc = buf_puts(&b, "\r\n");
-	/* http_loop_start checked the lines (http_request_safe) */
-	for (hp = req->headers; rc == 0 && hp && *hp; hp++) {
-		rc = buf_puts(&b, *hp);
-		if (rc == 0)
-			rc = buf_puts(&b, "\r\n");
-	}
-	with_len = body_len > 0 || strcmp(m, "POST") == 0 ||
-		   strcmp(m, "PUT") == 0 || strcmp(m, "PATCH") == 0;
-	if (rc == 0 && with_len)
-		rc = buf_printf(&b, "Content-Length: %zu\r\n", body_len);
-	if (rc == 0)
-		rc = buf_puts(&b, "\r\n");
+	buf_init(&b, HL_HEAD_MAX + URL_MAX + body_len + 64);
+	rc = http1_request_head(&b, req->method ? req->method : "GET", &u->url,
+				req->headers, req->body, body_len, false);
 	if (rc == 0 && body_len)
 		rc = buf_append(&b, req->body, body_len);
 	if (rc != 0) {
@@ -1064,7 +685,8 @@ int http_loop_start(struct http_loop *c, const struct http_request *req,
 	call->max_response = req->max_response ? req->max_response :
 		(8u << 20);
 	call->begin_ms = mono_ms();
-	buf_init(&call->head, HL_HEAD_MAX + 1);
+	http1_response_init(&call->resp, call->head_only, call->max_response,
+			    hl_on_head, hl_on_data, call);
 	rc = hl_build(call, &u, req);
 	if (rc != 0) {
 		hl_call_free(call);
@@ -1100,7 +722,8 @@ int http_loop_parse(const char *data, size_t len, size_t piece,
 	call->arg = arg;
 	call->head_only = head_only;
 	call->max_response = max_response ? max_response : (8u << 20);
-	buf_init(&call->head, HL_HEAD_MAX + 1);
+	http1_response_init(&call->resp, head_only, call->max_response,
+			    hl_on_head, hl_on_data, call);
 	/* as hl_on_rx gets the bytes, one read at a time */
 	while (rc == 0 && len > 0) {
 		n = piece && piece < len ? piece : len;
@@ -1111,12 +734,11 @@ int http_loop_parse(const char *data, size_t len, size_t piece,
 	if (rc == 1) {
 		/* bytes after the answer: hl_call_feed saw them in its
 		 * piece, or hl_on_rx would drop the idle connection */
-		*keep_alive = call->keep_alive && len == 0;
+		*keep_alive = call->resp.keep_alive && len == 0;
 		rc = 0;
 	} else if (rc == 0) {
 		/* the server closed, as hl_call_lost sees it */
-		rc = call->head_done && call->body_mode == HL_BODY_CLOSE ?
-		     0 : CHAT_EUPSTREAM;
+		rc = http1_response_close(&call->resp);
 	}
 	hl_call_free(call);
 	return rc;

@@ -57,17 +57,25 @@ static const struct answer answers[] = {
 	  BOTH(CHAT_EUPSTREAM, 0, NULL), false },
 	/* fuzz-http-response: a NUL in a head line made hl_call_parse_head's
 	 * strchr() for the line end return NULL, and it wrote through it.
-	 * http-fetch.c reads such a line up to the NUL (lenient, safe). */
+	 * http-fetch.c read such a line up to the NUL; both read answers
+	 * with http1-response.c now, which refuses it. */
 	{ "NUL in a header", "HTTP/1.1 200 OK\r\nContent-\0\0: 1\r\n\r\nx",
-	  35, false, { CHAT_EUPSTREAM, 0, NULL }, { 0, 200, "x" }, false },
+	  35, false, BOTH(CHAT_EUPSTREAM, 0, NULL), false },
 	{ "NUL in the status line", "HTTP/1.1 200 O\0K\r\n\r\n", 20, false,
-	  { CHAT_EUPSTREAM, 0, NULL }, { 0, 200, "" }, false },
+	  BOTH(CHAT_EUPSTREAM, 0, NULL), false },
 	/* fuzz-http-response: a CR not followed by LF stayed in the header
 	 * line handed to on_head ("chunked\r\r1ad"), where the gateway
 	 * copies some headers to its client as they are */
 	{ "bare CR in a header", "HTTP/1.1 200 OK\r\nX-A: b\rc\r\n"
 	  "Content-Length: 1\r\n\r\nx", 0, false,
-	  { CHAT_EUPSTREAM, 0, NULL }, { 0, 200, "x" }, false },
+	  BOTH(CHAT_EUPSTREAM, 0, NULL), false },
+	/* the two readers used to differ here: http-fetch.c took a folded
+	 * line and a Transfer-Encoding beside a Content-Length */
+	{ "obs-fold", "HTTP/1.1 200 OK\r\nX-A: b\r\n c\r\nContent-Length: 1"
+	  "\r\n\r\nx", 0, false, BOTH(CHAT_EUPSTREAM, 0, NULL), false },
+	{ "CL and TE", "HTTP/1.1 200 OK\r\nContent-Length: 1\r\n"
+	  "Transfer-Encoding: chunked\r\n\r\n1\r\nx\r\n0\r\n\r\n", 0, false,
+	  BOTH(CHAT_EUPSTREAM, 0, NULL), false },
 };
 
 struct got {
