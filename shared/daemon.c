@@ -163,6 +163,20 @@ void daemon_healthz(struct http_req *req, struct http_res *res)
 	http_res_json(res, 200, o);
 }
 
+int daemon_db(struct http_req *req, struct db_conn **out)
+{
+	struct daemon *d = req->app;
+	int rc = db_acquire(d->db, DAEMON_DB_WAIT_MS, out);
+
+	if (rc < 0) {
+		log_warn("no store connection: %s", chat_strerror(rc));
+		http_res_header(req->res, "Retry-After", "1");
+		http_res_error(req->res, 503, "busy",
+			       "the store is busy, try again");
+	}
+	return rc;
+}
+
 void daemon_readyz(struct http_req *req, struct http_res *res)
 {
 	struct daemon *d = req->app;

@@ -81,6 +81,14 @@ int daemon_main(int argc, char **argv, const struct daemon_spec *spec);
 int daemon_peer_url(const struct daemon *d, const char *name, char *out,
 		    size_t outlen);
 
+/* A handler's store connection: waits up to DAEMON_DB_WAIT_MS for one of
+ * the daemon's (req->app is the daemon); when none comes, answers 503
+ * "busy" with Retry-After (the final call on req->res) and returns
+ * nonzero.  Worker threads only. */
+#define DAEMON_DB_WAIT_MS 5000
+struct db_conn;
+int daemon_db(struct http_req *req, struct db_conn **out);
+
 /* Standard /healthz and /readyz handlers (ready checks the store and
  * spec->ready), usable in a route table. */
 void daemon_healthz(struct http_req *req, struct http_res *res);

@@ -98,18 +98,10 @@ static cJSON *conv_body(struct http_req *req, bool empty_ok)
 	return obj;
 }
 
-/* A store connection or 503 (then nonzero). */
+/* A store connection or 503 busy (then nonzero). */
 static int conv_db(struct http_req *req, struct db_conn **out)
 {
-	struct chatd *cd = req->app;
-	int rc = db_acquire(cd->d.db, CHATD_DB_WAIT_MS, out);
-
-	if (rc < 0) {
-		log_warn("no store connection: %s", chat_strerror(rc));
-		http_res_error(req->res, 503, "busy",
-			       "the store is busy, try again");
-	}
-	return rc;
+	return daemon_db(req, out);
 }
 
 /* Answers a failure of the store: 404 for CHAT_ENOTFOUND, 503 when busy,

@@ -304,7 +304,7 @@ void refresh_handler(struct http_req *req, struct http_res *res)
 		goto out;
 	}
 	crypto_sha256_hex(tok, strlen(tok), hash);
-	if (sessions_acquire(s, res, &c) < 0)
+	if (daemon_db(req, &c) < 0)
 		goto out;
 	rc = refresh_rotate(s, c, tok, hash, &r);
 	db_release(c);

@@ -51,7 +51,7 @@ void revocations_session_handler(struct http_req *req, struct http_res *res)
 		http_res_error(res, 404, "not_found", "no such session");
 		return;
 	}
-	if (sessions_acquire(s, res, &c) < 0)
+	if (daemon_db(req, &c) < 0)
 		return;
 	rc = feed_begin(c, &now);
 	if (rc == 0)
@@ -96,7 +96,7 @@ void revocations_user_handler(struct http_req *req, struct http_res *res)
 		http_res_error(res, 404, "not_found", "no such user");
 		return;
 	}
-	if (sessions_acquire(s, res, &c) < 0)
+	if (daemon_db(req, &c) < 0)
 		return;
 	/* the user's mark too: it ends the user's API-key connections and
 	 * cached keys at the gateways, which have no session to go by */
@@ -163,7 +163,7 @@ void revocations_list_handler(struct http_req *req, struct http_res *res)
 		http_res_error(res, 400, "invalid_field", "%s", err);
 		return;
 	}
-	if (sessions_acquire(s, res, &c) < 0)
+	if (daemon_db(req, &c) < 0)
 		return;
 	now = now_ms();
 	floor_ms = now - s->access_ttl_ms - REVOCATIONS_MARGIN_MS;
@@ -243,7 +243,7 @@ void revocations_record_handler(struct http_req *req, struct http_res *res)
 		http_res_error(res, 400, "invalid_field", "%s", err);
 		goto out;
 	}
-	if (sessions_acquire(s, res, &c) < 0)
+	if (daemon_db(req, &c) < 0)
 		goto out;
 	rc = feed_begin(c, &now);
 	if (rc == 0)

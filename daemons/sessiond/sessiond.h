@@ -69,9 +69,6 @@ int sessions_cleanup(struct sessiond *s, int64_t now);
 /* Common request plumbing: parses the body as a JSON object or answers
  * 400 "invalid_json" (then returns NULL). */
 struct cJSON *sessions_body(struct http_req *req, struct http_res *res);
-/* Takes a store connection or answers 503 (then returns nonzero). */
-int sessions_acquire(struct sessiond *s, struct http_res *res,
-		     struct db_conn **out);
 
 void sessions_create_handler(struct http_req *req, struct http_res *res);
 void sessions_list_handler(struct http_req *req, struct http_res *res);

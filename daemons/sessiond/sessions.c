@@ -77,19 +77,6 @@ struct cJSON *sessions_body(struct http_req *req, struct http_res *res)
 	return obj;
 }
 
-int sessions_acquire(struct sessiond *s, struct http_res *res,
-		     struct db_conn **out)
-{
-	int rc = db_acquire(s->d.db, SESSIOND_DB_WAIT_MS, out);
-
-	if (rc < 0) {
-		log_warn("no store connection: %s", chat_strerror(rc));
-		http_res_error(res, 503, "unavailable",
-			       "the session store is busy, try again");
-	}
-	return rc;
-}
-
 /*
  * Optional text field: absent or null gives NULL; a string is copied
  * into out (max + 1 bytes) as display-safe text (text_clean: controls
@@ -234,7 +221,7 @@ void sessions_create_handler(struct http_req *req, struct http_res *res)
 		http_res_chat_error(res, rc, "cannot make a session id");
 		goto out;
 	}
-	if (sessions_acquire(s, res, &c) < 0)
+	if (daemon_db(req, &c) < 0)
 		goto out;
 	now = now_ms();
 	expires = now + s->refresh_ttl_ms;
@@ -344,7 +331,6 @@ static cJSON *session_json(const struct db_rows *r, size_t i,
  * the caller's live sessions */
 void sessions_list_handler(struct http_req *req, struct http_res *res)
 {
-	struct sessiond *s = req->app;
 	struct db_conn *c = NULL;
 	struct db_rows *rows = NULL;
 	cJSON *out = NULL, *data, *item;
@@ -365,7 +351,7 @@ void sessions_list_handler(struct http_req *req, struct http_res *res)
 		http_res_error(res, 400, "invalid_field", "%s", err);
 		return;
 	}
-	if (sessions_acquire(s, res, &c) < 0)
+	if (daemon_db(req, &c) < 0)
 		return;
 	p[0] = db_p_text(user_id);
 	p[1] = DB_P_INT(now_ms());
@@ -412,7 +398,6 @@ out:
  * one. */
 void sessions_delete_handler(struct http_req *req, struct http_res *res)
 {
-	struct sessiond *s = req->app;
 	struct db_conn *c = NULL;
 	char user_id[UUID_STR_LEN], id[UUID_STR_LEN];
 	int64_t changed = 0, now;
@@ -427,7 +412,7 @@ void sessions_delete_handler(struct http_req *req, struct http_res *res)
 		http_res_error(res, 404, "not_found", "no such session");
 		return;
 	}
-	if (sessions_acquire(s, res, &c) < 0)
+	if (daemon_db(req, &c) < 0)
 		return;
 	rc = feed_begin(c, &now);
 	if (rc == 0)

@@ -57,16 +57,7 @@ int request_string(struct http_req *req, const cJSON *obj, const char *key,
 
 int request_db(struct http_req *req, struct db_conn **out)
 {
-	struct userd *ud = userd_of(req);
-	int rc = db_acquire(ud->d.db, USERD_DB_WAIT_MS, out);
-
-	if (rc < 0) {
-		log_warn("no store connection: %s", chat_strerror(rc));
-		http_res_error(req->res, 503, "busy",
-			       "the store is busy, try again");
-		return -1;
-	}
-	return 0;
+	return daemon_db(req, out) < 0 ? -1 : 0;
 }
 
 void request_fail(struct http_req *req, int rc, const char *what)
