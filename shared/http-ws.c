@@ -40,6 +40,7 @@
 #include "buf.h"
 #include "err.h"
 #include "log.h"
+#include "url.h"
 #include "utf8.h"
 #include "util.h"
 #include "ws-frame.h"
@@ -928,39 +929,25 @@ void http_ws_refuse(struct http_req *req, int status, const char *code,
 /* ------------------------------------------------------------------ */
 /* client side */
 
-/* "ws://host:port/path" -> parts; port 80 by default. */
-static int url_split(const char *url, char *host, size_t hostlen, int *port,
-		     const char **path)
+/* "ws://host[:port][/path][?query]" (or http://; url.h's grammar) ->
+ * the host, the port (the scheme's by default) and the request target
+ * ("/" when the URL has no path). */
+static int ws_url_split(const char *url, char *host, size_t hostlen,
+			int *port, char *target, size_t targetlen)
 {
-	const char *p, *hend, *slash;
-	size_t n;
+	struct url u;
+	int n;
 
-	if (strncasecmp(url, "ws://", 5) == 0)
-		p = url + 5;
-	else if (strncasecmp(url, "http://", 7) == 0)
-		p = url + 7;
-	else
+	if (url_parse(url, &u, NULL) != 0 ||
+	    (u.scheme != URL_WS && u.scheme != URL_HTTP) ||
+	    strlen(u.host) >= hostlen)
 		return CHAT_EINVAL;
-	slash = strchr(p, '/');
-	*path = slash ? slash : "/";
-	hend = slash ? slash : p + strlen(p);
-	n = (size_t)(hend - p);
-	*port = 80;
-	if (memchr(p, ':', n)) {
-		const char *colon = memchr(p, ':', n);
-		char *endp;
-		long v = strtol(colon + 1, &endp, 10);
-
-		if (endp != hend || v < 1 || v > 65535)
-			return CHAT_EINVAL;
-		*port = (int)v;
-		n = (size_t)(colon - p);
-	}
-	if (n == 0 || n >= hostlen)
-		return CHAT_EINVAL;
-	memcpy(host, p, n);
-	host[n] = '\0';
-	return 0;
+	snprintf(host, hostlen, "%s", u.host);
+	*port = u.port;
+	n = snprintf(target, targetlen, "%.*s%s%s%.*s", (int)u.path_len,
+		     u.path, u.path_len ? "" : "/", u.query ? "?" : "",
+		     (int)u.query_len, u.query ? u.query : "");
+	return n < 0 || (size_t)n >= targetlen ? CHAT_EINVAL : 0;
 }
 
 int http_ws_connect(struct http_server *s, const char *url,
@@ -975,15 +962,14 @@ int http_ws_connect(struct http_server *s, const char *url,
 	struct lws_context *ctx;
 	struct http_ws *ws;
 	struct lws *wsi;
-	char host[256];
-	const char *path;
+	char host[256], path[256];	/* path: as ws->path, refused past */
 	int port, rc;
 	size_t i;
 
 	*out = NULL;
 	if (strlen(url) > WS_URL_MAX)
 		return CHAT_EINVAL;
-	rc = url_split(url, host, sizeof(host), &port, &path);
+	rc = ws_url_split(url, host, sizeof(host), &port, path, sizeof(path));
 	if (rc)
 		return rc;
 	ws = ws_new(s, 2);		/* connection + owner */

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "err.h"
+#include "url.h"
 #include "banned.h"
 
 enum { OPT_SERVER = 256, OPT_CONVERSATION, OPT_VERSION, OPT_HELP };
@@ -62,7 +63,8 @@ static int main_server(const char *opt, char *out, size_t outlen)
 	const char *s = opt, *env = getenv("CHAT_SERVER");
 	char path[4096];
 	struct creds c = { 0 };
-	size_t n;
+	struct url u;
+	size_t n, scheme;
 	int rc = 0;
 
 	if (!s && env && env[0])
@@ -75,11 +77,20 @@ static int main_server(const char *opt, char *out, size_t outlen)
 	n = strlen(s);
 	while (n > 0 && s[n - 1] == '/')
 		n--;
-	if (n >= outlen || !((n > 7 && strncmp(s, "http://", 7) == 0) ||
-			     (n > 8 && strncmp(s, "https://", 8) == 0)))
+	/* url.h's grammar on the URL without its trailing slashes; the
+	 * scheme written again in lower case, the form the REST client
+	 * (client.c) takes */
+	if (n >= outlen)
 		rc = CHAT_EINVAL;
 	else
 		snprintf(out, outlen, "%.*s", (int)n, s);
+	if (rc == 0 && (url_parse(out, &u, NULL) != 0 ||
+			(u.scheme != URL_HTTP && u.scheme != URL_HTTPS)))
+		rc = CHAT_EINVAL;
+	if (rc == 0) {
+		scheme = strlen(url_scheme_name(u.scheme));
+		memcpy(out, url_scheme_name(u.scheme), scheme);
+	}
 	if (rc < 0)
 		fprintf(stderr, "chatui: '%s' is not an http:// or https:// "
 			"URL\n", s);

@@ -37,6 +37,7 @@
 #include "err.h"
 #include "http-client.h"
 #include "log.h"
+#include "url.h"
 #include "banned.h"
 
 #define MODELS_MAX 256			/* named models */
@@ -162,19 +163,22 @@ static int set_base_url(struct aid_provider *p, const char *url,
 			const char *key, char *err, size_t errlen)
 {
 	size_t n = strlen(url), i;
+	struct url u;
 
-	if ((strncmp(url, "http://", 7) != 0 &&
-	     strncmp(url, "https://", 8) != 0) || n >= sizeof(p->base_url)) {
-		chat_errf(err, errlen, "config: '%s' must be an http:// or "
-			  "https:// URL", key);
-		return CHAT_EINVAL;
-	}
 	for (i = 0; i < n; i++)
 		if (!isgraph((unsigned char)url[i])) {
 			chat_errf(err, errlen, "config: '%s' must be an URL "
 				  "without blanks", key);
 			return CHAT_EINVAL;
 		}
+	/* paths are appended to it: no query, no fragment */
+	if (url_parse(url, &u, NULL) != 0 ||
+	    (u.scheme != URL_HTTP && u.scheme != URL_HTTPS) || u.query ||
+	    u.fragment || n >= sizeof(p->base_url)) {
+		chat_errf(err, errlen, "config: '%s' must be an http:// or "
+			  "https:// URL", key);
+		return CHAT_EINVAL;
+	}
 	while (n > 0 && url[n - 1] == '/')
 		n--;
 	memcpy(p->base_url, url, n);

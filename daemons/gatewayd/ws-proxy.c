@@ -59,6 +59,7 @@
 #include "http-ws.h"
 #include "json.h"
 #include "log.h"
+#include "url.h"
 #include "util.h"
 #include "banned.h"
 
@@ -404,25 +405,14 @@ static const struct http_ws_ops upstream_ops = {
 static bool upstream_listening(const char *url)
 {
 	struct sockaddr_in sa;
-	char host[64];
-	const char *p, *colon;
-	int fd, port;
+	struct url u;
+	int fd;
 	bool up = true;
 
-	if (strncmp(url, "http://", 7) != 0)
-		return true;
-	p = url + 7;
-	colon = strchr(p, ':');
-	if (!colon || (size_t)(colon - p) >= sizeof(host))
-		return true;
-	memcpy(host, p, (size_t)(colon - p));
-	host[colon - p] = '\0';
-	port = atoi(colon + 1);
-	memset(&sa, 0, sizeof(sa));
-	sa.sin_family = AF_INET;
-	sa.sin_port = htons((uint16_t)port);
-	if (port <= 0 || port > 65535 ||
-	    inet_pton(AF_INET, host, &sa.sin_addr) != 1 ||
+	/* url.h's grammar, as the client that will connect reads it */
+	if (url_parse(url, &u, NULL) != 0 ||
+	    (u.scheme != URL_HTTP && u.scheme != URL_WS) ||
+	    url_ipv4(&u, &sa) != 0 ||
 	    (ntohl(sa.sin_addr.s_addr) >> 24) != 127)
 		return true;
 	fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
