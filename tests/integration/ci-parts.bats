@@ -60,8 +60,7 @@ outputs() {
 	[[ ${lines[0]} == scripts/deps.sh ]] || false
 	[[ ${lines[1]} == make*" all units fuzz" ]] || false
 	[[ ${lines[-1]} == "CHAT_BUILD=$D/b CHAT_BIN=$D/bin "*scripts/test.sh ]] || false
-	run -0 env CHAT_TEST_FUZZ=0 make -C "$CHAT_ROOT" --no-print-directory \
-		-n B="$D/b" BIN="$D/bin" test
+	CHAT_TEST_FUZZ=0 run -0 mk -n B="$D/b" BIN="$D/bin" test
 	[[ ${lines[1]} == make*" all units " ]] || false
 	run -0 mk -n B="$D/b" BIN="$D/bin" run
 	[[ ${lines[0]} == scripts/deps.sh ]] || false
