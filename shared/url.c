@@ -113,14 +113,13 @@ static int url_parse_authority(const char *s, size_t n, struct url *u,
 			if (c != '.' && (c < '0' || c > '9'))
 				digits_dots = false;
 		}
-		/* 1.2.3 or 1.2.3.999 is no name either: refused, not
-		 * looked up */
+		/* a dotted quad; shorter forms (127.1) stay names for the
+		 * resolver, which reads them as inet_aton does */
 		if (digits_dots) {
 			struct in_addr a4;
 
-			if (inet_pton(AF_INET, u->host, &a4) != 1)
-				return url_fail(why, "not an IPv4 address");
-			u->host_kind = URL_HOST_IPV4;
+			if (inet_pton(AF_INET, u->host, &a4) == 1)
+				u->host_kind = URL_HOST_IPV4;
 		}
 	}
 	if (p == end)
