@@ -11,7 +11,8 @@
  *
  * Modules whose plain name a daemon or chatui also uses (auth, send,
  * conv) are prefixed ctl_, as curl's tool_* stand apart from its
- * library's Curl_*: ctl_send_message is chatctl's, send_message chatd's.
+ * library's Curl_*: ctl_send_message is chatctl's, send_message_handler
+ * chatd's.
  */
 #ifndef CHAT_CLI_CHATCTL_H
 #define CHAT_CLI_CHATCTL_H

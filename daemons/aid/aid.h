@@ -101,7 +101,7 @@ struct aid {
 					 * the first call that can use it */
 	pthread_t loop_thread;		/* the thread that runs the server */
 	pthread_mutex_t lock;		/* live list */
-	struct gen *live;		/* generations in flight */
+	struct aid_gen *live;		/* generations in flight */
 	bool closing;			/* under lock: no new generation */
 	/* usage writer: its own worker, alive until after the engine */
 	struct pool *usage_pool;	/* owned */
@@ -115,8 +115,8 @@ struct aid {
 };
 
 /* migrations.c */
-extern const struct db_migration migrations_table[];
-extern const size_t migrations_count;
+extern const struct db_migration aid_migrations[];
+extern const size_t aid_migrations_count;
 
 /* models.c */
 /* Reads providers and models from the config, detects Ollama, lists the
@@ -136,7 +136,7 @@ void models_each(const struct aid *a,
 /* engine.c */
 
 /* How a generation ended. */
-struct gen_outcome {
+struct aid_gen_outcome {
 	bool started;			/* on_start ran */
 	const char *model;		/* public name of the model used */
 	const char *finish;		/* "stop", "length"; NULL on failure */
@@ -153,19 +153,19 @@ struct gen_outcome {
 };
 
 /* Where a generation reports; any thread (one at a time). */
-struct gen_sink {
+struct aid_gen_sink {
 	/* the answer begins (upstream accepted, or echo); model: public
 	 * name of the model that answers */
 	void (*on_start)(void *arg, const char *model);
 	/* a UTF-8 piece; nonzero stops the generation (client gone) */
 	int (*on_text)(void *arg, const char *text, size_t len);
 	/* last call; arg may be freed in it */
-	void (*on_end)(void *arg, const struct gen_outcome *o);
+	void (*on_end)(void *arg, const struct aid_gen_outcome *o);
 	/* false once the client has gone away */
 	bool (*keep_going)(void *arg);
 };
 
-struct gen_request {
+struct aid_gen_request {
 	const char *user_id;		/* for usage */
 	const char *purpose;		/* "chat", "title", "api" */
 	const char *request_id;
@@ -186,8 +186,8 @@ struct gen_request {
 /* Starts a generation; everything in req is copied.  On success the sink
  * gets on_start (maybe), on_text (0..n) and exactly one on_end - maybe
  * before engine_start returns.  On failure no callback runs. */
-int engine_start(struct aid *a, const struct gen_request *req,
-		 const struct gen_sink *sink, void *arg);
+int engine_start(struct aid *a, const struct aid_gen_request *req,
+		 const struct aid_gen_sink *sink, void *arg);
 int engine_init(struct aid *a, char *err, size_t errlen);
 /* Stops every generation (their on_end runs), frees the engine. */
 void engine_release(struct aid *a);

@@ -56,7 +56,7 @@
 #define ENGINE_ECHO_BATCH 64
 #define ENGINE_ECHO_BATCH_MS 1
 
-enum gen_abort {
+enum aid_gen_abort {
 	GEN_ABORT_NONE = 0,
 	GEN_ABORT_CLIENT,		/* the client went away */
 	GEN_ABORT_LENGTH,		/* the answer reached aid.max_response */
@@ -64,10 +64,10 @@ enum gen_abort {
 	GEN_ABORT_ERROR,		/* an error object in the stream */
 };
 
-struct gen {
+struct aid_gen {
 	struct aid *a;
-	struct gen *prev, *next;	/* a->live, under a->lock */
-	const struct gen_sink *sink;
+	struct aid_gen *prev, *next;	/* a->live, under a->lock */
+	const struct aid_gen_sink *sink;
 	void *arg;
 
 	/* the request, owned */
@@ -104,7 +104,7 @@ struct gen {
 	bool accepted;			/* a 2xx head came */
 	int64_t retry_after_ms;		/* -1: none */
 	struct buf errbody;		/* non-2xx answer */
-	enum gen_abort abort;
+	enum aid_gen_abort abort;
 	int64_t wait_until;		/* back-off end, mono_ms */
 
 	/* echo */
@@ -126,15 +126,15 @@ struct gen {
 	int64_t t_first;		/* mono_ms of the first piece, 0: none */
 };
 
-static void gen_attempt(struct gen *g);
-static void gen_defer_attempt(struct gen *g);
+static void aid_gen_attempt(struct aid_gen *g);
+static void aid_gen_defer_attempt(struct aid_gen *g);
 
-static void gen_log(const struct gen *g, const char *fmt, ...)
+static void aid_gen_log(const struct aid_gen *g, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
 /* An info line with the generation's request id: callbacks run on
  * threads that serve many requests, so the id is set for the line only. */
-static void gen_log(const struct gen *g, const char *fmt, ...)
+static void aid_gen_log(const struct aid_gen *g, const char *fmt, ...)
 {
 	char prev[129], line[2 * AID_ERRMSG_MAX];
 	const char *p;
@@ -225,7 +225,7 @@ size_t engine_trim(const struct prov_message *msgs, size_t n,
 }
 
 /* Builds g->sent for the current target and the parameters to send. */
-static int gen_params(struct gen *g, struct prov_params *p)
+static int aid_gen_params(struct aid_gen *g, struct prov_params *p)
 {
 	size_t first = 0, i, k = 0;
 
@@ -266,7 +266,7 @@ static int gen_params(struct gen *g, struct prov_params *p)
 	return 0;
 }
 
-static void gen_free(struct gen *g)
+static void aid_gen_free(struct aid_gen *g)
 {
 	size_t i;
 
@@ -288,7 +288,7 @@ static void gen_free(struct gen *g)
 
 /* Upstreams may quote the key they were sent in an error ("incorrect
  * API key provided: ..."): it never goes further than here. */
-static void scrub_key(const struct gen *g, char *msg)
+static void scrub_key(const struct aid_gen *g, char *msg)
 {
 	const char *key = g->a->prov[g->target.prov].conf.api_key;
 	size_t klen = key ? strlen(key) : 0;
@@ -304,7 +304,7 @@ static void scrub_key(const struct gen *g, char *msg)
 
 /* ---- the end ---------------------------------------------------------- */
 
-static const char *usage_status(const struct gen_outcome *o)
+static const char *usage_status(const struct aid_gen_outcome *o)
 {
 	static const struct {
 		const char *code;
@@ -328,14 +328,15 @@ static const char *usage_status(const struct gen_outcome *o)
 
 /* Ends the generation: usage row, the sink's on_end, free.  code NULL:
  * success with g->finish. */
-static void gen_end(struct gen *g, const char *code, int http_status,
-		    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+static void aid_gen_end(struct aid_gen *g, const char *code,
+			int http_status, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
 
-static void gen_end(struct gen *g, const char *code, int http_status,
-		    const char *fmt, ...)
+static void aid_gen_end(struct aid_gen *g, const char *code,
+			int http_status, const char *fmt, ...)
 {
 	struct aid *a = g->a;
-	struct gen_outcome o = { 0 };
+	struct aid_gen_outcome o = { 0 };
 	struct usage_rec u = { 0 };
 	char msg[AID_ERRMSG_MAX] = "";
 	int64_t now = mono_ms();
@@ -373,7 +374,7 @@ static void gen_end(struct gen *g, const char *code, int http_status,
 	u.created_at = now_ms();
 	usage_record(a, &u);
 	if (code && strcmp(code, "stopped") != 0)
-		gen_log(g, "generation on '%s' ended: %s: %s",
+		aid_gen_log(g, "generation on '%s' ended: %s: %s",
 			g->target.name, code, msg);
 
 	pthread_mutex_lock(&a->lock);
@@ -387,10 +388,10 @@ static void gen_end(struct gen *g, const char *code, int http_status,
 	pthread_mutex_unlock(&a->lock);
 
 	g->sink->on_end(g->arg, &o);
-	gen_free(g);
+	aid_gen_free(g);
 }
 
-static bool gen_closing(struct gen *g)
+static bool aid_gen_closing(struct aid_gen *g)
 {
 	bool closing;
 
@@ -400,7 +401,7 @@ static bool gen_closing(struct gen *g)
 	return closing;
 }
 
-static void gen_begin(struct gen *g)
+static void aid_gen_begin(struct aid_gen *g)
 {
 	if (g->started)
 		return;
@@ -409,7 +410,7 @@ static void gen_begin(struct gen *g)
 }
 
 /* A piece of the answer for the caller; nonzero to stop. */
-static int gen_text(struct gen *g, const char *text, size_t len)
+static int aid_gen_text(struct aid_gen *g, const char *text, size_t len)
 {
 	if (len == 0)
 		return 0;
@@ -417,7 +418,7 @@ static int gen_text(struct gen *g, const char *text, size_t len)
 		g->abort = GEN_ABORT_LENGTH;
 		return 1;
 	}
-	gen_begin(g);
+	aid_gen_begin(g);
 	if (!g->t_first)
 		g->t_first = mono_ms();
 	if (g->sink->on_text(g->arg, text, len) != 0) {
@@ -433,7 +434,7 @@ static int gen_text(struct gen *g, const char *text, size_t len)
 
 /* The back-off before retry number k (0-based): full jitter under an
  * exponential ceiling; Retry-After, when given, wins (capped). */
-static int64_t gen_backoff(struct gen *g, long k)
+static int64_t aid_gen_backoff(struct aid_gen *g, long k)
 {
 	struct aid *a = g->a;
 	int64_t ceil = a->backoff_ms;
@@ -448,37 +449,37 @@ static int64_t gen_backoff(struct gen *g, long k)
 	return (int64_t)randombytes_uniform((uint32_t)ceil + 1);
 }
 
-static void gen_wait_tick(void *arg)
+static void aid_gen_wait_tick(void *arg)
 {
-	struct gen *g = arg;
+	struct aid_gen *g = arg;
 	int64_t left;
 
 	if (!g->sink->keep_going(g->arg)) {
-		gen_end(g, "stopped", 499, "the client went away");
+		aid_gen_end(g, "stopped", 499, "the client went away");
 		return;
 	}
 	left = g->wait_until - mono_ms();
 	if (left <= 0) {
-		gen_attempt(g);
+		aid_gen_attempt(g);
 		return;
 	}
 	if (http_server_after(g->a->d.server, left < ENGINE_WAIT_SLICE_MS ?
 			      left : ENGINE_WAIT_SLICE_MS,
-			      gen_wait_tick, g) < 0)
-		gen_end(g, "upstream_unavailable", 503, "cannot wait: %s",
+			      aid_gen_wait_tick, g) < 0)
+		aid_gen_end(g, "upstream_unavailable", 503, "cannot wait: %s",
 			chat_strerror(CHAT_ENOMEM));
 }
 
-static void gen_defer_fn(void *arg)
+static void aid_gen_defer_fn(void *arg)
 {
-	gen_attempt(arg);
+	aid_gen_attempt(arg);
 }
 
 /* The next attempt on the loop thread, at once. */
-static void gen_defer_attempt(struct gen *g)
+static void aid_gen_defer_attempt(struct aid_gen *g)
 {
-	if (http_server_defer(g->a->d.server, gen_defer_fn, g) < 0)
-		gen_end(g, "upstream_unavailable", 503, "%s",
+	if (http_server_defer(g->a->d.server, aid_gen_defer_fn, g) < 0)
+		aid_gen_end(g, "upstream_unavailable", 503, "%s",
 			chat_strerror(CHAT_ENOMEM));
 }
 
@@ -486,8 +487,8 @@ static void gen_defer_attempt(struct gen *g)
  * may answer later (connect failure, 429, 5xx).  Otherwise the failure
  * ends the generation with code and http_status.  g->errmsg holds the
  * reason. */
-static void gen_failed(struct gen *g, bool retryable, const char *code,
-		       int http_status)
+static void aid_gen_failed(struct aid_gen *g, bool retryable,
+			   const char *code, int http_status)
 {
 	struct aid *a = g->a;
 
@@ -495,25 +496,25 @@ static void gen_failed(struct gen *g, bool retryable, const char *code,
 		g->ops->stream_free(g->stream);
 	g->stream = NULL;
 	if (!g->sink->keep_going(g->arg)) {
-		gen_end(g, "stopped", 499, "the client went away");
+		aid_gen_end(g, "stopped", 499, "the client went away");
 		return;
 	}
-	if (gen_closing(g)) {
-		gen_end(g, "upstream_unavailable", 503, "aid is stopping");
+	if (aid_gen_closing(g)) {
+		aid_gen_end(g, "upstream_unavailable", 503, "aid is stopping");
 		return;
 	}
 	if (!retryable || g->started) {
-		gen_end(g, code, http_status, "%s", g->errmsg);
+		aid_gen_end(g, code, http_status, "%s", g->errmsg);
 		return;
 	}
 	if (g->attempt <= a->retries) {
-		int64_t delay = gen_backoff(g, g->attempt - 1);
+		int64_t delay = aid_gen_backoff(g, g->attempt - 1);
 
-		gen_log(g, "retry %ld on '%s' in %lld ms: %s", g->attempt,
+		aid_gen_log(g, "retry %ld on '%s' in %lld ms: %s", g->attempt,
 			g->target.name, (long long)delay, g->errmsg);
 		g->wait_until = mono_ms() + delay;
-		if (http_server_after(a->d.server, 0, gen_wait_tick, g) < 0)
-			gen_end(g, "upstream_unavailable", 503, "%s",
+		if (http_server_after(a->d.server, 0, aid_gen_wait_tick, g) < 0)
+			aid_gen_end(g, "upstream_unavailable", 503, "%s",
 				g->errmsg);
 		return;
 	}
@@ -523,26 +524,26 @@ static void gen_failed(struct gen *g, bool retryable, const char *code,
 
 		if (models_resolve(a, next, &t) < 0)
 			continue;
-		gen_log(g, "'%s' is unavailable (%s), falling back to '%s'",
+		aid_gen_log(g, "'%s' is unavailable (%s), falling back to '%s'",
 			g->target.name, g->errmsg, t.name);
 		g->target = t;
 		g->attempt = 0;
-		gen_defer_attempt(g);
+		aid_gen_defer_attempt(g);
 		return;
 	}
-	gen_end(g, "upstream_unavailable", 503, "%s", g->errmsg);
+	aid_gen_end(g, "upstream_unavailable", 503, "%s", g->errmsg);
 }
 
 /* ---- upstream attempt, loop or curl thread ----------------------------- */
 
 static int prov_text(void *arg, const char *text, size_t len)
 {
-	return gen_text(arg, text, len);
+	return aid_gen_text(arg, text, len);
 }
 
 static void prov_usage(void *arg, long prompt, long completion)
 {
-	struct gen *g = arg;
+	struct aid_gen *g = arg;
 
 	g->has_usage = true;
 	if (prompt >= 0)
@@ -553,7 +554,7 @@ static void prov_usage(void *arg, long prompt, long completion)
 
 static void prov_finish(void *arg, const char *reason)
 {
-	struct gen *g = arg;
+	struct aid_gen *g = arg;
 	static const char *const length_words[] = { "length", "max_tokens",
 		"model_length" };
 	size_t i;
@@ -566,7 +567,7 @@ static void prov_finish(void *arg, const char *reason)
 
 static void prov_error(void *arg, const char *message)
 {
-	struct gen *g = arg;
+	struct aid_gen *g = arg;
 
 	if (g->abort == GEN_ABORT_NONE)
 		g->abort = GEN_ABORT_ERROR;
@@ -599,13 +600,13 @@ static int64_t retry_after(const char *v)
 
 static int up_head(void *arg, int status, const char *const *h, size_t n)
 {
-	struct gen *g = arg;
+	struct aid_gen *g = arg;
 	size_t i;
 
 	g->status = status;
 	if (status >= 200 && status < 300) {
 		g->accepted = true;
-		gen_begin(g);
+		aid_gen_begin(g);
 		return 0;
 	}
 	for (i = 0; i < n; i++)
@@ -616,7 +617,7 @@ static int up_head(void *arg, int status, const char *const *h, size_t n)
 
 static int up_data(void *arg, const char *data, size_t len)
 {
-	struct gen *g = arg;
+	struct aid_gen *g = arg;
 	int rc;
 
 	if (!g->accepted) {
@@ -642,56 +643,56 @@ static int up_data(void *arg, const char *data, size_t len)
 
 static int up_keep_going(void *arg)
 {
-	struct gen *g = arg;
+	struct aid_gen *g = arg;
 
 	return g->sink->keep_going(g->arg);
 }
 
 /* The answer had begun; how it ended. */
-static void up_done_accepted(struct gen *g, int rc)
+static void up_done_accepted(struct aid_gen *g, int rc)
 {
 	const char *prov = models_prov_name(g->target.prov);
 	int end_rc;
 
 	if (g->abort == GEN_ABORT_CLIENT ||
 	    (rc == CHAT_ECANCELED && !g->sink->keep_going(g->arg))) {
-		gen_end(g, "stopped", 499, "the client went away");
+		aid_gen_end(g, "stopped", 499, "the client went away");
 		return;
 	}
 	if (g->abort == GEN_ABORT_LENGTH || rc == CHAT_ETOOBIG) {
 		snprintf(g->finish, sizeof(g->finish), "length");
-		gen_end(g, NULL, 200, NULL);
+		aid_gen_end(g, NULL, 200, NULL);
 		return;
 	}
 	if (g->abort == GEN_ABORT_ERROR || g->abort == GEN_ABORT_PARSE) {
-		gen_end(g, "upstream_error", 502, "%s", g->errmsg);
+		aid_gen_end(g, "upstream_error", 502, "%s", g->errmsg);
 		return;
 	}
 	if (rc == CHAT_ETIMEDOUT) {
-		gen_end(g, "upstream_timeout", 504, "'%s' sent nothing for "
+		aid_gen_end(g, "upstream_timeout", 504, "'%s' sent nothing for "
 			"%ld ms", prov, g->a->idle_timeout_ms);
 		return;
 	}
 	if (rc == CHAT_ECANCELED) {
-		gen_end(g, "upstream_error", 502, "aid is stopping");
+		aid_gen_end(g, "upstream_error", 502, "aid is stopping");
 		return;
 	}
 	end_rc = g->ops->stream_end(g->stream);
 	if (g->abort == GEN_ABORT_ERROR) {
-		gen_end(g, "upstream_error", 502, "%s", g->errmsg);
+		aid_gen_end(g, "upstream_error", 502, "%s", g->errmsg);
 		return;
 	}
 	if (rc != 0 || end_rc == CHAT_ECLOSED) {
-		gen_end(g, "truncated", 502, "'%s' ended the stream before "
+		aid_gen_end(g, "truncated", 502, "'%s' ended the stream before "
 			"its end", prov);
 		return;
 	}
-	gen_end(g, NULL, 200, NULL);
+	aid_gen_end(g, NULL, 200, NULL);
 }
 
 static void up_done(void *arg, int rc)
 {
-	struct gen *g = arg;
+	struct aid_gen *g = arg;
 	const char *prov = models_prov_name(g->target.prov);
 	char detail[AID_ERRMSG_MAX] = "";
 
@@ -702,7 +703,7 @@ static void up_done(void *arg, int rc)
 	if (rc == CHAT_ECANCELED || g->status == 0) {
 		snprintf(g->errmsg, sizeof(g->errmsg), "cannot reach '%s': %s",
 			 prov, chat_strerror(rc ? rc : CHAT_EUPSTREAM));
-		gen_failed(g, true, "upstream_unavailable", 503);
+		aid_gen_failed(g, true, "upstream_unavailable", 503);
 		return;
 	}
 	if (g->errbody.len && g->ops->error_message)
@@ -712,7 +713,7 @@ static void up_done(void *arg, int rc)
 		snprintf(g->errmsg, sizeof(g->errmsg), "'%s' answered with a "
 			 "redirect (%d), which is not followed", prov,
 			 g->status);
-		gen_failed(g, false, "upstream_error", 502);
+		aid_gen_failed(g, false, "upstream_error", 502);
 		return;
 	}
 	snprintf(g->errmsg, sizeof(g->errmsg), "'%s' answered %d%s%.200s", prov,
@@ -720,12 +721,12 @@ static void up_done(void *arg, int rc)
 	scrub_key(g, g->errmsg);
 	buf_reset(&g->errbody);
 	if (g->status == 429 || g->status >= 500)
-		gen_failed(g, true, "upstream_unavailable", 503);
+		aid_gen_failed(g, true, "upstream_unavailable", 503);
 	else
-		gen_failed(g, false, "upstream_error", 502);
+		aid_gen_failed(g, false, "upstream_error", 502);
 }
 
-static void upstream_begin(struct gen *g);
+static void upstream_begin(struct aid_gen *g);
 
 static void upstream_begin_deferred(void *arg)
 {
@@ -740,7 +741,7 @@ static bool engine_on_loop(const struct aid *a)
 /* Starts req on the loop client when it can take it, else on libcurl's.
  * The loop client is made by its first call (the server does not exist
  * yet during init).  0: started (on_done may have run already). */
-static int upstream_start(struct gen *g, const struct http_request *req,
+static int upstream_start(struct aid_gen *g, const struct http_request *req,
 			  const struct http_client_cb *cb)
 {
 	struct aid *a = g->a;
@@ -756,7 +757,7 @@ static int upstream_start(struct gen *g, const struct http_request *req,
 	return http_loop_start(a->loop, req, cb, g);
 }
 
-static void upstream_begin(struct gen *g)
+static void upstream_begin(struct aid_gen *g)
 {
 	static const struct http_client_cb cb = {
 		.on_head = up_head,
@@ -781,17 +782,17 @@ static void upstream_begin(struct gen *g)
 		snprintf(g->errmsg, sizeof(g->errmsg), "provider '%s' is not "
 			 "configured", p->kind);
 		g->attempt = a->retries + 1;	/* no point retrying */
-		gen_failed(g, true, "upstream_unavailable", 503);
+		aid_gen_failed(g, true, "upstream_unavailable", 503);
 		return;
 	}
 	if (http_loop_can(p->base_url) && !engine_on_loop(a)) {
 		if (http_server_defer(a->d.server, upstream_begin_deferred,
 				      g) < 0)
-			gen_end(g, "upstream_unavailable", 503, "%s",
+			aid_gen_end(g, "upstream_unavailable", 503, "%s",
 				chat_strerror(CHAT_ENOMEM));
 		return;
 	}
-	rc = gen_params(g, &params);
+	rc = aid_gen_params(g, &params);
 	if (rc == 0)
 		rc = p->ops->build(&p->conf, &params, &h);
 	if (rc == 0)
@@ -800,7 +801,7 @@ static void upstream_begin(struct gen *g)
 		prov_http_release(&h);
 		snprintf(g->errmsg, sizeof(g->errmsg), "cannot make the "
 			 "request for '%s': %s", p->kind, chat_strerror(rc));
-		gen_failed(g, false, "upstream_error", 502);
+		aid_gen_failed(g, false, "upstream_error", 502);
 		return;
 	}
 	req.method = h.method;
@@ -818,7 +819,7 @@ static void upstream_begin(struct gen *g)
 	if (rc < 0) {
 		snprintf(g->errmsg, sizeof(g->errmsg), "cannot call '%s': %s",
 			 p->kind, chat_strerror(rc));
-		gen_failed(g, true, "upstream_unavailable", 503);
+		aid_gen_failed(g, true, "upstream_unavailable", 503);
 	}
 }
 
@@ -826,28 +827,28 @@ static void upstream_begin(struct gen *g)
 
 static void echo_step(void *arg)
 {
-	struct gen *g = arg;
+	struct aid_gen *g = arg;
 	const char *piece;
 
 	for (;;) {
 		if (!g->sink->keep_going(g->arg)) {
-			gen_end(g, "stopped", 499, "the client went away");
+			aid_gen_end(g, "stopped", 499, "the client went away");
 			return;
 		}
 		if (g->ipiece >= g->npieces) {
 			snprintf(g->finish, sizeof(g->finish), "%s",
 				 g->echo_finish ? g->echo_finish : "stop");
-			gen_end(g, NULL, 200, NULL);
+			aid_gen_end(g, NULL, 200, NULL);
 			return;
 		}
 		piece = g->pieces[g->ipiece++];
-		if (gen_text(g, piece, strlen(piece)) != 0) {
+		if (aid_gen_text(g, piece, strlen(piece)) != 0) {
 			if (g->abort == GEN_ABORT_LENGTH) {
 				snprintf(g->finish, sizeof(g->finish),
 					 "length");
-				gen_end(g, NULL, 200, NULL);
+				aid_gen_end(g, NULL, 200, NULL);
 			} else {
-				gen_end(g, "stopped", 499,
+				aid_gen_end(g, "stopped", 499,
 					"the client went away");
 			}
 			return;
@@ -857,39 +858,39 @@ static void echo_step(void *arg)
 		     g->ipiece % ENGINE_ECHO_BATCH == 0))
 			break;
 	}
-	if (gen_closing(g) ||
+	if (aid_gen_closing(g) ||
 	    http_server_after(g->a->d.server, g->a->echo_delay_ms > 0 ?
 			      g->a->echo_delay_ms : ENGINE_ECHO_BATCH_MS,
 			      echo_step, g) < 0)
-		gen_end(g, "upstream_error", 502, "aid is stopping");
+		aid_gen_end(g, "upstream_error", 502, "aid is stopping");
 }
 
-static void echo_begin(struct gen *g)
+static void echo_begin(struct aid_gen *g)
 {
 	struct prov_params params;
 	int rc;
 
-	rc = gen_params(g, &params);
+	rc = aid_gen_params(g, &params);
 	if (rc == 0)
 		rc = echo_plan(&params, &g->pieces, &g->npieces,
 			       &g->echo_finish);
 	if (rc < 0) {
-		gen_end(g, "upstream_error", 502, "echo: %s",
+		aid_gen_end(g, "upstream_error", 502, "echo: %s",
 			chat_strerror(rc));
 		return;
 	}
 	g->has_usage = false;
-	gen_begin(g);
+	aid_gen_begin(g);
 	echo_step(g);
 }
 
 /* ---- attempts ------------------------------------------------------------ */
 
 /* Loop thread (or the caller's at the start). */
-static void gen_attempt(struct gen *g)
+static void aid_gen_attempt(struct aid_gen *g)
 {
 	if (!g->sink->keep_going(g->arg)) {
-		gen_end(g, "stopped", 499, "the client went away");
+		aid_gen_end(g, "stopped", 499, "the client went away");
 		return;
 	}
 	g->attempt++;
@@ -899,10 +900,10 @@ static void gen_attempt(struct gen *g)
 		upstream_begin(g);
 }
 
-int engine_start(struct aid *a, const struct gen_request *req,
-		 const struct gen_sink *sink, void *arg)
+int engine_start(struct aid *a, const struct aid_gen_request *req,
+		 const struct aid_gen_sink *sink, void *arg)
 {
-	struct gen *g;
+	struct aid_gen *g;
 	size_t i;
 	int rc = 0;
 
@@ -955,7 +956,7 @@ int engine_start(struct aid *a, const struct gen_request *req,
 		g->nchain = g->chain ? req->target->model->nfallbacks : 0;
 	}
 	if (rc < 0) {
-		gen_free(g);
+		aid_gen_free(g);
 		return rc;
 	}
 	pthread_mutex_lock(&a->lock);
@@ -969,10 +970,10 @@ int engine_start(struct aid *a, const struct gen_request *req,
 	}
 	pthread_mutex_unlock(&a->lock);
 	if (rc < 0) {
-		gen_free(g);
+		aid_gen_free(g);
 		return rc;
 	}
-	gen_attempt(g);
+	aid_gen_attempt(g);
 	return 0;
 }
 
@@ -995,7 +996,7 @@ int engine_init(struct aid *a, char *err, size_t errlen)
 
 void engine_release(struct aid *a)
 {
-	struct gen *g;
+	struct aid_gen *g;
 
 	pthread_mutex_lock(&a->lock);
 	a->closing = true;
@@ -1017,7 +1018,7 @@ void engine_release(struct aid *a)
 		if (g->stream && g->ops)
 			g->ops->stream_free(g->stream);
 		g->stream = NULL;
-		gen_end(g, "upstream_unavailable", 503, "aid is stopping");
+		aid_gen_end(g, "upstream_unavailable", 503, "aid is stopping");
 	}
 	pthread_mutex_destroy(&a->lock);
 }

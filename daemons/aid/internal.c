@@ -94,7 +94,7 @@ static int ic_text(void *arg, const char *text, size_t len)
 	return rc != 0;
 }
 
-static void ic_end(void *arg, const struct gen_outcome *o)
+static void ic_end(void *arg, const struct aid_gen_outcome *o)
 {
 	struct internal_call *ic = arg;
 	cJSON *d, *u;
@@ -142,7 +142,7 @@ static bool ic_keep_going(void *arg)
 	return !http_res_closed(ic->res);
 }
 
-static const struct gen_sink internal_sink = {
+static const struct aid_gen_sink internal_sink = {
 	.on_start = ic_start,
 	.on_text = ic_text,
 	.on_end = ic_end,
@@ -220,7 +220,7 @@ void internal_generate_handler(struct http_req *req, struct http_res *res)
 	struct internal_call *ic = NULL;
 	struct prov_message *msgs = NULL;
 	struct aid_target target;
-	struct gen_request g = { 0 };
+	struct aid_gen_request g = { 0 };
 	const char *model = NULL, *system = NULL, *purpose = NULL, *user_id;
 	cJSON *body = NULL;
 	char err[256];

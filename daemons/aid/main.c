@@ -118,7 +118,7 @@ static struct daemon_spec aid_spec = {
 	.keys = daemon_keys_aid,
 	.routes = aid_routes,
 	.nroutes = sizeof(aid_routes) / sizeof(aid_routes[0]),
-	.migrations = migrations_table,
+	.migrations = aid_migrations,
 	.app_size = sizeof(struct aid),
 	.init = aid_init,
 	.release = aid_release,
@@ -129,6 +129,6 @@ static struct daemon_spec aid_spec = {
 
 int main(int argc, char **argv)
 {
-	aid_spec.nmigrations = migrations_count;
+	aid_spec.nmigrations = aid_migrations_count;
 	return daemon_main(argc, argv, &aid_spec);
 }

@@ -10,7 +10,7 @@
 #include "aid.h"
 #include "banned.h"
 
-const struct db_migration migrations_table[] = {
+const struct db_migration aid_migrations[] = {
 	{
 		.version = 1,
 		.name = "usage",
@@ -33,5 +33,5 @@ const struct db_migration migrations_table[] = {
 	},
 };
 
-const size_t migrations_count =
-	sizeof(migrations_table) / sizeof(migrations_table[0]);
+const size_t aid_migrations_count =
+	sizeof(aid_migrations) / sizeof(aid_migrations[0]);

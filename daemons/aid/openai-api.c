@@ -203,7 +203,7 @@ static int oc_text(void *arg, const char *text, size_t len)
 	return chunk_write(oc, "{\"content\":", text, len, NULL) != 0;
 }
 
-static cJSON *usage_object(const struct gen_outcome *o)
+static cJSON *usage_object(const struct aid_gen_outcome *o)
 {
 	cJSON *u = cJSON_CreateObject();
 
@@ -216,7 +216,7 @@ static cJSON *usage_object(const struct gen_outcome *o)
 	return u;
 }
 
-static void stream_end(struct openai_call *oc, const struct gen_outcome *o)
+static void stream_end(struct openai_call *oc, const struct aid_gen_outcome *o)
 {
 	cJSON *c, *e;
 	char *text;
@@ -266,7 +266,7 @@ static void stream_end(struct openai_call *oc, const struct gen_outcome *o)
 	http_res_end(oc->res);
 }
 
-static void whole_end(struct openai_call *oc, const struct gen_outcome *o)
+static void whole_end(struct openai_call *oc, const struct aid_gen_outcome *o)
 {
 	cJSON *c, *choices, *ch, *msg;
 
@@ -297,7 +297,7 @@ static void whole_end(struct openai_call *oc, const struct gen_outcome *o)
 	http_res_json(oc->res, 200, c);
 }
 
-static void oc_end(void *arg, const struct gen_outcome *o)
+static void oc_end(void *arg, const struct aid_gen_outcome *o)
 {
 	struct openai_call *oc = arg;
 
@@ -323,7 +323,7 @@ static bool oc_keep_going(void *arg)
 	return !http_res_closed(oc->res);
 }
 
-static const struct gen_sink openai_sink = {
+static const struct aid_gen_sink openai_sink = {
 	.on_start = oc_start,
 	.on_text = oc_text,
 	.on_end = oc_end,
@@ -635,7 +635,7 @@ void openai_chat_handler(struct http_req *req, struct http_res *res)
 	struct openai_call *oc = NULL;
 	struct chat_req r = { 0 };
 	struct aid_target target;
-	struct gen_request g = { 0 };
+	struct aid_gen_request g = { 0 };
 	struct bad b = { 0 };
 	char uuid[UUID_STR_LEN], err[256];
 	cJSON *body = NULL;

@@ -240,12 +240,12 @@ int store_idem_drop(struct db_conn *c, const char *user_id, const char *key);
 int store_idem_cleanup(struct db_conn *c, int64_t before);
 
 /* ---- conversations.c (handlers) ------------------------------------- */
-void conv_create(struct http_req *req, struct http_res *res);
-void conv_list(struct http_req *req, struct http_res *res);
-void conv_get(struct http_req *req, struct http_res *res);
-void conv_branch(struct http_req *req, struct http_res *res);
-void conv_patch(struct http_req *req, struct http_res *res);
-void conv_delete(struct http_req *req, struct http_res *res);
+void conv_create_handler(struct http_req *req, struct http_res *res);
+void conv_list_handler(struct http_req *req, struct http_res *res);
+void conv_get_handler(struct http_req *req, struct http_res *res);
+void conv_branch_handler(struct http_req *req, struct http_res *res);
+void conv_patch_handler(struct http_req *req, struct http_res *res);
+void conv_delete_handler(struct http_req *req, struct http_res *res);
 
 /* ---- live.c ---------------------------------------------------------- */
 int live_init(struct chatd *cd, char *err, size_t errlen);
@@ -262,13 +262,13 @@ void live_conversation_event(struct chatd *cd, const char *user_id,
 void live_cron(struct chatd *cd);
 
 /* ---- send.c (handlers) ----------------------------------------------- */
-void send_message(struct http_req *req, struct http_res *res);
-void send_regenerate(struct http_req *req, struct http_res *res);
-void send_stop(struct http_req *req, struct http_res *res);
-void send_events(struct http_req *req, struct http_res *res);
+void send_message_handler(struct http_req *req, struct http_res *res);
+void send_regenerate_handler(struct http_req *req, struct http_res *res);
+void send_stop_handler(struct http_req *req, struct http_res *res);
+void send_events_handler(struct http_req *req, struct http_res *res);
 
 /* ---- ws.c ------------------------------------------------------------ */
 /* GET /v1/ws (HTTP_ROUTE_WEBSOCKET | HTTP_ROUTE_ON_LOOP). */
-void ws_open(struct http_req *req, struct http_res *res);
+void ws_open_handler(struct http_req *req, struct http_res *res);
 
 #endif

@@ -211,7 +211,7 @@ static int conv_read_fields(struct http_req *req, const cJSON *body,
 
 /* ---- POST /v1/conversations ------------------------------------------ */
 
-void conv_create(struct http_req *req, struct http_res *res)
+void conv_create_handler(struct http_req *req, struct http_res *res)
 {
 	struct chatd *cd = req->app;
 	struct chat_conv conv = { 0 };
@@ -361,7 +361,7 @@ static int conv_list_params(struct http_req *req, struct store_conv_filter *f,
 	return 0;
 }
 
-void conv_list(struct http_req *req, struct http_res *res)
+void conv_list_handler(struct http_req *req, struct http_res *res)
 {
 	struct store_conv_filter f = { 0 };
 	struct chat_conv *v = NULL;
@@ -516,7 +516,7 @@ static int conv_page_param(struct http_req *req, const char *name,
 	return 0;
 }
 
-void conv_get(struct http_req *req, struct http_res *res)
+void conv_get_handler(struct http_req *req, struct http_res *res)
 {
 	struct chat_conv conv = { 0 };
 	struct db_conn *c = NULL;
@@ -551,7 +551,7 @@ void conv_get(struct http_req *req, struct http_res *res)
 
 /* ?before=MID (default the current leaf) &limit=N: MID and its nearest
  * ancestors, N at most, root first, and the cursor to the page before. */
-void conv_branch(struct http_req *req, struct http_res *res)
+void conv_branch_handler(struct http_req *req, struct http_res *res)
 {
 	struct chat_conv conv = { 0 };
 	struct chat_msg msg = { 0 };
@@ -655,7 +655,7 @@ static int conv_resolve_leaf(struct db_conn *c, struct chat_conv *conv,
 	return rc;
 }
 
-void conv_patch(struct http_req *req, struct http_res *res)
+void conv_patch_handler(struct http_req *req, struct http_res *res)
 {
 	struct chatd *cd = req->app;
 	struct chat_conv conv = { 0 }, patch = { 0 };
@@ -731,7 +731,7 @@ out:
 
 /* ---- DELETE /v1/conversations/{id} ----------------------------------- */
 
-void conv_delete(struct http_req *req, struct http_res *res)
+void conv_delete_handler(struct http_req *req, struct http_res *res)
 {
 	struct chatd *cd = req->app;
 	struct chat_conv conv = { 0 };

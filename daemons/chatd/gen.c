@@ -133,7 +133,7 @@ static void gen_headers(struct chatd *cd, const char *user_id,
 
 /* ---- the stream (loop thread, or the curl thread) ---------------------- */
 
-static int gen_on_start(struct gen *g, const cJSON *data)
+static int gen_on_start(struct chat_gen *g, const cJSON *data)
 {
 	const char *model = json_str(data, "model");
 
@@ -145,7 +145,7 @@ static int gen_on_start(struct gen *g, const cJSON *data)
 	return 0;
 }
 
-static int gen_on_delta(struct gen *g, const cJSON *data)
+static int gen_on_delta(struct chat_gen *g, const cJSON *data)
 {
 	const char *text = json_str(data, "text");
 	cJSON *ev = NULL;
@@ -178,7 +178,7 @@ static int gen_on_delta(struct gen *g, const cJSON *data)
 	return 0;
 }
 
-static int gen_on_done_event(struct gen *g, const cJSON *data)
+static int gen_on_done_event(struct chat_gen *g, const cJSON *data)
 {
 	const cJSON *usage = cJSON_GetObjectItemCaseSensitive(data, "usage");
 	const char *model = json_str(data, "model");
@@ -193,7 +193,7 @@ static int gen_on_done_event(struct gen *g, const cJSON *data)
 	return 0;
 }
 
-static int gen_on_error_event(struct gen *g, const cJSON *data)
+static int gen_on_error_event(struct chat_gen *g, const cJSON *data)
 {
 	const char *code = json_str(data, "code");
 	const char *msg = json_str(data, "message");
@@ -208,7 +208,7 @@ static int gen_on_error_event(struct gen *g, const cJSON *data)
 
 static const struct {
 	const char *name;
-	int (*fn)(struct gen *g, const cJSON *data);
+	int (*fn)(struct chat_gen *g, const cJSON *data);
 } gen_events[] = {
 	{ "start", gen_on_start },
 	{ "delta", gen_on_delta },
@@ -218,7 +218,7 @@ static const struct {
 
 static int gen_sse_event(void *arg, const struct sse_event *ev)
 {
-	struct gen *g = arg;
+	struct chat_gen *g = arg;
 	cJSON *data;
 	size_t i;
 	int rc = 0;
@@ -242,7 +242,7 @@ static int gen_sse_event(void *arg, const struct sse_event *ev)
 static int gen_cb_head(void *arg, int status, const char *const *headers,
 		       size_t n)
 {
-	struct gen *g = arg;
+	struct chat_gen *g = arg;
 
 	(void)headers;
 	(void)n;
@@ -252,7 +252,7 @@ static int gen_cb_head(void *arg, int status, const char *const *headers,
 
 static int gen_cb_data(void *arg, const char *data, size_t len)
 {
-	struct gen *g = arg;
+	struct chat_gen *g = arg;
 	int rc;
 
 	if (atomic_load(&g->stop) != GEN_RUN)
@@ -273,14 +273,14 @@ static int gen_cb_data(void *arg, const char *data, size_t len)
 
 static int gen_cb_keep_going(void *arg)
 {
-	struct gen *g = arg;
+	struct chat_gen *g = arg;
 
 	return atomic_load(&g->stop) == GEN_RUN;
 }
 
 static void gen_cb_done(void *arg, int rc)
 {
-	struct gen *g = arg;
+	struct chat_gen *g = arg;
 
 	pthread_mutex_lock(&g->lock);
 	g->ended = true;
@@ -299,9 +299,9 @@ static const struct http_client_cb gen_cb = {
 
 /* ---- start --------------------------------------------------------------- */
 
-int gen_new(struct live *l, const char *conv_id, struct gen **out)
+int gen_new(struct live *l, const char *conv_id, struct chat_gen **out)
 {
-	struct gen *g = calloc(1, sizeof(*g));
+	struct chat_gen *g = calloc(1, sizeof(*g));
 
 	*out = NULL;
 	if (!g)
@@ -397,7 +397,7 @@ static int gen_msg_copy(struct chat_msg *dst, const struct chat_msg *src)
 	return 0;
 }
 
-void gen_start(struct gen *g, const struct gen_spec *spec,
+void gen_start(struct chat_gen *g, const struct gen_spec *spec,
 	       uint64_t *message_id)
 {
 	struct live *l = g->live;
@@ -479,14 +479,14 @@ fail:
 
 /* ---- the writer's side ------------------------------------------------- */
 
-void gen_request_stop(struct gen *g, int why)
+void gen_request_stop(struct chat_gen *g, int why)
 {
 	int expected = GEN_RUN;
 
 	atomic_compare_exchange_strong(&g->stop, &expected, why);
 }
 
-int gen_store_rows(struct gen *g, struct db_conn *c)
+int gen_store_rows(struct chat_gen *g, struct db_conn *c)
 {
 	int rc = 0;
 
@@ -506,7 +506,7 @@ int gen_store_rows(struct gen *g, struct db_conn *c)
 	return rc;
 }
 
-void gen_store_failed(struct gen *g, int rc)
+void gen_store_failed(struct chat_gen *g, int rc)
 {
 	if (rc != CHAT_ENOTFOUND)	/* else: deleted meanwhile */
 		log_error("cannot store the messages of '%s': %s",
@@ -515,7 +515,7 @@ void gen_store_failed(struct gen *g, int rc)
 	gen_request_stop(g, GEN_STOP_STORE);
 }
 
-int gen_write_text(struct gen *g, struct db_conn *c)
+int gen_write_text(struct chat_gen *g, struct db_conn *c)
 {
 	struct chat_msg m;
 	int rc;
@@ -545,7 +545,7 @@ int gen_write_text(struct gen *g, struct db_conn *c)
  * The final form of the answer, from how the stream ended.  Returns true
  * when it is an error (event "error", the 201 form's 502).
  */
-static bool gen_final_msg(struct gen *g, struct chat_msg *m)
+static bool gen_final_msg(struct chat_gen *g, struct chat_msg *m)
 {
 	struct {
 		const char *status, *code, *message;
@@ -625,7 +625,7 @@ static bool gen_final_msg(struct gen *g, struct chat_msg *m)
 }
 
 /* {"user_message":..., "assistant_message":...} (caller frees). */
-static char *gen_result_json(const struct gen *g, const cJSON *asst)
+static char *gen_result_json(const struct chat_gen *g, const cJSON *asst)
 {
 	cJSON *root = cJSON_CreateObject(), *um, *am;
 	char *text = NULL;
@@ -671,9 +671,9 @@ static char *gen_first_words(const char *s, int n)
 	return buf_detach(&b, NULL);
 }
 
-static void gen_title_start(struct gen *g, const char *model);
+static void gen_title_start(struct chat_gen *g, const char *model);
 
-void gen_finish(struct gen *g, struct db_conn *c)
+void gen_finish(struct chat_gen *g, struct db_conn *c)
 {
 	struct live *l = g->live;
 	struct gen_stop_waiter *w, *wnext;
@@ -770,7 +770,7 @@ void gen_finish(struct gen *g, struct db_conn *c)
 	chat_msg_release(&m);
 }
 
-void gen_free(struct gen *g)
+void gen_free(struct chat_gen *g)
 {
 	if (!g)
 		return;
@@ -923,7 +923,7 @@ static const struct http_client_cb gen_title_cb = {
 
 /* Asks aid for a title of g's conversation; the fallback when that
  * cannot even start. */
-static void gen_title_start(struct gen *g, const char *model)
+static void gen_title_start(struct chat_gen *g, const char *model)
 {
 	struct live *l = g->live;
 	struct gen_title *t = calloc(1, sizeof(*t));

@@ -61,9 +61,9 @@ struct live_call {
 
 /* ---- registry ----------------------------------------------------------- */
 
-static struct gen *live_find_locked(struct live *l, const char *conv_id)
+static struct chat_gen *live_find_locked(struct live *l, const char *conv_id)
 {
-	struct gen *g;
+	struct chat_gen *g;
 
 	for (g = l->gens; g; g = g->next_reg)
 		if (strcmp(g->conv_id, conv_id) == 0)
@@ -72,10 +72,10 @@ static struct gen *live_find_locked(struct live *l, const char *conv_id)
 }
 
 int live_gen_reserve(struct chatd *cd, const char *conv_id,
-		     struct gen **out)
+		     struct chat_gen **out)
 {
 	struct live *l = cd->live;
-	struct gen *g = NULL;
+	struct chat_gen *g = NULL;
 	int rc;
 
 	*out = NULL;
@@ -100,9 +100,9 @@ int live_gen_reserve(struct chatd *cd, const char *conv_id,
 	return 0;
 }
 
-void live_unregister_locked(struct live *l, struct gen *g)
+void live_unregister_locked(struct live *l, struct chat_gen *g)
 {
-	struct gen **pp;
+	struct chat_gen **pp;
 
 	for (pp = &l->gens; *pp; pp = &(*pp)->next_reg)
 		if (*pp == g) {
@@ -124,7 +124,7 @@ static void live_answer_stopped(struct http_res *res, bool stopped)
 		http_res_error(res, 500, "internal", "out of memory");
 }
 
-void live_gen_cancel(struct chatd *cd, struct gen *g)
+void live_gen_cancel(struct chatd *cd, struct chat_gen *g)
 {
 	struct live *l = cd->live;
 	struct gen_stop_waiter *w, *next;
@@ -145,7 +145,7 @@ void live_gen_cancel(struct chatd *cd, struct gen *g)
 bool live_stop(struct chatd *cd, const char *conv_id)
 {
 	struct live *l = cd->live;
-	struct gen *g;
+	struct chat_gen *g;
 	char id[UUID_STR_LEN];
 
 	if (!l || !uuid_norm(conv_id, id))
@@ -163,7 +163,7 @@ void live_stop_answer(struct chatd *cd, const char *conv_id,
 {
 	struct live *l = cd->live;
 	struct gen_stop_waiter *w = calloc(1, sizeof(*w));
-	struct gen *g;
+	struct chat_gen *g;
 	char id[UUID_STR_LEN];
 
 	if (!w) {
@@ -369,7 +369,7 @@ int live_call_start(struct live *l, const struct http_request *req,
 
 /* ---- the writer's queues -------------------------------------------- */
 
-void live_mark_insert(struct live *l, struct gen *g)
+void live_mark_insert(struct live *l, struct chat_gen *g)
 {
 	pthread_mutex_lock(&l->lock);
 	g->next_insert = l->inserts;
@@ -378,7 +378,7 @@ void live_mark_insert(struct live *l, struct gen *g)
 	pthread_cond_signal(&l->wake);
 }
 
-void live_mark_dirty(struct live *l, struct gen *g)
+void live_mark_dirty(struct live *l, struct chat_gen *g)
 {
 	bool wake = false;
 
@@ -394,9 +394,9 @@ void live_mark_dirty(struct live *l, struct gen *g)
 		pthread_cond_signal(&l->wake);
 }
 
-void live_mark_final(struct live *l, struct gen *g)
+void live_mark_final(struct live *l, struct chat_gen *g)
 {
-	struct gen **pp;
+	struct chat_gen **pp;
 
 	pthread_mutex_lock(&l->lock);
 	if (g->in_dirty) {
@@ -477,9 +477,9 @@ static void live_store_title(struct live *l, struct db_conn *c,
 
 /* Stores the new rows of generations, all in one transaction; when
  * that fails, one by one, so that only the bad ones fail. */
-static void live_store_inserts(struct db_conn *c, struct gen *ins)
+static void live_store_inserts(struct db_conn *c, struct chat_gen *ins)
 {
-	struct gen *g;
+	struct chat_gen *g;
 	int rc;
 
 	if (!ins)
@@ -516,13 +516,14 @@ static void live_store_inserts(struct db_conn *c, struct gen *ins)
 }
 
 /* One round: new rows, the batched text writes, the ends, titles. */
-static void live_writer_round(struct live *l, struct gen *inserts,
-			      struct gen **dirty, size_t ndirty,
-			      struct gen *finals, struct live_title *titles)
+static void live_writer_round(struct live *l, struct chat_gen *inserts,
+			      struct chat_gen **dirty, size_t ndirty,
+			      struct chat_gen *finals,
+			      struct live_title *titles)
 {
 	struct db_conn *c = NULL;
 	struct live_title *t, *tnext;
-	struct gen *g, *next;
+	struct chat_gen *g, *next;
 	size_t i;
 	int rc;
 
@@ -566,9 +567,9 @@ static void live_writer_round(struct live *l, struct gen *inserts,
 }
 
 /* Reverses a list of finals (they are pushed, newest first). */
-static struct gen *live_fifo_gens(struct gen *g)
+static struct chat_gen *live_fifo_gens(struct chat_gen *g)
 {
-	struct gen *out = NULL, *next;
+	struct chat_gen *out = NULL, *next;
 
 	for (; g; g = next) {
 		next = g->next_final;
@@ -578,9 +579,9 @@ static struct gen *live_fifo_gens(struct gen *g)
 	return out;
 }
 
-static struct gen *live_fifo_inserts(struct gen *g)
+static struct chat_gen *live_fifo_inserts(struct chat_gen *g)
 {
-	struct gen *out = NULL, *next;
+	struct chat_gen *out = NULL, *next;
 
 	for (; g; g = next) {
 		next = g->next_insert;
@@ -619,7 +620,7 @@ static void live_timedwait(struct live *l, int64_t ms)
 static void *live_writer_main(void *arg)
 {
 	struct live *l = arg;
-	struct gen **dirty = NULL, **grown, *g, *finals, *inserts;
+	struct chat_gen **dirty = NULL, **grown, *g, *finals, *inserts;
 	struct live_title *titles;
 	size_t ndirty, cap = 0;
 	int64_t now, wait_ms;
@@ -723,7 +724,7 @@ void live_release(struct chatd *cd)
 	struct live *l = cd->live;
 	struct http_client *client;
 	struct live_call *calls, *lc;
-	struct gen *g;
+	struct chat_gen *g;
 
 	if (!l)
 		return;

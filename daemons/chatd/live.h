@@ -139,14 +139,14 @@ enum gen_stop {
 	GEN_STOP_STORE,			/* its rows cannot be stored */
 };
 
-struct gen {
+struct chat_gen {
 	struct live *live;
 	struct chatd *cd;
 	/* live's links, under live->lock */
-	struct gen *next_reg;		/* the registry */
-	struct gen *next_dirty;		/* text to store */
-	struct gen *next_final;		/* ended, final write due */
-	struct gen *next_insert;	/* new rows to store */
+	struct chat_gen *next_reg;	/* the registry */
+	struct chat_gen *next_dirty;	/* text to store */
+	struct chat_gen *next_final;	/* ended, final write due */
+	struct chat_gen *next_insert;	/* new rows to store */
 	bool in_dirty;
 	struct gen_stop_waiter *stop_waiters;
 
@@ -195,7 +195,7 @@ struct gen {
 
 /* A new generation of conv_id, not started (the caller's: gen_start or
  * gen_free). */
-int gen_new(struct live *l, const char *conv_id, struct gen **out);
+int gen_new(struct live *l, const char *conv_id, struct chat_gen **out);
 /*
  * Starts g: hands its new rows to the writer, publishes the "message"
  * event (*message_id gets its id, 0 if that failed) and calls aid, all
@@ -205,24 +205,24 @@ int gen_new(struct live *l, const char *conv_id, struct gen **out);
  * the generation with an error like any other.  From here g is live's.
  * Worker threads (it may wait for live's lock only).
  */
-void gen_start(struct gen *g, const struct gen_spec *spec,
+void gen_start(struct chat_gen *g, const struct gen_spec *spec,
 	       uint64_t *message_id);
 /* Asks g to stop (why: GEN_STOP_*; the first reason stays).  Any
  * thread. */
-void gen_request_stop(struct gen *g, int why);
+void gen_request_stop(struct chat_gen *g, int why);
 /* Writer thread: the new rows, the leaf and the idempotency key's tie
  * to them (no transaction of its own: the caller's). */
-int gen_store_rows(struct gen *g, struct db_conn *c);
+int gen_store_rows(struct chat_gen *g, struct db_conn *c);
 /* Writer thread: the rows cannot be stored; g stops and ends in error. */
-void gen_store_failed(struct gen *g, int rc);
+void gen_store_failed(struct chat_gen *g, int rc);
 /* Writer thread: stores the text so far with status streaming. */
-int gen_write_text(struct gen *g, struct db_conn *c);
+int gen_write_text(struct chat_gen *g, struct db_conn *c);
 /* Writer thread, after the stream ended: the final write (c may be NULL
  * when the store is unreachable), the idempotency record, the done or
  * error event together with the registry removal, the waiting answers,
  * the title request.  g is then only to be freed. */
-void gen_finish(struct gen *g, struct db_conn *c);
-void gen_free(struct gen *g);
+void gen_finish(struct chat_gen *g, struct db_conn *c);
+void gen_free(struct chat_gen *g);
 /* A model's answer made into a title, in place (first line, no quotes
  * around, at most 80 bytes). */
 void gen_title_clean(char *s);
@@ -246,10 +246,10 @@ struct live {
 	pthread_t writer;
 	bool writer_started;
 	bool stopping;			/* live_release began */
-	struct gen *gens;		/* registry: one per conversation */
-	struct gen *finals;		/* ended, final write due */
-	struct gen *inserts;		/* new rows to store */
-	struct gen *dirty;		/* text not yet stored */
+	struct chat_gen *gens;		/* registry: one per conversation */
+	struct chat_gen *finals;	/* ended, final write due */
+	struct chat_gen *inserts;	/* new rows to store */
+	struct chat_gen *dirty;		/* text not yet stored */
 	struct live_title *titles;	/* titles to store */
 	int64_t last_round_ms;		/* mono: the last batched write */
 };
@@ -260,20 +260,20 @@ struct live {
  * gen_start, or live_gen_cancel when it never starts.
  */
 int live_gen_reserve(struct chatd *cd, const char *conv_id,
-		     struct gen **out);
-void live_gen_cancel(struct chatd *cd, struct gen *g);
+		     struct chat_gen **out);
+void live_gen_cancel(struct chatd *cd, struct chat_gen *g);
 /* Stops conv_id's generation; res gets {"stopped":true|false} once its
  * end is stored, at once when none runs.  Any thread. */
 void live_stop_answer(struct chatd *cd, const char *conv_id,
 		      struct http_res *res);
 /* g's new rows are to be stored (first thing, at once). */
-void live_mark_insert(struct live *l, struct gen *g);
+void live_mark_insert(struct live *l, struct chat_gen *g);
 /* Stream callbacks (loop or curl thread): g has new text (batched
  * write) or has ended (final). */
-void live_mark_dirty(struct live *l, struct gen *g);
-void live_mark_final(struct live *l, struct gen *g);
+void live_mark_dirty(struct live *l, struct chat_gen *g);
+void live_mark_final(struct live *l, struct chat_gen *g);
 /* Under l->lock: takes g out of the registry. */
-void live_unregister_locked(struct live *l, struct gen *g);
+void live_unregister_locked(struct live *l, struct chat_gen *g);
 /* A finished title request: stored by the writer unless the
  * conversation got a title meanwhile, then a "conversation" event.
  * title NULL or "": fallback.  Any thread. */

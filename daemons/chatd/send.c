@@ -198,7 +198,7 @@ int send_run(const struct send_args *a, struct send_result *r)
 	struct chat_msg *hist = NULL;
 	struct gen_spec spec = { 0 };
 	struct db_conn *c = NULL;
-	struct gen *g = NULL;
+	struct chat_gen *g = NULL;
 	char *pref_model = NULL, *pref_system = NULL;
 	const char *model, *system, *parent = NULL;
 	size_t nhist = 0;
@@ -598,12 +598,12 @@ out:
 	cJSON_Delete(body);
 }
 
-void send_message(struct http_req *req, struct http_res *res)
+void send_message_handler(struct http_req *req, struct http_res *res)
 {
 	send_handle(req, res, false);
 }
 
-void send_regenerate(struct http_req *req, struct http_res *res)
+void send_regenerate_handler(struct http_req *req, struct http_res *res)
 {
 	send_handle(req, res, true);
 }
@@ -646,7 +646,7 @@ static int send_owned_conv(struct http_req *req, char uid[UUID_STR_LEN],
 	return rc;
 }
 
-void send_stop(struct http_req *req, struct http_res *res)
+void send_stop_handler(struct http_req *req, struct http_res *res)
 {
 	char uid[UUID_STR_LEN], cid[UUID_STR_LEN];
 
@@ -655,7 +655,7 @@ void send_stop(struct http_req *req, struct http_res *res)
 	live_stop_answer(req->app, cid, res);
 }
 
-void send_events(struct http_req *req, struct http_res *res)
+void send_events_handler(struct http_req *req, struct http_res *res)
 {
 	struct chatd *cd = req->app;
 	char uid[UUID_STR_LEN], cid[UUID_STR_LEN], q[32];

@@ -314,7 +314,7 @@ static const struct http_ws_ops ws_ops = {
 
 /* ---- the route ---------------------------------------------------------- */
 
-void ws_open(struct http_req *req, struct http_res *res)
+void ws_open_handler(struct http_req *req, struct http_res *res)
 {
 	struct chatd *cd = req->app;
 	struct ws_conn *conn;

@@ -154,7 +154,7 @@ static int refresh_revoke_family(struct db_conn *c, const char *session_id,
 {
 	log_warn("refresh token reused in session '%s': session revoked",
 		 session_id);
-	return sessions_revoke(c, session_id, NULL, "reuse", now, NULL);
+	return sessions_mark_revoked(c, session_id, NULL, "reuse", now, NULL);
 }
 
 /*

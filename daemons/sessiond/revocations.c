@@ -55,7 +55,8 @@ void revocations_session_handler(struct http_req *req, struct http_res *res)
 		return;
 	rc = feed_begin(c, &now);
 	if (rc == 0)
-		rc = sessions_revoke(c, id, NULL, "revoked", now, &changed);
+		rc = sessions_mark_revoked(c, id, NULL, "revoked", now,
+					   &changed);
 	if (rc == 0)
 		rc = db_commit(c);
 	if (rc == 0 && changed == 0) {

@@ -61,8 +61,9 @@ int sessions_token_store(struct db_conn *c, const char *session_id,
 			 const char *tok);
 /* Revokes session id (when live) with reason; *changed = rows revoked.
  * user_id may be NULL (any owner). */
-int sessions_revoke(struct db_conn *c, const char *id, const char *user_id,
-		    const char *reason, int64_t now, int64_t *changed);
+int sessions_mark_revoked(struct db_conn *c, const char *id,
+			  const char *user_id, const char *reason,
+			  int64_t now, int64_t *changed);
 /* Deletes rows revoked or expired before now - SESSIOND_KEEP_MS.  Worker
  * thread. */
 int sessions_cleanup(struct sessiond *s, int64_t now);

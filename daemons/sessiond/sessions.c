@@ -133,8 +133,9 @@ int sessions_token_store(struct db_conn *c, const char *session_id,
 	return db_exec(c, sql_token_insert, p, 5, NULL);
 }
 
-int sessions_revoke(struct db_conn *c, const char *id, const char *user_id,
-		    const char *reason, int64_t now, int64_t *changed)
+int sessions_mark_revoked(struct db_conn *c, const char *id,
+			  const char *user_id, const char *reason,
+			  int64_t now, int64_t *changed)
 {
 	struct db_param p[4];
 
@@ -416,7 +417,8 @@ void sessions_delete_handler(struct http_req *req, struct http_res *res)
 		return;
 	rc = feed_begin(c, &now);
 	if (rc == 0)
-		rc = sessions_revoke(c, id, user_id, "deleted", now, &changed);
+		rc = sessions_mark_revoked(c, id, user_id, "deleted", now,
+					   &changed);
 	if (rc == 0)
 		rc = db_commit(c);
 	db_release(c);

@@ -116,6 +116,68 @@ EOF
 	OUT
 }
 
+@test "program-names: a name two programs define is named, static and prefixed ones are not" {
+	put daemons/a/gen.c <<'EOF'
+/* a */
+struct gen {
+	int x;
+};
+int gen_start(struct gen *g)
+{
+	return g->x;
+}
+const char *migrations_table[] = { "a" };
+static int helper(void)
+{
+	return 0;
+}
+int a_only(void);
+int main(void)
+{
+	return 0;
+}
+EOF
+	put daemons/b/gen.h <<'EOF'
+/* b */
+struct gen {
+	long y;
+};
+int gen_start(void);
+EOF
+	put daemons/b/main.c <<'EOF'
+/* b */
+const char *migrations_table[] = { "b" };
+static int helper(void)
+{
+	return 1;
+}
+struct gen *b_gen_new(void)
+{
+	return 0;
+}
+int main(void)
+{
+	return 0;
+}
+EOF
+	put shared/lib.c <<'EOF'
+/* shared */
+int gen_start(void)
+{
+	return 0;
+}
+EOF
+	run -1 "$CHECK" -C "$T" program-names
+	expect <<-'OUT'
+	daemons/a/gen.c:5: 'gen_start' is defined by more than one program: daemons/a shared [program-names]
+	shared/lib.c:2: 'gen_start' is defined by more than one program: daemons/a shared [program-names]
+	daemons/a/gen.c:9: 'migrations_table' is defined by more than one program: daemons/a daemons/b [program-names]
+	daemons/b/main.c:2: 'migrations_table' is defined by more than one program: daemons/a daemons/b [program-names]
+	daemons/a/gen.c:2: 'struct gen' is defined by more than one program: daemons/a daemons/b [program-names]
+	daemons/b/gen.h:2: 'struct gen' is defined by more than one program: daemons/a daemons/b [program-names]
+	OUT
+}
+
 @test "a clean tree passes; an unknown check is a usage error" {
 	printf '/* ok */\n#include <stdio.h>\n#include "banned.h"\n' | put shared/ok.c
 	run -0 "$CHECK" -C "$T"
