@@ -10,10 +10,10 @@
  * The input is the URL.  Checks beyond memory safety:
  *  - a URL url_parse takes, written again from its parts, parses to the
  *    same parts, and none of them holds a byte a request line cannot;
- *  - http_loop_can's URLs are a subset of http_fetch_plain_can's (both
- *    headers say so: the loop client needs a port, the blocking one does
- *    not), for the lower-case scheme the blocking one wants;
- *  - a URL the blocking client takes is one client_valid_server takes;
+ *  - http_loop_can and http_fetch_plain_can take the same URLs (both
+ *    read them with url_parse; they used to disagree);
+ *  - a URL the blocking client takes, with its scheme in lower case, is
+ *    one client_valid_server takes;
  *  - a postgresql:// URI with a password, as libpq reads it
  *    (PQconninfoParse), is shown by db_pg_redact as one whose password,
  *    read the same way, is the mask "***" or none.
@@ -138,9 +138,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	check_url(url);
 	loop = http_loop_can(url);
 	fetch = http_fetch_plain_can(&req);
-	if (loop && strncmp(url, "http://", 7) == 0)
-		FUZZ_CHECK(fetch);
-	if (fetch)
+	FUZZ_CHECK(loop == fetch);
+	if (fetch && strncmp(url, "http://", 7) == 0)
 		FUZZ_CHECK(client_valid_server(url));
 	(void)http_request_safe(&req);
 	check_redact(url);
