@@ -246,6 +246,10 @@ void revoke_unwatch(struct gatewayd *gw, struct gw_live *l)
 {
 	struct gw_revoke *r = gw->revoke;
 
+	/* WebSockets still open at shutdown close when the server is freed,
+	 * after the gateway's release freed the list: nothing to leave */
+	if (!r)
+		return;
 	pthread_mutex_lock(&r->lock);
 	if (l->prev)
 		l->prev->next = l->next;
@@ -262,6 +266,8 @@ void revoke_update(struct gatewayd *gw, struct gw_live *l,
 {
 	struct gw_revoke *r = gw->revoke;
 
+	if (!r)
+		return;			/* shutting down, as above */
 	pthread_mutex_lock(&r->lock);
 	l->id = *id;
 	pthread_mutex_unlock(&r->lock);
