@@ -328,8 +328,13 @@ layout_ok() {
 	type_text "${wide} 😀 cafe$(printf '\u0301') end"
 	keys Enter
 	wait_for_screen '^ *│Assistant  echo *$'
-	local s
-	s=$(screen)
+	# the echo streams word by word: wait for its last one (two "end"s)
+	local s i
+	for ((i = 0; i < 200; i++)); do
+		s=$(screen)
+		(($(grep -o "cafe$(printf '\u0301') end" <<<"$s" | wc -l) >= 2)) && break
+		sleep 0.05
+	done
 	# nothing lost: 50 in the question, 50 in the echo
 	[[ $(grep -o '日' <<<"$s" | wc -l) -eq 100 ]]
 	[[ $(grep -o '😀' <<<"$s" | wc -l) -eq 2 ]]
