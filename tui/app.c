@@ -98,7 +98,7 @@ static void app_trace_loaded(struct app *a)
 
 /* ---- requests ---- */
 
-static void app_list(struct app *a)
+void app_list(struct app *a)
 {
 	char path[1200], q[800];
 	cJSON *none = NULL;
@@ -133,7 +133,7 @@ static void app_list(struct app *a)
 
 /* Opens conversation id, or reloads the open one (keeping the pane on
  * the message it shows, the selection, and as many messages). */
-static void app_open(struct app *a, const char *id)
+void app_open(struct app *a, const char *id)
 {
 	char path[256];
 	size_t n = CHATUI_PAGE;
@@ -283,8 +283,8 @@ static void app_after_open(struct app *a)
 	}
 }
 
-static void app_patch(struct app *a, enum rq_kind kind, const char *id,
-		      cJSON *body)
+void app_patch(struct app *a, enum rq_kind kind, const char *id,
+	       cJSON *body)
 {
 	char path[256];
 
@@ -294,7 +294,7 @@ static void app_patch(struct app *a, enum rq_kind kind, const char *id,
 
 /* ---- sending ---- */
 
-static void pend_clear(struct pending *p)
+void pend_clear(struct pending *p)
 {
 	free(p->content);
 	p->content = NULL;
@@ -354,7 +354,7 @@ static void app_pend_dispatch(struct app *a)
 		p->sent = true;
 }
 
-static void app_send(struct app *a)
+void app_send(struct app *a)
 {
 	struct pending *p = &a->pend;
 	const char *text = a->input.text.data;
@@ -409,8 +409,8 @@ static void app_acked(struct app *a)
 	a->follow = true;
 }
 
-static int app_ws_frame(struct app *a, const char *type, const char *cid,
-			const char *key, const char *id)
+int app_ws_frame(struct app *a, const char *type, const char *cid,
+		 const char *key, const char *id)
 {
 	cJSON *f = cJSON_CreateObject();
 	char *text;
@@ -432,83 +432,10 @@ static int app_ws_frame(struct app *a, const char *type, const char *cid,
 	return rc;
 }
 
-/* ---- actions ---- */
+/* ---- overlays ---- */
 
-/* A fenced code block may be in m (``` or ~~~ somewhere). */
-static bool app_has_fence(const struct msg *m)
-{
-	const char *s = m->content.data;
-
-	return s && (memmem(s, m->content.len, "```", 3) ||
-		     memmem(s, m->content.len, "~~~", 3));
-}
-
-/* The message an action is about: the selection in the message pane,
- * else the last one with that role. */
-static long app_target(struct app *a, int role)
-{
-	if (a->focus == FOCUS_MSGS && a->sel_msg >= 0 &&
-	    (size_t)a->sel_msg < a->st.nmsgs &&
-	    (role < 0 || a->st.msgs[a->sel_msg].role == (enum ui_msg_role)role))
-		return a->sel_msg;
-	if (role < 0)
-		return a->st.nmsgs ? (long)a->st.nmsgs - 1 : -1;
-	return state_last_role(&a->st, (enum ui_msg_role)role);
-}
-
-static void app_copy(struct app *a, const char *s, size_t len,
-		     const char *what)
-{
-	struct buf b;
-
-	buf_init(&b, 16u * 1024 * 1024);
-	if (osc52_encode(s, len, false, &b) == 0) {
-		term_write_raw(b.data, b.len);
-		app_set_status(a, false, "copied %s (%zu bytes) to the "
-			       "clipboard", what, len);
-	} else {
-		app_set_status(a, true, "too large to copy");
-	}
-	buf_release(&b);
-}
-
-static void app_branch(struct app *a, int dir)
-{
-	long i = a->focus == FOCUS_MSGS && a->sel_msg >= 0 ? a->sel_msg :
-		 state_last_role(&a->st, ROLE_ASSISTANT);
-	struct msg *m;
-	size_t k, pos = 0;
-	cJSON *body;
-
-	if (i < 0 || (size_t)i >= a->st.nmsgs) {
-		app_set_status(a, false, "no message to switch branch of");
-		return;
-	}
-	m = &a->st.msgs[i];
-	for (k = 0; k < m->nsiblings; k++)
-		if (strcmp(m->siblings[k], m->id) == 0)
-			pos = k;
-	if (m->nsiblings < 2 || (dir < 0 && pos == 0) ||
-	    (dir > 0 && pos + 1 >= m->nsiblings)) {
-		app_set_status(a, false, "no %s branch",
-			       dir < 0 ? "previous" : "next");
-		return;
-	}
-	body = cJSON_CreateObject();
-	if (!body)
-		return;
-	cJSON_AddStringToObject(body, "current_leaf_id",
-				m->siblings[(long)pos + dir]);
-	a->keep_top[0] = '\0';
-	snprintf(a->keep_sel, sizeof(a->keep_sel), "%s",
-		 a->sel_msg >= 0 ? m->siblings[(long)pos + dir] : "");
-	app_patch(a, RQ_BRANCH, a->st.cur.id, body);
-	app_set_status(a, false, "branch %zu/%zu", pos + 1 + (dir > 0 ? 1 : 0)
-		       - (dir < 0 ? 1 : 0), m->nsiblings);
-}
-
-static void app_overlay(struct app *a, enum overlay ov, const char *title,
-			const char *text)
+void app_overlay(struct app *a, enum overlay ov, const char *title,
+		 const char *text)
 {
 	a->ov = ov;
 	a->ov_sel = 0;
@@ -516,284 +443,6 @@ static void app_overlay(struct app *a, enum overlay ov, const char *title,
 	editor_clear(&a->ov_edit);
 	if (text)
 		editor_set(&a->ov_edit, text, strlen(text));
-	a->dirty = true;
-}
-
-static bool app_need_conv(struct app *a)
-{
-	if (a->st.open)
-		return true;
-	app_set_status(a, false, "no conversation is open");
-	return false;
-}
-
-/* Log out: the socket closes first (a new one stays idle until a login
- * kicks it, so it never reconnects with the old token), the REST worker
- * revokes the session and removes the credentials file (after the calls
- * queued before it), and what the login showed is dropped. */
-static void app_logout(struct app *a)
-{
-	ui_ws_stop(&a->ws);
-	ui_auth_forget(&a->auth);
-	a->ws_state = WS_IDLE;
-	a->ws_was_open = false;
-	if (ui_ws_start(&a->ws, &a->auth, &a->evq) < 0)
-		app_set_status(a, true, "cannot start the connection thread");
-	rest_submit(&a->rest, RQ_LOGOUT, "POST", "", NULL, NULL);
-	pend_clear(&a->pend);
-	state_release(&a->st);
-	state_init(&a->st);
-	a->older_seq = 0;
-	a->sel_msg = -1;
-	a->list_sel = -1;
-	a->top_msg = 0;
-	a->top_row = 0;
-	a->follow = true;
-	a->filter[0] = '\0';
-	a->focus = FOCUS_INPUT;
-	a->login = true;
-	a->logged_in = false;
-	a->login_busy = false;
-	snprintf(a->login_msg, sizeof(a->login_msg), "logging out");
-}
-
-static void app_action(struct app *a, enum action act)
-{
-	long i;
-	cJSON *body;
-
-	switch (act) {
-	case ACT_NONE:
-	case ACT_COUNT:
-		break;
-	case ACT_HELP:
-		a->ov = OV_HELP;
-		a->help_top = 0;
-		break;
-	case ACT_PALETTE:
-		app_overlay(a, OV_PALETTE, "commands", NULL);
-		break;
-	case ACT_QUIT:
-		a->quit = true;
-		break;
-	case ACT_NEW:
-		state_close(&a->st);
-		a->want_top = false;
-		a->loading = false;
-		a->editing = false;
-		a->focus = FOCUS_INPUT;
-		a->sel_msg = -1;
-		a->open_seq = 0;
-		app_set_status(a, false, "new conversation: type the first "
-			       "message");
-		break;
-	case ACT_SWITCH:
-		a->show_list = true;
-		a->focus = FOCUS_LIST;
-		if (a->list_sel < 0 && a->st.nconvs)
-			a->list_sel = 0;
-		break;
-	case ACT_SEARCH:
-		app_overlay(a, OV_PROMPT, "search conversations", a->search);
-		a->prompt_for = PR_SEARCH;
-		break;
-	case ACT_RENAME:
-		if (!app_need_conv(a))
-			break;
-		app_overlay(a, OV_PROMPT, "rename", a->st.cur.title);
-		a->prompt_for = PR_RENAME;
-		break;
-	case ACT_DELETE:
-		if (a->focus == FOCUS_LIST && a->list_sel >= 0 &&
-		    (size_t)a->list_sel < a->st.nconvs &&
-		    (!a->st.open || strcmp(a->st.cur.id,
-					   a->st.convs[a->list_sel].id))) {
-			app_open(a, a->st.convs[a->list_sel].id);
-		} else if (!app_need_conv(a)) {
-			break;
-		}
-		app_overlay(a, OV_CONFIRM, "delete this conversation?", NULL);
-		a->prompt_for = PR_DELETE;
-		break;
-	case ACT_ARCHIVE:
-		if (!app_need_conv(a))
-			break;
-		body = cJSON_CreateObject();
-		if (body)
-			cJSON_AddBoolToObject(body, "archived",
-					      !a->st.cur.archived);
-		app_patch(a, RQ_PATCH, a->st.cur.id, body);
-		app_set_status(a, false, a->st.cur.archived ? "unarchived" :
-			       "archived");
-		break;
-	case ACT_SHOW_ARCHIVED:
-		a->show_archived = !a->show_archived;
-		a->show_list = true;
-		app_list(a);
-		break;
-	case ACT_STOP:
-		if (a->st.streaming_id[0] && a->st.open) {
-			if (app_ws_frame(a, "stop", a->st.cur.id, NULL,
-					 NULL) < 0) {
-				char path[256];
-
-				snprintf(path, sizeof(path),
-					 "/v1/conversations/%s/stop",
-					 a->st.cur.id);
-				rest_submit(&a->rest, RQ_STOP, "POST", path,
-					    NULL, a->st.cur.id);
-			}
-			app_set_status(a, false, "stopping");
-		} else if (a->focus != FOCUS_INPUT) {
-			a->focus = FOCUS_INPUT;
-		} else if (a->editing) {
-			a->editing = false;
-			editor_clear(&a->input);
-			app_set_status(a, false, "edit cancelled");
-		}
-		break;
-	case ACT_REGENERATE:
-		if (!app_need_conv(a))
-			break;
-		i = app_target(a, ROLE_ASSISTANT);
-		if (i < 0)
-			i = app_target(a, ROLE_USER);
-		if (i < 0)
-			break;
-		if (app_ws_frame(a, "regenerate", a->st.cur.id, "message_id",
-				 a->st.msgs[i].id) < 0)
-			app_set_status(a, true, "not connected");
-		else
-			a->follow = true;
-		break;
-	case ACT_EDIT:
-		i = app_target(a, ROLE_USER);
-		if (i < 0) {
-			app_set_status(a, false, "no message of yours to edit");
-			break;
-		}
-		editor_set(&a->input, a->st.msgs[i].content.data ?
-			   a->st.msgs[i].content.data : "",
-			   a->st.msgs[i].content.len);
-		a->editing = true;
-		snprintf(a->edit_parent, sizeof(a->edit_parent), "%s",
-			 a->st.msgs[i].parent_id);
-		a->focus = FOCUS_INPUT;
-		break;
-	case ACT_BRANCH_PREV:
-	case ACT_BRANCH_NEXT:
-		if (app_need_conv(a))
-			app_branch(a, act == ACT_BRANCH_PREV ? -1 : 1);
-		break;
-	case ACT_COPY_ANSWER:
-		i = app_target(a, a->focus == FOCUS_MSGS ? -1 :
-			       ROLE_ASSISTANT);
-		if (i < 0) {
-			app_set_status(a, false, "nothing to copy");
-			break;
-		}
-		app_copy(a, a->st.msgs[i].content.data ?
-			 a->st.msgs[i].content.data : "",
-			 a->st.msgs[i].content.len, "the message");
-		break;
-	case ACT_COPY_CODE: {
-		long k = app_target(a, -1), tries;
-		struct msg *m = NULL;
-
-		/* the selected message, else the newest with code; only a
-		 * message with a fence in it is laid out to find out */
-		for (tries = 0; k >= 0; k--, tries++) {
-			m = &a->st.msgs[k];
-			if (app_has_fence(m))
-				view_msg_rows(m, a->pane_width > 12 ?
-					      a->pane_width - 2 : 10);
-			if (app_has_fence(m) && m->doc.nblocks)
-				break;
-			if (a->focus == FOCUS_MSGS && tries == 0)
-				break;
-		}
-		if (k < 0 || !app_has_fence(m) || !m->doc.nblocks) {
-			app_set_status(a, false, "no code block to copy");
-			break;
-		}
-		/* Ctrl-B again: the next block of the same message */
-		if (strcmp(a->code_msg, m->id) != 0 ||
-		    (size_t)a->code_idx >= m->doc.nblocks)
-			a->code_idx = 0;
-		snprintf(a->code_msg, sizeof(a->code_msg), "%s", m->id);
-		app_copy(a, m->doc.blocks[a->code_idx].code,
-			 m->doc.blocks[a->code_idx].code_len, "a code block");
-		a->code_idx++;
-		break;
-	}
-	case ACT_MODEL:
-		rest_submit(&a->rest, RQ_MODELS, "GET", "/v1/models", NULL,
-			    NULL);
-		app_set_status(a, false, "loading the models");
-		break;
-	case ACT_SYSTEM:
-		app_overlay(a, OV_SYSTEM, "system prompt", a->st.open ?
-			    a->st.cur.system_prompt : a->new_system);
-		break;
-	case ACT_SCROLL_UP:
-		view_scroll(a, -(a->pane_rows > 2 ? a->pane_rows - 2 : 1));
-		break;
-	case ACT_SCROLL_DOWN:
-		view_scroll(a, a->pane_rows > 2 ? a->pane_rows - 2 : 1);
-		break;
-	case ACT_TOP:
-		a->follow = false;
-		a->top_msg = 0;
-		a->top_row = 0;
-		if (a->focus == FOCUS_MSGS && a->st.nmsgs)
-			a->sel_msg = 0;
-		a->keep_top[0] = '\0';
-		if (state_partial(&a->st)) {
-			a->want_top = true;
-			a->older_failed = false;
-			app_set_status(a, false, "loading the earlier "
-				       "messages\xe2\x80\xa6");
-		}
-		break;
-	case ACT_BOTTOM:
-		a->want_top = false;
-		a->keep_top[0] = '\0';
-		a->follow = true;
-		if (a->focus == FOCUS_MSGS && a->st.nmsgs)
-			a->sel_msg = (long)a->st.nmsgs - 1;
-		break;
-	case ACT_FOCUS:
-		a->focus = a->focus == FOCUS_INPUT ? FOCUS_MSGS :
-			   a->focus == FOCUS_MSGS && a->show_list ?
-			   FOCUS_LIST : FOCUS_INPUT;
-		if (a->focus == FOCUS_MSGS && a->sel_msg < 0 && a->st.nmsgs)
-			a->sel_msg = (long)a->st.nmsgs - 1;
-		if (a->focus == FOCUS_LIST && a->list_sel < 0 &&
-		    a->st.nconvs)
-			a->list_sel = 0;
-		break;
-	case ACT_TOGGLE_LIST:
-		a->show_list = !a->show_list;
-		if (!a->show_list && a->focus == FOCUS_LIST)
-			a->focus = FOCUS_INPUT;
-		break;
-	case ACT_REDRAW:
-		clearok(stdscr, TRUE);
-		ui_ws_kick(&a->ws);
-		app_list(a);
-		if (a->st.open)
-			app_open(a, a->st.cur.id);
-		break;
-	case ACT_SEND:
-		app_send(a);
-		break;
-	case ACT_NEWLINE:
-		editor_insert(&a->input, "\n", 1);
-		break;
-	case ACT_LOGOUT:
-		app_logout(a);
-		break;
-	}
 	a->dirty = true;
 }
 
@@ -915,7 +564,7 @@ static void app_overlay_key(struct app *a, int key, bool code)
 			if (a->ov_sel < 0 || (size_t)a->ov_sel >= n)
 				return;
 			if (ov == OV_PALETTE) {
-				app_action(a, (enum action)ids[a->ov_sel]);
+				actions_run(a, (enum action)ids[a->ov_sel]);
 				return;
 			}
 			if (!a->st.open) {
@@ -1158,7 +807,7 @@ static void app_key(struct app *a, int key, bool code)
 	act = code || key < 128 ? ui_key_lookup(key, a->focus, empty) :
 				  ACT_NONE;
 	if (act != ACT_NONE) {
-		app_action(a, act);
+		actions_run(a, act);
 		return;
 	}
 	if (a->focus != FOCUS_INPUT) {

@@ -1,8 +1,8 @@
 /*
- * app.h - the UI thread's state and its modules: app.c (input, actions,
- * events), view.c (painting), term.c (the terminal: setup, colours,
- * restore on exit and on fatal signals).  Everything here belongs to the
- * UI thread.
+ * app.h - the UI thread's state and its modules: app.c (input, events),
+ * actions.c (what each command does), view.c (painting), term.c (the
+ * terminal: setup, colours, restore on exit and on fatal signals).
+ * Everything here belongs to the UI thread.
  */
 #ifndef CHAT_TUI_APP_H
 #define CHAT_TUI_APP_H
@@ -141,6 +141,28 @@ void app_set_status(struct app *a, bool error, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 /* Monotonic microseconds, for the trace's timings. */
 int64_t app_now_us(void);
+
+/* ---- app.c, for actions.c ---- */
+void app_list(struct app *a);
+/* Opens conversation id, or reloads the open one. */
+void app_open(struct app *a, const char *id);
+/* PATCHes conversation id with body (taken over). */
+void app_patch(struct app *a, enum rq_kind kind, const char *id,
+	       cJSON *body);
+/* Sends what the input holds (a new message or an edit). */
+void app_send(struct app *a);
+/* A frame {type, conversation_id, key: id, ref} on the WebSocket. */
+int app_ws_frame(struct app *a, const char *type, const char *cid,
+		 const char *key, const char *id);
+void app_overlay(struct app *a, enum overlay ov, const char *title,
+		 const char *text);
+void pend_clear(struct pending *p);
+
+/* ---- actions.c ---- */
+/* Does what act means (nothing for ACT_NONE) and asks for a repaint. */
+void actions_run(struct app *a, enum action act);
+/* True when act has a function (every action but ACT_NONE should). */
+bool actions_defined(enum action act);
 
 /* ---- view.c ---- */
 void view_paint(struct app *a);

@@ -1,5 +1,6 @@
-/* test-tui-keys.c - chatui's key table (tui/keys.c), fuzzy match, OSC 52
- * encoding (tui/osc52.c) and the reconnect backoff (tui/ws.c). */
+/* test-tui-keys.c - chatui's key table (tui/keys.c) and action table
+ * (tui/actions.c), fuzzy match, OSC 52 encoding (tui/osc52.c) and the
+ * reconnect backoff (tui/ws.c). */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -13,6 +14,9 @@
 #include <curses.h>
 
 #include "../../tui/chatui.h"
+
+/* from tui/app.h, which needs the whole UI */
+bool actions_defined(enum action act);
 
 static void test_tui_keys__lookup(void **state)
 {
@@ -67,6 +71,9 @@ static void test_tui_keys__every_action_reachable(void **state)
 		assert_int_equal(ui_key_actions[i].id, i);
 		assert_true(ui_key_actions[i].name[0]);
 		assert_true(ui_key_actions[i].help[0]);
+		if (!actions_defined((enum action)i))
+			fail_msg("action '%s' has no function in actions.c",
+				 ui_key_actions[i].name);
 		ui_key_labels_of((enum action)i, keys, sizeof(keys));
 		if (!keys[0] && !ui_key_actions[i].palette)
 			fail_msg("action '%s' has neither a key nor a "

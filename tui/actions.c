@@ -1,0 +1,470 @@
+/*
+ * actions.c - what chatui's commands do: one small function per action,
+ * in a table indexed by enum action (htop's Action.c), beside the table
+ * of names, help lines and keys in keys.c.  A key, the palette and the
+ * help all lead here through actions_run; app.c keeps the poll loop,
+ * focus routing and repaint pacing.
+ *
+ * Everything here runs on the UI thread.
+ */
+#include "app.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "err.h"
+#include "util.h"
+#include "banned.h"
+
+/* ---- what several actions share ---- */
+
+/* A fenced code block may be in m (``` or ~~~ somewhere). */
+static bool app_has_fence(const struct msg *m)
+{
+	const char *s = m->content.data;
+
+	return s && (memmem(s, m->content.len, "```", 3) ||
+		     memmem(s, m->content.len, "~~~", 3));
+}
+
+/* The message an action is about: the selection in the message pane,
+ * else the last one with that role. */
+static long app_target(struct app *a, int role)
+{
+	if (a->focus == FOCUS_MSGS && a->sel_msg >= 0 &&
+	    (size_t)a->sel_msg < a->st.nmsgs &&
+	    (role < 0 || a->st.msgs[a->sel_msg].role == (enum ui_msg_role)role))
+		return a->sel_msg;
+	if (role < 0)
+		return a->st.nmsgs ? (long)a->st.nmsgs - 1 : -1;
+	return state_last_role(&a->st, (enum ui_msg_role)role);
+}
+
+static void app_copy(struct app *a, const char *s, size_t len,
+		     const char *what)
+{
+	struct buf b;
+
+	buf_init(&b, 16u * 1024 * 1024);
+	if (osc52_encode(s, len, false, &b) == 0) {
+		term_write_raw(b.data, b.len);
+		app_set_status(a, false, "copied %s (%zu bytes) to the "
+			       "clipboard", what, len);
+	} else {
+		app_set_status(a, true, "too large to copy");
+	}
+	buf_release(&b);
+}
+
+static void app_branch(struct app *a, int dir)
+{
+	long i = a->focus == FOCUS_MSGS && a->sel_msg >= 0 ? a->sel_msg :
+		 state_last_role(&a->st, ROLE_ASSISTANT);
+	struct msg *m;
+	size_t k, pos = 0;
+	cJSON *body;
+
+	if (i < 0 || (size_t)i >= a->st.nmsgs) {
+		app_set_status(a, false, "no message to switch branch of");
+		return;
+	}
+	m = &a->st.msgs[i];
+	for (k = 0; k < m->nsiblings; k++)
+		if (strcmp(m->siblings[k], m->id) == 0)
+			pos = k;
+	if (m->nsiblings < 2 || (dir < 0 && pos == 0) ||
+	    (dir > 0 && pos + 1 >= m->nsiblings)) {
+		app_set_status(a, false, "no %s branch",
+			       dir < 0 ? "previous" : "next");
+		return;
+	}
+	body = cJSON_CreateObject();
+	if (!body)
+		return;
+	cJSON_AddStringToObject(body, "current_leaf_id",
+				m->siblings[(long)pos + dir]);
+	a->keep_top[0] = '\0';
+	snprintf(a->keep_sel, sizeof(a->keep_sel), "%s",
+		 a->sel_msg >= 0 ? m->siblings[(long)pos + dir] : "");
+	app_patch(a, RQ_BRANCH, a->st.cur.id, body);
+	app_set_status(a, false, "branch %zu/%zu", pos + 1 + (dir > 0 ? 1 : 0)
+		       - (dir < 0 ? 1 : 0), m->nsiblings);
+}
+
+static bool app_need_conv(struct app *a)
+{
+	if (a->st.open)
+		return true;
+	app_set_status(a, false, "no conversation is open");
+	return false;
+}
+
+/* Log out: the socket closes first (a new one stays idle until a login
+ * kicks it, so it never reconnects with the old token), the REST worker
+ * revokes the session and removes the credentials file (after the calls
+ * queued before it), and what the login showed is dropped. */
+static void app_logout(struct app *a)
+{
+	ui_ws_stop(&a->ws);
+	ui_auth_forget(&a->auth);
+	a->ws_state = WS_IDLE;
+	a->ws_was_open = false;
+	if (ui_ws_start(&a->ws, &a->auth, &a->evq) < 0)
+		app_set_status(a, true, "cannot start the connection thread");
+	rest_submit(&a->rest, RQ_LOGOUT, "POST", "", NULL, NULL);
+	pend_clear(&a->pend);
+	state_release(&a->st);
+	state_init(&a->st);
+	a->older_seq = 0;
+	a->sel_msg = -1;
+	a->list_sel = -1;
+	a->top_msg = 0;
+	a->top_row = 0;
+	a->follow = true;
+	a->filter[0] = '\0';
+	a->focus = FOCUS_INPUT;
+	a->login = true;
+	a->logged_in = false;
+	a->login_busy = false;
+	snprintf(a->login_msg, sizeof(a->login_msg), "logging out");
+}
+
+/* ---- the actions ---- */
+
+static void act_help(struct app *a)
+{
+	a->ov = OV_HELP;
+	a->help_top = 0;
+}
+
+static void act_palette(struct app *a)
+{
+	app_overlay(a, OV_PALETTE, "commands", NULL);
+}
+
+static void act_quit(struct app *a)
+{
+	a->quit = true;
+}
+
+static void act_new(struct app *a)
+{
+	state_close(&a->st);
+	a->want_top = false;
+	a->loading = false;
+	a->editing = false;
+	a->focus = FOCUS_INPUT;
+	a->sel_msg = -1;
+	a->open_seq = 0;
+	app_set_status(a, false, "new conversation: type the first "
+		       "message");
+}
+
+static void act_switch(struct app *a)
+{
+	a->show_list = true;
+	a->focus = FOCUS_LIST;
+	if (a->list_sel < 0 && a->st.nconvs)
+		a->list_sel = 0;
+}
+
+static void act_search(struct app *a)
+{
+	app_overlay(a, OV_PROMPT, "search conversations", a->search);
+	a->prompt_for = PR_SEARCH;
+}
+
+static void act_rename(struct app *a)
+{
+	if (!app_need_conv(a))
+		return;
+	app_overlay(a, OV_PROMPT, "rename", a->st.cur.title);
+	a->prompt_for = PR_RENAME;
+}
+
+static void act_delete(struct app *a)
+{
+	if (a->focus == FOCUS_LIST && a->list_sel >= 0 &&
+	    (size_t)a->list_sel < a->st.nconvs &&
+	    (!a->st.open || strcmp(a->st.cur.id,
+				   a->st.convs[a->list_sel].id))) {
+		app_open(a, a->st.convs[a->list_sel].id);
+	} else if (!app_need_conv(a)) {
+		return;
+	}
+	app_overlay(a, OV_CONFIRM, "delete this conversation?", NULL);
+	a->prompt_for = PR_DELETE;
+}
+
+static void act_archive(struct app *a)
+{
+	cJSON *body;
+
+	if (!app_need_conv(a))
+		return;
+	body = cJSON_CreateObject();
+	if (body)
+		cJSON_AddBoolToObject(body, "archived",
+				      !a->st.cur.archived);
+	app_patch(a, RQ_PATCH, a->st.cur.id, body);
+	app_set_status(a, false, a->st.cur.archived ? "unarchived" :
+		       "archived");
+}
+
+static void act_show_archived(struct app *a)
+{
+	a->show_archived = !a->show_archived;
+	a->show_list = true;
+	app_list(a);
+}
+
+static void act_stop(struct app *a)
+{
+	if (a->st.streaming_id[0] && a->st.open) {
+		if (app_ws_frame(a, "stop", a->st.cur.id, NULL,
+				 NULL) < 0) {
+			char path[256];
+
+			snprintf(path, sizeof(path),
+				 "/v1/conversations/%s/stop",
+				 a->st.cur.id);
+			rest_submit(&a->rest, RQ_STOP, "POST", path,
+				    NULL, a->st.cur.id);
+		}
+		app_set_status(a, false, "stopping");
+	} else if (a->focus != FOCUS_INPUT) {
+		a->focus = FOCUS_INPUT;
+	} else if (a->editing) {
+		a->editing = false;
+		editor_clear(&a->input);
+		app_set_status(a, false, "edit cancelled");
+	}
+}
+
+static void act_regenerate(struct app *a)
+{
+	long i;
+
+	if (!app_need_conv(a))
+		return;
+	i = app_target(a, ROLE_ASSISTANT);
+	if (i < 0)
+		i = app_target(a, ROLE_USER);
+	if (i < 0)
+		return;
+	if (app_ws_frame(a, "regenerate", a->st.cur.id, "message_id",
+			 a->st.msgs[i].id) < 0)
+		app_set_status(a, true, "not connected");
+	else
+		a->follow = true;
+}
+
+static void act_edit(struct app *a)
+{
+	long i = app_target(a, ROLE_USER);
+
+	if (i < 0) {
+		app_set_status(a, false, "no message of yours to edit");
+		return;
+	}
+	editor_set(&a->input, a->st.msgs[i].content.data ?
+		   a->st.msgs[i].content.data : "",
+		   a->st.msgs[i].content.len);
+	a->editing = true;
+	snprintf(a->edit_parent, sizeof(a->edit_parent), "%s",
+		 a->st.msgs[i].parent_id);
+	a->focus = FOCUS_INPUT;
+}
+
+static void act_branch_prev(struct app *a)
+{
+	if (app_need_conv(a))
+		app_branch(a, -1);
+}
+
+static void act_branch_next(struct app *a)
+{
+	if (app_need_conv(a))
+		app_branch(a, 1);
+}
+
+static void act_copy_answer(struct app *a)
+{
+	long i = app_target(a, a->focus == FOCUS_MSGS ? -1 :
+			    ROLE_ASSISTANT);
+
+	if (i < 0) {
+		app_set_status(a, false, "nothing to copy");
+		return;
+	}
+	app_copy(a, a->st.msgs[i].content.data ?
+		 a->st.msgs[i].content.data : "",
+		 a->st.msgs[i].content.len, "the message");
+}
+
+static void act_copy_code(struct app *a)
+{
+	long k = app_target(a, -1), tries;
+	struct msg *m = NULL;
+
+	/* the selected message, else the newest with code; only a
+	 * message with a fence in it is laid out to find out */
+	for (tries = 0; k >= 0; k--, tries++) {
+		m = &a->st.msgs[k];
+		if (app_has_fence(m))
+			view_msg_rows(m, a->pane_width > 12 ?
+				      a->pane_width - 2 : 10);
+		if (app_has_fence(m) && m->doc.nblocks)
+			break;
+		if (a->focus == FOCUS_MSGS && tries == 0)
+			break;
+	}
+	if (k < 0 || !app_has_fence(m) || !m->doc.nblocks) {
+		app_set_status(a, false, "no code block to copy");
+		return;
+	}
+	/* Ctrl-B again: the next block of the same message */
+	if (strcmp(a->code_msg, m->id) != 0 ||
+	    (size_t)a->code_idx >= m->doc.nblocks)
+		a->code_idx = 0;
+	snprintf(a->code_msg, sizeof(a->code_msg), "%s", m->id);
+	app_copy(a, m->doc.blocks[a->code_idx].code,
+		 m->doc.blocks[a->code_idx].code_len, "a code block");
+	a->code_idx++;
+}
+
+static void act_model(struct app *a)
+{
+	rest_submit(&a->rest, RQ_MODELS, "GET", "/v1/models", NULL, NULL);
+	app_set_status(a, false, "loading the models");
+}
+
+static void act_system(struct app *a)
+{
+	app_overlay(a, OV_SYSTEM, "system prompt", a->st.open ?
+		    a->st.cur.system_prompt : a->new_system);
+}
+
+static void act_scroll_up(struct app *a)
+{
+	view_scroll(a, -(a->pane_rows > 2 ? a->pane_rows - 2 : 1));
+}
+
+static void act_scroll_down(struct app *a)
+{
+	view_scroll(a, a->pane_rows > 2 ? a->pane_rows - 2 : 1);
+}
+
+static void act_top(struct app *a)
+{
+	a->follow = false;
+	a->top_msg = 0;
+	a->top_row = 0;
+	if (a->focus == FOCUS_MSGS && a->st.nmsgs)
+		a->sel_msg = 0;
+	a->keep_top[0] = '\0';
+	if (state_partial(&a->st)) {
+		a->want_top = true;
+		a->older_failed = false;
+		app_set_status(a, false, "loading the earlier "
+			       "messages\xe2\x80\xa6");
+	}
+}
+
+static void act_bottom(struct app *a)
+{
+	a->want_top = false;
+	a->keep_top[0] = '\0';
+	a->follow = true;
+	if (a->focus == FOCUS_MSGS && a->st.nmsgs)
+		a->sel_msg = (long)a->st.nmsgs - 1;
+}
+
+static void act_focus(struct app *a)
+{
+	a->focus = a->focus == FOCUS_INPUT ? FOCUS_MSGS :
+		   a->focus == FOCUS_MSGS && a->show_list ?
+		   FOCUS_LIST : FOCUS_INPUT;
+	if (a->focus == FOCUS_MSGS && a->sel_msg < 0 && a->st.nmsgs)
+		a->sel_msg = (long)a->st.nmsgs - 1;
+	if (a->focus == FOCUS_LIST && a->list_sel < 0 &&
+	    a->st.nconvs)
+		a->list_sel = 0;
+}
+
+static void act_toggle_list(struct app *a)
+{
+	a->show_list = !a->show_list;
+	if (!a->show_list && a->focus == FOCUS_LIST)
+		a->focus = FOCUS_INPUT;
+}
+
+static void act_redraw(struct app *a)
+{
+	clearok(stdscr, TRUE);
+	ui_ws_kick(&a->ws);
+	app_list(a);
+	if (a->st.open)
+		app_open(a, a->st.cur.id);
+}
+
+static void act_send(struct app *a)
+{
+	app_send(a);
+}
+
+static void act_newline(struct app *a)
+{
+	editor_insert(&a->input, "\n", 1);
+}
+
+static void act_logout(struct app *a)
+{
+	app_logout(a);
+}
+
+/* What each action does; its name, help and keys are in keys.c's
+ * tables under the same index. */
+static void (*const actions[ACT_COUNT])(struct app *a) = {
+	[ACT_HELP] = act_help,
+	[ACT_PALETTE] = act_palette,
+	[ACT_QUIT] = act_quit,
+	[ACT_NEW] = act_new,
+	[ACT_SWITCH] = act_switch,
+	[ACT_SEARCH] = act_search,
+	[ACT_RENAME] = act_rename,
+	[ACT_DELETE] = act_delete,
+	[ACT_ARCHIVE] = act_archive,
+	[ACT_SHOW_ARCHIVED] = act_show_archived,
+	[ACT_STOP] = act_stop,
+	[ACT_REGENERATE] = act_regenerate,
+	[ACT_EDIT] = act_edit,
+	[ACT_BRANCH_PREV] = act_branch_prev,
+	[ACT_BRANCH_NEXT] = act_branch_next,
+	[ACT_COPY_ANSWER] = act_copy_answer,
+	[ACT_COPY_CODE] = act_copy_code,
+	[ACT_MODEL] = act_model,
+	[ACT_SYSTEM] = act_system,
+	[ACT_SCROLL_UP] = act_scroll_up,
+	[ACT_SCROLL_DOWN] = act_scroll_down,
+	[ACT_TOP] = act_top,
+	[ACT_BOTTOM] = act_bottom,
+	[ACT_FOCUS] = act_focus,
+	[ACT_TOGGLE_LIST] = act_toggle_list,
+	[ACT_REDRAW] = act_redraw,
+	[ACT_SEND] = act_send,
+	[ACT_NEWLINE] = act_newline,
+	[ACT_LOGOUT] = act_logout,
+};
+
+bool actions_defined(enum action act)
+{
+	return act > ACT_NONE && act < ACT_COUNT && actions[act];
+}
+
+void actions_run(struct app *a, enum action act)
+{
+	if (actions_defined(act))
+		actions[act](a);
+	a->dirty = true;
+}
