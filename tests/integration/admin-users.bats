@@ -3,9 +3,19 @@
 # admins only, cursor pages newest first, role and disabled changes, the
 # last enabled admin kept, and bad requests that change nothing.
 
+# The accounts every test uses, registered once here so that each test can
+# also run alone (bats -f): root first (the first account is the admin),
+# then the others; their ids go to a file that setup reads.
 setup_file() {
+	local u
 	load test_helper
 	start_stack
+	register_user root
+	echo "root_id=$user_id" >"$BATS_FILE_TMPDIR/ids"
+	for u in alice bob carol dave erin; do
+		register_user "$u"
+		echo "${u}_id=$user_id" >>"$BATS_FILE_TMPDIR/ids"
+	done
 }
 
 teardown_file() {
@@ -15,8 +25,7 @@ teardown_file() {
 
 setup() {
 	load test_helper
-	[[ -s $BATS_FILE_TMPDIR/ids ]] && source "$BATS_FILE_TMPDIR/ids"
-	true
+	source "$BATS_FILE_TMPDIR/ids"
 }
 
 stored_users() {
@@ -72,16 +81,6 @@ token_revoked() {
 root_token() {
 	login_user root >/dev/null
 	echo "$access_token"
-}
-
-@test "the accounts for these tests register" {
-	local u
-	register_user root
-	echo "root_id=$user_id" >"$BATS_FILE_TMPDIR/ids"
-	for u in alice bob carol dave erin; do
-		register_user "$u"
-		echo "${u}_id=$user_id" >>"$BATS_FILE_TMPDIR/ids"
-	done
 }
 
 @test "an admin lists every user, newest first" {
