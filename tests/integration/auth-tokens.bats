@@ -5,9 +5,15 @@
 # a token signed with userd's own key (read from its store) must pass, so
 # the refusals are known to come from what each case changes.
 
+# The accounts, registered once here so that each test can also run alone
+# (bats -f): root (the admin), then alice, whose ids setup reads.
 setup_file() {
 	load test_helper
 	start_stack
+	register_user root
+	new_user alice
+	echo "alice_id=$user_id" >"$BATS_FILE_TMPDIR/ids"
+	echo "alice_sid=$session_id" >>"$BATS_FILE_TMPDIR/ids"
 }
 
 teardown_file() {
@@ -17,6 +23,7 @@ teardown_file() {
 
 setup() {
 	load test_helper
+	source "$BATS_FILE_TMPDIR/ids"
 }
 
 b64url() {
@@ -89,13 +96,6 @@ expect_refused() {
 	[[ $(stored_users) == "$before" ]] || false
 }
 
-@test "the accounts for these tests register" {
-	register_user root
-	new_user alice
-	echo "alice_id=$user_id" >"$BATS_FILE_TMPDIR/ids"
-	echo "alice_sid=$session_id" >>"$BATS_FILE_TMPDIR/ids"
-}
-
 @test "the JWKS lists userd's Ed25519 public keys" {
 	local kid
 	kid=$(real_key)
@@ -110,7 +110,6 @@ expect_refused() {
 
 @test "a token signed here with userd's key is accepted" {
 	local kid
-	source "$BATS_FILE_TMPDIR/ids"
 	kid=$(real_key)
 	api GET /v1/users/me "" "$(sign "$(eddsa_header "$kid")" "$(claims user 600)" "$BATS_TEST_TMPDIR/real.pem")"
 	expect_status 200
@@ -132,13 +131,11 @@ expect_refused() {
 }
 
 @test "an expired token is refused with token_expired" {
-	source "$BATS_FILE_TMPDIR/ids"
 	expect_refused "$(sign "$(eddsa_header "$(real_key)")" "$(claims user -60)" "$BATS_TEST_TMPDIR/real.pem")" token_expired
 }
 
 @test "a token signed with another key is refused" {
 	local kid
-	source "$BATS_FILE_TMPDIR/ids"
 	kid=$(real_key)
 	other_key
 	expect_refused "$(sign "$(eddsa_header "$kid")" "$(claims admin 600)" "$BATS_TEST_TMPDIR/other.pem")" invalid_token
@@ -147,7 +144,6 @@ expect_refused() {
 
 @test "an unsigned token (alg none) is refused" {
 	local kid h p
-	source "$BATS_FILE_TMPDIR/ids"
 	kid=$(real_key)
 	h=$(jq -nc --arg kid "$kid" '{alg: "none", typ: "JWT", kid: $kid}' | tr -d '\n' | b64url)
 	p=$(claims admin 600 | tr -d '\n' | b64url)
@@ -159,7 +155,6 @@ expect_refused() {
 
 @test "an HMAC token keyed with the public key is refused" {
 	local kid x h p s
-	source "$BATS_FILE_TMPDIR/ids"
 	kid=$(real_key)
 	api GET /.well-known/jwks.json
 	x=$(jq -r '.keys[0].x' <<<"$body")
@@ -171,7 +166,6 @@ expect_refused() {
 
 @test "a tampered payload is refused" {
 	local parts p
-	source "$BATS_FILE_TMPDIR/ids"
 	login_user alice password-alice
 	IFS=. read -ra parts <<<"$access_token"
 	p=$(b64url_decode "${parts[1]}" | jq -c '.role = "admin"' | tr -d '\n' | b64url)
@@ -182,7 +176,6 @@ expect_refused() {
 }
 
 @test "a token of another type is refused" {
-	source "$BATS_FILE_TMPDIR/ids"
 	expect_refused "$(sign "$(eddsa_header "$(real_key)")" "$(claims user 600 refresh)" "$BATS_TEST_TMPDIR/real.pem")" invalid_token
 }
 
@@ -195,7 +188,6 @@ expect_refused() {
 
 @test "identity headers sent by a client are ignored" {
 	local before
-	source "$BATS_FILE_TMPDIR/ids"
 	before=$(stored_users)
 	api_args=(-H "X-Chat-User-Id: $alice_id" -H 'X-Chat-Role: admin' -H 'X-Chat-Internal: guess')
 	api GET /v1/admin/users
