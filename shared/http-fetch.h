@@ -13,7 +13,8 @@
 #include "http-client.h"
 
 /* True when req can go through http_fetch_plain: no unix_socket and a URL
- * of the form http://<IPv4 | localhost>[:port][/...] (no user info). */
+ * of the form http://<IPv4 | localhost>[:port][/...][?...] in url.h's
+ * grammar (no user info), the URLs http_loop_can takes too. */
 bool http_fetch_plain_can(const struct http_request *req);
 
 /* http_fetch for a request http_fetch_plain_can accepts; same contract:

@@ -1,6 +1,6 @@
 /*
  * http-loop.h - an HTTP/1.1 client on the server's loop thread for
- * http://<IPv4|localhost>:<port> URLs.
+ * http://<IPv4|localhost>[:port] URLs.
  *
  * The loop-thread sibling of http-client.h, for calls to servers next
  * door (the stack's daemons, a local LLM server): no thread hand-off,
@@ -27,7 +27,8 @@ int http_loop_new(struct http_server *srv, struct http_loop **out);
  * frees. */
 void http_loop_free(struct http_loop *l);
 
-/* True when url is http://<IPv4 address | localhost>:<port>[/...]. */
+/* True when url is http://<IPv4 address | localhost>[:port][/...][?...]
+ * in url.h's grammar: the URLs http_fetch_plain_can takes too. */
 bool http_loop_can(const char *url);
 
 /* Loop thread.  Like http_client_start: everything in req is copied,
