@@ -3,9 +3,14 @@
 # preferences, set, kept and cleared; every bad request leaves the stored
 # profile exactly as it was.
 
+# The accounts, registered once here so that each test can also run alone
+# (bats -f): root (the admin), then alice, whose token setup reads.
 setup_file() {
 	load test_helper
 	start_stack
+	register_user root
+	new_user alice
+	echo "$access_token" >"$BATS_FILE_TMPDIR/token"
 }
 
 teardown_file() {
@@ -15,8 +20,7 @@ teardown_file() {
 
 setup() {
 	load test_helper
-	[[ -s $BATS_FILE_TMPDIR/token ]] && token=$(<"$BATS_FILE_TMPDIR/token")
-	true
+	token=$(<"$BATS_FILE_TMPDIR/token")
 }
 
 # me: GET /v1/users/me as alice into $body.
@@ -50,12 +54,6 @@ expect_refused() {
 	[[ $(db_query userd "SELECT * FROM users ORDER BY id") == "$stored" ]] || false
 }
 
-@test "the accounts for these tests register" {
-	register_user root
-	new_user alice
-	echo "$access_token" >"$BATS_FILE_TMPDIR/token"
-}
-
 @test "GET /v1/users/me answers the caller's account" {
 	me
 	[[ $(jq -c 'del(.id, .created_at, .updated_at)' <<<"$body") == '{"username":"alice","role":"user","disabled":false,"display_name":null,"preferences":{"default_model":null,"system_prompt":null,"theme":null}}' ]] || false
@@ -79,6 +77,9 @@ expect_refused() {
 }
 
 @test "absent fields are kept and null clears" {
+	# the profile as the test above sets it (again, when it ran)
+	patch '{"display_name":"Alice A.","preferences":{"default_model":"echo","system_prompt":"Answer briefly.","theme":"dark"}}'
+	expect_status 200
 	patch '{"preferences":{"theme":"light"}}'
 	expect_status 200
 	[[ $(jq -c '{display_name, preferences}' <<<"$body") == '{"display_name":"Alice A.","preferences":{"default_model":"echo","system_prompt":"Answer briefly.","theme":"light"}}' ]] || false
