@@ -16,9 +16,10 @@
 # (their dependency chains cost ~4 MiB of RSS in every process at exec).
 # shared/db-pg.c becomes $(BIN)/chat-pg.so and shared/http-curl.c
 # $(BIN)/chat-curl.so, loaded with dlopen when a daemon needs them
-# (shared/module.c).  They call back into libchat: every program that may
-# load them is linked with $(B)/modules.flags, which forces in and exports
-# exactly the libchat symbols the modules use.
+# (shared/module.c).  They call back into libchat only through the table
+# of functions module_load hands them (struct module_host, module.h), so
+# programs export nothing for them; a module is linked with -z defs, so a
+# call past the table fails its link, not its dlopen.
 
 CC      ?= gcc
 PREFIX  ?= /usr/local
@@ -67,7 +68,6 @@ MOD_curl_LIBS := $(shell pkg-config --libs libcurl 2>/dev/null)
 MOD_NAMES := pg curl
 MODULES   := $(MOD_NAMES:%=$(BIN)/chat-%.so)
 MOD_SRC   := $(foreach m,$(MOD_NAMES),$(MOD_$(m)_SRC))
-MOD_FLAGS := $(B)/modules.flags
 
 LIB_SRC  := $(filter-out $(MOD_SRC),$(wildcard shared/*.c))
 LIB_OBJ  := $(LIB_SRC:%.c=$(B)/%.o)
@@ -113,29 +113,19 @@ $(foreach m,$(MOD_NAMES),$(eval $(BIN)/chat-$(m).so: $(MOD_$(m)_SRC:%.c=$(B)/pic
 $(MODULES):
 	@mkdir -p $(BIN)
 	@$(if $(Q),echo '  LINK    $@')
-	$(Q)$(CC) $(CFLAGS_ALL) -shared $(LDFLAGS) -o $@ $^ \
+	$(Q)$(CC) $(CFLAGS_ALL) -shared $(LDFLAGS) $(MOD_DEFS) -o $@ $^ \
 	  $(MOD_$(patsubst $(BIN)/chat-%.so,%,$@)_LIBS)
 
-# -u (link in) and --dynamic-list (export) for every libchat symbol a
-# module leaves undefined; a symbol no program provides makes the
-# module's dlopen fail, which tests/unit/test-module.c checks
-$(MOD_FLAGS): $(MODULES) $(LIB)
-	@$(if $(Q),echo '  GEN     $@')
-	$(Q)nm -g --defined-only --format=posix $(LIB) 2>/dev/null | \
-	  awk 'NF >= 2 && $$2 ~ /^[TDBR]$$/ { print $$1 }' | sort -u > $@.lib
-	$(Q)nm -D --undefined-only --format=posix $(MODULES) | \
-	  awk 'NF >= 2 && $$2 == "U" { print $$1 }' | sort -u > $@.mod
-	$(Q)comm -12 $@.lib $@.mod > $@.syms
-	$(Q){ echo '{'; sed 's/$$/;/' $@.syms; echo '};'; } > $@.dyn
-	$(Q){ sed 's/^/-Wl,-u,/' $@.syms; \
-	  echo '-Wl,--dynamic-list=$(abspath $@.dyn)'; } > $@.tmp
-	$(Q)rm -f $@.lib $@.mod && mv $@.tmp $@
+# every symbol a module uses must come from its own libraries (what it
+# needs of the program goes through struct module_host); the sanitizers'
+# runtime is the program's, so their builds cannot say so at link time
+MOD_DEFS := $(if $(SANITIZE),,-Wl,-z,defs)
 
 .SECONDEXPANSION:
-$(BIN)/%: $$(patsubst %.c,$(B)/%.o,$$(wildcard daemons/$$*/*.c)) $(LIB) $(MOD_FLAGS)
+$(BIN)/%: $$(patsubst %.c,$(B)/%.o,$$(wildcard daemons/$$*/*.c)) $(LIB) | $(MODULES)
 	@mkdir -p $(BIN)
 	@$(if $(Q),echo '  LINK    $@')
-	$(Q)$(CC) $(CFLAGS_ALL) $(LDFLAGS) -o $@ $(filter-out $(MOD_FLAGS),$^) @$(MOD_FLAGS) $(LDLIBS_CORE)
+	$(Q)$(CC) $(CFLAGS_ALL) $(LDFLAGS) -o $@ $^ $(LDLIBS_CORE)
 
 $(BIN)/chatctl: $(CLI_SRC:%.c=$(B)/%.o) $(LIB)
 	@mkdir -p $(BIN)
@@ -164,10 +154,10 @@ $(B)/bench/%: $(B)/bench/%.o $(LIB)
 # points CHAT_MODULE_DIR at $(BIN)).
 unit_word = $(word 2,$(subst -, ,$(1)))
 unit_dir = $(if $(filter tui cli,$(call unit_word,$(1))),$(call unit_word,$(1)),daemons/$(firstword $(filter $(DAEMONS),$(call unit_word,$(1)))))
-$(B)/tests/%: $(B)/tests/unit/%.o $$(patsubst %.c,$(B)/%.o,$$(filter-out %/main.c,$$(wildcard $$(call unit_dir,$$*)/*.c))) $(LIB) $(MOD_FLAGS)
+$(B)/tests/%: $(B)/tests/unit/%.o $$(patsubst %.c,$(B)/%.o,$$(filter-out %/main.c,$$(wildcard $$(call unit_dir,$$*)/*.c))) $(LIB) | $(MODULES)
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo '  LINK    $@')
-	$(Q)$(CC) $(CFLAGS_ALL) $(LDFLAGS) $(UNIT_WRAP) -o $@ $(filter-out $(MOD_FLAGS),$^) @$(MOD_FLAGS) $(LDLIBS_ALL) -lcmocka -lncursesw -lreadline
+	$(Q)$(CC) $(CFLAGS_ALL) $(LDFLAGS) $(UNIT_WRAP) -o $@ $^ $(LDLIBS_ALL) -lcmocka -lncursesw -lreadline
 
 # Allocation-failure tests (tests/unit/alloc-fail.h) link the counting
 # allocator, and --wrap sends their objects' malloc & co to it.

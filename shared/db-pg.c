@@ -24,7 +24,10 @@
 #include "err.h"
 #include "log.h"
 #include "util.h"
+#include "module-ext.h"
 #include "banned.h"
+
+MODULE_EXT_INIT;
 
 #define DB_PG_INT8OID		20	/* pg_type oid of bigint */
 #define DB_PG_PARAMS_STACK	16	/* params kept on the stack */

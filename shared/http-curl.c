@@ -31,7 +31,10 @@
 
 #include "err.h"
 #include "util.h"
+#include "module-ext.h"
 #include "banned.h"
+
+MODULE_EXT_INIT;
 
 #define CLIENT_SWEEP_MS 100		/* keep_going / idle check period */
 #define CLIENT_IDLE_POLL_MS 60000	/* poll timeout with nothing running */

@@ -10,7 +10,8 @@
  * A module is opened RTLD_NOW (a missing symbol fails here, at load, with
  * the loader's message, not later in the middle of a request) and
  * RTLD_LOCAL (its libraries do not leak into the global namespace).  It is
- * never unloaded.
+ * never unloaded.  Before its ops are looked up it is given the program's
+ * table of functions (struct module_host): the only way it calls back.
  */
 #include "module.h"
 
@@ -22,8 +23,31 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "buf.h"
+#include "db-internal.h"
 #include "err.h"
+#include "log.h"
+#include "util.h"
 #include "banned.h"
+
+/* What a module may call in this program (module.h). */
+static const struct module_host module_host = {
+	.version = MODULE_HOST_VERSION,
+	.size = sizeof(struct module_host),
+	.buf_init = buf_init,
+	.buf_release = buf_release,
+	.buf_reset = buf_reset,
+	.buf_append = buf_append,
+	.chat_errf = chat_errf,
+	.log_level_current = &log_level_current,
+	.log_write = log_write,
+	.mono_ms = mono_ms,
+	.util_hex_value = util_hex_value,
+	.db_rows_new = db_rows_new,
+	.db_rows_add = db_rows_add,
+	.db_rows_free = db_rows_free,
+	.db_conn_seterr = db_conn_seterr,
+};
 
 #define MODULE_MAX 8			/* distinct modules in one process */
 #define MODULE_NAME_MAX 31
@@ -84,6 +108,7 @@ static int module_open(struct module *m)
 	char dirs[2][PATH_MAX], path[PATH_MAX + 64], sym[80];
 	char looked[MODULE_ERR_MAX / 2] = "";
 	size_t ndirs, i, used = 0;
+	const struct module_host **host;
 	void *h;
 	const char *why;
 
@@ -109,6 +134,16 @@ static int module_open(struct module *m)
 				  why ? why : "unknown reason");
 			return m->rc = CHAT_EIO;
 		}
+		/* the table first: the ops may call into it at once */
+		host = dlsym(h, "chat_module_host");
+		if (!host) {
+			chat_errf(m->err, sizeof(m->err),
+				  "module '%s' has no 'chat_module_host' "
+				  "(built from another version?)", path);
+			dlclose(h);
+			return m->rc = CHAT_ENOTFOUND;
+		}
+		*host = &module_host;
 		m->ops = dlsym(h, sym);
 		if (!m->ops) {
 			chat_errf(m->err, sizeof(m->err),
