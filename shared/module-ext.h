@@ -13,7 +13,12 @@
 
 #include "module.h"
 
-/* Set by module_load before the module's ops are used. */
+/* Set by module_load before the module's ops are used.  Its symbol
+ * carries the table's version (chat_module_host_v1), so that a module
+ * built for another layout is refused at load, never called through. */
+#define MODULE_HOST_SYM_(v) chat_module_host_v ## v
+#define MODULE_HOST_SYM(v) MODULE_HOST_SYM_(v)
+#define chat_module_host MODULE_HOST_SYM(MODULE_HOST_VERSION)
 extern const struct module_host *chat_module_host;
 
 #define MODULE_EXT_INIT \

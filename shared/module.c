@@ -105,7 +105,7 @@ static size_t module_dirs(char dirs[][PATH_MAX], size_t max)
 /* Finds and opens m's file, fills m->ops or m->err; returns m->rc. */
 static int module_open(struct module *m)
 {
-	char dirs[2][PATH_MAX], path[PATH_MAX + 64], sym[80];
+	char dirs[2][PATH_MAX], path[PATH_MAX + 64], sym[80], host_sym[40];
 	char looked[MODULE_ERR_MAX / 2] = "";
 	size_t ndirs, i, used = 0;
 	const struct module_host **host;
@@ -114,6 +114,8 @@ static int module_open(struct module *m)
 
 	ndirs = module_dirs(dirs, 2);
 	snprintf(sym, sizeof(sym), "chat_module_%s_v%d", m->name, m->version);
+	snprintf(host_sym, sizeof(host_sym), "chat_module_host_v%d",
+		 MODULE_HOST_VERSION);
 	for (i = 0; i < ndirs; i++) {
 		if ((size_t)snprintf(path, sizeof(path), "%s/chat-%s.so",
 				     dirs[i], m->name) >= sizeof(path))
@@ -135,11 +137,11 @@ static int module_open(struct module *m)
 			return m->rc = CHAT_EIO;
 		}
 		/* the table first: the ops may call into it at once */
-		host = dlsym(h, "chat_module_host");
+		host = dlsym(h, host_sym);
 		if (!host) {
 			chat_errf(m->err, sizeof(m->err),
-				  "module '%s' has no 'chat_module_host' "
-				  "(built from another version?)", path);
+				  "module '%s' has no '%s' (built from "
+				  "another version?)", path, host_sym);
 			dlclose(h);
 			return m->rc = CHAT_ENOTFOUND;
 		}

@@ -19,8 +19,8 @@
  * pattern): the program exports nothing, and what a module needs of it
  * is this struct, where a reader can see it.  A module includes
  * module-ext.h last, which turns those calls into calls through the
- * table, and says MODULE_EXT_INIT once; its variable chat_module_host is
- * what module_load fills in.
+ * table, and says MODULE_EXT_INIT once; its variable chat_module_host_v<N>
+ * (N = MODULE_HOST_VERSION) is what module_load fills in.
  */
 #ifndef CHAT_MODULE_H
 #define CHAT_MODULE_H
