@@ -5,9 +5,26 @@
 # managed only from a signed-in session, never with a key; scopes and
 # an expiry, and what userd's /internal/apikeys/verify tells the gateway.
 
+# The accounts and alice's first key ("laptop script"), made once here so
+# that each test can also run alone (bats -f): tokens and ids go to a file
+# that setup reads, the key to another, and the answer that showed the key
+# to a third for the test that checks it.
 setup_file() {
 	load test_helper
 	start_stack
+	register_user root
+	login_user root
+	echo "root_token=$access_token" >"$BATS_FILE_TMPDIR/tokens"
+	new_user alice
+	echo "alice_token=$access_token" >>"$BATS_FILE_TMPDIR/tokens"
+	echo "alice_id=$user_id" >>"$BATS_FILE_TMPDIR/tokens"
+	new_user bob
+	echo "bob_token=$access_token" >>"$BATS_FILE_TMPDIR/tokens"
+	echo "bob_id=$user_id" >>"$BATS_FILE_TMPDIR/tokens"
+	source "$BATS_FILE_TMPDIR/tokens"
+	create "$alice_token" "laptop script"
+	echo "$body" >"$BATS_FILE_TMPDIR/alice_key.json"
+	echo "$key" >"$BATS_FILE_TMPDIR/alice_key"
 }
 
 teardown_file() {
@@ -17,8 +34,7 @@ teardown_file() {
 
 setup() {
 	load test_helper
-	[[ -s $BATS_FILE_TMPDIR/tokens ]] && source "$BATS_FILE_TMPDIR/tokens"
-	true
+	source "$BATS_FILE_TMPDIR/tokens"
 }
 
 # The stored keys (without last_used_at, which use moves).
@@ -39,6 +55,15 @@ create() {
 	expect_status 201 || return 1
 	key=$(jb .key)
 	key_id=$(jb .id)
+}
+
+# second_key: alice's second key ("second"), made by the list test;
+# made here when that test did not run (this one runs alone).
+second_key() {
+	local n
+	n=$(db_query userd "SELECT COUNT(*) FROM api_keys
+		WHERE user_id = '$alice_id' AND name = 'second'") || return 1
+	[[ $n != 0 ]] || create "$alice_token" second
 }
 
 # verify KEY: userd's POST /internal/apikeys/verify as the gateway calls
@@ -68,27 +93,17 @@ expect_refused() {
 	[[ $(stored_keys) == "$before" ]] || false
 }
 
-@test "the accounts for these tests register" {
-	register_user root
-	login_user root
-	echo "root_token=$access_token" >"$BATS_FILE_TMPDIR/tokens"
-	new_user alice
-	echo "alice_token=$access_token" >>"$BATS_FILE_TMPDIR/tokens"
-	echo "alice_id=$user_id" >>"$BATS_FILE_TMPDIR/tokens"
-	new_user bob
-	echo "bob_token=$access_token" >>"$BATS_FILE_TMPDIR/tokens"
-	echo "bob_id=$user_id" >>"$BATS_FILE_TMPDIR/tokens"
-}
-
 @test "a new key is shown once with its id, name and prefix" {
-	create "$alice_token" "laptop script"
+	# the answer to setup_file's POST
+	body=$(<"$BATS_FILE_TMPDIR/alice_key.json")
+	key=$(jb .key)
+	key_id=$(jb .id)
 	[[ $(jq -r 'keys | join(",")' <<<"$body") == created_at,expires_at,id,key,name,prefix,scopes ]] || false
 	[[ $(jq -c '[.scopes, .expires_at]' <<<"$body") == '[["chat","read","admin"],null]' ]] || false
 	[[ $key =~ ^chat_[A-Za-z0-9_-]{43}$ ]] || false
 	[[ $(jb .prefix) == "${key:0:12}" && $(jb .name) == "laptop script" ]] || false
 	[[ $key_id =~ ^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$ ]] || false
 	[[ $(jb .created_at) =~ ^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:.]{12}Z$ ]] || false
-	echo "$key" >"$BATS_FILE_TMPDIR/alice_key"
 }
 
 @test "only the key's SHA-256 is stored" {
@@ -113,6 +128,9 @@ expect_refused() {
 @test "the list shows the caller's live keys without the secret" {
 	local first
 	first=$(<"$BATS_FILE_TMPDIR/alice_key")
+	# used once (as "the key authenticates" does), so last_used_at is set
+	api GET /v1/users/me "" "$first"
+	expect_status 200
 	create "$alice_token" second
 	list "$alice_token"
 	[[ $(jq -c '[.data[].name]' <<<"$body") == '["second","laptop script"]' ]] || false
@@ -128,6 +146,7 @@ expect_refused() {
 
 @test "a revoked key stops working at once and leaves the list" {
 	local before
+	second_key
 	create "$alice_token" short-lived
 	api GET /v1/users/me "" "$key"
 	expect_status 200
@@ -147,6 +166,7 @@ expect_refused() {
 @test "another user's key cannot be revoked and keeps working" {
 	local before key
 	key=$(<"$BATS_FILE_TMPDIR/alice_key")
+	second_key
 	list "$alice_token"
 	before=$(stored_keys)
 	api DELETE "/v1/apikeys/$(jq -r '.data[1].id' <<<"$body")" "" "$bob_token"
@@ -220,6 +240,7 @@ expect_refused() {
 @test "an API key cannot list or revoke keys" {
 	local key before victim
 	key=$(<"$BATS_FILE_TMPDIR/alice_key")
+	second_key
 	api GET /v1/apikeys "" "$key"
 	expect_error 403 interactive_login_required
 	list "$alice_token"
