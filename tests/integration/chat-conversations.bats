@@ -374,6 +374,22 @@ UUID='^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$'
 	[[ $(jq '.data | length' <<<"$body") == 0 ]] || false
 }
 
+@test "limit and cursor are read as every list route reads them (page.c)" {
+	local v
+	for v in limit=%2B5 limit=%205 limit=1.5 limit=99999999999999999999; do
+		api GET "/v1/conversations?$v" "" "$alice_token"
+		expect_error 400 invalid_field
+		[[ $(jb .error.message) == "'limit' must be an integer from 1 to 100" ]] || false
+	done
+	for v in x "$(printf 'abc:def' | base64 | tr '+/' '-_' | tr -d '=')"; do
+		api GET "/v1/conversations?cursor=$v" "" "$alice_token"
+		expect_error 400 invalid_field
+		[[ $(jb .error.message) == "'cursor' is not a cursor this server gave" ]] || false
+	done
+	api GET "/v1/conversations?cursor=" "" "$alice_token"
+	expect_status 200
+}
+
 @test "a cursor of one user shows nothing of another" {
 	need_convs "$carol_token" "$carol_id" carol 45
 	api GET "/v1/conversations?limit=1" "" "$carol_token"
