@@ -194,7 +194,7 @@ expect_refused() {
 }
 
 @test "racing registrations on an empty store make exactly one admin" {
-	local i
+	local i pids=()
 	# a second stack with an empty store
 	stop_stack
 	rm -rf "$CHAT_DATA_DIR"
@@ -203,8 +203,10 @@ expect_refused() {
 		curl -s -o /dev/null -X POST -H 'Content-Type: application/json' \
 			--data "{\"username\":\"race$i\",\"password\":\"password-$i\"}" \
 			"$(base_url)/v1/auth/register" &
+		pids+=($!)
 	done
-	wait
+	# by pid: a bare wait also waits for bats' own timeout sleeper
+	wait "${pids[@]}"
 	run -0 db_query userd "SELECT role, COUNT(*) FROM users GROUP BY role ORDER BY role"
 	[[ $output == $'admin|1\nuser|7' ]] || false
 }
