@@ -102,17 +102,10 @@ EOF
 }
 
 @test "bats-wait: a bare wait is named, waits by pid and comments are not" {
-	put tests/integration/w.bats <<'EOF'
-#!/usr/bin/env bats
-@test "x" {
-	sleep 1 &
-	wait
-	# a bare wait in a comment
-	sleep 1 &
-	wait "$!"
-	true && wait
-}
-EOF
+	# (printf, not a heredoc: bats would take its @test line for a test)
+	printf '%s\n' '#!/usr/bin/env bats' '@test "x" {' '	sleep 1 &' \
+		'	wait' '	# a bare wait in a comment' '	sleep 1 &' \
+		'	wait "$!"' '	true && wait' '}' | put tests/integration/w.bats
 	run -1 "$CHECK" -C "$T" bats-wait
 	expect <<-'OUT'
 	tests/integration/w.bats:4: a bare 'wait' also waits for bats' timeout sleeper: wait for the pids [bats-wait]
