@@ -31,7 +31,7 @@
 #include "banned.h"
 
 /* What a module may call in this program (module.h). */
-static const struct module_host module_host = {
+static const struct module_host module_host_table = {
 	.version = MODULE_HOST_VERSION,
 	.size = sizeof(struct module_host),
 	.buf_init = buf_init,
@@ -145,7 +145,7 @@ static int module_open(struct module *m)
 			dlclose(h);
 			return m->rc = CHAT_ENOTFOUND;
 		}
-		*host = &module_host;
+		*host = &module_host_table;
 		m->ops = dlsym(h, sym);
 		if (!m->ops) {
 			chat_errf(m->err, sizeof(m->err),
@@ -161,6 +161,11 @@ static int module_open(struct module *m)
 		  "CHAT_MODULE_DIR names another directory)", m->name,
 		  used ? looked : "no directory: /proc/self/exe unreadable");
 	return m->rc = CHAT_ENOTFOUND;
+}
+
+const struct module_host *module_host(void)
+{
+	return &module_host_table;
 }
 
 int module_load(const char *name, int version, const void **ops, char *err,

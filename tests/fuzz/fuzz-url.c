@@ -131,9 +131,16 @@ static void check_url(const char *s)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	char *url = fuzz_strndup(data, size);
-	struct http_request req = { .method = "GET", .url = url };
+	struct http_request req = { .method = "GET" };
 	bool loop, fetch;
+	char *url;
+
+	/* db-pg.c is compiled in, not loaded: give it the table
+	 * module_load would */
+	if (!chat_module_host)
+		chat_module_host = module_host();
+	url = fuzz_strndup(data, size);
+	req.url = url;
 
 	check_url(url);
 	loop = http_loop_can(url);
