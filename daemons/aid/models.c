@@ -259,7 +259,8 @@ static int providers_init(struct aid *a, bool detect, bool list,
 		}
 		if (i == AID_PROV_OLLAMA && !p->active && detect) {
 			/* the embedded default: a local Ollama, if it runs */
-			if (discover(a, p, MODELS_PROBE_CONNECT_MS, true) == 0) {
+			if (discover(a, p, MODELS_PROBE_CONNECT_MS,
+				     true) == 0) {
 				p->active = true;
 				log_info("ollama detected on localhost with "
 					 "%zu models", p->ndiscovered);
