@@ -18,10 +18,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "b64url.h"
 #include "err.h"
 #include "json.h"
 #include "log.h"
+#include "page.h"
 #include "utf8.h"
 #include "util.h"
 #include "banned.h"
@@ -30,9 +30,8 @@
 #define CONV_LIMIT_MAX 100
 /* Longest search text, in bytes. */
 #define CONV_Q_MAX 1024
-/* A cursor: "<updated_at>:<id>" in base64url. */
+/* A cursor (page.h): "<updated_at>:<id>". */
 #define CONV_CURSOR_RAW 64
-#define CONV_CURSOR_LEN B64URL_ENCODED_SIZE(CONV_CURSOR_RAW)
 
 /* A text field of a conversation: string or null, within limits. */
 struct conv_field {
@@ -251,45 +250,42 @@ out:
 
 /* ---- GET /v1/conversations ------------------------------------------- */
 
-/* "<updated_at>:<id>" of conv in base64url. */
+/* The cursor (page.h) of a page ending at conv: "<updated_at>:<id>".
+ * *n is its length; CHAT_ETOOBIG when it would not fit. */
 static int conv_cursor_make(const struct chat_conv *conv,
-			    char out[CONV_CURSOR_LEN])
+			    char out[CONV_CURSOR_RAW], size_t *n)
 {
-	char raw[CONV_CURSOR_RAW];
-	int n = snprintf(raw, sizeof(raw), "%" PRId64 ":%s", conv->updated_at,
-			 conv->id);
+	int len = snprintf(out, CONV_CURSOR_RAW, "%" PRId64 ":%s",
+			   conv->updated_at, conv->id);
 
-	if (n < 0 || (size_t)n >= sizeof(raw))
+	if (len < 0 || (size_t)len >= CONV_CURSOR_RAW)
 		return CHAT_ETOOBIG;
-	return b64url_encode(raw, (size_t)n, out, CONV_CURSOR_LEN);
+	*n = (size_t)len;
+	return 0;
 }
 
-/* Decodes a cursor into f->after_*; CHAT_EINVAL when it is not one this
- * server made. */
-static int conv_cursor_parse(const char *s, struct store_conv_filter *f)
+/* page_parse's check: a cursor conv_cursor_make made, read into the
+ * store_conv_filter arg's after_*. */
+static bool conv_cursor_parse(struct page *p, void *arg)
 {
-	char raw[CONV_CURSOR_RAW], *colon, *end = NULL;
-	size_t n = 0;
+	struct store_conv_filter *f = arg;
+	char raw[PAGE_CURSOR_MAX + 1], *colon, *end = NULL;
 	long long v;
 
-	if (b64url_decode(s, strlen(s), raw, sizeof(raw) - 1, &n) < 0)
-		return CHAT_EINVAL;
-	raw[n] = '\0';
-	if (strlen(raw) != n)
-		return CHAT_EINVAL;		/* a NUL inside */
+	memcpy(raw, p->cursor, p->cursor_len + 1);
 	colon = strchr(raw, ':');
 	if (!colon || colon == raw || !isdigit((unsigned char)raw[0]))
-		return CHAT_EINVAL;
+		return false;
 	*colon = '\0';
 	errno = 0;
 	v = strtoll(raw, &end, 10);
 	if (errno || *end || v < 0)
-		return CHAT_EINVAL;
+		return false;
 	if (!uuid_norm(colon + 1, f->after_id))
-		return CHAT_EINVAL;
+		return false;
 	f->after = true;
 	f->after_updated = v;
-	return 0;
+	return true;
 }
 
 /* Reads ?limit= ?cursor= ?q= ?archived= into f (q into qbuf); -1 after
@@ -297,38 +293,19 @@ static int conv_cursor_parse(const char *s, struct store_conv_filter *f)
 static int conv_list_params(struct http_req *req, struct store_conv_filter *f,
 			    char qbuf[CONV_Q_MAX + 1])
 {
-	char v[CONV_CURSOR_LEN + 16], *end = NULL;
-	long limit;
+	char v[16], err[128];
+	struct page pg;
 	int rc;
 
-	f->limit = CONV_LIMIT_DEFAULT;
 	f->archived = 0;
 	f->after = false;
 	f->q = NULL;
-	rc = http_req_query(req, "limit", v, sizeof(v));
-	if (rc == 0) {
-		errno = 0;
-		limit = strtol(v, &end, 10);
-		if (!isdigit((unsigned char)v[0]) || *end || errno ||
-		    limit < 1 || limit > CONV_LIMIT_MAX)
-			rc = CHAT_EINVAL;
-		else
-			f->limit = (size_t)limit;
-	}
-	if (rc < 0 && rc != CHAT_ENOTFOUND) {
-		http_res_error(req->res, 400, "invalid_field",
-			       "'limit' must be an integer from 1 to %d",
-			       CONV_LIMIT_MAX);
+	if (page_parse(req, CONV_LIMIT_DEFAULT, CONV_LIMIT_MAX,
+		       conv_cursor_parse, f, &pg, err, sizeof(err)) < 0) {
+		http_res_error(req->res, 400, "invalid_field", "%s", err);
 		return -1;
 	}
-	rc = http_req_query(req, "cursor", v, sizeof(v));
-	if (rc == 0 && v[0])
-		rc = conv_cursor_parse(v, f);
-	if (rc < 0 && rc != CHAT_ENOTFOUND) {
-		http_res_error(req->res, 400, "invalid_field",
-			       "'cursor' is not a valid cursor");
-		return -1;
-	}
+	f->limit = (size_t)pg.limit;
 	rc = http_req_query(req, "archived", v, sizeof(v));
 	if (rc == 0) {
 		if (strcmp(v, "false") == 0)
@@ -367,9 +344,9 @@ void conv_list_handler(struct http_req *req, struct http_res *res)
 	struct chat_conv *v = NULL;
 	struct db_conn *c = NULL;
 	char uid[UUID_STR_LEN], qbuf[CONV_Q_MAX + 1];
-	char cursor[CONV_CURSOR_LEN];
-	cJSON *out = NULL, *data, *item;
-	size_t i, n = 0, limit;
+	char cursor[CONV_CURSOR_RAW];
+	cJSON *out = NULL, *data = NULL, *item;
+	size_t i, n = 0, limit, cursor_len = 0;
 	int rc;
 
 	if (!conv_caller(req, uid))
@@ -387,8 +364,7 @@ void conv_list_handler(struct http_req *req, struct http_res *res)
 		conv_fail(req, rc, "listing conversations");
 		return;
 	}
-	out = cJSON_CreateObject();
-	data = out ? cJSON_AddArrayToObject(out, "data") : NULL;
+	data = cJSON_CreateArray();
 	if (!data)
 		goto oom;
 	for (i = 0; i < n && i < limit; i++) {
@@ -398,19 +374,20 @@ void conv_list_handler(struct http_req *req, struct http_res *res)
 			goto oom;
 		}
 	}
-	if (n > limit) {
-		if (conv_cursor_make(&v[limit - 1], cursor) < 0 ||
-		    !cJSON_AddStringToObject(out, "next_cursor", cursor))
-			goto oom;
-	} else if (!cJSON_AddNullToObject(out, "next_cursor")) {
+	if (n > limit &&
+	    conv_cursor_make(&v[limit - 1], cursor, &cursor_len) < 0)
 		goto oom;
-	}
+	out = page_json(data, n > limit ? cursor : NULL, cursor_len);
+	data = NULL;		/* page_json's, whatever it answered */
+	if (!out)
+		goto oom;
 	http_res_json(res, 200, out);
 	out = NULL;
 	goto out;
 oom:
 	http_res_chat_error(res, CHAT_ENOMEM, "out of memory");
 out:
+	cJSON_Delete(data);
 	cJSON_Delete(out);
 	chat_convs_free(v, n);
 }

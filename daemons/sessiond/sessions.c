@@ -8,8 +8,6 @@
  */
 #include "sessiond.h"
 
-#include <ctype.h>
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +17,7 @@
 #include "err.h"
 #include "json.h"
 #include "log.h"
+#include "page.h"
 #include "text.h"
 #include "util.h"
 #include "uuid.h"
@@ -262,43 +261,18 @@ out:
 	sodium_memzero(tok, sizeof(tok));
 }
 
-/* Parses ?limit= (1..SESSIONS_LIMIT_MAX) and ?cursor= (a session id). */
-static int list_params(struct http_req *req, long *limit,
-		       char cursor[UUID_STR_LEN], bool *has_cursor,
-		       char *err, size_t errlen)
+/* page_parse's check: a cursor (page.h) is a session id, made lowercase
+ * here. */
+static bool list_cursor_ok(struct page *p, void *arg)
 {
-	char v[64], *end = NULL;
-	int rc;
+	char id[UUID_STR_LEN];
 
-	*limit = SESSIONS_LIMIT_DEFAULT;
-	*has_cursor = false;
-	rc = http_req_query(req, "limit", v, sizeof(v));
-	if (rc == 0) {
-		errno = 0;
-		*limit = strtol(v, &end, 10);
-		if (!isdigit((unsigned char)v[0]) || *end || errno ||
-		    *limit < 1 || *limit > SESSIONS_LIMIT_MAX) {
-			snprintf(err, errlen,
-				 "'limit' must be an integer from 1 to %d",
-				 SESSIONS_LIMIT_MAX);
-			return CHAT_EINVAL;
-		}
-	} else if (rc != CHAT_ENOTFOUND) {
-		snprintf(err, errlen, "'limit' is malformed");
-		return CHAT_EINVAL;
-	}
-	rc = http_req_query(req, "cursor", v, sizeof(v));
-	if (rc == 0) {
-		if (!uuid_norm(v, cursor)) {
-			snprintf(err, errlen, "'cursor' is not a valid cursor");
-			return CHAT_EINVAL;
-		}
-		*has_cursor = true;
-	} else if (rc != CHAT_ENOTFOUND) {
-		snprintf(err, errlen, "'cursor' is not a valid cursor");
-		return CHAT_EINVAL;
-	}
-	return 0;
+	(void)arg;
+	if (!uuid_norm(p->cursor, id))
+		return false;
+	memcpy(p->cursor, id, sizeof(id));
+	p->cursor_len = UUID_STR_LEN - 1;
+	return true;
 }
 
 /* One row of the list as the API's session object. */
@@ -334,11 +308,11 @@ void sessions_list_handler(struct http_req *req, struct http_res *res)
 {
 	struct db_conn *c = NULL;
 	struct db_rows *rows = NULL;
-	cJSON *out = NULL, *data, *item;
-	char user_id[UUID_STR_LEN], cursor[UUID_STR_LEN], err[160];
+	cJSON *out = NULL, *data = NULL, *item;
+	char user_id[UUID_STR_LEN], err[160];
+	const char *last = NULL;
 	struct db_param p[4];
-	bool has_cursor;
-	long limit;
+	struct page pg;
 	size_t i, n;
 	int rc;
 
@@ -347,8 +321,8 @@ void sessions_list_handler(struct http_req *req, struct http_res *res)
 			       "this route needs a signed-in user");
 		return;
 	}
-	if (list_params(req, &limit, cursor, &has_cursor, err,
-			sizeof(err)) < 0) {
+	if (page_parse(req, SESSIONS_LIMIT_DEFAULT, SESSIONS_LIMIT_MAX,
+		       list_cursor_ok, NULL, &pg, err, sizeof(err)) < 0) {
 		http_res_error(res, 400, "invalid_field", "%s", err);
 		return;
 	}
@@ -356,10 +330,10 @@ void sessions_list_handler(struct http_req *req, struct http_res *res)
 		return;
 	p[0] = db_p_text(user_id);
 	p[1] = DB_P_INT(now_ms());
-	p[2] = DB_P_INT(limit + 1);	/* one more: does a page follow? */
-	p[3] = db_p_text(cursor);
-	rc = db_query(c, has_cursor ? sql_list_after : sql_list_first, p,
-		      has_cursor ? 4 : 3, &rows);
+	p[2] = DB_P_INT(pg.limit + 1);	/* one more: does a page follow? */
+	p[3] = db_p_text(pg.cursor);
+	rc = db_query(c, pg.has_cursor ? sql_list_after : sql_list_first, p,
+		      pg.has_cursor ? 4 : 3, &rows);
 	db_release(c);
 	if (rc < 0) {
 		http_res_chat_error(res, rc, "cannot read the sessions");
@@ -367,29 +341,32 @@ void sessions_list_handler(struct http_req *req, struct http_res *res)
 	}
 
 	n = db_rows_count(rows);
-	out = cJSON_CreateObject();
-	data = out ? cJSON_AddArrayToObject(out, "data") : NULL;
+	data = cJSON_CreateArray();
 	if (!data)
 		goto oom;
-	for (i = 0; i < n && i < (size_t)limit; i++) {
+	for (i = 0; i < n && i < (size_t)pg.limit; i++) {
 		item = session_json(rows, i, req->session_id);
 		if (!item)
 			goto oom;
 		cJSON_AddItemToArray(data, item);
 	}
-	if (n > (size_t)limit) {
-		if (!cJSON_AddStringToObject(out, "next_cursor",
-					     db_rows_get(rows, limit - 1, 0)))
+	/* more rows: the next page starts after the last id of this one */
+	if (n > (size_t)pg.limit) {
+		last = db_rows_get(rows, (size_t)pg.limit - 1, 0);
+		if (!last)
 			goto oom;
-	} else if (!cJSON_AddNullToObject(out, "next_cursor")) {
-		goto oom;
 	}
+	out = page_json(data, last, last ? strlen(last) : 0);
+	data = NULL;		/* page_json's, whatever it answered */
+	if (!out)
+		goto oom;
 	http_res_json(res, 200, out);
 	out = NULL;
 	goto out;
 oom:
 	http_res_chat_error(res, CHAT_ENOMEM, "out of memory");
 out:
+	cJSON_Delete(data);
 	cJSON_Delete(out);
 	db_rows_free(rows);
 }

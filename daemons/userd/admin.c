@@ -2,8 +2,8 @@
  * admin.c - GET /v1/admin/users (cursor pages, newest first) and
  * PATCH /v1/admin/users/{id} (role, disabled).
  *
- * The cursor is the base64url of the last id of a page: ids are UUIDv7,
- * so id order is creation order and "id < cursor" is the next page.
+ * The cursor (page.h) is the last id of a page: ids are UUIDv7, so id
+ * order is creation order and "id < cursor" is the next page.
  * The caller's role is read from the store on every call: a token issued
  * before a demotion or a disable still says admin.  Disabling an account
  * or changing its role revokes its sessions in sessiond at once (its
@@ -12,15 +12,12 @@
  */
 #include "userd.h"
 
-#include <errno.h>
-#include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
-#include "b64url.h"
 #include "db.h"
 #include "err.h"
 #include "log.h"
+#include "page.h"
 #include "banned.h"
 
 #define ADMIN_LIMIT_DEFAULT 50
@@ -28,66 +25,23 @@
 
 static const char *const admin_roles[] = { "admin", "user", "guest", NULL };
 
-/* Reads ?limit= into *out; answers 400 and returns -1 when malformed. */
-static int admin_read_limit(struct http_req *req, long *out)
+/* A cursor is the last id of a page (page.h): a UUID. */
+static bool admin_cursor_ok(struct page *p, void *arg)
 {
-	char text[32], *end = NULL;
-	int rc = http_req_query(req, "limit", text, sizeof(text));
-	long v;
-
-	*out = ADMIN_LIMIT_DEFAULT;
-	if (rc == CHAT_ENOTFOUND)
-		return 0;
-	errno = 0;
-	v = rc == 0 ? strtol(text, &end, 10) : 0;
-	if (rc < 0 || errno != 0 || end == text || *end != '\0' || v < 1 ||
-	    v > ADMIN_LIMIT_MAX) {
-		http_res_error(req->res, 400, "invalid_field",
-			       "'limit' must be an integer from 1 to %d",
-			       ADMIN_LIMIT_MAX);
-		return -1;
-	}
-	*out = v;
-	return 0;
+	(void)arg;
+	return p->cursor_len == UUID_STR_LEN - 1 && uuid_valid(p->cursor);
 }
 
-/* Reads ?cursor= into id ("" when absent); answers 400 when malformed. */
-static int admin_read_cursor(struct http_req *req, char id[UUID_STR_LEN])
-{
-	char text[128];
-	size_t n = 0;
-	int rc = http_req_query(req, "cursor", text, sizeof(text));
-
-	id[0] = '\0';
-	if (rc == CHAT_ENOTFOUND || (rc == 0 && text[0] == '\0'))
-		return 0;
-	if (rc == 0)
-		rc = b64url_decode(text, strlen(text), id, UUID_STR_LEN - 1,
-				   &n);
-	if (rc == 0) {
-		id[n] = '\0';
-		if (n != UUID_STR_LEN - 1 || !uuid_valid(id))
-			rc = CHAT_EPARSE;
-	}
-	if (rc < 0) {
-		id[0] = '\0';
-		http_res_error(req->res, 400, "invalid_field",
-			       "'cursor' is not a cursor this server gave");
-		return -1;
-	}
-	return 0;
-}
-
-/* Builds {"data":[users], "next_cursor"} from up to limit + 1 rows. */
+/* {"data":[users], "next_cursor"} from up to limit + 1 rows. */
 static cJSON *admin_page_json(const struct db_rows *r, long limit)
 {
 	size_t n = db_rows_count(r);
-	cJSON *obj = cJSON_CreateObject(), *data;
+	cJSON *data = cJSON_CreateArray();
+	const char *last = NULL;
 	struct user u;
 
-	data = obj ? cJSON_AddArrayToObject(obj, "data") : NULL;
 	if (!data)
-		goto fail;
+		return NULL;
 	for (size_t i = 0; i < n && i < (size_t)limit; i++) {
 		cJSON *item;
 		if (users_from_row(r, i, &u) < 0)
@@ -100,18 +54,13 @@ static cJSON *admin_page_json(const struct db_rows *r, long limit)
 	}
 	if (n > (size_t)limit) {
 		/* more rows: the cursor is the last id of this page */
-		const char *last = db_rows_get(r, (size_t)limit - 1, 0);
-		char cur[B64URL_ENCODED_SIZE(UUID_STR_LEN)];
-		if (!last || b64url_encode(last, strlen(last), cur,
-					   sizeof(cur)) < 0 ||
-		    !cJSON_AddStringToObject(obj, "next_cursor", cur))
+		last = db_rows_get(r, (size_t)limit - 1, 0);
+		if (!last)
 			goto fail;
-	} else if (!cJSON_AddNullToObject(obj, "next_cursor")) {
-		goto fail;
 	}
-	return obj;
+	return page_json(data, last, last ? strlen(last) : 0);
 fail:
-	cJSON_Delete(obj);
+	cJSON_Delete(data);
 	return NULL;
 }
 
@@ -143,41 +92,43 @@ static int admin_caller_current(struct http_req *req, struct db_conn *c)
 
 void admin_handle_list(struct http_req *req, struct http_res *res)
 {
-	char cursor[UUID_STR_LEN];
 	struct db_conn *c = NULL;
 	struct db_rows *r = NULL;
+	struct page pg;
+	char err[128];
 	cJSON *obj;
-	long limit;
 	int rc;
 
-	if (admin_read_limit(req, &limit) < 0 ||
-	    admin_read_cursor(req, cursor) < 0)
+	if (page_parse(req, ADMIN_LIMIT_DEFAULT, ADMIN_LIMIT_MAX,
+		       admin_cursor_ok, NULL, &pg, err, sizeof(err)) < 0) {
+		http_res_error(res, 400, "invalid_field", "%s", err);
 		return;
+	}
 	if (request_db(req, &c) < 0)
 		return;
 	if (admin_caller_current(req, c) < 0) {
 		db_release(c);
 		return;
 	}
-	if (cursor[0])
+	if (pg.has_cursor)
 		rc = db_query(c,
 			      "SELECT " USERS_COLUMNS " FROM users WHERE id < $1"
 			      " ORDER BY id DESC LIMIT $2",
-			      (struct db_param[]){ db_p_text(cursor),
-						   DB_P_INT(limit + 1) },
+			      (struct db_param[]){ db_p_text(pg.cursor),
+						   DB_P_INT(pg.limit + 1) },
 			      2, &r);
 	else
 		rc = db_query(c,
 			      "SELECT " USERS_COLUMNS " FROM users"
 			      " ORDER BY id DESC LIMIT $1",
-			      (struct db_param[]){ DB_P_INT(limit + 1) }, 1,
+			      (struct db_param[]){ DB_P_INT(pg.limit + 1) }, 1,
 			      &r);
 	db_release(c);
 	if (rc < 0) {
 		request_fail(req, rc, "listing users");
 		goto out;
 	}
-	obj = admin_page_json(r, limit);
+	obj = admin_page_json(r, pg.limit);
 	if (!obj) {
 		request_fail(req, CHAT_ENOMEM, "building the list");
 		goto out;

@@ -27,6 +27,7 @@
 #include "err.h"
 #include "json.h"
 #include "log.h"
+#include "page.h"
 #include "util.h"
 #include "banned.h"
 
@@ -326,7 +327,7 @@ void apikeys_handle_list(struct http_req *req, struct http_res *res)
 {
 	struct db_conn *c = NULL;
 	struct db_rows *r = NULL;
-	cJSON *obj = NULL, *data;
+	cJSON *obj = NULL, *data = NULL;
 	int rc;
 
 	(void)res;
@@ -346,9 +347,8 @@ void apikeys_handle_list(struct http_req *req, struct http_res *res)
 		request_fail(req, rc, "listing keys");
 		goto out;
 	}
-	obj = cJSON_CreateObject();
-	data = obj ? cJSON_AddArrayToObject(obj, "data") : NULL;
-	if (!data || !cJSON_AddNullToObject(obj, "next_cursor"))
+	data = cJSON_CreateArray();
+	if (!data)
 		goto nomem;
 	for (size_t i = 0; i < db_rows_count(r); i++) {
 		cJSON *item = apikeys_row_json(r, i);
@@ -356,12 +356,18 @@ void apikeys_handle_list(struct http_req *req, struct http_res *res)
 			goto nomem;
 		cJSON_AddItemToArray(data, item);
 	}
+	/* at most APIKEYS_MAX_PER_USER keys: one page, no next cursor */
+	obj = page_json(data, NULL, 0);
+	data = NULL;		/* page_json's, whatever it answered */
+	if (!obj)
+		goto nomem;
 	http_res_json(req->res, 200, obj);
 	obj = NULL;
 	goto out;
 nomem:
 	request_fail(req, CHAT_ENOMEM, "building the list");
 out:
+	cJSON_Delete(data);
 	cJSON_Delete(obj);
 	db_rows_free(r);
 }

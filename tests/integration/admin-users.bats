@@ -122,6 +122,25 @@ root_token() {
 	done
 }
 
+@test "limit and cursor are read as every list route reads them (page.c)" {
+	local token q
+	token=$(root_token)
+	# digits only: strtol alone would take a sign or a blank
+	for q in limit=%2B5 limit=%205 limit=5%20 limit=1.5 \
+		limit=99999999999999999999; do
+		api GET "/v1/admin/users?$q" "" "$token"
+		expect_error 400 invalid_field
+		[[ $(jb .error.message) == "'limit' must be an integer from 1 to 100" ]] || false
+	done
+	api GET "/v1/admin/users?cursor=AAAA" "" "$token"
+	expect_error 400 invalid_field
+	[[ $(jb .error.message) == "'cursor' is not a cursor this server gave" ]] || false
+	# an empty cursor is the first page
+	api GET "/v1/admin/users?cursor=&limit=1" "" "$token"
+	expect_status 200
+	[[ $(jq '.data | length' <<<"$body") == 1 ]] || false
+}
+
 @test "non-admins and anonymous callers are kept out" {
 	login_user alice
 	api GET /v1/admin/users "" "$access_token"

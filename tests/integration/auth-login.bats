@@ -6,10 +6,14 @@
 # watched.  All of this file's failures come from 127.0.0.1: the per-address
 # allowance is raised out of the way here (auth-throttle.bats tests it).
 
+# The accounts, registered once here so that each test can also run
+# alone (bats -f): root (the admin) and alice.
 setup_file() {
 	load test_helper
 	start_stack "[userd]" "login_delay_ms = 1000" \
 		"login_address_free_failures = 1000"
+	register_user root
+	register_user alice
 }
 
 teardown_file() {
@@ -36,11 +40,6 @@ login_raw() {
 # creds USER PASSWORD: a login body.
 creds() {
 	jq -nc --arg u "$1" --arg p "$2" '{username: $u, password: $p}'
-}
-
-@test "the accounts for these tests register" {
-	register_user root
-	register_user alice
 }
 
 @test "login answers tokens and the user" {

@@ -3,10 +3,14 @@
 # a reused refresh token revoking its whole family, role changes picked up,
 # disabled accounts, logout, bad bodies, and sessiond being down.
 
+# The accounts, registered once here so that each test can also run
+# alone (bats -f): root (the admin) and alice.
 setup_file() {
 	load test_helper
 	# a short grace window, so that a reuse after it can be waited for
 	start_stack "[sessiond]" "refresh_grace_s = 1"
+	register_user root
+	register_user alice
 }
 
 teardown_file() {
@@ -27,11 +31,6 @@ stored_sessions() {
 # refresh TOKEN
 refresh() {
 	api POST /v1/auth/refresh "$(jq -nc --arg t "$1" '{refresh_token: $t}')"
-}
-
-@test "the accounts for these tests register" {
-	register_user root
-	register_user alice
 }
 
 @test "refresh rotates the refresh token within the session" {

@@ -44,6 +44,14 @@ expect_refused() {
 	}
 }
 
+# need_user NAME: the account NAME that an earlier test registers, made
+# here when that test did not run (this one runs alone, bats -f).
+need_user() {
+	local n
+	n=$(db_query userd "SELECT COUNT(*) FROM users WHERE username = '$1'") || return 1
+	[[ $n != 0 ]] || register_user "$1"
+}
+
 @test "the first account is an admin" {
 	local expected
 	register_user root
@@ -56,6 +64,7 @@ expect_refused() {
 }
 
 @test "later accounts are users" {
+	need_user root
 	register_user alice
 	[[ $(jb .user.role) == user ]] || false
 	register_user Bob.the-2nd_
@@ -65,6 +74,7 @@ expect_refused() {
 }
 
 @test "the password is stored as an argon2id hash only" {
+	need_user alice
 	run -0 db_query userd "SELECT password_hash FROM users WHERE username = 'alice'"
 	[[ $output == '$argon2id$'* ]] || false
 	run -0 db_query userd "SELECT COUNT(*) FROM users WHERE password_hash LIKE '%password-alice%'"
@@ -72,6 +82,7 @@ expect_refused() {
 }
 
 @test "a username is taken whatever its case" {
+	need_user alice
 	expect_refused '{"username":"ALICE","password":"password-x"}' 409 username_taken
 	expect_refused '{"username":"alice","password":"password-x"}' 409 username_taken
 	[[ $(jb .error.message) == "username 'alice' is taken" ]] || false
@@ -186,6 +197,8 @@ expect_refused() {
 }
 
 @test "the accounts still log in after all the refused requests" {
+	need_user root
+	need_user alice
 	login_user root
 	login_user alice
 	api GET /v1/users/me "" "$access_token"
@@ -194,7 +207,7 @@ expect_refused() {
 }
 
 @test "racing registrations on an empty store make exactly one admin" {
-	local i
+	local i pids=()
 	# a second stack with an empty store
 	stop_stack
 	rm -rf "$CHAT_DATA_DIR"
@@ -203,8 +216,10 @@ expect_refused() {
 		curl -s -o /dev/null -X POST -H 'Content-Type: application/json' \
 			--data "{\"username\":\"race$i\",\"password\":\"password-$i\"}" \
 			"$(base_url)/v1/auth/register" &
+		pids+=($!)
 	done
-	wait
+	# by pid: a bare wait also waits for bats' own timeout sleeper
+	wait "${pids[@]}"
 	run -0 db_query userd "SELECT role, COUNT(*) FROM users GROUP BY role ORDER BY role"
 	[[ $output == $'admin|1\nuser|7' ]] || false
 }

@@ -11,10 +11,14 @@
 # hourly registrations 3, and argon2id costs some 50 ms, so that
 # concurrent attempts really overlap their password checks.
 
+# The accounts, registered once here so that each test can also run
+# alone (bats -f): alice and bob.
 setup_file() {
 	load test_helper
 	start_stack "[userd]" "login_delay_ms = 1000" "register_per_hour = 3" \
 		"[auth]" "argon2_ops = 2" "argon2_mem_kib = 32768"
+	register_user alice
+	register_user bob
 }
 
 teardown_file() {
@@ -46,11 +50,6 @@ from() {
 # creds USER PASSWORD: a login or register body.
 creds() {
 	jq -nc --arg u "$1" --arg p "$2" '{username: $u, password: $p}'
-}
-
-@test "the accounts for these tests register" {
-	register_user alice
-	register_user bob
 }
 
 @test "a guesser waits longer and longer while the user gets in" {

@@ -8,9 +8,23 @@
 # Message trees are written straight into chatd's store here (seed_msg),
 # so these tests do not depend on a generation.
 
+# The accounts, registered once here so that each test can also run alone
+# (bats -f); their tokens and ids go to the file that setup reads.
 setup_file() {
 	load test_helper
 	start_stack "[routes]" "/v1/conversations = chatd" "/v1/ws = chatd"
+	register_user root
+	login_user root
+	save root_token "$access_token"
+	new_user alice
+	save alice_token "$access_token"
+	save alice_id "$user_id"
+	new_user bob
+	save bob_token "$access_token"
+	save bob_id "$user_id"
+	new_user carol
+	save carol_token "$access_token"
+	save carol_id "$user_id"
 }
 
 teardown_file() {
@@ -20,8 +34,7 @@ teardown_file() {
 
 setup() {
 	load test_helper
-	[[ -s $BATS_FILE_TMPDIR/vars ]] && source "$BATS_FILE_TMPDIR/vars"
-	true
+	source "$BATS_FILE_TMPDIR/vars"
 }
 
 # save NAME VALUE: keeps a variable for the following tests.
@@ -92,23 +105,88 @@ all_ids() {
 	ids=$(grep -v '^$' <<<"$ids" || true)
 }
 
+# seed_tree CONV: alice's message tree of "the current branch" test, its
+# leaf at m4 (...04): m1 a root with answers m2 (errored) and m3, m4
+# under m3, and a second root m5 with its answer m6.
+seed_tree() {
+	local c=$1 m1 m2 m3 m4 m5 m6
+	m1=01a00000-0000-7000-8000-000000000001	# user, root
+	m2=01a00000-0000-7000-8000-000000000002	# assistant, answer 1
+	m3=01a00000-0000-7000-8000-000000000003	# assistant, answer 2 (regenerated)
+	m4=01a00000-0000-7000-8000-000000000004	# user, under answer 2
+	m5=01a00000-0000-7000-8000-000000000005	# user, an edited root
+	m6=01a00000-0000-7000-8000-000000000006	# assistant, under m5
+	seed_msg $m1 "$c" "$alice_id" "" user 'What is 2+2?' 1700000001000 &&
+		seed_msg $m2 "$c" "$alice_id" $m1 assistant 'Four.' 1700000002000 &&
+		seed_msg $m3 "$c" "$alice_id" $m1 assistant '4' 1700000003000 &&
+		seed_msg $m4 "$c" "$alice_id" $m3 user 'And 3+3?' 1700000004000 &&
+		seed_msg $m5 "$c" "$alice_id" "" user 'What is 2*2?' 1700000005000 &&
+		seed_msg $m6 "$c" "$alice_id" $m5 assistant 'Also four.' 1700000006000 &&
+		db_query chatd "UPDATE messages SET prompt_tokens = 12, completion_tokens = 3,
+			ttft_ms = 40, latency_ms = 90, model = 'echo' WHERE id = '$m3'" &&
+		db_query chatd "UPDATE messages SET status = 'error', error_code = 'upstream_error',
+			error_message = 'the upstream failed' WHERE id = '$m2'" &&
+		seed_leaf "$c" $m4
+}
+
+# seed_recipes CONV: the question and answer of alice's "Recipes".
+seed_recipes() {
+	seed_msg 01a00000-0000-7000-8000-0000000000c1 "$1" "$alice_id" "" user 'How much is 100% of a cup_of flour?' 1700000009000 &&
+		seed_msg 01a00000-0000-7000-8000-0000000000c2 "$1" "$alice_id" 01a00000-0000-7000-8000-0000000000c1 assistant 'A back\slash answer' 1700000009001
+}
+
+# The need_* helpers give a test what an earlier test made and saved
+# (a conversation's id, rows a count assumes): when that test did not run
+# (this one runs alone, bats -f), they make the same here.
+
+# need_first: first_id, alice's "First" of the POST test.
+need_first() {
+	[[ -z ${first_id:-} ]] || return 0
+	create "$alice_token" '{"title":"First","model":"echo","system_prompt":"Be brief."}' &&
+		first_id=$conv_id
+}
+
+# need_patch: patch_id, alice's conversation as the PATCH test leaves it.
+need_patch() {
+	[[ -z ${patch_id:-} ]] || return 0
+	create "$alice_token" '{"title":"Back"}' && patch_id=$conv_id
+}
+
+# need_tree: tree_id, alice's "Tree" with its seeded messages.
+need_tree() {
+	[[ -z ${tree_id:-} ]] || return 0
+	create "$alice_token" '{"title":"Tree"}' && tree_id=$conv_id &&
+		seed_tree "$tree_id"
+}
+
+# need_recipes: recipes_id, alice's "Recipes" with its two messages.
+need_recipes() {
+	[[ -z ${recipes_id:-} ]] || return 0
+	create "$alice_token" '{"title":"Recipes"}' && recipes_id=$conv_id &&
+		seed_recipes "$recipes_id"
+}
+
+# need_live: live_id, alice's echo conversation where "four five" was
+# sent.
+need_live() {
+	[[ -z ${live_id:-} ]] || return 0
+	create "$alice_token" '{"model":"echo"}' && live_id=$conv_id &&
+		send "$alice_token" "$live_id" '{"content":"four five"}'
+}
+
+# need_convs TOKEN USER-ID PREFIX N: the user has conversations "PREFIX 1"
+# to "PREFIX N" (the list tests' own), unless it has some already.
+need_convs() {
+	local i n
+	n=$(db_query chatd "SELECT count(*) FROM conversations WHERE user_id = '$2'") || return 1
+	((n == 0)) || return 0
+	for ((i = 1; i <= $4; i++)); do
+		create "$1" "{\"title\":\"$3 $i\"}" || return 1
+	done
+}
+
 RFC3339='^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{3}Z$'
 UUID='^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$'
-
-@test "the accounts for these tests register" {
-	register_user root
-	login_user root
-	save root_token "$access_token"
-	new_user alice
-	save alice_token "$access_token"
-	save alice_id "$user_id"
-	new_user bob
-	save bob_token "$access_token"
-	save bob_id "$user_id"
-	new_user carol
-	save carol_token "$access_token"
-	save carol_id "$user_id"
-}
 
 @test "POST /v1/conversations creates a conversation (201)" {
 	create "$alice_token" '{"title":"First","model":"echo","system_prompt":"Be brief."}'
@@ -186,6 +264,7 @@ UUID='^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$'
 
 @test "the routes need a signed-in user with role user" {
 	local before
+	need_first
 	before=$(stored)
 	api POST /v1/conversations '{}'
 	expect_error 401 unauthorized
@@ -295,7 +374,24 @@ UUID='^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$'
 	[[ $(jq '.data | length' <<<"$body") == 0 ]] || false
 }
 
+@test "limit and cursor are read as every list route reads them (page.c)" {
+	local v
+	for v in limit=%2B5 limit=%205 limit=1.5 limit=99999999999999999999; do
+		api GET "/v1/conversations?$v" "" "$alice_token"
+		expect_error 400 invalid_field
+		[[ $(jb .error.message) == "'limit' must be an integer from 1 to 100" ]] || false
+	done
+	for v in x "$(printf 'abc:def' | base64 | tr '+/' '-_' | tr -d '=')"; do
+		api GET "/v1/conversations?cursor=$v" "" "$alice_token"
+		expect_error 400 invalid_field
+		[[ $(jb .error.message) == "'cursor' is not a cursor this server gave" ]] || false
+	done
+	api GET "/v1/conversations?cursor=" "" "$alice_token"
+	expect_status 200
+}
+
 @test "a cursor of one user shows nothing of another" {
+	need_convs "$carol_token" "$carol_id" carol 45
 	api GET "/v1/conversations?limit=1" "" "$carol_token"
 	local cursor
 	cursor=$(jb .next_cursor)
@@ -331,6 +427,7 @@ UUID='^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$'
 
 @test "an empty PATCH or unknown fields change nothing, not even updated_at" {
 	local before
+	need_patch
 	api GET "/v1/conversations/$patch_id" "" "$alice_token"
 	before=$(jq -c 'del(.messages)' <<<"$body")
 	api PATCH "/v1/conversations/$patch_id" '{}' "$alice_token"
@@ -342,6 +439,7 @@ UUID='^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$'
 }
 
 @test "PATCH refuses bad bodies and changes nothing" {
+	need_patch
 	local b t="$alice_token" p="/v1/conversations/$patch_id" f=$BATS_TEST_TMPDIR/bad.json
 	for b in '' '{"title":' '[]' '"x"' 'null' '{"title":"a\u0000"}' '{"title":"a"} {}'; do
 		expect_refused PATCH "$p" "$b" "$t" 400 invalid_json
@@ -364,6 +462,8 @@ UUID='^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$'
 
 @test "archived conversations are listed with archived=true or all only" {
 	local a b c
+	# bob's 23 of the list test
+	need_convs "$bob_token" "$bob_id" bob 23
 	create "$bob_token" '{"title":"arch a"}'
 	a=$conv_id
 	create "$bob_token" '{"title":"arch b"}'
@@ -401,17 +501,7 @@ UUID='^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$'
 	m4=01a00000-0000-7000-8000-000000000004	# user, under answer 2
 	m5=01a00000-0000-7000-8000-000000000005	# user, an edited root
 	m6=01a00000-0000-7000-8000-000000000006	# assistant, under m5
-	seed_msg $m1 "$c" "$alice_id" "" user 'What is 2+2?' 1700000001000
-	seed_msg $m2 "$c" "$alice_id" $m1 assistant 'Four.' 1700000002000
-	seed_msg $m3 "$c" "$alice_id" $m1 assistant '4' 1700000003000
-	seed_msg $m4 "$c" "$alice_id" $m3 user 'And 3+3?' 1700000004000
-	seed_msg $m5 "$c" "$alice_id" "" user 'What is 2*2?' 1700000005000
-	seed_msg $m6 "$c" "$alice_id" $m5 assistant 'Also four.' 1700000006000
-	db_query chatd "UPDATE messages SET prompt_tokens = 12, completion_tokens = 3,
-		ttft_ms = 40, latency_ms = 90, model = 'echo' WHERE id = '$m3'"
-	db_query chatd "UPDATE messages SET status = 'error', error_code = 'upstream_error',
-		error_message = 'the upstream failed' WHERE id = '$m2'"
-	seed_leaf "$c" $m4
+	seed_tree "$c"
 	api GET "/v1/conversations/$c" "" "$alice_token"
 	expect_status 200
 	[[ $(jb .current_leaf_id) == "$m4" ]] || false
@@ -435,6 +525,7 @@ UUID='^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$'
 }
 
 @test "PATCH current_leaf_id moves to the newest leaf under that message" {
+	need_tree
 	local c=$tree_id base=01a00000-0000-7000-8000-00000000000
 	api PATCH "/v1/conversations/$c" "{\"current_leaf_id\":\"${base}2\"}" "$alice_token"
 	expect_status 200
@@ -455,6 +546,7 @@ UUID='^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$'
 }
 
 @test "PATCH current_leaf_id of a message not in this conversation is 404" {
+	need_tree
 	local c=$tree_id other m
 	create "$alice_token" '{"title":"Other"}'
 	other=$conv_id
@@ -470,13 +562,16 @@ UUID='^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$'
 
 @test "q finds titles and message contents, any case, % and _ literally" {
 	local c t q
+	# "First" and "Tree" are two more titles with an r, for the paging
+	# below
+	need_first
+	need_tree
 	create "$alice_token" '{"title":"Holiday PLANS in Rome"}'
 	save rome_id "$conv_id"
 	create "$alice_token" '{"title":"Recipes"}'
 	c=$conv_id
 	save recipes_id "$c"
-	seed_msg 01a00000-0000-7000-8000-0000000000c1 "$c" "$alice_id" "" user 'How much is 100% of a cup_of flour?' 1700000009000
-	seed_msg 01a00000-0000-7000-8000-0000000000c2 "$c" "$alice_id" 01a00000-0000-7000-8000-0000000000c1 assistant 'A back\slash answer' 1700000009001
+	seed_recipes "$c"
 	create "$bob_token" '{"title":"Bob goes to ROME too"}'
 	seed_msg 01a00000-0000-7000-8000-0000000000b2 "$conv_id" "$bob_id" "" user 'flour and 100% butter' 1700000009500
 	# q=WORDS -> the titles found, in list order
@@ -526,6 +621,7 @@ UUID='^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$'
 }
 
 @test "another user's conversation is 404 on every route and stays as it was" {
+	need_recipes
 	local id=$recipes_id upper
 	upper=$(tr a-f A-F <<<"$id")
 	api GET "/v1/conversations/$upper" "" "$alice_token"
@@ -553,11 +649,13 @@ UUID='^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$'
 }
 
 @test "a bad body is refused before the id is looked up" {
+	need_recipes
 	expect_refused PATCH "/v1/conversations/01a00000-0000-7000-8000-000000000fff" '{"title":' "$alice_token" 400 invalid_json
 	expect_refused PATCH "/v1/conversations/$recipes_id" '{"title":5}' "$bob_token" 400 invalid_field
 }
 
 @test "DELETE removes the conversation and its messages (204)" {
+	need_recipes
 	local id=$recipes_id other
 	other=$(db_query chatd "SELECT count(*) FROM messages WHERE conversation_id <> '$id'")
 	[[ $(db_query chatd "SELECT count(*) FROM messages WHERE conversation_id = '$id'") == 2 ]] || false
@@ -643,6 +741,7 @@ branch() {
 }
 
 @test "q finds what was sent" {
+	need_live
 	api GET "/v1/conversations?q=FOUR%20FIVE" "" "$alice_token"
 	[[ $(jq -r '[.data[].id] | join(" ")' <<<"$body") == "$live_id" ]] || false
 	api GET "/v1/conversations?q=four%20five" "" "$bob_token"
@@ -650,6 +749,7 @@ branch() {
 }
 
 @test "another user's conversation and message ids are 404 on the message routes" {
+	need_live
 	local c=$live_id m id u
 	m=$(db_query chatd "SELECT id FROM messages WHERE conversation_id = '$c' ORDER BY id LIMIT 1")
 	expect_refused POST "/v1/conversations/$c/messages" '{"content":"hi"}' "$bob_token" 404 not_found

@@ -98,6 +98,27 @@ sessions_rows() {
 	expect_status 200
 }
 
+@test "limit and cursor are read as every list route reads them (page.c)" {
+	new_user paula
+	local q
+	for q in limit=%2B5 limit=%205 limit=1.5 limit=99999999999999999999; do
+		api GET "/v1/sessions?$q" "" "$access_token"
+		expect_error 400 invalid_field
+		[[ $(jb .error.message) == "'limit' must be an integer from 1 to 100" ]] || false
+	done
+	# cursors are opaque (base64url), as chatd's and userd's are: a
+	# bare session id is not one this server gives
+	for q in nope "$session_id"; do
+		api GET "/v1/sessions?cursor=$q" "" "$access_token"
+		expect_error 400 invalid_field
+		[[ $(jb .error.message) == "'cursor' is not a cursor this server gave" ]] || false
+	done
+	# an empty cursor is the first page
+	api GET '/v1/sessions?cursor=' "" "$access_token"
+	expect_status 200
+	[[ $(jq '.data | length' <<<"$body") -ge 1 ]] || false
+}
+
 @test "without a token the sessions routes give 401" {
 	api GET /v1/sessions
 	expect_error 401 unauthorized

@@ -166,14 +166,16 @@ internal() {
 
 @test "concurrent refreshes through the gateway: all get the same pair's session" {
 	login_user alice
-	local tok=$refresh_token sid=$session_id i n200 f
+	local tok=$refresh_token sid=$session_id i n200 f pids=()
 	for i in 1 2 3 4; do
 		curl -s --max-time 10 -o "$BATS_TEST_TMPDIR/c$i.json" -w '%{http_code}\n' \
 			-H 'Content-Type: application/json' \
 			--data-binary "$(jq -nc --arg t "$tok" '{refresh_token: $t}')" \
 			"$(base_url)/v1/auth/refresh" >"$BATS_TEST_TMPDIR/c$i.status" &
+		pids+=($!)
 	done
-	wait
+	# by pid: a bare wait also waits for bats' own timeout sleeper
+	wait "${pids[@]}"
 	n200=$(cat "$BATS_TEST_TMPDIR"/c*.status | grep -c '^200$' || true)
 	[[ $n200 == 4 ]] || { cat "$BATS_TEST_TMPDIR"/c*.status "$BATS_TEST_TMPDIR"/c*.json >&2; false; }
 	[[ $(cat "$BATS_TEST_TMPDIR"/c*.json | jq -r .refresh_token | sort -u | wc -l) == 1 ]] || false

@@ -101,6 +101,18 @@ EOF
 	OUT
 }
 
+@test "bats-wait: a bare wait is named, waits by pid and comments are not" {
+	# (printf, not a heredoc: bats would take its @test line for a test)
+	printf '%s\n' '#!/usr/bin/env bats' '@test "x" {' '	sleep 1 &' \
+		'	wait' '	# a bare wait in a comment' '	sleep 1 &' \
+		'	wait "$!"' '	true && wait' '}' | put tests/integration/w.bats
+	run -1 "$CHECK" -C "$T" bats-wait
+	expect <<-'OUT'
+	tests/integration/w.bats:4: a bare 'wait' also waits for bats' timeout sleeper: wait for the pids [bats-wait]
+	tests/integration/w.bats:8: a bare 'wait' also waits for bats' timeout sleeper: wait for the pids [bats-wait]
+	OUT
+}
+
 @test "file-comment, whitespace, shell-syntax: one offence each" {
 	printf '#include "a.h"\n' | put shared/a.c
 	printf '/* b */\nint b(void)\n{\n    return 0;\n}\n' | put tests/unit/b.c
