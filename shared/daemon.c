@@ -164,6 +164,18 @@ void daemon_healthz(struct http_req *req, struct http_res *res)
 	http_res_json(res, 200, o);
 }
 
+int daemon_body(struct http_req *req, cJSON **out)
+{
+	char err[160];
+	int rc;
+
+	*out = NULL;
+	rc = json_parse_body(req->body, req->body_len, out, err, sizeof(err));
+	if (rc < 0)
+		http_res_error(req->res, 400, "invalid_json", "%s", err);
+	return rc;
+}
+
 int daemon_db(struct http_req *req, struct db_conn **out)
 {
 	struct daemon *d = req->app;

@@ -94,6 +94,11 @@ int daemon_peer_url(const struct daemon *d, const char *name, char *out,
 struct db_conn;
 int daemon_db(struct http_req *req, struct db_conn **out);
 
+/* A handler's JSON object body (json_parse_body: duplicate keys and
+ * \u0000 refused); on failure answers 400 "invalid_json" naming why (the
+ * final call on req->res) and returns nonzero.  *out is the caller's. */
+int daemon_body(struct http_req *req, struct cJSON **out);
+
 /* Standard /healthz and /readyz handlers (ready checks the store and
  * spec->ready), usable in a route table. */
 void daemon_healthz(struct http_req *req, struct http_res *res);

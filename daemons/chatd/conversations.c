@@ -79,7 +79,6 @@ static bool conv_path_id(struct http_req *req, char id[UUID_STR_LEN])
 static cJSON *conv_body(struct http_req *req, bool empty_ok)
 {
 	cJSON *obj = NULL;
-	char err[160];
 
 	if (empty_ok && req->body_len == 0) {
 		obj = cJSON_CreateObject();
@@ -89,12 +88,7 @@ static cJSON *conv_body(struct http_req *req, bool empty_ok)
 		return obj;
 	}
 	/* \u0000 refused too: a title would be stored cut short */
-	if (json_parse_body(req->body, req->body_len, &obj, err,
-			    sizeof(err)) < 0) {
-		http_res_error(req->res, 400, "invalid_json", "%s", err);
-		return NULL;
-	}
-	return obj;
+	return daemon_body(req, &obj) < 0 ? NULL : obj;
 }
 
 /* A store connection or 503 busy (then nonzero). */

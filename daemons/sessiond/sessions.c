@@ -66,14 +66,9 @@ static const char sql_cleanup_sessions[] =
 struct cJSON *sessions_body(struct http_req *req, struct http_res *res)
 {
 	cJSON *obj = NULL;
-	char err[160];
 
-	if (json_parse_object(req->body, req->body_len, &obj, err,
-			      sizeof(err)) < 0) {
-		http_res_error(res, 400, "invalid_json", "%s", err);
-		return NULL;
-	}
-	return obj;
+	(void)res;			/* req->res: daemon_body answers */
+	return daemon_body(req, &obj) < 0 ? NULL : obj;
 }
 
 /*

@@ -17,15 +17,8 @@
 
 int request_body(struct http_req *req, cJSON **out)
 {
-	char err[160];
-
 	/* \u0000 refused too: a password or name would be cut short */
-	if (json_parse_body(req->body, req->body_len, out, err,
-			    sizeof(err)) < 0) {
-		http_res_error(req->res, 400, "invalid_json", "%s", err);
-		return -1;
-	}
-	return 0;
+	return daemon_body(req, out) < 0 ? -1 : 0;
 }
 
 int request_string(struct http_req *req, const cJSON *obj, const char *key,

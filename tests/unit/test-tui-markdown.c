@@ -437,9 +437,10 @@ static double now_ms(void)
 	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
 }
 
-/* A 4 KiB answer renders in well under a millisecond (the bound here is
- * loose for sanitizer builds; the time is printed), and hostile 1 MB
- * inputs stay linear. */
+/* Hostile 1 MB inputs stay linear: a quadratic pass would take minutes,
+ * so the 3 s bound is a guard, not a benchmark (bench/chatui.sh measures
+ * speed); the time of a 4 KiB answer is printed, never asserted, since
+ * a loaded sanitizer build may take any time. */
 static void test_markdown__speed(void **state)
 {
 	static const char *const units[] = {
@@ -476,7 +477,6 @@ static void test_markdown__speed(void **state)
 	}
 	per = (now_ms() - t0) / 200;
 	print_message("4 KiB at width 100: %.3f ms\n", per);
-	assert_true(per < 5.0);
 
 	for (size_t u = 0; u < sizeof(units) / sizeof(units[0]); u++) {
 		size_t l = strlen(units[u]);
