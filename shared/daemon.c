@@ -15,6 +15,7 @@
 #include "daemon-keys.h"
 #include "db.h"
 #include "err.h"
+#include "http-out.h"
 #include "json.h"
 #include "log.h"
 #include "pool.h"
@@ -274,6 +275,11 @@ static int daemon_setup(struct daemon *d, char *err, size_t errlen)
 		snprintf(err, errlen, "cannot start worker threads");
 		return rc;
 	}
+	rc = http_out_new(&d->out);
+	if (rc) {
+		snprintf(err, errlen, "cannot set up outbound HTTP");
+		return rc;
+	}
 	if (spec->init) {
 		rc = spec->init(d, err, errlen);
 		if (rc)
@@ -308,6 +314,8 @@ static int daemon_setup(struct daemon *d, char *err, size_t errlen)
 	rc = http_server_new(&hc, &d->server, err, errlen);
 	if (rc)
 		return rc;
+	/* this thread runs the loop (daemon_main) */
+	http_out_attach(d->out, d->server);
 	log_info("listening on %s:%d", hc.host, own_port);
 	return 0;
 }
@@ -398,7 +406,10 @@ out:
 	d->pool = NULL;
 	if (d->initialized && spec->release)
 		spec->release(d);
+	/* calls still running end now, with the server alive */
+	http_out_close(d->out);
 	http_server_free(d->server);
+	http_out_free(d->out);
 	if (d->db)
 		db_close(d->db);
 	config_free(d->cfg);

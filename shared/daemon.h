@@ -30,6 +30,7 @@
 
 struct db;
 struct db_migration;
+struct http_out;
 struct pool;
 
 /* Everything a running daemon has; handlers reach it through req->app
@@ -42,6 +43,10 @@ struct daemon {
 	struct db *db;			/* owned; NULL if spec->migrations NULL */
 	struct pool *pool;		/* owned */
 	struct http_server *server;	/* owned */
+	/* owned; outbound HTTP (http-out.h): made before spec->init, told
+	 * the server once it exists, closed after spec->release, freed
+	 * after the server */
+	struct http_out *out;
 	int gateway_port;		/* the stack's public port */
 	int initialized;		/* spec->init succeeded */
 	struct config_schema schema;	/* what cfg is checked against */

@@ -49,7 +49,7 @@ struct http_client_cb {
 	 * CHAT_ETOOBIG, CHAT_ECANCELED (a callback aborted or
 	 * http_call_cancel).  After it, the call is freed. */
 	void (*on_done)(void *arg, int rc);
-	/* polled about 10 times a second; return nonzero to abort */
+	/* polled about 10 times a second; return 0 to abort */
 	int (*keep_going)(void *arg);
 };
 

@@ -17,7 +17,7 @@
  * Threads: handlers run on the loop thread and never block.  A
  * generation's events come from one thread at a time: the curl thread
  * while an upstream request through libcurl runs, the loop thread for
- * the others (http-loop.c) and for timers.  The model
+ * the others (http-out.h decides) and for timers.  The model
  * registry is built at start and read-only afterwards.
  */
 #ifndef CHAT_AID_H
@@ -96,10 +96,6 @@ struct aid {
 	struct aid_model *models;	/* owned */
 	size_t nmodels;
 	/* engine */
-	struct http_client *client;	/* owned; https, host names */
-	struct http_loop *loop;		/* owned; loop thread only; made by
-					 * the first call that can use it */
-	pthread_t loop_thread;		/* the thread that runs the server */
 	pthread_mutex_t lock;		/* live list */
 	struct aid_gen *live;		/* generations in flight */
 	bool closing;			/* under lock: no new generation */

@@ -6,12 +6,12 @@
  *
  * A generation is a small state machine.  Each step runs on one thread
  * at a time: an upstream attempt's callbacks on the loop thread when the
- * provider's URL is http://<IPv4 | localhost>:<port> (http-loop.c: no
- * thread hand-off), else on the curl thread (http-client.c: https, host
- * names); echo pieces and back-off waits on loop timers
+ * provider's URL is http://<IPv4 | localhost>:<port>, else on the curl
+ * thread (https, host names) - the daemon's outbound door (http-out.h)
+ * decides, and hands an attempt begun on another thread to the loop
+ * itself; echo pieces and back-off waits on loop timers
  * (http_server_after), and the hand-over between them through the
- * server's defer queue, which orders memory.  An attempt for the loop
- * client that is begun on another thread goes to the loop first.  There
+ * server's defer queue, which orders memory.  There
  * is never more than one pending step per generation, so nothing needs
  * cancelling: a step that finds the client gone (the sink's keep_going)
  * ends the generation.
@@ -23,8 +23,8 @@
  * begun, a failure is an error event: what was produced stays with the
  * caller.
  *
- * Shutdown: engine_release frees both clients (running attempts end
- * through their on_done), then ends the generations still waiting on a
+ * Shutdown: engine_release closes the outbound door (running attempts
+ * end through their on_done), then ends the generations still waiting on a
  * timer, since the stopped loop will never fire it.
  */
 #include "aid.h"
@@ -39,7 +39,7 @@
 
 #include "err.h"
 #include "http-client.h"
-#include "http-loop.h"
+#include "http-out.h"
 #include "log.h"
 #include "util.h"
 #include "banned.h"
@@ -726,37 +726,6 @@ static void up_done(void *arg, int rc)
 		aid_gen_failed(g, false, "upstream_error", 502);
 }
 
-static void upstream_begin(struct aid_gen *g);
-
-static void upstream_begin_deferred(void *arg)
-{
-	upstream_begin(arg);
-}
-
-static bool engine_on_loop(const struct aid *a)
-{
-	return pthread_equal(pthread_self(), a->loop_thread);
-}
-
-/* Starts req on the loop client when it can take it, else on libcurl's.
- * The loop client is made by its first call (the server does not exist
- * yet during init).  0: started (on_done may have run already). */
-static int upstream_start(struct aid_gen *g, const struct http_request *req,
-			  const struct http_client_cb *cb)
-{
-	struct aid *a = g->a;
-	int rc;
-
-	if (!http_loop_can(req->url) || !engine_on_loop(a))
-		return http_client_start(a->client, req, cb, g);
-	if (!a->loop) {
-		rc = http_loop_new(a->d.server, &a->loop);
-		if (rc < 0)
-			return rc;
-	}
-	return http_loop_start(a->loop, req, cb, g);
-}
-
 static void upstream_begin(struct aid_gen *g)
 {
 	static const struct http_client_cb cb = {
@@ -785,13 +754,6 @@ static void upstream_begin(struct aid_gen *g)
 		aid_gen_failed(g, true, "upstream_unavailable", 503);
 		return;
 	}
-	if (http_loop_can(p->base_url) && !engine_on_loop(a)) {
-		if (http_server_defer(a->d.server, upstream_begin_deferred,
-				      g) < 0)
-			aid_gen_end(g, "upstream_unavailable", 503, "%s",
-				chat_strerror(CHAT_ENOMEM));
-		return;
-	}
 	rc = aid_gen_params(g, &params);
 	if (rc == 0)
 		rc = p->ops->build(&p->conf, &params, &h);
@@ -814,7 +776,7 @@ static void upstream_begin(struct aid_gen *g)
 	req.max_response = a->max_response * ENGINE_WIRE_FACTOR +
 			   ENGINE_WIRE_EXTRA;
 	/* g may be gone once this returns 0 */
-	rc = upstream_start(g, &req, &cb);
+	rc = http_out_start(a->d.out, &req, &cb, g);
 	prov_http_release(&h);		/* the client copied what it needs */
 	if (rc < 0) {
 		snprintf(g->errmsg, sizeof(g->errmsg), "cannot call '%s': %s",
@@ -979,19 +941,12 @@ int engine_start(struct aid *a, const struct aid_gen_request *req,
 
 int engine_init(struct aid *a, char *err, size_t errlen)
 {
-	int rc;
-
 	pthread_mutex_init(&a->lock, NULL);
 	a->live = NULL;
 	a->closing = false;
-	/* daemon_main runs the server's loop on this thread */
-	a->loop_thread = pthread_self();
-	a->loop = NULL;
-	rc = http_client_new(&a->client);
-	if (rc < 0)
-		chat_errf(err, errlen, "cannot start the upstream client: %s",
-			  chat_strerror(rc));
-	return rc;
+	(void)err;
+	(void)errlen;
+	return 0;
 }
 
 void engine_release(struct aid *a)
@@ -1001,13 +956,10 @@ void engine_release(struct aid *a)
 	pthread_mutex_lock(&a->lock);
 	a->closing = true;
 	pthread_mutex_unlock(&a->lock);
-	/* running attempts end through their on_done, here */
-	if (a->client)
-		http_client_free(a->client);
-	a->client = NULL;
-	/* the loop has stopped: this is its thread, the server is alive */
-	http_loop_free(a->loop);
-	a->loop = NULL;
+	/* running attempts end through their on_done, here, and so do
+	 * starts the stopped loop never ran: this is its thread, the server
+	 * is alive */
+	http_out_close(a->d.out);
 	/* the rest wait on timers the stopped loop will never fire */
 	for (;;) {
 		pthread_mutex_lock(&a->lock);

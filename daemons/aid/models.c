@@ -36,6 +36,7 @@
 #include "config.h"
 #include "err.h"
 #include "http-client.h"
+#include "http-out.h"
 #include "log.h"
 #include "url.h"
 #include "banned.h"
@@ -189,7 +190,8 @@ static int set_base_url(struct aid_provider *p, const char *url,
 
 /* Asks an upstream for its model list (blocking; start only).  Quietly
  * gives nothing when the upstream does not answer. */
-static int discover(struct aid_provider *p, long connect_ms, bool quiet)
+static int discover(struct aid *a, struct aid_provider *p, long connect_ms,
+		    bool quiet)
 {
 	struct prov_http h = { 0 };
 	struct http_request req = { 0 };
@@ -208,7 +210,7 @@ static int discover(struct aid_provider *p, long connect_ms, bool quiet)
 	req.connect_timeout_ms = connect_ms;
 	req.timeout_ms = MODELS_PROBE_TIMEOUT_MS;
 	req.max_response = MODELS_LIST_BYTES;
-	rc = http_fetch(&req, &status, &body);
+	rc = http_out_fetch(a->d.out, &req, &status, &body);
 	if (rc == 0 && status != 200)
 		rc = CHAT_EUPSTREAM;
 	if (rc == 0)
@@ -257,7 +259,8 @@ static int providers_init(struct aid *a, bool detect, bool list,
 		}
 		if (i == AID_PROV_OLLAMA && !p->active && detect) {
 			/* the embedded default: a local Ollama, if it runs */
-			if (discover(p, MODELS_PROBE_CONNECT_MS, true) == 0) {
+			if (discover(a, p, MODELS_PROBE_CONNECT_MS,
+				     true) == 0) {
 				p->active = true;
 				log_info("ollama detected on localhost with "
 					 "%zu models", p->ndiscovered);
@@ -265,7 +268,7 @@ static int providers_init(struct aid *a, bool detect, bool list,
 			continue;
 		}
 		if (p->active && list)
-			discover(p, MODELS_PROBE_CONNECT_MS, false);
+			discover(a, p, MODELS_PROBE_CONNECT_MS, false);
 	}
 	return 0;
 }

@@ -6,8 +6,9 @@
  * the first answer of an untitled conversation.
  *
  * Threads.  gen_start runs on a worker and the title's start on live's
- * writer; live_call_start hands both to the loop thread (http-loop.c),
- * or to the curl thread when aid's URL is one http-loop cannot serve.
+ * writer; live_call_start hands both to the daemon's outbound door
+ * (http-out.h), which runs them on the loop thread, or on the curl
+ * thread when aid's URL is one the loop client cannot serve.
  * The stream callbacks (on_head, on_data, on_done, keep_going) run
  * there and never block: they only touch the generation under its lock
  * (held elsewhere only for short copies), publish to the hub (which

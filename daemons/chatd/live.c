@@ -13,16 +13,15 @@
  * Lock order: live->lock, then the hub's lock (gen_finish publishes the
  * end of a generation and leaves the registry in one step, so a new
  * generation of that conversation can never be told of an older one's
- * end), then the server's (a deferred start is queued under live->lock,
- * as hub sends are).  The http client's lock may be taken under
- * live->lock (starting a call); no callback of it runs under its lock.
+ * end), then the server's (hub sends are queued under live->lock).  No
+ * call to aid starts under live->lock.
  *
- * Calls to aid run on the server's loop thread through http-loop.c
- * whenever aid's URL allows (a stack's default): no libcurl mapped, no
- * thread hand-off per answer.  They are started by workers and by the
- * writer, so each start is copied and deferred to the loop; the list of
- * deferred starts lets live_release end those the stopped loop never
- * ran.  libcurl (http-client.c) stays for URLs http-loop cannot serve.
+ * Calls to aid go through the daemon's outbound door (http-out.h): on
+ * the server's loop thread whenever aid's URL allows (a stack's
+ * default), deferred there from the workers and the writer that start
+ * them; libcurl only for URLs the loop client cannot serve.
+ * live_release closes the door, which ends the calls still running and
+ * those the stopped loop never started.
  */
 #include "live.h"
 
@@ -44,19 +43,6 @@ struct live_title {
 	char conv_id[UUID_STR_LEN];
 	char *title;			/* cleaned answer, or NULL */
 	char *fallback;			/* first words, or NULL */
-};
-
-/* A call to aid on its way to the loop thread: the request copied. */
-struct live_call {
-	struct live_call *prev, *next;	/* l->calls, under l->lock */
-	struct live *live;		/* NULL once live_release ended it */
-	struct http_request req;	/* points into the copies below */
-	char *method;
-	char *url;
-	char *body;
-	char **headers;			/* NULL-terminated */
-	struct http_client_cb cb;
-	void *arg;
 };
 
 /* ---- registry ----------------------------------------------------------- */
@@ -228,143 +214,18 @@ struct hub *live_hub(struct chatd *cd)
 
 /* ---- calls to aid ----------------------------------------------------- */
 
-static void live_call_free(struct live_call *lc)
-{
-	char **h;
-
-	for (h = lc->headers; h && *h; h++)
-		free(*h);
-	free(lc->headers);
-	free(lc->method);
-	free(lc->url);
-	free(lc->body);
-	free(lc);
-}
-
-/* A copy of req, cb and arg (NULL without memory). */
-static struct live_call *live_call_new(const struct http_request *req,
-				       const struct http_client_cb *cb,
-				       void *arg)
-{
-	struct live_call *lc = calloc(1, sizeof(*lc));
-	size_t i, n = 0;
-
-	if (!lc)
-		return NULL;
-	while (req->headers && req->headers[n])
-		n++;
-	lc->req = *req;
-	lc->cb = *cb;
-	lc->arg = arg;
-	lc->method = strdup(req->method ? req->method : "GET");
-	lc->url = strdup(req->url);
-	lc->headers = calloc(n + 1, sizeof(*lc->headers));
-	if (req->body && req->body_len) {
-		lc->body = malloc(req->body_len);
-		if (lc->body)
-			memcpy(lc->body, req->body, req->body_len);
-	}
-	if (!lc->method || !lc->url || !lc->headers ||
-	    (req->body_len && !lc->body))
-		goto fail;
-	for (i = 0; i < n; i++) {
-		lc->headers[i] = strdup(req->headers[i]);
-		if (!lc->headers[i])
-			goto fail;
-	}
-	lc->req.method = lc->method;
-	lc->req.url = lc->url;
-	lc->req.headers = (const char *const *)lc->headers;
-	lc->req.body = lc->body;
-	lc->req.body_len = lc->body ? req->body_len : 0;
-	return lc;
-fail:
-	live_call_free(lc);
-	return NULL;
-}
-
-static void live_call_unlink_locked(struct live *l, struct live_call *lc)
-{
-	if (lc->prev)
-		lc->prev->next = lc->next;
-	else
-		l->calls = lc->next;
-	if (lc->next)
-		lc->next->prev = lc->prev;
-	lc->prev = lc->next = NULL;
-}
-
-/*
- * Loop thread, through http_server_defer: the start itself.  The loop
- * and live_release run on one thread (daemon_main's), so lc->live, which
- * only live_release clears, needs no lock here: NULL means the call was
- * ended there and live is gone (this then runs in http_server_free).
- */
-static void live_call_deferred(void *arg)
-{
-	struct live_call *lc = arg;
-	struct live *l = lc->live;
-	int rc = 0;
-
-	if (!l) {
-		live_call_free(lc);
-		return;
-	}
-	pthread_mutex_lock(&l->lock);
-	live_call_unlink_locked(l, lc);
-	pthread_mutex_unlock(&l->lock);
-	if (lc->cb.keep_going && !lc->cb.keep_going(lc->arg)) {
-		rc = CHAT_ECANCELED;	/* stopped before it began */
-	} else if (!l->loop) {
-		/* the server exists now (it does not during live_init) */
-		rc = http_loop_new(l->cd->d.server, &l->loop);
-	}
-	/* on_done may run before this returns: lc->arg is then gone */
-	if (rc == 0)
-		rc = http_loop_start(l->loop, &lc->req, &lc->cb, lc->arg);
-	if (rc < 0) {
-		if (rc != CHAT_ECANCELED)
-			log_error("cannot call aid: %s", chat_strerror(rc));
-		lc->cb.on_done(lc->arg, rc == CHAT_ECANCELED ? rc :
-			       CHAT_EUPSTREAM);
-	}
-	live_call_free(lc);
-}
-
 int live_call_start(struct live *l, const struct http_request *req,
 		    const struct http_client_cb *cb, void *arg)
 {
-	struct live_call *lc;
-	int rc = 0;
+	bool stopping;
 
-	if (!http_loop_can(req->url) || req->unix_socket) {
-		pthread_mutex_lock(&l->lock);
-		rc = l->stopping ? CHAT_ECANCELED :
-			http_client_start(l->client, req, cb, arg);
-		pthread_mutex_unlock(&l->lock);
-		return rc;
-	}
-	lc = live_call_new(req, cb, arg);
-	if (!lc)
-		return CHAT_ENOMEM;
-	lc->live = l;
 	pthread_mutex_lock(&l->lock);
-	if (l->stopping) {
-		rc = CHAT_ECANCELED;
-	} else {
-		lc->next = l->calls;
-		if (l->calls)
-			l->calls->prev = lc;
-		l->calls = lc;
-		rc = http_server_defer(l->cd->d.server, live_call_deferred,
-				       lc);
-		if (rc < 0)
-			live_call_unlink_locked(l, lc);
-	}
+	stopping = l->stopping;
 	pthread_mutex_unlock(&l->lock);
-	if (rc < 0)
-		live_call_free(lc);
-	return rc;
+	if (stopping)
+		return CHAT_ECANCELED;
+	/* not under l->lock: on the loop thread on_done may run at once */
+	return http_out_start(l->cd->d.out, req, cb, arg);
 }
 
 /* ---- the writer's queues -------------------------------------------- */
@@ -631,7 +492,7 @@ static void *live_writer_main(void *arg)
 		wait_ms = l->last_round_ms + GEN_WRITE_MS - now;
 		if (!l->inserts && !l->finals && !l->titles &&
 		    (!l->dirty || wait_ms > 0)) {
-			if (l->stopping && !l->client)
+			if (l->calls_ended)
 				break;	/* nothing more can come */
 			if (l->dirty)
 				live_timedwait(l, wait_ms);
@@ -694,8 +555,6 @@ int live_init(struct chatd *cd, char *err, size_t errlen)
 	pthread_cond_init(&l->wake, &ca);
 	pthread_condattr_destroy(&ca);
 	rc = hub_new(&l->hub);
-	if (rc == 0)
-		rc = http_client_new(&l->client);
 	if (rc < 0) {
 		chat_errf(err, errlen, "cannot set up the live state: %s",
 			  chat_strerror(rc));
@@ -710,7 +569,6 @@ int live_init(struct chatd *cd, char *err, size_t errlen)
 	cd->live = l;
 	return 0;
 fail:
-	http_client_free(l->client);
 	if (l->hub)
 		hub_free(l->hub);
 	pthread_cond_destroy(&l->wake);
@@ -722,8 +580,6 @@ fail:
 void live_release(struct chatd *cd)
 {
 	struct live *l = cd->live;
-	struct http_client *client;
-	struct live_call *calls, *lc;
 	struct chat_gen *g;
 
 	if (!l)
@@ -732,24 +588,14 @@ void live_release(struct chatd *cd)
 	l->stopping = true;
 	for (g = l->gens; g; g = g->next_reg)
 		gen_request_stop(g, GEN_STOP_EXIT);
-	client = l->client;
-	/* starts the loop will never run: ended below, freed by their
-	 * deferred function when http_server_free runs it */
-	calls = l->calls;
-	l->calls = NULL;
-	for (lc = calls; lc; lc = lc->next)
-		lc->live = NULL;
 	pthread_mutex_unlock(&l->lock);
-	/* every call ends here: their on_done queue the final writes.
-	 * daemon_main runs this after the loop stopped, on its thread, and
-	 * before the server is freed, as http_loop_free requires */
-	http_loop_free(l->loop);
-	l->loop = NULL;
-	for (lc = calls; lc; lc = lc->next)
-		lc->cb.on_done(lc->arg, CHAT_ECANCELED);
-	http_client_free(client);
+	/* every call ends here, also the starts the stopped loop never
+	 * ran: their on_done queue the final writes.  daemon_main runs this
+	 * after the loop stopped, on its thread, before the server is freed,
+	 * as http_out_close requires */
+	http_out_close(cd->d.out);
 	pthread_mutex_lock(&l->lock);
-	l->client = NULL;
+	l->calls_ended = true;
 	pthread_mutex_unlock(&l->lock);
 	pthread_cond_signal(&l->wake);
 	if (l->writer_started)

@@ -6,7 +6,7 @@
  *
  * Threads, in short: the hub is one mutex-guarded structure that any
  * thread may publish to; a generation is fed on the server's loop thread
- * (http-loop.h; on the curl thread when aid's URL needs libcurl) and
+ * (http-out.h; on the curl thread when aid's URL needs libcurl) and
  * written to the store by live's writer thread (one thread, so the
  * writes of a generation happen in order and many generations share one
  * transaction); REST handlers and WebSocket frames that need the store
@@ -22,7 +22,7 @@
 
 #include "chatd.h"
 #include "http-client.h"
-#include "http-loop.h"
+#include "http-out.h"
 #include "http-ws.h"
 #include "sse-parse.h"
 
@@ -230,22 +230,17 @@ void gen_title_clean(char *s);
 /* ---- live.c: registry, writer, titles ------------------------------- */
 
 struct live_title;
-struct live_call;
 
 struct live {
 	struct chatd *cd;
 	struct hub *hub;
-	/* aid calls on the loop thread: made there by the first, freed by
-	 * live_release (loop thread only) */
-	struct http_loop *loop;
-	struct http_client *client;	/* aid calls http-loop cannot make
-					 * (libcurl, loaded on first use) */
-	struct live_call *calls;	/* starts deferred to the loop */
 	pthread_mutex_t lock;		/* the lists below */
 	pthread_cond_t wake;		/* the writer has work */
 	pthread_t writer;
 	bool writer_started;
 	bool stopping;			/* live_release began */
+	bool calls_ended;		/* live_release ended every aid
+					 * call: nothing more can come */
 	struct chat_gen *gens;		/* registry: one per conversation */
 	struct chat_gen *finals;	/* ended, final write due */
 	struct chat_gen *inserts;	/* new rows to store */
@@ -282,13 +277,14 @@ void live_title_done(struct live *l, const char *user_id,
 		     const char *fallback);
 struct hub *live_hub(struct chatd *cd);
 /*
- * Starts a call to aid; any thread.  On the loop thread through
- * http-loop (always deferred there with http_server_defer) when
- * http_loop_can(req->url), else through libcurl.  req is copied.  0:
- * cb->on_done runs exactly once, on the loop (or curl) thread, or in
- * live_release when chatd stops before the deferred start ran
- * (CHAT_ECANCELED).  Else no callback runs: CHAT_ECANCELED
- * once live_release began, CHAT_ENOMEM, CHAT_EUPSTREAM (no libcurl).
+ * Starts a call to aid; any thread, through the daemon's outbound door
+ * (http_out_start: the loop thread when aid's URL allows, else
+ * libcurl).  req is copied.  0: cb->on_done runs exactly once, on the
+ * loop (or curl) thread - before this returns when called on the loop
+ * thread and the call fails at once - or in live_release when chatd
+ * stops before a deferred start ran (CHAT_ECANCELED).  Else no callback
+ * runs: CHAT_ECANCELED once live_release began, CHAT_ENOMEM,
+ * CHAT_EUPSTREAM (no libcurl).
  */
 int live_call_start(struct live *l, const struct http_request *req,
 		    const struct http_client_cb *cb, void *arg);

@@ -20,6 +20,7 @@
 #include "crypto.h"
 #include "err.h"
 #include "http-client.h"
+#include "http-out.h"
 #include "json.h"
 #include "log.h"
 #include "sse.h"
@@ -110,7 +111,7 @@ static void send_prefs(struct chatd *cd, const struct send_args *a,
 	hr.headers = headers;
 	hr.timeout_ms = SEND_PREFS_TIMEOUT_MS;
 	hr.max_response = SEND_PREFS_MAX;
-	rc = http_fetch(&hr, &status, &body);
+	rc = http_out_fetch(cd->d.out, &hr, &status, &body);
 	if (rc < 0 || status != 200) {
 		log_warn("cannot read the preferences of '%s' (%s, status %d)",
 			 a->user_id, chat_strerror(rc), status);

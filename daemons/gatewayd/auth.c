@@ -11,7 +11,7 @@
  *
  * The caller's done runs exactly once: before auth_check returns for
  * anonymous calls, cache hits and local verdicts; later, when userd had
- * to be asked (or the key set refetched), from the loop thread (upcall.c)
+ * to be asked (or the key set refetched), from the loop thread (gw->d.out)
  * or, for a userd URL http-loop.c cannot reach, the curl thread.
  */
 #include "gatewayd.h"
@@ -359,7 +359,7 @@ static void key_check(struct gatewayd *gw, const char *key,
 	n = snprintf(body, sizeof(body), "{\"key\":\"%s\"}", key);
 	req.body_len = (size_t)n;
 	/* on_done may run within: kc is not touched after a 0 */
-	if (upcall_start(gw, &req, &cb, kc) != 0) {
+	if (http_out_start(gw->d.out, &req, &cb, kc) != 0) {
 		buf_release(&kc->body);
 		free(kc);
 		done(arg, GW_AUTH_UNAVAILABLE, NULL);

@@ -5,11 +5,11 @@
  * answers back unbuffered.
  *
  * Threads: the proxy handler runs on the HTTP loop thread and never
- * blocks; proxied calls to the stack's daemons run on that same thread
- * (gw->loop, shared/http-loop.c), and so do the gateway's own calls (key
- * checks, JWKS, readiness: upcall.c); only upstreams http-loop.c cannot
- * reach go to the curl thread of gw->client (libcurl is loaded then, not
- * before), whose callbacks answer through the (thread-safe) http_res_*
+ * blocks; proxied calls and the gateway's own calls (key checks, JWKS,
+ * readiness) go through the daemon's outbound door (gw->d.out,
+ * shared/http-out.h), which runs calls to the stack's daemons on that
+ * same thread and the rest (URLs http-loop.c cannot reach) on its curl
+ * thread (libcurl is loaded then, not before), whose callbacks answer through the (thread-safe) http_res_*
  * functions.  The route table is written only during init.  The key set (jwks.c) and the
  * identity caches (cache.c) have their own locks; metrics are atomics.
  */
@@ -24,7 +24,7 @@
 
 #include "daemon.h"
 #include "http-client.h"
-#include "http-loop.h"
+#include "http-out.h"
 #include "http-server.h"
 
 #define GW_MAX_UPSTREAMS 16
@@ -254,16 +254,6 @@ void proxy_handler(struct http_req *req, struct http_res *res);
  * opens the same path at the upstream and relays frames both ways. */
 void ws_proxy_handler(struct http_req *req, struct http_res *res);
 
-/* ---- upcall.c ---- */
-
-/* Starts one of the gateway's own calls (JWKS, key check, probe): on the
- * loop thread through gw->loop when http_loop_can(req->url) (made by the
- * first call), else through gw->client (libcurl, loaded on first use).
- * Same contract as http_loop_start: on_done may run before this returns;
- * nonzero means no callback ever runs. */
-int upcall_start(struct gatewayd *gw, const struct http_request *req,
-		 const struct http_client_cb *cb, void *arg);
-
 /* ---- ready.c ---- */
 
 /* GET /readyz: 200 when every upstream's /readyz answers 200 and the
@@ -274,9 +264,6 @@ void ready_handle(struct http_req *req, struct http_res *res);
 
 struct gatewayd {
 	struct daemon d;		/* first: req->app points here */
-	struct http_client *client;	/* owned; calls http-loop.c cannot take */
-	struct http_loop *loop;		/* owned; proxied calls on the loop,
-					 * made by the first one */
 	pthread_t loop_thread;		/* the thread that runs the server */
 	struct gw_upstream ups[GW_MAX_UPSTREAMS];
 	size_t nups;

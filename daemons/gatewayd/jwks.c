@@ -12,7 +12,7 @@
  * kid is still unknown); when no refetch is allowed it gets 401 at once.
  *
  * Threads: verification runs on the loop thread, and so does the fetch
- * (upcall.c; the curl thread only for a userd URL http-loop.c cannot
+ * (gw->d.out; the curl thread only for a userd URL http-loop.c cannot
  * reach).  The set, the fetch state and the waiters are under one mutex,
  * so a swap is atomic for every verifier; a fetch is started without it,
  * since its end may run before the start returns.
@@ -200,7 +200,7 @@ static void jwks_fetch_run(struct gw_jwks *j)
 	snprintf(url, sizeof(url), "%s/.well-known/jwks.json",
 		 j->gw->userd->url);
 	req.url = url;
-	rc = upcall_start(j->gw, &req, &cb, f);
+	rc = http_out_start(j->gw->d.out, &req, &cb, f);
 	if (rc != 0)
 		fetch_on_done(f, rc);
 }

@@ -18,6 +18,7 @@
 #include "config.h"
 #include "daemon-keys.h"
 #include "err.h"
+#include "http-loop.h"
 #include "log.h"
 #include "banned.h"
 
@@ -27,11 +28,8 @@ static void gatewayd_release(struct daemon *d)
 {
 	struct gatewayd *gw = (struct gatewayd *)d;
 
-	/* the clients first: their last callbacks still use the rest */
-	http_loop_free(gw->loop);
-	gw->loop = NULL;
-	http_client_free(gw->client);
-	gw->client = NULL;
+	/* the calls first: their last callbacks still use the rest */
+	http_out_close(d->out);
 	jwks_free(gw->jwks);
 	gw->jwks = NULL;
 	revoke_free(gw->revoke);
@@ -69,12 +67,6 @@ static int gatewayd_init(struct daemon *d, char *err, size_t errlen)
 			log_info("upstream '%s' at %s goes through libcurl "
 				 "(chat-curl.so, loaded on first use)",
 				 gw->ups[i].name, gw->ups[i].url);
-	rc = http_client_new(&gw->client);
-	if (rc != 0) {
-		snprintf(err, errlen, "cannot set up the HTTP client: %s",
-			 chat_strerror(rc));
-		goto fail;
-	}
 	rc = jwks_new(gw, &gw->jwks);
 	if (rc == 0)
 		rc = revoke_new(gw, &gw->revoke);

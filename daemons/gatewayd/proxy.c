@@ -479,25 +479,14 @@ static void proxy_start(struct proxy_call *pc)
 			return;
 		}
 	}
-	if (!pc->gw->client) {
-		/* a deferred start after the clients were freed (shutdown) */
+	/* pc may be gone once a start returns 0 */
+	rc = http_out_start(pc->gw->d.out, &ureq, &cb, pc);
+	if (rc == CHAT_ECANCELED) {
+		/* a deferred start after the door closed (shutdown) */
 		proxy_fail(pc, 503, "upstream_unavailable",
 			   "cannot call '%s': the gateway is stopping",
 			   pc->up->name);
-		return;
-	}
-	/* the server exists now (it does not during init) */
-	if (!pc->gw->loop && http_loop_new(pc->gw->d.server,
-					   &pc->gw->loop) != 0) {
-		proxy_fail(pc, 500, "internal", "out of memory");
-		return;
-	}
-	/* pc may be gone once a start returns 0 */
-	if (http_loop_can(pc->url))
-		rc = http_loop_start(pc->gw->loop, &ureq, &cb, pc);
-	else
-		rc = http_client_start(pc->gw->client, &ureq, &cb, pc);
-	if (rc != 0) {
+	} else if (rc != 0) {
 		pc->rc = rc;
 		proxy_fail(pc, 503, "upstream_unavailable",
 			   "cannot call '%s': %s", pc->up->name,

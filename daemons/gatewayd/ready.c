@@ -3,7 +3,7 @@
  * /readyz at once (short timeouts) and answers 200 only when all said 200,
  * the signing keys are loaded and the revocation feed is live; otherwise
  * 503 "not_ready" naming what is not.  Runs on the loop thread without blocking: the probes go
- * through upcall.c, and the answer is sent by whichever call sees the
+ * through gw->d.out, and the answer is sent by whichever call sees the
  * last probe end.  Asking also starts a key-set fetch when none is
  * loaded, so a fresh gateway is ready at the first asks of its starter.
  */
@@ -132,7 +132,7 @@ void ready_handle(struct http_req *req, struct http_res *res)
 		rc->probes[i].check = rc;
 		snprintf(url, sizeof(url), "%s/readyz", gw->ups[i].url);
 		preq.url = url;
-		if (upcall_start(gw, &preq, &cb, &rc->probes[i]) != 0)
+		if (http_out_start(gw->d.out, &preq, &cb, &rc->probes[i]) != 0)
 			ready_release(rc);	/* counts as not ready */
 	}
 	ready_release(rc);

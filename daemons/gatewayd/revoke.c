@@ -509,7 +509,7 @@ static void rv_connect(struct gatewayd *gw)
 	sse_parse_init(&r->parser, RV_MAX_EVENT, rv_on_event, NULL, r);
 	atomic_store(&r->connecting, true);
 	/* on_done may run within */
-	if (upcall_start(gw, &req, &cb, r) != 0) {
+	if (http_out_start(gw->d.out, &req, &cb, r) != 0) {
 		sse_parse_release(&r->parser);
 		atomic_store(&r->connecting, false);
 	}

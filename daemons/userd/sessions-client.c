@@ -1,7 +1,8 @@
 /*
  * sessions-client.c - userd's calls to sessiond's internal API: create a
  * session at login, rotate a refresh token, revoke one session or all of
- * a user's, record a revoked API key for the gateways.  Blocking (http_fetch): worker threads only.
+ * a user's, record a revoked API key for the gateways.  Blocking
+ * (http_out_fetch): worker threads only.
  *
  * Every call carries the internal secret and the request id.  sessiond
  * being down, slow or answering nonsense is CHAT_EUPSTREAM, which the
@@ -15,6 +16,7 @@
 #include "buf.h"
 #include "err.h"
 #include "http-client.h"
+#include "http-out.h"
 #include "log.h"
 #include "banned.h"
 
@@ -79,7 +81,7 @@ static int sessions_call(struct userd *ud, const char *request_id,
 	hr.connect_timeout_ms = 1000;
 	hr.timeout_ms = SESSIONS_TIMEOUT_MS;
 	hr.max_response = SESSIONS_MAX_ANSWER;
-	rc = http_fetch(&hr, status, &b);
+	rc = http_out_fetch(ud->d.out, &hr, status, &b);
 	if (rc < 0) {
 		log_warn("sessiond '%s' failed: %s", path, chat_strerror(rc));
 		rc = CHAT_EUPSTREAM;
