@@ -25,7 +25,6 @@
  */
 #include "live.h"
 
-#include <ctype.h>
 #include <inttypes.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -47,28 +46,6 @@
 #define GEN_HISTORY_MAX (8 * 1024 * 1024)
 /* One event of aid: a delta may carry much of the answer at once. */
 #define GEN_EVENT_MAX (GEN_TEXT_MAX + 64 * 1024)
-#define TITLE_SYSTEM "Write a title of at most six words for this" \
-	" conversation. Answer with the title only."
-#define TITLE_MAX_TOKENS 24
-#define TITLE_TEXT_MAX 4096
-#define TITLE_BYTES 80
-#define TITLE_WORDS 6
-/* The question as sent for a title: enough to name it. */
-#define TITLE_QUESTION_MAX 4000
-#define TITLE_TIMEOUT_MS 60000
-
-/* A title request: one per finished first answer. */
-struct gen_title {
-	struct live *live;
-	char user_id[65];
-	char conv_id[UUID_STR_LEN];
-	char *fallback;
-	struct sse_parser parser;
-	struct buf text;
-	int http_status;
-	bool got_done;
-};
-
 /* ---- small helpers ------------------------------------------------------ */
 
 static char *gen_strdup(const char *s)
@@ -102,10 +79,8 @@ static bool gen_header_safe(const char *s)
 	return true;
 }
 
-/* The header lines of a call to aid into out; their text in h. */
-static void gen_headers(struct chatd *cd, const char *user_id,
-			const char *role, const char *request_id,
-			char h[6][256], const char *out[8])
+void gen_headers(struct chatd *cd, const char *user_id, const char *role,
+		 const char *request_id, char h[6][256], const char *out[8])
 {
 	int n = 0;
 
@@ -646,33 +621,6 @@ out:
 	return text;
 }
 
-/* The first n words of s (caller frees). */
-static char *gen_first_words(const char *s, int n)
-{
-	struct buf b;
-	const char *p = s ? s : "";
-	int words = 0;
-
-	buf_init(&b, TITLE_BYTES * 4);
-	while (*p && words < n) {
-		const char *w;
-
-		while (*p && isspace((unsigned char)*p))
-			p++;
-		w = p;
-		while (*p && !isspace((unsigned char)*p))
-			p++;
-		if (p == w)
-			break;
-		if ((words && buf_append(&b, " ", 1) < 0) ||
-		    buf_append(&b, w, (size_t)(p - w)) < 0)
-			break;
-		words++;
-	}
-	return buf_detach(&b, NULL);
-}
-
-static void gen_title_start(struct chat_gen *g, const char *model);
 
 void gen_finish(struct chat_gen *g, struct db_conn *c)
 {
@@ -763,7 +711,8 @@ void gen_finish(struct chat_gen *g, struct db_conn *c)
 		g->waiter = NULL;
 	}
 	if (g->want_title && g->stored && strcmp(m.status, MSG_COMPLETE) == 0)
-		gen_title_start(g, m.model);
+		title_start(l, g->cd, g->user_id, g->role, g->request_id,
+			    g->conv_id, g->title_question, m.model);
 	cJSON_Delete(asst);
 	free(asst_json);
 	free(ev_json);
@@ -787,208 +736,4 @@ void gen_free(struct chat_gen *g)
 	chat_msg_release(&g->ins_asst);
 	pthread_mutex_destroy(&g->lock);
 	free(g);
-}
-
-/* ---- titles ----------------------------------------------------------- */
-
-static void gen_title_free(struct gen_title *t)
-{
-	sse_parse_release(&t->parser);
-	buf_release(&t->text);
-	free(t->fallback);
-	free(t);
-}
-
-static int gen_title_event(void *arg, const struct sse_event *ev)
-{
-	struct gen_title *t = arg;
-	cJSON *data;
-	const char *text;
-
-	if (strcmp(ev->event, "done") == 0) {
-		t->got_done = true;
-		return 0;
-	}
-	if (strcmp(ev->event, "error") == 0)
-		return 1;
-	if (strcmp(ev->event, "delta") != 0)
-		return 0;
-	data = cJSON_ParseWithLength(ev->data, ev->data_len);
-	text = json_str(data, "text");
-	if (text && buf_puts(&t->text, text) < 0) {
-		/* long enough: the first line is all that counts */
-		cJSON_Delete(data);
-		t->got_done = true;
-		return 1;
-	}
-	cJSON_Delete(data);
-	return 0;
-}
-
-static int gen_title_head(void *arg, int status, const char *const *h,
-			  size_t n)
-{
-	struct gen_title *t = arg;
-
-	(void)h;
-	(void)n;
-	t->http_status = status;
-	return status != 200;
-}
-
-static int gen_title_data(void *arg, const char *data, size_t len)
-{
-	struct gen_title *t = arg;
-
-	return sse_parse_feed(&t->parser, data, len) != 0;
-}
-
-/* Cuts s to at most max bytes on a UTF-8 character boundary. */
-static void gen_utf8_cut(char *s, size_t max)
-{
-	size_t n = strlen(s);
-
-	if (n <= max)
-		return;
-	n = max;
-	while (n > 0 && ((unsigned char)s[n] & 0xc0) == 0x80)
-		n--;
-	s[n] = '\0';
-}
-
-/* True for bytes trimmed from both ends of a title: space and quotes. */
-static bool gen_title_trim_char(unsigned char c)
-{
-	return isspace(c) || c == '"' || c == '\'' || c == '`' || c == '*';
-}
-
-/* True when s starts with a typographic double quote (U+201C, U+201D). */
-static bool gen_is_curly_quote(const char *s)
-{
-	return strncmp(s, "\xe2\x80\x9c", 3) == 0 ||
-	       strncmp(s, "\xe2\x80\x9d", 3) == 0;
-}
-
-/* The model's answer made into a title, in place: first line, no
- * surrounding quotes, TITLE_BYTES at most. */
-void gen_title_clean(char *s)
-{
-	size_t n, start = 0;
-
-	n = strcspn(s, "\r\n");
-	s[n] = '\0';
-	/* typographic quotes, as whole UTF-8 sequences */
-	for (;;) {
-		if (gen_title_trim_char((unsigned char)s[start])) {
-			start++;
-		} else if (gen_is_curly_quote(s + start)) {
-			start += 3;
-		} else {
-			break;
-		}
-	}
-	memmove(s, s + start, strlen(s + start) + 1);
-	gen_utf8_cut(s, TITLE_BYTES);
-	n = strlen(s);
-	for (;;) {
-		if (n > 0 && gen_title_trim_char((unsigned char)s[n - 1]))
-			n--;
-		else if (n >= 3 && gen_is_curly_quote(s + n - 3))
-			n -= 3;
-		else
-			break;
-		s[n] = '\0';
-	}
-	if (!utf8_valid(s, strlen(s)))
-		s[0] = '\0';
-}
-
-static void gen_title_done(void *arg, int rc)
-{
-	struct gen_title *t = arg;
-	char *title = NULL;
-
-	if (rc == 0 && t->got_done && t->text.data) {
-		title = t->text.data;
-		gen_title_clean(title);
-	}
-	live_title_done(t->live, t->user_id, t->conv_id, title, t->fallback);
-	gen_title_free(t);
-}
-
-static const struct http_client_cb gen_title_cb = {
-	.on_head = gen_title_head,
-	.on_data = gen_title_data,
-	.on_done = gen_title_done,
-};
-
-/* Asks aid for a title of g's conversation; the fallback when that
- * cannot even start. */
-static void gen_title_start(struct chat_gen *g, const char *model)
-{
-	struct live *l = g->live;
-	struct gen_title *t = calloc(1, sizeof(*t));
-	char url[256], hbuf[6][256], *body = NULL, *q = NULL;
-	const char *headers[8];
-	struct http_request hr = { 0 };
-	cJSON *root = NULL, *msgs, *m;
-	int rc = CHAT_ENOMEM;
-
-	if (!t)
-		return;
-	t->live = l;
-	snprintf(t->user_id, sizeof(t->user_id), "%s", g->user_id);
-	snprintf(t->conv_id, sizeof(t->conv_id), "%s", g->conv_id);
-	t->fallback = gen_first_words(g->title_question, TITLE_WORDS);
-	if (t->fallback)
-		gen_title_clean(t->fallback);
-	buf_init(&t->text, TITLE_TEXT_MAX);
-	sse_parse_init(&t->parser, GEN_EVENT_MAX, gen_title_event, NULL, t);
-
-	q = gen_strdup(g->title_question ? g->title_question : "");
-	if (!q)
-		goto fail;
-	gen_utf8_cut(q, TITLE_QUESTION_MAX);
-	root = cJSON_CreateObject();
-	if (!root ||
-	    !(model ? cJSON_AddStringToObject(root, "model", model) :
-		      cJSON_AddNullToObject(root, "model")) ||
-	    !cJSON_AddStringToObject(root, "system_prompt", TITLE_SYSTEM) ||
-	    !cJSON_AddNumberToObject(root, "max_tokens", TITLE_MAX_TOKENS) ||
-	    !cJSON_AddStringToObject(root, "purpose", "title") ||
-	    !cJSON_AddStringToObject(root, "conversation_id", g->conv_id))
-		goto fail;
-	msgs = cJSON_AddArrayToObject(root, "messages");
-	m = cJSON_CreateObject();
-	if (!msgs || !m || !cJSON_AddItemToArray(msgs, m)) {
-		cJSON_Delete(m);
-		goto fail;
-	}
-	if (!cJSON_AddStringToObject(m, "role", "user") ||
-	    !cJSON_AddStringToObject(m, "content", q))
-		goto fail;
-	body = json_print(root);
-	if (!body)
-		goto fail;
-	snprintf(url, sizeof(url), "%s/internal/generate", g->cd->aid_url);
-	gen_headers(g->cd, g->user_id, g->role, g->request_id, hbuf, headers);
-	hr.method = "POST";
-	hr.url = url;
-	hr.headers = headers;
-	hr.body = body;
-	hr.body_len = strlen(body);
-	hr.connect_timeout_ms = 2000;
-	hr.timeout_ms = TITLE_TIMEOUT_MS;
-	hr.max_response = 1024 * 1024;
-	rc = live_call_start(l, &hr, &gen_title_cb, t);
-	if (rc == 0)
-		t = NULL;		/* gen_title_done has it */
-fail:
-	if (t && rc != CHAT_ECANCELED)
-		live_title_done(l, t->user_id, t->conv_id, NULL, t->fallback);
-	if (t)
-		gen_title_free(t);
-	cJSON_Delete(root);
-	free(body);
-	free(q);
 }

@@ -223,9 +223,22 @@ int gen_write_text(struct chat_gen *g, struct db_conn *c);
  * the title request.  g is then only to be freed. */
 void gen_finish(struct chat_gen *g, struct db_conn *c);
 void gen_free(struct chat_gen *g);
+/* The header lines of a call to aid (identity, request id) into out;
+ * their text in h.  gen.c and title.c. */
+void gen_headers(struct chatd *cd, const char *user_id, const char *role,
+		 const char *request_id, char h[6][256], const char *out[8]);
+
+/* ---- title.c: a conversation's automatic title ----------------------- */
+
+/* Writer thread: asks aid for a title of conv_id from its first
+ * question; the title reaches live_title_done (the question's first
+ * words when aid cannot give one). */
+void title_start(struct live *l, struct chatd *cd, const char *user_id,
+		 const char *role, const char *request_id, const char *conv_id,
+		 const char *question, const char *model);
 /* A model's answer made into a title, in place (first line, no quotes
  * around, at most 80 bytes). */
-void gen_title_clean(char *s);
+void title_clean(char *s);
 
 /* ---- live.c: registry, writer, titles ------------------------------- */
 
