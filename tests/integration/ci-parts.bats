@@ -11,8 +11,9 @@ setup() {
 }
 
 # mk ARGS...: make in the checkout, apart from any make that runs bats
+# (and from .ci/run's CHAT_TEST_FUZZ=0 make test)
 mk() {
-	env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL \
+	env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL -u CHAT_TEST_FUZZ \
 		make -C "$CHAT_ROOT" --no-print-directory "$@"
 }
 
@@ -60,7 +61,7 @@ outputs() {
 	[[ ${lines[0]} == scripts/deps.sh ]] || false
 	[[ ${lines[1]} == make*" all units fuzz" ]] || false
 	[[ ${lines[-1]} == "CHAT_BUILD=$D/b CHAT_BIN=$D/bin "*scripts/test.sh ]] || false
-	CHAT_TEST_FUZZ=0 run -0 mk -n B="$D/b" BIN="$D/bin" test
+	run -0 mk -n B="$D/b" BIN="$D/bin" CHAT_TEST_FUZZ=0 test
 	[[ ${lines[1]} == make*" all units " ]] || false
 	run -0 mk -n B="$D/b" BIN="$D/bin" run
 	[[ ${lines[0]} == scripts/deps.sh ]] || false
