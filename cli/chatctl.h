@@ -28,7 +28,7 @@
 #include "creds.h"
 #include "json.h"
 
-#define CHATCTL_VERSION "0.3.0"
+#define CHATCTL_VERSION CHAT_VERSION	/* -DCHAT_VERSION: VERSION, Makefile */
 #define CLI_DEFAULT_SERVER "http://127.0.0.1:8080"
 #define CLI_CONTENT_MAX (1024 * 1024)	/* a message's content, bytes */
 
@@ -58,6 +58,8 @@ enum cli_opt_id {
 	OPT_SCOPE,
 	OPT_EXPIRES,
 	OPT_COMMANDS,
+	OPT_OUTPUT,
+	OPT_COLOR,
 	OPT_MAX
 };
 
@@ -100,6 +102,8 @@ struct cli_ctx {
 	bool creds_loaded;
 	void *curl;			/* struct client * (client.h), reused */
 	bool stdin_tty, stdout_tty, stderr_tty;
+	int out_format;			/* enum out_format, from out_setup */
+	bool color;			/* headings in bold (out_setup) */
 };
 
 /* Set by the SIGINT handler; read by transfers and the REPL. */
@@ -172,7 +176,34 @@ int api_login(struct cli_ctx *ctx, const char *username,
 /* Loads the credentials for ctx->server; CLI_AUTH when there are none. */
 int api_need_creds(struct cli_ctx *ctx);
 
-/* ---- out.c (widths: shared/width.h) ---- */
+/* ---- out.c (widths: shared/width.h) ----
+ *
+ * The output conventions of every list and show verb, in one place:
+ *   - give the verb the options OUT_OPTS (--json, --output FORMAT);
+ *     --color WHEN is common to every command.  main.c calls out_setup
+ *     before the verb runs, so ctx->out_format and ctx->color are set;
+ *   - a list: build {"data":[...]} (the API's form) and call out_list
+ *     with a heading and a row function; it prints an aligned table
+ *     (heading bold when colour is on, the last column cut to the
+ *     terminal, long tables through $PAGER, default `less -FRX`, only
+ *     when stdout is a terminal), tab-separated rows without heading for
+ *     --output tsv, or the JSON itself for --json / --output json;
+ *   - a show verb: when out_is_json(ctx), out_json the object; else
+ *     print a two-column KEY/VALUE table (table_init(&t, 2), table_add,
+ *     table_print), which honours tsv and colour the same way.
+ * Cells are cleaned of control characters by table_add (server text is
+ * untrusted). */
+enum out_format {
+	OUT_TABLE = 0,			/* aligned columns (the default) */
+	OUT_TSV,			/* tab-separated, no heading */
+	OUT_JSON,			/* the API's JSON */
+};
+#define OUT_OPTS OPT_JSON, OPT_OUTPUT
+/* Reads --json, --output, --color and NO_COLOR into ctx; CLI_USAGE
+ * (after saying why) for a bad value or --json with another format. */
+int out_setup(struct cli_ctx *ctx, const struct cli_args *a);
+/* True when the verb should print JSON (--json or --output json). */
+bool out_is_json(const struct cli_ctx *ctx);
 /* Writes the answer text for a terminal: ESC and other C0 controls but
  * tab and newline dropped, so that a model cannot drive the terminal.
  * Raw bytes when stdout is not a terminal. */
@@ -197,7 +228,9 @@ void table_release(struct table *t);
 int table_add(struct table *t, const char *const *cells);
 /* Prints the rows (the first added is the heading) aligned by display
  * width; the last column is cut to fit the terminal (or last_max
- * columns when stdout is no terminal). */
+ * columns when stdout is no terminal).  --output tsv: the rows but the
+ * heading, tab-separated and uncut.  On a terminal, a table longer than
+ * the screen goes through the pager. */
 int table_print(struct cli_ctx *ctx, const struct table *t, size_t last_max);
 
 /* Adds the row of one item of a list to t; table_add's return. */
@@ -241,6 +274,12 @@ int ctl_conv_patch_string(struct cli_ctx *ctx, const char *id,
 			  const char *field, const char *value);
 /* Id of the most recently updated conversation; CLI_NOTFOUND if none. */
 int ctl_conv_latest(struct cli_ctx *ctx, char *id_out, size_t idlen);
+
+/* ---- model-default.c ---- */
+/* The model that answers a conversation naming none (the caller's
+ * preferences.default_model, else the server's default) into out;
+ * CLI_NOTFOUND, silently, when neither can be read. */
+int ctl_model_default(struct cli_ctx *ctx, char *out, size_t outlen);
 
 /* ---- the commands (cmd-*.c) ---- */
 extern const struct cli_cmd cmd_register;

@@ -168,9 +168,10 @@ static int apikey_ls(struct cli_ctx *ctx, const struct cli_args *a)
 	cJSON *list = NULL;
 	int rc;
 
+	(void)a;	/* --json and --output: ctx->out_format */
 	rc = api_json(ctx, "GET", "/v1/apikeys", NULL, &list);
 	if (rc == CLI_OK)
-		rc = out_list(ctx, list, a->count[OPT_JSON] > 0, head, 7,
+		rc = out_list(ctx, list, false, head, 7,
 			      apikey_row, 60);
 	cJSON_Delete(list);
 	return rc;
@@ -208,7 +209,7 @@ static const struct cli_cmd apikey_verbs[] = {
 		.name = "ls",
 		.args = "",
 		.summary = "list the live keys",
-		.opts = (const int[]){ OPT_JSON, 0 },
+		.opts = (const int[]){ OUT_OPTS, 0 },
 		.min_pos = 0,
 		.max_pos = 0,
 		.exec = apikey_ls,

@@ -123,6 +123,10 @@ static int ctl_conv_fetch(struct cli_ctx *ctx, const struct cli_args *a,
 	return rc;
 }
 
+/* The MODEL of conversations that name none: the model that will answer
+ * them (ctl_model_default), set by ls before the rows are made. */
+static char ctl_conv_default_model[128] = "default";
+
 static int ctl_conv_row(struct table *t, const cJSON *c)
 {
 	char updated[64];
@@ -131,9 +135,21 @@ static int ctl_conv_row(struct table *t, const cJSON *c)
 	out_time(json_str(c, "updated_at"), updated, sizeof(updated));
 	row[0] = json_str(c, "id");
 	row[1] = updated;
-	row[2] = json_str(c, "model") ? json_str(c, "model") : "default";
+	row[2] = json_str(c, "model") ? json_str(c, "model") :
+					ctl_conv_default_model;
 	row[3] = json_str(c, "title") ? json_str(c, "title") : "(untitled)";
 	return table_add(t, row);
+}
+
+/* Whether a conversation of the list names no model. */
+static bool ctl_conv_any_unset(const cJSON *list)
+{
+	const cJSON *c;
+
+	cJSON_ArrayForEach(c, cJSON_GetObjectItemCaseSensitive(list, "data"))
+		if (!json_str(c, "model"))
+			return true;
+	return false;
 }
 
 static int ctl_conv_ls(struct cli_ctx *ctx, const struct cli_args *a)
@@ -147,8 +163,11 @@ static int ctl_conv_ls(struct cli_ctx *ctx, const struct cli_args *a)
 	rc = ctl_conv_limit(a, &limit);
 	if (rc == CLI_OK)
 		rc = ctl_conv_fetch(ctx, a, limit, &all);
+	if (rc == CLI_OK && ctl_conv_any_unset(all))
+		ctl_model_default(ctx, ctl_conv_default_model,
+				  sizeof(ctl_conv_default_model));
 	if (rc == CLI_OK)
-		rc = out_list(ctx, all, a->count[OPT_JSON] > 0, head, 4,
+		rc = out_list(ctx, all, false, head, 4,
 			      ctl_conv_row, CONV_TITLE_PIPE_MAX);
 	cJSON_Delete(all);
 	return rc;
@@ -169,7 +188,7 @@ static int ctl_conv_show(struct cli_ctx *ctx, const struct cli_args *a)
 		rc = api_json(ctx, "GET", path, NULL, &conv);
 	if (rc != CLI_OK)
 		return rc;
-	if (a->count[OPT_JSON]) {
+	if (out_is_json(ctx)) {
 		rc = out_json(ctx, conv);
 		cJSON_Delete(conv);
 		return rc;
@@ -238,7 +257,7 @@ static const struct cli_cmd ctl_conv_verbs[] = {
 		.args = "",
 		.summary = "list the conversations, newest first",
 		.opts = (const int[]){ OPT_LIMIT, OPT_ALL, OPT_QUERY,
-				       OPT_JSON, 0 },
+				       OUT_OPTS, 0 },
 		.min_pos = 0,
 		.max_pos = 0,
 		.exec = ctl_conv_ls,
@@ -247,7 +266,7 @@ static const struct cli_cmd ctl_conv_verbs[] = {
 		.name = "show",
 		.args = "ID",
 		.summary = "print a conversation's current branch",
-		.opts = (const int[]){ OPT_JSON, 0 },
+		.opts = (const int[]){ OUT_OPTS, 0 },
 		.min_pos = 1,
 		.max_pos = 1,
 		.exec = ctl_conv_show,

@@ -27,9 +27,10 @@ static int model_ls(struct cli_ctx *ctx, const struct cli_args *a)
 	cJSON *list = NULL;
 	int rc;
 
+	(void)a;	/* --json and --output: ctx->out_format */
 	rc = api_json(ctx, "GET", "/v1/models", NULL, &list);
 	if (rc == CLI_OK)
-		rc = out_list(ctx, list, a->count[OPT_JSON] > 0, head, 2,
+		rc = out_list(ctx, list, false, head, 2,
 			      model_row, 0);
 	cJSON_Delete(list);
 	return rc;
@@ -40,7 +41,7 @@ static const struct cli_cmd model_verbs[] = {
 		.name = "ls",
 		.args = "",
 		.summary = "list the models",
-		.opts = (const int[]){ OPT_JSON, 0 },
+		.opts = (const int[]){ OUT_OPTS, 0 },
 		.min_pos = 0,
 		.max_pos = 0,
 		.exec = model_ls,

@@ -16,7 +16,8 @@ static int whoami_exec(struct cli_ctx *ctx, const struct cli_args *a)
 	rc = api_json(ctx, "GET", "/v1/users/me", NULL, &user);
 	if (rc != CLI_OK)
 		return rc;
-	if (a->count[OPT_JSON]) {
+	(void)a;
+	if (out_is_json(ctx)) {
 		rc = out_json(ctx, user);
 	} else {
 		name = cJSON_GetObjectItemCaseSensitive(user, "username");
@@ -34,7 +35,7 @@ const struct cli_cmd cmd_whoami = {
 	.name = "whoami",
 	.args = "",
 	.summary = "show the account the credentials act as",
-	.opts = (const int[]){ OPT_JSON, 0 },
+	.opts = (const int[]){ OUT_OPTS, 0 },
 	.min_pos = 0,
 	.max_pos = 0,
 	.exec = whoami_exec,

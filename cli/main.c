@@ -27,6 +27,8 @@ volatile sig_atomic_t cli_interrupted;
  * the one --help and chatctl(1) show. */
 static const struct cli_opt cli_options[] = {
 	{ OPT_ALL, 0, "all", NULL, "fetch every page, not just the first" },
+	{ OPT_COLOR, 0, "color", "WHEN",
+	  "colour: never, always or auto (default; off with NO_COLOR)" },
 	{ 'c', 'c', "continue", NULL,
 	  "continue the most recently updated conversation" },
 	{ OPT_COMMANDS, 0, "commands", NULL,
@@ -41,6 +43,8 @@ static const struct cli_opt cli_options[] = {
 	{ 'm', 'm', "model", "MODEL", "the model to answer with" },
 	{ OPT_NO_STREAM, 0, "no-stream", NULL,
 	  "wait for the whole answer instead of streaming it" },
+	{ OPT_OUTPUT, 'o', "output", "FORMAT",
+	  "table (default), tsv (no heading) or json" },
 	{ OPT_PASSWORD_STDIN, 0, "password-stdin", NULL,
 	  "read the password from the first line of standard input" },
 	{ OPT_QUERY, 'q', "query", "TEXT",
@@ -57,7 +61,7 @@ static const struct cli_opt cli_options[] = {
 #define CLI_NOPTS (sizeof(cli_options) / sizeof(cli_options[0]))
 
 /* Options any command accepts. */
-static const int cli_common[] = { OPT_SERVER, OPT_HELP, 0 };
+static const int cli_common[] = { OPT_SERVER, OPT_COLOR, OPT_HELP, 0 };
 
 static const struct cli_cmd cli_help_cmd;
 static const struct cli_cmd *const cli_commands[] = {
@@ -480,6 +484,9 @@ static int cli_run(int argc, char **argv)
 		ctx.server_opt = a.val[OPT_SERVER];
 	if (c->exec == cli_help_exec)
 		return cli_help_exec(&ctx, &a);
+	rc = out_setup(&ctx, &a);
+	if (rc != CLI_OK)
+		return rc;
 	rc = api_init(&ctx);
 	if (rc == CLI_OK)
 		rc = c->exec(&ctx, &a);
