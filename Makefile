@@ -30,7 +30,11 @@ PKGS    := libwebsockets libcjson libsodium libcurl libpq sqlite3
 # what a daemon links; libpq and libcurl only through the modules
 CORE_PKGS := libwebsockets libcjson libsodium sqlite3
 
-CSTD     := -std=c11 -D_GNU_SOURCE
+# One version for every program (chatctl, chatui, the daemons' --version),
+# from one place: the VERSION file.  It goes into CSTD, so the fuzz build
+# has it too, and into the flags files, so a new version rebuilds all.
+VERSION  := $(shell cat VERSION)
+CSTD     := -std=c11 -D_GNU_SOURCE -DCHAT_VERSION='"$(VERSION)"'
 WARN     := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
             -Wmissing-prototypes -Wwrite-strings -Wformat=2 -Wvla
 OPT      ?= -O2 -g
@@ -207,7 +211,9 @@ install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1 \
 	  $(DESTDIR)$(PREFIX)/share/man/man5 $(DESTDIR)$(PREFIX)/share/man/man8 \
 	  $(DESTDIR)$(PREFIX)/lib/chat
-	install -m 0755 $(BINS) scripts/stack $(DESTDIR)$(PREFIX)/bin/
+	install -m 0755 $(BINS) $(DESTDIR)$(PREFIX)/bin/
+	# the launcher under the name of its man page, chat-stack(1)
+	install -m 0755 scripts/stack $(DESTDIR)$(PREFIX)/bin/chat-stack
 	install -m 0644 $(MODULES) $(DESTDIR)$(PREFIX)/lib/chat/
 	-install -m 0644 man/*.1 $(DESTDIR)$(PREFIX)/share/man/man1/
 	-install -m 0644 man/*.5 $(DESTDIR)$(PREFIX)/share/man/man5/

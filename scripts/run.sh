@@ -8,7 +8,8 @@
 # The admin account: the username is $USER reduced to [A-Za-z0-9._-]
 # (or "admin" when that leaves fewer than 3 characters); the password is
 # random, shown once and kept in DATA_DIR/admin-password (mode 0600), so
-# that later runs can log in again.
+# that later runs can log in again.  On a terminal it is shown again when
+# chatui exits, since chatui takes the screen right after the first time.
 #
 # Credentials: chatctl's usual file ($XDG_CONFIG_HOME/chat/credentials),
 # so that chatctl and chatui work from any terminal afterwards.  When that
@@ -78,12 +79,18 @@ cat <<MSG
 
 chat is running at $url (data in $CHAT_DATA_DIR, logs in $CHAT_DATA_DIR/log)
 MSG
-if [[ -n $shown_password ]]; then
+# The new account's password, where a person reads it: chatui takes the
+# screen right after this text, so on a terminal it is shown again when
+# chatui exits.
+show_password() {
 	cat <<MSG
 Created the account '$(<"$user_file")' (the first account: admin) with the password
   $shown_password
 (shown this once; also kept in $pw_file, mode 0600)
 MSG
+}
+if [[ -n $shown_password ]]; then
+	show_password
 fi
 echo "chatctl is logged in as $(cc whoami 2>/dev/null || echo '?')."
 echo
@@ -104,9 +111,17 @@ MSG
 
 if [[ -t 0 && -t 1 ]]; then
 	echo
-	if [[ -x $chatui ]]; then
-		exec "$chatui" --server "$url"
+	client=("$chatui" --server "$url")
+	if [[ ! -x $chatui ]]; then
+		echo "run.sh: '$chatui' is not built; falling back to chatctl chat" >&2
+		client=("$chatctl" --server "$url" chat)
 	fi
-	echo "run.sh: '$chatui' is not built; falling back to chatctl chat" >&2
-	exec "$chatctl" --server "$url" chat
+	[[ -z $shown_password ]] || echo "(the password is shown again when you leave)"
+	rc=0
+	"${client[@]}" || rc=$?
+	if [[ -n $shown_password ]]; then
+		echo
+		show_password
+	fi
+	exit "$rc"
 fi

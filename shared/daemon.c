@@ -4,6 +4,7 @@
 #include "daemon.h"
 
 #include <errno.h>
+#include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -37,12 +38,21 @@ static void usage(FILE *to, const char *name)
 {
 	fprintf(to,
 		"usage: %s [-c FILE] [-p]\n"
-		"  -c FILE  configuration file (also CHAT_CONFIG)\n"
-		"  -p       check the configuration, print the listen port\n"
-		"           and exit\n"
-		"  -h       this help\n"
+		"  -c FILE        configuration file (also CHAT_CONFIG)\n"
+		"  -p             check the configuration, print the listen\n"
+		"                 port and exit\n"
+		"  -h, --help     this help\n"
+		"  -V, --version  print the version and exit\n"
 		"See %s(8) and chat.conf(5).\n", name, name);
 }
+
+/* The long spellings of the options; getopt_long maps them to the short
+ * ones, so one loop handles both. */
+static const struct option daemon_long_opts[] = {
+	{ "help", no_argument, NULL, 'h' },
+	{ "version", no_argument, NULL, 'V' },
+	{ NULL, 0, NULL, 0 },
+};
 
 /* A daemon's port offset: its index in daemon_keys_daemons, else -1. */
 static int peer_offset(const char *name)
@@ -329,8 +339,12 @@ int daemon_main(int argc, char **argv, const struct daemon_spec *spec)
 	char err[512] = "";
 	int opt, rc = 0, level, print_port = 0;
 
-	while ((opt = getopt(argc, argv, "c:ph")) != -1) {
-		if (opt == 'c') {
+	while ((opt = getopt_long(argc, argv, "c:phV", daemon_long_opts,
+				  NULL)) != -1) {
+		if (opt == 'V') {
+			printf("%s %s\n", spec->name, CHAT_VERSION);
+			return 0;
+		} else if (opt == 'c') {
 			cfg_path = optarg;
 		} else if (opt == 'p') {
 			print_port = 1;

@@ -34,7 +34,7 @@
 #include "err.h"
 #include "markdown.h"
 
-#define CHATUI_VERSION "0.4.0"
+#define CHATUI_VERSION CHAT_VERSION	/* -DCHAT_VERSION: VERSION, Makefile */
 #define CHATUI_DEFAULT_SERVER "http://127.0.0.1:8080"
 #define CHATUI_CONTENT_MAX (1024 * 1024)	/* a message, bytes */
 #define CHATUI_ID_MAX 64			/* an id with its NUL */

@@ -117,6 +117,9 @@ void openai_models_handler(struct http_req *req, struct http_res *res)
 	    strcmp(req->path, "/v1/models/") == 0) {
 		o = cJSON_CreateObject();
 		cJSON_AddStringToObject(o, "object", "list");
+		/* beyond OpenAI's list: the model of requests that name
+		 * none, so that clients can show what will answer */
+		cJSON_AddStringToObject(o, "default_model", a->default_model);
 		st.data = cJSON_AddArrayToObject(o, "data");
 		models_each(a, list_one, &st);
 		http_res_json(res, 200, o);
