@@ -3,20 +3,29 @@
  * stream read on the server's loop thread, the answer kept in memory and
  * published delta by delta, stop, and the end (final store write, the
  * done/error event, the waiting answers); and the title request after
- * the first answer of an untitled conversation.
+ * the first answer of an untitled conversation (asked by the owner).
  *
- * Threads.  gen_start runs on a worker and the title's start on live's
- * writer; live_call_start hands both to the daemon's outbound door
- * (http-out.h), which runs them on the loop thread, or on the curl
- * thread when aid's URL is one the loop client cannot serve.
- * The stream callbacks (on_head, on_data, on_done, keep_going) run
- * there and never block: they only touch the generation under its lock
- * (held elsewhere only for short copies), publish to the hub (which
- * only queues bytes) and tell live's writer thread there is text to
- * store.  The writer calls gen_write_text (every GEN_WRITE_MS at most)
- * and, once the stream has ended, gen_finish, which is the last thing
- * that touches the generation before gen_free.  A failed start ends g
- * through gen_cb_done on the starting thread instead.
+ * One owner per struct: struct chat_gen is this file's alone.  live.c
+ * drives it through the functions of live.h and keeps the lists it is
+ * on (registry, writer queues) in a wrapper of its own; this file calls
+ * nothing of live.c.  What a generation has to tell its owner goes
+ * through the two callbacks of struct gen_owner (note: rows to store,
+ * text to store, the end; call: start the request to aid) or back as
+ * return values (struct gen_end).  It publishes to the hub itself,
+ * except the end, which the owner publishes together with the registry
+ * removal.
+ *
+ * Threads.  gen_start runs on a worker; owner->call hands the request
+ * to the daemon's outbound door (http-out.h), which runs it on the loop
+ * thread, or on the curl thread when aid's URL is one the loop client
+ * cannot serve.  The stream callbacks (on_head, on_data, on_done,
+ * keep_going) run there and never block: they only touch the
+ * generation under its lock (held elsewhere only for short copies),
+ * publish to the hub (which only queues bytes) and note new text to
+ * the owner.  The writer calls gen_write_text (every GEN_WRITE_MS at
+ * most) and, once the stream has ended, gen_finish and gen_reply, the
+ * last things that touch the generation before gen_free.  A failed
+ * start ends g through gen_cb_done on the starting thread instead.
  *
  * Stop: a flag the stream callbacks read; keep_going, polled about ten
  * times a second by the http client even while aid is silent (and once
@@ -46,6 +55,60 @@
 #define GEN_HISTORY_MAX (8 * 1024 * 1024)
 /* One event of aid: a delta may carry much of the answer at once. */
 #define GEN_EVENT_MAX (GEN_TEXT_MAX + 64 * 1024)
+/* One generation (see live.h for who calls what). */
+struct chat_gen {
+	struct chatd *cd;
+	struct hub *hub;		/* events go there */
+	struct gen_owner owner;		/* where g reports */
+
+	/* fixed once started */
+	char conv_id[UUID_STR_LEN];
+	char user_id[65];
+	char role[16];
+	char request_id[129];
+	char idem_key[129];		/* "" when none */
+	char *user_msg_json;		/* the message answered */
+	struct chat_msg asst;		/* ids, times; owns no strings */
+	struct http_res *waiter;	/* the 201 form, or NULL */
+	bool want_title;
+	char *title_question;		/* the first user message */
+	int64_t t0;			/* mono_ms at the start */
+
+	/* the new rows: stored by the writer before anything else of g,
+	 * in one transaction with the leaf (writer thread only) */
+	struct chat_msg ins_user;	/* owned; id "" for a regenerate */
+	struct chat_msg ins_asst;	/* owned */
+	bool stored;			/* committed */
+	bool store_failed;		/* could not be: g ends in error */
+
+	/* the end, from gen_finish to gen_reply (writer thread only) */
+	bool end_error;			/* the answer failed */
+	char *end_message;		/* its error message, or NULL */
+	char *result;			/* the 201 form's body, or NULL */
+
+	/* the stream: the thread of its callbacks only (loop or curl) */
+	struct sse_parser parser;
+	int http_status;
+	struct buf errbody;		/* a non-200 answer's body */
+
+	atomic_int stop;		/* enum gen_stop */
+	/* shared with the writer, under lock */
+	pthread_mutex_t lock;
+	struct buf text;		/* the answer so far */
+	bool text_full;			/* past GEN_TEXT_MAX */
+	char *model_used;		/* aid's "start" or "done" */
+	int64_t ttft_ms;		/* -1 until the first delta */
+	int64_t latency_ms;
+	int64_t prompt_tokens;
+	int64_t completion_tokens;
+	bool got_done;
+	bool got_error;
+	char *err_code;			/* aid's error event */
+	char *err_message;
+	bool ended;			/* the stream's on_done ran */
+	int end_rc;
+};
+
 /* ---- small helpers ------------------------------------------------------ */
 
 static char *gen_strdup(const char *s)
@@ -146,11 +209,11 @@ static int gen_on_delta(struct chat_gen *g, const cJSON *data)
 		json = json_print(ev);
 	cJSON_Delete(ev);
 	if (!json ||
-	    hub_publish(g->live->hub, g->user_id, g->conv_id, EV_DELTA, json,
+	    hub_publish(g->hub, g->user_id, g->conv_id, EV_DELTA, json,
 			NULL) < 0)
 		log_error("cannot publish a delta of '%s'", g->asst.id);
 	free(json);
-	live_mark_dirty(g->live, g);
+	g->owner.note(g->owner.arg, GEN_NOTE_TEXT);
 	return 0;
 }
 
@@ -263,7 +326,7 @@ static void gen_cb_done(void *arg, int rc)
 	g->end_rc = rc;
 	g->latency_ms = mono_ms() - g->t0;
 	pthread_mutex_unlock(&g->lock);
-	live_mark_final(g->live, g);
+	g->owner.note(g->owner.arg, GEN_NOTE_END);
 }
 
 static const struct http_client_cb gen_cb = {
@@ -275,7 +338,8 @@ static const struct http_client_cb gen_cb = {
 
 /* ---- start --------------------------------------------------------------- */
 
-int gen_new(struct live *l, const char *conv_id, struct chat_gen **out)
+int gen_new(struct chatd *cd, struct hub *hub, const char *conv_id,
+	    const struct gen_owner *owner, struct chat_gen **out)
 {
 	struct chat_gen *g = calloc(1, sizeof(*g));
 
@@ -286,8 +350,9 @@ int gen_new(struct live *l, const char *conv_id, struct chat_gen **out)
 		free(g);
 		return CHAT_ENOMEM;
 	}
-	g->live = l;
-	g->cd = l->cd;
+	g->cd = cd;
+	g->hub = hub;
+	g->owner = *owner;
 	snprintf(g->conv_id, sizeof(g->conv_id), "%s", conv_id);
 	buf_init(&g->text, GEN_TEXT_MAX);
 	buf_init(&g->errbody, GEN_ERRBODY_MAX);
@@ -376,7 +441,6 @@ static int gen_msg_copy(struct chat_msg *dst, const struct chat_msg *src)
 void gen_start(struct chat_gen *g, const struct gen_spec *spec,
 	       uint64_t *message_id)
 {
-	struct live *l = g->live;
 	char url[256], hbuf[6][256];
 	const char *headers[8];
 	struct http_request hr = { 0 };
@@ -413,10 +477,10 @@ void gen_start(struct chat_gen *g, const struct gen_spec *spec,
 		g->store_failed = true;
 		gen_request_stop(g, GEN_STOP_STORE);
 	} else {
-		live_mark_insert(l, g);
+		g->owner.note(g->owner.arg, GEN_NOTE_ROWS);
 	}
 	if (!g->user_msg_json ||
-	    hub_publish(l->hub, g->user_id, g->conv_id, EV_MESSAGE,
+	    hub_publish(g->hub, g->user_id, g->conv_id, EV_MESSAGE,
 			g->user_msg_json, message_id) < 0) {
 		rc = CHAT_ENOMEM;
 		goto fail;
@@ -441,7 +505,7 @@ void gen_start(struct chat_gen *g, const struct gen_spec *spec,
 	hr.idle_timeout_ms = GEN_IDLE_MS;
 	hr.max_response = (size_t)GEN_TEXT_MAX * 8;
 	/* from here g may end at any time on the loop thread */
-	rc = live_call_start(l, &hr, &gen_cb, g);
+	rc = g->owner.call(g->owner.arg, &hr, &gen_cb, g);
 	free(body);
 	if (rc < 0)
 		goto fail;
@@ -489,6 +553,11 @@ void gen_store_failed(struct chat_gen *g, int rc)
 			  g->ins_asst.id, chat_strerror(rc));
 	g->store_failed = true;
 	gen_request_stop(g, GEN_STOP_STORE);
+}
+
+void gen_rows_stored(struct chat_gen *g)
+{
+	g->stored = true;
 }
 
 int gen_write_text(struct chat_gen *g, struct db_conn *c)
@@ -622,17 +691,15 @@ out:
 }
 
 
-void gen_finish(struct chat_gen *g, struct db_conn *c)
+void gen_finish(struct chat_gen *g, struct db_conn *c, struct gen_end *end)
 {
-	struct live *l = g->live;
-	struct gen_stop_waiter *w, *wnext;
 	struct chat_msg m;
 	cJSON *asst = NULL, *err;
-	char *asst_json = NULL, *ev_json = NULL, *result = NULL;
-	bool is_error;
+	char *asst_json = NULL;
 	int rc;
 
-	is_error = gen_final_msg(g, &m);
+	memset(end, 0, sizeof(*end));
+	g->end_error = gen_final_msg(g, &m);
 	if (c && g->stored) {
 		rc = store_msg_update(c, &m);
 		if (rc < 0 && rc != CHAT_ENOTFOUND)
@@ -641,12 +708,12 @@ void gen_finish(struct chat_gen *g, struct db_conn *c)
 	}
 	asst = chat_msg_json(&m);
 	asst_json = asst ? json_print(asst) : NULL;
-	result = gen_result_json(g, asst);
+	g->result = gen_result_json(g, asst);
 	if (c && g->idem_key[0]) {
 		/* the answer for retries; nothing stored: they run again */
-		if (g->stored && result)
+		if (g->stored && g->result)
 			rc = store_idem_finish(c, g->user_id, g->idem_key, 201,
-					       result);
+					       g->result);
 		else
 			rc = store_idem_drop(c, g->user_id, g->idem_key);
 		if (rc < 0)
@@ -654,8 +721,9 @@ void gen_finish(struct chat_gen *g, struct db_conn *c)
 				  chat_strerror(rc));
 	}
 
-	/* the event; then the conversation is free for the next one */
-	if (is_error) {
+	/* the event, for the owner to publish */
+	end->event = g->end_error ? EV_ERROR : EV_DONE;
+	if (g->end_error) {
 		cJSON *root = cJSON_CreateObject();
 
 		err = cJSON_AddObjectToObject(root, "error");
@@ -668,56 +736,56 @@ void gen_finish(struct chat_gen *g, struct db_conn *c)
 		if (root && asst)
 			cJSON_AddItemToObject(root, "message",
 					      cJSON_Duplicate(asst, true));
-		ev_json = root ? json_print(root) : NULL;
+		end->data = root ? json_print(root) : NULL;
 		cJSON_Delete(root);
 	} else {
-		ev_json = asst_json ? strdup(asst_json) : NULL;
+		end->data = asst_json;
+		asst_json = NULL;
 	}
-	pthread_mutex_lock(&l->lock);
-	if (!ev_json || hub_publish(l->hub, g->user_id, g->conv_id,
-				    is_error ? EV_ERROR : EV_DONE, ev_json,
-				    NULL) < 0)
-		log_error("cannot publish the end of '%s'", m.id);
-	live_unregister_locked(l, g);
-	w = g->stop_waiters;
-	g->stop_waiters = NULL;
-	pthread_mutex_unlock(&l->lock);
-
-	for (; w; w = wnext) {
-		cJSON *o = cJSON_CreateObject();
-
-		wnext = w->next;
-		cJSON_AddBoolToObject(o, "stopped",
-				      strcmp(m.status, MSG_STOPPED) == 0);
-		http_res_json(w->res, 200, o);
-		free(w);
+	end->user_id = g->user_id;
+	end->message_id = g->asst.id;
+	end->stopped = strcmp(m.status, MSG_STOPPED) == 0;
+	g->end_message = gen_strdup(m.error_message);
+	if (g->want_title && g->stored &&
+	    strcmp(m.status, MSG_COMPLETE) == 0) {
+		end->want_title = true;
+		end->role = g->role;
+		end->request_id = g->request_id;
+		end->question = g->title_question;
+		end->model = gen_strdup(m.model);
 	}
-	if (g->waiter) {
-		if (g->store_failed)
-			http_res_error(g->waiter, 500, "store_failed",
-				       "the messages could not be stored");
-		else if (is_error)
-			http_res_error(g->waiter, 502, "upstream_error",
-				       "the answer failed: %s",
-				       m.error_message ? m.error_message :
-				       "unknown error");
-		else if (result) {
-			http_res_send(g->waiter, 201, "application/json",
-				      result, strlen(result));
-			result = NULL;		/* the server's now */
-		} else
-			http_res_error(g->waiter, 500, "internal",
-				       "out of memory");
-		g->waiter = NULL;
-	}
-	if (g->want_title && g->stored && strcmp(m.status, MSG_COMPLETE) == 0)
-		title_start(l, g->cd, g->user_id, g->role, g->request_id,
-			    g->conv_id, g->title_question, m.model);
 	cJSON_Delete(asst);
 	free(asst_json);
-	free(ev_json);
-	free(result);
 	chat_msg_release(&m);
+}
+
+void gen_reply(struct chat_gen *g)
+{
+	if (!g->waiter)
+		return;
+	if (g->store_failed) {
+		http_res_error(g->waiter, 500, "store_failed",
+			       "the messages could not be stored");
+	} else if (g->end_error) {
+		http_res_error(g->waiter, 502, "upstream_error",
+			       "the answer failed: %s",
+			       g->end_message ? g->end_message :
+			       "unknown error");
+	} else if (g->result) {
+		http_res_send(g->waiter, 201, "application/json", g->result,
+			      strlen(g->result));
+		g->result = NULL;		/* the server's now */
+	} else {
+		http_res_error(g->waiter, 500, "internal", "out of memory");
+	}
+	g->waiter = NULL;
+}
+
+void gen_end_release(struct gen_end *end)
+{
+	free(end->data);
+	free(end->model);
+	memset(end, 0, sizeof(*end));
 }
 
 void gen_free(struct chat_gen *g)
@@ -732,6 +800,8 @@ void gen_free(struct chat_gen *g)
 	free(g->model_used);
 	free(g->err_code);
 	free(g->err_message);
+	free(g->end_message);
+	free(g->result);
 	chat_msg_release(&g->ins_user);
 	chat_msg_release(&g->ins_asst);
 	pthread_mutex_destroy(&g->lock);

@@ -10,8 +10,17 @@
  * GEN_WRITE_MS it writes the new text of all streaming answers in one
  * transaction, and one thread keeps each answer's writes in order.
  *
- * Lock order: live->lock, then the hub's lock (gen_finish publishes the
- * end of a generation and leaves the registry in one step, so a new
+ * One owner per struct: struct live and struct live_gen are this file's.
+ * A generation (struct chat_gen) is gen.c's; live drives it through
+ * gen_* calls, and it reports back only through the two callbacks of
+ * the struct gen_owner live gives it (live_gen_note, live_gen_call) and
+ * through gen_finish's struct gen_end.  The lists a generation is on -
+ * the registry, the writer's insert, dirty and final queues - are the
+ * writer's, so their links live in struct live_gen, the wrapper live
+ * makes for every generation it reserves.
+ *
+ * Lock order: live->lock, then the hub's lock (live_finish publishes
+ * the end of a generation and leaves the registry in one step, so a new
  * generation of that conversation can never be told of an older one's
  * end), then the server's (hub sends are queued under live->lock).  No
  * call to aid starts under live->lock.
@@ -37,6 +46,45 @@
 #include "util.h"
 #include "banned.h"
 
+struct live {
+	struct chatd *cd;
+	struct hub *hub;
+	pthread_mutex_t lock;		/* the lists below */
+	pthread_cond_t wake;		/* the writer has work */
+	pthread_t writer;
+	bool writer_started;
+	bool stopping;			/* live_release began */
+	bool calls_ended;		/* live_release ended every aid
+					 * call: nothing more can come */
+	struct live_gen *gens;		/* registry: one per conversation */
+	struct live_gen *finals;	/* ended, final write due */
+	struct live_gen *inserts;	/* new rows to store */
+	struct live_gen *dirty;		/* text not yet stored */
+	struct live_title *titles;	/* titles to store */
+	int64_t last_round_ms;		/* mono: the last batched write */
+};
+
+/* A client waiting for the end of a stop it asked for. */
+struct live_stop_waiter {
+	struct live_stop_waiter *next;
+	struct http_res *res;
+};
+
+/* One generation as live holds it: the links of live's lists (under
+ * live->lock), the generation itself (gen.c's), freed together by the
+ * writer after the final write. */
+struct live_gen {
+	struct live *live;
+	struct chat_gen *gen;		/* owned */
+	char conv_id[UUID_STR_LEN];	/* the registry's key */
+	struct live_gen *next_reg;	/* the registry */
+	struct live_gen *next_dirty;	/* text to store */
+	struct live_gen *next_final;	/* ended, final write due */
+	struct live_gen *next_insert;	/* new rows to store */
+	bool in_dirty;
+	struct live_stop_waiter *stop_waiters;
+};
+
 struct live_title {
 	struct live_title *next;
 	char user_id[65];
@@ -45,55 +93,106 @@ struct live_title {
 	char *fallback;			/* first words, or NULL */
 };
 
+static void live_mark_insert(struct live *l, struct live_gen *lg);
+static void live_mark_dirty(struct live *l, struct live_gen *lg);
+static void live_mark_final(struct live *l, struct live_gen *lg);
+
 /* ---- registry ----------------------------------------------------------- */
 
-static struct chat_gen *live_find_locked(struct live *l, const char *conv_id)
+static struct live_gen *live_find_locked(struct live *l, const char *conv_id)
 {
-	struct chat_gen *g;
+	struct live_gen *lg;
 
-	for (g = l->gens; g; g = g->next_reg)
-		if (strcmp(g->conv_id, conv_id) == 0)
-			return g;
+	for (lg = l->gens; lg; lg = lg->next_reg)
+		if (strcmp(lg->conv_id, conv_id) == 0)
+			return lg;
 	return NULL;
 }
 
+/* gen_owner.note: what a generation reports, onto the writer's queues. */
+static void live_gen_note(void *arg, enum gen_note what)
+{
+	static void (*const queue[])(struct live *, struct live_gen *) = {
+		[GEN_NOTE_ROWS] = live_mark_insert,
+		[GEN_NOTE_TEXT] = live_mark_dirty,
+		[GEN_NOTE_END] = live_mark_final,
+	};
+	struct live_gen *lg = arg;
+
+	queue[what](lg->live, lg);
+}
+
+/* gen_owner.call: a generation's request to aid. */
+static int live_gen_call(void *arg, const struct http_request *req,
+			 const struct http_client_cb *cb, void *cb_arg)
+{
+	struct live_gen *lg = arg;
+
+	return live_call_start(lg->live, req, cb, cb_arg);
+}
+
+static void live_gen_free(struct live_gen *lg)
+{
+	if (!lg)
+		return;
+	gen_free(lg->gen);
+	free(lg);
+}
+
 int live_gen_reserve(struct chatd *cd, const char *conv_id,
-		     struct chat_gen **out)
+		     struct live_gen **out)
 {
 	struct live *l = cd->live;
-	struct chat_gen *g = NULL;
+	struct live_gen *lg;
+	struct gen_owner owner;
 	int rc;
 
 	*out = NULL;
-	rc = gen_new(l, conv_id, &g);
+	lg = calloc(1, sizeof(*lg));
+	if (!lg)
+		return CHAT_ENOMEM;
+	lg->live = l;
+	snprintf(lg->conv_id, sizeof(lg->conv_id), "%s", conv_id);
+	owner.note = live_gen_note;
+	owner.call = live_gen_call;
+	owner.arg = lg;
+	rc = gen_new(cd, l->hub, conv_id, &owner, &lg->gen);
 	if (rc < 0)
-		return rc;
+		goto out;
 	pthread_mutex_lock(&l->lock);
 	if (l->stopping)
 		rc = CHAT_EBUSY;
 	else if (live_find_locked(l, conv_id))
 		rc = CHAT_ECONFLICT;
 	if (rc == 0) {
-		g->next_reg = l->gens;
-		l->gens = g;
+		lg->next_reg = l->gens;
+		l->gens = lg;
 	}
 	pthread_mutex_unlock(&l->lock);
+out:
 	if (rc < 0) {
-		gen_free(g);
+		live_gen_free(lg);
 		return rc;
 	}
-	*out = g;
+	*out = lg;
 	return 0;
 }
 
-void live_unregister_locked(struct live *l, struct chat_gen *g)
+void live_gen_start(struct live_gen *lg, const struct gen_spec *spec,
+		    uint64_t *message_id)
 {
-	struct chat_gen **pp;
+	gen_start(lg->gen, spec, message_id);
+}
+
+/* Under l->lock: takes lg out of the registry. */
+static void live_unregister_locked(struct live *l, struct live_gen *lg)
+{
+	struct live_gen **pp;
 
 	for (pp = &l->gens; *pp; pp = &(*pp)->next_reg)
-		if (*pp == g) {
-			*pp = g->next_reg;
-			g->next_reg = NULL;
+		if (*pp == lg) {
+			*pp = lg->next_reg;
+			lg->next_reg = NULL;
 			return;
 		}
 }
@@ -110,46 +209,54 @@ static void live_answer_stopped(struct http_res *res, bool stopped)
 		http_res_error(res, 500, "internal", "out of memory");
 }
 
-void live_gen_cancel(struct chatd *cd, struct chat_gen *g)
+/* Answers and frees the stop waiters taken off a generation. */
+static void live_answer_waiters(struct live_stop_waiter *w, bool stopped)
 {
-	struct live *l = cd->live;
-	struct gen_stop_waiter *w, *next;
+	struct live_stop_waiter *next;
 
-	pthread_mutex_lock(&l->lock);
-	live_unregister_locked(l, g);
-	w = g->stop_waiters;
-	g->stop_waiters = NULL;
-	pthread_mutex_unlock(&l->lock);
 	for (; w; w = next) {
 		next = w->next;
-		live_answer_stopped(w->res, false);
+		live_answer_stopped(w->res, stopped);
 		free(w);
 	}
-	gen_free(g);
+}
+
+void live_gen_cancel(struct chatd *cd, struct live_gen *lg)
+{
+	struct live *l = cd->live;
+	struct live_stop_waiter *w;
+
+	pthread_mutex_lock(&l->lock);
+	live_unregister_locked(l, lg);
+	w = lg->stop_waiters;
+	lg->stop_waiters = NULL;
+	pthread_mutex_unlock(&l->lock);
+	live_answer_waiters(w, false);
+	live_gen_free(lg);
 }
 
 bool live_stop(struct chatd *cd, const char *conv_id)
 {
 	struct live *l = cd->live;
-	struct chat_gen *g;
+	struct live_gen *lg;
 	char id[UUID_STR_LEN];
 
 	if (!l || !uuid_norm(conv_id, id))
 		return false;
 	pthread_mutex_lock(&l->lock);
-	g = live_find_locked(l, id);
-	if (g)
-		gen_request_stop(g, GEN_STOP_CLIENT);
+	lg = live_find_locked(l, id);
+	if (lg)
+		gen_request_stop(lg->gen, GEN_STOP_CLIENT);
 	pthread_mutex_unlock(&l->lock);
-	return g != NULL;
+	return lg != NULL;
 }
 
 void live_stop_answer(struct chatd *cd, const char *conv_id,
 		      struct http_res *res)
 {
 	struct live *l = cd->live;
-	struct gen_stop_waiter *w = calloc(1, sizeof(*w));
-	struct chat_gen *g;
+	struct live_stop_waiter *w = calloc(1, sizeof(*w));
+	struct live_gen *lg;
 	char id[UUID_STR_LEN];
 
 	if (!w) {
@@ -158,18 +265,18 @@ void live_stop_answer(struct chatd *cd, const char *conv_id,
 		return;
 	}
 	w->res = res;
-	g = NULL;
+	lg = NULL;
 	if (uuid_norm(conv_id, id)) {
 		pthread_mutex_lock(&l->lock);
-		g = live_find_locked(l, id);
-		if (g) {
-			gen_request_stop(g, GEN_STOP_CLIENT);
-			w->next = g->stop_waiters;
-			g->stop_waiters = w;
+		lg = live_find_locked(l, id);
+		if (lg) {
+			gen_request_stop(lg->gen, GEN_STOP_CLIENT);
+			w->next = lg->stop_waiters;
+			lg->stop_waiters = w;
 		}
 		pthread_mutex_unlock(&l->lock);
 	}
-	if (!g) {
+	if (!lg) {
 		free(w);
 		live_answer_stopped(res, false);
 	}
@@ -230,47 +337,47 @@ int live_call_start(struct live *l, const struct http_request *req,
 
 /* ---- the writer's queues -------------------------------------------- */
 
-void live_mark_insert(struct live *l, struct chat_gen *g)
+static void live_mark_insert(struct live *l, struct live_gen *lg)
 {
 	pthread_mutex_lock(&l->lock);
-	g->next_insert = l->inserts;
-	l->inserts = g;
+	lg->next_insert = l->inserts;
+	l->inserts = lg;
 	pthread_mutex_unlock(&l->lock);
 	pthread_cond_signal(&l->wake);
 }
 
-void live_mark_dirty(struct live *l, struct chat_gen *g)
+static void live_mark_dirty(struct live *l, struct live_gen *lg)
 {
 	bool wake = false;
 
 	pthread_mutex_lock(&l->lock);
-	if (!g->in_dirty) {
+	if (!lg->in_dirty) {
 		wake = !l->dirty;	/* the writer may sleep for good */
-		g->in_dirty = true;
-		g->next_dirty = l->dirty;
-		l->dirty = g;
+		lg->in_dirty = true;
+		lg->next_dirty = l->dirty;
+		l->dirty = lg;
 	}
 	pthread_mutex_unlock(&l->lock);
 	if (wake)
 		pthread_cond_signal(&l->wake);
 }
 
-void live_mark_final(struct live *l, struct chat_gen *g)
+static void live_mark_final(struct live *l, struct live_gen *lg)
 {
-	struct chat_gen **pp;
+	struct live_gen **pp;
 
 	pthread_mutex_lock(&l->lock);
-	if (g->in_dirty) {
+	if (lg->in_dirty) {
 		/* the final write stores the text: no separate write */
 		for (pp = &l->dirty; *pp; pp = &(*pp)->next_dirty)
-			if (*pp == g) {
-				*pp = g->next_dirty;
+			if (*pp == lg) {
+				*pp = lg->next_dirty;
 				break;
 			}
-		g->in_dirty = false;
+		lg->in_dirty = false;
 	}
-	g->next_final = l->finals;
-	l->finals = g;
+	lg->next_final = l->finals;
+	l->finals = lg;
 	pthread_mutex_unlock(&l->lock);
 	pthread_cond_signal(&l->wake);
 }
@@ -338,53 +445,84 @@ static void live_store_title(struct live *l, struct db_conn *c,
 
 /* Stores the new rows of generations, all in one transaction; when
  * that fails, one by one, so that only the bad ones fail. */
-static void live_store_inserts(struct db_conn *c, struct chat_gen *ins)
+static void live_store_inserts(struct db_conn *c, struct live_gen *ins)
 {
-	struct chat_gen *g;
+	struct live_gen *lg;
 	int rc;
 
 	if (!ins)
 		return;
 	if (!c) {
-		for (g = ins; g; g = g->next_insert)
-			gen_store_failed(g, CHAT_EBUSY);
+		for (lg = ins; lg; lg = lg->next_insert)
+			gen_store_failed(lg->gen, CHAT_EBUSY);
 		return;
 	}
 	rc = db_begin(c);
-	for (g = ins; rc == 0 && g; g = g->next_insert)
-		rc = gen_store_rows(g, c);
+	for (lg = ins; rc == 0 && lg; lg = lg->next_insert)
+		rc = gen_store_rows(lg->gen, c);
 	if (rc == 0)
 		rc = db_commit(c);
 	if (rc == 0) {
-		for (g = ins; g; g = g->next_insert)
-			g->stored = true;
+		for (lg = ins; lg; lg = lg->next_insert)
+			gen_rows_stored(lg->gen);
 		return;
 	}
 	db_rollback(c);
-	for (g = ins; g; g = g->next_insert) {
+	for (lg = ins; lg; lg = lg->next_insert) {
 		rc = db_begin(c);
 		if (rc == 0)
-			rc = gen_store_rows(g, c);
+			rc = gen_store_rows(lg->gen, c);
 		if (rc == 0)
 			rc = db_commit(c);
 		if (rc == 0) {
-			g->stored = true;
+			gen_rows_stored(lg->gen);
 		} else {
 			db_rollback(c);
-			gen_store_failed(g, rc);
+			gen_store_failed(lg->gen, rc);
 		}
 	}
 }
 
+/*
+ * The end of lg's generation: the final write, then, under live->lock
+ * in one step, the end event and the registry removal (so a new
+ * generation of that conversation can never be told of an older one's
+ * end), then the stop answers, the 201 form's answer and the title.
+ * Frees lg.
+ */
+static void live_finish(struct live *l, struct db_conn *c,
+			struct live_gen *lg)
+{
+	struct live_stop_waiter *w;
+	struct gen_end end;
+
+	gen_finish(lg->gen, c, &end);
+	pthread_mutex_lock(&l->lock);
+	if (!end.data || hub_publish(l->hub, end.user_id, lg->conv_id,
+				     end.event, end.data, NULL) < 0)
+		log_error("cannot publish the end of '%s'", end.message_id);
+	live_unregister_locked(l, lg);
+	w = lg->stop_waiters;
+	lg->stop_waiters = NULL;
+	pthread_mutex_unlock(&l->lock);
+	live_answer_waiters(w, end.stopped);
+	gen_reply(lg->gen);
+	if (end.want_title)
+		title_start(l, l->cd, end.user_id, end.role, end.request_id,
+			    lg->conv_id, end.question, end.model);
+	gen_end_release(&end);
+	live_gen_free(lg);
+}
+
 /* One round: new rows, the batched text writes, the ends, titles. */
-static void live_writer_round(struct live *l, struct chat_gen *inserts,
-			      struct chat_gen **dirty, size_t ndirty,
-			      struct chat_gen *finals,
+static void live_writer_round(struct live *l, struct live_gen *inserts,
+			      struct live_gen **dirty, size_t ndirty,
+			      struct live_gen *finals,
 			      struct live_title *titles)
 {
 	struct db_conn *c = NULL;
 	struct live_title *t, *tnext;
-	struct chat_gen *g, *next;
+	struct live_gen *lg, *next;
 	size_t i;
 	int rc;
 
@@ -398,7 +536,7 @@ static void live_writer_round(struct live *l, struct chat_gen *inserts,
 	if (c && ndirty > 0) {
 		rc = db_begin(c);
 		for (i = 0; rc == 0 && i < ndirty; i++) {
-			rc = gen_write_text(dirty[i], c);
+			rc = gen_write_text(dirty[i]->gen, c);
 			if (rc == CHAT_ENOTFOUND)
 				rc = 0;		/* deleted meanwhile */
 		}
@@ -410,10 +548,9 @@ static void live_writer_round(struct live *l, struct chat_gen *inserts,
 			db_rollback(c);
 		}
 	}
-	for (g = finals; g; g = next) {
-		next = g->next_final;
-		gen_finish(g, c);
-		gen_free(g);
+	for (lg = finals; lg; lg = next) {
+		next = lg->next_final;
+		live_finish(l, c, lg);
 	}
 	for (t = titles; t; t = tnext) {
 		tnext = t->next;
@@ -428,26 +565,26 @@ static void live_writer_round(struct live *l, struct chat_gen *inserts,
 }
 
 /* Reverses a list of finals (they are pushed, newest first). */
-static struct chat_gen *live_fifo_gens(struct chat_gen *g)
+static struct live_gen *live_fifo_finals(struct live_gen *lg)
 {
-	struct chat_gen *out = NULL, *next;
+	struct live_gen *out = NULL, *next;
 
-	for (; g; g = next) {
-		next = g->next_final;
-		g->next_final = out;
-		out = g;
+	for (; lg; lg = next) {
+		next = lg->next_final;
+		lg->next_final = out;
+		out = lg;
 	}
 	return out;
 }
 
-static struct chat_gen *live_fifo_inserts(struct chat_gen *g)
+static struct live_gen *live_fifo_inserts(struct live_gen *lg)
 {
-	struct chat_gen *out = NULL, *next;
+	struct live_gen *out = NULL, *next;
 
-	for (; g; g = next) {
-		next = g->next_insert;
-		g->next_insert = out;
-		out = g;
+	for (; lg; lg = next) {
+		next = lg->next_insert;
+		lg->next_insert = out;
+		out = lg;
 	}
 	return out;
 }
@@ -481,7 +618,7 @@ static void live_timedwait(struct live *l, int64_t ms)
 static void *live_writer_main(void *arg)
 {
 	struct live *l = arg;
-	struct chat_gen **dirty = NULL, **grown, *g, *finals, *inserts;
+	struct live_gen **dirty = NULL, **grown, *lg, *finals, *inserts;
 	struct live_title *titles;
 	size_t ndirty, cap = 0;
 	int64_t now, wait_ms;
@@ -502,7 +639,7 @@ static void *live_writer_main(void *arg)
 		}
 		inserts = live_fifo_inserts(l->inserts);
 		l->inserts = NULL;
-		finals = live_fifo_gens(l->finals);
+		finals = live_fifo_finals(l->finals);
 		l->finals = NULL;
 		titles = live_fifo_titles(l->titles);
 		l->titles = NULL;
@@ -520,11 +657,11 @@ static void *live_writer_main(void *arg)
 					dirty = grown;
 					cap = ncap;
 				}
-				g = l->dirty;
-				l->dirty = g->next_dirty;
-				g->next_dirty = NULL;
-				g->in_dirty = false;
-				dirty[ndirty++] = g;
+				lg = l->dirty;
+				l->dirty = lg->next_dirty;
+				lg->next_dirty = NULL;
+				lg->in_dirty = false;
+				dirty[ndirty++] = lg;
 			}
 		}
 		pthread_mutex_unlock(&l->lock);
@@ -580,14 +717,14 @@ fail:
 void live_release(struct chatd *cd)
 {
 	struct live *l = cd->live;
-	struct chat_gen *g;
+	struct live_gen *lg;
 
 	if (!l)
 		return;
 	pthread_mutex_lock(&l->lock);
 	l->stopping = true;
-	for (g = l->gens; g; g = g->next_reg)
-		gen_request_stop(g, GEN_STOP_EXIT);
+	for (lg = l->gens; lg; lg = lg->next_reg)
+		gen_request_stop(lg->gen, GEN_STOP_EXIT);
 	pthread_mutex_unlock(&l->lock);
 	/* every call ends here, also the starts the stopped loop never
 	 * ran: their on_done queue the final writes.  daemon_main runs this

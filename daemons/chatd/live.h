@@ -126,12 +126,6 @@ struct gen_spec {
 	const char *first_user_content;	/* the root, for titles */
 };
 
-/* A client waiting for the end of a stop it asked for. */
-struct gen_stop_waiter {
-	struct gen_stop_waiter *next;
-	struct http_res *res;
-};
-
 enum gen_stop {
 	GEN_RUN = 0,
 	GEN_STOP_CLIENT,		/* stop asked by a client */
@@ -139,71 +133,62 @@ enum gen_stop {
 	GEN_STOP_STORE,			/* its rows cannot be stored */
 };
 
-struct chat_gen {
-	struct live *live;
-	struct chatd *cd;
-	/* live's links, under live->lock */
-	struct chat_gen *next_reg;	/* the registry */
-	struct chat_gen *next_dirty;	/* text to store */
-	struct chat_gen *next_final;	/* ended, final write due */
-	struct chat_gen *next_insert;	/* new rows to store */
-	bool in_dirty;
-	struct gen_stop_waiter *stop_waiters;
+/*
+ * A generation is private to gen.c: live.c drives it through the
+ * functions below and owns the lists it is on (struct live_gen).  gen.c
+ * calls nothing of live.c: what it has to say goes through its owner's
+ * two callbacks, or comes back as return values (struct gen_end).
+ */
+struct chat_gen;
 
-	/* fixed once started */
-	char conv_id[UUID_STR_LEN];
-	char user_id[65];
-	char role[16];
-	char request_id[129];
-	char idem_key[129];		/* "" when none */
-	char *user_msg_json;		/* the message answered */
-	struct chat_msg asst;		/* ids, times; owns no strings */
-	struct http_res *waiter;	/* the 201 form, or NULL */
-	bool want_title;
-	char *title_question;		/* the first user message */
-	int64_t t0;			/* mono_ms at the start */
+/* What a generation tells its owner. */
+enum gen_note {
+	GEN_NOTE_ROWS,			/* new rows to store, first thing */
+	GEN_NOTE_TEXT,			/* new text: a batched write is due */
+	GEN_NOTE_END,			/* the stream ended: final write due */
+};
 
-	/* the new rows: stored by the writer before anything else of g,
-	 * in one transaction with the leaf (writer thread only) */
-	struct chat_msg ins_user;	/* owned; id "" for a regenerate */
-	struct chat_msg ins_asst;	/* owned */
-	bool stored;			/* committed */
-	bool store_failed;		/* could not be: g ends in error */
+struct gen_owner {
+	/* Any thread (a worker for ROWS, the stream's thread for TEXT and
+	 * END, also the starting thread when the start fails); must not
+	 * block.  END comes exactly once, after every TEXT. */
+	void (*note)(void *arg, enum gen_note what);
+	/* Starts the call to aid, with live_call_start's contract. */
+	int (*call)(void *arg, const struct http_request *req,
+		    const struct http_client_cb *cb, void *cb_arg);
+	void *arg;
+};
 
-	/* the stream: the thread of its callbacks only (loop or curl) */
-	struct sse_parser parser;
-	int http_status;
-	struct buf errbody;		/* a non-200 answer's body */
-
-	atomic_int stop;		/* enum gen_stop */
-	/* shared with the writer, under lock */
-	pthread_mutex_t lock;
-	struct buf text;		/* the answer so far */
-	bool text_full;			/* past GEN_TEXT_MAX */
-	char *model_used;		/* aid's "start" or "done" */
-	int64_t ttft_ms;		/* -1 until the first delta */
-	int64_t latency_ms;
-	int64_t prompt_tokens;
-	int64_t completion_tokens;
-	bool got_done;
-	bool got_error;
-	char *err_code;			/* aid's error event */
-	char *err_message;
-	bool ended;			/* the stream's on_done ran */
-	int end_rc;
+/* What gen_finish leaves to its owner: the end event to publish (with
+ * the registry removal, under the owner's lock), the stop answers, the
+ * title request.  The strings without "owned" are g's, valid until
+ * gen_free. */
+struct gen_end {
+	const char *event;		/* EV_DONE or EV_ERROR */
+	char *data;			/* its JSON, owned; NULL: no memory */
+	const char *user_id;
+	const char *message_id;		/* the answer's id */
+	bool stopped;			/* ended by a client's stop */
+	bool want_title;		/* first answer of an untitled
+					 * conversation, complete */
+	const char *role;		/* for the title request */
+	const char *request_id;
+	const char *question;		/* the first user message */
+	char *model;			/* the answer's model, owned */
 };
 
 /* A new generation of conv_id, not started (the caller's: gen_start or
- * gen_free). */
-int gen_new(struct live *l, const char *conv_id, struct chat_gen **out);
+ * gen_free).  It publishes to hub and reports to *owner (copied). */
+int gen_new(struct chatd *cd, struct hub *hub, const char *conv_id,
+	    const struct gen_owner *owner, struct chat_gen **out);
 /*
- * Starts g: hands its new rows to the writer, publishes the "message"
- * event (*message_id gets its id, 0 if that failed) and calls aid, all
- * at once: the first words need not wait for the store's commit (the
- * writer commits the rows before any other write of g, and g ends in
- * error if they cannot be).  Never fails: a failure to reach aid ends
- * the generation with an error like any other.  From here g is live's.
- * Worker threads (it may wait for live's lock only).
+ * Starts g: hands its new rows to the writer (GEN_NOTE_ROWS), publishes
+ * the "message" event (*message_id gets its id, 0 if that failed) and
+ * calls aid (owner->call), all at once: the first words need not wait
+ * for the store's commit (the writer commits the rows before any other
+ * write of g, and g ends in error if they cannot be).  Never fails: a
+ * failure to reach aid ends the generation with an error like any
+ * other (GEN_NOTE_END).  Worker threads.
  */
 void gen_start(struct chat_gen *g, const struct gen_spec *spec,
 	       uint64_t *message_id);
@@ -213,15 +198,21 @@ void gen_request_stop(struct chat_gen *g, int why);
 /* Writer thread: the new rows, the leaf and the idempotency key's tie
  * to them (no transaction of its own: the caller's). */
 int gen_store_rows(struct chat_gen *g, struct db_conn *c);
+/* Writer thread: the transaction of gen_store_rows committed. */
+void gen_rows_stored(struct chat_gen *g);
 /* Writer thread: the rows cannot be stored; g stops and ends in error. */
 void gen_store_failed(struct chat_gen *g, int rc);
 /* Writer thread: stores the text so far with status streaming. */
 int gen_write_text(struct chat_gen *g, struct db_conn *c);
-/* Writer thread, after the stream ended: the final write (c may be NULL
- * when the store is unreachable), the idempotency record, the done or
- * error event together with the registry removal, the waiting answers,
- * the title request.  g is then only to be freed. */
-void gen_finish(struct chat_gen *g, struct db_conn *c);
+/* Writer thread, after GEN_NOTE_END: the final write (c may be NULL
+ * when the store is unreachable) and the idempotency record; *end gets
+ * what the owner does next (gen_end_release frees it). */
+void gen_finish(struct chat_gen *g, struct db_conn *c, struct gen_end *end);
+/* Writer thread, once the owner published the end and g left the
+ * registry: answers the client waiting for the 201 form.  g is then
+ * only to be freed. */
+void gen_reply(struct chat_gen *g);
+void gen_end_release(struct gen_end *end);
 void gen_free(struct chat_gen *g);
 /* The header lines of a call to aid (identity, request id) into out;
  * their text in h.  gen.c and title.c. */
@@ -242,46 +233,27 @@ void title_clean(char *s);
 
 /* ---- live.c: registry, writer, titles ------------------------------- */
 
-struct live_title;
-
-struct live {
-	struct chatd *cd;
-	struct hub *hub;
-	pthread_mutex_t lock;		/* the lists below */
-	pthread_cond_t wake;		/* the writer has work */
-	pthread_t writer;
-	bool writer_started;
-	bool stopping;			/* live_release began */
-	bool calls_ended;		/* live_release ended every aid
-					 * call: nothing more can come */
-	struct chat_gen *gens;		/* registry: one per conversation */
-	struct chat_gen *finals;	/* ended, final write due */
-	struct chat_gen *inserts;	/* new rows to store */
-	struct chat_gen *dirty;		/* text not yet stored */
-	struct live_title *titles;	/* titles to store */
-	int64_t last_round_ms;		/* mono: the last batched write */
-};
+/* struct live (chatd.h names it) is private to live.c, and so is
+ * struct live_gen: one running generation as the registry and the
+ * writer's queues hold it, the links live's, the generation gen.c's. */
+struct live_gen;
 
 /*
  * Reserves conv_id for a new generation: CHAT_ECONFLICT when one runs
  * there, CHAT_EBUSY when chatd is stopping.  *out is the caller's until
- * gen_start, or live_gen_cancel when it never starts.
+ * live_gen_start, or live_gen_cancel when it never starts.
  */
 int live_gen_reserve(struct chatd *cd, const char *conv_id,
-		     struct chat_gen **out);
-void live_gen_cancel(struct chatd *cd, struct chat_gen *g);
+		     struct live_gen **out);
+/* Starts the reserved generation (gen_start's contract); from here it
+ * is live's.  Worker threads. */
+void live_gen_start(struct live_gen *lg, const struct gen_spec *spec,
+		    uint64_t *message_id);
+void live_gen_cancel(struct chatd *cd, struct live_gen *lg);
 /* Stops conv_id's generation; res gets {"stopped":true|false} once its
  * end is stored, at once when none runs.  Any thread. */
 void live_stop_answer(struct chatd *cd, const char *conv_id,
 		      struct http_res *res);
-/* g's new rows are to be stored (first thing, at once). */
-void live_mark_insert(struct live *l, struct chat_gen *g);
-/* Stream callbacks (loop or curl thread): g has new text (batched
- * write) or has ended (final). */
-void live_mark_dirty(struct live *l, struct chat_gen *g);
-void live_mark_final(struct live *l, struct chat_gen *g);
-/* Under l->lock: takes g out of the registry. */
-void live_unregister_locked(struct live *l, struct chat_gen *g);
 /* A finished title request: stored by the writer unless the
  * conversation got a title meanwhile, then a "conversation" event.
  * title NULL or "": fallback.  Any thread. */

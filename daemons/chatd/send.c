@@ -199,7 +199,7 @@ int send_run(const struct send_args *a, struct send_result *r)
 	struct chat_msg *hist = NULL;
 	struct gen_spec spec = { 0 };
 	struct db_conn *c = NULL;
-	struct chat_gen *g = NULL;
+	struct live_gen *g = NULL;
 	char *pref_model = NULL, *pref_system = NULL;
 	const char *model, *system, *parent = NULL;
 	size_t nhist = 0;
@@ -327,7 +327,7 @@ int send_run(const struct send_args *a, struct send_result *r)
 	spec.first_user_content = nhist > 0 ?
 		(strcmp(hist[0].role, "user") == 0 ? hist[0].content : NULL) :
 		spec.user_msg->content;
-	gen_start(g, &spec, &r->message_event);
+	live_gen_start(g, &spec, &r->message_event);
 	g = NULL;
 out:
 	if (g)
