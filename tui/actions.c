@@ -2,8 +2,9 @@
  * actions.c - what chatui's commands do: one small function per action,
  * in a table indexed by enum action (htop's Action.c), beside the table
  * of names, help lines and keys in keys.c.  A key, the palette and the
- * help all lead here through actions_run; app.c keeps the poll loop,
- * focus routing and repaint pacing.
+ * help all lead here through actions_run; the panes (pane.h) own the
+ * state the actions change, app.c keeps the poll loop, focus routing
+ * and repaint pacing.
  *
  * Everything here runs on the UI thread.
  */
@@ -31,10 +32,10 @@ static bool app_has_fence(const struct msg *m)
  * else the last one with that role. */
 static long app_target(struct app *a, int role)
 {
-	if (a->focus == FOCUS_MSGS && a->sel_msg >= 0 &&
-	    (size_t)a->sel_msg < a->st.nmsgs &&
-	    (role < 0 || a->st.msgs[a->sel_msg].role == (enum ui_msg_role)role))
-		return a->sel_msg;
+	if (a->focus == FOCUS_MSGS && a->chat.sel_msg >= 0 &&
+	    (size_t)a->chat.sel_msg < a->st.nmsgs &&
+	    (role < 0 || a->st.msgs[a->chat.sel_msg].role == (enum ui_msg_role)role))
+		return a->chat.sel_msg;
 	if (role < 0)
 		return a->st.nmsgs ? (long)a->st.nmsgs - 1 : -1;
 	return state_last_role(&a->st, (enum ui_msg_role)role);
@@ -58,7 +59,7 @@ static void app_copy(struct app *a, const char *s, size_t len,
 
 static void app_branch(struct app *a, int dir)
 {
-	long i = a->focus == FOCUS_MSGS && a->sel_msg >= 0 ? a->sel_msg :
+	long i = a->focus == FOCUS_MSGS && a->chat.sel_msg >= 0 ? a->chat.sel_msg :
 		 state_last_role(&a->st, ROLE_ASSISTANT);
 	struct msg *m;
 	size_t k, pos = 0;
@@ -83,10 +84,10 @@ static void app_branch(struct app *a, int dir)
 		return;
 	cJSON_AddStringToObject(body, "current_leaf_id",
 				m->siblings[(long)pos + dir]);
-	a->keep_top[0] = '\0';
-	snprintf(a->keep_sel, sizeof(a->keep_sel), "%s",
-		 a->sel_msg >= 0 ? m->siblings[(long)pos + dir] : "");
-	app_patch(a, RQ_BRANCH, a->st.cur.id, body);
+	a->chat.keep_top[0] = '\0';
+	snprintf(a->chat.keep_sel, sizeof(a->chat.keep_sel), "%s",
+		 a->chat.sel_msg >= 0 ? m->siblings[(long)pos + dir] : "");
+	chat_pane_patch(a, RQ_BRANCH, a->st.cur.id, body);
 	app_set_status(a, false, "branch %zu/%zu", pos + 1 + (dir > 0 ? 1 : 0)
 		       - (dir < 0 ? 1 : 0), m->nsiblings);
 }
@@ -99,47 +100,16 @@ static bool app_need_conv(struct app *a)
 	return false;
 }
 
-/* Log out: the socket closes first (a new one stays idle until a login
- * kicks it, so it never reconnects with the old token), the REST worker
- * revokes the session and removes the credentials file (after the calls
- * queued before it), and what the login showed is dropped. */
-static void app_logout(struct app *a)
-{
-	ui_ws_stop(&a->ws);
-	ui_auth_forget(&a->auth);
-	a->ws_state = WS_IDLE;
-	a->ws_was_open = false;
-	if (ui_ws_start(&a->ws, &a->auth, &a->evq) < 0)
-		app_set_status(a, true, "cannot start the connection thread");
-	rest_submit(&a->rest, RQ_LOGOUT, "POST", "", NULL, NULL);
-	pend_clear(&a->pend);
-	state_release(&a->st);
-	state_init(&a->st);
-	a->older_seq = 0;
-	a->sel_msg = -1;
-	a->list_sel = -1;
-	a->top_msg = 0;
-	a->top_row = 0;
-	a->follow = true;
-	a->filter[0] = '\0';
-	a->focus = FOCUS_INPUT;
-	a->login = true;
-	a->logged_in = false;
-	a->login_busy = false;
-	snprintf(a->login_msg, sizeof(a->login_msg), "logging out");
-}
-
 /* ---- the actions ---- */
 
 static void act_help(struct app *a)
 {
-	a->ov = OV_HELP;
-	a->help_top = 0;
+	help_pane_show(a);
 }
 
 static void act_palette(struct app *a)
 {
-	app_overlay(a, OV_PALETTE, "commands", NULL);
+	picker_pane_show_actions(a);
 }
 
 static void act_quit(struct app *a)
@@ -149,51 +119,45 @@ static void act_quit(struct app *a)
 
 static void act_new(struct app *a)
 {
-	state_close(&a->st);
-	a->want_top = false;
-	a->loading = false;
-	a->editing = false;
+	chat_pane_close(a);
+	a->input.editing = false;
 	a->focus = FOCUS_INPUT;
-	a->sel_msg = -1;
-	a->open_seq = 0;
 	app_set_status(a, false, "new conversation: type the first "
 		       "message");
 }
 
 static void act_switch(struct app *a)
 {
-	a->show_list = true;
+	a->list.show = true;
 	a->focus = FOCUS_LIST;
-	if (a->list_sel < 0 && a->st.nconvs)
-		a->list_sel = 0;
+	if (a->list.sel < 0 && a->st.nconvs)
+		a->list.sel = 0;
 }
 
 static void act_search(struct app *a)
 {
-	app_overlay(a, OV_PROMPT, "search conversations", a->search);
-	a->prompt_for = PR_SEARCH;
+	prompt_pane_show(a, PR_SEARCH, "search conversations",
+			 a->list.search);
 }
 
 static void act_rename(struct app *a)
 {
 	if (!app_need_conv(a))
 		return;
-	app_overlay(a, OV_PROMPT, "rename", a->st.cur.title);
-	a->prompt_for = PR_RENAME;
+	prompt_pane_show(a, PR_RENAME, "rename", a->st.cur.title);
 }
 
 static void act_delete(struct app *a)
 {
-	if (a->focus == FOCUS_LIST && a->list_sel >= 0 &&
-	    (size_t)a->list_sel < a->st.nconvs &&
+	if (a->focus == FOCUS_LIST && a->list.sel >= 0 &&
+	    (size_t)a->list.sel < a->st.nconvs &&
 	    (!a->st.open || strcmp(a->st.cur.id,
-				   a->st.convs[a->list_sel].id))) {
-		app_open(a, a->st.convs[a->list_sel].id);
+				   a->st.convs[a->list.sel].id))) {
+		chat_pane_open(a, a->st.convs[a->list.sel].id);
 	} else if (!app_need_conv(a)) {
 		return;
 	}
-	app_overlay(a, OV_CONFIRM, "delete this conversation?", NULL);
-	a->prompt_for = PR_DELETE;
+	prompt_pane_show(a, PR_DELETE, "delete this conversation?", NULL);
 }
 
 static void act_archive(struct app *a)
@@ -206,22 +170,22 @@ static void act_archive(struct app *a)
 	if (body)
 		cJSON_AddBoolToObject(body, "archived",
 				      !a->st.cur.archived);
-	app_patch(a, RQ_PATCH, a->st.cur.id, body);
+	chat_pane_patch(a, RQ_PATCH, a->st.cur.id, body);
 	app_set_status(a, false, a->st.cur.archived ? "unarchived" :
 		       "archived");
 }
 
 static void act_show_archived(struct app *a)
 {
-	a->show_archived = !a->show_archived;
-	a->show_list = true;
-	app_list(a);
+	a->list.show_archived = !a->list.show_archived;
+	a->list.show = true;
+	list_pane_refresh(a);
 }
 
 static void act_stop(struct app *a)
 {
 	if (a->st.streaming_id[0] && a->st.open) {
-		if (app_ws_frame(a, "stop", a->st.cur.id, NULL,
+		if (frames_send(a, "stop", a->st.cur.id, NULL,
 				 NULL) < 0) {
 			char path[256];
 
@@ -229,14 +193,14 @@ static void act_stop(struct app *a)
 				 "/v1/conversations/%s/stop",
 				 a->st.cur.id);
 			rest_submit(&a->rest, RQ_STOP, "POST", path,
-				    NULL, a->st.cur.id);
+				    NULL, a->st.cur.id, &a->chat.base);
 		}
 		app_set_status(a, false, "stopping");
 	} else if (a->focus != FOCUS_INPUT) {
 		a->focus = FOCUS_INPUT;
-	} else if (a->editing) {
-		a->editing = false;
-		editor_clear(&a->input);
+	} else if (a->input.editing) {
+		a->input.editing = false;
+		editor_clear(&a->input.ed);
 		app_set_status(a, false, "edit cancelled");
 	}
 }
@@ -252,11 +216,11 @@ static void act_regenerate(struct app *a)
 		i = app_target(a, ROLE_USER);
 	if (i < 0)
 		return;
-	if (app_ws_frame(a, "regenerate", a->st.cur.id, "message_id",
+	if (frames_send(a, "regenerate", a->st.cur.id, "message_id",
 			 a->st.msgs[i].id) < 0)
 		app_set_status(a, true, "not connected");
 	else
-		a->follow = true;
+		a->chat.follow = true;
 }
 
 static void act_edit(struct app *a)
@@ -267,11 +231,11 @@ static void act_edit(struct app *a)
 		app_set_status(a, false, "no message of yours to edit");
 		return;
 	}
-	editor_set(&a->input, a->st.msgs[i].content.data ?
+	editor_set(&a->input.ed, a->st.msgs[i].content.data ?
 		   a->st.msgs[i].content.data : "",
 		   a->st.msgs[i].content.len);
-	a->editing = true;
-	snprintf(a->edit_parent, sizeof(a->edit_parent), "%s",
+	a->input.editing = true;
+	snprintf(a->input.edit_parent, sizeof(a->input.edit_parent), "%s",
 		 a->st.msgs[i].parent_id);
 	a->focus = FOCUS_INPUT;
 }
@@ -312,8 +276,8 @@ static void act_copy_code(struct app *a)
 	for (tries = 0; k >= 0; k--, tries++) {
 		m = &a->st.msgs[k];
 		if (app_has_fence(m))
-			view_msg_rows(m, a->pane_width > 12 ?
-				      a->pane_width - 2 : 10);
+			chat_layout_msg_rows(m, a->chat.pane_width > 12 ?
+				      a->chat.pane_width - 2 : 10);
 		if (app_has_fence(m) && m->doc.nblocks)
 			break;
 		if (a->focus == FOCUS_MSGS && tries == 0)
@@ -324,48 +288,47 @@ static void act_copy_code(struct app *a)
 		return;
 	}
 	/* Ctrl-B again: the next block of the same message */
-	if (strcmp(a->code_msg, m->id) != 0 ||
-	    (size_t)a->code_idx >= m->doc.nblocks)
-		a->code_idx = 0;
-	snprintf(a->code_msg, sizeof(a->code_msg), "%s", m->id);
-	app_copy(a, m->doc.blocks[a->code_idx].code,
-		 m->doc.blocks[a->code_idx].code_len, "a code block");
-	a->code_idx++;
+	if (strcmp(a->chat.code_msg, m->id) != 0 ||
+	    (size_t)a->chat.code_idx >= m->doc.nblocks)
+		a->chat.code_idx = 0;
+	snprintf(a->chat.code_msg, sizeof(a->chat.code_msg), "%s", m->id);
+	app_copy(a, m->doc.blocks[a->chat.code_idx].code,
+		 m->doc.blocks[a->chat.code_idx].code_len, "a code block");
+	a->chat.code_idx++;
 }
 
 static void act_model(struct app *a)
 {
-	rest_submit(&a->rest, RQ_MODELS, "GET", "/v1/models", NULL, NULL);
-	app_set_status(a, false, "loading the models");
+	picker_pane_ask_models(a);
 }
 
 static void act_system(struct app *a)
 {
-	app_overlay(a, OV_SYSTEM, "system prompt", a->st.open ?
-		    a->st.cur.system_prompt : a->new_system);
+	prompt_pane_show(a, PR_SYSTEM, "system prompt", a->st.open ?
+			 a->st.cur.system_prompt : a->input.new_system);
 }
 
 static void act_scroll_up(struct app *a)
 {
-	view_scroll(a, -(a->pane_rows > 2 ? a->pane_rows - 2 : 1));
+	chat_layout_scroll(a, -(a->chat.pane_rows > 2 ? a->chat.pane_rows - 2 : 1));
 }
 
 static void act_scroll_down(struct app *a)
 {
-	view_scroll(a, a->pane_rows > 2 ? a->pane_rows - 2 : 1);
+	chat_layout_scroll(a, a->chat.pane_rows > 2 ? a->chat.pane_rows - 2 : 1);
 }
 
 static void act_top(struct app *a)
 {
-	a->follow = false;
-	a->top_msg = 0;
-	a->top_row = 0;
+	a->chat.follow = false;
+	a->chat.top_msg = 0;
+	a->chat.top_row = 0;
 	if (a->focus == FOCUS_MSGS && a->st.nmsgs)
-		a->sel_msg = 0;
-	a->keep_top[0] = '\0';
+		a->chat.sel_msg = 0;
+	a->chat.keep_top[0] = '\0';
 	if (state_partial(&a->st)) {
-		a->want_top = true;
-		a->older_failed = false;
+		a->chat.want_top = true;
+		a->chat.older_failed = false;
 		app_set_status(a, false, "loading the earlier "
 			       "messages\xe2\x80\xa6");
 	}
@@ -373,29 +336,29 @@ static void act_top(struct app *a)
 
 static void act_bottom(struct app *a)
 {
-	a->want_top = false;
-	a->keep_top[0] = '\0';
-	a->follow = true;
+	a->chat.want_top = false;
+	a->chat.keep_top[0] = '\0';
+	a->chat.follow = true;
 	if (a->focus == FOCUS_MSGS && a->st.nmsgs)
-		a->sel_msg = (long)a->st.nmsgs - 1;
+		a->chat.sel_msg = (long)a->st.nmsgs - 1;
 }
 
 static void act_focus(struct app *a)
 {
 	a->focus = a->focus == FOCUS_INPUT ? FOCUS_MSGS :
-		   a->focus == FOCUS_MSGS && a->show_list ?
+		   a->focus == FOCUS_MSGS && a->list.show ?
 		   FOCUS_LIST : FOCUS_INPUT;
-	if (a->focus == FOCUS_MSGS && a->sel_msg < 0 && a->st.nmsgs)
-		a->sel_msg = (long)a->st.nmsgs - 1;
-	if (a->focus == FOCUS_LIST && a->list_sel < 0 &&
+	if (a->focus == FOCUS_MSGS && a->chat.sel_msg < 0 && a->st.nmsgs)
+		a->chat.sel_msg = (long)a->st.nmsgs - 1;
+	if (a->focus == FOCUS_LIST && a->list.sel < 0 &&
 	    a->st.nconvs)
-		a->list_sel = 0;
+		a->list.sel = 0;
 }
 
 static void act_toggle_list(struct app *a)
 {
-	a->show_list = !a->show_list;
-	if (!a->show_list && a->focus == FOCUS_LIST)
+	a->list.show = !a->list.show;
+	if (!a->list.show && a->focus == FOCUS_LIST)
 		a->focus = FOCUS_INPUT;
 }
 
@@ -403,24 +366,24 @@ static void act_redraw(struct app *a)
 {
 	clearok(stdscr, TRUE);
 	ui_ws_kick(&a->ws);
-	app_list(a);
+	list_pane_refresh(a);
 	if (a->st.open)
-		app_open(a, a->st.cur.id);
+		chat_pane_open(a, a->st.cur.id);
 }
 
 static void act_send(struct app *a)
 {
-	app_send(a);
+	input_pane_send(a);
 }
 
 static void act_newline(struct app *a)
 {
-	editor_insert(&a->input, "\n", 1);
+	editor_insert(&a->input.ed, "\n", 1);
 }
 
 static void act_logout(struct app *a)
 {
-	app_logout(a);
+	login_pane_logout(a);
 }
 
 /* What each action does; its name, help and keys are in keys.c's

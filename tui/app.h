@@ -1,8 +1,9 @@
 /*
- * app.h - the UI thread's state and its modules: app.c (input, events),
- * actions.c (what each command does), view.c (painting), term.c (the
- * terminal: setup, colours, restore on exit and on fatal signals).
- * Everything here belongs to the UI thread.
+ * app.h - the UI thread's state and its modules: app.c (the poll loop,
+ * focus routing, repaint pacing), the panes (pane.h), actions.c (what
+ * each command does), frames.c (the WebSocket's frames), view.c (the
+ * screen's layout), term.c (the terminal: setup, colours, restore on
+ * exit and on fatal signals).  Everything here belongs to the UI thread.
  */
 #ifndef CHAT_TUI_APP_H
 #define CHAT_TUI_APP_H
@@ -16,102 +17,36 @@
 
 #include "chatui.h"
 #include "editor.h"
-
-enum overlay {
-	OV_NONE,
-	OV_HELP,
-	OV_PALETTE,		/* actions, fuzzy filtered */
-	OV_MODELS,		/* models, fuzzy filtered */
-	OV_PROMPT,		/* one line of text (rename, search) */
-	OV_CONFIRM,		/* y / n */
-	OV_SYSTEM,		/* the system prompt, several lines */
-};
-
-enum prompt_for { PR_RENAME, PR_SEARCH, PR_DELETE };
-
-/* A message typed and sent, until the server echoes it. */
-struct pending {
-	bool active;		/* waits for the conversation or the echo */
-	bool sent;		/* the frame went out */
-	char conv_id[CHATUI_ID_MAX];	/* "" until created */
-	char parent_id[CHATUI_ID_MAX];	/* with has_parent */
-	bool has_parent;	/* an edit: parent_id ("" = a new root) */
-	char *content;		/* owned */
-	char hash[17];		/* of content; kept after the echo */
-	int ref;		/* the frame's ref */
-};
+#include "pane.h"
 
 struct app {
 	struct evq evq;
 	struct auth auth;
 	struct rest rest;
 	struct ws ws;
-	struct state st;
-	struct editor input;
-	unsigned focus;			/* enum focus */
+	struct state st;		/* the list and the open conversation,
+					 * shared by the panes that show them */
 	bool quit;
 	bool dirty;			/* repaint before the next wait */
 	int rows, cols;
 
-	/* connection */
+	/* the panes (pane.h) */
+	struct list_pane list;
+	struct chat_pane chat;
+	struct input_pane input;
+	struct login_pane login;	/* instead of everything when active */
+	struct help_pane help;
+	struct picker_pane picker;
+	struct prompt_pane prompt;
+	unsigned focus;			/* enum focus: list, chat or input */
+	struct pane *overlay;		/* on top of them, NULL none */
+
+	/* connection (frames.c) */
 	int ws_state;			/* enum ui_ws_state */
 	int64_t ws_retry_at;
 	bool ws_was_open;		/* opened once: a later close is news */
 	bool logged_in;
-
-	/* the list */
-	bool show_list;
-	bool show_archived;
-	char filter[128];		/* typed in the list */
-	char search[256];		/* server-side search, "" none */
-	long list_sel;			/* index into st.convs, -1 none */
-	long list_top;			/* first visible filtered row */
-
-	/* the message pane */
-	bool follow;			/* stick to the bottom */
-	size_t top_msg;			/* first visible message ... */
-	int top_row;			/* ... and its first visible row */
-	long sel_msg;			/* selected message, -1 none */
-	int pane_rows, pane_width;	/* of the last paint */
-	bool loading;
-	uint64_t open_seq;		/* the RQ_OPEN that counts */
-	char keep_top[CHATUI_ID_MAX];	/* a reload shows this message ...
-					 * (pages are loaded until it comes) */
-	int keep_row;			/* ... from this row, when found */
-	char keep_sel[CHATUI_ID_MAX];	/* and selects this one */
-	uint64_t older_seq;		/* the RQ_OLDER in flight, 0 none */
-	char older_before[CHATUI_ID_MAX];	/* the `before` it asked */
-	bool older_failed;		/* stop paging until the next open */
-	bool want_top;			/* Home: load every earlier page and
-					 * stay at the first message */
-	int64_t older_us;		/* the RQ_OLDER's start, for the trace */
-	int code_idx;			/* next code block to copy ... */
-	char code_msg[CHATUI_ID_MAX];	/* ... of this message */
-
-	/* sending */
-	struct pending pend;
-	int next_ref;
-	bool editing;			/* the input edits an earlier message */
-	char edit_parent[CHATUI_ID_MAX];
-	char new_model[128];		/* for the next new conversation */
-	char *new_system;		/* owned, likewise */
-
-	/* overlays */
-	enum overlay ov;
-	enum prompt_for prompt_for;
-	char ov_title[128];
-	struct editor ov_edit;		/* prompt, filter, system prompt */
-	long ov_sel;
-	int help_top;			/* first help entry shown */
-	char **models;			/* owned */
-	size_t nmodels;
-
-	/* login screen */
-	bool login;
-	int login_field;		/* 0 user, 1 password */
-	struct editor login_user, login_pass;
-	bool login_busy;
-	char login_msg[256];
+	int next_ref;			/* of our frames */
 
 	/* status line */
 	char status[256];
@@ -127,7 +62,6 @@ struct app {
 	FILE *trace;			/* times from app_now_us() */
 	int64_t start_us;
 	int64_t key_us;			/* a key waits for its paint */
-	int64_t open_us;		/* an opened conversation, likewise */
 	bool first_frame;
 	int64_t last_paint_ms;
 };
@@ -139,24 +73,30 @@ void app_release(struct app *a);
 int app_run(struct app *a);
 void app_set_status(struct app *a, bool error, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
+/* Clears the status message when it still says text (a message that
+ * stopped being true). */
+void app_clear_status(struct app *a, const char *text);
 /* Monotonic microseconds, for the trace's timings. */
 int64_t app_now_us(void);
+/* A trace line: what, in milliseconds since since_us. */
+void app_trace(struct app *a, const char *what, int64_t since_us);
+/* Puts the focus on FOCUS_INPUT, FOCUS_MSGS or FOCUS_LIST. */
+void app_focus(struct app *a, unsigned focus);
+/* Opens an overlay pane on top (NULL: closes the one shown). */
+void app_overlay(struct app *a, struct pane *p);
+/* The status line for a failed REST answer (message and code). */
+void app_rest_failed(struct app *a, const struct ui_event *ev);
 
-/* ---- app.c, for actions.c ---- */
-void app_list(struct app *a);
-/* Opens conversation id, or reloads the open one. */
-void app_open(struct app *a, const char *id);
-/* PATCHes conversation id with body (taken over). */
-void app_patch(struct app *a, enum rq_kind kind, const char *id,
-	       cJSON *body);
-/* Sends what the input holds (a new message or an edit). */
-void app_send(struct app *a);
+/* ---- frames.c: the WebSocket's frames and state ---- */
 /* A frame {type, conversation_id, key: id, ref} on the WebSocket. */
-int app_ws_frame(struct app *a, const char *type, const char *cid,
-		 const char *key, const char *id);
-void app_overlay(struct app *a, enum overlay ov, const char *title,
-		 const char *text);
-void pend_clear(struct pending *p);
+int frames_send(struct app *a, const char *type, const char *cid,
+		const char *key, const char *id);
+/* A frame from /v1/ws folded into the state and told to the panes. */
+void frames_apply(struct app *a, const cJSON *frame);
+/* The socket opened, closed or waits. */
+void frames_ws_state(struct app *a, const struct ui_event *ev);
+/* After a login: the socket reconnects, the panes reload. */
+void frames_after_login(struct app *a);
 
 /* ---- actions.c ---- */
 /* Does what act means (nothing for ACT_NONE) and asks for a repaint. */
@@ -164,20 +104,20 @@ void actions_run(struct app *a, enum action act);
 /* True when act has a function (every action but ACT_NONE should). */
 bool actions_defined(enum action act);
 
-/* ---- view.c ---- */
+/* ---- view.c: the screen's layout and the drawing the panes share ---- */
 void view_paint(struct app *a);
-/* Makes sure m is laid out at width; its rows (header, text, gap). */
-int view_msg_rows(struct msg *m, int width);
-/* Scrolls the message pane by rows (negative: up). */
-void view_scroll(struct app *a, int rows);
-/* Scrolls so that message i is visible. */
-void view_show_msg(struct app *a, size_t i);
-/* The first message in the pane (anchoring at the bottom first when
- * the pane follows it: only the last screenful is laid out). */
-size_t view_first_visible(struct app *a);
-/* Indices into st.convs that pass the list filter; count returned,
- * at most max written. */
-size_t view_filtered(const struct app *a, long *out, size_t max);
+/* Where the panes go, for an input box of in_rows rows. */
+void view_geom(const struct app *a, int in_rows, struct geom *g);
+/* Draws UTF-8 text at (y, x), at most maxcols columns; controls and
+ * invalid bytes become spaces / U+FFFD.  Returns the columns used. */
+int view_text(int y, int x, const char *s, size_t len, int maxcols,
+	      int attr);
+int view_str(int y, int x, const char *s, int maxcols, int attr);
+void view_fill(int y, int x, int w, int attr);
+/* A bordered box of h by w in the middle of the screen, title on its
+ * top border; its corner in *y0, *x0. */
+void view_box(struct app *a, int h, int w, int *y0, int *x0,
+	      const char *title);
 
 /* ---- term.c ---- */
 int term_init(struct app *a);

@@ -1,9 +1,9 @@
 /*
  * chatui.h - what the modules of chatui share.
  *
- * Threads: the UI thread (main.c, app.c, view.c, term.c) owns ncurses and
- * every piece of state below (struct state, struct app); it never blocks
- * on the network.  The REST worker (rest.c) runs blocking libcurl calls
+ * Threads: the UI thread (main.c, app.c, the panes, view.c, term.c) owns
+ * ncurses and every piece of state below (struct state, struct app); it
+ * never blocks on the network.  The REST worker (rest.c) runs blocking libcurl calls
  * taken from its request queue; the WebSocket thread (ws.c) keeps /v1/ws
  * open (the token refreshes it needs run on a short-lived helper thread
  * of its own, so that it never blocks either).  Both post their results
@@ -46,6 +46,8 @@
 
 /* ---- evq.c: the UI's event queue ---- */
 
+struct pane;			/* pane.h: where a REST answer goes */
+
 enum ev_kind {
 	EV_REST,		/* a REST answer (rest.c) */
 	EV_WS_FRAME,		/* a frame from /v1/ws, parsed */
@@ -67,6 +69,7 @@ struct ui_event {
 	int req;		/* EV_REST: enum rq_kind */
 	uint64_t seq;		/* EV_REST: the request's number */
 	char tag[CHATUI_ID_MAX];	/* EV_REST: the request's tag */
+	struct pane *to;		/* EV_REST: the pane that asked */
 	long status;		/* EV_REST: HTTP status, 0 no answer */
 	char code[64];		/* error code of a failed call */
 	char message[256];	/* its message, or a transport error */
@@ -175,6 +178,8 @@ struct rest_req {
 	char path[1024];		/* already escaped */
 	cJSON *body;			/* owned, may be NULL */
 	char tag[CHATUI_ID_MAX];	/* handed back in the event */
+	struct pane *to;		/* likewise: the pane that asked (UI
+					 * thread's; never followed here) */
 };
 
 struct rest {
@@ -192,9 +197,11 @@ struct rest {
 int rest_start(struct rest *r, struct auth *auth, struct evq *evq);
 void rest_stop(struct rest *r);
 /* UI thread: queues a call; takes body; returns its seq (0: no memory,
- * body freed). */
+ * body freed).  The answer's event carries tag and to, the pane whose
+ * answer handler takes it. */
 uint64_t rest_submit(struct rest *r, enum rq_kind kind, const char *method,
-		     const char *path, cJSON *body, const char *tag);
+		     const char *path, cJSON *body, const char *tag,
+		     struct pane *to);
 
 /* ---- ws.c: the WebSocket thread ---- */
 

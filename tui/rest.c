@@ -84,6 +84,7 @@ static void rest_run(struct rest *r, struct client *cl, struct rest_req *q)
 	ev->req = q->kind;
 	ev->seq = q->seq;
 	snprintf(ev->tag, sizeof(ev->tag), "%s", q->tag);
+	ev->to = q->to;
 	if (q->kind == RQ_LOGIN || q->kind == RQ_REGISTER) {
 		u = cJSON_GetObjectItemCaseSensitive(q->body, "username");
 		p = cJSON_GetObjectItemCaseSensitive(q->body, "password");
@@ -148,6 +149,7 @@ static void *rest_main(void *arg)
 			if (ev) {
 				ev->req = q->kind;
 				ev->seq = q->seq;
+				ev->to = q->to;
 				snprintf(ev->message, sizeof(ev->message),
 					 "out of memory");
 				evq_post(r->evq, ev);
@@ -197,7 +199,8 @@ void rest_stop(struct rest *r)
 }
 
 uint64_t rest_submit(struct rest *r, enum rq_kind kind, const char *method,
-		     const char *path, cJSON *body, const char *tag)
+		     const char *path, cJSON *body, const char *tag,
+		     struct pane *to)
 {
 	struct rest_req *q = calloc(1, sizeof(*q));
 
@@ -211,6 +214,7 @@ uint64_t rest_submit(struct rest *r, enum rq_kind kind, const char *method,
 	snprintf(q->path, sizeof(q->path), "%s", path);
 	snprintf(q->tag, sizeof(q->tag), "%s", tag ? tag : "");
 	q->body = body;
+	q->to = to;
 	pthread_mutex_lock(&r->mu);
 	if (r->tail)
 		r->tail->next = q;
