@@ -9,6 +9,7 @@
  *     migrations.c     schema
  *     store.c          conversations and messages in the db; JSON forms
  *     conversations.c  create, list, get, patch, delete
+ *     export.c         every conversation of a user, for userd's export
  *   the live side
  *     live.c           live_init/live_release, the generation registry
  *     gen.c            one generation: aid stream, batching, stop, title
@@ -209,6 +210,18 @@ int store_page_siblings(struct db_conn *c, const char *conv_id,
 			const char *end_id, const struct chat_msg *msgs,
 			size_t n, cJSON **sib);
 
+/* The account export, in pages: up to limit of user_id's conversations
+ * older (by id) than before_id ("" or NULL: the newest), newest first;
+ * and up to limit messages of conv_id newer (by id) than after_id ("":
+ * the oldest), oldest first.  *out is the caller's (chat_convs_free,
+ * chat_msgs_free), NULL when empty. */
+int store_export_convs(struct db_conn *c, const char *user_id,
+		       const char *before_id, size_t limit,
+		       struct chat_conv **out, size_t *n);
+int store_export_msgs(struct db_conn *c, const char *user_id,
+		      const char *conv_id, const char *after_id,
+		      size_t limit, struct chat_msg **out, size_t *n);
+
 /* JSON forms of the public API (caller's; NULL on ENOMEM). */
 cJSON *chat_conv_json(const struct chat_conv *conv);
 cJSON *chat_msg_json(const struct chat_msg *m);
@@ -246,6 +259,9 @@ void conv_get_handler(struct http_req *req, struct http_res *res);
 void conv_branch_handler(struct http_req *req, struct http_res *res);
 void conv_patch_handler(struct http_req *req, struct http_res *res);
 void conv_delete_handler(struct http_req *req, struct http_res *res);
+
+/* ---- export.c (internal handler) ------------------------------------- */
+void export_conversations_handler(struct http_req *req, struct http_res *res);
 
 /* ---- live.c ---------------------------------------------------------- */
 int live_init(struct chatd *cd, char *err, size_t errlen);

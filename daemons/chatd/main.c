@@ -144,6 +144,8 @@ static const struct http_route chatd_routes[] = {
 	  send_events_handler, 0 },
 	{ "GET", "/v1/ws", HTTP_PERM_USER, ws_open_handler,
 	  HTTP_ROUTE_WEBSOCKET | HTTP_ROUTE_ON_LOOP },
+	{ "GET", "/internal/users/{id}/conversations", HTTP_PERM_INTERNAL,
+	  export_conversations_handler, 0 },
 };
 
 static const struct daemon_spec chatd_spec = {

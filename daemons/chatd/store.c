@@ -867,3 +867,60 @@ int store_page_siblings(struct db_conn *c, const char *conv_id,
 	p[2] = DB_P_INT((int64_t)n);
 	return siblings_query(c, sql_page_siblings, p, 3, msgs, n, sib);
 }
+
+/* ---- the account export (export.c) ---------------------------------- */
+
+static const char sql_export_convs_first[] =
+	"SELECT " CONV_COLUMNS " FROM conversations WHERE user_id = $1"
+	" ORDER BY id DESC LIMIT $2";
+static const char sql_export_convs_after[] =
+	"SELECT " CONV_COLUMNS " FROM conversations WHERE user_id = $1"
+	" AND id < $3 ORDER BY id DESC LIMIT $2";
+static const char sql_export_msgs[] =
+	"SELECT " MSG_COLUMNS("") " FROM messages WHERE conversation_id = $1"
+	" AND user_id = $2 AND id > $3 ORDER BY id LIMIT $4";
+
+int store_export_convs(struct db_conn *c, const char *user_id,
+		       const char *before_id, size_t limit,
+		       struct chat_conv **out, size_t *n)
+{
+	struct db_rows *r = NULL;
+	struct db_param p[3];
+	bool after = before_id && *before_id;
+	int rc;
+
+	*out = NULL;
+	*n = 0;
+	p[0] = db_p_text(user_id);
+	p[1] = DB_P_INT((int64_t)limit);
+	p[2] = db_p_text(after ? before_id : "");
+	rc = db_query(c, after ? sql_export_convs_after
+			       : sql_export_convs_first, p, after ? 3 : 2, &r);
+	if (rc == 0)
+		rc = rows_to_array(r, sizeof(**out), conv_from_row,
+				   conv_release_any, (void **)out, n);
+	db_rows_free(r);
+	return rc;
+}
+
+int store_export_msgs(struct db_conn *c, const char *user_id,
+		      const char *conv_id, const char *after_id,
+		      size_t limit, struct chat_msg **out, size_t *n)
+{
+	struct db_rows *r = NULL;
+	struct db_param p[4];
+	int rc;
+
+	*out = NULL;
+	*n = 0;
+	p[0] = db_p_text(conv_id);
+	p[1] = db_p_text(user_id);
+	p[2] = db_p_text(after_id ? after_id : "");
+	p[3] = DB_P_INT((int64_t)limit);
+	rc = db_query(c, sql_export_msgs, p, 4, &r);
+	if (rc == 0)
+		rc = rows_to_array(r, sizeof(**out), msg_from_row,
+				   msg_release_any, (void **)out, n);
+	db_rows_free(r);
+	return rc;
+}

@@ -128,6 +128,8 @@ static const struct http_route sessiond_routes[] = {
 	  revocations_session_handler, 0 },
 	{ "POST", "/internal/users/{id}/revoke", HTTP_PERM_INTERNAL,
 	  revocations_user_handler, 0 },
+	{ "GET", "/internal/users/{id}/sessions", HTTP_PERM_INTERNAL,
+	  export_sessions_handler, 0 },
 	{ "GET", "/internal/revocations", HTTP_PERM_INTERNAL,
 	  revocations_list_handler, 0 },
 	{ "POST", "/internal/revocations", HTTP_PERM_INTERNAL,

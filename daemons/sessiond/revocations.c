@@ -32,6 +32,11 @@ static const char sql_exists[] = "SELECT 1 FROM sessions WHERE id = $1";
 static const char sql_revoke_user[] =
 	"UPDATE sessions SET revoked_at = $1, revoke_reason = $2"
 	" WHERE user_id = $3 AND revoked_at IS NULL AND expires_at > $1";
+/* A password change: every session of the user but the caller's. */
+static const char sql_revoke_others[] =
+	"UPDATE sessions SET revoked_at = $1, revoke_reason = $2"
+	" WHERE user_id = $3 AND revoked_at IS NULL AND expires_at > $1"
+	" AND id <> $4";
 static const char sql_list[] =
 	"SELECT id, revoked_at FROM sessions WHERE revoked_at >= $1"
 	" ORDER BY revoked_at LIMIT $2";
@@ -82,14 +87,19 @@ out:
 	db_rows_free(rows);
 }
 
-/* POST /internal/users/{id}/revoke (internal): every live session of the
- * user, e.g. when the account is disabled */
+/*
+ * POST /internal/users/{id}/revoke[?keep=SESSION] (internal): every live
+ * session of the user, e.g. when the account is disabled.  With keep
+ * (a password change) every session but that one, and the user's API
+ * keys are left alone: a new password says nothing about them.
+ */
 void revocations_user_handler(struct http_req *req, struct http_res *res)
 {
 	struct sessiond *s = req->app;
 	struct db_conn *c = NULL;
-	struct db_param p[3];
-	char user_id[UUID_STR_LEN];
+	struct db_param p[4];
+	char user_id[UUID_STR_LEN], keep[UUID_STR_LEN], q[64];
+	bool others;
 	int64_t changed = 0, now;
 	int rc;
 
@@ -97,17 +107,26 @@ void revocations_user_handler(struct http_req *req, struct http_res *res)
 		http_res_error(res, 404, "not_found", "no such user");
 		return;
 	}
+	rc = http_req_query(req, "keep", q, sizeof(q));
+	others = rc != CHAT_ENOTFOUND;
+	if (others && (rc < 0 || !uuid_norm(q, keep))) {
+		http_res_error(res, 400, "invalid_field",
+			       "'keep' must be a session id");
+		return;
+	}
 	if (daemon_db(req, &c) < 0)
 		return;
-	/* the user's mark too: it ends the user's API-key connections and
-	 * cached keys at the gateways, which have no session to go by */
 	rc = feed_begin(c, &now);
 	p[0] = DB_P_INT(now);
-	p[1] = db_p_text("user_revoked");
+	p[1] = db_p_text(others ? "password_changed" : "user_revoked");
 	p[2] = db_p_text(user_id);
+	p[3] = db_p_text(others ? keep : "");
 	if (rc == 0)
-		rc = db_exec(c, sql_revoke_user, p, 3, &changed);
-	if (rc == 0)
+		rc = db_exec(c, others ? sql_revoke_others : sql_revoke_user,
+			     p, others ? 4 : 3, &changed);
+	/* the user's mark too: it ends the user's API-key connections and
+	 * cached keys at the gateways, which have no session to go by */
+	if (rc == 0 && !others)
 		rc = feed_record(c, "user", user_id, user_id, now);
 	if (rc == 0)
 		rc = db_commit(c);

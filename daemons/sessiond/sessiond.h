@@ -6,7 +6,8 @@
  * Files: main.c (spec, routes, config, cron), migrations.c (schema),
  * sessions.c (session store, public list/delete, create), refresh.c
  * (rotation), revocations.c (revoke and the revocation list), feed.c
- * (the revocation feed the gateways hold open).
+ * (the revocation feed the gateways hold open), export.c (a user's
+ * sessions for userd's account export).
  *
  * Every handler runs on the worker pool and may block on the store.
  */
@@ -87,6 +88,9 @@ void revocations_record_handler(struct http_req *req, struct http_res *res);
  * matters" (0); CHAT_EINVAL with err set for anything but digits. */
 int revocations_since(struct http_req *req, int64_t *since, char *err,
 		      size_t errlen);
+
+/* export.c */
+void export_sessions_handler(struct http_req *req, struct http_res *res);
 
 /* feed.c */
 struct feed;
