@@ -303,9 +303,7 @@ out:
 	cJSON_Delete(body);
 }
 
-/* The list entry of row i (id, name, prefix, created_at, last_used_at,
- * scopes, expires_at). */
-static cJSON *apikeys_row_json(const struct db_rows *r, size_t i)
+cJSON *apikeys_row_json(const struct db_rows *r, size_t i)
 {
 	cJSON *o = cJSON_CreateObject();
 	unsigned mask = apikeys_scopes_parse(db_rows_get(r, i, 5));

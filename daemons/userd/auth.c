@@ -87,7 +87,7 @@ static int auth_credentials(struct http_req *req, const cJSON *body,
 	return 0;
 }
 
-static bool auth_password_valid(const char *pw)
+bool auth_password_valid(const char *pw)
 {
 	size_t len = strlen(pw);
 
@@ -103,9 +103,8 @@ static void auth_answer_busy(struct http_res *res)
 		       "too many password checks waiting, retry in 1 s");
 }
 
-/* Answers 429 `code` with Retry-After: retry_s. */
-static void auth_answer_wait(struct http_res *res, const char *code,
-			     const char *what, int64_t retry_s)
+void auth_answer_wait(struct http_res *res, const char *code,
+		      const char *what, int64_t retry_s)
 {
 	char num[32];
 

@@ -212,6 +212,12 @@ static const struct http_route userd_routes[] = {
 	{ "GET", "/v1/users/me", HTTP_PERM_GUEST, profile_handle_get,
 	  HTTP_ROUTE_ON_LOOP },
 	{ "PATCH", "/v1/users/me", HTTP_PERM_GUEST, profile_handle_patch, 0 },
+	/* a session only: a key must not take over the account, and the
+	 * export holds the sessions, which keys may not read */
+	{ "POST", "/v1/users/me/password", HTTP_PERM_GUEST,
+	  password_handle_change, HTTP_ROUTE_SESSION },
+	{ "GET", "/v1/users/me/export", HTTP_PERM_GUEST, export_handle_me,
+	  HTTP_ROUTE_SESSION },
 	/* keys are managed from a signed-in session, never with a key */
 	{ "POST", "/v1/apikeys", HTTP_PERM_USER, apikeys_handle_create,
 	  HTTP_ROUTE_SESSION },

@@ -265,6 +265,19 @@ int sessions_revoke_user(struct userd *ud, const char *request_id,
 	return sessions_revoke_path(ud, request_id, path);
 }
 
+int sessions_revoke_others(struct userd *ud, const char *request_id,
+			   const char *user_id, const char *keep_session_id)
+{
+	char path[200];
+
+	if (!uuid_valid(user_id) || !keep_session_id ||
+	    !uuid_valid(keep_session_id))
+		return CHAT_EINVAL;
+	snprintf(path, sizeof(path), "/internal/users/%s/revoke?keep=%s",
+		 user_id, keep_session_id);
+	return sessions_revoke_path(ud, request_id, path);
+}
+
 int sessions_revoke_key(struct userd *ud, const char *request_id,
 			const char *key_id, const char *user_id)
 {

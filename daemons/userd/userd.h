@@ -290,12 +290,23 @@ int sessions_revoke(struct userd *ud, const char *request_id,
 /* Revokes every live session of user_id; 0 or CHAT_EUPSTREAM. */
 int sessions_revoke_user(struct userd *ud, const char *request_id,
 			 const char *user_id);
+/* Revokes every live session of user_id but keep_session_id (a password
+ * change), leaving the user's API keys alone; 0 or CHAT_EUPSTREAM. */
+int sessions_revoke_others(struct userd *ud, const char *request_id,
+			   const char *user_id, const char *keep_session_id);
 /* Tells the gateways (through sessiond's revocation feed) that API key
  * key_id of user_id was revoked; 0 or CHAT_EUPSTREAM. */
 int sessions_revoke_key(struct userd *ud, const char *request_id,
 			const char *key_id, const char *user_id);
 
 /* ---- handlers ---- */
+
+/* auth.c: the registration rule for a password (8-1024 bytes of UTF-8),
+ * also for a new one (password.c). */
+bool auth_password_valid(const char *pw);
+/* Answers 429 `code` with Retry-After: retry_s ("too many `what`"). */
+void auth_answer_wait(struct http_res *res, const char *code,
+		      const char *what, int64_t retry_s);
 
 void auth_handle_register(struct http_req *req, struct http_res *res);
 void auth_handle_login(struct http_req *req, struct http_res *res);
@@ -305,10 +316,18 @@ void auth_handle_logout(struct http_req *req, struct http_res *res);
 void profile_handle_get(struct http_req *req, struct http_res *res);
 void profile_handle_patch(struct http_req *req, struct http_res *res);
 
+/* apikeys.c: the public JSON of row i of a result whose first columns are
+ * id, name, prefix, created_at, last_used_at, scopes, expires_at (never
+ * the hash); NULL on ENOMEM.  Also for the account export. */
+cJSON *apikeys_row_json(const struct db_rows *r, size_t i);
+
 void apikeys_handle_create(struct http_req *req, struct http_res *res);
 void apikeys_handle_list(struct http_req *req, struct http_res *res);
 void apikeys_handle_delete(struct http_req *req, struct http_res *res);
 void apikeys_handle_verify(struct http_req *req, struct http_res *res);
+
+void password_handle_change(struct http_req *req, struct http_res *res);
+void export_handle_me(struct http_req *req, struct http_res *res);
 
 void admin_handle_list(struct http_req *req, struct http_res *res);
 void admin_handle_patch(struct http_req *req, struct http_res *res);
