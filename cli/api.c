@@ -44,10 +44,41 @@ int api_status_exit(long status)
 	return CLI_SERVER;
 }
 
-int api_init(struct cli_ctx *ctx)
+/* The server of this run: --server, else CHAT_SERVER, each a URL or
+ * the name of a server in the credentials file (set), else the current
+ * server of the file, else the default.  NULL after an error. */
+static const char *api_pick_server(struct cli_ctx *ctx,
+				   const struct creds_set *set)
 {
 	const char *server = ctx->server_opt, *env;
+	long i;
+
+	if (!server) {
+		env = getenv("CHAT_SERVER");
+		if (env && env[0])
+			server = env;
+	}
+	if (server && !strstr(server, "://")) {
+		i = creds_set_find(set, server);
+		if (i < 0) {
+			cli_error("no server named '%s' (see 'chatctl server "
+				  "ls'), nor is it an http:// or https:// "
+				  "URL", server);
+			return NULL;
+		}
+		return set->v[i].server;
+	}
+	if (!server && set->current >= 0)
+		server = set->v[set->current].server;
+	return server ? server : CLI_DEFAULT_SERVER;
+}
+
+int api_init(struct cli_ctx *ctx)
+{
+	const char *server, *env;
+	struct creds_set set = { NULL, 0, -1 };
 	struct client *cl;
+	long i;
 	size_t n;
 	int rc;
 
@@ -69,31 +100,34 @@ int api_init(struct cli_ctx *ctx)
 		}
 	}
 	if (ctx->creds_path[0]) {
-		rc = creds_load(ctx->creds_path, &ctx->creds);
-		if (rc == 0)
-			ctx->creds_loaded = true;
-		else if (rc != CHAT_ENOTFOUND)
+		rc = creds_set_load(ctx->creds_path, &set);
+		if (rc < 0)
 			cli_warn("ignoring unreadable credentials '%s': %s",
 				 ctx->creds_path, chat_strerror(rc));
 	}
+	server = api_pick_server(ctx, &set);
 	if (!server) {
-		env = getenv("CHAT_SERVER");
-		if (env && env[0])
-			server = env;
+		creds_set_release(&set);
+		return CLI_USAGE;
 	}
-	if (!server && ctx->creds_loaded)
-		server = ctx->creds.server;
-	if (!server)
-		server = CLI_DEFAULT_SERVER;
 	n = strlen(server);
 	while (n > 0 && server[n - 1] == '/')
 		n--;
 	if (n >= sizeof(ctx->server)) {
+		creds_set_release(&set);
 		cli_error("server URL too long");
 		return CLI_USAGE;
 	}
 	memcpy(ctx->server, server, n);
 	ctx->server[n] = '\0';
+	/* the login of this server, whichever is current */
+	i = creds_set_find(&set, ctx->server);
+	if (i >= 0) {
+		ctx->creds = set.v[i];
+		memset(&set.v[i], 0, sizeof(set.v[i]));
+		ctx->creds_loaded = true;
+	}
+	creds_set_release(&set);
 	if (!client_valid_server(ctx->server)) {
 		cli_error("'%s' is not an http:// or https:// URL", server);
 		return CLI_USAGE;
@@ -158,13 +192,13 @@ int api_need_creds(struct cli_ctx *ctx)
 	if (ctx->api_key)
 		return CLI_OK;
 	if (!ctx->creds_loaded) {
-		cli_error("not logged in (run 'chatctl login')");
+		cli_error("not logged in to '%s' (run 'chatctl login')",
+			  ctx->server);
 		return CLI_AUTH;
 	}
 	if (strcmp(ctx->creds.server, ctx->server) != 0) {
-		cli_error("not logged in to '%s' (the credentials are for "
-			  "'%s'; run 'chatctl login')", ctx->server,
-			  ctx->creds.server);
+		cli_error("not logged in to '%s' (run 'chatctl login "
+			  "--server %s')", ctx->server, ctx->server);
 		return CLI_AUTH;
 	}
 	return CLI_OK;
@@ -222,10 +256,18 @@ static int api_perform(struct cli_ctx *ctx, const struct api_req *req,
 
 /* ---- credentials and refresh ---- */
 
+/* Keeps a new login and makes its server the current one (like
+ * kubectl's use-context), the other servers' logins kept; under the
+ * lock of refreshes, as the file holds every server's login and each
+ * change rewrites it whole. */
 static int api_save(struct cli_ctx *ctx)
 {
-	int rc = creds_save(ctx->creds_path, &ctx->creds);
+	int lock = creds_lock(ctx->creds_path), rc;
 
+	rc = lock < 0 ? lock : creds_save(ctx->creds_path, &ctx->creds);
+	if (rc == 0)
+		rc = creds_use(ctx->creds_path, ctx->creds.server);
+	creds_unlock(lock);
 	if (rc < 0) {
 		cli_error("cannot write '%s': %s", ctx->creds_path,
 			  chat_strerror(rc));

@@ -291,6 +291,7 @@ extern const struct cli_cmd cmd_chat;
 extern const struct cli_cmd cmd_conv;
 extern const struct cli_cmd cmd_model;
 extern const struct cli_cmd cmd_apikey;
+extern const struct cli_cmd cmd_server;
 
 /* ---- auth.c: helpers of register and login ---- */
 /* The username from --username, the first argument, or a prompt on a

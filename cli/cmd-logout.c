@@ -1,8 +1,9 @@
 /*
- * cmd-logout.c - `chatctl logout`: revokes the session on the server the
- * credentials file names, then removes the file.  The file goes even
- * when the server cannot be reached (the error says so), and logging out
- * twice is not an error.
+ * cmd-logout.c - `chatctl logout`: revokes the session on the server of
+ * this run (the current one, or --server's), then removes that server's
+ * login from the credentials file (the file goes with the last login).
+ * The login goes even when the server cannot be reached (the error says
+ * so), and logging out twice is not an error.
  */
 #include "chatctl.h"
 
@@ -16,7 +17,7 @@ static int logout_exec(struct cli_ctx *ctx, const struct cli_args *a)
 	struct api_req req = { "POST", "/v1/auth/logout", NULL, API_QUIET,
 			       NULL, NULL, NULL };
 	struct api_res res;
-	int rc, rm;
+	int rc, rm, lock;
 
 	(void)a;
 	if (!ctx->creds_loaded) {
@@ -29,7 +30,9 @@ static int logout_exec(struct cli_ctx *ctx, const struct cli_args *a)
 	rc = api_call(ctx, &req, &res);
 	if (rc == CLI_AUTH)
 		rc = CLI_OK;	/* the session had ended already */
-	rm = creds_remove(ctx->creds_path);
+	lock = creds_lock(ctx->creds_path);
+	rm = lock < 0 ? lock : creds_forget(ctx->creds_path, ctx->server);
+	creds_unlock(lock);
 	if (rm < 0) {
 		cli_error("cannot remove '%s': %s", ctx->creds_path,
 			  chat_strerror(rm));
@@ -50,7 +53,7 @@ static int logout_exec(struct cli_ctx *ctx, const struct cli_args *a)
 const struct cli_cmd cmd_logout = {
 	.name = "logout",
 	.args = "",
-	.summary = "revoke the session and remove the credentials file",
+	.summary = "revoke the session and forget the server's login",
 	.opts = (const int[]){ 0 },
 	.min_pos = 0,
 	.max_pos = 0,

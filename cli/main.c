@@ -52,8 +52,8 @@ static const struct cli_opt cli_options[] = {
 	{ OPT_SCOPE, 0, "scope", "SCOPES",
 	  "limit the key to chat, read and/or admin (a comma list)" },
 	{ OPT_SERVER, 0, "server", "URL",
-	  "the server (default: CHAT_SERVER, the logged-in server, "
-	  CLI_DEFAULT_SERVER ")" },
+	  "the server, a URL or a name from 'server ls' (default: "
+	  "CHAT_SERVER, the current server, " CLI_DEFAULT_SERVER ")" },
 	{ 's', 's', "system", "TEXT", "the system prompt of the conversation" },
 	{ OPT_USERNAME, 'u', "username", "NAME", "the account's username" },
 };
@@ -66,7 +66,8 @@ static const int cli_common[] = { OPT_SERVER, OPT_COLOR, OPT_HELP, 0 };
 static const struct cli_cmd cli_help_cmd;
 static const struct cli_cmd *const cli_commands[] = {
 	&cmd_register, &cmd_login, &cmd_logout, &cmd_whoami, &cmd_ask,
-	&cmd_chat, &cmd_conv, &cmd_model, &cmd_apikey, &cli_help_cmd,
+	&cmd_chat, &cmd_conv, &cmd_model, &cmd_apikey, &cmd_server,
+	&cli_help_cmd,
 	NULL,
 };
 

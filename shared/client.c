@@ -364,9 +364,10 @@ int client_refresh(struct client *c, const char *path, struct creds *l,
 		}
 	}
 	/* someone may have refreshed while we waited for the lock; and a
-	 * file that now holds another login (or none, after a logout) is
-	 * not ours to write over */
-	if (path[0] && creds_load(path, &disk) == 0 &&
+	 * file that now holds another login for this server (or none, after
+	 * a logout) is not ours to write over; other servers' logins in the
+	 * file are no concern of this one's */
+	if (path[0] && creds_load_server(path, l->server, &disk) == 0 &&
 	    client_same(disk.server, l->server) &&
 	    client_same(disk.username, l->username)) {
 		ours = true;

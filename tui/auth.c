@@ -65,7 +65,9 @@ int ui_auth_init(struct auth *a, const char *server)
 	 * terminal here): repaired, or not used */
 	if (a->path[0] && creds_secure_dir(a->path, dir, sizeof(dir)) < 0)
 		a->path[0] = '\0';
-	if (a->path[0] && creds_load(a->path, &a->creds) == 0)
+	/* this server's login, whichever server the file has current */
+	if (a->path[0] &&
+	    creds_load_server(a->path, a->server, &a->creds) == 0)
 		a->have = ui_auth_same(a->creds.server, a->server);
 	return ui_auth_client_init(&a->client, server);
 }
@@ -105,7 +107,6 @@ void ui_auth_forget(struct auth *a)
 int ui_auth_logout(struct auth *a, char *err, size_t errlen)
 {
 	struct client_res res;
-	struct creds disk;
 	int rc = 0, rm = 0;
 
 	pthread_mutex_lock(&a->mu);
@@ -121,12 +122,9 @@ int ui_auth_logout(struct auth *a, char *err, size_t errlen)
 				  res.message);
 		client_res_release(&res);
 	}
-	/* another server's login in the shared file is not ours to drop */
-	if (a->path[0] && creds_load(a->path, &disk) == 0) {
-		if (ui_auth_same(disk.server, a->server))
-			rm = creds_remove(a->path);
-		creds_release(&disk);
-	}
+	/* only this server's login: the file may keep other servers' */
+	if (a->path[0])
+		rm = creds_forget(a->path, a->server);
 	if (rm < 0) {
 		chat_errf(err, errlen, "cannot remove '%s'", a->path);
 		rc = rm;

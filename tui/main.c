@@ -69,8 +69,12 @@ static int main_server(const char *opt, char *out, size_t outlen)
 
 	if (!s && env && env[0])
 		s = env;
-	if (!s && creds_default_path(path, sizeof(path)) == 0 &&
-	    creds_load(path, &c) == 0)
+	/* no server given: the current one of the credentials file; a
+	 * name rather than a URL: that server of the file (chatctl's
+	 * `server ls`) */
+	if ((!s || !strstr(s, "://")) &&
+	    creds_default_path(path, sizeof(path)) == 0 &&
+	    (s ? creds_load_server(path, s, &c) : creds_load(path, &c)) == 0)
 		s = c.server;
 	if (!s)
 		s = CHATUI_DEFAULT_SERVER;
