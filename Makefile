@@ -90,7 +90,17 @@ UNIT_BINS := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
 
 BINS := $(DAEMON_BINS) $(if $(CLI_SRC),$(BIN)/chatctl) $(if $(TUI_SRC),$(BIN)/chatui)
 
-all: $(BINS) $(MODULES) $(FIX_BINS) $(BENCH_BINS)
+# chatctl's completion scripts, written by chatctl from its command table
+# (`chatctl completion SHELL`) and kept in the checkout; rewritten only
+# when they change, so that a build leaves them alone otherwise
+COMPLETION_SHELLS := bash zsh fish
+COMPLETIONS := $(if $(CLI_SRC),$(COMPLETION_SHELLS:%=completions/chatctl.%))
+# where each shell looks, under PREFIX
+BASH_COMPLETION_DIR ?= $(PREFIX)/share/bash-completion/completions
+ZSH_COMPLETION_DIR  ?= $(PREFIX)/share/zsh/site-functions
+FISH_COMPLETION_DIR ?= $(PREFIX)/share/fish/vendor_completions.d
+
+all: $(BINS) $(MODULES) $(FIX_BINS) $(BENCH_BINS) $(COMPLETIONS)
 
 # Rebuild everything when the flags change.
 $(B)/flags: FORCE
@@ -135,6 +145,13 @@ $(BIN)/chatctl: $(CLI_SRC:%.c=$(B)/%.o) $(LIB)
 	@mkdir -p $(BIN)
 	@$(if $(Q),echo '  LINK    $@')
 	$(Q)$(CC) $(CFLAGS_ALL) $(LDFLAGS) -o $@ $^ $(LDLIBS_ALL) -lreadline
+
+completions/chatctl.%: $(BIN)/chatctl
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo '  GEN     $@')
+	$(Q)$(BIN)/chatctl completion $* >$@.tmp.$$$$ && \
+	  { cmp -s $@.tmp.$$$$ $@ && rm -f $@.tmp.$$$$ || mv $@.tmp.$$$$ $@; }; \
+	  touch $@
 
 $(BIN)/chatui: $(TUI_SRC:%.c=$(B)/%.o) $(LIB)
 	@mkdir -p $(BIN)
@@ -218,6 +235,14 @@ install: all
 	-install -m 0644 man/*.1 $(DESTDIR)$(PREFIX)/share/man/man1/
 	-install -m 0644 man/*.5 $(DESTDIR)$(PREFIX)/share/man/man5/
 	-install -m 0644 man/*.8 $(DESTDIR)$(PREFIX)/share/man/man8/
+	install -d $(DESTDIR)$(BASH_COMPLETION_DIR) \
+	  $(DESTDIR)$(ZSH_COMPLETION_DIR) $(DESTDIR)$(FISH_COMPLETION_DIR)
+	install -m 0644 completions/chatctl.bash \
+	  $(DESTDIR)$(BASH_COMPLETION_DIR)/chatctl
+	install -m 0644 completions/chatctl.zsh \
+	  $(DESTDIR)$(ZSH_COMPLETION_DIR)/_chatctl
+	install -m 0644 completions/chatctl.fish \
+	  $(DESTDIR)$(FISH_COMPLETION_DIR)/chatctl.fish
 
 clean:
 	rm -rf $(B) $(BIN)

@@ -89,7 +89,16 @@ struct cli_cmd {
 	int min_pos;			/* positional arguments allowed */
 	int max_pos;			/* -1: any number */
 	int (*exec)(struct cli_ctx *ctx, const struct cli_args *a);
-	const struct cli_cmd *verbs;	/* a noun: its verbs, {0}-ended */
+	const struct cli_cmd *verbs;	/* a noun: its verbs, {0}-ended;
+					 * a verb may be a noun in turn */
+	const char *complete;		/* what the arguments complete from
+					 * (completion.c: "conv-ids",
+					 * "models"); NULL: nothing */
+	int flags;			/* enum cli_cmd_flags */
+};
+
+enum cli_cmd_flags {
+	CLI_CMD_HIDDEN = 1 << 0,	/* not in help nor in completions */
 };
 
 /* One run of chatctl. */
@@ -110,6 +119,12 @@ struct cli_ctx {
 extern volatile sig_atomic_t cli_interrupted;
 
 /* ---- main.c ---- */
+/* The tables the completions are generated from: the commands (NULL-
+ * ended), every option, and the options every command accepts (ids,
+ * 0-ended).  cli_option_by_id: NULL for an unknown id. */
+const struct cli_cmd *const *cli_command_table(void);
+const struct cli_opt *cli_option_by_id(int id);
+const int *cli_common_options(void);
 void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void cli_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Installs the SIGINT handler (no SA_RESTART) and clears the flag. */
@@ -291,7 +306,8 @@ extern const struct cli_cmd cmd_chat;
 extern const struct cli_cmd cmd_conv;
 extern const struct cli_cmd cmd_model;
 extern const struct cli_cmd cmd_apikey;
-extern const struct cli_cmd cmd_server;
+extern const struct cli_cmd cmd_completion;
+extern const struct cli_cmd cmd_complete_helper;	/* hidden */
 
 /* ---- auth.c: helpers of register and login ---- */
 /* The username from --username, the first argument, or a prompt on a

@@ -270,6 +270,7 @@ static const struct cli_cmd ctl_conv_verbs[] = {
 		.min_pos = 1,
 		.max_pos = 1,
 		.exec = ctl_conv_show,
+		.complete = "@conv-ids",
 	},
 	{
 		.name = "rm",
@@ -279,6 +280,7 @@ static const struct cli_cmd ctl_conv_verbs[] = {
 		.min_pos = 1,
 		.max_pos = -1,
 		.exec = ctl_conv_rm,
+		.complete = "@conv-ids",
 	},
 	{
 		.name = "rename",
@@ -288,6 +290,7 @@ static const struct cli_cmd ctl_conv_verbs[] = {
 		.min_pos = 2,
 		.max_pos = -1,
 		.exec = ctl_conv_rename,
+		.complete = "@conv-ids",
 	},
 	{ 0 },
 };

@@ -52,8 +52,8 @@ static const struct cli_opt cli_options[] = {
 	{ OPT_SCOPE, 0, "scope", "SCOPES",
 	  "limit the key to chat, read and/or admin (a comma list)" },
 	{ OPT_SERVER, 0, "server", "URL",
-	  "the server, a URL or a name from 'server ls' (default: "
-	  "CHAT_SERVER, the current server, " CLI_DEFAULT_SERVER ")" },
+	  "the server (default: CHAT_SERVER, the logged-in server, "
+	  CLI_DEFAULT_SERVER ")" },
 	{ 's', 's', "system", "TEXT", "the system prompt of the conversation" },
 	{ OPT_USERNAME, 'u', "username", "NAME", "the account's username" },
 };
@@ -66,8 +66,8 @@ static const int cli_common[] = { OPT_SERVER, OPT_COLOR, OPT_HELP, 0 };
 static const struct cli_cmd cli_help_cmd;
 static const struct cli_cmd *const cli_commands[] = {
 	&cmd_register, &cmd_login, &cmd_logout, &cmd_whoami, &cmd_ask,
-	&cmd_chat, &cmd_conv, &cmd_model, &cmd_apikey, &cmd_server,
-	&cli_help_cmd,
+	&cmd_chat, &cmd_conv, &cmd_model, &cmd_apikey, &cmd_completion,
+	&cmd_complete_helper, &cli_help_cmd,
 	NULL,
 };
 
@@ -174,17 +174,21 @@ static void cli_help_command(FILE *f, const char *noun,
 	const struct cli_cmd *v;
 
 	if (c->verbs) {
-		fprintf(f, "usage: chatctl %s COMMAND [options]\n\n%s\n\n"
-			   "commands:\n", c->name, c->summary);
+		fprintf(f, "usage: chatctl %s%s%s COMMAND [options]\n\n%s\n\n"
+			   "commands:\n", noun ? noun : "", noun ? " " : "",
+			c->name, c->summary);
 		for (v = c->verbs; v->name; v++) {
 			char left[64];
 
+			if (v->flags & CLI_CMD_HIDDEN)
+				continue;
 			snprintf(left, sizeof(left), "%s %s", v->name,
-				 v->args);
+				 v->verbs ? "..." : v->args);
 			fprintf(f, "  %-24s %s\n", left, v->summary);
 		}
-		fprintf(f, "\n'chatctl help %s COMMAND' shows a command's "
-			   "options.\n", c->name);
+		fprintf(f, "\n'chatctl help %s%s%s COMMAND' shows a command's "
+			   "options.\n", noun ? noun : "", noun ? " " : "",
+			c->name);
 		return;
 	}
 	cli_usage_line(f, noun, c);
@@ -201,6 +205,8 @@ static void cli_help_all(FILE *f)
 		   "The command-line client of the chat server.\n\n"
 		   "commands:\n");
 	for (c = cli_commands; *c; c++) {
+		if ((*c)->flags & CLI_CMD_HIDDEN)
+			continue;
 		snprintf(left, sizeof(left), "%s %s", (*c)->name,
 			 (*c)->verbs ? "..." : (*c)->args);
 		fprintf(f, "  %-24s %s\n", left, (*c)->summary);
@@ -331,25 +337,40 @@ static int cli_parse(const struct cli_cmd *c, const char *display,
 /* ---- help as a command ---- */
 
 /* help --commands: every command a user can run, from the table, so
- * that tests and completions never keep a list of their own. */
+ * that tests and completions never keep a list of their own; a noun's
+ * verbs under its name ("admin users ls"), at any depth. */
+static void cli_help_commands_of(FILE *f, const char *prefix,
+				 const struct cli_cmd *c)
+{
+	char path[128];
+	const struct cli_cmd *v;
+
+	if (c->flags & CLI_CMD_HIDDEN)
+		return;
+	snprintf(path, sizeof(path), "%s%s%s", prefix, prefix[0] ? " " : "",
+		 c->name);
+	if (!c->verbs) {
+		fprintf(f, "%s\n", path);
+		return;
+	}
+	for (v = c->verbs; v->name; v++)
+		cli_help_commands_of(f, path, v);
+}
+
 static void cli_help_commands(FILE *f)
 {
 	const struct cli_cmd *const *c;
-	const struct cli_cmd *v;
 
-	for (c = cli_commands; *c; c++) {
-		if (!(*c)->verbs) {
-			fprintf(f, "%s\n", (*c)->name);
-			continue;
-		}
-		for (v = (*c)->verbs; v->name; v++)
-			fprintf(f, "%s %s\n", (*c)->name, v->name);
-	}
+	for (c = cli_commands; *c; c++)
+		cli_help_commands_of(f, "", *c);
 }
 
 static int cli_help_exec(struct cli_ctx *ctx, const struct cli_args *a)
 {
 	const struct cli_cmd *c, *v;
+	char noun[128];
+	size_t len;
+	int i;
 
 	(void)ctx;
 	if (a->count[OPT_COMMANDS]) {
@@ -367,14 +388,18 @@ static int cli_help_exec(struct cli_ctx *ctx, const struct cli_args *a)
 	c = cli_find(cli_commands, NULL, a->pos[0], "command");
 	if (!c)
 		return CLI_USAGE;
-	if (a->npos >= 2 && c->verbs) {
-		v = cli_find(NULL, c->verbs, a->pos[1], "command");
+	/* down the nouns as far as the words go: help admin users ls */
+	noun[0] = '\0';
+	for (i = 1; i < a->npos && c->verbs; i++) {
+		v = cli_find(NULL, c->verbs, a->pos[i], "command");
 		if (!v)
 			return CLI_USAGE;
-		cli_help_command(stdout, c->name, v);
-		return CLI_OK;
+		len = strlen(noun);
+		snprintf(noun + len, sizeof(noun) - len, "%s%s",
+			 len ? " " : "", c->name);
+		c = v;
 	}
-	cli_help_command(stdout, NULL, c);
+	cli_help_command(stdout, noun[0] ? noun : NULL, c);
 	return CLI_OK;
 }
 
@@ -384,9 +409,26 @@ static const struct cli_cmd cli_help_cmd = {
 	.summary = "show the commands, or a command's options",
 	.opts = (const int[]){ OPT_COMMANDS, 0 },
 	.min_pos = 0,
-	.max_pos = 2,
+	.max_pos = 3,
 	.exec = cli_help_exec,
 };
+
+/* ---- the tables, for completion.c ---- */
+
+const struct cli_cmd *const *cli_command_table(void)
+{
+	return cli_commands;
+}
+
+const struct cli_opt *cli_option_by_id(int id)
+{
+	return cli_option(id);
+}
+
+const int *cli_common_options(void)
+{
+	return cli_common;
+}
 
 /* ---- main ---- */
 
@@ -405,7 +447,8 @@ static int cli_run(int argc, char **argv)
 	struct cli_args a;
 	const struct cli_cmd *c, *v = NULL;
 	const char *noun = NULL;
-	char display[64];
+	char display[128], path[128] = "";
+	size_t len;
 	int i = 1, rc;
 
 	memset(&ctx, 0, sizeof(ctx));
@@ -449,16 +492,20 @@ static int cli_run(int argc, char **argv)
 	if (!c)
 		return CLI_USAGE;
 	i++;
-	if (c->verbs) {
+	/* down the nouns: "admin users ls" is admin's users' ls */
+	while (c->verbs) {
 		if (i >= argc || strcmp(argv[i], "--help") == 0 ||
 		    strcmp(argv[i], "-h") == 0) {
-			cli_help_command(i >= argc ? stderr : stdout, NULL, c);
+			cli_help_command(i >= argc ? stderr : stdout, noun, c);
 			return i >= argc ? CLI_USAGE : CLI_OK;
 		}
 		v = cli_find(NULL, c->verbs, argv[i], "command");
 		if (!v)
 			return CLI_USAGE;
-		noun = c->name;
+		len = strlen(path);
+		snprintf(path + len, sizeof(path) - len, "%s%s",
+			 len ? " " : "", c->name);
+		noun = path;
 		c = v;
 		i++;
 	}

@@ -14,6 +14,8 @@ packages=(
 	# tests and the servers they start; clang for the libFuzzer targets
 	bats parallel jq curl sqlite3 postgresql redis-server tmux clang
 	procps iproute2 util-linux
+	# the shells whose completions the tests drive (bash is there)
+	zsh fish
 	# benchmark
 	wrk nginx-light
 )
