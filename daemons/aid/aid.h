@@ -10,11 +10,13 @@
  * http:// upstreams, else on the curl thread; echo pacing and back-off
  * on loop timers), internal.c (POST /internal/generate),
  * openai-api.c (/v1/models, /v1/chat/completions), usage.c (usage rows,
- * written by a worker), wire.c (JSON and SSE writing helpers),
+ * written by a worker), admin.c (the admin model list with upstream
+ * probes, a user's erasure), wire.c (JSON and SSE writing helpers),
  * migrations.c (schema).  The wire formats of the upstreams are in
  * provider*.c behind provider.h.
  *
- * Threads: handlers run on the loop thread and never block.  A
+ * Threads: handlers run on the loop thread and never block (but for
+ * admin.c's, on the worker pool).  A
  * generation's events come from one thread at a time: the curl thread
  * while an upstream request through libcurl runs, the loop thread for
  * the others (http-out.h decides) and for timers.  The model
@@ -214,6 +216,15 @@ void usage_record(struct aid *a, const struct usage_rec *r);
 int usage_init(struct aid *a, char *err, size_t errlen);
 /* Writes what is queued, stops the writer. */
 void usage_release(struct aid *a);
+/* Drops the queued rows of user_id, then waits up to wait_ms for a batch
+ * already being written to land.  Worker threads (it may sleep). */
+void usage_forget_user(struct aid *a, const char *user_id, int64_t wait_ms);
+
+/* admin.c (worker pool: both block) */
+/* GET /v1/admin/models: every model and whether its upstream answers. */
+void admin_models_handler(struct http_req *req, struct http_res *res);
+/* POST /internal/users/{id}/erase: the user's usage rows go. */
+void admin_erase_handler(struct http_req *req, struct http_res *res);
 
 /* internal.c */
 void internal_generate_handler(struct http_req *req, struct http_res *res);

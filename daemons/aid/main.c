@@ -110,6 +110,10 @@ static const struct http_route aid_routes[] = {
 	  HTTP_ROUTE_ON_LOOP | HTTP_ROUTE_PREFIX },
 	{ "POST", "/v1/chat/completions", HTTP_PERM_GUEST,
 	  openai_chat_handler, HTTP_ROUTE_ON_LOOP },
+	{ "GET", "/v1/admin/models", HTTP_PERM_ADMIN, admin_models_handler,
+	  0 },
+	{ "POST", "/internal/users/{id}/erase", HTTP_PERM_INTERNAL,
+	  admin_erase_handler, 0 },
 };
 
 /* Not const: the migration count is only known at link time. */

@@ -25,6 +25,7 @@
 #include "err.h"
 #include "log.h"
 #include "pool.h"
+#include "util.h"
 #include "uuid.h"
 #include "banned.h"
 
@@ -223,4 +224,36 @@ void usage_release(struct aid *a)
 	a->usage_head = a->usage_tail = NULL;
 	pthread_cond_destroy(&a->usage_cond);
 	pthread_mutex_destroy(&a->usage_lock);
+}
+
+void usage_forget_user(struct aid *a, const char *user_id, int64_t wait_ms)
+{
+	struct usage_job **pj, *j;
+	int64_t until = mono_ms() + wait_ms;
+	bool busy;
+
+	if (!a->usage_pool)
+		return;
+	pthread_mutex_lock(&a->usage_lock);
+	a->usage_tail = NULL;
+	for (pj = &a->usage_head; (j = *pj);) {
+		if (strcmp(j->r.user_id, user_id) == 0) {
+			*pj = j->next;
+			a->usage_queued--;
+			free(j);
+			continue;
+		}
+		a->usage_tail = j;
+		pj = &j->next;
+	}
+	busy = a->usage_draining;
+	pthread_mutex_unlock(&a->usage_lock);
+	/* a batch taken before may hold the user's rows: let it land, so
+	 * that the caller's delete comes after it */
+	while (busy && mono_ms() < until) {
+		nanosleep(&(struct timespec){ .tv_nsec = 10000000L }, NULL);
+		pthread_mutex_lock(&a->usage_lock);
+		busy = a->usage_draining;
+		pthread_mutex_unlock(&a->usage_lock);
+	}
 }

@@ -263,6 +263,10 @@ void conv_delete_handler(struct http_req *req, struct http_res *res);
 /* ---- export.c (internal handler) ------------------------------------- */
 void export_conversations_handler(struct http_req *req, struct http_res *res);
 
+/* ---- erase.c (internal handler) -------------------------------------- */
+/* POST /internal/users/{id}/erase: every row of the user goes. */
+void erase_user_handler(struct http_req *req, struct http_res *res);
+
 /* ---- live.c ---------------------------------------------------------- */
 int live_init(struct chatd *cd, char *err, size_t errlen);
 void live_release(struct chatd *cd);

@@ -146,6 +146,8 @@ static const struct http_route chatd_routes[] = {
 	  HTTP_ROUTE_WEBSOCKET | HTTP_ROUTE_ON_LOOP },
 	{ "GET", "/internal/users/{id}/conversations", HTTP_PERM_INTERNAL,
 	  export_conversations_handler, 0 },
+	{ "POST", "/internal/users/{id}/erase", HTTP_PERM_INTERNAL,
+	  erase_user_handler, 0 },
 };
 
 static const struct daemon_spec chatd_spec = {

@@ -84,6 +84,8 @@ static const struct {
 } flush_rules[] = {
 	{ "DELETE", "/v1/apikeys/" },
 	{ "PATCH", "/v1/admin/users/" },
+	{ "DELETE", "/v1/admin/users/" },	/* the user's keys go */
+	{ "DELETE", "/v1/admin/apikeys/" },
 };
 
 /* Answers that end a session: refused here at once (the feed tells the
@@ -96,6 +98,7 @@ static const struct {
 } end_rules[] = {
 	{ "POST", "/v1/auth/logout", false },
 	{ "DELETE", "/v1/sessions/", true },
+	{ "DELETE", "/v1/admin/sessions/", true },
 };
 
 /* How an upstream call that never gave a head is answered: the message

@@ -130,6 +130,8 @@ static const struct http_route sessiond_routes[] = {
 	  revocations_user_handler, 0 },
 	{ "GET", "/internal/users/{id}/sessions", HTTP_PERM_INTERNAL,
 	  export_sessions_handler, 0 },
+	{ "POST", "/internal/users/{id}/erase", HTTP_PERM_INTERNAL,
+	  admin_erase_handler, 0 },
 	{ "GET", "/internal/revocations", HTTP_PERM_INTERNAL,
 	  revocations_list_handler, 0 },
 	{ "POST", "/internal/revocations", HTTP_PERM_INTERNAL,
@@ -141,6 +143,10 @@ static const struct http_route sessiond_routes[] = {
 	  HTTP_ROUTE_SESSION },
 	{ "DELETE", "/v1/sessions/{id}", HTTP_PERM_GUEST,
 	  sessions_delete_handler, HTTP_ROUTE_SESSION },
+	{ "GET", "/v1/admin/sessions", HTTP_PERM_ADMIN,
+	  admin_sessions_list_handler, 0 },
+	{ "DELETE", "/v1/admin/sessions/{id}", HTTP_PERM_ADMIN,
+	  admin_sessions_delete_handler, 0 },
 };
 
 /* Not const: the migration count is only known at link time. */

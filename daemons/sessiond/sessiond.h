@@ -89,6 +89,12 @@ void revocations_record_handler(struct http_req *req, struct http_res *res);
 int revocations_since(struct http_req *req, int64_t *since, char *err,
 		      size_t errlen);
 
+/* admin.c: the admin routes and the erasure of a user (userd's call) */
+void admin_sessions_list_handler(struct http_req *req, struct http_res *res);
+void admin_sessions_delete_handler(struct http_req *req,
+				   struct http_res *res);
+void admin_erase_handler(struct http_req *req, struct http_res *res);
+
 /* export.c */
 void export_sessions_handler(struct http_req *req, struct http_res *res);
 

@@ -329,7 +329,25 @@ void apikeys_handle_verify(struct http_req *req, struct http_res *res);
 void password_handle_change(struct http_req *req, struct http_res *res);
 void export_handle_me(struct http_req *req, struct http_res *res);
 
+/* ---- admin*.c: /v1/admin/users and /v1/admin/apikeys ---- */
+
+/* 0 when the caller is an enabled admin in the store now (a token
+ * outlives a demotion); otherwise answers 403 (or the store's failure)
+ * and returns -1.  Worker threads. */
+int admin_caller_current(struct http_req *req, struct db_conn *c);
+/* The user named by ref: a user id (any case) or a username (any case);
+ * CHAT_ENOTFOUND when there is none. */
+int admin_user_find(struct db_conn *c, const char *ref, struct user *out);
+/* True for "admin", "user", "guest". */
+bool admin_role_valid(const char *s);
+
 void admin_handle_list(struct http_req *req, struct http_res *res);
 void admin_handle_patch(struct http_req *req, struct http_res *res);
+void admin_handle_get(struct http_req *req, struct http_res *res);
+void admin_handle_create(struct http_req *req, struct http_res *res);
+void admin_handle_password(struct http_req *req, struct http_res *res);
+void admin_handle_delete(struct http_req *req, struct http_res *res);
+void admin_handle_keys_list(struct http_req *req, struct http_res *res);
+void admin_handle_keys_delete(struct http_req *req, struct http_res *res);
 
 #endif
