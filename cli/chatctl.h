@@ -60,6 +60,8 @@ enum cli_opt_id {
 	OPT_COMMANDS,
 	OPT_OUTPUT,
 	OPT_COLOR,
+	OPT_OTHERS,
+	OPT_FORMAT,
 	OPT_MAX
 };
 
@@ -308,6 +310,9 @@ extern const struct cli_cmd cmd_model;
 extern const struct cli_cmd cmd_apikey;
 extern const struct cli_cmd cmd_completion;
 extern const struct cli_cmd cmd_complete_helper;	/* hidden */
+extern const struct cli_cmd cmd_server;
+extern const struct cli_cmd cmd_sessions;
+extern const struct cli_cmd cmd_profile;
 
 /* ---- auth.c: helpers of register and login ---- */
 /* The username from --username, the first argument, or a prompt on a

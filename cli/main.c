@@ -37,12 +37,16 @@ static const struct cli_opt cli_options[] = {
 	  "use the conversation ID" },
 	{ OPT_EXPIRES, 0, "expires", "DAYS",
 	  "the key stops working after DAYS days (1-3650)" },
+	{ OPT_FORMAT, 0, "format", "FORMAT",
+	  "md (the current branch as Markdown) or json (the whole tree)" },
 	{ OPT_HELP, 'h', "help", NULL, "show this help" },
 	{ OPT_JSON, 0, "json", NULL, "print JSON instead of text" },
 	{ OPT_LIMIT, 'n', "limit", "N", "at most N items (1-100, default 20)" },
 	{ 'm', 'm', "model", "MODEL", "the model to answer with" },
 	{ OPT_NO_STREAM, 0, "no-stream", NULL,
 	  "wait for the whole answer instead of streaming it" },
+	{ OPT_OTHERS, 0, "others", NULL,
+	  "every session but the current one" },
 	{ OPT_OUTPUT, 'o', "output", "FORMAT",
 	  "table (default), tsv (no heading) or json" },
 	{ OPT_PASSWORD_STDIN, 0, "password-stdin", NULL,
@@ -52,8 +56,8 @@ static const struct cli_opt cli_options[] = {
 	{ OPT_SCOPE, 0, "scope", "SCOPES",
 	  "limit the key to chat, read and/or admin (a comma list)" },
 	{ OPT_SERVER, 0, "server", "URL",
-	  "the server (default: CHAT_SERVER, the logged-in server, "
-	  CLI_DEFAULT_SERVER ")" },
+	  "the server, a URL or a name from 'server ls' (default: "
+	  "CHAT_SERVER, the current server, " CLI_DEFAULT_SERVER ")" },
 	{ 's', 's', "system", "TEXT", "the system prompt of the conversation" },
 	{ OPT_USERNAME, 'u', "username", "NAME", "the account's username" },
 };
@@ -66,8 +70,9 @@ static const int cli_common[] = { OPT_SERVER, OPT_COLOR, OPT_HELP, 0 };
 static const struct cli_cmd cli_help_cmd;
 static const struct cli_cmd *const cli_commands[] = {
 	&cmd_register, &cmd_login, &cmd_logout, &cmd_whoami, &cmd_ask,
-	&cmd_chat, &cmd_conv, &cmd_model, &cmd_apikey, &cmd_completion,
-	&cmd_complete_helper, &cli_help_cmd,
+	&cmd_chat, &cmd_conv, &cmd_model, &cmd_apikey, &cmd_server,
+	&cmd_sessions, &cmd_profile,
+	&cmd_completion, &cmd_complete_helper, &cli_help_cmd,
 	NULL,
 };
 
@@ -494,6 +499,12 @@ static int cli_run(int argc, char **argv)
 	i++;
 	/* down the nouns: "admin users ls" is admin's users' ls */
 	while (c->verbs) {
+		/* a noun with an exec of its own runs it when no verb
+		 * follows: `chatctl profile` is `chatctl profile show` */
+		if (c->exec && (i >= argc || (argv[i][0] == '-' &&
+					     strcmp(argv[i], "--help") != 0 &&
+					     strcmp(argv[i], "-h") != 0)))
+			break;
 		if (i >= argc || strcmp(argv[i], "--help") == 0 ||
 		    strcmp(argv[i], "-h") == 0) {
 			cli_help_command(i >= argc ? stderr : stdout, noun, c);
