@@ -9,6 +9,7 @@
  *     migrations.c     schema
  *     store.c          conversations and messages in the db; JSON forms
  *     conversations.c  create, list, get, patch, delete
+ *     model-check.c    does aid know a model? (asked, kept briefly)
  *     export.c         every conversation of a user, for userd's export
  *   the live side
  *     live.c           live_init/live_release, the generation registry
@@ -47,12 +48,14 @@
 #define CHATD_IDEM_KEEP_MS (24LL * 3600 * 1000)
 
 struct live;			/* live.c: generations, hub */
+struct model_check;		/* model-check.c: aid's known models */
 
 struct chatd {
 	struct daemon d;		/* first: req->app points here */
 	char aid_url[128];		/* daemon_peer_url("aid") */
 	char userd_url[128];		/* daemon_peer_url("userd") */
 	struct live *live;		/* owned: live_init/live_release */
+	struct model_check *models;	/* owned: model_check_new/_free */
 };
 
 /* Message statuses. */
@@ -266,6 +269,27 @@ void export_conversations_handler(struct http_req *req, struct http_res *res);
 /* ---- erase.c (internal handler) -------------------------------------- */
 /* POST /internal/users/{id}/erase: every row of the user goes. */
 void erase_user_handler(struct http_req *req, struct http_res *res);
+
+/* ---- model-check.c -------------------------------------------------- */
+/* Who asks (aid's model route wants an authenticated caller). */
+struct model_check_who {
+	const char *user_id;
+	const char *role;		/* NULL: "user" */
+	const char *request_id;		/* NULL: none */
+};
+
+int model_check_new(struct model_check **out);
+void model_check_free(struct model_check *mc);
+/*
+ * 0 when aid knows model (NULL: aid's default, known) or cannot say
+ * (unreachable: the generation fails later as before), CHAT_ENOTFOUND
+ * when aid has no such model: the caller answers 404 model_not_found
+ * and stores nothing.  aid's answers are kept 30 s, whoever asked (a
+ * name resolves the same for every caller).  Worker threads (blocks on
+ * aid, 5 s at most).
+ */
+int model_check_known(struct chatd *cd, const struct model_check_who *who,
+		      const char *model);
 
 /* ---- live.c ---------------------------------------------------------- */
 int live_init(struct chatd *cd, char *err, size_t errlen);

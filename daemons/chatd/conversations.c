@@ -117,6 +117,24 @@ static void conv_fail(struct http_req *req, int rc, const char *what)
 		       what);
 }
 
+/* True when aid knows model (NULL: its default), else false after
+ * answering 404 "model_not_found": a conversation is never stored with
+ * a model that cannot answer. */
+static bool conv_model_known(struct http_req *req, const char *model)
+{
+	struct model_check_who who = {
+		.user_id = req->user_id,
+		.role = req->role,
+		.request_id = req->request_id,
+	};
+
+	if (model_check_known(req->app, &who, model) == 0)
+		return true;
+	http_res_error(req->res, 404, "model_not_found",
+		       "model '%.128s' does not exist", model);
+	return false;
+}
+
 /* Answers 200 or 201 with conv. */
 static void conv_answer(struct http_res *res, int status,
 			const struct chat_conv *conv)
@@ -218,7 +236,8 @@ void conv_create_handler(struct http_req *req, struct http_res *res)
 	body = conv_body(req, true);
 	if (!body)
 		return;
-	if (conv_read_fields(req, body, &conv, &mask) < 0)
+	if (conv_read_fields(req, body, &conv, &mask) < 0 ||
+	    !conv_model_known(req, conv.model))
 		goto out;
 	rc = uuid_v7(conv.id);
 	if (rc < 0) {
@@ -644,7 +663,8 @@ void conv_patch_handler(struct http_req *req, struct http_res *res)
 	if (!body)
 		return;
 	if (conv_read_fields(req, body, &patch, &mask) < 0 ||
-	    conv_read_flags(req, body, &patch, &mask, &leaf) < 0)
+	    conv_read_flags(req, body, &patch, &mask, &leaf) < 0 ||
+	    !conv_model_known(req, patch.model))
 		goto out;
 	if (conv_db(req, &c) < 0)
 		goto out;

@@ -108,15 +108,29 @@ static int chatd_init(struct daemon *d, char *err, size_t errlen)
 	}
 	chatd_idem_last_ms = 0;
 	atomic_init(&chatd_idem_running, false);
-	rc = chatd_recover(cd, err, errlen);
-	if (rc < 0)
+	rc = model_check_new(&cd->models);
+	if (rc < 0) {
+		snprintf(err, errlen, "no memory for the model check");
 		return rc;
-	return live_init(cd, err, errlen);
+	}
+	rc = chatd_recover(cd, err, errlen);
+	if (rc == 0)
+		rc = live_init(cd, err, errlen);
+	if (rc < 0) {
+		/* no release follows a failed init */
+		model_check_free(cd->models);
+		cd->models = NULL;
+	}
+	return rc;
 }
 
 static void chatd_release(struct daemon *d)
 {
-	live_release((struct chatd *)d);
+	struct chatd *cd = (struct chatd *)d;
+
+	live_release(cd);
+	model_check_free(cd->models);
+	cd->models = NULL;
 }
 
 static const struct http_route chatd_routes[] = {

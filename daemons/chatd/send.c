@@ -200,6 +200,11 @@ int send_run(const struct send_args *a, struct send_result *r)
 	struct gen_spec spec = { 0 };
 	struct db_conn *c = NULL;
 	struct live_gen *g = NULL;
+	struct model_check_who who = {
+		.user_id = a->user_id,
+		.role = a->role,
+		.request_id = a->request_id,
+	};
 	char *pref_model = NULL, *pref_system = NULL;
 	const char *model, *system, *parent = NULL;
 	size_t nhist = 0;
@@ -253,22 +258,33 @@ int send_run(const struct send_args *a, struct send_result *r)
 	}
 
 	/* what the conversation leaves open comes from the user's profile;
-	 * no store connection is held across that call */
+	 * no store connection is held across that call, nor across the
+	 * question to aid: is the model that will answer one it knows?
+	 * An unknown one is refused before anything is stored */
+	db_release(c);
+	c = NULL;
 	model = a->model ? a->model : conv.model;
 	system = conv.system_prompt;
 	if (!model || !system) {
-		db_release(c);
-		c = NULL;
 		send_prefs(cd, a, &pref_model, &pref_system);
 		if (!model)
 			model = pref_model;
 		if (!system)
 			system = pref_system;
-		rc = db_acquire(cd->d.db, CHATD_DB_WAIT_MS, &c);
-		if (rc < 0) {
-			send_fail_rc(r, rc);
-			goto out;
-		}
+	}
+	rc = model_check_known(cd, &who, model);
+	if (rc < 0) {
+		char why[192];
+
+		snprintf(why, sizeof(why), "model '%.128s' does not exist",
+			 model);
+		send_fail(r, 404, "model_not_found", why);
+		goto out;
+	}
+	rc = db_acquire(cd->d.db, CHATD_DB_WAIT_MS, &c);
+	if (rc < 0) {
+		send_fail_rc(r, rc);
+		goto out;
 	}
 
 	rc = live_gen_reserve(cd, conv.id, &g);
