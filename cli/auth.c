@@ -1,7 +1,8 @@
 /*
- * auth.c - what register and login share: the username from the command
- * line or a prompt, the password from stdin (--password-stdin) or a
- * prompt that does not echo, and wiping passwords after use.
+ * auth.c - what register, login and the password verbs share: the
+ * username from the command line or a prompt, passwords from stdin
+ * (--password-stdin, a line each) or a prompt that does not echo, and
+ * wiping passwords after use.
  */
 #include "chatctl.h"
 
@@ -157,4 +158,24 @@ int ctl_auth_password(struct cli_ctx *ctx, const struct cli_args *a,
 		*out = NULL;
 	}
 	return rc;
+}
+
+int ctl_auth_secret(struct cli_ctx *ctx, const struct cli_args *a,
+		    const char *prompt, char **out)
+{
+	int rc;
+
+	*out = NULL;
+	if (a->count[OPT_PASSWORD_STDIN]) {
+		rc = ctl_auth_read_line(out);
+		if (rc == CLI_USAGE)
+			cli_error("too few lines on standard input");
+		return rc;
+	}
+	if (!ctx->stdin_tty) {
+		cli_error("no password: pass --password-stdin or run on a "
+			  "terminal");
+		return CLI_USAGE;
+	}
+	return ctl_auth_prompt_secret(prompt, out);
 }

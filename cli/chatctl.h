@@ -62,6 +62,10 @@ enum cli_opt_id {
 	OPT_COLOR,
 	OPT_OTHERS,
 	OPT_FORMAT,
+	OPT_ROLE,
+	OPT_DISABLED,
+	OPT_SEARCH,
+	OPT_YES,
 	OPT_MAX
 };
 
@@ -309,6 +313,9 @@ extern const struct cli_cmd cmd_conv;
 extern const struct cli_cmd cmd_model;
 extern const struct cli_cmd cmd_apikey;
 extern const struct cli_cmd cmd_completion;
+extern const struct cli_cmd cmd_admin;
+extern const struct cli_cmd cmd_passwd;
+extern const struct cli_cmd cmd_account;
 extern const struct cli_cmd cmd_complete_helper;	/* hidden */
 extern const struct cli_cmd cmd_server;
 extern const struct cli_cmd cmd_sessions;
@@ -325,5 +332,10 @@ int ctl_auth_username(struct cli_ctx *ctx, const struct cli_args *a,
 int ctl_auth_password(struct cli_ctx *ctx, const struct cli_args *a,
 		      bool confirm, char **out);
 void ctl_auth_wipe(char *s);
+/* One secret: the next line of stdin with --password-stdin, else asked
+ * with prompt and no echo on the terminal (CLI_USAGE without one).  As
+ * ctl_auth_password, the caller wipes and frees *out. */
+int ctl_auth_secret(struct cli_ctx *ctx, const struct cli_args *a,
+		    const char *prompt, char **out);
 
 #endif

@@ -37,6 +37,7 @@ static const struct {
 	{ OPT_CONVERSATION, "@conv-ids" },
 	{ 'm', "@models" },
 	{ OPT_OUTPUT, "table tsv json" },
+	{ OPT_ROLE, "admin user guest" },
 };
 
 /* The options accepted before any command (main.c's cli_run). */
@@ -523,6 +524,7 @@ static const struct {
 } comp_kinds[] = {
 	{ "conv-ids", "/v1/conversations?limit=" COMP_LIMIT, "id" },
 	{ "models", "/v1/models", "id" },
+	{ "users", "/v1/admin/users?limit=" COMP_LIMIT, "username" },
 };
 
 static int comp_server_exec(struct cli_ctx *ctx, const struct cli_args *a)
@@ -554,7 +556,7 @@ const struct cli_cmd cmd_completion = {
 /* the completion scripts' door to the server: words, one a line */
 const struct cli_cmd cmd_complete_helper = {
 	.name = "__complete",
-	.args = "conv-ids|models",
+	.args = "conv-ids|models|users",
 	.summary = "words for the completion scripts, from the server",
 	.opts = (const int[]){ 0 },
 	.min_pos = 1,

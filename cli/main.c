@@ -35,6 +35,7 @@ static const struct cli_opt cli_options[] = {
 	  "list every command, one a line (for scripts and completions)" },
 	{ OPT_CONVERSATION, 0, "conversation", "ID",
 	  "use the conversation ID" },
+	{ OPT_DISABLED, 0, "disabled", NULL, "only disabled accounts" },
 	{ OPT_EXPIRES, 0, "expires", "DAYS",
 	  "the key stops working after DAYS days (1-3650)" },
 	{ OPT_FORMAT, 0, "format", "FORMAT",
@@ -53,13 +54,17 @@ static const struct cli_opt cli_options[] = {
 	  "read the password from the first line of standard input" },
 	{ OPT_QUERY, 'q', "query", "TEXT",
 	  "only conversations whose title or messages contain TEXT" },
+	{ OPT_ROLE, 0, "role", "ROLE", "the role: admin, user or guest" },
 	{ OPT_SCOPE, 0, "scope", "SCOPES",
 	  "limit the key to chat, read and/or admin (a comma list)" },
+	{ OPT_SEARCH, 0, "search", "TEXT",
+	  "only usernames holding TEXT (case-insensitive)" },
 	{ OPT_SERVER, 0, "server", "URL",
 	  "the server, a URL or a name from 'server ls' (default: "
 	  "CHAT_SERVER, the current server, " CLI_DEFAULT_SERVER ")" },
 	{ 's', 's', "system", "TEXT", "the system prompt of the conversation" },
 	{ OPT_USERNAME, 'u', "username", "NAME", "the account's username" },
+	{ OPT_YES, 'y', "yes", NULL, "do it without asking for confirmation" },
 };
 
 #define CLI_NOPTS (sizeof(cli_options) / sizeof(cli_options[0]))
@@ -72,6 +77,7 @@ static const struct cli_cmd *const cli_commands[] = {
 	&cmd_register, &cmd_login, &cmd_logout, &cmd_whoami, &cmd_ask,
 	&cmd_chat, &cmd_conv, &cmd_model, &cmd_apikey, &cmd_server,
 	&cmd_sessions, &cmd_profile,
+	&cmd_passwd, &cmd_account, &cmd_admin,
 	&cmd_completion, &cmd_complete_helper, &cli_help_cmd,
 	NULL,
 };

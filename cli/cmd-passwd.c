@@ -1,0 +1,117 @@
+/*
+ * cmd-passwd.c - `chatctl passwd`: changes the caller's own password
+ * (POST /v1/users/me/password).  The current and the new password are
+ * read without echo from the terminal (the new one twice), or as two
+ * lines of stdin with --password-stdin for scripts.  The server revokes
+ * every other session of the account and keeps this one.
+ */
+#include "chatctl.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "banned.h"
+
+/* The three secrets: current, new, and the new one again (NULL when it
+ * is not asked: on stdin). */
+struct passwd_secrets {
+	char *current, *fresh, *again;
+};
+
+static void passwd_release(struct passwd_secrets *s)
+{
+	char **p[] = { &s->current, &s->fresh, &s->again };
+	size_t i;
+
+	for (i = 0; i < sizeof(p) / sizeof(p[0]); i++) {
+		ctl_auth_wipe(*p[i]);
+		free(*p[i]);
+		*p[i] = NULL;
+	}
+}
+
+static int passwd_read(struct cli_ctx *ctx, const struct cli_args *a,
+		       struct passwd_secrets *s)
+{
+	int rc;
+
+	rc = ctl_auth_secret(ctx, a, "Current password: ", &s->current);
+	if (rc == CLI_OK)
+		rc = ctl_auth_secret(ctx, a, "New password: ", &s->fresh);
+	if (rc == CLI_OK && !a->count[OPT_PASSWORD_STDIN]) {
+		rc = ctl_auth_secret(ctx, a, "Repeat the new password: ",
+				     &s->again);
+		if (rc == CLI_OK && strcmp(s->fresh, s->again) != 0) {
+			cli_error("the new passwords differ");
+			rc = CLI_USAGE;
+		}
+	}
+	return rc;
+}
+
+/* The answer's error, said for this verb. */
+static void passwd_error(const struct api_res *res, int rc)
+{
+	if (res->status == 401 &&
+	    strcmp(res->code, "invalid_credentials") == 0)
+		cli_error("the current password is wrong");
+	else if (res->status == 403 &&
+		 strcmp(res->code, "interactive_login_required") == 0)
+		cli_error("an API key cannot change the password: log in "
+			  "with 'chatctl login'");
+	else if (res->message[0])
+		cli_error("%s%s%s%s", res->message, res->code[0] ? " (" : "",
+			  res->code, res->code[0] ? ")" : "");
+	else if (rc == CLI_AUTH)
+		cli_error("not logged in: log in with 'chatctl login'");
+}
+
+static int passwd_exec(struct cli_ctx *ctx, const struct cli_args *a)
+{
+	struct passwd_secrets s = { NULL, NULL, NULL };
+	struct api_req req = { "POST", "/v1/users/me/password", NULL,
+			       API_QUIET, NULL, NULL, NULL };
+	struct api_res res;
+	cJSON *body = NULL, *it;
+	int rc;
+
+	memset(&res, 0, sizeof(res));
+	rc = passwd_read(ctx, a, &s);
+	if (rc != CLI_OK)
+		goto out;
+	body = cJSON_CreateObject();
+	if (!body ||
+	    !cJSON_AddStringToObject(body, "current_password", s.current) ||
+	    !cJSON_AddStringToObject(body, "new_password", s.fresh)) {
+		cli_error("out of memory");
+		rc = CLI_SERVER;
+		goto out;
+	}
+	req.json = body;
+	rc = api_call(ctx, &req, &res);
+	if (rc != CLI_OK && rc != CLI_INTERRUPTED)
+		passwd_error(&res, rc);
+	else if (rc == CLI_OK && ctx->stderr_tty)
+		fprintf(stderr, "chatctl: password changed; every other "
+				"session of the account is signed out\n");
+	api_res_release(&res);
+out:
+	/* the body's copies of the passwords too */
+	cJSON_ArrayForEach(it, body)
+		if (cJSON_IsString(it))
+			ctl_auth_wipe(it->valuestring);
+	cJSON_Delete(body);
+	passwd_release(&s);
+	return rc;
+}
+
+const struct cli_cmd cmd_passwd = {
+	.name = "passwd",
+	.args = "",
+	.summary = "change your password (the other sessions are signed "
+		   "out)",
+	.opts = (const int[]){ OPT_PASSWORD_STDIN, 0 },
+	.min_pos = 0,
+	.max_pos = 0,
+	.exec = passwd_exec,
+};
