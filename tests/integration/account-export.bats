@@ -156,3 +156,27 @@ export_to() {
 	expect_error 503 upstream_unavailable
 	[[ $(jb '.user // "none"') == none ]] || false
 }
+
+@test "more sessions than the ceiling: 507, not a document without some" {
+	new_user many
+	token=$access_token
+	now=$(date +%s%3N)
+	db_query sessiond "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL
+		SELECT i + 1 FROM n WHERE i < 10000)
+		INSERT INTO sessions (id, user_id, user_agent, ip, created_at,
+			last_used_at, expires_at, revoked_at, revoke_reason)
+		SELECT '01b00000-0000-7000-8000-' || (100000000000 + i),
+			'$user_id', 'seeded', '127.0.0.1', $now, $now,
+			$now + 86400000, $now, 'revoked' FROM n"
+	# 10001 rows with the login's own
+	api GET /v1/users/me/export "" "$token"
+	expect_error 507 export_too_large
+	[[ $(jb '.user // "none"') == none ]] || false
+	# one fewer is exported whole
+	db_query sessiond "DELETE FROM sessions
+		WHERE id = '01b00000-0000-7000-8000-100000000001'"
+	out=$BATS_TEST_TMPDIR/export.json
+	export_to "$out" "$token"
+	[[ $status_code == 200 ]] || false
+	[[ $(jq '.sessions | length' "$out") == 10000 ]] || false
+}
