@@ -211,3 +211,24 @@ refresh() {
 	expect_status 200
 	can_login mal password-mal
 }
+
+@test "sessiond down after the write: 503 sessions_not_revoked, the new password in force" {
+	new_user sue
+	sue_id=$user_id
+	sid=$session_id
+	stop_daemon sessiond
+	# straight to userd, as the gateway would pass the call on (the
+	# gateway itself refuses writes while its revocation feed is down)
+	status_code=$(curl -s -o "$BATS_TEST_TMPDIR/direct.body" -w '%{http_code}' \
+		-X POST -H "X-Chat-Internal: $(<"$CHAT_DATA_DIR/internal.key")" \
+		-H "X-Chat-User-Id: $sue_id" -H 'X-Chat-Role: user' \
+		-H "X-Chat-Session-Id: $sid" -H 'Content-Type: application/json' \
+		--data-binary '{"current_password":"password-sue","new_password":"sue changed it"}' \
+		"http://127.0.0.1:$((CHAT_PORT + 1))/v1/users/me/password") || status_code=000
+	body=$(<"$BATS_TEST_TMPDIR/direct.body")
+	start_daemon sessiond
+	expect_error 503 sessions_not_revoked
+	[[ $(jb .error.message) == *"password was changed"* ]] || false
+	run ! can_login sue password-sue
+	can_login sue 'sue changed it'
+}
