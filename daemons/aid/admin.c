@@ -195,7 +195,7 @@ out:
 	cJSON_Delete(obj);
 }
 
-void admin_erase_handler(struct http_req *req, struct http_res *res)
+void admin_erase_usage_handler(struct http_req *req, struct http_res *res)
 {
 	struct aid *a = req->app;
 	struct db_conn *c = NULL;

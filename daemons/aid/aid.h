@@ -224,7 +224,7 @@ void usage_forget_user(struct aid *a, const char *user_id, int64_t wait_ms);
 /* GET /v1/admin/models: every model and whether its upstream answers. */
 void admin_models_handler(struct http_req *req, struct http_res *res);
 /* POST /internal/users/{id}/erase: the user's usage rows go. */
-void admin_erase_handler(struct http_req *req, struct http_res *res);
+void admin_erase_usage_handler(struct http_req *req, struct http_res *res);
 
 /* internal.c */
 void internal_generate_handler(struct http_req *req, struct http_res *res);

@@ -113,7 +113,7 @@ static const struct http_route aid_routes[] = {
 	{ "GET", "/v1/admin/models", HTTP_PERM_ADMIN, admin_models_handler,
 	  0 },
 	{ "POST", "/internal/users/{id}/erase", HTTP_PERM_INTERNAL,
-	  admin_erase_handler, 0 },
+	  admin_erase_usage_handler, 0 },
 };
 
 /* Not const: the migration count is only known at link time. */

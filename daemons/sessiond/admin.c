@@ -236,7 +236,7 @@ void admin_sessions_delete_handler(struct http_req *req,
 	http_res_json(res, 204, NULL);
 }
 
-void admin_erase_handler(struct http_req *req, struct http_res *res)
+void admin_erase_sessions_handler(struct http_req *req, struct http_res *res)
 {
 	struct sessiond *s = req->app;
 	struct db_conn *c = NULL;
@@ -267,7 +267,8 @@ void admin_erase_handler(struct http_req *req, struct http_res *res)
 		db_rollback(c);
 	db_release(c);
 	if (rc < 0) {
-		http_res_chat_error(res, rc, "cannot erase the user's sessions");
+		http_res_chat_error(res, rc,
+				    "cannot erase the user's sessions");
 		return;
 	}
 	feed_notify(s);

@@ -131,7 +131,7 @@ static const struct http_route sessiond_routes[] = {
 	{ "GET", "/internal/users/{id}/sessions", HTTP_PERM_INTERNAL,
 	  export_sessions_handler, 0 },
 	{ "POST", "/internal/users/{id}/erase", HTTP_PERM_INTERNAL,
-	  admin_erase_handler, 0 },
+	  admin_erase_sessions_handler, 0 },
 	{ "GET", "/internal/revocations", HTTP_PERM_INTERNAL,
 	  revocations_list_handler, 0 },
 	{ "POST", "/internal/revocations", HTTP_PERM_INTERNAL,

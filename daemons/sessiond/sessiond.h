@@ -93,7 +93,7 @@ int revocations_since(struct http_req *req, int64_t *since, char *err,
 void admin_sessions_list_handler(struct http_req *req, struct http_res *res);
 void admin_sessions_delete_handler(struct http_req *req,
 				   struct http_res *res);
-void admin_erase_handler(struct http_req *req, struct http_res *res);
+void admin_erase_sessions_handler(struct http_req *req, struct http_res *res);
 
 /* export.c */
 void export_sessions_handler(struct http_req *req, struct http_res *res);

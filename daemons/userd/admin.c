@@ -215,8 +215,8 @@ void admin_handle_list(struct http_req *req, struct http_res *res)
 	if (admin_read_filters(req, &f) < 0)
 		return;
 	f.vals[ADMIN_F_CURSOR] = pg.has_cursor ? pg.cursor : NULL;
-	len = (size_t)snprintf(sql, sizeof(sql),
-			       "SELECT " USERS_COLUMNS " FROM users WHERE 1 = 1");
+	len = (size_t)snprintf(sql, sizeof(sql), "SELECT " USERS_COLUMNS
+			       " FROM users WHERE 1 = 1");
 	for (int i = 0; i < ADMIN_F_COUNT; i++) {
 		if (!f.vals[i])
 			continue;
