@@ -122,8 +122,7 @@ static void act_new(struct app *a)
 	chat_pane_close(a);
 	a->input.editing = false;
 	a->focus = FOCUS_INPUT;
-	app_set_status(a, false, "new conversation: type the first "
-		       "message");
+	app_set_status(a, false, "%s", APP_STATUS_NEW_CONV);
 }
 
 static void act_switch(struct app *a)
@@ -195,7 +194,7 @@ static void act_stop(struct app *a)
 			rest_submit(&a->rest, RQ_STOP, "POST", path,
 				    NULL, a->st.cur.id, &a->chat.base);
 		}
-		app_set_status(a, false, "stopping");
+		app_set_status(a, false, "%s", APP_STATUS_STOPPING);
 	} else if (a->focus != FOCUS_INPUT) {
 		a->focus = FOCUS_INPUT;
 	} else if (a->input.editing) {

@@ -73,6 +73,9 @@ void app_release(struct app *a);
 int app_run(struct app *a);
 void app_set_status(struct app *a, bool error, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
+/* Status messages that stop being true, cleared then. */
+#define APP_STATUS_NEW_CONV "new conversation: type the first message"
+#define APP_STATUS_STOPPING "stopping"
 /* Clears the status message when it still says text (a message that
  * stopped being true). */
 void app_clear_status(struct app *a, const char *text);
@@ -113,6 +116,9 @@ void view_geom(const struct app *a, int in_rows, struct geom *g);
 int view_text(int y, int x, const char *s, size_t len, int maxcols,
 	      int attr);
 int view_str(int y, int x, const char *s, int maxcols, int attr);
+/* view_str, but text wider than maxcols ends with an ellipsis where it
+ * is cut, so that a reader sees that something is missing. */
+int view_str_cut(int y, int x, const char *s, int maxcols, int attr);
 void view_fill(int y, int x, int w, int attr);
 /* A bordered box of h by w in the middle of the screen, title on its
  * top border; its corner in *y0, *x0. */

@@ -286,7 +286,7 @@ static void chat_header(struct app *a, const struct geom *g)
 	else
 		snprintf(line, sizeof(line), " new conversation");
 	view_fill(0, g->px, g->pw, term_attr(UC_STATUS));
-	view_str(0, g->px, line, g->pw, term_attr(UC_STATUS));
+	view_str_cut(0, g->px, line, g->pw, term_attr(UC_STATUS));
 	if (a->ws_state != WS_OPEN && a->logged_in &&
 	    (a->ws_was_open || a->ws_state == WS_WAITING)) {
 		int64_t in = a->ws_retry_at - mono_ms();

@@ -77,6 +77,8 @@ void frames_apply(struct app *a, const cJSON *f)
 		list_pane_refresh(a);
 	if ((flags & ST_REFETCH) && a->st.open)
 		chat_pane_open(a, a->st.cur.id);
+	if (flags & ST_STREAM_END)
+		app_clear_status(a, APP_STATUS_STOPPING);
 	if ((flags & ST_STREAM_END) && a->st.last_error[0]) {
 		app_set_status(a, true, "%s", a->st.last_error);
 		a->st.last_error[0] = '\0';

@@ -52,6 +52,7 @@ void chat_pane_open(struct app *a, const char *id)
 	char path[256];
 	size_t n = CHATUI_PAGE;
 
+	app_clear_status(a, APP_STATUS_NEW_CONV);
 	c->keep_top[0] = c->keep_sel[0] = '\0';
 	if (a->st.open && strcmp(a->st.cur.id, id) == 0) {
 		if (a->st.nmsgs > n)

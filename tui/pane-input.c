@@ -16,6 +16,7 @@
 
 #include "err.h"
 #include "util.h"
+#include "width.h"
 #include "banned.h"
 
 static const struct pane_ops input_pane_ops;
@@ -245,6 +246,7 @@ static void input_answer(struct pane *p, struct app *a, struct ui_event *ev)
 		return;
 	}
 	state_apply_conv(&a->st, ev->json);
+	app_clear_status(a, APP_STATUS_NEW_CONV);	/* it exists now */
 	id = cJSON_GetObjectItemCaseSensitive(ev->json, "id");
 	if (in->pend.active && cJSON_IsString(id)) {
 		/* shown at once; its messages come as events */
@@ -286,6 +288,24 @@ static void input_type(struct pane *p, struct app *a, int key, bool code)
 		pane_insert_wc(&in->ed, (unsigned)key);
 }
 
+/* The keys hint that fits cols columns: the longest whole one, else
+ * the shortest (cut with an ellipsis). */
+static const char *input_hint(int cols)
+{
+	static const char *const hints[] = {
+		" Enter send \xc2\xb7 Ctrl-J newline \xc2\xb7 F1 keys "
+		"\xc2\xb7 Ctrl-P commands ",
+		" Enter send \xc2\xb7 Ctrl-J newline \xc2\xb7 F1 keys ",
+		" Enter send \xc2\xb7 F1 keys ",
+	};
+	size_t i, n = sizeof(hints) / sizeof(hints[0]);
+
+	for (i = 0; i + 1 < n; i++)
+		if (width_cols(hints[i], strlen(hints[i])) <= cols)
+			break;
+	return hints[i];
+}
+
 static void input_paint(struct pane *p, struct app *a, const struct geom *g,
 			struct pane_cursor *cur)
 {
@@ -305,10 +325,9 @@ static void input_paint(struct pane *p, struct app *a, const struct geom *g,
 	else if (in->editing)
 		hint = " editing: Enter sends a new branch, Esc cancels ";
 	else
-		hint = " Enter send \xc2\xb7 Ctrl-J newline \xc2\xb7 F1 keys "
-		       "\xc2\xb7 Ctrl-P commands ";
-	view_str(g->iy, g->px + 2, hint, g->pw - 4,
-		 in->editing ? term_attr(UC_CURRENT) : term_attr(UC_DIM));
+		hint = input_hint(g->pw - 4);
+	view_str_cut(g->iy, g->px + 2, hint, g->pw - 4,
+		     in->editing ? term_attr(UC_CURRENT) : term_attr(UC_DIM));
 	if (ev->cursor_row >= (size_t)rows)
 		first = ev->cursor_row - (size_t)rows + 1;
 	for (r = first, y = g->iy + 1; r < ev->nrows && y < g->sy; r++, y++)

@@ -219,8 +219,8 @@ static void list_paint(struct pane *p, struct app *a, const struct geom *g,
 		dw = (int)strlen(date);
 		if (sel)
 			view_fill(y, 0, w, at);
-		view_str(y, 0, c->title ? c->title : "untitled",
-			 w - dw - 1, at);
+		view_str_cut(y, 0, c->title ? c->title : "untitled",
+			     w - dw - 1, at);
 		view_str(y, w - dw, date, dw, sel ? at : term_attr(UC_DIM));
 	}
 	if (!n)

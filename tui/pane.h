@@ -215,7 +215,7 @@ void login_pane_logout(struct app *a);
 
 struct help_pane {
 	struct pane base;
-	int top;			/* first entry shown */
+	int top;			/* first row shown */
 };
 
 void help_pane_init(struct help_pane *h);

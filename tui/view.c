@@ -80,6 +80,21 @@ int view_str(int y, int x, const char *s, int maxcols, int attr)
 	return view_text(y, x, s, strlen(s), maxcols, attr);
 }
 
+int view_str_cut(int y, int x, const char *s, int maxcols, int attr)
+{
+	size_t len = strlen(s), fit;
+	int used = 0;
+
+	if (maxcols <= 0 || width_cols(s, len) <= maxcols)
+		return view_str(y, x, s, maxcols, attr);
+	/* the room for the ellipsis, and no space left before it */
+	fit = width_fit(s, len, maxcols - 1, &used);
+	while (fit > 0 && s[fit - 1] == ' ')
+		fit--;
+	used = view_text(y, x, s, fit, maxcols - 1, attr);
+	return used + view_str(y, x + used, "\xe2\x80\xa6", 1, attr);
+}
+
 void view_fill(int y, int x, int w, int attr)
 {
 	int i;

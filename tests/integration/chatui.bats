@@ -335,14 +335,26 @@ layout_ok() {
 		(($(grep -o "cafe$(printf '\u0301') end" <<<"$s" | wc -l) >= 2)) && break
 		sleep 0.05
 	done
-	# nothing lost: 50 in the question, 50 in the echo
-	[[ $(grep -o '日' <<<"$s" | wc -l) -eq 100 ]]
+	# nothing lost: 50 in the question, 50 in the echo (counted in the
+	# transcript: the title, made of the question, may come meanwhile
+	# into the header and the list)
+	local pane
+	pane=$(perl -CSD -ne 'print substr($_, 25) if $. > 1' <<<"$s")
+	[[ $(grep -o '日' <<<"$pane" | wc -l) -eq 100 ]]
 	[[ $(grep -o '😀' <<<"$s" | wc -l) -eq 2 ]]
 	[[ $(grep -o "cafe$(printf '\u0301') end" <<<"$s" | wc -l) -eq 2 ]]
-	# every row fits the pane and the border stays in column 24
+	# every row fits the pane and the border stays in column 24 (columns
+	# counted as the terminal does: a title of wide characters may be
+	# in the list by now)
 	[[ $(wc -L <<<"$s") -le 100 ]]
 	perl -CSD -Mutf8 -ne 'chomp; next if $. == 30;
-		substr($_, 24, 1) eq "│" or die "row $.: $_\n"' <<<"$s"
+		my ($col, $ok) = (0, 0);
+		for my $ch (split //) {
+			if ($col >= 24) { $ok = $col == 24 && $ch eq "│"; last }
+			$col += $ch =~ /\p{Mn}/ ? 0 :
+				$ch =~ /[\p{Ea=W}\p{Ea=F}]/ ? 2 : 1;
+		}
+		$ok or die "row $.: $_\n"' <<<"$s"
 	# the wide run wraps into rows of at most the pane's width
 	grep -Eq '^ {24}│ 日{30,37} *$' <<<"$s"
 }
@@ -823,4 +835,86 @@ wait_trace() {
 	copy_code_block
 	printf 'first' >"$BATS_TEST_TMPDIR/want"
 	cmp "$BATS_TEST_TMPDIR/want" "$BATS_TEST_TMPDIR/got"
+}
+
+# help_text COLS: the help overlay's help column at COLS columns, its
+# rows joined by spaces (a line wrapped onto two rows reads whole).
+help_text() {
+	local cols=$1 w x0
+	w=$((cols - 4 > 76 ? 76 : cols - 4))
+	x0=$(((cols - w) / 2))
+	screen | perl -CSD -ne '
+		BEGIN { ($x, $w) = @ARGV; @ARGV = () }
+		chomp; next if length($_) <= $x;
+		$t = substr($_, $x, $w); $t =~ s/\s+$//; print "$t "' \
+		"$((x0 + 25))" "$((w - 27))" | tr -s ' '
+}
+
+@test "the help overlay shows each help line whole at 80 and 120 columns" {
+	chatui_login yuri
+	chatui_start
+	wait_for_screen 'yuri@.*connected'
+	local cols lw
+	for cols in 80 120; do
+		tm resize-window -t "$ui" -x "$cols" -y 50
+		# the list's border where this width puts it: repainted
+		lw=$((cols >= 120 ? 32 : 24))
+		wait_for_screen "^Conversations {$((lw - 13))}│"
+		keys F1
+		wait_for_screen 'keys \(any key closes\)'
+		help_text "$cols" >"$BATS_TEST_TMPDIR/help"
+		grep -qF 'edit the last (or selected) question and resend as a new branch' \
+			"$BATS_TEST_TMPDIR/help" || { screen >&2; false; }
+		grep -qF 'copy the last (or selected) answer to the clipboard' \
+			"$BATS_TEST_TMPDIR/help" || { screen >&2; false; }
+		grep -qF 'end the session and show the login screen' \
+			"$BATS_TEST_TMPDIR/help" || { screen >&2; false; }
+		keys x
+		wait_gone 'keys \(.*closes\)'
+	done
+	chatui_alive
+}
+
+@test "status messages go once they stop being true (new conversation, stopping)" {
+	chatui_login zack
+	chatui_start
+	wait_for_screen 'zack@.*connected'
+	keys C-n
+	wait_for_screen 'new conversation: type the first'
+	type_text 'hello status'
+	keys Enter
+	wait_for_screen '^ *│Assistant  echo *$'
+	[[ $(screen) != *'new conversation: type'* ]] || { screen >&2; false; }
+	type_text "$(words 120)"
+	keys Enter
+	wait_for_screen '\[streaming\]'
+	keys Escape
+	wait_for_screen 'Assistant .*\[stopped\]'
+	[[ $(screen) != *'│ stopping'* ]] || { screen >&2; false; }
+	chatui_alive
+}
+
+@test "at 80 columns the hint line and cut titles end with an ellipsis, never mid-word" {
+	chatui_login abe
+	local c title='Quarterly planning notes for the infrastructure migration project'
+	conv_with "$title" 'some words'
+	wait_api_jq "/v1/conversations/$c" '.messages[1].status == "complete"'
+	chatui_start -- -c "$c"
+	wait_for_screen 'abe@.*connected'
+	tm resize-window -t "$ui" -x 80 -y 24
+	wait_for_screen '^Conversations {11}│'
+	wait_for_screen '│ Quarterly planning'
+	local s
+	s=$(screen)
+	# the hint ends with a whole phrase (or an ellipsis), then the border
+	grep -Eq '^ {24}│── .*(keys|commands|…) ─+$' <<<"$s" || { echo "$s" >&2; false; }
+	# the header and the list cut the title with an ellipsis
+	sed -n 1p <<<"$s" | grep -Eq '│ Quarterly planning .*…$' || { echo "$s" >&2; false; }
+	grep -Eq '^Quarterly plannin?g?… +[0-9]' <<<"$s" || { echo "$s" >&2; false; }
+	# wide enough, the header shows it whole
+	tm resize-window -t "$ui" -x 120 -y 24
+	wait_for_screen '^Conversations {19}│'
+	wait_for_screen "│ $title *\$"
+	[[ $(screen | sed -n 1p) != *'…'* ]] || { screen >&2; false; }
+	chatui_alive
 }
