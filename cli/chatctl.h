@@ -105,6 +105,9 @@ struct cli_cmd {
 
 enum cli_cmd_flags {
 	CLI_CMD_HIDDEN = 1 << 0,	/* not in help nor in completions */
+	CLI_CMD_OFFLINE = 1 << 1,	/* runs without api_init: never
+					 * reads the credentials nor
+					 * CHAT_SERVER */
 };
 
 /* One run of chatctl. */

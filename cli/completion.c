@@ -551,6 +551,7 @@ const struct cli_cmd cmd_completion = {
 	.max_pos = 1,
 	.exec = comp_exec,
 	.complete = "bash zsh fish",
+	.flags = CLI_CMD_OFFLINE,
 };
 
 /* the completion scripts' door to the server: words, one a line */

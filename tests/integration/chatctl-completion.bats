@@ -110,6 +110,13 @@ every_command_completes() {
 	[[ $stderr == *"no completion for the shell 'tcsh'"* ]] || false
 }
 
+@test "completion needs no server and touches no credentials (make runs it)" {
+	CHAT_SERVER=ftp://nowhere XDG_CONFIG_HOME=$D/config \
+		run -0 --separate-stderr "$CHATCTL" completion zsh
+	[[ ${lines[0]} == "#compdef chatctl" && -z $stderr ]] || false
+	[[ ! -e $D/config ]] || false
+}
+
 @test "the scripts in completions/ are what chatctl prints" {
 	local sh
 	for sh in bash zsh fish; do
