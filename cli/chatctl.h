@@ -62,6 +62,7 @@ enum cli_opt_id {
 	OPT_COLOR,
 	OPT_OTHERS,
 	OPT_FORMAT,
+	OPT_ARCHIVED,
 	OPT_ROLE,
 	OPT_DISABLED,
 	OPT_SEARCH,
@@ -266,10 +267,26 @@ int out_list(struct cli_ctx *ctx, const cJSON *list, bool json,
 	     const char *const *head, int ncols, out_row_fn row,
 	     size_t last_max);
 
+/* ---- idprefix.c: ids by a unique prefix (like git's hashes) ---- */
+#define IDPREFIX_ID_MAX 64	/* room for an id in out */
+/* The conversation id that arg is, or is the only one to start with (at
+ * least 4 characters, archived conversations included), into out.  A
+ * full-length id is taken as it is.  CLI_NOTFOUND when none starts so,
+ * CLI_USAGE (the error naming the candidates) when several do. */
+int idprefix_conv(struct cli_ctx *ctx, const char *arg, char *out,
+		  size_t outlen);
+/* The same for a message of conv (a GET /v1/conversations/{id} answer):
+ * the messages of its current branch and their siblings. */
+int idprefix_msg(const cJSON *conv, const char *arg, char *out,
+		 size_t outlen);
+
 /* ---- send.c: one message and its answer ---- */
 struct ctl_send_opts {
 	const char *conversation_id;
-	const char *content;
+	const char *content;		/* unused with regenerate_id */
+	const char *regenerate_id;	/* non-NULL: another answer in place
+					 * of this message (its sibling, or
+					 * a user message's child) */
 	const char *model;		/* NULL: the conversation's */
 	bool stream;			/* SSE, else the 201 form */
 	bool print;			/* write the answer to stdout */
@@ -304,6 +321,18 @@ int ctl_conv_latest(struct cli_ctx *ctx, char *id_out, size_t idlen);
  * preferences.default_model, else the server's default) into out;
  * CLI_NOTFOUND, silently, when neither can be read. */
 int ctl_model_default(struct cli_ctx *ctx, char *out, size_t outlen);
+
+/* ---- conv-io.c: conv export and import (verbs of cmd-conv.c) ---- */
+int ctl_conv_export(struct cli_ctx *ctx, const struct cli_args *a);
+int ctl_conv_import(struct cli_ctx *ctx, const struct cli_args *a);
+/* A ChatGPT data export (conversations.json: an array of conversations,
+ * or one) as an array of conversations in the form of our export, each
+ * `mapping` tree a message tree: the hidden nodes (no message, system,
+ * tool, no text) left out and their children given to the nearest kept
+ * ancestor, the first system text as the system prompt, current_node as
+ * the current leaf.  NULL with why in err when in is not such an export
+ * (or nothing of it is left).  The result is the caller's. */
+cJSON *ctl_conv_from_chatgpt(const cJSON *in, char *err, size_t errlen);
 
 /* ---- the commands (cmd-*.c) ---- */
 extern const struct cli_cmd cmd_register;

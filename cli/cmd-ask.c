@@ -146,7 +146,8 @@ static int ask_exec(struct cli_ctx *ctx, const struct cli_args *a)
 		goto out;
 
 	if (a->val[OPT_CONVERSATION]) {
-		snprintf(conv, sizeof(conv), "%s", a->val[OPT_CONVERSATION]);
+		rc = idprefix_conv(ctx, a->val[OPT_CONVERSATION], conv,
+				   sizeof(conv));
 	} else if (a->count['c']) {
 		rc = ctl_conv_latest(ctx, conv, sizeof(conv));
 	} else {

@@ -398,8 +398,11 @@ static int chat_exec(struct cli_ctx *ctx, const struct cli_args *a)
 	}
 	if (a->val[OPT_CONVERSATION]) {
 		/* fail now, not at the first message, on a bad id */
-		if (api_escape(a->val[OPT_CONVERSATION], esc,
-			       sizeof(esc)) < 0) {
+		rc = idprefix_conv(ctx, a->val[OPT_CONVERSATION], st.conv,
+				   sizeof(st.conv));
+		if (rc != CLI_OK)
+			goto out;
+		if (api_escape(st.conv, esc, sizeof(esc)) < 0) {
 			cli_error("conversation id too long");
 			rc = CLI_USAGE;
 			goto out;
@@ -409,8 +412,6 @@ static int chat_exec(struct cli_ctx *ctx, const struct cli_args *a)
 		cJSON_Delete(conv);
 		if (rc != CLI_OK)
 			goto out;
-		snprintf(st.conv, sizeof(st.conv), "%s",
-			 a->val[OPT_CONVERSATION]);
 	} else if (a->count['c']) {
 		rc = ctl_conv_latest(ctx, st.conv, sizeof(st.conv));
 		if (rc != CLI_OK)

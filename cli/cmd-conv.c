@@ -1,8 +1,12 @@
 /*
- * cmd-conv.c - `chatctl conv ls|show|rm|rename`: the conversations of
- * the account.  ls is a table (newest first) or JSON, following the
+ * cmd-conv.c - `chatctl conv ls|show|rm|rename|archive|unarchive|
+ * regenerate|branch` (export and import: conv-io.c): the conversations
+ * of the account.  ls is a table (newest first) or JSON, following the
  * cursor through every page with --all; show prints the current branch
- * as "role: text" blocks.
+ * as "role: text" blocks; branch shows where the current branch has
+ * alternatives and switches to another; regenerate asks for another
+ * answer to the last question.  Ids may be given by a unique prefix
+ * (idprefix.c).
  */
 #include "chatctl.h"
 
@@ -73,7 +77,8 @@ static int ctl_conv_fetch(struct cli_ctx *ctx, const struct cli_args *a,
 			break;
 		}
 		snprintf(path, sizeof(path),
-			 "/v1/conversations?limit=%ld%s%s%s%s", limit,
+			 "/v1/conversations?limit=%ld%s%s%s%s%s", limit,
+			 a->count[OPT_ARCHIVED] ? "&archived=true" : "",
 			 q[0] ? "&q=" : "", q, cur[0] ? "&cursor=" : "", cur);
 		rc = api_json(ctx, "GET", path, NULL, &page);
 		if (rc != CLI_OK)
@@ -175,7 +180,7 @@ static int ctl_conv_ls(struct cli_ctx *ctx, const struct cli_args *a)
 
 static int ctl_conv_show(struct cli_ctx *ctx, const struct cli_args *a)
 {
-	char path[256], head[96];
+	char path[256], head[96], id[IDPREFIX_ID_MAX];
 	const cJSON *msgs, *m;
 	const char *role, *content, *status;
 	cJSON *conv = NULL;
@@ -183,7 +188,9 @@ static int ctl_conv_show(struct cli_ctx *ctx, const struct cli_args *a)
 	bool first = true;
 	int rc;
 
-	rc = ctl_conv_path(a->pos[0], "", path, sizeof(path));
+	rc = idprefix_conv(ctx, a->pos[0], id, sizeof(id));
+	if (rc == CLI_OK)
+		rc = ctl_conv_path(id, "", path, sizeof(path));
 	if (rc == CLI_OK)
 		rc = api_json(ctx, "GET", path, NULL, &conv);
 	if (rc != CLI_OK)
@@ -229,14 +236,38 @@ static int ctl_conv_id_path(const char *id, char *out, size_t outlen)
 
 static int ctl_conv_rm(struct cli_ctx *ctx, const struct cli_args *a)
 {
-	return api_delete_each(ctx, a->pos, a->npos, ctl_conv_id_path);
+	char (*ids)[IDPREFIX_ID_MAX] = NULL;
+	char **ptrs = NULL;
+	int i, rc = CLI_OK;
+
+	/* every id resolved before the first is deleted: a typo in the
+	 * third must not leave the first two gone */
+	ids = calloc((size_t)a->npos, sizeof(*ids));
+	ptrs = calloc((size_t)a->npos, sizeof(*ptrs));
+	if (!ids || !ptrs) {
+		cli_error("out of memory");
+		rc = CLI_SERVER;
+	}
+	for (i = 0; i < a->npos && rc == CLI_OK; i++) {
+		rc = idprefix_conv(ctx, a->pos[i], ids[i], sizeof(ids[i]));
+		ptrs[i] = ids[i];
+	}
+	if (rc == CLI_OK)
+		rc = api_delete_each(ctx, ptrs, a->npos, ctl_conv_id_path);
+	free(ptrs);
+	free(ids);
+	return rc;
 }
 
 static int ctl_conv_rename(struct cli_ctx *ctx, const struct cli_args *a)
 {
+	char id[IDPREFIX_ID_MAX];
 	struct buf title;
-	int i, rc = CLI_OK;
+	int i, rc;
 
+	rc = idprefix_conv(ctx, a->pos[0], id, sizeof(id));
+	if (rc != CLI_OK)
+		return rc;
 	buf_init(&title, 64 * 1024);
 	for (i = 1; i < a->npos && rc == CLI_OK; i++)
 		if (buf_printf(&title, "%s%s", i > 1 ? " " : "",
@@ -245,9 +276,236 @@ static int ctl_conv_rename(struct cli_ctx *ctx, const struct cli_args *a)
 			rc = CLI_USAGE;
 		}
 	if (rc == CLI_OK)
-		rc = ctl_conv_patch_string(ctx, a->pos[0], "title",
+		rc = ctl_conv_patch_string(ctx, id, "title",
 					   title.data ? title.data : "");
 	buf_release(&title);
+	return rc;
+}
+
+/* PATCH {"archived": archived} on each conversation of a->pos. */
+static int ctl_conv_set_archived(struct cli_ctx *ctx,
+				 const struct cli_args *a, bool archived)
+{
+	char id[IDPREFIX_ID_MAX], path[256];
+	cJSON *body = cJSON_CreateObject(), *conv = NULL;
+	int i, rc = CLI_OK, worst = CLI_OK;
+
+	if (!body || !cJSON_AddBoolToObject(body, "archived", archived)) {
+		cJSON_Delete(body);
+		cli_error("out of memory");
+		return CLI_SERVER;
+	}
+	for (i = 0; i < a->npos; i++) {
+		rc = idprefix_conv(ctx, a->pos[i], id, sizeof(id));
+		if (rc == CLI_OK)
+			rc = ctl_conv_path(id, "", path, sizeof(path));
+		if (rc == CLI_OK)
+			rc = api_json(ctx, "PATCH", path, body, &conv);
+		cJSON_Delete(conv);
+		conv = NULL;
+		if (rc != CLI_OK && worst == CLI_OK)
+			worst = rc;
+		if (rc == CLI_AUTH || rc == CLI_INTERRUPTED)
+			break;	/* the next ones would fail alike */
+	}
+	cJSON_Delete(body);
+	return worst;
+}
+
+static int ctl_conv_archive(struct cli_ctx *ctx, const struct cli_args *a)
+{
+	return ctl_conv_set_archived(ctx, a, true);
+}
+
+static int ctl_conv_unarchive(struct cli_ctx *ctx, const struct cli_args *a)
+{
+	return ctl_conv_set_archived(ctx, a, false);
+}
+
+/* The conversation arg names (a prefix will do), with its current
+ * branch, into *conv (the caller's); its id into id. */
+static int ctl_conv_get(struct cli_ctx *ctx, const char *arg, char *id,
+			size_t idlen, cJSON **conv)
+{
+	char path[256];
+	int rc;
+
+	*conv = NULL;
+	rc = idprefix_conv(ctx, arg, id, idlen);
+	if (rc == CLI_OK)
+		rc = ctl_conv_path(id, "", path, sizeof(path));
+	if (rc == CLI_OK)
+		rc = api_json(ctx, "GET", path, NULL, conv);
+	return rc;
+}
+
+/* The length of the shortest prefixes that tell every message id of
+ * the branch and of their siblings apart (at least 8): UUIDv7 ids made
+ * in the same moment share their first dozen characters. */
+static int ctl_conv_short_len(const cJSON *msgs)
+{
+	const cJSON *m, *s, *m2, *s2;
+	size_t n;
+	int len = 8;
+
+	cJSON_ArrayForEach(m, msgs) {
+		cJSON_ArrayForEach(s, cJSON_GetObjectItemCaseSensitive(
+					      m, "sibling_ids")) {
+			cJSON_ArrayForEach(m2, msgs) {
+				cJSON_ArrayForEach(s2,
+					cJSON_GetObjectItemCaseSensitive(
+						m2, "sibling_ids")) {
+					if (s == s2 || !cJSON_IsString(s) ||
+					    !cJSON_IsString(s2))
+						continue;
+					for (n = 0; s->valuestring[n] &&
+					     s->valuestring[n] ==
+						     s2->valuestring[n];
+					     n++)
+						;
+					if ((int)n + 1 > len)
+						len = (int)n + 1;
+				}
+			}
+		}
+	}
+	return len;
+}
+
+/* A row of `conv branch`: the message, its place among its siblings
+ * ("2/3", empty when it has none), the others' ids cut to short, its
+ * text's first line. */
+static int ctl_conv_branch_row(struct table *t, const cJSON *m, int short_len)
+{
+	const cJSON *sib = cJSON_GetObjectItemCaseSensitive(m, "sibling_ids");
+	const cJSON *s;
+	const char *id = json_str(m, "id"), *text = json_str(m, "content");
+	char place[32] = "", others[256] = "", line[512];
+	const char *row[5];
+	size_t off = 0;
+	int n = cJSON_GetArraySize(sib), k = 0, at = 0, w;
+
+	cJSON_ArrayForEach(s, sib) {
+		k++;
+		if (!cJSON_IsString(s))
+			continue;
+		if (id && strcmp(s->valuestring, id) == 0) {
+			at = k;
+			continue;
+		}
+		w = snprintf(others + off, sizeof(others) - off, "%s%.*s",
+			     off ? " " : "", short_len, s->valuestring);
+		if (w < 0 || (size_t)w >= sizeof(others) - off)
+			break;	/* a cell has room for a few */
+		off += (size_t)w;
+	}
+	if (n > 1)
+		snprintf(place, sizeof(place), "%d/%d", at, n);
+	snprintf(line, sizeof(line), "%.*s",
+		 text ? (int)strcspn(text, "\n") : 0, text ? text : "");
+	row[0] = id;
+	row[1] = json_str(m, "role");
+	row[2] = place;
+	row[3] = others;
+	row[4] = line;
+	return table_add(t, row);
+}
+
+/* conv branch ID: the current branch, root first, with where it could
+ * go another way; conv branch ID MSG: the current branch becomes the
+ * newest one through message MSG (a sibling the first form shows). */
+static int ctl_conv_branch(struct cli_ctx *ctx, const struct cli_args *a)
+{
+	static const char *const head[] = { "ID", "ROLE", "BRANCH", "OTHERS",
+					    "TEXT" };
+	char id[IDPREFIX_ID_MAX], mid[IDPREFIX_ID_MAX], path[256];
+	cJSON *conv = NULL, *body = NULL, *after = NULL;
+	const cJSON *msgs, *m;
+	struct table t;
+	int rc, short_len;
+
+	rc = ctl_conv_get(ctx, a->pos[0], id, sizeof(id), &conv);
+	if (rc != CLI_OK)
+		goto out;
+	msgs = cJSON_GetObjectItemCaseSensitive(conv, "messages");
+	if (a->npos < 2 && out_is_json(ctx)) {
+		rc = out_json(ctx, msgs);
+		goto out;
+	}
+	if (a->npos < 2) {
+		short_len = ctl_conv_short_len(msgs);
+		table_init(&t, 5);
+		rc = table_add(&t, head) < 0 ? CLI_SERVER : CLI_OK;
+		cJSON_ArrayForEach(m, msgs) {
+			if (rc == CLI_OK &&
+			    ctl_conv_branch_row(&t, m, short_len) < 0)
+				rc = CLI_SERVER;
+		}
+		if (rc == CLI_OK)
+			rc = table_print(ctx, &t, 60);
+		else
+			cli_error("out of memory");
+		table_release(&t);
+		goto out;
+	}
+	rc = idprefix_msg(conv, a->pos[1], mid, sizeof(mid));
+	if (rc != CLI_OK)
+		goto out;
+	body = cJSON_CreateObject();
+	if (!body || !cJSON_AddStringToObject(body, "current_leaf_id", mid)) {
+		cli_error("out of memory");
+		rc = CLI_SERVER;
+		goto out;
+	}
+	rc = ctl_conv_path(id, "", path, sizeof(path));
+	if (rc == CLI_OK)
+		rc = api_json(ctx, "PATCH", path, body, &after);
+	if (rc == CLI_OK && json_str(after, "current_leaf_id"))
+		fprintf(stderr, "chatctl: the current branch now ends at %s\n",
+			json_str(after, "current_leaf_id"));
+out:
+	cJSON_Delete(after);
+	cJSON_Delete(body);
+	cJSON_Delete(conv);
+	return rc;
+}
+
+/* conv regenerate ID: another answer to the last question of the
+ * current branch (a sibling of its answer, or the answer a failed
+ * question never got), streamed to stdout as ask does. */
+static int ctl_conv_regenerate(struct cli_ctx *ctx, const struct cli_args *a)
+{
+	struct ctl_send_opts o = { 0 };
+	struct ctl_send_result r;
+	char id[IDPREFIX_ID_MAX];
+	const cJSON *msgs, *last;
+	cJSON *conv = NULL;
+	int rc;
+
+	ctl_send_result_init(&r);
+	rc = ctl_conv_get(ctx, a->pos[0], id, sizeof(id), &conv);
+	if (rc != CLI_OK)
+		goto out;
+	msgs = cJSON_GetObjectItemCaseSensitive(conv, "messages");
+	last = cJSON_GetArrayItem(msgs, cJSON_GetArraySize(msgs) - 1);
+	if (!last || !json_str(last, "id")) {
+		cli_error("conversation '%s' has no message to answer again",
+			  id);
+		rc = CLI_NOTFOUND;
+		goto out;
+	}
+	cli_catch_interrupt();
+	o.conversation_id = id;
+	o.regenerate_id = json_str(last, "id");
+	o.model = a->val['m'];
+	o.stream = !a->count[OPT_NO_STREAM];
+	o.print = true;
+	rc = ctl_send_message(ctx, &o, &r);
+	if (rc == CLI_OK && r.newline_pending)
+		rc = out_text(ctx, "\n", 1);
+out:
+	ctl_send_result_release(&r);
+	cJSON_Delete(conv);
 	return rc;
 }
 
@@ -257,7 +515,7 @@ static const struct cli_cmd ctl_conv_verbs[] = {
 		.args = "",
 		.summary = "list the conversations, newest first",
 		.opts = (const int[]){ OPT_LIMIT, OPT_ALL, OPT_QUERY,
-				       OUT_OPTS, 0 },
+				       OPT_ARCHIVED, OUT_OPTS, 0 },
 		.min_pos = 0,
 		.max_pos = 0,
 		.exec = ctl_conv_ls,
@@ -290,6 +548,64 @@ static const struct cli_cmd ctl_conv_verbs[] = {
 		.min_pos = 2,
 		.max_pos = -1,
 		.exec = ctl_conv_rename,
+		.complete = "@conv-ids",
+	},
+	{
+		.name = "archive",
+		.args = "ID...",
+		.summary = "archive conversations (out of ls, kept)",
+		.opts = (const int[]){ 0 },
+		.min_pos = 1,
+		.max_pos = -1,
+		.exec = ctl_conv_archive,
+		.complete = "@conv-ids",
+	},
+	{
+		.name = "unarchive",
+		.args = "ID...",
+		.summary = "bring archived conversations back",
+		.opts = (const int[]){ 0 },
+		.min_pos = 1,
+		.max_pos = -1,
+		.exec = ctl_conv_unarchive,
+	},
+	{
+		.name = "export",
+		.args = "ID",
+		.summary = "print a conversation: the whole tree, or Markdown",
+		.opts = (const int[]){ OPT_FORMAT, 0 },
+		.min_pos = 1,
+		.max_pos = 1,
+		.exec = ctl_conv_export,
+		.complete = "@conv-ids",
+	},
+	{
+		.name = "import",
+		.args = "FILE",
+		.summary = "store conversations from an export (ours, ChatGPT's)",
+		.opts = (const int[]){ 0 },
+		.min_pos = 1,
+		.max_pos = 1,
+		.exec = ctl_conv_import,
+	},
+	{
+		.name = "regenerate",
+		.args = "ID",
+		.summary = "answer the last question of a conversation again",
+		.opts = (const int[]){ 'm', OPT_NO_STREAM, 0 },
+		.min_pos = 1,
+		.max_pos = 1,
+		.exec = ctl_conv_regenerate,
+		.complete = "@conv-ids",
+	},
+	{
+		.name = "branch",
+		.args = "ID [MSG]",
+		.summary = "show the current branch, or switch to MSG's",
+		.opts = (const int[]){ OUT_OPTS, 0 },
+		.min_pos = 1,
+		.max_pos = 2,
+		.exec = ctl_conv_branch,
 		.complete = "@conv-ids",
 	},
 	{ 0 },

@@ -27,6 +27,8 @@ volatile sig_atomic_t cli_interrupted;
  * the one --help and chatctl(1) show. */
 static const struct cli_opt cli_options[] = {
 	{ OPT_ALL, 0, "all", NULL, "fetch every page, not just the first" },
+	{ OPT_ARCHIVED, 0, "archived", NULL,
+	  "the archived conversations instead" },
 	{ OPT_COLOR, 0, "color", "WHEN",
 	  "colour: never, always or auto (default; off with NO_COLOR)" },
 	{ 'c', 'c', "continue", NULL,

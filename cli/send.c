@@ -228,7 +228,7 @@ int ctl_send_message(struct cli_ctx *ctx, const struct ctl_send_opts *o,
 	struct ctl_send_state s = { ctx, o, r, { 0 }, false };
 	struct api_req req = { "POST", NULL, NULL, 0, NULL, NULL, NULL };
 	struct api_res res;
-	char path[256], conv[200], key[UUID_STR_LEN];
+	char path[512], conv[200], key[UUID_STR_LEN];
 	const cJSON *status;
 	cJSON *body = NULL;
 	int rc;
@@ -239,8 +239,20 @@ int ctl_send_message(struct cli_ctx *ctx, const struct ctl_send_opts *o,
 		return CLI_USAGE;
 	}
 	snprintf(path, sizeof(path), "/v1/conversations/%s/messages", conv);
+	if (o->regenerate_id) {
+		char mid[200];
+
+		if (api_escape(o->regenerate_id, mid, sizeof(mid)) < 0) {
+			cli_error("message id too long");
+			return CLI_USAGE;
+		}
+		snprintf(path, sizeof(path),
+			 "/v1/conversations/%s/messages/%s/regenerate", conv,
+			 mid);
+	}
 	body = cJSON_CreateObject();
-	if (!body || !cJSON_AddStringToObject(body, "content", o->content) ||
+	if (!body || (!o->regenerate_id &&
+		      !cJSON_AddStringToObject(body, "content", o->content)) ||
 	    (o->model && !cJSON_AddStringToObject(body, "model", o->model)) ||
 	    uuid_v7(key) < 0) {
 		cJSON_Delete(body);

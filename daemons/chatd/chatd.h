@@ -10,7 +10,9 @@
  *     store.c          conversations and messages in the db; JSON forms
  *     conversations.c  create, list, get, patch, delete
  *     model-check.c    does aid know a model? (asked, kept briefly)
- *     export.c         every conversation of a user, for userd's export
+ *     export.c         every conversation of a user, for userd's export;
+ *                      one of the caller's (conv export)
+ *     import.c         a conversation from a whole tree (conv import)
  *   the live side
  *     live.c           live_init/live_release, the generation registry
  *     gen.c            one generation: aid stream, batching, stop, title
@@ -265,6 +267,10 @@ void conv_delete_handler(struct http_req *req, struct http_res *res);
 
 /* ---- export.c (internal handler) ------------------------------------- */
 void export_conversations_handler(struct http_req *req, struct http_res *res);
+void export_conversation_handler(struct http_req *req, struct http_res *res);
+
+/* ---- import.c ---------------------------------------------------------- */
+void import_conversation_handler(struct http_req *req, struct http_res *res);
 
 /* ---- erase.c (internal handler) -------------------------------------- */
 /* POST /internal/users/{id}/erase: every row of the user goes. */

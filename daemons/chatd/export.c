@@ -1,7 +1,9 @@
 /*
  * export.c - GET /internal/users/{id}/conversations (internal): every
  * conversation of a user with its whole message tree, for userd's
- * account export (the right of access).
+ * account export (the right of access); and GET
+ * /v1/conversations/{id}/export, one of the caller's in the same form
+ * (chatctl conv export; import.c takes it back).
  *
  * The answer is a JSON array of conversations (newest first), each the
  * public form plus "messages": every message of every branch, oldest
@@ -113,6 +115,58 @@ static int export_all(struct db_conn *c, const char *user_id,
 	if (rc == 0)
 		rc = buf_puts(b, "]");
 	return rc;
+}
+
+/* GET /v1/conversations/{id}/export: one conversation of the caller with
+ * every message of its tree, the form POST /v1/conversations/import
+ * takes back. */
+void export_conversation_handler(struct http_req *req, struct http_res *res)
+{
+	struct chat_conv conv = { 0 };
+	struct db_conn *c = NULL;
+	char user_id[UUID_STR_LEN], id[UUID_STR_LEN];
+	struct buf b;
+	char *body;
+	size_t len = 0;
+	int rc;
+
+	buf_init(&b, CHATD_EXPORT_MAX);
+	if (!uuid_norm(req->user_id, user_id)) {
+		http_res_error(res, 401, "unauthorized",
+			       "this route needs a signed-in user");
+		goto out;
+	}
+	if (!uuid_norm(http_req_param(req, "id"), id)) {
+		http_res_error(res, 404, "not_found", "no such conversation");
+		goto out;
+	}
+	if (daemon_db(req, &c) < 0)
+		goto out;
+	rc = store_conv_get(c, user_id, id, &conv);
+	if (rc == 0)
+		rc = export_conv(c, user_id, &conv, &b);
+	db_release(c);
+	if (rc == CHAT_ENOTFOUND) {
+		http_res_error(res, 404, "not_found", "no such conversation");
+		goto out;
+	}
+	if (rc == CHAT_ETOOBIG) {
+		http_res_error(res, 507, "export_too_large",
+			       "the conversation takes more than %zu MiB",
+			       CHATD_EXPORT_MAX >> 20);
+		goto out;
+	}
+	if (rc < 0) {
+		log_warn("export of conversation '%s' failed: %s", id,
+			 chat_strerror(rc));
+		http_res_chat_error(res, rc, "cannot read the conversation");
+		goto out;
+	}
+	body = buf_detach(&b, &len);
+	http_res_send(res, 200, "application/json", body, len);
+out:
+	chat_conv_release(&conv);
+	buf_release(&b);
 }
 
 /* GET /internal/users/{id}/conversations */

@@ -50,9 +50,18 @@ expect_one_error() {
 	}
 }
 
-# new_conv TITLE: a conversation titled TITLE; its id in $conv.
+# new_conv TEXT: a conversation of one exchange (the echo model answers
+# with the question); its id in $conv.
 new_conv() {
-	conv=$(cc ask --json "hello $1" </dev/null | jq -r .conversation_id) || return 1
+	conv=$(cc ask -m echo --json "$1" </dev/null | jq -r .conversation_id) || return 1
 	[[ -n $conv && $conv != null ]] || return 1
-	cc conv rename "$conv" "$1" </dev/null
+}
+
+# fresh_user: a user of the test's own, logged in, in a config dir of the
+# test's own; the name in $U.
+fresh_user() {
+	U=u$RANDOM$RANDOM
+	export XDG_CONFIG_HOME=$BATS_TEST_TMPDIR/config
+	CREDS=$XDG_CONFIG_HOME/chat/credentials
+	cc register "$U" --password-stdin <<<"password-$U" 2>/dev/null
 }
