@@ -207,7 +207,8 @@ void admin_erase_usage_handler(struct http_req *req, struct http_res *res)
 		http_res_error(res, 404, "not_found", "no such user");
 		return;
 	}
-	/* rows still queued would be written after the delete */
+	/* rows still queued, or still to come from generations running
+	 * now, would be written after the delete */
 	usage_forget_user(a, user, ADMIN_DRAIN_WAIT_MS);
 	if (daemon_db(req, &c) < 0)
 		return;

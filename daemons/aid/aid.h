@@ -39,6 +39,8 @@
 #define AID_MODEL_NAME_MAX 128		/* bytes of a model name */
 #define AID_ERRMSG_MAX 256		/* bytes of an error message */
 #define AID_MAX_BODY (16 * 1024 * 1024)	/* default aid.max_body */
+#define AID_ERASED_MAX 32		/* users erased lately, remembered */
+#define AID_ERASED_KEEP_MS (10 * 60 * 1000)	/* longer than a generation */
 
 /* The upstream providers aid can talk to, indexed by enum aid_prov. */
 enum aid_prov {
@@ -110,6 +112,11 @@ struct aid {
 	bool usage_draining;		/* a drain job is queued or running */
 	bool usage_stopping;		/* usage_release: write, don't wait */
 	pthread_cond_t usage_cond;	/* a full batch or the stop */
+	/* users erased lately (usage_forget_user): a generation of theirs
+	 * that ends after the erasure records nothing; under usage_lock */
+	char usage_erased[AID_ERASED_MAX][64];
+	int64_t usage_erased_until[AID_ERASED_MAX];	/* mono_ms */
+	size_t usage_erased_next;	/* the slot to take next */
 };
 
 /* migrations.c */
@@ -216,8 +223,10 @@ void usage_record(struct aid *a, const struct usage_rec *r);
 int usage_init(struct aid *a, char *err, size_t errlen);
 /* Writes what is queued, stops the writer. */
 void usage_release(struct aid *a);
-/* Drops the queued rows of user_id, then waits up to wait_ms for a batch
- * already being written to land.  Worker threads (it may sleep). */
+/* Drops the queued rows of user_id, and the rows its generations still
+ * running will record (for AID_ERASED_KEEP_MS), then waits up to wait_ms
+ * for a batch already being written to land.  Worker threads (it may
+ * sleep). */
 void usage_forget_user(struct aid *a, const char *user_id, int64_t wait_ms);
 
 /* admin.c (worker pool: both block) */

@@ -139,6 +139,19 @@ static void usage_drain(void *arg)
 	}
 }
 
+/* Whether user_id was erased lately: its rows must not come back. */
+static bool usage_erased_locked(struct aid *a, const char *user_id)
+{
+	int64_t now = mono_ms();
+	size_t i;
+
+	for (i = 0; i < AID_ERASED_MAX; i++)
+		if (a->usage_erased_until[i] > now &&
+		    strcmp(a->usage_erased[i], user_id) == 0)
+			return true;
+	return false;
+}
+
 void usage_record(struct aid *a, const struct usage_rec *r)
 {
 	struct usage_job *j;
@@ -154,6 +167,11 @@ void usage_record(struct aid *a, const struct usage_rec *r)
 	j->r = *r;
 	j->next = NULL;
 	pthread_mutex_lock(&a->usage_lock);
+	if (usage_erased_locked(a, r->user_id)) {
+		pthread_mutex_unlock(&a->usage_lock);
+		free(j);
+		return;
+	}
 	if (a->usage_queued >= USAGE_QUEUE_MAX) {
 		pthread_mutex_unlock(&a->usage_lock);
 		free(j);
@@ -196,6 +214,8 @@ int usage_init(struct aid *a, char *err, size_t errlen)
 	a->usage_head = a->usage_tail = NULL;
 	a->usage_queued = 0;
 	a->usage_draining = false;
+	memset(a->usage_erased_until, 0, sizeof(a->usage_erased_until));
+	a->usage_erased_next = 0;
 	rc = pool_new(1, 16, &a->usage_pool);
 	if (rc < 0) {
 		chat_errf(err, errlen, "cannot start the usage writer");
@@ -235,6 +255,13 @@ void usage_forget_user(struct aid *a, const char *user_id, int64_t wait_ms)
 	if (!a->usage_pool)
 		return;
 	pthread_mutex_lock(&a->usage_lock);
+	/* the oldest slot goes: past AID_ERASED_MAX erasures in the keep
+	 * time, a late row of the first one may be written */
+	snprintf(a->usage_erased[a->usage_erased_next],
+		 sizeof(a->usage_erased[0]), "%s", user_id);
+	a->usage_erased_until[a->usage_erased_next] =
+		mono_ms() + AID_ERASED_KEEP_MS;
+	a->usage_erased_next = (a->usage_erased_next + 1) % AID_ERASED_MAX;
 	a->usage_tail = NULL;
 	for (pj = &a->usage_head; (j = *pj);) {
 		if (strcmp(j->r.user_id, user_id) == 0) {

@@ -7,7 +7,9 @@
 
 setup_file() {
 	load test_helper
-	start_stack "[aid]" "echo_delay_ms = 1"
+	start_fakellm
+	start_stack "[openai]" "base_url = $FAKELLM_URL/v1" \
+		"[aid]" "echo_delay_ms = 1" "retries = 0"
 	register_user root
 	echo "root_id=$user_id" >"$BATS_FILE_TMPDIR/ids"
 	register_user plain
@@ -19,6 +21,7 @@ setup_file() {
 teardown_file() {
 	load test_helper
 	stop_stack
+	stop_fakellm
 }
 
 setup() {
@@ -122,6 +125,27 @@ new_victim() {
 	expect_error 404 not_found
 	api DELETE "/v1/admin/users/$victim_id" "" "$(root_token)"
 	expect_error 404 not_found
+}
+
+@test "a generation running during the delete leaves nothing behind" {
+	local conv pid
+	new_victim vera
+	api POST /v1/conversations '{}' "$victim_token"
+	conv=$(jb .id)
+	# about 8 s of answer, streamed to a client in the background
+	curl -sN --max-time 20 -o /dev/null -H "Authorization: Bearer $victim_token" \
+		-H 'Accept: text/event-stream' -H 'Content-Type: application/json' \
+		--data-binary '{"content":"a long one, vera","model":"openai/fake:words=400,delay_ms=20"}' \
+		"$(base_url)/v1/conversations/$conv/messages" 3>&- &
+	pid=$!
+	wait_stat active 1
+	api DELETE /v1/admin/users/vera "" "$(root_token)"
+	expect_status 204
+	# the generation ends (stopped) and whatever it writes last lands
+	while process_alive "$pid"; do sleep 0.1; done
+	sleep 1
+	run -0 rows_of "$victim_id" vera
+	[[ -z $output ]] || { echo "left behind: $output" >&2; false; }
 }
 
 @test "a service that is down leaves a disabled account; the retry finishes" {
