@@ -568,6 +568,7 @@ static const struct cli_cmd ctl_conv_verbs[] = {
 		.min_pos = 1,
 		.max_pos = -1,
 		.exec = ctl_conv_unarchive,
+		.complete = "@conv-ids",
 	},
 	{
 		.name = "export",
