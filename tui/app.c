@@ -298,6 +298,7 @@ int app_init(struct app *a, const char *server, const char *conversation)
 		return rc;
 	if (a->logged_in) {
 		list_pane_refresh(a);
+		input_pane_ask_default_model(a);
 		if (conversation)
 			chat_pane_open(a, conversation);
 	}

@@ -165,6 +165,7 @@ enum rq_kind {
 	RQ_DELETE,
 	RQ_STOP,		/* POST .../stop */
 	RQ_MODELS,		/* GET /v1/models */
+	RQ_ME,			/* GET /v1/users/me (the default model) */
 	RQ_LOGIN,		/* ui_auth_login (body: username, password) */
 	RQ_REGISTER,
 	RQ_LOGOUT,		/* ui_auth_logout */

@@ -113,4 +113,5 @@ void frames_after_login(struct app *a)
 	a->chat.older_seq = 0;	/* a page lost with the old login */
 	ui_ws_kick(&a->ws);
 	list_pane_refresh(a);
+	input_pane_ask_default_model(a);
 }

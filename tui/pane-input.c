@@ -233,13 +233,46 @@ void input_pane_dropped(struct app *a)
 		       "the message does not appear, press Enter again");
 }
 
+void input_pane_ask_default_model(struct app *a)
+{
+	rest_submit(&a->rest, RQ_ME, "GET", "/v1/users/me", NULL, NULL,
+		    &a->input.base);
+}
+
+/* RQ_ME, then RQ_MODELS when the user has no preference: the model that
+ * answers a conversation naming none.  Nothing is said when a call
+ * fails: the status line keeps "default model". */
+static void input_default_model(struct input_pane *in, struct app *a,
+				const struct ui_event *ev)
+{
+	const cJSON *v = ev->json;
+
+	if (ev->status < 200 || ev->status >= 300)
+		return;
+	if (ev->req == RQ_ME)
+		v = cJSON_GetObjectItemCaseSensitive(ev->json, "preferences");
+	v = cJSON_GetObjectItemCaseSensitive(v, "default_model");
+	if (cJSON_IsString(v) && v->valuestring[0]) {
+		snprintf(in->default_model, sizeof(in->default_model), "%s",
+			 v->valuestring);
+		a->dirty = true;
+	} else if (ev->req == RQ_ME) {
+		rest_submit(&a->rest, RQ_MODELS, "GET", "/v1/models", NULL,
+			    NULL, &in->base);
+	}
+}
+
 /* RQ_CREATE: the conversation for a first message exists; the message
- * goes into it. */
+ * goes into it.  RQ_ME and RQ_MODELS: input_default_model. */
 static void input_answer(struct pane *p, struct app *a, struct ui_event *ev)
 {
 	struct input_pane *in = (struct input_pane *)p;
 	const cJSON *id;
 
+	if (ev->req == RQ_ME || ev->req == RQ_MODELS) {
+		input_default_model(in, a, ev);
+		return;
+	}
 	if (ev->status < 200 || ev->status >= 300) {
 		in->pend.active = in->pend.sent = false;
 		app_rest_failed(a, ev);

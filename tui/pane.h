@@ -171,10 +171,17 @@ struct input_pane {
 	bool editing;			/* the text edits an earlier message */
 	char edit_parent[CHATUI_ID_MAX];
 	char new_model[128];		/* for the next new conversation */
+	char default_model[128];	/* what answers a conversation that
+					 * names none: the preference, else
+					 * the server's default; "" unknown */
 	char *new_system;		/* owned, likewise */
 };
 
 void input_pane_init(struct input_pane *in);
+/* Asks which model answers a conversation that names none (the user's
+ * preferences.default_model, else /v1/models' default_model), for the
+ * status line; quiet when it cannot tell. */
+void input_pane_ask_default_model(struct app *a);
 void input_pane_release(struct input_pane *in);
 /* Lays the text out at width for the coming paint; its rows. */
 int input_pane_layout(struct input_pane *in, int width);

@@ -116,7 +116,8 @@ static void view_status(struct app *a, const struct geom *g)
 	char line[1600], user[128];
 	const char *model = a->st.open && a->st.cur.model ? a->st.cur.model :
 			    a->input.new_model[0] ? a->input.new_model :
-			    "default model";
+			    a->input.default_model[0] ?
+			    a->input.default_model : "default model";
 	double tps = state_tokens_per_s(&a->st, mono_ms());
 	int used;
 
