@@ -121,11 +121,16 @@ int admin_user_find(struct db_conn *c, const char *ref, struct user *out)
 {
 	char key[USERD_USERNAME_MAX + 1];
 	char id[UUID_STR_LEN];
+	int rc;
 
 	if (!ref)
 		return CHAT_ENOTFOUND;
-	if (uuid_norm(ref, id))
-		return users_get_by_id(c, id, out);
+	if (uuid_norm(ref, id)) {
+		rc = users_get_by_id(c, id, out);
+		/* a username may look like an id: an id goes first */
+		if (rc != CHAT_ENOTFOUND)
+			return rc;
+	}
 	if (!users_username_valid(ref))
 		return CHAT_ENOTFOUND;
 	users_username_key(ref, key);

@@ -335,8 +335,8 @@ void export_handle_me(struct http_req *req, struct http_res *res);
  * outlives a demotion); otherwise answers 403 (or the store's failure)
  * and returns -1.  Worker threads. */
 int admin_caller_current(struct http_req *req, struct db_conn *c);
-/* The user named by ref: a user id (any case) or a username (any case);
- * CHAT_ENOTFOUND when there is none. */
+/* The user named by ref: a user id (any case) or a username (any case;
+ * tried when no user has ref as id); CHAT_ENOTFOUND when none. */
 int admin_user_find(struct db_conn *c, const char *ref, struct user *out);
 /* True for "admin", "user", "guest". */
 bool admin_role_valid(const char *s);

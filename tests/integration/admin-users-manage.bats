@@ -54,6 +54,15 @@ names() {
 		expect_status 200
 		[[ $body == "$by_id" ]] || false
 	done
+	# a username shaped like an id is found when no id is it
+	register_user 0194b7f0-52c1-7d2e-9a4b-3c5d6e7f8a9c
+	api GET /v1/admin/users/0194b7f0-52c1-7d2e-9a4b-3c5d6e7f8a9c "" "$token"
+	expect_status 200
+	[[ $(jb .id) == "$user_id" ]] || false
+	api GET "/v1/admin/users/$user_id" "" "$token"
+	[[ $(jb .username) == 0194b7f0-52c1-7d2e-9a4b-3c5d6e7f8a9c ]] || false
+	api DELETE /v1/admin/users/0194b7f0-52c1-7d2e-9a4b-3c5d6e7f8a9c "" "$token"
+	expect_status 204
 	# PATCH takes a name too
 	api PATCH /v1/admin/users/alfred '{"role":"guest"}' "$token"
 	expect_status 200
