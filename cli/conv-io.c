@@ -19,7 +19,7 @@
 #include "banned.h"
 
 #define CONVIO_FILE_MAX ((size_t)256 << 20)	/* a large ChatGPT export */
-#define CONVIO_DEPTH_MAX 100000			/* nodes on one path */
+#define CONVIO_DEPTH_MAX 20000	/* nodes on one path: the stack it takes */
 
 /* ---- export ---- */
 
