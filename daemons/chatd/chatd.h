@@ -13,6 +13,7 @@
  *     export.c         every conversation of a user, for userd's export;
  *                      one of the caller's (conv export)
  *     import.c         a conversation from a whole tree (conv import)
+ *     erase.c          every row of a user, for userd's account deletion
  *   the live side
  *     live.c           live_init/live_release, the generation registry
  *     gen.c            one generation: aid stream, batching, stop, title

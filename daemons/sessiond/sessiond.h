@@ -7,7 +7,8 @@
  * sessions.c (session store, public list/delete, create), refresh.c
  * (rotation), revocations.c (revoke and the revocation list), feed.c
  * (the revocation feed the gateways hold open), export.c (a user's
- * sessions for userd's account export).
+ * sessions for userd's account export), admin.c (the admin routes and a
+ * user's erasure).
  *
  * Every handler runs on the worker pool and may block on the store.
  */
