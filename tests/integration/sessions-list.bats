@@ -4,9 +4,14 @@
 # DELETE /v1/sessions/{id} (own only; a deleted session's refresh token
 # stops working).
 
+# alice and carol, registered once here so that each test can also run
+# alone (bats -f); registering makes no session, so their lists start
+# empty all the same
 setup_file() {
 	load test_helper
 	start_stack
+	register_user alice
+	register_user carol
 }
 
 teardown_file() {
@@ -32,7 +37,6 @@ sessions_rows() {
 }
 
 @test "the list shows the caller's sessions, newest first, the current one marked" {
-	register_user alice
 	login_as alice "agent-one/1.0"
 	local first=$session_id
 	login_as alice "agent-two/2.0"
@@ -66,7 +70,6 @@ sessions_rows() {
 }
 
 @test "pages follow next_cursor without gaps or repeats" {
-	register_user carol
 	local i all=() seen=() cursor token
 	for i in 1 2 3 4 5; do
 		login_user carol
