@@ -3,9 +3,12 @@
 # "upstream_unavailable" at once (never a hang), /readyz turns 503 and
 # names it, and everything recovers when the daemon is back.
 
+# alice, registered once here so that each test can also run alone
+# (bats -f)
 setup_file() {
 	load test_helper
 	start_stack
+	register_user alice
 }
 
 teardown_file() {
@@ -38,7 +41,7 @@ timed_api() {
 }
 
 @test "sessiond killed: 503 upstream_unavailable in under 1 s, recovery after restart" {
-	new_user alice
+	login_user alice
 	api GET /v1/sessions "" "$access_token"
 	expect_status 200
 
