@@ -135,8 +135,15 @@ $(MODULES):
 # runtime is the program's, so their builds cannot say so at link time
 MOD_DEFS := $(if $(SANITIZE),,-Wl,-z,defs)
 
+# objs SOURCES: their objects in $(B).  Rules below call it rather than
+# write patsubst with a %, which a pattern rule's prerequisites would take
+# for its stem (patsubst then matched nothing and the programs linked
+# their .c files, compiled again at every link and never rebuilt when a
+# header changed).
+objs = $(patsubst %.c,$(B)/%.o,$(1))
+
 .SECONDEXPANSION:
-$(BIN)/%: $$(patsubst %.c,$(B)/%.o,$$(wildcard daemons/$$*/*.c)) $(LIB) | $(MODULES)
+$(BIN)/%: $$(call objs,$$(wildcard daemons/$$*/*.c)) $(LIB) | $(MODULES)
 	@mkdir -p $(BIN)
 	@$(if $(Q),echo '  LINK    $@')
 	$(Q)$(CC) $(CFLAGS_ALL) $(LDFLAGS) -o $@ $^ $(LDLIBS_CORE)
@@ -158,7 +165,7 @@ $(BIN)/chatui: $(TUI_SRC:%.c=$(B)/%.o) $(LIB)
 	@$(if $(Q),echo '  LINK    $@')
 	$(Q)$(CC) $(CFLAGS_ALL) $(LDFLAGS) -o $@ $^ $(LDLIBS_ALL) -lncursesw
 
-$(B)/fixtures/%: $$(patsubst %.c,$(B)/%.o,$$(wildcard tests/fixtures/*/$$*.c)) $(LIB)
+$(B)/fixtures/%: $$(call objs,$$(wildcard tests/fixtures/*/$$*.c)) $(LIB)
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo '  LINK    $@')
 	$(Q)$(CC) $(CFLAGS_ALL) $(LDFLAGS) -o $@ $^ $(LDLIBS_CORE)
@@ -168,17 +175,26 @@ $(B)/bench/%: $(B)/bench/%.o $(LIB)
 	@$(if $(Q),echo '  LINK    $@')
 	$(Q)$(CC) $(CFLAGS_ALL) $(LDFLAGS) -o $@ $^ $(LDLIBS_ALL)
 
-# A unit test named test-<daemon>-*.c also links that daemon's objects but
-# its main.o, so daemon modules are testable on their own; test-tui-*.c
-# and test-cli-*.c do the same with chatui's and chatctl's objects.
-# Unit tests load the run-time modules as the daemons do (scripts/test.sh
-# points CHAT_MODULE_DIR at $(BIN)).
-unit_word = $(word 2,$(subst -, ,$(1)))
-unit_dir = $(if $(filter tui cli,$(call unit_word,$(1))),$(call unit_word,$(1)),daemons/$(firstword $(filter $(DAEMONS),$(call unit_word,$(1)))))
-$(B)/tests/%: $(B)/tests/unit/%.o $$(patsubst %.c,$(B)/%.o,$$(filter-out %/main.c,$$(wildcard $$(call unit_dir,$$*)/*.c))) $(LIB) | $(MODULES)
+# A unit test links its own object and the objects tests/unit/deps.mk
+# names for it (deps.test-NAME: shared/ objects, and a program's but its
+# main.o), nothing else: a test of the JSON parser does not pull in the
+# database.  An object missing from a line fails the test's link;
+# scripts/unit-deps prints the lines of a new test.  The libraries are a
+# daemon's (libpq and libcurl come through the run-time modules, loaded
+# as the daemons load them: scripts/test.sh points CHAT_MODULE_DIR at
+# $(BIN)), plus the front-ends' that libs.test-NAME names.
+include tests/unit/deps.mk
+UNIT_LIB_curl     := $(MOD_curl_LIBS)
+UNIT_LIB_ncursesw := -lncursesw
+UNIT_LIB_readline := -lreadline
+unit_deps = $(if $(filter undefined,$(origin deps.$(1))),$(error \
+  tests/unit/deps.mk has no deps.$(1) (scripts/unit-deps $(1) prints it)),\
+  $(addprefix $(B)/,$(deps.$(1))))
+$(UNIT_BINS): $(B)/tests/%: $(B)/tests/unit/%.o $$(call unit_deps,$$*) | $(MODULES)
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo '  LINK    $@')
-	$(Q)$(CC) $(CFLAGS_ALL) $(LDFLAGS) $(UNIT_WRAP) -o $@ $^ $(LDLIBS_ALL) -lcmocka -lncursesw -lreadline
+	$(Q)$(CC) $(CFLAGS_ALL) $(LDFLAGS) $(UNIT_WRAP) -o $@ $^ $(LDLIBS_CORE) \
+	  -lcmocka $(foreach l,$(libs.$*),$(UNIT_LIB_$(l)))
 
 # Allocation-failure tests (tests/unit/alloc-fail.h) link the counting
 # allocator, and --wrap sends their objects' malloc & co to it.
