@@ -11,6 +11,9 @@ packages=(
 	libwebsockets-dev libcurl4-openssl-dev libpq-dev libhiredis-dev
 	libcjson-dev libsodium-dev libreadline-dev libsqlite3-dev
 	libncurses-dev libcmocka-dev
+	# the Kafka relay and consumer module (chat-kafka.so); rdkafka_mock.h
+	# gives the tests a mock cluster, kcat reads and writes its topics
+	librdkafka-dev kcat
 	# tests and the servers they start; clang for the libFuzzer targets
 	bats parallel jq curl sqlite3 postgresql redis-server tmux clang
 	procps iproute2 util-linux
