@@ -20,6 +20,8 @@
  *   <name>.port    listen port
  *   <name>.workers worker threads (4)
  *   <name>.max_body largest request body (spec->max_body, else 1 MiB)
+ * and, for a spec with .events, events.retention_s, events.include_text
+ * and kafka.brokers (CHAT_KAFKA_BROKERS), see events.h.
  */
 #ifndef CHAT_DAEMON_H
 #define CHAT_DAEMON_H
@@ -30,6 +32,7 @@
 
 struct db;
 struct db_migration;
+struct events;
 struct http_out;
 struct pool;
 
@@ -49,6 +52,10 @@ struct daemon {
 	struct http_out *out;
 	int gateway_port;		/* the stack's public port */
 	int initialized;		/* spec->init succeeded */
+	struct events *events;		/* owned; spec->events: the outbox
+					 * relay and pull API (events-relay.h) */
+	/* owned; spec->routes and the kit's routes, when the kit adds any */
+	struct http_route *routes;
 	struct config_schema schema;	/* what cfg is checked against */
 	const struct config_key *tables[8];	/* schema.tables */
 };
@@ -76,6 +83,10 @@ struct daemon_spec {
 	http_handler_fn fallback;
 	size_t max_body;		/* default of <name>.max_body; 0: 1 MiB */
 	int public_facing;		/* gatewayd: never trust X-Chat-* headers */
+	/* produces events (events.h): the kit migrates the outbox tables,
+	 * runs the relay, serves GET /internal/events and emits
+	 * chat.system.started / chat.system.stopping */
+	int events;
 };
 
 /* Runs the daemon; returns the process exit code. */

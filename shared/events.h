@@ -10,7 +10,7 @@
  * an fsync.
  *
  * The table (both stores; created by the daemon kit for every spec with
- * .events = 1, see events_migrations()):
+ * .events = 1, see events_kit_migrate() in events-relay.h):
  *
  *   outbox(seq   autoincrement primary key,  -- insert order
  *          id    TEXT UNIQUE,     -- the event's UUIDv7 (CloudEvents id)
@@ -49,7 +49,15 @@
  * handled; naming consumer=NAME records it in outbox_consumers (the
  * consumer is then registered and pruning waits for it).  With nothing
  * after POS the call waits up to wait_ms (<= 30000) for new rows.
- * limit defaults to 500, at most 5000.
+ * limit defaults to 500, at most 5000.  A waiting call holds no worker
+ * thread: it is parked and answered by the relay's wakeup or at its
+ * deadline.
+ *
+ *   GET /internal/events/stats
+ *   200 {"head":P,"depth":ROWS_WITHOUT_POS,"unrelayed":ROWS_NOT_ACKED,
+ *        "rows":ROWS,"consumers":[{"name":N,"pos":P,"lag":HEAD-P,
+ *        "seen_ms":MS}, ...]}
+ * ("unrelayed" counts only with kafka.brokers set, else 0).
  *
  * Each event (CloudEvents 1.0, structured JSON):
  *   {"specversion":"1.0","id":UUIDv7,"source":"/chat/<daemon>",
