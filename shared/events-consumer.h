@@ -1,0 +1,131 @@
+/*
+ * events-consumer.h - the consumer side of the event backbone (see
+ * events.h): a consumer daemon (analyticsd) hands every event of the
+ * producers to its events_handle_fn, inside a transaction of its own
+ * store that also records the event in the inbox, so an event redelivered
+ * after a crash is skipped and never counts twice.
+ *
+ * Two transports behind one struct events_consumer_ops, chosen by
+ * events_consumer_new:
+ *   embedded  (default) one thread per producer long-polls the producer's
+ *             GET /internal/events?after=POS&consumer=NAME&wait_ms=MS,
+ *             applies the batch in one transaction together with the
+ *             inbox rows and the cursor (event_cursors.pos), then asks
+ *             for the next one after the new position; a producer that
+ *             is down is retried with backoff (250 ms doubling to 8 s);
+ *   kafka     (kafka.brokers or CHAT_KAFKA_BROKERS set) a consumer group
+ *             named after the consumer reads the four topics; offsets
+ *             are committed only after the transaction commits.  Its ops
+ *             come from the Kafka module (events_consumer_kafka_ops).
+ *
+ * Tables (the consumer daemon's migrations create them, see
+ * EVENTS_CONSUMER_MIGRATION_SQL):
+ *   inbox(source TEXT, id TEXT, PRIMARY KEY (source, id))
+ *   event_cursors(producer TEXT PRIMARY KEY, pos BIGINT)
+ *
+ * Threads: start, stop and the stats from any thread (a lock orders
+ * them; stop waits for the running batches); new and free from the
+ * owner's.  The handler and on_applied run on the consumer's threads.
+ */
+#ifndef CHAT_EVENTS_CONSUMER_H
+#define CHAT_EVENTS_CONSUMER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "events.h"
+
+struct cJSON;
+struct daemon;
+struct db_conn;
+struct events_consumer;
+
+/* The inbox and cursor tables, one SQL text for both stores. */
+#define EVENTS_CONSUMER_MIGRATION_SQL \
+	"CREATE TABLE inbox (" \
+	" source TEXT NOT NULL," \
+	" id TEXT NOT NULL," \
+	" PRIMARY KEY (source, id)" \
+	");" \
+	"CREATE TABLE event_cursors (" \
+	" producer TEXT PRIMARY KEY," \
+	" pos BIGINT NOT NULL" \
+	")"
+
+/* Called after a batch committed, once per event it applied (not for the
+ * skipped ones), in order; for fan-out (analyticsd's live tail).  The
+ * event is borrowed for the call. */
+typedef void (*events_applied_fn)(void *app, const struct cJSON *event);
+
+struct events_consumer_config {
+	const char *name;		/* consumer name: "analyticsd" (the
+					 * pull's consumer=, Kafka's group) */
+	const char *const *producers;	/* daemon names, NULL-terminated */
+	events_handle_fn handle;	/* required */
+	events_applied_fn on_applied;	/* may be NULL */
+	void *app;			/* first argument of both */
+	int wait_ms;			/* long-poll wait (0: 5000) */
+	int limit;			/* batch size (0: EVENTS_PULL_LIMIT) */
+};
+
+/* Per producer, for /metrics and the readiness of the consumer. */
+struct events_consumer_stat {
+	char producer[32];
+	int64_t pos;			/* handled up to here */
+	int64_t head;			/* the producer's newest, last seen */
+	int connected;			/* last pull answered */
+};
+
+/* One transport.  The embedded one is in events-consumer.c; the Kafka
+ * module fills the same struct. */
+struct events_consumer_ops {
+	const char *name;		/* "embedded", "kafka" */
+	/* starts the transport's threads; ec is set up (config, daemon) */
+	int (*start)(struct events_consumer *ec);
+	/* stops and joins them; idempotent */
+	void (*stop)(struct events_consumer *ec);
+	/* fills up to n stats; returns how many */
+	size_t (*stats)(struct events_consumer *ec,
+			struct events_consumer_stat *out, size_t n);
+};
+
+/*
+ * Makes a consumer for daemon d (its store, peers and config) without
+ * starting it.  Picks the transport from the config.  *out is the
+ * caller's (events_consumer_free).  CHAT_EINVAL (no handler, no
+ * producer, a Kafka config without the Kafka module; err says), or
+ * CHAT_ENOMEM.
+ */
+int events_consumer_new(struct daemon *d,
+			const struct events_consumer_config *cfg,
+			struct events_consumer **out, char *err,
+			size_t errlen);
+int events_consumer_start(struct events_consumer *ec);
+/* Stops pulling and waits for the current batch to finish; may take up
+ * to a pull's timeout.  Idempotent. */
+void events_consumer_stop(struct events_consumer *ec);
+void events_consumer_free(struct events_consumer *ec);	/* stops first */
+
+/* Per-producer stats; returns how many were written (<= n). */
+size_t events_consumer_stats(struct events_consumer *ec,
+			     struct events_consumer_stat *out, size_t n);
+/* Events skipped as malformed or failing their schema, since start. */
+uint64_t events_consumer_skipped(const struct events_consumer *ec);
+
+/*
+ * Applies one event inside c's open transaction: inserts (source, id)
+ * into the inbox and, when it was not there, runs the handler.  Returns
+ * 1 when applied, 0 when skipped (a duplicate, or a bad event: counted),
+ * or the handler's or the store's error (the caller rolls back).  For
+ * the transports, the embedded one and Kafka's alike.
+ */
+int events_consumer_apply(struct events_consumer *ec, struct db_conn *c,
+			  const struct cJSON *event);
+
+/* For a transport: the consumer's daemon, config and private slot. */
+struct daemon *events_consumer_daemon(struct events_consumer *ec);
+const struct events_consumer_config *
+events_consumer_config(struct events_consumer *ec);
+void **events_consumer_transport(struct events_consumer *ec);
+
+#endif
