@@ -32,6 +32,14 @@ deps.test-alloc-fail := shared/b64url.o shared/buf.o shared/crypto.o \
 	shared/ws-frame.o
 deps.test-b64url := shared/b64url.o
 deps.test-buf := shared/buf.o
+deps.test-chatd-gen := shared/b64url.o shared/buf.o shared/crypto.o \
+	shared/db-sqlite.o shared/db.o shared/err.o shared/http-route.o \
+	shared/http-server.o shared/http-ws.o shared/http1.o shared/json.o \
+	shared/log.o shared/module.o shared/pool.o shared/sse-parse.o \
+	shared/sse.o shared/url.o shared/utf8.o shared/util.o shared/uuid.o \
+	shared/ws-frame.o daemons/chatd/gen.o daemons/chatd/hub.o \
+	daemons/chatd/store-idem.o daemons/chatd/store-json.o \
+	daemons/chatd/store.o
 deps.test-cli-conv-io := shared/b64url.o shared/buf.o shared/client.o \
 	shared/creds.o shared/crypto.o shared/err.o shared/json.o shared/utf8.o \
 	shared/util.o shared/width.o cli/api.o cli/conv-io.o cli/idprefix.o \
