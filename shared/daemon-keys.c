@@ -56,6 +56,13 @@ const struct config_key daemon_keys_common[] = {
 		"else ~/.local/share/chat, else /var/lib/chat)"),
 	KEY_STR("database", "sqlite", "sqlite, sqlite:PATH or a "
 		"postgresql:// URI"),
+	/* every daemon that produces events (events.h) */
+	KEY_BOOL("events.include_text", "false",
+		 "put message text into events"),
+	KEY_INT("events.retention_s", 60, 366L * 86400, "604800",
+		"outbox rows older than this are pruned"),
+	KEY_STR("kafka.brokers", "", "Kafka bootstrap list host:port,... "
+		"(empty: consumers pull the outboxes)"),
 	KEY_ENUM("log_level", log_levels, "info", "log level"),
 	KEY_INT("port", 1, 65535, "8080", "the stack's public port; daemon "
 		"N listens on port + N"),

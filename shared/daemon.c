@@ -16,6 +16,7 @@
 #include "daemon-keys.h"
 #include "db.h"
 #include "err.h"
+#include "events-relay.h"
 #include "http-out.h"
 #include "json.h"
 #include "log.h"
@@ -235,6 +236,36 @@ static int daemon_print_port(struct daemon *d, char *err, size_t errlen)
 	return rc;
 }
 
+/* spec->events: the outbox relay, and its routes before the daemon's
+ * own in a table of the daemon's (d->routes) */
+static int daemon_events(struct daemon *d, char *err, size_t errlen)
+{
+	const struct daemon_spec *spec = d->spec;
+	const struct http_route *kit;
+	size_t nkit = 0;
+	int rc;
+
+	if (!spec->events)
+		return 0;
+	if (!d->db) {
+		snprintf(err, errlen, "events need a store (spec->migrations)");
+		return CHAT_EINVAL;
+	}
+	rc = events_kit_new(d, &d->events, err, errlen);
+	if (rc)
+		return rc;
+	kit = events_kit_routes(&nkit);
+	d->routes = calloc(nkit + spec->nroutes, sizeof(*d->routes));
+	if (!d->routes)
+		return CHAT_ENOMEM;
+	memcpy(d->routes, kit, nkit * sizeof(*kit));
+	if (spec->nroutes)
+		memcpy(d->routes + nkit, spec->routes,
+		       spec->nroutes * sizeof(*spec->routes));
+	d->nroutes = nkit + spec->nroutes;
+	return 0;
+}
+
 /* Everything between loading the config and serving; err says why. */
 static int daemon_setup(struct daemon *d, char *err, size_t errlen)
 {
@@ -279,6 +310,11 @@ static int daemon_setup(struct daemon *d, char *err, size_t errlen)
 				err, errlen);
 		if (rc)
 			return rc;
+		if (spec->events) {
+			rc = events_kit_migrate(d->db, err, errlen);
+			if (rc)
+				return rc;
+		}
 	}
 	rc = pool_new((int)workers, DAEMON_QUEUE_MAX, &d->pool);
 	if (rc) {
@@ -296,13 +332,16 @@ static int daemon_setup(struct daemon *d, char *err, size_t errlen)
 			return rc;
 	}
 	d->initialized = 1;
+	rc = daemon_events(d, err, errlen);
+	if (rc)
+		return rc;
 	snprintf(key, sizeof(key), "%s.host", spec->name);
 	hc = (struct http_server_config){
 		.name = spec->name,
 		.host = config_key_str(d->cfg, key),
 		.port = own_port,
-		.routes = spec->routes,
-		.nroutes = spec->nroutes,
+		.routes = d->routes ? d->routes : spec->routes,
+		.nroutes = d->routes ? d->nroutes : spec->nroutes,
 		.internal_secret = spec->public_facing ? NULL
 						       : d->internal_secret,
 		.pool = d->pool,
@@ -326,6 +365,14 @@ static int daemon_setup(struct daemon *d, char *err, size_t errlen)
 		return rc;
 	/* this thread runs the loop (daemon_main) */
 	http_out_attach(d->out, d->server);
+	if (d->events) {
+		rc = events_kit_start(d->events);
+		if (rc) {
+			snprintf(err, errlen, "cannot start the event relay: %s",
+				 chat_strerror(rc));
+			return rc;
+		}
+	}
 	log_info("listening on %s:%d", hc.host, own_port);
 	return 0;
 }
@@ -411,6 +458,9 @@ int daemon_main(int argc, char **argv, const struct daemon_spec *spec)
 	rc = http_server_run(d->server);
 	log_info("stopping");
 	running_server = NULL;
+	/* the loop has ended, the workers still run: the stop event and
+	 * a last relay, parked long-polls answered */
+	events_kit_stop(d->events);
 out:
 	if (rc && err[0])
 		log_error("%s", err);
@@ -418,6 +468,9 @@ out:
 		log_error("%s", chat_strerror(rc));
 	pool_free(d->pool);
 	d->pool = NULL;
+	events_kit_free(d->events);
+	d->events = NULL;
+	free(d->routes);
 	if (d->initialized && spec->release)
 		spec->release(d);
 	/* calls still running end now, with the server alive */

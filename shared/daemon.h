@@ -56,6 +56,7 @@ struct daemon {
 					 * relay and pull API (events-relay.h) */
 	/* owned; spec->routes and the kit's routes, when the kit adds any */
 	struct http_route *routes;
+	size_t nroutes;
 	struct config_schema schema;	/* what cfg is checked against */
 	const struct config_key *tables[8];	/* schema.tables */
 };

@@ -21,6 +21,8 @@
  *          pos   INTEGER NULL UNIQUE,  -- set by the relay, see below
  *          relayed_ms INTEGER NULL)    -- acknowledged by Kafka
  *   outbox_consumers(name TEXT PRIMARY KEY, pos INTEGER, seen_ms INTEGER)
+ *   outbox_head(id = 1, pos INTEGER)  -- the highest pos ever given, so
+ *                                     -- pruning never lets one be reused
  *
  * Why pos and not seq as the consumers' cursor: on PostgreSQL two
  * transactions can commit their rows in the other order than their
@@ -98,12 +100,23 @@ struct db_migration;
  * event concerns (NULL for none); subject what it is about, such as
  * "conversations/<id>" (NULL for none); data is borrowed, serialized here
  * (NULL: {}).  Wakes this process's relay after the caller commits (the
- * relay polls in any case).  Returns ERR_OK, ERR_INVAL (bad type, an
- * event over EVENTS_MAX_BYTES), ERR_NOMEM or the store's error.
+ * relay polls in any case).  Returns 0, CHAT_EINVAL (bad type, data not
+ * an object, an event over EVENTS_MAX_BYTES), CHAT_ENOMEM or the store's
+ * error (the caller then rolls back).  Any thread.
  */
 int events_emit(struct db_conn *c, const struct daemon *d, const char *type,
 		const char *user_id, const char *subject,
 		const struct cJSON *data);
+
+/*
+ * The serialized CloudEvents object events_emit writes (for tests and
+ * tools): daemon names the source, id the event's id, ms its time.
+ * *out is the caller's (free).  Errors as events_emit's.
+ */
+int events_envelope(const char *daemon, const char *id, int64_t ms,
+		    const char *type, const char *user_id,
+		    const char *subject, const struct cJSON *data,
+		    char **out);
 
 /* Whether message text may go into events (events.include_text). */
 int events_include_text(const struct daemon *d);
@@ -125,7 +138,7 @@ const char *events_topic(const char *type);
  *   inbox(source TEXT, id TEXT, PRIMARY KEY (source, id))
  *   event_cursors(producer TEXT PRIMARY KEY, pos INTEGER)
  *
- * handle returns ERR_OK (applied), ERR_INVAL (bad event: skipped and
+ * handle returns 0 (applied), CHAT_EINVAL (bad event: skipped and
  * counted, the transaction still commits the inbox row) or another error
  * (the batch is rolled back and retried with backoff).
  */
