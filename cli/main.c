@@ -461,6 +461,7 @@ static int cli_run(int argc, char **argv)
 	const struct cli_cmd *c, *v = NULL;
 	const char *noun = NULL;
 	char display[128], path[128] = "";
+	int n;
 	size_t len;
 	int i = 1, rc;
 
@@ -522,14 +523,18 @@ static int cli_run(int argc, char **argv)
 		if (!v)
 			return CLI_USAGE;
 		len = strlen(path);
-		snprintf(path + len, sizeof(path) - len, "%s%s",
-			 len ? " " : "", c->name);
+		n = snprintf(path + len, sizeof(path) - len, "%s%s",
+			     len ? " " : "", c->name);
+		if (n < 0 || (size_t)n >= sizeof(path) - len)
+			return CLI_USAGE;	/* the table's names are short */
 		noun = path;
 		c = v;
 		i++;
 	}
-	snprintf(display, sizeof(display), "%s%s%s", noun ? noun : "",
-		 noun ? " " : "", c->name);
+	n = snprintf(display, sizeof(display), "%s%s%s", noun ? noun : "",
+		     noun ? " " : "", c->name);
+	if (n < 0 || (size_t)n >= sizeof(display))
+		return CLI_USAGE;
 	/* cli_parse wants the command's name in argv[0] */
 	rc = cli_parse(c, display, argc - i + 1, argv + i - 1, &a);
 	if (rc != CLI_OK)
