@@ -85,6 +85,8 @@ int events_kit_new(struct daemon *d, struct events **out, char *err,
 /* The routes to append to the daemon's table (static storage). */
 const struct http_route *events_kit_routes(size_t *n);
 int events_kit_start(struct events *ev);
+/* An emit happened in this process: relay soon (any thread). */
+void events_kit_wake(struct events *ev);
 void events_kit_stop(struct events *ev);
 void events_kit_free(struct events *ev);
 
