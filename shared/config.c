@@ -577,6 +577,27 @@ void config_each(const struct config *cfg, const char *section,
 	}
 }
 
+void config_each_under(const struct config *cfg, const char *prefix,
+		       void (*fn)(void *arg, const char *key,
+				  const char *value),
+		       void *arg)
+{
+	size_t i, plen = strlen(prefix);
+
+	if (!cfg)
+		return;
+	for (i = 0; i < cfg->n; i++) {
+		const struct config_entry *e = &cfg->entries[i];
+		const char *v;
+
+		if (strncmp(e->key, prefix, plen) != 0 ||
+		    e->key[plen] != '.')
+			continue;
+		v = config_env_get(cfg, e->env_name);
+		fn(arg, e->key + plen + 1, v ? v : e->value);
+	}
+}
+
 /* ---- key tables ------------------------------------------------------ */
 
 void config_use_schema(struct config *cfg, const struct config_schema *schema)

@@ -124,4 +124,12 @@ void config_each(const struct config *cfg, const char *section,
 		 void (*fn)(void *arg, const char *key, const char *value),
 		 void *arg);
 
+/* Calls fn for each key under prefix, whatever section it was written
+ * in ("price" -> "price.x.input" from [price.x] as well as from
+ * [price]), file order; the key passed is without "prefix.". */
+void config_each_under(const struct config *cfg, const char *prefix,
+		       void (*fn)(void *arg, const char *key,
+				  const char *value),
+		       void *arg);
+
 #endif

@@ -171,7 +171,15 @@ const struct config_key daemon_keys_aid[] = {
 	KEY_END,
 };
 
+const struct config_key daemon_keys_analyticsd[] = {
+	KEY_STR("price.*.input", NULL,
+		"USD per million prompt tokens of a model (unset: unknown)"),
+	KEY_STR("price.*.output", NULL,
+		"USD per million completion tokens of a model"),
+	KEY_END,
+};
+
 const struct config_key *const daemon_keys_stack[] = {
 	daemon_keys_common, daemon_keys_gatewayd, daemon_keys_userd,
-	daemon_keys_sessiond, daemon_keys_aid, NULL,
+	daemon_keys_sessiond, daemon_keys_aid, daemon_keys_analyticsd, NULL,
 };

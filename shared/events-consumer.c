@@ -25,13 +25,14 @@
 #include "daemon.h"
 #include "db.h"
 #include "err.h"
+#include "events-kafka.h"
 #include "http-out.h"
 #include "json.h"
 #include "log.h"
 #include "util.h"
 #include "banned.h"
 
-#define EC_WAIT_MS 5000		/* default long-poll wait */
+#define EC_WAIT_MS 2000		/* default long-poll wait */
 #define EC_BACKOFF_MS 250	/* first wait after a failure */
 #define EC_BACKOFF_MAX_MS 8000	/* ceiling, doubling in between */
 #define EC_MAX_PRODUCERS 8
@@ -80,8 +81,9 @@ int events_consumer_apply(struct events_consumer *ec, struct db_conn *c,
 	const char *source = json_str(event, "source");
 	const char *id = json_str(event, "id");
 	const char *type = json_str(event, "type");
-	struct db_param p[2];
+	struct db_param p[3];
 	int64_t changes = 0;
+	char *text = NULL;
 	int rc;
 
 	if (!cJSON_IsObject(event) || !source || !id || !type || !*id ||
@@ -90,12 +92,20 @@ int events_consumer_apply(struct events_consumer *ec, struct db_conn *c,
 		log_warn("skipped an event without source, id or type");
 		return 0;
 	}
+	if (ec->cfg.keep_events) {
+		text = json_print(event);
+		if (!text)
+			return CHAT_ENOMEM;
+	}
 	p[0] = db_p_text(source);
 	p[1] = db_p_text(id);
+	p[2] = db_p_text(text);
 	/* ON CONFLICT, not a unique violation: on PostgreSQL that would
 	 * abort the whole batch's transaction */
-	rc = db_exec(c, "INSERT INTO inbox (source, id) VALUES ($1, $2)"
-		     " ON CONFLICT DO NOTHING", p, 2, &changes);
+	rc = db_exec(c, "INSERT INTO inbox (source, id, event)"
+		     " VALUES ($1, $2, $3) ON CONFLICT DO NOTHING", p, 3,
+		     &changes);
+	cJSON_free(text);
 	if (rc < 0)
 		return rc;
 	if (changes == 0)
@@ -474,6 +484,7 @@ static const struct {
 	const struct events_consumer_ops *ops;
 } ec_transports[] = {
 	{ "embedded", &ec_embedded_ops },
+	{ "kafka", &events_consumer_kafka_ops },	/* events-kafka.h */
 };
 
 /* ------------------------------------------------------------------ */

@@ -20,7 +20,10 @@
  *
  * Tables (the consumer daemon's migrations create them, see
  * EVENTS_CONSUMER_MIGRATION_SQL):
- *   inbox(source TEXT, id TEXT, PRIMARY KEY (source, id))
+ *   inbox(source TEXT, id TEXT, event TEXT NULL, PRIMARY KEY (source, id))
+ *     event: the whole event when the consumer keeps them (keep_events),
+ *     so that it can rebuild its state from its own copy whatever the
+ *     producers' retention pruned since
  *   event_cursors(producer TEXT PRIMARY KEY, pos BIGINT)
  *
  * Threads: start, stop and the stats from any thread (a lock orders
@@ -45,6 +48,7 @@ struct events_consumer;
 	"CREATE TABLE inbox (" \
 	" source TEXT NOT NULL," \
 	" id TEXT NOT NULL," \
+	" event TEXT," \
 	" PRIMARY KEY (source, id)" \
 	");" \
 	"CREATE TABLE event_cursors (" \
@@ -64,8 +68,10 @@ struct events_consumer_config {
 	events_handle_fn handle;	/* required */
 	events_applied_fn on_applied;	/* may be NULL */
 	void *app;			/* first argument of both */
-	int wait_ms;			/* long-poll wait (0: 5000) */
+	int wait_ms;			/* long-poll wait (0: 2000; a stop
+					 * waits for the pull in flight) */
 	int limit;			/* batch size (0: EVENTS_PULL_LIMIT) */
+	int keep_events;		/* store each event in inbox.event */
 };
 
 /* Per producer, for /metrics and the readiness of the consumer. */

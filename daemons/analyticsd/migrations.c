@@ -1,0 +1,78 @@
+/*
+ * migrations.c - the schema of analyticsd's store, as numbered
+ * migrations (db_migrate applies them in order at start, each once).
+ *
+ * One SQL text serves SQLite and PostgreSQL.  Days are "YYYY-MM-DD"
+ * (UTC) text: they sort as dates and range queries are BETWEEN.  Money
+ * is BIGINT pico-USD (tokens times micro-USD per million tokens), exact
+ * for prices with up to six decimals; "unpriced" counts the requests of
+ * a model without a price, whose cost is unknown, never 0.
+ */
+#include "analyticsd.h"
+#include "events-consumer.h"
+#include "banned.h"
+
+const struct db_migration analyticsd_migrations[] = {
+	{
+		.version = 1,
+		.name = "inbox, cursors and rollups",
+		.sql_sqlite =
+		EVENTS_CONSUMER_MIGRATION_SQL ";"
+		/* per day x user x model; model '' for counts that have
+		 * none (conversations, messages without a model) */
+		"CREATE TABLE usage_daily ("
+		" day TEXT NOT NULL,"
+		" user_id TEXT NOT NULL,"
+		" model TEXT NOT NULL,"
+		" requests BIGINT NOT NULL DEFAULT 0,"
+		" completed BIGINT NOT NULL DEFAULT 0,"
+		" stopped BIGINT NOT NULL DEFAULT 0,"
+		" failed BIGINT NOT NULL DEFAULT 0,"
+		" prompt_tokens BIGINT NOT NULL DEFAULT 0,"
+		" completion_tokens BIGINT NOT NULL DEFAULT 0,"
+		" cost_pusd BIGINT NOT NULL DEFAULT 0,"
+		" unpriced BIGINT NOT NULL DEFAULT 0,"
+		" conversations BIGINT NOT NULL DEFAULT 0,"
+		" messages BIGINT NOT NULL DEFAULT 0,"
+		" PRIMARY KEY (day, user_id, model)"
+		");"
+		"CREATE INDEX usage_daily_user_idx ON usage_daily"
+		" (user_id, day);"
+		"CREATE TABLE usage_errors ("
+		" day TEXT NOT NULL,"
+		" user_id TEXT NOT NULL,"
+		" model TEXT NOT NULL,"
+		" error_class TEXT NOT NULL,"
+		" count BIGINT NOT NULL,"
+		" PRIMARY KEY (day, user_id, model, error_class)"
+		");"
+		/* metric 't' time to first token, 'l' total latency;
+		 * bucket as sketch.h: days and users merge by SUM */
+		"CREATE TABLE usage_hist ("
+		" day TEXT NOT NULL,"
+		" user_id TEXT NOT NULL,"
+		" model TEXT NOT NULL,"
+		" metric TEXT NOT NULL,"
+		" bucket INTEGER NOT NULL,"
+		" count BIGINT NOT NULL,"
+		" PRIMARY KEY (day, user_id, model, metric, bucket)"
+		");"
+		"CREATE TABLE daily ("
+		" day TEXT PRIMARY KEY,"
+		" registrations BIGINT NOT NULL DEFAULT 0,"
+		" logins BIGINT NOT NULL DEFAULT 0,"
+		" failed_logins BIGINT NOT NULL DEFAULT 0"
+		");"
+		/* DAU from one day's rows, WAU and MAU from a week's and a
+		 * month's: distinct users, so the days are kept */
+		"CREATE TABLE active ("
+		" day TEXT NOT NULL,"
+		" user_id TEXT NOT NULL,"
+		" PRIMARY KEY (day, user_id)"
+		")",
+		.sql_pg = NULL,
+	},
+};
+
+const size_t analyticsd_migrations_count =
+	sizeof(analyticsd_migrations) / sizeof(analyticsd_migrations[0]);

@@ -1,0 +1,474 @@
+/*
+ * rollup.c - what an event adds to analyticsd's rollups, and the upserts
+ * that add it.  rollup_from_event is pure (an event and the price table
+ * in, a struct rollup_delta out), so the arithmetic is unit-tested
+ * without a store; rollup_store writes a delta in the consumer's batch
+ * transaction, beside the inbox row of the event (events-consumer.h).
+ *
+ * The day of every count is the event's own time, not the time it was
+ * consumed, so a replay (--rebuild) lands each count on the same day.
+ * Which types count for what is the table at the end of the file.
+ */
+#include "analyticsd.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "err.h"
+#include "json.h"
+#include "log.h"
+#include "sketch.h"
+#include "banned.h"
+
+#define ROLLUP_TOKENS_MAX (INT64_C(1) << 40)	/* of one generation */
+#define ROLLUP_MS_MAX (INT64_C(1) << 40)
+#define ROLLUP_PRICE_MAX_MICRO (INT64_C(1000000) * 1000000)	/* $1M/M */
+#define ROLLUP_CLASS_MAX 64
+
+typedef int (*rollup_fill_fn)(const struct prices *p, const cJSON *data,
+			      struct rollup_delta *d);
+
+struct rollup_type {
+	const char *type;
+	rollup_fill_fn fill;
+	bool active;			/* marks its user active that day */
+};
+
+static const struct rollup_type *rollup_type_find(const char *type);
+
+/* data[key] as a whole number in [0, max]; *out = def when absent or
+ * null; CHAT_EINVAL when of another type or out of range. */
+static int data_int(const cJSON *data, const char *key, int64_t max,
+		    int64_t def, int64_t *out)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(data, key);
+
+	*out = def;
+	if (!v || cJSON_IsNull(v))
+		return 0;
+	if (!cJSON_IsNumber(v) || v->valuedouble < 0 ||
+	    v->valuedouble > (double)max ||
+	    v->valuedouble != (double)(int64_t)v->valuedouble)
+		return CHAT_EINVAL;
+	*out = (int64_t)v->valuedouble;
+	return 0;
+}
+
+/* data[key] as a short string, "" when absent or null. */
+static int data_str(const cJSON *data, const char *key, size_t max,
+		    const char **out)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(data, key);
+
+	*out = "";
+	if (!v || cJSON_IsNull(v))
+		return 0;
+	if (!cJSON_IsString(v) || strlen(v->valuestring) >= max)
+		return CHAT_EINVAL;
+	*out = v->valuestring;
+	return 0;
+}
+
+/* A generation's end: completed, stopped or failed. */
+static int fill_generation(const struct prices *p, const cJSON *data,
+			   struct rollup_delta *d)
+{
+	const struct price *pr;
+	int rc;
+
+	rc = data_str(data, "model", ANALYTICSD_MODEL_MAX, &d->model);
+	if (rc == 0 && !*d->model)
+		rc = CHAT_EINVAL;	/* a generation always has a model */
+	if (rc == 0)
+		rc = data_int(data, "prompt_tokens", ROLLUP_TOKENS_MAX, 0,
+			      &d->prompt_tokens);
+	if (rc == 0)
+		rc = data_int(data, "completion_tokens", ROLLUP_TOKENS_MAX, 0,
+			      &d->completion_tokens);
+	if (rc == 0)
+		rc = data_int(data, "ttft_ms", ROLLUP_MS_MAX, -1, &d->ttft_ms);
+	if (rc == 0)
+		rc = data_int(data, "latency_ms", ROLLUP_MS_MAX, -1,
+			      &d->latency_ms);
+	if (rc < 0)
+		return CHAT_EINVAL;
+	d->requests = 1;
+	d->usage = true;
+	pr = rollup_price(p, d->model);
+	if (pr)
+		d->cost_pusd = d->prompt_tokens * pr->input_micro +
+			       d->completion_tokens * pr->output_micro;
+	else
+		d->unpriced = 1;
+	return 0;
+}
+
+static int fill_completed(const struct prices *p, const cJSON *data,
+			  struct rollup_delta *d)
+{
+	d->completed = 1;
+	return fill_generation(p, data, d);
+}
+
+static int fill_stopped(const struct prices *p, const cJSON *data,
+			struct rollup_delta *d)
+{
+	d->stopped = 1;
+	return fill_generation(p, data, d);
+}
+
+static int fill_failed(const struct prices *p, const cJSON *data,
+		       struct rollup_delta *d)
+{
+	const char *cls = "";
+	int rc;
+
+	d->failed = 1;
+	/* aid names the class "error" (its usage row's column) */
+	rc = data_str(data, "error_class", ROLLUP_CLASS_MAX, &cls);
+	if (rc == 0 && !*cls)
+		rc = data_str(data, "error", ROLLUP_CLASS_MAX, &cls);
+	if (rc < 0)
+		return CHAT_EINVAL;
+	d->error_class = *cls ? cls : "unknown";
+	return fill_generation(p, data, d);
+}
+
+static int fill_conversation(const struct prices *p, const cJSON *data,
+			     struct rollup_delta *d)
+{
+	(void)p;
+	if (data_str(data, "model", ANALYTICSD_MODEL_MAX, &d->model) < 0)
+		return CHAT_EINVAL;
+	d->conversations = 1;
+	d->usage = true;
+	return 0;
+}
+
+static int fill_message(const struct prices *p, const cJSON *data,
+			struct rollup_delta *d)
+{
+	(void)p;
+	if (data_str(data, "model", ANALYTICSD_MODEL_MAX, &d->model) < 0)
+		return CHAT_EINVAL;
+	d->messages = 1;
+	d->usage = true;
+	return 0;
+}
+
+static int fill_registered(const struct prices *p, const cJSON *data,
+			   struct rollup_delta *d)
+{
+	(void)p;
+	(void)data;
+	d->registrations = 1;
+	return 0;
+}
+
+static int fill_login(const struct prices *p, const cJSON *data,
+		      struct rollup_delta *d)
+{
+	(void)p;
+	(void)data;
+	d->logins = 1;
+	return 0;
+}
+
+static int fill_login_failed(const struct prices *p, const cJSON *data,
+			     struct rollup_delta *d)
+{
+	(void)p;
+	(void)data;
+	d->failed_logins = 1;
+	return 0;
+}
+
+/* Any other event of a user: activity only. */
+static int fill_nothing(const struct prices *p, const cJSON *data,
+			struct rollup_delta *d)
+{
+	(void)p;
+	(void)data;
+	(void)d;
+	return 0;
+}
+
+int rollup_price_parse(const char *s, int64_t *micro)
+{
+	int64_t whole = 0, frac = 0;
+	int nfrac = 0;
+	const char *c = s;
+
+	if (!s || !*s)
+		return CHAT_EINVAL;
+	for (; *c >= '0' && *c <= '9'; c++) {
+		whole = whole * 10 + (*c - '0');
+		if (whole > ROLLUP_PRICE_MAX_MICRO / 1000000)
+			return CHAT_EINVAL;
+	}
+	if (c == s)
+		return CHAT_EINVAL;
+	if (*c == '.') {
+		c++;
+		if (*c < '0' || *c > '9')
+			return CHAT_EINVAL;
+		for (; *c >= '0' && *c <= '9'; c++) {
+			if (++nfrac > 6)
+				return CHAT_EINVAL;	/* below a micro-USD */
+			frac = frac * 10 + (*c - '0');
+		}
+	}
+	if (*c)
+		return CHAT_EINVAL;
+	for (; nfrac < 6; nfrac++)
+		frac *= 10;
+	*micro = whole * 1000000 + frac;
+	return 0;
+}
+
+const struct price *rollup_price(const struct prices *p, const char *model)
+{
+	size_t i;
+
+	for (i = 0; model && i < p->n; i++)
+		if (strcmp(p->p[i].model, model) == 0)
+			return &p->p[i];
+	return NULL;
+}
+
+int rollup_from_event(const struct prices *p, const cJSON *event,
+		      struct rollup_delta *out)
+{
+	const char *type = json_str(event, "type");
+	const char *time = json_str(event, "time");
+	const char *user = json_str(event, "userid");
+	const cJSON *data = cJSON_GetObjectItemCaseSensitive(event, "data");
+	const struct rollup_type *t;
+	int64_t day;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	out->user_id = "";
+	out->model = "";
+	out->ttft_ms = out->latency_ms = -1;
+	if (!type || range_day_of_time(time, &day) < 0)
+		return CHAT_EINVAL;
+	if (data && !cJSON_IsObject(data))
+		return CHAT_EINVAL;
+	if (user && (!*user || strlen(user) > 64))
+		return CHAT_EINVAL;
+	range_day_format(day, out->day);
+	if (user)
+		out->user_id = user;
+	t = rollup_type_find(type);
+	if (!t)
+		t = rollup_type_find("");
+	rc = t->fill(p, data, out);
+	if (rc < 0)
+		return rc;
+	out->active = t->active && user;
+	return 0;
+}
+
+/* usage_daily's upsert: every counter added to the row's. */
+static const char rollup_usage_sql[] =
+	"INSERT INTO usage_daily (day, user_id, model, requests, completed,"
+	" stopped, failed, prompt_tokens, completion_tokens, cost_pusd,"
+	" unpriced, conversations, messages)"
+	" VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
+	" ON CONFLICT (day, user_id, model) DO UPDATE SET"
+	" requests = usage_daily.requests + excluded.requests,"
+	" completed = usage_daily.completed + excluded.completed,"
+	" stopped = usage_daily.stopped + excluded.stopped,"
+	" failed = usage_daily.failed + excluded.failed,"
+	" prompt_tokens = usage_daily.prompt_tokens + excluded.prompt_tokens,"
+	" completion_tokens = usage_daily.completion_tokens"
+	" + excluded.completion_tokens,"
+	" cost_pusd = usage_daily.cost_pusd + excluded.cost_pusd,"
+	" unpriced = usage_daily.unpriced + excluded.unpriced,"
+	" conversations = usage_daily.conversations + excluded.conversations,"
+	" messages = usage_daily.messages + excluded.messages";
+
+static int rollup_hist(struct db_conn *c, const struct rollup_delta *d,
+		       const char *metric, int64_t value)
+{
+	struct db_param p[5] = {
+		db_p_text(d->day), db_p_text(d->user_id), db_p_text(d->model),
+		db_p_text(metric), DB_P_INT(sketch_index(value)),
+	};
+
+	if (value < 0)
+		return 0;
+	return db_exec(c, "INSERT INTO usage_hist (day, user_id, model,"
+		       " metric, bucket, count) VALUES ($1, $2, $3, $4, $5, 1)"
+		       " ON CONFLICT (day, user_id, model, metric, bucket)"
+		       " DO UPDATE SET count = usage_hist.count + 1",
+		       p, 5, NULL);
+}
+
+int rollup_store(struct db_conn *c, const struct rollup_delta *d)
+{
+	int rc = 0;
+
+	if (d->usage) {
+		struct db_param p[13] = {
+			db_p_text(d->day), db_p_text(d->user_id),
+			db_p_text(d->model), DB_P_INT(d->requests),
+			DB_P_INT(d->completed), DB_P_INT(d->stopped),
+			DB_P_INT(d->failed), DB_P_INT(d->prompt_tokens),
+			DB_P_INT(d->completion_tokens),
+			DB_P_INT(d->cost_pusd), DB_P_INT(d->unpriced),
+			DB_P_INT(d->conversations), DB_P_INT(d->messages),
+		};
+
+		rc = db_exec(c, rollup_usage_sql, p, 13, NULL);
+	}
+	if (rc == 0 && d->error_class) {
+		struct db_param p[4] = {
+			db_p_text(d->day), db_p_text(d->user_id),
+			db_p_text(d->model), db_p_text(d->error_class),
+		};
+
+		rc = db_exec(c, "INSERT INTO usage_errors (day, user_id,"
+			     " model, error_class, count)"
+			     " VALUES ($1, $2, $3, $4, 1)"
+			     " ON CONFLICT (day, user_id, model, error_class)"
+			     " DO UPDATE SET count = usage_errors.count + 1",
+			     p, 4, NULL);
+	}
+	if (rc == 0)
+		rc = rollup_hist(c, d, "t", d->ttft_ms);
+	if (rc == 0)
+		rc = rollup_hist(c, d, "l", d->latency_ms);
+	if (rc == 0 && (d->registrations || d->logins || d->failed_logins)) {
+		struct db_param p[4] = {
+			db_p_text(d->day), DB_P_INT(d->registrations),
+			DB_P_INT(d->logins), DB_P_INT(d->failed_logins),
+		};
+
+		rc = db_exec(c, "INSERT INTO daily (day, registrations, logins,"
+			     " failed_logins) VALUES ($1, $2, $3, $4)"
+			     " ON CONFLICT (day) DO UPDATE SET"
+			     " registrations = daily.registrations"
+			     " + excluded.registrations,"
+			     " logins = daily.logins + excluded.logins,"
+			     " failed_logins = daily.failed_logins"
+			     " + excluded.failed_logins", p, 4, NULL);
+	}
+	if (rc == 0 && d->active) {
+		struct db_param p[2] = {
+			db_p_text(d->day), db_p_text(d->user_id),
+		};
+
+		rc = db_exec(c, "INSERT INTO active (day, user_id)"
+			     " VALUES ($1, $2) ON CONFLICT DO NOTHING",
+			     p, 2, NULL);
+	}
+	return rc;
+}
+
+int rollup_handle(void *app, struct db_conn *c, const cJSON *event)
+{
+	struct analyticsd *a = app;
+	struct rollup_delta d;
+	int rc;
+
+	rc = rollup_from_event(&a->prices, event, &d);
+	if (rc < 0)
+		return CHAT_EINVAL;
+	/* /metrics counts after the commit (analyticsd_applied): a batch
+	 * rolled back here is applied again */
+	return rollup_store(c, &d);
+}
+
+int rollup_clear(struct db_conn *c)
+{
+	static const char *const tables[] = {
+		"usage_daily", "usage_errors", "usage_hist", "daily", "active",
+	};
+	char sql[64];
+	size_t i;
+	int rc = 0;
+
+	for (i = 0; rc == 0 && i < sizeof(tables) / sizeof(tables[0]); i++) {
+		snprintf(sql, sizeof(sql), "DELETE FROM %s", tables[i]);
+		rc = db_exec(c, sql, NULL, 0, NULL);
+	}
+	return rc;
+}
+
+int rollup_replay(struct analyticsd *a, struct db_conn *c, int64_t *n)
+{
+	char source[256] = "", id[128] = "";
+	struct db_rows *r = NULL;
+	struct db_param p[2];
+	cJSON *ev;
+	size_t i, got;
+	int rc;
+
+	*n = 0;
+	do {
+		p[0] = db_p_text(source);
+		p[1] = db_p_text(id);
+		/* keyset pages: an OFFSET would rescan what it skips */
+		rc = db_query(c, "SELECT source, id, event FROM inbox"
+			      " WHERE event IS NOT NULL AND (source > $1 OR"
+			      " (source = $1 AND id > $2))"
+			      " ORDER BY source, id LIMIT 1000", p, 2, &r);
+		if (rc < 0)
+			break;
+		got = db_rows_count(r);
+		for (i = 0; rc == 0 && i < got; i++) {
+			const char *text = db_rows_get(r, i, 2);
+
+			ev = text ? cJSON_Parse(text) : NULL;
+			rc = ev ? rollup_handle(a, c, ev) : CHAT_EINVAL;
+			cJSON_Delete(ev);
+			if (rc == CHAT_EINVAL)
+				rc = 0;	/* skipped when it came, too */
+			else if (rc == 0)
+				(*n)++;
+		}
+		if (rc == 0 && got > 0) {
+			snprintf(source, sizeof(source), "%s",
+				 db_rows_get(r, got - 1, 0));
+			snprintf(id, sizeof(id), "%s",
+				 db_rows_get(r, got - 1, 1));
+		}
+		db_rows_free(r);
+		r = NULL;
+	} while (rc == 0 && got > 0);
+	return rc;
+}
+
+/* Sorted by type for the binary search; "" is every other type. */
+static const struct rollup_type rollup_types[] = {
+	{ "", fill_nothing, true },
+	{ "chat.conversation.created", fill_conversation, true },
+	{ "chat.generation.completed", fill_completed, true },
+	{ "chat.generation.failed", fill_failed, true },
+	{ "chat.generation.stopped", fill_stopped, true },
+	{ "chat.message.created", fill_message, true },
+	{ "chat.user.logged_in", fill_login, true },
+	/* the name tried may not be its owner's: no activity */
+	{ "chat.user.login_failed", fill_login_failed, false },
+	{ "chat.user.registered", fill_registered, true },
+};
+
+static const struct rollup_type *rollup_type_find(const char *type)
+{
+	size_t lo = 0, hi = sizeof(rollup_types) / sizeof(rollup_types[0]);
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int cmp = strcmp(type, rollup_types[mid].type);
+
+		if (cmp == 0)
+			return &rollup_types[mid];
+		if (cmp < 0)
+			hi = mid;
+		else
+			lo = mid + 1;
+	}
+	return NULL;
+}
