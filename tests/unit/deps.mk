@@ -30,6 +30,14 @@ deps.test-alloc-fail := shared/b64url.o shared/buf.o shared/crypto.o \
 	shared/module.o shared/pool.o shared/sse-parse.o shared/text.o \
 	shared/url.o shared/utf8.o shared/util.o shared/uuid.o \
 	shared/ws-frame.o
+deps.test-analyticsd-rollup := shared/b64url.o shared/buf.o \
+	shared/crypto.o shared/db-sqlite.o shared/db.o shared/err.o \
+	shared/http-route.o shared/http-server.o shared/http-ws.o \
+	shared/http1.o shared/json.o shared/log.o shared/module.o shared/pool.o \
+	shared/url.o shared/utf8.o shared/util.o shared/uuid.o \
+	shared/ws-frame.o daemons/analyticsd/range.o \
+	daemons/analyticsd/rollup.o daemons/analyticsd/sketch.o
+deps.test-analyticsd-sketch := daemons/analyticsd/sketch.o
 deps.test-b64url := shared/b64url.o
 deps.test-buf := shared/buf.o
 deps.test-chatd-gen := shared/b64url.o shared/buf.o shared/crypto.o \

@@ -1,0 +1,273 @@
+/* test-analyticsd-rollup.c - analyticsd's rollup arithmetic without a
+ * store: what each event type adds (rollup_from_event), the cost from
+ * the price table (known, unknown, never 0 for unknown), prices read
+ * exactly, bad events refused, and the UTC days of event times and of
+ * query ranges (range.c). */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <string.h>
+#include <cjson/cJSON.h>
+
+#include "err.h"
+#include "../../daemons/analyticsd/analyticsd.h"
+
+static struct prices test_prices = {
+	.p = {
+		{ "gpt-4.1", 2000000, 8000000 },	/* $2 / $8 per M */
+		{ "cheap", 150000, 600000 },		/* $0.15 / $0.60 */
+	},
+	.n = 2,
+};
+
+static cJSON *event(const char *type, const char *time, const char *user,
+		    const char *data)
+{
+	char text[1024];
+	int n;
+
+	n = snprintf(text, sizeof(text), "{\"specversion\":\"1.0\","
+		     "\"id\":\"01a2\",\"source\":\"/chat/aid\",\"type\":\"%s\","
+		     "\"time\":\"%s\"%s%s%s,\"data\":%s}", type, time,
+		     user ? ",\"userid\":\"" : "", user ? user : "",
+		     user ? "\"" : "", data ? data : "{}");
+	assert_true(n > 0 && (size_t)n < sizeof(text));
+	return cJSON_Parse(text);
+}
+
+static int delta_of(const char *type, const char *time, const char *user,
+		    const char *data, struct rollup_delta *d)
+{
+	cJSON *ev = event(type, time, user, data);
+	int rc;
+
+	assert_non_null(ev);
+	rc = rollup_from_event(&test_prices, ev, d);
+	/* the delta's strings point into the event: check them first */
+	if (rc == 0) {
+		static char model[64], uid[64], cls[64];
+
+		snprintf(model, sizeof(model), "%s", d->model);
+		snprintf(uid, sizeof(uid), "%s", d->user_id);
+		d->model = model;
+		d->user_id = uid;
+		if (d->error_class) {
+			snprintf(cls, sizeof(cls), "%s", d->error_class);
+			d->error_class = cls;
+		}
+	}
+	cJSON_Delete(ev);
+	return rc;
+}
+
+static void test_rollup__generation_completed(void **state)
+{
+	struct rollup_delta d;
+
+	(void)state;
+	assert_int_equal(delta_of("chat.generation.completed",
+				  "2026-12-07T23:59:59.999Z", "u1",
+				  "{\"model\":\"gpt-4.1\",\"prompt_tokens\":"
+				  "1000,\"completion_tokens\":250,"
+				  "\"ttft_ms\":120,\"latency_ms\":900}", &d), 0);
+	assert_string_equal(d.day, "2026-12-07");
+	assert_string_equal(d.user_id, "u1");
+	assert_string_equal(d.model, "gpt-4.1");
+	assert_int_equal(d.requests, 1);
+	assert_int_equal(d.completed, 1);
+	assert_int_equal(d.stopped + d.failed, 0);
+	assert_int_equal(d.prompt_tokens, 1000);
+	assert_int_equal(d.completion_tokens, 250);
+	/* 1000 x $2/M + 250 x $8/M = $0.004 = 4e9 pico-USD */
+	assert_int_equal(d.cost_pusd, INT64_C(4000000000));
+	assert_int_equal(d.unpriced, 0);
+	assert_int_equal(d.ttft_ms, 120);
+	assert_int_equal(d.latency_ms, 900);
+	assert_true(d.active && d.usage);
+	assert_null(d.error_class);
+}
+
+static void test_rollup__cost_unknown_without_price(void **state)
+{
+	struct rollup_delta d;
+
+	(void)state;
+	assert_int_equal(delta_of("chat.generation.stopped",
+				  "2026-12-07T10:00:00Z", "u1",
+				  "{\"model\":\"echo\",\"prompt_tokens\":7,"
+				  "\"completion_tokens\":2,\"ttft_ms\":null}",
+				  &d), 0);
+	assert_int_equal(d.stopped, 1);
+	assert_int_equal(d.cost_pusd, 0);
+	assert_int_equal(d.unpriced, 1);	/* unknown, not free */
+	assert_int_equal(d.ttft_ms, -1);
+	assert_int_equal(d.latency_ms, -1);
+}
+
+static void test_rollup__failed_by_class(void **state)
+{
+	struct rollup_delta d;
+
+	(void)state;
+	assert_int_equal(delta_of("chat.generation.failed",
+				  "2026-12-07T10:00:00Z", "u1",
+				  "{\"model\":\"cheap\",\"prompt_tokens\":10,"
+				  "\"completion_tokens\":0,\"error\":"
+				  "\"upstream_timeout\"}", &d), 0);
+	assert_int_equal(d.failed, 1);
+	assert_int_equal(d.requests, 1);
+	assert_string_equal(d.error_class, "upstream_timeout");
+	/* 10 x $0.15/M = 1.5e-6 USD = 1.5e6 pico-USD */
+	assert_int_equal(d.cost_pusd, 1500000);
+	assert_int_equal(delta_of("chat.generation.failed",
+				  "2026-12-07T10:00:00Z", "u1",
+				  "{\"model\":\"cheap\"}", &d), 0);
+	assert_string_equal(d.error_class, "unknown");
+}
+
+static void test_rollup__user_and_chat_counts(void **state)
+{
+	struct rollup_delta d;
+
+	(void)state;
+	assert_int_equal(delta_of("chat.user.registered",
+				  "2026-01-01T00:00:00Z", "u2", NULL, &d), 0);
+	assert_int_equal(d.registrations, 1);
+	assert_true(d.active && !d.usage);
+	assert_int_equal(delta_of("chat.user.logged_in",
+				  "2026-01-01T00:00:00Z", "u2", NULL, &d), 0);
+	assert_int_equal(d.logins, 1);
+	assert_int_equal(delta_of("chat.user.login_failed",
+				  "2026-01-01T00:00:00Z", "u2", NULL, &d), 0);
+	assert_int_equal(d.failed_logins, 1);
+	assert_false(d.active);		/* anyone can type a name */
+	assert_int_equal(delta_of("chat.conversation.created",
+				  "2026-01-01T00:00:00Z", "u2",
+				  "{\"model\":null}", &d), 0);
+	assert_int_equal(d.conversations, 1);
+	assert_string_equal(d.model, "");
+	assert_int_equal(delta_of("chat.message.created",
+				  "2026-01-01T00:00:00Z", "u2",
+				  "{\"model\":\"cheap\"}", &d), 0);
+	assert_int_equal(d.messages, 1);
+	assert_string_equal(d.model, "cheap");
+	/* an event of no count: only activity */
+	assert_int_equal(delta_of("chat.session.refreshed",
+				  "2026-01-01T00:00:00Z", "u2", NULL, &d), 0);
+	assert_true(d.active && !d.usage);
+	assert_int_equal(d.logins + d.registrations + d.requests, 0);
+	/* a system event: nobody active */
+	assert_int_equal(delta_of("chat.system.started",
+				  "2026-01-01T00:00:00Z", NULL, NULL, &d), 0);
+	assert_false(d.active);
+}
+
+static void test_rollup__bad_events(void **state)
+{
+	static const struct {
+		const char *type, *time, *data;
+	} bad[] = {
+		{ "chat.generation.completed", "2026-12-07T10:00:00Z",
+		  "{\"prompt_tokens\":1}" },		/* no model */
+		{ "chat.generation.completed", "2026-12-07T10:00:00Z",
+		  "{\"model\":\"m\",\"prompt_tokens\":-1}" },
+		{ "chat.generation.completed", "2026-12-07T10:00:00Z",
+		  "{\"model\":\"m\",\"prompt_tokens\":1.5}" },
+		{ "chat.generation.completed", "2026-12-07T10:00:00Z",
+		  "{\"model\":\"m\",\"completion_tokens\":\"2\"}" },
+		{ "chat.generation.completed", "2026-12-07T10:00:00Z",
+		  "{\"model\":7}" },
+		{ "chat.user.registered", "yesterday", "{}" },
+		{ "chat.user.registered", "2026-02-30T10:00:00Z", "{}" },
+		{ "chat.user.registered", "2026-12-07 10:00:00Z", "{}" },
+		{ "chat.user.registered", "2026-12-07T10:00:00Z", "[]" },
+	};
+	struct rollup_delta d;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		if (delta_of(bad[i].type, bad[i].time, "u", bad[i].data,
+			     &d) != CHAT_EINVAL) {
+			print_error("case %zu accepted\n", i);
+			fail();
+		}
+}
+
+static void test_rollup__price_parse(void **state)
+{
+	static const struct {
+		const char *s;
+		int rc;
+		int64_t micro;
+	} cases[] = {
+		{ "2", 0, 2000000 }, { "2.5", 0, 2500000 },
+		{ "0.15", 0, 150000 }, { "0.000001", 0, 1 },
+		{ "0", 0, 0 }, { "1000000", 0, INT64_C(1000000000000) },
+		{ "0.0000001", CHAT_EINVAL, 0 }, { "", CHAT_EINVAL, 0 },
+		{ ".5", CHAT_EINVAL, 0 }, { "5.", CHAT_EINVAL, 0 },
+		{ "-1", CHAT_EINVAL, 0 }, { "1e3", CHAT_EINVAL, 0 },
+		{ "2 ", CHAT_EINVAL, 0 }, { "1000001", CHAT_EINVAL, 0 },
+	};
+	int64_t m;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		m = -7;
+		assert_int_equal(rollup_price_parse(cases[i].s, &m),
+				 cases[i].rc);
+		if (cases[i].rc == 0)
+			assert_int_equal(m, cases[i].micro);
+	}
+}
+
+static void test_range__days(void **state)
+{
+	static const struct {
+		const char *time;
+		const char *day;
+	} times[] = {
+		{ "1970-01-01T00:00:00Z", "1970-01-01" },
+		{ "2024-02-29T12:00:00.5Z", "2024-02-29" },
+		{ "2026-12-31T23:30:00-01:00", "2027-01-01" },
+		{ "2026-01-01T00:30:00+01:00", "2025-12-31" },
+		{ "2026-12-07T15:04:05.123Z", "2026-12-07" },
+	};
+	char out[DAY_LEN];
+	int64_t d;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(times) / sizeof(times[0]); i++) {
+		assert_int_equal(range_day_of_time(times[i].time, &d), 0);
+		range_day_format(d, out);
+		assert_string_equal(out, times[i].day);
+	}
+	assert_int_equal(range_day_parse("2026-12-07", &d), 0);
+	assert_int_equal(d, range_day_of_ms(INT64_C(1796658060000)));
+	assert_int_equal(range_day_parse("2026-13-01", &d), CHAT_EINVAL);
+	assert_int_equal(range_day_parse("2025-02-29", &d), CHAT_EINVAL);
+	assert_int_equal(range_day_parse("2026-1-01", &d), CHAT_EINVAL);
+	assert_int_equal(range_day_parse("2026-12-07x", &d), CHAT_EINVAL);
+	assert_int_equal(range_day_of_ms(-1), -1);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_rollup__generation_completed),
+		cmocka_unit_test(test_rollup__cost_unknown_without_price),
+		cmocka_unit_test(test_rollup__failed_by_class),
+		cmocka_unit_test(test_rollup__user_and_chat_counts),
+		cmocka_unit_test(test_rollup__bad_events),
+		cmocka_unit_test(test_rollup__price_parse),
+		cmocka_unit_test(test_range__days),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
