@@ -110,16 +110,25 @@ out:
 	return rc < 0 ? CHAT_EUPSTREAM : 0;
 }
 
-/* Step 3: the keys and the account, in one transaction. */
-static int erase_rows(struct db_conn *c, const char *user_id)
+/* Step 3: the keys and the account, in one transaction, with
+ * chat.user.deleted when the account row went (not on a repeat). */
+static int erase_rows(struct userd *ud, struct db_conn *c,
+		      const char *user_id, const char *actor)
 {
+	char subject[UUID_STR_LEN + 8];
+	int64_t gone = 0;
 	size_t i;
 	int rc = db_begin(c);
 
 	for (i = 0; rc == 0 && i < NELEM(admin_erase_sql); i++)
 		rc = db_exec(c, admin_erase_sql[i],
 			     (struct db_param[]){ db_p_text(user_id) }, 1,
-			     NULL);
+			     &gone);
+	snprintf(subject, sizeof(subject), "users/%s", user_id);
+	/* the last statement is the account's */
+	if (rc == 0 && gone > 0)
+		rc = user_event(ud, c, "chat.user.deleted", user_id, subject,
+				(const char *const[]){ "by", actor, NULL });
 	if (rc == 0)
 		rc = db_commit(c);
 	if (rc < 0)
@@ -156,7 +165,8 @@ void admin_handle_delete(struct http_req *req, struct http_res *res)
 		goto out;
 	}
 	/* 1: out of use first (refused for the last enabled admin) */
-	rc = users_admin_update(ud, c, u.id, NULL, 1, &was_disabled, &after);
+	rc = users_admin_update(ud, c, u.id, NULL, 1, req->user_id,
+				&was_disabled, &after);
 	users_release(&after);
 	if (rc == CHAT_ECONFLICT) {
 		http_res_error(res, 409, "last_admin",
@@ -193,7 +203,7 @@ void admin_handle_delete(struct http_req *req, struct http_res *res)
 	/* 3: the keys and the account */
 	if (request_db(req, &c) < 0)
 		goto out;
-	rc = erase_rows(c, u.id);
+	rc = erase_rows(ud, c, u.id, req->user_id);
 	if (rc < 0) {
 		request_fail(req, rc, "deleting a user");
 		goto out;

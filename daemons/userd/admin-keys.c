@@ -143,7 +143,7 @@ void admin_handle_keys_delete(struct http_req *req, struct http_res *res)
 	const char *id = http_req_param(req, "id");
 	struct db_conn *c = NULL;
 	struct db_rows *r = NULL;
-	char owner[UUID_STR_LEN] = "";
+	char owner[UUID_STR_LEN] = "", subject[UUID_STR_LEN + 8];
 	int64_t changes = 0;
 	int rc;
 
@@ -159,6 +159,9 @@ void admin_handle_keys_delete(struct http_req *req, struct http_res *res)
 		      (struct db_param[]){ db_p_text(id) }, 1, &r);
 	if (rc == 0 && db_rows_count(r) == 1 && db_rows_get(r, 0, 0))
 		snprintf(owner, sizeof(owner), "%s", db_rows_get(r, 0, 0));
+	snprintf(subject, sizeof(subject), "apikeys/%s", id);
+	if (rc == 0)
+		rc = db_begin(c);
 	if (rc == 0)
 		rc = db_exec(c,
 			     "UPDATE api_keys SET revoked_at = $1 WHERE id = $2"
@@ -167,6 +170,16 @@ void admin_handle_keys_delete(struct http_req *req, struct http_res *res)
 			     (struct db_param[]){ DB_P_INT(now_ms()),
 						  db_p_text(id) },
 			     2, &changes);
+	if (rc == 0 && changes > 0)
+		rc = user_event(req->app, c, "chat.apikey.revoked",
+				owner[0] ? owner : NULL, subject,
+				(const char *const[]){ "key_id", id,
+						       "by", req->user_id,
+						       NULL });
+	if (rc == 0)
+		rc = db_commit(c);
+	else
+		db_rollback(c);
 	db_release(c);
 	c = NULL;
 	if (rc < 0) {

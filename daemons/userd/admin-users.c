@@ -88,18 +88,24 @@ out:
 	users_release(&u);
 }
 
-/* Inserts the account (CHAT_ECONFLICT: the name is taken) and reads it
- * back into out. */
-static int admin_users_insert(struct db_conn *c, const char *username,
-			      const char *hash, const char *role,
+/* Inserts the account (CHAT_ECONFLICT: the name is taken) with its
+ * chat.user.registered, made by actor, and reads it back into out. */
+static int admin_users_insert(struct userd *ud, struct db_conn *c,
+			      const char *username, const char *hash,
+			      const char *role, const char *actor,
 			      struct user *out)
 {
 	char key[USERD_USERNAME_MAX + 1], id[UUID_STR_LEN];
+	char subject[UUID_STR_LEN + 8];
 	int64_t now = now_ms();
 	int rc;
 
 	users_username_key(username, key);
 	rc = uuid_v7(id);
+	if (rc < 0)
+		return rc;
+	snprintf(subject, sizeof(subject), "users/%s", id);
+	rc = db_begin(c);
 	if (rc < 0)
 		return rc;
 	rc = db_exec(c,
@@ -110,9 +116,20 @@ static int admin_users_insert(struct db_conn *c, const char *username,
 					  db_p_text(key), db_p_text(hash),
 					  db_p_text(role), DB_P_INT(now) },
 		     6, NULL);
-	if (rc < 0)
-		return rc;
-	return users_get_by_id(c, id, out);
+	if (rc == 0)
+		rc = user_event(ud, c, "chat.user.registered", id, subject,
+				(const char *const[]){ "username", username,
+						       "role", role,
+						       "by", actor, NULL });
+	if (rc == 0)
+		rc = users_get_by_id(c, id, out);
+	if (rc == 0)
+		rc = db_commit(c);
+	if (rc < 0) {
+		db_rollback(c);
+		users_release(out);
+	}
+	return rc;
 }
 
 /* Reads {username, role?, password?}; -1 after answering 400. */
@@ -170,8 +187,9 @@ void admin_handle_create(struct http_req *req, struct http_res *res)
 	rc = pwhash_hash(password ? password : made,
 			 strlen(password ? password : made), hash);
 	if (rc == 0)
-		rc = admin_users_insert(c, username, hash,
-					role ? role : "user", &u);
+		rc = admin_users_insert(userd_of(req), c, username, hash,
+					role ? role : "user", req->user_id,
+					&u);
 	if (rc == CHAT_ECONFLICT) {
 		http_res_error(res, 409, "username_taken",
 			       "username '%s' is taken", username);
@@ -209,7 +227,8 @@ void admin_handle_password(struct http_req *req, struct http_res *res)
 {
 	struct userd *ud = userd_of(req);
 	const char *password = NULL;
-	char hash[PWHASH_STR_LEN] = "";
+	char hash[PWHASH_STR_LEN] = "", subject[UUID_STR_LEN + 8];
+	bool began = false;
 	struct db_conn *c = NULL;
 	struct user u = { 0 };
 	cJSON *body = NULL;
@@ -229,6 +248,9 @@ void admin_handle_password(struct http_req *req, struct http_res *res)
 	if (rc == 0)
 		rc = pwhash_hash(password, strlen(password), hash);
 	if (rc == 0)
+		rc = db_begin(c);
+	began = rc == 0;
+	if (rc == 0)
 		rc = db_exec(c,
 			     "UPDATE users SET password_hash = $1,"
 			     " updated_at = $2 WHERE id = $3",
@@ -236,6 +258,17 @@ void admin_handle_password(struct http_req *req, struct http_res *res)
 						  DB_P_INT(now_ms()),
 						  db_p_text(u.id) },
 			     3, NULL);
+	snprintf(subject, sizeof(subject), "users/%s", u.id);
+	if (rc == 0)
+		rc = user_event(ud, c, "chat.user.password_changed", u.id,
+				subject,
+				(const char *const[]){ "username", u.username,
+						       "by", req->user_id,
+						       NULL });
+	if (rc == 0)
+		rc = db_commit(c);
+	else if (began)
+		db_rollback(c);
 	db_release(c);
 	c = NULL;
 	if (rc == CHAT_ENOTFOUND) {

@@ -316,7 +316,7 @@ void admin_handle_patch(struct http_req *req, struct http_res *res)
 	rc = admin_user_find(c, id, &before);
 	if (rc == 0)
 		rc = users_admin_update(ud, c, before.id, role, disabled,
-					&was_disabled, &u);
+					req->user_id, &was_disabled, &u);
 	db_release(c);
 	if (rc == CHAT_ENOTFOUND) {
 		http_res_error(res, 404, "not_found", "no such user");

@@ -204,6 +204,7 @@ void apikeys_handle_create(struct http_req *req, struct http_res *res)
 {
 	char key[APIKEYS_LEN + 8], hash[65], prefix[APIKEYS_SHOWN_PREFIX + 1];
 	char id[UUID_STR_LEN], scopes[APIKEYS_SCOPES_TEXT];
+	char subject[UUID_STR_LEN + 8];
 	const char *name = NULL;
 	struct db_conn *c = NULL;
 	struct db_rows *r = NULL;
@@ -273,6 +274,15 @@ void apikeys_handle_create(struct http_req *req, struct http_res *res)
 				     expires_at ? DB_P_INT(expires_at)
 						: DB_P_NULL },
 			     8, NULL);
+	snprintf(subject, sizeof(subject), "apikeys/%s", id);
+	/* the name and the scopes; never the key nor its hash */
+	if (rc == 0)
+		rc = user_event(req->app, c, "chat.apikey.created",
+				req->user_id, subject,
+				(const char *const[]){
+					"key_id", id, "name", name,
+					"scopes", scopes_given ? scopes : NULL,
+					NULL });
 	if (rc == 0)
 		rc = db_commit(c);
 	if (rc < 0) {
@@ -373,6 +383,7 @@ out:
 void apikeys_handle_delete(struct http_req *req, struct http_res *res)
 {
 	const char *id = http_req_param(req, "id");
+	char subject[UUID_STR_LEN + 8];
 	struct db_conn *c = NULL;
 	int64_t changes = 0;
 	int rc;
@@ -383,12 +394,26 @@ void apikeys_handle_delete(struct http_req *req, struct http_res *res)
 	}
 	if (request_db(req, &c) < 0)
 		return;
-	rc = db_exec(c,
-		     "UPDATE api_keys SET revoked_at = $1 WHERE id = $2"
-		     " AND user_id = $3 AND revoked_at IS NULL",
-		     (struct db_param[]){ DB_P_INT(now_ms()), db_p_text(id),
-					  db_p_text(req->user_id) },
-		     3, &changes);
+	snprintf(subject, sizeof(subject), "apikeys/%s", id);
+	rc = db_begin(c);
+	if (rc == 0)
+		rc = db_exec(c,
+			     "UPDATE api_keys SET revoked_at = $1 WHERE id = $2"
+			     " AND user_id = $3 AND revoked_at IS NULL",
+			     (struct db_param[]){ DB_P_INT(now_ms()),
+						  db_p_text(id),
+						  db_p_text(req->user_id) },
+			     3, &changes);
+	if (rc == 0 && changes > 0)
+		rc = user_event(req->app, c, "chat.apikey.revoked",
+				req->user_id, subject,
+				(const char *const[]){ "key_id", id,
+						       "by", req->user_id,
+						       NULL });
+	if (rc == 0)
+		rc = db_commit(c);
+	else
+		db_rollback(c);
 	db_release(c);
 	if (rc < 0) {
 		request_fail(req, rc, "revoking a key");

@@ -304,6 +304,11 @@ static void auth_login_run(void *arg)
 	if (rc == CHAT_EAUTH) {
 		throttle_login_end(&ud->throttle, job->ip, user,
 				   THROTTLE_FAILED, mono_ms());
+		/* the name only when it could be one: a password typed
+		 * into the username field must not become an event */
+		user_event_login(ud, "chat.user.login_failed", NULL,
+				 job->key_valid ? job->username : NULL,
+				 job->ip, "invalid_credentials");
 		http_res_error(res, 401, "invalid_credentials",
 			       "wrong username or password");
 		goto out;
@@ -317,6 +322,8 @@ static void auth_login_run(void *arg)
 	throttle_login_end(&ud->throttle, job->ip, user, THROTTLE_OK,
 			   mono_ms());
 	if (u.disabled) {
+		user_event_login(ud, "chat.user.login_failed", u.id,
+				 u.username, job->ip, "account_disabled");
 		http_res_error(res, 403, "account_disabled",
 			       "this account is disabled");
 		goto out;
@@ -329,6 +336,8 @@ static void auth_login_run(void *arg)
 		goto out;
 	}
 	log_info("user '%s' logged in, session '%s'", u.id, grant.session_id);
+	user_event_login(ud, "chat.user.logged_in", u.id, u.username, job->ip,
+			 NULL);
 	auth_answer_tokens(req, &u, &grant);
 	sodium_memzero(&grant, sizeof(grant));
 out:

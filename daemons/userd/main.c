@@ -172,7 +172,13 @@ static int userd_init(struct daemon *d, char *err, size_t errlen)
 	rc = userd_init_limits(ud, err, errlen);
 	if (rc < 0)
 		return rc;
-	return tokens_init(ud, err, errlen);
+	rc = tokens_init(ud, err, errlen);
+	if (rc < 0)
+		return rc;
+	rc = user_events_init(ud);
+	if (rc < 0)
+		snprintf(err, errlen, "cannot set up the login events' queue");
+	return rc;
 }
 
 static void userd_release(struct daemon *d)
@@ -182,6 +188,8 @@ static void userd_release(struct daemon *d)
 	/* the queued logins still answer: before anything they use goes */
 	pool_free(ud->hash_pool);
 	ud->hash_pool = NULL;
+	/* their login events, queued until now */
+	user_events_release(ud);
 	tokens_release(ud);
 	throttle_release(&ud->throttle);
 	me_cache_release(&ud->me);
@@ -256,6 +264,7 @@ static const struct daemon_spec userd_spec = {
 	.release = userd_release,
 	.cron = userd_cron,
 	.cron_ms = USERD_CRON_MS,
+	.events = 1,
 };
 
 int main(int argc, char **argv)

@@ -66,7 +66,7 @@ static int password_load_user(struct http_req *req, struct user *u)
 static int password_store(struct http_req *req, const struct user *u,
 			  const char *new_pw)
 {
-	char hash[PWHASH_STR_LEN];
+	char hash[PWHASH_STR_LEN], subject[UUID_STR_LEN + 8];
 	struct db_conn *c = NULL;
 	struct db_param p[4];
 	int64_t changed = 0;
@@ -82,9 +82,21 @@ static int password_store(struct http_req *req, const struct user *u,
 	p[1] = DB_P_INT(now_ms());
 	p[2] = db_p_text(u->id);
 	p[3] = db_p_text(u->password_hash);
-	rc = db_exec(c, sql_set_password, p, 4, &changed);
+	rc = db_begin(c);
+	if (rc == 0)
+		rc = db_exec(c, sql_set_password, p, 4, &changed);
 	if (rc == 0 && changed == 0)
 		rc = CHAT_EAUTH;
+	snprintf(subject, sizeof(subject), "users/%s", u->id);
+	if (rc == 0)
+		rc = user_event(userd_of(req), c, "chat.user.password_changed",
+				u->id, subject,
+				(const char *const[]){ "username", u->username,
+						       NULL });
+	if (rc == 0)
+		rc = db_commit(c);
+	if (rc < 0 && c)
+		db_rollback(c);
 out:
 	if (c)
 		db_release(c);

@@ -141,6 +141,51 @@ void me_cache_forget(struct me_cache *c, const char *id);
 /* Frees expired answers; housekeeping. */
 void me_cache_prune(struct me_cache *c, int64_t now);
 
+/* ---- user-events.c: userd's events (events.h) ---- */
+
+#define USER_EVENTS_QUEUE_MAX 256	/* login outcomes per window */
+#define USER_EVENTS_FLUSH_MS 100	/* the window */
+
+/* A login outcome waiting for its write. */
+struct user_login_event {
+	char type[32];			/* chat.user.logged_in / login_failed */
+	char user_id[UUID_STR_LEN];	/* "" when unknown */
+	char username[USERD_USERNAME_MAX + 1];
+	char address[64];
+	char reason[32];		/* login_failed: why */
+	int64_t at;			/* unix ms of the login */
+};
+
+struct user_login_queue {
+	pthread_mutex_t lock;		/* everything below */
+	struct user_login_event *items;	/* owned, USER_EVENTS_QUEUE_MAX */
+	size_t n;
+	uint64_t dropped;		/* past the ceiling since the last write */
+	bool armed;			/* a write is due */
+	bool ready;			/* user_events_init succeeded */
+};
+
+struct userd;
+
+/*
+ * Writes event type concerning user_id (may be NULL) about subject
+ * ("users/<id>", may be NULL) in c's open transaction; data is the
+ * NULL-terminated key/value string pairs kv (a NULL value is left out).
+ * The caller rolls back on failure.  Worker threads.
+ */
+int user_event(struct userd *ud, struct db_conn *c, const char *type,
+	       const char *user_id, const char *subject,
+	       const char *const *kv);
+/* Queues a login outcome (no write on the login's path); any thread. */
+void user_event_login(struct userd *ud, const char *type,
+		      const char *user_id, const char *username,
+		      const char *address, const char *reason);
+/* Writes the queued outcomes in one transaction; worker thread. */
+void user_events_flush(struct userd *ud);
+int user_events_init(struct userd *ud);
+/* Writes what is queued and frees the queue; after the pool stopped. */
+void user_events_release(struct userd *ud);
+
 /* ---- the daemon ---- */
 
 struct userd {
@@ -156,6 +201,7 @@ struct userd {
 	struct throttle throttle;	/* logins and registrations */
 	struct pool *hash_pool;		/* argon2id of anonymous callers */
 	struct me_cache me;		/* GET /v1/users/me answers */
+	struct user_login_queue logins;	/* login events, user-events.c */
 };
 
 static inline struct userd *userd_of(const struct http_req *req)
@@ -239,12 +285,13 @@ int users_register(struct userd *ud, struct db_conn *c, const char *username,
 		   const char *password_hash, bool open, struct user *out);
 /*
  * Changes role (NULL keeps it) and disabled (-1 keeps it) in one
- * transaction.  CHAT_ENOTFOUND for an unknown id, CHAT_ECONFLICT when no
+ * transaction, with the events of what changed (actor: the admin's id,
+ * in their data as "by").  CHAT_ENOTFOUND for an unknown id, CHAT_ECONFLICT when no
  * enabled admin would remain.  *was_disabled gets the previous state.
  */
 int users_admin_update(struct userd *ud, struct db_conn *c, const char *id,
-		       const char *role, int disabled, bool *was_disabled,
-		       struct user *out);
+		       const char *role, int disabled, const char *actor,
+		       bool *was_disabled, struct user *out);
 /* Serialises changes to who is admin (inside a transaction). */
 int users_lock_roles(struct userd *ud, struct db_conn *c);
 

@@ -223,7 +223,7 @@ int users_register(struct userd *ud, struct db_conn *c, const char *username,
 		   const char *password_hash, bool open, struct user *out)
 {
 	char key[USERD_USERNAME_MAX + 1];
-	char id[UUID_STR_LEN];
+	char id[UUID_STR_LEN], subject[UUID_STR_LEN + 8];
 	int64_t n = 0, now = now_ms();
 	const char *role;
 	int rc = 0;
@@ -257,6 +257,12 @@ int users_register(struct userd *ud, struct db_conn *c, const char *username,
 		     6, NULL);
 	if (rc < 0)
 		goto out;
+	snprintf(subject, sizeof(subject), "users/%s", id);
+	rc = user_event(ud, c, "chat.user.registered", id, subject,
+			(const char *const[]){ "username", username,
+					       "role", role, NULL });
+	if (rc < 0)
+		goto out;
 	rc = users_get_by_id(c, id, out);
 	if (rc < 0)
 		goto out;
@@ -275,9 +281,35 @@ static bool users_enabled_admin(const char *role, bool disabled)
 	return !disabled && strcmp(role, "admin") == 0;
 }
 
+/* The events of an admin's change of cur to new_role / new_disabled. */
+static int users_admin_events(struct userd *ud, struct db_conn *c,
+			      const struct user *cur, const char *new_role,
+			      bool new_disabled, const char *actor)
+{
+	char subject[UUID_STR_LEN + 8];
+	int rc = 0;
+
+	snprintf(subject, sizeof(subject), "users/%s", cur->id);
+	if (strcmp(new_role, cur->role) != 0)
+		rc = user_event(ud, c, "chat.user.role_changed", cur->id,
+				subject,
+				(const char *const[]){
+					"username", cur->username,
+					"from", cur->role, "to", new_role,
+					"by", actor, NULL });
+	if (rc == 0 && new_disabled != cur->disabled)
+		rc = user_event(ud, c, new_disabled ? "chat.user.disabled"
+						    : "chat.user.enabled",
+				cur->id, subject,
+				(const char *const[]){
+					"username", cur->username,
+					"by", actor, NULL });
+	return rc;
+}
+
 int users_admin_update(struct userd *ud, struct db_conn *c, const char *id,
-		       const char *role, int disabled, bool *was_disabled,
-		       struct user *out)
+		       const char *role, int disabled, const char *actor,
+		       bool *was_disabled, struct user *out)
 {
 	struct user cur = { 0 };
 	const char *new_role;
@@ -320,6 +352,10 @@ int users_admin_update(struct userd *ud, struct db_conn *c, const char *id,
 						  DB_P_INT(now_ms()),
 						  db_p_text(id) },
 			     4, NULL);
+		if (rc < 0)
+			goto out;
+		rc = users_admin_events(ud, c, &cur, new_role, new_disabled,
+					actor);
 		if (rc < 0)
 			goto out;
 	}
