@@ -67,6 +67,15 @@ deps.test-daemon-keys := shared/daemon-keys.o
 deps.test-db := shared/b64url.o shared/buf.o shared/crypto.o \
 	shared/db-sqlite.o shared/db.o shared/err.o shared/json.o shared/log.o \
 	shared/module.o shared/utf8.o shared/util.o
+deps.test-events := shared/b64url.o shared/buf.o shared/config.o \
+	shared/crypto.o shared/daemon-keys.o shared/daemon.o shared/db-sqlite.o \
+	shared/db.o shared/err.o shared/events-relay.o shared/events.o \
+	shared/http-client.o shared/http-fetch.o shared/http-loop.o \
+	shared/http-out.o shared/http-route.o shared/http-server.o \
+	shared/http-ws.o shared/http1-request.o shared/http1-response.o \
+	shared/http1.o shared/json.o shared/log.o shared/module.o shared/pool.o \
+	shared/url.o shared/utf8.o shared/util.o shared/uuid.o \
+	shared/ws-frame.o
 deps.test-http-answer := shared/b64url.o shared/buf.o shared/crypto.o \
 	shared/db-sqlite.o shared/db.o shared/err.o shared/http-client.o \
 	shared/http-fetch.o shared/http-loop.o shared/http-route.o \
