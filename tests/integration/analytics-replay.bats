@@ -1,0 +1,104 @@
+#!/usr/bin/env bats
+# analyticsd's delivery guarantees: killed with SIGKILL in the middle of
+# a burst of generations and started again, it counts every event
+# exactly once (its totals equal aid's own usage table, its inbox holds
+# each event once); its rollups rebuilt (analyticsd --rebuild, or POST
+# /v1/admin/analytics/rebuild) give the same totals as before.
+
+setup_file() {
+	load test_helper
+	load analytics-common
+	start_stack "[aid]" "echo_delay_ms = 0" || return 1
+	new_user "boss" || return 1
+	echo "admin_token=$access_token" >"$BATS_FILE_TMPDIR/analytics-tokens"
+}
+
+teardown_file() {
+	load test_helper
+	stop_stack
+}
+
+setup() {
+	load test_helper
+	load analytics-common
+}
+
+# burst TOKEN N: N completions, 4 at a time, in the background; sets
+# burst_pid.
+burst() {
+	seq "$2" | xargs -P 4 -I{} curl -s -o /dev/null --max-time 20 \
+		-H "Authorization: Bearer $1" -H 'Content-Type: application/json' \
+		--data-binary '{"model":"echo","messages":[{"role":"user","content":"burst {}"}]}' \
+		"$(base_url)/v1/chat/completions" 3>&- &
+	burst_pid=$!
+}
+
+# The whole summary of the last 30 days but the quantiles' fine print.
+figures() {
+	api GET /v1/admin/analytics/summary "" "$(admin_token)"
+	[[ $status_code == 200 ]] || return 1
+	jq -c '.last_30_days' <<<"$body"
+}
+
+@test "kill -9 in the middle of a burst: every event counted exactly once" {
+	local pid n=300 i got=0
+	new_user "kim"
+	burst "$access_token" "$n"
+	# until analyticsd has some of the burst, but not all of it
+	for ((i = 0; i < 200; i++)); do
+		got=$(analytics_totals "$user_id" | cut -d' ' -f1)
+		((got > 0)) && break
+		sleep 0.05
+	done
+	pid=$(daemon_pid analyticsd)
+	kill -9 "$pid"
+	# it died with part of the burst counted
+	((got > 0 && got < n)) || { echo "counted $got of $n" >&2; false; }
+	while process_alive "$pid"; do sleep 0.05; done
+	while process_alive "$burst_pid"; do sleep 0.1; done
+	start_daemon analyticsd
+	wait_totals "$user_id" "$n" 60
+	# each generation's events once in the inbox: started, its first
+	# token, and its end
+	run -0 db_query analyticsd "SELECT COUNT(*), COUNT(DISTINCT id) FROM inbox
+		WHERE event LIKE '%\"userid\":\"$user_id\"%'
+		AND event LIKE '%chat.generation.%'"
+	[[ $output == "$((3 * n))|$((3 * n))" ]] || { echo "inbox: $output" >&2; false; }
+}
+
+@test "POST /v1/admin/analytics/rebuild gives the same totals" {
+	local before
+	new_user "rob"
+	generate "$access_token"
+	generate "$access_token"
+	wait_totals "$user_id" 2
+	before=$(figures)
+	# rollups damaged by hand: the rebuild must recompute them
+	db_query analyticsd "DELETE FROM usage_daily; DELETE FROM active; DELETE FROM daily"
+	[[ $(figures) != "$before" ]] || false
+	api POST /v1/admin/analytics/rebuild "" "$(admin_token)"
+	expect_status 202
+	[[ $(jb .rebuilding) == true ]] || false
+	[[ $(figures) == "$before" ]] || { echo "before: $before, after: $(figures)" >&2; false; }
+}
+
+@test "analyticsd --rebuild gives the same totals" {
+	local before pid
+	new_user "reba"
+	generate "$access_token"
+	wait_totals "$user_id" 1
+	before=$(figures)
+	stop_daemon analyticsd
+	db_query analyticsd "DELETE FROM usage_daily; DELETE FROM usage_hist; DELETE FROM active"
+	"${CHAT_BIN:-$CHAT_ROOT/bin}/analyticsd" --rebuild >>"$CHAT_DATA_DIR/log/analyticsd.log" 2>&1 3>&- &
+	pid=$!
+	for ((i = 0; i < 100; i++)); do
+		[[ $(figures || true) == "$before" ]] && break
+		sleep 0.1
+	done
+	kill "$pid"
+	while process_alive "$pid"; do sleep 0.1; done
+	start_daemon analyticsd
+	[[ $(figures) == "$before" ]] || { echo "before: $before, after: $(figures)" >&2; false; }
+	grep -q 'rollups rebuilt' "$CHAT_DATA_DIR/log/analyticsd.log" || false
+}

@@ -1,0 +1,201 @@
+#!/usr/bin/env bats
+# analyticsd through the gateway: usage totals equal what aid recorded,
+# registrations and logins counted, a user's own usage, the admin usage
+# table as JSON and CSV, the summary, bad ranges (400), non-admins (403),
+# the price table's cost (and unknown cost for a model without a price),
+# and the live SSE tail of events.
+
+setup_file() {
+	load test_helper
+	load analytics-common
+	start_stack "[aid]" "echo_delay_ms = 0" "models = priced" \
+		"[model.priced]" "provider = echo" \
+		"[price.priced]" "input = 2.5" "output = 10" || return 1
+	new_user "boss" || return 1
+	echo "admin_token=$access_token" >"$BATS_FILE_TMPDIR/analytics-tokens"
+}
+
+teardown_file() {
+	load test_helper
+	stop_stack
+}
+
+setup() {
+	load test_helper
+	load analytics-common
+}
+
+@test "usage totals equal what aid recorded for the same requests" {
+	local i
+	new_user "ursula"
+	for i in 1 2 3 4 5; do
+		generate "$access_token" "request number $i of ursula"
+	done
+	wait_totals "$user_id" 5
+}
+
+@test "a user reads their own usage by day and by model, nobody else's" {
+	local other
+	new_user "olga"
+	other=$user_id
+	generate "$access_token"
+	wait_totals "$other" 1
+	new_user "victor"
+	generate "$access_token" "one"
+	generate "$access_token" "two"
+	wait_totals "$user_id" 2
+	api GET "/v1/users/me/usage?group_by=model" "" "$access_token"
+	expect_status 200
+	[[ $(jb .group_by) == model && $(jb '.data | length') == 1 ]] || false
+	[[ $(jb '.data[0].model') == echo && $(jb '.data[0].requests') == 2 ]] || false
+	[[ $(jb '.totals.requests') == 2 && $(jb '.totals.completed') == 2 ]] || false
+	[[ $(jb '.totals.total_tokens == .totals.prompt_tokens + .totals.completion_tokens') == true ]] || false
+	api GET "/v1/users/me/usage" "" "$access_token"
+	expect_status 200
+	[[ $(jb .group_by) == day && $(jb '.data[0].day') == "$(date -u +%F)" ]] || false
+	[[ $(jb '.totals.requests') == 2 ]] || false
+	# user= is not a user's to choose: still their own
+	api GET "/v1/users/me/usage?user=$other" "" "$access_token"
+	[[ $(jb '.totals.requests') == 2 ]] || false
+	api GET "/v1/users/me/usage?group_by=user" "" "$access_token"
+	expect_error 400 invalid_request
+}
+
+@test "registrations, logins and failed logins are counted per day" {
+	local before after
+	api GET /v1/admin/analytics/summary "" "$(admin_token)"
+	expect_status 200
+	before=$(jb '.today | "\(.registrations) \(.logins) \(.failed_logins)"')
+	register_user "rita"
+	login_user "rita"
+	login_user "rita"
+	api POST /v1/auth/login '{"username":"rita","password":"wrong-password"}'
+	expect_status 401
+	read -r r l f <<<"$before"
+	after="$((r + 1)) $((l + 2)) $((f + 1))"
+	for ((i = 0; i < 100; i++)); do
+		api GET /v1/admin/analytics/summary "" "$(admin_token)"
+		[[ $(jb '.today | "\(.registrations) \(.logins) \(.failed_logins)"') == "$after" ]] && break
+		sleep 0.1
+	done
+	[[ $(jb '.today | "\(.registrations) \(.logins) \(.failed_logins)"') == "$after" ]] || false
+	(($(jb .today.active_users) >= 2)) || false
+	[[ $(jb '.last_30_days.registrations >= .today.registrations') == true ]] || false
+}
+
+@test "the summary has today and the last 7 and 30 days" {
+	new_user "sam"
+	generate "$access_token"
+	wait_totals "$user_id" 1
+	api GET /v1/admin/analytics/summary "" "$(admin_token)"
+	expect_status 200
+	for w in today last_7_days last_30_days; do
+		[[ $(jq -r ".$w | has(\"active_users\") and has(\"requests\")
+			and has(\"prompt_tokens\") and has(\"cost\")
+			and has(\"error_rate\") and has(\"ttft_ms_p50\")
+			and has(\"ttft_ms_p95\")" <<<"$body") == true ]] || false
+		(($(jq -r ".$w.requests" <<<"$body") >= 1)) || false
+	done
+	[[ $(jb .today.to) == "$(date -u +%F)" && $(jb .today.from) == "$(date -u +%F)" ]] || false
+	[[ $(jb .last_7_days.from) == "$(date -u -d '6 days ago' +%F)" ]] || false
+	[[ $(jb .last_30_days.from) == "$(date -u -d '29 days ago' +%F)" ]] || false
+	[[ $(jb .today.error_rate) == 0 ]] || false
+	(($(jb .today.latency_ms_p95) >= 0)) || false
+}
+
+@test "a priced model has its cost, an unpriced one a null cost" {
+	new_user "penny"
+	api POST /v1/chat/completions '{"model":"priced","messages":[{"role":"user","content":"price me"}]}' "$access_token"
+	expect_status 200
+	p=$(jb .usage.prompt_tokens)
+	c=$(jb .usage.completion_tokens)
+	generate "$access_token"
+	wait_totals "$user_id" 2
+	api GET "/v1/users/me/usage?group_by=model" "" "$access_token"
+	expect_status 200
+	# 2.5 and 10 USD per million tokens
+	[[ $(jb '.data[] | select(.model == "priced") | .cost') == \
+		$(jq -n "($p * 2.5 + $c * 10) / 1000000") ]] || false
+	[[ $(jb '.data[] | select(.model == "echo") | .cost') == null ]] || false
+	[[ $(jb .totals.cost) == null ]] || false
+}
+
+@test "the admin usage table filters by user and model, and speaks CSV" {
+	new_user "carl"
+	generate "$access_token"
+	generate "$access_token"
+	wait_totals "$user_id" 2
+	api GET "/v1/admin/analytics/usage?group_by=user&user=$user_id&model=echo" "" "$(admin_token)"
+	expect_status 200
+	[[ $(jb '.data | length') == 1 && $(jb '.data[0].user') == "$user_id" ]] || false
+	[[ $(jb '.data[0].requests') == 2 ]] || false
+	api GET "/v1/admin/analytics/usage?group_by=user&user=$user_id&format=csv" "" "$(admin_token)"
+	expect_status 200
+	[[ $(header content-type) == text/csv* ]] || false
+	read -r p q <<<"$(aid_totals "$user_id" | cut -d' ' -f2-)"
+	printf '%s\r\n' \
+		"user,requests,completed,stopped,failed,prompt_tokens,completion_tokens,total_tokens,cost,conversations,messages" \
+		"$user_id,2,2,0,0,$p,$q,$((p + q)),,0,0" >"$BATS_TEST_TMPDIR/expect"
+	printf '%s' "$body" >"$BATS_TEST_TMPDIR/actual"
+	# $body lost the last line break
+	printf '\n' >>"$BATS_TEST_TMPDIR/actual"
+	diff "$BATS_TEST_TMPDIR/expect" "$BATS_TEST_TMPDIR/actual"
+}
+
+@test "bad ranges are 400 with the reason" {
+	local t q
+	t=$(admin_token)
+	for q in "from=2026-13-01" "to=yesterday" "from=2026-02-30" \
+		"from=2026-12-07&to=2026-12-06" "from=2025-01-01&to=2026-01-02" \
+		"group_by=week" "format=xml" "from=2026-1-1"; do
+		api GET "/v1/admin/analytics/usage?$q" "" "$t"
+		expect_error 400 invalid_request || { echo "query: $q" >&2; false; }
+	done
+	api GET "/v1/users/me/usage?from=2026-12-07&to=2026-12-06" "" "$t"
+	expect_error 400 invalid_request
+	[[ $(jb .error.message) == "'to' is before 'from'" ]] || false
+	api GET "/v1/admin/analytics/usage?from=2025-01-01&to=2025-12-31" "" "$t"
+	expect_status 200	# 365 days
+	api GET "/v1/admin/analytics/usage?from=2024-01-01&to=2024-12-31" "" "$t"
+	expect_status 200	# 366 days of a leap year
+	api GET "/v1/admin/analytics/usage?from=2024-01-01&to=2025-01-01" "" "$t"
+	expect_error 400 invalid_request
+}
+
+@test "a user asking for the admin routes gets 403, nobody 401" {
+	new_user "nina"
+	for path in /v1/admin/analytics/summary /v1/admin/analytics/usage \
+		/v1/admin/events; do
+		api GET "$path" "" "$access_token"
+		expect_status 403 || { echo "$path" >&2; false; }
+		api GET "$path"
+		expect_error 401 unauthorized
+	done
+	api POST /v1/admin/analytics/rebuild "" "$access_token"
+	expect_status 403
+	api GET /v1/users/me/usage
+	expect_error 401 unauthorized
+}
+
+@test "the SSE tail of events gets a new event, filtered by type and user" {
+	local pid out=$BATS_TEST_TMPDIR/tail
+	curl -sN --max-time 20 -H "Authorization: Bearer $(admin_token)" \
+		"$(base_url)/v1/admin/events?type=chat.user.*" >"$out" 3>&- &
+	pid=$!
+	for ((i = 0; i < 50; i++)); do
+		[[ -s $out ]] && break
+		sleep 0.1
+	done
+	register_user "tess"
+	for ((i = 0; i < 100; i++)); do
+		grep -q '^event: chat.user.registered$' "$out" && break
+		sleep 0.1
+	done
+	kill "$pid" 2>/dev/null || true
+	grep -q '^event: chat.user.registered$' "$out" || { cat "$out" >&2; false; }
+	ev=$(grep '^data: ' "$out" | sed 's/^data: //' |
+		jq -c "select(.type == \"chat.user.registered\" and .userid == \"$user_id\")")
+	[[ $(jq -r .specversion <<<"$ev") == 1.0 ]] || false
+	# the type filter kept everything else out
+	[[ -z $(grep '^event: ' "$out" | grep -v '^event: chat\.user\.') ]] || false
+}
