@@ -69,9 +69,16 @@ MOD_pg_SRC    := shared/db-pg.c
 MOD_pg_LIBS   := $(shell pkg-config --libs libpq 2>/dev/null)
 MOD_curl_SRC  := shared/http-curl.c
 MOD_curl_LIBS := $(shell pkg-config --libs libcurl 2>/dev/null)
-MOD_NAMES := pg curl
+# librdkafka (scripts/deps.sh installs it): the Kafka relay and consumer,
+# chat-kafka.so, and the mock cluster fixture of its tests; without it
+# neither is built and the Kafka tests skip, the rest builds as before
+HAVE_KAFKA    := $(shell pkg-config --exists rdkafka 2>/dev/null && echo 1)
+MOD_kafka_SRC  := shared/events-kafka.c
+MOD_kafka_LIBS := $(shell pkg-config --libs rdkafka libcjson 2>/dev/null)
+MOD_NAMES := pg curl $(if $(HAVE_KAFKA),kafka)
 MODULES   := $(MOD_NAMES:%=$(BIN)/chat-%.so)
-MOD_SRC   := $(foreach m,$(MOD_NAMES),$(MOD_$(m)_SRC))
+# every module's source stays out of libchat, built or not
+MOD_SRC   := $(foreach m,pg curl kafka,$(MOD_$(m)_SRC))
 
 LIB_SRC  := $(filter-out $(MOD_SRC),$(wildcard shared/*.c))
 LIB_OBJ  := $(LIB_SRC:%.c=$(B)/%.o)
@@ -81,11 +88,15 @@ DAEMONS  := $(notdir $(wildcard daemons/*))
 DAEMON_BINS := $(foreach d,$(DAEMONS),$(if $(wildcard daemons/$(d)/*.c),$(BIN)/$(d)))
 CLI_SRC  := $(wildcard cli/*.c)
 TUI_SRC  := $(wildcard tui/*.c)
-FIX_SRC  := $(wildcard tests/fixtures/*/*.c)
+FIX_SRC  := $(filter-out $(if $(HAVE_KAFKA),,tests/fixtures/kafka/%),\
+              $(wildcard tests/fixtures/*/*.c))
+# a fixture's libraries beyond a daemon's
+FIX_LIBS_kafka-mock := $(shell pkg-config --libs rdkafka 2>/dev/null)
 FIX_BINS := $(foreach f,$(FIX_SRC),$(B)/fixtures/$(notdir $(f:.c=)))
 BENCH_SRC := $(wildcard bench/*.c)
 BENCH_BINS := $(BENCH_SRC:bench/%.c=$(B)/bench/%)
-UNIT_SRC := $(wildcard tests/unit/test-*.c)
+UNIT_SRC := $(filter-out $(if $(HAVE_KAFKA),,tests/unit/test-events-kafka.c),\
+              $(wildcard tests/unit/test-*.c))
 UNIT_BINS := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
 
 BINS := $(DAEMON_BINS) $(if $(CLI_SRC),$(BIN)/chatctl) $(if $(TUI_SRC),$(BIN)/chatui)
@@ -168,7 +179,7 @@ $(BIN)/chatui: $(TUI_SRC:%.c=$(B)/%.o) $(LIB)
 $(B)/fixtures/%: $$(call objs,$$(wildcard tests/fixtures/*/$$*.c)) $(LIB)
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo '  LINK    $@')
-	$(Q)$(CC) $(CFLAGS_ALL) $(LDFLAGS) -o $@ $^ $(LDLIBS_CORE)
+	$(Q)$(CC) $(CFLAGS_ALL) $(LDFLAGS) -o $@ $^ $(LDLIBS_CORE) $(FIX_LIBS_$*)
 
 $(B)/bench/%: $(B)/bench/%.o $(LIB)
 	@mkdir -p $(dir $@)
@@ -187,6 +198,8 @@ include tests/unit/deps.mk
 UNIT_LIB_curl     := $(MOD_curl_LIBS)
 UNIT_LIB_ncursesw := -lncursesw
 UNIT_LIB_readline := -lreadline
+# (the Kafka module's test runs librdkafka's mock cluster itself)
+UNIT_LIB_rdkafka  := $(shell pkg-config --libs rdkafka 2>/dev/null)
 unit_deps = $(if $(filter undefined,$(origin deps.$(1))),$(error \
   tests/unit/deps.mk has no deps.$(1) (scripts/unit-deps $(1) prints it)),\
   $(addprefix $(B)/,$(deps.$(1))))

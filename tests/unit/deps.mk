@@ -1,10 +1,11 @@
 # deps.mk - the objects each unit test links besides its own, as paths
 # under the build directory, read by the Makefile (deps.test-NAME), and
 # the front-end libraries it needs beyond a daemon's (libs.test-NAME:
-# curl, ncursesw, readline).  Only what the test uses: an object missing
-# here fails the test's link, and scripts/unit-deps prints a test's lines
-# as the linker finds them (for a new test, or when a module starts
-# calling another).
+# curl, ncursesw, readline; rdkafka for the Kafka module's test, which
+# runs librdkafka's mock cluster).  Only what the test uses: an object
+# missing here fails the test's link, and scripts/unit-deps prints a
+# test's lines as the linker finds them (for a new test, or when a module
+# starts calling another).
 
 deps.test-aid-models := shared/b64url.o shared/buf.o shared/config.o \
 	shared/crypto.o shared/daemon-keys.o shared/db-sqlite.o shared/db.o \
@@ -76,6 +77,10 @@ deps.test-events := shared/b64url.o shared/buf.o shared/config.o \
 	shared/http1.o shared/json.o shared/log.o shared/module.o shared/pool.o \
 	shared/url.o shared/utf8.o shared/util.o shared/uuid.o \
 	shared/ws-frame.o
+deps.test-events-kafka := shared/b64url.o shared/buf.o shared/crypto.o \
+	shared/db-sqlite.o shared/db.o shared/err.o shared/json.o shared/log.o \
+	shared/module.o shared/utf8.o shared/util.o
+libs.test-events-kafka := rdkafka
 deps.test-http-answer := shared/b64url.o shared/buf.o shared/crypto.o \
 	shared/db-sqlite.o shared/db.o shared/err.o shared/http-client.o \
 	shared/http-fetch.o shared/http-loop.o shared/http-route.o \
