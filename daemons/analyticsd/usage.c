@@ -42,8 +42,10 @@ static const char *const usage_sums[] = {
 	"messages",
 };
 #define USAGE_NSUMS (sizeof(usage_sums) / sizeof(usage_sums[0]))
-enum { U_REQ, U_COMPLETED, U_STOPPED, U_FAILED, U_PROMPT, U_COMPLETION,
-       U_COST, U_UNPRICED, U_CONVS, U_MSGS };
+enum {
+	U_REQ, U_COMPLETED, U_STOPPED, U_FAILED, U_PROMPT, U_COMPLETION,
+	U_COST, U_UNPRICED, U_CONVS, U_MSGS,
+};
 
 struct usage_query {
 	int64_t from, to;		/* days */
