@@ -1,0 +1,187 @@
+#!/usr/bin/env bats
+# The event backbone on Kafka: the stack started with CHAT_KAFKA_BROKERS
+# pointing at librdkafka's mock cluster (tests/fixtures/kafka/kafka-mock.c,
+# 3 brokers on loopback).  Events made through the public API reach their
+# topics once each, keyed by their user, in CloudEvents structured mode; a
+# broker outage fails no request and loses or repeats no event; failing
+# Produce requests neither; analyticsd, consuming the topics as a group,
+# logs, counts and skips messages that are not events and goes on.
+# Skipped only where librdkafka or kcat is not installed (scripts/deps.sh
+# installs both).
+
+bats_require_minimum_version 1.5.0
+
+setup_file() {
+	load test_helper
+	load kafka-common
+	load analytics-common
+	kafka_start || return 1
+	start_stack "[gatewayd]" "metrics_token = scrape-secret" \
+		"[aid]" "echo_delay_ms = 0" || return 1
+	new_user "alice" || return 1
+	{
+		echo "admin_token=$access_token"
+		echo "alice_id=$user_id"
+	} >"$BATS_FILE_TMPDIR/analytics-tokens"
+}
+
+teardown_file() {
+	load test_helper
+	load kafka-common
+	stop_stack
+	local rc=$?
+	kafka_stop
+	return $rc
+}
+
+setup() {
+	load test_helper
+	load kafka-common
+	load analytics-common
+	load events-pull
+}
+
+# The structured mode's content-type, as kcat prints a header.
+CE_HEADER='content-type=application/cloudevents+json; charset=UTF-8'
+
+# topic_checks TOPIC: every message of TOPIC (read last by kafka_read)
+# has the CloudEvents content-type, the user id (else the subject) as its
+# key, a type that belongs on TOPIC, and an id no other message has.
+topic_checks() {
+	local msgs=$BATS_TEST_TMPDIR/$1.msgs bad
+	[[ -s $msgs ]] || { echo "$1: no messages" >&2; return 1; }
+	bad=$(awk -F'\t' -v h="$CE_HEADER" '$2 != h' "$msgs")
+	[[ -z $bad ]] || { echo "$1: without the header: $bad" >&2; return 1; }
+	bad=$(awk -F'\t' '{print $1 "\t" $3}' "$msgs" | jq -R -r '
+		split("\t") as [$k, $v] | ($v | fromjson) as $e
+		| select($k != ($e.userid // $e.subject // "")) | $v')
+	[[ -z $bad ]] || { echo "$1: wrong keys: $bad" >&2; return 1; }
+	bad=$(cut -f3- "$msgs" | jq -r --arg t "$1" '
+		(.type | split(".")[1]) as $noun
+		| {user: "user-events", session: "user-events",
+		   apikey: "user-events", conversation: "chat-events",
+		   message: "chat-events", generation: "ai-events",
+		   system: "system-events"}[$noun] as $want
+		| select($want != $t) | .type')
+	[[ -z $bad ]] || { echo "$1: types of another topic: $bad" >&2; return 1; }
+	bad=$(cut -f3- "$msgs" | jq -r .id | sort | uniq -d)
+	[[ -z $bad ]] || { echo "$1: ids more than once: $bad" >&2; return 1; }
+}
+
+# unrelayed DAEMON: rows of the daemon's outbox Kafka has not acknowledged.
+unrelayed() {
+	local port
+	port=$(events_port "$1") || return 1
+	curl -s --max-time 5 -H "X-Chat-Internal: $(<"$CHAT_DATA_DIR/internal.key")" \
+		"http://127.0.0.1:$port/internal/events/stats" | jq -r .unrelayed
+}
+
+# new_convs TOKEN N: N conversations, each request answered 201.
+new_convs() {
+	local i
+	for ((i = 0; i < $2; i++)); do
+		api POST /v1/conversations '{}' "$1"
+		expect_status 201 || return 1
+	done
+}
+
+# once_each TOPIC N COND SECONDS: exactly N events meeting COND on TOPIC,
+# no id twice.
+once_each() {
+	kafka_wait_ids "$1" "$2" "$3" "$4" || return 1
+	local n dups
+	n=$(grep -c . <<<"$output" || true)
+	dups=$(sort <<<"$output" | uniq -d)
+	if [[ $n != "$2" || -n $dups ]]; then
+		echo "$1: $n events ($3), expected $2; twice: $dups" >&2
+		return 1
+	fi
+}
+
+@test "events reach their topics once each, keyed by user, as structured CloudEvents" {
+	local t
+	new_user "bob"
+	api POST /v1/conversations '{}' "$access_token"
+	expect_status 201
+	generate "$access_token" "hello kafka"
+	once_each user-events 1 ".type == \"chat.user.registered\" and .userid == \"$user_id\"" 10
+	once_each user-events 1 ".type == \"chat.user.logged_in\" and .userid == \"$user_id\"" 10
+	once_each user-events 1 ".type == \"chat.session.created\" and .userid == \"$user_id\"" 10
+	once_each chat-events 1 ".type == \"chat.conversation.created\" and .userid == \"$user_id\"" 10
+	once_each ai-events 1 ".type == \"chat.generation.completed\" and .userid == \"$user_id\"" 10
+	for t in userd sessiond chatd aid; do
+		once_each system-events 1 ".type == \"chat.system.started\" and .source == \"/chat/$t\"" 10
+	done
+	for t in user-events chat-events ai-events system-events; do
+		kafka_read "$t"
+		topic_checks "$t"
+	done
+}
+
+@test "brokers down: requests succeed, the outbox grows, every event arrives once after" {
+	local me i n
+	new_user "carol"
+	me=$user_id
+	kafka_ctl down all
+	new_convs "$access_token" 8
+	# the rows wait in chatd's outbox
+	for ((i = 0; i < 50; i++)); do
+		n=$(unrelayed chatd)
+		((n >= 8)) && break
+		sleep 0.1
+	done
+	((n >= 8)) || { echo "chatd's outbox: $n unrelayed" >&2; false; }
+	kafka_ctl up all
+	once_each chat-events 8 ".type == \"chat.conversation.created\" and .userid == \"$me\"" 45
+	for ((i = 0; i < 150; i++)); do
+		n=$(unrelayed chatd)
+		((n == 0)) && break
+		sleep 0.2
+	done
+	[[ $n == 0 ]] || { echo "chatd's outbox: $n still unrelayed" >&2; false; }
+	kafka_read chat-events
+	topic_checks chat-events
+}
+
+@test "failing Produce requests neither lose nor repeat an event" {
+	local me
+	new_user "dave"
+	me=$user_id
+	kafka_ctl errors Produce 4 NOT_LEADER_FOR_PARTITION
+	kafka_ctl errors Produce 3 _TRANSPORT
+	kafka_ctl errors Produce 2 REQUEST_TIMED_OUT
+	new_convs "$access_token" 6
+	once_each chat-events 6 ".type == \"chat.conversation.created\" and .userid == \"$me\"" 30
+	once_each user-events 1 ".type == \"chat.user.registered\" and .userid == \"$me\"" 10
+	kafka_read chat-events
+	topic_checks chat-events
+	kafka_ctl clear Produce
+}
+
+# skipped: analyticsd's count of skipped messages (port + 5).
+skipped() {
+	curl -s --max-time 5 -H "Authorization: Bearer scrape-secret" \
+		"http://127.0.0.1:$((CHAT_PORT + 5))/metrics" |
+		awk '$1 == "analyticsd_events_skipped_total" { print $2 }'
+}
+
+@test "analyticsd logs, counts and skips messages that are not events, and goes on" {
+	local before after i
+	before=$(skipped)
+	[[ -n $before ]] || false
+	printf '%s\n' 'not json at all' '[1,2,3]' '{"specversion":"1.0","type":"chat.user.registered"}' |
+		kafka_send user-events by-hand
+	for ((i = 0; i < 100; i++)); do
+		after=$(skipped)
+		((after >= before + 3)) && break
+		sleep 0.1
+	done
+	[[ $after == $((before + 3)) ]] || { echo "skipped: $before, then $after" >&2; false; }
+	grep -q 'skipped the message at offset [0-9]* of .user-events.*not a JSON event' \
+		"$CHAT_DATA_DIR/log/analyticsd.log" || false
+	# and it goes on: a generation after them is counted
+	new_user "erin"
+	generate "$access_token" "after the garbage"
+	wait_totals "$user_id" 1 30
+	process_alive "$(daemon_pid analyticsd)" || false
+}
