@@ -3,14 +3,15 @@
 # registrations and logins counted, a user's own usage, the admin usage
 # table as JSON and CSV, the summary, bad ranges (400), non-admins (403),
 # the price table's cost (and unknown cost for a model without a price),
-# and the live SSE tail of events.
+# the live SSE tail of events, and /metrics.
 
 setup_file() {
 	load test_helper
 	load analytics-common
 	start_stack "[aid]" "echo_delay_ms = 0" "models = priced" \
 		"[model.priced]" "provider = echo" \
-		"[price.priced]" "input = 2.5" "output = 10" || return 1
+		"[price.priced]" "input = 2.5" "output = 10" \
+		"[gatewayd]" "metrics_token = scrape-me" || return 1
 	new_user "boss" || return 1
 	echo "admin_token=$access_token" >"$BATS_FILE_TMPDIR/analytics-tokens"
 }
@@ -198,4 +199,24 @@ setup() {
 	[[ $(jq -r .specversion <<<"$ev") == 1.0 ]] || false
 	# the type filter kept everything else out
 	[[ -z $(grep '^event: ' "$out" | grep -v '^event: chat\.user\.') ]] || false
+}
+
+@test "/metrics has the business counters by model and the consumer lag" {
+	local url="http://127.0.0.1:$((CHAT_PORT + 5))/metrics" n
+	new_user "mia"
+	generate "$access_token"
+	wait_totals "$user_id" 1
+	run -0 curl -s -o /dev/null -w '%{http_code}' "$url"
+	[[ $output == 401 ]] || false
+	run -0 curl -sf -H 'Authorization: Bearer scrape-me' "$url"
+	# every echo generation of the file so far, counted since start
+	n=$(db_query aid "SELECT COUNT(*) FROM usage WHERE model = 'echo'")
+	grep -qx "analyticsd_requests_total{model=\"echo\"} $n" <<<"$output" || { echo "$output" >&2; false; }
+	grep -q '^analyticsd_prompt_tokens_total{model="echo"} [1-9]' <<<"$output" || false
+	grep -q '^analyticsd_cost_usd_total{model="priced"} ' <<<"$output" || false
+	[[ -z $(grep '^analyticsd_cost_usd_total{model="echo"}' <<<"$output") ]] || false
+	for p in userd sessiond chatd aid; do
+		grep -q "^analyticsd_consumer_lag{producer=\"$p\"} [0-9]" <<<"$output" || false
+	done
+	grep -q '^analyticsd_events_skipped_total 0$' <<<"$output" || false
 }
