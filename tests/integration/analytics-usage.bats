@@ -205,7 +205,9 @@ setup() {
 	local url="http://127.0.0.1:$((CHAT_PORT + 5))/metrics" n
 	new_user "mia"
 	generate "$access_token"
-	wait_totals "$user_id" 1
+	api POST /v1/chat/completions '{"model":"priced","messages":[{"role":"user","content":"m"}]}' "$access_token"
+	expect_status 200
+	wait_totals "$user_id" 2
 	run -0 curl -s -o /dev/null -w '%{http_code}' "$url"
 	[[ $output == 401 ]] || false
 	run -0 curl -sf -H 'Authorization: Bearer scrape-me' "$url"
