@@ -197,6 +197,19 @@ const char *events_topic(const char *type)
 	return NULL;
 }
 
+int events_erase_user(struct db_conn *c, const struct daemon *d,
+		      const char *user_id)
+{
+	struct db_param p[1];
+
+	if (!c || !d || !user_id)
+		return CHAT_EINVAL;
+	if (!d->spec->events)
+		return 0;
+	p[0] = db_p_text(user_id);
+	return db_exec(c, "DELETE FROM outbox WHERE user_id = $1", p, 1, NULL);
+}
+
 int events_include_text(const struct daemon *d)
 {
 	bool on = false;

@@ -118,6 +118,17 @@ int events_envelope(const char *daemon, const char *id, int64_t ms,
 		    const char *subject, const struct cJSON *data,
 		    char **out);
 
+/*
+ * Erasure (DELETE /v1/admin/users/{id}): deletes the outbox rows
+ * concerning user_id in c's open transaction, so that a service's
+ * POST /internal/users/{id}/erase leaves no event naming the user; call
+ * it in the erase's own transaction.  userd then writes
+ * chat.user.deleted (only ids), the tombstone consumers erase their own
+ * data on.  0 (also for a daemon without .events) or the store's error.
+ */
+int events_erase_user(struct db_conn *c, const struct daemon *d,
+		      const char *user_id);
+
 /* Whether message text may go into events (events.include_text). */
 int events_include_text(const struct daemon *d);
 

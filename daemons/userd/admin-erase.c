@@ -10,7 +10,9 @@
  *   2. ask each service that stores rows by user id to erase them
  *      (admin_erase_services: chatd, aid, sessiond - sessiond last, as
  *      the revocations it records must reach the gateways first);
- *   3. delete the API keys and the account in one transaction.
+ *   3. delete the API keys, the account and its events in one
+ *      transaction, with chat.user.deleted (ids only) as the tombstone
+ *      event consumers erase on.
  *
  * When a service cannot erase (down, failing), the answer is 502
  * "erase_incomplete" naming it, and the account stays disabled with its
@@ -27,6 +29,7 @@
 #include "buf.h"
 #include "db.h"
 #include "err.h"
+#include "events.h"
 #include "http-client.h"
 #include "http-out.h"
 #include "log.h"
@@ -125,7 +128,11 @@ static int erase_rows(struct userd *ud, struct db_conn *c,
 			     (struct db_param[]){ db_p_text(user_id) }, 1,
 			     &gone);
 	snprintf(subject, sizeof(subject), "users/%s", user_id);
-	/* the last statement is the account's */
+	/* the user's events go too (their names, addresses...); the
+	 * tombstone below, ids only, is what consumers erase on */
+	if (rc == 0)
+		rc = events_erase_user(c, &ud->d, user_id);
+	/* the last DELETE is the account's */
 	if (rc == 0 && gone > 0)
 		rc = user_event(ud, c, "chat.user.deleted", user_id, subject,
 				(const char *const[]){ "by", actor, NULL });
