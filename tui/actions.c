@@ -32,10 +32,11 @@ static bool app_has_fence(const struct msg *m)
  * else the last one with that role. */
 static long app_target(struct app *a, int role)
 {
-	if (a->focus == FOCUS_MSGS && a->chat.sel_msg >= 0 &&
-	    (size_t)a->chat.sel_msg < a->st.nmsgs &&
-	    (role < 0 || a->st.msgs[a->chat.sel_msg].role == (enum ui_msg_role)role))
-		return a->chat.sel_msg;
+	long sel = a->chat.sel_msg;
+
+	if (a->focus == FOCUS_MSGS && sel >= 0 && (size_t)sel < a->st.nmsgs &&
+	    (role < 0 || a->st.msgs[sel].role == (enum ui_msg_role)role))
+		return sel;
 	if (role < 0)
 		return a->st.nmsgs ? (long)a->st.nmsgs - 1 : -1;
 	return state_last_role(&a->st, (enum ui_msg_role)role);
@@ -59,8 +60,8 @@ static void app_copy(struct app *a, const char *s, size_t len,
 
 static void app_branch(struct app *a, int dir)
 {
-	long i = a->focus == FOCUS_MSGS && a->chat.sel_msg >= 0 ? a->chat.sel_msg :
-		 state_last_role(&a->st, ROLE_ASSISTANT);
+	long i = a->focus == FOCUS_MSGS && a->chat.sel_msg >= 0 ?
+		 a->chat.sel_msg : state_last_role(&a->st, ROLE_ASSISTANT);
 	struct msg *m;
 	size_t k, pos = 0;
 	cJSON *body;
@@ -307,14 +308,20 @@ static void act_system(struct app *a)
 			 a->st.cur.system_prompt : a->input.new_system);
 }
 
+/* A page: the pane's height less two rows kept for context. */
+static int act_page(const struct app *a)
+{
+	return a->chat.pane_rows > 2 ? a->chat.pane_rows - 2 : 1;
+}
+
 static void act_scroll_up(struct app *a)
 {
-	chat_layout_scroll(a, -(a->chat.pane_rows > 2 ? a->chat.pane_rows - 2 : 1));
+	chat_layout_scroll(a, -act_page(a));
 }
 
 static void act_scroll_down(struct app *a)
 {
-	chat_layout_scroll(a, a->chat.pane_rows > 2 ? a->chat.pane_rows - 2 : 1);
+	chat_layout_scroll(a, act_page(a));
 }
 
 static void act_top(struct app *a)

@@ -44,16 +44,17 @@ static int chat_text_cols(const struct app *a)
 /* Anchors the pane so that the last message ends at its bottom. */
 static void chat_anchor_bottom(struct app *a)
 {
-	int remaining = a->chat.pane_rows, h, w = chat_text_cols(a);
+	struct chat_pane *c = &a->chat;
+	int remaining = c->pane_rows, h, w = chat_text_cols(a);
 	size_t i = a->st.nmsgs;
 
-	a->chat.top_msg = 0;
-	a->chat.top_row = 0;
+	c->top_msg = 0;
+	c->top_row = 0;
 	while (i > 0) {
 		h = chat_layout_msg_rows(&a->st.msgs[i - 1], w);
 		if (h >= remaining) {
-			a->chat.top_msg = i - 1;
-			a->chat.top_row = h - remaining;
+			c->top_msg = i - 1;
+			c->top_row = h - remaining;
 			return;
 		}
 		remaining -= h;
@@ -64,12 +65,13 @@ static void chat_anchor_bottom(struct app *a)
 /* True when the rows from the anchor down fill the pane. */
 static bool chat_fills(struct app *a)
 {
-	int rows = -a->chat.top_row, w = chat_text_cols(a);
+	struct chat_pane *c = &a->chat;
+	int rows = -c->top_row, w = chat_text_cols(a);
 	size_t i;
 
-	for (i = a->chat.top_msg; i < a->st.nmsgs; i++) {
+	for (i = c->top_msg; i < a->st.nmsgs; i++) {
 		rows += chat_layout_msg_rows(&a->st.msgs[i], w);
-		if (rows > a->chat.pane_rows)
+		if (rows > c->pane_rows)
 			return true;
 	}
 	return false;
@@ -77,82 +79,86 @@ static bool chat_fills(struct app *a)
 
 size_t chat_layout_first_visible(struct app *a)
 {
-	if (a->chat.follow && a->chat.pane_rows > 0)
+	struct chat_pane *c = &a->chat;
+
+	if (c->follow && c->pane_rows > 0)
 		chat_anchor_bottom(a);
-	return a->chat.top_msg;
+	return c->top_msg;
 }
 
 void chat_layout_scroll(struct app *a, int delta)
 {
+	struct chat_pane *c = &a->chat;
 	int w = chat_text_cols(a);
 
 	/* the user scrolls: Home's loading is over, and so is a reload's
 	 * search for the message the pane showed (unless it is yet to
 	 * come: the pane goes back there) */
-	a->chat.want_top = false;
-	if (!a->chat.loading)
-		a->chat.keep_top[0] = '\0';
+	c->want_top = false;
+	if (!c->loading)
+		c->keep_top[0] = '\0';
 	if (!a->st.nmsgs)
 		return;
-	if (a->chat.follow)
+	if (c->follow)
 		chat_anchor_bottom(a);
-	a->chat.follow = false;
-	if (a->chat.top_msg >= a->st.nmsgs) {
-		a->chat.top_msg = a->st.nmsgs - 1;
-		a->chat.top_row = 0;
+	c->follow = false;
+	if (c->top_msg >= a->st.nmsgs) {
+		c->top_msg = a->st.nmsgs - 1;
+		c->top_row = 0;
 	}
-	a->chat.top_row += delta;
-	while (a->chat.top_row < 0) {
-		if (a->chat.top_msg == 0) {
-			a->chat.top_row = 0;
+	c->top_row += delta;
+	while (c->top_row < 0) {
+		if (c->top_msg == 0) {
+			c->top_row = 0;
 			break;
 		}
-		a->chat.top_msg--;
-		a->chat.top_row += chat_layout_msg_rows(&a->st.msgs[a->chat.top_msg], w);
+		c->top_msg--;
+		c->top_row += chat_layout_msg_rows(&a->st.msgs[c->top_msg], w);
 	}
-	while (a->chat.top_row > 0 &&
-	       a->chat.top_row >= chat_layout_msg_rows(&a->st.msgs[a->chat.top_msg], w)) {
-		if (a->chat.top_msg + 1 >= a->st.nmsgs) {
-			a->chat.top_row = 0;
+	while (c->top_row > 0 &&
+	       c->top_row >= chat_layout_msg_rows(&a->st.msgs[c->top_msg], w)) {
+		if (c->top_msg + 1 >= a->st.nmsgs) {
+			c->top_row = 0;
 			break;
 		}
-		a->chat.top_row -= chat_layout_msg_rows(&a->st.msgs[a->chat.top_msg], w);
-		a->chat.top_msg++;
+		c->top_row -= chat_layout_msg_rows(&a->st.msgs[c->top_msg], w);
+		c->top_msg++;
 	}
 	if (!chat_fills(a))
-		a->chat.follow = true;
+		c->follow = true;
 }
 
 void chat_layout_show_msg(struct app *a, size_t i)
 {
+	struct chat_pane *c = &a->chat;
 	int w = chat_text_cols(a), rows = 0;
 	size_t k;
 
 	if (i >= a->st.nmsgs)
 		return;
-	if (a->chat.follow)
+	if (c->follow)
 		chat_anchor_bottom(a);
-	if (i < a->chat.top_msg || (i == a->chat.top_msg && a->chat.top_row > 0)) {
-		a->chat.follow = false;
-		a->chat.top_msg = i;
-		a->chat.top_row = 0;
+	if (i < c->top_msg || (i == c->top_msg && c->top_row > 0)) {
+		c->follow = false;
+		c->top_msg = i;
+		c->top_row = 0;
 		return;
 	}
 	/* lay out no more than two screens on the way: further down, the
 	 * message goes to the top of the pane */
-	rows = -a->chat.top_row;
-	for (k = a->chat.top_msg; k < i && rows <= 2 * a->chat.pane_rows; k++)
+	rows = -c->top_row;
+	for (k = c->top_msg; k < i && rows <= 2 * c->pane_rows; k++)
 		rows += chat_layout_msg_rows(&a->st.msgs[k], w);
 	if (k < i) {
-		a->chat.follow = false;
-		a->chat.top_msg = i;
-		a->chat.top_row = 0;
+		c->follow = false;
+		c->top_msg = i;
+		c->top_row = 0;
 		if (!chat_fills(a))
-			a->chat.follow = true;
+			c->follow = true;
 		return;
 	}
-	if (rows + 1 > a->chat.pane_rows)
-		chat_layout_scroll(a, rows + 1 - a->chat.pane_rows);
+	if (rows + 1 > c->pane_rows)
+		chat_layout_scroll(a, rows + 1 - c->pane_rows);
 }
 
 static void chat_msg_header(struct app *a, size_t i, int y, int x, int w)
@@ -236,15 +242,16 @@ static void chat_msg_row(struct app *a, size_t i, int r, int y, int x,
 
 static void chat_messages(struct app *a, const struct geom *g)
 {
+	struct chat_pane *c = &a->chat;
 	int y = g->py, r, h, w = chat_text_cols(a);
 	size_t i;
 
-	a->chat.pane_rows = g->ph;
-	if (a->chat.pane_width != g->pw) {
-		a->chat.pane_width = g->pw;
+	c->pane_rows = g->ph;
+	if (c->pane_width != g->pw) {
+		c->pane_width = g->pw;
 		w = chat_text_cols(a);
 	}
-	if (!a->st.open && !a->chat.loading) {
+	if (!a->st.open && !c->loading) {
 		view_str(g->py + 1, g->px + 2,
 			 "Type a message and press Enter to start a new "
 			 "conversation.", g->pw - 3, A_NORMAL);
@@ -253,15 +260,15 @@ static void chat_messages(struct app *a, const struct geom *g)
 			 "commands", g->pw - 3, term_attr(UC_DIM));
 		return;
 	}
-	if (a->chat.loading && !a->st.nmsgs) {
+	if (c->loading && !a->st.nmsgs) {
 		view_str(g->py + 1, g->px + 2, "loading\xe2\x80\xa6", g->pw - 3,
 			 term_attr(UC_DIM));
 		return;
 	}
-	if (a->chat.follow)
+	if (c->follow)
 		chat_anchor_bottom(a);
-	i = a->chat.top_msg;
-	r = a->chat.top_row;
+	i = c->top_msg;
+	r = c->top_row;
 	while (y < g->py + g->ph && i < a->st.nmsgs) {
 		h = chat_layout_msg_rows(&a->st.msgs[i], w);
 		if (r >= h) {

@@ -90,11 +90,12 @@ static int help_rows(int top, bool draw, int y, int rows, int x0, int hcols)
 		do {
 			k = help_row(t, hcols, &next);
 			if (draw && row >= top && row - top < rows) {
+				int at = y + row - top;
+
 				if (t == ui_key_actions[i].help)
-					view_str_cut(y + row - top, x0 + 2, keys,
-						     22, term_attr(UC_CURRENT));
-				view_text(y + row - top, x0 + 25, t, k, hcols,
-					  A_NORMAL);
+					view_str_cut(at, x0 + 2, keys, 22,
+						     term_attr(UC_CURRENT));
+				view_text(at, x0 + 25, t, k, hcols, A_NORMAL);
 			}
 			row++;
 			t += next;

@@ -109,9 +109,9 @@ static void picker_answer(struct pane *pn, struct app *a,
 	p->models = k ? calloc(k, sizeof(char *)) : NULL;
 	if (p->models)
 		cJSON_ArrayForEach(it, data) {
-			const cJSON *id = cJSON_GetObjectItemCaseSensitive(it,
-									   "id");
+			const cJSON *id;
 
+			id = cJSON_GetObjectItemCaseSensitive(it, "id");
 			if (cJSON_IsString(id) && p->nmodels < k) {
 				p->models[p->nmodels] = strdup(id->valuestring);
 				if (p->models[p->nmodels])

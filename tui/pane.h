@@ -111,7 +111,7 @@ struct chat_pane {
 	bool older_failed;		/* stop paging until the next open */
 	bool want_top;			/* Home: load every earlier page and
 					 * stay at the first message */
-	int64_t older_us;		/* the RQ_OLDER's start, for the trace */
+	int64_t older_us;		/* the RQ_OLDER's start (trace) */
 	int64_t open_us;		/* an opened conversation waits for its
 					 * paint (the trace) */
 	int code_idx;			/* next code block to copy ... */
