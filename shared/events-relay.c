@@ -49,7 +49,8 @@
 #define EVENTS_IDLE_MS 1000		/* relay at least this often */
 #define EVENTS_HOT_MS 1000		/* after an emit, relay every tick */
 #define EVENTS_PRUNE_MS 1000		/* look for rows to prune */
-#define EVENTS_STAMP_BATCH 1000		/* positions given per pass */
+#define EVENTS_STAMP_BATCH 1000		/* positions per transaction */
+#define EVENTS_STAMP_PASSES 20		/* transactions per relay pass */
 #define EVENTS_DB_WAIT_MS 2000
 #define EVENTS_ANSWER_MAX (8u << 20)	/* bytes of one pull answer */
 #define EVENTS_WAITERS_MAX 256		/* parked long-polls */
@@ -426,14 +427,15 @@ out:
 	db_rows_free(st);
 }
 
-/* One relay pass: positions, wakeups, Kafka, pruning.  The caller holds
- * ev->running. */
-static void events_relay(struct events *ev)
+/* One relay pass: positions, wakeups, Kafka (unless !publish: the last
+ * pass at a stop, which must not wait on a broker), pruning.  The caller
+ * holds ev->running. */
+static void events_relay(struct events *ev, bool publish)
 {
 	struct events_waiter *ready, *next;
 	struct db_conn *c = NULL;
 	int64_t head = 0;
-	int rc;
+	int rc, i;
 
 	rc = db_acquire(ev->d->db, EVENTS_DB_WAIT_MS, &c);
 	if (rc < 0) {
@@ -441,7 +443,12 @@ static void events_relay(struct events *ev)
 			 chat_strerror(rc));
 		return;
 	}
-	rc = events_stamp(ev, c, &head);
+	/* a backlog (rows a crash left, a burst) goes in one pass */
+	for (i = 0; i < EVENTS_STAMP_PASSES; i++) {
+		rc = events_stamp(ev, c, &head);
+		if (rc < EVENTS_STAMP_BATCH)
+			break;
+	}
 	if (rc < 0) {
 		log_warn("events: cannot stamp the outbox: %s",
 			 chat_strerror(rc));
@@ -455,7 +462,8 @@ static void events_relay(struct events *ev)
 			events_answer(ev, c, ready);
 		}
 	}
-	events_publish(ev, c);
+	if (publish)
+		events_publish(ev, c);
 	events_prune(ev, c);
 	db_release(c);
 }
@@ -464,7 +472,7 @@ static void events_relay_job(void *arg)
 {
 	struct events *ev = arg;
 
-	events_relay(ev);
+	events_relay(ev, true);
 	atomic_store(&ev->running, false);
 }
 
@@ -858,15 +866,16 @@ void events_kit_stop(struct events *ev)
 	ev->stopping = true;
 	pthread_mutex_unlock(&ev->lock);
 	events_system(ev, "chat.system.stopping");
-	/* a last pass, so that the stop is stamped (and on Kafka) now;
-	 * a relay job still running has the store for at most a few s */
+	/* a last pass, so that the stop is stamped now (Kafka gets it
+	 * after the next start); a relay job still running has the store
+	 * for at most a few s */
 	for (i = 0; i < 500 && atomic_exchange(&ev->running, true); i++) {
 		struct timespec ts = { 0, 10 * 1000 * 1000 };
 
 		nanosleep(&ts, NULL);
 	}
 	if (i < 500) {
-		events_relay(ev);
+		events_relay(ev, false);
 		atomic_store(&ev->running, false);
 	}
 	pthread_mutex_lock(&ev->lock);
