@@ -22,6 +22,7 @@
 #include <cjson/cJSON.h>
 
 #include "err.h"
+#include "events.h"
 #include "http-out.h"
 #include "log.h"
 #include "util.h"
@@ -212,8 +213,17 @@ void admin_erase_usage_handler(struct http_req *req, struct http_res *res)
 	usage_forget_user(a, user, ADMIN_DRAIN_WAIT_MS);
 	if (daemon_db(req, &c) < 0)
 		return;
-	rc = db_exec(c, "DELETE FROM usage WHERE user_id = $1",
-		     (struct db_param[]){ db_p_text(user) }, 1, &n);
+	/* the usage rows and aid's events of the user (events.h) */
+	rc = db_begin(c);
+	if (rc == 0)
+		rc = db_exec(c, "DELETE FROM usage WHERE user_id = $1",
+			     (struct db_param[]){ db_p_text(user) }, 1, &n);
+	if (rc == 0)
+		rc = events_erase_user(c, &a->d, user);
+	if (rc == 0)
+		rc = db_commit(c);
+	else
+		db_rollback(c);
 	db_release(c);
 	if (rc < 0) {
 		http_res_chat_error(res, rc, "cannot erase the user's usage");

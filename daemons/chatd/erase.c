@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "err.h"
+#include "events.h"
 #include "log.h"
 #include "uuid.h"
 #include "banned.h"
@@ -107,6 +108,9 @@ void erase_user_handler(struct http_req *req, struct http_res *res)
 		if (i == NELEM(erase_sql_delete) - 1)
 			convs = n;
 	}
+	/* and chatd's events of the user (events.h) */
+	if (rc == 0)
+		rc = events_erase_user(c, &cd->d, user);
 	if (rc == 0)
 		rc = db_commit(c);
 	else if (c)

@@ -23,6 +23,7 @@
 #include <string.h>
 
 #include "err.h"
+#include "events.h"
 #include "json.h"
 #include "log.h"
 #include "page.h"
@@ -261,6 +262,9 @@ void admin_erase_sessions_handler(struct http_req *req, struct http_res *res)
 		if (i == 2)
 			sessions = n;
 	}
+	/* and sessiond's events of the user (events.h) */
+	if (rc == 0)
+		rc = events_erase_user(c, &s->d, user);
 	if (rc == 0)
 		rc = db_commit(c);
 	else

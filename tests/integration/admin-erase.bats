@@ -63,29 +63,46 @@ fill_account() {
 	return 1
 }
 
-# every_row: every row of every table of every daemon's store, one line
-# each, prefixed with "service.table:".
+# every_row [outbox]: every row of every table of every daemon's store,
+# one line each, prefixed with "service.table:"; the event outboxes (and
+# their sqlite_sequence row) only with "outbox": they are the only tables
+# that others change meanwhile (new events, and analyticsd's reads let
+# the relay prune).
 every_row() {
 	local s t
 	for s in userd sessiond chatd aid; do
 		case $CHAT_DATABASE in
 		postgres://* | postgresql://*)
 			for t in $(db_query "$s" "SELECT table_name FROM information_schema.tables WHERE table_schema = '$s' AND table_type = 'BASE TABLE'"); do
+				[[ $t != outbox* || ${1-} == outbox ]] || continue
 				db_query "$s" "SELECT t::text FROM \"$t\" t" | sed "s/^/$s.$t:/"
 			done
 			;;
 		*)
 			for t in $(db_query "$s" "SELECT name FROM sqlite_master WHERE type = 'table'"); do
-				db_query "$s" "SELECT * FROM \"$t\"" | sed "s/^/$s.$t:/"
+				[[ $t != outbox* || ${1-} == outbox ]] || continue
+				db_query "$s" "SELECT * FROM \"$t\"" | sed "s/^/$s.$t:/" |
+					{ [[ ${1-} == outbox ]] && cat || grep -v '^[a-z]*\.sqlite_sequence:outbox|' || true; }
 			done
 			;;
 		esac
 	done
 }
 
-# rows_of ID NAME: the rows that hold ID or NAME (case-insensitive).
+# rows_of ID NAME: the rows that hold ID or NAME (case-insensitive), the
+# outboxes left out.
 rows_of() {
 	every_row | grep -i -e "$1" -e "$2" || true
+}
+
+# events_of ID NAME: the events in every outbox that hold ID or NAME, but
+# userd's chat.user.deleted, the tombstone (ids only) consumers erase on.
+events_of() {
+	local s
+	for s in userd sessiond chatd aid; do
+		db_query "$s" "SELECT user_id, event FROM outbox WHERE type <> 'chat.user.deleted' OR '$s' <> 'userd'" |
+			sed "s/^/$s.outbox:/"
+	done | grep -i -e "$1" -e "$2" || true
 }
 
 # a victim with data everywhere: sets victim_id, victim_token, victim_key.
@@ -110,6 +127,9 @@ new_victim() {
 	[[ -z $body ]] || false
 	run -0 rows_of "$victim_id" vicky
 	[[ -z $output ]] || { echo "left behind: $output" >&2; false; }
+	# no event names the user but the tombstone
+	run -0 events_of "$victim_id" vicky
+	[[ -z $output ]] || { echo "events left behind: $output" >&2; false; }
 	# the other user's rows are all there, unchanged
 	[[ $(rows_of "$keeper_id" keeper) == "$keeper_before" ]] || false
 	login_user keeper
@@ -172,6 +192,8 @@ new_victim() {
 		expect_status 204
 		run -0 rows_of "$victim_id" "vic-$d"
 		[[ -z $output ]] || { echo "left behind: $output" >&2; false; }
+		run -0 events_of "$victim_id" "vic-$d"
+		[[ -z $output ]] || { echo "events left behind: $output" >&2; false; }
 	done
 }
 
