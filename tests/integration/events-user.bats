@@ -307,6 +307,24 @@ no_secret() {
 	[[ $(jq '[.events[].pos] | (length == (unique | length))' <<<"$pulled") == true ]] || false
 }
 
+@test "positions keep growing after every row was pruned" {
+	register_user evempty1
+	mark
+	# every consumer has read everything: the outbox empties
+	pull "after=$mark&consumer=evtest"
+	pull "after=$mark&consumer=evhold"
+	for ((i = 0; i < 50; i++)); do
+		[[ $(db_query userd "SELECT COUNT(*) FROM outbox WHERE pos IS NOT NULL") == 0 ]] && break
+		sleep 0.1
+	done
+	[[ $(db_query userd "SELECT COUNT(*) FROM outbox WHERE pos IS NOT NULL") == 0 ]] || false
+	register_user evempty2
+	wait_event chat.user.registered '.data.username == "evempty2"'
+	# the next position, never one a consumer has already seen
+	pull "after=$mark&limit=1"
+	[[ $(jq '.events[0].pos' <<<"$pulled") == $((mark + 1)) ]] || false
+}
+
 @test "kill -9 of userd after a change: its event is delivered once after the restart" {
 	mark
 	register_user evcrash
