@@ -357,17 +357,7 @@ static void *ec_pull_main(void *arg)
 			goto fail;
 		}
 		atomic_store(&pl->head, head);
-		if (head < pos && last <= pos) {
-			/* positions are never reused: a head behind us is a
-			 * producer whose store was replaced; read it again
-			 * from the start (the inbox skips what we have) */
-			log_warn("%s: its head %lld is behind our position "
-				 "%lld: reading it again from the start",
-				 pl->producer, (long long)head,
-				 (long long)pos);
-			pos = 0;
-			atomic_store(&pl->pos, 0);
-		} else if (last > pos) {
+		if (last > pos) {
 			rc = ec_apply_batch(pl, cJSON_GetObjectItemCaseSensitive(
 					     answer, "events"), last);
 			if (rc < 0) {
