@@ -15,11 +15,13 @@
  */
 #include "events-kafka.h"
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <syslog.h>
+#include <time.h>
 #include <cjson/cJSON.h>
 #include <librdkafka/rdkafka.h>
 
@@ -40,6 +42,8 @@ _Static_assert(EVENTS_KAFKA_VERSION == 1, "rename chat_module_kafka_v1");
 #define KAFKA_DONE_KEEP_MS 60000	/* a finished flight kept this long */
 #define KAFKA_CLOSE_MS 1000		/* flush on close */
 #define KAFKA_KEY_MAX 256		/* a subject used as key */
+#define KAFKA_ERR_EVERY_MS 30000	/* one line per error kind per period */
+#define KAFKA_LEAVE_MS 2000		/* close waits this long for a leave */
 
 enum kafka_flight_state {
 	KAFKA_PENDING,			/* produced, no report yet */
@@ -56,7 +60,18 @@ struct kafka_flight {
 	char id[];			/* the event's id */
 };
 
+/* A handle's last reported error, so that an outage logs a line per
+ * period and not per reconnect attempt.  First member of both handles
+ * (librdkafka's opaque), used by error_cb only, which runs inside the
+ * handle's poll on its one thread. */
+struct kafka_errlog {
+	int last;			/* rd_kafka_resp_err_t logged last */
+	int64_t at;			/* when (mono) */
+	unsigned more;			/* the same since, not logged */
+};
+
 struct kafka_producer {
+	struct kafka_errlog errlog;	/* first: see above */
 	rd_kafka_t *rk;			/* NULL after a fatal error */
 	char *brokers;			/* owned; to start again */
 	char *client_id;		/* owned */
@@ -66,7 +81,18 @@ struct kafka_producer {
 };
 
 struct kafka_consumer {
+	struct kafka_errlog errlog;	/* first: see above */
 	rd_kafka_t *rk;
+};
+
+/* A consumer's leave, on a thread of its own (kafka_con_close); freed by
+ * whichever of the two is done with it last. */
+struct kafka_leave {
+	pthread_mutex_t mu;
+	pthread_cond_t cond;
+	struct kafka_consumer *k;	/* owned by the leaving thread */
+	bool done;			/* under mu */
+	int refs;			/* under mu: 2, then 1, then 0 */
 };
 
 static void kafka_log_cb(const rd_kafka_t *rk, int level, const char *fac,
@@ -107,31 +133,56 @@ static int kafka_con_store(void *h, const char *topic, int32_t partition,
 			   int64_t offset);
 static int kafka_con_progress(void *h, const char *topic, int64_t *pos,
 			      int64_t *head);
+static void kafka_leave_unref(struct kafka_leave *l);
+static void kafka_leave_run(struct kafka_consumer *k);
+static void *kafka_leave_main(void *arg);
 static void kafka_con_close(void *h);
 
 /* librdkafka's syslog levels into ours; its threads call this, and
- * log_write is thread-safe. */
+ * log_write is thread-safe.  Its FAIL lines (a connection failed) say
+ * again what error_cb reports, there once per period: debug here. */
 static void kafka_log_cb(const rd_kafka_t *rk, int level, const char *fac,
 			 const char *buf)
 {
-	int ours = level <= LOG_ERR ? LOG_LERROR :
+	int ours = strcmp(fac, "FAIL") == 0 ? LOG_LDEBUG :
+		   level <= LOG_ERR ? LOG_LERROR :
 		   level == LOG_WARNING ? LOG_LWARN :
 		   level <= LOG_INFO ? LOG_LINFO : LOG_LDEBUG;
 
 	log_at(ours, "kafka %s: %s: %s", rd_kafka_name(rk), fac, buf);
 }
 
+/* Errors librdkafka reports (it retries them itself): "all brokers
+ * down" and the like are the normal state of an outage, warnings, one
+ * line per kind per KAFKA_ERR_EVERY_MS; a fatal error ends a producer
+ * (the next publish starts a new one) and is always logged. */
 static void kafka_error_cb(rd_kafka_t *rk, int err, const char *reason,
 			   void *opaque)
 {
-	(void)opaque;
-	/* "all brokers down" and the like are the normal state of a
-	 * broker outage: warnings; a fatal error ends the producer */
-	if (err == RD_KAFKA_RESP_ERR__FATAL)
+	struct kafka_errlog *e = opaque;
+	int64_t now = mono_ms();
+
+	if (err == RD_KAFKA_RESP_ERR__FATAL) {
 		log_error("kafka %s: fatal: %s", rd_kafka_name(rk), reason);
+		return;
+	}
+	if (e && err == e->last && now - e->at < KAFKA_ERR_EVERY_MS) {
+		e->more++;
+		return;
+	}
+	if (e && e->more)
+		log_warn("kafka %s: %s: %s (and %u more errors of the kind "
+			 "before)", rd_kafka_name(rk),
+			 rd_kafka_err2name((rd_kafka_resp_err_t)err), reason,
+			 e->more);
 	else
 		log_warn("kafka %s: %s: %s", rd_kafka_name(rk),
 			 rd_kafka_err2name((rd_kafka_resp_err_t)err), reason);
+	if (e) {
+		e->last = err;
+		e->at = now;
+		e->more = 0;
+	}
 }
 
 /* Sets name/value pairs (NULL-terminated list) on conf. */
@@ -534,6 +585,7 @@ static int kafka_con_open(const char *brokers, const char *client_id,
 		goto out;
 	rd_kafka_conf_set_log_cb(conf, kafka_log_cb);
 	rd_kafka_conf_set_error_cb(conf, kafka_error_cb);
+	rd_kafka_conf_set_opaque(conf, &k->errlog);
 	k->rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, why, sizeof(why));
 	if (!k->rk) {
 		chat_errf(err, errlen, "kafka: cannot make a consumer: %s",
@@ -680,19 +732,100 @@ out:
 	return count;
 }
 
-static void kafka_con_close(void *h)
+static void kafka_leave_unref(struct kafka_leave *l)
 {
-	struct kafka_consumer *k = h;
-	rd_kafka_resp_err_t e;
+	bool last;
 
-	if (!k)
-		return;
-	/* leaves the group and commits the stored offsets */
-	e = rd_kafka_consumer_close(k->rk);
+	pthread_mutex_lock(&l->mu);
+	last = --l->refs == 0;
+	pthread_mutex_unlock(&l->mu);
+	if (last) {
+		pthread_cond_destroy(&l->cond);
+		pthread_mutex_destroy(&l->mu);
+		free(l);
+	}
+}
+
+/* Leaves the group, committing the stored offsets, and frees k: as long
+ * as the brokers make it (up to session.timeout.ms when they are down). */
+static void kafka_leave_run(struct kafka_consumer *k)
+{
+	rd_kafka_resp_err_t e = rd_kafka_consumer_close(k->rk);
+
 	if (e != RD_KAFKA_RESP_ERR_NO_ERROR)
 		log_warn("kafka: consumer close: %s", rd_kafka_err2str(e));
 	rd_kafka_destroy(k->rk);
 	free(k);
+}
+
+static void *kafka_leave_main(void *arg)
+{
+	struct kafka_leave *l = arg;
+
+	kafka_leave_run(l->k);
+	pthread_mutex_lock(&l->mu);
+	l->done = true;
+	pthread_cond_signal(&l->cond);
+	pthread_mutex_unlock(&l->mu);
+	kafka_leave_unref(l);
+	return NULL;
+}
+
+/* With the brokers down, rd_kafka_consumer_close (and rd_kafka_destroy,
+ * once any group request is under way) waits up to session.timeout.ms,
+ * past the stack's stop timeout.  So the leave runs on a detached thread
+ * and close waits KAFKA_LEAVE_MS for it: a leave that takes longer goes
+ * on in the background (the module is never unloaded) or ends with the
+ * process.  Offsets it could not commit are read again by the next
+ * member, which the inbox makes harmless. */
+static void kafka_con_close(void *h)
+{
+	struct kafka_consumer *k = h;
+	struct kafka_leave *l;
+	struct timespec until;
+	pthread_attr_t attr;
+	pthread_t t;
+	bool started = false, done;
+
+	if (!k)
+		return;
+	l = calloc(1, sizeof(*l));
+	if (l && pthread_attr_init(&attr) == 0) {
+		pthread_mutex_init(&l->mu, NULL);
+		pthread_cond_init(&l->cond, NULL);
+		l->k = k;
+		l->refs = 2;
+		pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+		started = pthread_create(&t, &attr, kafka_leave_main, l) == 0;
+		pthread_attr_destroy(&attr);
+		if (!started) {
+			pthread_cond_destroy(&l->cond);
+			pthread_mutex_destroy(&l->mu);
+		}
+	}
+	if (!started) {
+		free(l);
+		kafka_leave_run(k);	/* no thread: wait it out here */
+		return;
+	}
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += KAFKA_LEAVE_MS / 1000;
+	until.tv_nsec += (long)(KAFKA_LEAVE_MS % 1000) * 1000000L;
+	if (until.tv_nsec >= 1000000000L) {
+		until.tv_sec++;
+		until.tv_nsec -= 1000000000L;
+	}
+	pthread_mutex_lock(&l->mu);
+	while (!l->done)
+		if (pthread_cond_timedwait(&l->cond, &l->mu, &until) != 0)
+			break;
+	done = l->done;
+	pthread_mutex_unlock(&l->mu);
+	if (!done)
+		log_warn("kafka: still leaving the group after %d ms (brokers "
+			 "unreachable?): going on without waiting",
+			 KAFKA_LEAVE_MS);
+	kafka_leave_unref(l);
 }
 
 __attribute__((visibility("default")))

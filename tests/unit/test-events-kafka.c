@@ -6,7 +6,8 @@
  * the CloudEvents content-type; a broker that is down, slow or failing
  * Produce requests costs neither a lost nor a duplicated message; the
  * consumer's stored offsets resume after the last handled message, not
- * on it.  Run with CHAT_MODULE_DIR set to the build's bin directory
+ * on it, and it leaves the group in bounded time even with every broker
+ * down.  Run with CHAT_MODULE_DIR set to the build's bin directory
  * (scripts/test.sh does).
  */
 #include <stdarg.h>
@@ -377,6 +378,50 @@ static void test_events_kafka__progress(void **state)
 	kafka->consumer.close(c);
 }
 
+/* A member whose brokers are all down (and that polled since, as the
+ * transport's thread does) leaves at once: the daemon's stop must not
+ * outlast the stack's stop timeout. */
+static void test_events_kafka__close_while_down(void **state)
+{
+	static struct rows r;
+	const char *topics[] = { "t-close", NULL };
+	struct events_kafka_msg m;
+	char err[512];
+	void *h = pub_open(), *c = NULL;
+	int64_t until = mono_ms() + CONSUME_MS, t0;
+	size_t got = 0;
+
+	(void)state;
+	topic_new("t-close");
+	rows_make(&r, "t-close", 3, "close");
+	assert_int_equal(kafka->publisher.publish(h, r.row, r.n, 10000), 0);
+	kafka->publisher.close(h);
+	assert_int_equal(kafka->consumer.open(bootstraps, "test", "g-close",
+					      topics, &c, err, sizeof(err)),
+			 0);
+	/* a member of the group, with partitions and offsets to commit */
+	while (got < r.n && mono_ms() < until) {
+		if (kafka->consumer.poll(c, 100, &m, err, sizeof(err)) != 1)
+			continue;
+		assert_int_equal(kafka->consumer.store(c, m.topic,
+						       m.partition, m.offset),
+				 0);
+		got++;
+		kafka->consumer.msg_free(&m);
+	}
+	assert_int_equal(got, r.n);
+	brokers_set(0);
+	/* the member notices (its poll serves the error reports) */
+	until = mono_ms() + 1500;
+	while (mono_ms() < until)
+		kafka->consumer.poll(c, 100, &m, err, sizeof(err));
+	t0 = mono_ms();
+	kafka->consumer.close(c);
+	brokers_set(1);
+	if (mono_ms() - t0 > 4000)
+		fail_msg("close took %lld ms", (long long)(mono_ms() - t0));
+}
+
 /* Bad arguments fail with a message, never a crash. */
 static void test_events_kafka__open_errors(void **state)
 {
@@ -439,6 +484,7 @@ int main(void)
 		cmocka_unit_test(test_events_kafka__produce_errors),
 		cmocka_unit_test(test_events_kafka__offsets_resume),
 		cmocka_unit_test(test_events_kafka__progress),
+		cmocka_unit_test(test_events_kafka__close_while_down),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
