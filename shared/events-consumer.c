@@ -81,7 +81,7 @@ int events_consumer_apply(struct events_consumer *ec, struct db_conn *c,
 	const char *source = json_str(event, "source");
 	const char *id = json_str(event, "id");
 	const char *type = json_str(event, "type");
-	struct db_param p[3];
+	struct db_param p[4];
 	int64_t changes = 0;
 	char *text = NULL;
 	int rc;
@@ -99,11 +99,12 @@ int events_consumer_apply(struct events_consumer *ec, struct db_conn *c,
 	}
 	p[0] = db_p_text(source);
 	p[1] = db_p_text(id);
-	p[2] = db_p_text(text);
+	p[2] = db_p_text(json_str(event, "userid"));
+	p[3] = db_p_text(text);
 	/* ON CONFLICT, not a unique violation: on PostgreSQL that would
 	 * abort the whole batch's transaction */
-	rc = db_exec(c, "INSERT INTO inbox (source, id, event)"
-		     " VALUES ($1, $2, $3) ON CONFLICT DO NOTHING", p, 3,
+	rc = db_exec(c, "INSERT INTO inbox (source, id, user_id, event)"
+		     " VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING", p, 4,
 		     &changes);
 	cJSON_free(text);
 	if (rc < 0)

@@ -20,10 +20,12 @@
  *
  * Tables (the consumer daemon's migrations create them, see
  * EVENTS_CONSUMER_MIGRATION_SQL):
- *   inbox(source TEXT, id TEXT, event TEXT NULL, PRIMARY KEY (source, id))
- *     event: the whole event when the consumer keeps them (keep_events),
- *     so that it can rebuild its state from its own copy whatever the
- *     producers' retention pruned since
+ *   inbox(source TEXT, id TEXT, user_id TEXT NULL, event TEXT NULL,
+ *         PRIMARY KEY (source, id))
+ *     user_id: the event's userid, so that an erased user's rows are
+ *     found; event: the whole event when the consumer keeps them
+ *     (keep_events), so that it can rebuild its state from its own copy
+ *     whatever the producers' retention pruned since
  *   event_cursors(producer TEXT PRIMARY KEY, pos BIGINT)
  *
  * Threads: start, stop and the stats from any thread (a lock orders
@@ -48,9 +50,11 @@ struct events_consumer;
 	"CREATE TABLE inbox (" \
 	" source TEXT NOT NULL," \
 	" id TEXT NOT NULL," \
+	" user_id TEXT," \
 	" event TEXT," \
 	" PRIMARY KEY (source, id)" \
 	");" \
+	"CREATE INDEX inbox_user_idx ON inbox (user_id);" \
 	"CREATE TABLE event_cursors (" \
 	" producer TEXT PRIMARY KEY," \
 	" pos BIGINT NOT NULL" \

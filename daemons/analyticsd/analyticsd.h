@@ -5,6 +5,7 @@
  *
  * Files: main.c (spec, config, consumer, rebuild), migrations.c,
  * rollup.c (an event -> its rollup delta; the store's upserts),
+ * erase.c (a user's erasure),
  * sketch.c (latency histograms), range.c (days and query ranges),
  * usage.c (the usage and summary routes), tail.c (the live SSE tail),
  * metrics.c (/metrics).
@@ -120,6 +121,36 @@ int rollup_clear(struct db_conn *c);
 /* Applies every event kept in the inbox again, in c's open transaction
  * (after rollup_clear); *n gets how many counted. */
 int rollup_replay(struct analyticsd *a, struct db_conn *c, int64_t *n);
+
+/* The SET list of usage_daily's upserts: every counter added. */
+#define ROLLUP_USAGE_SUMS \
+	"requests = usage_daily.requests + excluded.requests," \
+	" completed = usage_daily.completed + excluded.completed," \
+	" stopped = usage_daily.stopped + excluded.stopped," \
+	" failed = usage_daily.failed + excluded.failed," \
+	" prompt_tokens = usage_daily.prompt_tokens" \
+	" + excluded.prompt_tokens," \
+	" completion_tokens = usage_daily.completion_tokens" \
+	" + excluded.completion_tokens," \
+	" cost_pusd = usage_daily.cost_pusd + excluded.cost_pusd," \
+	" unpriced = usage_daily.unpriced + excluded.unpriced," \
+	" conversations = usage_daily.conversations" \
+	" + excluded.conversations," \
+	" messages = usage_daily.messages + excluded.messages"
+
+/* --- erase.c: a user's erasure (chat.user.deleted) --- */
+/* The event without its user: the envelope but userid and subject, and
+ * only the data keys the rollups read.  *out is the caller's. */
+int erase_strip(const cJSON *event, cJSON **out);
+/* Whether the user was erased. */
+int erase_is_erased(struct db_conn *c, const char *user_id, bool *yes);
+/* The inbox row of stripped's (source, id) gets stripped's text and no
+ * user. */
+int erase_rewrite(struct db_conn *c, const cJSON *stripped);
+/* In c's open transaction: the user's rollups merged into user '', the
+ * active days deleted, the kept events stripped, the user recorded as
+ * erased. */
+int erase_user(struct db_conn *c, const char *user_id);
 
 /* --- usage.c: handlers --- */
 void usage_me_handler(struct http_req *req, struct http_res *res);

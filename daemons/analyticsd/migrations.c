@@ -6,7 +6,8 @@
  * (UTC) text: they sort as dates and range queries are BETWEEN.  Money
  * is BIGINT pico-USD (tokens times micro-USD per million tokens), exact
  * for prices with up to six decimals; "unpriced" counts the requests of
- * a model without a price, whose cost is unknown, never 0.
+ * a model without a price, whose cost is unknown, never 0.  user_id ''
+ * holds what is left of erased users: their counts, without them.
  */
 #include "analyticsd.h"
 #include "events-consumer.h"
@@ -69,6 +70,13 @@ const struct db_migration analyticsd_migrations[] = {
 		" day TEXT NOT NULL,"
 		" user_id TEXT NOT NULL,"
 		" PRIMARY KEY (day, user_id)"
+		");"
+		/* users erased (chat.user.deleted): their later events,
+		 * from producers that had not heard yet, come in
+		 * anonymous */
+		"CREATE TABLE erased ("
+		" user_id TEXT PRIMARY KEY,"
+		" erased_at BIGINT NOT NULL"
 		")",
 		.sql_pg = NULL,
 	},

@@ -244,6 +244,7 @@ int rollup_from_event(const struct prices *p, const cJSON *event,
 	const char *user = json_str(event, "userid");
 	const cJSON *data = cJSON_GetObjectItemCaseSensitive(event, "data");
 	const struct rollup_type *t;
+	const char *by;
 	int64_t day;
 	int rc;
 
@@ -266,7 +267,9 @@ int rollup_from_event(const struct prices *p, const cJSON *event,
 	rc = t->fill(p, data, out);
 	if (rc < 0)
 		return rc;
-	out->active = t->active && user;
+	/* a change an admin made ("by") is no activity of the user's */
+	by = json_str(data, "by");
+	out->active = t->active && user && (!by || strcmp(by, user) == 0);
 	return 0;
 }
 
@@ -276,18 +279,8 @@ static const char rollup_usage_sql[] =
 	" stopped, failed, prompt_tokens, completion_tokens, cost_pusd,"
 	" unpriced, conversations, messages)"
 	" VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
-	" ON CONFLICT (day, user_id, model) DO UPDATE SET"
-	" requests = usage_daily.requests + excluded.requests,"
-	" completed = usage_daily.completed + excluded.completed,"
-	" stopped = usage_daily.stopped + excluded.stopped,"
-	" failed = usage_daily.failed + excluded.failed,"
-	" prompt_tokens = usage_daily.prompt_tokens + excluded.prompt_tokens,"
-	" completion_tokens = usage_daily.completion_tokens"
-	" + excluded.completion_tokens,"
-	" cost_pusd = usage_daily.cost_pusd + excluded.cost_pusd,"
-	" unpriced = usage_daily.unpriced + excluded.unpriced,"
-	" conversations = usage_daily.conversations + excluded.conversations,"
-	" messages = usage_daily.messages + excluded.messages";
+	" ON CONFLICT (day, user_id, model) DO UPDATE SET "
+	ROLLUP_USAGE_SUMS;
 
 static int rollup_hist(struct db_conn *c, const struct rollup_delta *d,
 		       const char *metric, int64_t value)
@@ -370,15 +363,40 @@ int rollup_store(struct db_conn *c, const struct rollup_delta *d)
 int rollup_handle(void *app, struct db_conn *c, const cJSON *event)
 {
 	struct analyticsd *a = app;
+	const char *type = json_str(event, "type");
+	const char *user = json_str(event, "userid");
 	struct rollup_delta d;
-	int rc;
+	cJSON *stripped = NULL;
+	bool erased = false;
+	int rc = 0;
 
-	rc = rollup_from_event(&a->prices, event, &d);
+	if (user && type && strcmp(type, "chat.user.deleted") == 0) {
+		rc = erase_user(c, user);
+		erased = true;
+	} else if (user) {
+		/* a producer that had not heard of the erasure yet */
+		rc = erase_is_erased(c, user, &erased);
+	}
+	if (rc == 0 && erased) {
+		rc = erase_strip(event, &stripped);
+		if (rc == 0)
+			rc = erase_rewrite(c, stripped);
+		if (rc == 0)
+			event = stripped;
+	}
 	if (rc < 0)
-		return CHAT_EINVAL;
+		goto out;
+	rc = rollup_from_event(&a->prices, event, &d);
+	if (rc < 0) {
+		rc = CHAT_EINVAL;
+		goto out;
+	}
 	/* /metrics counts after the commit (analyticsd_applied): a batch
 	 * rolled back here is applied again */
-	return rollup_store(c, &d);
+	rc = rollup_store(c, &d);
+out:
+	cJSON_Delete(stripped);
+	return rc;
 }
 
 int rollup_clear(struct db_conn *c)

@@ -102,3 +102,43 @@ figures() {
 	[[ $(figures) == "$before" ]] || { echo "before: $before, after: $(figures)" >&2; false; }
 	grep -q 'rollups rebuilt' "$CHAT_DATA_DIR/log/analyticsd.log" || false
 }
+
+# The admin usage totals of every user, model by model.
+all_totals() {
+	api GET "/v1/admin/analytics/usage?group_by=model" "" "$(admin_token)"
+	[[ $status_code == 200 ]] || return 1
+	jq -c .totals <<<"$body"
+}
+
+@test "an erased user's counts stay, without a trace of them, also rebuilt" {
+	local uid before t n
+	new_user "erin-erased"
+	uid=$user_id
+	generate "$access_token"
+	generate "$access_token"
+	wait_totals "$uid" 2
+	before=$(all_totals)
+	api DELETE /v1/admin/users/erin-erased "" "$(admin_token)"
+	expect_status 204
+	for ((i = 0; i < 100; i++)); do
+		n=$(db_query analyticsd "SELECT COUNT(*) FROM erased WHERE user_id = '$uid'")
+		[[ $n == 1 ]] && break
+		sleep 0.1
+	done
+	[[ $n == 1 ]] || false
+	# nothing names her: no rollup row, no kept event
+	for t in usage_daily usage_errors usage_hist active inbox; do
+		run -0 db_query analyticsd "SELECT COUNT(*) FROM $t WHERE user_id = '$uid'"
+		[[ $output == 0 ]] || { echo "$t: $output" >&2; false; }
+	done
+	run -0 db_query analyticsd "SELECT COUNT(*) FROM inbox
+		WHERE event LIKE '%$uid%' OR event LIKE '%erin-erased%'"
+	[[ $output == 0 ]] || false
+	# what she did still counts, as nobody's
+	[[ $(all_totals) == "$before" ]] || { echo "before: $before, after: $(all_totals)" >&2; false; }
+	api POST /v1/admin/analytics/rebuild "" "$(admin_token)"
+	expect_status 202
+	[[ $(all_totals) == "$before" ]] || { echo "rebuilt: $(all_totals)" >&2; false; }
+	run -0 db_query analyticsd "SELECT COUNT(*) FROM usage_daily WHERE user_id = '$uid'"
+	[[ $output == 0 ]] || false
+}

@@ -1,8 +1,9 @@
 /* test-analyticsd-rollup.c - analyticsd's rollup arithmetic without a
  * store: what each event type adds (rollup_from_event), the cost from
  * the price table (known, unknown, never 0 for unknown), prices read
- * exactly, bad events refused, and the UTC days of event times and of
- * query ranges (range.c). */
+ * exactly, bad events refused, an erased user's events stripped of
+ * everything that names (erase.c), and the UTC days of event times and
+ * of query ranges (range.c). */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -226,6 +227,67 @@ static void test_rollup__price_parse(void **state)
 	}
 }
 
+/* What an erased user's event keeps: the envelope without userid and
+ * subject, the counted data keys, nothing else; it still counts the
+ * same, for user ''. */
+static void test_rollup__erase_strip(void **state)
+{
+	struct rollup_delta d;
+	cJSON *ev, *st = NULL;
+	char *text;
+
+	(void)state;
+	ev = cJSON_Parse("{\"specversion\":\"1.0\",\"id\":\"e1\","
+			 "\"source\":\"/chat/aid\",\"type\":"
+			 "\"chat.generation.completed\",\"time\":"
+			 "\"2026-12-07T10:00:00Z\",\"subject\":"
+			 "\"generations/g1\",\"datacontenttype\":"
+			 "\"application/json\",\"userid\":\"u-secret\","
+			 "\"data\":{\"generation_id\":\"g1\",\"model\":"
+			 "\"cheap\",\"prompt_tokens\":10,"
+			 "\"completion_tokens\":4,\"ttft_ms\":5,"
+			 "\"latency_ms\":9,\"conversation_id\":\"c1\","
+			 "\"username\":\"alice\",\"address\":\"10.0.0.1\","
+			 "\"status\":\"complete\"}}");
+	assert_non_null(ev);
+	assert_int_equal(erase_strip(ev, &st), 0);
+	text = cJSON_PrintUnformatted(st);
+	assert_non_null(text);
+	assert_string_equal(text, "{\"specversion\":\"1.0\",\"id\":\"e1\","
+			    "\"source\":\"/chat/aid\",\"type\":"
+			    "\"chat.generation.completed\",\"time\":"
+			    "\"2026-12-07T10:00:00Z\",\"datacontenttype\":"
+			    "\"application/json\",\"data\":{\"model\":"
+			    "\"cheap\",\"status\":\"complete\","
+			    "\"prompt_tokens\":10,\"completion_tokens\":4,"
+			    "\"ttft_ms\":5,\"latency_ms\":9}}");
+	cJSON_free(text);
+	assert_int_equal(rollup_from_event(&test_prices, st, &d), 0);
+	assert_string_equal(d.user_id, "");
+	assert_int_equal(d.requests, 1);
+	assert_int_equal(d.prompt_tokens, 10);
+	assert_false(d.active);
+	cJSON_Delete(st);
+	cJSON_Delete(ev);
+}
+
+/* A change an admin made is no activity of the user's. */
+static void test_rollup__admin_change_not_active(void **state)
+{
+	struct rollup_delta d;
+
+	(void)state;
+	assert_int_equal(delta_of("chat.user.registered",
+				  "2026-01-01T00:00:00Z", "u3",
+				  "{\"by\":\"admin-1\"}", &d), 0);
+	assert_int_equal(d.registrations, 1);
+	assert_false(d.active);
+	assert_int_equal(delta_of("chat.user.registered",
+				  "2026-01-01T00:00:00Z", "u3",
+				  "{\"by\":\"u3\"}", &d), 0);
+	assert_true(d.active);
+}
+
 static void test_range__days(void **state)
 {
 	static const struct {
@@ -266,6 +328,8 @@ int main(void)
 		cmocka_unit_test(test_rollup__user_and_chat_counts),
 		cmocka_unit_test(test_rollup__bad_events),
 		cmocka_unit_test(test_rollup__price_parse),
+		cmocka_unit_test(test_rollup__erase_strip),
+		cmocka_unit_test(test_rollup__admin_change_not_active),
 		cmocka_unit_test(test_range__days),
 	};
 
