@@ -56,9 +56,11 @@ static const char *const admin_sql_list[2][2] = {
 		" ORDER BY id DESC LIMIT $2",
 	},
 };
+/* The revoked row comes back for its chat.session.revoked event. */
 static const char admin_sql_revoke[] =
 	"UPDATE sessions SET revoked_at = $1, revoke_reason = 'admin'"
-	" WHERE id = $2 AND revoked_at IS NULL AND expires_at > $1";
+	" WHERE id = $2 AND revoked_at IS NULL AND expires_at > $1"
+	" RETURNING id, user_id";
 
 /*
  * Erasure, in order, inside one transaction.  $1 the user, $2 now, $3
@@ -202,6 +204,7 @@ void admin_sessions_delete_handler(struct http_req *req,
 {
 	struct sessiond *s = req->app;
 	struct db_conn *c = NULL;
+	struct db_rows *rows = NULL;
 	char id[UUID_STR_LEN];
 	int64_t changed = 0, now;
 	int rc;
@@ -214,10 +217,15 @@ void admin_sessions_delete_handler(struct http_req *req,
 		return;
 	rc = feed_begin(c, &now);
 	if (rc == 0)
-		rc = db_exec(c, admin_sql_revoke,
-			     (struct db_param[]){ DB_P_INT(now),
-						  db_p_text(id) },
-			     2, &changed);
+		rc = db_query(c, admin_sql_revoke,
+			      (struct db_param[]){ DB_P_INT(now),
+						   db_p_text(id) },
+			      2, &rows);
+	if (rc == 0) {
+		changed = (int64_t)db_rows_count(rows);
+		rc = sessions_revoked_events(s, c, rows, "admin");
+	}
+	db_rows_free(rows);
 	if (rc == 0)
 		rc = db_commit(c);
 	else

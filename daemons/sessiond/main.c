@@ -157,6 +157,7 @@ static struct daemon_spec sessiond_spec = {
 	.nroutes = sizeof(sessiond_routes) / sizeof(sessiond_routes[0]),
 	.migrations = migrations_table,
 	.app_size = sizeof(struct sessiond),
+	.events = 1,		/* its outbox: events.h */
 	.init = sessiond_init,
 	.release = sessiond_release,
 	.cron = sessiond_cron,

@@ -148,13 +148,23 @@ out:
 	return rc;
 }
 
-/* Revokes the family of a reused token; the caller commits. */
-static int refresh_revoke_family(struct db_conn *c, const char *session_id,
-				 int64_t now)
+/* Revokes the family of a reused token; the caller commits.  The
+ * reuse is an event of its own (a security signal, also when the
+ * session was revoked before); the revocation, when the session was
+ * still live, another (reason "reuse"). */
+static int refresh_revoke_family(struct sessiond *s, struct db_conn *c,
+				 const struct refresh_row *row, int64_t now)
 {
+	int rc;
+
 	log_warn("refresh token reused in session '%s': session revoked",
-		 session_id);
-	return sessions_mark_revoked(c, session_id, NULL, "reuse", now, NULL);
+		 row->session_id);
+	rc = sessions_event(s, c, "chat.session.reuse_detected", row->user_id,
+			    row->session_id, NULL, 0);
+	if (rc == 0)
+		rc = sessions_mark_revoked(s, c, row->session_id, NULL,
+					   "reuse", now, NULL);
+	return rc;
 }
 
 /*
@@ -199,7 +209,7 @@ static int refresh_again(struct sessiond *s, struct db_conn *c,
 	goto out;
 reused:
 	out->outcome = REFRESH_REUSED;
-	rc = refresh_revoke_family(c, row->session_id, now);
+	rc = refresh_revoke_family(s, c, row, now);
 	if (rc == 0)
 		rc = db_commit(c);
 out:
@@ -270,6 +280,11 @@ static int refresh_rotate(struct sessiond *s, struct db_conn *c,
 	p[1] = DB_P_INT(out->expires_at);
 	p[2] = db_p_text(out->session_id);
 	rc = db_exec(c, sql_slide, p, 3, NULL);
+	if (rc < 0)
+		goto out;
+	/* a grace-window repeat (refresh_again) mints nothing: no event */
+	rc = sessions_event(s, c, "chat.session.refreshed", out->user_id,
+			    out->session_id, NULL, out->expires_at);
 	if (rc < 0)
 		goto out;
 	rc = db_commit(c);

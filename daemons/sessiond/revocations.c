@@ -29,14 +29,51 @@
 #define REVOCATIONS_MARGIN_MS 5000
 
 static const char sql_exists[] = "SELECT 1 FROM sessions WHERE id = $1";
+/* The revoked rows come back for their chat.session.revoked events. */
 static const char sql_revoke_user[] =
 	"UPDATE sessions SET revoked_at = $1, revoke_reason = $2"
-	" WHERE user_id = $3 AND revoked_at IS NULL AND expires_at > $1";
+	" WHERE user_id = $3 AND revoked_at IS NULL AND expires_at > $1"
+	" RETURNING id, user_id";
 /* A password change: every session of the user but the caller's. */
 static const char sql_revoke_others[] =
 	"UPDATE sessions SET revoked_at = $1, revoke_reason = $2"
 	" WHERE user_id = $3 AND revoked_at IS NULL AND expires_at > $1"
-	" AND id <> $4";
+	" AND id <> $4 RETURNING id, user_id";
+
+/*
+ * Why userd revokes, as ?reason= names it (stored in revoke_reason and
+ * told in the chat.session.revoked event).  The first reason of each
+ * route is its default: a logout is what revokes one session, a disabled
+ * account what revokes all of a user's.  A password change (?keep=) is
+ * always "password_changed".
+ */
+static const char *const revocations_session_reasons[] = {
+	"logout", "user_disabled",
+};
+static const char *const revocations_user_reasons[] = {
+	"user_disabled", "role_changed", "user_erased",
+};
+
+#define NELEM(a) (sizeof(a) / sizeof((a)[0]))
+
+/* The ?reason= of a revoke route from table (default its first), or
+ * NULL after answering 400. */
+static const char *revocations_reason(struct http_req *req,
+				      const char *const *table, size_t n)
+{
+	char q[32];
+	size_t i;
+	int rc = http_req_query(req, "reason", q, sizeof(q));
+
+	if (rc == CHAT_ENOTFOUND)
+		return table[0];
+	for (i = 0; rc == 0 && i < n; i++)
+		if (strcmp(q, table[i]) == 0)
+			return table[i];
+	http_res_error(req->res, 400, "invalid_field",
+		       "'reason' must be one of the documented reasons");
+	return NULL;
+}
 static const char sql_list[] =
 	"SELECT id, revoked_at FROM sessions WHERE revoked_at >= $1"
 	" ORDER BY revoked_at LIMIT $2";
@@ -49,6 +86,7 @@ void revocations_session_handler(struct http_req *req, struct http_res *res)
 	struct db_rows *rows = NULL;
 	struct db_param p[1];
 	char id[UUID_STR_LEN];
+	const char *reason;
 	int64_t changed = 0, now;
 	int rc;
 
@@ -56,11 +94,15 @@ void revocations_session_handler(struct http_req *req, struct http_res *res)
 		http_res_error(res, 404, "not_found", "no such session");
 		return;
 	}
+	reason = revocations_reason(req, revocations_session_reasons,
+				    NELEM(revocations_session_reasons));
+	if (!reason)
+		return;
 	if (daemon_db(req, &c) < 0)
 		return;
 	rc = feed_begin(c, &now);
 	if (rc == 0)
-		rc = sessions_mark_revoked(c, id, NULL, "revoked", now,
+		rc = sessions_mark_revoked(s, c, id, NULL, reason, now,
 					   &changed);
 	if (rc == 0)
 		rc = db_commit(c);
@@ -97,8 +139,10 @@ void revocations_user_handler(struct http_req *req, struct http_res *res)
 {
 	struct sessiond *s = req->app;
 	struct db_conn *c = NULL;
+	struct db_rows *rows = NULL;
 	struct db_param p[4];
 	char user_id[UUID_STR_LEN], keep[UUID_STR_LEN], q[64];
+	const char *reason;
 	bool others;
 	int64_t changed = 0, now;
 	int rc;
@@ -114,16 +158,26 @@ void revocations_user_handler(struct http_req *req, struct http_res *res)
 			       "'keep' must be a session id");
 		return;
 	}
+	reason = others ? "password_changed" :
+		 revocations_reason(req, revocations_user_reasons,
+				    NELEM(revocations_user_reasons));
+	if (!reason)
+		return;
 	if (daemon_db(req, &c) < 0)
 		return;
 	rc = feed_begin(c, &now);
 	p[0] = DB_P_INT(now);
-	p[1] = db_p_text(others ? "password_changed" : "user_revoked");
+	p[1] = db_p_text(reason);
 	p[2] = db_p_text(user_id);
 	p[3] = db_p_text(others ? keep : "");
 	if (rc == 0)
-		rc = db_exec(c, others ? sql_revoke_others : sql_revoke_user,
-			     p, others ? 4 : 3, &changed);
+		rc = db_query(c, others ? sql_revoke_others : sql_revoke_user,
+			      p, others ? 4 : 3, &rows);
+	if (rc == 0) {
+		changed = (int64_t)db_rows_count(rows);
+		rc = sessions_revoked_events(s, c, rows, reason);
+	}
+	db_rows_free(rows);
 	/* the user's mark too: it ends the user's API-key connections and
 	 * cached keys at the gateways, which have no session to go by */
 	if (rc == 0 && !others)

@@ -62,10 +62,21 @@ int sessions_token_store(struct db_conn *c, const char *session_id,
 			 const char *user_id, int64_t now, int64_t expires_at,
 			 const char *tok);
 /* Revokes session id (when live) with reason; *changed = rows revoked.
- * user_id may be NULL (any owner). */
-int sessions_mark_revoked(struct db_conn *c, const char *id,
-			  const char *user_id, const char *reason,
-			  int64_t now, int64_t *changed);
+ * user_id may be NULL (any owner).  A revoked session's
+ * chat.session.revoked event goes into the same transaction. */
+int sessions_mark_revoked(struct sessiond *s, struct db_conn *c,
+			  const char *id, const char *user_id,
+			  const char *reason, int64_t now, int64_t *changed);
+/* Writes chat.session.<verb> (type) of session_id into c's open
+ * transaction (events_emit): data {session_id, reason (NULL: none),
+ * expires_at (0: none)}.  Never a token in it. */
+int sessions_event(struct sessiond *s, struct db_conn *c, const char *type,
+		   const char *user_id, const char *session_id,
+		   const char *reason, int64_t expires_at);
+/* Emits chat.session.revoked with reason for each row of rows (columns:
+ * session id, user id), as a revoking UPDATE ... RETURNING gave them. */
+int sessions_revoked_events(struct sessiond *s, struct db_conn *c,
+			    const struct db_rows *rows, const char *reason);
 /* Deletes rows revoked or expired before now - SESSIOND_KEEP_MS.  Worker
  * thread. */
 int sessions_cleanup(struct sessiond *s, int64_t now);

@@ -15,6 +15,7 @@
 
 #include "crypto.h"
 #include "err.h"
+#include "events.h"
 #include "json.h"
 #include "log.h"
 #include "page.h"
@@ -47,15 +48,16 @@ static const char sql_list_after[] =
 	"SELECT id, user_agent, ip, created_at, last_used_at, expires_at"
 	" FROM sessions WHERE user_id = $1 AND revoked_at IS NULL"
 	" AND expires_at > $2 AND id < $4 ORDER BY id DESC LIMIT $3";
-/* Owner's revoke: only a live session of that user. */
+/* Owner's revoke: only a live session of that user.  The revoked rows
+ * come back for their events. */
 static const char sql_revoke_own[] =
 	"UPDATE sessions SET revoked_at = $1, revoke_reason = $2"
 	" WHERE id = $3 AND user_id = $4 AND revoked_at IS NULL"
-	" AND expires_at > $1";
+	" AND expires_at > $1 RETURNING id, user_id";
 /* Internal revoke: any session not yet revoked. */
 static const char sql_revoke_any[] =
 	"UPDATE sessions SET revoked_at = $1, revoke_reason = $2"
-	" WHERE id = $3 AND revoked_at IS NULL";
+	" WHERE id = $3 AND revoked_at IS NULL RETURNING id, user_id";
 static const char sql_cleanup_tokens[] =
 	"DELETE FROM refresh_tokens WHERE expires_at < $1"
 	" OR session_id IN (SELECT id FROM sessions"
@@ -127,20 +129,65 @@ int sessions_token_store(struct db_conn *c, const char *session_id,
 	return db_exec(c, sql_token_insert, p, 5, NULL);
 }
 
-int sessions_mark_revoked(struct db_conn *c, const char *id,
-			  const char *user_id, const char *reason,
-			  int64_t now, int64_t *changed)
+int sessions_mark_revoked(struct sessiond *s, struct db_conn *c,
+			  const char *id, const char *user_id,
+			  const char *reason, int64_t now, int64_t *changed)
 {
+	struct db_rows *rows = NULL;
 	struct db_param p[4];
+	int rc;
 
 	p[0] = DB_P_INT(now);
 	p[1] = db_p_text(reason);
 	p[2] = db_p_text(id);
-	if (user_id) {
-		p[3] = db_p_text(user_id);
-		return db_exec(c, sql_revoke_own, p, 4, changed);
+	p[3] = db_p_text(user_id);
+	rc = db_query(c, user_id ? sql_revoke_own : sql_revoke_any, p,
+		      user_id ? 4 : 3, &rows);
+	if (rc == 0)
+		rc = sessions_revoked_events(s, c, rows, reason);
+	if (rc == 0 && changed)
+		*changed = (int64_t)db_rows_count(rows);
+	db_rows_free(rows);
+	return rc;
+}
+
+int sessions_event(struct sessiond *s, struct db_conn *c, const char *type,
+		   const char *user_id, const char *session_id,
+		   const char *reason, int64_t expires_at)
+{
+	char subject[UUID_STR_LEN + 16];
+	cJSON *data = cJSON_CreateObject();
+	int rc = CHAT_ENOMEM;
+
+	if (!data || !cJSON_AddStringToObject(data, "session_id", session_id))
+		goto out;
+	if (reason && !cJSON_AddStringToObject(data, "reason", reason))
+		goto out;
+	if (expires_at > 0 && !json_add_time(data, "expires_at", expires_at))
+		goto out;
+	snprintf(subject, sizeof(subject), "sessions/%s", session_id);
+	rc = events_emit(c, &s->d, type, user_id, subject, data);
+out:
+	cJSON_Delete(data);
+	return rc;
+}
+
+int sessions_revoked_events(struct sessiond *s, struct db_conn *c,
+			    const struct db_rows *rows, const char *reason)
+{
+	size_t i, n = db_rows_count(rows);
+	int rc = 0;
+
+	for (i = 0; rc == 0 && i < n; i++) {
+		const char *id = db_rows_get(rows, i, 0);
+		const char *uid = db_rows_get(rows, i, 1);
+
+		if (!id)
+			continue;
+		rc = sessions_event(s, c, "chat.session.revoked", uid, id,
+				    reason, 0);
 	}
-	return db_exec(c, sql_revoke_any, p, 3, changed);
+	return rc;
 }
 
 int sessions_cleanup(struct sessiond *s, int64_t now)
@@ -231,6 +278,9 @@ void sessions_create_handler(struct http_req *req, struct http_res *res)
 		rc = db_exec(c, sql_session_insert, p, 6, NULL);
 	if (rc == 0)
 		rc = sessions_token_insert(c, id, user_id, now, expires, tok);
+	if (rc == 0)
+		rc = sessions_event(s, c, "chat.session.created", user_id, id,
+				    NULL, expires);
 	if (rc == 0)
 		rc = db_commit(c);
 	if (rc < 0) {
@@ -371,6 +421,7 @@ out:
  * one. */
 void sessions_delete_handler(struct http_req *req, struct http_res *res)
 {
+	struct sessiond *s = req->app;
 	struct db_conn *c = NULL;
 	char user_id[UUID_STR_LEN], id[UUID_STR_LEN];
 	int64_t changed = 0, now;
@@ -389,7 +440,7 @@ void sessions_delete_handler(struct http_req *req, struct http_res *res)
 		return;
 	rc = feed_begin(c, &now);
 	if (rc == 0)
-		rc = sessions_mark_revoked(c, id, user_id, "deleted", now,
+		rc = sessions_mark_revoked(s, c, id, user_id, "deleted", now,
 					   &changed);
 	if (rc == 0)
 		rc = db_commit(c);
