@@ -8,6 +8,8 @@
  *     main.c           spec, routes, config, init (calls live_init)
  *     migrations.c     schema
  *     store.c          conversations and messages in the db; JSON forms
+ *     store-events.c   chat.conversation.* and chat.message.created,
+ *                      in the transaction of their rows (issue 13)
  *     conversations.c  create, list, get, patch, delete
  *     model-check.c    does aid know a model? (asked, kept briefly)
  *     export.c         every conversation of a user, for userd's export;
@@ -122,7 +124,10 @@ void chat_msgs_free(struct chat_msg *m, size_t n);
  * id is unknown (here and in store_msg_get). */
 int store_conv_get(struct db_conn *c, const char *user_id, const char *id,
 		   struct chat_conv *out);
-int store_conv_insert(struct db_conn *c, const struct chat_conv *conv);
+/* Inserts conv and its chat.conversation.created event (d: the source):
+ * inside the caller's transaction. */
+int store_conv_insert(struct db_conn *c, const struct daemon *d,
+		      const struct chat_conv *conv);
 /* Sets the leaf ("" clears) and updated_at; CHAT_ENOTFOUND when the
  * conversation is gone (also for set_title). */
 int store_conv_set_leaf(struct db_conn *c, const char *conv_id,
@@ -137,7 +142,10 @@ int store_conv_set_title(struct db_conn *c, const char *conv_id,
 int store_msg_get(struct db_conn *c, const char *user_id,
 		  const char *conv_id, const char *msg_id,
 		  struct chat_msg *out);
-int store_msg_insert(struct db_conn *c, const struct chat_msg *m);
+/* Inserts m and its chat.message.created event (d: the source): inside
+ * the caller's transaction. */
+int store_msg_insert(struct db_conn *c, const struct daemon *d,
+		     const struct chat_msg *m);
 /* Updates content, status, error, usage counters and updated_at of
  * m->id from m, and the model when m->model is not NULL (the model aid
  * used); CHAT_ENOTFOUND when the message is gone. */
@@ -188,10 +196,11 @@ enum {
  * from the store; CHAT_ENOTFOUND when it is gone. */
 int store_conv_update(struct db_conn *c, struct chat_conv *conv,
 		      unsigned mask, int64_t now);
-/* Deletes the conversation and its messages in one transaction;
- * CHAT_ENOTFOUND when it is not user_id's. */
-int store_conv_delete(struct db_conn *c, const char *user_id,
-		      const char *conv_id);
+/* Deletes the conversation and its messages in one transaction, with
+ * its chat.conversation.deleted event (d: the source); CHAT_ENOTFOUND
+ * when it is not user_id's. */
+int store_conv_delete(struct db_conn *c, const struct daemon *d,
+		      const char *user_id, const char *conv_id);
 /* The newest message of the subtree under msg_id (msg_id itself when it
  * has no children): always a leaf, the last place the user was. */
 int store_newest_leaf(struct db_conn *c, const char *conv_id,
@@ -257,6 +266,18 @@ int store_idem_finish(struct db_conn *c, const char *user_id,
 int store_idem_drop(struct db_conn *c, const char *user_id, const char *key);
 /* Deletes keys older than before (cron). */
 int store_idem_cleanup(struct db_conn *c, int64_t before);
+
+/* ---- store-events.c (inside the caller's transaction) ---------------- */
+/* chat.conversation.<verb> (type names it) of conv: ids, model,
+ * archived; the title only with events.include_text. */
+int store_events_conv(struct db_conn *c, const struct daemon *d,
+		      const char *type, const struct chat_conv *conv);
+int store_events_conv_deleted(struct db_conn *c, const struct daemon *d,
+			      const char *user_id, const char *conv_id);
+/* chat.message.created of m: ids, role, parent, model, status; the text
+ * only with events.include_text. */
+int store_events_msg(struct db_conn *c, const struct daemon *d,
+		     const struct chat_msg *m);
 
 /* ---- conversations.c (handlers) ------------------------------------- */
 void conv_create_handler(struct http_req *req, struct http_res *res);

@@ -247,8 +247,13 @@ void conv_create_handler(struct http_req *req, struct http_res *res)
 	conv.created_at = conv.updated_at = now_ms();
 	if (conv_db(req, &c) < 0)
 		goto out;
-	rc = store_conv_insert(c, &conv);
-	db_release(c);
+	/* the row and its event commit together (one commit, as before) */
+	rc = db_begin(c);
+	if (rc == 0)
+		rc = store_conv_insert(c, &cd->d, &conv);
+	if (rc == 0)
+		rc = db_commit(c);
+	db_release(c);		/* rolls back a failed insert */
 	if (rc < 0) {
 		conv_fail(req, rc, "storing a conversation");
 		goto out;
@@ -645,10 +650,55 @@ static int conv_resolve_leaf(struct db_conn *c, struct chat_conv *conv,
 	return rc;
 }
 
+/* What a patch may change that is told as an event. */
+struct conv_was {
+	char *title;			/* owned; NULL: none */
+	bool archived;
+};
+
+static bool conv_same_text(const char *a, const char *b)
+{
+	if (!a || !b)
+		return a == b;
+	return strcmp(a, b) == 0;
+}
+
+/*
+ * Writes the patch (store_conv_update) and, in the same transaction,
+ * its events: chat.conversation.renamed when the title changed,
+ * .archived or .unarchived when the flag did.  A patch that changes
+ * neither (a model, a leaf) is no event.
+ */
+static int conv_update(struct db_conn *c, const struct daemon *d,
+		       struct chat_conv *conv, unsigned mask,
+		       const struct conv_was *was)
+{
+	int rc = db_begin(c);
+
+	if (rc < 0)
+		return rc;
+	rc = store_conv_update(c, conv, mask, now_ms());
+	if (rc == 0 && (mask & STORE_CONV_TITLE) &&
+	    !conv_same_text(was->title, conv->title))
+		rc = store_events_conv(c, d, "chat.conversation.renamed",
+				       conv);
+	if (rc == 0 && (mask & STORE_CONV_ARCHIVED) &&
+	    was->archived != conv->archived)
+		rc = store_events_conv(c, d, conv->archived ?
+				       "chat.conversation.archived" :
+				       "chat.conversation.unarchived", conv);
+	if (rc == 0)
+		rc = db_commit(c);
+	if (rc < 0)
+		db_rollback(c);
+	return rc;
+}
+
 void conv_patch_handler(struct http_req *req, struct http_res *res)
 {
 	struct chatd *cd = req->app;
 	struct chat_conv conv = { 0 }, patch = { 0 };
+	struct conv_was was = { 0 };
 	struct db_conn *c = NULL;
 	char uid[UUID_STR_LEN], id[UUID_STR_LEN];
 	const char *leaf = NULL;
@@ -678,6 +728,14 @@ void conv_patch_handler(struct http_req *req, struct http_res *res)
 		conv_answer(res, 200, &conv);
 		goto out;
 	}
+	was.archived = conv.archived;
+	if (conv.title) {
+		was.title = strdup(conv.title);
+		if (!was.title) {
+			conv_fail(req, CHAT_ENOMEM, "reading a conversation");
+			goto out;
+		}
+	}
 	for (i = 0; i < CONV_NFIELDS; i++) {
 		size_t off = conv_fields[i].offset;
 		char **to = (char **)((char *)&conv + off);
@@ -703,7 +761,7 @@ void conv_patch_handler(struct http_req *req, struct http_res *res)
 			goto out;
 		}
 	}
-	rc = store_conv_update(c, &conv, mask, now_ms());
+	rc = conv_update(c, &cd->d, &conv, mask, &was);
 	if (rc < 0) {
 		conv_fail(req, rc, "updating a conversation");
 		goto out;
@@ -716,6 +774,7 @@ out:
 	if (c)
 		db_release(c);
 	cJSON_Delete(body);
+	free(was.title);
 	chat_conv_release(&conv);
 	chat_conv_release(&patch);
 }
@@ -747,7 +806,7 @@ void conv_delete_handler(struct http_req *req, struct http_res *res)
 	live_stop(cd, id);
 	if (conv_db(req, &c) < 0)
 		return;
-	rc = store_conv_delete(c, uid, id);
+	rc = store_conv_delete(c, &cd->d, uid, id);
 	db_release(c);
 	if (rc < 0) {
 		conv_fail(req, rc, "deleting a conversation");

@@ -380,7 +380,8 @@ static char *gen_request_body(const struct gen_spec *spec)
 					      spec->system_prompt) :
 		      cJSON_AddNullToObject(root, "system_prompt")) ||
 	    !cJSON_AddStringToObject(root, "purpose", "chat") ||
-	    !cJSON_AddStringToObject(root, "conversation_id", spec->conv->id))
+	    !cJSON_AddStringToObject(root, "conversation_id", spec->conv->id) ||
+	    !cJSON_AddStringToObject(root, "message_id", spec->asst->id))
 		goto out;
 	msgs = cJSON_AddArrayToObject(root, "messages");
 	if (!msgs)
@@ -531,9 +532,9 @@ int gen_store_rows(struct chat_gen *g, struct db_conn *c)
 	int rc = 0;
 
 	if (g->ins_user.id[0])
-		rc = store_msg_insert(c, &g->ins_user);
+		rc = store_msg_insert(c, &g->cd->d, &g->ins_user);
 	if (rc == 0)
-		rc = store_msg_insert(c, &g->ins_asst);
+		rc = store_msg_insert(c, &g->cd->d, &g->ins_asst);
 	if (rc == 0)
 		rc = store_conv_set_leaf(c, g->conv_id, g->ins_asst.id,
 					 g->ins_asst.created_at);

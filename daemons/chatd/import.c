@@ -202,7 +202,8 @@ static int import_check(struct http_req *req, const cJSON *body,
 /* Writes the conversation and its n messages in one transaction; new
  * ids into ids[i]; the leaf is moved to the newest leaf under msgs[leaf]
  * (the export's current leaf, or the last message). */
-static int import_store(struct db_conn *c, struct chat_conv *conv,
+static int import_store(struct db_conn *c, const struct daemon *d,
+			struct chat_conv *conv,
 			const struct import_msg *msgs, long n, long leaf,
 			char (*ids)[UUID_STR_LEN])
 {
@@ -215,7 +216,7 @@ static int import_store(struct db_conn *c, struct chat_conv *conv,
 	if (rc < 0)
 		return rc;
 	conv->created_at = conv->updated_at = now;
-	rc = store_conv_insert(c, conv);
+	rc = store_conv_insert(c, d, conv);
 	for (i = 0; i < n && rc == 0; i++) {
 		memset(&m, 0, sizeof(m));
 		rc = uuid_v7(ids[i]);
@@ -233,7 +234,7 @@ static int import_store(struct db_conn *c, struct chat_conv *conv,
 		m.prompt_tokens = m.completion_tokens = -1;
 		m.ttft_ms = m.latency_ms = -1;
 		m.created_at = m.updated_at = now;
-		rc = store_msg_insert(c, &m);
+		rc = store_msg_insert(c, d, &m);
 	}
 	if (rc == 0)
 		rc = store_newest_leaf(c, conv->id, ids[leaf],
@@ -281,7 +282,7 @@ void import_conversation_handler(struct http_req *req, struct http_res *res)
 	if (rc == 1)
 		goto out;	/* answered */
 	if (rc == 0) {
-		rc = import_store(c, &conv, msgs, n, leaf, ids);
+		rc = import_store(c, &cd->d, &conv, msgs, n, leaf, ids);
 		db_release(c);
 	}
 	if (rc < 0) {

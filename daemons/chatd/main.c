@@ -175,6 +175,7 @@ static const struct daemon_spec chatd_spec = {
 	.nroutes = sizeof(chatd_routes) / sizeof(chatd_routes[0]),
 	.migrations = chatd_migrations,
 	.app_size = sizeof(struct chatd),
+	.events = 1,		/* its outbox: events.h */
 	.init = chatd_init,
 	.release = chatd_release,
 	.cron = chatd_cron,

@@ -379,9 +379,11 @@ int store_conv_get(struct db_conn *c, const char *user_id, const char *id,
 	return query_one(c, sql_conv_get, p, 2, conv_from_row, out);
 }
 
-int store_conv_insert(struct db_conn *c, const struct chat_conv *conv)
+int store_conv_insert(struct db_conn *c, const struct daemon *d,
+		      const struct chat_conv *conv)
 {
 	struct db_param p[9];
+	int rc;
 
 	p[0] = db_p_text(conv->id);
 	p[1] = db_p_text(conv->user_id);
@@ -392,7 +394,11 @@ int store_conv_insert(struct db_conn *c, const struct chat_conv *conv)
 	p[6] = p_id(conv->current_leaf_id);
 	p[7] = DB_P_INT(conv->created_at);
 	p[8] = DB_P_INT(conv->updated_at);
-	return db_exec(c, sql_conv_insert, p, 9, NULL);
+	rc = db_exec(c, sql_conv_insert, p, 9, NULL);
+	if (rc == 0)
+		rc = store_events_conv(c, d, "chat.conversation.created",
+				       conv);
+	return rc;
 }
 
 int store_conv_set_leaf(struct db_conn *c, const char *conv_id,
@@ -436,9 +442,11 @@ int store_msg_get(struct db_conn *c, const char *user_id,
 	return query_one(c, sql_msg_get, p, 3, msg_from_row, out);
 }
 
-int store_msg_insert(struct db_conn *c, const struct chat_msg *m)
+int store_msg_insert(struct db_conn *c, const struct daemon *d,
+		     const struct chat_msg *m)
 {
 	struct db_param p[16];
+	int rc;
 
 	p[0] = db_p_text(m->id);
 	p[1] = db_p_text(m->conversation_id);
@@ -456,7 +464,10 @@ int store_msg_insert(struct db_conn *c, const struct chat_msg *m)
 	p[13] = p_count(m->latency_ms);
 	p[14] = DB_P_INT(m->created_at);
 	p[15] = DB_P_INT(m->updated_at);
-	return db_exec(c, sql_msg_insert, p, 16, NULL);
+	rc = db_exec(c, sql_msg_insert, p, 16, NULL);
+	if (rc == 0)
+		rc = store_events_msg(c, d, m);
+	return rc;
 }
 
 int store_msg_update(struct db_conn *c, const struct chat_msg *m)
@@ -741,8 +752,8 @@ int store_conv_update(struct db_conn *c, struct chat_conv *conv,
 	return rc;
 }
 
-int store_conv_delete(struct db_conn *c, const char *user_id,
-		      const char *conv_id)
+int store_conv_delete(struct db_conn *c, const struct daemon *d,
+		      const char *user_id, const char *conv_id)
 {
 	struct db_param p[2];
 	int rc;
@@ -755,6 +766,8 @@ int store_conv_delete(struct db_conn *c, const char *user_id,
 	rc = db_exec(c, sql_conv_delete_msgs, p, 2, NULL);
 	if (rc == 0)
 		rc = exec_one(c, sql_conv_delete, p, 2);
+	if (rc == 0)
+		rc = store_events_conv_deleted(c, d, user_id, conv_id);
 	if (rc == 0)
 		return db_commit(c);
 	db_rollback(c);
