@@ -35,6 +35,7 @@
 #include "db.h"
 #include "http-server.h"
 #include "provider.h"
+#include "uuid.h"
 
 #define AID_MODEL_NAME_MAX 128		/* bytes of a model name */
 #define AID_ERRMSG_MAX 256		/* bytes of an error message */
@@ -174,6 +175,9 @@ struct aid_gen_request {
 	const char *user_id;		/* for usage */
 	const char *purpose;		/* "chat", "title", "api" */
 	const char *request_id;
+	/* what chatd generates for (its events' ids), NULL: not told */
+	const char *conversation_id;
+	const char *message_id;
 	const struct aid_target *target;
 	const char *system_prompt;	/* may be NULL */
 	const struct prov_message *messages;	/* no system ones */
@@ -204,21 +208,41 @@ size_t engine_trim(const struct prov_message *msgs, size_t n,
 		   const char *system, long budget);
 
 /* usage.c */
+/* What a record of the usage writer is: a step of a generation told as
+ * an event (chat.generation.*, issue 13), and at its end the usage row
+ * too, written in the same batch transaction as the event. */
+enum usage_kind {
+	USAGE_STARTED = 0,		/* chat.generation.started */
+	USAGE_FIRST_TOKEN,		/* chat.generation.first_token */
+	USAGE_END,			/* the usage row, and .completed,
+					 * .stopped or .failed by status */
+};
+
 struct usage_rec {
+	enum usage_kind kind;
+	char id[UUID_STR_LEN];		/* the generation's; the row's id */
 	char user_id[64];
 	char model[AID_MODEL_NAME_MAX + 1];
 	char provider[16];
 	char purpose[16];
-	char status[24];
+	char status[24];		/* USAGE_END: complete, length,
+					 * stopped, truncated, timeout,
+					 * unavailable, error */
+	char error[32];			/* failure's class (the code); "" */
+	char finish[16];		/* finish reason of a success; "" */
+	char conversation_id[UUID_STR_LEN];	/* "": not told */
+	char message_id[UUID_STR_LEN];	/* "": not told */
 	long prompt_tokens;
 	long completion_tokens;
-	int64_t ttft_ms;
+	int64_t ttft_ms;		/* -1: no token */
 	int64_t latency_ms;
 	int64_t created_at;
 };
 
-/* Queues a row for the usage writer; never blocks (drops it with a
- * warning when the queue is full).  Any thread. */
+/* Queues a record for the usage writer; never blocks (drops it with a
+ * warning when the queue is full).  The writer commits a batch at most
+ * USAGE_FLUSH_MS after its first record, so an event's time (its write)
+ * is at most that late.  Any thread. */
 void usage_record(struct aid *a, const struct usage_rec *r);
 int usage_init(struct aid *a, char *err, size_t errlen);
 /* Writes what is queued, stops the writer. */

@@ -2,7 +2,8 @@
  * engine.c - one generation, from a resolved model to the last event:
  * prompt assembly, the upstream request and its streamed answer, the
  * echo model's pacing, retries with back-off, fallbacks, the size cap,
- * stop, and the usage row.
+ * stop, and the usage row with the generation's events (usage.c writes
+ * both).
  *
  * A generation is a small state machine.  Each step runs on one thread
  * at a time: an upstream attempt's callbacks on the loop thread when the
@@ -71,9 +72,12 @@ struct aid_gen {
 	void *arg;
 
 	/* the request, owned */
+	char id[UUID_STR_LEN];		/* the generation's (events, usage) */
 	char request_id[129];
 	char user_id[64];
 	char purpose[16];
+	char conversation_id[UUID_STR_LEN];	/* "": not told */
+	char message_id[UUID_STR_LEN];	/* "": not told */
 	char *system;			/* NULL when none */
 	struct prov_message *msgs;	/* strings owned */
 	size_t nmsgs;
@@ -326,6 +330,25 @@ static const char *usage_status(const struct aid_gen_outcome *o)
 	return "error";
 }
 
+/* Queues the record of kind for the usage writer, with what every one of
+ * g's records says; the caller fills in the rest first (*u zeroed). */
+static void aid_gen_usage(struct aid_gen *g, enum usage_kind kind,
+			  struct usage_rec *u)
+{
+	u->kind = kind;
+	memcpy(u->id, g->id, sizeof(u->id));
+	memcpy(u->conversation_id, g->conversation_id,
+	       sizeof(u->conversation_id));
+	memcpy(u->message_id, g->message_id, sizeof(u->message_id));
+	snprintf(u->user_id, sizeof(u->user_id), "%s", g->user_id);
+	snprintf(u->model, sizeof(u->model), "%s", g->target.name);
+	snprintf(u->provider, sizeof(u->provider), "%s",
+		 models_prov_name(g->target.prov));
+	snprintf(u->purpose, sizeof(u->purpose), "%s", g->purpose);
+	u->created_at = now_ms();
+	usage_record(g->a, u);
+}
+
 /* Ends the generation: usage row, the sink's on_end, free.  code NULL:
  * success with g->finish. */
 static void aid_gen_end(struct aid_gen *g, const char *code,
@@ -361,18 +384,17 @@ static void aid_gen_end(struct aid_gen *g, const char *code,
 	o.ttft_ms = g->t_first ? g->t_first - g->t0 : -1;
 	o.latency_ms = now - g->t0;
 
-	snprintf(u.user_id, sizeof(u.user_id), "%s", g->user_id);
-	snprintf(u.model, sizeof(u.model), "%s", g->target.name);
-	snprintf(u.provider, sizeof(u.provider), "%s",
-		 models_prov_name(g->target.prov));
-	snprintf(u.purpose, sizeof(u.purpose), "%s", g->purpose);
 	snprintf(u.status, sizeof(u.status), "%s", usage_status(&o));
+	/* the class of a failure is its code; a stop is no failure */
+	if (code && strcmp(code, "stopped") != 0)
+		snprintf(u.error, sizeof(u.error), "%s", code);
+	if (o.finish)
+		snprintf(u.finish, sizeof(u.finish), "%s", o.finish);
 	u.prompt_tokens = o.prompt_tokens;
 	u.completion_tokens = o.completion_tokens;
 	u.ttft_ms = o.ttft_ms;
 	u.latency_ms = o.latency_ms;
-	u.created_at = now_ms();
-	usage_record(a, &u);
+	aid_gen_usage(g, USAGE_END, &u);
 	if (code && strcmp(code, "stopped") != 0)
 		aid_gen_log(g, "generation on '%s' ended: %s: %s",
 			g->target.name, code, msg);
@@ -419,8 +441,13 @@ static int aid_gen_text(struct aid_gen *g, const char *text, size_t len)
 		return 1;
 	}
 	aid_gen_begin(g);
-	if (!g->t_first)
+	if (!g->t_first) {
+		struct usage_rec u = { 0 };
+
 		g->t_first = mono_ms();
+		u.ttft_ms = g->t_first - g->t0;
+		aid_gen_usage(g, USAGE_FIRST_TOKEN, &u);
+	}
 	if (g->sink->on_text(g->arg, text, len) != 0) {
 		g->abort = GEN_ABORT_CLIENT;
 		return 1;
@@ -877,8 +904,15 @@ int engine_start(struct aid *a, const struct aid_gen_request *req,
 	g->arg = arg;
 	g->t0 = mono_ms();
 	buf_init(&g->errbody, ENGINE_ERRBODY_MAX);
+	rc = uuid_v7(g->id);
 	snprintf(g->request_id, sizeof(g->request_id), "%s",
 		 req->request_id ? req->request_id : "-");
+	/* ids chatd tells are checked by the caller; others are dropped */
+	if (!req->conversation_id ||
+	    !uuid_norm(req->conversation_id, g->conversation_id))
+		g->conversation_id[0] = '\0';
+	if (!req->message_id || !uuid_norm(req->message_id, g->message_id))
+		g->message_id[0] = '\0';
 	snprintf(g->user_id, sizeof(g->user_id), "%s",
 		 req->user_id ? req->user_id : "");
 	snprintf(g->purpose, sizeof(g->purpose), "%s",
@@ -935,6 +969,8 @@ int engine_start(struct aid *a, const struct aid_gen_request *req,
 		aid_gen_free(g);
 		return rc;
 	}
+	/* before the first attempt, which may end g at once */
+	aid_gen_usage(g, USAGE_STARTED, &(struct usage_rec){ .ttft_ms = -1 });
 	aid_gen_attempt(g);
 	return 0;
 }

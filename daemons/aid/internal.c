@@ -3,7 +3,9 @@
  *
  * Request: {"model":null|str, "system_prompt":null|str,
  *   "messages":[{"role":"user"|"assistant","content":str}...],
- *   "max_tokens":opt int, "purpose":"chat"|"title", "conversation_id":opt}
+ *   "max_tokens":opt int, "purpose":"chat"|"title", "conversation_id":opt,
+ *   "message_id":opt}
+ * (the two ids, UUIDs, are only told in the generation's events)
  * with X-Chat-User-Id set by the caller.  The prompt is trimmed to the
  * model's context window (engine_trim).  Errors before the answer begins
  * are the error envelope (404 model_not_found, 400 invalid_request, 503
@@ -163,6 +165,21 @@ static int opt_string(const cJSON *body, const char *key, size_t maxlen,
 	return rc;
 }
 
+/* Optional UUID string or null; CHAT_EINVAL with err when anything
+ * else. */
+static int opt_uuid(const cJSON *body, const char *key, const char **out,
+		    char *err, size_t errlen)
+{
+	char norm[UUID_STR_LEN];
+	int rc = opt_string(body, key, UUID_STR_LEN, out, err, errlen);
+
+	if (rc == 0 && *out && !uuid_norm(*out, norm)) {
+		chat_errf(err, errlen, "'%s' must be a uuid", key);
+		rc = CHAT_EINVAL;
+	}
+	return rc;
+}
+
 static int parse_messages(const cJSON *body, struct prov_message **out,
 			  size_t *n, char *err, size_t errlen)
 {
@@ -222,6 +239,7 @@ void internal_generate_handler(struct http_req *req, struct http_res *res)
 	struct aid_target target;
 	struct aid_gen_request g = { 0 };
 	const char *model = NULL, *system = NULL, *purpose = NULL, *user_id;
+	const char *conv_id = NULL, *msg_id = NULL;
 	cJSON *body = NULL;
 	char err[256];
 	int64_t max_tokens = 0;
@@ -264,6 +282,11 @@ void internal_generate_handler(struct http_req *req, struct http_res *res)
 			rc = 0;
 	}
 	if (rc == 0)
+		rc = opt_uuid(body, "conversation_id", &conv_id, err,
+			      sizeof(err));
+	if (rc == 0)
+		rc = opt_uuid(body, "message_id", &msg_id, err, sizeof(err));
+	if (rc == 0)
 		rc = parse_messages(body, &msgs, &nmsgs, err, sizeof(err));
 	if (rc == CHAT_ENOMEM) {
 		http_res_chat_error(res, rc, "out of memory");
@@ -290,6 +313,8 @@ void internal_generate_handler(struct http_req *req, struct http_res *res)
 	g.user_id = user_id;
 	g.purpose = purpose ? purpose : "chat";
 	g.request_id = req->request_id;
+	g.conversation_id = conv_id;
+	g.message_id = msg_id;
 	g.target = &target;
 	g.system_prompt = system && *system ? system : NULL;
 	g.messages = msgs;

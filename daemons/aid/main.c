@@ -124,6 +124,7 @@ static struct daemon_spec aid_spec = {
 	.nroutes = sizeof(aid_routes) / sizeof(aid_routes[0]),
 	.migrations = aid_migrations,
 	.app_size = sizeof(struct aid),
+	.events = 1,		/* its outbox: events.h */
 	.init = aid_init,
 	.release = aid_release,
 	/* chatd sends a conversation's history (up to 8 MiB of text) to

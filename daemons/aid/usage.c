@@ -1,7 +1,12 @@
 /*
  * usage.c - the usage table: one row per generation, written by a worker
  * of its own so that neither the event loop nor the curl thread ever
- * waits on the store.
+ * waits on the store.  The generation's events (chat.generation.started,
+ * .first_token, and .completed, .stopped or .failed with the row) go
+ * through the same queue into the same batch transaction: an event and
+ * its row commit together, the numbers in the end event are the row's,
+ * and no request gains a commit of its own.  So an event is written (its
+ * time) at most USAGE_FLUSH_MS after what it tells.
  *
  * Rows wait in a queue; one drain job at a time writes all that are
  * waiting in one transaction (a commit per batch, not per row).  The job
@@ -23,6 +28,8 @@
 #include <time.h>
 
 #include "err.h"
+#include "events.h"
+#include "json.h"
 #include "log.h"
 #include "pool.h"
 #include "util.h"
@@ -44,25 +51,96 @@ struct usage_job {
 	struct usage_job *next;
 };
 
+/* The end event's type by the row's status: a success, the client's
+ * stop (its going away), else a failure. */
+static const struct {
+	const char *status;
+	const char *type;
+} usage_end_types[] = {
+	{ "complete", "chat.generation.completed" },
+	{ "length", "chat.generation.completed" },
+	{ "stopped", "chat.generation.stopped" },
+};
+
 static int usage_insert(struct db_conn *c, const struct usage_rec *r)
 {
-	char id[UUID_STR_LEN];
-	int rc;
+	struct db_param p[] = {
+		db_p_text(r->id), db_p_text(r->user_id),
+		db_p_text(r->model), db_p_text(r->provider),
+		db_p_text(r->purpose), DB_P_INT(r->prompt_tokens),
+		DB_P_INT(r->completion_tokens),
+		r->ttft_ms >= 0 ? DB_P_INT(r->ttft_ms) : DB_P_NULL,
+		DB_P_INT(r->latency_ms), db_p_text(r->status),
+		DB_P_INT(r->created_at),
+	};
 
-	rc = uuid_v7(id);
-	if (rc == 0) {
-		struct db_param p[] = {
-			db_p_text(id), db_p_text(r->user_id),
-			db_p_text(r->model), db_p_text(r->provider),
-			db_p_text(r->purpose), DB_P_INT(r->prompt_tokens),
-			DB_P_INT(r->completion_tokens),
-			r->ttft_ms >= 0 ? DB_P_INT(r->ttft_ms) : DB_P_NULL,
-			DB_P_INT(r->latency_ms), db_p_text(r->status),
-			DB_P_INT(r->created_at),
-		};
+	return db_exec(c, sql_insert, p, sizeof(p) / sizeof(p[0]), NULL);
+}
 
-		rc = db_exec(c, sql_insert, p, sizeof(p) / sizeof(p[0]), NULL);
-	}
+static const char *usage_event_type(const struct usage_rec *r)
+{
+	size_t i;
+
+	if (r->kind == USAGE_STARTED)
+		return "chat.generation.started";
+	if (r->kind == USAGE_FIRST_TOKEN)
+		return "chat.generation.first_token";
+	for (i = 0; i < sizeof(usage_end_types) / sizeof(usage_end_types[0]);
+	     i++)
+		if (strcmp(usage_end_types[i].status, r->status) == 0)
+			return usage_end_types[i].type;
+	return "chat.generation.failed";
+}
+
+/* key: s, or nothing when s is "" (not told). */
+static bool usage_add_opt(cJSON *o, const char *key, const char *s)
+{
+	return !*s || cJSON_AddStringToObject(o, key, s);
+}
+
+/* key: v, or null when v < 0 (no token came). */
+static bool usage_add_ms(cJSON *o, const char *key, int64_t v)
+{
+	if (v < 0)
+		return cJSON_AddNullToObject(o, key) != NULL;
+	return cJSON_AddNumberToObject(o, key, (double)v) != NULL;
+}
+
+/* The record's event, in c's open transaction; for USAGE_END the numbers
+ * are exactly the row's. */
+static int usage_emit(struct aid *a, struct db_conn *c,
+		      const struct usage_rec *r)
+{
+	char subject[UUID_STR_LEN + 16];
+	cJSON *d = cJSON_CreateObject();
+	bool ok;
+	int rc = CHAT_ENOMEM;
+
+	ok = d && cJSON_AddStringToObject(d, "generation_id", r->id) &&
+	     cJSON_AddStringToObject(d, "model", r->model) &&
+	     cJSON_AddStringToObject(d, "provider", r->provider) &&
+	     cJSON_AddStringToObject(d, "purpose", r->purpose) &&
+	     usage_add_opt(d, "conversation_id", r->conversation_id) &&
+	     usage_add_opt(d, "message_id", r->message_id);
+	if (ok && r->kind == USAGE_FIRST_TOKEN)
+		ok = usage_add_ms(d, "ttft_ms", r->ttft_ms);
+	if (ok && r->kind == USAGE_END)
+		ok = cJSON_AddStringToObject(d, "status", r->status) &&
+		     cJSON_AddNumberToObject(d, "prompt_tokens",
+					     (double)r->prompt_tokens) &&
+		     cJSON_AddNumberToObject(d, "completion_tokens",
+					     (double)r->completion_tokens) &&
+		     usage_add_ms(d, "ttft_ms", r->ttft_ms) &&
+		     usage_add_ms(d, "latency_ms", r->latency_ms) &&
+		     usage_add_opt(d, "finish_reason", r->finish) &&
+		     usage_add_opt(d, "error", r->error);
+	if (!ok)
+		goto out;
+	snprintf(subject, sizeof(subject), "generations/%s", r->id);
+	rc = events_emit(c, &a->d, usage_event_type(r),
+			 r->user_id[0] ? r->user_id : NULL, subject, d);
+out:
+	cJSON_Delete(d);
 	return rc;
 }
 
@@ -77,14 +155,18 @@ static void usage_write(struct aid *a, struct usage_job *list, size_t n)
 	rc = db_acquire(a->d.db, USAGE_DB_WAIT_MS, &c);
 	if (rc == 0)
 		rc = db_begin(c);
-	for (j = list; rc == 0 && j; j = j->next)
-		rc = usage_insert(c, &j->r);
+	for (j = list; rc == 0 && j; j = j->next) {
+		if (j->r.kind == USAGE_END)
+			rc = usage_insert(c, &j->r);
+		if (rc == 0)
+			rc = usage_emit(a, c, &j->r);
+	}
 	if (rc == 0)
 		rc = db_commit(c);
 	if (c)
 		db_release(c);		/* rolls back a failed batch */
 	if (rc < 0)
-		log_warn("cannot record usage (%zu rows): %s", n,
+		log_warn("cannot record usage (%zu rows and events): %s", n,
 			 chat_strerror(rc));
 	for (j = list; j; j = next) {
 		next = j->next;
