@@ -8,17 +8,17 @@
 # starts calling another).
 
 deps.test-aid-models := shared/b64url.o shared/buf.o shared/config.o \
-	shared/crypto.o shared/daemon-keys.o shared/db-sqlite.o shared/db.o \
-	shared/err.o shared/http-client.o shared/http-fetch.o \
-	shared/http-loop.o shared/http-out.o shared/http-route.o \
-	shared/http-server.o shared/http-ws.o shared/http1-request.o \
-	shared/http1-response.o shared/http1.o shared/json.o shared/log.o \
-	shared/module.o shared/pool.o shared/sse-parse.o shared/url.o \
-	shared/utf8.o shared/util.o shared/uuid.o shared/ws-frame.o \
-	daemons/aid/engine.o daemons/aid/models.o \
-	daemons/aid/provider-anthropic.o daemons/aid/provider-ollama.o \
-	daemons/aid/provider-openai.o daemons/aid/provider.o \
-	daemons/aid/usage.o daemons/aid/wire.o
+	shared/crypto.o shared/daemon-keys.o shared/daemon.o shared/db-sqlite.o \
+	shared/db.o shared/err.o shared/events-relay.o shared/events.o \
+	shared/http-client.o shared/http-fetch.o shared/http-loop.o \
+	shared/http-out.o shared/http-route.o shared/http-server.o \
+	shared/http-ws.o shared/http1-request.o shared/http1-response.o \
+	shared/http1.o shared/json.o shared/log.o shared/module.o shared/pool.o \
+	shared/sse-parse.o shared/url.o shared/utf8.o shared/util.o \
+	shared/uuid.o shared/ws-frame.o daemons/aid/engine.o \
+	daemons/aid/models.o daemons/aid/provider-anthropic.o \
+	daemons/aid/provider-ollama.o daemons/aid/provider-openai.o \
+	daemons/aid/provider.o daemons/aid/usage.o daemons/aid/wire.o
 deps.test-aid-providers := shared/buf.o shared/err.o shared/json.o \
 	shared/sse-parse.o shared/utf8.o daemons/aid/provider-anthropic.o \
 	daemons/aid/provider-ollama.o daemons/aid/provider-openai.o \
@@ -42,12 +42,16 @@ deps.test-analyticsd-rollup := shared/b64url.o shared/buf.o \
 deps.test-analyticsd-sketch := daemons/analyticsd/sketch.o
 deps.test-b64url := shared/b64url.o
 deps.test-buf := shared/buf.o
-deps.test-chatd-gen := shared/b64url.o shared/buf.o shared/crypto.o \
-	shared/db-sqlite.o shared/db.o shared/err.o shared/http-route.o \
-	shared/http-server.o shared/http-ws.o shared/http1.o shared/json.o \
-	shared/log.o shared/module.o shared/pool.o shared/sse-parse.o \
-	shared/sse.o shared/url.o shared/utf8.o shared/util.o shared/uuid.o \
-	shared/ws-frame.o daemons/chatd/gen.o daemons/chatd/hub.o \
+deps.test-chatd-gen := shared/b64url.o shared/buf.o shared/config.o \
+	shared/crypto.o shared/daemon-keys.o shared/daemon.o shared/db-sqlite.o \
+	shared/db.o shared/err.o shared/events-relay.o shared/events.o \
+	shared/http-client.o shared/http-fetch.o shared/http-loop.o \
+	shared/http-out.o shared/http-route.o shared/http-server.o \
+	shared/http-ws.o shared/http1-request.o shared/http1-response.o \
+	shared/http1.o shared/json.o shared/log.o shared/module.o shared/pool.o \
+	shared/sse-parse.o shared/sse.o shared/url.o shared/utf8.o \
+	shared/util.o shared/uuid.o shared/ws-frame.o daemons/chatd/gen.o \
+	daemons/chatd/hub.o daemons/chatd/store-events.o \
 	daemons/chatd/store-idem.o daemons/chatd/store-json.o \
 	daemons/chatd/store.o
 deps.test-cli-conv-io := shared/b64url.o shared/buf.o shared/client.o \
