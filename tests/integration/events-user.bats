@@ -307,6 +307,20 @@ no_secret() {
 	[[ $(jq '[.events[].pos] | (length == (unique | length))' <<<"$pulled") == true ]] || false
 }
 
+@test "rows older than events.retention_s go even when a consumer has not read them" {
+	# evhold has not read it; written 7 days and a minute ago
+	old=$(($(date +%s%3N) - 7 * 86400000 - 60000))
+	db_query userd "INSERT INTO outbox (id, type, time_ms, event) VALUES ('0190a000-0000-7000-8000-000000000001', 'chat.system.started', $old, '{}')"
+	db_query userd "INSERT INTO outbox (id, type, time_ms, event) VALUES ('0190a000-0000-7000-8000-000000000002', 'chat.system.started', $((old + 120000)), '{}')"
+	for ((i = 0; i < 50; i++)); do
+		[[ $(db_query userd "SELECT COUNT(*) FROM outbox WHERE id = '0190a000-0000-7000-8000-000000000001'") == 0 ]] && break
+		sleep 0.1
+	done
+	[[ $(db_query userd "SELECT COUNT(*) FROM outbox WHERE id = '0190a000-0000-7000-8000-000000000001'") == 0 ]] || false
+	# one within the retention stays
+	[[ $(db_query userd "SELECT COUNT(*) FROM outbox WHERE id = '0190a000-0000-7000-8000-000000000002'") == 1 ]] || false
+}
+
 @test "positions keep growing after every row was pruned" {
 	register_user evempty1
 	mark
