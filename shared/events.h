@@ -32,8 +32,10 @@
  * order it sees them, which is a commit order: pos never has a hole a
  * later commit fills.
  *
- * The relay (a worker job of the daemon kit, every EVENTS_RELAY_MS or at
- * once after an emit in this process): stamps pos on rows without one;
+ * The relay (a worker job of the daemon kit, events-relay.c: every
+ * EVENTS_RELAY_MS for a second after an emit in this process, else once a
+ * second, which also catches rows of other processes on the same store
+ * and rows a crash left): stamps pos on rows without one;
  * with kafka.brokers set, also publishes rows without relayed_ms to
  * their topic (events_topic) and marks them only after the broker
  * acknowledged them; prunes rows every registered consumer has read
