@@ -3,7 +3,7 @@
 # registrations and logins counted, a user's own usage, the admin usage
 # table as JSON and CSV, the summary, bad ranges (400), non-admins (403),
 # the price table's cost (and unknown cost for a model without a price),
-# the live SSE tail of events, and /metrics.
+# the live SSE tail of events, /metrics, and conversations and messages.
 
 setup_file() {
 	load test_helper
@@ -221,4 +221,23 @@ setup() {
 		grep -q "^analyticsd_consumer_lag{producer=\"$p\"} [0-9]" <<<"$output" || false
 	done
 	grep -q '^analyticsd_events_skipped_total 0$' <<<"$output" || false
+}
+
+@test "conversations and messages created are counted" {
+	local conv i
+	new_user "connie"
+	api POST /v1/conversations '{}' "$access_token"
+	expect_status 201
+	conv=$(jb .id)
+	api POST "/v1/conversations/$conv/messages" '{"content":"hello","model":"echo"}' "$access_token"
+	[[ $status_code == 20[01] ]] || false
+	# the question and the answer
+	for ((i = 0; i < 100; i++)); do
+		api GET "/v1/admin/analytics/usage?user=$user_id" "" "$(admin_token)"
+		[[ $(jb '.totals | "\(.conversations) \(.messages)"') == "1 2" ]] && break
+		sleep 0.1
+	done
+	[[ $(jb '.totals | "\(.conversations) \(.messages)"') == "1 2" ]] || { echo "$body" >&2; false; }
+	# two generations: the answer and the conversation's title
+	wait_totals "$user_id" 2
 }
