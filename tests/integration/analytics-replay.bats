@@ -3,7 +3,9 @@
 # a burst of generations and started again, it counts every event
 # exactly once (its totals equal aid's own usage table, its inbox holds
 # each event once); its rollups rebuilt (analyticsd --rebuild, or POST
-# /v1/admin/analytics/rebuild) give the same totals as before.
+# /v1/admin/analytics/rebuild) give the same totals as before; an erased
+# user's counts stay without a trace of them; a producer that is down is
+# caught up with once it is back.
 
 setup_file() {
 	load test_helper
@@ -141,4 +143,22 @@ all_totals() {
 	[[ $(all_totals) == "$before" ]] || { echo "rebuilt: $(all_totals)" >&2; false; }
 	run -0 db_query analyticsd "SELECT COUNT(*) FROM usage_daily WHERE user_id = '$uid'"
 	[[ $output == 0 ]] || false
+}
+
+@test "a producer down for a while: analyticsd catches up when it is back" {
+	local pid
+	new_user "dora"
+	generate "$access_token"
+	wait_totals "$user_id" 1
+	pid=$(daemon_pid analyticsd)
+	stop_daemon aid
+	# long enough for the backoff to grow past its first steps
+	sleep 3
+	start_daemon aid
+	generate "$access_token"
+	generate "$access_token"
+	wait_totals "$user_id" 3 30
+	# the same process throughout: it waited, it did not fall over
+	process_alive "$pid"
+	[[ $(daemon_pid analyticsd) == "$pid" ]] || false
 }
