@@ -244,8 +244,8 @@ int rollup_from_event(const struct prices *p, const cJSON *event,
 	const char *user = json_str(event, "userid");
 	const cJSON *data = cJSON_GetObjectItemCaseSensitive(event, "data");
 	const struct rollup_type *t;
-	const char *by;
-	int64_t day;
+	const char *by, *at;
+	int64_t day, at_day;
 	int rc;
 
 	memset(out, 0, sizeof(*out));
@@ -256,6 +256,11 @@ int rollup_from_event(const struct prices *p, const cJSON *event,
 		return CHAT_EINVAL;
 	if (data && !cJSON_IsObject(data))
 		return CHAT_EINVAL;
+	/* userd writes login events in batches: "at" is when the login
+	 * happened, which a batch around midnight puts on the day before */
+	at = json_str(data, "at");
+	if (at && range_day_of_time(at, &at_day) == 0)
+		day = at_day;
 	if (user && (!*user || strlen(user) > 64))
 		return CHAT_EINVAL;
 	range_day_format(day, out->day);

@@ -142,6 +142,12 @@ static void test_rollup__user_and_chat_counts(void **state)
 	assert_int_equal(delta_of("chat.user.logged_in",
 				  "2026-01-01T00:00:00Z", "u2", NULL, &d), 0);
 	assert_int_equal(d.logins, 1);
+	/* a batched login: its day is when it happened ("at") */
+	assert_int_equal(delta_of("chat.user.logged_in",
+				  "2026-01-01T00:00:00.050Z", "u2",
+				  "{\"at\":\"2025-12-31T23:59:59.990Z\"}", &d),
+			 0);
+	assert_string_equal(d.day, "2025-12-31");
 	assert_int_equal(delta_of("chat.user.login_failed",
 				  "2026-01-01T00:00:00Z", "u2", NULL, &d), 0);
 	assert_int_equal(d.failed_logins, 1);
