@@ -5,7 +5,9 @@
 # topics once each, keyed by their user, in CloudEvents structured mode; a
 # broker outage fails no request and loses or repeats no event; failing
 # Produce requests neither; analyticsd, consuming the topics as a group,
-# logs, counts and skips messages that are not events and goes on.
+# logs, counts and skips messages that are not events and goes on, and
+# killed with SIGKILL in the middle of a burst counts every generation
+# once after its restart (offsets stored after the commit, the inbox).
 # Skipped only where librdkafka or kcat is not installed (scripts/deps.sh
 # installs both).
 
@@ -199,4 +201,40 @@ skipped() {
 	generate "$access_token" "after the garbage"
 	wait_totals "$user_id" 1 30
 	process_alive "$(daemon_pid analyticsd)" || false
+}
+
+@test "analyticsd killed -9 mid-burst counts every generation once after its restart" {
+	local pid n=150 i got=0
+	new_user "frank"
+	seq "$n" | xargs -P 4 -I{} curl -s -o /dev/null --max-time 20 \
+		-H "Authorization: Bearer $access_token" -H 'Content-Type: application/json' \
+		--data-binary '{"model":"echo","messages":[{"role":"user","content":"burst {}"}]}' \
+		"$(base_url)/v1/chat/completions" 3>&- &
+	local burst_pid=$!
+	# until analyticsd has some of the burst from Kafka, not all of it
+	for ((i = 0; i < 300; i++)); do
+		got=$(analytics_totals "$user_id" | cut -d' ' -f1)
+		((got > 0)) && break
+		sleep 0.05
+	done
+	pid=$(daemon_pid analyticsd)
+	kill -9 "$pid"
+	((got > 0 && got < n)) || { echo "counted $got of $n" >&2; false; }
+	while process_alive "$pid"; do sleep 0.05; done
+	while process_alive "$burst_pid"; do sleep 0.1; done
+	# the group gives the dead member's partitions to the new one after
+	# its session timeout (10 s); offsets it stored but had not
+	# committed are read again, and the inbox skips them
+	start_daemon analyticsd
+	wait_totals "$user_id" "$n" 60
+	# the inbox holds each of the user's generation events on the topic
+	# once
+	kafka_ids ai-events ".userid == \"$user_id\""
+	local want
+	want=$(sort -u <<<"$output" | grep -c .)
+	((want >= 2 * n)) || { echo "ai-events: $want events" >&2; false; }
+	run -0 db_query analyticsd "SELECT COUNT(*), COUNT(DISTINCT id) FROM inbox
+		WHERE event LIKE '%\"userid\":\"$user_id\"%'
+		AND event LIKE '%chat.generation.%'"
+	[[ $output == "$want|$want" ]] || { echo "inbox: $output, topic: $want" >&2; false; }
 }
