@@ -124,8 +124,11 @@ static int fill_failed(const struct prices *p, const cJSON *data,
 	int rc;
 
 	d->failed = 1;
-	/* aid names the class "error" (its usage row's column) */
+	/* aid's class of a failure is its usage row's status (timeout,
+	 * unavailable, truncated, error); "error" is the answer's code */
 	rc = data_str(data, "error_class", ROLLUP_CLASS_MAX, &cls);
+	if (rc == 0 && !*cls)
+		rc = data_str(data, "status", ROLLUP_CLASS_MAX, &cls);
 	if (rc == 0 && !*cls)
 		rc = data_str(data, "error", ROLLUP_CLASS_MAX, &cls);
 	if (rc < 0)

@@ -400,6 +400,29 @@ static int summary_quantiles(struct db_conn *c, const char *from,
 	return rc;
 }
 
+/* failed_by_class: {"class": count, ...} of the range in p. */
+static int summary_errors(struct db_conn *c, const struct db_param *p,
+			  cJSON *o)
+{
+	struct db_rows *r = NULL;
+	cJSON *by;
+	size_t i;
+	int rc;
+
+	by = cJSON_AddObjectToObject(o, "failed_by_class");
+	if (!by)
+		return CHAT_ENOMEM;
+	rc = db_query(c, "SELECT error_class, SUM(count) FROM usage_errors"
+		      " WHERE day BETWEEN $1 AND $2 GROUP BY error_class"
+		      " ORDER BY error_class", p, 2, &r);
+	for (i = 0; rc == 0 && i < db_rows_count(r); i++)
+		if (!cJSON_AddNumberToObject(by, db_rows_get(r, i, 0),
+					     (double)db_rows_int(r, i, 1, 0)))
+			rc = CHAT_ENOMEM;
+	db_rows_free(r);
+	return rc;
+}
+
 /* One window's figures into o. */
 static int summary_window(struct db_conn *c, int64_t from_d, int64_t to_d,
 			  cJSON *o)
@@ -466,8 +489,12 @@ static int summary_window(struct db_conn *c, int64_t from_d, int64_t to_d,
 		rc = CHAT_ENOMEM;
 		goto out;
 	}
-	rc = summary_quantiles(c, from, to, "t", o, "ttft_ms_p50",
-			       "ttft_ms_p95");
+	db_rows_free(r);
+	r = NULL;
+	rc = summary_errors(c, p, o);
+	if (rc == 0)
+		rc = summary_quantiles(c, from, to, "t", o, "ttft_ms_p50",
+				       "ttft_ms_p95");
 	if (rc == 0)
 		rc = summary_quantiles(c, from, to, "l", o, "latency_ms_p50",
 				       "latency_ms_p95");

@@ -8,8 +8,12 @@
 setup_file() {
 	load test_helper
 	load analytics-common
-	start_stack "[aid]" "echo_delay_ms = 0" "models = priced" \
+	# "broken" fails: its upstream refuses connections
+	start_stack "[aid]" "echo_delay_ms = 0" "models = priced, broken" \
+		"discover = false" "retries = 0" \
 		"[model.priced]" "provider = echo" \
+		"[model.broken]" "provider = openai" "upstream = gone" \
+		"[openai]" "base_url = http://127.0.0.1:9/v1" \
 		"[price.priced]" "input = 2.5" "output = 10" \
 		"[gatewayd]" "metrics_token = scrape-me" || return 1
 	new_user "boss" || return 1
@@ -240,4 +244,23 @@ setup() {
 	[[ $(jb '.totals | "\(.conversations) \(.messages)"') == "1 2" ]] || { echo "$body" >&2; false; }
 	# two generations: the answer and the conversation's title
 	wait_totals "$user_id" 2
+}
+
+@test "failures count by error class, as aid recorded them" {
+	local class
+	new_user "fay"
+	api POST /v1/chat/completions '{"model":"broken","messages":[{"role":"user","content":"fail"}]}' "$access_token"
+	[[ $status_code == 5* ]] || false
+	wait_totals "$user_id" 1
+	# aid's class of the failure is its usage row's status
+	class=$(db_query aid "SELECT status FROM usage WHERE user_id = '$user_id'")
+	[[ -n $class && $class != complete ]] || false
+	api GET "/v1/users/me/usage" "" "$access_token"
+	[[ $(jb '.totals | "\(.requests) \(.failed) \(.completed)"') == "1 1 0" ]] || false
+	run -0 db_query analyticsd "SELECT error_class, count FROM usage_errors WHERE user_id = '$user_id'"
+	[[ $output == "$class|1" ]] || { echo "aid: $class, analyticsd: $output" >&2; false; }
+	api GET /v1/admin/analytics/summary "" "$(admin_token)"
+	expect_status 200
+	(($(jq -r --arg c "$class" '.today.failed_by_class[$c]' <<<"$body") >= 1)) || false
+	[[ $(jb '.today.error_rate > 0') == true ]] || false
 }

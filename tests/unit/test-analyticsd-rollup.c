@@ -117,13 +117,20 @@ static void test_rollup__failed_by_class(void **state)
 	assert_int_equal(delta_of("chat.generation.failed",
 				  "2026-12-07T10:00:00Z", "u1",
 				  "{\"model\":\"cheap\",\"prompt_tokens\":10,"
-				  "\"completion_tokens\":0,\"error\":"
-				  "\"upstream_timeout\"}", &d), 0);
+				  "\"completion_tokens\":0,\"status\":"
+				  "\"timeout\",\"error\":\"upstream_timeout\"}",
+				  &d), 0);
 	assert_int_equal(d.failed, 1);
 	assert_int_equal(d.requests, 1);
-	assert_string_equal(d.error_class, "upstream_timeout");
+	/* aid's usage status is the class */
+	assert_string_equal(d.error_class, "timeout");
 	/* 10 x $0.15/M = 1.5e-6 USD = 1.5e6 pico-USD */
 	assert_int_equal(d.cost_pusd, 1500000);
+	assert_int_equal(delta_of("chat.generation.failed",
+				  "2026-12-07T10:00:00Z", "u1",
+				  "{\"model\":\"cheap\",\"error\":\"x_y\"}",
+				  &d), 0);
+	assert_string_equal(d.error_class, "x_y");
 	assert_int_equal(delta_of("chat.generation.failed",
 				  "2026-12-07T10:00:00Z", "u1",
 				  "{\"model\":\"cheap\"}", &d), 0);
