@@ -126,6 +126,16 @@ once_each() {
 	done
 }
 
+@test "the producing daemons and analyticsd map chat-kafka.so, the gateway does not" {
+	local d
+	for d in userd sessiond chatd aid analyticsd; do
+		grep -q '/chat-kafka\.so' "/proc/$(daemon_pid "$d")/maps" ||
+			{ echo "$d does not map chat-kafka.so" >&2; false; }
+	done
+	run -1 grep -E '/librdkafka[^/]*\.so|/chat-kafka\.so' \
+		"/proc/$(daemon_pid gatewayd)/maps"
+}
+
 @test "brokers down: requests succeed, the outbox grows, every event arrives once after" {
 	local me i n tries
 	new_user "carol"

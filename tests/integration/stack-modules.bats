@@ -2,7 +2,8 @@
 # The run-time modules: on SQLite no daemon maps libpq or libcurl, even
 # after the identity paths that call between daemons (API-key checks, the
 # key set, readiness, refresh and logout through sessiond) and a chat
-# answer with its title (chatd -> aid, echo model); on PostgreSQL
+# answer with its title (chatd -> aid, echo model), nor librdkafka
+# without kafka.brokers; on PostgreSQL
 # the daemons with a store map chat-pg.so; a missing or broken
 # chat-pg.so stops a daemon at start with an error naming the file.
 
@@ -80,6 +81,16 @@ maps() {
 		maps "$d" '/libcurl[^/]*\.so|/chat-curl\.so' && found+=" $d"
 	done
 	[[ -z $found ]] || { echo "libcurl mapped by:$found" >&2; false; }
+}
+
+@test "without kafka.brokers no daemon maps librdkafka or chat-kafka.so" {
+	local d found=
+	[[ -z ${CHAT_KAFKA_BROKERS:-} ]] || skip "CHAT_KAFKA_BROKERS is set"
+	for d in gatewayd userd sessiond chatd aid analyticsd; do
+		[[ -f $CHAT_DATA_DIR/run/$d.pid ]] || continue
+		maps "$d" '/librdkafka[^/]*\.so|/chat-kafka\.so' && found+=" $d"
+	done
+	[[ -z $found ]] || { echo "librdkafka mapped by:$found" >&2; false; }
 }
 
 @test "on SQLite no daemon maps libpq or chat-pg.so" {
