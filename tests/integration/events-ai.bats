@@ -13,9 +13,11 @@
 
 setup_file() {
 	load test_helper
+	load events-pull
 	start_fakellm || return 1
 	start_stack "[openai]" "base_url = $FAKELLM_URL/v1" \
 		"[aid]" "echo_delay_ms = 5" "retries = 0"
+	events_hold aid || return 1
 	new_user alice
 	{
 		echo "alice=$access_token"

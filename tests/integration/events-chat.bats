@@ -11,7 +11,9 @@
 
 setup_file() {
 	load test_helper
+	load events-pull
 	start_stack "[aid]" "echo_delay_ms = 5"
+	events_hold chatd || return 1
 	new_user alice
 	{
 		echo "alice=$access_token"

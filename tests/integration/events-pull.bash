@@ -16,6 +16,21 @@ events_port() {
 	return 1
 }
 
+# events_hold DAEMON...: registers a consumer that reads nothing on each
+# daemon, so that every row stays in its outbox for the tests to read
+# (pruning waits for every registered consumer; analyticsd, when it runs,
+# would let the rows go as soon as it has them).  Call it in setup_file.
+events_hold() {
+	local d port
+	for d in "$@"; do
+		port=$(events_port "$d") || return 1
+		curl -sf --max-time 10 -H "X-Chat-Internal: $(<"$CHAT_DATA_DIR/internal.key")" 			"http://127.0.0.1:$port/internal/events?after=0&consumer=events-hold" >/dev/null || {
+			echo "events_hold: cannot register on $d" >&2
+			return 1
+		}
+	done
+}
+
 # events_all DAEMON: every event the daemon's outbox holds, one
 # CloudEvents object a line (in pos order), into $events_file.
 events_all() {
