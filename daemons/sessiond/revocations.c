@@ -51,7 +51,7 @@ static const char *const revocations_session_reasons[] = {
 	"logout", "user_disabled",
 };
 static const char *const revocations_user_reasons[] = {
-	"user_disabled", "role_changed", "user_erased",
+	"user_disabled", "role_changed", "password_changed", "user_erased",
 };
 
 #define NELEM(a) (sizeof(a) / sizeof((a)[0]))

@@ -187,7 +187,8 @@ void admin_handle_delete(struct http_req *req, struct http_res *res)
 	/* no store connection is held while the services work */
 	db_release(c);
 	c = NULL;
-	if (sessions_revoke_user(ud, req->request_id, u.id) < 0) {
+	if (sessions_revoke_user(ud, req->request_id, u.id,
+				 "user_erased") < 0) {
 		http_res_error(res, 502, "erase_incomplete",
 			       "cannot revoke the sessions of '%s' (sessiond "
 			       "is not reachable); the account is disabled, "

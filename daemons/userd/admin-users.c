@@ -284,7 +284,8 @@ void admin_handle_password(struct http_req *req, struct http_res *res)
 		 u.id);
 	/* the new password is meant to lock out whoever knew the old one:
 	 * unlike a disable, nothing else stops their refresh tokens */
-	if (sessions_revoke_user(ud, req->request_id, u.id) < 0) {
+	if (sessions_revoke_user(ud, req->request_id, u.id,
+				 "password_changed") < 0) {
 		http_res_error(res, 503, "upstream_unavailable",
 			       "the password is set, but the sessions of '%s' "
 			       "could not be revoked (sessiond is down); retry",

@@ -336,7 +336,9 @@ void admin_handle_patch(struct http_req *req, struct http_res *res)
 	/* a disabled account, or a role that changed, starts over: its
 	 * sessions (and so its refresh tokens) end now */
 	if (((u.disabled && !was_disabled) || strcmp(u.role, before.role)) &&
-	    sessions_revoke_user(ud, req->request_id, u.id) < 0) {
+	    sessions_revoke_user(ud, req->request_id, u.id,
+				 u.disabled && !was_disabled ?
+				 "user_disabled" : "role_changed") < 0) {
 		/* refresh checks the flag, so this only delays the cleanup */
 		log_warn("cannot revoke the sessions of user '%s'", u.id);
 	}

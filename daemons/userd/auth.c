@@ -418,7 +418,8 @@ void auth_handle_refresh(struct http_req *req, struct http_res *res)
 	}
 	if (rc == CHAT_ENOTFOUND || u.disabled) {
 		/* the new refresh token must not outlive this answer */
-		if (sessions_revoke(ud, req->request_id, grant.session_id) < 0)
+		if (sessions_revoke(ud, req->request_id, grant.session_id,
+				    "user_disabled") < 0)
 			log_warn("cannot revoke session '%s' of a disabled "
 				 "user", grant.session_id);
 		http_res_error(res, 401, "account_disabled",
@@ -440,7 +441,8 @@ void auth_handle_logout(struct http_req *req, struct http_res *res)
 
 	/* API-key callers have no session: nothing to revoke */
 	if (req->session_id && req->session_id[0] &&
-	    sessions_revoke(ud, req->request_id, req->session_id) < 0) {
+	    sessions_revoke(ud, req->request_id, req->session_id,
+			    "logout") < 0) {
 		http_res_error(res, 503, "upstream_unavailable",
 			       "the session service is unavailable");
 		return;

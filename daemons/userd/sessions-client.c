@@ -243,25 +243,26 @@ static int sessions_revoke_path(struct userd *ud, const char *request_id,
 }
 
 int sessions_revoke(struct userd *ud, const char *request_id,
-		    const char *session_id)
+		    const char *session_id, const char *reason)
 {
 	char path[160];
 
 	if (!uuid_valid(session_id))
 		return 0;	/* not a session sessiond could know */
-	snprintf(path, sizeof(path), "/internal/sessions/%s/revoke",
-		 session_id);
+	snprintf(path, sizeof(path), "/internal/sessions/%s/revoke?reason=%s",
+		 session_id, reason);
 	return sessions_revoke_path(ud, request_id, path);
 }
 
 int sessions_revoke_user(struct userd *ud, const char *request_id,
-			 const char *user_id)
+			 const char *user_id, const char *reason)
 {
 	char path[160];
 
 	if (!uuid_valid(user_id))
 		return CHAT_EINVAL;
-	snprintf(path, sizeof(path), "/internal/users/%s/revoke", user_id);
+	snprintf(path, sizeof(path), "/internal/users/%s/revoke?reason=%s",
+		 user_id, reason);
 	return sessions_revoke_path(ud, request_id, path);
 }
 

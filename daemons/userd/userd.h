@@ -331,12 +331,15 @@ int sessions_create(struct userd *ud, const char *request_id,
 int sessions_refresh(struct userd *ud, const char *request_id,
 		     const char *refresh_token, struct sessions_grant *out,
 		     struct sessions_error *err);
-/* 0 (also for a session sessiond does not know); CHAT_EUPSTREAM. */
+/* 0 (also for a session sessiond does not know); CHAT_EUPSTREAM.
+ * reason (sessiond's ?reason=, told in its chat.session.revoked event):
+ * "logout" or "user_disabled". */
 int sessions_revoke(struct userd *ud, const char *request_id,
-		    const char *session_id);
-/* Revokes every live session of user_id; 0 or CHAT_EUPSTREAM. */
+		    const char *session_id, const char *reason);
+/* Revokes every live session of user_id; 0 or CHAT_EUPSTREAM.  reason:
+ * "user_disabled", "role_changed", "password_changed", "user_erased". */
 int sessions_revoke_user(struct userd *ud, const char *request_id,
-			 const char *user_id);
+			 const char *user_id, const char *reason);
 /* Revokes every live session of user_id but keep_session_id (a password
  * change), leaving the user's API keys alone; 0 or CHAT_EUPSTREAM. */
 int sessions_revoke_others(struct userd *ud, const char *request_id,

@@ -10,7 +10,9 @@
 # is off: a second use of a refresh token is reuse at once.
 setup_file() {
 	load test_helper
+	load events-pull
 	start_stack "[sessiond]" "refresh_grace_s = 0"
+	events_hold sessiond || return 1
 	register_user root
 	register_user alice
 	echo "alice_id=$user_id" >"$BATS_FILE_TMPDIR/vars"
@@ -124,6 +126,38 @@ session_event() {
 	expect_status 200
 	user=$user_id session_event chat.session.revoked "$a" user_disabled
 	user=$user_id session_event chat.session.revoked "$b" user_disabled
+}
+
+@test "a role change and an admin's password reset revoke with their reasons" {
+	local root a b
+	register_user erin
+	login_user erin
+	a=$session_id
+	login_user root
+	root=$access_token
+	api PATCH "/v1/admin/users/$user_id" '{"role":"guest"}' "$root"
+	expect_status 200
+	user=$user_id session_event chat.session.revoked "$a" role_changed
+	login_user erin
+	b=$session_id
+	api PUT "/v1/admin/users/$user_id/password" '{"password":"password-erin-2"}' "$root"
+	expect_status 204
+	user=$user_id session_event chat.session.revoked "$b" password_changed
+	event_lacks password-erin-2
+}
+
+@test "a refresh of a disabled user's session revokes it with reason user_disabled" {
+	local root tok sid uid
+	register_user fred
+	uid=$user_id
+	login_user fred
+	tok=$refresh_token
+	sid=$session_id
+	# disabled straight in the store: no revoke from the admin route
+	db_query userd "UPDATE users SET disabled = 1 WHERE id = '$uid'"
+	refresh "$tok"
+	expect_error 401 account_disabled
+	user=$uid session_event chat.session.revoked "$sid" user_disabled
 }
 
 @test "refresh-token reuse writes chat.session.reuse_detected and revoked (reuse), once" {
