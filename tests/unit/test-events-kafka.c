@@ -4,7 +4,8 @@
  * on loopback ports): the publisher acknowledges each row once its
  * delivery report came, with the user id (else the subject) as key and
  * the CloudEvents content-type; a broker that is down, slow or failing
- * Produce requests costs neither a lost nor a duplicated message; the
+ * Produce requests costs neither a lost nor a duplicated message; a row
+ * whose report failed is not acknowledged and goes again; the
  * consumer's stored offsets resume after the last handled message, not
  * on it, and it leaves the group in bounded time even with every broker
  * down.  Run with CHAT_MODULE_DIR set to the build's bin directory
@@ -310,6 +311,46 @@ static void test_events_kafka__produce_errors(void **state)
 	expect_once(&r, &g);
 }
 
+/* A Produce request refused for good: its rows' reports fail, publish
+ * says so, and the next publish produces them again, each once in the
+ * topic in the end. */
+static void test_events_kafka__failed_then_again(void **state)
+{
+	static struct rows r;
+	static struct got g;
+	struct timespec ts = { 0, 250 * 1000 * 1000 };
+	int64_t until = mono_ms() + CONSUME_MS;
+	void *h = pub_open();
+	int rc;
+
+	(void)state;
+	topic_new("t-again");
+	rows_make(&r, "t-again", 10, "again");
+	/* metadata and the producer id first */
+	assert_int_equal(kafka->publisher.publish(h, r.row, 1, 10000), 0);
+	rd_kafka_mock_push_request_errors(mock, 0 /* Produce */, 3,
+		RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED,
+		RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED,
+		RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED);
+	rc = kafka->publisher.publish(h, r.row + 1, r.n - 1, 10000);
+	assert_int_equal(rc, CHAT_EUPSTREAM);
+	assert_true(rows_acked(&r) < r.n);
+	rd_kafka_mock_clear_request_errors(mock, 0);
+	/* as the relay does: again until the producer has the topic back
+	 * (it refreshes its metadata after the refusal) */
+	do {
+		rc = kafka->publisher.publish(h, r.row + 1, r.n - 1, 1000);
+		if (rc != 0)
+			nanosleep(&ts, NULL);
+	} while (rc != 0 && mono_ms() < until);
+	assert_int_equal(rc, 0);
+	assert_int_equal(rows_acked(&r), r.n);
+	kafka->publisher.close(h);
+	memset(&g, 0, sizeof(g));
+	consume("g-again", "t-again", r.n, 1500, 0, &g);
+	expect_once(&r, &g);
+}
+
 /* A member that stored its offsets and left: the group's next member
  * reads what came after them, nothing it already handled (storing the
  * message's own offset would read the last one of each partition
@@ -482,6 +523,7 @@ int main(void)
 		cmocka_unit_test(test_events_kafka__broker_down),
 		cmocka_unit_test(test_events_kafka__late_ack),
 		cmocka_unit_test(test_events_kafka__produce_errors),
+		cmocka_unit_test(test_events_kafka__failed_then_again),
 		cmocka_unit_test(test_events_kafka__offsets_resume),
 		cmocka_unit_test(test_events_kafka__progress),
 		cmocka_unit_test(test_events_kafka__close_while_down),
