@@ -67,6 +67,12 @@ enum cli_opt_id {
 	OPT_DISABLED,
 	OPT_SEARCH,
 	OPT_YES,
+	OPT_FROM,
+	OPT_TO,
+	OPT_BY,
+	OPT_CSV,
+	OPT_TYPE,
+	OPT_USER,
 	OPT_MAX
 };
 
@@ -352,6 +358,34 @@ extern const struct cli_cmd cmd_complete_helper;	/* hidden */
 extern const struct cli_cmd cmd_server;
 extern const struct cli_cmd cmd_sessions;
 extern const struct cli_cmd cmd_profile;
+extern const struct cli_cmd cmd_usage;
+
+/* ---- cmd-admin.c: what the admin verbs of other files share ---- */
+/* api_json for an admin route, its error said for a person (a 403
+ * forbidden: the caller is no admin; a 409: CLI_USAGE). */
+int admin_call(struct cli_ctx *ctx, const char *method, const char *path,
+	       const cJSON *body, cJSON **out);
+/* Prints the one-line error of a failed admin call (rc its status). */
+void admin_say_error(const struct api_res *res, int rc);
+/* The id of the account USER (a name or an id) into out; an exit status
+ * after saying why not. */
+int admin_user_id(struct cli_ctx *ctx, const char *user, char *out,
+		  size_t outlen);
+
+/* ---- usage.c: the usage reports (usage, admin stats) ---- */
+/* Appends the query of a usage report to path (which holds a '?',
+ * dropped when nothing follows it): from, to (checked to be YYYY-MM-DD)
+ * and group_by from a; CLI_USAGE after saying why for a bad value, a
+ * --by not among groups (a '|' list). */
+int ctl_usage_query(const struct cli_args *a, const char *groups,
+		    struct buf *path);
+/* Prints a UsageReport (docs/api/openapi.yaml): JSON as it is, else a
+ * table of one row a group and, on a terminal table, a total row. */
+int ctl_usage_print(struct cli_ctx *ctx, const cJSON *report);
+
+/* ---- admin-stats.c: admin stats and admin events (cmd-admin.c) ---- */
+int ctl_admin_stats(struct cli_ctx *ctx, const struct cli_args *a);
+int ctl_admin_events(struct cli_ctx *ctx, const struct cli_args *a);
 
 /* ---- auth.c: helpers of register and login ---- */
 /* The username from --username, the first argument, or a prompt on a

@@ -8,6 +8,9 @@
  *   admin sessions ls [USER] | rm ID...
  *   admin apikeys ls [USER] | rm ID...
  *   admin models
+ *   admin stats [--by day|user|model] [--from D] [--to D] [--user USER]
+ *         [--csv|--json], admin events [-f] [--type T] [--user USER]
+ *         (admin-stats.c)
  *
  * USER is a username or a user id: the server takes either in the path,
  * and the list filters (?user=) take the id that a lookup gives.  Lists
@@ -26,10 +29,28 @@
 
 /* ---- calls ---- */
 
+void admin_say_error(const struct api_res *res, int rc)
+{
+	if (res->status == 403 && strcmp(res->code, "forbidden") == 0) {
+		cli_error("'chatctl admin' needs an account of role admin "
+			  "(the server refused: %s)", res->message);
+	} else if (res->status == 403 &&
+		   strcmp(res->code, "insufficient_scope") == 0) {
+		cli_error("this API key lacks the admin scope (%s)",
+			  res->message);
+	} else if (rc != CLI_INTERRUPTED && res->message[0]) {
+		cli_error("%s%s%s%s", res->message, res->code[0] ? " (" : "",
+			  res->code, res->code[0] ? ")" : "");
+	} else if (rc == CLI_AUTH) {
+		cli_error("not logged in (or the session has ended): log in "
+			  "with 'chatctl login'");
+	}
+}
+
 /* api_json with the admin routes' errors said for a person: a 403
  * forbidden means the caller is no admin. */
-static int admin_call(struct cli_ctx *ctx, const char *method,
-		      const char *path, const cJSON *body, cJSON **out)
+int admin_call(struct cli_ctx *ctx, const char *method, const char *path,
+	       const cJSON *body, cJSON **out)
 {
 	struct api_req req = { method, path, body, API_QUIET, NULL, NULL,
 			       NULL };
@@ -44,19 +65,8 @@ static int admin_call(struct cli_ctx *ctx, const char *method,
 	if (rc == CLI_OK) {
 		*out = res.json;
 		res.json = NULL;
-	} else if (res.status == 403 && strcmp(res.code, "forbidden") == 0) {
-		cli_error("'chatctl admin' needs an account of role admin "
-			  "(the server refused: %s)", res.message);
-	} else if (res.status == 403 &&
-		   strcmp(res.code, "insufficient_scope") == 0) {
-		cli_error("this API key lacks the admin scope (%s)",
-			  res.message);
-	} else if (rc != CLI_INTERRUPTED && res.message[0]) {
-		cli_error("%s%s%s%s", res.message, res.code[0] ? " (" : "",
-			  res.code, res.code[0] ? ")" : "");
-	} else if (rc == CLI_AUTH) {
-		cli_error("not logged in (or the session has ended): log in "
-			  "with 'chatctl login'");
+	} else {
+		admin_say_error(&res, rc);
 	}
 	api_res_release(&res);
 	return rc;
@@ -134,6 +144,27 @@ static int admin_user_get(struct cli_ctx *ctx, const char *user,
 	rc = admin_path("users", user, "", path, sizeof(path));
 	if (rc == CLI_OK)
 		rc = admin_call(ctx, "GET", path, NULL, out);
+	return rc;
+}
+
+int admin_user_id(struct cli_ctx *ctx, const char *user, char *out,
+		  size_t outlen)
+{
+	cJSON *u = NULL;
+	const char *id;
+	int rc;
+
+	rc = admin_user_get(ctx, user, &u);
+	if (rc != CLI_OK)
+		return rc;
+	id = json_str(u, "id");
+	if (!id || strlen(id) >= outlen) {
+		cli_error("the server's answer holds no usable user id");
+		rc = CLI_SERVER;
+	} else {
+		memcpy(out, id, strlen(id) + 1);
+	}
+	cJSON_Delete(u);
 	return rc;
 }
 
@@ -779,6 +810,27 @@ static const struct cli_cmd admin_verbs[] = {
 		.min_pos = 0,
 		.max_pos = 0,
 		.exec = admin_models,
+	},
+	{
+		.name = "stats",
+		.args = "",
+		.summary = "usage analytics: a summary, or usage by day, user "
+			   "or model",
+		.opts = (const int[]){ OPT_BY, OPT_FROM, OPT_TO, OPT_USER,
+				       OPT_CSV, OUT_OPTS, 0 },
+		.min_pos = 0,
+		.max_pos = 0,
+		.exec = ctl_admin_stats,
+	},
+	{
+		.name = "events",
+		.args = "",
+		.summary = "the platform's events as they happen (-f: until "
+			   "interrupted)",
+		.opts = (const int[]){ 'f', OPT_TYPE, OPT_USER, OUT_OPTS, 0 },
+		.min_pos = 0,
+		.max_pos = 0,
+		.exec = ctl_admin_events,
 	},
 	{ 0 },
 };

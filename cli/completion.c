@@ -33,11 +33,13 @@ static const struct {
 	int id;
 	const char *values;
 } comp_option_values[] = {
+	{ OPT_BY, "day model user" },
 	{ OPT_COLOR, "never always auto" },
 	{ OPT_CONVERSATION, "@conv-ids" },
 	{ 'm', "@models" },
 	{ OPT_OUTPUT, "table tsv json" },
 	{ OPT_ROLE, "admin user guest" },
+	{ OPT_USER, "@users" },
 };
 
 /* The options accepted before any command (main.c's cli_run). */

@@ -5,7 +5,7 @@
 function __chatctl_subs
 	switch $argv[1]
 	case 'chatctl'
-		printf '%s\n' register login logout whoami ask chat conv model apikey server sessions profile passwd account admin completion help
+		printf '%s\n' register login logout whoami ask chat conv model apikey server sessions profile usage passwd account admin completion help
 	case 'chatctl conv'
 		printf '%s\n' ls show rm rename archive unarchive export import regenerate branch
 	case 'chatctl model'
@@ -21,7 +21,7 @@ function __chatctl_subs
 	case 'chatctl account'
 		printf '%s\n' export
 	case 'chatctl admin'
-		printf '%s\n' users sessions apikeys models
+		printf '%s\n' users sessions apikeys models stats events
 	case 'chatctl admin users'
 		printf '%s\n' ls show create disable enable role passwd rm
 	case 'chatctl admin sessions'
@@ -32,7 +32,7 @@ function __chatctl_subs
 end
 
 # the options that take a value
-set -g __chatctl_valopts --model -m --system -s --server --username -u --conversation --limit -n --query -q --scope --expires --output -o --color --format --role --search
+set -g __chatctl_valopts --model -m --system -s --server --username -u --conversation --limit -n --query -q --scope --expires --output -o --color --format --role --search --from --to --by --type --user
 
 # the nouns and verbs typed so far: "chatctl conv ls"
 function __chatctl_node
@@ -80,6 +80,7 @@ complete -c chatctl -f -n '__chatctl_at "chatctl"' -a apikey -d 'API keys for sc
 complete -c chatctl -f -n '__chatctl_at "chatctl"' -a server -d 'the servers of the credentials file'
 complete -c chatctl -f -n '__chatctl_at "chatctl"' -a sessions -d 'the device sessions of the account'
 complete -c chatctl -f -n '__chatctl_at "chatctl"' -a profile -d 'the account\'s display name and preferences'
+complete -c chatctl -f -n '__chatctl_at "chatctl"' -a usage -d 'your requests, tokens and cost by day or by model'
 complete -c chatctl -f -n '__chatctl_at "chatctl"' -a passwd -d 'change your password (the other sessions are signed out)'
 complete -c chatctl -f -n '__chatctl_at "chatctl"' -a account -d 'your account as a whole'
 complete -c chatctl -f -n '__chatctl_at "chatctl"' -a admin -d 'administer the server (role admin)'
@@ -256,6 +257,15 @@ complete -c chatctl -n '__chatctl_at "chatctl profile set"' -l help -s h -d 'sho
 complete -c chatctl -n '__chatctl_at "chatctl profile unset"' -l server -r -d 'the server, a URL or a name from \'server ls\' (default: CHAT_SERVER, the current server, http://127.0.0.1:8080)'
 complete -c chatctl -n '__chatctl_at "chatctl profile unset"' -l color -x -a 'never always auto' -d 'colour: never, always or auto (default; off with NO_COLOR)'
 complete -c chatctl -n '__chatctl_at "chatctl profile unset"' -l help -s h -d 'show this help'
+complete -c chatctl -n '__chatctl_at "chatctl usage"' -l from -r -d 'the first UTC day, YYYY-MM-DD (default 29 days before --to)'
+complete -c chatctl -n '__chatctl_at "chatctl usage"' -l to -r -d 'the last UTC day, YYYY-MM-DD (default today)'
+complete -c chatctl -n '__chatctl_at "chatctl usage"' -l by -x -a 'day model user' -d 'one row a day (default), a model, or (admin stats) a user'
+complete -c chatctl -n '__chatctl_at "chatctl usage"' -l json -d 'print JSON instead of text'
+complete -c chatctl -n '__chatctl_at "chatctl usage"' -l output -s o -x -a 'table tsv json' -d 'table (default), tsv (no heading) or json'
+complete -c chatctl -n '__chatctl_at "chatctl usage"' -l server -r -d 'the server, a URL or a name from \'server ls\' (default: CHAT_SERVER, the current server, http://127.0.0.1:8080)'
+complete -c chatctl -n '__chatctl_at "chatctl usage"' -l color -x -a 'never always auto' -d 'colour: never, always or auto (default; off with NO_COLOR)'
+complete -c chatctl -n '__chatctl_at "chatctl usage"' -l help -s h -d 'show this help'
+complete -c chatctl -f -n '__chatctl_at "chatctl usage"'
 complete -c chatctl -n '__chatctl_at "chatctl passwd"' -l password-stdin -d 'read the password from the first line of standard input'
 complete -c chatctl -n '__chatctl_at "chatctl passwd"' -l server -r -d 'the server, a URL or a name from \'server ls\' (default: CHAT_SERVER, the current server, http://127.0.0.1:8080)'
 complete -c chatctl -n '__chatctl_at "chatctl passwd"' -l color -x -a 'never always auto' -d 'colour: never, always or auto (default; off with NO_COLOR)'
@@ -271,6 +281,8 @@ complete -c chatctl -f -n '__chatctl_at "chatctl admin"' -a users -d 'the accoun
 complete -c chatctl -f -n '__chatctl_at "chatctl admin"' -a sessions -d 'every user\'s device sessions'
 complete -c chatctl -f -n '__chatctl_at "chatctl admin"' -a apikeys -d 'every user\'s API keys'
 complete -c chatctl -f -n '__chatctl_at "chatctl admin"' -a models -d 'every configured model and whether its upstream answers'
+complete -c chatctl -f -n '__chatctl_at "chatctl admin"' -a stats -d 'usage analytics: a summary, or usage by day, user or model'
+complete -c chatctl -f -n '__chatctl_at "chatctl admin"' -a events -d 'the platform\'s events as they happen (-f: until interrupted)'
 complete -c chatctl -n '__chatctl_at "chatctl admin"' -l help -s h
 complete -c chatctl -f -n '__chatctl_at "chatctl admin users"' -a ls -d 'list the accounts, newest first'
 complete -c chatctl -f -n '__chatctl_at "chatctl admin users"' -a show -d 'show an account (USER: a name or an id)'
@@ -361,6 +373,26 @@ complete -c chatctl -n '__chatctl_at "chatctl admin models"' -l server -r -d 'th
 complete -c chatctl -n '__chatctl_at "chatctl admin models"' -l color -x -a 'never always auto' -d 'colour: never, always or auto (default; off with NO_COLOR)'
 complete -c chatctl -n '__chatctl_at "chatctl admin models"' -l help -s h -d 'show this help'
 complete -c chatctl -f -n '__chatctl_at "chatctl admin models"'
+complete -c chatctl -n '__chatctl_at "chatctl admin stats"' -l by -x -a 'day model user' -d 'one row a day (default), a model, or (admin stats) a user'
+complete -c chatctl -n '__chatctl_at "chatctl admin stats"' -l from -r -d 'the first UTC day, YYYY-MM-DD (default 29 days before --to)'
+complete -c chatctl -n '__chatctl_at "chatctl admin stats"' -l to -r -d 'the last UTC day, YYYY-MM-DD (default today)'
+complete -c chatctl -n '__chatctl_at "chatctl admin stats"' -l user -x -a '(__chatctl_from users)' -d 'only the user USER (a username or an id)'
+complete -c chatctl -n '__chatctl_at "chatctl admin stats"' -l csv -d 'print the server\'s CSV'
+complete -c chatctl -n '__chatctl_at "chatctl admin stats"' -l json -d 'print JSON instead of text'
+complete -c chatctl -n '__chatctl_at "chatctl admin stats"' -l output -s o -x -a 'table tsv json' -d 'table (default), tsv (no heading) or json'
+complete -c chatctl -n '__chatctl_at "chatctl admin stats"' -l server -r -d 'the server, a URL or a name from \'server ls\' (default: CHAT_SERVER, the current server, http://127.0.0.1:8080)'
+complete -c chatctl -n '__chatctl_at "chatctl admin stats"' -l color -x -a 'never always auto' -d 'colour: never, always or auto (default; off with NO_COLOR)'
+complete -c chatctl -n '__chatctl_at "chatctl admin stats"' -l help -s h -d 'show this help'
+complete -c chatctl -f -n '__chatctl_at "chatctl admin stats"'
+complete -c chatctl -n '__chatctl_at "chatctl admin events"' -l follow -s f -d 'go on printing events until interrupted'
+complete -c chatctl -n '__chatctl_at "chatctl admin events"' -l type -r -d 'only events of TYPE, or of a prefix such as chat.user.*'
+complete -c chatctl -n '__chatctl_at "chatctl admin events"' -l user -x -a '(__chatctl_from users)' -d 'only the user USER (a username or an id)'
+complete -c chatctl -n '__chatctl_at "chatctl admin events"' -l json -d 'print JSON instead of text'
+complete -c chatctl -n '__chatctl_at "chatctl admin events"' -l output -s o -x -a 'table tsv json' -d 'table (default), tsv (no heading) or json'
+complete -c chatctl -n '__chatctl_at "chatctl admin events"' -l server -r -d 'the server, a URL or a name from \'server ls\' (default: CHAT_SERVER, the current server, http://127.0.0.1:8080)'
+complete -c chatctl -n '__chatctl_at "chatctl admin events"' -l color -x -a 'never always auto' -d 'colour: never, always or auto (default; off with NO_COLOR)'
+complete -c chatctl -n '__chatctl_at "chatctl admin events"' -l help -s h -d 'show this help'
+complete -c chatctl -f -n '__chatctl_at "chatctl admin events"'
 complete -c chatctl -n '__chatctl_at "chatctl completion"' -l server -r -d 'the server, a URL or a name from \'server ls\' (default: CHAT_SERVER, the current server, http://127.0.0.1:8080)'
 complete -c chatctl -n '__chatctl_at "chatctl completion"' -l color -x -a 'never always auto' -d 'colour: never, always or auto (default; off with NO_COLOR)'
 complete -c chatctl -n '__chatctl_at "chatctl completion"' -l help -s h -d 'show this help'
