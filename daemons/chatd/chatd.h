@@ -191,6 +191,13 @@ enum {
 	STORE_CONV_ARCHIVED = 1 << 3,
 	STORE_CONV_LEAF = 1 << 4,
 };
+/* In the caller's transaction: locks the conversation's row until the
+ * transaction ends and reads it as it is now (what a change compares
+ * with, so that two concurrent changes never both see the old value);
+ * CHAT_ENOTFOUND when it is not user_id's.  Ids as stored
+ * (lowercase). */
+int store_conv_lock(struct db_conn *c, const char *user_id, const char *id,
+		    struct chat_conv *out);
 /* Writes the fields of conv named by mask (others stay as stored, so a
  * concurrent title is not lost) and updated_at = now, then reloads conv
  * from the store; CHAT_ENOTFOUND when it is gone. */

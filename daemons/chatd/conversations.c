@@ -650,12 +650,6 @@ static int conv_resolve_leaf(struct db_conn *c, struct chat_conv *conv,
 	return rc;
 }
 
-/* What a patch may change that is told as an event. */
-struct conv_was {
-	char *title;			/* owned; NULL: none */
-	bool archived;
-};
-
 static bool conv_same_text(const char *a, const char *b)
 {
 	if (!a || !b)
@@ -667,23 +661,27 @@ static bool conv_same_text(const char *a, const char *b)
  * Writes the patch (store_conv_update) and, in the same transaction,
  * its events: chat.conversation.renamed when the title changed,
  * .archived or .unarchived when the flag did.  A patch that changes
- * neither (a model, a leaf) is no event.
+ * neither (a model, a leaf) is no event.  What it changed is decided
+ * against the row as locked in the transaction, not as read before it:
+ * of two patches that archive at once, one changes the flag.
  */
 static int conv_update(struct db_conn *c, const struct daemon *d,
-		       struct chat_conv *conv, unsigned mask,
-		       const struct conv_was *was)
+		       struct chat_conv *conv, unsigned mask)
 {
+	struct chat_conv was = { 0 };
 	int rc = db_begin(c);
 
 	if (rc < 0)
 		return rc;
-	rc = store_conv_update(c, conv, mask, now_ms());
+	rc = store_conv_lock(c, conv->user_id, conv->id, &was);
+	if (rc == 0)
+		rc = store_conv_update(c, conv, mask, now_ms());
 	if (rc == 0 && (mask & STORE_CONV_TITLE) &&
-	    !conv_same_text(was->title, conv->title))
+	    !conv_same_text(was.title, conv->title))
 		rc = store_events_conv(c, d, "chat.conversation.renamed",
 				       conv);
 	if (rc == 0 && (mask & STORE_CONV_ARCHIVED) &&
-	    was->archived != conv->archived)
+	    was.archived != conv->archived)
 		rc = store_events_conv(c, d, conv->archived ?
 				       "chat.conversation.archived" :
 				       "chat.conversation.unarchived", conv);
@@ -691,6 +689,7 @@ static int conv_update(struct db_conn *c, const struct daemon *d,
 		rc = db_commit(c);
 	if (rc < 0)
 		db_rollback(c);
+	chat_conv_release(&was);
 	return rc;
 }
 
@@ -698,7 +697,6 @@ void conv_patch_handler(struct http_req *req, struct http_res *res)
 {
 	struct chatd *cd = req->app;
 	struct chat_conv conv = { 0 }, patch = { 0 };
-	struct conv_was was = { 0 };
 	struct db_conn *c = NULL;
 	char uid[UUID_STR_LEN], id[UUID_STR_LEN];
 	const char *leaf = NULL;
@@ -728,14 +726,6 @@ void conv_patch_handler(struct http_req *req, struct http_res *res)
 		conv_answer(res, 200, &conv);
 		goto out;
 	}
-	was.archived = conv.archived;
-	if (conv.title) {
-		was.title = strdup(conv.title);
-		if (!was.title) {
-			conv_fail(req, CHAT_ENOMEM, "reading a conversation");
-			goto out;
-		}
-	}
 	for (i = 0; i < CONV_NFIELDS; i++) {
 		size_t off = conv_fields[i].offset;
 		char **to = (char **)((char *)&conv + off);
@@ -761,7 +751,7 @@ void conv_patch_handler(struct http_req *req, struct http_res *res)
 			goto out;
 		}
 	}
-	rc = conv_update(c, &cd->d, &conv, mask, &was);
+	rc = conv_update(c, &cd->d, &conv, mask);
 	if (rc < 0) {
 		conv_fail(req, rc, "updating a conversation");
 		goto out;
@@ -774,7 +764,6 @@ out:
 	if (c)
 		db_release(c);
 	cJSON_Delete(body);
-	free(was.title);
 	chat_conv_release(&conv);
 	chat_conv_release(&patch);
 }

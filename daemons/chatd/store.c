@@ -41,6 +41,12 @@
 static const char sql_conv_get[] =
 	"SELECT " CONV_COLUMNS " FROM conversations"
 	" WHERE id = $1 AND user_id = $2";
+/* A no-op write that locks the row for the transaction (PostgreSQL's
+ * row lock; SQLite's transaction holds the write lock already) and
+ * reads it as the last commit left it. */
+static const char sql_conv_lock[] =
+	"UPDATE conversations SET updated_at = updated_at"
+	" WHERE id = $1 AND user_id = $2 RETURNING " CONV_COLUMNS;
 static const char sql_conv_insert[] =
 	"INSERT INTO conversations (" CONV_COLUMNS ")"
 	" VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)";
@@ -377,6 +383,17 @@ int store_conv_get(struct db_conn *c, const char *user_id, const char *id,
 	p[0] = db_p_text(cid);
 	p[1] = db_p_text(uid);
 	return query_one(c, sql_conv_get, p, 2, conv_from_row, out);
+}
+
+int store_conv_lock(struct db_conn *c, const char *user_id, const char *id,
+		    struct chat_conv *out)
+{
+	struct db_param p[2];
+
+	memset(out, 0, sizeof(*out));
+	p[0] = db_p_text(id);
+	p[1] = db_p_text(user_id);
+	return query_one(c, sql_conv_lock, p, 2, conv_from_row, out);
 }
 
 int store_conv_insert(struct db_conn *c, const struct daemon *d,

@@ -94,6 +94,24 @@ new_conv() {
 	conv_event chat.conversation.archived "$conv"
 }
 
+@test "concurrent patches that archive one conversation write one chat.conversation.archived" {
+	local i pids=() n
+	new_conv
+	for i in $(seq 1 40); do
+		curl -s -o /dev/null --max-time 10 -X PATCH -H "Authorization: Bearer $alice" \
+			-H 'Content-Type: application/json' --data-binary '{"archived":true}' \
+			"$(base_url)/v1/conversations/$conv" 3>&- &
+		pids+=($!)
+	done
+	for i in "${pids[@]}"; do
+		wait "$i" || true
+	done
+	api GET "/v1/conversations/$conv" '' "$alice"
+	[[ $(jb .archived) == true ]] || false
+	# the flag changed once: one event, whichever patch changed it
+	conv_event chat.conversation.archived "$conv"
+}
+
 @test "deleting a conversation writes chat.conversation.deleted once" {
 	new_conv
 	api DELETE "/v1/conversations/$conv" '' "$alice"
