@@ -180,12 +180,21 @@ as_admin() {
 		grep -q "chat.user.registered  *$uid" "$out" && break
 		sleep 0.1
 	done
-	# still following: it has not ended by itself
+	# still following past the two seconds a tail without -f watches:
+	# a later event comes too
+	sleep 2.5
+	process_alive "$pid" || false
+	register_user "late$RANDOM"
+	for ((i = 0; i < 100; i++)); do
+		grep -q "chat.user.registered  *$user_id" "$out" && break
+		sleep 0.1
+	done
 	process_alive "$pid" || false
 	kill "$pid"
 	wait "$pid" || true
 	head -1 "$out" | grep -q '^TIME  *TYPE  *USER  *SUBJECT$' || { cat "$out" >&2; false; }
 	grep -q "^[0-9-]* [0-9:]*  chat.user.registered  *$uid" "$out" || { cat "$out" >&2; false; }
+	grep -q "^[0-9-]* [0-9:]*  chat.user.registered  *$user_id" "$out" || { cat "$out" >&2; false; }
 	# the type filter kept every other event out
 	[[ -z $(tail -n +2 "$out" | grep -v ' chat\.user\.') ]] || false
 	[[ ! -s $BATS_TEST_TMPDIR/err ]] || false
@@ -213,7 +222,9 @@ as_admin() {
 	done <"$out"
 	# without -f the tail is watched a short while, then ends with 0
 	SECONDS=0
-	run -0 --separate-stderr as_admin admin events -o tsv
-	((SECONDS <= 6)) || false
+	run -0 --separate-stderr env XDG_CONFIG_HOME="$BATS_FILE_TMPDIR/config" \
+		timeout 10 "$CHATCTL" --server "$(base_url)" admin events -o tsv
+	((SECONDS >= 2 && SECONDS <= 6)) || false
+	[[ -z $stderr ]] || false
 	run -0 as_admin admin events --user "$U"
 }
