@@ -392,6 +392,11 @@ static void act_logout(struct app *a)
 	login_pane_logout(a);
 }
 
+static void act_usage(struct app *a)
+{
+	usage_pane_show(a);
+}
+
 /* What each action does; its name, help and keys are in keys.c's
  * tables under the same index. */
 static void (*const actions[ACT_COUNT])(struct app *a) = {
@@ -424,6 +429,7 @@ static void (*const actions[ACT_COUNT])(struct app *a) = {
 	[ACT_SEND] = act_send,
 	[ACT_NEWLINE] = act_newline,
 	[ACT_LOGOUT] = act_logout,
+	[ACT_USAGE] = act_usage,
 };
 
 bool actions_defined(enum action act)

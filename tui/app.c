@@ -280,6 +280,7 @@ int app_init(struct app *a, const char *server, const char *conversation)
 	help_pane_init(&a->help);
 	picker_pane_init(&a->picker);
 	prompt_pane_init(&a->prompt);
+	usage_pane_init(&a->usage);
 	buf_init(&a->paste, CHATUI_CONTENT_MAX);
 	if (trace && trace[0])
 		a->trace = fopen(trace, "a");
@@ -307,6 +308,7 @@ int app_init(struct app *a, const char *server, const char *conversation)
 
 void app_release(struct app *a)
 {
+	usage_pane_release(&a->usage);
 	ui_ws_stop(&a->ws);
 	rest_stop(&a->rest);
 	state_release(&a->st);

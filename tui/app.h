@@ -38,6 +38,7 @@ struct app {
 	struct help_pane help;
 	struct picker_pane picker;
 	struct prompt_pane prompt;
+	struct usage_pane usage;
 	unsigned focus;			/* enum focus: list, chat or input */
 	struct pane *overlay;		/* on top of them, NULL none */
 

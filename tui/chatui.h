@@ -169,6 +169,8 @@ enum rq_kind {
 	RQ_LOGIN,		/* ui_auth_login (body: username, password) */
 	RQ_REGISTER,
 	RQ_LOGOUT,		/* ui_auth_logout */
+	RQ_USAGE,		/* the usage screen's GETs (tag: which);
+				 * its event tail posts these too */
 };
 
 struct rest_req {
@@ -391,6 +393,7 @@ enum action {
 	ACT_SEND,
 	ACT_NEWLINE,
 	ACT_LOGOUT,
+	ACT_USAGE,
 	ACT_COUNT
 };
 

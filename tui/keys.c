@@ -62,6 +62,8 @@ const struct action_info ui_key_actions[ACT_COUNT] = {
 	{ ACT_NEWLINE, "newline", "a new line in the message", false },
 	{ ACT_LOGOUT, "log out", "end the session and show the login screen",
 	  true },
+	{ ACT_USAGE, "usage", "your tokens per day and model (admins: the "
+	  "platform's figures and live events)", true },
 };
 
 /* Earlier entries win; the help lists them in this order. */
@@ -108,6 +110,7 @@ const struct ui_key_binding ui_key_bindings[] = {
 	{ KEY_F(12), FOCUS_ANY, 0, ACT_TOGGLE_LIST },
 	{ KEY_F(11), FOCUS_ANY, 0, ACT_LOGOUT },
 	{ CTRL('l'), FOCUS_ANY, 0, ACT_REDRAW },
+	{ CTRL('t'), FOCUS_ANY, 0, ACT_USAGE },
 	{ '\r', FOCUS_INPUT, 0, ACT_SEND },
 	{ KEY_ENTER, FOCUS_INPUT, KEYF_HIDDEN, ACT_SEND },
 	{ '\n', FOCUS_INPUT, 0, ACT_NEWLINE },

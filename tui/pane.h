@@ -11,16 +11,18 @@
  * (pane-input.c), the login screen (pane-login.c), and the overlays: the
  * key help (pane-help.c), the picker of commands and models
  * (pane-picker.c), the one-line and system-prompt editors and the yes/no
- * question (pane-prompt.c).  view.c lays the screen out and draws for
+ * question (pane-prompt.c), the usage screen (pane-usage.c).  view.c lays the screen out and draws for
  * them.  Everything here belongs to the UI thread.
  */
 #ifndef CHAT_TUI_PANE_H
 #define CHAT_TUI_PANE_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 
 #include "chatui.h"
 #include "editor.h"
+#include "sse-parse.h"
 
 struct app;
 
@@ -269,6 +271,71 @@ void prompt_pane_release(struct prompt_pane *p);
 /* Opens the prompt with title and text (NULL: empty). */
 void prompt_pane_show(struct app *a, enum prompt_kind kind,
 		      const char *title, const char *text);
+
+/* ---- pane-usage.c: the usage screen ---- */
+
+/* The usage screen's REST answers (the request's tag). */
+enum usage_part {
+	USAGE_DAYS,		/* own usage by day, the last 14 days */
+	USAGE_MODELS,		/* own usage by model, the same days */
+	USAGE_SUMMARY,		/* admin: today, 7 and 30 days */
+	USAGE_USERS,		/* admin: usage by user, the same days */
+	USAGE_TOP_MODELS,	/* admin: usage by model, the same days */
+	USAGE_NPARTS
+};
+
+#define USAGE_DAYS_SHOWN 14
+#define USAGE_TAIL_LINES 64		/* events kept for the tail */
+#define USAGE_TAIL_SLOTS 4		/* tails still closing at once */
+
+/* One reader of GET /v1/admin/events: a thread with its own API client
+ * (a blocking streamed call, as rest.c's are), whose events reach the
+ * UI as EV_REST events tagged "tail" to the usage pane.  Closing asks it
+ * to stop (quit) and never waits: a slot is joined once done says it
+ * ended, or at exit. */
+struct usage_tail {
+	pthread_t thread;
+	bool started;			/* UI thread: joinable */
+	atomic_bool quit;		/* UI -> thread: stop */
+	atomic_bool done;		/* thread -> UI: ended */
+	uint64_t gen;			/* the events' seq: which opening */
+	struct auth *auth;
+	struct evq *evq;
+	struct pane *to;
+	struct sse_parser parser;	/* the thread's */
+	bool opened;			/* the thread's: the stream answered */
+};
+
+struct usage_pane {
+	struct pane base;
+	cJSON *part[USAGE_NPARTS];	/* owned answers, NULL none yet */
+	bool asked[USAGE_NPARTS];	/* in flight */
+	bool admin;			/* the summary answered: admin part */
+	char from[11], to[11];		/* the days shown, YYYY-MM-DD */
+	int64_t from_t;			/* from's midnight, unix seconds */
+	char error[256];		/* own usage failed: why, "" none */
+	char admin_error[256];		/* the summary failed (not 403) */
+	uint64_t gen;			/* the current tail's opening */
+	struct usage_tail tails[USAGE_TAIL_SLOTS];
+	int tail_slot;			/* the live one, -1 none */
+	char tail_state[128];		/* "connecting", "live", why it
+					 * ended */
+	char *tail[USAGE_TAIL_LINES];	/* owned lines, a ring */
+	size_t tail_next, tail_count;
+	bool utf8;			/* block characters, else '#' */
+};
+
+void usage_pane_init(struct usage_pane *u);
+/* Stops and joins every tail thread (blocks until they end: at exit). */
+void usage_pane_release(struct usage_pane *u);
+/* Opens the usage screen and asks for its figures. */
+void usage_pane_show(struct app *a);
+/* The bar of value out of max in cols columns into out (NUL-ended):
+ * full blocks and an eighth block for the rest with utf8, else '#'
+ * (rounded); at least one cell for a value above 0.  Pure: the unit
+ * tests call it. */
+void usage_bar(long long value, long long max, int cols, bool utf8,
+	       char *out, size_t outlen);
 
 /* ---- the editing keys every editor shares (pane-input.c) ---- */
 

@@ -1,0 +1,139 @@
+#!/usr/bin/env bats
+# chatui's usage screen (Ctrl-T, "usage" in the palette) in a private
+# tmux server, against the real stack with analyticsd: today's bar
+# carries the token count analyticsd reports for real requests on the
+# echo model, and the model's row too; block characters become '#'
+# without UTF-8; a user without usage sees "no usage yet" and no admin
+# part (the summary's 403 is quiet); the admin (the file's first
+# account) sees the summary, the top users and a new event arriving in
+# the live tail; analyticsd stopped: the screen says so, chatui lives.
+
+bats_require_minimum_version 1.5.0
+
+setup_file() {
+	load test_helper
+	load chatui-common
+	start_stack "[aid]" "echo_delay_ms = 0" || return 1
+	# the first account is the admin
+	register_user boss || return 1
+	if command -v tmux >/dev/null; then
+		tm_start
+	fi
+}
+
+teardown_file() {
+	load test_helper
+	load chatui-common
+	tm_stop
+	stop_stack
+}
+
+setup() {
+	load test_helper
+	load chatui-common
+	load analytics-common
+	command -v tmux >/dev/null || skip "tmux is not installed"
+}
+
+teardown() {
+	[[ -n ${ui:-} ]] && tm kill-session -t "$ui" 2>/dev/null
+	true
+}
+
+# usage_of_today N: after N generations of the test's user, analyticsd's
+# total tokens of today into tokens (waits until it has all N).
+usage_of_today() {
+	wait_api_jq "/v1/users/me/usage?group_by=day" \
+		".totals.requests == $1" 20 || return 1
+	tokens=$(jq -r --arg d "$(date -u +%F)" \
+		'.data[] | select(.day == $d) | .total_tokens' <<<"$body")
+	[[ $tokens -gt 0 ]] || {
+		echo "no tokens today: $body" >&2
+		return 1
+	}
+}
+
+# open_usage: chatui started, then the usage screen opened by its key.
+open_usage() {
+	chatui_start "$@"
+	wait_for_screen '^Conversations'
+	keys C-t
+	wait_for_screen 'Your tokens per day'
+}
+
+@test "today's bar shows the tokens analyticsd counted, and the model's row" {
+	chatui_login ursula
+	generate "$access_token" "one two three"
+	generate "$access_token" "four five six seven"
+	usage_of_today 2
+	open_usage
+	# today's is the only bar: all full blocks, then the count
+	wait_for_screen "$(date -u +%m-%d) (█)+ $tokens( |│|$)"
+	wait_for_screen "│ +$tokens +2  echo"
+	# the other days have no bar
+	run -0 screen
+	[[ $(grep -cE '│ +[0-9]{2}-[0-9]{2} (█)' <<<"$output") == 1 ]] || false
+	[[ $(grep -cE '│ +[0-9]{2}-[0-9]{2} ' <<<"$output") == 14 ]] || false
+	# Esc closes it, the palette opens it again
+	keys Escape
+	wait_gone 'Your tokens per day'
+	keys C-p
+	type_text usage
+	keys Enter
+	wait_for_screen "$(date -u +%m-%d) (█)+ $tokens( |│|$)"
+	chatui_alive
+}
+
+@test "without UTF-8 the bars are drawn with '#'" {
+	chatui_login ascii
+	generate "$access_token"
+	usage_of_today 1
+	open_usage LC_ALL=C
+	wait_for_screen "$(date -u +%m-%d) #+ $tokens( |$)"
+	run -0 screen
+	[[ $output != *█* ]] || false
+}
+
+@test "a user without usage sees 'no usage yet' and no admin part" {
+	chatui_login nina
+	open_usage
+	wait_for_screen 'no usage yet'
+	# the admin parts were asked after the own ones, on the same worker:
+	# their 403 has come once the model list has (the same answer time)
+	sleep 1
+	run -0 screen
+	[[ $output != *Summary* && $output != *Events:* &&
+		$output != *"Top users"* ]] || false
+	chatui_alive
+}
+
+@test "the admin sees the summary, the top users and a new event live" {
+	export XDG_CONFIG_HOME=$BATS_TEST_TMPDIR/xdg
+	login_user boss
+	printf 'password-boss\n' | "$CHAT_BIN/chatctl" --server "$(base_url)" \
+		login boss --password-stdin >/dev/null
+	generate "$access_token" "the admin asks too"
+	usage_of_today 1
+	open_usage
+	wait_for_screen 'Summary +today +7 days +30 days'
+	wait_for_screen ' requests +[0-9]+ +[0-9]+ +[0-9]+'
+	wait_for_screen 'Top users'
+	wait_for_screen 'Events: live'
+	# an event after the tail opened arrives in it
+	register_user newcomer
+	wait_for_screen "[0-9:]{8} chat\.user\.registered users/$user_id" 20
+	chatui_alive
+}
+
+@test "analyticsd stopped: the usage screen says so and chatui lives on" {
+	chatui_login stella
+	stop_daemon analyticsd
+	open_usage
+	wait_for_screen 'usage unavailable: .+'
+	chatui_alive
+	start_daemon analyticsd
+	# r asks again: the figures come back
+	keys r
+	wait_for_screen 'no usage yet'
+	wait_gone 'usage unavailable'
+}
