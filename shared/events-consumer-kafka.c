@@ -330,17 +330,20 @@ static size_t eck_stats(struct events_consumer *ec,
 {
 	struct eck *k = *events_consumer_transport(ec);
 	size_t i;
+	int parts;
 
 	if (!k || !k->h)
 		return 0;
 	for (i = 0; eck_topics[i] && i < n; i++) {
 		snprintf(out[i].producer, sizeof(out[i].producer), "%s",
 			 eck_topics[i]);
-		k->kafka->consumer.progress(k->h, eck_topics[i], &out[i].pos,
-					    &out[i].head);
+		parts = k->kafka->consumer.progress(k->h, eck_topics[i],
+						    &out[i].pos, &out[i].head);
 		if (out[i].head < out[i].pos)
 			out[i].head = out[i].pos;
-		out[i].connected = atomic_load(&k->connected);
+		/* no partition of the topic assigned (yet): its lag of 0
+		 * says nothing, and this member reads none of it */
+		out[i].connected = parts > 0 && atomic_load(&k->connected);
 	}
 	return i;
 }

@@ -721,10 +721,11 @@ static int kafka_con_progress(void *h, const char *topic, int64_t *pos,
 						   &lo, &hi) !=
 		    RD_KAFKA_RESP_ERR_NO_ERROR || hi < 0)
 			hi = 0;
-		/* nothing read yet: the position is unknown, the lag is
-		 * all of the partition */
-		*pos += l->elems[i].offset >= 0 ? l->elems[i].offset :
-			(lo >= 0 && hi > 0 ? lo : 0);
+		/* nothing read from it since it was assigned: the position
+		 * is unknown, and counts as caught up (the fetcher starts
+		 * at the committed offset, and the first message it brings
+		 * makes the position, and any real lag, known) */
+		*pos += l->elems[i].offset >= 0 ? l->elems[i].offset : hi;
 		*head += hi;
 	}
 out:

@@ -98,7 +98,9 @@ struct events_kafka_consumer_ops {
 	/* Over the partitions of topic assigned to this member: *pos the
 	 * sum of their next offsets to read, *head of their high
 	 * watermarks (last known; no network call), so head - pos is the
-	 * lag.  Returns how many partitions of topic are assigned. */
+	 * lag; a partition nothing was read from since it was assigned
+	 * counts as caught up.  Returns how many partitions of topic are
+	 * assigned. */
 	int (*progress)(void *h, const char *topic, int64_t *pos,
 			int64_t *head);
 	/* Leaves the group (committing what was stored) and frees h. */

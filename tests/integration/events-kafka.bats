@@ -248,3 +248,32 @@ skipped() {
 		AND event LIKE '%chat.generation.%'"
 	[[ $output == "$want|$want" ]] || { echo "inbox: $output, topic: $want" >&2; false; }
 }
+
+# consumer_lines: analyticsd's lag and position per topic, "topic lag
+# position" lines sorted.
+consumer_lines() {
+	curl -s --max-time 5 -H "Authorization: Bearer scrape-secret" \
+		"http://127.0.0.1:$((CHAT_PORT + 5))/metrics" |
+		awk -F'[{}" ]+' '
+			$1 == "analyticsd_consumer_lag" { lag[$3] = $4 }
+			$1 == "analyticsd_consumer_position" { pos[$3] = $4 }
+			END { for (t in lag) print t, lag[t], (pos[t] > 0 ? "read" : "none") }' |
+		sort
+}
+
+@test "analyticsd reports its lag per topic, 0 once it has read everything" {
+	local i
+	new_user "gina"
+	api POST /v1/conversations '{}' "$access_token"
+	expect_status 201
+	generate "$access_token" "lag"
+	# every topic has events: a position past them, nothing left to read
+	printf '%s\n' "ai-events 0 read" "chat-events 0 read" "system-events 0 read" \
+		"user-events 0 read" >"$BATS_TEST_TMPDIR/expect"
+	for ((i = 0; i < 150; i++)); do
+		consumer_lines >"$BATS_TEST_TMPDIR/actual"
+		cmp -s "$BATS_TEST_TMPDIR/expect" "$BATS_TEST_TMPDIR/actual" && break
+		sleep 0.1
+	done
+	diff -u "$BATS_TEST_TMPDIR/expect" "$BATS_TEST_TMPDIR/actual"
+}
