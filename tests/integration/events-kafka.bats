@@ -5,9 +5,11 @@
 # topics once each, keyed by their user, in CloudEvents structured mode; a
 # broker outage fails no request and loses or repeats no event; failing
 # Produce requests neither; analyticsd, consuming the topics as a group,
-# logs, counts and skips messages that are not events and goes on, and
+# logs, counts and skips messages that are not events and goes on,
 # killed with SIGKILL in the middle of a burst counts every generation
-# once after its restart (offsets stored after the commit, the inbox).
+# once after its restart (offsets stored after the commit, the inbox),
+# and reports its lag per topic.  Only the daemons that produce or
+# consume map chat-kafka.so.
 # Skipped only where librdkafka or kcat is not installed (scripts/deps.sh
 # installs both).
 
