@@ -326,8 +326,8 @@ static void input_type(struct pane *p, struct app *a, int key, bool code)
 static const char *input_hint(int cols)
 {
 	static const char *const hints[] = {
-		" Enter send \xc2\xb7 Ctrl-J newline \xc2\xb7 F1 keys "
-		"\xc2\xb7 Ctrl-P commands ",
+		(" Enter send \xc2\xb7 Ctrl-J newline \xc2\xb7 F1 keys "
+		 "\xc2\xb7 Ctrl-P commands "),
 		" Enter send \xc2\xb7 Ctrl-J newline \xc2\xb7 F1 keys ",
 		" Enter send \xc2\xb7 F1 keys ",
 	};
