@@ -107,7 +107,9 @@ static bool usage_add_ms(cJSON *o, const char *key, int64_t v)
 }
 
 /* The record's event, in c's open transaction; for USAGE_END the numbers
- * are exactly the row's. */
+ * are exactly the row's.  "at" is when it happened (the row's
+ * created_at): the event's time is the batch's write, up to
+ * USAGE_FLUSH_MS later, which around midnight is another day. */
 static int usage_emit(struct aid *a, struct db_conn *c,
 		      const struct usage_rec *r)
 {
@@ -121,7 +123,8 @@ static int usage_emit(struct aid *a, struct db_conn *c,
 	     cJSON_AddStringToObject(d, "provider", r->provider) &&
 	     cJSON_AddStringToObject(d, "purpose", r->purpose) &&
 	     usage_add_opt(d, "conversation_id", r->conversation_id) &&
-	     usage_add_opt(d, "message_id", r->message_id);
+	     usage_add_opt(d, "message_id", r->message_id) &&
+	     json_add_time(d, "at", r->created_at);
 	if (ok && r->kind == USAGE_FIRST_TOKEN)
 		ok = usage_add_ms(d, "ttft_ms", r->ttft_ms);
 	if (ok && r->kind == USAGE_END)

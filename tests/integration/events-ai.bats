@@ -56,11 +56,14 @@ row_matches() {
 	local gid row want
 	gid=$(jq -r .data.generation_id <<<"$event")
 	row=$(db_query aid "SELECT user_id, model, provider, purpose, status,
-		prompt_tokens, completion_tokens, COALESCE(ttft_ms, -1), latency_ms
-		FROM usage WHERE id = '$gid'")
+		prompt_tokens, completion_tokens, COALESCE(ttft_ms, -1), latency_ms,
+		created_at FROM usage WHERE id = '$gid'")
+	# "at" (RFC 3339 with milliseconds) is the row's created_at
 	want=$(jq -r '[.userid, .data.model, .data.provider, .data.purpose,
 		.data.status, .data.prompt_tokens, .data.completion_tokens,
-		(.data.ttft_ms // -1), .data.latency_ms] | map(tostring) | join("|")' <<<"$event")
+		(.data.ttft_ms // -1), .data.latency_ms,
+		((.data.at[0:19] + "Z" | fromdateiso8601) * 1000 + (.data.at[20:23] | tonumber))]
+		| map(tostring) | join("|")' <<<"$event")
 	[[ -n $row && $row == "$want" ]] || {
 		echo "usage row '$row', event '$want'" >&2
 		return 1
