@@ -213,7 +213,12 @@ new_conv() {
 		done
 	) 3>&- &
 	pids+=($!)
-	sleep 0.5
+	# answers being written: kill it mid-generation
+	for ((i = 0; i < 100; i++)); do
+		[[ $(db_query chatd "SELECT COUNT(*) FROM messages WHERE user_id = '$uid' AND status = 'streaming'") -ge 1 ]] && break
+		sleep 0.05
+	done
+	sleep 0.2
 	kill -9 "$(daemon_pid chatd)"
 	for i in "${pids[@]}"; do
 		wait "$i" || true
