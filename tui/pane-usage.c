@@ -404,46 +404,6 @@ static unsigned usage_key(struct pane *p, struct app *a, int key, bool code)
 
 /* ---- painting ---- */
 
-void usage_bar(long long value, long long max, int cols, bool utf8,
-	       char *out, size_t outlen)
-{
-	long long cells;
-	size_t n = 0;
-	int i;
-
-	if (outlen == 0)
-		return;
-	out[0] = '\0';
-	if (value <= 0 || max <= 0 || cols <= 0)
-		return;
-	if (value > max)
-		value = max;
-	if (!utf8) {
-		cells = (value * cols + max / 2) / max;
-		if (cells < 1)
-			cells = 1;
-		for (i = 0; i < cells && n + 1 < outlen; i++)
-			out[n++] = '#';
-		out[n] = '\0';
-		return;
-	}
-	/* in eighths of a cell: U+2588 a full one, U+2589..U+258F seven
-	 * eighths down to one */
-	cells = value * cols * 8 / max;
-	if (cells < 1)
-		cells = 1;
-	for (i = 0; i < cells / 8 && n + 4 < outlen; i++) {
-		memcpy(out + n, "\xe2\x96\x88", 3);
-		n += 3;
-	}
-	if (cells % 8 && n + 4 < outlen) {
-		out[n++] = '\xe2';
-		out[n++] = '\x96';
-		out[n++] = (char)(0x90 - cells % 8);
-	}
-	out[n] = '\0';
-}
-
 static long long usage_num(const cJSON *o, const char *key)
 {
 	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);

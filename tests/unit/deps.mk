@@ -144,13 +144,14 @@ deps.test-text := shared/text.o shared/utf8.o
 deps.test-tui-editor := shared/buf.o shared/utf8.o shared/width.o \
 	tui/editor.o
 deps.test-tui-keys := shared/b64url.o shared/buf.o shared/client.o \
-	shared/creds.o shared/crypto.o shared/err.o shared/utf8.o shared/util.o \
-	shared/width.o shared/ws-frame.o tui/actions.o tui/app.o tui/auth.o \
-	tui/chat-layout.o tui/editor.o tui/evq.o tui/frames.o tui/highlight.o \
-	tui/keys.o tui/markdown.o tui/md-blocks.o tui/md-inlines.o \
-	tui/md-wrap.o tui/osc52.o tui/pane-chat.o tui/pane-help.o \
-	tui/pane-input.o tui/pane-list.o tui/pane-login.o tui/pane-picker.o \
-	tui/pane-prompt.o tui/rest.o tui/state.o tui/term.o tui/view.o tui/ws.o
+	shared/creds.o shared/crypto.o shared/err.o shared/sse-parse.o \
+	shared/utf8.o shared/util.o shared/width.o shared/ws-frame.o \
+	tui/actions.o tui/app.o tui/auth.o tui/chat-layout.o tui/editor.o \
+	tui/evq.o tui/frames.o tui/highlight.o tui/keys.o tui/markdown.o \
+	tui/md-blocks.o tui/md-inlines.o tui/md-wrap.o tui/osc52.o \
+	tui/pane-chat.o tui/pane-help.o tui/pane-input.o tui/pane-list.o \
+	tui/pane-login.o tui/pane-picker.o tui/pane-prompt.o tui/pane-usage.o \
+	tui/rest.o tui/state.o tui/term.o tui/usage-bar.o tui/view.o tui/ws.o
 libs.test-tui-keys := curl ncursesw
 deps.test-tui-markdown := shared/buf.o shared/utf8.o shared/width.o \
 	tui/highlight.o tui/markdown.o tui/md-blocks.o tui/md-inlines.o \
@@ -159,6 +160,7 @@ deps.test-tui-state := shared/b64url.o shared/buf.o shared/crypto.o \
 	shared/utf8.o shared/util.o shared/width.o tui/highlight.o \
 	tui/markdown.o tui/md-blocks.o tui/md-inlines.o tui/md-wrap.o \
 	tui/state.o
+deps.test-tui-usage := tui/usage-bar.o
 deps.test-tui-ws := shared/b64url.o shared/buf.o shared/client.o \
 	shared/creds.o shared/crypto.o shared/err.o shared/util.o \
 	shared/ws-frame.o tui/auth.o tui/evq.o tui/ws.o
