@@ -158,14 +158,18 @@ new_conv() {
 }
 
 @test "the OpenAI-compatible API's generations are events too (purpose api)" {
-	local user uid
+	local user uid key
 	register_user olga
 	login_user olga
 	uid=$user_id
-	api POST /v1/chat/completions '{"model":"echo","messages":[{"role":"user","content":"hello api"}]}' "$access_token"
+	api POST /v1/apikeys '{"name":"events"}' "$access_token"
+	expect_status 201
+	key=$(jb .key)
+	api POST /v1/chat/completions '{"model":"echo","messages":[{"role":"user","content":"hello api"}]}' "$key"
 	expect_status 200
 	user=$uid gen_event chat.generation.completed ".userid == \"$uid\""
 	row_matches
+	event_lacks "$key" "$access_token" "hello api"
 	[[ $(jq -r .data.purpose <<<"$event") == api ]] || false
 	[[ $(jq -r '.data | has("conversation_id") or has("message_id")' <<<"$event") == false ]] || false
 	user=$uid gen_event chat.generation.started ".userid == \"$uid\""
