@@ -40,15 +40,18 @@ static const struct {
 	const char *path;
 	const char *group;		/* NULL: none */
 	bool admin;			/* 403 for a non-admin */
+	bool own;			/* the user's own figures */
 } usage_parts[USAGE_NPARTS] = {
-	[USAGE_DAYS] = { "days", "/v1/users/me/usage", "day", false },
-	[USAGE_MODELS] = { "models", "/v1/users/me/usage", "model", false },
+	[USAGE_ME] = { "me", "/v1/users/me", NULL, false, false },
+	[USAGE_DAYS] = { "days", "/v1/users/me/usage", "day", false, true },
+	[USAGE_MODELS] = { "models", "/v1/users/me/usage", "model", false,
+			   true },
 	[USAGE_SUMMARY] = { "summary", "/v1/admin/analytics/summary", NULL,
-			    true },
+			    true, false },
 	[USAGE_USERS] = { "users", "/v1/admin/analytics/usage", "user",
-			  true },
+			  true, false },
 	[USAGE_TOP_MODELS] = { "top-models", "/v1/admin/analytics/usage",
-			       "model", true },
+			       "model", true, false },
 };
 
 static const struct pane_ops usage_pane_ops;
@@ -306,6 +309,22 @@ static void usage_ask(struct app *a)
 
 void usage_pane_show(struct app *a)
 {
+	struct usage_pane *u = &a->usage;
+	size_t i;
+
+	/* a fresh opening shows nothing of an earlier one (maybe another
+	 * login's) while it loads; r keeps the figures until new ones come */
+	for (i = 0; i < USAGE_NPARTS; i++) {
+		cJSON_Delete(u->part[i]);
+		u->part[i] = NULL;
+	}
+	u->admin = u->role_admin = false;
+	u->error[0] = u->admin_error[0] = '\0';
+	for (i = 0; i < USAGE_TAIL_LINES; i++) {
+		free(u->tail[i]);
+		u->tail[i] = NULL;
+	}
+	u->tail_next = u->tail_count = 0;
 	usage_ask(a);
 	app_overlay(a, &a->usage.base);
 }
@@ -348,7 +367,15 @@ static void usage_answer(struct pane *p, struct app *a, struct ui_event *ev)
 		u->part[i] = ev->json;
 		ev->json = NULL;
 	}
-	if (!usage_parts[i].admin) {
+	if (i == USAGE_ME) {
+		const cJSON *role = cJSON_GetObjectItemCaseSensitive(
+			u->part[i], "role");
+
+		u->role_admin = cJSON_IsString(role) &&
+				strcmp(role->valuestring, "admin") == 0;
+		return;
+	}
+	if (usage_parts[i].own) {
 		if (ok)
 			u->error[0] = '\0';
 		else
@@ -586,7 +613,7 @@ static void usage_paint_admin(struct usage_pane *u, struct usage_col *c)
 	const cJSON *sum = u->part[USAGE_SUMMARY];
 	char line[512];
 
-	if (u->admin_error[0]) {
+	if (u->admin_error[0] && u->role_admin) {
 		snprintf(line, sizeof(line), "platform figures unavailable: "
 			 "%s", u->admin_error);
 		usage_line(c, line, term_attr(UC_ERROR));
@@ -636,17 +663,22 @@ static void usage_paint(struct pane *p, struct app *a, const struct geom *g,
 {
 	struct usage_pane *u = (struct usage_pane *)p;
 	int h = a->rows - 2, w = a->cols - 2, y0, x0, inner;
+	size_t i;
 	struct usage_col left, right;
 
 	(void)g;
 	cur->show = false;
 	if (h < 4 || w < 20)
 		return;
-	view_box(a, h, w, &y0, &x0, " usage (r reloads, Esc closes) ");
+	for (i = 0; i < USAGE_NPARTS && !u->asked[i]; i++)
+		;
+	view_box(a, h, w, &y0, &x0, i < USAGE_NPARTS ?
+		 " usage (loading\xe2\x80\xa6) " :
+		 " usage (r reloads, Esc closes) ");
 	inner = w - 4;
 	left = (struct usage_col){ y0 + 1, y0 + h - 1, x0 + 2, inner };
 	/* side by side when both fit, else the admin's part below */
-	if (u->admin || u->admin_error[0]) {
+	if (u->admin || (u->admin_error[0] && u->role_admin)) {
 		if (inner >= 88) {
 			left.w = inner / 2 - 1;
 			right = (struct usage_col){ y0 + 1, y0 + h - 1,
@@ -657,7 +689,7 @@ static void usage_paint(struct pane *p, struct app *a, const struct geom *g,
 		}
 	}
 	usage_paint_own(u, &left);
-	if (!u->admin && !u->admin_error[0])
+	if (!u->admin && !(u->admin_error[0] && u->role_admin))
 		return;
 	if (right.x == left.x)
 		right.y = left.y + 1;

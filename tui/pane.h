@@ -276,6 +276,7 @@ void prompt_pane_show(struct app *a, enum prompt_kind kind,
 
 /* The usage screen's REST answers (the request's tag). */
 enum usage_part {
+	USAGE_ME,		/* GET /v1/users/me: the role */
 	USAGE_DAYS,		/* own usage by day, the last 14 days */
 	USAGE_MODELS,		/* own usage by model, the same days */
 	USAGE_SUMMARY,		/* admin: today, 7 and 30 days */
@@ -311,6 +312,8 @@ struct usage_pane {
 	cJSON *part[USAGE_NPARTS];	/* owned answers, NULL none yet */
 	bool asked[USAGE_NPARTS];	/* in flight */
 	bool admin;			/* the summary answered: admin part */
+	bool role_admin;		/* /v1/users/me says admin: a failed
+					 * summary is worth saying */
 	char from[11], to[11];		/* the days shown, YYYY-MM-DD */
 	int64_t from_t;			/* from's midnight, unix seconds */
 	char error[256];		/* own usage failed: why, "" none */
