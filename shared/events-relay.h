@@ -54,7 +54,7 @@ struct http_route;
 
 #define EVENTS_PUBLISHER_VERSION 1
 #define EVENTS_PUBLISH_BATCH 500	/* rows per publish call */
-#define EVENTS_PUBLISH_TIMEOUT_MS 5000
+#define EVENTS_PUBLISH_TIMEOUT_MS 2000	/* a stop waits for at most one */
 
 /* One outbox row handed to a publisher; every pointer is borrowed for
  * the call only. */
