@@ -31,6 +31,7 @@
 #define KEY_ESC 27
 #define USAGE_TOP_USERS 5
 #define USAGE_TOP_MODELS_SHOWN 3
+#define USAGE_TAIL_MIN 5		/* events shown below the rest */
 #define USAGE_EVENT_MAX (256u * 1024)	/* an event's data, bytes */
 
 /* What each part asks: the path, the group_by, and whether the shown
@@ -319,6 +320,7 @@ void usage_pane_show(struct app *a)
 		u->part[i] = NULL;
 	}
 	u->admin = u->role_admin = false;
+	u->top = 0;
 	u->error[0] = u->admin_error[0] = '\0';
 	for (i = 0; i < USAGE_TAIL_LINES; i++) {
 		free(u->tail[i]);
@@ -403,6 +405,31 @@ static void usage_answer(struct pane *p, struct app *a, struct ui_event *ev)
 
 /* ---- keys ---- */
 
+/* Up/Down, PgUp/PgDn, Home/End scroll a screen taller than the
+ * terminal (the paint clamps); true when key was one. */
+static bool usage_scroll(struct usage_pane *u, int key)
+{
+	static const struct {
+		int key, step;
+	} scroll[] = {
+		{ KEY_UP, -1 }, { KEY_DOWN, 1 }, { KEY_PPAGE, -10 },
+		{ KEY_NPAGE, 10 }, { KEY_HOME, -100000 }, { KEY_END, 100000 },
+	};
+	size_t k;
+
+	for (k = 0; k < sizeof(scroll) / sizeof(scroll[0]); k++) {
+		if (scroll[k].key != key)
+			continue;
+		u->top += scroll[k].step;
+		if (u->top > u->rows - u->shown_rows)
+			u->top = u->rows - u->shown_rows;
+		if (u->top < 0)
+			u->top = 0;
+		return true;
+	}
+	return false;
+}
+
 static unsigned usage_key(struct pane *p, struct app *a, int key, bool code)
 {
 	struct usage_pane *u = (struct usage_pane *)p;
@@ -413,6 +440,8 @@ static unsigned usage_key(struct pane *p, struct app *a, int key, bool code)
 		usage_tail_stop(u);
 		return PANE_HANDLED | PANE_CLOSE;
 	}
+	if (code && usage_scroll(u, key))
+		return PANE_HANDLED;
 	if (!code && key == 'r') {
 		usage_ask(a);
 		if (u->admin)
@@ -444,17 +473,25 @@ static const cJSON *usage_data(const struct usage_pane *u,
 	return cJSON_GetObjectItemCaseSensitive(u->part[part], "data");
 }
 
-/* A column of the screen: rows y..y_end, columns x..x+w. */
+/* A column of the screen, columns x..x+w: y is the next row, counted
+ * as if nothing were scrolled away; only rows y_min..y_end are drawn (the
+ * screen may be scrolled by u->top), so y ends at the content's
+ * height. */
 struct usage_col {
-	int y, y_end, x, w;
+	int y, y_min, y_end, x, w;
 };
 
-static bool usage_line(struct usage_col *c, const char *s, int attr)
+/* True when row y of c is on the screen. */
+static bool usage_shown(const struct usage_col *c, int y)
 {
-	if (c->y >= c->y_end)
-		return false;
-	view_str_cut(c->y++, c->x, s, c->w, attr);
-	return true;
+	return y >= c->y_min && y < c->y_end;
+}
+
+static void usage_line(struct usage_col *c, const char *s, int attr)
+{
+	if (usage_shown(c, c->y))
+		view_str_cut(c->y, c->x, s, c->w, attr);
+	c->y++;
 }
 
 /* The user's own part: the bars of the days, then the models. */
@@ -500,25 +537,24 @@ static void usage_paint_own(struct usage_pane *u, struct usage_col *c)
 		usage_line(c, "no usage yet", term_attr(UC_DIM));
 	} else {
 		/* "MM-DD " bar " tokens": the count takes its own width */
-		for (i = 0; i < USAGE_DAYS_SHOWN && c->y < c->y_end; i++) {
+		for (i = 0; i < USAGE_DAYS_SHOWN; i++) {
 			time_t t = (time_t)(u->from_t + (int64_t)i * 86400);
 			struct tm tm;
 			int used;
 
-			if (!gmtime_r(&t, &tm) ||
+			if (!usage_shown(c, c->y++) || !gmtime_r(&t, &tm) ||
 			    strftime(label, sizeof(label), "%m-%d", &tm) == 0)
 				continue;
 			snprintf(line, sizeof(line), "%lld", tok[i]);
 			room = c->w - 6 - 1 - (int)strlen(line);
 			usage_bar(tok[i], max, room > 1 ? room : 1, u->utf8,
 				  bar, sizeof(bar));
-			view_str(c->y, c->x, label, 5, term_attr(UC_DIM));
-			used = view_str(c->y, c->x + 6, bar, room,
+			view_str(c->y - 1, c->x, label, 5, term_attr(UC_DIM));
+			used = view_str(c->y - 1, c->x + 6, bar, room,
 					term_attr(UC_OK));
 			if (tok[i] > 0)
-				view_str(c->y, c->x + 6 + used + 1, line,
+				view_str(c->y - 1, c->x + 6 + used + 1, line,
 					 c->w - 7 - used, A_NORMAL);
-			c->y++;
 		}
 	}
 	c->y++;
@@ -532,8 +568,7 @@ static void usage_paint_own(struct usage_pane *u, struct usage_col *c)
 		snprintf(line, sizeof(line), "%10lld %5lld  %s",
 			 usage_num(it, "total_tokens"),
 			 usage_num(it, "requests"), m->valuestring);
-		if (!usage_line(c, line, A_NORMAL))
-			break;
+		usage_line(c, line, A_NORMAL);
 	}
 }
 
@@ -639,7 +674,8 @@ static void usage_paint_admin(struct usage_pane *u, struct usage_col *c)
 			USAGE_TOP_MODELS_SHOWN);
 }
 
-/* The admin's live tail, its newest events at the bottom of c. */
+/* The admin's live tail, its newest events at the bottom of c (at
+ * least USAGE_TAIL_MIN of them, scrolled to when the screen is short). */
 static void usage_paint_tail(struct usage_pane *u, struct usage_col *c)
 {
 	char line[256];
@@ -648,6 +684,8 @@ static void usage_paint_tail(struct usage_pane *u, struct usage_col *c)
 	snprintf(line, sizeof(line), "Events: %s", u->tail_state);
 	usage_line(c, line, term_attr(UC_CURRENT) | A_BOLD);
 	shown = c->y_end > c->y ? (size_t)(c->y_end - c->y) : 0;
+	if (shown < USAGE_TAIL_MIN)
+		shown = USAGE_TAIL_MIN;
 	if (shown > u->tail_count)
 		shown = u->tail_count;
 	for (k = 0; k < shown; k++) {
@@ -676,12 +714,21 @@ static void usage_paint(struct pane *p, struct app *a, const struct geom *g,
 		 " usage (loading\xe2\x80\xa6) " :
 		 " usage (r reloads, Esc closes) ");
 	inner = w - 4;
-	left = (struct usage_col){ y0 + 1, y0 + h - 1, x0 + 2, inner };
+	/* within what the last paint had (the terminal may have grown) */
+	u->shown_rows = h - 2;
+	if (u->top > u->rows - u->shown_rows)
+		u->top = u->rows - u->shown_rows;
+	if (u->top < 0)
+		u->top = 0;
+	/* the rows scrolled away are painted above the box's top */
+	left = (struct usage_col){ y0 + 1 - u->top, y0 + 1, y0 + h - 1,
+				   x0 + 2, inner };
 	/* side by side when both fit, else the admin's part below */
 	if (u->admin || (u->admin_error[0] && u->role_admin)) {
 		if (inner >= 88) {
 			left.w = inner / 2 - 1;
-			right = (struct usage_col){ y0 + 1, y0 + h - 1,
+			right = (struct usage_col){ left.y, left.y_min,
+						    left.y_end,
 						    x0 + 2 + inner / 2 + 1,
 						    inner - inner / 2 - 1 };
 		} else {
@@ -689,19 +736,29 @@ static void usage_paint(struct pane *p, struct app *a, const struct geom *g,
 		}
 	}
 	usage_paint_own(u, &left);
-	if (!u->admin && !(u->admin_error[0] && u->role_admin))
-		return;
-	if (right.x == left.x)
-		right.y = left.y + 1;
-	usage_paint_admin(u, &right);
-	if (!u->admin)
-		return;
-	/* the tail under both, as wide as the box: an event's line is
-	 * long (a type and a subject with an id) */
-	left.y = (left.y > right.y ? left.y : right.y) + 1;
-	left.x = x0 + 2;
-	left.w = inner;
-	usage_paint_tail(u, &left);
+	if (u->admin || (u->admin_error[0] && u->role_admin)) {
+		if (right.x == left.x)
+			right.y = left.y + 1;
+		usage_paint_admin(u, &right);
+		if (right.y > left.y)
+			left.y = right.y;
+	}
+	if (u->admin) {
+		/* the tail under both, as wide as the box: an event's line
+		 * is long (a type and a subject with an id) */
+		left.y++;
+		left.x = x0 + 2;
+		left.w = inner;
+		usage_paint_tail(u, &left);
+	}
+	/* for the scrolling keys and the next paint's clamp */
+	u->rows = left.y - (y0 + 1 - u->top);
+	if (u->top > 0)
+		view_str(y0, x0 + w - 4, "\xe2\x96\xb2", 1,
+			 term_attr(UC_BORDER));
+	if (u->top < u->rows - u->shown_rows)
+		view_str(y0 + h - 1, x0 + w - 4, "\xe2\x96\xbc", 1,
+			 term_attr(UC_BORDER));
 }
 
 static const struct pane_ops usage_pane_ops = {

@@ -326,6 +326,9 @@ struct usage_pane {
 	char *tail[USAGE_TAIL_LINES];	/* owned lines, a ring */
 	size_t tail_next, tail_count;
 	bool utf8;			/* block characters, else '#' */
+	int top;			/* rows scrolled away */
+	int rows, shown_rows;		/* of the last paint: the content's
+					 * and the box's */
 };
 
 void usage_pane_init(struct usage_pane *u);

@@ -6,7 +6,8 @@
 # without UTF-8; a user without usage sees "no usage yet" and no admin
 # part (the summary's 403 is quiet); the admin (the file's first
 # account) sees the summary, the top users and a new event arriving in
-# the live tail; analyticsd stopped: the screen says so (to an admin, of
+# the live tail (below the rest on a small terminal, scrolled to with
+# End); analyticsd stopped: the screen says so (to an admin, of
 # the platform's figures too), chatui lives.
 
 bats_require_minimum_version 1.5.0
@@ -128,6 +129,28 @@ open_usage() {
 	# an event after the tail opened arrives in it
 	register_user newcomer
 	wait_for_screen "[0-9:]{8} chat\.user\.registered users/$user_id" 20
+	chatui_alive
+}
+
+@test "on a small terminal the admin's part goes below and scrolls into view" {
+	export XDG_CONFIG_HOME=$BATS_TEST_TMPDIR/xdg
+	printf 'password-boss\n' | "$CHAT_BIN/chatctl" --server "$(base_url)" \
+		login boss --password-stdin >/dev/null
+	chatui_start
+	wait_for_screen '^Conversations'
+	tm resize-window -t "$ui" -x 70 -y 24
+	keys C-t
+	wait_for_screen 'Your tokens per day'
+	wait_for_screen 'Summary +today'
+	run -0 screen
+	[[ $output != *Events:* ]] || false
+	keys End
+	wait_for_screen 'Events: live'
+	wait_for_screen 'Top models'
+	wait_gone 'Your tokens per day'
+	keys Home
+	wait_for_screen 'Your tokens per day'
+	wait_gone 'Events:'
 	chatui_alive
 }
 
