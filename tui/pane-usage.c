@@ -31,6 +31,7 @@
 #define KEY_ESC 27
 #define USAGE_TOP_USERS 5
 #define USAGE_TOP_MODELS_SHOWN 3
+#define USAGE_MODEL_COLS 14		/* a model's name in its bar row */
 #define USAGE_TAIL_MIN 5		/* events shown below the rest */
 #define USAGE_EVENT_MAX (256u * 1024)	/* an event's data, bytes */
 
@@ -494,13 +495,69 @@ static void usage_line(struct usage_col *c, const char *s, int attr)
 	c->y++;
 }
 
-/* The user's own part: the bars of the days, then the models. */
+static int usage_cmp_tokens(const void *x, const void *y)
+{
+	long long a = usage_num(*(const cJSON *const *)x, "total_tokens");
+	long long b = usage_num(*(const cJSON *const *)y, "total_tokens");
+
+	return a < b ? 1 : a > b ? -1 : 0;
+}
+
+/* The max items of part's data with a string key that have the most
+ * tokens, most first, into rows (every item is looked at: a platform has
+ * more users than are shown); how many. */
+static size_t usage_sorted(const struct usage_pane *u, enum usage_part part,
+			   const char *key, const cJSON **rows, size_t max)
+{
+	const cJSON *it;
+	size_t n = 0, k;
+
+	cJSON_ArrayForEach(it, usage_data(u, part)) {
+		if (!cJSON_IsString(cJSON_GetObjectItemCaseSensitive(it, key)))
+			continue;
+		/* rows stays sorted: it goes in after those with as many
+		 * tokens or more, the last one falling off when full */
+		for (k = n; k > 0 && usage_cmp_tokens(&rows[k - 1], &it) > 0;
+		     k--)
+			if (k < max)
+				rows[k] = rows[k - 1];
+		if (k < max) {
+			rows[k] = it;
+			if (n < max)
+				n++;
+		}
+	}
+	return n;
+}
+
+/* A bar row: label in lw columns, the bar of value out of max, then
+ * text after it; on row c->y when shown. */
+static void usage_bar_row(struct usage_pane *u, struct usage_col *c,
+			  const char *label, int lw, long long value,
+			  long long max, const char *text)
+{
+	char bar[512];
+	int room, used;
+
+	if (!usage_shown(c, c->y++))
+		return;
+	room = c->w - lw - 1 - 1 - width_cols(text, strlen(text));
+	usage_bar(value, max, room > 1 ? room : 1, u->utf8, bar, sizeof(bar));
+	view_str_cut(c->y - 1, c->x, label, lw, term_attr(UC_DIM));
+	used = view_str(c->y - 1, c->x + lw + 1, bar, room, term_attr(UC_OK));
+	if (value > 0)
+		view_str(c->y - 1, c->x + lw + 1 + used + 1, text,
+			 c->w - lw - 2 - used, A_NORMAL);
+}
+
+/* The user's own part: the bars of the days, then the models'. */
 static void usage_paint_own(struct usage_pane *u, struct usage_col *c)
 {
 	long long tok[USAGE_DAYS_SHOWN] = { 0 }, max = 0;
-	const cJSON *it;
-	char line[512], bar[512], day[11], label[6];
-	int i, room;
+	const cJSON *it, *models[64];
+	char line[512], day[11], label[6];
+	size_t n, k;
+	int i;
 
 	snprintf(line, sizeof(line), "Your tokens per day, %s to %s",
 		 u->from, u->to);
@@ -540,35 +597,30 @@ static void usage_paint_own(struct usage_pane *u, struct usage_col *c)
 		for (i = 0; i < USAGE_DAYS_SHOWN; i++) {
 			time_t t = (time_t)(u->from_t + (int64_t)i * 86400);
 			struct tm tm;
-			int used;
 
-			if (!usage_shown(c, c->y++) || !gmtime_r(&t, &tm) ||
+			if (!gmtime_r(&t, &tm) ||
 			    strftime(label, sizeof(label), "%m-%d", &tm) == 0)
-				continue;
+				snprintf(label, sizeof(label), "?");
 			snprintf(line, sizeof(line), "%lld", tok[i]);
-			room = c->w - 6 - 1 - (int)strlen(line);
-			usage_bar(tok[i], max, room > 1 ? room : 1, u->utf8,
-				  bar, sizeof(bar));
-			view_str(c->y - 1, c->x, label, 5, term_attr(UC_DIM));
-			used = view_str(c->y - 1, c->x + 6, bar, room,
-					term_attr(UC_OK));
-			if (tok[i] > 0)
-				view_str(c->y - 1, c->x + 6 + used + 1, line,
-					 c->w - 7 - used, A_NORMAL);
+			usage_bar_row(u, c, label, 5, tok[i], max, line);
 		}
 	}
 	c->y++;
-	usage_line(c, "By model (tokens, requests)",
+	usage_line(c, "Your tokens per model, the same days",
 		   term_attr(UC_CURRENT) | A_BOLD);
-	cJSON_ArrayForEach(it, usage_data(u, USAGE_MODELS)) {
-		const cJSON *m = cJSON_GetObjectItemCaseSensitive(it, "model");
-
-		if (!cJSON_IsString(m))
-			continue;	/* conversations without a model */
-		snprintf(line, sizeof(line), "%10lld %5lld  %s",
-			 usage_num(it, "total_tokens"),
-			 usage_num(it, "requests"), m->valuestring);
-		usage_line(c, line, A_NORMAL);
+	/* (conversations and messages without a model have no name) */
+	n = usage_sorted(u, USAGE_MODELS, "model", models,
+			 sizeof(models) / sizeof(models[0]));
+	max = n ? usage_num(models[0], "total_tokens") : 0;
+	for (k = 0; k < n; k++) {
+		snprintf(line, sizeof(line), "%lld (%lld req)",
+			 usage_num(models[k], "total_tokens"),
+			 usage_num(models[k], "requests"));
+		usage_bar_row(u, c, cJSON_GetObjectItemCaseSensitive(
+				      models[k], "model")->valuestring,
+			      USAGE_MODEL_COLS, usage_num(models[k],
+							  "total_tokens"),
+			      max, line);
 	}
 }
 
@@ -606,30 +658,17 @@ static void usage_summary_row(struct usage_col *c, const cJSON *sum,
 	usage_line(c, line, A_NORMAL);
 }
 
-static int usage_cmp_tokens(const void *x, const void *y)
-{
-	long long a = usage_num(*(const cJSON *const *)x, "total_tokens");
-	long long b = usage_num(*(const cJSON *const *)y, "total_tokens");
-
-	return a < b ? 1 : a > b ? -1 : 0;
-}
-
 /* The groups of part with the most tokens, at most max of them. */
 static void usage_paint_top(struct usage_pane *u, struct usage_col *c,
 			    enum usage_part part, const char *key,
 			    const char *title, size_t max)
 {
-	const cJSON *rows[64], *it;
+	const cJSON *rows[16];
 	char line[512];
-	size_t n = 0, i;
+	size_t n, i;
 
 	usage_line(c, title, term_attr(UC_CURRENT) | A_BOLD);
-	cJSON_ArrayForEach(it, usage_data(u, part)) {
-		if (n < sizeof(rows) / sizeof(rows[0]) &&
-		    cJSON_IsString(cJSON_GetObjectItemCaseSensitive(it, key)))
-			rows[n++] = it;
-	}
-	qsort(rows, n, sizeof(rows[0]), usage_cmp_tokens);
+	n = usage_sorted(u, part, key, rows, max < 16 ? max : 16);
 	if (n == 0)
 		usage_line(c, "none yet", term_attr(UC_DIM));
 	for (i = 0; i < n && i < max; i++) {

@@ -76,7 +76,7 @@ open_usage() {
 	open_usage
 	# today's is the only bar: all full blocks, then the count
 	wait_for_screen "$(date -u +%m-%d) (█)+ $tokens( |│|$)"
-	wait_for_screen "│ +$tokens +2  echo"
+	wait_for_screen "│ echo +(█)+ $tokens \\(2 req\\)"
 	# the other days have no bar
 	run -0 screen
 	[[ $(grep -cE '│ +[0-9]{2}-[0-9]{2} (█)' <<<"$output") == 1 ]] || false
