@@ -164,9 +164,12 @@ as_admin() {
 	run -0 cc usage -o tsv
 }
 
-@test "admin events -f prints an event made after it started, until stopped" {
+@test "admin events -f prints an event made after it started, until Ctrl-C" {
 	local out=$BATS_TEST_TMPDIR/events pid i
-	as_admin admin events -f --type 'chat.user.*' >"$out" 2>"$BATS_TEST_TMPDIR/err" 3>&- &
+	# chatctl itself in the background (not a function's subshell), so
+	# that $! is its pid
+	XDG_CONFIG_HOME=$BATS_FILE_TMPDIR/config "$CHATCTL" --server "$(base_url)" \
+		admin events -f --type 'chat.user.*' >"$out" 2>"$BATS_TEST_TMPDIR/err" 3>&- &
 	pid=$!
 	# the heading is out once the server has taken the tail
 	for ((i = 0; i < 100; i++)); do
@@ -190,8 +193,9 @@ as_admin() {
 		sleep 0.1
 	done
 	process_alive "$pid" || false
-	kill "$pid"
-	wait "$pid" || true
+	# Ctrl-C is how -f ends: exit 0
+	kill -INT "$pid"
+	wait "$pid"
 	head -1 "$out" | grep -q '^TIME  *TYPE  *USER  *SUBJECT$' || { cat "$out" >&2; false; }
 	grep -q "^[0-9-]* [0-9:]*  chat.user.registered  *$uid" "$out" || { cat "$out" >&2; false; }
 	grep -q "^[0-9-]* [0-9:]*  chat.user.registered  *$user_id" "$out" || { cat "$out" >&2; false; }
@@ -202,7 +206,8 @@ as_admin() {
 
 @test "admin events --json prints each event's JSON on its line; without -f it ends" {
 	local out=$BATS_TEST_TMPDIR/events pid i
-	as_admin admin events -f --json --type chat.user.registered >"$out" 3>&- &
+	XDG_CONFIG_HOME=$BATS_FILE_TMPDIR/config "$CHATCTL" --server "$(base_url)" \
+		admin events -f --json --type chat.user.registered >"$out" 3>&- &
 	pid=$!
 	sleep 0.5
 	fresh_user
@@ -214,6 +219,7 @@ as_admin() {
 	done
 	kill "$pid"
 	wait "$pid" || true
+	[[ ! -e /proc/$pid ]] || false
 	jq -e -s --arg u "$uid" 'map(select(.userid == $u)) | length == 1 and
 		.[0].type == "chat.user.registered" and .[0].specversion == "1.0"' "$out"
 	# every line is one event
