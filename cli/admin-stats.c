@@ -258,7 +258,8 @@ static void events_time(const char *rfc3339, char *out, size_t outlen)
 static int events_print(struct events_tail *t, const cJSON *ev)
 {
 	struct cli_ctx *ctx = t->ctx;
-	char when[EVENTS_CELL_MAX], type[EVENTS_CELL_MAX];
+	char raw[EVENTS_CELL_MAX], when[EVENTS_CELL_MAX];
+	char type[EVENTS_CELL_MAX];
 	char user[EVENTS_CELL_MAX], subject[EVENTS_CELL_MAX];
 	char line[4 * EVENTS_CELL_MAX + 16];
 	char *text;
@@ -275,8 +276,8 @@ static int events_print(struct events_tail *t, const cJSON *ev)
 		cJSON_free(text);
 		return rc == CLI_OK ? out_text(ctx, "\n", 1) : rc;
 	}
-	events_field(ev, "time", type, sizeof(type));
-	events_time(type, when, sizeof(when));
+	events_field(ev, "time", raw, sizeof(raw));
+	events_time(raw, when, sizeof(when));
 	events_field(ev, "type", type, sizeof(type));
 	events_field(ev, "userid", user, sizeof(user));
 	events_field(ev, "subject", subject, sizeof(subject));
