@@ -5,7 +5,8 @@
 # echo model, and the model's row too; block characters become '#'
 # without UTF-8; a user without usage sees "no usage yet" and no admin
 # part (the summary's 403 is quiet); the admin (the file's first
-# account) sees the summary, the top users and a new event arriving in
+# account) sees the summary, the top users (the heaviest of more than a
+# page of them first) and a new event arriving in
 # the live tail (below the rest on a small terminal, scrolled to with
 # End); analyticsd stopped: the screen says so (to an admin, of
 # the platform's figures too), chatui lives.
@@ -115,16 +116,34 @@ open_usage() {
 }
 
 @test "the admin sees the summary, the top users and a new event live" {
+	local heavy i
 	export XDG_CONFIG_HOME=$BATS_TEST_TMPDIR/xdg
+	# the heaviest user registers last, after more light ones than fit
+	# in a page of rows: analyticsd lists users by id, the screen picks
+	# the top ones by tokens from all of them
+	for i in $(seq 1 70); do
+		new_user "light$i"
+		generate "$access_token" "light"
+	done
+	new_user heavy
+	heavy=$user_id
+	for i in 1 2 3 4 5 6; do
+		generate "$access_token" "heavy use number $i of many words"
+	done
 	login_user boss
 	printf 'password-boss\n' | "$CHAT_BIN/chatctl" --server "$(base_url)" \
 		login boss --password-stdin >/dev/null
 	generate "$access_token" "the admin asks too"
 	usage_of_today 1
+	wait_api_jq "/v1/admin/analytics/usage?group_by=user" \
+		"any(.data[]; .user == \"$heavy\" and .requests == 6) and
+		 (.data | length) >= 71" 30
 	open_usage
 	wait_for_screen 'Summary +today +7 days +30 days'
 	wait_for_screen ' requests +[0-9]+ +[0-9]+ +[0-9]+'
 	wait_for_screen 'Top users'
+	run -0 screen
+	[[ $(grep -A1 'Top users' <<<"$output" | tail -n 1) == *" 6  ${heavy:0:20}"* ]] || false
 	wait_for_screen 'Events: live'
 	# an event after the tail opened arrives in it
 	register_user newcomer
