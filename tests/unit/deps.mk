@@ -61,6 +61,8 @@ deps.test-cli-conv-io := shared/b64url.o shared/buf.o shared/client.o \
 libs.test-cli-conv-io := curl
 deps.test-cli-out := shared/buf.o shared/err.o shared/utf8.o \
 	shared/width.o cli/out.o
+deps.test-cli-usage := shared/buf.o shared/err.o shared/json.o \
+	shared/utf8.o shared/width.o cli/out.o cli/usage.o
 deps.test-client := shared/b64url.o shared/buf.o shared/client.o \
 	shared/creds.o shared/crypto.o shared/util.o
 libs.test-client := curl
