@@ -349,6 +349,27 @@ static void usage_tail_answer(struct usage_pane *u, struct ui_event *ev)
 	}
 }
 
+/* An own part answered (ev NULL) or failed: the screen says why on a
+ * line of its own, and the status line too (so that it is seen where
+ * every error is); an answer clears both. */
+static void usage_own_answer(struct app *a, struct usage_pane *u,
+			     const struct ui_event *ev)
+{
+	char was[sizeof(u->error) + 32];
+
+	snprintf(was, sizeof(was), "usage unavailable: %s", u->error);
+	if (!ev) {
+		if (u->error[0])
+			app_clear_status(a, was);
+		u->error[0] = '\0';
+		return;
+	}
+	snprintf(u->error, sizeof(u->error), "%.160s%s%.60s%s",
+		 ev->message[0] ? ev->message : "no answer",
+		 ev->code[0] ? " (" : "", ev->code, ev->code[0] ? ")" : "");
+	app_set_status(a, true, "usage unavailable: %s", u->error);
+}
+
 static void usage_answer(struct pane *p, struct app *a, struct ui_event *ev)
 {
 	struct usage_pane *u = (struct usage_pane *)p;
@@ -379,13 +400,7 @@ static void usage_answer(struct pane *p, struct app *a, struct ui_event *ev)
 		return;
 	}
 	if (usage_parts[i].own) {
-		if (ok)
-			u->error[0] = '\0';
-		else
-			snprintf(u->error, sizeof(u->error), "%.160s%s%.60s%s",
-				 ev->message[0] ? ev->message :
-				 "no answer", ev->code[0] ? " (" : "",
-				 ev->code, ev->code[0] ? ")" : "");
+		usage_own_answer(a, u, ok ? NULL : ev);
 		return;
 	}
 	if (i != USAGE_SUMMARY)

@@ -195,6 +195,8 @@ open_usage() {
 	stop_daemon analyticsd
 	open_usage
 	wait_for_screen 'usage unavailable: .+'
+	# the status line says it too
+	wait_for_screen 'connected .*│ usage unavailable: .+'
 	chatui_alive
 	# the admin routes fail too (analyticsd checks the role): nothing
 	# of them is shown to a user who is no admin
