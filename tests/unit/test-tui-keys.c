@@ -45,6 +45,8 @@ static void test_tui_keys__lookup(void **state)
 		{ KEY_HOME, FOCUS_INPUT, false, ACT_NONE },
 		{ KEY_PPAGE, FOCUS_LIST, false, ACT_SCROLL_UP },
 		{ 'x', FOCUS_INPUT, true, ACT_NONE },
+		{ 20, FOCUS_INPUT, false, ACT_USAGE },	/* Ctrl-T */
+		{ 20, FOCUS_LIST, false, ACT_USAGE },
 	};
 	size_t i;
 
