@@ -332,6 +332,13 @@ void usage_pane_show(struct app *a)
 	app_overlay(a, &a->usage.base);
 }
 
+void usage_pane_close(struct app *a)
+{
+	usage_tail_stop(&a->usage);
+	if (a->overlay == &a->usage.base)
+		app_overlay(a, NULL);
+}
+
 /* ---- answers ---- */
 
 static void usage_tail_answer(struct usage_pane *u, struct ui_event *ev)

@@ -336,6 +336,9 @@ void usage_pane_init(struct usage_pane *u);
 void usage_pane_release(struct usage_pane *u);
 /* Opens the usage screen and asks for its figures. */
 void usage_pane_show(struct app *a);
+/* Closes it and stops its event tail (the login ends: what it showed,
+ * perhaps an admin's, is not another login's to see). */
+void usage_pane_close(struct app *a);
 /* The bar of value out of max in cols columns into out (NUL-ended):
  * full blocks and an eighth block for the rest with utf8, else '#'
  * (rounded); at least one cell for a value above 0.  Pure: the unit

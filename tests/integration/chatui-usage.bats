@@ -8,7 +8,8 @@
 # account) sees the summary, the top users (the heaviest of more than a
 # page of them first) and a new event arriving in
 # the live tail (below the rest on a small terminal, scrolled to with
-# End); analyticsd stopped: the screen says so (to an admin, of
+# End); a login that ends (an admin demoted) closes the screen and stops
+# the tail, so the next login sees none of it; analyticsd stopped: the screen says so (to an admin, of
 # the platform's figures too), chatui lives.
 
 bats_require_minimum_version 1.5.0
@@ -148,6 +149,34 @@ open_usage() {
 	# an event after the tail opened arrives in it
 	register_user newcomer
 	wait_for_screen "[0-9:]{8} chat\.user\.registered users/$user_id" 20
+	chatui_alive
+}
+
+@test "a login that ends closes the usage screen: the next one sees none of it" {
+	local deputy
+	new_user deputy
+	deputy=$user_id
+	login_user boss
+	api PATCH "/v1/admin/users/$deputy" '{"role":"admin"}' "$access_token"
+	expect_status 200
+	export XDG_CONFIG_HOME=$BATS_TEST_TMPDIR/xdg
+	printf 'password-deputy\n' | "$CHAT_BIN/chatctl" --server "$(base_url)" \
+		login deputy --password-stdin >/dev/null
+	open_usage
+	wait_for_screen 'Events: live'
+	# demoted: the session ends, the login screen shows
+	api PATCH "/v1/admin/users/$deputy" '{"role":"user"}' "$access_token"
+	expect_status 200
+	wait_for_screen 'chatui: log in'
+	type_text deputy
+	keys Tab
+	type_text password-deputy
+	keys Enter
+	wait_for_screen '^Conversations'
+	wait_for_screen 'deputy@.*connected'
+	run -0 screen
+	[[ $output != *"Your tokens"* && $output != *Events:* &&
+		$output != *Summary* ]] || false
 	chatui_alive
 }
 
