@@ -6,7 +6,9 @@
  * never blocks on the network.  The REST worker (rest.c) runs blocking libcurl calls
  * taken from its request queue; the WebSocket thread (ws.c) keeps /v1/ws
  * open (the token refreshes it needs run on a short-lived helper thread
- * of its own, so that it never blocks either).  Both post their results
+ * of its own, so that it never blocks either); while the usage screen
+ * shows an admin's live event tail, a reader thread of its own keeps
+ * that stream (pane-usage.c).  They post their results
  * to the UI's event queue (evq.c), whose wake-up pipe the UI thread
  * poll()s beside stdin.  The login (auth.c) is shared by the workers
  * under its own mutex.

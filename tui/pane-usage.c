@@ -23,8 +23,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "err.h"
+#include "util.h"
 #include "width.h"
 #include "banned.h"
 
@@ -60,8 +62,8 @@ static const struct pane_ops usage_pane_ops;
 
 /* ---- the event tail's thread ---- */
 
-/* Posts an event of the tail (tag: "tail" with json, "tail-open",
- * "tail-end" with status and message) to the pane. */
+/* Posts an event of the tail to the pane (tag: "tail" with json,
+ * "tail-open", "tail-retry" or "tail-end" with status and message). */
 static void usage_tail_post(struct usage_tail *t, const char *tag,
 			    long status, const char *message, cJSON *json)
 {
@@ -116,48 +118,79 @@ static bool usage_tail_cancel(void *arg)
 	return atomic_load(&t->quit);
 }
 
-static void *usage_tail_main(void *arg)
+/* One connection of the tail until it ends; its HTTP status (0: none)
+ * into *status and why it ended into err. */
+static void usage_tail_once(struct usage_tail *t, long *status, char *err,
+			    size_t errlen)
 {
-	struct usage_tail *t = arg;
 	struct client_req req = { .method = "GET", .path = "/v1/admin/events",
 				  .sse = true, .on_data = usage_tail_data,
 				  .arg = t };
 	struct client_res res = { 0 };
 	struct client cl;
-	char token[4096], err[256] = "";
-	bool called = false;
+	char token[4096];
 	int rc;
 
-	sse_parse_init(&t->parser, USAGE_EVENT_MAX, usage_tail_event, NULL, t);
+	*status = 0;
+	err[0] = '\0';
 	rc = ui_auth_client_init(&cl, t->auth->server);
 	if (rc < 0) {
-		snprintf(err, sizeof(err), "%s", chat_strerror(rc));
-		goto out;
+		snprintf(err, errlen, "%s", chat_strerror(rc));
+		return;
 	}
 	cl.timeout_ms = 0;		/* a tail lasts */
 	cl.cancel = usage_tail_cancel;
 	cl.cancel_arg = t;
-	rc = ui_auth_token(t->auth, false, token, sizeof(token), err,
-			   sizeof(err));
+	rc = ui_auth_token(t->auth, false, token, sizeof(token), err, errlen);
 	if (rc == 0) {
 		req.token = token;
 		rc = client_call(&cl, &req, &res);
-		called = true;
 		memset(token, 0, sizeof(token));
-		snprintf(err, sizeof(err), "%.200s", res.message[0] ?
-			 res.message : rc < 0 ? chat_strerror(rc) :
-			 "the stream ended");
-	} else if (!err[0]) {
-		snprintf(err, sizeof(err), "%s", chat_strerror(rc));
+		*status = res.status;
+		snprintf(err, errlen, "%.200s", res.message[0] ? res.message :
+			 rc < 0 ? chat_strerror(rc) : "the stream ended");
+		client_res_release(&res);
+	} else {
+		*status = rc == CHAT_EAUTH ? 401 : 0;
+		if (!err[0])
+			snprintf(err, errlen, "%s", chat_strerror(rc));
 	}
 	client_release(&cl);
-out:
-	if (!atomic_load(&t->quit))
-		usage_tail_post(t, "tail-end", called ? res.status : 0, err,
-				NULL);
-	if (called)
-		client_res_release(&res);
-	sse_parse_release(&t->parser);
+}
+
+/* The tail's thread: connects again after a stream that ended (analyticsd
+ * restarted, the network dropped), waiting as the WebSocket does (0.5 s
+ * doubling to 15 s, from the start again once a stream opened); a 401 or
+ * 403 ends it for good. */
+static void *usage_tail_main(void *arg)
+{
+	struct usage_tail *t = arg;
+	unsigned attempt = 0, seed = (unsigned)mono_ms();
+	char err[256];
+	long status;
+	int64_t until;
+
+	for (;;) {
+		t->opened = false;
+		sse_parse_init(&t->parser, USAGE_EVENT_MAX, usage_tail_event,
+			       NULL, t);
+		usage_tail_once(t, &status, err, sizeof(err));
+		sse_parse_release(&t->parser);
+		if (atomic_load(&t->quit))
+			break;
+		if (status == 401 || status == 403) {
+			usage_tail_post(t, "tail-end", status, err, NULL);
+			break;
+		}
+		usage_tail_post(t, "tail-retry", status, err, NULL);
+		attempt = t->opened ? 0 : attempt + 1;
+		until = mono_ms() + ui_ws_backoff_ms(attempt, (double)
+			rand_r(&seed) / (double)RAND_MAX);
+		while (!atomic_load(&t->quit) && mono_ms() < until)
+			usleep(50 * 1000);
+		if (atomic_load(&t->quit))
+			break;
+	}
 	atomic_store(&t->done, true);
 	return NULL;
 }
@@ -349,6 +382,9 @@ static void usage_tail_answer(struct usage_pane *u, struct ui_event *ev)
 		usage_tail_add(u, ev->json);
 	} else if (strcmp(ev->tag, "tail-open") == 0) {
 		snprintf(u->tail_state, sizeof(u->tail_state), "live");
+	} else if (strcmp(ev->tag, "tail-retry") == 0) {
+		snprintf(u->tail_state, sizeof(u->tail_state),
+			 "reconnecting (%.96s)", ev->message);
 	} else {
 		snprintf(u->tail_state, sizeof(u->tail_state),
 			 "ended: %.96s (r reconnects)", ev->message);

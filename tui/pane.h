@@ -11,8 +11,10 @@
  * (pane-input.c), the login screen (pane-login.c), and the overlays: the
  * key help (pane-help.c), the picker of commands and models
  * (pane-picker.c), the one-line and system-prompt editors and the yes/no
- * question (pane-prompt.c), the usage screen (pane-usage.c).  view.c lays the screen out and draws for
- * them.  Everything here belongs to the UI thread.
+ * question (pane-prompt.c), and the usage screen (pane-usage.c, its
+ * event tail read on a thread of its own).  view.c lays the screen out
+ * and draws for them.  Everything here belongs to the UI thread but the
+ * tail's reader (struct usage_tail).
  */
 #ifndef CHAT_TUI_PANE_H
 #define CHAT_TUI_PANE_H

@@ -6,11 +6,12 @@
 # without UTF-8; a user without usage sees "no usage yet" and no admin
 # part (the summary's 403 is quiet); the admin (the file's first
 # account) sees the summary, the top users (the heaviest of more than a
-# page of them first) and a new event arriving in
-# the live tail (below the rest on a small terminal, scrolled to with
-# End); a login that ends (an admin demoted) closes the screen and stops
-# the tail, so the next login sees none of it; analyticsd stopped: the screen says so (to an admin, of
-# the platform's figures too), chatui lives.
+# page of them first) and a new event arriving in the live tail (below
+# the rest on a small terminal, scrolled to with End; connected again by
+# itself after analyticsd restarts); a login that ends (an admin
+# demoted) closes the screen and stops the tail, so the next login sees
+# none of it; analyticsd stopped: the screen and the status line say so
+# (to an admin, of the platform's figures too), chatui lives.
 
 bats_require_minimum_version 1.5.0
 
@@ -199,6 +200,22 @@ open_usage() {
 	keys Home
 	wait_for_screen 'Your tokens per day'
 	wait_gone 'Events:'
+	chatui_alive
+}
+
+@test "the event tail reconnects by itself when analyticsd comes back" {
+	export XDG_CONFIG_HOME=$BATS_TEST_TMPDIR/xdg
+	printf 'password-boss\n' | "$CHAT_BIN/chatctl" --server "$(base_url)" \
+		login boss --password-stdin >/dev/null
+	open_usage
+	wait_for_screen 'Events: live'
+	analyticsd_stopped=1
+	stop_daemon analyticsd
+	wait_for_screen 'Events: reconnecting'
+	start_daemon analyticsd
+	wait_for_screen 'Events: live' 30
+	register_user comeback
+	wait_for_screen "chat\.user\.registered users/$user_id" 20
 	chatui_alive
 }
 
