@@ -61,6 +61,8 @@ source "$here/bench/lib.sh"
 build=${CHAT_BUILD:-$here/build}
 [[ -n ${CHAT_BIN:-} ]] || make -s -C "$here" all >/dev/null
 export CHAT_BIN=${CHAT_BIN:-$here/bin}
+# part 3 writes the rollups into the SQLite file itself
+export CHAT_DATABASE=sqlite
 [[ -x $build/fixtures/kafka-mock ]] ||
 	{ echo "bench: no $build/fixtures/kafka-mock (librdkafka-dev missing?)" >&2; exit 1; }
 
