@@ -11,6 +11,7 @@
 #include <string.h>
 #include <termios.h>
 #include <unistd.h>
+#include <sodium.h>
 
 #include "banned.h"
 
@@ -38,8 +39,10 @@ static int ctl_auth_read_line(char **out)
 	errno = 0;
 	n = getline(out, &cap, stdin);
 	if (n < 0) {
+		/* at end of input getline leaves its buffer without a NUL:
+		 * wipe all of it, not up to a terminator that is not there */
 		if (*out)
-			ctl_auth_wipe(*out);
+			sodium_memzero(*out, cap);
 		free(*out);
 		*out = NULL;
 		if (errno == EINTR || cli_interrupted) {
