@@ -5,24 +5,9 @@
 # tree as JSON, the current branch as Markdown).  The echo model answers
 # with the question.  Each test has a user of its own.
 
-setup_file() {
-	load test_helper
-	load chatctl-common
-	ctl_stack
-}
-
-teardown_file() {
-	load test_helper
-	load chatctl-common
-	ctl_teardown
-}
-
-setup() {
-	load test_helper
-	load chatctl-common
-	ctl_setup
-	fresh_user
-}
+setup_file() { load test_helper; load chatctl-common; ctl_stack; }
+teardown_file() { load test_helper; load chatctl-common; ctl_teardown; }
+setup() { load test_helper; load chatctl-common; ctl_setup; fresh_user; }
 
 @test "a unique prefix of a conversation id works wherever an id does" {
 	new_conv "first question"

@@ -7,18 +7,8 @@
 # a tree chatd refuses.  Bad input exits 1 and stores nothing.  Each test
 # has a user of its own.
 
-setup_file() {
-	load test_helper
-	load chatctl-common
-	ctl_stack
-}
-
-teardown_file() {
-	load test_helper
-	load chatctl-common
-	ctl_teardown
-}
-
+setup_file() { load test_helper; load chatctl-common; ctl_stack; }
+teardown_file() { load test_helper; load chatctl-common; ctl_teardown; }
 setup() {
 	load test_helper
 	load chatctl-common

@@ -4,26 +4,9 @@
 # table, JSON or tsv, and the errors: an unknown key, a value the server
 # refuses.  Each test has a user of its own.
 
-setup_file() {
-	load test_helper
-	load chatctl-common
-	ctl_stack
-}
-
-teardown_file() {
-	load test_helper
-	load chatctl-common
-	ctl_teardown
-}
-
-setup() {
-	load test_helper
-	load chatctl-common
-	ctl_setup
-	U=u$RANDOM$RANDOM
-	export XDG_CONFIG_HOME=$BATS_TEST_TMPDIR/config
-	cc register "$U" --password-stdin <<<"password-$U" 2>/dev/null
-}
+setup_file() { load test_helper; load chatctl-common; ctl_stack; }
+teardown_file() { load test_helper; load chatctl-common; ctl_teardown; }
+setup() { load test_helper; load chatctl-common; ctl_setup; fresh_user; }
 
 @test "profile (show): a KEY VALUE table, - for what is unset" {
 	run -0 --separate-stderr cc profile

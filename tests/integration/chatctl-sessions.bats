@@ -4,18 +4,8 @@
 # the exit codes.  Each test has a user of its own, logged in from two
 # config dirs (two devices).
 
-setup_file() {
-	load test_helper
-	load chatctl-common
-	ctl_stack
-}
-
-teardown_file() {
-	load test_helper
-	load chatctl-common
-	ctl_teardown
-}
-
+setup_file() { load test_helper; load chatctl-common; ctl_stack; }
+teardown_file() { load test_helper; load chatctl-common; ctl_teardown; }
 setup() {
 	load test_helper
 	load chatctl-common
