@@ -15,35 +15,8 @@
 #include <string.h>
 
 #include "../../cli/chatctl.h"
+#include "cli-main-stub.h"
 #include "banned.h"
-
-/* What cli/main.c provides to the other modules. */
-volatile sig_atomic_t cli_interrupted;
-
-void cli_error(const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-}
-
-void cli_warn(const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-}
-
-void cli_catch_interrupt(void)
-{
-	cli_interrupted = 0;
-}
 
 /* Node helpers for the cases: N(id, parent, children, message). */
 #define MSG(role, text) \

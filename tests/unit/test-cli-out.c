@@ -15,39 +15,12 @@
 #include <unistd.h>
 
 #include "../../cli/chatctl.h"
+#include "cli-main-stub.h"
 #include "width-agree.h"
 
 #define FAMILY "\xF0\x9F\x91\xA8\xE2\x80\x8D\xF0\x9F\x91\xA9\xE2\x80\x8D" \
 	       "\xF0\x9F\x91\xA7\xE2\x80\x8D\xF0\x9F\x91\xA6"
 #define ELLIPSIS "\xE2\x80\xA6"
-
-/* What cli/main.c provides to the other modules. */
-volatile sig_atomic_t cli_interrupted;
-
-void cli_error(const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-}
-
-void cli_warn(const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-}
-
-void cli_catch_interrupt(void)
-{
-	cli_interrupted = 0;
-}
 
 /* table_print's output for t (stdout no terminal, so last_max rules),
  * read back from a temporary file; the caller frees it. */

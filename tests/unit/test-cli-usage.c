@@ -12,34 +12,7 @@
 #include <string.h>
 
 #include "../../cli/chatctl.h"
-
-/* What cli/main.c provides to the other modules. */
-volatile sig_atomic_t cli_interrupted;
-
-void cli_error(const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-}
-
-void cli_warn(const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-}
-
-void cli_catch_interrupt(void)
-{
-	cli_interrupted = 0;
-}
+#include "cli-main-stub.h"
 
 static const struct {
 	const char *from, *to, *by;	/* NULL: not given */
