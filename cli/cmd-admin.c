@@ -540,23 +540,32 @@ static int admin_apikey_row(struct table *t, const cJSON *k)
 	return table_add(t, row);
 }
 
+/* The listing of /v1/admin/<what> (of USER when given, every page),
+ * a row of the 7 columns of head per item, drawn by row. */
+static int admin_list(struct cli_ctx *ctx, const struct cli_args *a,
+		      const char *what, const char *const head[7],
+		      out_row_fn row)
+{
+	char path[600];
+	cJSON *all = NULL;
+	int rc;
+
+	rc = admin_list_path(ctx, a, what, path, sizeof(path));
+	if (rc == CLI_OK)
+		rc = admin_fetch_all(ctx, path, &all);
+	if (rc == CLI_OK)
+		rc = out_list(ctx, all, false, head, 7, row, 60);
+	cJSON_Delete(all);
+	return rc;
+}
+
 static int admin_sessions_ls(struct cli_ctx *ctx, const struct cli_args *a)
 {
 	static const char *const head[] = { "ID", "USER ID", "CREATED",
 					    "LAST USED", "EXPIRES",
 					    "ADDRESS", "DEVICE" };
-	char path[600];
-	cJSON *all = NULL;
-	int rc;
 
-	rc = admin_list_path(ctx, a, "sessions", path, sizeof(path));
-	if (rc == CLI_OK)
-		rc = admin_fetch_all(ctx, path, &all);
-	if (rc == CLI_OK)
-		rc = out_list(ctx, all, false, head, 7, admin_session_row,
-			      60);
-	cJSON_Delete(all);
-	return rc;
+	return admin_list(ctx, a, "sessions", head, admin_session_row);
 }
 
 static int admin_apikeys_ls(struct cli_ctx *ctx, const struct cli_args *a)
@@ -564,17 +573,8 @@ static int admin_apikeys_ls(struct cli_ctx *ctx, const struct cli_args *a)
 	static const char *const head[] = { "ID", "USER ID", "PREFIX",
 					    "CREATED", "LAST USED",
 					    "EXPIRES", "NAME" };
-	char path[600];
-	cJSON *all = NULL;
-	int rc;
 
-	rc = admin_list_path(ctx, a, "apikeys", path, sizeof(path));
-	if (rc == CLI_OK)
-		rc = admin_fetch_all(ctx, path, &all);
-	if (rc == CLI_OK)
-		rc = out_list(ctx, all, false, head, 7, admin_apikey_row, 60);
-	cJSON_Delete(all);
-	return rc;
+	return admin_list(ctx, a, "apikeys", head, admin_apikey_row);
 }
 
 /* DELETE /v1/admin/<what>/<id> for each id, on past a failure but for
