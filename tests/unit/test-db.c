@@ -716,7 +716,9 @@ static void *commit_later_main(void *arg)
  * waited for until 178 ms (the event relay's short transactions cost the
  * send path milliseconds, docs/PERFORMANCE.md).  135 ms falls in the
  * middle of that gap whatever the commit's fsync adds; the best of three
- * rounds, so that a slow wake-up on a loaded machine does not decide. */
+ * rounds, so that a slow wake-up on a loaded machine does not decide,
+ * and 20 ms allowed (the old handler was 42-46 ms late, ours about 1 ms)
+ * so that the sanitizer build under CI's load cannot fail it by chance. */
 static void test_db__writer_wait(void **state)
 {
 	struct fx *fx = *state;
@@ -752,10 +754,10 @@ static void test_db__writer_wait(void **state)
 	}
 	db_release(b);
 	db_release(a);
-	if (best_us >= 5000)
+	if (best_us >= 20000)
 		print_error("the waiting write went on %lld us after the "
 			    "commit\n", (long long)best_us);
-	assert_true(best_us < 5000);
+	assert_true(best_us < 20000);
 	assert_int_equal(count_items(fx), 6);
 }
 
