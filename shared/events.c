@@ -224,49 +224,35 @@ int events_include_text(const struct daemon *d)
 
 /* ---- the outbox tables ------------------------------------------------- */
 
-static const char outbox_sqlite[] =
-	"CREATE TABLE outbox ("
-	" seq INTEGER PRIMARY KEY AUTOINCREMENT,"
-	" id TEXT NOT NULL UNIQUE,"
-	" type TEXT NOT NULL,"
-	" user_id TEXT,"
-	" time_ms BIGINT NOT NULL,"
-	" event TEXT NOT NULL,"
-	" pos BIGINT UNIQUE,"
-	" relayed_ms BIGINT);"
-	"CREATE INDEX outbox_unstamped ON outbox (seq) WHERE pos IS NULL;"
-	"CREATE INDEX outbox_unrelayed ON outbox (pos) WHERE relayed_ms IS NULL;"
-	"CREATE INDEX outbox_time ON outbox (time_ms);"
-	"CREATE TABLE outbox_consumers ("
-	" name TEXT PRIMARY KEY,"
-	" pos BIGINT NOT NULL,"
-	" seen_ms BIGINT NOT NULL);"
-	"CREATE TABLE outbox_head ("
-	" id INTEGER PRIMARY KEY CHECK (id = 1),"
-	" pos BIGINT NOT NULL);"
-	"INSERT INTO outbox_head (id, pos) VALUES (1, 0)";
+/* The outbox schema of both stores, but for the key column SEQ_KEY (the
+ * order rows were written in): an AUTOINCREMENT rowid on SQLite, a
+ * BIGSERIAL on PostgreSQL. */
+#define OUTBOX_SQL(SEQ_KEY) \
+	"CREATE TABLE outbox (" \
+	" seq " SEQ_KEY "," \
+	" id TEXT NOT NULL UNIQUE," \
+	" type TEXT NOT NULL," \
+	" user_id TEXT," \
+	" time_ms BIGINT NOT NULL," \
+	" event TEXT NOT NULL," \
+	" pos BIGINT UNIQUE," \
+	" relayed_ms BIGINT);" \
+	"CREATE INDEX outbox_unstamped ON outbox (seq) WHERE pos IS NULL;" \
+	"CREATE INDEX outbox_unrelayed ON outbox (pos)" \
+	" WHERE relayed_ms IS NULL;" \
+	"CREATE INDEX outbox_time ON outbox (time_ms);" \
+	"CREATE TABLE outbox_consumers (" \
+	" name TEXT PRIMARY KEY," \
+	" pos BIGINT NOT NULL," \
+	" seen_ms BIGINT NOT NULL);" \
+	"CREATE TABLE outbox_head (" \
+	" id INTEGER PRIMARY KEY CHECK (id = 1)," \
+	" pos BIGINT NOT NULL);" \
+	"INSERT INTO outbox_head (id, pos) VALUES (1, 0)"
 
-static const char outbox_pg[] =
-	"CREATE TABLE outbox ("
-	" seq BIGSERIAL PRIMARY KEY,"
-	" id TEXT NOT NULL UNIQUE,"
-	" type TEXT NOT NULL,"
-	" user_id TEXT,"
-	" time_ms BIGINT NOT NULL,"
-	" event TEXT NOT NULL,"
-	" pos BIGINT UNIQUE,"
-	" relayed_ms BIGINT);"
-	"CREATE INDEX outbox_unstamped ON outbox (seq) WHERE pos IS NULL;"
-	"CREATE INDEX outbox_unrelayed ON outbox (pos) WHERE relayed_ms IS NULL;"
-	"CREATE INDEX outbox_time ON outbox (time_ms);"
-	"CREATE TABLE outbox_consumers ("
-	" name TEXT PRIMARY KEY,"
-	" pos BIGINT NOT NULL,"
-	" seen_ms BIGINT NOT NULL);"
-	"CREATE TABLE outbox_head ("
-	" id INTEGER PRIMARY KEY CHECK (id = 1),"
-	" pos BIGINT NOT NULL);"
-	"INSERT INTO outbox_head (id, pos) VALUES (1, 0)";
+static const char outbox_sqlite[] =
+	OUTBOX_SQL("INTEGER PRIMARY KEY AUTOINCREMENT");
+static const char outbox_pg[] = OUTBOX_SQL("BIGSERIAL PRIMARY KEY");
 
 /* The kit's own numbering (EVENTS_MIGRATION_BASE and up) in the same
  * schema_migrations as the daemon's: a second db_migrate call with these
