@@ -77,23 +77,7 @@ static size_t eck_stats(struct events_consumer *ec,
 /* Sleeps up to ms unless stopping; returns true when stopping. */
 static bool eck_sleep(struct eck *k, int64_t ms)
 {
-	struct timespec ts;
-	bool stop;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	ts.tv_sec += ms / 1000;
-	ts.tv_nsec += (long)(ms % 1000) * 1000000L;
-	if (ts.tv_nsec >= 1000000000L) {
-		ts.tv_sec++;
-		ts.tv_nsec -= 1000000000L;
-	}
-	pthread_mutex_lock(&k->lock);
-	while (!k->stopping)
-		if (pthread_cond_timedwait(&k->cond, &k->lock, &ts) != 0)
-			break;
-	stop = k->stopping;
-	pthread_mutex_unlock(&k->lock);
-	return stop;
+	return events_consumer_sleep(&k->lock, &k->cond, &k->stopping, ms);
 }
 
 static bool eck_stopping(struct eck *k)

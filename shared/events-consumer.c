@@ -75,6 +75,28 @@ struct ec_embedded {
 /* The inbox, shared by the transports                                 */
 /* ------------------------------------------------------------------ */
 
+bool events_consumer_sleep(pthread_mutex_t *lock, pthread_cond_t *cond,
+			   const bool *stopping, int64_t ms)
+{
+	struct timespec ts;
+	bool stop;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_sec += ms / 1000;
+	ts.tv_nsec += (long)(ms % 1000) * 1000000L;
+	if (ts.tv_nsec >= 1000000000L) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000L;
+	}
+	pthread_mutex_lock(lock);
+	while (!*stopping)
+		if (pthread_cond_timedwait(cond, lock, &ts) != 0)
+			break;
+	stop = *stopping;
+	pthread_mutex_unlock(lock);
+	return stop;
+}
+
 int events_consumer_apply(struct events_consumer *ec, struct db_conn *c,
 			  const struct cJSON *event)
 {
@@ -128,23 +150,7 @@ int events_consumer_apply(struct events_consumer *ec, struct db_conn *c,
 /* Sleeps up to ms unless stopping; returns true when stopping. */
 static bool ec_sleep(struct ec_embedded *em, int64_t ms)
 {
-	struct timespec ts;
-	bool stop;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	ts.tv_sec += ms / 1000;
-	ts.tv_nsec += (long)(ms % 1000) * 1000000L;
-	if (ts.tv_nsec >= 1000000000L) {
-		ts.tv_sec++;
-		ts.tv_nsec -= 1000000000L;
-	}
-	pthread_mutex_lock(&em->lock);
-	while (!em->stopping)
-		if (pthread_cond_timedwait(&em->cond, &em->lock, &ts) != 0)
-			break;
-	stop = em->stopping;
-	pthread_mutex_unlock(&em->lock);
-	return stop;
+	return events_consumer_sleep(&em->lock, &em->cond, &em->stopping, ms);
 }
 
 static bool ec_stopping(struct ec_embedded *em)

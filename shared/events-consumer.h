@@ -35,6 +35,8 @@
 #ifndef CHAT_EVENTS_CONSUMER_H
 #define CHAT_EVENTS_CONSUMER_H
 
+#include <pthread.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -131,6 +133,12 @@ uint64_t events_consumer_skipped(const struct events_consumer *ec);
  */
 int events_consumer_apply(struct events_consumer *ec, struct db_conn *c,
 			  const struct cJSON *event);
+
+/* For a transport's thread: waits on cond up to ms, unless *stopping
+ * (read under lock, which the caller does not hold; whoever sets it
+ * broadcasts cond).  Returns *stopping as last seen. */
+bool events_consumer_sleep(pthread_mutex_t *lock, pthread_cond_t *cond,
+			   const bool *stopping, int64_t ms);
 
 /* For a transport: the consumer's daemon, config and private slot. */
 struct daemon *events_consumer_daemon(struct events_consumer *ec);
