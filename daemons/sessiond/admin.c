@@ -91,8 +91,9 @@ static bool admin_cursor_ok(struct page *p, void *arg)
 	return true;
 }
 
-/* One row as the API's AdminSession. */
-static cJSON *admin_session_json(const struct db_rows *r, size_t i)
+/* One row as the API's AdminSession (none is the caller's: no mark). */
+static cJSON *admin_session_json(const struct db_rows *r, size_t i,
+				 const char *current)
 {
 	cJSON *o = cJSON_CreateObject();
 	const char *id = db_rows_get(r, i, 0);
@@ -100,6 +101,7 @@ static cJSON *admin_session_json(const struct db_rows *r, size_t i)
 	const char *ip = db_rows_get(r, i, 2);
 	const char *uid = db_rows_get(r, i, 6);
 
+	(void)current;
 	if (!o)
 		return NULL;
 	if (!cJSON_AddStringToObject(o, "id", id ? id : "") ||
@@ -138,12 +140,11 @@ void admin_sessions_list_handler(struct http_req *req, struct http_res *res)
 {
 	struct db_conn *c = NULL;
 	struct db_rows *rows = NULL;
-	cJSON *out = NULL, *data = NULL, *item;
+	cJSON *out = NULL;
 	char user[UUID_STR_LEN], err[160];
-	const char *last = NULL;
 	struct db_param p[4];
 	struct page pg;
-	size_t i, n, np = 2;
+	size_t np = 2;
 	int has_user, rc;
 
 	has_user = admin_user_param(req, user);
@@ -169,23 +170,7 @@ void admin_sessions_list_handler(struct http_req *req, struct http_res *res)
 		http_res_chat_error(res, rc, "cannot read the sessions");
 		goto out;
 	}
-	n = db_rows_count(rows);
-	data = cJSON_CreateArray();
-	if (!data)
-		goto oom;
-	for (i = 0; i < n && i < (size_t)pg.limit; i++) {
-		item = admin_session_json(rows, i);
-		if (!item)
-			goto oom;
-		cJSON_AddItemToArray(data, item);
-	}
-	if (n > (size_t)pg.limit) {
-		last = db_rows_get(rows, (size_t)pg.limit - 1, 0);
-		if (!last)
-			goto oom;
-	}
-	out = page_json(data, last, last ? strlen(last) : 0);
-	data = NULL;		/* page_json's, whatever it answered */
+	out = sessions_page(rows, pg.limit, admin_session_json, NULL);
 	if (!out)
 		goto oom;
 	http_res_json(res, 200, out);
@@ -194,7 +179,6 @@ void admin_sessions_list_handler(struct http_req *req, struct http_res *res)
 oom:
 	http_res_chat_error(res, CHAT_ENOMEM, "out of memory");
 out:
-	cJSON_Delete(data);
 	cJSON_Delete(out);
 	db_rows_free(rows);
 }

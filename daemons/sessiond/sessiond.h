@@ -84,6 +84,16 @@ int sessions_cleanup(struct sessiond *s, int64_t now);
  * 400 "invalid_json" (then returns NULL). */
 struct cJSON *sessions_body(struct http_req *req, struct http_res *res);
 
+/* One row of a session listing as its API object; current is the
+ * caller's session id (NULL when the listing marks none). */
+typedef struct cJSON *(*sessions_row_fn)(const struct db_rows *r, size_t i,
+					 const char *current);
+/* The page of a session listing: the first limit of rows (the query
+ * asked for limit + 1) drawn by row, and next_cursor the id (column 0)
+ * of the last one when a row follows.  NULL when out of memory. */
+struct cJSON *sessions_page(const struct db_rows *rows, long limit,
+			    sessions_row_fn row, const char *current);
+
 void sessions_create_handler(struct http_req *req, struct http_res *res);
 void sessions_list_handler(struct http_req *req, struct http_res *res);
 void sessions_delete_handler(struct http_req *req, struct http_res *res);

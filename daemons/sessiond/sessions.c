@@ -347,18 +347,45 @@ static cJSON *session_json(const struct db_rows *r, size_t i,
 	return o;
 }
 
+cJSON *sessions_page(const struct db_rows *rows, long limit,
+		     sessions_row_fn row, const char *current)
+{
+	cJSON *data, *item;
+	const char *last = NULL;
+	size_t i, n;
+
+	n = db_rows_count(rows);
+	data = cJSON_CreateArray();
+	if (!data)
+		return NULL;
+	for (i = 0; i < n && i < (size_t)limit; i++) {
+		item = row(rows, i, current);
+		if (!item)
+			goto oom;
+		cJSON_AddItemToArray(data, item);
+	}
+	/* more rows: the next page starts after the last id of this one */
+	if (n > (size_t)limit) {
+		last = db_rows_get(rows, (size_t)limit - 1, 0);
+		if (!last)
+			goto oom;
+	}
+	return page_json(data, last, last ? strlen(last) : 0);
+oom:
+	cJSON_Delete(data);
+	return NULL;
+}
+
 /* GET /v1/sessions?limit=&cursor= (guest, from a session: no API key):
  * the caller's live sessions */
 void sessions_list_handler(struct http_req *req, struct http_res *res)
 {
 	struct db_conn *c = NULL;
 	struct db_rows *rows = NULL;
-	cJSON *out = NULL, *data = NULL, *item;
+	cJSON *out = NULL;
 	char user_id[UUID_STR_LEN], err[160];
-	const char *last = NULL;
 	struct db_param p[4];
 	struct page pg;
-	size_t i, n;
 	int rc;
 
 	if (!uuid_norm(req->user_id, user_id)) {
@@ -384,25 +411,7 @@ void sessions_list_handler(struct http_req *req, struct http_res *res)
 		http_res_chat_error(res, rc, "cannot read the sessions");
 		goto out;
 	}
-
-	n = db_rows_count(rows);
-	data = cJSON_CreateArray();
-	if (!data)
-		goto oom;
-	for (i = 0; i < n && i < (size_t)pg.limit; i++) {
-		item = session_json(rows, i, req->session_id);
-		if (!item)
-			goto oom;
-		cJSON_AddItemToArray(data, item);
-	}
-	/* more rows: the next page starts after the last id of this one */
-	if (n > (size_t)pg.limit) {
-		last = db_rows_get(rows, (size_t)pg.limit - 1, 0);
-		if (!last)
-			goto oom;
-	}
-	out = page_json(data, last, last ? strlen(last) : 0);
-	data = NULL;		/* page_json's, whatever it answered */
+	out = sessions_page(rows, pg.limit, session_json, req->session_id);
 	if (!out)
 		goto oom;
 	http_res_json(res, 200, out);
@@ -411,7 +420,6 @@ void sessions_list_handler(struct http_req *req, struct http_res *res)
 oom:
 	http_res_chat_error(res, CHAT_ENOMEM, "out of memory");
 out:
-	cJSON_Delete(data);
 	cJSON_Delete(out);
 	db_rows_free(rows);
 }
