@@ -289,7 +289,8 @@ FORCE:
 # every shared/*.c (modules apart) and chatui's files but main.c,
 # compiled again with clang and coverage into $(FB)/, never mixed with
 # the gcc objects of $(B): a new parser in shared/ or a new
-# tests/fuzz/fuzz-NAME.c needs no line here.
+# tests/fuzz/fuzz-NAME.c needs no line here, one of chatctl's or a
+# daemon's a FUZZ_DEPS.NAME line (below).
 FUZZ_CC     ?= clang
 FB          ?= build-fuzz
 FUZZ_SRC    := $(wildcard tests/fuzz/fuzz-*.c)
@@ -317,9 +318,18 @@ $(FUZZ_LIB): $(FUZZ_LIB_OBJ)
 	@$(if $(Q),echo '  AR      $@')
 	$(Q)rm -f $@ && ar rcs $@ $^
 
+# A target of code outside the archive (chatctl's, a daemon's) names
+# those objects here; they link before the archive.
+FUZZ_DEPS.conv-import := cli/conv-io.o cli/api.o cli/out.o cli/idprefix.o
+FUZZ_DEPS.event := daemons/analyticsd/rollup.o daemons/analyticsd/range.o \
+	daemons/analyticsd/sketch.o daemons/analyticsd/erase.o
+$(foreach t,$(FUZZ_SRC:tests/fuzz/fuzz-%.c=%),$(eval \
+  $(FB)/fuzz-$(t): $(addprefix $(FB)/,$(FUZZ_DEPS.$(t)))))
+
 $(FB)/fuzz-%: $(FB)/tests/fuzz/fuzz-%.o $(FUZZ_LIB)
 	@$(if $(Q),echo '  LINK    $@')
-	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $^ \
+	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ \
+	  $(filter %.o,$^) $(FUZZ_LIB) \
 	  $(LDLIBS_ALL) -lncursesw
 
 fuzz-clean:

@@ -339,6 +339,13 @@ int ctl_conv_import(struct cli_ctx *ctx, const struct cli_args *a);
  * the current leaf.  NULL with why in err when in is not such an export
  * (or nothing of it is left).  The result is the caller's. */
 cJSON *ctl_conv_from_chatgpt(const cJSON *in, char *err, size_t errlen);
+/* What `conv import` makes of a file's len bytes (any bytes): an array
+ * of conversations in our export's form, ours (an object with
+ * "messages") as it is, a ChatGPT export converted; NULL with why in err
+ * (no JSON, neither form).  No I/O, no printing; the result is the
+ * caller's. */
+cJSON *ctl_conv_parse(const char *text, size_t len, char *err,
+		      size_t errlen);
 
 /* ---- the commands (cmd-*.c) ---- */
 extern const struct cli_cmd cmd_register;

@@ -165,7 +165,7 @@ struct convio_gpt {
 	char *system;			/* the first system text */
 	const char *current;		/* current_node */
 	const char *leaf;		/* its nearest kept node */
-	int visited;			/* nodes walked, against loops */
+	cJSON *seen;			/* ids walked: each node once */
 };
 
 /* Walks node id (depth first, children in order) under our message
@@ -181,8 +181,12 @@ static int convio_gpt_walk(struct convio_gpt *g, const char *id,
 	char *text = NULL;
 	cJSON *m;
 
+	/* a node reached twice (a loop, a child of two parents or listed
+	 * twice, a key twice in the mapping) would become two messages
+	 * with one id: no tree */
 	if (!cJSON_IsObject(node) || depth > CONVIO_DEPTH_MAX ||
-	    ++g->visited > cJSON_GetArraySize(g->mapping))
+	    cJSON_GetObjectItemCaseSensitive(g->seen, id) ||
+	    !cJSON_AddNullToObject(g->seen, id))
 		return -1;
 	role = convio_gpt_role(node, &text);
 	if (role && strcmp(role, "system") == 0) {
@@ -236,7 +240,8 @@ static cJSON *convio_gpt_conv(const cJSON *in)
 	g.mapping = cJSON_GetObjectItemCaseSensitive(in, "mapping");
 	g.current = json_str(in, "current_node");
 	g.messages = cJSON_CreateArray();
-	if (!out || !g.messages || !cJSON_IsObject(g.mapping))
+	g.seen = cJSON_CreateObject();
+	if (!out || !g.messages || !g.seen || !cJSON_IsObject(g.mapping))
 		goto fail;
 	/* the roots: nodes whose parent is null or absent */
 	cJSON_ArrayForEach(node, g.mapping) {
@@ -256,9 +261,11 @@ static cJSON *convio_gpt_conv(const cJSON *in)
 						g.leaf)))
 		goto fail;
 	cJSON_AddItemToObject(out, "messages", g.messages);
+	cJSON_Delete(g.seen);
 	free(g.system);
 	return out;
 fail:
+	cJSON_Delete(g.seen);
 	cJSON_Delete(g.messages);
 	cJSON_Delete(out);
 	free(g.system);
@@ -311,36 +318,39 @@ cJSON *ctl_conv_from_chatgpt(const cJSON *in, char *err, size_t errlen)
 
 /* ---- import ---- */
 
-/* The conversations of the file's JSON in our form, as an array (the
- * caller's); NULL after saying why. */
-static cJSON *convio_read(const char *file, const cJSON *in)
+cJSON *ctl_conv_parse(const char *text, size_t len, char *err,
+		      size_t errlen)
 {
-	char why[256];
-	cJSON *all;
+	cJSON *in = cJSON_ParseWithLength(text, len), *all = NULL;
 
-	/* our export: one conversation with its messages */
+	if (!in) {
+		snprintf(err, errlen, "it is not JSON");
+		return NULL;
+	}
+	/* our export: one conversation with its messages, moved into the
+	 * array so that the caller has one tree to free */
 	if (cJSON_IsObject(in) &&
 	    cJSON_IsArray(cJSON_GetObjectItemCaseSensitive(in, "messages"))) {
 		all = cJSON_CreateArray();
-		if (!all || !cJSON_AddItemReferenceToArray(all, (cJSON *)in)) {
+		if (!all || !cJSON_AddItemToArray(all, in)) {
+			snprintf(err, errlen, "out of memory");
 			cJSON_Delete(all);
-			cli_error("out of memory");
+			cJSON_Delete(in);
 			return NULL;
 		}
 		return all;
 	}
-	all = ctl_conv_from_chatgpt(in, why, sizeof(why));
-	if (!all)
-		cli_error("cannot import '%s': %s", file, why);
+	all = ctl_conv_from_chatgpt(in, err, errlen);
+	cJSON_Delete(in);
 	return all;
 }
 
 int ctl_conv_import(struct cli_ctx *ctx, const struct cli_args *a)
 {
 	const char *file = a->pos[0];
-	char *text = NULL;
+	char *text = NULL, why[256];
 	size_t len = 0;
-	cJSON *in = NULL, *all = NULL, *made = NULL;
+	cJSON *all = NULL, *made = NULL;
 	const cJSON *c;
 	int rc, n = 0;
 
@@ -349,16 +359,11 @@ int ctl_conv_import(struct cli_ctx *ctx, const struct cli_args *a)
 		cli_error("cannot read '%s': %s", file, chat_strerror(rc));
 		return rc == CHAT_ENOTFOUND ? CLI_NOTFOUND : CLI_USAGE;
 	}
-	in = cJSON_ParseWithLength(text, len);
+	all = ctl_conv_parse(text, len, why, sizeof(why));
 	free(text);
-	if (!in) {
-		cli_error("cannot import '%s': it is not JSON", file);
-		return CLI_USAGE;
-	}
-	all = convio_read(file, in);
 	if (!all) {
-		rc = CLI_USAGE;
-		goto out;
+		cli_error("cannot import '%s': %s", file, why);
+		return CLI_USAGE;
 	}
 	rc = api_need_creds(ctx);
 	cJSON_ArrayForEach(c, all) {
@@ -376,8 +381,6 @@ int ctl_conv_import(struct cli_ctx *ctx, const struct cli_args *a)
 	if (n && ctx->stderr_tty)
 		fprintf(stderr, "chatctl: imported %d conversation%s\n", n,
 			n == 1 ? "" : "s");
-out:
 	cJSON_Delete(all);
-	cJSON_Delete(in);
 	return rc;
 }

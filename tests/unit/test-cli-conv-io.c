@@ -3,7 +3,8 @@
  * mapping tree walked parents first, hidden nodes (no message, system,
  * tool calls and answers, no text) left out with their children given to
  * the nearest kept ancestor, the system prompt, the current leaf, and
- * what is refused: no export at all, a tree with a loop, nothing left. */
+ * what is refused: no export at all, a tree with a loop or a node
+ * reached twice, nothing left. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -84,6 +85,20 @@ static const struct {
 	  "{\"mapping\":{" NODE("r", "null", "\"a\"", "null") ","
 	  NODE("a", "\"r\"", "\"b\"", MSG("user", "x")) ","
 	  NODE("b", "\"a\"", "\"a\"", MSG("assistant", "y")) "}}" },
+	/* found by tests/fuzz/fuzz-conv-import.c: a node walked twice was
+	 * two messages with one id (the loop guard counted visits against
+	 * the mapping's size, which nodes never reached leave room in) */
+	{ "a node that is a root and a child",
+	  "{\"mapping\":{" NODE("u", "null", "\"a\"", MSG("user", "x")) ","
+	  NODE("a", "null", "", MSG("assistant", "y")) ","
+	  NODE("x", "\"gone\"", "", MSG("user", "z")) "}}" },
+	{ "a child listed twice",
+	  "{\"mapping\":{" NODE("u", "null", "\"a\",\"a\"", MSG("user", "x"))
+	  "," NODE("a", "\"u\"", "", MSG("assistant", "y")) ","
+	  NODE("x", "\"gone\"", "", MSG("user", "z")) "}}" },
+	{ "an id twice in the mapping",
+	  "{\"mapping\":{" NODE("u", "null", "", MSG("user", "x")) ","
+	  NODE("u", "null", "", MSG("user", "x")) "}}" },
 	{ "a child that is not in the mapping",
 	  "{\"mapping\":{" NODE("u", "null", "\"gone\"", MSG("user", "x"))
 	  "}}" },
