@@ -74,6 +74,7 @@ static int fill_generation(const struct prices *p, const cJSON *data,
 			   struct rollup_delta *d)
 {
 	const struct price *pr;
+	int64_t in, out;
 	int rc;
 
 	rc = data_str(data, "model", ANALYTICSD_MODEL_MAX, &d->model);
@@ -95,11 +96,18 @@ static int fill_generation(const struct prices *p, const cJSON *data,
 	d->requests = 1;
 	d->usage = true;
 	pr = rollup_price(p, d->model);
-	if (pr)
-		d->cost_pusd = d->prompt_tokens * pr->input_micro +
-			       d->completion_tokens * pr->output_micro;
-	else
+	if (!pr) {
 		d->unpriced = 1;
+		return 0;
+	}
+	/* tokens up to 2^40 at up to $1M/M do not fit in pico-USD: such a
+	 * cost (over $9M for one generation) is a garbled event, and an
+	 * overflow would be undefined (found by tests/fuzz/fuzz-event.c) */
+	if (__builtin_mul_overflow(d->prompt_tokens, pr->input_micro, &in) ||
+	    __builtin_mul_overflow(d->completion_tokens, pr->output_micro,
+				   &out) ||
+	    __builtin_add_overflow(in, out, &d->cost_pusd))
+		return CHAT_EINVAL;
 	return 0;
 }
 

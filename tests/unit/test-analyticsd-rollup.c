@@ -195,6 +195,10 @@ static void test_rollup__bad_events(void **state)
 		  "{\"model\":\"m\",\"completion_tokens\":\"2\"}" },
 		{ "chat.generation.completed", "2026-12-07T10:00:00Z",
 		  "{\"model\":7}" },
+		/* a cost past int64 pico-USD (found by fuzz-event.c) */
+		{ "chat.generation.completed", "2026-12-07T10:00:00Z",
+		  "{\"model\":\"gpt-4.1\",\"prompt_tokens\":1099511627776,"
+		  "\"completion_tokens\":1099511627776}" },
 		{ "chat.user.registered", "yesterday", "{}" },
 		{ "chat.user.registered", "2026-02-30T10:00:00Z", "{}" },
 		{ "chat.user.registered", "2026-12-07 10:00:00Z", "{}" },
