@@ -718,7 +718,9 @@ wait_trace() {
 	[[ $(row 2) == "$top" ]] || false
 	# a reload (Ctrl-L) asks for as many messages and keeps the pane
 	keys C-l
-	for ((i = 0; i < 200; i++)); do
+	# up to 30 s: 400 messages laid out again in a sanitizer build on a
+	# loaded machine took longer than the 10 s this allowed
+	for ((i = 0; i < 600; i++)); do
 		(($(grep -c '^msgs_loaded 400$' "$BATS_TEST_TMPDIR/trace") == 2)) && break
 		sleep 0.05
 	done
