@@ -203,13 +203,14 @@ uint64_t rest_submit(struct rest *r, enum rq_kind kind, const char *method,
 		     struct pane *to)
 {
 	struct rest_req *q = calloc(1, sizeof(*q));
+	uint64_t seq;
 
 	if (!q) {
 		cJSON_Delete(body);
 		return 0;
 	}
 	q->kind = kind;
-	q->seq = r->next_seq++;
+	q->seq = seq = r->next_seq++;
 	snprintf(q->method, sizeof(q->method), "%s", method);
 	snprintf(q->path, sizeof(q->path), "%s", path);
 	snprintf(q->tag, sizeof(q->tag), "%s", tag ? tag : "");
@@ -223,5 +224,6 @@ uint64_t rest_submit(struct rest *r, enum rq_kind kind, const char *method,
 	r->tail = q;
 	pthread_cond_signal(&r->cond);
 	pthread_mutex_unlock(&r->mu);
-	return q->seq;
+	/* not q->seq: once unlocked, the worker may have run and freed q */
+	return seq;
 }
