@@ -1,9 +1,14 @@
 #!/usr/bin/env bash
 # deps.sh - installs every Debian package that the build, the tests and the
-# test servers need.  Idempotent: when everything is present it asks dpkg,
-# prints nothing and exits 0; only when something is missing does it run
-# apt-get update and install (non-interactive), through sudo when not root.
+# test servers need, and the pinned node packages of the browser tests
+# (tests/web: playwright-core and axe-core, `npm ci` from its lockfile).
+# Idempotent: when everything is present it asks dpkg, prints nothing and
+# exits 0; only when something is missing does it run apt-get update and
+# install (non-interactive), through sudo when not root, or npm ci (as
+# the caller: node_modules belongs to whoever runs the tests).
 set -euo pipefail
+
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 
 packages=(
 	# build
@@ -21,14 +26,34 @@ packages=(
 	zsh fish
 	# benchmark
 	wrk nginx-light
+	# the web page's browser tests: headless chromium driven from node
+	# (node 20 with npm is on the machine; Debian's nodejs is the name
+	# dpkg knows it by)
+	chromium nodejs
 )
+
+# npm_ci: tests/web/node_modules as its package-lock.json says, unless a
+# stamp shows that this lockfile was installed already.  Playwright must
+# never fetch a browser of its own: the tests use Debian's chromium.
+npm_ci() {
+	local dir=$root/tests/web stamp=$root/tests/web/node_modules/.chat-lock
+	[[ -f $dir/package-lock.json ]] || return 0
+	cmp -s "$dir/package-lock.json" "$stamp" 2>/dev/null && return 0
+	echo "deps.sh: npm ci in tests/web" >&2
+	(cd "$dir" && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit \
+		--no-fund --ignore-scripts --loglevel=error >/dev/null)
+	cp "$dir/package-lock.json" "$stamp"
+}
 
 missing=()
 for p in "${packages[@]}"; do
 	status=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
 	[[ $status == "install ok installed" ]] || missing+=("$p")
 done
-((${#missing[@]} == 0)) && exit 0
+if ((${#missing[@]} == 0)); then
+	npm_ci
+	exit 0
+fi
 
 sudo=()
 if ((EUID != 0)); then
@@ -45,3 +70,4 @@ export DEBIAN_FRONTEND=noninteractive
 "${sudo[@]}" apt-get update -qq
 "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
 	--no-install-recommends "${missing[@]}" >/dev/null
+npm_ci
