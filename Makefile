@@ -26,9 +26,10 @@ PREFIX  ?= /usr/local
 # sanitizers for this build (make asan sets them for its own tree; a plain
 # make never reads them from anywhere but its command line)
 SANITIZE ?=
-PKGS    := libwebsockets libcjson libsodium libcurl libpq sqlite3
-# what a daemon links; libpq and libcurl only through the modules
-CORE_PKGS := libwebsockets libcjson libsodium sqlite3
+PKGS    := libwebsockets libcjson libsodium libcurl libpq sqlite3 zlib
+# what a daemon links; libpq and libcurl only through the modules (zlib:
+# gatewayd gzips the web page; libwebsockets maps it anyway)
+CORE_PKGS := libwebsockets libcjson libsodium sqlite3 zlib
 
 # One version for every program (chatctl, chatui, the daemons' --version),
 # from one place: the VERSION file.  It goes into CSTD, so the fuzz build
@@ -123,6 +124,11 @@ $(B)/%.o: %.c $(B)/flags
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo '  CC      $<')
 	$(Q)$(CC) $(CFLAGS_ALL) -MMD -MP -c -o $@ $<
+
+# gatewayd serves the page of the tree it was built from when it runs
+# from there (no installed page beside it); web/ may move with the tree,
+# so its path is the one thing this object knows beyond CFLAGS
+$(B)/daemons/gatewayd/web.o: CFLAGS_ALL += -DCHAT_SOURCE_WEB_DIR='"$(CURDIR)/web"'
 
 $(LIB): $(LIB_OBJ)
 	@$(if $(Q),echo '  AR      $@')
@@ -272,6 +278,12 @@ install: all
 	  $(DESTDIR)$(ZSH_COMPLETION_DIR)/_chatctl
 	install -m 0644 completions/chatctl.fish \
 	  $(DESTDIR)$(FISH_COMPLETION_DIR)/chatctl.fish
+	# the web page, where an installed gatewayd looks for it
+	# (<bin>/../share/chat/web); a new copy replaces the old one whole
+	rm -rf $(DESTDIR)$(PREFIX)/share/chat/web
+	install -d $(DESTDIR)$(PREFIX)/share/chat/web
+	cp -R web/. $(DESTDIR)$(PREFIX)/share/chat/web/
+	chmod -R u=rwX,go=rX $(DESTDIR)$(PREFIX)/share/chat/web
 
 clean:
 	rm -rf $(B) $(BIN)

@@ -16,6 +16,9 @@ packages=(
 	libwebsockets-dev libcurl4-openssl-dev libpq-dev libhiredis-dev
 	libcjson-dev libsodium-dev libreadline-dev libsqlite3-dev
 	libncurses-dev libcmocka-dev
+	# gatewayd gzips the web page's files once, at load (libwebsockets
+	# links zlib too, but gatewayd now calls it itself)
+	zlib1g-dev
 	# the Kafka relay and consumer module (chat-kafka.so); rdkafka_mock.h
 	# gives the tests a mock cluster, kcat reads and writes its topics
 	librdkafka-dev kcat

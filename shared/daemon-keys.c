@@ -92,6 +92,8 @@ const struct config_key daemon_keys_gatewayd[] = {
 	KEY_STR("gatewayd.metrics_token", NULL,
 		"bearer token of /metrics (unset: not served)"),
 	KEY_STR("routes.*", NULL, "path prefix -> daemon"),
+	KEY_STR("web.dir", NULL, "the web page's files, served at / "
+		"(default: installed, else the source tree's web/; off: none)"),
 	KEY_END,
 };
 

@@ -260,6 +260,8 @@ void ws_proxy_handler(struct http_req *req, struct http_res *res);
  * key set is loaded, else 503 "not_ready" naming what is not. */
 void ready_handle(struct http_req *req, struct http_res *res);
 
+struct web;
+
 /* ---- the daemon ---- */
 
 struct gatewayd {
@@ -279,6 +281,7 @@ struct gatewayd {
 	long idle_timeout_ms;		/* upstream silent this long: 504 */
 	const char *metrics_token;	/* /metrics bearer; NULL: no /metrics;
 					 * borrowed from the config */
+	struct web *web;		/* owned; NULL: no page at / */
 };
 
 #endif

@@ -10,6 +10,9 @@
  *                            dropped (300; streams may idle in between)
  *   gatewayd.metrics_token   the bearer token a scraper shows for
  *                            /metrics (none: /metrics is not served)
+ *   web.dir                  the web page's files, served at / (web.c;
+ *                            default: the installed page, else the
+ *                            source tree's web/; "" or "off": none)
  */
 #include "gatewayd.h"
 
@@ -20,6 +23,7 @@
 #include "err.h"
 #include "http-loop.h"
 #include "log.h"
+#include "web.h"
 #include "banned.h"
 
 #define GATEWAYD_CRON_MS 500
@@ -34,6 +38,8 @@ static void gatewayd_release(struct daemon *d)
 	gw->jwks = NULL;
 	revoke_free(gw->revoke);
 	gw->revoke = NULL;
+	web_free(gw->web);
+	gw->web = NULL;
 	cache_release(&gw->tokens);
 	cache_release(&gw->keys);
 }
@@ -74,6 +80,9 @@ static int gatewayd_init(struct daemon *d, char *err, size_t errlen)
 		snprintf(err, errlen, "out of memory");
 		goto fail;
 	}
+	rc = web_new(gw, err, errlen);
+	if (rc != 0)
+		goto fail;
 	return 0;
 fail:
 	gatewayd_release(d);
@@ -86,6 +95,18 @@ static void gatewayd_cron(void *app)
 
 	jwks_cron(gw);
 	revoke_cron(gw);
+	web_cron(gw);
+}
+
+/* The catch-all: the web page's paths (web.c), else the proxy. */
+static void gatewayd_catch_all(struct http_req *req, struct http_res *res)
+{
+	struct gatewayd *gw = req->app;
+
+	if (web_owns(gw, req->path))
+		web_handle(gw, req, res);
+	else
+		proxy_handler(req, res);
 }
 
 static const struct http_route gatewayd_routes[] = {
@@ -97,7 +118,7 @@ static const struct http_route gatewayd_routes[] = {
 	  HTTP_ROUTE_ON_LOOP },
 	{ "GET", "/v1/ws", HTTP_PERM_PUBLIC, ws_proxy_handler,
 	  HTTP_ROUTE_WEBSOCKET },
-	{ "*", "/", HTTP_PERM_PUBLIC, proxy_handler,
+	{ "*", "/", HTTP_PERM_PUBLIC, gatewayd_catch_all,
 	  HTTP_ROUTE_ON_LOOP | HTTP_ROUTE_PREFIX },
 };
 

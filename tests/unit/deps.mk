@@ -88,6 +88,7 @@ deps.test-events-kafka := shared/b64url.o shared/buf.o shared/crypto.o \
 	shared/db-sqlite.o shared/db.o shared/err.o shared/json.o shared/log.o \
 	shared/module.o shared/utf8.o shared/util.o
 libs.test-events-kafka := rdkafka
+deps.test-gatewayd-web-path := daemons/gatewayd/web-path.o
 deps.test-http-answer := shared/b64url.o shared/buf.o shared/crypto.o \
 	shared/db-sqlite.o shared/db.o shared/err.o shared/http-client.o \
 	shared/http-fetch.o shared/http-loop.o shared/http-route.o \
