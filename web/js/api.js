@@ -72,8 +72,15 @@ async function call(method, path, body, retry = true) {
   }
   const res = await fetch(path, init);
   if (res.status === 401 && retry && !path.startsWith('/v1/auth/')) {
+    const err = await errorOf(res);
+    // invalid_credentials judges a password in the body (a password
+    // change), not the token: refreshing and sending it again would count
+    // the wrong password twice, and a failed refresh would end a session
+    // that is fine.
+    if (err.code === 'invalid_credentials') throw err;
     if (await refresh()) return call(method, path, body, false);
     dropSession();
+    throw err;
   }
   if (!res.ok) throw await errorOf(res);
   return parse(res);
@@ -101,7 +108,15 @@ export function refresh() {
           Accept: 'application/json' },
         body: '{}',
       });
-      if (!res.ok) return false;
+      if (!res.ok) {
+        // The server refused the cookie (none, used, revoked, the account
+        // disabled): whatever session this page had is over. Other
+        // failures (5xx, network) may pass, so the session is kept.
+        if (res.status >= 400 && res.status < 500 && res.status !== 429) {
+          dropSession();
+        }
+        return false;
+      }
       const body = await parse(res);
       if (!body || !body.access_token) return false;
       takeTokens(body);

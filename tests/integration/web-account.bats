@@ -1,0 +1,28 @@
+#!/usr/bin/env bats
+# The web page's settings and admin screens (issue 14) where they meet bad
+# input, in a real browser (tests/web/account.test.mjs): a wrong current
+# password is said plainly, sent once, and leaves the page signed in; a
+# hostile display name, API key name and user agent show as text in the
+# settings, the admin table and the event tail, running nothing.
+
+setup_file() {
+	load test_helper
+	load web-common
+	start_stack || return 1
+	# the first account is the admin
+	register_user "$WEB_ADMIN_USER" "$WEB_ADMIN_PASSWORD" || return 1
+}
+
+teardown_file() {
+	load test_helper
+	stop_stack
+}
+
+setup() {
+	load test_helper
+	load web-common
+}
+
+@test "web: a wrong password said once; hostile names shown as text" {
+	web_group account
+}

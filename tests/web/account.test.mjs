@@ -1,0 +1,110 @@
+// account.test.mjs - the settings and admin screens where they meet bad
+// input: a wrong current password is said plainly, sent once and leaves
+// the page signed in (a 401 about a password is not an expired token);
+// a hostile display name, key name and user agent show as text in the
+// settings, the admin table and the event tail, running and injecting
+// nothing. Run by tests/integration/web-settings.bats.
+
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { launch, loggedIn, newUser, shot, apiOk, admin, loginApi }
+  from './lib.mjs';
+
+// Each payload sets window.__pwned if it ever runs.
+const IMG = '<img src=x onerror="window.__pwned=1">';
+const SVG = '<svg onload="window.__pwned=1"><script>window.__pwned=1</script></svg>';
+
+let browser;
+before(async () => { browser = await launch(); });
+after(async () => { await browser?.close(); });
+
+async function openSettings(page) {
+  await page.getByRole('button', { name: 'Settings', exact: true }).click();
+  await page.getByRole('heading', { name: 'Sessions', exact: true }).waitFor();
+}
+
+// The elements the payloads would have made inside <main>, and whether
+// any of their script ran.
+async function injected(page) {
+  return page.evaluate(() => ({
+    elements: document.querySelectorAll('main img, main svg, main script').length,
+    ran: window.__pwned === 1,
+  }));
+}
+
+test('a wrong current password: one request, an alert, still signed in', async () => {
+  const acct = await newUser('pwd');
+  const o = await loggedIn(browser, acct);
+  try {
+    const { page } = o;
+    await openSettings(page);
+    const sent = { password: 0, refresh: 0 };
+    page.on('request', (r) => {
+      const p = new URL(r.url()).pathname;
+      if (p === '/v1/users/me/password') sent.password += 1;
+      if (p === '/v1/auth/refresh') sent.refresh += 1;
+    });
+    const part = page.getByRole('region', { name: 'Password', exact: true });
+    await part.locator('input[name="current-password"]').fill('not-the-password');
+    await part.locator('input[name="new-password"]').fill('a-new-password-1');
+    await part.getByRole('button', { name: 'Change password', exact: true }).click();
+    const alert = part.getByRole('alert');
+    await alert.waitFor();
+    assert.equal((await alert.innerText()).trim(), 'The current password is wrong.');
+    await shot(page, 'account-wrong-password');
+    assert.deepEqual(sent, { password: 1, refresh: 0 });
+    // still signed in, on the same screen, the button usable again
+    await page.getByRole('button', { name: 'Log out', exact: true }).waitFor();
+    assert.ok(/\/settings$/.test(page.url()));
+    assert.equal(await part.getByRole('button', { name: 'Change password',
+      exact: true }).isDisabled(), false);
+    // nothing changed
+    assert.ok((await loginApi(acct.username, acct.password)).access_token);
+  } finally {
+    await o.context.close();
+  }
+});
+
+test('hostile names and user agents are text in settings, admin and events', async () => {
+  const acct = await newUser('xss');
+  await apiOk('PATCH', '/v1/users/me', { display_name: IMG }, acct.token);
+  await apiOk('POST', '/v1/apikeys', { name: SVG }, acct.token);
+  const o = await loggedIn(browser, acct, { userAgent: IMG });
+  const root = admin();
+  const boss = await loggedIn(browser, root);
+  try {
+    const { page } = o;
+    await openSettings(page);
+    await page.getByRole('row').filter({ hasText: SVG }).waitFor();
+    await page.getByRole('row').filter({ hasText: 'This device' })
+      .filter({ hasText: IMG }).waitFor();
+    assert.equal(await page.getByRole('textbox', { name: 'Display name',
+      exact: true }).inputValue(), IMG);
+    await shot(page, 'account-hostile-settings');
+    assert.deepEqual(await injected(page), { elements: 0, ran: false });
+
+    const b = boss.page;
+    await b.getByRole('button', { name: 'Admin', exact: true }).click();
+    await b.getByRole('heading', { name: 'Events', exact: true }).waitFor();
+    await b.getByText('Live', { exact: true }).waitFor();
+    await apiOk('PATCH', '/v1/users/me', { display_name: `${SVG}!` }, acct.token);
+    await b.getByRole('searchbox', { name: 'Search users', exact: true })
+      .fill(acct.username);
+    await b.getByRole('row').filter({ hasText: acct.username })
+      .filter({ hasText: `${SVG}!` }).waitFor();
+    // an event with the hostile key name in its data, while the tail is open
+    await apiOk('POST', '/v1/apikeys', { name: `${IMG}?` }, acct.token);
+    await b.getByRole('list', { name: 'Event tail', exact: true })
+      .getByRole('listitem').filter({ hasText: 'chat.apikey.created' })
+      .filter({ hasText: `${IMG}?`.replace(/"/g, '\\"') })
+      .waitFor({ timeout: 10000 });
+    await shot(b, 'account-hostile-admin');
+    assert.deepEqual(await injected(b), { elements: 0, ran: false });
+    assert.deepEqual(o.seen.errors, []);
+    assert.deepEqual(boss.seen.errors, []);
+    assert.deepEqual([...o.seen.dialogs, ...boss.seen.dialogs], []);
+  } finally {
+    await o.context.close();
+    await boss.context.close();
+  }
+});
