@@ -32,6 +32,8 @@ static const struct {
 	{ "/v1/admin/analytics", "analyticsd" },
 	{ "/v1/admin/events", "analyticsd" },
 	{ "/v1/users/me/usage", "analyticsd" },
+	{ "/v1/notifications", "notifyd" },
+	{ "/v1/admin/broadcast", "notifyd" },
 	{ "/.well-known", "userd" },
 	{ "/v1/sessions", "sessiond" },
 	{ "/v1/presence", "sessiond" },

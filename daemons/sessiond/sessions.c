@@ -172,6 +172,34 @@ out:
 	return rc;
 }
 
+/* chat.session.created: as sessions_event, and the device it was made
+ * from (user_agent, ip; null when unknown), so that a consumer can tell a
+ * sign-in from a new device (notifyd).  Neither is a secret. */
+static int sessions_created_event(struct sessiond *s, struct db_conn *c,
+				  const char *user_id, const char *session_id,
+				  const char *ua, const char *ip,
+				  int64_t expires_at)
+{
+	char subject[UUID_STR_LEN + 16];
+	cJSON *data = cJSON_CreateObject();
+	int rc = CHAT_ENOMEM;
+
+	if (!data ||
+	    !cJSON_AddStringToObject(data, "session_id", session_id) ||
+	    !json_add_time(data, "expires_at", expires_at) ||
+	    !(ua ? cJSON_AddStringToObject(data, "user_agent", ua)
+		 : cJSON_AddNullToObject(data, "user_agent")) ||
+	    !(ip ? cJSON_AddStringToObject(data, "ip", ip)
+		 : cJSON_AddNullToObject(data, "ip")))
+		goto out;
+	snprintf(subject, sizeof(subject), "sessions/%s", session_id);
+	rc = events_emit(c, &s->d, "chat.session.created", user_id, subject,
+			 data);
+out:
+	cJSON_Delete(data);
+	return rc;
+}
+
 int sessions_revoked_events(struct sessiond *s, struct db_conn *c,
 			    const struct db_rows *rows, const char *reason)
 {
@@ -279,8 +307,8 @@ void sessions_create_handler(struct http_req *req, struct http_res *res)
 	if (rc == 0)
 		rc = sessions_token_insert(c, id, user_id, now, expires, tok);
 	if (rc == 0)
-		rc = sessions_event(s, c, "chat.session.created", user_id, id,
-				    NULL, expires);
+		rc = sessions_created_event(s, c, user_id, id, ua, ip,
+					    expires);
 	if (rc == 0)
 		rc = db_commit(c);
 	if (rc < 0) {

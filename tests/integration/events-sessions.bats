@@ -49,9 +49,12 @@ session_event() {
 }
 
 @test "a login writes chat.session.created once, without the tokens" {
+	api_args=(-H 'User-Agent: events-test/1.0')
 	login_user alice
 	session_event chat.session.created "$session_id"
 	[[ $(jq -r '.data.expires_at | test("Z$")' <<<"$event") == true ]] || false
+	# the device it came from, for notifyd's new-device alert
+	[[ $(jq -r '"\(.data.user_agent) \(.data.ip)"' <<<"$event") == "events-test/1.0 127.0.0.1" ]] || false
 	event_lacks "$refresh_token" "$access_token" password-alice
 }
 

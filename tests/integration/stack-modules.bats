@@ -86,7 +86,7 @@ maps() {
 @test "without kafka.brokers no daemon maps librdkafka or chat-kafka.so" {
 	local d found=
 	[[ -z ${CHAT_KAFKA_BROKERS:-} ]] || skip "CHAT_KAFKA_BROKERS is set"
-	for d in gatewayd userd sessiond chatd aid analyticsd; do
+	for d in gatewayd userd sessiond chatd aid analyticsd notifyd; do
 		[[ -f $CHAT_DATA_DIR/run/$d.pid ]] || continue
 		maps "$d" '/librdkafka[^/]*\.so|/chat-kafka\.so' && found+=" $d"
 	done

@@ -135,6 +135,9 @@ deps.test-jwt := shared/b64url.o shared/crypto.o shared/err.o \
 deps.test-module := shared/b64url.o shared/buf.o shared/crypto.o \
 	shared/db-sqlite.o shared/db.o shared/err.o shared/json.o shared/log.o \
 	shared/module.o shared/utf8.o shared/util.o
+deps.test-notifyd-rules := shared/b64url.o shared/crypto.o shared/err.o \
+	shared/json.o shared/utf8.o shared/util.o shared/uuid.o \
+	daemons/notifyd/rules.o
 deps.test-page := shared/b64url.o shared/buf.o shared/crypto.o \
 	shared/err.o shared/http-route.o shared/http-server.o shared/http-ws.o \
 	shared/http1.o shared/json.o shared/log.o shared/page.o shared/pool.o \

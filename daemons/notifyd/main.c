@@ -1,0 +1,86 @@
+/*
+ * main.c - notifyd: notifications from the event backbone (issue 15,
+ * its first part: the in-app channel).  It consumes the events of userd
+ * and sessiond (events-consumer.h, the embedded pull or Kafka alike)
+ * into in-app notifications by the rules of rules.c, stores the admin's
+ * broadcasts, and answers the notification and preference routes.
+ *
+ * Email, webhooks and their delivery queue come later; the categories
+ * and channels of a notification (prefs.c) are already the ones they
+ * will use.
+ */
+#include "notifyd.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "err.h"
+#include "events-consumer.h"
+#include "log.h"
+#include "banned.h"
+
+const char *const notifyd_producers[] = {
+	"userd", "sessiond", NULL,
+};
+
+static int notifyd_init(struct daemon *d, char *err, size_t errlen)
+{
+	struct notifyd *n = (struct notifyd *)d;
+	struct events_consumer_config cc = {
+		.name = "notifyd",
+		.producers = notifyd_producers,
+		.handle = store_handle,
+		.app = n,
+	};
+	int rc;
+
+	rc = events_consumer_new(d, &cc, &n->consumer, err, errlen);
+	if (rc == 0)
+		rc = events_consumer_start(n->consumer);
+	if (rc < 0 && !*err)
+		chat_errf(err, errlen, "cannot start the events consumer: %s",
+			  chat_strerror(rc));
+	return rc;
+}
+
+static void notifyd_release(struct daemon *d)
+{
+	struct notifyd *n = (struct notifyd *)d;
+
+	events_consumer_free(n->consumer);
+	n->consumer = NULL;
+}
+
+static const struct http_route notifyd_routes[] = {
+	{ "GET", "/healthz", HTTP_PERM_PUBLIC, daemon_healthz,
+	  HTTP_ROUTE_ON_LOOP },
+	{ "GET", "/readyz", HTTP_PERM_PUBLIC, daemon_readyz, 0 },
+	{ "GET", "/v1/notifications", HTTP_PERM_USER, api_list_handler, 0 },
+	{ "POST", "/v1/notifications/read-all", HTTP_PERM_USER,
+	  api_read_all_handler, 0 },
+	{ "GET", "/v1/notifications/preferences", HTTP_PERM_USER,
+	  prefs_get_handler, 0 },
+	{ "PUT", "/v1/notifications/preferences", HTTP_PERM_USER,
+	  prefs_put_handler, 0 },
+	{ "POST", "/v1/notifications/{id}/read", HTTP_PERM_USER,
+	  api_read_handler, 0 },
+	{ "POST", "/v1/admin/broadcast", HTTP_PERM_ADMIN,
+	  broadcast_post_handler, 0 },
+};
+
+/* Not const: the migration count is only known at link time. */
+static struct daemon_spec notifyd_spec = {
+	.name = "notifyd",
+	.routes = notifyd_routes,
+	.nroutes = sizeof(notifyd_routes) / sizeof(notifyd_routes[0]),
+	.migrations = notifyd_migrations,
+	.app_size = sizeof(struct notifyd),
+	.init = notifyd_init,
+	.release = notifyd_release,
+};
+
+int main(int argc, char **argv)
+{
+	notifyd_spec.nmigrations = notifyd_migrations_count;
+	return daemon_main(argc, argv, &notifyd_spec);
+}
