@@ -394,7 +394,9 @@ function eventsPart(ctx, state) {
         status.textContent = 'Disconnected: reconnecting…';
       } catch (err) {
         if (mine.signal.aborted) return;
-        if (err instanceof ApiError && err.status !== 503 && err.status < 500) {
+        // a refusal (403, a 401 the refresh did not cure) will not
+        // change by itself; a 5xx or a broken connection may
+        if (err instanceof ApiError && err.status < 500) {
           status.textContent = 'Stopped';
           notice.error(err);
           return;
