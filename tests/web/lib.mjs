@@ -4,11 +4,11 @@
 // The bats wrapper (tests/integration/web-browser.bats) starts the stack
 // and runs each *.test.mjs file here with node's own test runner. Input
 // through the environment:
-//   CHAT_WEB_URL     the gateway's base URL (http://127.0.0.1:PORT)
-//   CHAT_WEB_SHOTS   where the screenshots go (a directory, made if
+//   CHAT_TEST_WEB_URL     the gateway's base URL (http://127.0.0.1:PORT)
+//   CHAT_TEST_WEB_SHOTS   where the screenshots go (a directory, made if
 //                    missing); default a fresh directory under $TMPDIR
-//   CHAT_WEB_ADMIN   "username:password" of an admin account (admin tests)
-//   CHAT_CHROMIUM    the browser binary (default /usr/bin/chromium)
+//   CHAT_TEST_WEB_ADMIN   "username:password" of an admin account (admin tests)
+//   CHAT_TEST_CHROMIUM    the browser binary (default /usr/bin/chromium)
 // Every step saves a light and a dark screenshot, <shots>/<step>-light.png
 // and <step>-dark.png, for a person to look at.
 //
@@ -26,7 +26,7 @@ const require = createRequire(import.meta.url);
 // Fails with a message saying what to install, rather than a stack trace
 // from deep inside an import: CI installs both (scripts/deps.sh).
 function need() {
-  const exe = process.env.CHAT_CHROMIUM || '/usr/bin/chromium';
+  const exe = process.env.CHAT_TEST_CHROMIUM || '/usr/bin/chromium';
   if (!fs.existsSync(exe)) {
     throw new Error(`no browser at '${exe}': install Debian's chromium ` +
       '(scripts/deps.sh does)');
@@ -41,10 +41,10 @@ function need() {
   return { exe, chromium: pw.chromium };
 }
 
-export const BASE = (process.env.CHAT_WEB_URL || '').replace(/\/$/, '');
-if (!BASE) throw new Error('CHAT_WEB_URL is not set (the gateway\'s URL)');
+export const BASE = (process.env.CHAT_TEST_WEB_URL || '').replace(/\/$/, '');
+if (!BASE) throw new Error('CHAT_TEST_WEB_URL is not set (the gateway\'s URL)');
 
-export const SHOTS = process.env.CHAT_WEB_SHOTS ||
+export const SHOTS = process.env.CHAT_TEST_WEB_SHOTS ||
   fs.mkdtempSync(path.join(os.tmpdir(), 'chat-web-shots-'));
 fs.mkdirSync(SHOTS, { recursive: true });
 
@@ -73,7 +73,9 @@ export async function openPage(browser, opts = {}) {
   page.setDefaultTimeout(5000);
   const seen = { console: [], errors: [], dialogs: [] };
   page.on('console', (m) => {
-    if (m.type() === 'error') seen.console.push(m.text());
+    if (m.type() !== 'error') return;
+    const at = m.location()?.url;
+    seen.console.push(at ? `${m.text()} (${at})` : m.text());
   });
   page.on('pageerror', (e) => seen.errors.push(String(e)));
   page.on('dialog', (d) => {
@@ -146,9 +148,9 @@ export async function loginApi(username, password) {
 }
 
 export function admin() {
-  const v = process.env.CHAT_WEB_ADMIN || '';
+  const v = process.env.CHAT_TEST_WEB_ADMIN || '';
   const i = v.indexOf(':');
-  if (i < 1) throw new Error('CHAT_WEB_ADMIN is not set (username:password)');
+  if (i < 1) throw new Error('CHAT_TEST_WEB_ADMIN is not set (username:password)');
   return { username: v.slice(0, i), password: v.slice(i + 1) };
 }
 
@@ -236,9 +238,49 @@ export async function storageText(page) {
 }
 
 // The page's messages (the <article>s of the Messages log), as
-// {role, id, state, text}.
+// {role, id, state, text}: text is what the message says, white space
+// folded: the article's .body element (the page's message text), else the
+// article without its controls (buttons, the branch counter, an editor).
 export async function messages(page) {
-  return page.getByRole('log', { name: 'Messages' }).locator('article').evaluateAll(
-    (els) => els.map((a) => ({ role: a.dataset.role, id: a.dataset.id,
-      state: a.dataset.state, text: a.innerText })));
+  return page.locator('section[role="log"][aria-label="Messages"] article')
+    .evaluateAll((els) => els.map((a) => {
+      const c = (a.querySelector(':scope > .body') || a).cloneNode(true);
+      for (const x of c.querySelectorAll('button, select, textarea, ' +
+        'nav, [role="toolbar"], [role="group"], [aria-hidden="true"]')) {
+        x.remove();
+      }
+      for (const x of c.querySelectorAll('*')) {
+        if (x.children.length === 0 && /^\s*\d+\s*\/\s*\d+\s*$/.test(x.textContent)) x.remove();
+      }
+      return { role: a.dataset.role, id: a.dataset.id, state: a.dataset.state,
+        text: c.textContent.replace(/\s+/g, ' ').trim() };
+    }));
+}
+
+// The Messages log, its articles, one of a role.
+export function log(page) {
+  return page.locator('section[role="log"][aria-label="Messages"]');
+}
+
+export function fold(s) {
+  return String(s).replace(/\s+/g, ' ').trim();
+}
+
+// The words "<tag>1 <tag>2 ... <tag>N": an echo answer of N tokens.
+export function words(n, tag = 'w') {
+  return Array.from({ length: n }, (_, i) => `${tag}${i + 1}`).join(' ');
+}
+
+// Types a message into the composer and sends it with the Send button.
+export async function send(page, text) {
+  const box = page.getByRole('textbox', { name: 'Message', exact: true });
+  await box.fill(text);
+  await page.locator('main').getByRole('button', { name: 'Send', exact: true })
+    .last().click();
+}
+
+// The id of the conversation the page shows (/c/ID).
+export async function convId(page) {
+  await page.waitForURL(/\/c\/[0-9a-fA-F-]+$/);
+  return new URL(page.url()).pathname.split('/')[2];
 }

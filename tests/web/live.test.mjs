@@ -1,0 +1,127 @@
+// live.test.mjs - the page's live feed (/v1/ws): an answer started
+// through the API on the same account streams into two open browser
+// contexts (two devices), and a WebSocket dropped in the middle of an
+// answer resumes from the last event the page saw, with no gap and no
+// duplicate (the final text equals the stored one, and every text the
+// page showed on the way was a prefix of it). The drop is made by
+// playwright's WebSocket routing: the page's socket goes through the
+// test, which closes it. Run by tests/integration/web-browser.bats.
+
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { launch, openPage, loginUi, newUser, shot, apiOk, api, messages,
+  log, fold, words, until } from './lib.mjs';
+
+let browser;
+let acct;
+before(async () => {
+  browser = await launch();
+  acct = await newUser('live');
+});
+after(async () => { await browser?.close(); });
+
+const assistant = (page) => log(page).locator('article[data-role="assistant"]');
+
+async function newConv(title) {
+  const c = await apiOk('POST', '/v1/conversations', { title }, acct.token);
+  return c.id;
+}
+
+// Starts an answer through the API, not waiting for it.
+function startAnswer(conv, content) {
+  return api('POST', `/v1/conversations/${conv}/messages`, { content },
+    acct.token);
+}
+
+async function storedLast(conv) {
+  const c = await apiOk('GET', `/v1/conversations/${conv}`, undefined, acct.token);
+  return c.messages.at(-1);
+}
+
+test('an answer started through the API streams live into two devices', async () => {
+  const conv = await newConv('live on two devices');
+  const a = await openPage(browser);
+  const b = await openPage(browser);
+  try {
+    for (const o of [a, b]) {
+      await loginUi(o.page, acct.username, acct.password);
+      await o.page.goto(`/c/${conv}`);
+      await o.page.getByRole('textbox', { name: 'Message', exact: true }).waitFor();
+    }
+    const q = words(60, 'live');
+    const done = startAnswer(conv, q);
+    for (const o of [a, b]) {
+      await assistant(o.page).last().and(o.page.locator('[data-state="streaming"]'))
+        .waitFor();
+    }
+    await shot(b.page, 'live-second-device-streaming');
+    const r = await done;
+    assert.equal(r.status, 201, JSON.stringify(r.body));
+    const last = await storedLast(conv);
+    for (const o of [a, b]) {
+      await assistant(o.page).last().and(o.page.locator('[data-state="done"]')).waitFor();
+      const shown = await messages(o.page);
+      assert.equal(shown.at(-1).id, last.id);
+      assert.equal(shown.at(-1).text, fold(last.content));
+      assert.equal(shown.at(-2).text, q);
+      assert.deepEqual(o.seen.errors, []);
+    }
+    await shot(b.page, 'live-second-device-done');
+  } finally {
+    await a.context.close();
+    await b.context.close();
+  }
+});
+
+test('a WebSocket dropped mid-answer resumes with no gap and no duplicate', async () => {
+  const conv = await newConv('live through a drop');
+  const o = await openPage(browser);
+  const urls = [];            // every /v1/ws the page opened
+  let current = null;         // the route of the open socket
+  await o.context.routeWebSocket(/\/v1\/ws/, (ws) => {
+    urls.push(ws.url());
+    current = ws;
+    ws.connectToServer();
+  });
+  try {
+    await loginUi(o.page, acct.username, acct.password);
+    await o.page.goto(`/c/${conv}`);
+    await o.page.getByRole('textbox', { name: 'Message', exact: true }).waitFor();
+    await until(() => urls.length >= 1, 5000, 'the page\'s WebSocket');
+    const q = words(100, 'drop');
+    const done = startAnswer(conv, q);
+    const a = assistant(o.page).last();
+    await until(async () => (await a.count()) > 0 &&
+      (await a.innerText()).includes('drop10'), 10000, 'drop10 on the page');
+    const opened = urls.length;
+    await current.close({ code: 4000, reason: 'test drop' });
+    // what the page shows while it reconnects and after: always a prefix
+    const seen = [];
+    const sample = setInterval(() => {
+      messages(o.page).then((m) => seen.push(m.at(-1)?.text ?? '')).catch(() => {});
+    }, 60);
+    try {
+      await until(() => urls.length > opened, 10000, 'a reconnection');
+      await shot(o.page, 'live-resumed');
+      assert.match(urls.at(-1), /[?&]last_event_id=\d+/,
+        'the reconnection did not resume: ' +
+        urls.at(-1).replace(/access_token=[^&]*/, 'access_token=…'));
+      const r = await done;
+      assert.equal(r.status, 201);
+      await a.and(o.page.locator('[data-state="done"]')).waitFor({ timeout: 10000 });
+    } finally {
+      clearInterval(sample);
+    }
+    const last = await storedLast(conv);
+    assert.equal(last.content, q);
+    const shown = await messages(o.page);
+    assert.equal(shown.at(-1).text, q);
+    for (const t of seen) {
+      assert.ok(q.startsWith(t), `the page showed a text that is no prefix: ${t.slice(-60)}`);
+    }
+    await shot(o.page, 'live-after-drop');
+    assert.deepEqual(o.seen.errors, []);
+  } finally {
+    await o.context.close();
+  }
+});
