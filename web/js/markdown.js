@@ -61,10 +61,10 @@ DOMPurify.addHook('afterSanitizeAttributes', (node) => {
   }
 });
 
-function langOf(code) {
-  const m = /(?:^|\s)language-([\w+#.-]+)/.exec(code.className);
-  if (!m) return null;
-  const name = m[1].toLowerCase();
+// A code fence's language as highlight.js names it, or null.
+function langName(raw) {
+  const name = (raw || '').trim().split(/\s/)[0].toLowerCase();
+  if (!/^[\w+#.-]{1,32}$/.test(name)) return null;
   return aliases[name] || name;
 }
 
@@ -84,21 +84,31 @@ function ensureLanguage(lang) {
   return loadingLangs.get(lang);
 }
 
-function highlightNow(code, lang) {
-  if (!hljs || !hljs.getLanguage(lang)) return false;
-  const res = hljs.highlight(code.textContent, { language: lang,
-    ignoreIllegals: true });
-  // highlight.js escapes the text it wraps; its output is sanitised
-  // anyway, as everything put into the page from an answer is.
-  code.replaceChildren(DOMPurify.sanitize(res.value, PURIFY));
-  code.classList.add('hljs');
-  return true;
-}
+// Code blocks are highlighted while marked writes the HTML, so that the
+// whole answer goes through DOMPurify once (highlight.js escapes the
+// code; DOMPurify checks the result anyway). A language not loaded yet
+// is noted in `wanted` and the block left plain.
+const wanted = new Set();
+marked.use({
+  renderer: {
+    code(token) {
+      const lang = langName(token.lang);
+      if (!lang || !languages[lang]) return false;
+      if (!hljs || !hljs.getLanguage(lang)) {
+        wanted.add(lang);
+        return false;
+      }
+      const html = hljs.highlight(token.text,
+        { language: lang, ignoreIllegals: true }).value;
+      return `<pre><code class="hljs language-${lang}">${html}</code></pre>\n`;
+    },
+  },
+});
 
 function decorate(pre) {
   const code = pre.querySelector('code');
   if (!code) return;
-  const lang = langOf(code);
+  const m = /(?:^|\s)language-([\w+#.-]+)/.exec(code.className);
   const copy = el('button', { type: 'button', class: 'copy-code' }, 'Copy code');
   copy.addEventListener('click', async () => {
     const ok = await copyText(code.textContent);
@@ -106,17 +116,77 @@ function decorate(pre) {
     setTimeout(() => { copy.textContent = 'Copy code'; }, 1500);
   });
   pre.prepend(el('div', { class: 'code-head' },
-    el('span', {}, lang || 'text'), copy));
-  if (lang && !highlightNow(code, lang)) {
-    ensureLanguage(lang).then((ok) => {
-      if (ok && code.isConnected) highlightNow(code, lang);
-    });
-  }
+    el('span', {}, m ? m[1] : 'text'), copy));
 }
+
+// md rendered and sanitised, as a fragment; onLoaded() is called once
+// the grammars its code blocks asked for are loaded (to render again).
+function fragmentOf(md, onLoaded) {
+  wanted.clear();
+  const frag = DOMPurify.sanitize(marked.parse(md || ''), PURIFY);
+  for (const pre of frag.querySelectorAll('pre')) decorate(pre);
+  if (wanted.size) {
+    const loads = [...wanted].map(ensureLanguage);
+    if (onLoaded) Promise.all(loads).then(onLoaded);
+  }
+  return frag;
+}
+
+const shown = new WeakMap();   // target -> the text it shows
 
 // Replaces target's children with md rendered; returns nothing.
 export function renderMarkdown(target, md) {
-  const frag = DOMPurify.sanitize(marked.parse(md || ''), PURIFY);
-  for (const pre of frag.querySelectorAll('pre')) decorate(pre);
-  target.replaceChildren(frag);
+  shown.set(target, md);
+  target.replaceChildren(fragmentOf(md, () => {
+    if (target.isConnected && shown.get(target) === md) {
+      renderMarkdown(target, md);
+    }
+  }));
+}
+
+const FENCE = /^ {0,3}(`{3,}|~{3,})/;
+
+// Renders a text that grows at its end (an answer being written) in time
+// proportional to what changed, not to its whole length: the text up to
+// its last blank line outside a code fence is made of finished blocks,
+// rendered once and kept; only the rest (the tail) is rendered again on
+// each call. st is the caller's per-message state ({} at first). A block
+// split by a blank line (a loose list) may show as two until the answer
+// ends and is rendered whole with renderMarkdown.
+export function renderStreaming(target, md, st) {
+  if (!st.tail || !st.tail.isConnected || !md.startsWith(st.kept)) {
+    st.tail = document.createElement('div');
+    st.tail.className = 'md-tail';
+    st.done = 0;          // the length of the text in kept blocks
+    st.kept = '';         // that text
+    st.scan = 0;          // where the next unscanned line starts
+    st.inFence = false;   // the scan is inside a code fence
+    st.fence = '';
+    st.boundary = 0;      // the last safe place to cut
+    target.replaceChildren(st.tail);
+  }
+  for (;;) {
+    const nl = md.indexOf('\n', st.scan);
+    if (nl < 0) break;
+    const line = md.slice(st.scan, nl);
+    const f = FENCE.exec(line);
+    if (f && !st.inFence) {
+      st.inFence = true;
+      st.fence = f[1];
+    } else if (f && st.inFence && f[1][0] === st.fence[0] &&
+               f[1].length >= st.fence.length && !line.trim().slice(f[1].length)) {
+      st.inFence = false;
+    } else if (!st.inFence && line.trim() === '') {
+      st.boundary = nl + 1;
+    }
+    st.scan = nl + 1;
+  }
+  if (st.boundary > st.done) {
+    target.insertBefore(fragmentOf(md.slice(st.done, st.boundary), null),
+      st.tail);
+    st.done = st.boundary;
+    st.kept = md.slice(0, st.done);
+  }
+  st.tail.replaceChildren(fragmentOf(md.slice(st.done), null));
+  shown.delete(target);
 }
