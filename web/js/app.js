@@ -34,6 +34,7 @@ const SHORTCUTS = [
 const root = document.getElementById('app');
 let unmountScreen = null;   // the mounted screen's unmount function
 let unmountSidebar = null;
+let offStatus = null;       // removes the live-feed status listener
 let shell = null;           // {main, header, sidebar} while logged in
 let routeSeq = 0;           // drops a slow import overtaken by a newer route
 let afterLogin = '/';       // where to go once logged in
@@ -174,8 +175,17 @@ function onClick(ev) {
 function buildShell(user) {
   const main = el('main', { id: 'main', class: 'main', tabindex: '-1' });
   const sidebar = el('div', { class: 'sidebar-wrap' });
+  // Says so while the live feed is down (after a second, so a quick
+  // reconnection shows nothing).
+  const conn = el('p', { class: 'conn', role: 'status' });
+  let connTimer = 0;
+  offStatus = live.on('status', (f) => {
+    clearTimeout(connTimer);
+    if (f.data.connected) conn.textContent = '';
+    else connTimer = setTimeout(() => { conn.textContent = 'Reconnecting…'; }, 1000);
+  });
   const header = el('header', { class: 'topbar' },
-    el('a', { href: '/', class: 'brand' }, 'Chat'),
+    el('a', { href: '/', class: 'brand' }, 'Chat'), conn,
     el('div', { class: 'topbar-actions' },
       el('button', { type: 'button', onclick: () => {
         navigate('/');
@@ -212,6 +222,8 @@ function tearDownShell() {
   clearScreen();
   if (unmountSidebar) unmountSidebar();
   unmountSidebar = null;
+  if (offStatus) offStatus();
+  offStatus = null;
   shell = null;
   live.stop();
 }

@@ -75,7 +75,7 @@ export function mount(root, ctx) {
     }
   });
 
-  const box = el('section', { class: 'login', 'aria-labelledby': 'login-h' },
+  const box = el('main', { class: 'login', 'aria-labelledby': 'login-h' },
     form, el('p', { class: 'center' }, toggle));
   heading.id = 'login-h';
   root.append(box);

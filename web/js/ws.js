@@ -104,6 +104,12 @@ function connect() {
   s.onclose = onClose;
 }
 
+// Back online: try now rather than at the end of the backoff.
+function onOnline() {
+  backoff = BACKOFF_MIN_MS;
+  connect();
+}
+
 // Sends a client frame; false when the socket is not open.
 function send(frame) {
   if (!sock || sock.readyState !== WebSocket.OPEN) return false;
@@ -125,6 +131,7 @@ export const live = {
   start() {
     if (wanted) return;
     wanted = true;
+    window.addEventListener('online', onOnline);
     offToken = onToken((t) => {
       if (!send({ type: 'auth', token: t })) connect();
     });
@@ -132,6 +139,7 @@ export const live = {
   },
   stop() {
     wanted = false;
+    window.removeEventListener('online', onOnline);
     clearTimeout(retryTimer);
     clearInterval(pingTimer);
     if (offToken) offToken();
