@@ -124,6 +124,8 @@ static const struct http_route sessiond_routes[] = {
 	  sessions_create_handler, 0 },
 	{ "POST", "/internal/refresh", HTTP_PERM_INTERNAL, refresh_handler,
 	  0 },
+	{ "POST", "/internal/refresh/session", HTTP_PERM_INTERNAL,
+	  refresh_session_handler, 0 },
 	{ "POST", "/internal/sessions/{id}/revoke", HTTP_PERM_INTERNAL,
 	  revocations_session_handler, 0 },
 	{ "POST", "/internal/users/{id}/revoke", HTTP_PERM_INTERNAL,

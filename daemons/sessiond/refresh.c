@@ -26,6 +26,9 @@
  * sees the winner's commit; SQLite serialises writers with BEGIN
  * IMMEDIATE, so the loser finds the token used.  Either way the loser
  * goes through the grace check above.
+ *
+ * Lookup: POST /internal/refresh/session names the session of a token
+ * without using it, for a browser's logout by its refresh cookie.
  */
 #include "sessiond.h"
 
@@ -89,6 +92,7 @@ struct refresh_result {
 	char user_id[UUID_STR_LEN];
 	char token[SESSIOND_TOKEN_LEN];	/* the new token */
 	int64_t expires_at;
+	int64_t expires_in_ms;		/* expires_at - the rotation's now */
 };
 
 /* The successor of token tok: base64url(HMAC-SHA256(internal secret,
@@ -200,6 +204,7 @@ static int refresh_again(struct sessiond *s, struct db_conn *c,
 	    db_rows_int(rows, 0, 0, 0) <= now)
 		goto reused;
 	out->expires_at = db_rows_int(rows, 0, 0, 0);
+	out->expires_in_ms = out->expires_at - now;
 	rc = db_commit(c);
 	if (rc < 0)
 		goto out;
@@ -269,6 +274,7 @@ static int refresh_rotate(struct sessiond *s, struct db_conn *c,
 	}
 
 	out->expires_at = now + s->refresh_ttl_ms;
+	out->expires_in_ms = s->refresh_ttl_ms;
 	rc = refresh_successor(s, tok, out->token);
 	if (rc < 0)
 		goto out;
@@ -343,7 +349,9 @@ void refresh_handler(struct http_req *req, struct http_res *res)
 	if (!out || !cJSON_AddStringToObject(out, "session_id", r.session_id) ||
 	    !cJSON_AddStringToObject(out, "user_id", r.user_id) ||
 	    !cJSON_AddStringToObject(out, "refresh_token", r.token) ||
-	    !json_add_time(out, "expires_at", r.expires_at)) {
+	    !json_add_time(out, "expires_at", r.expires_at) ||
+	    !cJSON_AddNumberToObject(out, "expires_in",
+				     (double)(r.expires_in_ms / 1000))) {
 		http_res_chat_error(res, CHAT_ENOMEM, "out of memory");
 		goto out;
 	}
@@ -353,4 +361,58 @@ out:
 	cJSON_Delete(out);
 	cJSON_Delete(body);
 	sodium_memzero(&r, sizeof(r));
+}
+
+/*
+ * POST /internal/refresh/session {"refresh_token"} (internal): the
+ * session a refresh token belongs to, whether the token is current, used
+ * or expired: {"session_id", "user_id"}, or 404.  A browser's logout
+ * shows only its refresh cookie; userd revokes the session found here.
+ * Nothing is written: a lookup must not count as a use.
+ */
+void refresh_session_handler(struct http_req *req, struct http_res *res)
+{
+	struct db_conn *c = NULL;
+	struct refresh_row row;
+	cJSON *body = NULL, *out = NULL;
+	const char *tok = NULL;
+	char hash[65], err[160];
+	int rc;
+
+	memset(&row, 0, sizeof(row));
+	body = sessions_body(req, res);
+	if (!body)
+		return;
+	rc = json_get_string(body, "refresh_token", true, 1,
+			     REFRESH_TOKEN_MAX, &tok, err, sizeof(err));
+	if (rc < 0) {
+		http_res_error(res, 400, "invalid_field", "%s", err);
+		goto out;
+	}
+	crypto_sha256_hex(tok, strlen(tok), hash);
+	if (daemon_db(req, &c) < 0)
+		goto out;
+	rc = refresh_read(c, hash, now_ms(), &row);
+	db_release(c);
+	if (rc < 0) {
+		http_res_chat_error(res, rc, "cannot read the refresh token");
+		goto out;
+	}
+	if (!row.found) {
+		http_res_error(res, 404, "not_found",
+			       "no session has this refresh token");
+		goto out;
+	}
+	out = cJSON_CreateObject();
+	if (!out ||
+	    !cJSON_AddStringToObject(out, "session_id", row.session_id) ||
+	    !cJSON_AddStringToObject(out, "user_id", row.user_id)) {
+		http_res_chat_error(res, CHAT_ENOMEM, "out of memory");
+		goto out;
+	}
+	http_res_json(res, 200, out);
+	out = NULL;
+out:
+	cJSON_Delete(out);
+	cJSON_Delete(body);
 }

@@ -100,6 +100,9 @@ void sessions_delete_handler(struct http_req *req, struct http_res *res);
 
 /* refresh.c */
 void refresh_handler(struct http_req *req, struct http_res *res);
+/* POST /internal/refresh/session: the session of a refresh token (a
+ * browser's logout by its cookie). */
+void refresh_session_handler(struct http_req *req, struct http_res *res);
 
 /* revocations.c */
 void revocations_session_handler(struct http_req *req, struct http_res *res);

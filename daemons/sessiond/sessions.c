@@ -319,7 +319,10 @@ void sessions_create_handler(struct http_req *req, struct http_res *res)
 	out = cJSON_CreateObject();
 	if (!out || !cJSON_AddStringToObject(out, "session_id", id) ||
 	    !cJSON_AddStringToObject(out, "refresh_token", tok) ||
-	    !json_add_time(out, "expires_at", expires)) {
+	    !json_add_time(out, "expires_at", expires) ||
+	    /* userd's cookie Max-Age, with no clock or date parse */
+	    !cJSON_AddNumberToObject(out, "expires_in",
+				     (double)(s->refresh_ttl_ms / 1000))) {
 		http_res_chat_error(res, CHAT_ENOMEM, "out of memory");
 		goto out;
 	}
