@@ -10,6 +10,15 @@
  * there, and the argon2id work goes to the small hash pool, which answers
  * 503 when its queue is full.  Sessions and refresh tokens are sessiond's;
  * this file asks it for them and signs the access tokens.
+ *
+ * Browser sessions: a login with "session": "cookie" gets its refresh
+ * token in an HttpOnly cookie (cookie.h) instead of the body, where page
+ * scripts - and so injected ones - can never read it.  Refresh and logout
+ * then take the token from that cookie and answer in kind: a rotated
+ * cookie, or an expired one with Clear-Site-Data.  Only these two
+ * endpoints read the cookie; a request that shows it and a body token at
+ * once is refused (which one would count?).  gatewayd has checked the
+ * Origin of every request that carries the cookie before it got here.
  */
 #include "userd.h"
 
@@ -19,6 +28,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cookie.h"
 #include "db.h"
 #include "err.h"
 #include "log.h"
@@ -28,6 +38,11 @@
 #include "banned.h"
 
 #define AUTH_REFRESH_TOKEN_MAX 256	/* far above sessiond's 43 chars */
+/* The refresh cookie's attributes (after name=value; Max-Age follows):
+ * only over HTTPS (or loopback), never to scripts, never on cross-site
+ * requests, only to the refresh and logout endpoints. */
+#define AUTH_COOKIE_ATTRS \
+	"; Path=" COOKIE_REFRESH_PATH "; HttpOnly; Secure; SameSite=Strict"
 
 /* A register or login on its way to the hash pool. */
 struct auth_job {
@@ -38,11 +53,55 @@ struct auth_job {
 	bool key_valid;			/* username could name an account */
 	char key[USERD_USERNAME_MAX + 1];	/* lowercased, "" if invalid */
 	char ip[THROTTLE_IP_MAX + 1];	/* the client's address */
+	bool cookie;			/* login "session": "cookie" */
 };
 
-/* Answers 200 with a fresh access token for user u in session grant. */
+/* Sets (value non-NULL, for max_age_s seconds) or expires (NULL) the
+ * refresh cookie on res. */
+static int auth_set_cookie(struct http_res *res, const char *value,
+			   int64_t max_age_s)
+{
+	char h[AUTH_REFRESH_TOKEN_MAX + 192];
+	int n;
+
+	n = snprintf(h, sizeof(h), "%s=%s%s; Max-Age=%" PRId64,
+		     COOKIE_REFRESH_NAME, value ? value : "",
+		     AUTH_COOKIE_ATTRS, value ? max_age_s : (int64_t)0);
+	if (n < 0 || (size_t)n >= sizeof(h))
+		return CHAT_ETOOBIG;
+	n = http_res_header(res, "Set-Cookie", h);
+	sodium_memzero(h, sizeof(h));
+	return n;
+}
+
+/*
+ * The refresh cookie of req into out (outlen bytes): 0 when there is
+ * one, CHAT_ENOTFOUND when not.  A cookie too long to be ours counts as
+ * there (so that it is answered, and expired) but is left "".  Shown
+ * twice it is ambiguous: 400 answered, -1.
+ */
+static int auth_cookie(struct http_req *req, char *out, size_t outlen)
+{
+	int rc = cookie_get(http_req_header(req, "cookie"),
+			    COOKIE_REFRESH_NAME, out, outlen);
+
+	if (rc == CHAT_ETOOBIG) {
+		out[0] = '\0';
+		return 0;
+	}
+	if (rc == CHAT_ECONFLICT) {
+		http_res_error(req->res, 400, "ambiguous_credentials",
+			       "the refresh cookie is there more than once");
+		return -1;
+	}
+	return rc;
+}
+
+/* Answers 200 with a fresh access token for user u in session grant;
+ * the refresh token goes into the body, or into the cookie alone. */
 static void auth_answer_tokens(struct http_req *req, const struct user *u,
-			       const struct sessions_grant *grant)
+			       const struct sessions_grant *grant,
+			       bool cookie)
 {
 	struct userd *ud = userd_of(req);
 	cJSON *obj = NULL, *juser = NULL;
@@ -58,8 +117,11 @@ static void auth_answer_tokens(struct http_req *req, const struct user *u,
 	juser = users_to_json(u);
 	if (!obj || !juser ||
 	    !cJSON_AddStringToObject(obj, "access_token", token) ||
-	    !cJSON_AddStringToObject(obj, "refresh_token",
-				     grant->refresh_token) ||
+	    (!cookie &&
+	     !cJSON_AddStringToObject(obj, "refresh_token",
+				      grant->refresh_token)) ||
+	    (cookie && auth_set_cookie(req->res, grant->refresh_token,
+				       grant->expires_in_s) < 0) ||
 	    !cJSON_AddStringToObject(obj, "token_type", "Bearer") ||
 	    !cJSON_AddNumberToObject(obj, "expires_in",
 				     (double)ud->access_ttl_s) ||
@@ -71,6 +133,8 @@ static void auth_answer_tokens(struct http_req *req, const struct user *u,
 		return;
 	}
 	free(token);
+	/* credentials: no cache along the way may keep a copy */
+	http_res_header(req->res, "Cache-Control", "no-store");
 	http_res_json(req->res, 200, obj);
 }
 
@@ -338,7 +402,7 @@ static void auth_login_run(void *arg)
 	log_info("user '%s' logged in, session '%s'", u.id, grant.session_id);
 	user_event_login(ud, "chat.user.logged_in", u.id, u.username, job->ip,
 			 NULL);
-	auth_answer_tokens(req, &u, &grant);
+	auth_answer_tokens(req, &u, &grant, job->cookie);
 	sodium_memzero(&grant, sizeof(grant));
 out:
 	users_release(&u);
@@ -352,11 +416,20 @@ void auth_handle_login(struct http_req *req, struct http_res *res)
 {
 	struct userd *ud = userd_of(req);
 	struct auth_job *job = NULL;
-	const char *user;
+	const char *user, *mode = NULL;
 	int64_t retry = 0;
 
 	if (auth_job_new(req, &job) < 0)
 		goto out;
+	if (request_string(req, job->body, "session", false, 0, SIZE_MAX,
+			   "invalid_field", &mode) < 0)
+		goto out;
+	if (mode && strcmp(mode, "cookie") != 0) {
+		http_res_error(res, 400, "invalid_field",
+			       "'session' must be \"cookie\" or absent");
+		goto out;
+	}
+	job->cookie = mode != NULL;
 	user = job->key_valid ? job->key : NULL;
 	if (throttle_login_begin(&ud->throttle, job->ip, user, mono_ms(),
 				 &retry) < 0) {
@@ -375,29 +448,55 @@ out:
 	auth_job_free(job);
 }
 
+/* POST /v1/auth/refresh: {"refresh_token"} in the body, or the cookie
+ * with an empty body (or {}). */
 void auth_handle_refresh(struct http_req *req, struct http_res *res)
 {
 	struct userd *ud = userd_of(req);
+	char ctok[AUTH_REFRESH_TOKEN_MAX + 1];
 	const char *token = NULL;
 	struct sessions_error serr;
 	struct sessions_grant grant;
 	struct db_conn *c = NULL;
 	struct user u = { 0 };
 	cJSON *body = NULL;
+	bool cookie;
 	int rc;
 
-	if (request_body(req, &body) < 0)
+	memset(&grant, 0, sizeof(grant));
+	rc = auth_cookie(req, ctok, sizeof(ctok));
+	if (rc == -1)
 		goto out;
-	if (request_string(req, body, "refresh_token", true, 0, SIZE_MAX,
+	cookie = rc == 0;
+	/* a browser's refresh has nothing to say in its body */
+	if (!(cookie && req->body_len == 0) && request_body(req, &body) < 0)
+		goto out;
+	if (request_string(req, body, "refresh_token", !cookie, 0, SIZE_MAX,
 			   "invalid_field", &token) < 0)
 		goto out;
-	if (token[0] == '\0' || strlen(token) > AUTH_REFRESH_TOKEN_MAX) {
-		http_res_error(res, 401, "invalid_refresh_token",
-			       "the refresh token is not valid");
+	if (cookie && token) {
+		http_res_error(res, 400, "ambiguous_credentials",
+			       "send the refresh token in the cookie or in "
+			       "the body, not both");
 		goto out;
 	}
-	rc = sessions_refresh(ud, req->request_id, token, &grant, &serr);
+	if (cookie)
+		token = ctok;
+	if (token[0] == '\0' || strlen(token) > AUTH_REFRESH_TOKEN_MAX) {
+		rc = CHAT_EAUTH;
+		snprintf(serr.code, sizeof(serr.code), "invalid_refresh_token");
+		snprintf(serr.message, sizeof(serr.message),
+			 "the refresh token is not valid");
+		serr.status = 401;
+	} else {
+		rc = sessions_refresh(ud, req->request_id, token, &grant,
+				      &serr);
+	}
 	if (rc == CHAT_EAUTH) {
+		/* a dead cookie is dropped, or the page would show it on
+		 * every load */
+		if (cookie && serr.status == 401)
+			auth_set_cookie(res, NULL, 0);
 		http_res_error(res, serr.status, serr.code, "%s",
 			       serr.message);
 		goto out;
@@ -422,30 +521,69 @@ void auth_handle_refresh(struct http_req *req, struct http_res *res)
 				    "user_disabled") < 0)
 			log_warn("cannot revoke session '%s' of a disabled "
 				 "user", grant.session_id);
+		if (cookie)
+			auth_set_cookie(res, NULL, 0);
 		http_res_error(res, 401, "account_disabled",
 			       "this account is disabled");
 		goto out;
 	}
-	auth_answer_tokens(req, &u, &grant);
+	auth_answer_tokens(req, &u, &grant, cookie);
 out:
 	sodium_memzero(&grant, sizeof(grant));
+	sodium_memzero(ctok, sizeof(ctok));
 	if (c)
 		db_release(c);
 	cJSON_Delete(body);
 	users_release(&u);
 }
 
+/*
+ * POST /v1/auth/logout: ends the session of the access token, and that of
+ * the refresh cookie when there is one (the same one, for a page), whose
+ * cookie is then expired with Clear-Site-Data.  A refresh cookie is
+ * enough: a page whose access token is lost can still log out.
+ */
 void auth_handle_logout(struct http_req *req, struct http_res *res)
 {
 	struct userd *ud = userd_of(req);
+	char ctok[AUTH_REFRESH_TOKEN_MAX + 1], sid[64] = "";
+	bool cookie;
+	int rc;
 
+	rc = auth_cookie(req, ctok, sizeof(ctok));
+	if (rc == -1)
+		goto out;
+	cookie = rc == 0;
+	if (!cookie && !req->user_id) {
+		http_res_error(res, 401, "unauthorized",
+			       "authentication required");
+		goto out;
+	}
+	rc = 0;
+	if (cookie && ctok[0]) {
+		rc = sessions_lookup(ud, req->request_id, ctok, sid,
+				     sizeof(sid));
+		if (rc == 0)
+			rc = sessions_revoke(ud, req->request_id, sid,
+					     "logout");
+		else if (rc == CHAT_ENOTFOUND)
+			rc = 0;		/* nothing left to end */
+	}
 	/* API-key callers have no session: nothing to revoke */
-	if (req->session_id && req->session_id[0] &&
-	    sessions_revoke(ud, req->request_id, req->session_id,
-			    "logout") < 0) {
+	if (rc == 0 && req->session_id && req->session_id[0] &&
+	    strcmp(req->session_id, sid) != 0)
+		rc = sessions_revoke(ud, req->request_id, req->session_id,
+				     "logout");
+	if (rc < 0) {
 		http_res_error(res, 503, "upstream_unavailable",
 			       "the session service is unavailable");
-		return;
+		goto out;
+	}
+	if (cookie) {
+		auth_set_cookie(res, NULL, 0);
+		http_res_header(res, "Clear-Site-Data", "\"cookies\"");
 	}
 	http_res_send(res, 204, NULL, NULL, 0);
+out:
+	sodium_memzero(ctok, sizeof(ctok));
 }

@@ -216,7 +216,8 @@ static const struct http_route userd_routes[] = {
 	  HTTP_ROUTE_ON_LOOP },
 	{ "POST", "/v1/auth/refresh", HTTP_PERM_PUBLIC, auth_handle_refresh,
 	  0 },
-	{ "POST", "/v1/auth/logout", HTTP_PERM_GUEST, auth_handle_logout, 0 },
+	/* public: a browser may show only its refresh cookie */
+	{ "POST", "/v1/auth/logout", HTTP_PERM_PUBLIC, auth_handle_logout, 0 },
 	{ "GET", "/v1/users/me", HTTP_PERM_GUEST, profile_handle_get,
 	  HTTP_ROUTE_ON_LOOP },
 	{ "PATCH", "/v1/users/me", HTTP_PERM_GUEST, profile_handle_patch, 0 },

@@ -1,6 +1,7 @@
 /*
  * sessions-client.c - userd's calls to sessiond's internal API: create a
- * session at login, rotate a refresh token, revoke one session or all of
+ * session at login, rotate a refresh token, find a refresh token's
+ * session (a browser's logout), revoke one session or all of
  * a user's, record a revoked API key for the gateways.  Blocking
  * (http_out_fetch): worker threads only.
  *
@@ -133,6 +134,17 @@ static int sessions_grant_from(const cJSON *ans, struct sessions_grant *out)
 	if (rc == 0 && cJSON_GetObjectItemCaseSensitive(ans, "user_id"))
 		rc = sessions_take(ans, "user_id", out->user_id,
 				   sizeof(out->user_id));
+	if (rc == 0) {
+		const cJSON *in = cJSON_GetObjectItemCaseSensitive(
+			ans, "expires_in");
+
+		/* the refresh cookie's Max-Age: a whole, positive number */
+		if (!cJSON_IsNumber(in) || in->valuedouble < 1 ||
+		    in->valuedouble > 1e9)
+			rc = CHAT_EUPSTREAM;
+		else
+			out->expires_in_s = (int64_t)in->valuedouble;
+	}
 	if (rc < 0)
 		log_warn("sessiond answered without a valid session");
 	return rc;
@@ -218,6 +230,39 @@ int sessions_refresh(struct userd *ud, const char *request_id,
 	rc = sessions_grant_from(ans, out);
 	if (rc == 0 && !out->user_id[0])
 		rc = CHAT_EUPSTREAM;
+out:
+	cJSON_Delete(body);
+	cJSON_Delete(ans);
+	return rc;
+}
+
+int sessions_lookup(struct userd *ud, const char *request_id,
+		    const char *refresh_token, char *session_id, size_t len)
+{
+	cJSON *body = cJSON_CreateObject(), *ans = NULL;
+	int status = 0, rc = 0;
+
+	if (!body ||
+	    !cJSON_AddStringToObject(body, "refresh_token", refresh_token)) {
+		rc = CHAT_ENOMEM;
+		goto out;
+	}
+	rc = sessions_call(ud, request_id, "/internal/refresh/session", body,
+			   &status, &ans);
+	if (rc < 0)
+		goto out;
+	if (status == 404 || status == 400) {
+		/* unknown, or not a token sessiond could have made */
+		rc = CHAT_ENOTFOUND;
+		goto out;
+	}
+	if (status != 200) {
+		log_warn("sessiond refused a refresh token lookup: %d",
+			 status);
+		rc = CHAT_EUPSTREAM;
+		goto out;
+	}
+	rc = sessions_take(ans, "session_id", session_id, len);
 out:
 	cJSON_Delete(body);
 	cJSON_Delete(ans);

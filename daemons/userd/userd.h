@@ -320,6 +320,7 @@ struct sessions_grant {
 	char session_id[64];
 	char user_id[64];
 	char refresh_token[128];
+	int64_t expires_in_s;		/* the refresh token's lifetime left */
 };
 
 /* 0, or CHAT_EUPSTREAM when sessiond is down or answers nonsense. */
@@ -331,6 +332,11 @@ int sessions_create(struct userd *ud, const char *request_id,
 int sessions_refresh(struct userd *ud, const char *request_id,
 		     const char *refresh_token, struct sessions_grant *out,
 		     struct sessions_error *err);
+/* The session refresh_token belongs to (used or not), into session_id
+ * (len bytes); CHAT_ENOTFOUND when sessiond knows no such token,
+ * CHAT_EUPSTREAM when it is down. */
+int sessions_lookup(struct userd *ud, const char *request_id,
+		    const char *refresh_token, char *session_id, size_t len);
 /* 0 (also for a session sessiond does not know); CHAT_EUPSTREAM.
  * reason (sessiond's ?reason=, told in its chat.session.revoked event):
  * "logout" or "user_disabled". */

@@ -68,6 +68,7 @@ deps.test-client := shared/b64url.o shared/buf.o shared/client.o \
 libs.test-client := curl
 deps.test-config := shared/b64url.o shared/config.o shared/crypto.o \
 	shared/daemon-keys.o shared/err.o shared/util.o
+deps.test-cookie := shared/cookie.o
 deps.test-creds := shared/b64url.o shared/creds.o shared/crypto.o \
 	shared/util.o
 deps.test-crypto := shared/b64url.o shared/crypto.o
