@@ -3,7 +3,8 @@
 # input, in a real browser (tests/web/account.test.mjs): a wrong current
 # password is said plainly, sent once, and leaves the page signed in; a
 # hostile display name, API key name and user agent show as text in the
-# settings, the admin table and the event tail, running nothing.
+# settings, the admin table and the event tail, running nothing; focus
+# goes back where it was after a secret shown once.
 
 setup_file() {
 	load test_helper
@@ -23,6 +24,6 @@ setup() {
 	load web-common
 }
 
-@test "web: a wrong password said once; hostile names shown as text" {
+@test "web: a wrong password said once; hostile names as text; focus kept" {
 	web_group account
 }

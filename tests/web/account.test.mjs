@@ -3,7 +3,8 @@
 // the page signed in (a 401 about a password is not an expired token);
 // a hostile display name, key name and user agent show as text in the
 // settings, the admin table and the event tail, running and injecting
-// nothing. Run by tests/integration/web-settings.bats.
+// nothing; after a secret shown once, focus goes back where it was. Run
+// by tests/integration/web-account.bats.
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -103,6 +104,46 @@ test('hostile names and user agents are text in settings, admin and events', asy
     assert.deepEqual(o.seen.errors, []);
     assert.deepEqual(boss.seen.errors, []);
     assert.deepEqual([...o.seen.dialogs, ...boss.seen.dialogs], []);
+  } finally {
+    await o.context.close();
+    await boss.context.close();
+  }
+});
+
+// The name of the focused element's label or its text, for a person.
+async function focused(page) {
+  return page.evaluate(() => {
+    const a = document.activeElement;
+    if (!a || a === document.body) return 'nothing';
+    return (a.labels && a.labels[0] ? a.labels[0].textContent : a.textContent).trim();
+  });
+}
+
+test('after a secret shown once, focus goes back to where it was', async () => {
+  const acct = await newUser('focus');
+  const o = await loggedIn(browser, acct);
+  const boss = await loggedIn(browser, admin());
+  try {
+    const { page } = o;
+    await openSettings(page);
+    await page.getByRole('textbox', { name: 'Key name', exact: true }).fill('focus key');
+    await page.getByRole('button', { name: 'Create key', exact: true }).click();
+    const dlg = page.getByRole('dialog');
+    await dlg.getByRole('button', { name: 'Done', exact: true }).click();
+    await dlg.waitFor({ state: 'detached' });
+    assert.equal(await focused(page), 'Key name');
+
+    // a generated password, closed with Esc this time
+    const b = boss.page;
+    await b.getByRole('button', { name: 'Admin', exact: true }).click();
+    await b.getByRole('button', { name: 'Create user', exact: true }).click();
+    await b.getByRole('dialog').getByLabel('Username', { exact: true })
+      .fill(`${acct.username}x`);
+    await b.getByRole('dialog').getByRole('button', { name: 'Create', exact: true }).click();
+    await b.getByRole('dialog').locator('[data-secret]').waitFor();
+    await b.keyboard.press('Escape');
+    await b.getByRole('dialog').waitFor({ state: 'detached' });
+    assert.equal(await focused(b), 'Create user');
   } finally {
     await o.context.close();
     await boss.context.close();

@@ -206,7 +206,7 @@ function usersPart(ctx, state) {
   });
   show.addEventListener('change', () => load(true));
   more.addEventListener('click', () => load(false));
-  create.addEventListener('click', () => createDialog(ctx, (made) => {
+  create.addEventListener('click', () => createDialog(ctx, create, (made) => {
     state.names.set(made.user.id, made.user.username);
     body.prepend(row(made.user));
     table.hidden = false;
@@ -223,8 +223,8 @@ function describe(body) {
 }
 
 // The "Create user" dialog; done(answer) after a 201. A generated
-// password is shown once, as an API key is.
-function createDialog(ctx, done) {
+// password is shown once, as an API key is; focus goes back to opener.
+function createDialog(ctx, opener, done) {
   const username = el('input', { type: 'text', name: 'new-username',
     required: true, minlength: 3, maxlength: 64, autocomplete: 'off',
     autocapitalize: 'none', spellcheck: 'false' });
@@ -256,7 +256,9 @@ function createDialog(ctx, done) {
           if (made.password) {
             showSecretOnce('New password', `The password of “${
               made.user.username}”: pass it on now, it will not be shown ` +
-              'again.', made.password);
+              'again.', made.password, opener);
+          } else {
+            opener.focus();
           }
         }, (err) => {
           notice.error(err);

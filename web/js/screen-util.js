@@ -100,8 +100,9 @@ export async function busy(controls, fn) {
 // A secret (an API key, a generated password) in a dialog with "Copy"
 // and "Done", this once: closing the dialog (Done or Esc) empties the
 // element and removes the dialog, so it cannot be read again from the
-// page either.
-export function showSecretOnce(title, text, secret) {
+// page either. Focus then goes to returnTo: the button that asked was
+// disabled while its request ran, so the browser has no focus to restore.
+export function showSecretOnce(title, text, secret, returnTo) {
   const value = el('code', { class: 'secret', 'data-secret': true }, secret);
   const dlg = modal(title, (d) => {
     const copy = el('button', { type: 'button' }, 'Copy');
@@ -116,7 +117,10 @@ export function showSecretOnce(title, text, secret) {
           onclick: () => d.close() }, 'Done')));
     return copy;
   });
-  dlg.addEventListener('close', () => { value.textContent = ''; });
+  dlg.addEventListener('close', () => {
+    value.textContent = '';
+    if (returnTo && returnTo.isConnected) returnTo.focus();
+  });
   return dlg;
 }
 

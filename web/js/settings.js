@@ -258,7 +258,7 @@ function apiKeysPart(ctx, state) {
         const { key, ...shown } = made;
         render([{ ...shown, last_used_at: null }, ...keys]);
         showSecretOnce('New API key', `Copy the key “${made.name}” now: ` +
-          'it will not be shown again.', key);
+          'it will not be shown again.', key, name);
       }, (err) => {
         notice.error(err);
         name.focus();
