@@ -174,6 +174,8 @@ const struct config_key daemon_keys_aid[] = {
 };
 
 const struct config_key daemon_keys_analyticsd[] = {
+	KEY_INT("analyticsd.inbox_retention_days", 0, 36600, "90",
+		"days of consumed events kept for a rebuild (0: all)"),
 	KEY_STR("price.*.input", NULL,
 		"USD per million prompt tokens of a model (unset: unknown)"),
 	KEY_STR("price.*.output", NULL,

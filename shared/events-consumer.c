@@ -100,6 +100,13 @@ bool events_consumer_sleep(pthread_mutex_t *lock, pthread_cond_t *cond,
 int events_consumer_apply(struct events_consumer *ec, struct db_conn *c,
 			  const struct cJSON *event)
 {
+	return events_consumer_apply_text(ec, c, event, NULL);
+}
+
+int events_consumer_apply_text(struct events_consumer *ec,
+			       struct db_conn *c, const struct cJSON *event,
+			       const char *raw)
+{
 	const char *source = json_str(event, "source");
 	const char *id = json_str(event, "id");
 	const char *type = json_str(event, "type");
@@ -114,7 +121,7 @@ int events_consumer_apply(struct events_consumer *ec, struct db_conn *c,
 		log_warn("skipped an event without source, id or type");
 		return 0;
 	}
-	if (ec->cfg.keep_events) {
+	if (ec->cfg.keep_events && !raw) {
 		text = json_print(event);
 		if (!text)
 			return CHAT_ENOMEM;
@@ -122,7 +129,7 @@ int events_consumer_apply(struct events_consumer *ec, struct db_conn *c,
 	p[0] = db_p_text(source);
 	p[1] = db_p_text(id);
 	p[2] = db_p_text(json_str(event, "userid"));
-	p[3] = db_p_text(text);
+	p[3] = db_p_text(ec->cfg.keep_events ? (raw ? raw : text) : NULL);
 	/* ON CONFLICT, not a unique violation: on PostgreSQL that would
 	 * abort the whole batch's transaction */
 	rc = db_exec(c, "INSERT INTO inbox (source, id, user_id, event)"
@@ -249,7 +256,7 @@ static int ec_apply_batch(struct ec_pull *pl, const cJSON *events,
 	struct db_param p[2];
 	const cJSON *item;
 	size_t n = 0, i = 0;
-	bool *applied = NULL;
+	bool *applied = NULL, begun = false;
 	int rc;
 
 	n = (size_t)cJSON_GetArraySize(events);
@@ -262,6 +269,10 @@ static int ec_apply_batch(struct ec_pull *pl, const cJSON *events,
 	if (rc < 0)
 		goto out;
 	rc = db_begin(c);
+	if (rc == 0 && ec->cfg.batch_begin && ec->cfg.batch_end) {
+		rc = ec->cfg.batch_begin(ec->cfg.app, c);
+		begun = rc == 0;
+	}
 	if (rc < 0)
 		goto out;
 	cJSON_ArrayForEach(item, events) {
@@ -279,6 +290,12 @@ static int ec_apply_batch(struct ec_pull *pl, const cJSON *events,
 		if (rc < 0)
 			goto out;
 		applied[i++] = rc == 1;
+	}
+	if (begun) {
+		begun = false;
+		rc = ec->cfg.batch_end(ec->cfg.app, c, 1);
+		if (rc < 0)
+			goto out;
 	}
 	p[0] = db_p_text(pl->producer);
 	p[1] = DB_P_INT(last);
@@ -303,6 +320,8 @@ static int ec_apply_batch(struct ec_pull *pl, const cJSON *events,
 		}
 	}
 out:
+	if (begun)
+		ec->cfg.batch_end(ec->cfg.app, c, 0);
 	if (c)
 		db_release(c);	/* rolls back what is open */
 	free(applied);

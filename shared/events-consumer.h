@@ -67,6 +67,15 @@ struct events_consumer;
  * event is borrowed for the call. */
 typedef void (*events_applied_fn)(void *app, const struct cJSON *event);
 
+/* For a handler that sums a batch in memory and writes the sums once
+ * (analyticsd): begin runs after the batch's BEGIN, before its first
+ * event; end runs once after each begin that succeeded, with ok set
+ * before the cursor and the COMMIT (what it writes is in the batch's
+ * transaction; an error rolls the batch back), with ok 0 when the batch
+ * is rolled back (drop what was gathered).  On the batch's thread. */
+typedef int (*events_batch_fn)(void *app, struct db_conn *c);
+typedef int (*events_batch_end_fn)(void *app, struct db_conn *c, int ok);
+
 struct events_consumer_config {
 	const char *name;		/* consumer name: "analyticsd" (the
 					 * pull's consumer=, Kafka's group) */
@@ -78,6 +87,8 @@ struct events_consumer_config {
 					 * waits for the pull in flight) */
 	int limit;			/* batch size (0: EVENTS_PULL_LIMIT) */
 	int keep_events;		/* store each event in inbox.event */
+	events_batch_fn batch_begin;	/* may be NULL */
+	events_batch_end_fn batch_end;	/* may be NULL */
 };
 
 /* Per producer, for /metrics and the readiness of the consumer. */
@@ -133,6 +144,12 @@ uint64_t events_consumer_skipped(const struct events_consumer *ec);
  */
 int events_consumer_apply(struct events_consumer *ec, struct db_conn *c,
 			  const struct cJSON *event);
+/* The same, with the event's text as it came (a Kafka message's value,
+ * NUL-terminated) kept in the inbox instead of the event printed again;
+ * text NULL: printed. */
+int events_consumer_apply_text(struct events_consumer *ec,
+			       struct db_conn *c, const struct cJSON *event,
+			       const char *text);
 
 /* For a transport's thread: waits on cond up to ms, unless *stopping
  * (read under lock, which the caller does not hold; whoever sets it

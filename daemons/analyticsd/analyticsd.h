@@ -4,7 +4,9 @@
  * its own store and answers the usage and analytics routes.
  *
  * Files: main.c (spec, config, consumer, rebuild), migrations.c,
- * rollup.c (an event -> its rollup delta; the store's upserts),
+ * rollup.c (an event -> its rollup delta), agg.c (a batch's deltas
+ * gathered in memory; the store's upserts), retain.c (the inbox's
+ * retention),
  * erase.c (a user's erasure),
  * sketch.c (latency histograms), range.c (days and query ranges),
  * usage.c (the usage and summary routes), tail.c (the live SSE tail),
@@ -64,6 +66,13 @@ struct analyticsd {
 	struct model_counter counters[ANALYTICSD_METRIC_MODELS];
 	size_t ncounters;			/* under counters_lock */
 	const char *metrics_token;		/* cfg's, NULL: no /metrics */
+	/* the first day whose events the inbox still has in full (days
+	 * since 1970-01-01; 0: every day): rollups of the days before are
+	 * final, a rebuild keeps them and a late event of theirs counts
+	 * no more (retain.c) */
+	atomic_int_fast64_t horizon;
+	int64_t retention_days;			/* 0: the inbox keeps all */
+	atomic_bool pruning;			/* a retain job is queued */
 };
 
 /* The producers analyticsd consumes, NULL-terminated. */
@@ -89,6 +98,7 @@ int range_parse(const struct http_req *req, int64_t today, int64_t *from,
 /* What one event adds to the rollups. */
 struct rollup_delta {
 	char day[DAY_LEN];
+	int64_t days;			/* day, as days since 1970-01-01 */
 	const char *user_id;		/* "" for none; points into the event */
 	const char *model;		/* "" for none; points into the event */
 	int64_t requests, completed, stopped, failed;
@@ -112,31 +122,78 @@ const struct price *rollup_price(const struct prices *p, const char *model);
  * but maybe active. */
 int rollup_from_event(const struct prices *p, const cJSON *event,
 		      struct rollup_delta *out);
-/* Writes a delta in c's open transaction. */
+/* Writes a delta in c's open transaction (at once: outside a batch). */
 int rollup_store(struct db_conn *c, const struct rollup_delta *d);
-/* The events_handle_fn of analyticsd (app is the struct analyticsd). */
+/* The events_handle_fn of analyticsd (app is the struct analyticsd):
+ * inside a batch (rollup_batch_begin on this thread) the delta goes to
+ * the batch's sums, else straight to the store. */
 int rollup_handle(void *app, struct db_conn *c, const cJSON *event);
-/* Deletes every rollup in c's open transaction (a rebuild). */
-int rollup_clear(struct db_conn *c);
+/* events_batch_fn: a batch of this thread starts in c's transaction
+ * (SQLite: the larger page cache of ANALYTICSD_CACHE_KIB set on c). */
+int rollup_batch_begin(void *app, struct db_conn *c);
+/* events_batch_end_fn: ok, the batch's sums written in c's transaction
+ * before its commit; not ok, dropped (the batch rolls back). */
+int rollup_batch_end(void *app, struct db_conn *c, int ok);
+/* Deletes the rollups of the days from `from` on (days since
+ * 1970-01-01; 0: all) in c's open transaction (a rebuild). */
+int rollup_clear(struct db_conn *c, int64_t from);
 /* Applies every event kept in the inbox again, in c's open transaction
- * (after rollup_clear); *n gets how many counted. */
+ * (after rollup_clear), but those of days before a->horizon; *n gets
+ * how many counted. */
 int rollup_replay(struct analyticsd *a, struct db_conn *c, int64_t *n);
 
-/* The SET list of usage_daily's upserts: every counter added. */
-#define ROLLUP_USAGE_SUMS \
-	"requests = usage_daily.requests + excluded.requests," \
-	" completed = usage_daily.completed + excluded.completed," \
-	" stopped = usage_daily.stopped + excluded.stopped," \
-	" failed = usage_daily.failed + excluded.failed," \
-	" prompt_tokens = usage_daily.prompt_tokens" \
-	" + excluded.prompt_tokens," \
-	" completion_tokens = usage_daily.completion_tokens" \
+/* --- agg.c: a batch's deltas summed per row of each rollup table --- */
+struct agg_entry;
+struct agg {
+	struct agg_entry *e;		/* owned; open addressing */
+	size_t cap, n;			/* slots (a power of 2), entries */
+};
+/* Adds a delta (its strings are copied).  CHAT_ENOMEM, CHAT_ETOOBIG
+ * (key columns over 512 bytes). */
+int agg_add(struct agg *g, const struct rollup_delta *d);
+/* Whether it holds enough rows to be written before the batch ends. */
+bool agg_full(const struct agg *g);
+/* Writes every row, sorted by key, in c's open transaction; empties g
+ * when it succeeded. */
+int agg_flush(struct agg *g, struct db_conn *c);
+void agg_reset(struct agg *g);		/* empties, nothing written */
+void agg_release(struct agg *g);	/* empties and frees the table */
+
+/* The counters of the usage tables (usage_daily, usage_model_daily,
+ * usage_user_daily), in this order everywhere. */
+#define ROLLUP_NSUMS 10
+#define ROLLUP_SUM_NAMES \
+	"requests, completed, stopped, failed, prompt_tokens," \
+	" completion_tokens, cost_pusd, unpriced, conversations, messages"
+#define ROLLUP_SUM_SUMS \
+	"SUM(requests), SUM(completed), SUM(stopped), SUM(failed)," \
+	" SUM(prompt_tokens), SUM(completion_tokens), SUM(cost_pusd)," \
+	" SUM(unpriced), SUM(conversations), SUM(messages)"
+#define ROLLUP_SUM_COLUMNS \
+	" requests BIGINT NOT NULL DEFAULT 0," \
+	" completed BIGINT NOT NULL DEFAULT 0," \
+	" stopped BIGINT NOT NULL DEFAULT 0," \
+	" failed BIGINT NOT NULL DEFAULT 0," \
+	" prompt_tokens BIGINT NOT NULL DEFAULT 0," \
+	" completion_tokens BIGINT NOT NULL DEFAULT 0," \
+	" cost_pusd BIGINT NOT NULL DEFAULT 0," \
+	" unpriced BIGINT NOT NULL DEFAULT 0," \
+	" conversations BIGINT NOT NULL DEFAULT 0," \
+	" messages BIGINT NOT NULL DEFAULT 0"
+/* The SET list of a usage table t's upserts: every counter added. */
+#define ROLLUP_SUMS(t) \
+	"requests = " t ".requests + excluded.requests," \
+	" completed = " t ".completed + excluded.completed," \
+	" stopped = " t ".stopped + excluded.stopped," \
+	" failed = " t ".failed + excluded.failed," \
+	" prompt_tokens = " t ".prompt_tokens + excluded.prompt_tokens," \
+	" completion_tokens = " t ".completion_tokens" \
 	" + excluded.completion_tokens," \
-	" cost_pusd = usage_daily.cost_pusd + excluded.cost_pusd," \
-	" unpriced = usage_daily.unpriced + excluded.unpriced," \
-	" conversations = usage_daily.conversations" \
-	" + excluded.conversations," \
-	" messages = usage_daily.messages + excluded.messages"
+	" cost_pusd = " t ".cost_pusd + excluded.cost_pusd," \
+	" unpriced = " t ".unpriced + excluded.unpriced," \
+	" conversations = " t ".conversations + excluded.conversations," \
+	" messages = " t ".messages + excluded.messages"
+#define ROLLUP_USAGE_SUMS ROLLUP_SUMS("usage_daily")
 
 /* --- erase.c: a user's erasure (chat.user.deleted) --- */
 /* The event without its user: the envelope but userid and subject, and
@@ -152,6 +209,20 @@ int erase_rewrite(struct db_conn *c, const cJSON *stripped);
  * erased. */
 int erase_user(struct db_conn *c, const char *user_id);
 
+/* --- retain.c: the inbox's retention (analyticsd.inbox_retention_days)
+ * --- */
+#define ANALYTICSD_CACHE_KIB 32768	/* SQLite page cache of a batch */
+/* Reads the config and the stored horizon into a; before the consumer
+ * starts.  CHAT_EINVAL (the key, err says), CHAT_EDB and the like. */
+int retain_init(struct analyticsd *a, char *err, size_t errlen);
+/* The cron: queues a pruning job on the worker pool unless one is. */
+void retain_cron(struct analyticsd *a);
+/* Prunes now, every page (for tests and the job itself): inbox rows
+ * whose event is older than the retention go, 500 a transaction, and
+ * the horizon moves to the first day kept in full.  *pruned gets how
+ * many rows went.  Worker thread. */
+int retain_prune(struct analyticsd *a, int64_t *pruned);
+
 /* --- usage.c: handlers --- */
 void usage_me_handler(struct http_req *req, struct http_res *res);
 void usage_admin_handler(struct http_req *req, struct http_res *res);
@@ -159,12 +230,13 @@ void usage_summary_handler(struct http_req *req, struct http_res *res);
 void usage_rebuild_handler(struct http_req *req, struct http_res *res);
 
 /* --- main.c --- */
-/* Stops the consumer, clears the rollups, applies every event of the
- * inbox again, and starts the consumer from position 0 of every
- * producer (what their retention kept and the inbox lacks is added).
- * One transaction: readers see the old totals until the new ones.
- * Worker thread, or the main thread before the loop. */
-int analyticsd_rebuild(struct analyticsd *a);
+/* Stops the consumer, clears the rollups from the inbox's horizon on,
+ * applies every event of the inbox of those days again, and starts the
+ * consumer from position 0 of every producer (what their retention kept
+ * and the inbox lacks is added).  *from gets the horizon (0: every day
+ * was rebuilt).  One transaction: readers see the old totals until the
+ * new ones.  Worker thread. */
+int analyticsd_rebuild(struct analyticsd *a, int64_t *from);
 
 /* --- tail.c: the live tail of GET /v1/admin/events --- */
 int tail_new(struct tail **out);

@@ -169,7 +169,15 @@ int erase_user(struct db_conn *c, const char *user_id)
 		" FROM usage_hist WHERE user_id = $1"
 		" ON CONFLICT (day, user_id, model, metric, bucket)"
 		" DO UPDATE SET count = usage_hist.count + excluded.count",
+		/* per day: the model's and the day's rows do not name
+		 * anybody and stay as they are */
+		"INSERT INTO usage_user_daily (day, user_id, "
+		ROLLUP_SUM_NAMES ") SELECT day, '', " ROLLUP_SUM_NAMES
+		" FROM usage_user_daily WHERE user_id = $1"
+		" ON CONFLICT (day, user_id) DO UPDATE SET "
+		ROLLUP_SUMS("usage_user_daily"),
 		"DELETE FROM usage_daily WHERE user_id = $1",
+		"DELETE FROM usage_user_daily WHERE user_id = $1",
 		"DELETE FROM usage_errors WHERE user_id = $1",
 		"DELETE FROM usage_hist WHERE user_id = $1",
 		"DELETE FROM active WHERE user_id = $1",

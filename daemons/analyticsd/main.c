@@ -9,13 +9,17 @@
  * the inbox kept are applied again, and the consumer asks each producer
  * again from position 0, adding whatever their retention kept that the
  * inbox lacks (the producers prune what every consumer has read, so the
- * inbox's copy is what makes a rebuild give the same totals).
+ * inbox's copy is what makes a rebuild give the same totals).  With
+ * analyticsd.inbox_retention_days the inbox keeps only that many days
+ * (retain.c): a rebuild then recomputes the days from the inbox's
+ * horizon on and keeps the rollups of the days before as they are.
  *
  * Config keys:
  *   price.MODEL.input   USD per million prompt tokens of MODEL
  *   price.MODEL.output  USD per million completion tokens
  *   (a model without both has no price: its cost is unknown, never 0)
  *   gatewayd.metrics_token  bearer token of /metrics (unset: no route)
+ *   analyticsd.inbox_retention_days  days of events the inbox keeps
  */
 #include "analyticsd.h"
 
@@ -111,12 +115,15 @@ static int prices_load(struct analyticsd *a, char *err, size_t errlen)
 	return 0;
 }
 
-/* The rebuild's transaction: the rollups cleared, the kept events
- * applied again, the cursors back to 0.  The consumer is stopped. */
-static int analyticsd_clear(struct analyticsd *a)
+/* The rebuild's transaction: the rollups from the horizon on cleared,
+ * the kept events applied again, the cursors back to 0.  The consumer
+ * is stopped, and rebuild_lock held (the pruning waits). */
+static int analyticsd_clear(struct analyticsd *a, int64_t *from)
 {
+	int64_t horizon = atomic_load(&a->horizon), n = 0;
+	char day[DAY_LEN];
 	struct db_conn *c = NULL;
-	int64_t n = 0;
+	bool begun = false;
 	int rc;
 
 	rc = db_acquire(a->d.db, DAEMON_DB_WAIT_MS, &c);
@@ -124,9 +131,17 @@ static int analyticsd_clear(struct analyticsd *a)
 		return rc;
 	rc = db_begin(c);
 	if (rc == 0)
-		rc = rollup_clear(c);
+		rc = rollup_clear(c, horizon);
+	if (rc == 0) {
+		rc = rollup_batch_begin(a, c);
+		begun = rc == 0;
+	}
 	if (rc == 0)
 		rc = rollup_replay(a, c, &n);
+	if (begun) {
+		begun = false;
+		rc = rollup_batch_end(a, c, rc == 0);
+	}
 	if (rc == 0)
 		rc = db_exec(c, "UPDATE event_cursors SET pos = 0", NULL, 0,
 			     NULL);
@@ -135,7 +150,15 @@ static int analyticsd_clear(struct analyticsd *a)
 	db_release(c);
 	if (rc < 0)
 		return rc;
-	log_info("rollups rebuilt from %lld kept events", (long long)n);
+	*from = horizon;
+	range_day_format(horizon, day);
+	if (horizon > 0)
+		log_info("rollups rebuilt from %lld kept events, from %s on;"
+			 " the days before kept as they were (the inbox's"
+			 " retention)", (long long)n, day);
+	else
+		log_info("rollups rebuilt from %lld kept events",
+			 (long long)n);
 	pthread_mutex_lock(&a->counters_lock);
 	a->ncounters = 0;
 	pthread_mutex_unlock(&a->counters_lock);
@@ -153,13 +176,14 @@ static void analyticsd_applied(void *app, const cJSON *event)
 	tail_publish(a, event);
 }
 
-int analyticsd_rebuild(struct analyticsd *a)
+int analyticsd_rebuild(struct analyticsd *a, int64_t *from)
 {
 	int rc, rc2;
 
+	*from = 0;
 	pthread_mutex_lock(&a->rebuild_lock);
 	events_consumer_stop(a->consumer);
-	rc = analyticsd_clear(a);
+	rc = analyticsd_clear(a, from);
 	/* started again in any case: a failed clear changed nothing */
 	rc2 = events_consumer_start(a->consumer);
 	pthread_mutex_unlock(&a->rebuild_lock);
@@ -171,6 +195,7 @@ static void analyticsd_cron(void *app)
 	struct analyticsd *a = app;
 
 	tail_cron(a->tail);
+	retain_cron(a);
 }
 
 static int analyticsd_init(struct daemon *d, char *err, size_t errlen)
@@ -183,6 +208,11 @@ static int analyticsd_init(struct daemon *d, char *err, size_t errlen)
 		.on_applied = analyticsd_applied,
 		.app = a,
 		.keep_events = 1,
+		/* the largest batches the producers give: a batch's sums
+		 * are written once (agg.c) */
+		.limit = EVENTS_PULL_LIMIT_MAX,
+		.batch_begin = rollup_batch_begin,
+		.batch_end = rollup_batch_end,
 	};
 	int rc;
 
@@ -192,13 +222,18 @@ static int analyticsd_init(struct daemon *d, char *err, size_t errlen)
 	rc = prices_load(a, err, errlen);
 	if (rc < 0)
 		return rc;
+	rc = retain_init(a, err, errlen);
+	if (rc < 0)
+		return rc;
 	rc = tail_new(&a->tail);
 	if (rc < 0) {
 		chat_errf(err, errlen, "out of memory");
 		return rc;
 	}
 	if (analyticsd_rebuild_at_start) {
-		rc = analyticsd_clear(a);
+		int64_t from = 0;
+
+		rc = analyticsd_clear(a, &from);
 		if (rc < 0) {
 			chat_errf(err, errlen, "cannot clear the rollups: %s",
 				  chat_strerror(rc));

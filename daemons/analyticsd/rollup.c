@@ -2,8 +2,11 @@
  * rollup.c - what an event adds to analyticsd's rollups, and the upserts
  * that add it.  rollup_from_event is pure (an event and the price table
  * in, a struct rollup_delta out), so the arithmetic is unit-tested
- * without a store; rollup_store writes a delta in the consumer's batch
- * transaction, beside the inbox row of the event (events-consumer.h).
+ * without a store; rollup_handle adds a delta to its batch's sums
+ * (agg.c), which rollup_batch_end writes in the consumer's batch
+ * transaction, beside the inbox rows of the events (events-consumer.h).
+ * The batch is the thread's own: each consumer thread runs one batch at
+ * a time, from rollup_batch_begin to rollup_batch_end.
  *
  * The day of every count is the event's own time, not the time it was
  * consumed, so a replay (--rebuild) lands each count on the same day.
@@ -12,6 +15,7 @@
 #include "analyticsd.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "err.h"
@@ -24,6 +28,8 @@
 #define ROLLUP_MS_MAX (INT64_C(1) << 40)
 #define ROLLUP_PRICE_MAX_MICRO (INT64_C(1000000) * 1000000)	/* $1M/M */
 #define ROLLUP_CLASS_MAX 64
+#define ROLLUP_STR_(x) #x
+#define ROLLUP_STR(x) ROLLUP_STR_(x)
 
 typedef int (*rollup_fill_fn)(const struct prices *p, const cJSON *data,
 			      struct rollup_delta *d);
@@ -35,6 +41,9 @@ struct rollup_type {
 };
 
 static const struct rollup_type *rollup_type_find(const char *type);
+
+/* The batch this thread is running, NULL outside one (owned). */
+static _Thread_local struct agg *rollup_batch;
 
 /* data[key] as a whole number in [0, max]; *out = def when absent or
  * null; CHAT_EINVAL when of another type or out of range. */
@@ -275,6 +284,7 @@ int rollup_from_event(const struct prices *p, const cJSON *event,
 	if (user && (!*user || strlen(user) > 64))
 		return CHAT_EINVAL;
 	range_day_format(day, out->day);
+	out->days = day;
 	if (user)
 		out->user_id = user;
 	t = rollup_type_find(type);
@@ -289,90 +299,52 @@ int rollup_from_event(const struct prices *p, const cJSON *event,
 	return 0;
 }
 
-/* usage_daily's upsert: every counter added to the row's. */
-static const char rollup_usage_sql[] =
-	"INSERT INTO usage_daily (day, user_id, model, requests, completed,"
-	" stopped, failed, prompt_tokens, completion_tokens, cost_pusd,"
-	" unpriced, conversations, messages)"
-	" VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
-	" ON CONFLICT (day, user_id, model) DO UPDATE SET "
-	ROLLUP_USAGE_SUMS;
-
-static int rollup_hist(struct db_conn *c, const struct rollup_delta *d,
-		       const char *metric, int64_t value)
+int rollup_store(struct db_conn *c, const struct rollup_delta *d)
 {
-	struct db_param p[5] = {
-		db_p_text(d->day), db_p_text(d->user_id), db_p_text(d->model),
-		db_p_text(metric), DB_P_INT(sketch_index(value)),
-	};
+	struct agg g = { 0 };
+	int rc;
 
-	if (value < 0)
-		return 0;
-	return db_exec(c, "INSERT INTO usage_hist (day, user_id, model,"
-		       " metric, bucket, count) VALUES ($1, $2, $3, $4, $5, 1)"
-		       " ON CONFLICT (day, user_id, model, metric, bucket)"
-		       " DO UPDATE SET count = usage_hist.count + 1",
-		       p, 5, NULL);
+	rc = agg_add(&g, d);
+	if (rc == 0)
+		rc = agg_flush(&g, c);
+	agg_release(&g);
+	return rc;
 }
 
-int rollup_store(struct db_conn *c, const struct rollup_delta *d)
+int rollup_batch_begin(void *app, struct db_conn *c)
+{
+	struct analyticsd *a = app;
+	int rc = 0;
+
+	if (!rollup_batch) {
+		rollup_batch = calloc(1, sizeof(*rollup_batch));
+		if (!rollup_batch)
+			return CHAT_ENOMEM;
+	}
+	agg_reset(rollup_batch);
+	/* a batch's upserts land all over a store of 100+ MB: SQLite's
+	 * 2 MB default cache reread pages from disk for each (per
+	 * connection; negative: KiB) */
+	if (strcmp(db_backend(a->d.db), "sqlite") == 0)
+		rc = db_exec(c, "PRAGMA cache_size = -"
+			     ROLLUP_STR(ANALYTICSD_CACHE_KIB), NULL, 0, NULL);
+	return rc;
+}
+
+int rollup_batch_end(void *app, struct db_conn *c, int ok)
 {
 	int rc = 0;
 
-	if (d->usage) {
-		struct db_param p[13] = {
-			db_p_text(d->day), db_p_text(d->user_id),
-			db_p_text(d->model), DB_P_INT(d->requests),
-			DB_P_INT(d->completed), DB_P_INT(d->stopped),
-			DB_P_INT(d->failed), DB_P_INT(d->prompt_tokens),
-			DB_P_INT(d->completion_tokens),
-			DB_P_INT(d->cost_pusd), DB_P_INT(d->unpriced),
-			DB_P_INT(d->conversations), DB_P_INT(d->messages),
-		};
-
-		rc = db_exec(c, rollup_usage_sql, p, 13, NULL);
-	}
-	if (rc == 0 && d->error_class) {
-		struct db_param p[4] = {
-			db_p_text(d->day), db_p_text(d->user_id),
-			db_p_text(d->model), db_p_text(d->error_class),
-		};
-
-		rc = db_exec(c, "INSERT INTO usage_errors (day, user_id,"
-			     " model, error_class, count)"
-			     " VALUES ($1, $2, $3, $4, 1)"
-			     " ON CONFLICT (day, user_id, model, error_class)"
-			     " DO UPDATE SET count = usage_errors.count + 1",
-			     p, 4, NULL);
-	}
-	if (rc == 0)
-		rc = rollup_hist(c, d, "t", d->ttft_ms);
-	if (rc == 0)
-		rc = rollup_hist(c, d, "l", d->latency_ms);
-	if (rc == 0 && (d->registrations || d->logins || d->failed_logins)) {
-		struct db_param p[4] = {
-			db_p_text(d->day), DB_P_INT(d->registrations),
-			DB_P_INT(d->logins), DB_P_INT(d->failed_logins),
-		};
-
-		rc = db_exec(c, "INSERT INTO daily (day, registrations, logins,"
-			     " failed_logins) VALUES ($1, $2, $3, $4)"
-			     " ON CONFLICT (day) DO UPDATE SET"
-			     " registrations = daily.registrations"
-			     " + excluded.registrations,"
-			     " logins = daily.logins + excluded.logins,"
-			     " failed_logins = daily.failed_logins"
-			     " + excluded.failed_logins", p, 4, NULL);
-	}
-	if (rc == 0 && d->active) {
-		struct db_param p[2] = {
-			db_p_text(d->day), db_p_text(d->user_id),
-		};
-
-		rc = db_exec(c, "INSERT INTO active (day, user_id)"
-			     " VALUES ($1, $2) ON CONFLICT DO NOTHING",
-			     p, 2, NULL);
-	}
+	(void)app;
+	if (!rollup_batch)
+		return ok ? CHAT_EINVAL : 0;	/* no begin */
+	if (ok)
+		rc = agg_flush(rollup_batch, c);
+	/* freed after each batch: the consumer's threads end at every
+	 * rebuild, and a thread's own pointer would leak with them */
+	agg_release(rollup_batch);
+	free(rollup_batch);
+	rollup_batch = NULL;
 	return rc;
 }
 
@@ -387,7 +359,12 @@ int rollup_handle(void *app, struct db_conn *c, const cJSON *event)
 	int rc = 0;
 
 	if (user && type && strcmp(type, "chat.user.deleted") == 0) {
-		rc = erase_user(c, user);
+		/* the batch's sums of the user first, so that the erasure
+		 * merges them too */
+		if (rollup_batch)
+			rc = agg_flush(rollup_batch, c);
+		if (rc == 0)
+			rc = erase_user(c, user);
 		erased = true;
 	} else if (user) {
 		/* a producer that had not heard of the erasure yet */
@@ -407,26 +384,46 @@ int rollup_handle(void *app, struct db_conn *c, const cJSON *event)
 		rc = CHAT_EINVAL;
 		goto out;
 	}
+	/* the days before the horizon are final: their events left the
+	 * inbox, so this one (a redelivery, or a rebuild's pull of an old
+	 * outbox row) may have counted already */
+	if (d.days < atomic_load(&a->horizon)) {
+		log_debug("event '%s' of %s is before the inbox's horizon:"
+			  " not counted", json_str(event, "id"), d.day);
+		goto out;
+	}
 	/* /metrics counts after the commit (analyticsd_applied): a batch
 	 * rolled back here is applied again */
-	rc = rollup_store(c, &d);
+	if (!rollup_batch) {
+		rc = rollup_store(c, &d);
+		goto out;
+	}
+	rc = agg_add(rollup_batch, &d);
+	if (rc == 0 && agg_full(rollup_batch))
+		rc = agg_flush(rollup_batch, c);
 out:
 	cJSON_Delete(stripped);
 	return rc;
 }
 
-int rollup_clear(struct db_conn *c)
+int rollup_clear(struct db_conn *c, int64_t from)
 {
 	static const char *const tables[] = {
-		"usage_daily", "usage_errors", "usage_hist", "daily", "active",
+		"usage_daily", "usage_model_daily", "usage_user_daily",
+		"usage_errors", "usage_errors_daily", "usage_hist",
+		"usage_hist_daily", "daily", "active",
 	};
-	char sql[64];
+	char sql[96], day[DAY_LEN];
+	struct db_param p;
 	size_t i;
 	int rc = 0;
 
+	range_day_format(from, day);
+	p = db_p_text(day);
 	for (i = 0; rc == 0 && i < sizeof(tables) / sizeof(tables[0]); i++) {
-		snprintf(sql, sizeof(sql), "DELETE FROM %s", tables[i]);
-		rc = db_exec(c, sql, NULL, 0, NULL);
+		snprintf(sql, sizeof(sql), "DELETE FROM %s WHERE day >= $1",
+			 tables[i]);
+		rc = db_exec(c, sql, &p, 1, NULL);
 	}
 	return rc;
 }

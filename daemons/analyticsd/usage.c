@@ -5,7 +5,10 @@
  * /v1/admin/analytics/summary), and the rebuild (POST
  * /v1/admin/analytics/rebuild).  Worker threads: they read the store.
  *
- * Every number is a SUM over the rollup rows of the range; costs are
+ * Every number is a SUM over the rollup rows of the range, read from the
+ * narrowest table that has the group and the filters (usage_tables):
+ * the per-day tables hold a few hundred or thousand rows of a month
+ * where usage_daily holds every day x user x model; costs are
  * pico-USD in the store and USD in answers, null when a request of the
  * group had no price; quantiles come from the merged histogram buckets.
  */
@@ -33,6 +36,18 @@ static const struct {
 	{ "day", "day", false },
 	{ "model", "model", false },
 	{ "user", "user_id", true },
+};
+
+/* The usage tables, narrowest first, and the columns each has beside
+ * day and the sums. */
+static const struct {
+	const char *table;
+	bool user;			/* has user_id */
+	bool model;			/* has model */
+} usage_tables[] = {
+	{ "usage_model_daily", false, true },
+	{ "usage_user_daily", true, false },
+	{ "usage_daily", true, true },
 };
 
 /* The sums every usage row has, in SELECT order after the group. */
@@ -131,11 +146,20 @@ static int usage_query_parse(struct http_req *req, bool admin,
 static int usage_run(struct db_conn *c, const struct usage_query *q,
 		     struct db_rows **out)
 {
+	bool by_user = q->user || strcmp(q->column, "user_id") == 0;
+	bool by_model = q->model || strcmp(q->column, "model") == 0;
+	const char *table = "usage_daily";
 	struct buf sql;
 	struct db_param p[4];
 	size_t np = 0, i;
 	int rc;
 
+	for (i = 0; i < sizeof(usage_tables) / sizeof(usage_tables[0]); i++)
+		if ((!by_user || usage_tables[i].user) &&
+		    (!by_model || usage_tables[i].model)) {
+			table = usage_tables[i].table;
+			break;
+		}
 	buf_init(&sql, 4096);
 	rc = buf_printf(&sql, "SELECT %s", q->column);
 	for (i = 0; rc == 0 && i < USAGE_NSUMS; i++)
@@ -143,8 +167,8 @@ static int usage_run(struct db_conn *c, const struct usage_query *q,
 	p[np++] = db_p_text(q->from_s);
 	p[np++] = db_p_text(q->to_s);
 	if (rc == 0)
-		rc = buf_puts(&sql, " FROM usage_daily WHERE day BETWEEN $1"
-			      " AND $2");
+		rc = buf_printf(&sql, " FROM %s WHERE day BETWEEN $1"
+				" AND $2", table);
 	if (rc == 0 && q->user) {
 		p[np++] = db_p_text(q->user);
 		rc = buf_printf(&sql, " AND user_id = $%zu", np);
@@ -374,7 +398,7 @@ static int summary_quantiles(struct db_conn *c, const char *from,
 	int rc;
 
 	sketch_init(&s);
-	rc = db_query(c, "SELECT bucket, SUM(count) FROM usage_hist"
+	rc = db_query(c, "SELECT bucket, SUM(count) FROM usage_hist_daily"
 		      " WHERE day BETWEEN $1 AND $2 AND metric = $3"
 		      " GROUP BY bucket", p, 3, &r);
 	for (i = 0; rc == 0 && i < db_rows_count(r); i++) {
@@ -412,9 +436,9 @@ static int summary_errors(struct db_conn *c, const struct db_param *p,
 	by = cJSON_AddObjectToObject(o, "failed_by_class");
 	if (!by)
 		return CHAT_ENOMEM;
-	rc = db_query(c, "SELECT error_class, SUM(count) FROM usage_errors"
-		      " WHERE day BETWEEN $1 AND $2 GROUP BY error_class"
-		      " ORDER BY error_class", p, 2, &r);
+	rc = db_query(c, "SELECT error_class, SUM(count)"
+		      " FROM usage_errors_daily WHERE day BETWEEN $1 AND $2"
+		      " GROUP BY error_class ORDER BY error_class", p, 2, &r);
 	for (i = 0; rc == 0 && i < db_rows_count(r); i++)
 		if (!cJSON_AddNumberToObject(by, db_rows_get(r, i, 0),
 					     (double)db_rows_int(r, i, 1, 0)))
@@ -453,7 +477,7 @@ static int summary_window(struct db_conn *c, int64_t from_d, int64_t to_d,
 	r = NULL;
 	rc = db_query(c, "SELECT SUM(requests), SUM(failed),"
 		      " SUM(prompt_tokens), SUM(completion_tokens),"
-		      " SUM(cost_pusd), SUM(unpriced) FROM usage_daily"
+		      " SUM(cost_pusd), SUM(unpriced) FROM usage_model_daily"
 		      " WHERE day BETWEEN $1 AND $2", p, 2, &r);
 	if (rc < 0)
 		goto out;
@@ -540,17 +564,28 @@ void usage_summary_handler(struct http_req *req, struct http_res *res)
 void usage_rebuild_handler(struct http_req *req, struct http_res *res)
 {
 	struct analyticsd *a = req->app;
+	char day[DAY_LEN];
+	int64_t horizon;
 	cJSON *o;
+	bool ok;
 	int rc;
 
-	rc = analyticsd_rebuild(a);
+	rc = analyticsd_rebuild(a, &horizon);
 	if (rc < 0) {
 		http_res_chat_error(res, rc, "cannot rebuild the rollups");
 		return;
 	}
 	log_info("rollups rebuilt at an admin's request");
 	o = cJSON_CreateObject();
-	if (!o || !cJSON_AddBoolToObject(o, "rebuilding", true)) {
+	ok = o && cJSON_AddBoolToObject(o, "rebuilding", true);
+	/* the days before the inbox's horizon were kept as they were: the
+	 * answer says from which day the rollups are recomputed */
+	range_day_format(horizon, day);
+	if (ok && horizon > 0)
+		ok = cJSON_AddStringToObject(o, "rebuilt_from", day) != NULL;
+	else if (ok)
+		ok = cJSON_AddNullToObject(o, "rebuilt_from") != NULL;
+	if (!ok) {
 		cJSON_Delete(o);
 		http_res_chat_error(res, CHAT_ENOMEM, "out of memory");
 		return;

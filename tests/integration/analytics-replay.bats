@@ -112,14 +112,22 @@ all_totals() {
 	jq -c .totals <<<"$body"
 }
 
+# The admin usage totals of every user, from the per-user rows.
+user_totals() {
+	api GET "/v1/admin/analytics/usage?group_by=user" "" "$(admin_token)"
+	[[ $status_code == 200 ]] || return 1
+	jq -c .totals <<<"$body"
+}
+
 @test "an erased user's counts stay, without a trace of them, also rebuilt" {
-	local uid before t n
+	local uid before users_before t n
 	new_user "erin-erased"
 	uid=$user_id
 	generate "$access_token"
 	generate "$access_token"
 	wait_totals "$uid" 2
 	before=$(all_totals)
+	users_before=$(user_totals)
 	api DELETE /v1/admin/users/erin-erased "" "$(admin_token)"
 	expect_status 204
 	for ((i = 0; i < 100; i++)); do
@@ -129,7 +137,7 @@ all_totals() {
 	done
 	[[ $n == 1 ]] || false
 	# nothing names her: no rollup row, no kept event
-	for t in usage_daily usage_errors usage_hist active inbox; do
+	for t in usage_daily usage_user_daily usage_errors usage_hist active inbox; do
 		run -0 db_query analyticsd "SELECT COUNT(*) FROM $t WHERE user_id = '$uid'"
 		[[ $output == 0 ]] || { echo "$t: $output" >&2; false; }
 	done
@@ -138,9 +146,12 @@ all_totals() {
 	[[ $output == 0 ]] || false
 	# what she did still counts, as nobody's
 	[[ $(all_totals) == "$before" ]] || { echo "before: $before, after: $(all_totals)" >&2; false; }
+	# the per-day rows of users: hers went to user '' too
+	[[ $(user_totals) == "$users_before" ]] || { echo "by user: $(user_totals)" >&2; false; }
 	api POST /v1/admin/analytics/rebuild "" "$(admin_token)"
 	expect_status 202
 	[[ $(all_totals) == "$before" ]] || { echo "rebuilt: $(all_totals)" >&2; false; }
+	[[ $(user_totals) == "$users_before" ]] || { echo "rebuilt by user: $(user_totals)" >&2; false; }
 	run -0 db_query analyticsd "SELECT COUNT(*) FROM usage_daily WHERE user_id = '$uid'"
 	[[ $output == 0 ]] || false
 }
@@ -161,4 +172,23 @@ all_totals() {
 	# the same process throughout: it waited, it did not fall over
 	process_alive "$pid"
 	[[ $(daemon_pid analyticsd) == "$pid" ]] || false
+}
+
+@test "a store from before the per-day rollups gets them filled from its rows" {
+	local before t
+	new_user "mona"
+	generate "$access_token"
+	wait_totals "$user_id" 1
+	before=$(figures)$(all_totals)$(user_totals)
+	# as a store of migration 1 was: no per-day tables
+	stop_daemon analyticsd
+	for t in usage_model_daily usage_user_daily usage_errors_daily usage_hist_daily; do
+		db_query analyticsd "DROP TABLE $t"
+	done
+	db_query analyticsd "DELETE FROM schema_migrations WHERE version = 2"
+	start_daemon analyticsd
+	[[ $(figures)$(all_totals)$(user_totals) == "$before" ]] ||
+		{ echo "before: $before, after: $(figures)$(all_totals)$(user_totals)" >&2; false; }
+	run -0 db_query analyticsd "SELECT SUM(requests) FROM usage_user_daily WHERE user_id = '$user_id'"
+	[[ $output == 1 ]] || false
 }

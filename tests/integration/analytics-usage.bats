@@ -271,3 +271,92 @@ setup() {
 	(($(jq -r --arg c "$class" '.today.failed_by_class[$c]' <<<"$body") >= 1)) || false
 	[[ $(jb '.today.error_rate > 0') == true ]] || false
 }
+
+# sums_of SQL_GROUP: the usage sums of usage_daily (the per-user rows)
+# grouped by SQL_GROUP, one "group|requests|...|messages" line each.
+sums_of() {
+	db_query analyticsd "SELECT $1, SUM(requests), SUM(completed),
+		SUM(stopped), SUM(failed), SUM(prompt_tokens),
+		SUM(completion_tokens), SUM(conversations), SUM(messages)
+		FROM usage_daily GROUP BY $1 ORDER BY $1"
+}
+
+# route_sums GROUP: the same lines from the admin usage route.
+route_sums() {
+	api GET "/v1/admin/analytics/usage?group_by=$1" "" "$(admin_token)"
+	[[ $status_code == 200 ]] || return 1
+	jq -r --arg g "$1" '.data[] | [(.[$g] // ""), .requests, .completed,
+		.stopped, .failed, .prompt_tokens, .completion_tokens,
+		.conversations, .messages] | map(tostring) | join("|")' <<<"$body"
+}
+
+@test "the admin routes and the summary add up to the per-user rows after a mix of events" {
+	local conv a b i g table
+	new_user "mix-a"
+	a=$access_token
+	generate "$a" "one"
+	api POST /v1/chat/completions '{"model":"priced","messages":[{"role":"user","content":"two words"}]}' "$a"
+	expect_status 200
+	api POST /v1/chat/completions '{"model":"broken","messages":[{"role":"user","content":"fail"}]}' "$a"
+	[[ $status_code == 5* ]] || false
+	wait_totals "$user_id" 3
+	new_user "mix-b"
+	b=$access_token
+	api POST /v1/conversations '{}' "$b"
+	expect_status 201
+	conv=$(jb .id)
+	api POST "/v1/conversations/$conv/messages" '{"content":"hello","model":"priced"}' "$b"
+	[[ $status_code == 20[01] ]] || false
+	generate "$b" "three"
+	wait_totals "$user_id" 3
+	# messages come from chatd, after its generations: until they stop
+	for ((i = 0; i < 100; i++)); do
+		api GET "/v1/admin/analytics/usage?user=$user_id" "" "$(admin_token)"
+		[[ $(jb .totals.messages) == 2 ]] && break
+		sleep 0.1
+	done
+	# each grouping of the route, and its totals, equal usage_daily's
+	for g in day model user; do
+		case $g in
+		day) table=day ;; model) table=model ;; user) table=user_id ;;
+		esac
+		sums_of "$table" >"$BATS_TEST_TMPDIR/expect"
+		route_sums "$g" >"$BATS_TEST_TMPDIR/actual"
+		diff "$BATS_TEST_TMPDIR/expect" "$BATS_TEST_TMPDIR/actual"
+	done
+	# the per-day tables hold what usage_daily's rows add up to
+	for g in "usage_model_daily day, model" "usage_user_daily day, user_id"; do
+		read -r table g <<<"$g"
+		run -0 db_query analyticsd "SELECT COUNT(*) FROM
+			(SELECT $g, SUM(requests) r, SUM(failed) f, SUM(cost_pusd) c,
+			 SUM(unpriced) u, SUM(prompt_tokens) p, SUM(completion_tokens) t,
+			 SUM(conversations) v, SUM(messages) m FROM usage_daily GROUP BY $g) x
+			FULL OUTER JOIN $table y USING ($g)
+			WHERE x.r IS DISTINCT FROM y.requests OR x.f IS DISTINCT FROM y.failed
+			OR x.c IS DISTINCT FROM y.cost_pusd OR x.u IS DISTINCT FROM y.unpriced
+			OR x.p IS DISTINCT FROM y.prompt_tokens
+			OR x.t IS DISTINCT FROM y.completion_tokens
+			OR x.v IS DISTINCT FROM y.conversations OR x.m IS DISTINCT FROM y.messages"
+		[[ $output == 0 ]] || { echo "$table: $output rows differ" >&2; false; }
+	done
+	run -0 db_query analyticsd "SELECT COUNT(*) FROM
+		(SELECT day, metric, bucket, SUM(count) n FROM usage_hist
+		 GROUP BY day, metric, bucket) x
+		FULL OUTER JOIN usage_hist_daily y USING (day, metric, bucket)
+		WHERE x.n IS DISTINCT FROM y.count"
+	[[ $output == 0 ]] || { echo "usage_hist_daily: $output rows differ" >&2; false; }
+	run -0 db_query analyticsd "SELECT COUNT(*) FROM
+		(SELECT day, error_class, SUM(count) n FROM usage_errors
+		 GROUP BY day, error_class) x
+		FULL OUTER JOIN usage_errors_daily y USING (day, error_class)
+		WHERE x.n IS DISTINCT FROM y.count"
+	[[ $output == 0 ]] || { echo "usage_errors_daily: $output rows differ" >&2; false; }
+	# the summary's month: the sums of the per-user rows
+	api GET /v1/admin/analytics/summary "" "$(admin_token)"
+	expect_status 200
+	run -0 db_query analyticsd "SELECT SUM(requests), SUM(failed),
+		SUM(prompt_tokens), SUM(completion_tokens) FROM usage_daily"
+	[[ $(jb '.last_30_days | [.requests, .failed, .prompt_tokens,
+		.completion_tokens] | map(tostring) | join("|")') == "$output" ]] ||
+		{ echo "summary: $body, usage_daily: $output" >&2; false; }
+}

@@ -36,7 +36,7 @@ deps.test-analyticsd-rollup := shared/b64url.o shared/buf.o \
 	shared/http-route.o shared/http-server.o shared/http-ws.o \
 	shared/http1.o shared/json.o shared/log.o shared/module.o shared/pool.o \
 	shared/url.o shared/utf8.o shared/util.o shared/uuid.o \
-	shared/ws-frame.o daemons/analyticsd/erase.o \
+	shared/ws-frame.o daemons/analyticsd/agg.o daemons/analyticsd/erase.o \
 	daemons/analyticsd/range.o daemons/analyticsd/rollup.o \
 	daemons/analyticsd/sketch.o
 deps.test-analyticsd-sketch := daemons/analyticsd/sketch.o
