@@ -94,6 +94,8 @@ const struct config_key daemon_keys_gatewayd[] = {
 	KEY_STR("routes.*", NULL, "path prefix -> daemon"),
 	KEY_STR("web.dir", NULL, "the web page's files, served at / "
 		"(default: installed, else the source tree's web/; off: none)"),
+	KEY_STR("web.origins", "", "other origins whose pages may use the "
+		"browser session, separated by commas"),
 	KEY_END,
 };
 

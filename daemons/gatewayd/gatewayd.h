@@ -34,6 +34,8 @@
 #define GW_URL_MAX 256
 #define GW_ID_MAX 64			/* user and session id incl. NUL */
 #define GW_CACHE_SLOTS 1024
+#define GW_MAX_ORIGINS 16		/* web.origins entries */
+#define GW_ORIGIN_MAX 256		/* one origin incl. NUL */
 
 /* What an API key may do (access tokens may do all). */
 enum {
@@ -254,6 +256,21 @@ void proxy_handler(struct http_req *req, struct http_res *res);
  * opens the same path at the upstream and relays frames both ways. */
 void ws_proxy_handler(struct http_req *req, struct http_res *res);
 
+/* ---- origin.c: cross-site requests against the browser session ---- */
+
+/* Reads web.origins into gw->origins; err names a bad entry. */
+int origin_load(struct gatewayd *gw, char *err, size_t errlen);
+/* True when origin (an Origin header's value) is the gateway's own (the
+ * request's Host) or listed in web.origins. */
+bool origin_allowed(struct gatewayd *gw, struct http_req *req,
+		    const char *origin);
+/* Loop thread, before anything is proxied: 0 when req may go on;
+ * CHAT_EPERM (answer 403 "origin_refused" with *message) when it carries
+ * a disallowed Origin to /v1/auth, or the refresh cookie without an
+ * allowed Origin to the endpoints that read it. */
+int origin_check(struct gatewayd *gw, struct http_req *req,
+		 const char **message);
+
 /* ---- ready.c ---- */
 
 /* GET /readyz: 200 when every upstream's /readyz answers 200 and the
@@ -282,6 +299,8 @@ struct gatewayd {
 	const char *metrics_token;	/* /metrics bearer; NULL: no /metrics;
 					 * borrowed from the config */
 	struct web *web;		/* owned; NULL: no page at / */
+	char origins[GW_MAX_ORIGINS][GW_ORIGIN_MAX];	/* web.origins */
+	size_t norigins;
 };
 
 #endif

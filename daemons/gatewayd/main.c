@@ -13,6 +13,9 @@
  *   web.dir                  the web page's files, served at / (web.c;
  *                            default: the installed page, else the
  *                            source tree's web/; "" or "off": none)
+ *   web.origins              origins besides the gateway's own whose
+ *                            pages may use the browser session
+ *                            (origin.c), separated by commas
  */
 #include "gatewayd.h"
 
@@ -57,6 +60,8 @@ static int gatewayd_init(struct daemon *d, char *err, size_t errlen)
 			    errlen);
 	if (rc == 0)
 		rc = routes_load(gw, err, errlen);
+	if (rc == 0)
+		rc = origin_load(gw, err, errlen);
 	if (rc != 0)
 		goto fail;
 	gw->idle_timeout_ms = idle_s * 1000;

@@ -77,6 +77,14 @@ static const char *const keep_response[] = {
 	"vary", "allow",
 };
 
+/* Answer headers of the auth endpoints alone: the browser session's
+ * cookie (userd sets it; no other daemon may set cookies on our
+ * origin). */
+static const char *const keep_auth_response[] = {
+	"set-cookie", "clear-site-data",
+};
+#define AUTH_PREFIX "/v1/auth/"
+
 /* Answers that change who may do what: the API-key cache must go. */
 static const struct {
 	const char *method;
@@ -258,7 +266,12 @@ static int proxy_on_head(void *arg, int status, const char *const *h,
 			continue;
 		}
 
-		if (len >= sizeof(name) || !keep_response_header(h[i], len))
+		if (len >= sizeof(name) ||
+		    !(keep_response_header(h[i], len) ||
+		      (strncmp(pc->path, AUTH_PREFIX,
+			       strlen(AUTH_PREFIX)) == 0 &&
+		       name_in(h[i], len, keep_auth_response,
+			       NELEM(keep_auth_response)))))
 			continue;
 		memcpy(name, h[i], len);
 		name[len] = '\0';
@@ -583,6 +596,7 @@ void proxy_handler(struct http_req *req, struct http_res *res)
 {
 	struct gatewayd *gw = req->app;
 	struct proxy_call *pc = proxy_call_new(gw, req, res);
+	const char *why = NULL;
 	int rc;
 
 	if (!pc) {
@@ -593,6 +607,10 @@ void proxy_handler(struct http_req *req, struct http_res *res)
 	if (!pc->up) {
 		proxy_fail(pc, 404, "not_found", "no route for '%s %s'",
 			   req->method, req->path);
+		return;
+	}
+	if (origin_check(gw, req, &why) != 0) {
+		proxy_fail(pc, 403, "origin_refused", "%s", why);
 		return;
 	}
 	rc = proxy_build_url(pc, req);

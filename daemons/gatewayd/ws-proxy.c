@@ -2,6 +2,8 @@
  * ws-proxy.c - the WebSocket passthrough of /v1/ws (and any other path
  * routed to an HTTP_ROUTE_WEBSOCKET route of the gateway).
  *
+ *   0. a browser's handshake (one with an Origin header) must come from
+ *      an allowed origin (origin.c), else 403 "origin_refused".
  *   1. the caller is authenticated: "Authorization: Bearer ..." or, as
  *      browsers cannot set headers on a WebSocket, ?access_token=...;
  *      access tokens and API keys alike (auth.c).  No or a bad credential
@@ -574,7 +576,7 @@ void ws_proxy_handler(struct http_req *req, struct http_res *res)
 	struct gatewayd *gw = req->app;
 	const struct gw_route *route = routes_find(gw, req->path);
 	char token[WSP_TOKEN_MAX + 16];
-	const char *authz;
+	const char *authz, *origin;
 	struct wsp *w;
 	bool sync;
 
@@ -602,6 +604,15 @@ void ws_proxy_handler(struct http_req *req, struct http_res *res)
 	snprintf(w->peer, sizeof(w->peer), "%s", req->peer ? req->peer : "");
 	if (build_url(w, req) != 0) {
 		wsp_refuse(w, 414, "uri_too_long", "the URL is too long");
+		return;
+	}
+	/* a page of another site must not open the feed with a token it
+	 * got hold of; clients without Origin (chatui, chatctl) are no
+	 * browsers */
+	origin = http_req_header(req, "origin");
+	if (origin && !origin_allowed(gw, req, origin)) {
+		wsp_refuse(w, 403, "origin_refused",
+			   "WebSockets from this origin are not accepted");
 		return;
 	}
 	authz = http_req_header(req, "authorization");
