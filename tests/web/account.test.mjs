@@ -127,11 +127,17 @@ test('after a secret shown once, focus goes back to where it was', async () => {
     const { page } = o;
     await openSettings(page);
     await page.getByRole('textbox', { name: 'Key name', exact: true }).fill('focus key');
+    await page.getByRole('combobox', { name: 'Expires', exact: true })
+      .selectOption({ label: 'In 30 days' });
     await page.getByRole('button', { name: 'Create key', exact: true }).click();
     const dlg = page.getByRole('dialog');
     await dlg.getByRole('button', { name: 'Done', exact: true }).click();
     await dlg.waitFor({ state: 'detached' });
     assert.equal(await focused(page), 'Key name');
+    // made with the lifetime chosen
+    const keys = (await apiOk('GET', '/v1/apikeys', undefined, acct.token)).data;
+    const days = (Date.parse(keys[0].expires_at) - Date.now()) / 86400000;
+    assert.ok(days > 29 && days <= 30, `expires in ${days} days`);
 
     // a generated password, closed with Esc this time
     const b = boss.page;

@@ -11,7 +11,7 @@
 
 import { ApiError, refresh, token } from './api.js';
 import { el, modal, confirmDialog } from './dom.js';
-import { field, section, Notice, busy, showSecretOnce, timeEl, count,
+import { field, section, Notice, busy, showSecretOnce, timeEl, clockEl, count,
   dollars, percent, millis, query, rowsTable, mountStyled } from './screen-util.js';
 
 const USERS_PAGE = 50;
@@ -361,7 +361,7 @@ function eventsPart(ctx, state) {
       if (data.length > EVENT_DATA_MAX) data = data.slice(0, EVENT_DATA_MAX) + '…';
     }
     list.prepend(el('li', { class: 'event' },
-      timeEl(ev.time),
+      clockEl(ev.time),
       el('code', { class: 'event-type' }, String(ev.type || '')),
       who ? el('span', { class: 'event-user' }, who) : null,
       ev.subject ? el('span', { class: 'event-subject' }, String(ev.subject))

@@ -157,6 +157,16 @@ export function timeEl(iso) {
   return el('time', { datetime: iso }, text);
 }
 
+// The time of day to the second (an event tail's rows are seconds
+// apart), the whole date-time in the title.
+export function clockEl(iso) {
+  const d = new Date(iso);
+  if (!iso || Number.isNaN(d.getTime())) return el('span', {}, String(iso || '—'));
+  return el('time', { datetime: iso, title: d.toLocaleString() },
+    d.toLocaleTimeString(undefined, { hour: '2-digit', minute: '2-digit',
+      second: '2-digit' }));
+}
+
 const integer = new Intl.NumberFormat(undefined);
 
 export function count(n) {

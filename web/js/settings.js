@@ -13,6 +13,10 @@ import { field, section, Notice, busy, showSecretOnce, timeEl, query,
 
 const SESSIONS_PAGE = 20;
 
+// The "Expires" choices of a new API key: expires_in_days ('' never).
+const KEY_LIFETIMES = [['', 'Never'], ['30', 'In 30 days'],
+  ['90', 'In 90 days'], ['365', 'In a year']];
+
 export function mount(root, ctx) {
   const state = { alive: true, reloadSessions: null };
   const parts = [profilePart, passwordPart, preferencesPart, apiKeysPart,
@@ -193,9 +197,11 @@ function apiKeysPart(ctx, state) {
   const node = section('API keys');
   const name = el('input', { type: 'text', name: 'key-name', required: true,
     maxlength: 128, autocomplete: 'off' });
+  const expires = el('select', { name: 'key-expires' },
+    KEY_LIFETIMES.map(([days, label]) => el('option', { value: days }, label)));
   const create = el('button', { type: 'submit' }, 'Create key');
   const form = el('form', { class: 'inline-form' },
-    field('Key name', name), create);
+    field('Key name', name), field('Expires', expires), create);
   const { table, body } = rowsTable('Your API keys',
     ['Name', 'Key', 'Scopes', 'Created', 'Last used', 'Expires', '']);
   const empty = el('p', { class: 'empty' }, 'No API keys yet.');
@@ -251,10 +257,12 @@ function apiKeysPart(ctx, state) {
       name.focus();
       return;
     }
-    busy([create, name], () => ctx.api.post('/v1/apikeys',
-      { name: name.value.trim() }))
+    const body = { name: name.value.trim() };
+    if (expires.value) body.expires_in_days = Number(expires.value);
+    busy([create, name, expires], () => ctx.api.post('/v1/apikeys', body))
       .then((made) => {
         name.value = '';
+        expires.value = '';
         const { key, ...shown } = made;
         render([{ ...shown, last_used_at: null }, ...keys]);
         showSecretOnce('New API key', `Copy the key “${made.name}” now: ` +
