@@ -4,7 +4,8 @@
 # password is said plainly, sent once, and leaves the page signed in; a
 # hostile display name, API key name and user agent show as text in the
 # settings, the admin table and the event tail, running nothing; focus
-# goes back where it was after a secret shown once.
+# goes back where it was after a secret shown once; a guest is told that
+# API keys are not for guests instead of meeting an error.
 
 setup_file() {
 	load test_helper
@@ -24,6 +25,6 @@ setup() {
 	load web-common
 }
 
-@test "web: a wrong password said once; hostile names as text; focus kept" {
+@test "web: settings and admin: bad password, hostile names, focus, guests" {
 	web_group account
 }

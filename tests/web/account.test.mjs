@@ -3,12 +3,13 @@
 // the page signed in (a 401 about a password is not an expired token);
 // a hostile display name, key name and user agent show as text in the
 // settings, the admin table and the event tail, running and injecting
-// nothing; after a secret shown once, focus goes back where it was. Run
-// by tests/integration/web-account.bats.
+// nothing; after a secret shown once, focus goes back where it was; a
+// guest meets no error for the API keys it may not have. Run by
+// tests/integration/web-account.bats.
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { launch, loggedIn, newUser, shot, apiOk, admin, loginApi }
+import { launch, loggedIn, newUser, shot, apiOk, admin, loginApi, uniq }
   from './lib.mjs';
 
 // Each payload sets window.__pwned if it ever runs.
@@ -153,5 +154,30 @@ test('after a secret shown once, focus goes back to where it was', async () => {
   } finally {
     await o.context.close();
     await boss.context.close();
+  }
+});
+
+test('a guest is told that keys are not for guests, with no error', async () => {
+  const root = admin();
+  const boss = await loginApi(root.username, root.password);
+  const acct = { username: uniq('guest'), password: 'guest-password-1' };
+  await apiOk('POST', '/v1/admin/users', { ...acct, role: 'guest' },
+    boss.access_token);
+  const o = await loggedIn(browser, acct);
+  try {
+    const { page } = o;
+    await openSettings(page);
+    const keys = page.getByRole('region', { name: 'API keys', exact: true });
+    await keys.getByText('Guest accounts cannot have API keys.').waitFor();
+    assert.equal(await keys.getByRole('button', { name: 'Create key',
+      exact: true }).count(), 0);
+    // the other sections loaded: no error anywhere on the screen
+    await page.getByText('This device', { exact: true }).waitFor();
+    await page.getByRole('combobox', { name: 'Default model', exact: true })
+      .locator('option').first().waitFor({ state: 'attached' });
+    assert.equal(await page.getByRole('main').getByRole('alert').count(), 0);
+    await shot(page, 'account-guest');
+  } finally {
+    await o.context.close();
   }
 });

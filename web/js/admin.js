@@ -131,11 +131,16 @@ function usersPart(ctx, state) {
       }
       cursor = list.next_cursor;
       more.hidden = !cursor;
-      empty.hidden = body.children.length !== 0;
-      table.hidden = body.children.length === 0;
+      shown();
     }, (err) => {
       if (state.alive && mine === seq) notice.error(err);
     });
+  }
+
+  // The table, or the line saying that no account matches.
+  function shown() {
+    empty.hidden = body.children.length !== 0;
+    table.hidden = body.children.length === 0;
   }
 
   // A row, replaced whole when the server answers with the changed user.
@@ -190,6 +195,7 @@ function usersPart(ctx, state) {
         .then(() => {
           const nextRow = tr.nextElementSibling || tr.previousElementSibling;
           tr.remove();
+          shown();
           notice.ok(`The account “${u.username}” is deleted.`);
           (nextRow ? nextRow.querySelector('button') : search).focus();
         }, (err) => {
@@ -209,8 +215,7 @@ function usersPart(ctx, state) {
   create.addEventListener('click', () => createDialog(ctx, create, (made) => {
     state.names.set(made.user.id, made.user.username);
     body.prepend(row(made.user));
-    table.hidden = false;
-    empty.hidden = true;
+    shown();
     notice.ok(`The account “${made.user.username}” is created.`);
   }));
   state.stops.push(() => clearTimeout(timer));

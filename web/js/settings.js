@@ -195,6 +195,12 @@ function preferencesPart(ctx, state) {
 
 function apiKeysPart(ctx, state) {
   const node = section('API keys');
+  // The server refuses keys to guests (403): say so rather than fail.
+  if (ctx.user.role === 'guest') {
+    node.append(el('p', { class: 'hint' }, 'Guest accounts cannot have ' +
+      'API keys.'));
+    return { node, notice: new Notice(node) };
+  }
   const name = el('input', { type: 'text', name: 'key-name', required: true,
     maxlength: 128, autocomplete: 'off' });
   const expires = el('select', { name: 'key-expires' },
