@@ -333,6 +333,7 @@ $(FUZZ_LIB): $(FUZZ_LIB_OBJ)
 # A target of code outside the archive (chatctl's, a daemon's) names
 # those objects here; they link before the archive.
 FUZZ_DEPS.conv-import := cli/conv-io.o cli/api.o cli/out.o cli/idprefix.o
+FUZZ_DEPS.web-path := daemons/gatewayd/web-path.o
 FUZZ_DEPS.event := daemons/analyticsd/rollup.o daemons/analyticsd/range.o \
 	daemons/analyticsd/sketch.o daemons/analyticsd/erase.o \
 	daemons/analyticsd/agg.o

@@ -38,7 +38,8 @@ setup_file() {
 	ln -s "$out" "$web/outdir"
 	ln -s ../../outside/secret.txt "$web/js/rel.txt"
 	ln -s notes.txt "$web/in.txt"
-	start_stack "[web]" "dir = $web"
+	# a prefix of the route map is the API's, whatever its name
+	start_stack "[web]" "dir = $web" "[routes]" "/custom = userd"
 }
 
 teardown_file() {
@@ -238,6 +239,9 @@ expect_page_404() {
 		[[ $(header Content-Type) == application/json* ]] || false
 		[[ -z $(header Content-Security-Policy) ]] || false
 	done
+	page /custom/thing
+	expect_error 404 not_found
+	[[ -z $(header Content-Security-Policy) ]] || false
 	page /healthz
 	expect_status 200
 	[[ $(jb .status) == ok ]] || false
