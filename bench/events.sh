@@ -15,8 +15,10 @@
 #     every generation and its consumer lag is 0;
 #  3. the usage routes over the rollups of 1,000,000 generations (30 days
 #     x 1,000 users x 5 models, written straight into analyticsd's store
-#     in the shape its consumer gives them, the bench user one of the
-#     1,000) through the gateway: p50/p99 of Q calls each (default 50);
+#     in the shape its consumer gives them, its per-day rollups included,
+#     the bench user one of the 1,000) through the gateway: p50/p99 of Q
+#     calls each (default 50), with and without the user= and model=
+#     filters;
 #  4. each daemon's idle memory just after start (analyticsd among them).
 #
 # usage: bench/events.sh [N [Q]]
@@ -312,6 +314,28 @@ INSERT INTO usage_hist (day, user_id, model, metric, bucket, count)
 			UNION ALL SELECT 30, 1, 0 UNION ALL SELECT 45, 1, 1)
 	WHERE x = 0 OR n = 7
 	ORDER BY 1, 2, 3, 4, 5;
+-- the per-day rollups the consumer keeps beside them (agg.c), as
+-- migration 2 fills them from an existing store
+INSERT INTO usage_model_daily (day, model, requests, completed, stopped,
+	failed, prompt_tokens, completion_tokens, cost_pusd, unpriced,
+	conversations, messages)
+	SELECT day, model, SUM(requests), SUM(completed), SUM(stopped),
+		SUM(failed), SUM(prompt_tokens), SUM(completion_tokens),
+		SUM(cost_pusd), SUM(unpriced), SUM(conversations), SUM(messages)
+	FROM usage_daily GROUP BY day, model;
+INSERT INTO usage_user_daily (day, user_id, requests, completed, stopped,
+	failed, prompt_tokens, completion_tokens, cost_pusd, unpriced,
+	conversations, messages)
+	SELECT day, user_id, SUM(requests), SUM(completed), SUM(stopped),
+		SUM(failed), SUM(prompt_tokens), SUM(completion_tokens),
+		SUM(cost_pusd), SUM(unpriced), SUM(conversations), SUM(messages)
+	FROM usage_daily GROUP BY day, user_id;
+INSERT INTO usage_errors_daily (day, error_class, count)
+	SELECT day, error_class, SUM(count) FROM usage_errors
+	GROUP BY day, error_class;
+INSERT INTO usage_hist_daily (day, metric, bucket, count)
+	SELECT day, metric, bucket, SUM(count) FROM usage_hist
+	GROUP BY day, metric, bucket;
 INSERT INTO active (day, user_id) SELECT d.day, u.id FROM days d, users u
 	WHERE true ON CONFLICT DO NOTHING;
 INSERT INTO daily (day, registrations, logins, failed_logins)
@@ -347,6 +371,9 @@ query_rows=
 for path in "/v1/admin/analytics/usage?$range&group_by=user" \
 	"/v1/admin/analytics/usage?$range&group_by=day" \
 	"/v1/admin/analytics/usage?$range&group_by=model" \
+	"/v1/admin/analytics/usage?$range&group_by=day&model=openai/bench-3" \
+	"/v1/admin/analytics/usage?$range&group_by=day&user=$me" \
+	"/v1/admin/analytics/usage?$range&group_by=user&model=openai/bench-3" \
 	"/v1/users/me/usage?$range&group_by=day" \
 	"/v1/users/me/usage?$range&group_by=model" \
 	"/v1/admin/analytics/summary"; do

@@ -558,6 +558,10 @@ static int kafka_con_open(const char *brokers, const char *client_id,
 		"session.timeout.ms", "10000",
 		"heartbeat.interval.ms", "2000",
 		"reconnect.backoff.max.ms", "2000",
+		/* librdkafka prefetches up to 64 MiB by default: 105 MiB
+		 * of RSS while analyticsd caught up with 200,000 events;
+		 * 8 MiB still holds several 5,000-event batches */
+		"queued.max.messages.kbytes", "8192",
 		NULL,
 	};
 	struct kafka_consumer *k = NULL;
