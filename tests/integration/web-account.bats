@@ -5,7 +5,8 @@
 # hostile display name, API key name and user agent show as text in the
 # settings, the admin table and the event tail, running nothing; focus
 # goes back where it was after a secret shown once; a guest is told that
-# API keys are not for guests instead of meeting an error.
+# API keys are not for guests instead of meeting an error; the account's
+# data downloads; an admin sets a password and the user is signed out.
 
 setup_file() {
 	load test_helper
@@ -25,6 +26,6 @@ setup() {
 	load web-common
 }
 
-@test "web: settings and admin: bad password, hostile names, focus, guests" {
+@test "web: settings and admin: bad input, focus, guests, export, set password" {
 	web_group account
 }

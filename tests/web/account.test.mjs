@@ -4,12 +4,14 @@
 // a hostile display name, key name and user agent show as text in the
 // settings, the admin table and the event tail, running and injecting
 // nothing; after a secret shown once, focus goes back where it was; a
-// guest meets no error for the API keys it may not have. Run by
-// tests/integration/web-account.bats.
+// guest meets no error for the API keys it may not have; the account's
+// data downloads as one file; an admin sets a user's password, and the
+// user's open page is signed out. Run by tests/integration/web-account.bats.
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { launch, loggedIn, newUser, shot, apiOk, admin, loginApi, uniq }
+import fs from 'node:fs/promises';
+import { launch, loggedIn, newUser, shot, api, apiOk, admin, loginApi, uniq }
   from './lib.mjs';
 
 // Each payload sets window.__pwned if it ever runs.
@@ -179,5 +181,44 @@ test('a guest is told that keys are not for guests, with no error', async () => 
     await shot(page, 'account-guest');
   } finally {
     await o.context.close();
+  }
+});
+
+test('my data downloaded; an admin sets a password, signing the user out', async () => {
+  const acct = await newUser('data');
+  const o = await loggedIn(browser, acct);
+  const boss = await loggedIn(browser, admin());
+  try {
+    const { page } = o;
+    await openSettings(page);
+    const [file] = await Promise.all([page.waitForEvent('download'),
+      page.getByRole('button', { name: 'Download my data', exact: true }).click()]);
+    assert.equal(file.suggestedFilename(), 'chat-export.json');
+    const doc = JSON.parse(await fs.readFile(await file.path(), 'utf8'));
+    assert.equal(doc.format, 'chat-account-export/1');
+    assert.equal(doc.user.username, acct.username);
+    assert.ok(/\/settings$/.test(page.url()), 'the download left the screen');
+
+    const b = boss.page;
+    await b.getByRole('button', { name: 'Admin', exact: true }).click();
+    await b.getByRole('searchbox', { name: 'Search users', exact: true })
+      .fill(acct.username);
+    const row = b.getByRole('row').filter({ hasText: acct.username });
+    await row.getByRole('button', { name: 'Set password', exact: true }).click();
+    const dlg = b.getByRole('dialog');
+    await dlg.getByLabel('New password', { exact: true }).fill(`${acct.password}-set`);
+    await shot(b, 'account-set-password');
+    await dlg.getByRole('button', { name: 'Set password', exact: true }).click();
+    await dlg.waitFor({ state: 'detached' });
+    await b.getByText(`${acct.username}: password set`).waitFor();
+    assert.ok((await loginApi(acct.username, `${acct.password}-set`)).access_token);
+    assert.equal((await api('POST', '/v1/auth/login',
+      { username: acct.username, password: acct.password })).status, 401);
+    // the user's open page ends up on the login screen by itself
+    await page.getByRole('button', { name: 'Log in', exact: true })
+      .waitFor({ timeout: 15000 });
+  } finally {
+    await o.context.close();
+    await boss.context.close();
   }
 });

@@ -151,6 +151,7 @@ function usersPart(ctx, state) {
     role.value = u.role;
     const toggle = el('button', { type: 'button' },
       u.disabled ? 'Enable' : 'Disable');
+    const setPassword = el('button', { type: 'button' }, 'Set password');
     const del = el('button', { type: 'button', class: 'danger' }, 'Delete');
     const tr = el('tr', { 'data-id': u.id,
       class: u.disabled ? 'disabled' : false },
@@ -160,8 +161,8 @@ function usersPart(ctx, state) {
       el('td', {}, timeEl(u.created_at)),
       el('td', {}, u.disabled ? 'Disabled' : 'Enabled'),
       el('td', {}, role),
-      el('td', { class: 'row-actions' }, toggle, del));
-    const controls = [toggle, role, del];
+      el('td', { class: 'row-actions' }, toggle, setPassword, del));
+    const controls = [toggle, role, setPassword, del];
 
     function patch(body, focusOf) {
       notice.clear();
@@ -182,6 +183,9 @@ function usersPart(ctx, state) {
       (r) => r.querySelector('.row-actions button')));
     role.addEventListener('change', () => patch({ role: role.value },
       (r) => r.querySelector('select')));
+    setPassword.addEventListener('click', () => passwordDialog(ctx, u,
+      setPassword, () => notice.ok(`${u.username}: password set; every ` +
+        'session of theirs is signed out (their API keys keep working).')));
     del.addEventListener('click', async () => {
       const yes = await confirmDialog(`Delete the account “${u.username}” ` +
         'and every piece of its data? This cannot be undone.', 'Delete');
@@ -272,6 +276,42 @@ function createDialog(ctx, opener, done) {
     });
     d.append(form);
     return username;
+  });
+}
+
+// The "Set password" dialog of a user's row: PUT the new password (the
+// server signs the user out everywhere); done() after a 204.
+function passwordDialog(ctx, u, opener, done) {
+  const password = el('input', { type: 'password', name: 'set-password',
+    autocomplete: 'new-password', required: true, minlength: 8,
+    maxlength: 1024 });
+  const submit = el('button', { type: 'submit', class: 'primary' },
+    'Set password');
+  modal('Set password', (d) => {
+    const form = el('form', { class: 'stack' },
+      el('h2', {}, `Set the password of “${u.username}”`),
+      field('New password', password, 'At least 8 characters. Signs ' +
+        'them out everywhere; their API keys keep working.'),
+      el('div', { class: 'actions' }, submit,
+        el('button', { type: 'button', onclick: () => d.close() }, 'Cancel')));
+    const notice = new Notice(form);
+    form.addEventListener('submit', (ev) => {
+      ev.preventDefault();
+      notice.clear();
+      busy([submit, password], () => ctx.api.put(
+        `/v1/admin/users/${encodeURIComponent(u.id)}/password`,
+        { password: password.value }))
+        .then(() => {
+          d.close();
+          opener.focus();
+          done();
+        }, (err) => {
+          notice.error(err);
+          password.focus();
+        });
+    });
+    d.append(form);
+    return password;
   });
 }
 

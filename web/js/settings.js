@@ -12,6 +12,7 @@ import { field, section, Notice, busy, showSecretOnce, timeEl, query,
   rowsTable, mountStyled } from './screen-util.js';
 
 const SESSIONS_PAGE = 20;
+const EXPORT_NAME = 'chat-export.json';   // as the API's Content-Disposition
 
 // The "Expires" choices of a new API key: expires_in_days ('' never).
 const KEY_LIFETIMES = [['', 'Never'], ['30', 'In 30 days'],
@@ -50,8 +51,11 @@ function profilePart(ctx) {
   const save = el('button', { type: 'submit' }, 'Save profile');
   const form = el('form', { class: 'stack' },
     field('Display name', name), el('div', { class: 'actions' }, save));
+  const download = el('button', { type: 'button' }, 'Download my data');
   const notice = new Notice(node);
-  node.append(facts, form);
+  node.append(facts, form, el('p', { class: 'hint' }, 'Everything the ' +
+    'server holds about you (account, conversations, sessions, key ' +
+    'names), as one JSON file.'), download);
 
   function user(me) {
     facts.replaceChildren(
@@ -71,6 +75,20 @@ function profilePart(ctx) {
         user(me);
         notice.ok('Profile saved.');
       }, (err) => notice.error(err));
+  });
+
+  // The export through the API (it needs the Bearer header, so no plain
+  // link), saved from a blob URL. The anchor stays out of the document:
+  // the router would take a click on it for a route.
+  download.addEventListener('click', () => {
+    notice.clear();
+    busy(download, () => ctx.api.get('/v1/users/me/export')).then((doc) => {
+      const url = URL.createObjectURL(new Blob([JSON.stringify(doc, null, 2)],
+        { type: 'application/json' }));
+      el('a', { href: url, download: EXPORT_NAME }).click();
+      setTimeout(() => URL.revokeObjectURL(url), 1000);
+      notice.ok(`Saved as ${EXPORT_NAME}.`);
+    }, (err) => notice.error(err));
   });
   return { node, notice, user };
 }
