@@ -73,6 +73,7 @@ enum cli_opt_id {
 	OPT_CSV,
 	OPT_TYPE,
 	OPT_USER,
+	OPT_UNREAD,
 	OPT_MAX
 };
 
@@ -366,6 +367,7 @@ extern const struct cli_cmd cmd_server;
 extern const struct cli_cmd cmd_sessions;
 extern const struct cli_cmd cmd_profile;
 extern const struct cli_cmd cmd_usage;
+extern const struct cli_cmd cmd_notifications;
 
 /* ---- cmd-admin.c: what the admin verbs of other files share ---- */
 /* api_json for an admin route, its error said for a person (a 403

@@ -8,6 +8,7 @@
  *   admin sessions ls [USER] | rm ID...
  *   admin apikeys ls [USER] | rm ID...
  *   admin models
+ *   admin broadcast TEXT
  *   admin stats [--by day|user|model] [--from D] [--to D] [--user USER]
  *         [--csv|--json], admin events [-f] [--type T] [--user USER]
  *         (admin-stats.c)
@@ -648,6 +649,31 @@ static int admin_models(struct cli_ctx *ctx, const struct cli_args *a)
 
 /* ---- the tables ---- */
 
+/* admin broadcast TEXT: an in-app notification to every account (POST
+ * /v1/admin/broadcast); its id on stdout, or the answer with --json. */
+static int admin_broadcast(struct cli_ctx *ctx, const struct cli_args *a)
+{
+	cJSON *body = cJSON_CreateObject(), *res = NULL;
+	int rc;
+
+	if (!body || !cJSON_AddStringToObject(body, "text", a->pos[0])) {
+		cli_error("out of memory");
+		rc = CLI_SERVER;
+		goto out;
+	}
+	rc = admin_call(ctx, "POST", "/v1/admin/broadcast", body, &res);
+	if (rc != CLI_OK)
+		goto out;
+	if (out_is_json(ctx))
+		rc = out_json(ctx, res);
+	else if (json_str(res, "id"))
+		printf("%s\n", json_str(res, "id"));
+out:
+	cJSON_Delete(res);
+	cJSON_Delete(body);
+	return rc;
+}
+
 static const struct cli_cmd admin_users_verbs[] = {
 	{
 		.name = "ls",
@@ -800,6 +826,15 @@ static const struct cli_cmd admin_verbs[] = {
 		.summary = "every user's API keys",
 		.opts = (const int[]){ 0 },
 		.verbs = admin_apikeys_verbs,
+	},
+	{
+		.name = "broadcast",
+		.args = "TEXT",
+		.summary = "an in-app notification to every account",
+		.opts = (const int[]){ OPT_JSON, 0 },
+		.min_pos = 1,
+		.max_pos = 1,
+		.exec = admin_broadcast,
 	},
 	{
 		.name = "models",

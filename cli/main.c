@@ -26,7 +26,8 @@ volatile sig_atomic_t cli_interrupted;
 /* Every option of every command, sorted by long name; the help text is
  * the one --help and chatctl(1) show. */
 static const struct cli_opt cli_options[] = {
-	{ OPT_ALL, 0, "all", NULL, "fetch every page, not just the first" },
+	{ OPT_ALL, 0, "all", NULL,
+	  "every one: every page of a list, every notification read" },
 	{ OPT_ARCHIVED, 0, "archived", NULL,
 	  "the archived conversations instead" },
 	{ OPT_BY, 0, "by", "KEY",
@@ -76,6 +77,7 @@ static const struct cli_opt cli_options[] = {
 	  "the last UTC day, YYYY-MM-DD (default today)" },
 	{ OPT_TYPE, 0, "type", "TYPE",
 	  "only events of TYPE, or of a prefix such as chat.user.*" },
+	{ OPT_UNREAD, 0, "unread", NULL, "only the unread notifications" },
 	{ OPT_USER, 0, "user", "USER",
 	  "only the user USER (a username or an id)" },
 	{ OPT_USERNAME, 'u', "username", "NAME", "the account's username" },
@@ -91,7 +93,7 @@ static const struct cli_cmd cli_help_cmd;
 static const struct cli_cmd *const cli_commands[] = {
 	&cmd_register, &cmd_login, &cmd_logout, &cmd_whoami, &cmd_ask,
 	&cmd_chat, &cmd_conv, &cmd_model, &cmd_apikey, &cmd_server,
-	&cmd_sessions, &cmd_profile, &cmd_usage,
+	&cmd_sessions, &cmd_profile, &cmd_usage, &cmd_notifications,
 	&cmd_passwd, &cmd_account, &cmd_admin,
 	&cmd_completion, &cmd_complete_helper, &cli_help_cmd,
 	NULL,

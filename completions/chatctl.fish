@@ -5,7 +5,7 @@
 function __chatctl_subs
 	switch $argv[1]
 	case 'chatctl'
-		printf '%s\n' register login logout whoami ask chat conv model apikey server sessions profile usage passwd account admin completion help
+		printf '%s\n' register login logout whoami ask chat conv model apikey server sessions profile usage notifications passwd account admin completion help
 	case 'chatctl conv'
 		printf '%s\n' ls show rm rename archive unarchive export import regenerate branch
 	case 'chatctl model'
@@ -18,10 +18,12 @@ function __chatctl_subs
 		printf '%s\n' ls rm
 	case 'chatctl profile'
 		printf '%s\n' show set unset
+	case 'chatctl notifications'
+		printf '%s\n' ls read
 	case 'chatctl account'
 		printf '%s\n' export
 	case 'chatctl admin'
-		printf '%s\n' users sessions apikeys models stats events
+		printf '%s\n' users sessions apikeys broadcast models stats events
 	case 'chatctl admin users'
 		printf '%s\n' ls show create disable enable role passwd rm
 	case 'chatctl admin sessions'
@@ -81,6 +83,7 @@ complete -c chatctl -f -n '__chatctl_at "chatctl"' -a server -d 'the servers of 
 complete -c chatctl -f -n '__chatctl_at "chatctl"' -a sessions -d 'the device sessions of the account'
 complete -c chatctl -f -n '__chatctl_at "chatctl"' -a profile -d 'the account\'s display name and preferences'
 complete -c chatctl -f -n '__chatctl_at "chatctl"' -a usage -d 'your requests, tokens and cost by day or by model'
+complete -c chatctl -f -n '__chatctl_at "chatctl"' -a notifications -d 'the account\'s in-app notifications'
 complete -c chatctl -f -n '__chatctl_at "chatctl"' -a passwd -d 'change your password (the other sessions are signed out)'
 complete -c chatctl -f -n '__chatctl_at "chatctl"' -a account -d 'your account as a whole'
 complete -c chatctl -f -n '__chatctl_at "chatctl"' -a admin -d 'administer the server (role admin)'
@@ -138,7 +141,7 @@ complete -c chatctl -f -n '__chatctl_at "chatctl conv"' -a regenerate -d 'answer
 complete -c chatctl -f -n '__chatctl_at "chatctl conv"' -a branch -d 'show the current branch, or switch to MSG\'s'
 complete -c chatctl -n '__chatctl_at "chatctl conv"' -l help -s h
 complete -c chatctl -n '__chatctl_at "chatctl conv ls"' -l limit -s n -r -d 'at most N items (1-100, default 20)'
-complete -c chatctl -n '__chatctl_at "chatctl conv ls"' -l all -d 'fetch every page, not just the first'
+complete -c chatctl -n '__chatctl_at "chatctl conv ls"' -l all -d 'every one: every page of a list, every notification read'
 complete -c chatctl -n '__chatctl_at "chatctl conv ls"' -l query -s q -r -d 'only conversations whose title or messages contain TEXT'
 complete -c chatctl -n '__chatctl_at "chatctl conv ls"' -l archived -d 'the archived conversations instead'
 complete -c chatctl -n '__chatctl_at "chatctl conv ls"' -l json -d 'print JSON instead of text'
@@ -266,6 +269,21 @@ complete -c chatctl -n '__chatctl_at "chatctl usage"' -l server -r -d 'the serve
 complete -c chatctl -n '__chatctl_at "chatctl usage"' -l color -x -a 'never always auto' -d 'colour: never, always or auto (default; off with NO_COLOR)'
 complete -c chatctl -n '__chatctl_at "chatctl usage"' -l help -s h -d 'show this help'
 complete -c chatctl -f -n '__chatctl_at "chatctl usage"'
+complete -c chatctl -f -n '__chatctl_at "chatctl notifications"' -a ls -d 'list the notifications, newest first, the unread marked'
+complete -c chatctl -f -n '__chatctl_at "chatctl notifications"' -a read -d 'mark notifications read (--all: every one)'
+complete -c chatctl -n '__chatctl_at "chatctl notifications"' -l help -s h
+complete -c chatctl -n '__chatctl_at "chatctl notifications ls"' -l unread -d 'only the unread notifications'
+complete -c chatctl -n '__chatctl_at "chatctl notifications ls"' -l limit -s n -r -d 'at most N items (1-100, default 20)'
+complete -c chatctl -n '__chatctl_at "chatctl notifications ls"' -l json -d 'print JSON instead of text'
+complete -c chatctl -n '__chatctl_at "chatctl notifications ls"' -l output -s o -x -a 'table tsv json' -d 'table (default), tsv (no heading) or json'
+complete -c chatctl -n '__chatctl_at "chatctl notifications ls"' -l server -r -d 'the server, a URL or a name from \'server ls\' (default: CHAT_SERVER, the current server, http://127.0.0.1:8080)'
+complete -c chatctl -n '__chatctl_at "chatctl notifications ls"' -l color -x -a 'never always auto' -d 'colour: never, always or auto (default; off with NO_COLOR)'
+complete -c chatctl -n '__chatctl_at "chatctl notifications ls"' -l help -s h -d 'show this help'
+complete -c chatctl -f -n '__chatctl_at "chatctl notifications ls"'
+complete -c chatctl -n '__chatctl_at "chatctl notifications read"' -l all -d 'every one: every page of a list, every notification read'
+complete -c chatctl -n '__chatctl_at "chatctl notifications read"' -l server -r -d 'the server, a URL or a name from \'server ls\' (default: CHAT_SERVER, the current server, http://127.0.0.1:8080)'
+complete -c chatctl -n '__chatctl_at "chatctl notifications read"' -l color -x -a 'never always auto' -d 'colour: never, always or auto (default; off with NO_COLOR)'
+complete -c chatctl -n '__chatctl_at "chatctl notifications read"' -l help -s h -d 'show this help'
 complete -c chatctl -n '__chatctl_at "chatctl passwd"' -l password-stdin -d 'read the password from the first line of standard input'
 complete -c chatctl -n '__chatctl_at "chatctl passwd"' -l server -r -d 'the server, a URL or a name from \'server ls\' (default: CHAT_SERVER, the current server, http://127.0.0.1:8080)'
 complete -c chatctl -n '__chatctl_at "chatctl passwd"' -l color -x -a 'never always auto' -d 'colour: never, always or auto (default; off with NO_COLOR)'
@@ -280,6 +298,7 @@ complete -c chatctl -f -n '__chatctl_at "chatctl account export"'
 complete -c chatctl -f -n '__chatctl_at "chatctl admin"' -a users -d 'the accounts of the server'
 complete -c chatctl -f -n '__chatctl_at "chatctl admin"' -a sessions -d 'every user\'s device sessions'
 complete -c chatctl -f -n '__chatctl_at "chatctl admin"' -a apikeys -d 'every user\'s API keys'
+complete -c chatctl -f -n '__chatctl_at "chatctl admin"' -a broadcast -d 'an in-app notification to every account'
 complete -c chatctl -f -n '__chatctl_at "chatctl admin"' -a models -d 'every configured model and whether its upstream answers'
 complete -c chatctl -f -n '__chatctl_at "chatctl admin"' -a stats -d 'usage analytics: a summary, or usage by day, user or model'
 complete -c chatctl -f -n '__chatctl_at "chatctl admin"' -a events -d 'the platform\'s events as they happen (-f: until interrupted)'
@@ -367,6 +386,10 @@ complete -c chatctl -f -n '__chatctl_at "chatctl admin apikeys ls"' -a '(__chatc
 complete -c chatctl -n '__chatctl_at "chatctl admin apikeys rm"' -l server -r -d 'the server, a URL or a name from \'server ls\' (default: CHAT_SERVER, the current server, http://127.0.0.1:8080)'
 complete -c chatctl -n '__chatctl_at "chatctl admin apikeys rm"' -l color -x -a 'never always auto' -d 'colour: never, always or auto (default; off with NO_COLOR)'
 complete -c chatctl -n '__chatctl_at "chatctl admin apikeys rm"' -l help -s h -d 'show this help'
+complete -c chatctl -n '__chatctl_at "chatctl admin broadcast"' -l json -d 'print JSON instead of text'
+complete -c chatctl -n '__chatctl_at "chatctl admin broadcast"' -l server -r -d 'the server, a URL or a name from \'server ls\' (default: CHAT_SERVER, the current server, http://127.0.0.1:8080)'
+complete -c chatctl -n '__chatctl_at "chatctl admin broadcast"' -l color -x -a 'never always auto' -d 'colour: never, always or auto (default; off with NO_COLOR)'
+complete -c chatctl -n '__chatctl_at "chatctl admin broadcast"' -l help -s h -d 'show this help'
 complete -c chatctl -n '__chatctl_at "chatctl admin models"' -l json -d 'print JSON instead of text'
 complete -c chatctl -n '__chatctl_at "chatctl admin models"' -l output -s o -x -a 'table tsv json' -d 'table (default), tsv (no heading) or json'
 complete -c chatctl -n '__chatctl_at "chatctl admin models"' -l server -r -d 'the server, a URL or a name from \'server ls\' (default: CHAT_SERVER, the current server, http://127.0.0.1:8080)'

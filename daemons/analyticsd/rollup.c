@@ -480,6 +480,9 @@ static const struct rollup_type rollup_types[] = {
 	{ "chat.generation.failed", fill_failed, true },
 	{ "chat.generation.stopped", fill_stopped, true },
 	{ "chat.message.created", fill_message, true },
+	/* notifyd's, to the user (it comes on Kafka's system-events): no
+	 * activity of theirs */
+	{ "chat.notification.created", fill_nothing, false },
 	{ "chat.user.logged_in", fill_login, true },
 	/* the name tried may not be its owner's: no activity */
 	{ "chat.user.login_failed", fill_login_failed, false },

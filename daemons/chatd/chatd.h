@@ -53,6 +53,7 @@
 #define CHATD_IDEM_KEEP_MS (24LL * 3600 * 1000)
 
 struct live;			/* live.c: generations, hub */
+struct events_consumer;
 struct model_check;		/* model-check.c: aid's known models */
 
 struct chatd {
@@ -61,6 +62,8 @@ struct chatd {
 	char userd_url[128];		/* daemon_peer_url("userd") */
 	struct live *live;		/* owned: live_init/live_release */
 	struct model_check *models;	/* owned: model_check_new/_free */
+	/* owned: notify_start/notify_stop; notifyd's events */
+	struct events_consumer *notify;
 };
 
 /* Message statuses. */
@@ -339,6 +342,14 @@ void live_conversation_event(struct chatd *cd, const char *user_id,
 			     const struct chat_conv *conv);
 /* Housekeeping (loop thread, cron). */
 void live_cron(struct chatd *cd);
+
+/* ---- notify.c: notifyd's notifications to the user's WebSockets ------ */
+/* Starts consuming notifyd's events (after live_init); err says why
+ * not. */
+int notify_start(struct chatd *cd, char *err, size_t errlen);
+/* Stops and frees the consumer (before live_release: it publishes to
+ * the hub); idempotent. */
+void notify_stop(struct chatd *cd);
 
 /* ---- send.c (handlers) ----------------------------------------------- */
 void send_message_handler(struct http_req *req, struct http_res *res);

@@ -34,6 +34,7 @@
 #define EV_CONVERSATION	"conversation"
 #define EV_CONV_DELETED	"conversation_deleted"
 #define EV_RESET	"reset"
+#define EV_NOTIFICATION	"notification"	/* notifyd's, notify.c */
 
 /* Kept per user: this many events, for this long. */
 #define HUB_LOG_MAX	1024

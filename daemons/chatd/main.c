@@ -116,6 +116,11 @@ static int chatd_init(struct daemon *d, char *err, size_t errlen)
 	rc = chatd_recover(cd, err, errlen);
 	if (rc == 0)
 		rc = live_init(cd, err, errlen);
+	if (rc == 0) {
+		rc = notify_start(cd, err, errlen);
+		if (rc < 0)
+			live_release(cd);
+	}
 	if (rc < 0) {
 		/* no release follows a failed init */
 		model_check_free(cd->models);
@@ -128,6 +133,8 @@ static void chatd_release(struct daemon *d)
 {
 	struct chatd *cd = (struct chatd *)d;
 
+	/* the consumer first: it publishes to live's hub */
+	notify_stop(cd);
 	live_release(cd);
 	model_check_free(cd->models);
 	cd->models = NULL;

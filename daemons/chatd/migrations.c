@@ -15,10 +15,12 @@
  *   idempotency    Idempotency-Key claims of send and regenerate; the
  *                  messages a claim stored (bound in the transaction
  *                  that stores them, so that they outlive a crash)
+ *   inbox, event_cursors  notifyd's events pushed live (notify.c)
  */
 #include "chatd.h"
 
 #include "db.h"
+#include "events-consumer.h"
 #include "banned.h"
 
 static const char conversations_sqlite[] =
@@ -129,6 +131,8 @@ const struct db_migration chatd_migrations[] = {
 	{ 2, "messages", messages_sqlite, messages_pg },
 	{ 3, "idempotency", idempotency_sql, NULL },
 	{ 4, "idempotency_messages", idempotency_messages_sql, NULL },
+	/* notify.c consumes notifyd's events: its inbox and cursor */
+	{ 5, "events inbox", EVENTS_CONSUMER_MIGRATION_SQL, NULL },
 };
 
 const size_t chatd_migrations_count =

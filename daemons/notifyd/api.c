@@ -27,8 +27,9 @@
 
 #define API_LIMIT_DEFAULT 20
 #define API_LIMIT_MAX 100
-/* a bound above every id: ids are lowercase hex and '-' */
-#define API_BEFORE_NONE "~"
+/* a bound above every id, of the ids' own form (lowercase hex and '-'
+ * at the same places), so that it sorts above them in any collation */
+#define API_BEFORE_NONE "ffffffff-ffff-ffff-ffff-ffffffffffff"
 
 /* The user's rows and the broadcasts visible to the user ($1), merged;
  * $2 the cursor, $3 whether broadcasts show (their in-app channel), $4

@@ -77,6 +77,8 @@ static struct daemon_spec notifyd_spec = {
 	.app_size = sizeof(struct notifyd),
 	.init = notifyd_init,
 	.release = notifyd_release,
+	/* its outbox: chat.notification.created for chatd's live push */
+	.events = 1,
 };
 
 int main(int argc, char **argv)

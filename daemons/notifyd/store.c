@@ -15,13 +15,19 @@
  *   - chat.user.deleted erases what notifyd holds of the user and
  *     records the erasure, so that a later event of a producer that had
  *     not heard of it yet stores nothing again.
+ *
+ * Each notification made also writes chat.notification.created to
+ * notifyd's own outbox in the same transaction (docs/events.md): chatd
+ * consumes it to push the notification to the user's WebSockets.
  */
 #include "notifyd.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "err.h"
+#include "events.h"
 #include "json.h"
 #include "util.h"
 #include "uuid.h"
@@ -50,11 +56,15 @@ static const char *const sql_erase[] = {
 	" ON CONFLICT (user_id) DO NOTHING",
 };
 
-static int store_erase(struct db_conn *c, const char *user_id)
+static int store_erase(struct notifyd *nd, struct db_conn *c,
+		       const char *user_id)
 {
 	struct db_param p[2] = { db_p_text(user_id), DB_P_INT(now_ms()) };
 	size_t i;
-	int rc = 0;
+	int rc;
+
+	/* the user's chat.notification.created rows too */
+	rc = events_erase_user(c, &nd->d, user_id);
 
 	for (i = 0; rc == 0 && i < sizeof(sql_erase) / sizeof(sql_erase[0]);
 	     i++)
@@ -97,11 +107,43 @@ static int store_device(struct db_conn *c, const char *user_id,
 	return rc;
 }
 
-static int store_notice(struct db_conn *c, const struct notice *n)
+/* chat.notification.created of the notification just stored: what the
+ * list shows of it, for the user's clients. */
+static int store_event(struct notifyd *nd, struct db_conn *c,
+		       const char *id, const char *user_id,
+		       const struct notice *n, int64_t created_ms)
+{
+	char subject[UUID_STR_LEN + 16];
+	cJSON *data = cJSON_CreateObject(), *copy = NULL;
+	int rc = CHAT_ENOMEM;
+
+	if (!data || !cJSON_AddStringToObject(data, "notification_id", id) ||
+	    !cJSON_AddStringToObject(data, "category", n->category) ||
+	    !cJSON_AddStringToObject(data, "kind", n->kind) ||
+	    !cJSON_AddStringToObject(data, "title", n->title) ||
+	    !cJSON_AddStringToObject(data, "body", n->body) ||
+	    !json_add_time(data, "created_at", created_ms))
+		goto out;
+	copy = cJSON_Duplicate(n->data, true);
+	if (!copy || !cJSON_AddItemToObject(data, "data", copy)) {
+		cJSON_Delete(copy);
+		goto out;
+	}
+	snprintf(subject, sizeof(subject), "notifications/%s", id);
+	rc = events_emit(c, &nd->d, "chat.notification.created", user_id,
+			 subject, data);
+out:
+	cJSON_Delete(data);
+	return rc;
+}
+
+static int store_notice(struct notifyd *nd, struct db_conn *c,
+			const struct notice *n)
 {
 	const struct notify_category *cat = notify_category_find(n->category);
 	char id[UUID_STR_LEN], user_id[UUID_STR_LEN];
 	struct db_param p[8];
+	int64_t now = now_ms();
 	unsigned mask = 0;
 	char *data = NULL;
 	bool alert = true;
@@ -130,9 +172,11 @@ static int store_notice(struct db_conn *c, const struct notice *n)
 	p[4] = db_p_text(n->title);
 	p[5] = db_p_text(n->body);
 	p[6] = db_p_text(data);
-	p[7] = DB_P_INT(now_ms());
+	p[7] = DB_P_INT(now);
 	rc = db_exec(c, sql_notification_add, p, 8, NULL);
 	free(data);
+	if (rc == 0)
+		rc = store_event(nd, c, id, user_id, n, now);
 	return rc;
 }
 
@@ -145,18 +189,17 @@ int store_handle(void *app, struct db_conn *c, const cJSON *event)
 	bool erased = false;
 	int rc;
 
-	(void)app;
 	if (type && strcmp(type, "chat.user.deleted") == 0) {
 		if (!uuid_norm(user, user_id))
 			return CHAT_EINVAL;
-		return store_erase(c, user_id);
+		return store_erase(app, c, user_id);
 	}
 	rc = rule_from_event(event, &n);
 	if (rc <= 0)
 		return rc;
 	rc = store_is_erased(c, n.user_id, &erased);
 	if (rc == 0 && !erased)
-		rc = store_notice(c, &n);
+		rc = store_notice(app, c, &n);
 	notice_release(&n);
 	return rc;
 }

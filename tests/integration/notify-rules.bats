@@ -2,15 +2,20 @@
 # notifyd's rules (issue 15): each event that concerns a user's security
 # or account makes exactly one in-app notification, read back through
 # the public API: a sign-in from a device the account never used, a
-# refresh token used again, a password change, an API key made.  And the
-# exactly-once effect: notifyd killed with SIGKILL in a burst of events
-# makes each event's notification once after its restart.
+# refresh token used again, a password change, an API key made; an
+# erased user's rows go.  And the exactly-once effect: notifyd killed
+# with SIGKILL in a burst of events makes each event's notification once
+# after its restart.
 
 # root (the first account: the admin), then one user per test.  The
 # refresh grace window is off: a second use of a token is reuse at once.
+# A consumer that reads nothing holds notifyd's outbox rows (pruning
+# waits for it), so that the erasure test sees them go.
 setup_file() {
 	load test_helper
 	start_stack "[sessiond]" "refresh_grace_s = 0"
+	curl -sf --max-time 10 -H "X-Chat-Internal: $(<"$CHAT_DATA_DIR/internal.key")" \
+		"http://127.0.0.1:$((CHAT_PORT + 6))/internal/events?after=0&consumer=hold" >/dev/null
 	register_user root
 }
 
@@ -90,6 +95,31 @@ setup() {
 	notify_caught_up
 	notes "$access_token"
 	[[ $(jq '.data | length' <<<"$body") == 0 && $(jb .unread) == 0 ]] || false
+}
+
+@test "an erased user leaves nothing in notifyd but the erasure" {
+	new_user gus
+	local gid=$user_id
+	api PUT /v1/notifications/preferences '{"account":{"email":true}}' "$access_token"
+	expect_status 200
+	api POST /v1/apikeys '{"name":"x"}' "$access_token"
+	expect_status 201
+	login_as gus other-device/1.0
+	kinds "$access_token" apikey_created 1
+	[[ $(db_query notifyd "SELECT COUNT(*) FROM outbox WHERE user_id = '$gid'") -ge 2 ]] || false
+	login_user root
+	api DELETE /v1/admin/users/gus "" "$access_token"
+	expect_status 204
+	notify_caught_up
+	run -0 db_query notifyd "SELECT (SELECT COUNT(*) FROM notifications WHERE user_id = '$gid')
+		+ (SELECT COUNT(*) FROM devices WHERE user_id = '$gid')
+		+ (SELECT COUNT(*) FROM preferences WHERE user_id = '$gid')
+		+ (SELECT COUNT(*) FROM inbox WHERE user_id = '$gid')
+		+ (SELECT COUNT(*) FROM outbox WHERE user_id = '$gid')"
+	[[ $output == 0 ]] || { echo "rows left: $output" >&2; false; }
+	[[ $(db_query notifyd "SELECT COUNT(*) FROM erased WHERE user_id = '$gid'") == 1 ]] || false
+	# nor in chatd's inbox of notifyd's events
+	[[ $(db_query chatd "SELECT COUNT(*) FROM inbox WHERE user_id = '$gid'") == 0 ]] || false
 }
 
 @test "kill -9 in a burst: each event's notification exactly once" {

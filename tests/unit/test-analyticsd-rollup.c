@@ -303,6 +303,10 @@ static void test_rollup__admin_change_not_active(void **state)
 				  "2026-01-01T00:00:00Z", "u3",
 				  "{\"by\":\"u3\"}", &d), 0);
 	assert_true(d.active);
+	/* a notification to the user is not the user's doing either */
+	assert_int_equal(delta_of("chat.notification.created",
+				  "2026-01-01T00:00:00Z", "u3", "{}", &d), 0);
+	assert_false(d.active);
 }
 
 static void test_range__days(void **state)
