@@ -2,8 +2,10 @@
  * store: what each event type adds (rollup_from_event), the cost from
  * the price table (known, unknown, never 0 for unknown), prices read
  * exactly, bad events refused, an erased user's events stripped of
- * everything that names (erase.c), and the UTC days of event times and
- * of query ranges (range.c). */
+ * everything that names (erase.c), the UTC days of event times and
+ * of query ranges (range.c), and a batch's sums (agg.c) written into a
+ * SQLite store: one row per key, the per-day rows adding up to the
+ * per-user ones, across the hash table's growth and an early flush. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -11,9 +13,12 @@
 #include <cmocka.h>
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <cjson/cJSON.h>
 
+#include "db.h"
 #include "err.h"
 #include "../../daemons/analyticsd/analyticsd.h"
 
@@ -340,6 +345,120 @@ static void test_range__days(void **state)
 	assert_int_equal(range_day_of_ms(-1), -1);
 }
 
+/* The rollup tables as migrations.c makes them (the columns agg.c
+ * writes), one statement each. */
+static const char *const agg_schema[] = {
+	"CREATE TABLE usage_daily (day TEXT, user_id TEXT, model TEXT,"
+	ROLLUP_SUM_COLUMNS ", PRIMARY KEY (day, user_id, model))",
+	"CREATE TABLE usage_model_daily (day TEXT, model TEXT,"
+	ROLLUP_SUM_COLUMNS ", PRIMARY KEY (day, model))",
+	"CREATE TABLE usage_user_daily (day TEXT, user_id TEXT,"
+	ROLLUP_SUM_COLUMNS ", PRIMARY KEY (day, user_id))",
+	"CREATE TABLE usage_errors (day TEXT, user_id TEXT, model TEXT,"
+	" error_class TEXT, count BIGINT,"
+	" PRIMARY KEY (day, user_id, model, error_class))",
+	"CREATE TABLE usage_errors_daily (day TEXT, error_class TEXT,"
+	" count BIGINT, PRIMARY KEY (day, error_class))",
+	"CREATE TABLE usage_hist (day TEXT, user_id TEXT, model TEXT,"
+	" metric TEXT, bucket INTEGER, count BIGINT,"
+	" PRIMARY KEY (day, user_id, model, metric, bucket))",
+	"CREATE TABLE usage_hist_daily (day TEXT, metric TEXT,"
+	" bucket INTEGER, count BIGINT, PRIMARY KEY (day, metric, bucket))",
+	"CREATE TABLE daily (day TEXT PRIMARY KEY, registrations BIGINT,"
+	" logins BIGINT, failed_logins BIGINT)",
+	"CREATE TABLE active (day TEXT, user_id TEXT,"
+	" PRIMARY KEY (day, user_id))",
+};
+
+static int64_t agg_scalar(struct db_conn *c, const char *sql)
+{
+	struct db_rows *r = NULL;
+	int64_t v;
+
+	assert_int_equal(db_query(c, sql, NULL, 0, &r), 0);
+	v = db_rows_int(r, 0, 0, -1);
+	db_rows_free(r);
+	return v;
+}
+
+static void test_agg__batch_sums(void **state)
+{
+	char dir[] = "/tmp/test-agg-XXXXXX", err[256], path[64], uid[16];
+	struct agg g = { 0 };
+	struct rollup_delta d;
+	struct db *db = NULL;
+	struct db_conn *c = NULL;
+	size_t i;
+	int k;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	assert_int_equal(db_open("sqlite", dir, "agg", 1, &db, err,
+				 sizeof(err)), 0);
+	assert_int_equal(db_acquire(db, 1000, &c), 0);
+	for (i = 0; i < sizeof(agg_schema) / sizeof(agg_schema[0]); i++)
+		assert_int_equal(db_exec(c, agg_schema[i], NULL, 0, NULL), 0);
+	assert_int_equal(db_begin(c), 0);
+	/* 3,000 generations of 1,000 users on 2 models and 3 days: past
+	 * the table's first size; every 7th failed; one flush halfway */
+	for (k = 0; k < 3000; k++) {
+		memset(&d, 0, sizeof(d));
+		snprintf(d.day, sizeof(d.day), "2026-12-0%d", 1 + k % 3);
+		snprintf(uid, sizeof(uid), "u%d", k % 1000);
+		d.user_id = uid;
+		d.model = k % 2 ? "a" : "b";
+		d.requests = 1;
+		d.usage = d.active = true;
+		d.prompt_tokens = 10;
+		d.ttft_ms = 100;
+		d.latency_ms = -1;
+		if (k % 7 == 0) {
+			d.failed = 1;
+			d.error_class = "timeout";
+		} else {
+			d.completed = 1;
+		}
+		assert_int_equal(agg_add(&g, &d), 0);
+		if (k == 1500)
+			assert_int_equal(agg_flush(&g, c), 0);
+	}
+	assert_int_equal(agg_flush(&g, c), 0);
+	assert_int_equal(g.n, 0);
+	assert_int_equal(db_commit(c), 0);
+	assert_int_equal(agg_scalar(c, "SELECT SUM(requests) FROM"
+				    " usage_daily"), 3000);
+	assert_int_equal(agg_scalar(c, "SELECT SUM(prompt_tokens) FROM"
+				    " usage_model_daily"), 30000);
+	assert_int_equal(agg_scalar(c, "SELECT COUNT(*) FROM"
+				    " usage_model_daily"), 6);
+	assert_int_equal(agg_scalar(c, "SELECT SUM(failed) FROM"
+				    " usage_user_daily"), 429);
+	assert_int_equal(agg_scalar(c, "SELECT SUM(count) FROM"
+				    " usage_errors_daily"), 429);
+	assert_int_equal(agg_scalar(c, "SELECT SUM(count) FROM usage_errors"),
+			 429);
+	/* one TTFT bucket a day, 1,000 a day; no latency */
+	assert_int_equal(agg_scalar(c, "SELECT COUNT(*) FROM"
+				    " usage_hist_daily"), 3);
+	assert_int_equal(agg_scalar(c, "SELECT MIN(count) FROM"
+				    " usage_hist_daily"), 1000);
+	assert_int_equal(agg_scalar(c, "SELECT SUM(count) FROM usage_hist"),
+			 3000);
+	/* user k % 1000 on day k % 3: each user on each day once */
+	assert_int_equal(agg_scalar(c, "SELECT COUNT(*) FROM active"), 3000);
+	assert_int_equal(agg_scalar(c, "SELECT COUNT(*) FROM daily"), 0);
+	agg_release(&g);
+	db_release(c);
+	db_close(db);
+	snprintf(path, sizeof(path), "%s/agg.db", dir);
+	unlink(path);
+	snprintf(path, sizeof(path), "%s/agg.db-wal", dir);
+	unlink(path);
+	snprintf(path, sizeof(path), "%s/agg.db-shm", dir);
+	unlink(path);
+	rmdir(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -352,6 +471,7 @@ int main(void)
 		cmocka_unit_test(test_rollup__erase_strip),
 		cmocka_unit_test(test_rollup__admin_change_not_active),
 		cmocka_unit_test(test_range__days),
+		cmocka_unit_test(test_agg__batch_sums),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
