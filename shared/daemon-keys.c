@@ -59,6 +59,8 @@ const struct config_key daemon_keys_common[] = {
 	/* every daemon that produces events (events.h) */
 	KEY_BOOL("events.include_text", "false",
 		 "put message text into events"),
+	KEY_BOOL("events.relay_hold", "false",
+		 "tests only: give outbox rows no position, relay nothing"),
 	KEY_INT("events.retention_s", 60, 366L * 86400, "604800",
 		"outbox rows older than this are pruned"),
 	KEY_STR("kafka.brokers", "", "Kafka bootstrap list host:port,... "

@@ -49,15 +49,15 @@
 #define EVENTS_IDLE_MS 1000		/* relay at least this often */
 #define EVENTS_HOT_MS 1000		/* after an emit, relay every tick */
 #define EVENTS_PRUNE_MS 1000		/* look for rows to prune */
-#define EVENTS_STAMP_BATCH 1000		/* positions per transaction */
+#define EVENTS_STAMP_MAX 20000		/* positions per transaction */
 #define EVENTS_STAMP_PASSES 20		/* transactions per relay pass */
 #define EVENTS_DB_WAIT_MS 2000
 #define EVENTS_ANSWER_MAX (8u << 20)	/* bytes of one pull answer */
 #define EVENTS_WAITERS_MAX 256		/* parked long-polls */
 #define EVENTS_CONSUMER_MAX 64		/* a consumer's name */
+#define EVENTS_CURSORS_MAX 32		/* consumers kept in memory */
 #define EVENTS_BACKOFF_MS 250		/* first Kafka retry wait */
 #define EVENTS_BACKOFF_MAX_MS 30000
-#define EVENTS_SEEN_REFRESH_MS 60000	/* seen_ms is rewritten this often */
 
 /* A parked long-poll. */
 struct events_waiter {
@@ -68,16 +68,31 @@ struct events_waiter {
 	struct events_waiter *next;
 };
 
+/* A registered consumer's cursor as its pulls last said it, and as
+ * outbox_consumers holds it: the relay writes the difference in its own
+ * transaction, so that a pull never writes (but the first of a name). */
+struct events_cursor {
+	char name[EVENTS_CONSUMER_MAX + 1];
+	int64_t pos;			/* the last pull's after */
+	int64_t seen_ms;		/* its time */
+	int64_t stored_pos;		/* what the store holds */
+	int64_t stored_ms;
+};
+
 struct events {
 	struct daemon *d;		/* borrowed */
 	int64_t retention_ms;
+	bool hold;			/* events.relay_hold: no relay */
+	char store[EVENTS_STORE_ID_MAX + 1];	/* the outbox's identity */
 	const struct events_publisher *pub;	/* NULL: embedded */
 	void *pub_h;			/* pub's handle */
-	pthread_mutex_t lock;		/* the four below */
+	pthread_mutex_t lock;		/* the six below */
 	struct events_waiter *waiters;	/* owned list */
 	size_t nwaiters;
 	int64_t head;			/* highest pos known */
 	bool stopping;			/* no more parking */
+	struct events_cursor cursors[EVENTS_CURSORS_MAX];
+	size_t ncursors;
 	atomic_bool running;		/* a relay job is queued or running */
 	atomic_llong hot_until;		/* mono_ms; events_kit_wake */
 	int64_t last_queued;		/* loop thread: mono_ms */
@@ -87,16 +102,37 @@ struct events {
 	int64_t retry_at;		/* Kafka: mono_ms of the next try */
 };
 
+/* What one relay pass writes, found before its transaction begins, so
+ * that the transaction holds the store's write lock for the writes only
+ * and a pass with nothing new opens none. */
+struct events_plan {
+	bool stamp;			/* rows without a position */
+	struct events_cursor dirty[EVENTS_CURSORS_MAX];	/* moved cursors */
+	size_t ndirty;
+	int64_t prune_before;		/* time_ms cut, 0: none */
+	const char *prune_sql;		/* pruning by the cursors, or NULL */
+	int64_t prune_pos;		/* its $1 */
+};
+
 static void events_tick(void *arg);
 
 /* the highest pos ever given, kept apart from the rows: pruning the
- * newest row must not hand its pos out again */
+ * newest row must not hand its pos out again; store is the outbox's
+ * identity, made with it (see events.h) */
 static const char sql_head[] = "SELECT pos FROM outbox_head WHERE id = 1";
+static const char sql_head_store[] =
+	"SELECT pos, store FROM outbox_head WHERE id = 1";
 static const char sql_head_set[] =
 	"UPDATE outbox_head SET pos = $1 WHERE id = 1";
 static const char sql_unstamped[] =
-	"SELECT seq FROM outbox WHERE pos IS NULL ORDER BY seq LIMIT $1";
-static const char sql_stamp[] = "UPDATE outbox SET pos = $1 WHERE seq = $2";
+	"SELECT seq FROM outbox WHERE pos IS NULL ORDER BY seq LIMIT 1";
+/* every row without a position gets the next one, in seq order, in one
+ * statement: the write lock is held for one pass over the index */
+static const char sql_stamp[] =
+	"UPDATE outbox SET pos = s.p FROM (SELECT seq,"
+	" $1 + row_number() OVER (ORDER BY seq) AS p FROM outbox"
+	" WHERE pos IS NULL ORDER BY seq LIMIT $2) AS s"
+	" WHERE outbox.seq = s.seq";
 static const char sql_read[] =
 	"SELECT pos, event FROM outbox WHERE pos > $1 ORDER BY pos LIMIT $2";
 static const char sql_unrelayed[] =
@@ -104,17 +140,20 @@ static const char sql_unrelayed[] =
 	" WHERE relayed_ms IS NULL AND pos IS NOT NULL ORDER BY pos LIMIT $1";
 static const char sql_relayed[] =
 	"UPDATE outbox SET relayed_ms = $1 WHERE pos = $2";
-static const char sql_consumer_touch[] =
-	"UPDATE outbox_consumers SET pos = $2, seen_ms = $3"
-	" WHERE name = $1 AND (pos <> $2 OR seen_ms < $4)";
-static const char sql_consumer_add[] =
+static const char sql_consumer_put[] =
 	"INSERT INTO outbox_consumers (name, pos, seen_ms) VALUES ($1, $2, $3)"
-	" ON CONFLICT (name) DO NOTHING";
+	" ON CONFLICT (name) DO UPDATE SET pos = excluded.pos,"
+	" seen_ms = excluded.seen_ms";
+static const char sql_consumers[] =
+	"SELECT name, pos FROM outbox_consumers";
+/* lowest pos, oldest time, lowest pos Kafka acknowledged */
 static const char sql_prune_state[] =
 	"SELECT (SELECT MIN(pos) FROM outbox),"
+	" (SELECT MIN(time_ms) FROM outbox), NULL";
+static const char sql_prune_state_kafka[] =
+	"SELECT (SELECT MIN(pos) FROM outbox),"
 	" (SELECT MIN(time_ms) FROM outbox),"
-	" (SELECT COUNT(*) FROM outbox_consumers),"
-	" (SELECT MIN(pos) FROM outbox_consumers)";
+	" (SELECT MIN(pos) FROM outbox WHERE relayed_ms IS NOT NULL)";
 static const char sql_prune_old[] = "DELETE FROM outbox WHERE time_ms < $1";
 static const char sql_prune_read[] =
 	"DELETE FROM outbox WHERE pos <= $1";
@@ -128,10 +167,11 @@ static const char sql_pg_lock[] =
 
 /* ---- answers ----------------------------------------------------------- */
 
-/* {"events":[{"pos":P,"event":{...}},...],"last":L,"head":H} from rows of
- * (pos, event); the events are stored JSON and go in as they are. */
+/* {"events":[{"pos":P,"event":{...}},...],"last":L,"head":H,"store":S}
+ * from rows of (pos, event); the events are stored JSON and go in as
+ * they are; store is the outbox's identity (hex, nothing to escape). */
 static int events_answer_body(struct db_rows *rows, int64_t after,
-			      int64_t head, struct buf *b)
+			      int64_t head, const char *store, struct buf *b)
 {
 	size_t n = rows ? db_rows_count(rows) : 0, i;
 	int64_t last = after;
@@ -152,9 +192,9 @@ static int events_answer_body(struct db_rows *rows, int64_t after,
 		last = pos;
 	}
 	if (rc == 0)
-		rc = buf_printf(b, "],\"last\":%lld,\"head\":%lld}",
-				(long long)last,
-				(long long)(head > last ? head : last));
+		rc = buf_printf(b, "],\"last\":%lld,\"head\":%lld,"
+				"\"store\":\"%s\"}", (long long)last,
+				(long long)(head > last ? head : last), store);
 	return rc;
 }
 
@@ -167,13 +207,13 @@ static void events_send(struct http_res *res, struct buf *b)
 	http_res_send(res, 200, "application/json", body, len);
 }
 
-static void events_send_empty(struct http_res *res, int64_t after,
-			      int64_t head)
+static void events_send_empty(struct events *ev, struct http_res *res,
+			      int64_t after, int64_t head)
 {
 	struct buf b;
 
 	buf_init(&b, 256);
-	if (events_answer_body(NULL, after, head, &b) < 0) {
+	if (events_answer_body(NULL, after, head, ev->store, &b) < 0) {
 		buf_release(&b);
 		http_res_error(res, 500, "internal", "out of memory");
 		return;
@@ -206,7 +246,7 @@ static void events_answer(struct events *ev, struct db_conn *c,
 	head = ev->head;
 	pthread_mutex_unlock(&ev->lock);
 	if (rc == 0)
-		rc = events_answer_body(rows, w->after, head, &b);
+		rc = events_answer_body(rows, w->after, head, ev->store, &b);
 	if (rc < 0) {
 		buf_release(&b);
 		http_res_chat_error(w->res, rc, "cannot read the outbox");
@@ -241,6 +281,59 @@ static struct events_waiter *events_take(struct events *ev, bool all)
 	return out;
 }
 
+/* ---- cursors ---------------------------------------------------------- */
+
+/* The slot of consumer name, or NULL; the caller holds ev->lock. */
+static struct events_cursor *events_cursor_find(struct events *ev,
+						const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < ev->ncursors; i++)
+		if (strcmp(ev->cursors[i].name, name) == 0)
+			return &ev->cursors[i];
+	return NULL;
+}
+
+/* Copies the cursors the store does not hold yet into plan: their pos
+ * moved since the last write, or (refresh: a transaction is open anyway)
+ * only their seen_ms.  An idle consumer's polls write nothing; the stats
+ * route shows its seen_ms from memory. */
+static void events_cursors_dirty(struct events *ev, struct events_plan *plan,
+				 bool refresh)
+{
+	size_t i;
+
+	plan->ndirty = 0;
+	pthread_mutex_lock(&ev->lock);
+	for (i = 0; i < ev->ncursors; i++) {
+		struct events_cursor *cu = &ev->cursors[i];
+
+		if (cu->pos != cu->stored_pos ||
+		    (refresh && cu->seen_ms != cu->stored_ms))
+			plan->dirty[plan->ndirty++] = *cu;
+	}
+	pthread_mutex_unlock(&ev->lock);
+}
+
+/* After the commit: what plan wrote is what the store holds. */
+static void events_cursors_stored(struct events *ev,
+				  const struct events_plan *plan)
+{
+	struct events_cursor *cu;
+	size_t i;
+
+	pthread_mutex_lock(&ev->lock);
+	for (i = 0; i < plan->ndirty; i++) {
+		cu = events_cursor_find(ev, plan->dirty[i].name);
+		if (cu) {
+			cu->stored_pos = plan->dirty[i].pos;
+			cu->stored_ms = plan->dirty[i].seen_ms;
+		}
+	}
+	pthread_mutex_unlock(&ev->lock);
+}
+
 /* ---- the relay --------------------------------------------------------- */
 
 static int events_query_int(struct db_conn *c, const char *sql,
@@ -255,31 +348,101 @@ static int events_query_int(struct db_conn *c, const char *sql,
 	return rc;
 }
 
-/* Gives positions to committed rows without one; *head gets the highest
- * pos.  Returns the number stamped or a negative error. */
-static int events_stamp(struct events *ev, struct db_conn *c, int64_t *head)
+/* Pruning's part of plan, from reads only: rows older than the
+ * retention, and rows every registered consumer has read (as its last
+ * pull said, written or not yet; Kafka: and the broker acknowledged).
+ * Looks once per EVENTS_PRUNE_MS. */
+static int events_plan_prune(struct events *ev, struct db_conn *c,
+			     struct events_plan *plan)
 {
-	struct db_rows *rows = NULL, *lock = NULL;
-	struct db_param p[2];
-	int64_t top = 0;
-	size_t n = 0, i;
+	struct db_rows *st = NULL, *cons = NULL;
+	int64_t now = mono_ms(), cut = now_ms() - ev->retention_ms;
+	int64_t lowest, oldest, lowest_acked, min_read = INT64_MAX;
+	size_t i, n;
 	int rc;
 
-	/* nothing waiting: no write transaction at all */
-	p[0] = DB_P_INT(1);
-	rc = db_query(c, sql_unstamped, p, 1, &rows);
+	if (now - ev->last_prune < EVENTS_PRUNE_MS)
+		return 0;
+	ev->last_prune = now;
+	rc = db_query(c, ev->pub ? sql_prune_state_kafka : sql_prune_state,
+		      NULL, 0, &st);
 	if (rc < 0)
 		goto out;
-	if (db_rows_count(rows) == 0) {
+	lowest = db_rows_int(st, 0, 0, -1);
+	oldest = db_rows_int(st, 0, 1, -1);
+	lowest_acked = db_rows_int(st, 0, 2, -1);
+	if (lowest < 0)
+		goto out;	/* no row has a position: nothing to prune */
+	if (oldest >= 0 && oldest < cut)
+		plan->prune_before = cut;
+	rc = db_query(c, sql_consumers, NULL, 0, &cons);
+	if (rc < 0)
+		goto out;
+	n = db_rows_count(cons);
+	pthread_mutex_lock(&ev->lock);
+	for (i = 0; i < n; i++) {
+		const char *name = db_rows_get(cons, i, 0);
+		struct events_cursor *cu = name ? events_cursor_find(ev, name)
+						: NULL;
+		int64_t pos = cu ? cu->pos : db_rows_int(cons, i, 1, 0);
+
+		if (pos < min_read)
+			min_read = pos;
+	}
+	pthread_mutex_unlock(&ev->lock);
+	if (n > 0 && !ev->pub && lowest <= min_read) {
+		plan->prune_sql = sql_prune_read;
+		plan->prune_pos = min_read;
+	} else if (n > 0 && ev->pub && lowest_acked >= 0 &&
+		   lowest_acked <= min_read) {
+		plan->prune_sql = sql_prune_read_relayed;
+		plan->prune_pos = min_read;
+	} else if (n == 0 && ev->pub && lowest_acked >= 0) {
+		plan->prune_sql = sql_prune_relayed;
+	}
+out:
+	db_rows_free(cons);
+	db_rows_free(st);
+	return rc;
+}
+
+/* One relay pass's writes in ONE transaction, and none when there is
+ * nothing to write: positions for every committed row without one (in
+ * one statement, under the store lock), the consumers' cursors that
+ * moved, pruning.  Everything it can learn by reading is read before
+ * BEGIN (IMMEDIATE on SQLite, which takes the write lock), so chatd's
+ * and aid's request writes wait for it as briefly as can be.  *head gets
+ * the highest pos.  Returns the number of rows stamped or an error. */
+static int events_write(struct events *ev, struct db_conn *c, int64_t *head)
+{
+	struct events_plan *plan = NULL;
+	struct db_rows *rows = NULL, *lock = NULL;
+	struct db_param p[3];
+	int64_t top = 0, n = 0, pruned = 0, k;
+	size_t i;
+	int rc;
+
+	plan = calloc(1, sizeof(*plan));
+	if (!plan)
+		return CHAT_ENOMEM;
+	rc = db_query(c, sql_unstamped, NULL, 0, &rows);
+	if (rc < 0)
+		goto out;
+	plan->stamp = db_rows_count(rows) > 0;
+	rc = events_plan_prune(ev, c, plan);
+	if (rc < 0)
+		goto out;
+	events_cursors_dirty(ev, plan, plan->stamp || plan->prune_sql ||
+					       plan->prune_before);
+	if (!plan->stamp && !plan->prune_sql && !plan->prune_before &&
+	    plan->ndirty == 0) {
 		rc = events_query_int(c, sql_head, head);
 		goto out;
 	}
-	db_rows_free(rows);
-	rows = NULL;
 	rc = db_begin(c);
 	if (rc < 0)
 		goto out;
-	if (strcmp(db_backend(ev->d->db), "postgres") == 0) {
+	if (plan->stamp && strcmp(db_backend(ev->d->db), "postgres") == 0) {
 		rc = db_query(c, sql_pg_lock, NULL, 0, &lock);
 		if (rc < 0)
 			goto out;
@@ -287,30 +450,49 @@ static int events_stamp(struct events *ev, struct db_conn *c, int64_t *head)
 	rc = events_query_int(c, sql_head, &top);
 	if (rc < 0)
 		goto out;
-	p[0] = DB_P_INT(EVENTS_STAMP_BATCH);
-	rc = db_query(c, sql_unstamped, p, 1, &rows);
-	if (rc < 0)
-		goto out;
-	n = db_rows_count(rows);
-	for (i = 0; i < n && rc == 0; i++) {
-		p[0] = DB_P_INT(top + 1);
-		p[1] = DB_P_INT(db_rows_int(rows, i, 0, 0));
-		rc = db_exec(c, sql_stamp, p, 2, NULL);
-		if (rc == 0)
-			top++;
+	if (plan->stamp) {
+		p[0] = DB_P_INT(top);
+		p[1] = DB_P_INT(EVENTS_STAMP_MAX);
+		rc = db_exec(c, sql_stamp, p, 2, &n);
+		if (rc < 0)
+			goto out;
+		p[0] = DB_P_INT(top + n);
+		if (n > 0)
+			rc = db_exec(c, sql_head_set, p, 1, NULL);
+		if (rc < 0)
+			goto out;
 	}
-	p[0] = DB_P_INT(top);
-	if (rc == 0)
-		rc = db_exec(c, sql_head_set, p, 1, NULL);
+	for (i = 0; i < plan->ndirty && rc == 0; i++) {
+		p[0] = db_p_text(plan->dirty[i].name);
+		p[1] = DB_P_INT(plan->dirty[i].pos);
+		p[2] = DB_P_INT(plan->dirty[i].seen_ms);
+		rc = db_exec(c, sql_consumer_put, p, 3, NULL);
+	}
+	if (rc == 0 && plan->prune_before) {
+		p[0] = DB_P_INT(plan->prune_before);
+		rc = db_exec(c, sql_prune_old, p, 1, &k);
+		pruned += rc == 0 ? k : 0;
+	}
+	if (rc == 0 && plan->prune_sql) {
+		p[0] = DB_P_INT(plan->prune_pos);
+		rc = db_exec(c, plan->prune_sql, p,
+			     plan->prune_sql == sql_prune_relayed ? 0 : 1, &k);
+		pruned += rc == 0 ? k : 0;
+	}
 	if (rc == 0)
 		rc = db_commit(c);
-	if (rc == 0)
-		*head = top;
+	if (rc < 0)
+		goto out;
+	*head = top + n;
+	events_cursors_stored(ev, plan);
+	if (pruned > 0)
+		log_debug("events: pruned %lld rows", (long long)pruned);
 out:
 	if (rc < 0)
 		db_rollback(c);
 	db_rows_free(lock);
 	db_rows_free(rows);
+	free(plan);
 	return rc < 0 ? rc : (int)n;
 }
 
@@ -384,52 +566,10 @@ out:
 	db_rows_free(rows);
 }
 
-/* Deletes rows every registered consumer has read (Kafka: and the broker
- * acknowledged) and rows older than the retention. */
-static void events_prune(struct events *ev, struct db_conn *c)
-{
-	struct db_rows *st = NULL;
-	struct db_param p[1];
-	int64_t now = mono_ms(), lowest, oldest, nconsumers, min_read;
-	int64_t cut = now_ms() - ev->retention_ms, gone = 0, more = 0;
-	int rc;
-
-	if (now - ev->last_prune < EVENTS_PRUNE_MS)
-		return;
-	ev->last_prune = now;
-	rc = db_query(c, sql_prune_state, NULL, 0, &st);
-	if (rc < 0)
-		goto out;
-	lowest = db_rows_int(st, 0, 0, -1);
-	oldest = db_rows_int(st, 0, 1, -1);
-	nconsumers = db_rows_int(st, 0, 2, 0);
-	min_read = db_rows_int(st, 0, 3, 0);
-	if (oldest >= 0 && oldest < cut) {
-		p[0] = DB_P_INT(cut);
-		rc = db_exec(c, sql_prune_old, p, 1, &gone);
-		if (rc < 0)
-			goto out;
-	}
-	if (nconsumers > 0 && lowest >= 0 && lowest <= min_read) {
-		p[0] = DB_P_INT(min_read);
-		rc = db_exec(c, ev->pub ? sql_prune_read_relayed
-					: sql_prune_read, p, 1, &more);
-	} else if (nconsumers == 0 && ev->pub && lowest >= 0) {
-		rc = db_exec(c, sql_prune_relayed, NULL, 0, &more);
-	}
-out:
-	if (rc < 0)
-		log_warn("events: cannot prune the outbox: %s",
-			 chat_strerror(rc));
-	else if (gone + more > 0)
-		log_debug("events: pruned %lld rows",
-			  (long long)(gone + more));
-	db_rows_free(st);
-}
-
-/* One relay pass: positions, wakeups, Kafka (unless !publish: the last
- * pass at a stop, which must not wait on a broker), pruning.  The caller
- * holds ev->running. */
+/* One relay pass: its writes (events_write), wakeups, Kafka (unless
+ * !publish: the last pass at a stop, which must not wait on a broker).
+ * The caller holds ev->running.  With events.relay_hold (tests) it does
+ * nothing: rows keep no position, as when a crash comes first. */
 static void events_relay(struct events *ev, bool publish)
 {
 	struct events_waiter *ready, *next;
@@ -437,20 +577,23 @@ static void events_relay(struct events *ev, bool publish)
 	int64_t head = 0;
 	int rc, i;
 
+	if (ev->hold)
+		return;
 	rc = db_acquire(ev->d->db, EVENTS_DB_WAIT_MS, &c);
 	if (rc < 0) {
 		log_warn("events: no store connection for the relay: %s",
 			 chat_strerror(rc));
 		return;
 	}
-	/* a backlog (rows a crash left, a burst) goes in one pass */
+	/* a backlog past EVENTS_STAMP_MAX (rows a crash left, a burst)
+	 * goes in a few more transactions */
 	for (i = 0; i < EVENTS_STAMP_PASSES; i++) {
-		rc = events_stamp(ev, c, &head);
-		if (rc < EVENTS_STAMP_BATCH)
+		rc = events_write(ev, c, &head);
+		if (rc < EVENTS_STAMP_MAX)
 			break;
 	}
 	if (rc < 0) {
-		log_warn("events: cannot stamp the outbox: %s",
+		log_warn("events: cannot write the outbox's positions: %s",
 			 chat_strerror(rc));
 	} else {
 		pthread_mutex_lock(&ev->lock);
@@ -464,7 +607,6 @@ static void events_relay(struct events *ev, bool publish)
 	}
 	if (publish)
 		events_publish(ev, c);
-	events_prune(ev, c);
 	db_release(c);
 }
 
@@ -504,7 +646,7 @@ static void events_tick(void *arg)
 	while (expired) {
 		w = expired;
 		expired = w->next;
-		events_send_empty(w->res, w->after, head);
+		events_send_empty(ev, w->res, w->after, head);
 		free(w);
 	}
 	if (stopping)
@@ -561,23 +703,46 @@ static bool events_consumer_valid(const char *s)
 	return true;
 }
 
-/* Records that consumer has handled everything up to pos; rewritten only
- * when pos moves or seen_ms is old, so an idle poll writes nothing. */
-static int events_consumer_record(struct db_conn *c, const char *name,
-				  int64_t pos)
+/* Notes that consumer has handled everything up to pos.  A name this
+ * process already knows is noted in memory only, and the relay writes
+ * it in its next pass (within EVENTS_IDLE_MS, in the transaction it
+ * opens anyway), so a pull never takes the store's write lock from
+ * chatd's requests; a long-poll that did not move writes nothing at all.
+ * A new name is written at once: from this answer on, pruning waits for
+ * it.  Past EVENTS_CURSORS_MAX names every pull writes. */
+static int events_consumer_note(struct events *ev, struct db_conn *c,
+				const char *name, int64_t pos)
 {
-	struct db_param p[4];
-	int64_t now = now_ms(), changed = 0;
+	struct events_cursor *cu;
+	struct db_param p[3];
+	int64_t now = now_ms();
 	int rc;
 
+	pthread_mutex_lock(&ev->lock);
+	cu = events_cursor_find(ev, name);
+	if (cu) {
+		cu->pos = pos;
+		cu->seen_ms = now;
+	}
+	pthread_mutex_unlock(&ev->lock);
+	if (cu)
+		return 0;
 	p[0] = db_p_text(name);
 	p[1] = DB_P_INT(pos);
 	p[2] = DB_P_INT(now);
-	p[3] = DB_P_INT(now - EVENTS_SEEN_REFRESH_MS);
-	rc = db_exec(c, sql_consumer_touch, p, 4, &changed);
-	if (rc == 0 && changed == 0)
-		rc = db_exec(c, sql_consumer_add, p, 3, NULL);
-	return rc;
+	rc = db_exec(c, sql_consumer_put, p, 3, NULL);
+	if (rc < 0)
+		return rc;
+	pthread_mutex_lock(&ev->lock);
+	if (!events_cursor_find(ev, name) &&
+	    ev->ncursors < EVENTS_CURSORS_MAX) {
+		cu = &ev->cursors[ev->ncursors++];
+		snprintf(cu->name, sizeof(cu->name), "%s", name);
+		cu->pos = cu->stored_pos = pos;
+		cu->seen_ms = cu->stored_ms = now;
+	}
+	pthread_mutex_unlock(&ev->lock);
+	return 0;
 }
 
 /* GET /internal/events?after=&limit=&wait_ms=&consumer= (internal) */
@@ -617,7 +782,7 @@ static void events_pull(struct http_req *req, struct http_res *res)
 	if (daemon_db(req, &c) < 0)
 		return;
 	if (consumer[0]) {
-		rc = events_consumer_record(c, consumer, after);
+		rc = events_consumer_note(ev, c, consumer, after);
 		if (rc < 0)
 			goto out;
 	}
@@ -653,7 +818,7 @@ static void events_pull(struct http_req *req, struct http_res *res)
 		if (rc < 0)
 			goto out;
 	}
-	rc = events_answer_body(rows, after, head, &b);
+	rc = events_answer_body(rows, after, head, ev->store, &b);
 	if (rc == 0)
 		events_send(res, &b);
 out:
@@ -706,21 +871,32 @@ static void events_stats(struct http_req *req, struct http_res *res)
 	cJSON_AddNumberToObject(o, "rows", (double)total);
 	cJSON_AddStringToObject(o, "transport", ev->pub ? "kafka"
 							: "embedded");
+	cJSON_AddStringToObject(o, "store", ev->store);
 	for (i = 0; i < db_rows_count(rows); i++) {
 		cJSON *it = cJSON_CreateObject();
+		const char *name = db_rows_get(rows, i, 0);
 		int64_t pos = db_rows_int(rows, i, 1, 0);
+		int64_t seen = db_rows_int(rows, i, 2, 0);
+		struct events_cursor *cu;
 
 		if (!it || !cJSON_AddItemToArray(list, it)) {
 			cJSON_Delete(it);
 			rc = CHAT_ENOMEM;
 			goto out;
 		}
-		cJSON_AddStringToObject(it, "name", db_rows_get(rows, i, 0));
+		/* the last pull's, which the relay may not have written */
+		pthread_mutex_lock(&ev->lock);
+		cu = name ? events_cursor_find(ev, name) : NULL;
+		if (cu) {
+			pos = cu->pos;
+			seen = cu->seen_ms;
+		}
+		pthread_mutex_unlock(&ev->lock);
+		cJSON_AddStringToObject(it, "name", name ? name : "");
 		cJSON_AddNumberToObject(it, "pos", (double)pos);
 		cJSON_AddNumberToObject(it, "lag",
 					(double)(head > pos ? head - pos : 0));
-		cJSON_AddNumberToObject(it, "seen_ms",
-					(double)db_rows_int(rows, i, 2, 0));
+		cJSON_AddNumberToObject(it, "seen_ms", (double)seen);
 	}
 	http_res_json(res, 200, o);
 	o = NULL;
@@ -806,6 +982,13 @@ int events_kit_new(struct daemon *d, struct events **out, char *err,
 	pthread_mutex_init(&ev->lock, NULL);
 	atomic_init(&ev->running, false);
 	atomic_init(&ev->hot_until, 0);
+	rc = config_key_bool(d->cfg, "events.relay_hold", &ev->hold, err,
+			     errlen);
+	if (rc < 0)
+		goto out;
+	if (ev->hold)
+		log_warn("events: events.relay_hold is set: the outbox is not "
+			 "relayed (a test setting)");
 	brokers = config_key_str(d->cfg, "kafka.brokers");
 	if (brokers && *brokers) {
 		rc = module_load("kafka", EVENTS_PUBLISHER_VERSION, &ops, err,
@@ -833,15 +1016,31 @@ out:
 int events_kit_start(struct events *ev)
 {
 	struct db_conn *c = NULL;
+	struct db_rows *rows = NULL;
+	const char *store;
 	int64_t head = 0;
 	int rc;
 
 	rc = db_acquire(ev->d->db, EVENTS_DB_WAIT_MS, &c);
 	if (rc == 0)
-		rc = events_query_int(c, sql_head, &head);
+		rc = db_query(c, sql_head_store, NULL, 0, &rows);
+	if (rc == 0) {
+		head = db_rows_int(rows, 0, 0, 0);
+		store = db_rows_get(rows, 0, 1);
+		/* made by the outbox's migration; a store without one
+		 * would make every consumer's check meaningless */
+		if (!store || !*store || strlen(store) > EVENTS_STORE_ID_MAX)
+			rc = CHAT_EINVAL;
+		else
+			snprintf(ev->store, sizeof(ev->store), "%s", store);
+	}
+	db_rows_free(rows);
 	db_release(c);
-	if (rc < 0)
+	if (rc < 0) {
+		log_error("events: cannot read the outbox's head and store: %s",
+			  chat_strerror(rc));
 		return rc;
+	}
 	ev->head = head;
 	events_system(ev, "chat.system.started");
 	ev->last_queued = mono_ms() - EVENTS_IDLE_MS;
@@ -883,7 +1082,7 @@ void events_kit_stop(struct events *ev)
 	pthread_mutex_unlock(&ev->lock);
 	for (w = events_take(ev, true); w; w = next) {
 		next = w->next;
-		events_send_empty(w->res, w->after, head);
+		events_send_empty(ev, w->res, w->after, head);
 		free(w);
 	}
 }
@@ -896,7 +1095,7 @@ void events_kit_free(struct events *ev)
 		return;
 	for (w = events_take(ev, true); w; w = next) {
 		next = w->next;
-		events_send_empty(w->res, w->after, ev->head);
+		events_send_empty(ev, w->res, w->after, ev->head);
 		free(w);
 	}
 	if (ev->pub)

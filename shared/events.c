@@ -254,6 +254,17 @@ static const char outbox_sqlite[] =
 	OUTBOX_SQL("INTEGER PRIMARY KEY AUTOINCREMENT");
 static const char outbox_pg[] = OUTBOX_SQL("BIGSERIAL PRIMARY KEY");
 
+/* The outbox's store identity (events.h): 128 random bits as hex, made
+ * once with the outbox, so that a new store (a file replaced, a database
+ * recreated) has another one and consumers notice their cursor is void. */
+static const char store_sqlite[] =
+	"ALTER TABLE outbox_head ADD COLUMN store TEXT;"
+	"UPDATE outbox_head SET store = lower(hex(randomblob(16)))";
+static const char store_pg[] =
+	"ALTER TABLE outbox_head ADD COLUMN store TEXT;"
+	"UPDATE outbox_head SET store = md5(random()::text ||"
+	" clock_timestamp()::text || pg_backend_pid()::text)";
+
 /* The kit's own numbering (EVENTS_MIGRATION_BASE and up) in the same
  * schema_migrations as the daemon's: a second db_migrate call with these
  * versions applies them once, apart from the daemon's list. */
@@ -263,6 +274,12 @@ static const struct db_migration events_migrations[] = {
 		.name = "outbox",
 		.sql_sqlite = outbox_sqlite,
 		.sql_pg = outbox_pg,
+	},
+	{
+		.version = EVENTS_MIGRATION_BASE + 2,
+		.name = "outbox store identity",
+		.sql_sqlite = store_sqlite,
+		.sql_pg = store_pg,
 	},
 };
 

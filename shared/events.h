@@ -21,8 +21,17 @@
  *          pos   INTEGER NULL UNIQUE,  -- set by the relay, see below
  *          relayed_ms INTEGER NULL)    -- acknowledged by Kafka
  *   outbox_consumers(name TEXT PRIMARY KEY, pos INTEGER, seen_ms INTEGER)
- *   outbox_head(id = 1, pos INTEGER)  -- the highest pos ever given, so
+ *   outbox_head(id = 1, pos INTEGER,  -- the highest pos ever given, so
  *                                     -- pruning never lets one be reused
+ *               store TEXT)           -- the outbox's identity, random,
+ *                                     -- made with the outbox
+ *
+ * Why a store identity: positions count from 1 in every new store, so a
+ * producer whose store was replaced (a restored backup, a recreated
+ * database) would give positions a consumer's cursor has already passed,
+ * and the consumer would wait forever past the head.  Every answer names
+ * the store; a consumer that sees another one than its cursor's starts
+ * again from position 0 of the new store (its inbox drops what it has).
  *
  * Why pos and not seq as the consumers' cursor: on PostgreSQL two
  * transactions can commit their rows in the other order than their
@@ -35,7 +44,9 @@
  * The relay (a worker job of the daemon kit, events-relay.c: every
  * EVENTS_RELAY_MS for a second after an emit in this process, else once a
  * second, which also catches rows of other processes on the same store
- * and rows a crash left): stamps pos on rows without one;
+ * and rows a crash left): in ONE transaction per pass, and none when
+ * there is nothing to write, stamps pos on rows without one, records the
+ * consumers' cursors that moved and prunes;
  * with kafka.brokers set, also publishes rows without relayed_ms to
  * their topic (events_topic) and marks them only after the broker
  * acknowledged them; prunes rows every registered consumer has read
@@ -47,11 +58,13 @@
  *
  *   GET /internal/events?after=POS&limit=N&wait_ms=MS&consumer=NAME
  *   200 {"events":[{"pos":P,"event":{...CloudEvent...}}, ...],
- *        "last":P_or_after, "head":HIGHEST_POS}
+ *        "last":P_or_after, "head":HIGHEST_POS, "store":STORE_ID}
  *
  * at-least-once: "after" is the highest pos the consumer has durably
  * handled; naming consumer=NAME records it in outbox_consumers (the
- * consumer is then registered and pruning waits for it).  With nothing
+ * consumer is then registered and pruning waits for it; a known name's
+ * later positions are written by the relay's next pass, not by the
+ * pull, so that polls add no write transaction to the store).  With nothing
  * after POS the call waits up to wait_ms (<= 30000) for new rows.
  * limit defaults to 500, at most 5000.  A waiting call holds no worker
  * thread: it is parked and answered by the relay's wakeup or at its
@@ -59,8 +72,8 @@
  *
  *   GET /internal/events/stats
  *   200 {"head":P,"depth":ROWS_WITHOUT_POS,"unrelayed":ROWS_NOT_ACKED,
- *        "rows":ROWS,"consumers":[{"name":N,"pos":P,"lag":HEAD-P,
- *        "seen_ms":MS}, ...]}
+ *        "rows":ROWS,"transport":"embedded"|"kafka","store":STORE_ID,
+ *        "consumers":[{"name":N,"pos":P,"lag":HEAD-P,"seen_ms":MS}, ...]}
  * ("unrelayed" counts only with kafka.brokers set, else 0).
  *
  * Each event (CloudEvents 1.0, structured JSON):
@@ -95,6 +108,7 @@ struct db_migration;
 #define EVENTS_PULL_LIMIT_MAX 5000
 #define EVENTS_WAIT_MAX_MS 30000
 #define EVENTS_MAX_BYTES 65536		/* CloudEvents' forwarding floor */
+#define EVENTS_STORE_ID_MAX 64		/* an outbox's store identity */
 
 /*
  * Writes one event in c's open transaction (the caller's; never commits).
@@ -149,7 +163,8 @@ const char *events_topic(const char *type);
  * forever and never a crash.
  *
  *   inbox(source TEXT, id TEXT, PRIMARY KEY (source, id))
- *   event_cursors(producer TEXT PRIMARY KEY, pos INTEGER)
+ *   event_cursors(producer TEXT PRIMARY KEY, pos INTEGER,
+ *                 store TEXT NULL)  -- the producer's store identity
  *
  * handle returns 0 (applied), CHAT_EINVAL (bad event: skipped and
  * counted, the transaction still commits the inbox row) or another error

@@ -3,7 +3,8 @@
 # /internal/events: each type produced through the public API, with the
 # CloudEvents envelope checked and no secret anywhere in it; a change
 # that rolls back leaves no event; long-poll, paging, a consumer's
-# cursor letting pruning delete rows; and the outbox across a kill -9.
+# cursor letting pruning delete rows, and written by the relay, not the
+# pull; and the outbox across a kill -9 that comes before the relay.
 #
 # Each test reads only what came after the head it saw at its start
 # (mark), so that each runs alone and none depends on another's events.
@@ -349,10 +350,21 @@ no_secret() {
 	[[ $(jq '.events[0].pos' <<<"$pulled") == $((mark + 1)) ]] || false
 }
 
-@test "kill -9 of userd after a change: its event is delivered once after the restart" {
+@test "kill -9 of userd after a change, before its relay ran: the event is delivered once after the restart" {
 	mark
+	# a userd whose relay is held (events.relay_hold, a test setting):
+	# the crash surely comes before the relay gives the row a position
+	printf '[events]\nrelay_hold = 1\n' >>"$CHAT_CONFIG"
+	stop_daemon userd
+	start_daemon userd
 	register_user evcrash
 	id=$user_id
+	# the relay would have stamped it within 50 ms
+	sleep 0.5
+	# committed with the change, and still without a position: in the
+	# window between the commit and the relay
+	[[ $(db_query userd "SELECT COUNT(*) FROM outbox WHERE user_id = '$id' AND type = 'chat.user.registered' AND pos IS NULL") == 1 ]] || false
+	[[ $(count_events chat.user.registered ".userid == \"$id\"") == 0 ]] || false
 	pid=$(daemon_pid userd)
 	kill -9 "$pid"
 	for ((i = 0; i < 100; i++)); do
@@ -360,14 +372,70 @@ no_secret() {
 		sleep 0.05
 	done
 	run ! process_alive "$pid"
-	# committed with the change, whether or not the relay got to it
-	[[ $(db_query userd "SELECT COUNT(*) FROM outbox WHERE user_id = '$id' AND type = 'chat.user.registered'") == 1 ]] || false
+	# back to the default for what runs next
+	sed -i '/^\[events\]$/,$d' "$CHAT_CONFIG"
 	start_daemon userd
 	wait_event chat.user.registered ".userid == \"$id\""
 	sleep 0.3
 	[[ $(count_events chat.user.registered ".userid == \"$id\"") == 1 ]] || false
 	wait_event chat.system.started
 	check_envelope ""
+}
+
+# hold_write_lock FILE SECONDS: in the background, another process takes
+# the write lock of userd's store (SQLite: BEGIN IMMEDIATE; PostgreSQL:
+# outbox_consumers locked against writers) and keeps it SECONDS; touches
+# FILE once it holds it.  Sets lock_pid.
+hold_write_lock() {
+	case $CHAT_DATABASE in
+	postgres://* | postgresql://*)
+		printf '%s\n' "BEGIN;" \
+			"LOCK TABLE userd.outbox_consumers IN EXCLUSIVE MODE;" \
+			"\\! touch $1" "SELECT pg_sleep($2);" "COMMIT;" |
+			psql -X -q -v ON_ERROR_STOP=1 "$CHAT_DATABASE" >/dev/null 3>&- &
+		;;
+	*)
+		printf '%s\n' "BEGIN IMMEDIATE;" ".shell touch $1" \
+			".shell sleep $2" "COMMIT;" |
+			sqlite3 "$CHAT_DATA_DIR/userd.db" >/dev/null 3>&- &
+		;;
+	esac
+	lock_pid=$!
+	for ((i = 0; i < 100; i++)); do
+		[[ -e $1 ]] && return 0
+		sleep 0.05
+	done
+	return 1
+}
+
+@test "a known consumer's pulls never write: they answer while another holds the store's write lock" {
+	register_user evlock1
+	mark
+	# the first pull of a name registers it (written at once)
+	pull "after=$mark&consumer=evlock"
+	register_user evlock2
+	wait_event chat.user.registered '.data.username == "evlock2"'
+	hold_write_lock "$BATS_TEST_TMPDIR/locked" 6
+	# its cursor moves, then an idle long-poll: neither waits for the lock
+	run -0 curl -s -o /dev/null -w '%{http_code} %{time_total}' --max-time 20 \
+		-H "X-Chat-Internal: $(<"$CHAT_DATA_DIR/internal.key")" \
+		"http://127.0.0.1:$((CHAT_PORT + 1))/internal/events?after=$((mark + 1))&consumer=evlock"
+	read -r code secs <<<"$output"
+	[[ $code == 200 ]] || false
+	python3 -c "import sys; sys.exit(0 if $secs < 3 else 1)" || { echo "the pull took $secs s" >&2; false; }
+	run -0 curl -s -o /dev/null -w '%{http_code} %{time_total}' --max-time 20 \
+		-H "X-Chat-Internal: $(<"$CHAT_DATA_DIR/internal.key")" \
+		"http://127.0.0.1:$((CHAT_PORT + 1))/internal/events?after=$((mark + 1))&consumer=evlock&wait_ms=200"
+	read -r code secs <<<"$output"
+	[[ $code == 200 ]] || false
+	python3 -c "import sys; sys.exit(0 if $secs < 3 else 1)" || { echo "the long-poll took $secs s" >&2; false; }
+	while process_alive "$lock_pid"; do sleep 0.1; done
+	# the relay writes the moved cursor once the lock is free
+	for ((i = 0; i < 50; i++)); do
+		[[ $(db_query userd "SELECT pos FROM outbox_consumers WHERE name = 'evlock'") == $((mark + 1)) ]] && break
+		sleep 0.1
+	done
+	[[ $(db_query userd "SELECT pos FROM outbox_consumers WHERE name = 'evlock'") == $((mark + 1)) ]] || false
 }
 
 @test "chat.system.stopping on a clean stop, chat.system.started on start" {

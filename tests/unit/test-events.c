@@ -317,6 +317,42 @@ static void test_events__emit_ids_increase(void **state)
 	db_release(c);
 }
 
+/* The outbox's store identity: 128 random bits in hex, made with the
+ * outbox, kept by a second migrate, another one in another store. */
+static void test_events__store_identity(void **state)
+{
+	struct fx *fx = *state, *other = NULL;
+	struct db_conn *c = NULL;
+	struct db_rows *r = NULL;
+	char first[64];
+	regex_t hex;
+	void *st = NULL;
+
+	assert_int_equal(db_acquire(fx->db, 1000, &c), 0);
+	assert_int_equal(db_query(c, "SELECT store FROM outbox_head", NULL, 0,
+				  &r), 0);
+	assert_int_equal(db_rows_count(r), 1);
+	assert_non_null(db_rows_get(r, 0, 0));
+	assert_int_equal(regcomp(&hex, "^[0-9a-f]{32}$",
+				 REG_EXTENDED | REG_NOSUB), 0);
+	assert_int_equal(regexec(&hex, db_rows_get(r, 0, 0), 0, NULL, 0), 0);
+	regfree(&hex);
+	snprintf(first, sizeof(first), "%s", db_rows_get(r, 0, 0));
+	db_rows_free(r);
+	db_release(c);
+
+	assert_int_equal(fx_setup(&st), 0);
+	other = st;
+	assert_int_equal(db_acquire(other->db, 1000, &c), 0);
+	assert_int_equal(db_query(c, "SELECT store FROM outbox_head", NULL, 0,
+				  &r), 0);
+	assert_non_null(db_rows_get(r, 0, 0));
+	assert_string_not_equal(db_rows_get(r, 0, 0), first);
+	db_rows_free(r);
+	db_release(c);
+	fx_teardown(&st);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -329,6 +365,8 @@ int main(void)
 			fx_teardown),
 		cmocka_unit_test_setup_teardown(
 			test_events__emit_ids_increase, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(
+			test_events__store_identity, fx_setup, fx_teardown),
 	};
 
 	log_init("test-events", LOG_LERROR);
