@@ -45,6 +45,7 @@ struct events_consumer {
 	const struct events_consumer_ops *ops;
 	void *transport;			/* the transport's own */
 	atomic_uint_fast64_t skipped;		/* bad events since start */
+	atomic_uint_fast64_t store_changes;	/* producers' stores replaced */
 	/* start, stop and stats: the stats of a transport being stopped
 	 * (a rebuild) would read what its stop frees */
 	pthread_mutex_t lock;
@@ -58,6 +59,9 @@ struct ec_pull {
 	char url[512];				/* the producer's base URL */
 	pthread_t thread;
 	bool running;				/* thread made */
+	char store[EVENTS_STORE_ID_MAX + 1];	/* the cursor's store: the
+						 * producer's outbox identity,
+						 * "" before the first */
 	atomic_int_fast64_t pos;		/* durably handled */
 	atomic_int_fast64_t head;		/* producer's newest seen */
 	atomic_int connected;
@@ -170,25 +174,89 @@ static bool ec_stopping(struct ec_embedded *em)
 	return stop;
 }
 
-/* The cursor stored for the producer, 0 when none. */
+/* The cursor stored for the producer (0 and no store when none) into
+ * *pos and pl->store. */
 static int ec_cursor_load(struct ec_pull *pl, int64_t *pos)
 {
 	struct db_conn *c = NULL;
 	struct db_rows *r = NULL;
 	struct db_param p = db_p_text(pl->producer);
+	const char *store;
 	int rc;
 
 	*pos = 0;
+	pl->store[0] = '\0';
 	rc = db_acquire(pl->ec->d->db, DAEMON_DB_WAIT_MS, &c);
 	if (rc < 0)
 		return rc;
-	rc = db_query(c, "SELECT pos FROM event_cursors WHERE producer = $1",
-		      &p, 1, &r);
-	if (rc == 0 && db_rows_count(r) > 0)
+	rc = db_query(c, "SELECT pos, store FROM event_cursors"
+		      " WHERE producer = $1", &p, 1, &r);
+	if (rc == 0 && db_rows_count(r) > 0) {
 		*pos = db_rows_int(r, 0, 0, 0);
+		store = db_rows_get(r, 0, 1);
+		snprintf(pl->store, sizeof(pl->store), "%s",
+			 store ? store : "");
+	}
 	db_rows_free(r);
 	db_release(c);
 	return rc;
+}
+
+/* Stores the cursor (pos, store) in a transaction of its own. */
+static int ec_cursor_save(struct ec_pull *pl, int64_t pos, const char *store)
+{
+	struct db_conn *c = NULL;
+	struct db_param p[3];
+	int rc;
+
+	rc = db_acquire(pl->ec->d->db, DAEMON_DB_WAIT_MS, &c);
+	if (rc < 0)
+		return rc;
+	p[0] = db_p_text(pl->producer);
+	p[1] = DB_P_INT(pos);
+	p[2] = db_p_text(store);
+	rc = db_exec(c, "INSERT INTO event_cursors (producer, pos, store)"
+		     " VALUES ($1, $2, $3) ON CONFLICT (producer)"
+		     " DO UPDATE SET pos = excluded.pos,"
+		     " store = excluded.store", p, 3, NULL);
+	db_release(c);
+	return rc;
+}
+
+/* The store an answer names against the cursor's.  The first one seen
+ * is kept (a cursor from before store identities, or a new one); another
+ * one means the producer's store was replaced and positions count from 1
+ * again, so the cursor, past the new head, would wait there forever:
+ * logged, counted, and the cursor goes back to 0 of the new store (the
+ * inbox drops the events it already has).  Returns 1 when *pos went
+ * back (the answer is stale: ask again), 0, or the store's error. */
+static int ec_check_store(struct ec_pull *pl, const cJSON *answer,
+			  int64_t *pos)
+{
+	const char *store = json_str(answer, "store");
+	int64_t to;
+	int rc;
+
+	if (!store || !*store || strlen(store) > EVENTS_STORE_ID_MAX ||
+	    strcmp(store, pl->store) == 0)
+		return 0;	/* the same, or a producer without one */
+	to = pl->store[0] ? 0 : *pos;
+	rc = ec_cursor_save(pl, to, store);
+	if (rc < 0)
+		return rc;
+	if (pl->store[0]) {
+		atomic_fetch_add(&pl->ec->store_changes, 1);
+		log_warn("%s: its event store was replaced (store %s, was %s;"
+			 " cursor %lld): reading its events again from the "
+			 "start", pl->producer, store, pl->store,
+			 (long long)*pos);
+	}
+	snprintf(pl->store, sizeof(pl->store), "%s", store);
+	if (to == *pos)
+		return 0;
+	*pos = to;
+	atomic_store(&pl->pos, to);
+	return 1;
 }
 
 /* One GET /internal/events; *answer is the caller's. */
@@ -253,7 +321,7 @@ static int ec_apply_batch(struct ec_pull *pl, const cJSON *events,
 {
 	struct events_consumer *ec = pl->ec;
 	struct db_conn *c = NULL;
-	struct db_param p[2];
+	struct db_param p[3];
 	const cJSON *item;
 	size_t n = 0, i = 0;
 	bool *applied = NULL, begun = false;
@@ -299,9 +367,11 @@ static int ec_apply_batch(struct ec_pull *pl, const cJSON *events,
 	}
 	p[0] = db_p_text(pl->producer);
 	p[1] = DB_P_INT(last);
-	rc = db_exec(c, "INSERT INTO event_cursors (producer, pos)"
-		     " VALUES ($1, $2) ON CONFLICT (producer)"
-		     " DO UPDATE SET pos = excluded.pos", p, 2, NULL);
+	p[2] = db_p_text(pl->store[0] ? pl->store : NULL);
+	rc = db_exec(c, "INSERT INTO event_cursors (producer, pos, store)"
+		     " VALUES ($1, $2, $3) ON CONFLICT (producer)"
+		     " DO UPDATE SET pos = excluded.pos,"
+		     " store = excluded.store", p, 3, NULL);
 	if (rc < 0)
 		goto out;
 	rc = db_commit(c);
@@ -376,6 +446,17 @@ static void *ec_pull_main(void *arg)
 		if (rc < 0)
 			goto fail;
 		atomic_store(&pl->connected, 1);
+		rc = ec_check_store(pl, answer, &pos);
+		if (rc < 0) {
+			log_warn("%s: cannot record its store: %s",
+				 pl->producer, chat_strerror(rc));
+			goto fail;
+		}
+		if (rc == 1) {
+			cJSON_Delete(answer);
+			answer = NULL;
+			continue;
+		}
 		rc = ec_positions(answer, pos, &last, &head);
 		if (rc < 0) {
 			log_warn("%s: an event batch out of order",
@@ -504,6 +585,19 @@ static const struct events_consumer_ops ec_embedded_ops = {
 	.stats = ec_embedded_stats,
 };
 
+/* The consumer tables' changes after EVENTS_CONSUMER_MIGRATION_SQL,
+ * which the consumer daemons' first migration made: in the kit's range
+ * of schema_migrations versions, applied by events_consumer_new, so that
+ * every consumer daemon gets them without a migration of its own. */
+static const struct db_migration ec_migrations[] = {
+	{
+		.version = EVENTS_CONSUMER_MIGRATION_BASE + 1,
+		.name = "event_cursors store identity",
+		.sql_sqlite = "ALTER TABLE event_cursors ADD COLUMN store TEXT",
+		.sql_pg = "ALTER TABLE event_cursors ADD COLUMN store TEXT",
+	},
+};
+
 /* The transports by name; the Kafka module's entry joins them. */
 static const struct {
 	const char *name;
@@ -527,6 +621,7 @@ int events_consumer_new(struct daemon *d,
 	const char *want = brokers && *brokers ? "kafka" : "embedded";
 	const struct events_consumer_ops *ops = NULL;
 	size_t i;
+	int rc;
 
 	*out = NULL;
 	if (!cfg->handle || !cfg->name || !cfg->producers ||
@@ -544,6 +639,10 @@ int events_consumer_new(struct daemon *d,
 			  "this build", want);
 		return CHAT_EINVAL;
 	}
+	rc = db_migrate(d->db, ec_migrations, sizeof(ec_migrations) /
+			sizeof(ec_migrations[0]), err, errlen);
+	if (rc < 0)
+		return rc;
 	ec = calloc(1, sizeof(*ec));
 	if (!ec)
 		return CHAT_ENOMEM;
@@ -559,6 +658,7 @@ int events_consumer_new(struct daemon *d,
 		ec->cfg.limit = EVENTS_PULL_LIMIT_MAX;
 	ec->ops = ops;
 	atomic_init(&ec->skipped, 0);
+	atomic_init(&ec->store_changes, 0);
 	pthread_mutex_init(&ec->lock, NULL);
 	*out = ec;
 	return 0;
@@ -614,6 +714,11 @@ size_t events_consumer_stats(struct events_consumer *ec,
 uint64_t events_consumer_skipped(const struct events_consumer *ec)
 {
 	return atomic_load(&ec->skipped);
+}
+
+uint64_t events_consumer_store_changes(const struct events_consumer *ec)
+{
+	return atomic_load(&ec->store_changes);
 }
 
 struct daemon *events_consumer_daemon(struct events_consumer *ec)

@@ -13,6 +13,8 @@
  *             inbox rows and the cursor (event_cursors.pos), then asks
  *             for the next one after the new position; a producer that
  *             is down is retried with backoff (250 ms doubling to 8 s);
+ *             an answer naming another store than the cursor's (the
+ *             producer's store was replaced) sends the cursor back to 0;
  *   kafka     (kafka.brokers or CHAT_KAFKA_BROKERS set) a consumer group
  *             named after the consumer reads the four topics; offsets
  *             are committed only after the transaction commits.  Its ops
@@ -26,7 +28,11 @@
  *     found; event: the whole event when the consumer keeps them
  *     (keep_events), so that it can rebuild its state from its own copy
  *     whatever the producers' retention pruned since
- *   event_cursors(producer TEXT PRIMARY KEY, pos BIGINT)
+ *   event_cursors(producer TEXT PRIMARY KEY, pos BIGINT, store TEXT)
+ *     store: the producer's outbox identity the cursor counts in (the
+ *     "store" of its answers; added by events_consumer_new's own
+ *     migration, EVENTS_CONSUMER_MIGRATION_BASE): another one means the
+ *     producer's store was replaced, and the cursor starts again at 0
  *
  * Threads: start, stop and the stats from any thread (a lock orders
  * them; stop waits for the running batches); new and free from the
@@ -46,6 +52,11 @@ struct cJSON;
 struct daemon;
 struct db_conn;
 struct events_consumer;
+
+/* The consumer's own schema_migrations versions (events_consumer_new
+ * applies them after the daemon's), apart from the producers' outbox
+ * (EVENTS_MIGRATION_BASE) and from a daemon's own (below it). */
+#define EVENTS_CONSUMER_MIGRATION_BASE 1001000
 
 /* The inbox and cursor tables, one SQL text for both stores. */
 #define EVENTS_CONSUMER_MIGRATION_SQL \
@@ -114,10 +125,12 @@ struct events_consumer_ops {
 
 /*
  * Makes a consumer for daemon d (its store, peers and config) without
- * starting it.  Picks the transport from the config.  *out is the
- * caller's (events_consumer_free).  CHAT_EINVAL (no handler, no
- * producer, a Kafka config without the Kafka module; err says), or
- * CHAT_ENOMEM.
+ * starting it; applies the consumer tables' later migrations to d's store
+ * (which must hold EVENTS_CONSUMER_MIGRATION_SQL's tables).  Picks the
+ * transport from the config.  *out is the caller's
+ * (events_consumer_free).  CHAT_EINVAL (no handler, no producer, a Kafka
+ * config without the Kafka module, a failed migration; err says), or
+ * CHAT_ENOMEM.  The owner's thread, before the loop.
  */
 int events_consumer_new(struct daemon *d,
 			const struct events_consumer_config *cfg,
@@ -134,6 +147,9 @@ size_t events_consumer_stats(struct events_consumer *ec,
 			     struct events_consumer_stat *out, size_t n);
 /* Events skipped as malformed or failing their schema, since start. */
 uint64_t events_consumer_skipped(const struct events_consumer *ec);
+/* Producers' stores found replaced (embedded: an answer naming another
+ * store than the cursor's), since start; each sent its cursor to 0. */
+uint64_t events_consumer_store_changes(const struct events_consumer *ec);
 
 /*
  * Applies one event inside c's open transaction: inserts (source, id)

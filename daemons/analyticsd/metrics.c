@@ -141,6 +141,15 @@ static int metrics_render(struct analyticsd *a, struct buf *b)
 				"%llu\n", a->consumer ?
 				(unsigned long long)events_consumer_skipped(
 					a->consumer) : 0ULL);
+	if (rc == 0)
+		rc = buf_printf(b, "# HELP analyticsd_events_store_changes_total"
+				" Producers found with a replaced store (their "
+				"events read again from the start).\n"
+				"# TYPE analyticsd_events_store_changes_total "
+				"counter\nanalyticsd_events_store_changes_total"
+				" %llu\n", a->consumer ? (unsigned long long)
+				events_consumer_store_changes(a->consumer) :
+				0ULL);
 	return rc;
 }
 
