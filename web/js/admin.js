@@ -157,8 +157,8 @@ function usersPart(ctx, state) {
       class: u.disabled ? 'disabled' : false },
       el('td', {}, u.username, self ? el('span', { class: 'badge' }, 'you')
         : null),
-      el('td', {}, u.display_name || ''),
-      el('td', {}, timeEl(u.created_at)),
+      el('td', { class: 'display-name' }, u.display_name || ''),
+      el('td', { class: 'nowrap' }, timeEl(u.created_at, true)),
       el('td', {}, u.disabled ? 'Disabled' : 'Enabled'),
       el('td', {}, role),
       el('td', { class: 'row-actions' }, toggle, setPassword, del));

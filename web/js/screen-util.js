@@ -149,12 +149,16 @@ export function mountStyled(root, node, hrefs) {
 }
 
 // A date-time for people, in their locale, in a <time> element.
-export function timeEl(iso) {
+// dateOnly: the day alone (where the hour says nothing, as an account's
+// creation in a long table), the whole date-time in the title.
+export function timeEl(iso, dateOnly = false) {
   if (!iso) return el('span', {}, '—');
   const d = new Date(iso);
-  const text = Number.isNaN(d.getTime()) ? String(iso)
+  if (Number.isNaN(d.getTime())) return el('span', {}, String(iso));
+  const text = dateOnly ? d.toLocaleDateString(undefined, { dateStyle: 'medium' })
     : d.toLocaleString(undefined, { dateStyle: 'medium', timeStyle: 'short' });
-  return el('time', { datetime: iso }, text);
+  return el('time', { datetime: iso, title: dateOnly ? d.toLocaleString()
+    : false }, text);
 }
 
 // The time of day to the second (an event tail's rows are seconds
