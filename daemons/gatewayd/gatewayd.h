@@ -266,8 +266,8 @@ bool origin_allowed(struct gatewayd *gw, struct http_req *req,
 		    const char *origin);
 /* Loop thread, before anything is proxied: 0 when req may go on;
  * CHAT_EPERM (answer 403 "origin_refused" with *message) when it carries
- * a disallowed Origin to /v1/auth, or the refresh cookie without an
- * allowed Origin to the endpoints that read it. */
+ * a disallowed Origin to /v1/auth, or the refresh cookie there without an
+ * allowed Origin. */
 int origin_check(struct gatewayd *gw, struct http_req *req,
 		 const char **message);
 

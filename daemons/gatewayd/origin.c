@@ -7,23 +7,28 @@
  * it.  SameSite=Strict stops most of that in the browser; here the
  * Origin header is the server's own check, before anything is proxied:
  *
- *   POST /v1/auth/refresh, /v1/auth/logout   carrying the refresh
- *                                            cookie: an allowed Origin
- *                                            is required
- *   /v1/auth/...                             an Origin, when sent, must
- *                                            be allowed (a foreign page
- *                                            posting a login would log
- *                                            its victim into its account)
- *   the WebSocket handshake (ws-proxy.c)     the same: browsers send
- *                                            Origin, chatui does not
+ *   /v1/auth/...                          an Origin, when sent, must
+ *                                         be allowed (a foreign page
+ *                                         posting a login would log its
+ *                                         victim into its account); with
+ *                                         the refresh cookie one is
+ *                                         required.  The whole prefix, not
+ *                                         just refresh and logout (the
+ *                                         cookie's readers): its Path is
+ *                                         /v1/auth, and no spelling of a
+ *                                         path may slip past
+ *   the WebSocket handshake (ws-proxy.c)  an Origin, when sent, must be
+ *                                         allowed: browsers send one,
+ *                                         chatui does not
  *
  * Allowed: the gateway's own origin, http:// or https:// + the request's
  * Host (https for a TLS proxy in front, which keeps the Host; the cookie
  * is Secure, so past loopback there always is one), or one listed in
  * web.origins (exact "scheme://host[:port]" entries separated by commas).
  * Everything else is 403 "origin_refused" and the upstream never hears of
- * the request.  Only the cookie endpoints read the cookie (userd), so it
- * is no credential anywhere else and needs no check there.
+ * the request.  Only userd's refresh and logout read the cookie, and the
+ * browser sends it under /v1/auth alone, so it is no credential anywhere
+ * else and needs no check there.
  */
 #include "gatewayd.h"
 
@@ -48,9 +53,7 @@ static const struct {
 	const char *path;
 	unsigned flags;
 } origin_rules[] = {
-	{ "POST", "/v1/auth/refresh", ORIGIN_WITH_COOKIE },
-	{ "POST", "/v1/auth/logout", ORIGIN_WITH_COOKIE },
-	{ NULL, "/v1/auth/", ORIGIN_IF_SENT },
+	{ NULL, "/v1/auth/", ORIGIN_WITH_COOKIE },
 };
 
 #define NELEM(a) (sizeof(a) / sizeof((a)[0]))

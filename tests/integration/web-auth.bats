@@ -183,6 +183,13 @@ check_cookie() {
 		api POST /v1/auth/logout
 		expect_error 403 origin_refused
 	done
+	# anywhere under the cookie's path, a login too
+	api_args=(-b "$JAR")
+	api POST /v1/auth/login '{"username":"alice","password":"password-alice","session":"cookie"}'
+	expect_error 403 origin_refused
+	api_args=(-b "$JAR")
+	api POST /v1/auth/refresh/ '{}'
+	expect_error 403 origin_refused
 	# nothing rotated, revoked or told
 	[[ $(stored_state) == "$before" ]] || false
 	# the gateway's own origin, over http or https (a TLS proxy), and
