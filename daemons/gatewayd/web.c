@@ -171,13 +171,14 @@ static size_t web_table_lower(const struct web_table *t, const char *name)
 	return lo;
 }
 
+/* The file of that name, if it could be read. */
 static const struct web_file *web_table_find(const struct web_table *t,
 					     const char *name)
 {
 	size_t i = web_table_lower(t, name);
 
-	return i < t->n && strcmp(t->files[i].name, name) == 0 ?
-	       &t->files[i] : NULL;
+	return i < t->n && strcmp(t->files[i].name, name) == 0 &&
+	       t->files[i].data ? &t->files[i] : NULL;
 }
 
 /* True when some file lives under name + "/": name is a directory. */
@@ -422,8 +423,10 @@ out:
 }
 
 /* Reads f's bytes, its gzip form, tags and type; its stats become the
- * opened file's.  Skipped (no error, f->data NULL) when the file went
- * away or is no longer a regular file. */
+ * opened file's.  Skipped (no error, f->data NULL: not served) when the
+ * file went away, cannot be opened or is no longer a regular file; the
+ * entry stays, so that the next scan finds the table unchanged rather
+ * than reloading an unreadable file every second. */
 static int web_file_load(struct web_file *f, size_t *total)
 {
 	char digest[65];
@@ -433,8 +436,12 @@ static int web_file_load(struct web_file *f, size_t *total)
 	int fd, rc = 0;
 
 	fd = open(f->path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0)
+	if (fd < 0) {
+		if (errno != ENOENT)
+			log_warn("web: cannot read '%s': %s: not served",
+				 f->path, strerror(errno));
 		return 0;
+	}
 	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode))
 		goto out;
 	if ((size_t)st.st_size > WEB_MAX_FILE ||
@@ -478,27 +485,16 @@ out:
 	return rc;
 }
 
-/* Loads every file of t; drops the ones that vanished meanwhile. */
+/* Loads every file of t (one that cannot be read stays, unserved). */
 static int web_table_load(struct web_table *t)
 {
-	size_t i, kept = 0;
+	size_t i;
 	int rc = 0;
 
 	t->bytes = 0;
 	for (i = 0; i < t->n && rc == 0; i++)
 		rc = web_file_load(&t->files[i], &t->bytes);
-	if (rc != 0)
-		return rc;
-	for (i = 0; i < t->n; i++) {
-		if (t->files[i].data) {
-			t->files[kept++] = t->files[i];
-			continue;
-		}
-		free(t->files[i].name);
-		free(t->files[i].path);
-	}
-	t->n = kept;
-	return 0;
+	return rc;
 }
 
 /* ---- reloading ---------------------------------------------------------- */

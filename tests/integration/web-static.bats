@@ -389,3 +389,38 @@ expect_page_404() {
 	page /
 	expect_file index.html
 }
+
+@test "by default an installed gatewayd serves PREFIX/share/chat/web" {
+	local build=${CHAT_BUILD:-build} bin=${CHAT_BIN:-$CHAT_ROOT/bin}
+	local root=$BATS_TEST_TMPDIR/root port pid i
+	[[ $build == /* ]] || build=$CHAT_ROOT/$build
+	[[ -f $CHAT_ROOT/web/index.html ]] || skip "no web/index.html in the tree"
+	# -o all: install what this build made, build nothing
+	run -0 env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL make -C "$CHAT_ROOT" \
+		--no-print-directory -o all B="$build" BIN="$bin" \
+		DESTDIR="$root" PREFIX=/usr install
+	cmp "$root/usr/share/chat/web/index.html" "$CHAT_ROOT/web/index.html"
+	# the installed copy changed, so that the answer tells which one
+	# was served
+	echo '<!-- installed -->' >>"$root/usr/share/chat/web/index.html"
+	port=$(free_port)
+	echo "port = $port" >"$BATS_TEST_TMPDIR/chat.conf"
+	env -u CHAT_WEB_DIR CHAT_CONFIG="$BATS_TEST_TMPDIR/chat.conf" \
+		CHAT_PORT="$port" CHAT_DATA_DIR="$BATS_TEST_TMPDIR/data" \
+		CHAT_MODULE_DIR="$bin" "$root/usr/bin/gatewayd" \
+		>"$BATS_TEST_TMPDIR/gatewayd.log" 2>&1 3>&- &
+	pid=$!
+	for ((i = 0; i < 100; i++)); do
+		curl -sf -o /dev/null "http://127.0.0.1:$port/healthz" && break
+		sleep 0.1
+	done
+	status_code=$(curl -s -o "$BATS_TEST_TMPDIR/index" -w '%{http_code}' \
+		"http://127.0.0.1:$port/settings") || status_code=000
+	kill "$pid"
+	wait "$pid" || true
+	[[ $status_code == 200 ]] || {
+		cat "$BATS_TEST_TMPDIR/gatewayd.log" >&2
+		return 1
+	}
+	cmp "$BATS_TEST_TMPDIR/index" "$root/usr/share/chat/web/index.html"
+}
