@@ -6,7 +6,8 @@
 # settings, the admin table and the event tail, running nothing; focus
 # goes back where it was after a secret shown once; a guest is told that
 # API keys are not for guests instead of meeting an error; the account's
-# data downloads; an admin sets a password and the user is signed out.
+# data downloads; an admin sets a password and the user is signed out;
+# overlapping searches of the admin table leave its paging usable.
 
 setup_file() {
 	load test_helper

@@ -6,12 +6,14 @@
 // nothing; after a secret shown once, focus goes back where it was; a
 // guest meets no error for the API keys it may not have; the account's
 // data downloads as one file; an admin sets a user's password, and the
-// user's open page is signed out. Run by tests/integration/web-account.bats.
+// user's open page is signed out; a search overtaken by the next leaves
+// the paging button usable. Run by tests/integration/web-account.bats.
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs/promises';
-import { launch, loggedIn, newUser, shot, api, apiOk, admin, loginApi, uniq }
+import { launch, loggedIn, newUser, shot, api, apiOk, admin, loginApi, uniq,
+  until }
   from './lib.mjs';
 
 // Each payload sets window.__pwned if it ever runs.
@@ -220,5 +222,46 @@ test('my data downloaded; an admin sets a password, signing the user out', async
   } finally {
     await o.context.close();
     await boss.context.close();
+  }
+});
+
+test('a search overtaken by the next one leaves "Show more users" usable', async () => {
+  const root = admin();
+  const boss = await loginApi(root.username, root.password);
+  const prefix = uniq('many');
+  // one more than a page of the admin table (50)
+  for (let i = 0; i < 51; i++) {
+    await apiOk('POST', '/v1/admin/users',
+      { username: `${prefix}x${i}`, password: 'many-password-1' },
+      boss.access_token);
+  }
+  const o = await loggedIn(browser, root);
+  try {
+    const b = o.page;
+    await b.getByRole('button', { name: 'Admin', exact: true }).click();
+    await b.getByRole('heading', { name: 'Users', exact: true }).waitFor();
+    // the first search answers while the second is still under way
+    await b.route(/\/v1\/admin\/users\?/, async (route) => {
+      const q = new URL(route.request().url()).searchParams.get('search');
+      const wait = q === `${prefix}x1` ? 800 : q === prefix ? 1600 : 0;
+      await new Promise((r) => setTimeout(r, wait));
+      await route.continue();
+    });
+    const search = b.getByRole('searchbox', { name: 'Search users', exact: true });
+    const sent = b.waitForRequest((r) => r.url().includes(`search=${prefix}x1`));
+    await search.fill(`${prefix}x1`);
+    await sent;
+    const answered = b.waitForResponse((r) => r.url().includes(`search=${prefix}&`) ||
+      r.url().endsWith(`search=${prefix}`));
+    await search.fill(prefix);
+    await answered;
+    const more = b.getByRole('button', { name: 'Show more users', exact: true });
+    await more.waitFor();
+    await until(() => more.isEnabled(), 2000, '"Show more users" to be enabled');
+    await more.click();
+    await until(async () => (await b.getByRole('row')
+      .filter({ hasText: `${prefix}x` }).count()) === 51, 5000, 'the 51 users');
+  } finally {
+    await o.context.close();
   }
 });

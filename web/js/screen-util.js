@@ -83,17 +83,35 @@ function capital(s) {
 
 // Runs fn() with the controls disabled and the first marked aria-busy,
 // restoring them when it settles whatever the outcome; returns fn()'s
-// promise. Keeps a second click from sending the request twice.
+// promise. Keeps a second click from sending the request twice. Calls
+// may overlap on a control (a search typed while the last one runs):
+// each holds it, and the last to settle gives back the state it had
+// before the first.
+const holds = new WeakMap();   // control -> {n: holders, was: disabled}
 export async function busy(controls, fn) {
   const list = Array.isArray(controls) ? controls : [controls];
-  const was = list.map((c) => c.disabled);
-  for (const c of list) c.disabled = true;
+  for (const c of list) {
+    const h = holds.get(c);
+    if (h) {
+      h.n += 1;
+    } else {
+      holds.set(c, { n: 1, was: c.disabled });
+      c.disabled = true;
+    }
+  }
   list[0].setAttribute('aria-busy', 'true');
   try {
     return await fn();
   } finally {
-    list.forEach((c, i) => { c.disabled = was[i]; });
-    list[0].removeAttribute('aria-busy');
+    for (const c of list) {
+      const h = holds.get(c);
+      h.n -= 1;
+      if (h.n === 0) {
+        holds.delete(c);
+        c.disabled = h.was;
+        if (c === list[0]) c.removeAttribute('aria-busy');
+      }
+    }
   }
 }
 

@@ -311,6 +311,7 @@ function sessionsPart(ctx, state) {
   node.append(el('p', { class: 'hint' }, 'Where you are signed in. ' +
     'Revoking a session signs that device out.'), table, more);
   let cursor = null;
+  let seq = 0;
 
   function row(s) {
     const revoke = el('button', { type: 'button', class: 'danger' }, 'Revoke');
@@ -341,17 +342,20 @@ function sessionsPart(ctx, state) {
     return tr;
   }
 
+  // A reload (after a password change) overtakes a page being loaded:
+  // only the latest answer is shown.
   function load(reset) {
+    const mine = ++seq;
     const path = '/v1/sessions' + query({ limit: SESSIONS_PAGE,
       cursor: reset ? null : cursor });
     return busy(more, () => ctx.api.get(path)).then((list) => {
-      if (!state.alive) return;
+      if (!state.alive || mine !== seq) return;
       if (reset) body.replaceChildren();
       body.append(...list.data.map(row));
       cursor = list.next_cursor;
       more.hidden = !cursor;
     }, (err) => {
-      if (state.alive) notice.error(err);
+      if (state.alive && mine === seq) notice.error(err);
     });
   }
 
