@@ -2,7 +2,7 @@
 // (data-state streaming → done, the text the API stored), stop,
 // regenerate, edit a question and move between branches with the arrows,
 // then a reload that finds the history; axe-core over the chat screen.
-// The stack's model is aid's echo (20 ms a word): the answer is the
+// The stack's model is aid's echo (10 ms a word): the answer is the
 // question's words. Run by tests/integration/web-browser.bats.
 
 import { test, before, after } from 'node:test';
@@ -61,7 +61,7 @@ test('send: the answer streams, then is done with the stored text', async () => 
 
 test('stop: the answer ends stopped, what was written is kept', async () => {
   const { page } = o;
-  await send(page, words(150, 'long'));
+  await send(page, words(200, 'long'));
   const a = assistant(page).last();
   await a.and(page.locator('[data-state="streaming"]')).waitFor();
   // let a few words arrive, then stop
@@ -72,7 +72,7 @@ test('stop: the answer ends stopped, what was written is kept', async () => {
   const msgs = await stored();
   const last = msgs.at(-1);
   assert.equal(last.status, 'stopped');
-  assert.ok(last.content.length > 0 && !last.content.includes('long150'),
+  assert.ok(last.content.length > 0 && !last.content.includes('long200'),
     `stopped text: ${last.content.slice(-40)}`);
   const shown = await messages(page);
   assert.equal(shown.at(-1).text, fold(last.content));
@@ -92,7 +92,7 @@ test('regenerate: a second answer, and the branch arrows between the two', async
   assert.notEqual(second.id, first.id);
   assert.equal(second.parent_id, first.parent_id);
   assert.deepEqual(second.sibling_ids, [first.id, second.id]);
-  assert.equal(second.content, words(150, 'long'));
+  assert.equal(second.content, words(200, 'long'));
   await a.getByText(/2\s*\/\s*2/).waitFor();
   await shot(page, 'chat-regenerated');
 
@@ -113,7 +113,7 @@ test('edit: the question resent as a new branch, arrows on the question', async 
   await q.getByRole('button', { name: 'Edit', exact: true }).click();
   const editor = page.getByRole('textbox', { name: 'Edit message', exact: true });
   await editor.waitFor();
-  assert.equal(fold(await editor.inputValue()), words(150, 'long'));
+  assert.equal(fold(await editor.inputValue()), words(200, 'long'));
   await shot(page, 'chat-editing');
   await editor.fill('edited question');
   // the editor's own Send, not the composer's
@@ -132,7 +132,7 @@ test('edit: the question resent as a new branch, arrows on the question', async 
   await nq.getByRole('button', { name: 'Previous branch', exact: true }).click();
   await user(page).last().and(page.locator(`[data-id="${oldId}"]`)).waitFor();
   // the old branch comes back with its own answers (the second one)
-  assert.equal((await messages(page)).at(-1).text, words(150, 'long'));
+  assert.equal((await messages(page)).at(-1).text, words(200, 'long'));
 });
 
 test('reload: still logged in, the conversation and its branch are there', async () => {
