@@ -511,6 +511,42 @@ int hub_publish(struct hub *h, const char *user_id, const char *conv_id,
 	return 0;
 }
 
+int hub_publish_connected(struct hub *h, hub_user_fn want, void *arg,
+			  const char *type, const char *data)
+{
+	char (*ids)[HUB_USER_ID_MAX + 1] = NULL, (*more)[HUB_USER_ID_MAX + 1];
+	size_t n = 0, cap = 0, i;
+	struct hub_user *u;
+	struct hub_sub *s;
+	int rc = 0;
+
+	/* the users first, then one hub_publish each: it takes the lock */
+	pthread_mutex_lock(&h->lock);
+	for (i = 0; rc == 0 && i < HUB_BUCKETS; i++) {
+		for (u = h->buckets[i]; rc == 0 && u; u = u->next) {
+			for (s = u->subs; s && s->kind != SUB_WS; s = s->next)
+				;
+			if (!s || !want(u->user_id, arg))
+				continue;
+			if (n == cap) {
+				cap = cap ? cap * 2 : 64;
+				more = realloc(ids, cap * sizeof(*ids));
+				if (!more) {
+					rc = CHAT_ENOMEM;
+					break;
+				}
+				ids = more;
+			}
+			memcpy(ids[n++], u->user_id, sizeof(ids[0]));
+		}
+	}
+	pthread_mutex_unlock(&h->lock);
+	for (i = 0; rc == 0 && i < n; i++)
+		rc = hub_publish(h, ids[i], NULL, type, data, NULL);
+	free(ids);
+	return rc;
+}
+
 int hub_sse_subscribe(struct hub *h, const char *user_id,
 		      const char *conv_id, bool has_after, uint64_t after,
 		      struct http_res *res)

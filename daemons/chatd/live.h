@@ -77,6 +77,17 @@ uint64_t hub_next_id(struct hub *h);
 int hub_publish(struct hub *h, const char *user_id, const char *conv_id,
 		const char *type, const char *data, uint64_t *id);
 
+/* Whether user_id is one an event goes to (hub_publish_connected). */
+typedef bool (*hub_user_fn)(const char *user_id, void *arg);
+/*
+ * hub_publish of the same event to every user with a WebSocket open
+ * right now for whom want says yes (a broadcast): each gets it in its
+ * log and on its sockets.  Users without a socket get nothing (they see
+ * it in the next list).  Any thread; never blocks.
+ */
+int hub_publish_connected(struct hub *h, hub_user_fn want, void *arg,
+			  const char *type, const char *data);
+
 /*
  * Hands the SSE answer res (begun, text/event-stream) to the hub for
  * conv_id's generation events: with has_after, first the kept ones after

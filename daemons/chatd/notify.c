@@ -4,7 +4,8 @@
  * pushes each chat.notification.created to the WebSockets of its user
  * as a "notification" frame whose data is the event's data (the
  * notification as GET /v1/notifications lists it, its id as
- * notification_id).
+ * notification_id); and each chat.notification.broadcast to every
+ * WebSocket open of an account older than the broadcast.
  *
  * The consumer's handler changes nothing else in chatd's store: the
  * inbox row it commits (without the user's id) is all, so an event
@@ -41,6 +42,13 @@ static int notify_handle(void *app, struct db_conn *c, const cJSON *event)
 		       " WHERE source = $1 AND id = $2", p, 2, NULL);
 }
 
+/* hub_user_fn of a broadcast: the accounts older than it (UUIDv7 ids on
+ * both sides, so older is "<"), as notifyd's list shows it. */
+static bool notify_older(const char *user_id, void *arg)
+{
+	return strcmp(user_id, arg) < 0;
+}
+
 /* events_applied_fn: after the batch committed. */
 static void notify_applied(void *app, const cJSON *event)
 {
@@ -48,19 +56,26 @@ static void notify_applied(void *app, const cJSON *event)
 	const char *type = json_str(event, "type");
 	const char *user = json_str(event, "userid");
 	const cJSON *data = cJSON_GetObjectItemCaseSensitive(event, "data");
+	const char *bid = json_str(data, "notification_id");
+	bool one;
 	char *text;
 	int rc;
 
-	if (!type || strcmp(type, "chat.notification.created") != 0 ||
-	    !user || !cJSON_IsObject(data))
+	if (!type || !cJSON_IsObject(data))
+		return;
+	one = strcmp(type, "chat.notification.created") == 0 && user;
+	if (!one && (strcmp(type, "chat.notification.broadcast") != 0 ||
+		     !bid))
 		return;
 	text = json_print(data);
 	if (!text) {
 		log_warn("no memory to push a notification");
 		return;
 	}
-	rc = hub_publish(live_hub(cd), user, NULL, EV_NOTIFICATION, text,
-			 NULL);
+	rc = one ? hub_publish(live_hub(cd), user, NULL, EV_NOTIFICATION,
+			       text, NULL)
+		 : hub_publish_connected(live_hub(cd), notify_older,
+					 (void *)bid, EV_NOTIFICATION, text);
 	if (rc < 0)
 		log_warn("cannot push a notification: %s", chat_strerror(rc));
 	free(text);

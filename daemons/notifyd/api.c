@@ -40,7 +40,7 @@ static const char sql_list[] =
 	" FROM (SELECT id, category, kind, title, body, data, created_ms,"
 	" read_ms FROM notifications WHERE user_id = $1"
 	" UNION ALL"
-	" SELECT b.id, 'broadcast', 'broadcast', 'Announcement', b.message,"
+	" SELECT b.id, 'broadcast', 'broadcast', '" BROADCAST_TITLE "', b.message,"
 	" '{}', b.created_ms, r.read_ms FROM broadcasts b"
 	" LEFT JOIN broadcast_reads r ON r.broadcast_id = b.id"
 	" AND r.user_id = $1 WHERE b.id > $1 AND $3 = 1) n"

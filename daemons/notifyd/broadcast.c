@@ -8,12 +8,18 @@
  * is of ids, and notifyd needs no copy of the user list), and records a
  * read per user who marks it read.  An account made later never sees
  * it; an erased account's reads go with it (store.c).
+ *
+ * The row comes with chat.notification.broadcast in notifyd's outbox
+ * (one transaction): chatd pushes it to the WebSockets open of the
+ * accounts that see it.
  */
 #include "notifyd.h"
 
+#include <stdio.h>
 #include <string.h>
 
 #include "err.h"
+#include "events.h"
 #include "json.h"
 #include "log.h"
 #include "util.h"
@@ -23,6 +29,30 @@
 static const char sql_broadcast_add[] =
 	"INSERT INTO broadcasts (id, message, by_user, created_ms)"
 	" VALUES ($1, $2, $3, $4)";
+
+/* chat.notification.broadcast: the broadcast as the list shows it. */
+static int broadcast_event(struct notifyd *nd, struct db_conn *c,
+			   const char *id, const char *text, int64_t now)
+{
+	char subject[UUID_STR_LEN + 16];
+	cJSON *data = cJSON_CreateObject();
+	int rc = CHAT_ENOMEM;
+
+	if (!data || !cJSON_AddStringToObject(data, "notification_id", id) ||
+	    !cJSON_AddStringToObject(data, "category", "broadcast") ||
+	    !cJSON_AddStringToObject(data, "kind", "broadcast") ||
+	    !cJSON_AddStringToObject(data, "title", BROADCAST_TITLE) ||
+	    !cJSON_AddStringToObject(data, "body", text) ||
+	    !cJSON_AddObjectToObject(data, "data") ||
+	    !json_add_time(data, "created_at", now))
+		goto out;
+	snprintf(subject, sizeof(subject), "broadcasts/%s", id);
+	rc = events_emit(c, &nd->d, "chat.notification.broadcast", NULL,
+			 subject, data);
+out:
+	cJSON_Delete(data);
+	return rc;
+}
 
 /* Whether text holds something but white space. */
 static bool broadcast_blank(const char *text)
@@ -75,7 +105,13 @@ void broadcast_post_handler(struct http_req *req, struct http_res *res)
 	p[1] = db_p_text(text);
 	p[2] = db_p_text(by);
 	p[3] = DB_P_INT(now);
-	rc = db_exec(c, sql_broadcast_add, p, 4, NULL);
+	rc = db_begin(c);
+	if (rc == 0)
+		rc = db_exec(c, sql_broadcast_add, p, 4, NULL);
+	if (rc == 0)
+		rc = broadcast_event(req->app, c, id, text, now);
+	if (rc == 0)
+		rc = db_commit(c);
 	db_release(c);
 	if (rc < 0) {
 		http_res_chat_error(res, rc, "cannot store the broadcast");

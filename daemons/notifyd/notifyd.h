@@ -98,6 +98,7 @@ void api_read_all_handler(struct http_req *req, struct http_res *res);
 
 /* --- broadcast.c --- */
 #define BROADCAST_TEXT_MAX 2000		/* bytes of a broadcast's text */
+#define BROADCAST_TITLE "Announcement"	/* every broadcast's title */
 void broadcast_post_handler(struct http_req *req, struct http_res *res);
 
 /* migrations.c */

@@ -2,13 +2,16 @@
 # notifyd's live delivery (issue 15): a notification reaches every
 # WebSocket (/v1/ws) of its user as a "notification" frame, and no other
 # user's; notifyd writes chat.notification.created to its outbox with
-# the notification, and chatd consumes it and pushes the frame.
+# the notification, and chatd consumes it and pushes the frame.  An
+# admin's broadcast reaches the sockets of every account open then.
 
 setup_file() {
 	load test_helper
 	start_stack
+	new_user root
+	echo "root=$access_token" >"$BATS_FILE_TMPDIR/vars"
 	new_user alice
-	echo "alice=$access_token" >"$BATS_FILE_TMPDIR/vars"
+	echo "alice=$access_token" >>"$BATS_FILE_TMPDIR/vars"
 	new_user bob
 	echo "bob=$access_token" >>"$BATS_FILE_TMPDIR/vars"
 }
@@ -53,4 +56,19 @@ teardown() {
 	wait_frame b1 'select(.type == "notification" and .data.data.name == "bob-key")'
 	[[ $(frames b1 | jq -c 'select(.type == "notification")' | wc -l) == 1 ]] || false
 	[[ $(frames a1 | jq -c 'select(.type == "notification")' | wc -l) == 1 ]] || false
+}
+
+@test "a broadcast reaches the WebSockets of every account" {
+	local id
+	ws_open a1 "$alice"
+	ws_open b1 "$bob"
+	api POST /v1/admin/broadcast '{"text":"live maintenance"}' "$root"
+	expect_status 201
+	id=$(jb .id)
+	for c in a1 b1; do
+		wait_frame "$c" 'select(.type == "notification" and .data.kind == "broadcast")'
+		frames "$c" | jq -e --arg id "$id" 'select(.type == "notification") |
+			.data.notification_id == $id and .data.body == "live maintenance" and
+			.data.category == "broadcast"' >/dev/null
+	done
 }
