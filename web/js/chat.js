@@ -13,6 +13,7 @@
 import { el, modal, copyText } from './dom.js';
 import { renderMarkdown, renderStreaming } from './markdown.js';
 import { untitled } from './sidebar.js';
+import { live as feed } from './ws.js';
 
 const PAGE = 50;              // messages per page of the branch
 const NEAR_TOP_PX = 300;      // how close to the top loads older messages
@@ -27,6 +28,38 @@ const STATES = {
   truncated: { state: 'error', note: 'The answer was cut short' },
   interrupted: { state: 'interrupted', note: 'The answer was interrupted' },
 };
+
+// Answers being written, as the socket brought them while this page was
+// open, whichever conversation was shown. The stored text of a streaming
+// answer is up to 250 ms old, so appending the socket's deltas to it
+// could repeat or skip a piece; a conversation opened mid-answer takes
+// the text from here instead when the socket saw that answer from its
+// first piece (its question's `message` event came just before).
+const STREAMS_MAX = 64;
+const streams = new Map();    // message id -> {text, whole}
+const asked = new Set();      // conversations whose question just came
+feed.on('message', (f) => asked.add(f.conversation_id));
+feed.on('delta', (f) => {
+  const id = f.data.message_id;
+  let s = streams.get(id);
+  if (!s) {
+    if (streams.size >= STREAMS_MAX) streams.delete(streams.keys().next().value);
+    s = { text: '', whole: asked.has(f.conversation_id) };
+    asked.delete(f.conversation_id);
+    streams.set(id, s);
+  }
+  s.text += f.data.text;
+});
+for (const t of ['done', 'error']) {
+  feed.on(t, (f) => {
+    const m = t === 'done' ? f.data : f.data && f.data.message;
+    if (m) streams.delete(m.id);
+  });
+}
+feed.on('reset', () => {
+  streams.clear();
+  asked.clear();
+});
 
 export function mount(root, ctx) {
   const { api, live, navigate } = ctx;
@@ -203,7 +236,9 @@ export function mount(root, ctx) {
   function appendMessages(list) {
     const empty = log.querySelector('.empty-chat');
     if (empty) empty.remove();
-    for (const m of list) {
+    for (let m of list) {
+      const seen = m.status === 'streaming' && streams.get(m.id);
+      if (seen && seen.whole) m = { ...m, content: seen.text };
       msgs.push(m);
       log.append(build(m).node);
     }
@@ -549,16 +584,22 @@ export function mount(root, ctx) {
       const { message_id: id, text } = f.data;
       let rec = byId.get(id);
       if (!rec) {
-        // the first piece of a new answer: a child of the last message
+        // the first piece of a new answer here: a child of the last
+        // message. When the socket saw the answer from its start,
+        // appendMessages takes its text (this piece included); else the
+        // text starts with this piece.
         const last = msgs[msgs.length - 1] || null;
         place({ id, conversation_id: convId, parent_id: last ? last.id : null,
           role: 'assistant', content: '', model: model.value || null,
           status: 'streaming', error: null, usage: null });
         rec = byId.get(id);
         if (!rec) return;
+        if (!rec.m.content) rec.m.content = text;
+      } else if (rec.m.status === 'streaming') {
+        rec.m.content += text;
+      } else {
+        return;
       }
-      if (rec.m.status !== 'streaming') return;
-      rec.m.content += text;
       setStreaming(id);
       schedule(id);
     },

@@ -1,0 +1,130 @@
+// stream.test.mjs - the chat pane's streaming and paging, in chromium:
+// a conversation opened in the middle of its answer shows only prefixes
+// of that answer (the socket's text, not the stored one plus deltas); a
+// long answer is rendered piecewise (its finished blocks are kept, not
+// rebuilt on every frame); a long conversation opens at its newest
+// messages and pages back with no gap and no duplicate. Run by
+// tests/integration/web-stream.bats.
+
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { launch, loggedIn, newUser, shot, apiOk, api, messages, log, fold,
+  words, until } from './lib.mjs';
+
+let browser;
+let acct;
+let o;
+before(async () => {
+  browser = await launch();
+  acct = await newUser('stream');
+  o = await loggedIn(browser, acct);
+});
+after(async () => { await browser?.close(); });
+
+const assistant = (page) => log(page).locator('article[data-role="assistant"]');
+
+async function storedLast(conv) {
+  const c = await apiOk('GET', `/v1/conversations/${conv}`, undefined, acct.token);
+  return c.messages.at(-1);
+}
+
+test('a conversation opened mid-answer shows only prefixes of the answer', async () => {
+  const { page, seen } = o;
+  const other = await apiOk('POST', '/v1/conversations', { title: 'elsewhere' }, acct.token);
+  const conv = await apiOk('POST', '/v1/conversations', { title: 'opened mid-answer' }, acct.token);
+  await page.goto(`/c/${other.id}`);
+  await page.getByRole('textbox', { name: 'Message', exact: true }).waitFor();
+  const q = words(300, 'mid');
+  const done = api('POST', `/v1/conversations/${conv.id}/messages`, { content: q },
+    acct.token);
+  // let the answer get going while another conversation is shown, then
+  // open it: the stored text is behind the socket's by up to 250 ms
+  await until(async () => {
+    const c = await apiOk('GET', `/v1/conversations/${conv.id}`, undefined, acct.token);
+    return c.messages.at(-1)?.content.includes('mid20');
+  }, 10000, 'the answer under way');
+  await page.getByRole('navigation', { name: 'Conversations' })
+    .getByRole('link', { name: 'opened mid-answer' }).click();
+  const shown = [];
+  let state = null;
+  while (state !== 'done') {
+    const m = (await messages(page)).at(-1);
+    if (m?.role === 'assistant') {
+      shown.push(m.text);
+      state = m.state;
+    }
+    assert.ok(shown.length < 2000, 'the answer never ended');
+  }
+  assert.equal((await done).status, 201);
+  const last = await storedLast(conv.id);
+  assert.equal(last.content, q);
+  assert.equal(shown.at(-1), q);
+  const bad = shown.filter((t) => !q.startsWith(t));
+  assert.deepEqual(bad.map((t) => t.slice(-60)), [],
+    'the page showed a text that is no prefix of the answer');
+  await shot(page, 'stream-opened-mid-answer');
+  assert.deepEqual(seen.errors, []);
+});
+
+test('a long answer is rendered piecewise: finished blocks stay', async () => {
+  const { page, seen } = o;
+  const conv = await apiOk('POST', '/v1/conversations', { title: 'piecewise' }, acct.token);
+  await page.goto(`/c/${conv.id}`);
+  await page.getByRole('textbox', { name: 'Message', exact: true }).waitFor();
+  // paragraphs of 10 words: blank lines the renderer may cut at
+  const paras = Array.from({ length: 30 }, (_, i) => words(10, `p${i}w`));
+  const q = paras.join('\n\n');
+  const done = api('POST', `/v1/conversations/${conv.id}/messages`, { content: q },
+    acct.token);
+  const a = assistant(page).last();
+  await until(async () => (await a.count()) > 0 &&
+    (await a.innerText()).includes('p3w1'), 10000, 'a few paragraphs');
+  // tag the first paragraph's element: re-rendering it would drop the tag
+  await a.locator('.body p').first().evaluate((p) => { p.dataset.kept = 'yes'; });
+  await until(async () => (await a.innerText()).includes('p20w1'), 20000,
+    'many more paragraphs');
+  assert.equal(await a.getAttribute('data-state'), 'streaming');
+  assert.equal(await a.locator('.body p[data-kept="yes"]').count(), 1,
+    'the first paragraph was rendered again');
+  assert.equal((await done).status, 201);
+  await a.and(page.locator('[data-state="done"]')).waitFor();
+  // the end renders the growing tail only, so the tag survives it too
+  assert.equal(await a.locator('.body p[data-kept="yes"]').count(), 1);
+  assert.equal((await messages(page)).at(-1).text, fold(q));
+  assert.equal(await a.locator('.body p').count(), 30);
+  // each frame's re-render is measured for the benchmark
+  const renders = await page.evaluate(() =>
+    performance.getEntriesByName('chat:render').length);
+  assert.ok(renders > 0, 'no chat:render measure');
+  assert.deepEqual(seen.errors, []);
+});
+
+test('a long conversation opens at its newest messages, pages back whole', async () => {
+  const { page, seen } = o;
+  const n = 1200;
+  const msgs = Array.from({ length: n }, (_, i) => ({
+    id: `m${i}`, parent_id: i ? `m${i - 1}` : null,
+    role: i % 2 ? 'assistant' : 'user', content: `message ${i}`,
+  }));
+  const conv = await apiOk('POST', '/v1/conversations/import',
+    { title: 'long', messages: msgs, current_leaf_id: `m${n - 1}` }, acct.token);
+  await page.goto(`/c/${conv.id}`);
+  await log(page).locator('article').last().waitFor();
+  let shown = await messages(page);
+  assert.ok(shown.length <= 100, `opened with ${shown.length} messages`);
+  assert.equal(shown.at(-1).text, `message ${n - 1}`);
+  // scrolling to the top loads the page before, and keeps the place
+  for (let i = 0; i < 4; i++) {
+    const before = shown.length;
+    await log(page).evaluate((l) => { l.scrollTop = 0; });
+    await until(async () => (shown = await messages(page)).length > before,
+      5000, 'an earlier page');
+  }
+  const nums = shown.map((m) => Number(m.text.split(' ')[1]));
+  assert.equal(nums.at(-1), n - 1);
+  nums.forEach((v, i) => assert.equal(v, nums[0] + i, `gap or duplicate at ${i}`));
+  assert.ok(await log(page).evaluate((l) => l.scrollTop > 0),
+    'the view jumped to the top');
+  await shot(page, 'stream-long-paged');
+  assert.deepEqual(seen.errors, []);
+});
