@@ -2,8 +2,9 @@
 // a conversation opened in the middle of its answer shows only prefixes
 // of that answer (the socket's text, not the stored one plus deltas); a
 // long answer is rendered piecewise (its finished blocks are kept, not
-// rebuilt on every frame); a long conversation opens at its newest
-// messages and pages back with no gap and no duplicate. Run by
+// rebuilt on every frame); the view follows the answer unless the reader
+// scrolled up; a long conversation opens at its newest messages and
+// pages back with no gap and no duplicate. Run by
 // tests/integration/web-stream.bats.
 
 import { test, before, after } from 'node:test';
@@ -96,6 +97,36 @@ test('a long answer is rendered piecewise: finished blocks stay', async () => {
   const renders = await page.evaluate(() =>
     performance.getEntriesByName('chat:render').length);
   assert.ok(renders > 0, 'no chat:render measure');
+  assert.deepEqual(seen.errors, []);
+});
+
+test('the view follows the answer, unless the reader scrolls up', async () => {
+  const { page, seen } = o;
+  const conv = await apiOk('POST', '/v1/conversations', { title: 'follow' }, acct.token);
+  await page.goto(`/c/${conv.id}`);
+  const box = page.getByRole('textbox', { name: 'Message', exact: true });
+  await box.waitFor();
+  // a question taller than the view, so its answer starts below it
+  const q = Array.from({ length: 16 }, (_, i) => words(8, `f${i}w`)).join('\n\n');
+  const gap = () => log(page).evaluate((l) =>
+    l.scrollHeight - l.scrollTop - l.clientHeight);
+  await box.fill(q);
+  await page.keyboard.press('Enter');
+  const a = assistant(page).last();
+  await a.and(page.locator('[data-state="done"]')).waitFor({ timeout: 20000 });
+  assert.ok(await gap() < 8, `the answer's end is ${await gap()} px below the view`);
+  await shot(page, 'stream-followed');
+  // scrolled up while the next answer streams: the view stays put
+  await box.fill(q);
+  await page.keyboard.press('Enter');
+  await until(async () => (await assistant(page).count()) === 2 &&
+    (await assistant(page).last().getAttribute('data-state')) === 'streaming',
+  10000, 'the second answer streaming');
+  await log(page).evaluate((l) => { l.scrollTop = 10; });
+  await assistant(page).last().and(page.locator('[data-state="done"]'))
+    .waitFor({ timeout: 20000 });
+  assert.ok(await log(page).evaluate((l) => l.scrollTop) < 50,
+    'the view was pulled down while the reader was reading above');
   assert.deepEqual(seen.errors, []);
 });
 

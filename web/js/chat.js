@@ -77,6 +77,7 @@ export function mount(root, ctx) {
   let alive = true;
   let sending = false;
   let replacedLast = null;     // the answer a regeneration replaces
+  let stick = true;            // the view follows the end of the log
 
   /* ------------------------------------------------------------ layout */
 
@@ -107,6 +108,7 @@ export function mount(root, ctx) {
 
   function toBottom() {
     log.scrollTop = log.scrollHeight;
+    stick = true;
   }
 
   /* ---------------------------------------------------------- messages */
@@ -203,13 +205,12 @@ export function mount(root, ctx) {
   function flush() {
     frame = 0;
     const t0 = performance.now();
-    const follow = nearBottom();
     for (const id of dirty) {
       const rec = byId.get(id);
       if (rec) paintBody(rec);
     }
     dirty.clear();
-    if (follow) toBottom();
+    if (stick) toBottom();
     performance.measure('chat:render', { start: t0 });
   }
 
@@ -283,6 +284,7 @@ export function mount(root, ctx) {
     replacedLast = null;
     truncateAfter(p);
     appendMessages([{ ...m, sibling_ids: siblingsFor(m.parent_id, m.id, replaced) }]);
+    if (stick) toBottom();
     return true;
   }
 
@@ -440,9 +442,10 @@ export function mount(root, ctx) {
       if (!alive) return;
       showConversation(c);
       before = c.messages_before || null;
-      const follow = nearBottom();
+      const follow = stick;
+      const top = log.scrollTop;
       showAll(c.messages);
-      if (!follow) log.scrollTop = 0;
+      if (!follow) log.scrollTop = top;
     } catch {
       // the next event or reload tries again
     }
@@ -577,7 +580,7 @@ export function mount(root, ctx) {
     message(f) {
       if (f.conversation_id !== convId) return;
       if (!place(f.data)) reloadSoon();
-      toBottom();
+      else if (stick) toBottom();
     },
     delta(f) {
       if (f.conversation_id !== convId) return;
@@ -652,6 +655,8 @@ export function mount(root, ctx) {
     else pendingModel = model.value || null;
   });
   log.addEventListener('scroll', () => {
+    // the reader who scrolls up to read stops following the stream
+    stick = nearBottom();
     if (log.scrollTop < NEAR_TOP_PX) loadOlder();
   });
   function onKey(ev) {
