@@ -13,6 +13,15 @@
 #include "events-consumer.h"
 #include "banned.h"
 
+/* SQLite: table t made again WITHOUT ROWID (its columns defs, its
+ * primary key pk), its rows copied (cols). */
+#define MIGRATE_CLUSTER(t, defs, pk, cols) \
+	"CREATE TABLE " t "_new (" defs ", PRIMARY KEY (" pk "))" \
+	" WITHOUT ROWID;" \
+	"INSERT INTO " t "_new (" cols ") SELECT " cols " FROM " t ";" \
+	"DROP TABLE " t ";" \
+	"ALTER TABLE " t "_new RENAME TO " t
+
 const struct db_migration analyticsd_migrations[] = {
 	{
 		.version = 1,
@@ -141,6 +150,60 @@ const struct db_migration analyticsd_migrations[] = {
 		" horizon BIGINT NOT NULL"
 		")",
 		.sql_pg = NULL,
+	},
+	{
+		.version = 4,
+		.name = "rollups clustered by their keys",
+		/* SQLite: a table with a TEXT primary key is a rowid table
+		 * plus an index of the key, so every upsert wrote two
+		 * B-trees and every range read went from the index to the
+		 * table row by row; WITHOUT ROWID keeps the rows in the
+		 * key's B-tree (half the writes, ranges read in order).
+		 * The user filter of usage_user_daily reads usage_daily's
+		 * (user_id, day) index instead: a user's month is 150 rows
+		 * there, and the index cost every batch a write per row */
+		.sql_sqlite =
+		"DROP INDEX usage_user_daily_user_idx;"
+		MIGRATE_CLUSTER("usage_daily",
+			" day TEXT NOT NULL, user_id TEXT NOT NULL,"
+			" model TEXT NOT NULL," ROLLUP_SUM_COLUMNS,
+			"day, user_id, model",
+			"day, user_id, model, " ROLLUP_SUM_NAMES) ";"
+		"CREATE INDEX usage_daily_user_idx ON usage_daily"
+		" (user_id, day);"
+		MIGRATE_CLUSTER("usage_model_daily",
+			" day TEXT NOT NULL, model TEXT NOT NULL,"
+			ROLLUP_SUM_COLUMNS, "day, model",
+			"day, model, " ROLLUP_SUM_NAMES) ";"
+		MIGRATE_CLUSTER("usage_user_daily",
+			" day TEXT NOT NULL, user_id TEXT NOT NULL,"
+			ROLLUP_SUM_COLUMNS, "day, user_id",
+			"day, user_id, " ROLLUP_SUM_NAMES) ";"
+		MIGRATE_CLUSTER("usage_errors",
+			" day TEXT NOT NULL, user_id TEXT NOT NULL,"
+			" model TEXT NOT NULL, error_class TEXT NOT NULL,"
+			" count BIGINT NOT NULL",
+			"day, user_id, model, error_class",
+			"day, user_id, model, error_class, count") ";"
+		MIGRATE_CLUSTER("usage_errors_daily",
+			" day TEXT NOT NULL, error_class TEXT NOT NULL,"
+			" count BIGINT NOT NULL", "day, error_class",
+			"day, error_class, count") ";"
+		MIGRATE_CLUSTER("usage_hist",
+			" day TEXT NOT NULL, user_id TEXT NOT NULL,"
+			" model TEXT NOT NULL, metric TEXT NOT NULL,"
+			" bucket INTEGER NOT NULL, count BIGINT NOT NULL",
+			"day, user_id, model, metric, bucket",
+			"day, user_id, model, metric, bucket, count") ";"
+		MIGRATE_CLUSTER("usage_hist_daily",
+			" day TEXT NOT NULL, metric TEXT NOT NULL,"
+			" bucket INTEGER NOT NULL, count BIGINT NOT NULL",
+			"day, metric, bucket", "day, metric, bucket, count") ";"
+		MIGRATE_CLUSTER("active",
+			" day TEXT NOT NULL, user_id TEXT NOT NULL",
+			"day, user_id", "day, user_id"),
+		/* PostgreSQL's tables are heaps with a key index either way */
+		.sql_pg = "DROP INDEX usage_user_daily_user_idx",
 	},
 };
 

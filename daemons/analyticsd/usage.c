@@ -38,16 +38,18 @@ static const struct {
 	{ "user", "user_id", true },
 };
 
-/* The usage tables, narrowest first, and the columns each has beside
+/* The usage tables, narrowest first, and what each can answer beside
  * day and the sums. */
 static const struct {
 	const char *table;
 	bool user;			/* has user_id */
 	bool model;			/* has model */
+	bool user_filter;		/* an index for user=: (user_id, day) */
 } usage_tables[] = {
-	{ "usage_model_daily", false, true },
-	{ "usage_user_daily", true, false },
-	{ "usage_daily", true, true },
+	{ "usage_model_daily", false, true, false },
+	{ "usage_user_daily", true, false, false },
+	/* a user's month is 150 rows of its (user_id, day) index */
+	{ "usage_daily", true, true, true },
 };
 
 /* The sums every usage row has, in SELECT order after the group. */
@@ -156,7 +158,8 @@ static int usage_run(struct db_conn *c, const struct usage_query *q,
 
 	for (i = 0; i < sizeof(usage_tables) / sizeof(usage_tables[0]); i++)
 		if ((!by_user || usage_tables[i].user) &&
-		    (!by_model || usage_tables[i].model)) {
+		    (!by_model || usage_tables[i].model) &&
+		    (!q->user || usage_tables[i].user_filter)) {
 			table = usage_tables[i].table;
 			break;
 		}
