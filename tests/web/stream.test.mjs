@@ -2,7 +2,8 @@
 // a conversation opened in the middle of its answer shows only prefixes
 // of that answer (the socket's text, not the stored one plus deltas); a
 // long answer is rendered piecewise (its finished blocks are kept, not
-// rebuilt on every frame); the view follows the answer unless the reader
+// rebuilt on every frame), its code highlighted once the grammar has
+// loaded; the view follows the answer unless the reader
 // scrolled up; a long conversation opens at its newest messages and
 // pages back with no gap and no duplicate. Run by
 // tests/integration/web-stream.bats.
@@ -97,6 +98,27 @@ test('a long answer is rendered piecewise: finished blocks stay', async () => {
   const renders = await page.evaluate(() =>
     performance.getEntriesByName('chat:render').length);
   assert.ok(renders > 0, 'no chat:render measure');
+  assert.deepEqual(seen.errors, []);
+});
+
+test('a code block streamed before its grammar loaded is highlighted', async () => {
+  const { page, seen } = o;
+  const conv = await apiOk('POST', '/v1/conversations', { title: 'code' }, acct.token);
+  await page.goto(`/c/${conv.id}`);
+  const box = page.getByRole('textbox', { name: 'Message', exact: true });
+  await box.waitFor();
+  // a fresh page: highlight.js and the Go grammar are loaded only now,
+  // after the block has been rendered plain and kept (the blank line
+  // after it closes it while the grammar is on its way)
+  await box.fill('Go:\n\n```go\nfunc main() { return }\n```\n\nafter the block');
+  await page.keyboard.press('Enter');
+  const a = assistant(page).last();
+  await a.and(page.locator('[data-state="done"]')).waitFor({ timeout: 10000 });
+  const code = a.locator('pre code');
+  await until(async () => (await code.locator('.hljs-keyword').count()) > 0,
+    5000, 'the Go keywords highlighted');
+  assert.equal(fold(await code.innerText()), 'func main() { return }');
+  await a.getByRole('button', { name: 'Copy code', exact: true }).waitFor();
   assert.deepEqual(seen.errors, []);
 });
 

@@ -134,6 +134,23 @@ function fragmentOf(md, onLoaded) {
 
 const shown = new WeakMap();   // target -> the text it shows
 
+// Highlights, in place, the code blocks of target left plain because
+// their grammar was not loaded yet (the kept blocks of a streamed
+// answer are not rendered again). highlight.js escapes the code; its
+// output is sanitised all the same.
+function highlightPlain(target) {
+  for (const code of target.querySelectorAll(
+    'pre > code[class*="language-"]:not(.hljs)')) {
+    const m = /(?:^|\s)language-(\S+)/.exec(code.className);
+    const lang = m && langName(m[1]);
+    if (!lang || !hljs || !hljs.getLanguage(lang)) continue;
+    const html = hljs.highlight(code.textContent,
+      { language: lang, ignoreIllegals: true }).value;
+    code.replaceChildren(DOMPurify.sanitize(html, PURIFY));
+    code.classList.add('hljs');
+  }
+}
+
 // Replaces target's children with md rendered; returns nothing.
 export function renderMarkdown(target, md) {
   shown.set(target, md);
@@ -182,11 +199,12 @@ export function renderStreaming(target, md, st) {
     st.scan = nl + 1;
   }
   if (st.boundary > st.done) {
-    target.insertBefore(fragmentOf(md.slice(st.done, st.boundary), null),
-      st.tail);
+    target.insertBefore(fragmentOf(md.slice(st.done, st.boundary),
+      () => highlightPlain(target)), st.tail);
     st.done = st.boundary;
     st.kept = md.slice(0, st.done);
   }
-  st.tail.replaceChildren(fragmentOf(md.slice(st.done), null));
+  st.tail.replaceChildren(fragmentOf(md.slice(st.done),
+    () => highlightPlain(target)));
   shown.delete(target);
 }
