@@ -3,8 +3,8 @@
 # driven by playwright-core (tests/web/, pinned in its package-lock.json)
 # against this file's stack, which serves web/ and the browser's cookie
 # login. Each test runs one node:test file of tests/web/ (the journey of
-# a person: log in, chat, live delivery, settings, admin, hostile
-# content), and axe-core checks each screen.
+# a person: log in, chat, the sidebar and the keyboard, live delivery,
+# settings, admin, hostile content), and axe-core checks each screen.
 #
 # Screenshots: every step saves <step>-light.png and <step>-dark.png in
 # $CHAT_TEST_WEB_SHOTS/<store>/<group>/ when CHAT_TEST_WEB_SHOTS is set,
@@ -40,6 +40,10 @@ setup() {
 
 @test "web: send, stream, stop, regenerate, edit, branch arrows, reload" {
 	web_group chat
+}
+
+@test "web: sidebar rename, archive, delete; model, system prompt, keys, copy" {
+	web_group conversations
 }
 
 @test "web: a second device sees the stream live; a dropped socket resumes" {

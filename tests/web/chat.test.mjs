@@ -8,7 +8,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { launch, loggedIn, newUser, shot, axe, apiOk, messages, log, fold,
-  words, send, convId, until } from './lib.mjs';
+  words, send, convId, until, watchStates, statesOf } from './lib.mjs';
 
 let browser;
 let acct;
@@ -35,18 +35,24 @@ test('send: the answer streams, then is done with the stored text', async () => 
   await page.getByRole('button', { name: 'New chat', exact: true }).click();
   await page.getByRole('textbox', { name: 'Message', exact: true }).waitFor();
   await shot(page, 'chat-empty');
-  const q = words(40, 'hello');
+  await watchStates(page);
+  const q = words(60, 'hello');
   await send(page, q);
   const a = assistant(page).last();
-  await a.and(page.locator('[data-state="streaming"]')).waitFor();
-  await page.getByRole('button', { name: 'Stop', exact: true }).waitFor();
-  await shot(page, 'chat-streaming');
-  await a.and(page.locator('[data-state="done"]')).waitFor();
+  await a.and(page.locator('[data-state="streaming"]')).waitFor()
+    .then(() => shot(page, 'chat-streaming'), () => {});
+  await a.and(page.locator('[data-state="done"]')).waitFor({ timeout: 10000 });
   conv = await convId(page);
   const msgs = await stored();
   assert.equal(msgs.length, 2);
   assert.equal(msgs[1].status, 'complete');
   assert.equal(msgs[1].content, q);
+  // streaming (with a Stop button), then done; then the Stop button goes
+  const states = await statesOf(page, msgs[1].id);
+  assert.deepEqual([...new Set(states.map(([st]) => st))], ['streaming', 'done']);
+  assert.ok(states.some(([st, stop]) => st === 'streaming' && stop),
+    'no Stop button while streaming');
+  await page.getByRole('button', { name: 'Stop', exact: true }).waitFor({ state: 'detached' });
   const shown = await messages(page);
   assert.deepEqual(shown.map((m) => [m.role, m.id, m.state]),
     [['user', msgs[0].id, 'done'], ['assistant', msgs[1].id, 'done']]);
@@ -61,7 +67,7 @@ test('send: the answer streams, then is done with the stored text', async () => 
 
 test('stop: the answer ends stopped, what was written is kept', async () => {
   const { page } = o;
-  await send(page, words(200, 'long'));
+  await send(page, words(300, 'long'));
   const a = assistant(page).last();
   await a.and(page.locator('[data-state="streaming"]')).waitFor();
   // let a few words arrive, then stop
@@ -72,7 +78,7 @@ test('stop: the answer ends stopped, what was written is kept', async () => {
   const msgs = await stored();
   const last = msgs.at(-1);
   assert.equal(last.status, 'stopped');
-  assert.ok(last.content.length > 0 && !last.content.includes('long200'),
+  assert.ok(last.content.length > 0 && !last.content.includes('long300'),
     `stopped text: ${last.content.slice(-40)}`);
   const shown = await messages(page);
   assert.equal(shown.at(-1).text, fold(last.content));
@@ -92,7 +98,7 @@ test('regenerate: a second answer, and the branch arrows between the two', async
   assert.notEqual(second.id, first.id);
   assert.equal(second.parent_id, first.parent_id);
   assert.deepEqual(second.sibling_ids, [first.id, second.id]);
-  assert.equal(second.content, words(200, 'long'));
+  assert.equal(second.content, words(300, 'long'));
   await a.getByText(/2\s*\/\s*2/).waitFor();
   await shot(page, 'chat-regenerated');
 
@@ -113,7 +119,7 @@ test('edit: the question resent as a new branch, arrows on the question', async 
   await q.getByRole('button', { name: 'Edit', exact: true }).click();
   const editor = page.getByRole('textbox', { name: 'Edit message', exact: true });
   await editor.waitFor();
-  assert.equal(fold(await editor.inputValue()), words(200, 'long'));
+  assert.equal(fold(await editor.inputValue()), words(300, 'long'));
   await shot(page, 'chat-editing');
   await editor.fill('edited question');
   // the editor's own Send, not the composer's
@@ -132,7 +138,7 @@ test('edit: the question resent as a new branch, arrows on the question', async 
   await nq.getByRole('button', { name: 'Previous branch', exact: true }).click();
   await user(page).last().and(page.locator(`[data-id="${oldId}"]`)).waitFor();
   // the old branch comes back with its own answers (the second one)
-  assert.equal((await messages(page)).at(-1).text, words(200, 'long'));
+  assert.equal((await messages(page)).at(-1).text, words(300, 'long'));
 });
 
 test('reload: still logged in, the conversation and its branch are there', async () => {

@@ -284,3 +284,43 @@ export async function convId(page) {
   await page.waitForURL(/\/c\/[0-9a-fA-F-]+$/);
   return new URL(page.url()).pathname.split('/')[2];
 }
+
+// Records, from now on, every data-state each assistant message of the
+// page goes through, and whether a Stop button was on the page then: a
+// state that lasts less than a poll is still seen. Call again after a
+// navigation (a reload starts a new document).
+export async function watchStates(page) {
+  await page.evaluate(() => {
+    window.__states = [];   // [message id, data-state, Stop shown]
+    const last = new Map();
+    const check = () => {
+      const stop = [...document.querySelectorAll('button')]
+        .some((b) => b.textContent.trim() === 'Stop' ||
+          b.getAttribute('aria-label') === 'Stop');
+      for (const a of document.querySelectorAll(
+        'section[role="log"] article[data-role="assistant"]')) {
+        const key = `${a.dataset.state}|${stop}`;
+        if (last.get(a.dataset.id) !== key) {
+          last.set(a.dataset.id, key);
+          window.__states.push([a.dataset.id, a.dataset.state, stop]);
+        }
+      }
+    };
+    new MutationObserver(check).observe(document.body, { subtree: true,
+      childList: true, attributes: true, attributeFilter: ['data-state', 'data-id'] });
+    check();
+  });
+}
+
+// What watchStates saw of message id: [[state, Stop shown], ...], in
+// order, repeats folded.
+export async function statesOf(page, id) {
+  const all = await page.evaluate(() => window.__states || []);
+  const out = [];
+  for (const [mid, state, stop] of all) {
+    if (mid !== id) continue;
+    const prev = out.at(-1);
+    if (!prev || prev[0] !== state || prev[1] !== stop) out.push([state, stop]);
+  }
+  return out;
+}

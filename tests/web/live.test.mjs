@@ -10,7 +10,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { launch, openPage, loginUi, newUser, shot, apiOk, api, messages,
-  log, fold, words, until } from './lib.mjs';
+  log, fold, words, until, watchStates, statesOf } from './lib.mjs';
 
 let browser;
 let acct;
@@ -47,19 +47,20 @@ test('an answer started through the API streams live into two devices', async ()
       await loginUi(o.page, acct.username, acct.password);
       await o.page.goto(`/c/${conv}`);
       await o.page.getByRole('textbox', { name: 'Message', exact: true }).waitFor();
+      await watchStates(o.page);
     }
-    const q = words(60, 'live');
+    const q = words(100, 'live');
     const done = startAnswer(conv, q);
-    for (const o of [a, b]) {
-      await assistant(o.page).last().and(o.page.locator('[data-state="streaming"]'))
-        .waitFor();
-    }
-    await shot(b.page, 'live-second-device-streaming');
+    await assistant(b.page).last().and(b.page.locator('[data-state="streaming"]'))
+      .waitFor().then(() => shot(b.page, 'live-second-device-streaming'), () => {});
     const r = await done;
     assert.equal(r.status, 201, JSON.stringify(r.body));
     const last = await storedLast(conv);
     for (const o of [a, b]) {
       await assistant(o.page).last().and(o.page.locator('[data-state="done"]')).waitFor();
+      // seen live: streaming first, not only the stored end
+      assert.deepEqual((await statesOf(o.page, last.id)).map(([st]) => st),
+        ['streaming', 'done']);
       const shown = await messages(o.page);
       assert.equal(shown.at(-1).id, last.id);
       assert.equal(shown.at(-1).text, fold(last.content));
