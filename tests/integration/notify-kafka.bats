@@ -1,0 +1,62 @@
+#!/usr/bin/env bats
+# notifyd on Kafka (issue 15): with kafka.brokers set, notifyd reads the
+# topics as the consumer group "notifyd" and makes each rule's
+# notification once, and chatd's group "chatd" pushes it to the user's
+# WebSocket (chat.notification.created rides system-events).  On
+# librdkafka's mock cluster (kafka-common.bash).
+
+setup_file() {
+	load test_helper
+	load kafka-common
+	kafka_start || return 1
+	start_stack
+}
+
+teardown_file() {
+	load test_helper
+	load kafka-common
+	stop_stack
+	kafka_stop
+}
+
+setup() {
+	load test_helper
+	load ws-common
+	load notify-common
+	WS=$BATS_TEST_TMPDIR/ws
+	mkdir -p "$WS"
+}
+
+teardown() {
+	ws_teardown
+}
+
+# until the user's list holds COUNT notifications of KIND (20 s); the
+# Kafka consumers report no cursor to wait for.
+wait_kind() {
+	local i n
+	for ((i = 0; i < 200; i++)); do
+		notes "$1" || return 1
+		n=$(jq --arg k "$2" '[.data[] | select(.kind == $k)] | length' <<<"$body")
+		[[ $n == "$3" ]] && return 0
+		sleep 0.1
+	done
+	echo "$n notifications of kind $2, not $3: $body" >&2
+	return 1
+}
+
+@test "on Kafka: one notification per event, pushed to the user's socket" {
+	new_user kai
+	ws_open k1 "$access_token"
+	api POST /v1/apikeys '{"name":"on-kafka"}' "$access_token"
+	expect_status 201
+	wait_kind "$access_token" apikey_created 1
+	login_as kai kafka-device/1.0
+	wait_kind "$access_token" new_device 1
+	wait_frame k1 'select(.type == "notification" and .data.data.name == "on-kafka")'
+	# nothing counted twice, a while later
+	sleep 1
+	wait_kind "$access_token" apikey_created 1
+	wait_kind "$access_token" new_device 1
+	[[ $(frames k1 | jq -c 'select(.type == "notification" and .data.kind == "apikey_created")' | wc -l) == 1 ]] || false
+}
