@@ -7,15 +7,23 @@
  *
  * Threads.  A timer on the loop thread ticks every EVENTS_RELAY_MS: it
  * answers long-polls whose deadline passed (no store access: an empty
- * answer) and queues one relay job on the worker pool when this process
- * emitted lately (events_kit_wake) or EVENTS_IDLE_MS passed since the
- * last (rows of other processes on the same store, rows a kill -9 left,
- * Kafka retries).  At most one relay job runs at a time (ev->running).
+ * answer) and queues one relay job on the worker pool every
+ * EVENTS_HOT_EVERY_MS while this process emitted lately
+ * (events_kit_wake), else when EVENTS_IDLE_MS passed since the last
+ * (rows of other processes on the same store, rows a kill -9 left, Kafka
+ * retries).  At most one relay job runs at a time (ev->running).
+ *
+ * Writes.  A relay pass reads first and then writes what it found in one
+ * transaction, none when it found nothing (events_write); a pull of a
+ * known consumer writes nothing, its cursor goes with the relay's next
+ * transaction (events_consumer_note).  Every write transaction of this
+ * file is one that the daemon's request transactions may have to wait
+ * for (SQLite has one writer), so there are as few as can be.
  * The pull handler runs on a worker; with nothing to read and wait_ms it
  * parks its request in ev->waiters and returns; the relay, after giving
  * out new positions, answers the parked requests that can now read
- * something.  ev->lock guards the waiters, head and stopping, so that a
- * request is answered (its final call) exactly once.
+ * something.  ev->lock guards the waiters, head, stopping and the
+ * cursors, so that a request is answered (its final call) exactly once.
  *
  * Order.  The relay stamps pos under a store lock (SQLite: BEGIN
  * IMMEDIATE; PostgreSQL: a transaction-scoped advisory lock per schema),
@@ -47,7 +55,11 @@
 #include "banned.h"
 
 #define EVENTS_IDLE_MS 1000		/* relay at least this often */
-#define EVENTS_HOT_MS 1000		/* after an emit, relay every tick */
+#define EVENTS_HOT_MS 1000		/* after an emit, relay more often: */
+#define EVENTS_HOT_EVERY_MS 200		/* every this many ms (a pass that
+					 * writes is a commit, an fsync, that
+					 * the requests' writes wait for:
+					 * fewer under load, docs/PERFORMANCE) */
 #define EVENTS_PRUNE_MS 1000		/* look for rows to prune */
 #define EVENTS_STAMP_MAX 20000		/* positions per transaction */
 #define EVENTS_STAMP_PASSES 20		/* transactions per relay pass */
@@ -651,7 +663,8 @@ static void events_tick(void *arg)
 	}
 	if (stopping)
 		return;
-	if ((atomic_load(&ev->hot_until) > now ||
+	if (((atomic_load(&ev->hot_until) > now &&
+	      now - ev->last_queued >= EVENTS_HOT_EVERY_MS) ||
 	     now - ev->last_queued >= EVENTS_IDLE_MS) &&
 	    !atomic_exchange(&ev->running, true)) {
 		ev->last_queued = now;

@@ -41,9 +41,8 @@
  * order it sees them, which is a commit order: pos never has a hole a
  * later commit fills.
  *
- * The relay (a worker job of the daemon kit, events-relay.c: every
- * EVENTS_RELAY_MS for a second after an emit in this process, else once a
- * second, which also catches rows of other processes on the same store
+ * The relay (a worker job of the daemon kit, events-relay.c: every 200 ms
+ * for a second after an emit in this process, else once a second, which also catches rows of other processes on the same store
  * and rows a crash left): in ONE transaction per pass, and none when
  * there is nothing to write, stamps pos on rows without one, records the
  * consumers' cursors that moved and prunes;
