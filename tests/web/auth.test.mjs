@@ -93,6 +93,9 @@ test('register, reload still logged in, no token readable, log out', async () =>
     const cookies = await context.cookies();
     assert.equal(cookies.length, 1, JSON.stringify(cookies));
     const c = cookies[0];
+    // Chromium keeps a __Secure- cookie from http://127.0.0.1 (a
+    // potentially trustworthy origin), so the prefix is in force
+    assert.equal(c.name, '__Secure-chat_refresh');
     assert.ok(c.httpOnly && c.secure, JSON.stringify(c));
     assert.equal(c.sameSite, 'Strict');
     assert.equal(c.path, '/v1/auth');
