@@ -3,7 +3,7 @@
 // of that answer (the socket's text, not the stored one plus deltas); a
 // long answer is rendered piecewise (its finished blocks are kept, not
 // rebuilt on every frame), its code highlighted once the grammar has
-// loaded; the view follows the answer unless the reader
+// loaded, its last words shown with its end; the view follows the answer unless the reader
 // scrolled up; a long conversation opens at its newest messages and
 // pages back with no gap and no duplicate. Run by
 // tests/integration/web-stream.bats.
@@ -98,6 +98,35 @@ test('a long answer is rendered piecewise: finished blocks stay', async () => {
   const renders = await page.evaluate(() =>
     performance.getEntriesByName('chat:render').length);
   assert.ok(renders > 0, 'no chat:render measure');
+  assert.deepEqual(seen.errors, []);
+});
+
+test('an answer shows its last words when it shows it is done', async () => {
+  const { page, seen } = o;
+  const conv = await apiOk('POST', '/v1/conversations', { title: 'the end' }, acct.token);
+  await page.goto(`/c/${conv.id}`);
+  await page.getByRole('textbox', { name: 'Message', exact: true }).waitFor();
+  // the text of the answer at the moment data-state turns "done"
+  await log(page).evaluate((l) => {
+    window.__atDone = [];
+    new MutationObserver((ms) => {
+      for (const m of ms) {
+        if (m.oldValue !== 'streaming' || m.target.dataset.state !== 'done') continue;
+        window.__atDone.push(m.target.querySelector(':scope > .body')
+          .textContent.replace(/\s+/g, ' ').trim());
+      }
+    }).observe(l, { subtree: true, attributes: true,
+      attributeFilter: ['data-state'], attributeOldValue: true });
+  });
+  for (let i = 0; i < 3; i++) {
+    const q = words(30, `end${i}w`);
+    const r = await api('POST', `/v1/conversations/${conv.id}/messages`,
+      { content: q }, acct.token);
+    assert.equal(r.status, 201);
+    await until(async () => (await page.evaluate(() => window.__atDone.length)) > i,
+      10000, `answer ${i} done`);
+    assert.equal(await page.evaluate((n) => window.__atDone[n], i), q);
+  }
   assert.deepEqual(seen.errors, []);
 });
 

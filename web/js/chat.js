@@ -294,8 +294,13 @@ export function mount(root, ctx) {
     rec.m = { ...rec.m, ...m, sibling_ids: rec.m.sibling_ids };
     const i = indexOf(m.id);
     if (i >= 0) msgs[i] = rec.m;
+    // The end of an answer (or any change of its state) and its text show
+    // in the same task: a state "done" beside the text of a frame ago
+    // would show an answer without its last words, for a frame.
+    dirty.delete(m.id);
     paintFrame(rec);
-    schedule(m.id);
+    paintBody(rec);
+    if (stick) toBottom();
     return true;
   }
 
