@@ -18,8 +18,11 @@ setup_file() {
 	load test_helper
 	load web-common
 	# echo answers at 10 ms a word: slow enough to see a stream, to
-	# stop one, fast enough to keep the file short
-	start_stack "[aid]" "echo_delay_ms = 10" || return 1
+	# stop one, fast enough to keep the file short; the fake upstream
+	# behind aid's OpenAI provider fails on demand (openai/fake:error_at=N)
+	start_fakellm || return 1
+	start_stack "[openai]" "base_url = $FAKELLM_URL/v1" \
+		"[aid]" "echo_delay_ms = 10" "retries = 0" || return 1
 	# the first account is the admin
 	register_user "$WEB_ADMIN_USER" "$WEB_ADMIN_PASSWORD" || return 1
 }
@@ -27,6 +30,9 @@ setup_file() {
 teardown_file() {
 	load test_helper
 	stop_stack
+	local rc=$?
+	stop_fakellm
+	return $rc
 }
 
 setup() {

@@ -1,7 +1,8 @@
 // chat.test.mjs - the chat pane: send and watch the answer stream
 // (data-state streaming → done, the text the API stored), stop,
 // regenerate, edit a question and move between branches with the arrows,
-// then a reload that finds the history; axe-core over the chat screen.
+// then a reload that finds the history; an answer that fails upstream
+// shown as an error, plainly; axe-core over the chat screen.
 // The stack's model is aid's echo (10 ms a word): the answer is the
 // question's words. Run by tests/integration/web-browser.bats.
 
@@ -154,4 +155,24 @@ test('reload: still logged in, the conversation and its branch are there', async
   await shot(page, 'chat-reloaded');
   assert.deepEqual(seen.errors, []);
   assert.deepEqual(seen.dialogs, []);
+});
+
+test('an answer that fails upstream ends in the error state, said plainly', async () => {
+  const { page, seen } = o;
+  // the fake upstream behind aid's OpenAI provider: 5 words, then an error
+  const c = await apiOk('POST', '/v1/conversations',
+    { title: 'failing', model: 'openai/fake:words=20,delay_ms=5,error_at=5' }, acct.token);
+  await page.goto(`/c/${c.id}`);
+  await send(page, 'fail please');
+  const a = assistant(page).last();
+  await a.and(page.locator('[data-state="error"]')).waitFor({ timeout: 10000 });
+  const last = (await apiOk('GET', `/v1/conversations/${c.id}`, undefined, acct.token))
+    .messages.at(-1);
+  assert.equal(last.status, 'error');
+  assert.equal((await messages(page)).at(-1).text, fold(last.content));
+  assert.match(await a.innerText(), /fail|error/i, 'the error is not said');
+  // a failed answer can be tried again
+  await a.getByRole('button', { name: 'Regenerate', exact: true }).waitFor();
+  await shot(page, 'chat-error');
+  assert.deepEqual(seen.errors, []);
 });
