@@ -1,4 +1,5 @@
-// settings.test.mjs - the settings screen: its headings, an API key
+// settings.test.mjs - the settings screen: its headings, the profile and
+// the preferences (default model and system prompt) saved, an API key
 // created (shown once, in a dialog) and revoked, a session of another
 // device revoked (that device's tokens stop working), the password
 // changed (the old one refused, the new one accepted); axe-core over the
@@ -39,6 +40,37 @@ test('settings: the sections are there, axe finds nothing serious', async () => 
   await page.getByRole('textbox', { name: 'Default system prompt', exact: true }).waitFor();
   await shot(page, 'settings');
   await axe(page, 'settings');
+});
+
+test('the profile and the preferences are saved through the API', async () => {
+  const { page } = o;
+  const name = page.getByRole('textbox', { name: 'Display name', exact: true });
+  await name.fill('Web Tester');
+  await page.getByRole('button', { name: 'Save profile', exact: true }).click();
+  const model = page.getByRole('combobox', { name: 'Default model', exact: true });
+  await until(async () => (await model.locator('option')
+    .evaluateAll((os) => os.map((x) => x.value))).includes('echo'), 5000,
+    'the model "echo" among the defaults');
+  await model.selectOption('echo');
+  await page.getByRole('textbox', { name: 'Default system prompt', exact: true })
+    .fill('Answer in French.');
+  await page.getByRole('button', { name: 'Save preferences', exact: true }).click();
+  await until(async () => {
+    const me = (await api('GET', '/v1/users/me', undefined, acct.token)).body;
+    return me.display_name === 'Web Tester' &&
+      me.preferences?.default_model === 'echo' &&
+      me.preferences?.system_prompt === 'Answer in French.';
+  }, 5000, 'the profile and preferences stored');
+  // a reload shows what is stored
+  await page.reload();
+  await page.getByRole('textbox', { name: 'Default system prompt', exact: true })
+    .and(page.locator('textarea')).waitFor();
+  await until(async () => (await page.getByRole('textbox',
+    { name: 'Default system prompt', exact: true }).inputValue()) === 'Answer in French.',
+  5000, 'the stored prompt shown');
+  assert.equal(await page.getByRole('textbox', { name: 'Display name', exact: true })
+    .inputValue(), 'Web Tester');
+  await shot(page, 'settings-preferences');
 });
 
 test('an API key: created, shown once, works, revoked', async () => {
