@@ -44,7 +44,7 @@ setup() {
 	web_group auth
 }
 
-@test "web: send, stream, stop, regenerate, edit, branch arrows, reload" {
+@test "web: send, stream, stop, regenerate, edit, branches, reload, error states" {
 	web_group chat
 }
 

@@ -2,12 +2,17 @@
 // (data-state streaming → done, the text the API stored), stop,
 // regenerate, edit a question and move between branches with the arrows,
 // then a reload that finds the history; an answer that fails upstream
-// shown as an error, plainly; axe-core over the chat screen.
+// shown as an error, plainly, and one cut by a restart of chatd shown as
+// interrupted; axe-core over the chat screen.
 // The stack's model is aid's echo (10 ms a word): the answer is the
 // question's words. Run by tests/integration/web-browser.bats.
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { launch, loggedIn, newUser, shot, axe, apiOk, messages, log, fold,
   words, send, convId, until, watchStates, statesOf } from './lib.mjs';
 
@@ -175,4 +180,30 @@ test('an answer that fails upstream ends in the error state, said plainly', asyn
   await a.getByRole('button', { name: 'Regenerate', exact: true }).waitFor();
   await shot(page, 'chat-error');
   assert.deepEqual(seen.errors, []);
+});
+
+// scripts/stack on the bats file's stack (its CHAT_DATA_DIR, CHAT_CONFIG,
+// CHAT_BIN... are in the environment).
+const STACK = path.join(path.dirname(fileURLToPath(import.meta.url)),
+  '../../scripts/stack');
+const stack = (...args) => promisify(execFile)(STACK, args, { timeout: 30000 });
+
+test('an answer cut by a restart of chatd shows as interrupted', async () => {
+  const { page } = o;
+  assert.ok(process.env.CHAT_DATA_DIR, 'no CHAT_DATA_DIR: run from the bats file');
+  const c = await apiOk('POST', '/v1/conversations', { title: 'cut' }, acct.token);
+  await page.goto(`/c/${c.id}`);
+  await send(page, words(500, 'cut'));
+  const a = assistant(page).last();
+  await until(async () => (await a.count()) > 0 &&
+    (await a.innerText()).includes('cut5'), 10000, 'cut5 on the page');
+  await stack('stop', 'chatd');
+  await stack('start', 'chatd');
+  await a.and(page.locator('[data-state="interrupted"]')).waitFor({ timeout: 20000 });
+  const last = (await apiOk('GET', `/v1/conversations/${c.id}`, undefined, acct.token))
+    .messages.at(-1);
+  assert.equal(last.status, 'interrupted');
+  assert.equal((await messages(page)).at(-1).text, fold(last.content));
+  assert.match(await a.innerText(), /interrupted/i, 'the state is not said');
+  await shot(page, 'chat-interrupted');
 });
