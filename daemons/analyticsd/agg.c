@@ -12,6 +12,11 @@
  * entries sorted by key, table by table and in each table's primary key
  * order, so that the store's B-trees are walked once, not hopped over.
  * The table of the upserts is at the end of the file.
+ *
+ * The same hash table remembers, for the batch, which users were found
+ * erased or not (AGG_SEEN, never written): one lookup of the erased
+ * table per user and batch instead of one per event.  A flush forgets
+ * them with the sums, and the erasure of a user flushes first.
  */
 #include "analyticsd.h"
 
@@ -33,7 +38,9 @@
 /* The rollup tables, in the order a flush writes them. */
 enum agg_table {
 	AGG_USAGE, AGG_MODEL, AGG_USER, AGG_ERRORS, AGG_ERRORS_DAY, AGG_HIST,
-	AGG_HIST_DAY, AGG_DAILY, AGG_ACTIVE, AGG_NTABLES,
+	AGG_HIST_DAY, AGG_DAILY, AGG_ACTIVE,
+	AGG_SEEN,			/* a user's erased state: not a table */
+	AGG_NTABLES,
 };
 
 struct agg_entry {
@@ -208,6 +215,18 @@ int agg_add(struct agg *g, const struct rollup_delta *d)
 	return rc;
 }
 
+int agg_user_seen(struct agg *g, const char *user_id, int64_t **state)
+{
+	struct agg_entry *e;
+	int rc;
+
+	*state = NULL;
+	rc = agg_entry(g, AGG_SEEN, &user_id, 1, &e);
+	if (rc == 0)
+		*state = &e->v[0];
+	return rc;
+}
+
 bool agg_full(const struct agg *g)
 {
 	return g->n >= AGG_MAX_ENTRIES;
@@ -257,7 +276,7 @@ int agg_flush(struct agg *g, struct db_conn *c)
 	if (!sorted)
 		return CHAT_ENOMEM;
 	for (i = 0; i < g->cap; i++)
-		if (g->e[i].key)
+		if (g->e[i].key && g->e[i].key[0] != 'A' + AGG_SEEN)
 			sorted[n++] = &g->e[i];
 	qsort(sorted, n, sizeof(*sorted), agg_cmp);
 	for (i = 0; rc == 0 && i < n; i++)
@@ -340,4 +359,5 @@ static const struct agg_table_def agg_tables[AGG_NTABLES] = {
 	[AGG_ACTIVE] = { 2, 0, 0,
 		"INSERT INTO active (day, user_id) VALUES ($1, $2)"
 		" ON CONFLICT DO NOTHING" },
+	[AGG_SEEN] = { 1, 0, 1, NULL },
 };

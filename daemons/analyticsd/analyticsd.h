@@ -151,6 +151,13 @@ struct agg {
 /* Adds a delta (its strings are copied).  CHAT_ENOMEM, CHAT_ETOOBIG
  * (key columns over 512 bytes). */
 int agg_add(struct agg *g, const struct rollup_delta *d);
+/* The batch's memory of whether user_id is erased: *state points to 0
+ * (not looked up yet: the caller looks up and sets it), 1 (not erased)
+ * or 2 (erased); valid until the next agg_ call.  A flush forgets. */
+#define AGG_SEEN_UNKNOWN 0
+#define AGG_SEEN_KEPT 1
+#define AGG_SEEN_ERASED 2
+int agg_user_seen(struct agg *g, const char *user_id, int64_t **state);
 /* Whether it holds enough rows to be written before the batch ends. */
 bool agg_full(const struct agg *g);
 /* Writes every row, sorted by key, in c's open transaction; empties g

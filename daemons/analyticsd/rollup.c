@@ -348,6 +348,26 @@ int rollup_batch_end(void *app, struct db_conn *c, int ok)
 	return rc;
 }
 
+/* erase_is_erased, once per user and batch. */
+static int rollup_is_erased(struct db_conn *c, const char *user, bool *yes)
+{
+	int64_t *seen = NULL;
+	int rc;
+
+	if (!rollup_batch)
+		return erase_is_erased(c, user, yes);
+	rc = agg_user_seen(rollup_batch, user, &seen);
+	if (rc == 0 && *seen != AGG_SEEN_UNKNOWN) {
+		*yes = *seen == AGG_SEEN_ERASED;
+		return 0;
+	}
+	if (rc == 0)
+		rc = erase_is_erased(c, user, yes);
+	if (rc == 0)	/* the lookup left the batch's table alone */
+		*seen = *yes ? AGG_SEEN_ERASED : AGG_SEEN_KEPT;
+	return rc;
+}
+
 int rollup_handle(void *app, struct db_conn *c, const cJSON *event)
 {
 	struct analyticsd *a = app;
@@ -368,7 +388,7 @@ int rollup_handle(void *app, struct db_conn *c, const cJSON *event)
 		erased = true;
 	} else if (user) {
 		/* a producer that had not heard of the erasure yet */
-		rc = erase_is_erased(c, user, &erased);
+		rc = rollup_is_erased(c, user, &erased);
 	}
 	if (rc == 0 && erased) {
 		rc = erase_strip(event, &stripped);

@@ -368,6 +368,9 @@ static const char *const agg_schema[] = {
 	" logins BIGINT, failed_logins BIGINT)",
 	"CREATE TABLE active (day TEXT, user_id TEXT,"
 	" PRIMARY KEY (day, user_id))",
+	"CREATE TABLE erased (user_id TEXT PRIMARY KEY, erased_at BIGINT)",
+	"CREATE TABLE inbox (source TEXT, id TEXT, user_id TEXT, event TEXT,"
+	" PRIMARY KEY (source, id))",
 };
 
 static int64_t agg_scalar(struct db_conn *c, const char *sql)
@@ -381,23 +384,49 @@ static int64_t agg_scalar(struct db_conn *c, const char *sql)
 	return v;
 }
 
+/* A store in a new directory with agg_schema's tables; agg_close
+ * removes it. */
+static void agg_open(char *dir, struct db **db, struct db_conn **c)
+{
+	char err[256];
+	size_t i;
+
+	assert_non_null(mkdtemp(dir));
+	assert_int_equal(db_open("sqlite", dir, "agg", 1, db, err,
+				 sizeof(err)), 0);
+	assert_int_equal(db_acquire(*db, 1000, c), 0);
+	for (i = 0; i < sizeof(agg_schema) / sizeof(agg_schema[0]); i++)
+		assert_int_equal(db_exec(*c, agg_schema[i], NULL, 0, NULL),
+				 0);
+}
+
+static void agg_close(const char *dir, struct db *db, struct db_conn *c)
+{
+	static const char *const files[] = { "agg.db", "agg.db-wal",
+					     "agg.db-shm" };
+	char path[64];
+	size_t i;
+
+	db_release(c);
+	db_close(db);
+	for (i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+		snprintf(path, sizeof(path), "%s/%s", dir, files[i]);
+		unlink(path);
+	}
+	rmdir(dir);
+}
+
 static void test_agg__batch_sums(void **state)
 {
-	char dir[] = "/tmp/test-agg-XXXXXX", err[256], path[64], uid[16];
+	char dir[] = "/tmp/test-agg-XXXXXX", uid[16];
 	struct agg g = { 0 };
 	struct rollup_delta d;
 	struct db *db = NULL;
 	struct db_conn *c = NULL;
-	size_t i;
 	int k;
 
 	(void)state;
-	assert_non_null(mkdtemp(dir));
-	assert_int_equal(db_open("sqlite", dir, "agg", 1, &db, err,
-				 sizeof(err)), 0);
-	assert_int_equal(db_acquire(db, 1000, &c), 0);
-	for (i = 0; i < sizeof(agg_schema) / sizeof(agg_schema[0]); i++)
-		assert_int_equal(db_exec(c, agg_schema[i], NULL, 0, NULL), 0);
+	agg_open(dir, &db, &c);
 	assert_int_equal(db_begin(c), 0);
 	/* 3,000 generations of 1,000 users on 2 models and 3 days: past
 	 * the table's first size; every 7th failed; one flush halfway */
@@ -448,15 +477,56 @@ static void test_agg__batch_sums(void **state)
 	assert_int_equal(agg_scalar(c, "SELECT COUNT(*) FROM active"), 3000);
 	assert_int_equal(agg_scalar(c, "SELECT COUNT(*) FROM daily"), 0);
 	agg_release(&g);
-	db_release(c);
-	db_close(db);
-	snprintf(path, sizeof(path), "%s/agg.db", dir);
-	unlink(path);
-	snprintf(path, sizeof(path), "%s/agg.db-wal", dir);
-	unlink(path);
-	snprintf(path, sizeof(path), "%s/agg.db-shm", dir);
-	unlink(path);
-	rmdir(dir);
+	agg_close(dir, db, c);
+}
+
+/* One batch: a generation of u1, u1's erasure, another generation of
+ * u1 (a producer that had not heard yet).  Both count, as nobody's: the
+ * batch's sums of u1 go out before the erasure merges them, and what
+ * the batch remembered of u1 (not erased) is forgotten with them. */
+static void test_agg__erasure_inside_a_batch(void **state)
+{
+	static const char *const gen = "{\"model\":\"cheap\","
+		"\"prompt_tokens\":10,\"completion_tokens\":5}";
+	char dir[] = "/tmp/test-agg-XXXXXX";
+	struct analyticsd a;
+	struct db_conn *c = NULL;
+	cJSON *ev[3];
+	int k;
+
+	(void)state;
+	memset(&a, 0, sizeof(a));
+	a.prices = test_prices;
+	agg_open(dir, &a.d.db, &c);
+	ev[0] = event("chat.generation.completed", "2026-12-07T10:00:00Z",
+		      "u1", gen);
+	ev[1] = event("chat.user.deleted", "2026-12-07T10:00:01Z", "u1",
+		      NULL);
+	ev[2] = event("chat.generation.completed", "2026-12-07T10:00:02Z",
+		      "u1", gen);
+	assert_int_equal(db_begin(c), 0);
+	assert_int_equal(rollup_batch_begin(&a, c), 0);
+	for (k = 0; k < 3; k++) {
+		assert_non_null(ev[k]);
+		assert_int_equal(rollup_handle(&a, c, ev[k]), 0);
+	}
+	assert_int_equal(rollup_batch_end(&a, c, 1), 0);
+	assert_int_equal(db_commit(c), 0);
+	assert_int_equal(agg_scalar(c, "SELECT COUNT(*) FROM usage_daily"
+				    " WHERE user_id = 'u1'"), 0);
+	assert_int_equal(agg_scalar(c, "SELECT COUNT(*) FROM"
+				    " usage_user_daily WHERE user_id = 'u1'"),
+			 0);
+	assert_int_equal(agg_scalar(c, "SELECT SUM(requests) FROM"
+				    " usage_daily WHERE user_id = ''"), 2);
+	assert_int_equal(agg_scalar(c, "SELECT SUM(requests) FROM"
+				    " usage_user_daily WHERE user_id = ''"), 2);
+	assert_int_equal(agg_scalar(c, "SELECT SUM(requests) FROM"
+				    " usage_model_daily"), 2);
+	assert_int_equal(agg_scalar(c, "SELECT COUNT(*) FROM active"), 0);
+	for (k = 0; k < 3; k++)
+		cJSON_Delete(ev[k]);
+	agg_close(dir, a.d.db, c);
 }
 
 int main(void)
@@ -472,6 +542,7 @@ int main(void)
 		cmocka_unit_test(test_rollup__admin_change_not_active),
 		cmocka_unit_test(test_range__days),
 		cmocka_unit_test(test_agg__batch_sums),
+		cmocka_unit_test(test_agg__erasure_inside_a_batch),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
