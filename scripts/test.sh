@@ -19,6 +19,10 @@
 # A bats test that runs longer than BATS_TEST_TIMEOUT seconds (300 unless
 # set) is stopped and fails: a test that hangs must not hold CI up.
 #
+# CHAT_TEST_JOBS: how many bats files run at once (2 unless
+# set; needs GNU parallel, else one at a time).  The tests of a file
+# always run in order, on the file's one stack.
+#
 # A PostgreSQL server is started with scripts/pg-test for the run and
 # stopped on exit; unit tests find it in CHAT_TEST_PG_URI, the bats
 # helper in CHAT_TEST_DATABASE.  Exits non-zero when anything failed.
@@ -60,6 +64,11 @@ for s in $stores; do
 done
 with_fuzz=1
 [[ ${CHAT_TEST_FUZZ:-1} == 0 ]] && with_fuzz=0
+jobs=${CHAT_TEST_JOBS:-2}
+[[ $jobs =~ ^[1-9][0-9]*$ ]] || {
+	echo "test.sh: CHAT_TEST_JOBS: '$jobs' is not a number of files" >&2
+	exit 2
+}
 # a waiting loop whose end never comes (a token that does not expire, a
 # frame that never arrives) would otherwise stall the run for good
 export BATS_TEST_TIMEOUT=${BATS_TEST_TIMEOUT:-300}
@@ -144,8 +153,8 @@ run_fuzz() {
 
 # run_bats LABEL DATABASE: the bats suites against one store.
 # Bats: TAP on stdout ("ok N ...", "ok N ... # skip", "not ok N ...").
-# Tests of a file share one stack, so files run in parallel (2 at most,
-# when GNU parallel is there) but the tests inside a file in order.
+# Tests of a file share one stack, so files run in parallel ($jobs at
+# most, when GNU parallel is there) but the tests inside a file in order.
 run_bats() {
 	local label=$1 log=$work/bats-$1.tap rc p f s
 	export CHAT_TEST_DATABASE=$2
@@ -157,7 +166,7 @@ run_bats() {
 		return
 	}
 	if command -v parallel >/dev/null; then
-		args+=(--jobs 2 --no-parallelize-within-files)
+		args+=(--jobs "$jobs" --no-parallelize-within-files)
 	fi
 	[[ $label == sqlite ]] && args+=(--filter-tags '!needs:pg')
 	echo "== integration tests on $label"

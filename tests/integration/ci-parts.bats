@@ -148,6 +148,32 @@ t_run() {
 	[[ $output == *"no store 'mysql'"* ]] || false
 }
 
+@test "test.sh: CHAT_TEST_JOBS bats files run at once" {
+	command -v parallel >/dev/null || skip "GNU parallel is not installed"
+	fake_tree
+	local f
+	# three files that each wait for all three to have started: they
+	# pass only when three run at the same time
+	for f in j1 j2 j3; do
+		sed 's/^%test/@test/' >"$D/t/tests/integration/$f.bats" <<-SH
+		%test "$f" {
+			touch "$D/t/started.$f"
+			for ((i = 0; i < 200; i++)); do
+				(( \$(ls "$D/t"/started.* | wc -l) == 3 )) && return 0
+				sleep 0.1
+			done
+			false
+		}
+		SH
+	done
+	t_run CHAT_TEST_STORES=sqlite CHAT_TEST_FUZZ=0 CHAT_TEST_JOBS=3
+	[[ $status == 0 ]] || { printf '%s\n' "$output" >&2; false; }
+	[[ ${lines[-1]} == "6 passed, 0 failed" ]] || false
+	t_run CHAT_TEST_STORES=sqlite CHAT_TEST_FUZZ=0 CHAT_TEST_JOBS=two
+	[[ $status == 2 ]] || false
+	[[ $output == *"CHAT_TEST_JOBS: 'two'"* ]] || false
+}
+
 @test "test.sh: a bats test that hangs fails after BATS_TEST_TIMEOUT" {
 	fake_tree
 	SECONDS=0
