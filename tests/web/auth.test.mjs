@@ -1,12 +1,13 @@
 // auth.test.mjs - the page's response headers, register, log in, a reload
 // that keeps the session (the refresh cookie), no token in any storage the
-// page's scripts can read, log out, and axe-core over the login and
-// register screens. Run by tests/integration/web-browser.bats.
+// page's scripts can read, log out, axe-core over the login and register
+// screens, and the WebSocket refused to a foreign origin. Run by
+// tests/integration/web-browser.bats.
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { BASE, launch, openPage, shot, uniq, axe, storageText, registerUi,
-  loginUi, api, until } from './lib.mjs';
+  newUser, loginUi, api, until } from './lib.mjs';
 
 let browser;
 before(async () => { browser = await launch(); });
@@ -149,6 +150,33 @@ test('a second log in on another device, then a cross-site refresh is refused', 
     // and the cookie is still good for the page
     await page.reload();
     await page.getByRole('button', { name: 'Log out', exact: true }).waitFor();
+  } finally {
+    await context.close();
+  }
+});
+
+test('a WebSocket opened from a foreign origin is refused, from the page accepted', async () => {
+  // CSP off in this context: the page's connect-src 'self' would stop the
+  // foreign socket in the browser, and the gateway's own check is tested
+  const { page, context } = await openPage(browser, { bypassCSP: true });
+  const u = await newUser('wso');
+  const open = (url) => page.evaluate((to) => new Promise((resolve) => {
+    const ws = new WebSocket(to);
+    ws.onopen = () => { ws.close(); resolve('open'); };
+    ws.onerror = () => resolve('refused');
+  }), url);
+  const target = `${BASE.replace(/^http/, 'ws')}/v1/ws?access_token=` +
+    encodeURIComponent(u.token);
+  const refused = [];
+  page.on('websocket', (ws) => ws.on('socketerror', (e) => refused.push(String(e))));
+  try {
+    // the page's own origin
+    await page.goto('/');
+    assert.equal(await open(target), 'open');
+    // the same server under another name is another origin
+    await page.goto(`http://localhost:${new URL(BASE).port}/`);
+    assert.equal(await open(target), 'refused');
+    assert.match(refused.join('\n'), /403/, refused.join('\n'));
   } finally {
     await context.close();
   }
