@@ -1,11 +1,11 @@
 // stream.test.mjs - the chat pane's streaming and paging, in chromium:
-// a conversation opened in the middle of its answer shows only prefixes
-// of that answer (the socket's text, not the stored one plus deltas); a
+// a conversation opened (or the page reloaded) in the middle of its
+// answer shows only prefixes of that answer, never a piece twice; a
 // long answer is rendered piecewise (its finished blocks are kept, not
 // rebuilt on every frame), its code highlighted once the grammar has
-// loaded, its last words shown with its end; the view follows the answer unless the reader
-// scrolled up; a long conversation opens at its newest messages and
-// pages back with no gap and no duplicate. Run by
+// loaded, its last words shown with its end; the view follows the
+// answer unless the reader scrolled up; a long conversation opens at its
+// newest messages and pages back with no gap and no duplicate. Run by
 // tests/integration/web-stream.bats.
 
 import { test, before, after } from 'node:test';
@@ -65,6 +65,37 @@ test('a conversation opened mid-answer shows only prefixes of the answer', async
   assert.deepEqual(bad.map((t) => t.slice(-60)), [],
     'the page showed a text that is no prefix of the answer');
   await shot(page, 'stream-opened-mid-answer');
+  assert.deepEqual(seen.errors, []);
+});
+
+test('a page reloaded mid-answer shows only prefixes of the answer', async () => {
+  const { page, seen } = o;
+  const conv = await apiOk('POST', '/v1/conversations', { title: 'reloaded' }, acct.token);
+  await page.goto(`/c/${conv.id}`);
+  await page.getByRole('textbox', { name: 'Message', exact: true }).waitFor();
+  const q = words(300, 'rl');
+  const done = api('POST', `/v1/conversations/${conv.id}/messages`, { content: q },
+    acct.token);
+  await until(async () => (await messages(page)).at(-1)?.text.includes('rl20'),
+    10000, 'the answer under way');
+  // a fresh page: the socket saw none of the answer, the stored text is
+  // behind what the socket brings while the conversation is read
+  await page.reload();
+  const shown = [];
+  let state = null;
+  while (state !== 'done') {
+    const m = (await messages(page)).at(-1);
+    if (m?.role === 'assistant') {
+      shown.push(m.text);
+      state = m.state;
+    }
+    assert.ok(shown.length < 2000, 'the answer never ended');
+  }
+  assert.equal((await done).status, 201);
+  assert.equal(shown.at(-1), q);
+  const bad = shown.filter((t) => !q.startsWith(t));
+  assert.deepEqual(bad.map((t) => t.slice(-60)), [],
+    'the page showed a text that is no prefix of the answer');
   assert.deepEqual(seen.errors, []);
 });
 

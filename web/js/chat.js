@@ -16,6 +16,7 @@ import { untitled } from './sidebar.js';
 import { live as feed } from './ws.js';
 
 const PAGE = 50;              // messages per page of the branch
+const FRESH_MS = 300;         // the socket open this long before a read
 const NEAR_TOP_PX = 300;      // how close to the top loads older messages
 const STICK_PX = 80;          // this close to the bottom follows the stream
 
@@ -36,19 +37,21 @@ const STATES = {
 // the text from here instead when the socket saw that answer from its
 // first piece (its question's `message` event came just before).
 const STREAMS_MAX = 64;
-const streams = new Map();    // message id -> {text, whole}
+const streams = new Map();    // message id -> {text, pieces, whole}
 const asked = new Set();      // conversations whose question just came
+const listening = performance.now();   // since when streams is filled
 feed.on('message', (f) => asked.add(f.conversation_id));
 feed.on('delta', (f) => {
   const id = f.data.message_id;
   let s = streams.get(id);
   if (!s) {
     if (streams.size >= STREAMS_MAX) streams.delete(streams.keys().next().value);
-    s = { text: '', whole: asked.has(f.conversation_id) };
+    s = { text: '', pieces: [], whole: asked.has(f.conversation_id) };
     asked.delete(f.conversation_id);
     streams.set(id, s);
   }
   s.text += f.data.text;
+  s.pieces.push(f.data.text);
 });
 for (const t of ['done', 'error']) {
   feed.on(t, (f) => {
@@ -78,6 +81,7 @@ export function mount(root, ctx) {
   let sending = false;
   let replacedLast = null;     // the answer a regeneration replaces
   let stick = true;            // the view follows the end of the log
+  let held = null;             // live frames held while the branch loads
 
   /* ------------------------------------------------------------ layout */
 
@@ -323,21 +327,94 @@ export function mount(root, ctx) {
       input.focus();
       return;
     }
+    held = [];
+    const issued = performance.now();
     try {
       const c = await api.get(`/v1/conversations/${convId}?messages=${PAGE}`);
       if (!alive) return;
       showConversation(c);
       before = c.messages_before || null;
-      showAll(c.messages);
+      showLoaded(c.messages, issued);
       input.focus();
       fillUp();
     } catch (e) {
       if (!alive) return;
+      replay(new Set());
       if (e.status === 404) {
         showError('This conversation does not exist (or was deleted).');
       } else {
         showError(`Could not load the conversation: ${e.message}`);
       }
+    }
+  }
+
+  // The stored text of a streaming answer is up to 250 ms behind the
+  // socket. When the socket saw the whole answer, appendMessages takes
+  // its text. Else, read at least FRESH_MS after the socket opened, the
+  // stored text reaches past the socket's first piece of the answer: the
+  // longest run of the socket's pieces that ends it is dropped and the
+  // rest appended. Read earlier, there may be a gap between the two:
+  // the stored text is shown alone (a prefix) and read again once fresh.
+  function joinHeld(m, frames, used, fresh) {
+    for (const f of frames) {
+      if (f.type === 'delta' && f.data.message_id === m.id) used.add(f);
+    }
+    const seen = streams.get(m.id);
+    if (seen && seen.whole) return m;
+    if (!fresh) return { ...m, uncertain: true };
+    const pieces = seen ? seen.pieces : [];
+    let k = pieces.length;
+    while (k > 0 && !m.content.endsWith(pieces.slice(0, k).join(''))) k--;
+    return { ...m, content: m.content + pieces.slice(k).join('') };
+  }
+
+  // Since when the socket's pieces are all in streams, or null.
+  function since() {
+    const opened = live.openedAt();
+    return opened === null ? null : Math.max(opened, listening);
+  }
+
+  // Reads the branch again once the socket's pieces have been kept for
+  // FRESH_MS.
+  function refetchWhenFresh() {
+    const opened = since();
+    if (opened === null) {
+      const off = live.on('status', (f) => {
+        if (!f.data.connected) return;
+        off();
+        refetchWhenFresh();
+      });
+      offs.push(off);
+      return;
+    }
+    setTimeout(() => { if (alive) reloadSoon(); },
+      Math.max(0, opened + FRESH_MS - performance.now()) + 10);
+  }
+
+  // Shows a branch just read (asked at `issued`), then the frames held
+  // meanwhile.
+  function showLoaded(list, issued) {
+    const frames = held || [];
+    const used = new Set();
+    const opened = since();
+    const fresh = opened !== null && issued - opened >= FRESH_MS;
+    const shown = list.map((m) => (m.status === 'streaming' ?
+      joinHeld(m, frames, used, fresh) : m));
+    showAll(shown);
+    replay(used);
+    if (shown.some((m) => m.uncertain)) refetchWhenFresh();
+  }
+
+  // Hands the held frames to their handlers, but those already in the
+  // branch shown: the question of a message frame (placing it again would
+  // cut its answer off) and the pieces joinHeld took.
+  function replay(used) {
+    const frames = held || [];
+    held = null;
+    for (const f of frames) {
+      if (used.has(f)) continue;
+      if (f.type === 'message' && byId.has(f.data.id)) continue;
+      handlers[f.type](f);
     }
   }
 
@@ -441,7 +518,9 @@ export function mount(root, ctx) {
   }
 
   async function reloadSoon() {
-    if (!convId) return;
+    if (!convId || held) return;
+    held = [];
+    const issued = performance.now();
     try {
       const c = await api.get(`/v1/conversations/${convId}?messages=${PAGE}`);
       if (!alive) return;
@@ -449,10 +528,11 @@ export function mount(root, ctx) {
       before = c.messages_before || null;
       const follow = stick;
       const top = log.scrollTop;
-      showAll(c.messages);
+      showLoaded(c.messages, issued);
       if (!follow) log.scrollTop = top;
     } catch {
       // the next event or reload tries again
+      if (alive) replay(new Set());
     }
   }
 
@@ -603,7 +683,7 @@ export function mount(root, ctx) {
         rec = byId.get(id);
         if (!rec) return;
         if (!rec.m.content) rec.m.content = text;
-      } else if (rec.m.status === 'streaming') {
+      } else if (rec.m.status === 'streaming' && !rec.m.uncertain) {
         rec.m.content += text;
       } else {
         return;
@@ -639,7 +719,13 @@ export function mount(root, ctx) {
       reloadSoon();
     },
   };
-  const offs = Object.entries(handlers).map(([t, fn]) => live.on(t, fn));
+  // While the branch is being read, its generation frames wait (see
+  // showLoaded), so that none is applied to a view about to be replaced.
+  const HELD = new Set(['message', 'delta', 'done', 'error']);
+  const offs = Object.entries(handlers).map(([t, fn]) => live.on(t, (f) => {
+    if (held && HELD.has(t) && f.conversation_id === convId) held.push(f);
+    else fn(f);
+  }));
 
   /* ---------------------------------------------------------- controls */
 

@@ -23,6 +23,7 @@ let backoff = BACKOFF_MIN_MS;
 let retryTimer = 0;
 let pingTimer = 0;
 let offToken = null;
+let openedAt = null;          // performance.now() when the socket opened
 
 function emit(type, frame) {
   const set = listeners.get(type);
@@ -69,6 +70,7 @@ function scheduleReconnect() {
 async function onClose(ev) {
   clearInterval(pingTimer);
   sock = null;
+  openedAt = null;
   emit('status', { type: 'status', data: { connected: false } });
   if (!wanted) return;
   // 4401: the token expired or the session was revoked. A refresh tells
@@ -97,6 +99,7 @@ function connect() {
   sock = s;
   s.onopen = () => {
     backoff = BACKOFF_MIN_MS;
+    openedAt = performance.now();
     pingTimer = setInterval(() => send({ type: 'ping' }), PING_MS);
     emit('status', { type: 'status', data: { connected: true } });
   };
@@ -128,6 +131,8 @@ export const live = {
   send,
   connected: () => sock !== null && sock.readyState === WebSocket.OPEN,
   lastEventId: () => lastId,
+  // performance.now() when the open socket opened; null while closed
+  openedAt: () => openedAt,
   start() {
     if (wanted) return;
     wanted = true;
