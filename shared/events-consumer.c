@@ -271,10 +271,13 @@ static int ec_fetch(struct ec_pull *pl, int64_t after, cJSON **answer)
 
 	*answer = NULL;
 	buf_init(&b, EC_MAX_ANSWER);
+	/* store=: a producer whose store is another one then does not
+	 * take after for a position of its own (events.h) */
 	if ((size_t)snprintf(url, sizeof(url), "%s/internal/events?after=%lld"
-			     "&limit=%d&wait_ms=%d&consumer=%s", pl->url,
+			     "&limit=%d&wait_ms=%d&consumer=%s%s%s", pl->url,
 			     (long long)after, ec->cfg.limit, ec->cfg.wait_ms,
-			     ec->cfg.name) >= sizeof(url)) {
+			     ec->cfg.name, pl->store[0] ? "&store=" : "",
+			     pl->store) >= sizeof(url)) {
 		rc = CHAT_EINVAL;
 		goto out;
 	}
@@ -464,6 +467,18 @@ static void *ec_pull_main(void *arg)
 			goto fail;
 		}
 		atomic_store(&pl->head, head);
+		if (last == pos && head > pos &&
+		    cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(
+			    answer, "events")) == 0) {
+			/* nothing after pos although the head is past it: the
+			 * rows are gone (retention, an erasure); asking again
+			 * would spin on the gap, so go on after it */
+			log_warn("%s: its events %lld to %lld are gone from its "
+				 "outbox (pruned or erased): going on after "
+				 "them", pl->producer, (long long)pos + 1,
+				 (long long)head);
+			last = head;
+		}
 		if (last > pos) {
 			rc = ec_apply_batch(pl, cJSON_GetObjectItemCaseSensitive(
 					     answer, "events"), last);

@@ -383,10 +383,10 @@ static int events_plan_prune(struct events *ev, struct db_conn *c,
 	lowest = db_rows_int(st, 0, 0, -1);
 	oldest = db_rows_int(st, 0, 1, -1);
 	lowest_acked = db_rows_int(st, 0, 2, -1);
-	if (lowest < 0)
-		goto out;	/* no row has a position: nothing to prune */
 	if (oldest >= 0 && oldest < cut)
 		plan->prune_before = cut;
+	if (lowest < 0)
+		goto out;	/* no row has a position: none was read */
 	rc = db_query(c, sql_consumers, NULL, 0, &cons);
 	if (rc < 0)
 		goto out;
@@ -767,6 +767,7 @@ static void events_pull(struct http_req *req, struct http_res *res)
 	struct db_conn *c = NULL;
 	struct db_rows *rows = NULL;
 	char consumer[EVENTS_CONSUMER_MAX + 2] = "";
+	char store[EVENTS_STORE_ID_MAX + 2] = "";
 	int64_t after, limit, wait_ms, head;
 	bool parked = false;
 	struct buf b;
@@ -792,9 +793,21 @@ static void events_pull(struct http_req *req, struct http_res *res)
 			       "or '-'", EVENTS_CONSUMER_MAX);
 		return;
 	}
+	/* store=: the store the consumer's after counts in.  Another one
+	 * (this store replaced the one it read) makes after no position
+	 * here: it is not recorded, or pruning would take rows up to it
+	 * before the consumer, told of the new store, asks from 0. */
+	rc = http_req_query(req, "store", store, sizeof(store));
+	if ((rc < 0 && rc != CHAT_ENOTFOUND) ||
+	    (rc == 0 && strspn(store, "0123456789abcdef") != strlen(store))) {
+		http_res_error(res, 400, "invalid_field",
+			       "store is at most %d hex digits",
+			       EVENTS_STORE_ID_MAX);
+		return;
+	}
 	if (daemon_db(req, &c) < 0)
 		return;
-	if (consumer[0]) {
+	if (consumer[0] && (!store[0] || strcmp(store, ev->store) == 0)) {
 		rc = events_consumer_note(ev, c, consumer, after);
 		if (rc < 0)
 			goto out;

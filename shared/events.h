@@ -56,6 +56,7 @@
  * Pull API of every producing daemon (internal secret required):
  *
  *   GET /internal/events?after=POS&limit=N&wait_ms=MS&consumer=NAME
+ *                        &store=STORE_ID
  *   200 {"events":[{"pos":P,"event":{...CloudEvent...}}, ...],
  *        "last":P_or_after, "head":HIGHEST_POS, "store":STORE_ID}
  *
@@ -63,7 +64,9 @@
  * handled; naming consumer=NAME records it in outbox_consumers (the
  * consumer is then registered and pruning waits for it; a known name's
  * later positions are written by the relay's next pass, not by the
- * pull, so that polls add no write transaction to the store).  With nothing
+ * pull, so that polls add no write transaction to the store; with
+ * store= naming another store than this one, after is a position of
+ * that other store and is not recorded).  With nothing
  * after POS the call waits up to wait_ms (<= 30000) for new rows.
  * limit defaults to 500, at most 5000.  A waiting call holds no worker
  * thread: it is parked and answered by the relay's wakeup or at its

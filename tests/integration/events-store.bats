@@ -5,7 +5,8 @@
 # every GET /internal/events answer and the stats name; analyticsd, whose
 # cursor is past the new store's head, notices the change, logs and
 # counts it, reads the new store from its start, and its counts catch up
-# with what the producer recorded, without counting anything twice.
+# with what the producer recorded, without counting anything twice.  A
+# consumer whose next events are gone from an outbox goes on after them.
 
 setup_file() {
 	load test_helper
@@ -71,6 +72,48 @@ replace_aid_store() {
 	internal 4 "/internal/events?after=1000000&limit=1"
 	[[ $(jq -r .store <<<"$output") == "$store" ]] || false
 	[[ $(db_query aid "SELECT store FROM outbox_head") == "$store" ]] || false
+	# a position in another store is none here: not recorded, so that
+	# pruning never takes rows up to it
+	internal 4 "/internal/events?after=1000000&consumer=evother&store=00ff"
+	[[ $(db_query aid "SELECT COUNT(*) FROM outbox_consumers WHERE name = 'evother'") == 0 ]] || false
+	internal 4 "/internal/events?after=0&consumer=evsame&store=$store"
+	[[ $(db_query aid "SELECT COUNT(*) FROM outbox_consumers WHERE name = 'evsame'") == 1 ]] || false
+	# the one an answer names, and nothing else
+	run -0 curl -s -o /dev/null -w '%{http_code}' \
+		-H "X-Chat-Internal: $(<"$CHAT_DATA_DIR/internal.key")" \
+		"http://127.0.0.1:$((CHAT_PORT + 4))/internal/events?after=0&store=XYZ"
+	[[ $output == 400 ]] || false
+}
+
+@test "a consumer whose next events are gone from the outbox goes on after them" {
+	local before cursor head i
+	new_user "gap"
+	stop_daemon analyticsd
+	cursor=$(aid_cursor | cut -d'|' -f1)
+	generate "$access_token" "soon gone"
+	# the generation's three events have their positions...
+	for ((i = 0; i < 100; i++)); do
+		internal 4 "/internal/events?after=0&limit=1"
+		head=$(jq -r .head <<<"$output")
+		((head >= cursor + 3)) && break
+		sleep 0.1
+	done
+	((head >= cursor + 3)) || false
+	# ...and every row after analyticsd's cursor goes (as by the
+	# retention)
+	db_query aid "DELETE FROM outbox"
+	before=$(grep -c 'GET /internal/events ' "$CHAT_DATA_DIR/log/aid.log")
+	start_daemon analyticsd
+	# it goes on after the gap, and long-polls (one pull per 2 s) instead
+	# of asking again at once
+	for ((i = 0; i < 50; i++)); do
+		[[ $(aid_cursor | cut -d'|' -f1) == "$head" ]] && break
+		sleep 0.1
+	done
+	[[ $(aid_cursor | cut -d'|' -f1) == "$head" ]] || false
+	sleep 2
+	(($(grep -c 'GET /internal/events ' "$CHAT_DATA_DIR/log/aid.log") - before < 20)) || false
+	grep -q 'are gone from its outbox' "$CHAT_DATA_DIR/log/analyticsd.log" || false
 }
 
 @test "a producer's store replaced: analyticsd reads the new one from its start and catches up" {
