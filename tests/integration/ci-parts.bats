@@ -183,3 +183,22 @@ t_run() {
 	[[ $output == *"not ok 1 x # timeout after 2s"* ]] || false
 	[[ ${lines[-1]} == "2 passed, 1 failed" ]] || false
 }
+
+@test ".ci/run: two bats passes, SQLite under the sanitizers, PostgreSQL on the normal build" {
+	local line target stores passes=() s
+	# each make test or test-asan line of .ci/run with the stores it
+	# names (both, as scripts/test.sh does, when it names none)
+	while IFS= read -r line; do
+		[[ $line =~ (^|[[:space:]])make[[:space:]].*[[:space:]](test|test-asan)$ ]] || continue
+		target=${BASH_REMATCH[2]}
+		stores="sqlite postgresql"
+		if [[ $line =~ CHAT_TEST_STORES=(\"[a-z ]*\"|\'[a-z ]*\'|[a-z]+) ]]; then
+			stores=${BASH_REMATCH[1]//[\"\']/}
+		fi
+		for s in $stores; do
+			passes+=("$target:$s")
+		done
+	done <"$CHAT_ROOT/.ci/run"
+	[[ ${passes[*]} == "test-asan:sqlite test:postgresql" ]] ||
+		{ echo "bats passes: ${passes[*]}" >&2; false; }
+}
