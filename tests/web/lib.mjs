@@ -70,7 +70,9 @@ export async function openPage(browser, opts = {}) {
   const context = await browser.newContext({ baseURL: BASE,
     viewport: { width: 1100, height: 720 }, colorScheme: 'light', ...opts });
   const page = await context.newPage();
-  page.setDefaultTimeout(5000);
+  // generous: a passing step never waits for it, and CI also runs the
+  // stack under the sanitizers, several times slower
+  page.setDefaultTimeout(10000);
   const seen = { console: [], errors: [], dialogs: [] };
   page.on('console', (m) => {
     if (m.type() !== 'error') return;
