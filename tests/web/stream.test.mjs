@@ -3,7 +3,8 @@
 // answer shows only prefixes of that answer, never a piece twice; a
 // long answer is rendered piecewise (its finished blocks are kept, not
 // rebuilt on every frame), its code highlighted once the grammar has
-// loaded, its last words shown with its end; the view follows the
+// loaded, its last words shown with its end, a regenerated answer
+// replacing the old one without a blank; the view follows the
 // answer unless the reader scrolled up; a long conversation opens at its
 // newest messages and pages back with no gap and no duplicate. Run by
 // tests/integration/web-stream.bats.
@@ -158,6 +159,34 @@ test('an answer shows its last words when it shows it is done', async () => {
       10000, `answer ${i} done`);
     assert.equal(await page.evaluate((n) => window.__atDone[n], i), q);
   }
+  assert.deepEqual(seen.errors, []);
+});
+
+test('a regenerated answer takes the old one\'s place, no blank between', async () => {
+  const { page, seen } = o;
+  const conv = await apiOk('POST', '/v1/conversations', { title: 'again' }, acct.token);
+  await page.goto(`/c/${conv.id}`);
+  const box = page.getByRole('textbox', { name: 'Message', exact: true });
+  await box.waitFor();
+  await box.fill(words(20, 'ag'));
+  await page.keyboard.press('Enter');
+  const a = assistant(page).last();
+  await a.and(page.locator('[data-state="done"]')).waitFor({ timeout: 10000 });
+  const old = await a.getAttribute('data-id');
+  // the fewest answers the log held at any moment from here on
+  await log(page).evaluate((l) => {
+    const count = () => l.querySelectorAll('article[data-role="assistant"]').length;
+    window.__fewest = count();
+    new MutationObserver(() => { window.__fewest = Math.min(window.__fewest, count()); })
+      .observe(l, { childList: true, subtree: true });
+  });
+  await a.getByRole('button', { name: 'Regenerate', exact: true }).click();
+  await until(async () => (await assistant(page).last().getAttribute('data-id')) !== old &&
+    (await assistant(page).last().getAttribute('data-state')) === 'done', 10000,
+  'the new answer');
+  assert.equal(await page.evaluate(() => window.__fewest), 1,
+    'the old answer went before the new one came');
+  await assistant(page).last().getByText(/2\s*\/\s*2/).waitFor();
   assert.deepEqual(seen.errors, []);
 });
 

@@ -79,7 +79,7 @@ export function mount(root, ctx) {
   let frame = 0;
   let alive = true;
   let sending = false;
-  let replacedLast = null;     // the answer a regeneration replaces
+  let answering = null;        // the question being answered again
   let stick = true;            // the view follows the end of the log
   let held = null;             // live frames held while the branch loads
 
@@ -277,15 +277,15 @@ export function mount(root, ctx) {
   function place(m) {
     const at = indexOf(m.id);
     if (at >= 0) {
-      // the question answered again: its old answer becomes a sibling
-      if (msgs[at + 1]) replacedLast = msgs[at + 1];
-      truncateAfter(at);
+      // the question answered again: its old answer stays in view until
+      // the new one (its sibling) arrives and takes its place
+      answering = m.id;
       return true;
     }
     const p = m.parent_id === null ? -1 : indexOf(m.parent_id);
     if (p < 0 && m.parent_id !== null) return false;
-    const replaced = msgs[p + 1] || replacedLast;
-    replacedLast = null;
+    const replaced = msgs[p + 1];
+    if (m.role === 'user') answering = null;
     truncateAfter(p);
     appendMessages([{ ...m, sibling_ids: siblingsFor(m.parent_id, m.id, replaced) }]);
     if (stick) toBottom();
@@ -672,12 +672,15 @@ export function mount(root, ctx) {
       const { message_id: id, text } = f.data;
       let rec = byId.get(id);
       if (!rec) {
-        // the first piece of a new answer here: a child of the last
-        // message. When the socket saw the answer from its start,
+        // the first piece of a new answer here: a child of the question
+        // being answered again, else of the last message. When the socket saw the answer from its start,
         // appendMessages takes its text (this piece included); else the
         // text starts with this piece.
         const last = msgs[msgs.length - 1] || null;
-        place({ id, conversation_id: convId, parent_id: last ? last.id : null,
+        const parent = answering && byId.has(answering) ? answering :
+          (last ? last.id : null);
+        answering = null;
+        place({ id, conversation_id: convId, parent_id: parent,
           role: 'assistant', content: '', model: model.value || null,
           status: 'streaming', error: null, usage: null });
         rec = byId.get(id);
