@@ -328,6 +328,8 @@ int rollup_batch_begin(void *app, struct db_conn *c)
 	if (strcmp(db_backend(a->d.db), "sqlite") == 0)
 		rc = db_exec(c, "PRAGMA cache_size = -"
 			     ROLLUP_STR(ANALYTICSD_CACHE_KIB), NULL, 0, NULL);
+	if (rc < 0)	/* no end follows a failed begin */
+		rollup_batch_end(app, c, 0);
 	return rc;
 }
 
