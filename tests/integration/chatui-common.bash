@@ -8,12 +8,11 @@
 # that socket in teardown_file; each test gets its own session,
 # XDG_CONFIG_HOME (so its own credentials file) and user.
 
-# The file's private tmux server.
+# The file's private tmux server.  The names by parameter expansion, not
+# basename: tm runs on every poll of the screen, 20 times a second.
 tm() {
-	local run file
-	run=$(basename "$BATS_RUN_TMPDIR")
-	file=$(basename "$BATS_FILE_TMPDIR")
-	tmux -L "chatui-test-$run-$file" -f /dev/null "$@"
+	local run=${BATS_RUN_TMPDIR%/} file=${BATS_FILE_TMPDIR%/}
+	tmux -L "chatui-test-${run##*/}-${file##*/}" -f /dev/null "$@"
 }
 
 # tm_start: starts the file's tmux server with a session that lives as

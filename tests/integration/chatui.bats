@@ -654,18 +654,25 @@ conv_with() {
 }
 
 # long_mid I: the id of message I of this test's long branch.
+LONG_MID='01c00000-0000-7000-8%03d-%012d'
 long_mid() {
-	printf '01c00000-0000-7000-8%03d-%012d' "$BATS_TEST_NUMBER" "$1"
+	printf "$LONG_MID" "$BATS_TEST_NUMBER" "$1"
 }
 
 # seed_long CONV N: N messages straight into chatd's store, one chain
-# (odd: "question I", even: "answer I"), the last one the leaf.
+# (odd: "question I", even: "answer I"), the last one the leaf.  No
+# command substitution in the loop: two forks a message were 3,000 for
+# the 1,500-message test.
 seed_long() {
-	local c=$1 n=$2 i rows=() prev=NULL id role
+	local c=$1 n=$2 i rows=() prev=NULL id role text
 	for ((i = 1; i <= n; i++)); do
-		id=$(long_mid "$i")
-		if ((i % 2)); then role=user; else role=assistant; fi
-		rows+=("('$id', '$c', '$user_id', $prev, '$role', '$([[ $role == user ]] && echo question || echo answer) $i', NULL, 'complete', $((1700000000000 + i)), $((1700000000000 + i)))")
+		printf -v id "$LONG_MID" "$BATS_TEST_NUMBER" "$i"
+		if ((i % 2)); then
+			role=user text=question
+		else
+			role=assistant text=answer
+		fi
+		rows+=("('$id', '$c', '$user_id', $prev, '$role', '$text $i', NULL, 'complete', $((1700000000000 + i)), $((1700000000000 + i)))")
 		prev="'$id'"
 	done
 	# 250 rows an INSERT: an argument of db_query stays under 128 KiB
