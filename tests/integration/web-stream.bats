@@ -1,9 +1,12 @@
 #!/usr/bin/env bats
 # The web page's chat pane in chromium (tests/web/stream.test.mjs): a
-# conversation opened mid-answer shows only prefixes of the answer, a
-# long answer is rendered piecewise while it streams, and a long
-# conversation opens at its newest messages and pages back with no gap
-# and no duplicate. web-common.bash runs the group.
+# conversation opened, or the page reloaded, mid-answer shows only
+# prefixes of the answer; a long answer is rendered piecewise while it
+# streams and shows its last words with its end; a regenerated answer
+# replaces the old one without a blank; code is highlighted once its
+# grammar loads; the view follows the answer unless the reader scrolled
+# up; a long conversation opens at its newest messages and pages back
+# with no gap and no duplicate. web-common.bash runs the group.
 
 setup_file() {
 	load test_helper
