@@ -749,8 +749,13 @@ static int events_consumer_note(struct events *ev, struct db_conn *c,
 	pthread_mutex_lock(&ev->lock);
 	if (!events_cursor_find(ev, name) &&
 	    ev->ncursors < EVENTS_CURSORS_MAX) {
+		/* the route refused names past EVENTS_CONSUMER_MAX; strnlen
+		 * keeps the copy bounded where gcc cannot see that */
+		size_t n = strnlen(name, EVENTS_CONSUMER_MAX);
+
 		cu = &ev->cursors[ev->ncursors++];
-		snprintf(cu->name, sizeof(cu->name), "%s", name);
+		memcpy(cu->name, name, n);
+		cu->name[n] = '\0';
 		cu->pos = cu->stored_pos = pos;
 		cu->seen_ms = cu->stored_ms = now;
 	}
