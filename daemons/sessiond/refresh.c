@@ -303,6 +303,40 @@ out:
 	return rc;
 }
 
+/*
+ * The start both refresh routes share: the body's "refresh_token", its
+ * SHA-256 hex in hash, and a pooled connection in *c.  Returns the body,
+ * which the caller owns and must keep while *tok is used (*tok points into
+ * it); on failure the response is written, nothing is held, NULL.
+ */
+static cJSON *refresh_request(struct http_req *req, struct http_res *res,
+			      const char **tok, char hash[65],
+			      struct db_conn **c)
+{
+	cJSON *body;
+	char err[160];
+	int rc;
+
+	body = sessions_body(req, res);
+	if (!body)
+		goto out;
+	rc = json_get_string(body, "refresh_token", true, 1,
+			     REFRESH_TOKEN_MAX, tok, err, sizeof(err));
+	if (rc < 0) {
+		http_res_error(res, 400, "invalid_field", "%s", err);
+		goto fail;
+	}
+	crypto_sha256_hex(*tok, strlen(*tok), hash);
+	if (daemon_db(req, c) < 0)
+		goto fail;
+	goto out;
+fail:
+	cJSON_Delete(body);
+	body = NULL;
+out:
+	return body;
+}
+
 /* POST /internal/refresh {"refresh_token"} (internal) */
 void refresh_handler(struct http_req *req, struct http_res *res)
 {
@@ -311,22 +345,13 @@ void refresh_handler(struct http_req *req, struct http_res *res)
 	struct refresh_result r;
 	cJSON *body = NULL, *out = NULL;
 	const char *tok = NULL;
-	char hash[65], err[160];
+	char hash[65];
 	int rc;
 
 	memset(&r, 0, sizeof(r));
-	body = sessions_body(req, res);
+	body = refresh_request(req, res, &tok, hash, &c);
 	if (!body)
 		return;
-	rc = json_get_string(body, "refresh_token", true, 1,
-			     REFRESH_TOKEN_MAX, &tok, err, sizeof(err));
-	if (rc < 0) {
-		http_res_error(res, 400, "invalid_field", "%s", err);
-		goto out;
-	}
-	crypto_sha256_hex(tok, strlen(tok), hash);
-	if (daemon_db(req, &c) < 0)
-		goto out;
 	rc = refresh_rotate(s, c, tok, hash, &r);
 	db_release(c);
 	if (rc < 0) {
@@ -376,22 +401,13 @@ void refresh_session_handler(struct http_req *req, struct http_res *res)
 	struct refresh_row row;
 	cJSON *body = NULL, *out = NULL;
 	const char *tok = NULL;
-	char hash[65], err[160];
+	char hash[65];
 	int rc;
 
 	memset(&row, 0, sizeof(row));
-	body = sessions_body(req, res);
+	body = refresh_request(req, res, &tok, hash, &c);
 	if (!body)
 		return;
-	rc = json_get_string(body, "refresh_token", true, 1,
-			     REFRESH_TOKEN_MAX, &tok, err, sizeof(err));
-	if (rc < 0) {
-		http_res_error(res, 400, "invalid_field", "%s", err);
-		goto out;
-	}
-	crypto_sha256_hex(tok, strlen(tok), hash);
-	if (daemon_db(req, &c) < 0)
-		goto out;
 	rc = refresh_read(c, hash, now_ms(), &row);
 	db_release(c);
 	if (rc < 0) {
