@@ -31,6 +31,41 @@ async function storedLast(conv) {
   return c.messages.at(-1);
 }
 
+// openNew PAGE TITLE: a new conversation, shown with its message box
+// ready; { conv, box }.
+async function openNew(page, title) {
+  const conv = await apiOk('POST', '/v1/conversations', { title }, acct.token);
+  await page.goto(`/c/${conv.id}`);
+  const box = page.getByRole('textbox', { name: 'Message', exact: true });
+  await box.waitFor();
+  return { conv, box };
+}
+
+// shownUntilDone PAGE: every text the last answer showed, read as fast
+// as the page answers, until it is done.
+async function shownUntilDone(page) {
+  const shown = [];
+  let state = null;
+  while (state !== 'done') {
+    const m = (await messages(page)).at(-1);
+    if (m?.role === 'assistant') {
+      shown.push(m.text);
+      state = m.state;
+    }
+    assert.ok(shown.length < 2000, 'the answer never ended');
+  }
+  return shown;
+}
+
+// assertPrefixes SHOWN Q: the answer ended as Q and showed nothing that
+// is no prefix of it.
+function assertPrefixes(shown, q) {
+  assert.equal(shown.at(-1), q);
+  const bad = shown.filter((t) => !q.startsWith(t));
+  assert.deepEqual(bad.map((t) => t.slice(-60)), [],
+    'the page showed a text that is no prefix of the answer');
+}
+
 test('a conversation opened mid-answer shows only prefixes of the answer', async () => {
   const { page, seen } = o;
   const other = await apiOk('POST', '/v1/conversations', { title: 'elsewhere' }, acct.token);
@@ -48,32 +83,18 @@ test('a conversation opened mid-answer shows only prefixes of the answer', async
   }, 10000, 'the answer under way');
   await page.getByRole('navigation', { name: 'Conversations' })
     .getByRole('link', { name: 'opened mid-answer' }).click();
-  const shown = [];
-  let state = null;
-  while (state !== 'done') {
-    const m = (await messages(page)).at(-1);
-    if (m?.role === 'assistant') {
-      shown.push(m.text);
-      state = m.state;
-    }
-    assert.ok(shown.length < 2000, 'the answer never ended');
-  }
+  const shown = await shownUntilDone(page);
   assert.equal((await done).status, 201);
   const last = await storedLast(conv.id);
   assert.equal(last.content, q);
-  assert.equal(shown.at(-1), q);
-  const bad = shown.filter((t) => !q.startsWith(t));
-  assert.deepEqual(bad.map((t) => t.slice(-60)), [],
-    'the page showed a text that is no prefix of the answer');
+  assertPrefixes(shown, q);
   await shot(page, 'stream-opened-mid-answer');
   assert.deepEqual(seen.errors, []);
 });
 
 test('a page reloaded mid-answer shows only prefixes of the answer', async () => {
   const { page, seen } = o;
-  const conv = await apiOk('POST', '/v1/conversations', { title: 'reloaded' }, acct.token);
-  await page.goto(`/c/${conv.id}`);
-  await page.getByRole('textbox', { name: 'Message', exact: true }).waitFor();
+  const { conv } = await openNew(page, 'reloaded');
   const q = words(300, 'rl');
   const done = api('POST', `/v1/conversations/${conv.id}/messages`, { content: q },
     acct.token);
@@ -82,29 +103,15 @@ test('a page reloaded mid-answer shows only prefixes of the answer', async () =>
   // a fresh page: the socket saw none of the answer, the stored text is
   // behind what the socket brings while the conversation is read
   await page.reload();
-  const shown = [];
-  let state = null;
-  while (state !== 'done') {
-    const m = (await messages(page)).at(-1);
-    if (m?.role === 'assistant') {
-      shown.push(m.text);
-      state = m.state;
-    }
-    assert.ok(shown.length < 2000, 'the answer never ended');
-  }
+  const shown = await shownUntilDone(page);
   assert.equal((await done).status, 201);
-  assert.equal(shown.at(-1), q);
-  const bad = shown.filter((t) => !q.startsWith(t));
-  assert.deepEqual(bad.map((t) => t.slice(-60)), [],
-    'the page showed a text that is no prefix of the answer');
+  assertPrefixes(shown, q);
   assert.deepEqual(seen.errors, []);
 });
 
 test('a long answer is rendered piecewise: finished blocks stay', async () => {
   const { page, seen } = o;
-  const conv = await apiOk('POST', '/v1/conversations', { title: 'piecewise' }, acct.token);
-  await page.goto(`/c/${conv.id}`);
-  await page.getByRole('textbox', { name: 'Message', exact: true }).waitFor();
+  const { conv } = await openNew(page, 'piecewise');
   // paragraphs of 10 words: blank lines the renderer may cut at
   const paras = Array.from({ length: 30 }, (_, i) => words(10, `p${i}w`));
   const q = paras.join('\n\n');
@@ -135,9 +142,7 @@ test('a long answer is rendered piecewise: finished blocks stay', async () => {
 
 test('an answer shows its last words when it shows it is done', async () => {
   const { page, seen } = o;
-  const conv = await apiOk('POST', '/v1/conversations', { title: 'the end' }, acct.token);
-  await page.goto(`/c/${conv.id}`);
-  await page.getByRole('textbox', { name: 'Message', exact: true }).waitFor();
+  const { conv } = await openNew(page, 'the end');
   // the text of the answer at the moment data-state turns "done"
   await log(page).evaluate((l) => {
     window.__atDone = [];
@@ -164,10 +169,7 @@ test('an answer shows its last words when it shows it is done', async () => {
 
 test('a regenerated answer takes the old one\'s place, no blank between', async () => {
   const { page, seen } = o;
-  const conv = await apiOk('POST', '/v1/conversations', { title: 'again' }, acct.token);
-  await page.goto(`/c/${conv.id}`);
-  const box = page.getByRole('textbox', { name: 'Message', exact: true });
-  await box.waitFor();
+  const { box } = await openNew(page, 'again');
   await box.fill(words(20, 'ag'));
   await page.keyboard.press('Enter');
   const a = assistant(page).last();
@@ -192,10 +194,7 @@ test('a regenerated answer takes the old one\'s place, no blank between', async 
 
 test('a code block streamed before its grammar loaded is highlighted', async () => {
   const { page, seen } = o;
-  const conv = await apiOk('POST', '/v1/conversations', { title: 'code' }, acct.token);
-  await page.goto(`/c/${conv.id}`);
-  const box = page.getByRole('textbox', { name: 'Message', exact: true });
-  await box.waitFor();
+  const { box } = await openNew(page, 'code');
   // a fresh page: highlight.js and the Go grammar are loaded only now,
   // after the block has been rendered plain and kept (the blank line
   // after it closes it while the grammar is on its way)
@@ -213,10 +212,7 @@ test('a code block streamed before its grammar loaded is highlighted', async () 
 
 test('the view follows the answer, unless the reader scrolls up', async () => {
   const { page, seen } = o;
-  const conv = await apiOk('POST', '/v1/conversations', { title: 'follow' }, acct.token);
-  await page.goto(`/c/${conv.id}`);
-  const box = page.getByRole('textbox', { name: 'Message', exact: true });
-  await box.waitFor();
+  const { box } = await openNew(page, 'follow');
   // a question taller than the view, so its answer starts below it
   const q = Array.from({ length: 16 }, (_, i) => words(8, `f${i}w`)).join('\n\n');
   const gap = () => log(page).evaluate((l) =>
