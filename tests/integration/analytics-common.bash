@@ -3,6 +3,15 @@
 # OpenAI-compatible route on the echo model, and analyticsd's figures are
 # read through the gateway and compared with what aid recorded itself.
 
+# analytics_stack [CONFIG...]: start_stack with CONFIG, then the file's
+# first account, the admin, whose token admin_token reads back; for
+# setup_file.
+analytics_stack() {
+	start_stack "$@" || return 1
+	new_user "boss" || return 1
+	echo "admin_token=$access_token" >"$BATS_FILE_TMPDIR/analytics-tokens"
+}
+
 # The admin's token (the first account of the file, from setup_file).
 admin_token() {
 	grep '^admin_token=' "$BATS_FILE_TMPDIR/analytics-tokens" | cut -d= -f2-

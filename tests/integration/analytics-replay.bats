@@ -10,9 +10,7 @@
 setup_file() {
 	load test_helper
 	load analytics-common
-	start_stack "[aid]" "echo_delay_ms = 0" || return 1
-	new_user "boss" || return 1
-	echo "admin_token=$access_token" >"$BATS_FILE_TMPDIR/analytics-tokens"
+	analytics_stack "[aid]" "echo_delay_ms = 0" || return 1
 }
 
 teardown_file() {

@@ -9,10 +9,8 @@ bats_require_minimum_version 1.5.0
 setup_file() {
 	load test_helper
 	load analytics-common
-	start_stack "[aid]" "echo_delay_ms = 0" \
+	analytics_stack "[aid]" "echo_delay_ms = 0" \
 		"[analyticsd]" "inbox_retention_days = 30" || return 1
-	new_user "boss" || return 1
-	echo "admin_token=$access_token" >"$BATS_FILE_TMPDIR/analytics-tokens"
 }
 
 teardown_file() {

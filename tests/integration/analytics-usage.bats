@@ -9,15 +9,13 @@ setup_file() {
 	load test_helper
 	load analytics-common
 	# "broken" fails: its upstream refuses connections
-	start_stack "[aid]" "echo_delay_ms = 0" "models = priced, broken" \
+	analytics_stack "[aid]" "echo_delay_ms = 0" "models = priced, broken" \
 		"discover = false" "retries = 0" \
 		"[model.priced]" "provider = echo" \
 		"[model.broken]" "provider = openai" "upstream = gone" \
 		"[openai]" "base_url = http://127.0.0.1:9/v1" \
 		"[price.priced]" "input = 2.5" "output = 10" \
 		"[gatewayd]" "metrics_token = scrape-me" || return 1
-	new_user "boss" || return 1
-	echo "admin_token=$access_token" >"$BATS_FILE_TMPDIR/analytics-tokens"
 }
 
 teardown_file() {

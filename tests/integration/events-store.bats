@@ -11,10 +11,8 @@
 setup_file() {
 	load test_helper
 	load analytics-common
-	start_stack "[aid]" "echo_delay_ms = 0" \
+	analytics_stack "[aid]" "echo_delay_ms = 0" \
 		"[gatewayd]" "metrics_token = scrape-me" || return 1
-	new_user "boss" || return 1
-	echo "admin_token=$access_token" >"$BATS_FILE_TMPDIR/analytics-tokens"
 }
 
 teardown_file() {
