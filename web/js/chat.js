@@ -320,6 +320,24 @@ export function mount(root, ctx) {
     model.value = c.model || '';
   }
 
+  // showNewest(keepView): reads the conversation's newest page and shows
+  // it, the events that come meanwhile held back and replayed on it; with
+  // keepView the view stays where a reader who scrolled up put it.  False
+  // when the pane went away meanwhile; throws what api.get throws.
+  async function showNewest(keepView) {
+    held = [];
+    const issued = performance.now();
+    const c = await api.get(`/v1/conversations/${convId}?messages=${PAGE}`);
+    if (!alive) return false;
+    showConversation(c);
+    before = c.messages_before || null;
+    const follow = !keepView || stick;
+    const top = log.scrollTop;
+    showLoaded(c.messages, issued);
+    if (!follow) log.scrollTop = top;
+    return true;
+  }
+
   async function load() {
     if (!convId) {
       showAll([]);
@@ -327,14 +345,8 @@ export function mount(root, ctx) {
       input.focus();
       return;
     }
-    held = [];
-    const issued = performance.now();
     try {
-      const c = await api.get(`/v1/conversations/${convId}?messages=${PAGE}`);
-      if (!alive) return;
-      showConversation(c);
-      before = c.messages_before || null;
-      showLoaded(c.messages, issued);
+      if (!(await showNewest(false))) return;
       input.focus();
       fillUp();
     } catch (e) {
@@ -519,17 +531,8 @@ export function mount(root, ctx) {
 
   async function reloadSoon() {
     if (!convId || held) return;
-    held = [];
-    const issued = performance.now();
     try {
-      const c = await api.get(`/v1/conversations/${convId}?messages=${PAGE}`);
-      if (!alive) return;
-      showConversation(c);
-      before = c.messages_before || null;
-      const follow = stick;
-      const top = log.scrollTop;
-      showLoaded(c.messages, issued);
-      if (!follow) log.scrollTop = top;
+      await showNewest(true);
     } catch {
       // the next event or reload tries again
       if (alive) replay(new Set());
