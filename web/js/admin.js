@@ -231,6 +231,22 @@ function describe(body) {
   return `role set to ${body.role}`;
 }
 
+// The form of a user dialog d: heading, fields, then submit and Cancel;
+// a submit clears the form's notice and calls onSubmit(notice).
+function dialogForm(d, heading, fields, submit, onSubmit) {
+  const form = el('form', { class: 'stack' }, el('h2', {}, heading),
+    ...fields,
+    el('div', { class: 'actions' }, submit,
+      el('button', { type: 'button', onclick: () => d.close() }, 'Cancel')));
+  const notice = new Notice(form);
+  form.addEventListener('submit', (ev) => {
+    ev.preventDefault();
+    notice.clear();
+    onSubmit(notice);
+  });
+  d.append(form);
+}
+
 // The "Create user" dialog; done(answer) after a 201. A generated
 // password is shown once, as an API key is; focus goes back to opener.
 function createDialog(ctx, opener, done) {
@@ -244,17 +260,11 @@ function createDialog(ctx, opener, done) {
   role.value = 'user';
   const submit = el('button', { type: 'submit', class: 'primary' }, 'Create');
   modal('Create user', (d) => {
-    const form = el('form', { class: 'stack' }, el('h2', {}, 'Create user'),
+    dialogForm(d, 'Create user', [
       field('Username', username),
       field('Password', password, 'Leave empty for a generated one, ' +
         'shown once.'),
-      field('Role', role),
-      el('div', { class: 'actions' }, submit,
-        el('button', { type: 'button', onclick: () => d.close() }, 'Cancel')));
-    const notice = new Notice(form);
-    form.addEventListener('submit', (ev) => {
-      ev.preventDefault();
-      notice.clear();
+      field('Role', role)], submit, (notice) => {
       const body = { username: username.value.trim(), role: role.value };
       if (password.value) body.password = password.value;
       busy([submit, username, password, role], () =>
@@ -274,7 +284,6 @@ function createDialog(ctx, opener, done) {
           username.focus();
         });
     });
-    d.append(form);
     return username;
   });
 }
@@ -288,16 +297,10 @@ function passwordDialog(ctx, u, opener, done) {
   const submit = el('button', { type: 'submit', class: 'primary' },
     'Set password');
   modal('Set password', (d) => {
-    const form = el('form', { class: 'stack' },
-      el('h2', {}, `Set the password of “${u.username}”`),
+    dialogForm(d, `Set the password of “${u.username}”`, [
       field('New password', password, 'At least 8 characters. Signs ' +
-        'them out everywhere; their API keys keep working.'),
-      el('div', { class: 'actions' }, submit,
-        el('button', { type: 'button', onclick: () => d.close() }, 'Cancel')));
-    const notice = new Notice(form);
-    form.addEventListener('submit', (ev) => {
-      ev.preventDefault();
-      notice.clear();
+        'them out everywhere; their API keys keep working.')],
+    submit, (notice) => {
       busy([submit, password], () => ctx.api.put(
         `/v1/admin/users/${encodeURIComponent(u.id)}/password`,
         { password: password.value }))
@@ -310,7 +313,6 @@ function passwordDialog(ctx, u, opener, done) {
           password.focus();
         });
     });
-    d.append(form);
     return password;
   });
 }
