@@ -196,20 +196,38 @@ out:
 	return rc;
 }
 
-int sessions_refresh(struct userd *ud, const char *request_id,
-		     const char *refresh_token, struct sessions_grant *out,
-		     struct sessions_error *err)
+/*
+ * sessions_call with the body {"refresh_token": refresh_token}, which
+ * both refresh routes take; the same contract.
+ */
+static int sessions_call_token(struct userd *ud, const char *request_id,
+			       const char *path, const char *refresh_token,
+			       int *status, cJSON **answer)
 {
-	cJSON *body = cJSON_CreateObject(), *ans = NULL;
-	int status = 0, rc = 0;
+	cJSON *body = cJSON_CreateObject();
+	int rc = 0;
 
+	*answer = NULL;
 	if (!body ||
 	    !cJSON_AddStringToObject(body, "refresh_token", refresh_token)) {
 		rc = CHAT_ENOMEM;
 		goto out;
 	}
-	rc = sessions_call(ud, request_id, "/internal/refresh", body, &status,
-			   &ans);
+	rc = sessions_call(ud, request_id, path, body, status, answer);
+out:
+	cJSON_Delete(body);
+	return rc;
+}
+
+int sessions_refresh(struct userd *ud, const char *request_id,
+		     const char *refresh_token, struct sessions_grant *out,
+		     struct sessions_error *err)
+{
+	cJSON *ans = NULL;
+	int status = 0, rc = 0;
+
+	rc = sessions_call_token(ud, request_id, "/internal/refresh",
+				 refresh_token, &status, &ans);
 	if (rc < 0)
 		goto out;
 	if (status >= 400 && status < 500 && status != 401 && status != 400) {
@@ -231,7 +249,6 @@ int sessions_refresh(struct userd *ud, const char *request_id,
 	if (rc == 0 && !out->user_id[0])
 		rc = CHAT_EUPSTREAM;
 out:
-	cJSON_Delete(body);
 	cJSON_Delete(ans);
 	return rc;
 }
@@ -239,16 +256,11 @@ out:
 int sessions_lookup(struct userd *ud, const char *request_id,
 		    const char *refresh_token, char *session_id, size_t len)
 {
-	cJSON *body = cJSON_CreateObject(), *ans = NULL;
+	cJSON *ans = NULL;
 	int status = 0, rc = 0;
 
-	if (!body ||
-	    !cJSON_AddStringToObject(body, "refresh_token", refresh_token)) {
-		rc = CHAT_ENOMEM;
-		goto out;
-	}
-	rc = sessions_call(ud, request_id, "/internal/refresh/session", body,
-			   &status, &ans);
+	rc = sessions_call_token(ud, request_id, "/internal/refresh/session",
+				 refresh_token, &status, &ans);
 	if (rc < 0)
 		goto out;
 	if (status == 404 || status == 400) {
@@ -264,7 +276,6 @@ int sessions_lookup(struct userd *ud, const char *request_id,
 	}
 	rc = sessions_take(ans, "session_id", session_id, len);
 out:
-	cJSON_Delete(body);
 	cJSON_Delete(ans);
 	return rc;
 }
