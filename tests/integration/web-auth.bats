@@ -46,12 +46,29 @@ stored_state() {
 # cookie_login NAME [ORIGIN]: a browser's login into $JAR; sets
 # access_token and session_id.
 cookie_login() {
+	local n
+	n=$(logins_stored "$1")
 	api_args=(-c "$JAR" -H "Origin: ${2:-$OWN}")
 	api POST /v1/auth/login "$(jq -nc --arg u "$1" --arg p "password-$1" \
 		'{username: $u, password: $p, session: "cookie"}')"
 	expect_status 200 || return 1
 	access_token=$(jb .access_token)
 	session_id=$(jwt_claim "$access_token" sid)
+	# userd writes logged_in events in batches, after the answer (every
+	# 100 ms): wait for this one, or a snapshot taken next sees it land
+	# later.  The batches keep order, so earlier logins are in too.
+	local deadline=$((SECONDS + 10))
+	until (($(logins_stored "$1") > n)); do
+		((SECONDS < deadline)) || { echo "no logged_in event for $1" >&2; return 1; }
+		sleep 0.05
+	done
+}
+
+# logins_stored NAME: how many logged_in events of NAME userd's outbox
+# holds (events_hold keeps them all there).
+logins_stored() {
+	db_query userd "SELECT count(*) FROM outbox o JOIN users u ON u.id = o.user_id
+		WHERE o.type = 'chat.user.logged_in' AND u.username = '$1'"
 }
 
 # The refresh cookie's value in $JAR ("" when none).
