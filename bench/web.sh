@@ -12,8 +12,10 @@
 #
 # usage: bench/web.sh
 # CHAT_BUILD/CHAT_BIN: measure a private build (make B=DIR/build BIN=DIR/bin).
-# BENCH_RUNS: first loads measured (default 5).  Needs chromium and
-# tests/web/node_modules (scripts/deps.sh).  Prints the JSON of
+# BENCH_RUNS: first loads measured (default 5).  BENCH_DELAY_MS: the fake
+# upstream's gap between words (default 4: 5 gave 171 tokens/s on the
+# page, the per-word overhead included, short of the 200 to measure at).
+# Needs chromium and tests/web/node_modules (scripts/deps.sh).  Prints the JSON of
 # bench/web.mjs on stdout; docs/PERFORMANCE.md keeps the numbers.
 set -euo pipefail
 
@@ -63,5 +65,5 @@ EOF
 "$here/scripts/stack" start >/dev/null
 
 CHAT_TEST_WEB_URL=http://127.0.0.1:$CHAT_PORT \
-	BENCH_MODEL='openai/fake:words=1000,delay_ms=5' BENCH_WORDS=1000 \
+	BENCH_MODEL="openai/fake:words=1000,delay_ms=${BENCH_DELAY_MS:-4}" BENCH_WORDS=1000 \
 	node "$here/bench/web.mjs"
