@@ -432,7 +432,7 @@ static void test_agg__batch_sums(void **state)
 	 * the table's first size; every 7th failed; one flush halfway */
 	for (k = 0; k < 3000; k++) {
 		memset(&d, 0, sizeof(d));
-		snprintf(d.day, sizeof(d.day), "2026-12-0%d", 1 + k % 3);
+		snprintf(d.day, sizeof(d.day), "2026-12-0%u", 1u + (unsigned)k % 3u);
 		snprintf(uid, sizeof(uid), "u%d", k % 1000);
 		d.user_id = uid;
 		d.model = k % 2 ? "a" : "b";
