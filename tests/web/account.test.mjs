@@ -212,7 +212,8 @@ test('my data downloaded; an admin sets a password, signing the user out', async
     await shot(b, 'account-set-password');
     await dlg.getByRole('button', { name: 'Set password', exact: true }).click();
     await dlg.waitFor({ state: 'detached' });
-    await b.getByText(`${acct.username}: password set`).waitFor();
+    // argon2 and the sessions' revocation take long under the sanitizers
+    await b.getByText(`${acct.username}: password set`).waitFor({ timeout: 30000 });
     assert.ok((await loginApi(acct.username, `${acct.password}-set`)).access_token);
     assert.equal((await api('POST', '/v1/auth/login',
       { username: acct.username, password: acct.password })).status, 401);
