@@ -338,46 +338,6 @@ static int hdr_add(struct http_hdr **list, size_t *n, const char *name,
 	return 0;
 }
 
-/*
- * The path of an origin-form target, %XX decoded (handlers and routes
- * see decoded paths; the gateway encodes again when it forwards).  A
- * broken escape, or a decoded byte that is a control or a space, makes
- * the request malformed: NULL with *bad set.
- */
-static char *path_decode(const char *s, size_t n, bool *bad)
-{
-	char *out = malloc(n + 1);
-	size_t i, o = 0;
-
-	*bad = false;
-	if (!out)
-		return NULL;
-	for (i = 0; i < n; i++) {
-		int c = (unsigned char)s[i];
-
-		if (c == '%') {
-			if (i + 2 >= n || util_hex_value(s[i + 1]) < 0 ||
-			    util_hex_value(s[i + 2]) < 0) {
-				*bad = true;
-				break;
-			}
-			c = util_hex_value(s[i + 1]) * 16 + util_hex_value(s[i + 2]);
-			i += 2;
-		}
-		if (c < 0x20 || c == 0x7f) {
-			*bad = true;
-			break;
-		}
-		out[o++] = (char)c;
-	}
-	if (*bad) {
-		free(out);
-		return NULL;
-	}
-	out[o] = '\0';
-	return out;
-}
-
 static bool request_id_valid(const char *s)
 {
 	size_t n = strlen(s), i;
@@ -910,7 +870,9 @@ static int conn_exchange(struct http_conn *c, const struct http1_request *h,
 		 h->method);
 	q = memchr(h->target, '?', h->target_len);
 	plen = q ? (size_t)(q - h->target) : h->target_len;
-	ex->path = path_decode(h->target, plen, &bad);
+	/* handlers and routes see decoded paths; the gateway encodes
+	 * again when it forwards */
+	ex->path = util_percent_decode(h->target, plen, &bad);
 	if (bad) {
 		*why = "malformed path";
 		return CHAT_EINVAL;

@@ -263,3 +263,37 @@ int util_hex_value(int c)
 		return c - 'A' + 10;
 	return -1;
 }
+
+char *util_percent_decode(const char *s, size_t n, bool *bad)
+{
+	char *out = malloc(n + 1);
+	size_t i, o = 0;
+
+	*bad = false;
+	if (!out)
+		return NULL;
+	for (i = 0; i < n; i++) {
+		int c = (unsigned char)s[i];
+
+		if (c == '%') {
+			if (i + 2 >= n || util_hex_value(s[i + 1]) < 0 ||
+			    util_hex_value(s[i + 2]) < 0) {
+				*bad = true;
+				break;
+			}
+			c = util_hex_value(s[i + 1]) * 16 + util_hex_value(s[i + 2]);
+			i += 2;
+		}
+		if (c < 0x20 || c == 0x7f) {
+			*bad = true;
+			break;
+		}
+		out[o++] = (char)c;
+	}
+	if (*bad) {
+		free(out);
+		return NULL;
+	}
+	out[o] = '\0';
+	return out;
+}

@@ -2,6 +2,7 @@
 #ifndef CHAT_UTIL_H
 #define CHAT_UTIL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -22,5 +23,11 @@ int util_read_file(const char *path, size_t max, char **out, size_t *len);
 
 /* The value of hex digit c (either case), or -1. */
 int util_hex_value(int c);
+
+/* The n bytes of s with %XX escapes decoded once, as a request target's
+ * path is: a new string (caller frees), or NULL with *bad set when an
+ * escape is broken or a byte (decoded or not) is a control character,
+ * NULL with *bad clear when memory ran out. */
+char *util_percent_decode(const char *s, size_t n, bool *bad);
 
 #endif

@@ -31,37 +31,6 @@
 
 #include "fuzz.h"
 
-/* http-server.c's decoding (path_decode): once, a broken escape or a
- * control byte refused; NULL then.  Caller frees. */
-static char *decode_once(const char *s, size_t n)
-{
-	char *out = malloc(n + 1);
-	size_t i, o = 0;
-
-	if (!out)
-		return NULL;
-	for (i = 0; i < n; i++) {
-		int c = (unsigned char)s[i];
-
-		if (c == '%') {
-			if (i + 2 >= n || util_hex_value(s[i + 1]) < 0 ||
-			    util_hex_value(s[i + 2]) < 0)
-				goto bad;
-			c = util_hex_value(s[i + 1]) * 16 +
-			    util_hex_value(s[i + 2]);
-			i += 2;
-		}
-		if (c < 0x20 || c == 0x7f)
-			goto bad;
-		out[o++] = (char)c;
-	}
-	out[o] = '\0';
-	return out;
-bad:
-	free(out);
-	return NULL;
-}
-
 static void check_key(const char *path)
 {
 	char key[WEB_PATH_MAX], again[WEB_PATH_MAX + 2], key2[WEB_PATH_MAX];
@@ -110,6 +79,7 @@ static void check_target(const uint8_t *data, size_t size)
 	char *buf, *path;
 	size_t n, plen;
 	long rc;
+	bool bad;
 
 	n = sizeof(head) - 1 + size + sizeof(tail) - 1;
 	buf = malloc(n);
@@ -123,7 +93,8 @@ static void check_target(const uint8_t *data, size_t size)
 	if (rc > 0) {
 		q = memchr(req.target, '?', req.target_len);
 		plen = q ? (size_t)(q - req.target) : req.target_len;
-		path = decode_once(req.target, plen);
+		/* decoded once, as the server decodes a target */
+		path = util_percent_decode(req.target, plen, &bad);
 		if (path) {
 			check_key(path);
 			free(path);
