@@ -22,6 +22,9 @@ packages=(
 	# the Kafka relay and consumer module (chat-kafka.so); rdkafka_mock.h
 	# gives the tests a mock cluster, kcat reads and writes its topics
 	librdkafka-dev kcat
+	# notifyd's delivery queue on RabbitMQ (chat-amqp.so); the tests run
+	# a throwaway rabbitmq-server node (tests/fixtures/rabbitmq)
+	librabbitmq-dev rabbitmq-server
 	# tests and the servers they start; clang for the libFuzzer targets
 	bats parallel jq curl sqlite3 postgresql redis-server tmux clang
 	procps iproute2 util-linux
