@@ -1,0 +1,133 @@
+/*
+ * queue.h - notifyd's delivery queue: jobs "deliver message M to
+ * endpoint E", each with its attempts so far and the time it is due,
+ * taken by a small fixed pool of delivery threads (webhook-deliver.c).
+ *
+ * One interface, backends behind a struct queue_ops (one file each):
+ *   store   (default, queue-store.c) the jobs are rows of notifyd's own
+ *           store (table webhook_jobs), so they survive a restart; a
+ *           taken job is leased (its due time moves QUEUE_LEASE_MS
+ *           ahead), so a job whose deliverer died (kill -9) is due
+ *           again when the lease runs out: at least once, never lost;
+ *   amqp    (rabbitmq.url set) RabbitMQ through librabbitmq: durable
+ *           queues, persistent messages, publisher confirms, manual acks
+ *           after the outcome is recorded, per-delay retry queues with
+ *           TTL and dead-lettering, a dead-letter queue.
+ *
+ * What is the queue's and what is not: the message itself (its
+ * webhook-id, its body, the endpoint) is a row of webhook_messages in the
+ * store whatever the backend; a job carries ids, never the body or a
+ * secret.  The delivery log (webhook_attempts) is the deliverer's, also
+ * in the store.
+ *
+ * Exactly-once effect: queue_put runs inside the caller's transaction
+ * (the consumer's batch, which also writes the event's inbox row and the
+ * message): a redelivered event finds its inbox row and puts nothing.  A
+ * backend that is not the store keeps what it must publish in that
+ * transaction (an outbox row) and publishes it after the commit; the
+ * caller calls queue_kick after every commit that put jobs.
+ *
+ * Threads: new and free on the owner's thread (free after every taker
+ * returned: queue_stop, then join the takers); everything else from any
+ * thread.
+ */
+#ifndef CHAT_NOTIFYD_QUEUE_H
+#define CHAT_NOTIFYD_QUEUE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct daemon;
+struct db_conn;
+struct queue;
+
+#define QUEUE_ID_MAX 48			/* bytes of an id, NUL included */
+/* how long a taken job is someone's: more than a delivery's total
+ * timeout, so that only a dead deliverer's job is taken again */
+#define QUEUE_LEASE_MS 60000
+
+enum queue_state {
+	QUEUE_PENDING = 0,		/* waiting for its due time, or taken */
+	QUEUE_DEAD = 1,			/* out of attempts, or its endpoint
+					 * was disabled: kept for the list */
+};
+
+struct queue_job {
+	char id[QUEUE_ID_MAX];		/* the job's own id (UUIDv7) */
+	char msg_id[QUEUE_ID_MAX];	/* webhook_messages.id: the
+					 * webhook-id, the same for every
+					 * job of one message */
+	char endpoint_id[QUEUE_ID_MAX];	/* webhook_endpoints.id */
+	int attempts;			/* attempts made before this one */
+	int64_t created_ms;		/* when the job was put */
+	int64_t next_ms;		/* when it is due */
+	enum queue_state state;		/* for queue_list */
+};
+
+/* One backend.  Every function returns 0 or a negative CHAT_E* code. */
+struct queue_ops {
+	const char *name;		/* "store", "amqp" */
+	/* the backend's state into q->impl (q->d is set) */
+	int (*open)(struct queue *q);
+	void (*close)(struct queue *q);
+	/* adds job (id, msg_id, endpoint_id, next_ms set; attempts 0) in
+	 * c's open transaction: it becomes takeable when c commits */
+	int (*put)(struct queue *q, struct db_conn *c,
+		   const struct queue_job *job);
+	/* up to max due jobs into out (*n of them), leased to the caller;
+	 * waits up to wait_ms for one when none is due (returns early on
+	 * queue_kick or queue_stop: then *n may be 0) */
+	int (*take)(struct queue *q, struct queue_job *out, size_t max,
+		    size_t *n, int wait_ms);
+	/* the job's attempt succeeded (or it is to be dropped): removed */
+	int (*done)(struct queue *q, const struct queue_job *job);
+	/* the job's attempt failed: due again at at_ms with attempts + 1 */
+	int (*retry)(struct queue *q, const struct queue_job *job,
+		     int64_t at_ms);
+	/* out of attempts, or the endpoint is disabled: dead-lettered */
+	int (*dead)(struct queue *q, const struct queue_job *job);
+	/* jobs of endpoint_id (NULL: every endpoint) in state, newest
+	 * first, up to max into out */
+	int (*list)(struct queue *q, const char *endpoint_id,
+		    enum queue_state state, struct queue_job *out,
+		    size_t max, size_t *n);
+	/* wakes the takers (a job was put, or stopping) */
+	void (*kick)(struct queue *q);
+};
+
+struct queue {
+	const struct queue_ops *ops;
+	struct daemon *d;		/* notifyd's daemon: store, config */
+	void *impl;			/* the backend's */
+	bool stopping;			/* set by queue_stop */
+};
+
+/* The backends. */
+extern const struct queue_ops queue_store_ops;
+
+/*
+ * Opens the queue of daemon d with the backend its config names (the
+ * store unless rabbitmq.url is set); *out is the caller's (queue_free).
+ * CHAT_EINVAL with err filled when the backend cannot be set up.
+ */
+int queue_new(struct daemon *d, struct queue **out, char *err,
+	      size_t errlen);
+/* Closes the backend and frees q (NULL: nothing); every taker returned. */
+void queue_free(struct queue *q);
+/* Makes every take return at once, now and from now on. */
+void queue_stop(struct queue *q);
+
+/* The backend's calls, named after the ops above (same contracts). */
+int queue_put(struct queue *q, struct db_conn *c, const struct queue_job *job);
+int queue_take(struct queue *q, struct queue_job *out, size_t max,
+	       size_t *n, int wait_ms);
+int queue_done(struct queue *q, const struct queue_job *job);
+int queue_retry(struct queue *q, const struct queue_job *job, int64_t at_ms);
+int queue_dead(struct queue *q, const struct queue_job *job);
+int queue_list(struct queue *q, const char *endpoint_id,
+	       enum queue_state state, struct queue_job *out, size_t max,
+	       size_t *n);
+void queue_kick(struct queue *q);
+
+#endif
