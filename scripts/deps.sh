@@ -28,6 +28,9 @@ packages=(
 	# tests and the servers they start; clang for the libFuzzer targets
 	bats parallel jq curl sqlite3 postgresql redis-server tmux clang
 	procps iproute2 util-linux
+	# the SMTP sink of the mail tests (tests/fixtures/smtp-sink) and its
+	# throwaway certificate
+	python3-aiosmtpd openssl
 	# the shells whose completions the tests drive (bash is there)
 	zsh fish
 	# benchmark
