@@ -203,6 +203,16 @@ test('my data downloaded; an admin sets a password, signing the user out', async
 
     const b = boss.page;
     await b.getByRole('button', { name: 'Admin', exact: true }).click();
+    await b.getByRole('heading', { name: 'Users', exact: true }).waitFor();
+    // The search's answer is held until the password is set: a list
+    // reloading under the admin must not erase what they just did.
+    let release;
+    const held = new Promise((r) => { release = r; });
+    await b.route(/\/v1\/admin\/users\?.*search=/, async (route) => {
+      await held;
+      await route.continue();
+    });
+    const searched = b.waitForResponse((r) => r.url().includes('search='));
     await b.getByRole('searchbox', { name: 'Search users', exact: true })
       .fill(acct.username);
     const row = b.getByRole('row').filter({ hasText: acct.username });
@@ -214,6 +224,13 @@ test('my data downloaded; an admin sets a password, signing the user out', async
     await dlg.waitFor({ state: 'detached' });
     // argon2 and the sessions' revocation take long under the sanitizers
     await b.getByText(`${acct.username}: password set`).waitFor({ timeout: 30000 });
+    release();
+    await searched;
+    const accounts = b.getByRole('table', { name: 'Accounts', exact: true });
+    await until(async () => (await accounts.getByRole('row').count()) === 2,
+      10000, 'the search answer shown');
+    assert.ok(await b.getByText(`${acct.username}: password set`).isVisible(),
+      'the search answer erased the outcome');
     assert.ok((await loginApi(acct.username, `${acct.password}-set`)).access_token);
     assert.equal((await api('POST', '/v1/auth/login',
       { username: acct.username, password: acct.password })).status, 401);

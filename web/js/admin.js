@@ -122,7 +122,7 @@ function usersPart(ctx, state) {
     return busy(more, () => ctx.api.get(path)).then((list) => {
       if (!state.alive || mine !== seq) return;
       if (reset) {
-        notice.clear();
+        notice.clearError();
         body.replaceChildren();
       }
       for (const u of list.data) {

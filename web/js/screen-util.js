@@ -60,6 +60,12 @@ export class Notice {
     if (this.node) this.node.remove();
     this.node = null;
   }
+
+  // Drops an error but keeps the outcome of something the person did, so
+  // a list reloading under them does not erase "password set".
+  clearError() {
+    if (this.node && this.node.getAttribute('role') === 'alert') this.clear();
+  }
 }
 
 // Why a request failed, for a person: the server's message (its code in
