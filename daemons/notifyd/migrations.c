@@ -64,6 +64,72 @@ const struct db_migration notifyd_migrations[] = {
 		")",
 		.sql_pg = NULL,
 	},
+	{
+		.version = 2,
+		.name = "webhook endpoints, messages, jobs, attempts",
+		.sql_sqlite =
+		/* scope 'user': the owner's events; 'system' (an admin's):
+		 * every event.  secret/old_secret: sealed with the data key
+		 * (webhook-sign.c); old_secret signs too until old_until */
+		"CREATE TABLE webhook_endpoints ("
+		" id TEXT PRIMARY KEY,"
+		" user_id TEXT NOT NULL,"
+		" scope TEXT NOT NULL,"
+		" url TEXT NOT NULL,"
+		" description TEXT NOT NULL,"
+		" events TEXT NOT NULL,"
+		" secret TEXT NOT NULL,"
+		" old_secret TEXT,"
+		" old_until_ms BIGINT,"
+		" failing_since_ms BIGINT,"
+		" disabled_ms BIGINT,"
+		" disabled_reason TEXT,"
+		" created_ms BIGINT NOT NULL,"
+		" updated_ms BIGINT NOT NULL"
+		");"
+		"CREATE INDEX webhook_endpoints_user_idx ON webhook_endpoints"
+		" (user_id, id);"
+		/* one per (endpoint, event): id is the webhook-id */
+		"CREATE TABLE webhook_messages ("
+		" id TEXT PRIMARY KEY,"
+		" endpoint_id TEXT NOT NULL,"
+		" user_id TEXT,"
+		" event_key TEXT NOT NULL,"
+		" type TEXT NOT NULL,"
+		" body TEXT NOT NULL,"
+		" created_ms BIGINT NOT NULL,"
+		" UNIQUE (endpoint_id, event_key)"
+		");"
+		"CREATE INDEX webhook_messages_ep_idx ON webhook_messages"
+		" (endpoint_id, created_ms);"
+		/* the store backend of queue.h; state: enum queue_state */
+		"CREATE TABLE webhook_jobs ("
+		" id TEXT PRIMARY KEY,"
+		" msg_id TEXT NOT NULL,"
+		" endpoint_id TEXT NOT NULL,"
+		" attempts INTEGER NOT NULL,"
+		" created_ms BIGINT NOT NULL,"
+		" next_ms BIGINT NOT NULL,"
+		" state INTEGER NOT NULL"
+		");"
+		"CREATE INDEX webhook_jobs_due_idx ON webhook_jobs"
+		" (state, next_ms);"
+		/* the delivery log: one row per attempt */
+		"CREATE TABLE webhook_attempts ("
+		" id TEXT PRIMARY KEY,"
+		" endpoint_id TEXT NOT NULL,"
+		" msg_id TEXT NOT NULL,"
+		" attempt INTEGER NOT NULL,"
+		" at_ms BIGINT NOT NULL,"
+		" status INTEGER NOT NULL,"
+		" latency_ms BIGINT NOT NULL,"
+		" outcome TEXT NOT NULL,"
+		" excerpt TEXT NOT NULL"
+		");"
+		"CREATE INDEX webhook_attempts_ep_idx ON webhook_attempts"
+		" (endpoint_id, id)",
+		.sql_pg = NULL,
+	},
 };
 
 const size_t notifyd_migrations_count =
