@@ -130,6 +130,41 @@ const struct db_migration notifyd_migrations[] = {
 		" (endpoint_id, id)",
 		.sql_pg = NULL,
 	},
+	{
+		.version = 2,
+		.name = "mail jobs, used unsubscribe tokens",
+		/* one row per mail to send (mail-jobs.c): a notice's mail
+		 * (rcpt NULL: the user's verified address at send time)
+		 * or a code mail of userd's (rcpt and code set, expires_ms
+		 * its 30 minutes); the row goes once the mail is sent,
+		 * so a code is not kept a moment longer */
+		.sql_sqlite =
+		"CREATE TABLE mail_jobs ("
+		" id TEXT PRIMARY KEY,"
+		" user_id TEXT NOT NULL,"
+		" kind TEXT NOT NULL,"
+		" category TEXT NOT NULL,"
+		" rcpt TEXT,"
+		" code TEXT,"
+		" data TEXT NOT NULL,"
+		" attempts INTEGER NOT NULL,"
+		" next_ms BIGINT NOT NULL,"
+		" expires_ms BIGINT,"
+		" created_ms BIGINT NOT NULL"
+		");"
+		"CREATE INDEX mail_jobs_next_idx ON mail_jobs (next_ms);"
+		"CREATE INDEX mail_jobs_user_idx ON mail_jobs (user_id);"
+		/* an unsubscribe token works once: its nonce, once used */
+		"CREATE TABLE mail_unsubscribed ("
+		" nonce TEXT PRIMARY KEY,"
+		" user_id TEXT NOT NULL,"
+		" category TEXT NOT NULL,"
+		" used_ms BIGINT NOT NULL"
+		");"
+		"CREATE INDEX mail_unsubscribed_user_idx ON mail_unsubscribed"
+		" (user_id)",
+		.sql_pg = NULL,
+	},
 };
 
 const size_t notifyd_migrations_count =
