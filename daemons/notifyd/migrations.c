@@ -131,7 +131,7 @@ const struct db_migration notifyd_migrations[] = {
 		.sql_pg = NULL,
 	},
 	{
-		.version = 2,
+		.version = 3,
 		.name = "mail jobs, used unsubscribe tokens",
 		/* one row per mail to send (mail-jobs.c): a notice's mail
 		 * (rcpt NULL: the user's verified address at send time)
