@@ -34,6 +34,7 @@ const SHORTCUTS = [
 const root = document.getElementById('app');
 let unmountScreen = null;   // the mounted screen's unmount function
 let unmountSidebar = null;
+let unmountNotes = null;    // the header's notifications button and panel
 let offStatus = null;       // removes the live-feed status listener
 let shell = null;           // {main, header, sidebar} while logged in
 let routeSeq = 0;           // drops a slow import overtaken by a newer route
@@ -184,9 +185,10 @@ function buildShell(user) {
     if (f.data.connected) conn.textContent = '';
     else connTimer = setTimeout(() => { conn.textContent = 'Reconnecting…'; }, 1000);
   });
+  const notes = el('div', { class: 'notif-slot' });
   const header = el('header', { class: 'topbar' },
     el('a', { href: '/', class: 'brand' }, 'Chat'), conn,
-    el('div', { class: 'topbar-actions' },
+    el('div', { class: 'topbar-actions' }, notes,
       el('button', { type: 'button', onclick: () => {
         navigate('/');
         window.dispatchEvent(new CustomEvent('chat:new'));
@@ -215,6 +217,15 @@ function buildShell(user) {
     sidebar.replaceChildren(el('p', { role: 'alert' },
       'The conversation list could not be loaded.'));
   });
+  import('./notifications.js').then((mod) => {
+    if (shell && shell.header === header) {
+      unmountNotes = mod.mount(notes, { api, user, navigate, live,
+        params: {} }) || null;
+    }
+  }).catch(() => {
+    notes.replaceChildren(el('p', { role: 'alert' },
+      'Notifications could not be loaded.'));
+  });
 }
 
 function tearDownShell() {
@@ -222,6 +233,8 @@ function tearDownShell() {
   clearScreen();
   if (unmountSidebar) unmountSidebar();
   unmountSidebar = null;
+  if (unmountNotes) unmountNotes();
+  unmountNotes = null;
   if (offStatus) offStatus();
   offStatus = null;
   shell = null;

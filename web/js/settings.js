@@ -1,13 +1,15 @@
 // settings.js: the /settings screen.
 //
 // The caller's profile, password change, preferences (default model and
-// system prompt), API keys (made, shown once, revoked) and device
-// sessions (revoked one by one). Each section loads and fails on its
-// own, so sessiond being down leaves the profile and keys usable. Every
-// server string (usernames, key names, user agents) is inserted as text.
+// system prompt), notification channels (notifications.js), API keys
+// (made, shown once, revoked) and device sessions (revoked one by one).
+// Each section loads and fails on its own, so sessiond being down leaves
+// the profile and keys usable. Every server string (usernames, key
+// names, user agents) is inserted as text.
 
 import { logout } from './api.js';
 import { el } from './dom.js';
+import { preferencesPart as notificationsPart } from './notifications.js';
 import { field, section, Notice, busy, showSecretOnce, timeEl, query,
   rowsTable, mountStyled } from './screen-util.js';
 
@@ -20,8 +22,8 @@ const KEY_LIFETIMES = [['', 'Never'], ['30', 'In 30 days'],
 
 export function mount(root, ctx) {
   const state = { alive: true, reloadSessions: null };
-  const parts = [profilePart, passwordPart, preferencesPart, apiKeysPart,
-    sessionsPart].map((make) => make(ctx, state));
+  const parts = [profilePart, passwordPart, preferencesPart,
+    notificationsPart, apiKeysPart, sessionsPart].map((make) => make(ctx, state));
   const page = el('div', { class: 'screen settings' },
     el('h1', {}, 'Settings'), parts.map((p) => p.node));
   mountStyled(root, page, ['/settings.css']);
