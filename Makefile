@@ -70,16 +70,20 @@ MOD_pg_SRC    := shared/db-pg.c
 MOD_pg_LIBS   := $(shell pkg-config --libs libpq 2>/dev/null)
 MOD_curl_SRC  := shared/http-curl.c
 MOD_curl_LIBS := $(shell pkg-config --libs libcurl 2>/dev/null)
+# notifyd's mail (smtp.url): libcurl's SMTP in a module of its own, so
+# that the HTTP module's ops stay as they are
+MOD_smtp_SRC  := shared/smtp-curl.c
+MOD_smtp_LIBS := $(MOD_curl_LIBS)
 # librdkafka (scripts/deps.sh installs it): the Kafka relay and consumer,
 # chat-kafka.so, and the mock cluster fixture of its tests; without it
 # neither is built and the Kafka tests skip, the rest builds as before
 HAVE_KAFKA    := $(shell pkg-config --exists rdkafka 2>/dev/null && echo 1)
 MOD_kafka_SRC  := shared/events-kafka.c
 MOD_kafka_LIBS := $(shell pkg-config --libs rdkafka libcjson 2>/dev/null)
-MOD_NAMES := pg curl $(if $(HAVE_KAFKA),kafka)
+MOD_NAMES := pg curl smtp $(if $(HAVE_KAFKA),kafka)
 MODULES   := $(MOD_NAMES:%=$(BIN)/chat-%.so)
 # every module's source stays out of libchat, built or not
-MOD_SRC   := $(foreach m,pg curl kafka,$(MOD_$(m)_SRC))
+MOD_SRC   := $(foreach m,pg curl smtp kafka,$(MOD_$(m)_SRC))
 
 LIB_SRC  := $(filter-out $(MOD_SRC),$(wildcard shared/*.c))
 LIB_OBJ  := $(LIB_SRC:%.c=$(B)/%.o)

@@ -106,6 +106,12 @@ const struct config_key daemon_keys_userd[] = {
 		"argon2id memory in KiB (libsodium's interactive limit)"),
 	KEY_INT("auth.argon2_ops", 1, 64, NULL,
 		"argon2id passes (libsodium's interactive limit)"),
+	KEY_INT("userd.code_attempts", 1, 100, "5",
+		"tries of a mailed verification code before it ends"),
+	KEY_INT("userd.code_ttl_s", 1, 86400, "1800",
+		"how long a mailed code (verification, reset) is valid"),
+	KEY_INT("userd.email_codes_per_hour", 1, 1000, "5",
+		"verification mails per account and hour"),
 	KEY_INT("userd.hash_queue", 1, 4096, "8",
 		"logins waiting for the hash threads, then 503"),
 	KEY_INT("userd.hash_workers", 1, 64, NULL,
@@ -120,6 +126,9 @@ const struct config_key daemon_keys_userd[] = {
 		"failures of one (username, address) before logins wait"),
 	KEY_INT("userd.register_per_hour", 1, 1000000, "10",
 		"registrations per address and hour"),
+	KEY_INT("userd.reset_per_hour", 1, 1000, "5",
+		"password-reset requests per e-mail address and hour, and "
+		"reset mails per account"),
 	KEY_ENUM("userd.registration", registration_modes, "open",
 		 "open or closed (the first account is always allowed)"),
 	KEY_END,
@@ -140,6 +149,10 @@ const struct config_key daemon_keys_aid[] = {
 		"ceiling of any wait before a retry"),
 	KEY_INT("aid.backoff_ms", 1, 60000, "250",
 		"first back-off ceiling, doubled per retry"),
+	KEY_INT("aid.coalesce_ms", 0, 1000, "5",
+		"text that comes within this many ms of the last delta sent "
+		"to chatd waits and travels with it (0: every piece at once; "
+		"the first always at once)"),
 	KEY_INT("aid.connect_timeout_ms", 100, 60000, "3000",
 		"connecting to an upstream"),
 	KEY_INT("aid.context_window", 16, 100000000, "8192",
@@ -187,7 +200,51 @@ const struct config_key daemon_keys_analyticsd[] = {
 	KEY_END,
 };
 
+static const char *const smtp_starttls_modes[] = {
+	"required", "opportunistic", NULL,
+};
+
+const struct config_key daemon_keys_notifyd[] = {
+	KEY_INT("notifyd.long_generation_ms", 0, 86400000, "30000",
+		"an answer this long that ends with no client connected "
+		"makes an in-app notification"),
+	KEY_STR("notifyd.public_url", NULL, "the stack's public base URL "
+		"that mails link to (http://localhost:PORT)"),
+	KEY_STR("notifyd.webhook_allow", "", "CIDRs webhook deliveries may "
+		"reach although private or loopback, separated by commas"),
+	KEY_INT("notifyd.webhook_disable_after_s", 60, 366L * 86400, "432000",
+		"an endpoint failing every attempt this long is disabled"),
+	KEY_STR("notifyd.webhook_retry_schedule",
+		"5,300,1800,7200,18000,36000,36000",
+		"seconds before each retry of a failed webhook delivery"),
+	KEY_INT("notifyd.webhook_secret_overlap_s", 0, 30L * 86400, "86400",
+		"a rotated webhook secret still signs this long"),
+	KEY_INT("notifyd.webhook_timeout_ms", 100, 30000, "15000",
+		"one webhook delivery, connecting included"),
+	KEY_INT("notifyd.webhook_workers", 1, 16, "4",
+		"threads delivering webhooks"),
+	KEY_INT("smtp.attempts", 1, 100, "12",
+		"sending attempts of a mail before it is dropped"),
+	KEY_STR("smtp.ca_file", NULL, "CA certificates that verify the SMTP "
+		"server (default: the system's)"),
+	KEY_STR("smtp.from", "chat@localhost", "sender address of the mails"),
+	KEY_STR("smtp.password", NULL, "SMTP password (never logged)"),
+	KEY_STR("smtp.password_file", NULL,
+		"file whose first line is the SMTP password"),
+	KEY_INT("smtp.retry_ms", 10, 86400000, "30000",
+		"first wait before a failed mail is retried, doubled per try"),
+	KEY_ENUM("smtp.starttls", smtp_starttls_modes, "required",
+		 "smtp:// upgrades with STARTTLS: required or opportunistic"),
+	KEY_INT("smtp.timeout_ms", 1000, 600000, "30000",
+		"one SMTP conversation, connecting included"),
+	KEY_STR("smtp.url", NULL, "smtp:// or smtps:// URL of the mail server "
+		"(unset: no email)"),
+	KEY_STR("smtp.user", NULL, "SMTP user name (unset: no AUTH)"),
+	KEY_END,
+};
+
 const struct config_key *const daemon_keys_stack[] = {
 	daemon_keys_common, daemon_keys_gatewayd, daemon_keys_userd,
-	daemon_keys_sessiond, daemon_keys_aid, daemon_keys_analyticsd, NULL,
+	daemon_keys_sessiond, daemon_keys_aid, daemon_keys_analyticsd,
+	daemon_keys_notifyd, NULL,
 };

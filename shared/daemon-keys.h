@@ -18,6 +18,7 @@ extern const struct config_key daemon_keys_userd[];
 extern const struct config_key daemon_keys_sessiond[];
 extern const struct config_key daemon_keys_aid[];
 extern const struct config_key daemon_keys_analyticsd[];
+extern const struct config_key daemon_keys_notifyd[];
 
 /* All of the above, NULL-terminated. */
 extern const struct config_key *const daemon_keys_stack[];

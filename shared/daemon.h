@@ -58,7 +58,7 @@ struct daemon {
 	struct http_route *routes;
 	size_t nroutes;
 	struct config_schema schema;	/* what cfg is checked against */
-	const struct config_key *tables[8];	/* schema.tables */
+	const struct config_key *tables[10];	/* schema.tables */
 };
 
 struct daemon_spec {
