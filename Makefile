@@ -80,10 +80,16 @@ MOD_smtp_LIBS := $(MOD_curl_LIBS)
 HAVE_KAFKA    := $(shell pkg-config --exists rdkafka 2>/dev/null && echo 1)
 MOD_kafka_SRC  := shared/events-kafka.c
 MOD_kafka_LIBS := $(shell pkg-config --libs rdkafka libcjson 2>/dev/null)
-MOD_NAMES := pg curl smtp $(if $(HAVE_KAFKA),kafka)
+# librabbitmq (scripts/deps.sh installs it): notifyd's delivery queue on
+# RabbitMQ, chat-amqp.so; without it the module is not built and the
+# RabbitMQ tests skip
+HAVE_AMQP     := $(shell pkg-config --exists librabbitmq 2>/dev/null && echo 1)
+MOD_amqp_SRC  := shared/mq-amqp.c
+MOD_amqp_LIBS := $(shell pkg-config --libs librabbitmq 2>/dev/null)
+MOD_NAMES := pg curl smtp $(if $(HAVE_KAFKA),kafka) $(if $(HAVE_AMQP),amqp)
 MODULES   := $(MOD_NAMES:%=$(BIN)/chat-%.so)
 # every module's source stays out of libchat, built or not
-MOD_SRC   := $(foreach m,pg curl smtp kafka,$(MOD_$(m)_SRC))
+MOD_SRC   := $(foreach m,pg curl smtp kafka amqp,$(MOD_$(m)_SRC))
 
 LIB_SRC  := $(filter-out $(MOD_SRC),$(wildcard shared/*.c))
 LIB_OBJ  := $(LIB_SRC:%.c=$(B)/%.o)
