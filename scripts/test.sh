@@ -158,7 +158,9 @@ run_fuzz() {
 run_bats() {
 	local label=$1 log=$work/bats-$1.tap rc p f s
 	export CHAT_TEST_DATABASE=$2
-	local -a args=(--formatter tap)
+	# --timing: each test's time on its line ("in N ms"), so that a
+	# CI log shows where the suite's minutes go
+	local -a args=(--formatter tap --timing)
 	local -a files=(tests/integration/*.bats)
 	[[ -f ${files[0]} ]] || {
 		echo "test.sh: no bats files in tests/integration" >&2
@@ -172,6 +174,9 @@ run_bats() {
 	echo "== integration tests on $label"
 	bats "${args[@]}" "${files[@]}" 3>&- </dev/null 2>&1 | tee "$log"
 	rc=${PIPESTATUS[0]}
+	echo "== the slowest tests on $label"
+	sed -nE 's/^(not )?ok [0-9]+ (.*) in ([0-9]+)ms$/\3 \2/p' "$log" |
+		sort -rn | awk 'NR <= 15 { t = $1; $1 = ""; printf "%7.1f s%s\n", t / 1000, $0 }'
 	p=$(grep -E '^ok ' "$log" | grep -vEc '# skip( |$)')
 	s=$(grep -E '^ok ' "$log" | grep -Ec '# skip( |$)')
 	f=$(grep -Ec '^not ok ' "$log")
