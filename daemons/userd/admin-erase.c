@@ -45,6 +45,7 @@ static const char *const admin_erase_services[] = { "chatd", "aid",
 /* Children first; the account last. */
 static const char *const admin_erase_sql[] = {
 	"DELETE FROM api_keys WHERE user_id = $1",
+	"DELETE FROM user_codes WHERE user_id = $1",
 	"DELETE FROM users WHERE id = $1",
 };
 

@@ -2,7 +2,9 @@
  * admin-users.c - one account through the admin API:
  *
  *   GET  /v1/admin/users/{id}            the user ({id}: id or username)
- *   POST /v1/admin/users                 {username, role?, password?}
+ *   POST /v1/admin/users                 {username, role?, password?,
+ *                                        email?} (the address is mailed
+ *                                        a verification code)
  *   PUT  /v1/admin/users/{id}/password   {password}, then every session
  *                                        of the user is revoked
  *
@@ -165,14 +167,18 @@ static int admin_read_create(struct http_req *req, const cJSON *body,
 void admin_handle_create(struct http_req *req, struct http_res *res)
 {
 	const char *username = NULL, *role = NULL, *password = NULL;
+	const char *email = NULL;
 	char made[ADMIN_PASSWORD_LEN] = "", hash[PWHASH_STR_LEN] = "";
+	char id[UUID_STR_LEN];
 	struct db_conn *c = NULL;
 	struct user u = { 0 };
 	cJSON *body = NULL, *obj = NULL, *juser = NULL;
+	int64_t retry = 0;
 	int rc;
 
 	if (request_body(req, &body) < 0 ||
-	    admin_read_create(req, body, &username, &role, &password) < 0)
+	    admin_read_create(req, body, &username, &role, &password) < 0 ||
+	    email_read(req, body, false, &email) < 0)
 		goto out;
 	if (!password) {
 		rc = crypto_random_token("", ADMIN_PASSWORD_BYTES, made,
@@ -195,12 +201,26 @@ void admin_handle_create(struct http_req *req, struct http_res *res)
 			       "username '%s' is taken", username);
 		goto out;
 	}
+	if (rc == 0 && email) {
+		/* after the insert: an unverified address claims nothing */
+		memcpy(id, u.id, sizeof(id));
+		users_release(&u);
+		rc = email_store(userd_of(req), c, id, email);
+		if (rc == 0)
+			rc = users_get_by_id(c, id, &u);
+	}
 	if (rc < 0) {
 		request_fail(req, rc, "creating an account");
 		goto out;
 	}
 	log_info("admin '%s' created user '%s' as %s", req->user_id, u.id,
 		 u.role);
+	db_release(c);
+	c = NULL;
+	/* a mail that did not go is logged; the user can ask again */
+	if (email)
+		(void)email_start_verification(userd_of(req), req->request_id,
+					       &u, &retry);
 	obj = cJSON_CreateObject();
 	juser = users_to_json(&u);
 	if (!obj || !juser || !cJSON_AddItemToObject(obj, "user", juser) ||

@@ -50,6 +50,7 @@ struct auth_job {
 	cJSON *body;			/* owned; the strings below are in it */
 	const char *username;		/* as sent */
 	const char *password;
+	const char *email;		/* register: optional, NULL when not */
 	bool key_valid;			/* username could name an account */
 	char key[USERD_USERNAME_MAX + 1];	/* lowercased, "" if invalid */
 	char ip[THROTTLE_IP_MAX + 1];	/* the client's address */
@@ -215,6 +216,21 @@ static int auth_job_new(struct http_req *req, struct auth_job **out)
 	return 0;
 }
 
+/* Gives the new account u its address (unverified); u is re-read. */
+static int auth_register_email(struct userd *ud, struct db_conn *c,
+			       const char *email, struct user *u)
+{
+	char id[UUID_STR_LEN];
+	int rc;
+
+	memcpy(id, u->id, sizeof(id));
+	rc = email_store(ud, c, id, email);
+	users_release(u);
+	if (rc == 0)
+		rc = users_get_by_id(c, id, u);
+	return rc;
+}
+
 /* Hash pool: hashes the password and creates the account. */
 static void auth_register_run(void *arg)
 {
@@ -226,6 +242,7 @@ static void auth_register_run(void *arg)
 	struct db_conn *c = NULL;
 	struct user u = { 0 };
 	cJSON *obj = NULL, *juser = NULL;
+	int64_t retry = 0;
 	int rc;
 
 	log_set_request_id(req->request_id);
@@ -248,11 +265,18 @@ static void auth_register_run(void *arg)
 			       "username '%s' is taken", job->username);
 		goto out;
 	}
+	if (rc == 0 && job->email)
+		rc = auth_register_email(ud, c, job->email, &u);
 	if (rc < 0) {
 		request_fail(req, rc, "creating an account");
 		goto out;
 	}
+	db_release(c);
+	c = NULL;
 	log_info("registered user '%s' as %s", u.id, u.role);
+	/* a mail that did not go is logged; resend asks again */
+	if (job->email)
+		(void)email_start_verification(ud, req->request_id, &u, &retry);
 	obj = cJSON_CreateObject();
 	juser = users_to_json(&u);
 	if (!obj || !juser || !cJSON_AddItemToObject(obj, "user", juser)) {
@@ -293,6 +317,8 @@ void auth_handle_register(struct http_req *req, struct http_res *res)
 			       "'password' must be 8 to 1024 bytes of UTF-8");
 		goto out;
 	}
+	if (email_read(req, job->body, false, &job->email) < 0)
+		goto out;
 	if (throttle_register_begin(&ud->throttle, job->ip, mono_ms(),
 				    &retry) < 0) {
 		auth_answer_wait(res, "too_many_registrations",

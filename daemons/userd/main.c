@@ -21,6 +21,11 @@
  *                                   callers (half the cores, at least 1)
  *   userd.hash_queue                how many may wait for them (8); more
  *                                   get 503
+ *   userd.code_ttl_s                a mailed code's lifetime (1800)
+ *   userd.code_attempts             tries of a verification code (5)
+ *   userd.email_codes_per_hour      verification mails per account (5)
+ *   userd.reset_per_hour            reset requests per address, and
+ *                                   reset mails per account (5)
  */
 #include "userd.h"
 
@@ -90,6 +95,31 @@ static const char *const userd_limits[USERD_NLIMITS] = {
 	[USERD_HASH_WORKERS] = "userd.hash_workers",
 	[USERD_HASH_QUEUE] = "userd.hash_queue",
 };
+
+/* The mailed codes' settings; bounds and defaults in daemon_keys_userd. */
+static int userd_init_codes(struct userd *ud, char *err, size_t errlen)
+{
+	static const char *const keys[] = {
+		"userd.code_ttl_s", "userd.code_attempts",
+		"userd.email_codes_per_hour", "userd.reset_per_hour",
+	};
+	long v[4] = { 0 };
+	int rc = 0;
+
+	for (size_t i = 0; rc == 0 && i < 4; i++)
+		rc = config_key_int(ud->d.cfg, keys[i], &v[i], err, errlen);
+	if (rc < 0)
+		return rc;
+	ud->code_ttl_ms = (int64_t)v[0] * 1000;
+	ud->code_attempts = (int)v[1];
+	ud->email_codes_per_hour = (int)v[2];
+	ud->reset_per_hour = (int)v[3];
+	rc = daemon_peer_url(&ud->d, "notifyd", ud->notifyd_url,
+			     sizeof(ud->notifyd_url));
+	if (rc < 0)
+		snprintf(err, errlen, "cannot find the address of 'notifyd'");
+	return rc;
+}
 
 /* Half the cores, at least one: anonymous hashing never takes them all. */
 static long userd_default_hash_workers(void)
@@ -172,6 +202,9 @@ static int userd_init(struct daemon *d, char *err, size_t errlen)
 	rc = userd_init_limits(ud, err, errlen);
 	if (rc < 0)
 		return rc;
+	rc = userd_init_codes(ud, err, errlen);
+	if (rc < 0)
+		return rc;
 	rc = tokens_init(ud, err, errlen);
 	if (rc < 0)
 		return rc;
@@ -216,6 +249,12 @@ static const struct http_route userd_routes[] = {
 	  HTTP_ROUTE_ON_LOOP },
 	{ "POST", "/v1/auth/refresh", HTTP_PERM_PUBLIC, auth_handle_refresh,
 	  0 },
+	/* the same answer for any address: the work follows it */
+	{ "POST", "/v1/auth/password-reset", HTTP_PERM_PUBLIC,
+	  reset_handle_request, 0 },
+	/* on the loop: the new password's hashing goes to ud->hash_pool */
+	{ "POST", "/v1/auth/password-reset/confirm", HTTP_PERM_PUBLIC,
+	  reset_handle_confirm, HTTP_ROUTE_ON_LOOP },
 	/* public: a browser may show only its refresh cookie */
 	{ "POST", "/v1/auth/logout", HTTP_PERM_PUBLIC, auth_handle_logout, 0 },
 	{ "GET", "/v1/users/me", HTTP_PERM_GUEST, profile_handle_get,
@@ -227,6 +266,10 @@ static const struct http_route userd_routes[] = {
 	  password_handle_change, HTTP_ROUTE_SESSION },
 	{ "GET", "/v1/users/me/export", HTTP_PERM_GUEST, export_handle_me,
 	  HTTP_ROUTE_SESSION },
+	{ "POST", "/v1/users/me/email/verify", HTTP_PERM_GUEST,
+	  email_handle_verify, 0 },
+	{ "POST", "/v1/users/me/email/verify/resend", HTTP_PERM_GUEST,
+	  email_handle_resend, 0 },
 	/* keys are managed from a signed-in session, never with a key */
 	{ "POST", "/v1/apikeys", HTTP_PERM_USER, apikeys_handle_create,
 	  HTTP_ROUTE_SESSION },
@@ -252,6 +295,9 @@ static const struct http_route userd_routes[] = {
 	  admin_handle_keys_delete, 0 },
 	{ "POST", "/internal/apikeys/verify", HTTP_PERM_INTERNAL,
 	  apikeys_handle_verify, 0 },
+	/* notifyd: whom to mail, and whether it may (verified) */
+	{ "GET", "/internal/users/{id}/contact", HTTP_PERM_INTERNAL,
+	  email_handle_contact, 0 },
 };
 
 static const struct daemon_spec userd_spec = {

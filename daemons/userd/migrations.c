@@ -79,11 +79,47 @@ static const char signing_keys_sql[] =
 	" secret_key TEXT NOT NULL,"
 	" created_at BIGINT NOT NULL)";
 
+/* Issue 15: an optional e-mail address per account (email as given,
+ * email_key its lowercase form), unique among verified addresses only:
+ * an unverified claim must not lock the owner out of their address. */
+static const char users_email_sql[] =
+	"ALTER TABLE users ADD COLUMN email TEXT;"
+	"ALTER TABLE users ADD COLUMN email_key TEXT;"
+	"ALTER TABLE users ADD COLUMN email_verified INTEGER NOT NULL"
+	" DEFAULT 0;"
+	"CREATE UNIQUE INDEX users_email_verified ON users (email_key)"
+	" WHERE email_verified = 1";
+
+/* Issue 15: the one-time codes mailed to verify an address or reset a
+ * password, by the SHA-256 of the code (never the code), and the
+ * password-reset requests per address (a SHA-256 of its lowercase form:
+ * unknown addresses are counted too, and kept out of the store). */
+static const char user_codes_sql[] =
+	"CREATE TABLE user_codes ("
+	" code_hash TEXT PRIMARY KEY,"
+	" user_id TEXT NOT NULL,"
+	" kind TEXT NOT NULL"
+	"  CHECK (kind IN ('email_verify', 'password_reset')),"
+	" email_key TEXT NOT NULL,"
+	" attempts INTEGER NOT NULL DEFAULT 0,"
+	" created_at BIGINT NOT NULL,"
+	" expires_at BIGINT NOT NULL,"
+	" used_at BIGINT);"
+	"CREATE INDEX user_codes_user ON user_codes (user_id, kind,"
+	" created_at);"
+	"CREATE TABLE reset_requests ("
+	" addr_hash TEXT NOT NULL,"
+	" created_at BIGINT NOT NULL);"
+	"CREATE INDEX reset_requests_addr ON reset_requests (addr_hash,"
+	" created_at)";
+
 const struct db_migration userd_migrations[] = {
 	{ 1, "users", users_sqlite, users_pg },
 	{ 2, "api_keys", api_keys_sqlite, api_keys_pg },
 	{ 3, "signing_keys", signing_keys_sql, NULL },
 	{ 4, "api_keys_limits", api_keys_limits_sql, NULL },
+	{ 5, "users_email", users_email_sql, NULL },
+	{ 6, "user_codes", user_codes_sql, NULL },
 };
 
 const size_t userd_nmigrations =

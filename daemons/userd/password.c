@@ -104,17 +104,47 @@ out:
 	return rc;
 }
 
+int password_check_current(struct http_req *req, const struct user *u,
+			   const char *cur)
+{
+	struct userd *ud = userd_of(req);
+	char ip[THROTTLE_IP_MAX + 1], key[USERD_USERNAME_MAX + 1];
+	enum throttle_outcome outcome = THROTTLE_FAILED;
+	int64_t retry = 0;
+	size_t len;
+
+	/* the same allowance as a login of this username from here */
+	users_username_key(u->username, key);
+	request_client_ip(req, ip, sizeof(ip));
+	if (throttle_login_begin(&ud->throttle, ip, key, mono_ms(),
+				 &retry) < 0) {
+		auth_answer_wait(req->res, "too_many_attempts",
+				 "failed password checks", retry);
+		return -1;
+	}
+	/* a password past the limit cannot be right; verify a bounded
+	 * prefix so the work stays the same */
+	len = strlen(cur);
+	if (len > USERD_PASSWORD_MAX + 1)
+		len = USERD_PASSWORD_MAX + 1;
+	if (pwhash_verify(u->password_hash, cur, len) == 0 &&
+	    len <= USERD_PASSWORD_MAX)
+		outcome = THROTTLE_OK;
+	throttle_login_end(&ud->throttle, ip, key, outcome, mono_ms());
+	if (outcome != THROTTLE_OK) {
+		http_res_error(req->res, 401, "invalid_credentials",
+			       "the current password is wrong");
+		return -1;
+	}
+	return 0;
+}
+
 void password_handle_change(struct http_req *req, struct http_res *res)
 {
 	struct userd *ud = userd_of(req);
 	const char *cur = NULL, *new_pw = NULL;
-	char ip[THROTTLE_IP_MAX + 1], key[USERD_USERNAME_MAX + 1];
-	enum throttle_outcome outcome = THROTTLE_CANCELLED;
-	bool reserved = false;
 	struct user u = { 0 };
 	cJSON *body = NULL;
-	int64_t retry = 0;
-	size_t len;
 	int rc;
 
 	if (request_body(req, &body) < 0)
@@ -130,32 +160,9 @@ void password_handle_change(struct http_req *req, struct http_res *res)
 			       "UTF-8");
 		goto out;
 	}
-	if (password_load_user(req, &u) < 0)
+	if (password_load_user(req, &u) < 0 ||
+	    password_check_current(req, &u, cur) < 0)
 		goto out;
-
-	/* the same allowance as a login of this username from here */
-	users_username_key(u.username, key);
-	request_client_ip(req, ip, sizeof(ip));
-	if (throttle_login_begin(&ud->throttle, ip, key, mono_ms(),
-				 &retry) < 0) {
-		auth_answer_wait(res, "too_many_attempts",
-				 "failed password checks", retry);
-		goto out;
-	}
-	reserved = true;
-	/* a password past the limit cannot be right; verify a bounded
-	 * prefix so the work stays the same */
-	len = strlen(cur);
-	if (len > USERD_PASSWORD_MAX + 1)
-		len = USERD_PASSWORD_MAX + 1;
-	if (pwhash_verify(u.password_hash, cur, len) != 0 ||
-	    len > USERD_PASSWORD_MAX) {
-		outcome = THROTTLE_FAILED;
-		http_res_error(res, 401, "invalid_credentials",
-			       "the current password is wrong");
-		goto out;
-	}
-	outcome = THROTTLE_OK;
 
 	rc = password_store(req, &u, new_pw);
 	if (rc == CHAT_EAUTH) {
@@ -184,8 +191,6 @@ void password_handle_change(struct http_req *req, struct http_res *res)
 	}
 	http_res_send(res, 204, NULL, NULL, 0);
 out:
-	if (reserved)
-		throttle_login_end(&ud->throttle, ip, key, outcome, mono_ms());
 	cJSON_Delete(body);
 	users_release(&u);
 }

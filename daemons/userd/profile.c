@@ -7,7 +7,10 @@
  *
  * PATCH takes each field as a string (set) or null (clear); absent
  * fields stay as they are, unknown fields are ignored.  Every field is
- * checked before anything is written, and the write is one UPDATE.
+ * checked before anything is written, and the write is one transaction.
+ * "email" too (email.c): a new address is stored unverified and mailed a
+ * verification code; changing or removing an address the account has
+ * needs "current_password" in the same body, checked like a login's.
  */
 #include "userd.h"
 
@@ -168,6 +171,61 @@ static int profile_read_field(struct http_req *req, const cJSON *body,
 	return 1;
 }
 
+/*
+ * The "email" of the body: *change true when it differs from the stored
+ * address (then *email is the new one, NULL to remove).  Changing or
+ * removing an address needs the right current_password.  0, or -1 after
+ * answering.  Blocks (argon2id) when a password is checked.
+ */
+static int profile_email(struct http_req *req, const cJSON *body,
+			 const char **email, bool *change)
+{
+	const char *cur = NULL;
+	struct db_conn *c = NULL;
+	struct user u = { 0 };
+	int rc, got;
+
+	*change = false;
+	got = email_read(req, body, true, email);
+	if (got <= 0)
+		return got;
+	if (request_db(req, &c) < 0)
+		return -1;
+	rc = users_get_by_id(c, req->user_id, &u);
+	db_release(c);
+	if (rc == CHAT_ENOTFOUND) {
+		http_res_error(req->res, 404, "not_found", "no such user");
+		goto fail;
+	}
+	if (rc < 0) {
+		request_fail(req, rc, "reading an account");
+		goto fail;
+	}
+	*change = !(u.email && *email && strcmp(u.email, *email) == 0) &&
+		  (u.email || *email);
+	if (!*change || !u.email)
+		goto done;
+	/* whoever holds only a token must not move the account's address
+	 * (and with it the password reset) elsewhere */
+	if (request_string(req, body, "current_password", false, 0, SIZE_MAX,
+			   "invalid_field", &cur) < 0)
+		goto fail;
+	if (!cur) {
+		http_res_error(req->res, 400, "current_password_required",
+			       "changing or removing the e-mail address needs "
+			       "'current_password'");
+		goto fail;
+	}
+	if (password_check_current(req, &u, cur) < 0)
+		goto fail;
+done:
+	users_release(&u);
+	return 0;
+fail:
+	users_release(&u);
+	return -1;
+}
+
 void profile_handle_patch(struct http_req *req, struct http_res *res)
 {
 	struct db_param p[PROFILE_NFIELDS + 2];
@@ -177,6 +235,9 @@ void profile_handle_patch(struct http_req *req, struct http_res *res)
 	struct buf sql;
 	cJSON *body = NULL;
 	const cJSON *prefs;
+	const char *email = NULL;
+	bool email_change = false, began = false;
+	int64_t retry = 0;
 	size_t np = 0;
 	int rc;
 
@@ -206,8 +267,18 @@ void profile_handle_patch(struct http_req *req, struct http_res *res)
 		request_fail(req, rc, "building an update");
 		goto out;
 	}
+	if (profile_email(req, body, &email, &email_change) < 0)
+		goto out;
 	if (request_db(req, &c) < 0)
 		goto out;
+	if (email_change) {
+		rc = db_begin(c);
+		if (rc < 0) {
+			request_fail(req, rc, "updating a profile");
+			goto out;
+		}
+		began = true;
+	}
 	if (np == 0) {
 		/* nothing to change: answer the user as stored */
 		rc = users_get_by_id(c, req->user_id, &u);
@@ -227,6 +298,18 @@ void profile_handle_patch(struct http_req *req, struct http_res *res)
 		if (rc == 0)
 			rc = users_from_row(r, 0, &u);
 	}
+	if (rc == 0 && email_change) {
+		rc = email_store(userd_of(req), c, req->user_id, email);
+		users_release(&u);
+		if (rc == 0)
+			rc = users_get_by_id(c, req->user_id, &u);
+		if (rc == 0)
+			rc = db_commit(c);
+		if (rc < 0)
+			db_rollback(c);
+		began = false;
+		me_cache_forget(&userd_of(req)->me, req->user_id);
+	}
 	if (rc == CHAT_ENOTFOUND) {
 		http_res_error(res, 404, "not_found", "no such user");
 		goto out;
@@ -235,8 +318,17 @@ void profile_handle_patch(struct http_req *req, struct http_res *res)
 		request_fail(req, rc, "updating a profile");
 		goto out;
 	}
+	db_release(c);
+	c = NULL;
+	/* a mail that did not go is logged; resend asks again */
+	if (email_change && email &&
+	    email_start_verification(userd_of(req), req->request_id, &u,
+				     &retry) == 0)
+		log_info("user '%s' set an address to verify", u.id);
 	profile_answer(req, &u);
 out:
+	if (began)
+		db_rollback(c);
 	db_rows_free(r);
 	if (c)
 		db_release(c);

@@ -186,6 +186,33 @@ int user_events_init(struct userd *ud);
 /* Writes what is queued and frees the queue; after the pool stopped. */
 void user_events_release(struct userd *ud);
 
+/* ---- email-rules.c: what an address and a one-time code may be ---- */
+
+#define EMAIL_MAX 254			/* RFC 5321's longest path */
+#define EMAIL_LOCAL_MAX 64
+#define CODE_LEN 12			/* characters of a one-time code */
+/* No 0/O, 1/I/L nor U: a code read aloud or retyped stays right.  30
+ * symbols, 12 of them: 59 bits, the whole credential of a reset. */
+#define CODE_ALPHABET "23456789ABCDEFGHJKMNPQRSTVWXYZ"
+#define CODE_INPUT_MAX 64		/* longest code field accepted */
+
+/* True for an address of at most EMAIL_MAX bytes of valid UTF-8 with one
+ * '@' between a local part (1-64 bytes) and a domain of non-empty
+ * dot-separated labels, and no space, control or DEL byte. */
+bool email_valid(const char *s);
+/* The address's key (ASCII letters lowercased) into out, EMAIL_MAX + 1
+ * bytes; s must be valid. */
+void email_key(const char *s, char out[EMAIL_MAX + 1]);
+/* A fresh random code of CODE_LEN symbols of CODE_ALPHABET.  Needs
+ * crypto_init. */
+void code_new(char out[CODE_LEN + 1]);
+/* The code in s as stored: letters uppercased, spaces and '-' dropped.
+ * CHAT_EINVAL unless that leaves CODE_LEN symbols of CODE_ALPHABET. */
+int code_normalize(const char *s, char out[CODE_LEN + 1]);
+/* The hex SHA-256 of a normalized code: what the store keeps.  A fast
+ * hash suffices: the code has 59 random bits and attempts are limited. */
+void code_hash(const char *code, char out[65]);
+
 /* ---- the daemon ---- */
 
 struct userd {
@@ -202,6 +229,12 @@ struct userd {
 	struct pool *hash_pool;		/* argon2id of anonymous callers */
 	struct me_cache me;		/* GET /v1/users/me answers */
 	struct user_login_queue logins;	/* login events, user-events.c */
+	char notifyd_url[256];		/* "http://127.0.0.1:PORT" */
+	int64_t code_ttl_ms;		/* a mailed code's lifetime */
+	int code_attempts;		/* wrong tries that end a code */
+	int email_codes_per_hour;	/* verification mails per account */
+	int reset_per_hour;		/* reset requests per address, and
+					 * reset mails per account */
 };
 
 static inline struct userd *userd_of(const struct http_req *req)
@@ -254,12 +287,14 @@ struct user {
 	char *theme;			/* owned, NULL when unset */
 	int64_t created_at;		/* unix ms */
 	int64_t updated_at;		/* unix ms */
+	char *email;			/* owned, NULL when unset */
+	bool email_verified;		/* the owner proved they read it */
 };
 
 /* The column list users_from_row expects, in order. */
 #define USERS_COLUMNS "id, username, password_hash, role, disabled, " \
 	"display_name, default_model, system_prompt, theme, created_at, " \
-	"updated_at"
+	"updated_at, email, email_verified"
 
 void users_release(struct user *u);
 /* Fills out from row `row` of a result selected with USERS_COLUMNS. */
@@ -354,6 +389,56 @@ int sessions_revoke_others(struct userd *ud, const char *request_id,
  * key_id of user_id was revoked; 0 or CHAT_EUPSTREAM. */
 int sessions_revoke_key(struct userd *ud, const char *request_id,
 			const char *key_id, const char *user_id);
+
+/* ---- email.c: addresses, codes and their mails ---- */
+
+/* Sets (email non-NULL, valid) or removes user_id's address, unverified,
+ * and ends every code of the user (they were for the old address).  An
+ * autocommit write, or inside c's transaction.  Worker threads. */
+int email_store(struct userd *ud, struct db_conn *c, const char *user_id,
+		const char *email);
+/* Mails u's unverified address a fresh verification code, unless another
+ * account has verified that address (then nothing is sent, silently).
+ * 0; CHAT_EBUSY with *retry_s when the account had its hourly
+ * email_codes_per_hour; CHAT_EUPSTREAM when notifyd did not take the
+ * mail.  Blocks: worker or hash-pool threads. */
+int email_start_verification(struct userd *ud, const char *request_id,
+			     const struct user *u, int64_t *retry_s);
+/* Reads optional "email" of body: 1 with *email (NULL: remove) when
+ * present, 0 when absent, -1 after answering 400.  allow_null: null
+ * removes (PATCH); else only a string is accepted. */
+int email_read(struct http_req *req, const cJSON *body, bool allow_null,
+	       const char **email);
+/* A new code of kind for user_id, to address key ekey, in c's open
+ * transaction; the user's earlier live codes of that kind end. */
+int email_code_create(struct userd *ud, struct db_conn *c,
+		      const char *user_id, const char *kind,
+		      const char *ekey, char code[CODE_LEN + 1]);
+/* How many codes of kind user_id got since since_ms; the oldest one's
+ * time in *oldest (for Retry-After). */
+int email_code_count(struct db_conn *c, const char *user_id,
+		     const char *kind, int64_t since_ms, int64_t *n,
+		     int64_t *oldest);
+/* Asks notifyd (POST /internal/mail) to send kind with code to `to`;
+ * 0 once it queued it, CHAT_EUPSTREAM otherwise.  Blocks. */
+int email_mail(struct userd *ud, const char *request_id,
+	       const char *user_id, const char *to, const char *kind,
+	       const char *code);
+
+void email_handle_contact(struct http_req *req, struct http_res *res);
+void email_handle_verify(struct http_req *req, struct http_res *res);
+void email_handle_resend(struct http_req *req, struct http_res *res);
+
+/* ---- reset.c: password reset by a mailed code ---- */
+
+void reset_handle_request(struct http_req *req, struct http_res *res);
+void reset_handle_confirm(struct http_req *req, struct http_res *res);
+
+/* password.c: checks cur as u's password like a login (the login
+ * throttle under u's username and the caller's address): 0 when right,
+ * -1 after answering 401 or 429.  Blocks (argon2id). */
+int password_check_current(struct http_req *req, const struct user *u,
+			   const char *cur);
 
 /* ---- handlers ---- */
 

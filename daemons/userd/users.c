@@ -33,6 +33,7 @@ void users_release(struct user *u)
 	free(u->default_model);
 	free(u->system_prompt);
 	free(u->theme);
+	free(u->email);
 	memset(u, 0, sizeof(*u));
 }
 
@@ -95,6 +96,10 @@ int users_from_row(const struct db_rows *r, size_t row, struct user *out)
 		goto out;
 	out->created_at = db_rows_int(r, row, 9, 0);
 	out->updated_at = db_rows_int(r, row, 10, 0);
+	rc = users_dup_column(r, row, 11, &out->email);
+	if (rc < 0)
+		goto out;
+	out->email_verified = db_rows_int(r, row, 12, 0) != 0;
 out:
 	if (rc < 0)
 		users_release(out);
@@ -119,7 +124,9 @@ cJSON *users_to_json(const struct user *u)
 	    !cJSON_AddStringToObject(obj, "username", u->username) ||
 	    !cJSON_AddStringToObject(obj, "role", u->role) ||
 	    !cJSON_AddBoolToObject(obj, "disabled", u->disabled) ||
-	    !users_add_nullable(obj, "display_name", u->display_name))
+	    !users_add_nullable(obj, "display_name", u->display_name) ||
+	    !users_add_nullable(obj, "email", u->email) ||
+	    !cJSON_AddBoolToObject(obj, "email_verified", u->email_verified))
 		goto fail;
 	prefs = cJSON_AddObjectToObject(obj, "preferences");
 	if (!prefs ||

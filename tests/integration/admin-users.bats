@@ -88,7 +88,7 @@ root_token() {
 	expect_status 200
 	[[ $(jq -c '[.data[].username]' <<<"$body") == '["erin","dave","carol","bob","alice","root"]' ]] || false
 	[[ $(jb .next_cursor) == null ]] || false
-	[[ $(jq -c '.data[5] | del(.id, .created_at, .updated_at)' <<<"$body") == '{"username":"root","role":"admin","disabled":false,"display_name":null,"preferences":{"default_model":null,"system_prompt":null,"theme":null}}' ]] || false
+	[[ $(jq -c '.data[5] | del(.id, .created_at, .updated_at)' <<<"$body") == '{"username":"root","role":"admin","disabled":false,"display_name":null,"email":null,"email_verified":false,"preferences":{"default_model":null,"system_prompt":null,"theme":null}}' ]] || false
 	[[ $(jq -r '[.data[] | has("password_hash")] | any' <<<"$body") == false ]] || false
 }
 

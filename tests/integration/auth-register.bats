@@ -55,7 +55,7 @@ need_user() {
 @test "the first account is an admin" {
 	local expected
 	register_user root
-	expected='{"username":"root","role":"admin","disabled":false,"display_name":null,"preferences":{"default_model":null,"system_prompt":null,"theme":null}}'
+	expected='{"username":"root","role":"admin","disabled":false,"display_name":null,"email":null,"email_verified":false,"preferences":{"default_model":null,"system_prompt":null,"theme":null}}'
 	[[ $(jq -c '.user | del(.id, .created_at, .updated_at)' <<<"$body") == "$expected" ]] || false
 	[[ $(jq -r '.user | keys | join(",")' <<<"$body") == created_at,disabled,display_name,id,preferences,role,updated_at,username ]] || false
 	[[ $user_id =~ ^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$ ]] || false

@@ -174,6 +174,8 @@ deps.test-tui-ws := shared/b64url.o shared/buf.o shared/client.o \
 libs.test-tui-ws := curl
 deps.test-url := shared/url.o
 deps.test-userd-me-cache := daemons/userd/me-cache.o
+deps.test-userd-email-rules := shared/b64url.o shared/crypto.o shared/err.o \
+	shared/utf8.o daemons/userd/email-rules.o
 deps.test-userd-throttle := daemons/userd/throttle.o
 deps.test-utf8 := shared/utf8.o
 deps.test-uuid := shared/b64url.o shared/crypto.o shared/util.o \
