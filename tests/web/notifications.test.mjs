@@ -3,7 +3,8 @@
 // admin's broadcast) appears live, with the count, on two pages of its
 // user and not on another user's; reading one lowers the count and the
 // server agrees; "Mark all read"; "Show older" pages; a socket that was
-// down catches up; hostile data (a user agent, a key's name) shows as
+// down catches up; a finished answer's notification opens its
+// conversation; hostile data (a user agent, a key's name) shows as
 // text and runs nothing; the channels per category round-trip through
 // the settings, and security's in-app channel cannot be switched off
 // (the server's 400 is shown). axe-core over the open panel and the
@@ -221,6 +222,41 @@ test('a socket that was down catches up when it is back', async () => {
     await waitCount(o.page, was + 1);
     await openPanel(o.page);
     assert.equal((await keyNames(o.page))[0], 'while away');
+    assert.deepEqual(o.seen.errors, []);
+  } finally {
+    await o.context.close();
+  }
+});
+
+// A real one is made only while none of the user's clients is connected
+// (the page is one), so the frame is handed to the page by the test, as
+// chatd would send it when the page comes back.
+test('a finished answer\'s notification opens its conversation', async () => {
+  const conv = (await apiOk('POST', '/v1/conversations', { title: 'away chat' },
+    alice.token)).id;
+  const o = await openPage(browser);
+  let current = null;
+  await o.context.routeWebSocket(/\/v1\/ws/, (ws) => {
+    current = ws;
+    ws.connectToServer();
+  });
+  try {
+    await loginUi(o.page, alice.username, alice.password);
+    await until(() => current !== null, CROSS, 'the page\'s WebSocket');
+    const was = await serverUnread(alice.token);
+    await waitCount(o.page, was);
+    current.send(JSON.stringify({ type: 'notification', conversation_id: null,
+      data: { notification_id: 'ffffffff-ffff-7fff-bfff-ffffffffffff',
+        category: 'generation', kind: 'generation_finished',
+        title: 'Answer ready', body: 'A long answer finished.',
+        data: { conversation_id: conv, title: 'away chat', status: 'done' },
+        created_at: new Date().toISOString() } }));
+    await waitCount(o.page, was + 1);
+    await openPanel(o.page);
+    await items(o.page).first().getByRole('button',
+      { name: 'Answer ready (unread)', exact: true }).click();
+    await o.page.waitForURL(new RegExp(`/c/${conv}$`));
+    assert.equal(await panel(o.page).isHidden(), true);
     assert.deepEqual(o.seen.errors, []);
   } finally {
     await o.context.close();

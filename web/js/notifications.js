@@ -28,7 +28,8 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const DATA_LABELS = new Map([
   ['user_agent', 'Device'], ['ip', 'Address'], ['session_id', 'Session'],
   ['name', 'Key name'], ['key_id', 'Key'], ['by', 'By'],
-  ['conversation_id', 'Conversation'],
+  ['conversation_id', 'Conversation'], ['message_id', 'Message'],
+  ['title', 'Conversation title'], ['status', 'Status'],
 ]);
 
 /* ------------------------------------------------------ header and panel */
@@ -180,24 +181,22 @@ export function mount(root, ctx) {
       typeof e.n.data.conversation_id === 'string' &&
       UUID.test(e.n.data.conversation_id) ? e.n.data.conversation_id : null;
     notice.clear();
-    if (!e.n.read) {
-      try {
-        await api.post(`/v1/notifications/${encodeURIComponent(id)}/read`);
-        if (!alive) return;
-        if (!e.n.read) {
-          e.n.read = true;
-          paint(e);
-          setCount(unread - 1);
-          render();
-        }
-      } catch (err) {
-        if (alive) notice.error(err);
-        return;
-      }
-    }
+    // The conversation opens at once; the read is recorded meanwhile, and
+    // its failure is said in the panel.
     if (conv) {
       close(false);
       navigate(`/c/${conv}`);
+    }
+    if (e.n.read) return;
+    try {
+      await api.post(`/v1/notifications/${encodeURIComponent(id)}/read`);
+      if (!alive || e.n.read) return;
+      e.n.read = true;
+      paint(e);
+      setCount(unread - 1);
+      render();
+    } catch (err) {
+      if (alive) notice.error(err);
     }
   }
 
