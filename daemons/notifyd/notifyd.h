@@ -1,6 +1,6 @@
 /*
  * notifyd.h - the notification daemon (issue 15, its first part): it
- * consumes the events of userd and sessiond (events-consumer.h) and
+ * consumes the events of userd, sessiond and chatd (events-consumer.h) and
  * turns some of them into in-app notifications by the rules of rules.c,
  * stores admin broadcasts, and answers the /v1/notifications routes and
  * /v1/admin/broadcast.
@@ -20,6 +20,7 @@
 #ifndef CHAT_NOTIFYD_H
 #define CHAT_NOTIFYD_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <cjson/cJSON.h>
@@ -29,10 +30,19 @@
 #include "http-server.h"
 
 struct events_consumer;
+struct mailer;
+struct webhooks;
 
 struct notifyd {
 	struct daemon d;			/* first: req->app */
 	struct events_consumer *consumer;	/* owned */
+	struct mailer *mailer;		/* owned: the email channel
+					 * (mail.h), off without smtp.url */
+	struct webhooks *wh;			/* owned (webhook.h) */
+	atomic_bool wh_put;			/* a batch put webhook jobs */
+	/* notifyd.long_generation_ms: a shorter answer makes no
+	 * "finished while you were away" notification */
+	int64_t long_generation_ms;
 };
 
 /* The producers notifyd consumes, NULL-terminated. */
@@ -41,15 +51,20 @@ extern const char *const notifyd_producers[];
 /* --- categories (rules.c) and channels (prefs.c) --- */
 enum notify_channel {
 	NOTIFY_IN_APP = 1 << 0,
-	NOTIFY_EMAIL = 1 << 1,		/* stored, not delivered yet */
+	NOTIFY_EMAIL = 1 << 1,		/* mail.h, when smtp.url is set */
 	NOTIFY_WEBHOOK = 1 << 2,	/* stored, not delivered yet */
 };
 
 struct notify_category {
 	const char *name;		/* "security" */
 	unsigned defaults;		/* channels when the user set none */
-	bool locked;			/* in-app cannot be switched off */
+	bool locked;			/* in-app and email cannot be
+					 * switched off (NOTIFY_LOCKED) */
 };
+
+/* The channels a locked category always has: an alert about a stolen
+ * session reaches the app and, with a verified address, the inbox. */
+#define NOTIFY_LOCKED (NOTIFY_IN_APP | NOTIFY_EMAIL)
 
 #define NOTIFY_CATEGORIES_MAX 8	/* room in a per-category array */
 
@@ -61,6 +76,9 @@ const struct notify_category *notify_category_find(const char *name);
 /* The user's channels for category cat, in c (no transaction needed). */
 int prefs_channels(struct db_conn *c, const char *user_id,
 		   const struct notify_category *cat, unsigned *out);
+/* Stores the user's channels of category cat (locked channels stay). */
+int prefs_store(struct db_conn *c, const char *user_id,
+		const struct notify_category *cat, unsigned mask);
 void prefs_get_handler(struct http_req *req, struct http_res *res);
 void prefs_put_handler(struct http_req *req, struct http_res *res);
 
@@ -74,6 +92,10 @@ struct notice {
 	/* new_device: the device (the session's user agent, "" when
 	 * unknown), pointing into the event; NULL for other kinds */
 	const char *device;
+	/* generation_finished: the answer's time (its event's latency_ms),
+	 * which store.c compares with notifyd.long_generation_ms; -1 for
+	 * other kinds */
+	int64_t duration_ms;
 	cJSON *data;			/* owned: the notification's data */
 };
 
@@ -90,6 +112,12 @@ void notice_release(struct notice *n);
 /* --- store.c --- */
 /* The events_handle_fn of notifyd (app is the struct notifyd). */
 int store_handle(void *app, struct db_conn *c, const cJSON *event);
+/* Stores notice n as an in-app notification of its user (when the
+ * user's preferences want it) with its chat.notification.created, in
+ * c's open transaction: for notices made outside the rules (a webhook
+ * endpoint disabled).  Any thread. */
+int store_notify(struct notifyd *nd, struct db_conn *c,
+		 const struct notice *n);
 
 /* --- api.c: /v1/notifications --- */
 void api_list_handler(struct http_req *req, struct http_res *res);

@@ -5,9 +5,10 @@
  * A preference row holds the channels (a bit set of enum
  * notify_channel) a user chose for one category; without a row the
  * category's defaults apply, so a user who never chose costs no row.
- * Security notifications cannot lose their in-app channel: a PUT that
- * tries is refused whole (400), so an alert about a stolen session
- * always reaches the account.
+ * Security notifications cannot lose their in-app nor their email
+ * channel (NOTIFY_LOCKED): a PUT that tries is refused whole (400), so
+ * an alert about a stolen session always reaches the account, and its
+ * inbox when it has a verified address.
  */
 #include "notifyd.h"
 
@@ -56,9 +57,22 @@ int prefs_channels(struct db_conn *c, const char *user_id,
 		*out = (unsigned)db_rows_int(r, 0, 0, cat->defaults) &
 		       CHANNELS_ALL;
 	if (cat->locked)
-		*out |= NOTIFY_IN_APP;
+		*out |= NOTIFY_LOCKED;
 	db_rows_free(r);
 	return rc;
+}
+
+int prefs_store(struct db_conn *c, const char *user_id,
+		const struct notify_category *cat, unsigned mask)
+{
+	struct db_param p[3];
+
+	if (cat->locked)
+		mask |= NOTIFY_LOCKED;
+	p[0] = db_p_text(user_id);
+	p[1] = db_p_text(cat->name);
+	p[2] = DB_P_INT(mask & CHANNELS_ALL);
+	return db_exec(c, sql_prefs_upsert, p, 3, NULL);
 }
 
 /* Every category's channels of user_id: mask[i] for
@@ -84,7 +98,7 @@ static int prefs_load(struct db_conn *c, const char *user_id,
 	}
 	for (i = 0; i < notify_ncategories; i++)
 		if (notify_categories[i].locked)
-			mask[i] |= NOTIFY_IN_APP;
+			mask[i] |= NOTIFY_LOCKED;
 	db_rows_free(r);
 	return rc;
 }
@@ -184,9 +198,9 @@ static int prefs_apply(const struct notify_category *cat, const cJSON *v,
 		else
 			*mask &= ~channels[j].bit;
 	}
-	if (cat->locked && !(*mask & NOTIFY_IN_APP)) {
+	if (cat->locked && (*mask & NOTIFY_LOCKED) != NOTIFY_LOCKED) {
 		chat_errf(err, errlen, "'%s' notifications cannot be "
-			  "switched off in the app", cat->name);
+			  "switched off in the app or by email", cat->name);
 		return CHAT_EINVAL;
 	}
 	return 0;

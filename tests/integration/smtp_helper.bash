@@ -90,7 +90,9 @@ def part(ctype):
     for p in msg.walk():
         if p.get_content_type() == ctype and not p.is_multipart():
             raw = p.get_payload(decode=True) or b""
-            return raw.decode(p.get_content_charset() or "utf-8")
+            # lines as a reader sees them: LF, not the wire's CRLF
+            return raw.decode(p.get_content_charset() or
+                              "utf-8").replace("\r\n", "\n")
     sys.exit("no %s part" % ctype)
 if what == "header":
     v = msg.get(sys.argv[3])
@@ -119,9 +121,9 @@ mail_header() { _mail_py "$1" header "$2"; }
 # mail_header_raw FILE NAME: the header's value as it came, unfolded
 # by nothing.
 mail_header_raw() { _mail_py "$1" raw "$2"; }
-# mail_text FILE: the text/plain part, decoded.
+# mail_text FILE: the text/plain part, decoded, LF line ends.
 mail_text() { _mail_py "$1" text; }
-# mail_html FILE: the text/html part, decoded.
+# mail_html FILE: the text/html part, decoded, LF line ends.
 mail_html() { _mail_py "$1" html; }
 # mail_code FILE: the code alone on a line of the text part (a line of
 # only letters, digits, - and _, with a digit among them).

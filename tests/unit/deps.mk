@@ -136,6 +136,9 @@ deps.test-jwt := shared/b64url.o shared/crypto.o shared/err.o \
 deps.test-module := shared/b64url.o shared/buf.o shared/crypto.o \
 	shared/db-sqlite.o shared/db.o shared/err.o shared/json.o shared/log.o \
 	shared/module.o shared/utf8.o shared/util.o
+deps.test-notifyd-mail := shared/b64url.o shared/buf.o shared/crypto.o \
+	shared/utf8.o shared/util.o daemons/notifyd/mail-msg.o \
+	daemons/notifyd/mail-tmpl.o
 deps.test-notifyd-rules := shared/b64url.o shared/crypto.o shared/err.o \
 	shared/json.o shared/utf8.o shared/util.o shared/uuid.o \
 	daemons/notifyd/rules.o
