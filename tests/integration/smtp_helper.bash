@@ -109,7 +109,7 @@ elif what in ("text", "html"):
 elif what == "code":
     for line in part("text/plain").splitlines():
         t = line.strip()
-        if re.fullmatch(r"[A-Za-z0-9_-]{4,128}", t) and re.search(r"\d", t):
+        if re.fullmatch(r"[A-Z0-9_-]{4,128}", t) and re.search(r"[A-Z0-9]", t):
             print(t)
             sys.exit(0)
     sys.exit("no code alone on a line")
@@ -125,6 +125,7 @@ mail_header_raw() { _mail_py "$1" raw "$2"; }
 mail_text() { _mail_py "$1" text; }
 # mail_html FILE: the text/html part, decoded, LF line ends.
 mail_html() { _mail_py "$1" html; }
-# mail_code FILE: the code alone on a line of the text part (a line of
-# only letters, digits, - and _, with a digit among them).
+# mail_code FILE: the code alone on a line of the text part: the first
+# line of 4 or more upper-case letters, digits, - and _ (blanks around
+# it ignored); prose never has such a line, codes always are one.
 mail_code() { _mail_py "$1" code; }
