@@ -137,7 +137,7 @@ int http_fetch(const struct http_request *req, int *status, struct buf *body)
 	*status = 0;
 	if (!http_request_safe(req))
 		return CHAT_EINVAL;
-	if (http_fetch_plain_can(req))
+	if (!req->addr_ok && http_fetch_plain_can(req))
 		return http_fetch_plain(req, status, body);
 	ops = http_client_curl();
 	if (!ops)

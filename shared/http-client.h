@@ -24,6 +24,13 @@
 #include <stddef.h>
 #include "buf.h"
 
+struct sockaddr;
+
+/* Whether a connection may go to address sa (len bytes): called on the
+ * thread that connects, after the name resolved, before each connect. */
+typedef bool (*http_addr_ok_fn)(void *arg, const struct sockaddr *sa,
+				size_t len);
+
 struct http_request {
 	const char *method;		/* "GET", "POST", ... */
 	const char *url;
@@ -35,6 +42,19 @@ struct http_request {
 	long timeout_ms;		/* whole transfer; 0: none */
 	long idle_timeout_ms;		/* no byte for this long; 0: none */
 	size_t max_response;		/* 0: 8 MiB */
+	/* body bytes past max_response are dropped, not an error (the
+	 * head still counts against it) */
+	bool truncate;
+	/* when set, every address a connection would go to is asked first
+	 * (libcurl's opensocket callback: the address really connected to,
+	 * so a name that resolves again elsewhere cannot slip by); one it
+	 * refuses is skipped, and a call with every address refused fails
+	 * with CHAT_EPERM.  Such a call always goes through libcurl, never
+	 * through a proxy of the environment.  libcurl may reuse a
+	 * connection the same thread opened before to the same host and
+	 * port: a thread that makes checked calls makes only those. */
+	http_addr_ok_fn addr_ok;
+	void *addr_arg;
 };
 
 struct http_client_cb {

@@ -4,7 +4,7 @@
  * per-thread handle for worker threads.  The implementation behind
  * http-client.h for what the curl-free paths cannot reach (https, host
  * names, Unix sockets); built into the run-time module chat-curl.so
- * (module.h), whose one exported symbol is chat_module_curl_v1, so that a
+ * (module.h), whose one exported symbol is chat_module_curl_v2, so that a
  * daemon maps libcurl and its dependencies only once it needs them.
  *
  * An asynchronous call's life: http_client_start copies the request into
@@ -27,6 +27,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
 #include <curl/curl.h>
 
 #include "err.h"
@@ -61,6 +62,9 @@ struct http_call {
 	long timeout_ms;
 	long idle_timeout_ms;
 	size_t max_response;
+	bool truncate;			/* drop the body past max_response */
+	http_addr_ok_fn addr_ok;	/* NULL: any address */
+	void *addr_arg;
 	struct http_client_cb cb;
 	void *arg;
 	/* the response so far */
@@ -70,6 +74,7 @@ struct http_call {
 	int64_t last_io_ms;		/* monotonic, last byte or start */
 	bool connected;			/* a connection was set up or reused */
 	bool head_done;			/* on_head ran */
+	bool refused;			/* addr_ok refused an address */
 	int abort_rc;			/* why we stopped the transfer */
 };
 
@@ -243,14 +248,25 @@ static size_t call_header_cb(char *data, size_t size, size_t n, void *p)
 static size_t call_write_cb(char *data, size_t size, size_t n, void *p)
 {
 	struct http_call *call = p;
-	size_t len = size * n;
+	size_t len = size * n, all = len;
 
 	call->last_io_ms = mono_ms();
 	if (!call->head_done && !call_head_end(call))
 		return 0;
 	if (len > call->max_response - call->received) {
-		call->abort_rc = CHAT_ETOOBIG;
-		return 0;
+		if (!call->truncate) {
+			call->abort_rc = CHAT_ETOOBIG;
+			return 0;
+		}
+		/* keep what fits, swallow the rest */
+		len = call->max_response - call->received;
+		call->received += len;
+		if (len && call->cb.on_data &&
+		    call->cb.on_data(call->arg, data, len)) {
+			call->abort_rc = CHAT_ECANCELED;
+			return 0;
+		}
+		return all;
 	}
 	call->received += len;
 	if (call->cb.on_data && call->cb.on_data(call->arg, data, len)) {
@@ -273,6 +289,21 @@ static int call_prereq_cb(void *p, char *ip, char *local_ip, int port,
 	(void)local_port;
 	call->connected = true;
 	return CURL_PREREQFUNC_OK;
+}
+
+/* Asks addr_ok about the address libcurl is about to connect to; a
+ * refused one is never connected to (libcurl tries the next one). */
+static curl_socket_t call_opensocket_cb(void *p, curlsocktype purpose,
+					struct curl_sockaddr *a)
+{
+	struct http_call *call = p;
+
+	(void)purpose;
+	if (!call->addr_ok(call->addr_arg, &a->addr, (size_t)a->addrlen)) {
+		call->refused = true;
+		return CURL_SOCKET_BAD;
+	}
+	return socket(a->family, a->socktype, a->protocol);
 }
 
 static bool method_is(const char *method, const char *m)
@@ -298,7 +329,9 @@ static int call_setup_easy(struct http_call *call, CURL *e)
 	SETOPT(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
 	SETOPT(e, CURLOPT_CONNECTTIMEOUT_MS, call->connect_timeout_ms);
 	SETOPT(e, CURLOPT_TIMEOUT_MS, call->timeout_ms);
-	SETOPT(e, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)call->max_response);
+	if (!call->truncate)
+		SETOPT(e, CURLOPT_MAXFILESIZE_LARGE,
+		       (curl_off_t)call->max_response);
 	SETOPT(e, CURLOPT_HTTPHEADER, call->headers);
 	SETOPT(e, CURLOPT_HEADERFUNCTION, call_header_cb);
 	SETOPT(e, CURLOPT_HEADERDATA, call);
@@ -308,6 +341,11 @@ static int call_setup_easy(struct http_call *call, CURL *e)
 	SETOPT(e, CURLOPT_PREREQDATA, call);
 	if (call->unix_socket)
 		SETOPT(e, CURLOPT_UNIX_SOCKET_PATH, call->unix_socket);
+	if (call->addr_ok) {
+		SETOPT(e, CURLOPT_OPENSOCKETFUNCTION, call_opensocket_cb);
+		SETOPT(e, CURLOPT_OPENSOCKETDATA, call);
+		SETOPT(e, CURLOPT_PROXY, "");
+	}
 	if (method_is(m, "HEAD")) {
 		SETOPT(e, CURLOPT_NOBODY, 1L);
 	} else if (method_is(m, "GET") && !call->body) {
@@ -334,6 +372,8 @@ static int call_result(struct http_call *call, CURLcode res)
 		return call->abort_rc;
 	if (call->abort_rc)
 		return call->abort_rc;
+	if (call->refused && !call->connected)
+		return CHAT_EPERM;		/* every address refused */
 	if (res == CURLE_OPERATION_TIMEDOUT && !call->connected)
 		return CHAT_EUPSTREAM;		/* connect timed out */
 	for (i = 0; i < sizeof(curl_rc_map) / sizeof(curl_rc_map[0]); i++)
@@ -359,6 +399,9 @@ static int call_init(struct http_call *call, const struct http_request *req)
 		req->idle_timeout_ms : 0;
 	call->max_response = req->max_response ? req->max_response :
 		DEFAULT_MAX_RESPONSE;
+	call->truncate = req->truncate;
+	call->addr_ok = req->addr_ok;
+	call->addr_arg = req->addr_arg;
 	/* the head counts against the ceiling too, but never needs more
 	 * than this */
 	buf_init(&call->head, 64 * 1024);
@@ -742,7 +785,7 @@ out:
 	return rc;
 }
 
-const struct http_curl_ops chat_module_curl_v1 = {
+const struct http_curl_ops chat_module_curl_v2 = {
 	.client_new = curl_client_new,
 	.client_free = curl_client_free,
 	.client_start = curl_client_start,

@@ -15,7 +15,7 @@
 #define HTTP_CURL_MODULE "curl"
 /* Bump with any change to struct http_curl_ops, struct http_request or
  * struct http_client_cb. */
-#define HTTP_CURL_MODULE_VERSION 1
+#define HTTP_CURL_MODULE_VERSION 2
 
 struct http_curl_ops {
 	int (*client_new)(void **out);		/* starts the curl thread */
@@ -26,6 +26,6 @@ struct http_curl_ops {
 		     struct buf *body);		/* blocking */
 };
 
-extern const struct http_curl_ops chat_module_curl_v1;
+extern const struct http_curl_ops chat_module_curl_v2;
 
 #endif

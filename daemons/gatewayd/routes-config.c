@@ -34,6 +34,7 @@ static const struct {
 	{ "/v1/users/me/usage", "analyticsd" },
 	{ "/v1/notifications", "notifyd" },
 	{ "/v1/admin/broadcast", "notifyd" },
+	{ "/v1/webhooks", "notifyd" },
 	{ "/.well-known", "userd" },
 	{ "/v1/sessions", "sessiond" },
 	{ "/v1/presence", "sessiond" },

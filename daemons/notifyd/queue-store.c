@@ -1,0 +1,324 @@
+/*
+ * queue-store.c - the delivery queue in notifyd's own store (queue.h's
+ * default backend): table webhook_jobs (migrations.c), one row per job.
+ *
+ * Taking a job leases it: state QS_TAKEN, its next_ms QUEUE_LEASE_MS
+ * ahead, by an UPDATE that names the state and next_ms it read, so of two
+ * takers one wins.  A deliverer stuck past its lease loses the job to the
+ * next taker; a notifyd killed mid-delivery finds its taken jobs at the
+ * next start and makes them due at once (queue open): at least once,
+ * never lost.  That reset assumes one notifyd per store, as the embedded
+ * transport does; several instances share a queue through RabbitMQ.
+ * done deletes the row; retry and dead count the attempt.
+ *
+ * Waiting: takers sleep on a condition variable until the earliest
+ * due time of the pending jobs (read from the store), at most the
+ * caller's wait, and a kick (a put committed, or stopping) wakes them at
+ * once.  A generation counter read before the query closes the window
+ * between "nothing is due" and the sleep.
+ */
+#include "queue.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "daemon.h"
+#include "db.h"
+#include "err.h"
+#include "log.h"
+#include "util.h"
+#include "banned.h"
+
+#define QS_DB_WAIT_MS 5000		/* for a store connection */
+#define QS_TAKEN 2			/* webhook_jobs.state of a leased
+					 * job (beside enum queue_state) */
+
+struct queue_store {
+	pthread_mutex_t mu;
+	pthread_cond_t cond;		/* CLOCK_MONOTONIC */
+	uint64_t gen;			/* bumped by every kick */
+};
+
+static const char sql_put[] =
+	"INSERT INTO webhook_jobs (id, msg_id, endpoint_id, attempts,"
+	" created_ms, next_ms, state) VALUES ($1, $2, $3, 0, $4, $5, 0)";
+static const char sql_due[] =
+	"SELECT id, msg_id, endpoint_id, attempts, created_ms, next_ms"
+	", state FROM webhook_jobs WHERE state IN (0, 2) AND next_ms <= $1"
+	" ORDER BY next_ms LIMIT $2";
+static const char sql_lease[] =
+	"UPDATE webhook_jobs SET next_ms = $3, state = 2 WHERE id = $1"
+	" AND next_ms = $2 AND state = $4";
+static const char sql_next[] =
+	"SELECT MIN(next_ms) FROM webhook_jobs WHERE state IN (0, 2)";
+static const char sql_unlease[] =
+	"UPDATE webhook_jobs SET state = 0, next_ms = $1 WHERE state = 2";
+static const char sql_done[] = "DELETE FROM webhook_jobs WHERE id = $1";
+static const char sql_retry[] =
+	"UPDATE webhook_jobs SET attempts = attempts + 1, next_ms = $2,"
+	" state = 0 WHERE id = $1";
+static const char sql_dead[] =
+	"UPDATE webhook_jobs SET attempts = attempts + 1, state = 1"
+	" WHERE id = $1";
+static const char sql_list_all[] =
+	"SELECT id, msg_id, endpoint_id, attempts, created_ms, next_ms"
+	" FROM webhook_jobs WHERE state = $1 ORDER BY created_ms DESC, id DESC"
+	" LIMIT $2";
+static const char sql_list_ep[] =
+	"SELECT id, msg_id, endpoint_id, attempts, created_ms, next_ms"
+	" FROM webhook_jobs WHERE state = $1 AND endpoint_id = $3"
+	" ORDER BY created_ms DESC, id DESC LIMIT $2";
+
+static int qs_open(struct queue *q)
+{
+	struct queue_store *s = calloc(1, sizeof(*s));
+	struct db_conn *c = NULL;
+	struct db_param now = DB_P_INT(now_ms());
+	pthread_condattr_t ca;
+	int rc = CHAT_EIO;
+
+	if (!s)
+		return CHAT_ENOMEM;
+	/* the jobs a killed notifyd had taken are due again now */
+	rc = db_acquire(q->d->db, QS_DB_WAIT_MS, &c);
+	if (rc == 0)
+		rc = db_exec(c, sql_unlease, &now, 1, NULL);
+	db_release(c);
+	if (rc < 0)
+		goto fail;
+	rc = CHAT_EIO;
+	if (pthread_condattr_init(&ca) != 0)
+		goto fail;
+	if (pthread_condattr_setclock(&ca, CLOCK_MONOTONIC) != 0 ||
+	    pthread_cond_init(&s->cond, &ca) != 0) {
+		pthread_condattr_destroy(&ca);
+		goto fail;
+	}
+	pthread_condattr_destroy(&ca);
+	if (pthread_mutex_init(&s->mu, NULL) != 0) {
+		pthread_cond_destroy(&s->cond);
+		goto fail;
+	}
+	q->impl = s;
+	return 0;
+fail:
+	free(s);
+	return rc;
+}
+
+static void qs_close(struct queue *q)
+{
+	struct queue_store *s = q->impl;
+
+	if (!s)
+		return;
+	pthread_cond_destroy(&s->cond);
+	pthread_mutex_destroy(&s->mu);
+	free(s);
+	q->impl = NULL;
+}
+
+static int qs_put(struct queue *q, struct db_conn *c,
+		  const struct queue_job *job)
+{
+	struct db_param p[5] = {
+		db_p_text(job->id), db_p_text(job->msg_id),
+		db_p_text(job->endpoint_id), DB_P_INT(job->created_ms),
+		DB_P_INT(job->next_ms),
+	};
+
+	(void)q;
+	return db_exec(c, sql_put, p, 5, NULL);
+}
+
+/* Row i of a job query into *j. */
+static void qs_row(const struct db_rows *r, size_t i, struct queue_job *j,
+		   enum queue_state state)
+{
+	memset(j, 0, sizeof(*j));
+	snprintf(j->id, sizeof(j->id), "%s", db_rows_get(r, i, 0));
+	snprintf(j->msg_id, sizeof(j->msg_id), "%s", db_rows_get(r, i, 1));
+	snprintf(j->endpoint_id, sizeof(j->endpoint_id), "%s",
+		 db_rows_get(r, i, 2));
+	j->attempts = (int)db_rows_int(r, i, 3, 0);
+	j->created_ms = db_rows_int(r, i, 4, 0);
+	j->next_ms = db_rows_int(r, i, 5, 0);
+	j->state = state;
+}
+
+/* Leases up to max due jobs; *next the earliest due time of the rest
+ * (INT64_MAX: none) when none was due. */
+static int qs_claim(struct queue *q, struct queue_job *out, size_t max,
+		    size_t *n, int64_t *next)
+{
+	struct db_conn *c = NULL;
+	struct db_rows *r = NULL, *m = NULL;
+	int64_t now = now_ms(), changed;
+	struct db_param p[4];
+	size_t i, rows;
+	int rc;
+
+	*next = INT64_MAX;
+	rc = db_acquire(q->d->db, QS_DB_WAIT_MS, &c);
+	if (rc < 0)
+		return rc;
+	p[0] = DB_P_INT(now);
+	p[1] = DB_P_INT((int64_t)max);
+	rc = db_query(c, sql_due, p, 2, &r);
+	rows = rc == 0 ? db_rows_count(r) : 0;
+	for (i = 0; rc == 0 && i < rows; i++) {
+		qs_row(r, i, &out[*n], QUEUE_PENDING);
+		p[0] = db_p_text(out[*n].id);
+		p[1] = DB_P_INT(out[*n].next_ms);
+		p[2] = DB_P_INT(now + QUEUE_LEASE_MS);
+		p[3] = DB_P_INT(db_rows_int(r, i, 6, 0));
+		changed = 0;
+		rc = db_exec(c, sql_lease, p, 4, &changed);
+		if (rc == 0 && changed == 1)
+			(*n)++;			/* ours; else another's */
+	}
+	if (rc == 0 && *n == 0) {
+		rc = db_query(c, sql_next, NULL, 0, &m);
+		if (rc == 0 && db_rows_get(m, 0, 0))
+			*next = db_rows_int(m, 0, 0, INT64_MAX);
+	}
+	db_release(c);
+	db_rows_free(r);
+	db_rows_free(m);
+	return rc;
+}
+
+static int qs_take(struct queue *q, struct queue_job *out, size_t max,
+		   size_t *n, int wait_ms)
+{
+	struct queue_store *s = q->impl;
+	int64_t next = INT64_MAX, wait, due, deadline = mono_ms() + wait_ms;
+	struct timespec ts;
+	uint64_t gen;
+	int rc;
+
+	for (;;) {
+		pthread_mutex_lock(&s->mu);
+		gen = s->gen;
+		pthread_mutex_unlock(&s->mu);
+		rc = qs_claim(q, out, max, n, &next);
+		if (rc < 0 || *n > 0 || q->stopping)
+			return rc;
+		wait = deadline - mono_ms();
+		if (wait <= 0)
+			return 0;
+		if (next != INT64_MAX) {
+			due = next - now_ms();
+			if (due <= 0)
+				continue;	/* came due meanwhile */
+			if (due < wait)
+				wait = due;
+		}
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		ts.tv_sec += wait / 1000;
+		ts.tv_nsec += (long)(wait % 1000) * 1000000L;
+		if (ts.tv_nsec >= 1000000000L) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000L;
+		}
+		pthread_mutex_lock(&s->mu);
+		rc = 0;
+		while (s->gen == gen && !q->stopping && rc != ETIMEDOUT)
+			rc = pthread_cond_timedwait(&s->cond, &s->mu, &ts);
+		pthread_mutex_unlock(&s->mu);
+		if (q->stopping)
+			return 0;
+	}
+}
+
+/* One statement on job id ($1) with an optional $2. */
+static int qs_exec(struct queue *q, const char *sql, const char *id,
+		   const struct db_param *p2)
+{
+	struct db_conn *c = NULL;
+	struct db_param p[2] = { db_p_text(id), DB_P_NULL };
+	int rc = db_acquire(q->d->db, QS_DB_WAIT_MS, &c);
+
+	if (rc < 0)
+		return rc;
+	if (p2)
+		p[1] = *p2;
+	rc = db_exec(c, sql, p, p2 ? 2 : 1, NULL);
+	db_release(c);
+	return rc;
+}
+
+static int qs_done(struct queue *q, const struct queue_job *job)
+{
+	return qs_exec(q, sql_done, job->id, NULL);
+}
+
+static int qs_retry(struct queue *q, const struct queue_job *job,
+		    int64_t at_ms)
+{
+	struct db_param at = DB_P_INT(at_ms);
+	int rc = qs_exec(q, sql_retry, job->id, &at);
+
+	if (rc == 0)
+		queue_kick(q);		/* a sleeping taker's wait may be
+					 * longer than this one's */
+	return rc;
+}
+
+static int qs_dead(struct queue *q, const struct queue_job *job)
+{
+	return qs_exec(q, sql_dead, job->id, NULL);
+}
+
+static int qs_list(struct queue *q, const char *endpoint_id,
+		   enum queue_state state, struct queue_job *out,
+		   size_t max, size_t *n)
+{
+	struct db_conn *c = NULL;
+	struct db_rows *r = NULL;
+	struct db_param p[3] = {
+		DB_P_INT((int64_t)state), DB_P_INT((int64_t)max),
+		db_p_text(endpoint_id),
+	};
+	size_t i;
+	int rc = db_acquire(q->d->db, QS_DB_WAIT_MS, &c);
+
+	if (rc < 0)
+		return rc;
+	rc = endpoint_id ? db_query(c, sql_list_ep, p, 3, &r) :
+			   db_query(c, sql_list_all, p, 2, &r);
+	for (i = 0; rc == 0 && i < db_rows_count(r) && i < max; i++)
+		qs_row(r, i, &out[i], state);
+	if (rc == 0)
+		*n = i;
+	db_release(c);
+	db_rows_free(r);
+	return rc;
+}
+
+static void qs_kick(struct queue *q)
+{
+	struct queue_store *s = q->impl;
+
+	pthread_mutex_lock(&s->mu);
+	s->gen++;
+	pthread_cond_broadcast(&s->cond);
+	pthread_mutex_unlock(&s->mu);
+}
+
+const struct queue_ops queue_store_ops = {
+	.name = "store",
+	.open = qs_open,
+	.close = qs_close,
+	.put = qs_put,
+	.take = qs_take,
+	.done = qs_done,
+	.retry = qs_retry,
+	.dead = qs_dead,
+	.list = qs_list,
+	.kick = qs_kick,
+};
