@@ -17,11 +17,24 @@
 #include "err.h"
 #include "events-consumer.h"
 #include "log.h"
+#include "queue.h"
+#include "webhook.h"
 #include "banned.h"
 
 const char *const notifyd_producers[] = {
 	"userd", "sessiond", NULL,
 };
+
+/* After a batch committed: wake the webhook deliverers when it put
+ * jobs. */
+static void notifyd_applied(void *app, const cJSON *event)
+{
+	struct notifyd *n = app;
+
+	(void)event;
+	if (atomic_exchange(&n->wh_put, false))
+		queue_kick(n->wh->queue);
+}
 
 static int notifyd_init(struct daemon *d, char *err, size_t errlen)
 {
@@ -30,10 +43,15 @@ static int notifyd_init(struct daemon *d, char *err, size_t errlen)
 		.name = "notifyd",
 		.producers = notifyd_producers,
 		.handle = store_handle,
+		.on_applied = notifyd_applied,
 		.app = n,
 	};
 	int rc;
 
+	/* the deliverers first: the consumer's handler puts their jobs */
+	rc = webhooks_new(d, &n->wh, err, errlen);
+	if (rc < 0)
+		return rc;
 	rc = events_consumer_new(d, &cc, &n->consumer, err, errlen);
 	if (rc == 0)
 		rc = events_consumer_start(n->consumer);
@@ -49,6 +67,8 @@ static void notifyd_release(struct daemon *d)
 
 	events_consumer_free(n->consumer);
 	n->consumer = NULL;
+	webhooks_free(n->wh);
+	n->wh = NULL;
 }
 
 static const struct http_route notifyd_routes[] = {
@@ -64,6 +84,22 @@ static const struct http_route notifyd_routes[] = {
 	  prefs_put_handler, 0 },
 	{ "POST", "/v1/notifications/{id}/read", HTTP_PERM_USER,
 	  api_read_handler, 0 },
+	{ "GET", "/v1/webhooks", HTTP_PERM_USER, wh_list_handler, 0 },
+	{ "POST", "/v1/webhooks", HTTP_PERM_USER, wh_create_handler, 0 },
+	{ "GET", "/v1/webhooks/{id}", HTTP_PERM_USER, wh_get_handler, 0 },
+	{ "PATCH", "/v1/webhooks/{id}", HTTP_PERM_USER, wh_patch_handler, 0 },
+	{ "DELETE", "/v1/webhooks/{id}", HTTP_PERM_USER, wh_delete_handler,
+	  0 },
+	{ "GET", "/v1/webhooks/{id}/deliveries", HTTP_PERM_USER,
+	  wh_deliveries_handler, 0 },
+	{ "POST", "/v1/webhooks/{id}/messages/{msg}/redeliver",
+	  HTTP_PERM_USER, wh_redeliver_msg_handler, 0 },
+	{ "POST", "/v1/webhooks/{id}/redeliver", HTTP_PERM_USER,
+	  wh_redeliver_since_handler, 0 },
+	{ "POST", "/v1/webhooks/{id}/rotate-secret", HTTP_PERM_USER,
+	  wh_rotate_handler, 0 },
+	{ "POST", "/v1/webhooks/{id}/test", HTTP_PERM_USER, wh_test_handler,
+	  0 },
 	{ "POST", "/v1/admin/broadcast", HTTP_PERM_ADMIN,
 	  broadcast_post_handler, 0 },
 };

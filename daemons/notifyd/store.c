@@ -22,6 +22,7 @@
  */
 #include "notifyd.h"
 
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,6 +32,7 @@
 #include "json.h"
 #include "util.h"
 #include "uuid.h"
+#include "webhook.h"
 #include "banned.h"
 
 static const char sql_erased[] =
@@ -50,6 +52,15 @@ static const char *const sql_erase[] = {
 	"DELETE FROM devices WHERE user_id = $1",
 	"DELETE FROM preferences WHERE user_id = $1",
 	"DELETE FROM broadcast_reads WHERE user_id = $1",
+	/* the user's webhooks: the log and jobs of their endpoints, then
+	 * the endpoints, and every message about the user (a system
+	 * endpoint's too: its pending jobs find no message and end) */
+	"DELETE FROM webhook_attempts WHERE endpoint_id IN"
+	" (SELECT id FROM webhook_endpoints WHERE user_id = $1)",
+	"DELETE FROM webhook_jobs WHERE endpoint_id IN"
+	" (SELECT id FROM webhook_endpoints WHERE user_id = $1)",
+	"DELETE FROM webhook_endpoints WHERE user_id = $1",
+	"DELETE FROM webhook_messages WHERE user_id = $1",
 	"UPDATE inbox SET user_id = NULL WHERE user_id = $1",
 	"UPDATE broadcasts SET by_user = '' WHERE by_user = $1",
 	"INSERT INTO erased (user_id, erased_at) VALUES ($1, $2)"
@@ -180,6 +191,25 @@ static int store_notice(struct notifyd *nd, struct db_conn *c,
 	return rc;
 }
 
+int store_notify(struct notifyd *nd, struct db_conn *c,
+		 const struct notice *n)
+{
+	return store_notice(nd, c, n);
+}
+
+/* The event's webhook messages (webhook-fanout.c); nd->wh_put tells
+ * on_applied to wake the deliverers after the commit. */
+static int store_webhooks(struct notifyd *nd, struct db_conn *c,
+			  const cJSON *event)
+{
+	bool put = false;
+	int rc = wh_fanout(nd->wh, c, event, &put);
+
+	if (put)
+		atomic_store(&nd->wh_put, true);
+	return rc;
+}
+
 int store_handle(void *app, struct db_conn *c, const cJSON *event)
 {
 	const char *type = json_str(event, "type");
@@ -194,6 +224,9 @@ int store_handle(void *app, struct db_conn *c, const cJSON *event)
 			return CHAT_EINVAL;
 		return store_erase(app, c, user_id);
 	}
+	rc = store_webhooks(app, c, event);
+	if (rc < 0)
+		return rc;
 	rc = rule_from_event(event, &n);
 	if (rc <= 0)
 		return rc;
