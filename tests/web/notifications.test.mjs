@@ -7,8 +7,8 @@
 // conversation; hostile data (a user agent, a key's name) shows as
 // text and runs nothing; the channels per category round-trip through
 // the settings, and security's in-app channel cannot be switched off
-// (the server's 400 is shown). axe-core over the open panel and the
-// settings section. Run by tests/integration/web-notifications.bats.
+// (the server's 400 is shown); a guest, whom notifyd refuses, meets no
+// error. axe-core over the open panel and the settings section. Run by tests/integration/web-notifications.bats.
 //
 // Every account here signs in first from the browser, so the browser's
 // user agent is its known device; the test's own API logins send that
@@ -114,6 +114,12 @@ test('an API key made through the API shows live on both pages of its user only'
   assert.deepEqual(await keyNames(alice.o.page), ['live key']);
   await shot(alice.o.page, 'notifications-panel');
   await axe(alice.o.page, 'the notifications panel');
+  // Esc closes it and gives the focus back to the button
+  await alice.o.page.keyboard.press('Escape');
+  await panel(alice.o.page).waitFor({ state: 'hidden' });
+  assert.equal(await button(alice.o.page).evaluate((b) => b === document.activeElement),
+    true);
+  assert.equal(await button(alice.o.page).getAttribute('aria-expanded'), 'false');
 
   // bob's page got nothing of alice's, also once his own arrived
   await apiOk('POST', '/v1/apikeys', { name: 'bob key' }, bob.token);
@@ -336,4 +342,27 @@ test('settings: channels per category round-trip; security stays on', async () =
   assert.equal(after.account.in_app, false);
   await shot(page, 'notifications-settings-refused');
   assert.deepEqual(bob.o.seen.errors, []);
+});
+
+test('a guest has no notifications button and is told so in the settings', async () => {
+  const root = admin();
+  const boss = await loginApi(root.username, root.password);
+  const acct = { username: uniq('ntg'), password: 'guest-password-1' };
+  await apiOk('POST', '/v1/admin/users', { ...acct, role: 'guest' },
+    boss.access_token);
+  const o = await loggedIn(browser, acct);
+  try {
+    const { page } = o;
+    await page.getByRole('button', { name: 'Settings', exact: true }).click();
+    await page.waitForURL(/\/settings$/);
+    const sec = page.getByRole('region', { name: 'Notifications', exact: true });
+    await sec.getByText('Guest accounts get no notifications.').waitFor();
+    assert.equal(await sec.getByRole('checkbox').count(), 0);
+    await page.getByText('This device', { exact: true }).waitFor();
+    assert.equal(await page.getByRole('button', { name: /^Notifications/ }).count(), 0);
+    assert.equal(await page.getByRole('alert').count(), 0);
+    assert.deepEqual(o.seen.errors, []);
+  } finally {
+    await o.context.close();
+  }
 });

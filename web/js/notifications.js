@@ -37,6 +37,9 @@ const DATA_LABELS = new Map([
 // mount(root, ctx): the button and its panel, appended to root (the
 // header's slot); returns the unmount.
 export function mount(root, ctx) {
+  // notifyd serves users and admins only (a guest is refused with 403),
+  // and a guest gets no live feed either: no button at all.
+  if (ctx.user.role === 'guest') return () => {};
   const { api, live, navigate } = ctx;
   const entries = new Map();  // notification id -> {n, li}
   let order = [];             // the ids shown, newest first
@@ -109,7 +112,7 @@ export function mount(root, ctx) {
     while (list.children.length > order.length) list.lastChild.remove();
     empty.hidden = !loaded || order.length !== 0;
     older.hidden = !nextBefore;
-    markAll.disabled = !order.some((id) => !entries.get(id).n.read);
+    markAll.disabled = !unread;
   }
 
   // Adds a notification, or takes the server's read state of one known.
@@ -236,9 +239,12 @@ export function mount(root, ctx) {
     if (panel.hidden) open();
     else close(true);
   });
-  panel.addEventListener('keydown', (ev) => {
-    if (ev.key === 'Escape') {
+  // Esc closes the panel, and only that: it does not reach the chat's
+  // Esc, which stops an answer being written.
+  wrap.addEventListener('keydown', (ev) => {
+    if (ev.key === 'Escape' && !panel.hidden) {
       ev.preventDefault();
+      ev.stopPropagation();
       close(true);
     }
   });
@@ -320,6 +326,11 @@ const CHANNELS = [['in_app', 'In-app'], ['email', 'Email'],
 // channel that can change (PUT) and shows the server's answer.
 export function preferencesPart(ctx, state) {
   const node = section('Notifications');
+  if (ctx.user.role === 'guest') {
+    node.append(el('p', { class: 'hint' }, 'Guest accounts get no ' +
+      'notifications.'));
+    return { node, notice: new Notice(node) };
+  }
   const { table, body } = rowsTable('Notification channels per category',
     ['Category', ...CHANNELS.map(([, label]) => label)]);
   const lockHint = el('p', { id: 'notif-locked-hint', class: 'hint' },
