@@ -180,8 +180,11 @@ int agg_add(struct agg *g, const struct rollup_delta *d)
 	int rc = 0;
 
 	if (d->usage) {
-		rc = agg_add_row(g, AGG_USAGE, (const char *const[]){ d->day,
-				 d->user_id, d->model }, 3, sums,
+		/* usage_daily's and usage_user_daily's keys lead with
+		 * the user on SQLite (migration 5): their rows in that
+		 * order */
+		rc = agg_add_row(g, AGG_USAGE, (const char *const[]){
+				 d->user_id, d->model, d->day }, 3, sums,
 				 ROLLUP_NSUMS);
 		if (rc == 0)
 			rc = agg_add_row(g, AGG_MODEL, (const char *const[]){
@@ -189,7 +192,7 @@ int agg_add(struct agg *g, const struct rollup_delta *d)
 					 ROLLUP_NSUMS);
 		if (rc == 0)
 			rc = agg_add_row(g, AGG_USER, (const char *const[]){
-					 d->day, d->user_id }, 2, sums,
+					 d->user_id, d->day }, 2, sums,
 					 ROLLUP_NSUMS);
 	}
 	if (rc == 0 && d->error_class) {
@@ -314,7 +317,7 @@ void agg_release(struct agg *g)
 /* The upsert of each table; counters add up, an active day is once. */
 static const struct agg_table_def agg_tables[AGG_NTABLES] = {
 	[AGG_USAGE] = { 3, 0, ROLLUP_NSUMS,
-		"INSERT INTO usage_daily (day, user_id, model, "
+		"INSERT INTO usage_daily (user_id, model, day, "
 		ROLLUP_SUM_NAMES ") VALUES ($1, $2, $3, " AGG_USAGE_VALUES ")"
 		" ON CONFLICT (day, user_id, model) DO UPDATE SET "
 		ROLLUP_SUMS("usage_daily") },
@@ -324,7 +327,7 @@ static const struct agg_table_def agg_tables[AGG_NTABLES] = {
 		" ON CONFLICT (day, model) DO UPDATE SET "
 		ROLLUP_SUMS("usage_model_daily") },
 	[AGG_USER] = { 2, 0, ROLLUP_NSUMS,
-		"INSERT INTO usage_user_daily (day, user_id, " ROLLUP_SUM_NAMES
+		"INSERT INTO usage_user_daily (user_id, day, " ROLLUP_SUM_NAMES
 		") VALUES ($1, $2, " AGG_DAY_VALUES ")"
 		" ON CONFLICT (day, user_id) DO UPDATE SET "
 		ROLLUP_SUMS("usage_user_daily") },

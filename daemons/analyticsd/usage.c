@@ -48,7 +48,8 @@ static const struct {
 } usage_tables[] = {
 	{ "usage_model_daily", false, true, false },
 	{ "usage_user_daily", true, false, false },
-	/* a user's month is 150 rows of its (user_id, day) index */
+	/* a user's month is 150 rows of its key (SQLite: user_id
+	 * first) or of its (user_id, day) index (PostgreSQL) */
 	{ "usage_daily", true, true, true },
 };
 

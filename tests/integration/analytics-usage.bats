@@ -358,3 +358,73 @@ route_sums() {
 		.completion_tokens] | map(tostring) | join("|")') == "$output" ]] ||
 		{ echo "summary: $body, usage_daily: $output" >&2; false; }
 }
+
+# The query plan of the admin route's group_by=user&model=M (usage.c's
+# usage_run), on this store.
+user_model_plan() {
+	local sql="SELECT user_id, SUM(requests), SUM(cost_pusd) FROM usage_daily
+		WHERE day BETWEEN '2026-01-01' AND '2026-01-30' AND model = 'echo'
+		GROUP BY user_id ORDER BY user_id"
+	case $CHAT_DATABASE in
+	postgres://* | postgresql://*)
+		# what it can use, not what a table of a few rows costs
+		db_query analyticsd "SET enable_seqscan = off; EXPLAIN $sql" ;;
+	*) db_query analyticsd "EXPLAIN QUERY PLAN $sql" ;;
+	esac
+}
+
+# by_user_model_agrees: for each model, group_by=user&model= gives each
+# user's sums of usage_daily, and its totals equal the model's row of
+# group_by=model (the per-model rollup).
+by_user_model_agrees() {
+	local m
+	for m in echo priced; do
+		run -0 db_query analyticsd "SELECT user_id, SUM(requests),
+			SUM(completed), SUM(stopped), SUM(failed), SUM(prompt_tokens),
+			SUM(completion_tokens), SUM(conversations), SUM(messages)
+			FROM usage_daily WHERE model = '$m' GROUP BY user_id
+			ORDER BY user_id"
+		printf '%s\n' "$output" >"$BATS_TEST_TMPDIR/expect"
+		api GET "/v1/admin/analytics/usage?group_by=user&model=$m" "" "$(admin_token)"
+		expect_status 200
+		jq -r '.data[] | [.user, .requests, .completed, .stopped, .failed,
+			.prompt_tokens, .completion_tokens, .conversations,
+			.messages] | map(tostring) | join("|")' <<<"$body" \
+			>"$BATS_TEST_TMPDIR/actual"
+		diff "$BATS_TEST_TMPDIR/expect" "$BATS_TEST_TMPDIR/actual"
+		jq -c .totals <<<"$body" >"$BATS_TEST_TMPDIR/by-user"
+		api GET "/v1/admin/analytics/usage?group_by=model" "" "$(admin_token)"
+		expect_status 200
+		jq -c --arg m "$m" '.data[] | select(.model == $m) | del(.model)' \
+			<<<"$body" >"$BATS_TEST_TMPDIR/by-model"
+		diff "$BATS_TEST_TMPDIR/by-model" "$BATS_TEST_TMPDIR/by-user"
+	done
+}
+
+@test "by user with a model: a seek per user, no sort; the same sums as by model" {
+	local a
+	new_user "uma"
+	a=$access_token
+	generate "$a" "one"
+	api POST /v1/chat/completions '{"model":"priced","messages":[{"role":"user","content":"two words"}]}' "$a"
+	expect_status 200
+	new_user "ulf"
+	generate "$access_token" "three"
+	wait_totals "$user_id" 1
+	run -0 user_model_plan
+	case $CHAT_DATABASE in
+	postgres://* | postgresql://*)
+		# one model's rows of a range without reading the others'
+		[[ $output == *usage_daily_model_idx* ]] || { echo "$output" >&2; false; } ;;
+	*)
+		# SQLite: each user's days in key order, summed as they come
+		[[ $output == *"ANY(user_id) AND model=? AND day>? AND day<?"* &&
+			$output != *"TEMP B-TREE"* ]] || { echo "$output" >&2; false; } ;;
+	esac
+	by_user_model_agrees
+	# and the same once rebuilt from the inbox (one transaction: done
+	# when it answers)
+	api POST /v1/admin/analytics/rebuild "" "$(admin_token)"
+	expect_status 202
+	by_user_model_agrees
+}
