@@ -10,6 +10,7 @@
  * will use.
  */
 #include "notifyd.h"
+#include "mail.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -34,6 +35,8 @@ static void notifyd_applied(void *app, const cJSON *event)
 	(void)event;
 	if (atomic_exchange(&n->wh_put, false))
 		queue_kick(n->wh->queue);
+	/* and the mail thread: the batch may have stored mails */
+	mailer_kick(n->mailer);
 }
 
 static int notifyd_init(struct daemon *d, char *err, size_t errlen)
@@ -46,10 +49,16 @@ static int notifyd_init(struct daemon *d, char *err, size_t errlen)
 		.on_applied = notifyd_applied,
 		.app = n,
 	};
+	struct mail_config mc;
 	int rc;
 
 	/* the deliverers first: the consumer's handler puts their jobs */
 	rc = webhooks_new(d, &n->wh, err, errlen);
+	if (rc < 0)
+		return rc;
+	rc = mail_config_load(d, &mc, err, errlen);
+	if (rc == 0)
+		rc = mailer_new(d, &mc, &n->mailer, err, errlen);
 	if (rc < 0)
 		return rc;
 	rc = events_consumer_new(d, &cc, &n->consumer, err, errlen);
@@ -67,6 +76,8 @@ static void notifyd_release(struct daemon *d)
 
 	events_consumer_free(n->consumer);
 	n->consumer = NULL;
+	mailer_free(n->mailer);
+	n->mailer = NULL;
 	webhooks_free(n->wh);
 	n->wh = NULL;
 }
@@ -84,6 +95,13 @@ static const struct http_route notifyd_routes[] = {
 	  prefs_put_handler, 0 },
 	{ "POST", "/v1/notifications/{id}/read", HTTP_PERM_USER,
 	  api_read_handler, 0 },
+	/* the mails' one-click unsubscribe: the token is the credential */
+	{ "GET", "/v1/notifications/unsubscribe", HTTP_PERM_PUBLIC,
+	  mail_unsub_page_handler, 0 },
+	{ "POST", "/v1/notifications/unsubscribe", HTTP_PERM_PUBLIC,
+	  mail_unsub_handler, 0 },
+	/* userd's code mails */
+	{ "POST", "/internal/mail", HTTP_PERM_INTERNAL, mail_api_handler, 0 },
 	{ "GET", "/v1/webhooks", HTTP_PERM_USER, wh_list_handler, 0 },
 	{ "POST", "/v1/webhooks", HTTP_PERM_USER, wh_create_handler, 0 },
 	{ "GET", "/v1/webhooks/{id}", HTTP_PERM_USER, wh_get_handler, 0 },

@@ -12,6 +12,8 @@
  *     surprise to anyone;
  *   - a category whose in-app channel the user switched off makes no
  *     in-app notification (security cannot be switched off);
+ *   - a category with its email channel on (security always) stores a
+ *     mail job beside the notification (mail.h), when mail is on;
  *   - chat.user.deleted erases what notifyd holds of the user and
  *     records the erasure, so that a later event of a producer that had
  *     not heard of it yet stores nothing again.
@@ -21,6 +23,7 @@
  * consumes it to push the notification to the user's WebSockets.
  */
 #include "notifyd.h"
+#include "mail.h"
 
 #include <stdatomic.h>
 #include <stdio.h>
@@ -50,6 +53,8 @@ static const char sql_notification_add[] =
 static const char *const sql_erase[] = {
 	"DELETE FROM notifications WHERE user_id = $1",
 	"DELETE FROM devices WHERE user_id = $1",
+	"DELETE FROM mail_jobs WHERE user_id = $1",
+	"DELETE FROM mail_unsubscribed WHERE user_id = $1",
 	"DELETE FROM preferences WHERE user_id = $1",
 	"DELETE FROM broadcast_reads WHERE user_id = $1",
 	/* the user's webhooks: the log and jobs of their endpoints, then
@@ -148,6 +153,35 @@ out:
 	return rc;
 }
 
+/* The notice's mail job (mail-jobs.c), for the kinds that have a mail
+ * template: its data is the notification's with the title and body, the
+ * address is asked of userd when it is sent. */
+static int store_mail(struct db_conn *c, const char *user_id,
+		      const struct notice *n)
+{
+	struct mail_job job = { 0 };
+	cJSON *data;
+	int rc = CHAT_ENOMEM;
+
+	if (!mail_tmpl_exists(n->kind))
+		return 0;
+	data = cJSON_Duplicate(n->data, true);
+	if (!data || !cJSON_AddStringToObject(data, "title", n->title) ||
+	    !cJSON_AddStringToObject(data, "body", n->body))
+		goto out;
+	job.data = json_print(data);
+	if (!job.data)
+		goto out;
+	snprintf(job.user_id, sizeof(job.user_id), "%s", user_id);
+	snprintf(job.kind, sizeof(job.kind), "%s", n->kind);
+	snprintf(job.category, sizeof(job.category), "%s", n->category);
+	rc = mail_job_put(c, &job, 0);
+out:
+	mail_job_release(&job);
+	cJSON_Delete(data);
+	return rc;
+}
+
 static int store_notice(struct notifyd *nd, struct db_conn *c,
 			const struct notice *n)
 {
@@ -168,6 +202,8 @@ static int store_notice(struct notifyd *nd, struct db_conn *c,
 			return rc;
 	}
 	rc = prefs_channels(c, user_id, cat, &mask);
+	if (rc == 0 && (mask & NOTIFY_EMAIL) && mailer_on(nd->mailer))
+		rc = store_mail(c, user_id, n);
 	if (rc < 0 || !(mask & NOTIFY_IN_APP))
 		return rc;
 	rc = uuid_v7(id);
