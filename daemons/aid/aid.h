@@ -83,6 +83,8 @@ struct aid_target {
 	const struct aid_model *model;	/* NULL when not a configured one */
 };
 
+struct internal_call;
+
 struct aid {
 	struct daemon d;		/* first: req->app points here */
 	/* [aid] settings */
@@ -95,6 +97,7 @@ struct aid {
 	long connect_timeout_ms;
 	long context_window;		/* for models not configured */
 	size_t max_response;		/* bytes of answer text */
+	long coalesce_ms;		/* deltas this close travel as one */
 	int64_t started_s;		/* unix seconds, "created" of models */
 	/* registry (models.c), read-only after init */
 	struct aid_provider prov[AID_PROV_COUNT];
@@ -104,6 +107,10 @@ struct aid {
 	pthread_mutex_t lock;		/* live list */
 	struct aid_gen *live;		/* generations in flight */
 	bool closing;			/* under lock: no new generation */
+	/* /internal/generate calls that ended with a flush timer armed
+	 * (internal.c); freed by the timer or internal_release */
+	pthread_mutex_t ic_lock;
+	struct internal_call *ic_zombies;
 	/* usage writer: its own worker, alive until after the engine */
 	struct pool *usage_pool;	/* owned */
 	pthread_mutex_t usage_lock;	/* the fields below */
@@ -261,6 +268,9 @@ void admin_erase_usage_handler(struct http_req *req, struct http_res *res);
 
 /* internal.c */
 void internal_generate_handler(struct http_req *req, struct http_res *res);
+/* Frees the calls whose flush timer never fired; after the loop stopped
+ * and engine_release. */
+void internal_release(struct aid *a);
 
 /* openai-api.c */
 /* GET /v1/models and GET /v1/models/{id} */

@@ -16,7 +16,18 @@
  *   event: error  {"code","message"}
  * Closing the connection stops the generation.
  *
- * The handler runs on the loop thread: it only parses and starts.
+ * Coalescing: the first delta is written at once; text that comes
+ * within aid.coalesce_ms of the last delta written waits (a loop timer)
+ * and goes out as one delta with whatever joins it meanwhile, so a fast
+ * upstream's tokens cross to chatd, and on from there, a few at a time
+ * instead of one event each.  done and error write what waits first.
+ *
+ * The handler runs on the loop thread: it only parses and starts.  The
+ * sink's calls run on the engine's thread of the moment (loop or curl)
+ * and the flush timer on the loop, so the call's state is under a lock.
+ * A timer cannot be cancelled: a call that ends with its timer armed
+ * stays on a->ic_zombies until the timer fires (then it is freed), or
+ * until internal_release after the loop stopped.
  */
 #include "aid.h"
 
@@ -27,15 +38,27 @@
 #include "err.h"
 #include "json.h"
 #include "log.h"
+#include "util.h"
 #include "banned.h"
 
 #define INTERNAL_MESSAGES_MAX 100000
 #define INTERNAL_MAX_TOKENS 1000000
-#define INTERNAL_EVENT_MAX ((size_t)4 << 20)
+#define INTERNAL_EVENT_MAX ((size_t)8 << 20)
+/* Waiting text past this is written without waiting for the timer (a
+ * delta's JSON stays well under INTERNAL_EVENT_MAX). */
+#define INTERNAL_PENDING_FLUSH ((size_t)64 * 1024)
 
 struct internal_call {
+	struct aid *a;
 	struct http_res *res;
+	pthread_mutex_t lock;		/* everything below */
 	struct buf ev;			/* the event being written */
+	struct buf pending;		/* text not written yet */
+	bool sent;			/* a delta was written */
+	int64_t last_ms;		/* mono_ms of the last delta written */
+	bool timer;			/* a flush timer is armed */
+	bool ended;			/* on_end ran: the timer frees ic */
+	struct internal_call *zprev, *znext;	/* a->ic_zombies */
 };
 
 static int internal_send(struct internal_call *ic, const char *name,
@@ -79,34 +102,108 @@ static void ic_start(void *arg, const char *model)
 	internal_send_json(ic, "start", o);
 }
 
-static int ic_text(void *arg, const char *text, size_t len)
+static void ic_free(struct internal_call *ic)
 {
-	struct internal_call *ic = arg;
+	buf_release(&ic->ev);
+	buf_release(&ic->pending);
+	pthread_mutex_destroy(&ic->lock);
+	free(ic);
+}
+
+/* Writes the waiting text as one delta (under ic->lock); nonzero when
+ * the client is gone. */
+static int ic_flush_locked(struct internal_call *ic)
+{
 	struct buf *b = &ic->ev;
 	int rc;
 
+	if (ic->pending.len == 0)
+		return 0;
 	buf_reset(b);
 	rc = buf_puts(b, "event: delta\ndata: {\"text\":");
 	if (rc == 0)
-		rc = wire_json_string(b, text, len);
+		rc = wire_json_string(b, ic->pending.data, ic->pending.len);
 	if (rc == 0)
 		rc = buf_puts(b, "}\n\n");
 	if (rc == 0)
 		rc = http_res_write(ic->res, b->data, b->len);
+	buf_reset(&ic->pending);
+	ic->sent = true;
+	ic->last_ms = mono_ms();
 	return rc != 0;
+}
+
+/* The flush timer (loop thread). */
+static void ic_timer(void *arg)
+{
+	struct internal_call *ic = arg;
+	struct aid *a = ic->a;
+	bool gone;
+
+	pthread_mutex_lock(&ic->lock);
+	ic->timer = false;
+	gone = ic->ended;
+	if (!gone)
+		(void)ic_flush_locked(ic);
+	pthread_mutex_unlock(&ic->lock);
+	if (!gone)
+		return;
+	pthread_mutex_lock(&a->ic_lock);
+	if (ic->zprev)
+		ic->zprev->znext = ic->znext;
+	else
+		a->ic_zombies = ic->znext;
+	if (ic->znext)
+		ic->znext->zprev = ic->zprev;
+	pthread_mutex_unlock(&a->ic_lock);
+	ic_free(ic);
+}
+
+static int ic_text(void *arg, const char *text, size_t len)
+{
+	struct internal_call *ic = arg;
+	int64_t now = mono_ms(), wait;
+	int rc = 0;
+
+	pthread_mutex_lock(&ic->lock);
+	if (buf_append(&ic->pending, text, len) < 0) {
+		rc = 1;
+		goto out;
+	}
+	wait = ic->sent ? ic->last_ms + ic->a->coalesce_ms - now : 0;
+	if (wait <= 0 || ic->pending.len >= INTERNAL_PENDING_FLUSH) {
+		rc = ic_flush_locked(ic);
+		goto out;
+	}
+	if (ic->timer)
+		goto out;	/* the armed timer takes this text too */
+	if (http_server_after(ic->a->d.server, wait, ic_timer, ic) < 0) {
+		rc = ic_flush_locked(ic);
+		goto out;
+	}
+	ic->timer = true;
+out:
+	pthread_mutex_unlock(&ic->lock);
+	return rc;
 }
 
 static void ic_end(void *arg, const struct aid_gen_outcome *o)
 {
 	struct internal_call *ic = arg;
+	struct aid *a = ic->a;
 	cJSON *d, *u;
+	bool zombie;
 
+	pthread_mutex_lock(&ic->lock);
 	if (!o->started) {
 		http_res_error(ic->res, o->http_status ? o->http_status : 502,
 			       o->code ? o->code : "upstream_error", "%s",
 			       o->message ? o->message : "no answer");
 		goto out;
 	}
+	/* what waits goes before the end, also on a stop (a client that
+	 * went away just fails the write) */
+	(void)ic_flush_locked(ic);
 	d = cJSON_CreateObject();
 	if (!o->code) {
 		cJSON_AddStringToObject(d, "model", o->model);
@@ -133,8 +230,20 @@ static void ic_end(void *arg, const struct aid_gen_outcome *o)
 	}
 	http_res_end(ic->res);
 out:
-	buf_release(&ic->ev);
-	free(ic);
+	ic->ended = true;
+	zombie = ic->timer;
+	if (zombie) {	/* the timer frees ic; until then a->ic_zombies */
+		pthread_mutex_lock(&a->ic_lock);
+		ic->zprev = NULL;
+		ic->znext = a->ic_zombies;
+		if (a->ic_zombies)
+			a->ic_zombies->zprev = ic;
+		a->ic_zombies = ic;
+		pthread_mutex_unlock(&a->ic_lock);
+	}
+	pthread_mutex_unlock(&ic->lock);
+	if (!zombie)
+		ic_free(ic);
 }
 
 static bool ic_keep_going(void *arg)
@@ -308,8 +417,11 @@ void internal_generate_handler(struct http_req *req, struct http_res *res)
 		http_res_chat_error(res, CHAT_ENOMEM, "out of memory");
 		goto out;
 	}
+	ic->a = a;
 	ic->res = res;
+	pthread_mutex_init(&ic->lock, NULL);
 	buf_init(&ic->ev, INTERNAL_EVENT_MAX);
+	buf_init(&ic->pending, INTERNAL_EVENT_MAX);
 	g.user_id = user_id;
 	g.purpose = purpose ? purpose : "chat";
 	g.request_id = req->request_id;
@@ -324,7 +436,7 @@ void internal_generate_handler(struct http_req *req, struct http_res *res)
 	http_res_note(res, "model=%s", target.name);
 	rc = engine_start(a, &g, &internal_sink, ic);
 	if (rc < 0) {
-		free(ic);
+		ic_free(ic);
 		http_res_error(res, 503, "upstream_unavailable",
 			       "cannot start a generation: %s",
 			       chat_strerror(rc));
@@ -332,4 +444,19 @@ void internal_generate_handler(struct http_req *req, struct http_res *res)
 out:
 	free(msgs);
 	cJSON_Delete(body);
+}
+
+void internal_release(struct aid *a)
+{
+	struct internal_call *ic, *next;
+
+	/* the loop has stopped: these timers will never fire */
+	pthread_mutex_lock(&a->ic_lock);
+	ic = a->ic_zombies;
+	a->ic_zombies = NULL;
+	pthread_mutex_unlock(&a->ic_lock);
+	for (; ic; ic = next) {
+		next = ic->znext;
+		ic_free(ic);
+	}
 }

@@ -13,6 +13,8 @@
  *   connect_timeout_ms  connecting to an upstream (3000)
  *   context_window      tokens of models without their own (8192)
  *   max_response        bytes of answer text, then "length" (1048576)
+ *   coalesce_ms         text within this long of the last delta sent to
+ *                       chatd waits and travels with it (5; 0: never)
  *   ollama_detect       probe a local Ollama when [ollama] url is unset
  *   discover            list the upstreams' models at start (true)
  */
@@ -45,6 +47,7 @@ static const struct aid_setting aid_settings[] = {
 	{ "aid.connect_timeout_ms",
 	  offsetof(struct aid, connect_timeout_ms) },
 	{ "aid.context_window", offsetof(struct aid, context_window) },
+	{ "aid.coalesce_ms", offsetof(struct aid, coalesce_ms) },
 };
 
 static int aid_init(struct daemon *d, char *err, size_t errlen)
@@ -73,20 +76,25 @@ static int aid_init(struct daemon *d, char *err, size_t errlen)
 	if (!*a->default_model)
 		a->default_model = "echo";
 	a->started_s = now_ms() / 1000;
+	pthread_mutex_init(&a->ic_lock, NULL);
 	rc = usage_init(a, err, errlen);
 	if (rc < 0)
-		return rc;
+		goto fail;
 	rc = engine_init(a, err, errlen);
 	if (rc < 0) {
 		usage_release(a);
-		return rc;
+		goto fail;
 	}
 	rc = models_init(a, err, errlen);
 	if (rc < 0) {
 		engine_release(a);
 		usage_release(a);
 		models_release(a);
+		goto fail;
 	}
+	return 0;
+fail:
+	pthread_mutex_destroy(&a->ic_lock);
 	return rc;
 }
 
@@ -95,6 +103,8 @@ static void aid_release(struct daemon *d)
 	struct aid *a = (struct aid *)d;
 
 	engine_release(a);
+	internal_release(a);
+	pthread_mutex_destroy(&a->ic_lock);
 	usage_release(a);
 	models_release(a);
 }
