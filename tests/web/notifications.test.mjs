@@ -8,7 +8,8 @@
 // text and runs nothing; the channels per category round-trip through
 // the settings, and security's in-app channel cannot be switched off
 // (the server's 400 is shown); a guest, whom notifyd refuses, meets no
-// error. axe-core over the open panel and the settings section. Run by tests/integration/web-notifications.bats.
+// error. axe-core over the open panel and the settings section. Run by
+// tests/integration/web-notifications.bats.
 //
 // Every account here signs in first from the browser, so the browser's
 // user agent is its known device; the test's own API logins send that
@@ -25,7 +26,17 @@ import { launch, openPage, loginUi, loggedIn, shot, axe, api, apiOk, uniq,
 const CROSS = 30000;
 
 let browser;
-before(async () => { browser = await launch(); });
+let alice;   // two pages: alice.o and a2
+let a2;
+let bob;
+// The accounts and their pages are made here, out of the tests' time
+// limit (node --test-timeout), which a slow sanitizer run would eat.
+before(async () => {
+  browser = await launch();
+  alice = await browserUser('nta');
+  a2 = await loggedIn(browser, alice);
+  bob = await browserUser('ntb');
+});
 after(async () => { await browser?.close(); });
 
 const button = (page) => page.getByRole('button', { name: /^Notifications \d+ unread$/ });
@@ -84,18 +95,12 @@ async function keyNames(page) {
   }));
 }
 
-let alice;   // two pages: alice.o and a2
-let a2;
-let bob;
-
 test('an API key made through the API shows live on both pages of its user only', async () => {
-  alice = await browserUser('nta');
-  a2 = await loggedIn(browser, alice);
-  bob = await browserUser('ntb');
   for (const p of [alice.o.page, a2.page, bob.o.page]) await waitCount(p, 0);
   // an empty panel says so
   await openPanel(bob.o.page);
-  await panel(bob.o.page).getByText('No notifications.', { exact: true }).waitFor();
+  await panel(bob.o.page).getByText('No notifications.', { exact: true })
+    .waitFor({ timeout: CROSS });
   await shot(bob.o.page, 'notifications-empty');
   await axe(bob.o.page, 'the empty notifications panel');
 
@@ -300,7 +305,7 @@ test('settings: channels per category round-trip; security stays on', async () =
     .filter({ has: page.getByRole('button', { name: 'Save notification preferences' }) });
   await sec.getByRole('heading', { name: 'Notifications', exact: true }).waitFor();
   const box = (name) => sec.getByRole('checkbox', { name, exact: true });
-  await box('Security alerts: In-app').waitFor();
+  await box('Security alerts: In-app').waitFor({ timeout: CROSS });
   assert.equal(await box('Security alerts: In-app').isChecked(), true);
   assert.equal(await box('Security alerts: In-app').isDisabled(), true);
   assert.match(await box('Security alerts: In-app').evaluate((b) =>
@@ -316,7 +321,7 @@ test('settings: channels per category round-trip; security stays on', async () =
   await box('Announcements: Webhook').check();
   await sec.getByRole('button', { name: 'Save notification preferences' }).click();
   await sec.getByRole('status').filter({ hasText: 'Notification preferences saved.' })
-    .waitFor();
+    .waitFor({ timeout: CROSS });
   const stored = (await apiOk('GET', '/v1/notifications/preferences', undefined,
     bob.token)).preferences;
   assert.deepEqual(stored.account, { in_app: false, email: true, webhook: false,
@@ -324,7 +329,7 @@ test('settings: channels per category round-trip; security stays on', async () =
   assert.equal(stored.broadcast.webhook, true);
   assert.equal(stored.security.in_app, true);
   await page.reload();
-  await box('Account: Email').waitFor();
+  await box('Account: Email').waitFor({ timeout: CROSS });
   await until(async () => (await box('Account: Email').isChecked()) &&
     !(await box('Account: In-app').isChecked()), CROSS, 'the stored channels shown');
 
@@ -334,7 +339,7 @@ test('settings: channels per category round-trip; security stays on', async () =
   await box('Account: In-app').check();
   await sec.getByRole('button', { name: 'Save notification preferences' }).click();
   const alert = sec.getByRole('alert');
-  await alert.waitFor();
+  await alert.waitFor({ timeout: CROSS });
   assert.match(await alert.textContent(), /cannot be switched off.*invalid_field/);
   const after = (await apiOk('GET', '/v1/notifications/preferences', undefined,
     bob.token)).preferences;
@@ -356,9 +361,9 @@ test('a guest has no notifications button and is told so in the settings', async
     await page.getByRole('button', { name: 'Settings', exact: true }).click();
     await page.waitForURL(/\/settings$/);
     const sec = page.getByRole('region', { name: 'Notifications', exact: true });
-    await sec.getByText('Guest accounts get no notifications.').waitFor();
+    await sec.getByText('Guest accounts get no notifications.').waitFor({ timeout: CROSS });
     assert.equal(await sec.getByRole('checkbox').count(), 0);
-    await page.getByText('This device', { exact: true }).waitFor();
+    await page.getByText('This device', { exact: true }).waitFor({ timeout: CROSS });
     assert.equal(await page.getByRole('button', { name: /^Notifications/ }).count(), 0);
     assert.equal(await page.getByRole('alert').count(), 0);
     assert.deepEqual(o.seen.errors, []);
