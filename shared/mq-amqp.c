@@ -262,8 +262,8 @@ static int mqa_open(const char *url, const struct mq_amqp_topology *t,
 	}
 	st = amqp_socket_open_noblock(sock, ci.host, ci.port, &tv);
 	if (st != AMQP_STATUS_OK) {
-		chat_errf(err, errlen, "cannot connect to %s: %s", m->where,
-			  amqp_error_string2(st));
+		chat_errf(err, errlen, "cannot connect to %s: %s (is the "
+			  "broker up?)", m->where, amqp_error_string2(st));
 		m->dead = true;
 		rc = CHAT_EUPSTREAM;
 		goto out;
@@ -325,14 +325,14 @@ out:
 
 /* A closing method from the broker: answers it and marks m dead. */
 static int mqa_closed_by_broker(struct mqa *m, const amqp_frame_t *f,
-				char *err, size_t errlen)
+				const char *what, char *err, size_t errlen)
 {
 	amqp_rpc_reply_t r;
 
 	r.reply_type = AMQP_RESPONSE_SERVER_EXCEPTION;
 	r.reply = f->payload.method;
 	r.library_error = 0;
-	return mqa_reply(m, r, "publishing", err, errlen);
+	return mqa_reply(m, r, what, err, errlen);
 }
 
 static int mqa_publish(void *h, const char *key, const char *id,
@@ -426,7 +426,8 @@ static int mqa_publish(void *h, const char *key, const char *id,
 		}
 		case AMQP_CHANNEL_CLOSE_METHOD:
 		case AMQP_CONNECTION_CLOSE_METHOD:
-			return mqa_closed_by_broker(m, &f, err, errlen);
+			return mqa_closed_by_broker(m, &f, "publishing", err,
+						    errlen);
 		default:
 			continue;
 		}
@@ -493,7 +494,7 @@ static int mqa_next(void *h, int timeout_ms, struct mq_amqp_delivery *out,
 	switch (f.payload.method.id) {
 	case AMQP_CHANNEL_CLOSE_METHOD:
 	case AMQP_CONNECTION_CLOSE_METHOD:
-		mqa_closed_by_broker(m, &f, err, errlen);
+		mqa_closed_by_broker(m, &f, "consuming", err, errlen);
 		return CHAT_ECLOSED;
 	case AMQP_BASIC_CANCEL_METHOD:
 		chat_errf(err, errlen, "consuming from %s: the broker "

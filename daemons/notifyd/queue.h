@@ -105,6 +105,7 @@ struct queue {
 
 /* The backends. */
 extern const struct queue_ops queue_store_ops;
+extern const struct queue_ops queue_amqp_ops;	/* queue-amqp.c */
 
 /*
  * Opens the queue of daemon d with the backend its config names (the
