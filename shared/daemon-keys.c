@@ -223,6 +223,11 @@ const struct config_key daemon_keys_notifyd[] = {
 		"one webhook delivery, connecting included"),
 	KEY_INT("notifyd.webhook_workers", 1, 16, "4",
 		"threads delivering webhooks"),
+	KEY_INT("rabbitmq.prefetch", 1, 1000, "32",
+		"webhook jobs the broker hands notifyd before acks"),
+	KEY_STR("rabbitmq.url", NULL, "amqp://user:password@host:port/vhost "
+		"of the webhook delivery queue (unset: notifyd's store; "
+		"never logged)"),
 	KEY_INT("smtp.attempts", 1, 100, "12",
 		"sending attempts of a mail before it is dropped"),
 	KEY_STR("smtp.ca_file", NULL, "CA certificates that verify the SMTP "
