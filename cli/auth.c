@@ -1,7 +1,8 @@
 /*
  * auth.c - what register, login and the password verbs share: the
  * username from the command line or a prompt, passwords from stdin
- * (--password-stdin, a line each) or a prompt that does not echo, and
+ * (--password-stdin, a line each) or a prompt that does not echo, other
+ * lines (an address, a mailed code) from an option or a prompt, and
  * wiping passwords after use.
  */
 #include "chatctl.h"
@@ -181,4 +182,36 @@ int ctl_auth_secret(struct cli_ctx *ctx, const struct cli_args *a,
 		return CLI_USAGE;
 	}
 	return ctl_auth_prompt_secret(prompt, out);
+}
+
+int ctl_auth_ask(struct cli_ctx *ctx, const char *value, const char *prompt,
+		 const char *flag, char **out)
+{
+	int rc;
+
+	*out = NULL;
+	if (value) {
+		*out = strdup(value);
+		if (!*out) {
+			cli_error("out of memory");
+			return CLI_SERVER;
+		}
+		return CLI_OK;
+	}
+	if (!ctx->stdin_tty) {
+		cli_error("pass %s or run on a terminal", flag);
+		return CLI_USAGE;
+	}
+	fputs(prompt, stderr);
+	fflush(stderr);
+	cli_catch_interrupt();
+	rc = ctl_auth_read_line(out);
+	signal(SIGINT, SIG_DFL);
+	if (rc == CLI_OK && !(*out)[0]) {
+		cli_error("nothing given");
+		free(*out);
+		*out = NULL;
+		rc = CLI_USAGE;
+	}
+	return rc;
 }

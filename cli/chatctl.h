@@ -74,6 +74,9 @@ enum cli_opt_id {
 	OPT_TYPE,
 	OPT_USER,
 	OPT_UNREAD,
+	OPT_RESET,
+	OPT_EMAIL,
+	OPT_CODE,
 	OPT_MAX
 };
 
@@ -362,6 +365,7 @@ extern const struct cli_cmd cmd_completion;
 extern const struct cli_cmd cmd_admin;
 extern const struct cli_cmd cmd_passwd;
 extern const struct cli_cmd cmd_account;
+extern const struct cli_cmd cmd_email;
 extern const struct cli_cmd cmd_complete_helper;	/* hidden */
 extern const struct cli_cmd cmd_server;
 extern const struct cli_cmd cmd_sessions;
@@ -412,5 +416,11 @@ void ctl_auth_wipe(char *s);
  * ctl_auth_password, the caller wipes and frees *out. */
 int ctl_auth_secret(struct cli_ctx *ctx, const struct cli_args *a,
 		    const char *prompt, char **out);
+/* A line that is no secret (an address, a mailed code): value when
+ * given (copied), else asked with prompt on the terminal, echoed;
+ * CLI_USAGE (after saying to pass `flag`) without a terminal.  The
+ * caller wipes and frees *out. */
+int ctl_auth_ask(struct cli_ctx *ctx, const char *value, const char *prompt,
+		 const char *flag, char **out);
 
 #endif

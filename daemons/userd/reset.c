@@ -315,7 +315,7 @@ static int reset_apply(struct userd *ud, const struct reset_job *job,
 		rc = user_event(ud, c, "chat.user.password_changed", uid,
 				subject,
 				(const char *const[]){ "username", u->username,
-						       "by", "reset", NULL });
+						       "via", "reset", NULL });
 	if (rc == 0)
 		rc = db_commit(c);
 	if (rc < 0) {
