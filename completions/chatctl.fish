@@ -5,7 +5,7 @@
 function __chatctl_subs
 	switch $argv[1]
 	case 'chatctl'
-		printf '%s\n' register login logout whoami ask chat conv model apikey server sessions profile usage notifications passwd account admin completion help
+		printf '%s\n' register login logout whoami ask chat conv model apikey server sessions profile usage notifications passwd email account admin completion help
 	case 'chatctl conv'
 		printf '%s\n' ls show rm rename archive unarchive export import regenerate branch
 	case 'chatctl model'
@@ -20,6 +20,8 @@ function __chatctl_subs
 		printf '%s\n' show set unset
 	case 'chatctl notifications'
 		printf '%s\n' ls read
+	case 'chatctl email'
+		printf '%s\n' show set verify resend rm
 	case 'chatctl account'
 		printf '%s\n' export
 	case 'chatctl admin'
@@ -34,7 +36,7 @@ function __chatctl_subs
 end
 
 # the options that take a value
-set -g __chatctl_valopts --model -m --system -s --server --username -u --conversation --limit -n --query -q --scope --expires --output -o --color --format --role --search --from --to --by --type --user
+set -g __chatctl_valopts --model -m --system -s --server --username -u --conversation --limit -n --query -q --scope --expires --output -o --color --format --role --search --from --to --by --type --user --email --code
 
 # the nouns and verbs typed so far: "chatctl conv ls"
 function __chatctl_node
@@ -84,7 +86,8 @@ complete -c chatctl -f -n '__chatctl_at "chatctl"' -a sessions -d 'the device se
 complete -c chatctl -f -n '__chatctl_at "chatctl"' -a profile -d 'the account\'s display name and preferences'
 complete -c chatctl -f -n '__chatctl_at "chatctl"' -a usage -d 'your requests, tokens and cost by day or by model'
 complete -c chatctl -f -n '__chatctl_at "chatctl"' -a notifications -d 'the account\'s in-app notifications'
-complete -c chatctl -f -n '__chatctl_at "chatctl"' -a passwd -d 'change your password (the other sessions are signed out)'
+complete -c chatctl -f -n '__chatctl_at "chatctl"' -a passwd -d 'change your password (the other sessions are signed out), or reset a forgotten one by mail'
+complete -c chatctl -f -n '__chatctl_at "chatctl"' -a email -d 'the account\'s e-mail address and its verification'
 complete -c chatctl -f -n '__chatctl_at "chatctl"' -a account -d 'your account as a whole'
 complete -c chatctl -f -n '__chatctl_at "chatctl"' -a admin -d 'administer the server (role admin)'
 complete -c chatctl -f -n '__chatctl_at "chatctl"' -a completion -d 'print the completion script of bash, zsh or fish'
@@ -285,10 +288,41 @@ complete -c chatctl -n '__chatctl_at "chatctl notifications read"' -l server -r 
 complete -c chatctl -n '__chatctl_at "chatctl notifications read"' -l color -x -a 'never always auto' -d 'colour: never, always or auto (default; off with NO_COLOR)'
 complete -c chatctl -n '__chatctl_at "chatctl notifications read"' -l help -s h -d 'show this help'
 complete -c chatctl -n '__chatctl_at "chatctl passwd"' -l password-stdin -d 'read the password from the first line of standard input'
+complete -c chatctl -n '__chatctl_at "chatctl passwd"' -l reset -d 'forgotten password: a code mailed to the account\'s verified address sets a new one'
+complete -c chatctl -n '__chatctl_at "chatctl passwd"' -l email -r -d 'the account\'s e-mail address (passwd --reset)'
+complete -c chatctl -n '__chatctl_at "chatctl passwd"' -l code -r -d 'the code from the mail (passwd --reset)'
 complete -c chatctl -n '__chatctl_at "chatctl passwd"' -l server -r -d 'the server, a URL or a name from \'server ls\' (default: CHAT_SERVER, the current server, http://127.0.0.1:8080)'
 complete -c chatctl -n '__chatctl_at "chatctl passwd"' -l color -x -a 'never always auto' -d 'colour: never, always or auto (default; off with NO_COLOR)'
 complete -c chatctl -n '__chatctl_at "chatctl passwd"' -l help -s h -d 'show this help'
 complete -c chatctl -f -n '__chatctl_at "chatctl passwd"'
+complete -c chatctl -f -n '__chatctl_at "chatctl email"' -a show -d 'show the address and whether it is verified'
+complete -c chatctl -f -n '__chatctl_at "chatctl email"' -a set -d 'set the address (a code is mailed to it)'
+complete -c chatctl -f -n '__chatctl_at "chatctl email"' -a verify -d 'verify the address with the mailed code'
+complete -c chatctl -f -n '__chatctl_at "chatctl email"' -a resend -d 'mail a new code to the unverified address'
+complete -c chatctl -f -n '__chatctl_at "chatctl email"' -a rm -d 'remove the address'
+complete -c chatctl -n '__chatctl_at "chatctl email"' -l help -s h
+complete -c chatctl -n '__chatctl_at "chatctl email show"' -l json -d 'print JSON instead of text'
+complete -c chatctl -n '__chatctl_at "chatctl email show"' -l output -s o -x -a 'table tsv json' -d 'table (default), tsv (no heading) or json'
+complete -c chatctl -n '__chatctl_at "chatctl email show"' -l server -r -d 'the server, a URL or a name from \'server ls\' (default: CHAT_SERVER, the current server, http://127.0.0.1:8080)'
+complete -c chatctl -n '__chatctl_at "chatctl email show"' -l color -x -a 'never always auto' -d 'colour: never, always or auto (default; off with NO_COLOR)'
+complete -c chatctl -n '__chatctl_at "chatctl email show"' -l help -s h -d 'show this help'
+complete -c chatctl -f -n '__chatctl_at "chatctl email show"'
+complete -c chatctl -n '__chatctl_at "chatctl email set"' -l password-stdin -d 'read the password from the first line of standard input'
+complete -c chatctl -n '__chatctl_at "chatctl email set"' -l server -r -d 'the server, a URL or a name from \'server ls\' (default: CHAT_SERVER, the current server, http://127.0.0.1:8080)'
+complete -c chatctl -n '__chatctl_at "chatctl email set"' -l color -x -a 'never always auto' -d 'colour: never, always or auto (default; off with NO_COLOR)'
+complete -c chatctl -n '__chatctl_at "chatctl email set"' -l help -s h -d 'show this help'
+complete -c chatctl -n '__chatctl_at "chatctl email verify"' -l server -r -d 'the server, a URL or a name from \'server ls\' (default: CHAT_SERVER, the current server, http://127.0.0.1:8080)'
+complete -c chatctl -n '__chatctl_at "chatctl email verify"' -l color -x -a 'never always auto' -d 'colour: never, always or auto (default; off with NO_COLOR)'
+complete -c chatctl -n '__chatctl_at "chatctl email verify"' -l help -s h -d 'show this help'
+complete -c chatctl -n '__chatctl_at "chatctl email resend"' -l server -r -d 'the server, a URL or a name from \'server ls\' (default: CHAT_SERVER, the current server, http://127.0.0.1:8080)'
+complete -c chatctl -n '__chatctl_at "chatctl email resend"' -l color -x -a 'never always auto' -d 'colour: never, always or auto (default; off with NO_COLOR)'
+complete -c chatctl -n '__chatctl_at "chatctl email resend"' -l help -s h -d 'show this help'
+complete -c chatctl -f -n '__chatctl_at "chatctl email resend"'
+complete -c chatctl -n '__chatctl_at "chatctl email rm"' -l password-stdin -d 'read the password from the first line of standard input'
+complete -c chatctl -n '__chatctl_at "chatctl email rm"' -l server -r -d 'the server, a URL or a name from \'server ls\' (default: CHAT_SERVER, the current server, http://127.0.0.1:8080)'
+complete -c chatctl -n '__chatctl_at "chatctl email rm"' -l color -x -a 'never always auto' -d 'colour: never, always or auto (default; off with NO_COLOR)'
+complete -c chatctl -n '__chatctl_at "chatctl email rm"' -l help -s h -d 'show this help'
+complete -c chatctl -f -n '__chatctl_at "chatctl email rm"'
 complete -c chatctl -f -n '__chatctl_at "chatctl account"' -a export -d 'everything the server holds about you, as JSON (> me.json)'
 complete -c chatctl -n '__chatctl_at "chatctl account"' -l help -s h
 complete -c chatctl -n '__chatctl_at "chatctl account export"' -l server -r -d 'the server, a URL or a name from \'server ls\' (default: CHAT_SERVER, the current server, http://127.0.0.1:8080)'
