@@ -76,6 +76,8 @@
 #define HTTP_WRITE_CHUNK	(32 * 1024)
 #define HTTP_REQUEST_ID_MAX	128
 #define HTTP_RAW_PROTOCOL	"chat-http1"	/* our client connections */
+#define HTTP_WS_CLIENT_RX	1024	/* outbound WebSocket rx buffer */
+#define HTTP_WS_CLIENT_TX	(64 * 1024)	/* one send at most */
 /* Received bytes a connection holds: a head, or what a pipelining
  * client sent ahead; reading pauses past HTTP_CONN_PAUSE_IN. */
 #define HTTP_CONN_MAX_IN	(HTTP1_MAX_HEAD + 128 * 1024)
@@ -1288,9 +1290,16 @@ int http_server_new(const struct http_server_config *cfg,
 		srv->cfg.idle_timeout_s = HTTP_IDLE_TIMEOUT;
 	pthread_mutex_init(&srv->lock, NULL);
 	lws_set_log_level(LLL_ERR, lws_log_to_ours);
+	/* Outbound WebSockets (http-ws.c) use this protocol, and lws gives
+	 * each one an rx buffer of rx_buffer_size (4 KiB by default) for as
+	 * long as it is open: 1 KiB keeps an idle relay small, and a long
+	 * message arrives in more pieces, which http-ws.c joins anyway.
+	 * tx_packet_size so that a send is not cut to the rx size. */
 	srv->protocols[0] = (struct lws_protocols){
 		.name = "http",
 		.callback = http_callback,
+		.rx_buffer_size = HTTP_WS_CLIENT_RX,
+		.tx_packet_size = HTTP_WS_CLIENT_TX,
 	};
 	srv->protocols[1] = (struct lws_protocols){
 		.name = HTTP_RAW_PROTOCOL,

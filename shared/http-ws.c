@@ -55,6 +55,7 @@
 #define WS_PING_MS		30000
 #define WS_IDLE_S		75
 #define WS_CLOSE_WAIT_S		2	/* for the peer's close frame */
+#define WS_PATH_LOG_MAX		255	/* bytes of a path kept for the log */
 
 enum ws_state {
 	WS_PENDING,		/* server: 101 sent, handler not decided */
@@ -71,6 +72,20 @@ struct ws_msg {
 	unsigned char data[];	/* LWS_PRE headroom, then len bytes */
 };
 
+/* A control frame being read and the pong owed.  Most connections only
+ * ever get the pongs of the server's pings, so these 250 bytes are made
+ * when a control frame arrives and given back when nothing is owed. */
+struct ws_ctl {
+	unsigned char ctl[WS_CONTROL_MAX];	/* a control frame's payload */
+	size_t ctl_len;
+	unsigned char pong[WS_CONTROL_MAX];	/* the pong owed */
+	size_t pong_len;
+};
+
+/* Sized for an idle connection (issue 16: memory per idle WebSocket):
+ * what only some connections need, or only for a moment, is allocated
+ * on demand - the close reason, the control frame, the client's
+ * handshake headers, the strings for the log. */
 struct http_ws {
 	struct http_server *srv;
 	pthread_mutex_t lock;
@@ -92,7 +107,7 @@ struct http_ws {
 	bool closing;			/* no more sends */
 	bool close_now;			/* drop the queue, close at once */
 	int close_code;
-	char close_reason[WS_REASON_MAX + 1];
+	char *close_reason;		/* owned, NULL: none */
 	bool wake_pending;
 
 	/* incoming, loop thread */
@@ -110,22 +125,19 @@ struct http_ws {
 	 * HTTP server's raw connection; loop thread */
 	bool raw;
 	struct ws_frame_parser fp;
-	unsigned char ctl[WS_CONTROL_MAX];	/* a control frame's payload */
-	size_t ctl_len;
-	unsigned char pong[WS_CONTROL_MAX];	/* the pong owed */
-	size_t pong_len;
+	struct ws_ctl *cf;		/* owned, NULL: no control frame */
 	bool pong_due, ping_due;
 	bool close_sent, peer_closed;
 	int64_t last_rx_ms;
 	lws_sorted_usec_list_t ping_sul;
 
-	/* client handshake headers, owned */
-	char *headers[WS_MAX_HEADERS];
+	/* client handshake headers, owned (the array and each) */
+	char **headers;
 	size_t nheaders;
 
-	/* for the log */
-	char path[256];
-	char request_id[129];
+	/* for the log, owned; NULL when none (or out of memory) */
+	char *path;
+	char *request_id;
 	int64_t t_start;
 };
 
@@ -145,17 +157,63 @@ static void msgs_free(struct ws_msg *m)
 	}
 }
 
-static void ws_free(struct http_ws *ws)
+static void ws_headers_free(struct http_ws *ws)
 {
 	size_t i;
 
+	for (i = 0; i < ws->nheaders; i++)
+		free(ws->headers[i]);
+	free(ws->headers);
+	ws->headers = NULL;
+	ws->nheaders = 0;
+}
+
+static void ws_free(struct http_ws *ws)
+{
 	msgs_free(ws->out_head);
 	msgs_free(ws->held_head);
 	buf_release(&ws->rx);
-	for (i = 0; i < ws->nheaders; i++)
-		free(ws->headers[i]);
+	ws_headers_free(ws);
+	free(ws->close_reason);
+	free(ws->cf);
+	free(ws->path);
+	free(ws->request_id);
 	pthread_mutex_destroy(&ws->lock);
 	free(ws);
+}
+
+/* *dst = a copy of src, at most max bytes of it (0: all); NULL for an
+ * empty src, or when out of memory: these strings are for the log and
+ * the close frame, which do without them. */
+static void ws_set_str(char **dst, const char *src, size_t max)
+{
+	size_t n = src ? strlen(src) : 0;
+
+	free(*dst);
+	*dst = NULL;
+	if (max && n > max)
+		n = max;
+	if (n == 0)
+		return;
+	*dst = malloc(n + 1);
+	if (*dst) {
+		memcpy(*dst, src, n);
+		(*dst)[n] = '\0';
+	}
+}
+
+static const char *ws_path(const struct http_ws *ws)
+{
+	return ws->path ? ws->path : "";
+}
+
+/* Gives the control frame's memory back once nothing is owed. */
+static void ws_ctl_trim(struct http_ws *ws)
+{
+	if (ws->cf && ws->cf->ctl_len == 0 && !ws->pong_due) {
+		free(ws->cf);
+		ws->cf = NULL;
+	}
 }
 
 static void ws_ref(struct http_ws *ws)
@@ -336,7 +394,7 @@ static void ws_gone(struct http_ws *ws, struct lws *wsi, int code)
 	if (!ws->client) {
 		log_set_request_id(ws->request_id);
 		log_info("websocket %s closed %d after %" PRId64 "ms%s",
-			 ws->path, code, mono_ms() - ws->t_start,
+			 ws_path(ws), code, mono_ms() - ws->t_start,
 			 prev == WS_PENDING ? " (undecided)" : "");
 		log_set_request_id(NULL);
 	}
@@ -465,7 +523,8 @@ static int ws_on_writable(struct http_ws *ws, struct lws *wsi)
 	m = ws->out_head;
 	if (ws->close_now || (!m && ws->closing)) {
 		code = ws->close_code;
-		memcpy(reason, ws->close_reason, sizeof(reason));
+		snprintf(reason, sizeof(reason), "%s",
+			 ws->close_reason ? ws->close_reason : "");
 		pthread_mutex_unlock(&ws->lock);
 		if (!code)
 			return -1;	/* closed without a reason */
@@ -524,6 +583,7 @@ bool http_ws_lws_callback(struct http_server *s, struct lws *wsi,
 	case LWS_CALLBACK_ESTABLISHED:
 	case LWS_CALLBACK_CLIENT_ESTABLISHED:
 		ws->established = true;
+		ws_headers_free(ws);	/* the handshake is over */
 		if (ws->state == WS_ACCEPTED)
 			ws_open(ws);
 		pthread_mutex_lock(&ws->lock);
@@ -603,7 +663,7 @@ struct http_ws *http_ws_raw_open(struct http_server *s, struct lws *wsi,
 			return NULL;
 		ws->state = WS_PENDING;
 		registry_add(ws, res);
-		snprintf(ws->path, sizeof(ws->path), "%s", path);
+		ws_set_str(&ws->path, path, WS_PATH_LOG_MAX);
 	}
 	ws->wsi = wsi;
 	ws->raw = true;
@@ -630,7 +690,7 @@ static void raw_fail(struct http_ws *ws, int code, const char *reason)
 	ws->closing = true;
 	ws->close_now = true;
 	ws->close_code = code;
-	snprintf(ws->close_reason, sizeof(ws->close_reason), "%s", reason);
+	ws_set_str(&ws->close_reason, reason, WS_REASON_MAX);
 	pthread_mutex_unlock(&ws->lock);
 	lws_callback_on_writable(ws->wsi);
 }
@@ -666,22 +726,23 @@ static int raw_message(struct http_ws *ws)
 	return 0;
 }
 
-/* A whole control frame (its payload in ws->ctl); -1 closes now. */
+/* A whole control frame (its payload in ws->cf->ctl); -1 closes now. */
 static int raw_control(struct http_ws *ws, int opcode)
 {
+	struct ws_ctl *cf = ws->cf;
 	int code;
 
 	switch (opcode) {
 	case WS_OP_PING:
-		memcpy(ws->pong, ws->ctl, ws->ctl_len);
-		ws->pong_len = ws->ctl_len;
+		memcpy(cf->pong, cf->ctl, cf->ctl_len);
+		cf->pong_len = cf->ctl_len;
 		ws->pong_due = true;
 		lws_callback_on_writable(ws->wsi);
 		return 0;
 	case WS_OP_CLOSE:
-		if (ws_frame_close_code(ws->ctl, ws->ctl_len, &code) != 0 ||
-		    (ws->ctl_len > 2 &&
-		     !text_valid((const char *)ws->ctl + 2, ws->ctl_len - 2))) {
+		if (ws_frame_close_code(cf->ctl, cf->ctl_len, &code) != 0 ||
+		    (cf->ctl_len > 2 &&
+		     !text_valid((const char *)cf->ctl + 2, cf->ctl_len - 2))) {
 			ws->peer_closed = true;
 			raw_fail(ws, 1002, "malformed close frame");
 			return 0;
@@ -696,7 +757,7 @@ static int raw_control(struct http_ws *ws, int opcode)
 		ws->close_now = true;
 		ws->close_code = code == HTTP_WS_NO_STATUS ? HTTP_WS_NORMAL :
 				 code;
-		ws->close_reason[0] = '\0';
+		ws_set_str(&ws->close_reason, NULL, 0);
 		pthread_mutex_unlock(&ws->lock);
 		lws_callback_on_writable(ws->wsi);
 		return 0;
@@ -723,12 +784,17 @@ int http_ws_raw_rx(struct http_ws *ws, unsigned char *in, size_t len)
 		if (!ev.data)
 			continue;
 		if (ev.opcode >= WS_OP_CLOSE) {
-			memcpy(ws->ctl + ws->ctl_len, ev.bytes, ev.len);
-			ws->ctl_len += ev.len;	/* <= 125: the parser's */
+			if (!ws->cf && !(ws->cf = calloc(1, sizeof(*ws->cf)))) {
+				raw_fail(ws, 1011, "out of memory");
+				return 0;
+			}
+			memcpy(ws->cf->ctl + ws->cf->ctl_len, ev.bytes, ev.len);
+			ws->cf->ctl_len += ev.len; /* <= 125: the parser's */
 			if (ev.end) {
 				int rc = raw_control(ws, ev.opcode);
 
-				ws->ctl_len = 0;
+				ws->cf->ctl_len = 0;
+				ws_ctl_trim(ws);
 				if (rc)
 					return rc;
 			}
@@ -777,8 +843,10 @@ int http_ws_raw_writable(struct http_ws *ws)
 		return 0;		/* waiting for the peer's close */
 	if (ws->pong_due) {		/* control frames go first */
 		ws->pong_due = false;
-		if (raw_frame(ws, WS_OP_PONG, true, ws->pong, ws->pong_len))
+		if (raw_frame(ws, WS_OP_PONG, true, ws->cf->pong,
+			      ws->cf->pong_len))
 			return -1;
+		ws_ctl_trim(ws);
 		lws_callback_on_writable(ws->wsi);
 		return 0;
 	}
@@ -791,10 +859,11 @@ int http_ws_raw_writable(struct http_ws *ws)
 	m = ws->out_head;
 	if (ws->close_now || (!m && ws->closing)) {
 		code = ws->close_code ? ws->close_code : HTTP_WS_NORMAL;
-		clen = strlen(ws->close_reason);
+		clen = ws->close_reason ? strlen(ws->close_reason) : 0;
 		close[0] = (unsigned char)(code >> 8);
 		close[1] = (unsigned char)code;
-		memcpy(close + 2, ws->close_reason, clen);
+		if (clen)
+			memcpy(close + 2, ws->close_reason, clen);
 		pthread_mutex_unlock(&ws->lock);
 		ws->sent_code = code;
 		ws->close_sent = true;
@@ -834,9 +903,8 @@ void http_ws_raw_closed(struct http_ws *ws, struct lws *wsi)
 
 static void ws_set_ids(struct http_ws *ws, const struct http_req *req)
 {
-	snprintf(ws->path, sizeof(ws->path), "%s", req->path);
-	snprintf(ws->request_id, sizeof(ws->request_id), "%s",
-		 req->request_id);
+	ws_set_str(&ws->path, req->path, WS_PATH_LOG_MAX);
+	ws_set_str(&ws->request_id, req->request_id, 0);
 }
 
 int http_ws_accept(struct http_req *req, const struct http_ws_ops *ops,
@@ -883,7 +951,7 @@ int http_ws_accept(struct http_req *req, const struct http_ws_ops *ops,
 	ws->state = WS_ACCEPTED;
 	ws->open_due = true;
 	log_set_request_id(ws->request_id);
-	log_info("websocket %s accepted after %" PRId64 "ms", ws->path,
+	log_info("websocket %s accepted after %" PRId64 "ms", ws_path(ws),
 		 mono_ms() - ws->t_start);
 	log_set_request_id(NULL);
 	*out = ws;
@@ -910,13 +978,13 @@ void http_ws_refuse(struct http_req *req, int status, const char *code,
 	if (ws->state != WS_PENDING && ws->state != WS_GONE) {
 		/* accepted already: res has had its final call */
 		log_error("websocket %s refused after it was accepted",
-			  ws->path);
+			  ws_path(ws));
 		return;
 	}
 	registry_remove(ws);
 	ws_set_ids(ws, req);
 	log_set_request_id(ws->request_id);
-	log_info("websocket %s refused %d %s: %s", ws->path, status, code,
+	log_info("websocket %s refused %d %s: %s", ws_path(ws), status, code,
 		 msg);
 	log_set_request_id(NULL);
 	http_res_end(res);
@@ -982,7 +1050,17 @@ int http_ws_connect(struct http_server *s, const char *url,
 	ws->state = WS_ACCEPTED;
 	ws->ops = ops;
 	ws->arg = arg;
-	snprintf(ws->path, sizeof(ws->path), "%s", path);
+	ws_set_str(&ws->path, path, WS_PATH_LOG_MAX);
+	for (i = 0; headers && headers[i]; i++)
+		;
+	if (i > WS_MAX_HEADERS) {
+		rc = CHAT_EINVAL;
+		goto fail;
+	}
+	if (i && !(ws->headers = calloc(i, sizeof(*ws->headers)))) {
+		rc = CHAT_ENOMEM;
+		goto fail;
+	}
 	for (i = 0; headers && headers[i]; i++) {
 		if (i == WS_MAX_HEADERS || strpbrk(headers[i], "\r\n") ||
 		    !strchr(headers[i], ':')) {
@@ -1052,8 +1130,7 @@ int http_ws_send(struct http_ws *ws, const void *data, size_t len,
 		ws->closing = true;
 		ws->close_now = true;
 		ws->close_code = HTTP_WS_POLICY;
-		snprintf(ws->close_reason, sizeof(ws->close_reason),
-			 "send queue full");
+		ws_set_str(&ws->close_reason, "send queue full", 0);
 	} else {
 		if (ws->out_tail)
 			ws->out_tail->next = m;
@@ -1078,8 +1155,7 @@ void http_ws_close(struct http_ws *ws, int code, const char *reason)
 	if (!ws->closing) {
 		ws->closing = true;
 		ws->close_code = code;
-		snprintf(ws->close_reason, sizeof(ws->close_reason), "%s",
-			 reason ? reason : "");
+		ws_set_str(&ws->close_reason, reason, WS_REASON_MAX);
 		wake = true;
 	}
 	pthread_mutex_unlock(&ws->lock);
