@@ -69,7 +69,7 @@ int wh_schedule_parse(const char *s, int64_t ms[WH_RETRY_MAX], size_t *n,
 			goto bad;
 		ms[(*n)++] = (int64_t)v * 1000;
 		p = end;
-		if (*p == ',')
+		if (*p == ',' && p[1])
 			p++;
 		else if (*p)
 			goto bad;

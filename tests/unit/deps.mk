@@ -142,6 +142,9 @@ deps.test-notifyd-mail := shared/b64url.o shared/buf.o shared/crypto.o \
 deps.test-notifyd-rules := shared/b64url.o shared/crypto.o shared/err.o \
 	shared/json.o shared/utf8.o shared/util.o shared/uuid.o \
 	daemons/notifyd/rules.o
+deps.test-notifyd-webhook := shared/b64url.o shared/crypto.o \
+	shared/url.o shared/utf8.o daemons/notifyd/webhook-addr.o \
+	daemons/notifyd/webhook-retry.o daemons/notifyd/webhook-sign.o
 deps.test-page := shared/b64url.o shared/buf.o shared/crypto.o \
 	shared/err.o shared/http-route.o shared/http-server.o shared/http-ws.o \
 	shared/http1.o shared/json.o shared/log.o shared/page.o shared/pool.o \
