@@ -288,6 +288,11 @@ int store_events_conv_deleted(struct db_conn *c, const struct daemon *d,
  * only with events.include_text. */
 int store_events_msg(struct db_conn *c, const struct daemon *d,
 		     const struct chat_msg *m);
+/* chat.message.finished of the answer m at its end: ids, status, model,
+ * latency_ms and clients_connected (the user's clients connected at the
+ * end); the conversation's title only with events.include_text. */
+int store_events_finished(struct db_conn *c, const struct daemon *d,
+			  const struct chat_msg *m, size_t clients_connected);
 
 /* ---- conversations.c (handlers) ------------------------------------- */
 void conv_create_handler(struct http_req *req, struct http_res *res);

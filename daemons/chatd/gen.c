@@ -702,7 +702,7 @@ void gen_finish(struct chat_gen *g, struct db_conn *c, struct gen_end *end)
 	memset(end, 0, sizeof(*end));
 	g->end_error = gen_final_msg(g, &m);
 	if (c && g->stored) {
-		rc = store_msg_update(c, &m);
+		rc = gen_store_end(g, c, &m);
 		if (rc < 0 && rc != CHAT_ENOTFOUND)
 			log_error("cannot store the answer '%s': %s", m.id,
 				  chat_strerror(rc));
@@ -715,6 +715,35 @@ void gen_finish(struct chat_gen *g, struct db_conn *c, struct gen_end *end)
 		if (g->stored && g->result)
 			rc = store_idem_finish(c, g->user_id, g->idem_key, 201,
 					       g->result);
+/*
+ * The answer's final row and its chat.message.finished, in one
+ * transaction.  clients_connected counts the user's clients there at
+ * the end: the hub's WebSockets and SSE streams, and the client waiting
+ * for the 201 form (notifyd tells the user of a long answer that
+ * finished while none was).  CHAT_ENOTFOUND when the answer was deleted
+ * meanwhile (nothing written).
+ */
+static int gen_store_end(struct chat_gen *g, struct db_conn *c,
+			 const struct chat_msg *m)
+{
+	size_t clients = hub_clients(g->hub, g->user_id);
+	int rc;
+
+	if (g->waiter && !http_res_closed(g->waiter))
+		clients++;
+	rc = db_begin(c);
+	if (rc < 0)
+		return rc;
+	rc = store_msg_update(c, m);
+	if (rc == 0)
+		rc = store_events_finished(c, &g->cd->d, m, clients);
+	if (rc == 0)
+		rc = db_commit(c);
+	if (rc < 0)
+		db_rollback(c);
+	return rc;
+}
+
 		else
 			rc = store_idem_drop(c, g->user_id, g->idem_key);
 		if (rc < 0)

@@ -656,6 +656,23 @@ void hub_ws_unsubscribe(struct hub *h, struct hub_sub *s)
 	free(s);
 }
 
+size_t hub_clients(struct hub *h, const char *user_id)
+{
+	const struct hub_user *u;
+	const struct hub_sub *s;
+	size_t n = 0;
+
+	pthread_mutex_lock(&h->lock);
+	u = hub_user_get(h, user_id, false);
+	for (s = u ? u->subs : NULL; s; s = s->next)
+		/* an SSE stream whose client left stays linked until its
+		 * next write fails: it counts no more */
+		if (s->kind == SUB_WS || !http_res_closed(s->res))
+			n++;
+	pthread_mutex_unlock(&h->lock);
+	return n;
+}
+
 void hub_cron(struct hub *h)
 {
 	static const char keepalive[] = ": keep-alive\n\n";

@@ -112,6 +112,11 @@ int hub_ws_subscribe(struct hub *h, const char *user_id, bool has_after,
 void hub_ws_resume(struct hub *h, struct hub_sub *s, uint64_t after);
 void hub_ws_unsubscribe(struct hub *h, struct hub_sub *s);
 
+/* How many clients user_id has connected right now: open WebSockets
+ * and SSE streams whose client is still there (chat.message.finished's
+ * clients_connected).  Any thread; never blocks. */
+size_t hub_clients(struct hub *h, const char *user_id);
+
 /* Housekeeping: drops expired events and idle users, sends keep-alives
  * to quiet SSE streams (ending those whose client has gone). */
 void hub_cron(struct hub *h);

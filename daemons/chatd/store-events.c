@@ -1,6 +1,6 @@
 /*
- * store-events.c - chatd's events (issue 13): chat.conversation.* and
- * chat.message.created, written into the caller's open transaction
+ * store-events.c - chatd's events (issue 13): chat.conversation.*,
+ * chat.message.created and chat.message.finished, written into the caller's open transaction
  * beside the rows they tell of (events_emit), so that a crash leaves
  * both or neither.  What goes into data is chosen here, in one place:
  * ids, role, model, flags; never a token, and the user's words (message
@@ -122,6 +122,43 @@ int store_events_msg(struct db_conn *c, const struct daemon *d,
 	rc = events_emit(c, d, "chat.message.created", m->user_id, subject,
 			 data);
 out:
+	cJSON_Delete(data);
+	return rc;
+}
+
+int store_events_finished(struct db_conn *c, const struct daemon *d,
+			  const struct chat_msg *m, size_t clients_connected)
+{
+	char subject[2 * UUID_STR_LEN + 32];
+	cJSON *data = cJSON_CreateObject();
+	struct chat_conv conv = { .title = NULL };
+	int rc = CHAT_ENOMEM;
+
+	if (!data || !events_add_str(data, "message_id", m->id) ||
+	    !events_add_str(data, "conversation_id", m->conversation_id) ||
+	    !events_add_str(data, "model", m->model) ||
+	    !events_add_str(data, "status", m->status) ||
+	    !cJSON_AddNumberToObject(data, "latency_ms",
+				     (double)m->latency_ms) ||
+	    !cJSON_AddNumberToObject(data, "clients_connected",
+				     (double)clients_connected))
+		goto out;
+	/* the title as it is now (a rename during the answer counts); a
+	 * first answer's comes after it: null */
+	if (events_include_text(d)) {
+		rc = store_conv_get(c, m->user_id, m->conversation_id, &conv);
+		if (rc < 0)
+			goto out;
+		rc = CHAT_ENOMEM;
+		if (!events_add_str(data, "title", conv.title))
+			goto out;
+	}
+	snprintf(subject, sizeof(subject), "conversations/%s/messages/%s",
+		 m->conversation_id, m->id);
+	rc = events_emit(c, d, "chat.message.finished", m->user_id, subject,
+			 data);
+out:
+	chat_conv_release(&conv);
 	cJSON_Delete(data);
 	return rc;
 }

@@ -1,7 +1,7 @@
 /*
  * main.c - notifyd: notifications from the event backbone (issue 15,
- * its first part: the in-app channel).  It consumes the events of userd
- * and sessiond (events-consumer.h, the embedded pull or Kafka alike)
+ * its first part: the in-app channel).  It consumes the events of userd,
+ * sessiond and chatd (events-consumer.h, the embedded pull or Kafka alike)
  * into in-app notifications by the rules of rules.c, stores the admin's
  * broadcasts, and answers the notification and preference routes.
  *
@@ -23,7 +23,9 @@
 #include "banned.h"
 
 const char *const notifyd_producers[] = {
-	"userd", "sessiond", NULL,
+	/* chatd: chat.message.finished, the answers that ended while the
+	 * user was away */
+	"userd", "sessiond", "chatd", NULL,
 };
 
 /* After a batch committed: wake the webhook deliverers when it put
@@ -50,8 +52,14 @@ static int notifyd_init(struct daemon *d, char *err, size_t errlen)
 		.app = n,
 	};
 	struct mail_config mc;
+	long long_ms = 0;
 	int rc;
 
+	rc = config_key_int(d->cfg, "notifyd.long_generation_ms", &long_ms,
+			    err, errlen);
+	if (rc < 0)
+		return rc;
+	n->long_generation_ms = long_ms;
 	/* the deliverers first: the consumer's handler puts their jobs */
 	rc = webhooks_new(d, &n->wh, err, errlen);
 	if (rc < 0)

@@ -35,6 +35,10 @@ struct rule {
 	const char *fields[RULE_FIELDS_MAX];
 	bool device;			/* a sign-in: store.c checks the
 					 * device against the known ones */
+	bool away;			/* an answer's end: only when no
+					 * client of the user was there
+					 * (rule_away); store.c checks its
+					 * length */
 };
 
 static const struct rule rules[] = {
@@ -42,24 +46,30 @@ static const struct rule rules[] = {
 	  "New sign-in",
 	  "Your account was signed in from a device it was never used on "
 	  "before. If this was not you, change your password.",
-	  NULL, { "session_id", "user_agent", "ip", NULL }, true },
+	  NULL, { "session_id", "user_agent", "ip", NULL }, true, false },
 	{ "chat.session.reuse_detected", "security", "token_reuse",
 	  "Refresh token reused",
 	  "A refresh token of one of your sessions was used a second time, "
 	  "so the session was signed out. If this was not you, change your "
 	  "password.",
-	  NULL, { "session_id", NULL }, false },
+	  NULL, { "session_id", NULL }, false, false },
 	{ "chat.user.password_changed", "security", "password_changed",
 	  "Password changed",
 	  "Your password was changed and your other sessions were signed "
 	  "out. If this was not you, contact your administrator.",
 	  "An administrator reset your password and signed out your "
 	  "sessions.",
-	  { "by", NULL }, false },
+	  { "by", NULL }, false, false },
 	{ "chat.apikey.created", "account", "apikey_created",
 	  "API key created",
 	  "A new API key was created for your account.",
-	  NULL, { "key_id", "name", NULL }, false },
+	  NULL, { "key_id", "name", NULL }, false, false },
+	{ "chat.message.finished", "generation", "generation_finished",
+	  "Answer ready",
+	  "A long answer finished while none of your clients was "
+	  "connected.",
+	  NULL, { "conversation_id", "message_id", "title", "status" },
+	  false, true },
 };
 
 /* The categories; their channels and preferences are prefs.c's. */
@@ -99,6 +109,32 @@ static int rule_copy(const cJSON *data, const char *key, cJSON *out)
 	       0 : CHAT_ENOMEM;
 }
 
+/*
+ * Whether an answer's end (chat.message.finished) is one the user missed:
+ * no client connected at its end, and not ended by the user (a stop) or
+ * by chatd stopping (interrupted, no end of the answer).  *ms gets its
+ * latency_ms.  false, not an error, for an event without the numbers
+ * (a producer older than them).
+ */
+static bool rule_away(const cJSON *data, int64_t *ms)
+{
+	static const char *const not_missed[] = { "stopped", "interrupted" };
+	const cJSON *clients, *latency;
+	const char *status = json_str(data, "status");
+	size_t i;
+
+	clients = cJSON_GetObjectItemCaseSensitive(data, "clients_connected");
+	latency = cJSON_GetObjectItemCaseSensitive(data, "latency_ms");
+	if (!cJSON_IsNumber(clients) || clients->valuedouble != 0 ||
+	    !cJSON_IsNumber(latency) || latency->valuedouble < 0 || !status)
+		return false;
+	for (i = 0; i < sizeof(not_missed) / sizeof(not_missed[0]); i++)
+		if (strcmp(status, not_missed[i]) == 0)
+			return false;
+	*ms = (int64_t)latency->valuedouble;
+	return true;
+}
+
 int rule_from_event(const cJSON *event, struct notice *out)
 {
 	const char *type = json_str(event, "type");
@@ -110,6 +146,7 @@ int rule_from_event(const cJSON *event, struct notice *out)
 	int rc = 0;
 
 	memset(out, 0, sizeof(*out));
+	out->duration_ms = -1;
 	if (!type)
 		return CHAT_EINVAL;
 	r = rule_find(type);
@@ -117,6 +154,8 @@ int rule_from_event(const cJSON *event, struct notice *out)
 		return 0;
 	if (!user || !uuid_valid(user) || (data && !cJSON_IsObject(data)))
 		return CHAT_EINVAL;
+	if (r->away && !rule_away(data, &out->duration_ms))
+		return 0;
 	out->data = cJSON_CreateObject();
 	if (!out->data)
 		return CHAT_ENOMEM;

@@ -10,6 +10,8 @@
  *     agents of their sessions so far) do not hold it; the first device
  *     of an account is recorded without an alert: signing up is no
  *     surprise to anyone;
+ *   - an answer that ended while the user was away (rules.c) is news
+ *     only when it took notifyd.long_generation_ms or more;
  *   - a category whose in-app channel the user switched off makes no
  *     in-app notification (security cannot be switched off);
  *   - a category with its email channel on (security always) stores a
@@ -196,6 +198,8 @@ static int store_notice(struct notifyd *nd, struct db_conn *c,
 
 	if (!cat || !uuid_norm(n->user_id, user_id))
 		return CHAT_EINVAL;
+	if (n->duration_ms >= 0 && n->duration_ms < nd->long_generation_ms)
+		return 0;			/* a short answer: no news */
 	if (n->device) {
 		rc = store_device(c, user_id, n->device, &alert);
 		if (rc < 0 || !alert)

@@ -12,15 +12,15 @@ notify_port() {
 	return 1
 }
 
-# notify_caught_up [SECONDS]: waits until userd and sessiond have stamped
-# every outbox row and notifyd's cursor on each is their head: every
-# event written so far is applied (or skipped) by notifyd.
+# notify_caught_up [SECONDS]: waits until userd, sessiond and chatd have
+# stamped every outbox row and notifyd's cursor on each is their head:
+# every event written so far is applied (or skipped) by notifyd.
 notify_caught_up() {
 	local i d ok stats key
 	key=$(<"$CHAT_DATA_DIR/internal.key")
 	for ((i = 0; i < ${1:-20} * 20; i++)); do
 		ok=1
-		for d in userd sessiond; do
+		for d in userd sessiond chatd; do
 			stats=$(curl -s --max-time 5 -H "X-Chat-Internal: $key" \
 				"http://127.0.0.1:$(notify_port "$d")/internal/events/stats") || { ok=0; break; }
 			jq -e '.depth == 0 and any(.consumers[]; .name == "notifyd" and .pos == $h)' \

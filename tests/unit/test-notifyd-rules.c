@@ -1,8 +1,9 @@
 /* test-notifyd-rules.c - notifyd's rule table without a store: which
  * event types make which notification (category, kind, the fields of
  * the event kept in its data), the admin's variant of a password
- * change, the types that make none, and the events refused because
- * they fail the schema their rule reads. */
+ * change, the types that make none, an answer's end made news only
+ * when the user missed it, and the events refused because they fail
+ * the schema their rule reads. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -82,6 +83,13 @@ static const struct {
 	  "{\"key_id\":\"k1\",\"name\":\"ci\",\"scopes\":[\"chat\"]}",
 	  "account", "apikey_created", "{\"key_id\":\"k1\",\"name\":\"ci\"}",
 	  false },
+	{ "chat.message.finished",
+	  "{\"message_id\":\"m1\",\"conversation_id\":\"c1\","
+	  "\"model\":\"echo\",\"status\":\"complete\",\"latency_ms\":45000,"
+	  "\"clients_connected\":0,\"title\":\"Plans\"}",
+	  "generation", "generation_finished",
+	  "{\"conversation_id\":\"c1\",\"message_id\":\"m1\","
+	  "\"title\":\"Plans\",\"status\":\"complete\"}", false },
 };
 
 static void test_rules__made(void **state)
@@ -198,6 +206,55 @@ static void test_rules__bad(void **state)
 	cJSON_Delete(ev);
 }
 
+/* An answer's end is news only when the user missed it: no client
+ * connected, and neither stopped by the user nor cut by chatd's stop;
+ * its length is the store's to judge (duration_ms). */
+static void test_rules__away(void **state)
+{
+	static const struct {
+		const char *data;
+		int rc;
+		int64_t ms;
+	} cases[] = {
+		{ "{\"status\":\"complete\",\"latency_ms\":30000,"
+		  "\"clients_connected\":0}", 1, 30000 },
+		{ "{\"status\":\"error\",\"latency_ms\":5,"
+		  "\"clients_connected\":0}", 1, 5 },
+		{ "{\"status\":\"complete\",\"latency_ms\":30000,"
+		  "\"clients_connected\":1}", 0, -1 },
+		{ "{\"status\":\"stopped\",\"latency_ms\":30000,"
+		  "\"clients_connected\":0}", 0, -1 },
+		{ "{\"status\":\"interrupted\",\"latency_ms\":30000,"
+		  "\"clients_connected\":0}", 0, -1 },
+		{ "{\"status\":\"complete\",\"latency_ms\":30000}", 0, -1 },
+		{ "{\"status\":\"complete\",\"clients_connected\":0}", 0, -1 },
+		{ "{\"latency_ms\":1,\"clients_connected\":0}", 0, -1 },
+	};
+	struct notice n;
+	cJSON *ev;
+	size_t i;
+	int rc;
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		ev = event("chat.message.finished", USER, cases[i].data);
+		assert_non_null(ev);
+		rc = rule_from_event(ev, &n);
+		assert_int_equal(rc, cases[i].rc);
+		assert_int_equal(n.duration_ms, cases[i].ms);
+		if (rc == 1)
+			notice_release(&n);
+		cJSON_Delete(ev);
+	}
+	/* the other kinds have no length */
+	ev = event("chat.apikey.created", USER, "{}");
+	assert_non_null(ev);
+	assert_int_equal(rule_from_event(ev, &n), 1);
+	assert_int_equal(n.duration_ms, -1);
+	notice_release(&n);
+	cJSON_Delete(ev);
+}
+
 static void test_rules__categories(void **state)
 {
 	const struct notify_category *s = notify_category_find("security");
@@ -220,6 +277,7 @@ int main(void)
 		cmocka_unit_test(test_rules__admin_reset),
 		cmocka_unit_test(test_rules__none),
 		cmocka_unit_test(test_rules__bad),
+		cmocka_unit_test(test_rules__away),
 		cmocka_unit_test(test_rules__categories),
 	};
 
