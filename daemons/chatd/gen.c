@@ -1,7 +1,9 @@
 /*
  * gen.c - one generation: the call to aid's /internal/generate, its SSE
  * stream read on the server's loop thread, the answer kept in memory and
- * published delta by delta, stop, and the end (final store write, the
+ * published as it comes (the deltas of one read of aid's answer as one
+ * delta event: aid already gathers those that come within
+ * aid.coalesce_ms), stop, and the end (final store write, the
  * done/error event, the waiting answers); and the title request after
  * the first answer of an untitled conversation (asked by the owner).
  *
@@ -90,6 +92,7 @@ struct chat_gen {
 	struct sse_parser parser;
 	int http_status;
 	struct buf errbody;		/* a non-200 answer's body */
+	struct buf pend;		/* deltas of this read, not published */
 
 	atomic_int stop;		/* enum gen_stop */
 	/* shared with the writer, under lock */
@@ -184,11 +187,33 @@ static int gen_on_start(struct chat_gen *g, const cJSON *data)
 	return 0;
 }
 
+/* Publishes the deltas gathered from one read of aid's answer as one
+ * delta event: what arrived together travels on together (the first
+ * included, which therefore waits for nothing). */
+static void gen_publish_pend(struct chat_gen *g)
+{
+	cJSON *ev;
+	char *json = NULL;
+
+	if (g->pend.len == 0)
+		return;
+	ev = cJSON_CreateObject();
+	if (ev && cJSON_AddStringToObject(ev, "message_id", g->asst.id) &&
+	    cJSON_AddStringToObject(ev, "text", g->pend.data))
+		json = json_print(ev);
+	cJSON_Delete(ev);
+	if (!json ||
+	    hub_publish(g->hub, g->user_id, g->conv_id, EV_DELTA, json,
+			NULL) < 0)
+		log_error("cannot publish a delta of '%s'", g->asst.id);
+	free(json);
+	buf_reset(&g->pend);
+	g->owner.note(g->owner.arg, GEN_NOTE_TEXT);
+}
+
 static int gen_on_delta(struct chat_gen *g, const cJSON *data)
 {
 	const char *text = json_str(data, "text");
-	cJSON *ev = NULL;
-	char *json = NULL;
 	int rc = 0;
 
 	if (!text || !*text)
@@ -203,17 +228,11 @@ static int gen_on_delta(struct chat_gen *g, const cJSON *data)
 	pthread_mutex_unlock(&g->lock);
 	if (rc < 0)
 		return rc;
-	ev = cJSON_CreateObject();
-	if (ev && cJSON_AddStringToObject(ev, "message_id", g->asst.id) &&
-	    cJSON_AddStringToObject(ev, "text", text))
-		json = json_print(ev);
-	cJSON_Delete(ev);
-	if (!json ||
-	    hub_publish(g->hub, g->user_id, g->conv_id, EV_DELTA, json,
-			NULL) < 0)
-		log_error("cannot publish a delta of '%s'", g->asst.id);
-	free(json);
-	g->owner.note(g->owner.arg, GEN_NOTE_TEXT);
+	/* pend's ceiling is the text's: what the text took, pend takes */
+	if (buf_puts(&g->pend, text) < 0) {
+		gen_publish_pend(g);
+		(void)buf_puts(&g->pend, text);
+	}
 	return 0;
 }
 
@@ -302,6 +321,9 @@ static int gen_cb_data(void *arg, const char *data, size_t len)
 		return 0;
 	}
 	rc = sse_parse_feed(&g->parser, data, len);
+	/* also after a failed feed: what was taken into the text is
+	 * published, so the stream and the stored answer agree */
+	gen_publish_pend(g);
 	if (rc == CHAT_ETOOBIG) {
 		pthread_mutex_lock(&g->lock);
 		g->text_full = true;
@@ -356,6 +378,7 @@ int gen_new(struct chatd *cd, struct hub *hub, const char *conv_id,
 	snprintf(g->conv_id, sizeof(g->conv_id), "%s", conv_id);
 	buf_init(&g->text, GEN_TEXT_MAX);
 	buf_init(&g->errbody, GEN_ERRBODY_MAX);
+	buf_init(&g->pend, GEN_TEXT_MAX);
 	sse_parse_init(&g->parser, GEN_EVENT_MAX, gen_sse_event, NULL, g);
 	atomic_init(&g->stop, GEN_RUN);
 	g->ttft_ms = g->latency_ms = -1;
@@ -825,6 +848,7 @@ void gen_free(struct chat_gen *g)
 	sse_parse_release(&g->parser);
 	buf_release(&g->text);
 	buf_release(&g->errbody);
+	buf_release(&g->pend);
 	free(g->user_msg_json);
 	free(g->title_question);
 	free(g->model_used);

@@ -16,7 +16,9 @@
 setup_file() {
 	load test_helper
 	load chat-common
-	chat_stack "idle_timeout_ms = 10000" "max_body = 4200000" \
+	# coalesce_ms: every token its own delta where they come paced (the
+	# hub's log of 1024 events); stream-coalesce.bats tests coalescing
+	chat_stack "idle_timeout_ms = 10000" "max_body = 4200000" "coalesce_ms = 0" \
 		"[gatewayd]" "max_body = 2200000" \
 		"[chatd]" "max_body = 2200000"
 }
@@ -343,10 +345,13 @@ wait_status() {
 	alice=$access_token
 	api POST /v1/conversations '{"title":"long"}' "$alice"
 	conv=$(jb .id)
-	sse_post "/v1/conversations/$conv/messages" '{"content":"go","model":"openai/fake:words=1100"}'
+	# more than 1024 events: tokens paced past aid.coalesce_ms (0 in
+	# this file), each its own delta unless two reach chatd in one read
+	sse_post "/v1/conversations/$conv/messages" '{"content":"go","model":"openai/fake:words=1500,delay_ms=2"}'
 	expect_status 200
-	[[ $(sse_events <<<"$body" | wc -l) == 1102 ]] || false
-	[[ $(sse_text <<<"$body") == "$(fake_words 1100)" ]] || false
+	n=$(sse_events <<<"$body" | wc -l)
+	((n > 1030)) || { echo "$n events" >&2; false; }
+	[[ $(sse_text <<<"$body") == "$(seq -f 'w%g' 1500 | paste -sd' ')" ]] || false
 	first=$(sse_events <<<"$body" | head -n 1 | cut -f1)
 	kept=$(sse_events <<<"$body" | tail -n 1024 | head -n 1 | cut -f1)
 	# the first kept event's predecessor is the oldest resumable id

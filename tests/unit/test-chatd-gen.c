@@ -161,14 +161,18 @@ static void assert_json_str(const char *text, const char *k1,
 	cJSON_Delete(root);
 }
 
+/* The deltas of one read are published (and noted) once: "hel" and "lo"
+ * make one T, the second read's "!" another. */
 static void test_gen__answer_reports_in_order(void **state)
 {
 	static const char stream[] =
 		"event: start\ndata: {\"model\":\"m1\"}\n\n"
 		"event: delta\ndata: {\"text\":\"hel\"}\n\n"
-		"event: delta\ndata: {\"text\":\"lo\"}\n\n"
+		"event: delta\ndata: {\"text\":\"lo\"}\n\n";
+	static const char stream2[] =
+		"event: delta\ndata: {\"text\":\"!\"}\n\n"
 		"event: done\ndata: {\"model\":\"m1\",\"usage\":"
-		"{\"prompt_tokens\":3,\"completion_tokens\":2}}\n\n";
+		"{\"prompt_tokens\":3,\"completion_tokens\":3}}\n\n";
 	struct fixture f;
 	struct gen_end end;
 	char notes[NOTES_MAX];
@@ -179,6 +183,8 @@ static void test_gen__answer_reports_in_order(void **state)
 	assert_int_equal(f.owner.cb->on_head(f.owner.cb_arg, 200, NULL, 0), 0);
 	assert_int_equal(f.owner.cb->on_data(f.owner.cb_arg, stream,
 					     strlen(stream)), 0);
+	assert_int_equal(f.owner.cb->on_data(f.owner.cb_arg, stream2,
+					     strlen(stream2)), 0);
 	assert_int_not_equal(f.owner.cb->keep_going(f.owner.cb_arg), 0);
 	f.owner.cb->on_done(f.owner.cb_arg, 0);
 	notes_after_rows(&f.owner, notes, sizeof(notes));
@@ -188,7 +194,7 @@ static void test_gen__answer_reports_in_order(void **state)
 	gen_finish(f.g, NULL, &end);
 	assert_string_equal(end.event, EV_DONE);
 	assert_non_null(end.data);
-	assert_json_str(end.data, "content", NULL, "hello");
+	assert_json_str(end.data, "content", NULL, "hello!");
 	assert_json_str(end.data, "status", NULL, MSG_COMPLETE);
 	assert_json_str(end.data, "model", NULL, "m1");
 	assert_string_equal(end.message_id, f.asst.id);
