@@ -12,7 +12,8 @@
  *   chatbench streams -c N -t TOKEN [-d BODY] BASE
  *       N conversations created through BASE (the gateway), then one SSE
  *       send in each, all at once; counts the streams that end with a
- *       `done` event whose stored text equals the concatenated deltas.
+ *       `done` event whose stored text equals the concatenated deltas,
+ *       and the delta events received in all.
  *
  * Each mode prints one JSON object on stdout: counts and, for the timed
  * modes, p50/p90/p99/max in microseconds.  Exit 0 when every request
@@ -197,6 +198,7 @@ struct stream {
 	bool done;			/* a done event, text matched */
 	bool mismatch;
 	bool error;
+	long deltas;			/* delta events received */
 	int64_t start_us;
 	int64_t first_us;
 	int64_t end_us;
@@ -215,6 +217,7 @@ static int stream_event(void *arg, const struct sse_event *ev)
 		if (cJSON_IsString(t)) {
 			if (!s->first_us)
 				s->first_us = mono_us();
+			s->deltas++;
 			buf_puts(&s->text, t->valuestring);
 		}
 	} else if (strcmp(ev->event, "done") == 0) {
@@ -296,7 +299,7 @@ static int run_streams(const struct opts *o)
 	struct curl_slist *h = NULL, *hs;
 	char auth[4096], url[512];
 	CURLM *m = curl_multi_init();
-	long i, done = 0, errors = 0, mismatch = 0, nfirst = 0;
+	long i, done = 0, errors = 0, mismatch = 0, nfirst = 0, deltas = 0;
 	int running = 1;
 	int64_t t0, wall;
 	cJSON *out;
@@ -363,6 +366,7 @@ static int run_streams(const struct opts *o)
 		}
 		if (s[i].first_us)
 			first[nfirst++] = s[i].first_us - s[i].start_us;
+		deltas += s[i].deltas;
 		curl_multi_remove_handle(m, s[i].c);
 		curl_easy_cleanup(s[i].c);
 		buf_release(&s[i].text);
@@ -374,6 +378,7 @@ static int run_streams(const struct opts *o)
 	cJSON_AddNumberToObject(out, "completed", (double)done);
 	cJSON_AddNumberToObject(out, "text_mismatch", (double)mismatch);
 	cJSON_AddNumberToObject(out, "failed", (double)errors);
+	cJSON_AddNumberToObject(out, "deltas", (double)deltas);
 	cJSON_AddNumberToObject(out, "wall_ms", (double)(wall / 1000));
 	add_stats(out, "first", first, nfirst);
 	add_stats(out, "total", total, done);
