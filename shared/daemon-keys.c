@@ -212,7 +212,7 @@ const struct config_key daemon_keys_notifyd[] = {
 		"that mails link to (http://localhost:PORT)"),
 	KEY_STR("notifyd.webhook_allow", "", "CIDRs webhook deliveries may "
 		"reach although private or loopback, separated by commas"),
-	KEY_INT("notifyd.webhook_disable_after_s", 60, 366L * 86400, "432000",
+	KEY_INT("notifyd.webhook_disable_after_s", 1, 366L * 86400, "432000",
 		"an endpoint failing every attempt this long is disabled"),
 	KEY_STR("notifyd.webhook_retry_schedule",
 		"5,300,1800,7200,18000,36000,36000",

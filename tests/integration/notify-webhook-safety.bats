@@ -4,7 +4,9 @@
 # an endpoint at 127.0.0.1, at a name that resolves to loopback
 # (localhost), at the metadata address 169.254.169.254, or at an IPv6
 # form of loopback is refused, the receiver (listening on 127.0.0.1)
-# never hears of it, and the log says only the address's class.
+# never hears of it, and the log says only the address's class.  With
+# notifyd.webhook_disable_after_s at 1, an endpoint whose attempts all
+# failed for a second is disabled and its owner told.
 
 bats_require_minimum_version 1.5.0
 
@@ -13,7 +15,7 @@ setup_file() {
 	load webhook_helper
 	wh_receiver_start
 	start_stack "[notifyd]" "webhook_retry_schedule = 1" \
-		"webhook_timeout_ms = 2000"
+		"webhook_timeout_ms = 2000" "webhook_disable_after_s = 1"
 	new_user alice
 	echo "alice_token=$access_token" >"$BATS_FILE_TMPDIR/vars"
 }
@@ -61,4 +63,12 @@ refused() {
 	refused "http://169.254.169.254/latest/meta-data/" metadata
 	refused "http://10.0.0.1:9/ok" private
 	refused "http://0.0.0.0:9/ok" unspecified
+}
+
+@test "an endpoint failing every attempt that long is disabled, owner told" {
+	refused "http://127.0.0.1:${WH_URL##*:}/ok" loopback
+	api GET "/v1/webhooks/$ep" "" "$alice_token"
+	[[ $(jq -c '[.enabled, .disabled_reason]' <<<"$body") == '[false,"failing"]' ]] || false
+	api GET /v1/notifications "" "$alice_token"
+	[[ $(jq --arg ep "$ep" '[.data[] | select(.kind == "webhook_disabled" and .data.reason == "failing" and .data.endpoint_id == $ep)] | length' <<<"$body") == 1 ]] || false
 }
