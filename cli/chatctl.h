@@ -77,8 +77,12 @@ enum cli_opt_id {
 	OPT_RESET,
 	OPT_EMAIL,
 	OPT_CODE,
+	OPT_EVENT,
+	OPT_SINCE,
 	OPT_MAX
 };
+
+#define CLI_EVENTS_MAX 32	/* --event options kept */
 
 struct cli_opt {
 	int id;			/* enum cli_opt_id or the short character */
@@ -92,6 +96,9 @@ struct cli_opt {
 struct cli_args {
 	const char *val[OPT_MAX];	/* last value given, NULL if none */
 	int count[OPT_MAX];		/* times given */
+	/* every --event, in order (webhook add: the option repeats) */
+	const char *events[CLI_EVENTS_MAX];
+	int nevents;
 	char **pos;			/* positional arguments (argv's) */
 	int npos;
 };
@@ -372,6 +379,7 @@ extern const struct cli_cmd cmd_sessions;
 extern const struct cli_cmd cmd_profile;
 extern const struct cli_cmd cmd_usage;
 extern const struct cli_cmd cmd_notifications;
+extern const struct cli_cmd cmd_webhook;
 
 /* ---- cmd-admin.c: what the admin verbs of other files share ---- */
 /* api_json for an admin route, its error said for a person (a 403

@@ -46,6 +46,8 @@ static const struct cli_opt cli_options[] = {
 	{ OPT_DISABLED, 0, "disabled", NULL, "only disabled accounts" },
 	{ OPT_EMAIL, 0, "email", "ADDR",
 	  "the account's e-mail address (passwd --reset)" },
+	{ OPT_EVENT, 0, "event", "TYPE",
+	  "an event type (or prefix.*) the webhook gets; repeat for more" },
 	{ OPT_EXPIRES, 0, "expires", "DAYS",
 	  "the key stops working after DAYS days (1-3650)" },
 	{ 'f', 'f', "follow", NULL,
@@ -79,6 +81,8 @@ static const struct cli_opt cli_options[] = {
 	{ OPT_SERVER, 0, "server", "URL",
 	  "the server, a URL or a name from 'server ls' (default: "
 	  "CHAT_SERVER, the current server, " CLI_DEFAULT_SERVER ")" },
+	{ OPT_SINCE, 0, "since", "TIME",
+	  "redeliver every message since TIME (2026-12-07T10:00:00Z)" },
 	{ 's', 's', "system", "TEXT", "the system prompt of the conversation" },
 	{ OPT_TO, 0, "to", "DATE",
 	  "the last UTC day, YYYY-MM-DD (default today)" },
@@ -101,7 +105,7 @@ static const struct cli_cmd *const cli_commands[] = {
 	&cmd_register, &cmd_login, &cmd_logout, &cmd_whoami, &cmd_ask,
 	&cmd_chat, &cmd_conv, &cmd_model, &cmd_apikey, &cmd_server,
 	&cmd_sessions, &cmd_profile, &cmd_usage, &cmd_notifications,
-	&cmd_passwd, &cmd_email, &cmd_account, &cmd_admin,
+	&cmd_passwd, &cmd_email, &cmd_account, &cmd_admin, &cmd_webhook,
 	&cmd_completion, &cmd_complete_helper, &cli_help_cmd,
 	NULL,
 };
@@ -363,6 +367,14 @@ static int cli_parse(const struct cli_cmd *c, const char *display,
 			return CLI_USAGE;
 		a->val[o->id] = optarg;
 		a->count[o->id]++;
+		if (o->id == OPT_EVENT) {
+			if (a->nevents == CLI_EVENTS_MAX) {
+				cli_error("at most %d '--event' options",
+					  CLI_EVENTS_MAX);
+				return CLI_USAGE;
+			}
+			a->events[a->nevents++] = optarg;
+		}
 	}
 	a->pos = argv + optind;
 	a->npos = argc - optind;

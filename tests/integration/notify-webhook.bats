@@ -265,3 +265,40 @@ setup() {
 	expect_error 404 not_found
 	[[ $(db_query notifyd "SELECT (SELECT COUNT(*) FROM webhook_messages WHERE endpoint_id = '$ep') + (SELECT COUNT(*) FROM webhook_attempts WHERE endpoint_id = '$ep')") == 0 ]] || false
 }
+
+@test "chatctl webhook add|ls|test|deliveries|redeliver|rotate|rm" {
+	local out id sec msg2
+	export XDG_CONFIG_HOME=$BATS_TEST_TMPDIR/cfg
+	cc() { "${CHAT_BIN:-$CHAT_ROOT/bin}/chatctl" --server "$(base_url)" "$@"; }
+	cc register carol --password-stdin <<<"password-carol" 2>/dev/null
+	run -1 --separate-stderr cc webhook add "ftp://x/" --event webhook.test
+	[[ -z $output && $stderr == "chatctl: "* ]] || false
+	run -0 --separate-stderr cc webhook add "$WH_URL/ok" --event webhook.test --event 'chat.apikey.*'
+	read -r id sec <<<"$output"
+	[[ $sec == whsec_* ]] || false
+	wh_secret_add "$sec"
+	run -0 cc webhook ls --json
+	[[ $(jq -c --arg id "$id" '.data[] | select(.id == $id) | .events' <<<"$output") == '["webhook.test","chat.apikey.*"]' ]] || false
+	run -0 cc webhook ls
+	[[ ${lines[0]} == ID*ENABLED*CREATED*EVENTS*URL && $output == *"$id"* ]] || false
+	run -0 cc webhook test "$id"
+	msg=$output
+	wh_wait "$msg" 1
+	for ((i = 0; i < 100; i++)); do
+		run -0 cc webhook deliveries "$id" --json
+		[[ $(jq '.data | length' <<<"$output") -ge 1 ]] && break
+		sleep 0.1
+	done
+	[[ $(jq -c '.data[0] | [.message_id, .status]' <<<"$output") == "[\"$msg\",200]" ]] || false
+	run -0 cc webhook redeliver "$id" "$msg"
+	wh_wait "$msg" 2
+	run -1 --separate-stderr cc webhook redeliver "$id"
+	run -0 cc webhook redeliver "$id" --since 2020-01-01T00:00:00Z
+	[[ $output == 1 ]] || false
+	wh_wait "$msg" 3
+	run -0 cc webhook rotate "$id"
+	read -r _ msg2 <<<"$output"
+	[[ $msg2 == whsec_* && $msg2 != "$sec" ]] || false
+	run -0 cc webhook rm "$id"
+	run -3 --separate-stderr cc webhook test "$id"
+}
