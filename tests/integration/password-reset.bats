@@ -13,7 +13,8 @@ setup_file() {
 	# a wrong code counts as a failed login of the address: enough of
 	# them for every test before the last one's flood
 	email_stack "[userd]" "code_ttl_s = 600" "reset_per_hour = 3" \
-		"login_free_failures = 15" "login_address_free_failures = 15"
+		"login_free_failures = 15" "login_address_free_failures = 15" \
+		"login_delay_ms = 60000"
 	load events-pull
 	events_hold userd
 }
