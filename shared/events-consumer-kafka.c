@@ -69,6 +69,7 @@ struct eck {
 	char *text_buf;			/* owned */
 	size_t text_cap;		/* of text_buf */
 	signed char *applied;		/* owned, apply's answer per msg */
+	size_t limit;			/* messages a batch */
 	int64_t last_err_ms;		/* when a poll error was logged */
 };
 
@@ -250,14 +251,12 @@ static void eck_done(struct eck *k, size_t n, bool stored)
 static void *eck_main(void *arg)
 {
 	struct eck *k = arg;
-	const struct events_consumer_config *cfg =
-		events_consumer_config(k->ec);
 	int64_t backoff;
 	size_t n, i;
 	int rc;
 
 	while (!eck_stopping(k)) {
-		n = eck_fill(k, (size_t)cfg->limit);
+		n = eck_fill(k, k->limit);
 		if (n == 0)
 			continue;
 		for (i = 0; i < n; i++) {
@@ -326,10 +325,16 @@ static int eck_start(struct events_consumer *ec)
 	size_t limit = cfg->limit > 0 ? (size_t)cfg->limit : 1;
 	int rc;
 
+	/* a pull's answer caps the embedded batch; here a larger one
+	 * spreads a commit's pages and sync over more events */
+	if (cfg->kafka_limit > 0)
+		limit = (size_t)cfg->kafka_limit;
+
 	k = calloc(1, sizeof(*k));
 	if (!k)
 		return CHAT_ENOMEM;
 	k->ec = ec;
+	k->limit = limit;
 	pthread_mutex_init(&k->lock, NULL);
 	pthread_cond_init(&k->cond, NULL);
 	atomic_init(&k->connected, 0);

@@ -97,6 +97,9 @@ struct events_consumer_config {
 	int wait_ms;			/* long-poll wait (0: 2000; a stop
 					 * waits for the pull in flight) */
 	int limit;			/* batch size (0: EVENTS_PULL_LIMIT) */
+	int kafka_limit;		/* batch size on Kafka (0: limit): not
+					 * bound by a pull's answer, only by the
+					 * memory of the batch's messages */
 	int keep_events;		/* store each event in inbox.event */
 	events_batch_fn batch_begin;	/* may be NULL */
 	events_batch_end_fn batch_end;	/* may be NULL */

@@ -219,6 +219,8 @@ int erase_user(struct db_conn *c, const char *user_id);
 /* --- retain.c: the inbox's retention (analyticsd.inbox_retention_days)
  * --- */
 #define ANALYTICSD_CACHE_KIB 32768	/* SQLite page cache of a batch */
+#define ANALYTICSD_WAL_PAGES 16384	/* its WAL's checkpoint, in pages */
+#define ANALYTICSD_KAFKA_BATCH 20000	/* events a batch from Kafka */
 /* Reads the config and the stored horizon into a; before the consumer
  * starts.  CHAT_EINVAL (the key, err says), CHAT_EDB and the like. */
 int retain_init(struct analyticsd *a, char *err, size_t errlen);

@@ -211,6 +211,9 @@ static int analyticsd_init(struct daemon *d, char *err, size_t errlen)
 		/* the largest batches the producers give: a batch's sums
 		 * are written once (agg.c) */
 		.limit = EVENTS_PULL_LIMIT_MAX,
+		/* on Kafka larger still: a batch's commit writes each
+		 * rollup page it touched once, whatever its events */
+		.kafka_limit = ANALYTICSD_KAFKA_BATCH,
 		.batch_begin = rollup_batch_begin,
 		.batch_end = rollup_batch_end,
 	};

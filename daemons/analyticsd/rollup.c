@@ -328,6 +328,13 @@ int rollup_batch_begin(void *app, struct db_conn *c)
 	if (strcmp(db_backend(a->d.db), "sqlite") == 0)
 		rc = db_exec(c, "PRAGMA cache_size = -"
 			     ROLLUP_STR(ANALYTICSD_CACHE_KIB), NULL, 0, NULL);
+	/* and they rewrite the same rollup pages batch after batch: with
+	 * the default checkpoint past 1,000 WAL pages every batch's commit
+	 * copied its pages into the file and synced it again; a larger
+	 * WAL copies each page once for many batches (issue 13) */
+	if (rc == 0 && strcmp(db_backend(a->d.db), "sqlite") == 0)
+		rc = db_exec(c, "PRAGMA wal_autocheckpoint = "
+			     ROLLUP_STR(ANALYTICSD_WAL_PAGES), NULL, 0, NULL);
 	if (rc < 0)	/* no end follows a failed begin */
 		rollup_batch_end(app, c, 0);
 	return rc;
