@@ -274,7 +274,9 @@ static int mqa_open(const char *url, const struct mq_amqp_topology *t,
 		rc = CHAT_EIO;
 		goto out;
 	}
-	rc = mqa_reply(m, amqp_login(m->conn, ci.vhost, 0, MQA_FRAME_MAX, 0,
+	rc = mqa_reply(m, amqp_login(m->conn, ci.vhost, 0, MQA_FRAME_MAX,
+				     role == MQ_AMQP_CONSUMER ?
+				     MQ_AMQP_HEARTBEAT_S : 0,
 				     AMQP_SASL_METHOD_PLAIN, ci.user,
 				     ci.password), "login", err, errlen);
 	if (rc < 0) {

@@ -32,8 +32,13 @@
  *                      a durable queue);
  *   MQ_AMQP_CONSUMER   consumes PREFIX.work with manual acks and a
  *                      prefetch: next gives deliveries, ack acks them.
- * Heartbeats are off: a broker that stops or restarts closes the socket,
- * which the next call sees; a handle whose call failed with
+ * A broker that stops or restarts closes the socket, which the next call
+ * sees.  A consumer also asks for heartbeats every MQ_AMQP_HEARTBEAT_S
+ * (librabbitmq sends and checks them inside next, which its caller must
+ * call at least that often), so a broker gone silent (a partition, no
+ * reset) ends it too; a publisher asks for none (it is idle between
+ * publishes, and a publish on a connection the broker dropped fails and
+ * is made again on a new one).  A handle whose call failed with
  * CHAT_ECLOSED is dead (close it and open another).
  *
  * The URL's password is never written into an error: messages name the
@@ -52,6 +57,7 @@
 #define MQ_AMQP_VERSION 1
 #define MQ_AMQP_DELAYS_MAX 16		/* delay queues */
 #define MQ_AMQP_PREFIX_MAX 100		/* bytes of a prefix */
+#define MQ_AMQP_HEARTBEAT_S 30		/* a consumer's heartbeat */
 
 enum mq_amqp_role {
 	MQ_AMQP_PUBLISHER = 0,

@@ -78,6 +78,11 @@
 #define QA_LOG_EVERY_MS 30000		/* one line per outage period */
 #define QA_DEFAULT_SCHEDULE "5,300,1800,7200,18000,36000"
 
+/* the thread calls next at least every QA_BACKOFF_MAX_MS, which is when
+ * librabbitmq sends and checks the consumer's heartbeats */
+_Static_assert(QA_BACKOFF_MAX_MS < MQ_AMQP_HEARTBEAT_S * 1000 / 2,
+	       "poll more often than the heartbeat");
+
 /* A delivery waiting for queue_take, or taken and not yet acked. */
 struct qa_item {
 	struct qa_item *next;

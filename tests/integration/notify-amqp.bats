@@ -79,6 +79,9 @@ jobs_in_store() {
 		run -0 mq_peek "$q"
 		[[ $output == 0 ]] || false
 	done
+	# librabbitmq is mapped by the daemon that needs it, no other
+	grep -q librabbitmq "/proc/$(daemon_pid notifyd)/maps" || false
+	run ! grep -q librabbitmq "/proc/$(daemon_pid userd)/maps"
 }
 
 @test "fail twice then succeed: three attempts, one webhook-id, via the delay queues" {
