@@ -57,7 +57,7 @@ need_user() {
 	register_user root
 	expected='{"username":"root","role":"admin","disabled":false,"display_name":null,"email":null,"email_verified":false,"preferences":{"default_model":null,"system_prompt":null,"theme":null}}'
 	[[ $(jq -c '.user | del(.id, .created_at, .updated_at)' <<<"$body") == "$expected" ]] || false
-	[[ $(jq -r '.user | keys | join(",")' <<<"$body") == created_at,disabled,display_name,id,preferences,role,updated_at,username ]] || false
+	[[ $(jq -r '.user | keys | join(",")' <<<"$body") == created_at,disabled,display_name,email,email_verified,id,preferences,role,updated_at,username ]] || false
 	[[ $user_id =~ ^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$ ]] || false
 	[[ $(jb .user.created_at) =~ ^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{3}Z$ ]] || false
 	[[ $(jb .user.created_at) == "$(jb .user.updated_at)" ]] || false

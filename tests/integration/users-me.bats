@@ -56,7 +56,7 @@ expect_refused() {
 
 @test "GET /v1/users/me answers the caller's account" {
 	me
-	[[ $(jq -c 'del(.id, .created_at, .updated_at)' <<<"$body") == '{"username":"alice","role":"user","disabled":false,"display_name":null,"preferences":{"default_model":null,"system_prompt":null,"theme":null}}' ]] || false
+	[[ $(jq -c 'del(.id, .created_at, .updated_at)' <<<"$body") == '{"username":"alice","role":"user","disabled":false,"display_name":null,"email":null,"email_verified":false,"preferences":{"default_model":null,"system_prompt":null,"theme":null}}' ]] || false
 	[[ $(jb .id) == "$(jwt_claim "$token" sub)" ]] || false
 }
 
