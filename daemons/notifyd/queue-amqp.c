@@ -37,7 +37,9 @@
  * outbox after every kick, every (re)connect and every
  * QA_FLUSH_EVERY_MS.  The publisher connection is shared under a mutex
  * by that thread and the deliverers' retry and dead.  Deliveries of a
- * connection that dropped are forgotten: the broker gives them out again.
+ * connection that dropped are forgotten: the broker gives them out again
+ * with their attempts as they were, so done, retry and dead of one do
+ * nothing (a retry published too would make two copies of the job).
  *
  * The URL holds a password: it is never logged, messages name the
  * broker's host and port only (mq-amqp.c does the same).
@@ -115,8 +117,8 @@ struct queue_amqp {
 	pthread_mutex_t pub_mu;		/* guards pub */
 	void *pub;			/* publisher handle, or NULL */
 
-	int64_t logged_at;		/* connection failures: last line */
-	unsigned unlogged;		/* failures since */
+	int64_t logged_at;		/* under mu: last failure logged */
+	unsigned unlogged;		/* under mu: failures since */
 };
 
 static const char sql_put[] =
@@ -170,18 +172,23 @@ static void qa_log_failure(struct queue_amqp *a, const char *what,
 			   const char *err)
 {
 	int64_t now = mono_ms();
+	unsigned more;
 
+	pthread_mutex_lock(&a->mu);
 	if (a->logged_at && now - a->logged_at < QA_LOG_EVERY_MS) {
 		a->unlogged++;
+		pthread_mutex_unlock(&a->mu);
 		return;
 	}
-	if (a->unlogged)
-		log_warn("rabbitmq: %s: %s (and %u more failures)", what, err,
-			 a->unlogged);
-	else
-		log_warn("rabbitmq: %s: %s", what, err);
+	more = a->unlogged;
 	a->logged_at = now;
 	a->unlogged = 0;
+	pthread_mutex_unlock(&a->mu);
+	if (more)
+		log_warn("rabbitmq: %s: %s (and %u more failures)", what, err,
+			 more);
+	else
+		log_warn("rabbitmq: %s: %s", what, err);
 }
 
 static cJSON *qa_job_json(const struct queue_job *j)
@@ -524,8 +531,10 @@ static void *qa_run(void *arg)
 		struct mq_amqp_delivery dv;
 		struct pollfd pfd[2];
 		bool stop, flush;
+		unsigned more;
 		int wait, i;
 
+		err[0] = '\0';
 		pthread_mutex_lock(&a->mu);
 		stop = a->stop;
 		flush = a->flush;
@@ -549,11 +558,14 @@ static void *qa_run(void *arg)
 			gen = ++gens;
 			pthread_mutex_lock(&a->mu);
 			a->gen = gen;
-			pthread_mutex_unlock(&a->mu);
-			log_info("rabbitmq: consuming from %s (after %u "
-				 "failures)", a->where, a->unlogged);
+			more = a->unlogged;
 			a->logged_at = 0;
 			a->unlogged = 0;
+			pthread_mutex_unlock(&a->mu);
+			log_info("rabbitmq: consuming from %s", a->where);
+			if (more)
+				log_info("rabbitmq: %u failures not logged",
+					 more);
 			backoff = QA_BACKOFF_MIN_MS;
 			flush = true;
 		}
@@ -854,6 +866,12 @@ static int qa_retry(struct queue *q, const struct queue_job *job,
 	char err[256];
 	int rc;
 
+	/* A delivery whose connection dropped is the broker's again: it
+	 * comes back with its attempts as they were.  Publishing its retry
+	 * too would make two copies of the job, each retried on its own. */
+	qa_untake(a, job, &gen, &tag);
+	if (!gen)
+		return 0;
 	next.attempts = job->attempts + 1;
 	next.next_ms = at_ms;
 	rc = qa_publish(a, &next, false, err, sizeof(err));
@@ -861,11 +879,11 @@ static int qa_retry(struct queue *q, const struct queue_job *job,
 		qa_log_failure(a, "publishing a retry", err);
 		rc = qa_outbox_put(a, &next);
 		if (rc < 0)
-			return rc;	/* unacked: given out again */
+			return rc;	/* unacked until the connection
+					 * drops, then given out again */
 		qa_wake(a);
 	}
-	qa_untake(a, job, &gen, &tag);
-	return gen ? qa_ack_later(a, gen, tag) : 0;
+	return qa_ack_later(a, gen, tag);
 }
 
 static int qa_dead(struct queue *q, const struct queue_job *job)
@@ -878,6 +896,9 @@ static int qa_dead(struct queue *q, const struct queue_job *job)
 	char err[256];
 	int rc;
 
+	qa_untake(a, job, &gen, &tag);
+	if (!gen)
+		return 0;		/* the broker's again (qa_retry) */
 	last.attempts = job->attempts + 1;
 	last.state = QUEUE_DEAD;
 	p[0] = db_p_text(last.id);
@@ -891,13 +912,12 @@ static int qa_dead(struct queue *q, const struct queue_job *job)
 		rc = db_exec(c, sql_dead, p, 6, NULL);
 	db_release(c);
 	if (rc < 0)
-		return rc;		/* unacked: given out again */
+		return rc;		/* unacked: as in qa_retry */
 	/* the operator's copy; the store's row is the record */
 	rc = qa_publish(a, &last, true, err, sizeof(err));
 	if (rc < 0)
 		qa_log_failure(a, "publishing to the dead-letter queue", err);
-	qa_untake(a, job, &gen, &tag);
-	return gen ? qa_ack_later(a, gen, tag) : 0;
+	return qa_ack_later(a, gen, tag);
 }
 
 static int qa_list(struct queue *q, const char *endpoint_id,
