@@ -11,6 +11,8 @@
  */
 #include "events-consumer.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -18,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 #include <cjson/cJSON.h>
 
 #include "buf.h"
@@ -71,6 +74,11 @@ struct ec_embedded {
 	pthread_mutex_t lock;
 	pthread_cond_t cond;			/* stop wakes sleepers */
 	bool stopping;				/* under lock */
+	/* readable once stopping: a long-poll in flight ends at once
+	 * rather than when its producer answers (two daemons consuming
+	 * each other would otherwise wait on each other's long-polls
+	 * while both stop) */
+	int stop_pipe[2];
 	size_t n;
 	struct ec_pull pulls[EC_MAX_PRODUCERS];
 };
@@ -288,6 +296,7 @@ static int ec_fetch(struct ec_pull *pl, int64_t after, cJSON **answer)
 	hr.method = "GET";
 	hr.url = url;
 	hr.headers = headers;
+	hr.cancel_fd = &((struct ec_embedded *)ec->transport)->stop_pipe[0];
 	hr.connect_timeout_ms = 1000;
 	hr.timeout_ms = ec->cfg.wait_ms + 10000;
 	hr.max_response = EC_MAX_ANSWER;
@@ -520,11 +529,17 @@ static void ec_embedded_stop(struct events_consumer *ec)
 	em->stopping = true;
 	pthread_cond_broadcast(&em->cond);
 	pthread_mutex_unlock(&em->lock);
+	if (em->stop_pipe[1] >= 0 && write(em->stop_pipe[1], "x", 1) < 0)
+		log_warn("events: cannot wake the long-polls: %s",
+			 strerror(errno));
 	for (i = 0; i < em->n; i++)
 		if (em->pulls[i].running) {
 			pthread_join(em->pulls[i].thread, NULL);
 			em->pulls[i].running = false;
 		}
+	for (i = 0; i < 2; i++)
+		if (em->stop_pipe[i] >= 0)
+			close(em->stop_pipe[i]);
 	pthread_cond_destroy(&em->cond);
 	pthread_mutex_destroy(&em->lock);
 	free(em);
@@ -543,6 +558,11 @@ static int ec_embedded_start(struct events_consumer *ec)
 	pthread_mutex_init(&em->lock, NULL);
 	pthread_cond_init(&em->cond, NULL);
 	ec->transport = em;
+	if (pipe2(em->stop_pipe, O_CLOEXEC | O_NONBLOCK) < 0) {
+		em->stop_pipe[0] = em->stop_pipe[1] = -1;
+		rc = CHAT_EIO;
+		goto out;
+	}
 	for (i = 0; ec->cfg.producers[i] && i < EC_MAX_PRODUCERS; i++) {
 		struct ec_pull *pl = &em->pulls[i];
 		size_t len;

@@ -55,6 +55,11 @@ struct http_request {
 	 * port: a thread that makes checked calls makes only those. */
 	http_addr_ok_fn addr_ok;
 	void *addr_arg;
+	/* blocking calls on plain sockets (http-fetch.c): a descriptor
+	 * that becomes readable to abort the call at once with
+	 * CHAT_ECANCELED (a stopping daemon's pipe); NULL: none.  libcurl's
+	 * calls do not look at it. */
+	const int *cancel_fd;
 };
 
 struct http_client_cb {

@@ -51,6 +51,7 @@ struct fetch_url {
 /* One call's connection and its read buffer. */
 struct fetch_conn {
 	int fd;
+	int cancel_fd;			/* readable: give up; -1: none */
 	int64_t deadline;		/* mono_ms; 0: none */
 	long idle_ms;			/* 0: none */
 	size_t max;			/* ceiling of head + body */
@@ -92,7 +93,8 @@ bool http_fetch_plain_can(const struct http_request *req)
  * (the connect step maps it). */
 static int fetch_wait(struct fetch_conn *c, short events, long limit_ms)
 {
-	struct pollfd p = { .fd = c->fd, .events = events };
+	struct pollfd p[2] = { { .fd = c->fd, .events = events },
+			       { .fd = c->cancel_fd, .events = POLLIN } };
 	int64_t start = mono_ms(), now, left;
 	bool bounded;
 	int64_t t;
@@ -120,8 +122,10 @@ static int fetch_wait(struct fetch_conn *c, short events, long limit_ms)
 		}
 		if (bounded && t <= 0)
 			return CHAT_ETIMEDOUT;
-		n = poll(&p, 1, bounded ? (int)(t > INT32_MAX ? INT32_MAX : t)
-					: -1);
+		n = poll(p, c->cancel_fd >= 0 ? 2 : 1,
+			 bounded ? (int)(t > INT32_MAX ? INT32_MAX : t) : -1);
+		if (n > 0 && p[1].revents)
+			return CHAT_ECANCELED;
 		if (n > 0)
 			return 0;
 		if (n < 0 && errno != EINTR)
@@ -145,6 +149,8 @@ static int fetch_connect(struct fetch_conn *c, const struct fetch_url *u,
 	if (errno != EINPROGRESS)
 		return CHAT_EUPSTREAM;
 	rc = fetch_wait(c, POLLOUT, connect_ms);
+	if (rc == CHAT_ECANCELED)
+		return rc;
 	if (rc < 0)
 		return CHAT_EUPSTREAM;		/* a connect timeout too */
 	if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &soerr, &len) != 0 ||
@@ -309,6 +315,7 @@ int http_fetch_plain(const struct http_request *req, int *status,
 		goto out;
 	}
 	c->fd = -1;
+	c->cancel_fd = req->cancel_fd ? *req->cancel_fd : -1;
 	c->idle_ms = req->idle_timeout_ms > 0 ? req->idle_timeout_ms : 0;
 	c->deadline = req->timeout_ms > 0 ? mono_ms() + req->timeout_ms : 0;
 	c->max = req->max_response ? req->max_response : FETCH_MAX_RESPONSE;
@@ -347,6 +354,7 @@ int http_fetch_parse(const char *data, size_t len, size_t piece,
 	if (!c)
 		return CHAT_ENOMEM;
 	c->fd = -1;
+	c->cancel_fd = -1;
 	c->max = max_response ? max_response : FETCH_MAX_RESPONSE;
 	c->from_mem = true;
 	c->mem = data;

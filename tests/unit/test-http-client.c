@@ -1192,6 +1192,35 @@ static void test_http_client__fetch_connect_timeout(void **state)
 	buf_release(&body);
 }
 
+/* A readable cancel descriptor ends a blocking call at once, whatever
+ * the server does; an empty one changes nothing. */
+static void test_http_client__fetch_cancel(void **state)
+{
+	struct http_request req = { .method = "GET", .timeout_ms = 10000 };
+	int fds[2], status;
+	struct buf body;
+	char url[128];
+	int64_t t0;
+
+	(void)state;
+	assert_int_equal(pipe(fds), 0);
+	buf_init(&body, 1024);
+	req.cancel_fd = &fds[0];
+	url_of(url, sizeof(url), "/hello");
+	req.url = url;
+	assert_int_equal(http_fetch(&req, &status, &body), 0);
+	assert_string_equal(body.data, "hello");
+	assert_int_equal(write(fds[1], "x", 1), 1);
+	url_of(url, sizeof(url), "/silent");
+	buf_reset(&body);
+	t0 = mono_ms();
+	assert_int_equal(http_fetch(&req, &status, &body), CHAT_ECANCELED);
+	assert_true(mono_ms() - t0 < 2000);
+	close(fds[0]);
+	close(fds[1]);
+	buf_release(&body);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1216,6 +1245,7 @@ int main(void)
 		cmocka_unit_test(test_http_client__fetch),
 		cmocka_unit_test(test_http_client__fetch_plain),
 		cmocka_unit_test(test_http_client__fetch_connect_timeout),
+		cmocka_unit_test(test_http_client__fetch_cancel),
 	};
 
 	return cmocka_run_group_tests(tests, server_start, server_stop);
