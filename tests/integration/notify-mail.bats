@@ -26,7 +26,7 @@ setup_file() {
 	start_stack "[smtp]" "url = smtp://127.0.0.1:$SMTP_SINK_PORT" \
 		"ca_file = $SMTP_SINK_CA" "user = $SMTP_USER" \
 		"password_file = $BATS_FILE_TMPDIR/smtp-password" \
-		"retry_ms = 200" "from = chat@chat.test"
+		"retry_ms = 100" "timeout_ms = 10000" "from = chat@chat.test"
 	register_user root
 }
 
@@ -86,6 +86,23 @@ internal_mail() {
 		"http://127.0.0.1:$(notify_port notifyd)/internal/mail") || return 1
 	status_code=${body##*$'\n'}
 	body=${body%$'\n'*}
+}
+
+# log_count PATTERN: how many lines of notifyd's log match PATTERN.
+log_count() {
+	grep -c -- "$1" "$CHAT_DATA_DIR/log/notifyd.log" || true
+}
+
+# log_wait PATTERN COUNT: waits until more than COUNT lines of notifyd's
+# log match PATTERN (a new failure of that kind).
+log_wait() {
+	local i
+	for ((i = 0; i < 600; i++)); do
+		(($(log_count "$1") > $2)) && return 0
+		sleep 0.1
+	done
+	echo "no new '$1' in notifyd's log" >&2
+	return 1
 }
 
 # no_secret_in_logs: the SMTP password is in no log of the stack.
@@ -228,34 +245,31 @@ no_secret_in_logs() {
 }
 
 @test "no STARTTLS, then a refused password, then down: retried until sent, no secret logged" {
-	local f
+	local f n
 	verified_user gus
 	smtp_sink_stop
 	smtp_sink_start --no-tls --auth "$SMTP_USER:$SMTP_SECRET"
+	n=$(log_count "STARTTLS not supported")
 	internal_mail "$user_id" gus@mail.test email_verify TLS-0001
 	[[ $status_code == 202 ]] || false
 	# STARTTLS is required: nothing goes out in the clear
-	for ((i = 0; i < 300; i++)); do
-		grep -q "not sent, attempt 2" "$CHAT_DATA_DIR/log/notifyd.log" && break
-		sleep 0.1
-	done
-	grep -q "not sent, attempt 2" "$CHAT_DATA_DIR/log/notifyd.log"
+	log_wait "STARTTLS not supported" "$n"
 	[[ $(mail_count gus@mail.test) == 1 ]] || false
 	# TLS, but the server refuses the password
 	smtp_sink_stop
+	n=$(log_count "Login denied")
 	smtp_sink_start --auth "$SMTP_USER:another-password"
-	for ((i = 0; i < 300; i++)); do
-		grep -q "not sent, attempt [34]" "$CHAT_DATA_DIR/log/notifyd.log" && break
-		sleep 0.1
-	done
+	log_wait "Login denied" "$n"
 	[[ $(mail_count gus@mail.test) == 1 ]] || false
 	# down
 	smtp_sink_stop
-	sleep 1
+	n=$(log_count "not sent.*connect")
+	log_wait "not sent.*connect" "$n"
 	smtp_sink_start --auth "$SMTP_USER:$SMTP_SECRET"
 	f=$(mail_wait gus@mail.test 2 60)
 	[[ $(mail_code "$f") == TLS-0001 ]] || false
 	[[ $(mail_header_raw "$f" X-Sink-TLS) == yes ]] || false
+	[[ $(mail_count gus@mail.test) == 2 ]] || false
 	no_secret_in_logs
 }
 
