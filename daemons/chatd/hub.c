@@ -56,6 +56,7 @@ struct hub_sub {
 	/* SSE */
 	struct http_res *res;		/* the hub's until it ends it */
 	char conv_id[UUID_STR_LEN];	/* the conversation followed */
+	uint32_t conv_key;		/* hub_fnv(conv_id): compared first */
 	int64_t last_write_ms;		/* mono: for keep-alives */
 	/* WebSocket */
 	struct http_ws *ws;		/* borrowed */
@@ -87,6 +88,7 @@ struct hub {
 /* One event's text for both transports, built on first use. */
 struct hub_out {
 	const struct hub_event *ev;
+	uint32_t conv_key;		/* hub_fnv(ev->conv_id) */
 	char idstr[24];
 	struct buf sse;
 	struct buf ws;
@@ -95,7 +97,7 @@ struct hub_out {
 
 /* ---- helpers ------------------------------------------------------------ */
 
-static size_t hub_hash(const char *s)
+static uint32_t hub_fnv(const char *s)
 {
 	uint32_t h = 2166136261u;
 
@@ -103,7 +105,12 @@ static size_t hub_hash(const char *s)
 		h ^= (unsigned char)*s;
 		h *= 16777619u;
 	}
-	return h % HUB_BUCKETS;
+	return h;
+}
+
+static size_t hub_hash(const char *s)
+{
+	return hub_fnv(s) % HUB_BUCKETS;
 }
 
 static bool hub_is_gen_event(const char *type)
@@ -195,6 +202,7 @@ static void hub_out_init(struct hub_out *o, const struct hub_event *ev)
 {
 	memset(o, 0, sizeof(*o));
 	o->ev = ev;
+	o->conv_key = hub_fnv(ev->conv_id);
 	snprintf(o->idstr, sizeof(o->idstr), "%" PRIu64, ev->id);
 	buf_init(&o->sse, ev->data_len * 2 + HUB_FRAME_EXTRA);
 	buf_init(&o->ws, ev->data_len + HUB_FRAME_EXTRA);
@@ -310,7 +318,10 @@ static bool hub_sse_take(struct hub_sub *s, struct hub_out *o)
 {
 	const struct hub_event *ev = o->ev;
 
-	if (!hub_is_gen_event(ev->type) ||
+	/* a user's streams all see each of the user's events: the key
+	 * first (UUIDv7 ids of one moment share their first characters,
+	 * which makes strcmp slow to say no) */
+	if (o->conv_key != s->conv_key || !hub_is_gen_event(ev->type) ||
 	    strcmp(ev->conv_id, s->conv_id) != 0)
 		return true;
 	if (!hub_sse_write(s, hub_out_sse(o)))
@@ -565,6 +576,7 @@ int hub_sse_subscribe(struct hub *h, const char *user_id,
 	s->kind = SUB_SSE;
 	s->res = res;
 	snprintf(s->conv_id, sizeof(s->conv_id), "%s", conv_id);
+	s->conv_key = hub_fnv(s->conv_id);
 	s->last_write_ms = mono_ms();
 
 	pthread_mutex_lock(&h->lock);
