@@ -199,6 +199,7 @@ struct stream {
 	bool mismatch;
 	bool error;
 	long deltas;			/* delta events received */
+	CURLcode cc;			/* the transfer's result */
 	int64_t start_us;
 	int64_t first_us;
 	int64_t end_us;
@@ -227,7 +228,12 @@ static int stream_event(void *arg, const struct sse_event *ev)
 			      strcmp(t->valuestring,
 				     s->text.data ? s->text.data : "") != 0;
 	} else if (strcmp(ev->event, "error") == 0) {
+		static int shown;
+
 		s->error = true;
+		if (shown++ < 3)
+			fprintf(stderr, "chatbench: error event: %.300s\n",
+				ev->data);
 	}
 	cJSON_Delete(j);
 	return 0;
@@ -300,6 +306,7 @@ static int run_streams(const struct opts *o)
 	char auth[4096], url[512];
 	CURLM *m = curl_multi_init();
 	long i, done = 0, errors = 0, mismatch = 0, nfirst = 0, deltas = 0;
+	long f_curl = 0, f_status = 0, f_event = 0, f_nodone = 0;
 	int running = 1;
 	int64_t t0, wall;
 	cJSON *out;
@@ -349,6 +356,7 @@ static int run_streams(const struct opts *o)
 			curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE,
 					  (char **)&st);
 			st->end_us = mono_us();
+			st->cc = msg->data.result;
 			if (msg->data.result != CURLE_OK)
 				st->error = true;
 		}
@@ -362,7 +370,25 @@ static int run_streams(const struct opts *o)
 		} else if (s[i].mismatch) {
 			mismatch++;
 		} else {
+			long status = 0;
+
 			errors++;
+			curl_easy_getinfo(s[i].c, CURLINFO_RESPONSE_CODE,
+					  &status);
+			if (s[i].cc != CURLE_OK) {
+				if (f_curl++ == 0)
+					fprintf(stderr, "chatbench: a stream "
+						"failed: %s\n",
+						curl_easy_strerror(s[i].cc));
+			} else if (status != 200) {
+				if (f_status++ == 0)
+					fprintf(stderr, "chatbench: a stream "
+						"answered %ld\n", status);
+			} else if (s[i].error) {
+				f_event++;
+			} else {
+				f_nodone++;
+			}
 		}
 		if (s[i].first_us)
 			first[nfirst++] = s[i].first_us - s[i].start_us;
@@ -378,6 +404,10 @@ static int run_streams(const struct opts *o)
 	cJSON_AddNumberToObject(out, "completed", (double)done);
 	cJSON_AddNumberToObject(out, "text_mismatch", (double)mismatch);
 	cJSON_AddNumberToObject(out, "failed", (double)errors);
+	cJSON_AddNumberToObject(out, "failed_transfer", (double)f_curl);
+	cJSON_AddNumberToObject(out, "failed_status", (double)f_status);
+	cJSON_AddNumberToObject(out, "failed_error_event", (double)f_event);
+	cJSON_AddNumberToObject(out, "failed_no_done", (double)f_nodone);
 	cJSON_AddNumberToObject(out, "deltas", (double)deltas);
 	cJSON_AddNumberToObject(out, "wall_ms", (double)(wall / 1000));
 	add_stats(out, "first", first, nfirst);

@@ -24,7 +24,9 @@
 #
 # usage: bench/stream.sh [S [T [C]]]
 # CHAT_BUILD/CHAT_BIN: measure a private build (make B=DIR/build BIN=DIR/bin).
-# CHAT_STREAM_CONF: extra lines for the stack's config file (for example
+# STREAM_BENCH_KEEP=1: keep the temporary directory (logs, data).  (Not
+# CHAT_*: the daemons refuse CHAT_ variables that name no config key.)
+# STREAM_BENCH_CONF: extra lines for the stack's config file (for example
 #   "[aid]\ncoalesce_ms = 0" to measure without coalescing).
 # Prints a Markdown report on stdout; docs/PERFORMANCE.md keeps numbers.
 set -euo pipefail
@@ -44,7 +46,7 @@ cleanup() {
 	[[ -n $ws_feed_pid ]] && kill "$ws_feed_pid" 2>/dev/null || true
 	[[ -n $ws_pid ]] && kill "$ws_pid" 2>/dev/null || true
 	[[ -n $fake_pid ]] && kill "$fake_pid" 2>/dev/null || true
-	rm -rf "$work"
+	[[ -n ${STREAM_BENCH_KEEP:-} ]] && echo "stream.sh: kept $work" >&2 || rm -rf "$work"
 }
 trap cleanup EXIT
 
@@ -65,7 +67,7 @@ port=$(free_port)
 {
 	printf 'log_level = warn\n[userd]\naccess_ttl_s = 86400\n'
 	printf '[openai]\nbase_url = %s/v1\napi_key = bench-upstream-key\n' "$fake"
-	printf '%b\n' "${CHAT_STREAM_CONF:-}"
+	printf '%b\n' "${STREAM_BENCH_CONF:-}"
 } >"$work/chat.conf"
 export CHAT_CONFIG=$work/chat.conf CHAT_DATA_DIR=$work/data CHAT_PORT=$port
 
@@ -185,7 +187,7 @@ cat <<REPORT
 ## Stream benchmark ($(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg), $(uname -r))
 
 Store: SQLite (WAL). Upstream: tests/fixtures/fakellm on loopback.
-Build: ${CHAT_BIN:-$here/bin}. Extra config: \`${CHAT_STREAM_CONF:-none}\`.
+Build: ${CHAT_BIN:-$here/bin}. Extra config: \`${STREAM_BENCH_CONF:-none}\`.
 
 ### $n_streams streams x $n_tokens tokens, upstream at full speed, SSE + one /v1/ws
 
