@@ -17,7 +17,8 @@ setup_file() {
 	load webhook_helper
 	[[ -x $CHAT_BIN/chat-amqp.so || -f $CHAT_BIN/chat-amqp.so ]] ||
 		skip "no chat-amqp.so (librabbitmq-dev missing)"
-	command -v erl >/dev/null || skip "no rabbitmq-server"
+	compgen -G "/usr/lib/rabbitmq/lib/rabbitmq_server-*" >/dev/null ||
+		skip "no rabbitmq-server"
 	export MQ_DIR=$BATS_FILE_TMPDIR/rabbitmq
 	MQ_PORT=$(free_port) || return 1
 	export MQ_PORT
@@ -185,7 +186,7 @@ notifyd_alone() {
 	run bash -c "$(declare -f notifyd_alone); notifyd_alone \"\$1\" \"\$2\" 2>&1" _ "$bad" "$port"
 	((status != 0 && status != 124)) || false
 	[[ $output == *"rabbitmq.url: 127.0.0.1:$MQ_PORT vhost '/' refused the login of user 'chat' (wrong user or password?)"* ]] || false
-	[[ $output != *not-the-password* ]] || false
+	[[ $output != *not-the-password* && $output != *Sanitizer* ]] || false
 }
 
 @test "a dead broker at start: notifyd runs, says so, keeps jobs in the store" {
@@ -202,7 +203,7 @@ notifyd_alone() {
 	kill "$pid"
 	wait "$pid" || true
 	grep -q "cannot connect to 127.0.0.1:.* (is the broker up?); jobs wait in the store until the broker is up" "$BATS_TEST_TMPDIR/out" || false
-	run ! grep -r s3cret-dead "$BATS_TEST_TMPDIR"
+	run ! grep -r -e s3cret-dead -e Sanitizer "$BATS_TEST_TMPDIR"
 }
 
 @test "no log holds the broker's password" {
