@@ -11,15 +11,15 @@
 // error. axe-core over the open panel and the settings section. Run by
 // tests/integration/web-notifications.bats.
 //
-// Every account here signs in first from the browser, so the browser's
-// user agent is its known device; the test's own API logins send that
-// user agent too, so no "New sign-in" notification appears unasked and
-// every count is exact.
+// Every account whose counts are checked signs in first from the
+// browser, so the browser's user agent is its known device; the test's
+// own API logins send that user agent too, so no "New sign-in"
+// notification appears unasked and every count is exact.
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { launch, openPage, loginUi, loggedIn, shot, axe, api, apiOk, uniq,
-  admin, loginApi, until } from './lib.mjs';
+import { BASE, launch, openPage, loginUi, loggedIn, shot, axe, api, apiOk,
+  uniq, admin, loginApi, until, words } from './lib.mjs';
 
 // Steps that cross daemons (userd -> event backbone -> notifyd -> chatd
 // -> the socket): generous, CI runs the stack under the sanitizers.
@@ -239,35 +239,57 @@ test('a socket that was down catches up when it is back', async () => {
   }
 });
 
-// A real one is made only while none of the user's clients is connected
-// (the page is one), so the frame is handed to the page by the test, as
-// chatd would send it when the page comes back.
-test('a finished answer\'s notification opens its conversation', async () => {
-  const conv = (await apiOk('POST', '/v1/conversations', { title: 'away chat' },
-    alice.token)).id;
-  const o = await openPage(browser);
-  let current = null;
-  await o.context.routeWebSocket(/\/v1\/ws/, (ws) => {
-    current = ws;
-    ws.connectToServer();
+// An answer of 120 echo words (20 ms each: web-notifications.bats sets
+// aid.echo_delay_ms) sent in the SSE form by a client that leaves at its
+// first delta: the answer ends with none of the user's clients there and
+// takes more than notifyd.long_generation_ms (1500 ms in the file).
+async function answerAway(token, conv) {
+  const ctl = new AbortController();
+  const res = await fetch(`${BASE}/v1/conversations/${conv}/messages`, {
+    method: 'POST', signal: ctl.signal,
+    headers: { Authorization: `Bearer ${token}`, Accept: 'text/event-stream',
+      'Content-Type': 'application/json' },
+    body: JSON.stringify({ content: words(120, 'away') }),
   });
+  assert.ok(res.ok, `the answer was refused: ${res.status}`);
+  const reader = res.body.getReader();
+  const dec = new TextDecoder();
+  let text = '';
+  while (!/^event: delta/m.test(text)) {
+    const { value, done } = await reader.read();
+    assert.ok(!done, `the stream ended before a delta: ${text}`);
+    text += dec.decode(value, { stream: true });
+  }
+  ctl.abort();
+}
+
+test('a finished answer\'s notification opens its conversation', async () => {
+  // no page of this account is open while the answer runs
+  const username = uniq('ntw');
+  const password = `pw-${username}-secret`;
+  await apiOk('POST', '/v1/auth/register', { username, password });
+  const { access_token: token } = await loginApi(username, password);
+  const conv = (await apiOk('POST', '/v1/conversations', { title: 'away chat' },
+    token)).id;
+  await answerAway(token, conv);
+  await until(async () => (await apiOk('GET', '/v1/notifications', undefined,
+    token)).data.some((n) => n.kind === 'generation_finished'), CROSS,
+  'notifyd made "Answer ready"');
+  const o = await openPage(browser);
   try {
-    await loginUi(o.page, alice.username, alice.password);
-    await until(() => current !== null, CROSS, 'the page\'s WebSocket');
-    const was = await serverUnread(alice.token);
-    await waitCount(o.page, was);
-    current.send(JSON.stringify({ type: 'notification', conversation_id: null,
-      data: { notification_id: 'ffffffff-ffff-7fff-bfff-ffffffffffff',
-        category: 'generation', kind: 'generation_finished',
-        title: 'Answer ready', body: 'A long answer finished.',
-        data: { conversation_id: conv, title: 'away chat', status: 'done' },
-        created_at: new Date().toISOString() } }));
-    await waitCount(o.page, was + 1);
+    await loginUi(o.page, username, password);
     await openPanel(o.page);
-    await items(o.page).first().getByRole('button',
-      { name: 'Answer ready (unread)', exact: true }).click();
+    const item = items(o.page).filter({ has: o.page.getByRole('button',
+      { name: 'Answer ready (unread)', exact: true }) });
+    await item.waitFor({ timeout: CROSS });
+    assert.equal(await item.getAttribute('data-category'), 'generation');
+    await item.getByRole('button').click();
     await o.page.waitForURL(new RegExp(`/c/${conv}$`));
     assert.equal(await panel(o.page).isHidden(), true);
+    // read on the server too
+    await until(async () => (await apiOk('GET', '/v1/notifications', undefined,
+      token)).data.find((n) => n.kind === 'generation_finished').read, CROSS,
+    'the server has it read');
     assert.deepEqual(o.seen.errors, []);
   } finally {
     await o.context.close();
