@@ -9,7 +9,8 @@
 # code alone on a line and erased once sent; a sink without STARTTLS, a
 # refused password and a sink that is down: each mail retried and
 # delivered once the sink is back, the password in no log; notifyd
-# killed with a mail queued: delivered after its restart.
+# killed with a mail queued: delivered after its restart; smtps:// from
+# CHAT_SMTP_URL, and no mail at all without a URL.
 #
 # Mails go out one at a time in the order they were stored, so a mail
 # that arrived proves that every mail stored before it was dealt with:
@@ -286,5 +287,31 @@ no_secret_in_logs() {
 	start_daemon notifyd
 	f=$(mail_wait hal@mail.test 2 60)
 	[[ $(mail_code "$f") == KILL-0009 ]] || false
+	no_secret_in_logs
+}
+
+@test "smtps:// from CHAT_SMTP_URL; with an empty URL mail is off" {
+	local f
+	verified_user ivy
+	stop_daemon notifyd
+	smtp_sink_stop
+	smtp_sink_start --smtps --auth "$SMTP_USER:$SMTP_SECRET"
+	CHAT_SMTP_URL=smtps://127.0.0.1:$SMTP_SINK_PORT start_daemon notifyd
+	internal_mail "$user_id" ivy@mail.test password_reset SMTPS-0007
+	[[ $status_code == 202 ]] || false
+	f=$(mail_wait ivy@mail.test 2)
+	[[ $(mail_code "$f") == SMTPS-0007 ]] || false
+	[[ $(mail_header_raw "$f" X-Sink-TLS) == yes ]] || false
+	stop_daemon notifyd
+	CHAT_SMTP_URL= start_daemon notifyd
+	grep -q "email is off" "$CHAT_DATA_DIR/log/notifyd.log"
+	internal_mail "$user_id" ivy@mail.test password_reset OFF-0001
+	[[ $status_code == 503 ]] || false
+	[[ $(jq -r .error.code <<<"$body") == email_disabled ]] || false
+	# back as the other tests had it
+	stop_daemon notifyd
+	smtp_sink_stop
+	smtp_sink_start --auth "$SMTP_USER:$SMTP_SECRET"
+	start_daemon notifyd
 	no_secret_in_logs
 }
