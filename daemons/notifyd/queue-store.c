@@ -170,6 +170,10 @@ static int qs_claim(struct queue *q, struct queue_job *out, size_t max,
 	p[1] = DB_P_INT((int64_t)max);
 	rc = db_query(c, sql_due, p, 2, &r);
 	rows = rc == 0 ? db_rows_count(r) : 0;
+	/* the leases of a batch in one transaction: one sync, not one
+	 * each */
+	if (rows > 0)
+		rc = db_begin(c);
 	for (i = 0; rc == 0 && i < rows; i++) {
 		qs_row(r, i, &out[*n], QUEUE_PENDING);
 		p[0] = db_p_text(out[*n].id);
@@ -181,6 +185,10 @@ static int qs_claim(struct queue *q, struct queue_job *out, size_t max,
 		if (rc == 0 && changed == 1)
 			(*n)++;			/* ours; else another's */
 	}
+	if (rc == 0 && rows > 0)
+		rc = db_commit(c);
+	if (rc < 0)
+		*n = 0;				/* rolled back: none is ours */
 	if (rc == 0 && *n == 0) {
 		rc = db_query(c, sql_next, NULL, 0, &m);
 		if (rc == 0 && db_rows_get(m, 0, 0))
@@ -300,6 +308,33 @@ static int qs_list(struct queue *q, const char *endpoint_id,
 	return rc;
 }
 
+static int qs_done_in(struct queue *q, struct db_conn *c,
+		      const struct queue_job *job)
+{
+	struct db_param p[1] = { db_p_text(job->id) };
+
+	(void)q;
+	return db_exec(c, sql_done, p, 1, NULL);
+}
+
+static int qs_retry_in(struct queue *q, struct db_conn *c,
+		       const struct queue_job *job, int64_t at_ms)
+{
+	struct db_param p[2] = { db_p_text(job->id), DB_P_INT(at_ms) };
+
+	(void)q;
+	return db_exec(c, sql_retry, p, 2, NULL);
+}
+
+static int qs_dead_in(struct queue *q, struct db_conn *c,
+		      const struct queue_job *job)
+{
+	struct db_param p[1] = { db_p_text(job->id) };
+
+	(void)q;
+	return db_exec(c, sql_dead, p, 1, NULL);
+}
+
 static void qs_kick(struct queue *q)
 {
 	struct queue_store *s = q->impl;
@@ -321,4 +356,7 @@ const struct queue_ops queue_store_ops = {
 	.dead = qs_dead,
 	.list = qs_list,
 	.kick = qs_kick,
+	.done_in = qs_done_in,
+	.retry_in = qs_retry_in,
+	.dead_in = qs_dead_in,
 };

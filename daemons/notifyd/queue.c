@@ -93,3 +93,21 @@ void queue_kick(struct queue *q)
 {
 	q->ops->kick(q);
 }
+
+int queue_done_in(struct queue *q, struct db_conn *c,
+		  const struct queue_job *job)
+{
+	return q->ops->done_in ? q->ops->done_in(q, c, job) : 1;
+}
+
+int queue_retry_in(struct queue *q, struct db_conn *c,
+		   const struct queue_job *job, int64_t at_ms)
+{
+	return q->ops->retry_in ? q->ops->retry_in(q, c, job, at_ms) : 1;
+}
+
+int queue_dead_in(struct queue *q, struct db_conn *c,
+		  const struct queue_job *job)
+{
+	return q->ops->dead_in ? q->ops->dead_in(q, c, job) : 1;
+}

@@ -94,6 +94,16 @@ struct queue_ops {
 		    size_t max, size_t *n);
 	/* wakes the takers (a job was put, or stopping) */
 	void (*kick)(struct queue *q);
+	/* optional (NULL: the backend has none): done, retry and dead in
+	 * c's open transaction, the one that records the attempt, so that
+	 * the log and the outcome commit together (one sync for a batch
+	 * of deliveries); the store backend has them */
+	int (*done_in)(struct queue *q, struct db_conn *c,
+		       const struct queue_job *job);
+	int (*retry_in)(struct queue *q, struct db_conn *c,
+			const struct queue_job *job, int64_t at_ms);
+	int (*dead_in)(struct queue *q, struct db_conn *c,
+		       const struct queue_job *job);
 };
 
 struct queue {
@@ -130,5 +140,14 @@ int queue_list(struct queue *q, const char *endpoint_id,
 	       enum queue_state state, struct queue_job *out, size_t max,
 	       size_t *n);
 void queue_kick(struct queue *q);
+
+/* The _in ops in c's transaction: 0 done, 1 when the backend has no
+ * such op (call queue_done... after the commit), or an error. */
+int queue_done_in(struct queue *q, struct db_conn *c,
+		  const struct queue_job *job);
+int queue_retry_in(struct queue *q, struct db_conn *c,
+		   const struct queue_job *job, int64_t at_ms);
+int queue_dead_in(struct queue *q, struct db_conn *c,
+		  const struct queue_job *job);
 
 #endif

@@ -53,7 +53,7 @@
 #include "uuid.h"
 #include "banned.h"
 
-#define WH_TAKE_BATCH 4			/* jobs per take */
+#define WH_TAKE_BATCH 8			/* jobs per take */
 #define WH_TAKE_WAIT_MS 1000		/* a take's wait, then again */
 #define WH_CONNECT_MS 5000		/* connect, within the timeout */
 #define WH_DB_WAIT_MS 5000
@@ -94,6 +94,11 @@ struct wh_attempt {
 					 * "refused", "error" */
 	char excerpt[WH_EXCERPT_MAX + 1];
 	enum wh_addr_class refused;	/* for "refused" */
+	bool skip;			/* no attempt: endpoint gone or
+					 * disabled */
+	bool keep;			/* the store failed: left leased */
+	bool disabled_now;		/* this attempt disabled it */
+	const char *reason;		/* why ("gone", "failing") */
 };
 
 /* http_request.addr_ok: the check at connection time. */
@@ -298,12 +303,14 @@ static int wh_notify_disabled(struct webhooks *w, struct db_conn *c,
 	return rc;
 }
 
-/* The attempt into the log and the endpoint's state, in one
- * transaction; *disabled_now when this attempt disabled it. */
-static int wh_record(struct webhooks *w, struct wh_attempt *a,
-		     bool *disabled_now)
+/* What becomes of a job after its attempt. */
+enum wh_settle { WH_DONE, WH_RETRY, WH_DEAD };
+
+/* The attempt into the log and the endpoint's state, in c's open
+ * transaction; a->disabled_now when this attempt disabled it. */
+static int wh_record(struct webhooks *w, struct db_conn *c,
+		     struct wh_attempt *a)
 {
-	struct db_conn *c = NULL;
 	char id[UUID_STR_LEN];
 	struct db_param p[9];
 	int64_t now = now_ms(), changed = 0;
@@ -311,15 +318,12 @@ static int wh_record(struct webhooks *w, struct wh_attempt *a,
 	bool ok = strcmp(a->outcome, "ok") == 0;
 	int rc;
 
-	*disabled_now = false;
 	if (!ok && a->status == 410)
 		reason = "gone";
 	else if (!ok && a->failing_since > 0 &&
 		 now - a->failing_since >= w->cfg.disable_after_ms)
 		reason = "failing";
 	rc = uuid_v7(id);
-	if (rc == 0)
-		rc = db_acquire(w->d->db, WH_DB_WAIT_MS, &c);
 	if (rc < 0)
 		return rc;
 	p[0] = db_p_text(id);
@@ -331,75 +335,143 @@ static int wh_record(struct webhooks *w, struct wh_attempt *a,
 	p[6] = DB_P_INT(a->latency_ms);
 	p[7] = db_p_text(a->outcome);
 	p[8] = db_p_text(a->excerpt);
-	rc = db_begin(c);
-	if (rc == 0)
-		rc = db_exec(c, sql_attempt_add, p, 9, NULL);
+	rc = db_exec(c, sql_attempt_add, p, 9, NULL);
 	p[0] = db_p_text(a->job->endpoint_id);
 	p[1] = DB_P_INT(now);
 	p[2] = db_p_text(reason);
-	if (rc == 0)
+	/* a success of an endpoint that was not failing changes nothing */
+	if (rc == 0 && (!ok || a->failing_since > 0))
 		rc = db_exec(c, ok ? sql_ok : sql_failing, p, ok ? 1 : 2,
 			     NULL);
 	if (rc == 0 && reason)
 		rc = db_exec(c, sql_disable, p, 3, &changed);
-	if (rc == 0 && changed > 0)
-		rc = wh_notify_disabled(w, c, a, reason);
-	if (rc == 0)
-		rc = db_commit(c);
-	db_release(c);
 	if (rc == 0 && changed > 0) {
-		*disabled_now = true;
-		log_info("webhook endpoint '%s' disabled (%s)",
-			 a->job->endpoint_id, reason);
+		rc = wh_notify_disabled(w, c, a, reason);
+		a->disabled_now = true;
+		a->reason = reason;
 	}
 	return rc;
 }
 
-static void wh_deliver(struct webhooks *w, const struct queue_job *job)
+/* The job's fate after its attempt (or without one: a.skip). */
+static enum wh_settle wh_fate(struct webhooks *w, struct wh_attempt *a,
+			      int64_t *at)
 {
-	struct wh_attempt a;
-	bool disabled_now = false;
 	int64_t delay;
+
+	*at = 0;
+	if (a->skip)
+		return a->disabled ? WH_DEAD : WH_DONE;
+	if (strcmp(a->outcome, "ok") == 0)
+		return WH_DONE;
+	delay = wh_retry_delay(w->cfg.retry_ms, w->cfg.nretry,
+			       a->job->attempts + 1,
+			       randombytes_uniform(1000) / 1000.0);
+	if (a->disabled_now || delay < 0)
+		return WH_DEAD;
+	*at = now_ms() + delay;
+	return WH_RETRY;
+}
+
+/* The batch's attempts, endpoint changes and (where the backend can)
+ * queue outcomes in one transaction: one sync for the batch; then the
+ * outcomes the backend takes only outside it.  A failure leaves the
+ * jobs leased: they come back when the lease runs out. */
+static void wh_settle_batch(struct webhooks *w, struct wh_attempt *as,
+			    size_t n)
+{
+	struct db_conn *c = NULL;
+	enum wh_settle fate[WH_TAKE_BATCH];
+	int64_t at[WH_TAKE_BATCH];
+	bool in_tx[WH_TAKE_BATCH];
+	size_t i;
 	int rc;
 
-	memset(&a, 0, sizeof(a));
-	a.w = w;
-	a.job = job;
-	rc = wh_load(&a);
-	if (rc == CHAT_ENOTFOUND) {
-		rc = queue_done(w->queue, job);	/* deleted meanwhile */
-		goto out;
+	rc = db_acquire(w->d->db, WH_DB_WAIT_MS, &c);
+	if (rc == 0)
+		rc = db_begin(c);
+	for (i = 0; rc == 0 && i < n; i++) {
+		if (!as[i].skip)
+			rc = wh_record(w, c, &as[i]);
+		fate[i] = wh_fate(w, &as[i], &at[i]);
+		in_tx[i] = false;
+		if (rc < 0)
+			break;
+		rc = fate[i] == WH_DONE ? queue_done_in(w->queue, c, as[i].job) :
+		     fate[i] == WH_DEAD ? queue_dead_in(w->queue, c, as[i].job) :
+		     queue_retry_in(w->queue, c, as[i].job, at[i]);
+		in_tx[i] = rc == 0;
+		if (rc == 1)
+			rc = 0;			/* after the commit */
 	}
-	if (rc < 0)
-		goto fail;
-	if (a.disabled) {
-		rc = queue_dead(w->queue, job);
-		goto out;
+	if (rc == 0)
+		rc = db_commit(c);
+	db_release(c);
+	if (rc < 0) {
+		log_warn("webhook attempts not recorded: %s",
+			 chat_strerror(rc));
+		return;
 	}
-	wh_send(&a);
-	rc = wh_record(w, &a, &disabled_now);
-	if (rc < 0)
-		goto fail;
-	if (strcmp(a.outcome, "ok") == 0) {
-		rc = queue_done(w->queue, job);
-		goto out;
+	for (i = 0; i < n; i++) {
+		if (as[i].disabled_now)
+			log_info("webhook endpoint '%s' disabled (%s)",
+				 as[i].job->endpoint_id, as[i].reason);
+		if (in_tx[i])
+			continue;
+		rc = fate[i] == WH_DONE ? queue_done(w->queue, as[i].job) :
+		     fate[i] == WH_DEAD ? queue_dead(w->queue, as[i].job) :
+		     queue_retry(w->queue, as[i].job, at[i]);
+		if (rc < 0)
+			log_warn("webhook job '%s': %s", as[i].job->id,
+				 chat_strerror(rc));
 	}
-	delay = wh_retry_delay(w->cfg.retry_ms, w->cfg.nretry,
-			       job->attempts + 1,
-			       randombytes_uniform(1000) / 1000.0);
-	if (disabled_now || delay < 0)
-		rc = queue_dead(w->queue, job);
-	else
-		rc = queue_retry(w->queue, job, now_ms() + delay);
-	goto out;
-fail:
-	/* the store failed: the lease brings the job back */
-out:
-	if (rc < 0)
-		log_warn("webhook job '%s': %s", job->id, chat_strerror(rc));
-	free(a.body);
-	sodium_memzero(a.secret, sizeof(a.secret));
-	sodium_memzero(a.old_secret, sizeof(a.old_secret));
+	queue_kick(w->queue);		/* a retry may be due before the
+					 * sleepers' next wake */
+}
+
+/* Sends each job of a batch, then settles them together. */
+static void wh_deliver_batch(struct webhooks *w, const struct queue_job *jobs,
+			     size_t n)
+{
+	struct wh_attempt as[WH_TAKE_BATCH];
+	size_t i;
+	int rc;
+
+	memset(as, 0, sizeof(as));
+	for (i = 0; i < n; i++) {
+		as[i].w = w;
+		as[i].job = &jobs[i];
+		rc = wh_load(&as[i]);
+		if (rc == CHAT_ENOTFOUND || (rc == 0 && as[i].disabled)) {
+			as[i].skip = true;	/* deleted, or disabled */
+			continue;
+		}
+		if (rc < 0) {
+			/* the store failed: the lease brings it back */
+			log_warn("webhook job '%s': %s", jobs[i].id,
+				 chat_strerror(rc));
+			as[i].skip = true;
+			as[i].keep = true;
+			continue;
+		}
+		wh_send(&as[i]);
+	}
+	/* the ones the store failed to load stay leased, out of the batch */
+	for (i = 0; i < n; i++)
+		if (as[i].keep) {
+			free(as[i].body);
+			as[i].body = NULL;
+			memmove(&as[i], &as[i + 1], (n - i - 1) * sizeof(as[0]));
+			n--;
+			i--;
+		}
+	if (n)
+		wh_settle_batch(w, as, n);
+	for (i = 0; i < n; i++) {
+		free(as[i].body);
+		sodium_memzero(as[i].secret, sizeof(as[i].secret));
+		sodium_memzero(as[i].old_secret, sizeof(as[i].old_secret));
+	}
 }
 
 static void *wh_thread(void *arg)
@@ -407,7 +479,7 @@ static void *wh_thread(void *arg)
 	struct webhooks *w = arg;
 	struct queue_job jobs[WH_TAKE_BATCH];
 	struct timespec pause = { .tv_sec = WH_TAKE_WAIT_MS / 1000 };
-	size_t n, i;
+	size_t n;
 	int rc;
 
 	while (!w->queue->stopping) {
@@ -418,8 +490,8 @@ static void *wh_thread(void *arg)
 			nanosleep(&pause, NULL);
 			continue;
 		}
-		for (i = 0; i < n; i++)
-			wh_deliver(w, &jobs[i]);
+		if (n)
+			wh_deliver_batch(w, jobs, n);
 	}
 	return NULL;
 }
