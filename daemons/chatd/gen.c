@@ -715,29 +715,6 @@ out:
 }
 
 
-void gen_finish(struct chat_gen *g, struct db_conn *c, struct gen_end *end)
-{
-	struct chat_msg m;
-	cJSON *asst = NULL, *err;
-	char *asst_json = NULL;
-	int rc;
-
-	memset(end, 0, sizeof(*end));
-	g->end_error = gen_final_msg(g, &m);
-	if (c && g->stored) {
-		rc = gen_store_end(g, c, &m);
-		if (rc < 0 && rc != CHAT_ENOTFOUND)
-			log_error("cannot store the answer '%s': %s", m.id,
-				  chat_strerror(rc));
-	}
-	asst = chat_msg_json(&m);
-	asst_json = asst ? json_print(asst) : NULL;
-	g->result = gen_result_json(g, asst);
-	if (c && g->idem_key[0]) {
-		/* the answer for retries; nothing stored: they run again */
-		if (g->stored && g->result)
-			rc = store_idem_finish(c, g->user_id, g->idem_key, 201,
-					       g->result);
 /*
  * The answer's final row and its chat.message.finished, in one
  * transaction.  clients_connected counts the user's clients there at
@@ -767,6 +744,29 @@ static int gen_store_end(struct chat_gen *g, struct db_conn *c,
 	return rc;
 }
 
+void gen_finish(struct chat_gen *g, struct db_conn *c, struct gen_end *end)
+{
+	struct chat_msg m;
+	cJSON *asst = NULL, *err;
+	char *asst_json = NULL;
+	int rc;
+
+	memset(end, 0, sizeof(*end));
+	g->end_error = gen_final_msg(g, &m);
+	if (c && g->stored) {
+		rc = gen_store_end(g, c, &m);
+		if (rc < 0 && rc != CHAT_ENOTFOUND)
+			log_error("cannot store the answer '%s': %s", m.id,
+				  chat_strerror(rc));
+	}
+	asst = chat_msg_json(&m);
+	asst_json = asst ? json_print(asst) : NULL;
+	g->result = gen_result_json(g, asst);
+	if (c && g->idem_key[0]) {
+		/* the answer for retries; nothing stored: they run again */
+		if (g->stored && g->result)
+			rc = store_idem_finish(c, g->user_id, g->idem_key, 201,
+					       g->result);
 		else
 			rc = store_idem_drop(c, g->user_id, g->idem_key);
 		if (rc < 0)
