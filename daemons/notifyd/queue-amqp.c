@@ -56,7 +56,6 @@
 #include <sys/eventfd.h>
 #include <time.h>
 #include <unistd.h>
-#include <cjson/cJSON.h>
 
 #include "config.h"
 #include "daemon.h"
@@ -76,7 +75,6 @@
 #define QA_BACKOFF_MAX_MS 8000
 #define QA_FLUSH_EVERY_MS 5000		/* outbox pass without a kick */
 #define QA_FLUSH_BATCH 100		/* outbox rows per query */
-#define QA_EARLY_MS 5			/* "due" tolerance of a delivery */
 #define QA_LOG_EVERY_MS 30000		/* one line per outage period */
 #define QA_DEFAULT_SCHEDULE "5,300,1800,7200,18000,36000"
 
@@ -191,91 +189,6 @@ static void qa_log_failure(struct queue_amqp *a, const char *what,
 		log_warn("rabbitmq: %s: %s", what, err);
 }
 
-static cJSON *qa_job_json(const struct queue_job *j)
-{
-	cJSON *o = cJSON_CreateObject();
-
-	if (!o ||
-	    !cJSON_AddStringToObject(o, "id", j->id) ||
-	    !cJSON_AddStringToObject(o, "msg_id", j->msg_id) ||
-	    !cJSON_AddStringToObject(o, "endpoint_id", j->endpoint_id) ||
-	    !cJSON_AddNumberToObject(o, "attempts", j->attempts) ||
-	    !cJSON_AddNumberToObject(o, "created_ms", (double)j->created_ms) ||
-	    !cJSON_AddNumberToObject(o, "next_ms", (double)j->next_ms)) {
-		cJSON_Delete(o);
-		return NULL;
-	}
-	return o;
-}
-
-static int qa_copy_id(char out[QUEUE_ID_MAX], const cJSON *v)
-{
-	size_t n;
-
-	if (!cJSON_IsString(v))
-		return CHAT_EINVAL;
-	n = strlen(v->valuestring);
-	if (n == 0 || n >= QUEUE_ID_MAX)
-		return CHAT_EINVAL;
-	memcpy(out, v->valuestring, n + 1);
-	return 0;
-}
-
-/* A message's body into *j; CHAT_EINVAL when it is not one of ours. */
-static int qa_job_parse(const char *body, struct queue_job *j)
-{
-	cJSON *o = cJSON_Parse(body);
-	const cJSON *at, *cr, *nx;
-	int rc = CHAT_EINVAL;
-
-	memset(j, 0, sizeof(*j));
-	if (!o)
-		return CHAT_EINVAL;
-	at = cJSON_GetObjectItemCaseSensitive(o, "attempts");
-	cr = cJSON_GetObjectItemCaseSensitive(o, "created_ms");
-	nx = cJSON_GetObjectItemCaseSensitive(o, "next_ms");
-	if (qa_copy_id(j->id, cJSON_GetObjectItemCaseSensitive(o, "id")) ||
-	    qa_copy_id(j->msg_id,
-		       cJSON_GetObjectItemCaseSensitive(o, "msg_id")) ||
-	    qa_copy_id(j->endpoint_id,
-		       cJSON_GetObjectItemCaseSensitive(o, "endpoint_id")) ||
-	    !cJSON_IsNumber(at) || !cJSON_IsNumber(cr) || !cJSON_IsNumber(nx) ||
-	    at->valuedouble < 0 || at->valuedouble > 1000)
-		goto out;
-	j->attempts = at->valueint;
-	j->created_ms = (int64_t)cr->valuedouble;
-	j->next_ms = (int64_t)nx->valuedouble;
-	j->state = QUEUE_PENDING;
-	rc = 0;
-out:
-	cJSON_Delete(o);
-	return rc;
-}
-
-/* The routing key (and per-message expiration) for a job due at
- * next_ms: the work queue when due, else the largest delay queue that
- * does not overshoot, else the shortest one with an expiration. */
-static void qa_route(const struct queue_amqp *a, int64_t next_ms,
-		     char *key, size_t keylen, int64_t *expiration)
-{
-	int64_t wait = next_ms - now_ms();
-	size_t i;
-
-	*expiration = 0;
-	if (wait <= QA_EARLY_MS || a->topo.ndelays == 0) {
-		snprintf(key, keylen, "work");
-		return;
-	}
-	for (i = a->topo.ndelays; i-- > 0;) {
-		if (a->delays[i] <= wait) {
-			snprintf(key, keylen, "delay.%" PRId64, a->delays[i]);
-			return;
-		}
-	}
-	snprintf(key, keylen, "delay.%" PRId64, a->delays[0]);
-	*expiration = wait;
-}
-
 /* ---- publishing -------------------------------------------------- */
 
 /* Publishes job where its next_ms says, confirmed.  Opens the publisher
@@ -287,17 +200,17 @@ static int qa_publish(struct queue_amqp *a, const struct queue_job *job,
 {
 	char key[48];
 	int64_t expiration = 0;
-	cJSON *o = qa_job_json(job);
-	char *body = o ? cJSON_PrintUnformatted(o) : NULL;
+	char *body = queue_amqp_job_encode(job);
 	int rc = CHAT_ENOMEM, round;
 
-	cJSON_Delete(o);
 	if (!body)
 		return CHAT_ENOMEM;
 	if (to_dead)
 		snprintf(key, sizeof(key), "dead");
 	else
-		qa_route(a, job->next_ms, key, sizeof(key), &expiration);
+		queue_amqp_route(a->delays, a->topo.ndelays,
+				 job->next_ms - now_ms(), key, sizeof(key),
+				 &expiration);
 	pthread_mutex_lock(&a->pub_mu);
 	for (round = 0; round < 2; round++) {
 		bool fresh = !a->pub;
@@ -471,14 +384,14 @@ static void qa_delivered(struct queue_amqp *a, void *con, uint64_t gen,
 	it = calloc(1, sizeof(*it));
 	if (!it)
 		return;			/* unacked: given out again later */
-	if (qa_job_parse(dv->body, &it->job) < 0) {
+	if (queue_amqp_job_decode(dv->body, &it->job) < 0) {
 		log_warn("rabbitmq: dropped a message that is not a job "
 			 "(%zu bytes)", dv->len);
 		a->ops->ack(con, dv->tag);
 		free(it);
 		return;
 	}
-	if (it->job.next_ms > now_ms() + QA_EARLY_MS) {
+	if (it->job.next_ms > now_ms() + QUEUE_AMQP_EARLY_MS) {
 		rc = qa_publish(a, &it->job, false, err, sizeof(err));
 		if (rc < 0) {
 			qa_log_failure(a, "delaying a job", err);

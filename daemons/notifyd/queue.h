@@ -117,6 +117,24 @@ struct queue {
 extern const struct queue_ops queue_store_ops;
 extern const struct queue_ops queue_amqp_ops;	/* queue-amqp.c */
 
+/* The RabbitMQ backend's pure parts (queue-amqp-job.c).  A delivery
+ * this close to its next_ms, or past it, is due. */
+#define QUEUE_AMQP_EARLY_MS 5
+/* job as a message body: JSON of its ids, attempts and times (never the
+ * webhook's body); malloc'd, the caller's (free); NULL: no memory. */
+char *queue_amqp_job_encode(const struct queue_job *j);
+/* A body back into *j (state QUEUE_PENDING); CHAT_EINVAL, *j zeroed,
+ * for anything else (not JSON, an id missing, empty or too long, a time
+ * that is not a whole non-negative number). */
+int queue_amqp_job_decode(const char *body, struct queue_job *j);
+/* Where a job due in wait_ms goes, as a routing key into key: "work"
+ * when due (wait_ms <= QUEUE_AMQP_EARLY_MS) or with no delay queues;
+ * else "delay.<ms>" of the largest of delays[] (n, ascending) not past
+ * the wait; else (a wait shorter than every delay) the shortest, with
+ * *expiration = wait_ms, the message's own TTL (0 otherwise). */
+void queue_amqp_route(const int64_t *delays, size_t n, int64_t wait_ms,
+		      char *key, size_t keylen, int64_t *expiration);
+
 /*
  * Opens the queue of daemon d with the backend its config names (the
  * store unless rabbitmq.url is set); *out is the caller's (queue_free).
@@ -140,7 +158,6 @@ int queue_list(struct queue *q, const char *endpoint_id,
 	       enum queue_state state, struct queue_job *out, size_t max,
 	       size_t *n);
 void queue_kick(struct queue *q);
-
 /* The _in ops in c's transaction: 0 done, 1 when the backend has no
  * such op (call queue_done... after the commit), or an error. */
 int queue_done_in(struct queue *q, struct db_conn *c,
