@@ -139,6 +139,7 @@ deps.test-module := shared/b64url.o shared/buf.o shared/crypto.o \
 deps.test-notifyd-mail := shared/b64url.o shared/buf.o shared/crypto.o \
 	shared/utf8.o shared/util.o daemons/notifyd/mail-msg.o \
 	daemons/notifyd/mail-tmpl.o
+deps.test-notifyd-queue-amqp := daemons/notifyd/queue-amqp-job.o
 deps.test-notifyd-rules := shared/b64url.o shared/crypto.o shared/err.o \
 	shared/json.o shared/utf8.o shared/util.o shared/uuid.o \
 	daemons/notifyd/rules.o
