@@ -428,3 +428,18 @@ by_user_model_agrees() {
 	expect_status 202
 	by_user_model_agrees
 }
+
+@test "the consumer's threads yield the CPU to the send path: nice 10, the others 0" {
+	local pid
+	new_user "nice-ned"
+	generate "$access_token"
+	wait_totals "$user_id" 1
+	pid=$(daemon_pid analyticsd)
+	run -0 ps -L -o nice= -p "$pid"
+	# its first batch lowered the pulling thread's priority
+	grep -qx ' *10' <<<"$output" || { echo "$output" >&2; false; }
+	# the main thread and the routes' workers kept theirs
+	grep -qx ' *0' <<<"$output" || { echo "$output" >&2; false; }
+	run -0 ps -o nice= -p "$pid"
+	[[ $output =~ ^\ *0$ ]] || false
+}
