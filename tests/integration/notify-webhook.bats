@@ -302,3 +302,24 @@ setup() {
 	run -0 cc webhook rm "$id"
 	run -3 --separate-stderr cc webhook test "$id"
 }
+
+@test "an admin's system endpoint gets every user's events it asks for" {
+	local n
+	api POST /v1/webhooks "{\"url\":\"$WH_URL/ok\",\"events\":[\"chat.apikey.revoked\"],\"scope\":\"system\"}" "$root_token"
+	expect_status 201
+	ep=$(jb .id)
+	wh_secret_add "$(jb .secret)"
+	[[ $(jb .scope) == system ]] || false
+	api POST /v1/apikeys '{"name":"short-lived"}' "$bob_token"
+	expect_status 201
+	api DELETE "/v1/apikeys/$(jb .id)" "" "$bob_token"
+	notify_caught_up
+	n=$(db_query notifyd "SELECT COUNT(*) FROM webhook_messages WHERE endpoint_id = '$ep' AND type = 'chat.apikey.revoked'")
+	[[ $n == 1 ]] || false
+	msg=$(db_query notifyd "SELECT id FROM webhook_messages WHERE endpoint_id = '$ep'")
+	wh_wait "$msg" 1
+	[[ $(jq -c '.[0] | [.all_valid, (.body | fromjson | .type)]' <<<"$reqs") == '[true,"chat.apikey.revoked"]' ]] || false
+	# the endpoint is the admin's own: not in bob's list
+	api GET "/v1/webhooks/$ep" "" "$bob_token"
+	expect_error 404 not_found
+}
