@@ -322,7 +322,7 @@ const CHANNELS = [['in_app', 'In-app'], ['email', 'Email'],
 // preferencesPart(ctx, state): the "Notifications" section of the
 // settings screen, {node, notice, load} as its other parts. Each category
 // a row, each channel the API lists a checkbox; a locked category's
-// in-app channel is checked, disabled and says why. Saving sends every
+// in-app and email channels are checked, disabled and say why. Saving sends every
 // channel that can change (PUT) and shows the server's answer.
 export function preferencesPart(ctx, state) {
   const node = section('Notifications');
@@ -334,8 +334,8 @@ export function preferencesPart(ctx, state) {
   const { table, body } = rowsTable('Notification channels per category',
     ['Category', ...CHANNELS.map(([, label]) => label)]);
   const lockHint = el('p', { id: 'notif-locked-hint', class: 'hint' },
-    'Security alerts always appear in the app: that channel cannot be ' +
-    'switched off.');
+    'Security alerts always appear in the app and, to a verified address, ' +
+    'by email: those channels cannot be switched off.');
   const save = el('button', { type: 'submit', disabled: true },
     'Save notification preferences');
   const form = el('form', { class: 'stack' }, table, lockHint,
@@ -352,7 +352,8 @@ export function preferencesPart(ctx, state) {
         CHANNELS.map(([ch, chLabel]) => {
           const v = chans && chans[ch];
           if (typeof v !== 'boolean') return el('td', {}, '—');
-          const locked = ch === 'in_app' && chans.locked === true;
+          const locked = (ch === 'in_app' || ch === 'email') &&
+            chans.locked === true;
           return el('td', {}, el('input', { type: 'checkbox',
             'data-category': cat, 'data-channel': ch,
             'aria-label': `${label}: ${chLabel}`, checked: v,
