@@ -5,7 +5,7 @@
 function __chatctl_subs
 	switch $argv[1]
 	case 'chatctl'
-		printf '%s\n' register login logout whoami ask chat conv model apikey server sessions profile usage notifications passwd email account admin completion help
+		printf '%s\n' register login logout whoami ask chat conv model apikey server sessions profile usage notifications passwd email account admin webhook completion help
 	case 'chatctl conv'
 		printf '%s\n' ls show rm rename archive unarchive export import regenerate branch
 	case 'chatctl model'
@@ -32,11 +32,13 @@ function __chatctl_subs
 		printf '%s\n' ls rm
 	case 'chatctl admin apikeys'
 		printf '%s\n' ls rm
+	case 'chatctl webhook'
+		printf '%s\n' add deliveries ls redeliver rm rotate test
 	end
 end
 
 # the options that take a value
-set -g __chatctl_valopts --model -m --system -s --server --username -u --conversation --limit -n --query -q --scope --expires --output -o --color --format --role --search --from --to --by --type --user --email --code
+set -g __chatctl_valopts --model -m --system -s --server --username -u --conversation --limit -n --query -q --scope --expires --output -o --color --format --role --search --from --to --by --type --user --email --code --event --since
 
 # the nouns and verbs typed so far: "chatctl conv ls"
 function __chatctl_node
@@ -90,6 +92,7 @@ complete -c chatctl -f -n '__chatctl_at "chatctl"' -a passwd -d 'change your pas
 complete -c chatctl -f -n '__chatctl_at "chatctl"' -a email -d 'the account\'s e-mail address and its verification'
 complete -c chatctl -f -n '__chatctl_at "chatctl"' -a account -d 'your account as a whole'
 complete -c chatctl -f -n '__chatctl_at "chatctl"' -a admin -d 'administer the server (role admin)'
+complete -c chatctl -f -n '__chatctl_at "chatctl"' -a webhook -d 'the account\'s webhook endpoints'
 complete -c chatctl -f -n '__chatctl_at "chatctl"' -a completion -d 'print the completion script of bash, zsh or fish'
 complete -c chatctl -f -n '__chatctl_at "chatctl"' -a help -d 'show the commands, or a command\'s options'
 complete -c chatctl -n '__chatctl_at chatctl' -l server -x
@@ -450,6 +453,47 @@ complete -c chatctl -n '__chatctl_at "chatctl admin events"' -l server -r -d 'th
 complete -c chatctl -n '__chatctl_at "chatctl admin events"' -l color -x -a 'never always auto' -d 'colour: never, always or auto (default; off with NO_COLOR)'
 complete -c chatctl -n '__chatctl_at "chatctl admin events"' -l help -s h -d 'show this help'
 complete -c chatctl -f -n '__chatctl_at "chatctl admin events"'
+complete -c chatctl -f -n '__chatctl_at "chatctl webhook"' -a add -d 'add an endpoint; prints its id and secret (once)'
+complete -c chatctl -f -n '__chatctl_at "chatctl webhook"' -a deliveries -d 'the endpoint\'s delivery log, newest first'
+complete -c chatctl -f -n '__chatctl_at "chatctl webhook"' -a ls -d 'list the endpoints'
+complete -c chatctl -f -n '__chatctl_at "chatctl webhook"' -a redeliver -d 'send a message again, or every one since TIME'
+complete -c chatctl -f -n '__chatctl_at "chatctl webhook"' -a rm -d 'delete endpoints with their messages and log'
+complete -c chatctl -f -n '__chatctl_at "chatctl webhook"' -a rotate -d 'a new secret (printed once); the old one signs too for a while'
+complete -c chatctl -f -n '__chatctl_at "chatctl webhook"' -a test -d 'send a webhook.test message now; prints its id'
+complete -c chatctl -n '__chatctl_at "chatctl webhook"' -l help -s h
+complete -c chatctl -n '__chatctl_at "chatctl webhook add"' -l event -r -d 'an event type (or prefix.*) the webhook gets; repeat for more'
+complete -c chatctl -n '__chatctl_at "chatctl webhook add"' -l json -d 'print JSON instead of text'
+complete -c chatctl -n '__chatctl_at "chatctl webhook add"' -l server -r -d 'the server, a URL or a name from \'server ls\' (default: CHAT_SERVER, the current server, http://127.0.0.1:8080)'
+complete -c chatctl -n '__chatctl_at "chatctl webhook add"' -l color -x -a 'never always auto' -d 'colour: never, always or auto (default; off with NO_COLOR)'
+complete -c chatctl -n '__chatctl_at "chatctl webhook add"' -l help -s h -d 'show this help'
+complete -c chatctl -n '__chatctl_at "chatctl webhook deliveries"' -l limit -s n -r -d 'at most N items (1-100, default 20)'
+complete -c chatctl -n '__chatctl_at "chatctl webhook deliveries"' -l json -d 'print JSON instead of text'
+complete -c chatctl -n '__chatctl_at "chatctl webhook deliveries"' -l output -s o -x -a 'table tsv json' -d 'table (default), tsv (no heading) or json'
+complete -c chatctl -n '__chatctl_at "chatctl webhook deliveries"' -l server -r -d 'the server, a URL or a name from \'server ls\' (default: CHAT_SERVER, the current server, http://127.0.0.1:8080)'
+complete -c chatctl -n '__chatctl_at "chatctl webhook deliveries"' -l color -x -a 'never always auto' -d 'colour: never, always or auto (default; off with NO_COLOR)'
+complete -c chatctl -n '__chatctl_at "chatctl webhook deliveries"' -l help -s h -d 'show this help'
+complete -c chatctl -n '__chatctl_at "chatctl webhook ls"' -l json -d 'print JSON instead of text'
+complete -c chatctl -n '__chatctl_at "chatctl webhook ls"' -l output -s o -x -a 'table tsv json' -d 'table (default), tsv (no heading) or json'
+complete -c chatctl -n '__chatctl_at "chatctl webhook ls"' -l server -r -d 'the server, a URL or a name from \'server ls\' (default: CHAT_SERVER, the current server, http://127.0.0.1:8080)'
+complete -c chatctl -n '__chatctl_at "chatctl webhook ls"' -l color -x -a 'never always auto' -d 'colour: never, always or auto (default; off with NO_COLOR)'
+complete -c chatctl -n '__chatctl_at "chatctl webhook ls"' -l help -s h -d 'show this help'
+complete -c chatctl -f -n '__chatctl_at "chatctl webhook ls"'
+complete -c chatctl -n '__chatctl_at "chatctl webhook redeliver"' -l since -r -d 'redeliver every message since TIME (2026-12-07T10:00:00Z)'
+complete -c chatctl -n '__chatctl_at "chatctl webhook redeliver"' -l json -d 'print JSON instead of text'
+complete -c chatctl -n '__chatctl_at "chatctl webhook redeliver"' -l server -r -d 'the server, a URL or a name from \'server ls\' (default: CHAT_SERVER, the current server, http://127.0.0.1:8080)'
+complete -c chatctl -n '__chatctl_at "chatctl webhook redeliver"' -l color -x -a 'never always auto' -d 'colour: never, always or auto (default; off with NO_COLOR)'
+complete -c chatctl -n '__chatctl_at "chatctl webhook redeliver"' -l help -s h -d 'show this help'
+complete -c chatctl -n '__chatctl_at "chatctl webhook rm"' -l server -r -d 'the server, a URL or a name from \'server ls\' (default: CHAT_SERVER, the current server, http://127.0.0.1:8080)'
+complete -c chatctl -n '__chatctl_at "chatctl webhook rm"' -l color -x -a 'never always auto' -d 'colour: never, always or auto (default; off with NO_COLOR)'
+complete -c chatctl -n '__chatctl_at "chatctl webhook rm"' -l help -s h -d 'show this help'
+complete -c chatctl -n '__chatctl_at "chatctl webhook rotate"' -l json -d 'print JSON instead of text'
+complete -c chatctl -n '__chatctl_at "chatctl webhook rotate"' -l server -r -d 'the server, a URL or a name from \'server ls\' (default: CHAT_SERVER, the current server, http://127.0.0.1:8080)'
+complete -c chatctl -n '__chatctl_at "chatctl webhook rotate"' -l color -x -a 'never always auto' -d 'colour: never, always or auto (default; off with NO_COLOR)'
+complete -c chatctl -n '__chatctl_at "chatctl webhook rotate"' -l help -s h -d 'show this help'
+complete -c chatctl -n '__chatctl_at "chatctl webhook test"' -l json -d 'print JSON instead of text'
+complete -c chatctl -n '__chatctl_at "chatctl webhook test"' -l server -r -d 'the server, a URL or a name from \'server ls\' (default: CHAT_SERVER, the current server, http://127.0.0.1:8080)'
+complete -c chatctl -n '__chatctl_at "chatctl webhook test"' -l color -x -a 'never always auto' -d 'colour: never, always or auto (default; off with NO_COLOR)'
+complete -c chatctl -n '__chatctl_at "chatctl webhook test"' -l help -s h -d 'show this help'
 complete -c chatctl -n '__chatctl_at "chatctl completion"' -l server -r -d 'the server, a URL or a name from \'server ls\' (default: CHAT_SERVER, the current server, http://127.0.0.1:8080)'
 complete -c chatctl -n '__chatctl_at "chatctl completion"' -l color -x -a 'never always auto' -d 'colour: never, always or auto (default; off with NO_COLOR)'
 complete -c chatctl -n '__chatctl_at "chatctl completion"' -l help -s h -d 'show this help'
