@@ -53,7 +53,11 @@
 #include "uuid.h"
 #include "banned.h"
 
-#define WH_TAKE_BATCH 8			/* jobs per take */
+#define WH_TAKE_BATCH 8			/* jobs per take, at most */
+/* a batch is sent one job after the other, each up to the timeout: it
+ * must end well within the lease, or another thread takes its last
+ * jobs again */
+#define WH_LEASE_SPARE_MS 10000
 #define WH_TAKE_WAIT_MS 1000		/* a take's wait, then again */
 #define WH_CONNECT_MS 5000		/* connect, within the timeout */
 #define WH_DB_WAIT_MS 5000
@@ -483,7 +487,7 @@ static void *wh_thread(void *arg)
 	int rc;
 
 	while (!w->queue->stopping) {
-		rc = queue_take(w->queue, jobs, WH_TAKE_BATCH, &n,
+		rc = queue_take(w->queue, jobs, w->batch, &n,
 				WH_TAKE_WAIT_MS);
 		if (rc < 0) {
 			log_warn("webhook queue: %s", chat_strerror(rc));
@@ -543,6 +547,13 @@ int webhooks_new(struct daemon *d, struct webhooks **out, char *err,
 		return CHAT_ENOMEM;
 	w->d = d;
 	rc = wh_config_read(d, &w->cfg, err, errlen);
+	/* as many jobs a batch as can all time out within the lease */
+	w->batch = (size_t)((QUEUE_LEASE_MS - WH_LEASE_SPARE_MS) /
+			    (w->cfg.timeout_ms > 0 ? w->cfg.timeout_ms : 1));
+	if (w->batch < 1)
+		w->batch = 1;
+	if (w->batch > WH_TAKE_BATCH)
+		w->batch = WH_TAKE_BATCH;
 	if (rc == 0)
 		rc = queue_new(d, &w->queue, err, errlen);
 	while (rc == 0 && w->nthreads < w->cfg.workers &&

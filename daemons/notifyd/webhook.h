@@ -137,6 +137,7 @@ struct webhooks {
 	struct wh_config cfg;
 	pthread_t threads[16];
 	int nthreads;			/* started */
+	size_t batch;			/* jobs a thread takes at once */
 };
 
 /* Reads the config, opens the queue, starts the delivery threads. */
