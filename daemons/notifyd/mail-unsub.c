@@ -14,7 +14,9 @@
  * carry no token and a token for a locked category is refused.
  *
  * GET of the same URL shows a page with the button that POSTs: a link
- * scanner that follows every link in a mail unsubscribes nobody.
+ * scanner that follows every link in a mail unsubscribes nobody.  The
+ * token of an erased account is refused like a forged one: it would
+ * store a preference of someone notifyd must hold nothing of.
  */
 #include "mail.h"
 #include "notifyd.h"
@@ -33,6 +35,8 @@
 
 #define UNSUB_MAC_B64 B64URL_ENCODED_SIZE(crypto_auth_hmacsha256_BYTES)
 
+static const char sql_unsub_erased[] =
+	"SELECT 1 FROM erased WHERE user_id = $1";
 static const char sql_unsub_use[] =
 	"INSERT INTO mail_unsubscribed (nonce, user_id, category, used_ms)"
 	" VALUES ($1, $2, $3, $4) ON CONFLICT (nonce) DO NOTHING";
@@ -96,6 +100,18 @@ static bool unsub_parse(const struct mail_config *cfg, char *token,
 	       uuid_valid(*nonce);
 }
 
+/* Whether user_id was erased (chat.user.deleted). */
+static int unsub_erased(struct db_conn *c, const char *user_id, bool *yes)
+{
+	struct db_rows *r = NULL;
+	struct db_param p[1] = { db_p_text(user_id) };
+	int rc = db_query(c, sql_unsub_erased, p, 1, &r);
+
+	*yes = rc == 0 && db_rows_count(r) > 0;
+	db_rows_free(r);
+	return rc;
+}
+
 void mail_unsub_handler(struct http_req *req, struct http_res *res)
 {
 	struct notifyd *nd = req->app;
@@ -105,6 +121,7 @@ void mail_unsub_handler(struct http_req *req, struct http_res *res)
 	struct db_param p[4];
 	unsigned mask = 0;
 	int64_t added = 0;
+	bool erased = false;
 	char *nonce = NULL;
 	cJSON *out = NULL;
 	int rc;
@@ -124,6 +141,13 @@ void mail_unsub_handler(struct http_req *req, struct http_res *res)
 	p[2] = db_p_text(cat->name);
 	p[3] = DB_P_INT(now_ms());
 	rc = db_begin(c);
+	if (rc == 0)
+		rc = unsub_erased(c, user_id, &erased);
+	if (rc == 0 && erased) {
+		http_res_error(res, 400, "invalid_token",
+			       "the unsubscribe link is not valid");
+		goto out;
+	}
 	if (rc == 0)
 		rc = db_exec(c, sql_unsub_use, p, 4, &added);
 	if (rc == 0 && added == 0) {

@@ -225,6 +225,30 @@ no_secret_in_logs() {
 		<<<"$body" >/dev/null
 }
 
+@test "an erased account's unsubscribe link stores nothing" {
+	local f url uid
+	verified_user jay
+	uid=$user_id
+	api PUT /v1/notifications/preferences '{"account":{"email":true}}' "$access_token"
+	api POST /v1/apikeys '{"name":"k"}' "$access_token"
+	expect_status 201
+	f=$(mail_wait jay@mail.test 2)
+	url=$(mail_header_raw "$f" List-Unsubscribe)
+	url=${url#<}
+	url=${url%>}
+	login_user root
+	api DELETE /v1/admin/users/jay "" "$access_token"
+	expect_status 204
+	notify_caught_up
+	[[ $(db_query notifyd "SELECT COUNT(*) FROM erased WHERE user_id = '$uid'") == 1 ]] || false
+	api POST "/v1/notifications/unsubscribe?token=${url#*token=}"
+	expect_error 400 invalid_token
+	run -0 db_query notifyd "SELECT (SELECT COUNT(*) FROM preferences WHERE user_id = '$uid')
+		+ (SELECT COUNT(*) FROM mail_unsubscribed WHERE user_id = '$uid')
+		+ (SELECT COUNT(*) FROM mail_jobs WHERE user_id = '$uid')"
+	[[ $output == 0 ]] || { echo "rows left: $output" >&2; false; }
+}
+
 @test "code mails: the code alone on a line, erased once sent" {
 	local f
 	verified_user fay
