@@ -323,3 +323,24 @@ setup() {
 	api GET "/v1/webhooks/$ep" "" "$bob_token"
 	expect_error 404 not_found
 }
+
+@test "an erased account's endpoints, messages and log go with it" {
+	local uid
+	new_user erin
+	uid=$user_id
+	wh_add "$access_token" /ok '["chat.apikey.*"]'
+	api POST /v1/apikeys '{"name":"k"}' "$access_token"
+	expect_status 201
+	notify_caught_up
+	msg=$(db_query notifyd "SELECT id FROM webhook_messages WHERE endpoint_id = '$ep'")
+	wh_wait "$msg" 1
+	wh_deliveries_wait "$access_token" "$ep" 1
+	api DELETE /v1/admin/users/erin "" "$root_token"
+	expect_status 204
+	notify_caught_up
+	run -0 db_query notifyd "SELECT (SELECT COUNT(*) FROM webhook_endpoints WHERE user_id = '$uid')
+		+ (SELECT COUNT(*) FROM webhook_messages WHERE user_id = '$uid')
+		+ (SELECT COUNT(*) FROM webhook_attempts WHERE endpoint_id = '$ep')
+		+ (SELECT COUNT(*) FROM webhook_jobs WHERE endpoint_id = '$ep')"
+	[[ $output == 0 ]] || { echo "rows left: $output" >&2; false; }
+}
