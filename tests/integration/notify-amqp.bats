@@ -145,6 +145,26 @@ jobs_in_store() {
 	grep -q "rabbitmq: consuming from 127.0.0.1:$MQ_PORT" "$CHAT_DATA_DIR/log/notifyd.log" || false
 }
 
+@test "a broker restart mid-attempt: the failed attempt's retry is not a second copy" {
+	local i
+	wh_add "$alice_token" /hang
+	wh_test "$alice_token" "$ep"
+	wh_wait "$msg" 1
+	# the attempt is waiting for its timeout when the connection drops:
+	# the broker gives the job out again, and the attempt's failure
+	# must not publish a retry of its own
+	"$CHAT_ROOT/tests/fixtures/rabbitmq" stop "$MQ_DIR"
+	api PATCH "/v1/webhooks/$ep" "{\"url\":\"$WH_URL/ok\"}" "$alice_token"
+	expect_status 200
+	"$CHAT_ROOT/tests/fixtures/rabbitmq" start "$MQ_DIR" "$MQ_PORT" 3>&-
+	wh_wait "$msg" 2 60
+	# a second copy would come back from the delay queue 2 s later
+	sleep 4
+	[[ $(jq -c '[.[] | .path]' <<<"$(wh_requests "$msg")") == '["/hang","/ok"]' ]] || false
+	mq_wait work 0
+	[[ $(mq_peek delay.2000) == 0 ]] || false
+}
+
 @test "kill -9 of notifyd with a delivery unacked: the broker gives it again" {
 	local pid
 	wh_add "$alice_token" /slow
