@@ -26,7 +26,9 @@
  * HL_HOSTS addresses (beyond that, connections are not reused).
  *
  * Timeouts, checked every HL_SWEEP_MS while calls run: no connection
- * within connect_timeout_ms is CHAT_EUPSTREAM, no byte for
+ * within connect_timeout_ms is CHAT_EUPSTREAM (one the kernel has
+ * established but a busy loop has not seen yet is not failed: the
+ * deadline is the network's, not the loop's), no byte for
  * idle_timeout_ms or a call longer than timeout_ms is CHAT_ETIMEDOUT,
  * and keep_going returning 0 is CHAT_ECANCELED.  Idle connections are
  * closed after HL_IDLE_KEEP_MS, before a server's usual keep-alive
@@ -40,6 +42,7 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -571,6 +574,23 @@ static void hl_expire_idle(struct http_loop *c, int64_t now)
 		}
 }
 
+/* Whether a connect still in progress for the loop has in fact worked:
+ * a loop busy for longer than the deadline sees the connect's event
+ * only after the sweep has run (a loaded chatd failed its calls to aid
+ * that way).  Its own event then marks it connected. */
+static bool hl_conn_established(const struct hl_conn *conn)
+{
+	struct pollfd p = { .fd = conn->fd, .events = POLLOUT };
+	int err = 0;
+	socklen_t len = sizeof(err);
+
+	return conn->fd >= 0 && poll(&p, 1, 0) == 1 &&
+	       (p.revents & POLLOUT) &&
+	       !(p.revents & (POLLERR | POLLHUP)) &&
+	       getsockopt(conn->fd, SOL_SOCKET, SO_ERROR, &err, &len) == 0 &&
+	       err == 0;
+}
+
 /* Connect deadlines, timeouts, callers who left, old idle connections. */
 static void hl_sweep(lws_sorted_usec_list_t *sul)
 {
@@ -584,7 +604,8 @@ static void hl_sweep(lws_sorted_usec_list_t *sul)
 		if (call->cb.keep_going && !call->cb.keep_going(call->arg))
 			hl_call_end(call, CHAT_ECANCELED);
 		else if (call->conn && !call->conn->connected &&
-			 now - call->start_ms > call->connect_timeout_ms)
+			 now - call->start_ms > call->connect_timeout_ms &&
+			 !hl_conn_established(call->conn))
 			hl_call_end(call, CHAT_EUPSTREAM);
 		else if ((call->idle_timeout_ms &&
 			  now - call->last_io_ms > call->idle_timeout_ms) ||

@@ -423,6 +423,57 @@ static void test_http_loop__connect_timeout(void **state)
 	call_release(&c);
 }
 
+#define BUSY_CALLS 4
+
+/* Starts BUSY_CALLS calls (more than the idle connections earlier tests
+ * left, so some connect afresh), then keeps the loop thread busy for
+ * 400 ms: the kernel completes the connects meanwhile, the loop sees
+ * them only afterwards. */
+static void c_start_then_block(void *arg)
+{
+	struct call *c = arg;
+	int i;
+
+	for (i = 0; i < BUSY_CALLS; i++)
+		c_start(&c[i]);
+	usleep(400000);
+}
+
+/* A loop too busy to notice its connects in time does not fail the
+ * calls: the deadline is the network's, not the loop's (under load,
+ * chatd's calls to aid failed with upstream_unavailable although aid's
+ * kernel had accepted them). */
+static void test_http_loop__busy_loop_connect(void **state)
+{
+	struct call c[BUSY_CALLS];
+	int i;
+
+	(void)state;
+	for (i = 0; i < BUSY_CALLS; i++) {
+		call_init(&c[i], "GET", "/hello");
+		c[i].req.connect_timeout_ms = 100;
+	}
+	/* waits for the first; the others are checked below */
+	call_run_with(&c[0], c_start_then_block);
+	for (i = 0; i < BUSY_CALLS; i++) {
+		struct timespec until;
+
+		clock_gettime(CLOCK_REALTIME, &until);
+		until.tv_sec += 5;
+		pthread_mutex_lock(&c[i].lock);
+		while (!c[i].finished)
+			if (pthread_cond_timedwait(&c[i].cond, &c[i].lock,
+						   &until) != 0)
+				break;
+		pthread_mutex_unlock(&c[i].lock);
+		assert_true(c[i].finished);
+		assert_int_equal(c[i].start_rc, 0);
+		assert_int_equal(c[i].done_rc, 0);
+		assert_int_equal(c[i].status, 200);
+		call_release(&c[i]);
+	}
+}
+
 static void test_http_loop__idle_timeout(void **state)
 {
 	struct call c;
@@ -572,6 +623,7 @@ int main(void)
 		cmocka_unit_test(test_http_loop__keep_alive),
 		cmocka_unit_test(test_http_loop__refused),
 		cmocka_unit_test(test_http_loop__connect_timeout),
+		cmocka_unit_test(test_http_loop__busy_loop_connect),
 		cmocka_unit_test(test_http_loop__idle_timeout),
 		cmocka_unit_test(test_http_loop__total_timeout),
 		cmocka_unit_test(test_http_loop__keep_going),
