@@ -13,9 +13,10 @@
  *
  *   opened=N failed=F seconds=S rate=R
  *
- * and the connections are held (frames the server sends are read and
- * dropped, a server's close is counted) until stdin reaches its end or
- * gives a line; then a last line "held=H closed_by_server=C" and exit.
+ * and the connections are held (a server's ping is answered with its
+ * pong, as a live client would, other frames are dropped, a server's
+ * close is counted) until stdin reaches its end or gives a line; then a
+ * last line "held=H closed_by_server=C" and exit.
  *
  * Why not a general client: a bench of idle connections must cost the
  * client little (no thread, no per-connection buffer beyond the
@@ -137,14 +138,48 @@ static void wi_send_handshake(struct wi *w, struct wi_conn *c, long i)
 	c->state = WI_ANSWER;
 }
 
+/* Answers the pings among frames read whole (an idle connection gets
+ * small control frames, each in one piece on loopback); the rest is
+ * dropped.  A pong is masked, as a client's frames must be. */
+static void wi_pongs(struct wi_conn *c, const unsigned char *p, size_t n)
+{
+	while (n >= 2) {
+		size_t len = p[1] & 0x7f, h = 2;
+		unsigned char pong[2 + 4 + 125];
+
+		if (len == 126)
+			h = 4;
+		else if (len == 127)
+			h = 10;
+		if (n < h)
+			return;
+		if (h == 4)
+			len = (size_t)p[2] << 8 | p[3];
+		else if (h == 10)
+			return;		/* a huge frame: not a ping */
+		if (n < h + len)
+			return;
+		if ((p[0] & 0x0f) == 0x9 && len <= 125) {
+			pong[0] = 0x8a;
+			pong[1] = (unsigned char)(0x80 | len);
+			memset(pong + 2, 0, 4);		/* mask key 0 */
+			memcpy(pong + 6, p + h, len);
+			if (write(c->fd, pong, 6 + len) < 0)
+				return;
+		}
+		p += h + len;
+		n -= h + len;
+	}
+}
+
 static void wi_read(struct wi *w, struct wi_conn *c)
 {
-	char drop[4096];
+	unsigned char got[4096];
 	ssize_t r;
 
 	if (c->state == WI_OPEN) {
-		while ((r = read(c->fd, drop, sizeof(drop))) > 0)
-			;
+		while ((r = read(c->fd, got, sizeof(got))) > 0)
+			wi_pongs(c, got, (size_t)r);
 		if (r == 0 || (r < 0 && errno != EAGAIN))
 			wi_fail(w, c);
 		return;
