@@ -16,6 +16,9 @@
  * `floor` is the id below which the log is incomplete (the newest event
  * dropped, or the counter when the user's entry was made): a resume from
  * an id under it gets a "reset" event first, the client's cue to reload.
+ * A WebSocket that asks for it gets a "ready" event once subscribed: its
+ * fresh id is the socket's place in the log, to resume from even when no
+ * event came before a drop.
  */
 #include "live.h"
 
@@ -36,6 +39,7 @@
 /* A frame or SSE event is the data plus this much framing at most. */
 #define HUB_FRAME_EXTRA 256
 #define HUB_RESET_DATA "{\"reason\":\"gap\"}"
+#define HUB_READY_DATA "{}"
 
 struct hub_event {
 	struct hub_event *next;		/* newer */
@@ -339,13 +343,31 @@ static void hub_ws_take(struct hub_sub *s, struct hub_out *o)
 	(void)http_ws_send(s->ws, b->data, b->len, false);
 }
 
-/* A reset event: not kept (a client resuming from it is fine). */
-static struct hub_event *hub_reset_event(struct hub *h)
+/* A reset or ready event: a fresh id, not kept (a client resuming from
+ * it is fine: every event after it is newer). */
+static struct hub_event *hub_marker_event(struct hub *h, const char *type,
+					  const char *data)
 {
-	struct hub_event *ev = hub_event_new(NULL, EV_RESET, HUB_RESET_DATA);
+	struct hub_event *ev = hub_event_new(NULL, type, data);
 
 	if (ev)
 		ev->id = h->next_id++;
+	return ev;
+}
+
+/* Under h->lock: sends a WS subscriber a marker event (the caller frees
+ * the return value once unlocked; NULL when out of memory). */
+static struct hub_event *hub_ws_marker(struct hub *h, struct hub_sub *s,
+				       const char *type, const char *data)
+{
+	struct hub_event *ev = hub_marker_event(h, type, data);
+	struct hub_out o;
+
+	if (ev) {
+		hub_out_init(&o, ev);
+		hub_ws_take(s, &o);
+		hub_out_release(&o);
+	}
 	return ev;
 }
 
@@ -363,18 +385,11 @@ static bool hub_is_gap(const struct hub *h, const struct hub_user *u,
 static struct hub_event *hub_ws_replay(struct hub *h, struct hub_sub *s,
 				       struct hub_user *u, uint64_t after)
 {
-	struct hub_event *ev, *reset;
+	struct hub_event *ev;
 	struct hub_out o;
 
-	if (hub_is_gap(h, u, after)) {
-		reset = hub_reset_event(h);
-		if (reset) {
-			hub_out_init(&o, reset);
-			hub_ws_take(s, &o);
-			hub_out_release(&o);
-		}
-		return reset;
-	}
+	if (hub_is_gap(h, u, after))
+		return hub_ws_marker(h, s, EV_RESET, HUB_RESET_DATA);
 	for (ev = u->head; ev && ev->id <= s->seen_from; ev = ev->next) {
 		if (ev->id <= after)
 			continue;
@@ -588,7 +603,7 @@ int hub_sse_subscribe(struct hub *h, const char *user_id,
 	}
 	hub_sub_link(u, s);
 	if (has_after && hub_is_gap(h, u, after)) {
-		reset = hub_reset_event(h);
+		reset = hub_marker_event(h, EV_RESET, HUB_RESET_DATA);
 		if (reset) {
 			hub_out_init(&o, reset);
 			more = hub_sse_write(s, hub_out_sse(&o));
@@ -614,9 +629,10 @@ int hub_sse_subscribe(struct hub *h, const char *user_id,
 }
 
 int hub_ws_subscribe(struct hub *h, const char *user_id, bool has_after,
-		     uint64_t after, struct http_ws *ws, struct hub_sub **out)
+		     uint64_t after, bool ready, struct http_ws *ws,
+		     struct hub_sub **out)
 {
-	struct hub_event *reset = NULL;
+	struct hub_event *reset = NULL, *mark = NULL;
 	struct hub_sub *s;
 	struct hub_user *u;
 
@@ -640,8 +656,18 @@ int hub_ws_subscribe(struct hub *h, const char *user_id, bool has_after,
 	s->seen_from = h->next_id - 1;
 	if (has_after)
 		reset = hub_ws_replay(h, s, u, after);
+	/* where the socket stands in the log, taken under the lock that
+	 * hands out events: a client that saw no event yet can still resume
+	 * from it, and every event after it comes on this socket */
+	if (ready)
+		mark = hub_ws_marker(h, s, EV_READY, HUB_READY_DATA);
 	pthread_mutex_unlock(&h->lock);
 	free(reset);
+	free(mark);
+	if (ready && !mark) {
+		hub_ws_unsubscribe(h, s);
+		return CHAT_ENOMEM;
+	}
 	*out = s;
 	return 0;
 }

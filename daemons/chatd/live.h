@@ -34,6 +34,7 @@
 #define EV_CONVERSATION	"conversation"
 #define EV_CONV_DELETED	"conversation_deleted"
 #define EV_RESET	"reset"
+#define EV_READY	"ready"		/* a WebSocket's place, ?ready=1 */
 #define EV_NOTIFICATION	"notification"	/* notifyd's, notify.c */
 
 /* Kept per user: this many events, for this long. */
@@ -104,9 +105,11 @@ int hub_sse_subscribe(struct hub *h, const char *user_id,
 
 /* Subscribes WebSocket ws (borrowed until hub_ws_unsubscribe) to every
  * event of user_id, after replaying the kept events after `after` when
- * has_after. */
+ * has_after; then, when ready, sends a "ready" event whose id is the
+ * socket's place in the log. */
 int hub_ws_subscribe(struct hub *h, const char *user_id, bool has_after,
-		     uint64_t after, struct http_ws *ws, struct hub_sub **out);
+		     uint64_t after, bool ready, struct http_ws *ws,
+		     struct hub_sub **out);
 /* Sends the kept events after `after` this WebSocket has not had (no
  * duplicates of what it got live); "reset" first when too old. */
 void hub_ws_resume(struct hub *h, struct hub_sub *s, uint64_t after);

@@ -2,6 +2,8 @@
  * ws.c - the /v1/ws WebSocket: every event of every conversation of the
  * caller, live, on each of the caller's connections (and only theirs),
  * and client frames that send, regenerate, stop, resume and ping.
+ * ?last_event_id= replays what a client missed; ?ready=1 has the hub
+ * send a "ready" event first, the socket's place in the log.
  *
  * The WebSocket callbacks run on the loop thread, which must never
  * block: ping and resume are answered there (the hub only queues bytes),
@@ -320,7 +322,7 @@ void ws_open_handler(struct http_req *req, struct http_res *res)
 	struct ws_conn *conn;
 	char q[32];
 	uint64_t after = 0;
-	bool has_after = false;
+	bool has_after = false, ready = false;
 	int rc;
 
 	conn = calloc(1, sizeof(*conn));
@@ -349,6 +351,15 @@ void ws_open_handler(struct http_req *req, struct http_res *res)
 			       "'last_event_id' must be an event id");
 		return;
 	}
+	/* ?ready=1: a "ready" event tells the socket its place in the log */
+	rc = http_req_query(req, "ready", q, sizeof(q));
+	if (rc == 0 && strcmp(q, "1") == 0) {
+		ready = true;
+	} else if (rc != CHAT_ENOTFOUND) {
+		free(conn);
+		http_res_error(res, 400, "invalid_field", "'ready' must be 1");
+		return;
+	}
 	conn->cd = cd;
 	snprintf(conn->role, sizeof(conn->role), "%s",
 		 req->role ? req->role : "");
@@ -359,7 +370,7 @@ void ws_open_handler(struct http_req *req, struct http_res *res)
 		return;
 	}
 	rc = hub_ws_subscribe(live_hub(cd), conn->user_id, has_after, after,
-			      conn->ws, &conn->sub);
+			      ready, conn->ws, &conn->sub);
 	if (rc < 0) {
 		log_error("cannot subscribe a WebSocket: %s",
 			  chat_strerror(rc));

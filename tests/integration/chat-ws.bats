@@ -246,6 +246,47 @@ gen_frames() {
 	ws_close a1
 }
 
+@test "?ready=1: a ready frame is the socket's place in the log, resumable before any event" {
+	# asked for: the first frame, with a fresh id and no conversation
+	ws_open a1 "$alice" "?ready=1"
+	wait_frame a1 'select(.type == "ready")'
+	[[ $(frames a1 | head -n 1 | jq -r '"\(.type) \(.conversation_id) \(.data)"') == "ready null {}" ]] || false
+	pos=$(frames a1 | head -n 1 | jq -r .id)
+	[[ $pos =~ ^[0-9]+$ ]] || false
+	ws_close a1
+	# not asked for: no ready frame
+	ws_open a0 "$alice"
+	ws_send a0 '{"type":"ping","ref":0}'
+	wait_frame a0 'select(.type == "pong")'
+	[[ $(frames a0) == '{"type":"pong","ref":0}' ]] || false
+	ws_close a0
+	# while no socket is open: a conversation made and renamed
+	new_conv
+	api PATCH "/v1/conversations/$conv" '{"title":"While away"}' "$alice"
+	expect_status 200
+	# resumed from the ready id: what came since, then a newer ready
+	ws_open a2 "$alice" "?last_event_id=$pos&ready=1"
+	wait_frame a2 'select(.type == "ready")'
+	ws_close a2
+	frames a2 | jq -r .id | awk -v p="$pos" '$1 + 0 <= p + 0 { exit 1 }'
+	frames a2 | jq -r .id | awk 'NR > 1 && $1 + 0 <= p + 0 { exit 1 } { p = $1 }'
+	# the rename came in the replay, before the ready frame
+	frames a2 | jq -r --arg c "$conv" 'select(.type == "ready" or
+		(.type == "conversation" and .data.id == $c)) |
+		"\(.type) \(.data.title)"' >"$WS/got"
+	[[ $(tail -n 2 "$WS/got" | paste -sd,) == "conversation While away,ready null" ]] || false
+	[[ $(frames a2 | jq -r 'select(.type == "reset")') == "" ]] || false
+	# from an id too old: reset, then ready (still a place to resume from)
+	ws_open a3 "$alice" "?last_event_id=1&ready=1"
+	wait_frame a3 'select(.type == "ready")'
+	ws_close a3
+	[[ $(frames a3 | jq -r .type | paste -sd' ') == "reset ready" ]] || false
+	frames a3 | jq -r .id | awk 'NR > 1 && $1 + 0 <= p + 0 { exit 1 } { p = $1 }'
+	run -0 "$FIXTURES/wsclient" "ws://127.0.0.1:$CHAT_PORT/v1/ws?ready=yes" \
+		-H "Authorization: Bearer $alice" -t 5 </dev/null
+	[[ $output == $'open\nclosed 4400' ]] || false
+}
+
 @test "the WebSocket needs a caller and a well-formed last_event_id" {
 	run -1 "$FIXTURES/wsclient" "ws://127.0.0.1:$CHAT_PORT/v1/ws" -t 5 </dev/null
 	[[ $output == "error 401" ]] || false
