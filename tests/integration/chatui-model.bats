@@ -1,4 +1,5 @@
 #!/usr/bin/env bats
+# bats file_tags=store:any
 # chatui's status line names the model that will answer a conversation
 # that names none, as chatd picks it: the user's default model, else
 # the server's (aid.default_model), never a bare "default model".

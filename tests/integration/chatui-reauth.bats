@@ -1,4 +1,5 @@
 #!/usr/bin/env bats
+# bats file_tags=store:any
 # chatui keeps its WebSocket across access tokens: with a 4 s token
 # lifetime it refreshes the token before it runs out and sends it on the
 # open socket ({"type":"auth"}), so the gateway never cuts it

@@ -1,4 +1,5 @@
 #!/usr/bin/env bats
+# bats file_tags=store:any
 # chatui's usage screen (Ctrl-T, "usage" in the palette) in a private
 # tmux server, against the real stack with analyticsd: today's bar
 # carries the token count analyticsd reports for real requests on the

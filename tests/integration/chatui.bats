@@ -1,4 +1,5 @@
 #!/usr/bin/env bats
+# bats file_tags=store:any
 # The real chatui in a private tmux server (100x30, tmux-256color), driven
 # with send-keys and read with capture-pane, against the real stack with
 # the echo model at 50 ms a word (so that an answer visibly streams): the

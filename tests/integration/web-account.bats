@@ -1,4 +1,5 @@
 #!/usr/bin/env bats
+# bats file_tags=store:any
 # The web page's settings and admin screens (issue 14) where they meet bad
 # input, in a real browser (tests/web/account.test.mjs): a wrong current
 # password is said plainly, sent once, and leaves the page signed in; a

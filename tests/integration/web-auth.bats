@@ -1,4 +1,5 @@
 #!/usr/bin/env bats
+# bats file_tags=store:any
 # Browser sessions (issue 14): a login with "session": "cookie" keeps the
 # refresh token in an HttpOnly cookie, refresh and logout read it from
 # there, gatewayd refuses requests carrying it without an allowed Origin,

@@ -1,4 +1,5 @@
 #!/usr/bin/env bats
+# bats file_tags=store:any
 # The web page (issue 14) in a real browser: Debian's headless chromium
 # driven by playwright-core (tests/web/, pinned in its package-lock.json)
 # against this file's stack, which serves web/ and the browser's cookie

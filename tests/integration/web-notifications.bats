@@ -1,4 +1,5 @@
 #!/usr/bin/env bats
+# bats file_tags=store:any
 # In-app notifications on the web page (issue 15) in a real browser
 # (tests/web/notifications.test.mjs): a notification made through the
 # API shows live with the unread count on two pages of its user and not

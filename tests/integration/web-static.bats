@@ -1,4 +1,5 @@
 #!/usr/bin/env bats
+# bats file_tags=store:any
 # gatewayd's file server for the web page (daemons/gatewayd/web.c): types,
 # ETag and 304, caching, gzip, HEAD, Range, the page for client-side
 # routes and JSON for API paths, the security headers, and every path

@@ -1,4 +1,5 @@
 #!/usr/bin/env bats
+# bats file_tags=store:any
 # The web page's chat pane in chromium (tests/web/stream.test.mjs): a
 # conversation opened, or the page reloaded, mid-answer shows only
 # prefixes of the answer; a long answer is rendered piecewise while it

@@ -1,4 +1,5 @@
 #!/usr/bin/env bats
+# bats file_tags=store:any
 # The web page's files as committed (issue 14): the vendored libraries
 # are the bytes SHA256SUMS names, under names carrying their content's
 # hash (the gateway caches those for a year), scripts/vendor-web makes
