@@ -126,3 +126,145 @@ test('a WebSocket dropped mid-answer resumes with no gap and no duplicate', asyn
     await o.context.close();
   }
 });
+
+// A page whose socket drops before any event came has no event id to
+// resume from: unless chatd told it where it stood in the account's event
+// log when the socket opened, it reconnects without last_event_id and
+// what happened meanwhile (a conversation made on another device, a
+// message in the open one) never shows.
+test('a socket dropped before any event resumes from where it opened', async () => {
+  const who = await newUser('fresh');
+  const open = await apiOk('POST', '/v1/conversations', { title: 'opened before' },
+    who.token);
+  const o = await openPage(browser);
+  let hold = false;           // refuse the page's sockets while set
+  let current = null;         // the route of the open socket
+  let upstream = null;        // its side towards the server
+  let pongs = 0;              // answers to the test's own pings
+  const events = [];          // event frames that reached the page
+  const urls = [];
+  await o.context.routeWebSocket(/\/v1\/ws/, (ws) => {
+    urls.push(ws.url());
+    if (hold) {
+      ws.close({ code: 4000, reason: 'test: still down' });
+      return;
+    }
+    current = ws;
+    const server = ws.connectToServer();
+    upstream = server;
+    server.onMessage((m) => {
+      const f = JSON.parse(m);
+      if (f.type === 'pong' && f.ref === 'test') {
+        pongs += 1;
+        return;
+      }
+      if (typeof f.id === 'string' && f.type !== 'ready') events.push(f.type);
+      ws.send(m);
+    });
+  });
+  try {
+    await loginUi(o.page, who.username, who.password);
+    await o.page.goto(`/c/${open.id}`);
+    await o.page.getByRole('textbox', { name: 'Message', exact: true }).waitFor();
+    await until(() => current !== null, 20000, 'the page\'s WebSocket');
+    // chatd has the socket (a pong comes after anything it sent on open)
+    const sock = current;
+    upstream.send(JSON.stringify({ type: 'ping', ref: 'test' }));
+    await until(() => pongs > 0, 20000, 'a pong');
+    assert.deepEqual(events, [], 'the page saw an event before the drop');
+    hold = true;
+    const n = urls.length;
+    await sock.close({ code: 4000, reason: 'test drop' });
+    const other = await apiOk('POST', '/v1/conversations',
+      { title: 'made while away' }, who.token);
+    const r = await api('POST', `/v1/conversations/${open.id}/messages`,
+      { content: 'sent while away' }, who.token);
+    assert.equal(r.status, 201, JSON.stringify(r.body));
+    await until(() => urls.length > n, 20000, 'a refused reconnection');
+    hold = false;
+    await until(() => current !== sock, 30000, 'a reconnection');
+    const nav = o.page.getByRole('navigation', { name: 'Conversations' });
+    await nav.getByRole('link', { name: 'made while away', exact: true })
+      .waitFor({ timeout: 20000 });
+    assert.equal(await nav.locator(`a[href="/c/${other.id}"]`).count(), 1);
+    const stored = (await apiOk('GET', `/v1/conversations/${open.id}`, undefined,
+      who.token)).messages;
+    assert.equal(stored.length, 2);
+    await until(async () => {
+      const shown = await messages(o.page);
+      return shown.length === 2 && shown[0].text === 'sent while away' &&
+        shown[1].id === stored[1].id && shown[1].text === fold(stored[1].content);
+    }, 20000, 'the message and its answer in the chat');
+    await shot(o.page, 'live-resumed-from-open');
+    const last = urls.at(-1).replace(/access_token=[^&]*/, 'access_token=…');
+    assert.ok(/[?&]last_event_id=\d+/.test(last),
+      `the reconnection did not resume: ${last}`);
+    assert.deepEqual(o.seen.errors, []);
+  } finally {
+    await o.context.close();
+  }
+});
+
+// A reset (here asked for with a resume frame from an id chatd never
+// kept) makes the sidebar read the list again, and its id is still a
+// place to resume from: a drop right after it loses nothing either.
+test('a reset refetches, and the socket resumes from it after a drop', async () => {
+  const who = await newUser('reset');
+  const o = await openPage(browser);
+  let hold = false;           // refuse the page's sockets while set
+  let swallow = false;        // keep chatd's frames from the page while set
+  let current = null;
+  let upstream = null;
+  let pongs = 0;
+  const swallowed = [];
+  const urls = [];
+  await o.context.routeWebSocket(/\/v1\/ws/, (ws) => {
+    urls.push(ws.url());
+    if (hold) {
+      ws.close({ code: 4000, reason: 'test: still down' });
+      return;
+    }
+    current = ws;
+    const server = ws.connectToServer();
+    upstream = server;
+    server.onMessage((m) => {
+      const f = JSON.parse(m);
+      if (f.type === 'pong' && f.ref === 'test') pongs += 1;
+      else if (swallow) swallowed.push(f);
+      else ws.send(m);
+    });
+  });
+  const nav = o.page.getByRole('navigation', { name: 'Conversations' });
+  const link = (title) => nav.getByRole('link', { name: title, exact: true });
+  try {
+    await loginUi(o.page, who.username, who.password);
+    await until(() => current !== null, 20000, 'the page\'s WebSocket');
+    upstream.send(JSON.stringify({ type: 'ping', ref: 'test' }));
+    await until(() => pongs > 0, 20000, 'a pong');
+    // an event the page never gets, as if lost
+    swallow = true;
+    const lost = await apiOk('POST', '/v1/conversations', { title: 'lost live' },
+      who.token);
+    await until(() => swallowed.some((f) => f.type === 'conversation' &&
+      f.data.id === lost.id), 20000, 'the swallowed event');
+    swallow = false;
+    upstream.send(JSON.stringify({ type: 'resume', last_event_id: '1' }));
+    await link('lost live').waitFor({ timeout: 20000 });
+    // the reset was the last frame; then a drop, and a conversation made
+    const sock = current;
+    hold = true;
+    const n = urls.length;
+    await sock.close({ code: 4000, reason: 'test drop' });
+    await apiOk('POST', '/v1/conversations', { title: 'made after the reset' },
+      who.token);
+    await until(() => urls.length > n, 20000, 'a refused reconnection');
+    hold = false;
+    await until(() => current !== sock, 30000, 'a reconnection');
+    await link('made after the reset').waitFor({ timeout: 20000 });
+    assert.equal(await link('lost live').count(), 1);
+    await shot(o.page, 'live-resumed-after-reset');
+    assert.deepEqual(o.seen.errors, []);
+  } finally {
+    await o.context.close();
+  }
+});

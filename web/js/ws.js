@@ -4,7 +4,10 @@
 // its sockets. This module keeps one socket open while logged in, hands
 // frames to listeners by type (live.on), and after a drop reconnects with
 // ?last_event_id=<the last id seen> so chatd replays exactly what was
-// missed: no gap, no duplicate. Ids are 64-bit decimal strings, beyond
+// missed: no gap, no duplicate. The socket asks for a `ready` frame
+// (?ready=1): its id is where the socket joined the account's event log,
+// so a page that saw no event yet still resumes from there rather than
+// losing what came during a drop. Ids are 64-bit decimal strings, beyond
 // what a JS number holds exactly, so they are compared as BigInt. When
 // the access token is renewed the socket is told in-band ({"type":"auth"})
 // so it outlives the token it was opened with.
@@ -17,7 +20,7 @@ const PING_MS = 25000;   // keeps idle proxies from closing the socket
 
 const listeners = new Map();  // type -> Set of fn(frame)
 let sock = null;
-let lastId = null;            // the last event id seen, a decimal string
+let lastId = null;            // the last event (or ready) id, a decimal string
 let wanted = false;           // start() called and not stop()ped
 let backoff = BACKOFF_MIN_MS;
 let retryTimer = 0;
@@ -53,9 +56,10 @@ function onFrame(ev) {
     // A replayed event this page already had is dropped, so a listener
     // never sees the same event twice, even across reconnections.
     if (!newer(frame.id)) return;
+    // a reset's id is a place to resume from too: every event after it
+    // is newer (the screens refetch what came before)
     lastId = frame.id;
   }
-  if (frame.type === 'reset') lastId = null;
   emit(frame.type, frame);
 }
 
@@ -87,7 +91,7 @@ function connect() {
   if (!wanted || sock || !t) return;
   const proto = location.protocol === 'https:' ? 'wss:' : 'ws:';
   let url = `${proto}//${location.host}/v1/ws?access_token=` +
-    encodeURIComponent(t);
+    encodeURIComponent(t) + '&ready=1';
   if (lastId !== null) url += `&last_event_id=${lastId}`;
   let s;
   try {
