@@ -165,6 +165,16 @@ const struct db_migration notifyd_migrations[] = {
 		" (user_id)",
 		.sql_pg = NULL,
 	},
+	{
+		.version = 4,
+		.name = "webhook endpoints by scope",
+		/* every event asks for the system endpoints (webhook-
+		 * fanout.c): found by index, not by a scan of everyone's */
+		.sql_sqlite =
+		"CREATE INDEX webhook_endpoints_scope_idx ON webhook_endpoints"
+		" (scope, disabled_ms)",
+		.sql_pg = NULL,
+	},
 };
 
 const size_t notifyd_migrations_count =

@@ -32,9 +32,12 @@
 #include "uuid.h"
 #include "banned.h"
 
+/* two parts, each by an index: the user's own, and the system ones */
 static const char sql_endpoints[] =
 	"SELECT id, user_id, events FROM webhook_endpoints"
-	" WHERE disabled_ms IS NULL AND (scope = 'system' OR user_id = $1)";
+	" WHERE user_id = $1 AND scope = 'user' AND disabled_ms IS NULL"
+	" UNION ALL SELECT id, user_id, events FROM webhook_endpoints"
+	" WHERE scope = 'system' AND disabled_ms IS NULL";
 static const char sql_erased[] = "SELECT 1 FROM erased WHERE user_id = $1";
 static const char sql_message_add[] =
 	"INSERT INTO webhook_messages (id, endpoint_id, user_id, event_key,"
