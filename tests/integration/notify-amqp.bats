@@ -6,7 +6,8 @@
 # with RabbitMQ as the queue (three attempts through the delay queues
 # with one webhook-id; dead-lettered after the last attempt), a broker
 # restart with a job waiting in a delay queue and another put while it
-# is down, kill -9 of notifyd with a delivery unacked, a wrong password
+# is down, a restart in the middle of an attempt (no second copy of the
+# job), kill -9 of notifyd with a delivery unacked, a wrong password
 # and a dead broker at start, and no password in any log.
 
 bats_require_minimum_version 1.5.0
