@@ -304,6 +304,8 @@ static int admin_users_create(struct cli_ctx *ctx, const struct cli_args *a)
 	if (!body || !cJSON_AddStringToObject(body, "username", a->pos[0]) ||
 	    (a->val[OPT_ROLE] &&
 	     !cJSON_AddStringToObject(body, "role", a->val[OPT_ROLE])) ||
+	    (a->val[OPT_EMAIL] &&
+	     !cJSON_AddStringToObject(body, "email", a->val[OPT_EMAIL])) ||
 	    (password &&
 	     !cJSON_AddStringToObject(body, "password", password))) {
 		cli_error("out of memory");
@@ -701,7 +703,7 @@ static const struct cli_cmd admin_users_verbs[] = {
 		.summary = "create an account (a random password, printed "
 			   "once, unless --password-stdin)",
 		.opts = (const int[]){ OPT_ROLE, OPT_PASSWORD_STDIN,
-				       OUT_OPTS, 0 },
+				       OPT_EMAIL, OUT_OPTS, 0 },
 		.min_pos = 1,
 		.max_pos = 1,
 		.exec = admin_users_create,

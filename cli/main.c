@@ -45,7 +45,8 @@ static const struct cli_opt cli_options[] = {
 	{ OPT_CSV, 0, "csv", NULL, "print the server's CSV" },
 	{ OPT_DISABLED, 0, "disabled", NULL, "only disabled accounts" },
 	{ OPT_EMAIL, 0, "email", "ADDR",
-	  "the account's e-mail address (passwd --reset)" },
+	  "the account's e-mail address (passwd --reset, admin users "
+	  "create)" },
 	{ OPT_EVENT, 0, "event", "TYPE",
 	  "an event type (or prefix.*) the webhook gets; repeat for more" },
 	{ OPT_EXPIRES, 0, "expires", "DAYS",

@@ -229,9 +229,10 @@ wrong_code() {
 @test "two unverified claims: the first to verify wins, the other gets 409" {
 	user_with_email dan race@example.com
 	dan_token=$access_token
+	# dan's mail first, so that the second is eve's
+	dan_code=$(code_for race@example.com 1)
 	user_with_email eve race@example.com
 	eve_token=$access_token
-	dan_code=$(code_for race@example.com 1)
 	eve_code=$(code_for race@example.com 2)
 	verify "$dan_code" "$dan_token"
 	expect_status 200
@@ -254,6 +255,12 @@ wrong_code() {
 	api POST /v1/admin/users '{"username":"made2","email":"no at sign"}' "$root"
 	expect_error 400 invalid_email
 	[[ $(db_query userd "SELECT COUNT(*) FROM users WHERE username = 'made2'") == 0 ]] || false
+	# chatctl admin users create --email
+	export XDG_CONFIG_HOME=$BATS_TEST_TMPDIR/config
+	printf 'password-root\n' | "$CHAT_BIN/chatctl" --server "$(base_url)" login root --password-stdin 2>/dev/null
+	run -0 "$CHAT_BIN/chatctl" --server "$(base_url)" admin users create made3 --email made3@example.com --json
+	[[ $(jq -c '.user | {email, email_verified}' <<<"$output") == '{"email":"made3@example.com","email_verified":false}' ]] || false
+	code_for made3@example.com >/dev/null
 }
 
 @test "bad addresses and bodies: a clear 400 and nothing changed" {
