@@ -36,12 +36,17 @@ setup_file() {
 }
 
 teardown_file() {
+	local rc=0
 	load test_helper
 	load webhook_helper
-	stop_stack
+	# a sanitizer report in a daemon's log fails the file, after the
+	# broker and the receiver are stopped too
+	stop_stack || rc=1
 	wh_receiver_stop
-	[[ -n ${MQ_DIR:-} ]] && "$CHAT_ROOT/tests/fixtures/rabbitmq" stop "$MQ_DIR"
-	return 0
+	if [[ -n ${MQ_DIR:-} ]]; then
+		"$CHAT_ROOT/tests/fixtures/rabbitmq" stop "$MQ_DIR" || rc=1
+	fi
+	return "$rc"
 }
 
 setup() {
