@@ -26,6 +26,8 @@
 # CHAT_BUILD/CHAT_BIN: measure a private build (make B=DIR/build BIN=DIR/bin).
 # STREAM_BENCH_KEEP=1: keep the temporary directory (logs, data).  (Not
 # CHAT_*: the daemons refuse CHAT_ variables that name no config key.)
+# STREAM_BENCH_PERF=FILE: perf record -g of aid, chatd and gatewayd
+#   during the concurrent streams, into FILE (perf report -i FILE).
 # STREAM_BENCH_CONF: extra lines for the stack's config file (for example
 #   "[aid]\ncoalesce_ms = 0" to measure without coalescing).
 # Prints a Markdown report on stdout; docs/PERFORMANCE.md keeps numbers.
@@ -39,10 +41,12 @@ conc_tokens=100		# 2 s at 50 tokens/s
 
 work=$(mktemp -d /tmp/chat-stream.XXXXXX)
 fake_pid=
+perf_pid=
 ws_pid=
 ws_feed_pid=
 cleanup() {
 	CHAT_DATA_DIR=$work/data "$here/scripts/stack" stop >/dev/null 2>&1 || true
+	[[ -n $perf_pid ]] && kill -INT "$perf_pid" 2>/dev/null || true
 	[[ -n $ws_feed_pid ]] && kill "$ws_feed_pid" 2>/dev/null || true
 	[[ -n $ws_pid ]] && kill "$ws_pid" 2>/dev/null || true
 	[[ -n $fake_pid ]] && kill "$fake_pid" 2>/dev/null || true
@@ -176,11 +180,22 @@ tokens=$((n_streams * n_tokens))
 # 2. concurrent streams at 50 tokens/s
 conc='(skipped)'
 if ((n_conc > 0)); then
+	if [[ -n ${STREAM_BENCH_PERF:-} ]]; then
+		perf record -q -g -o "$STREAM_BENCH_PERF" -p "$(cat \
+			"$CHAT_DATA_DIR"/run/{aid,chatd,gatewayd}.pid | paste -sd,)" \
+			2>"$work/perf.err" &
+		perf_pid=$!
+	fi
 	cpu_ticks >"$work/cpu2.before"
 	conc=$("$bench" streams -c "$n_conc" -t "$token" \
 		-d "{\"content\":\"hi\",\"model\":\"openai/fake:words=$conc_tokens,delay_ms=20\"}" \
 		"$base") || true
 	cpu_ticks >"$work/cpu2.after"
+	if [[ -n $perf_pid ]]; then
+		kill -INT "$perf_pid" 2>/dev/null || true
+		wait "$perf_pid" 2>/dev/null || true
+		perf_pid=
+	fi
 fi
 
 cat <<REPORT
