@@ -177,6 +177,8 @@ refresh() {
 	# the store keeps no address, only its hash
 	run -0 db_query userd "SELECT addr_hash FROM reset_requests"
 	[[ $output != *@* ]] || false
+	# the verification and the three resets' mails, no more
+	mail_wait pam@example.com 4 >/dev/null
 	[[ $(mail_count pam@example.com) == 4 ]] || false
 }
 
