@@ -4,11 +4,12 @@
 # the webhook receiver of notify-webhook.bats, and amqp-peek to count
 # what waits in the broker's queues.  The webhook suite's core cases
 # with RabbitMQ as the queue (three attempts through the delay queues
-# with one webhook-id; dead-lettered after the last attempt), a broker
-# restart with a job waiting in a delay queue and another put while it
-# is down, a restart in the middle of an attempt (no second copy of the
-# job), kill -9 of notifyd with a delivery unacked, a wrong password
-# and a dead broker at start, and no password in any log.
+# with one webhook-id; dead-lettered after the last attempt or at once
+# on a 410; a redelivery), a broker restart with a job waiting in a
+# delay queue and another put while it is down, a restart in the middle
+# of an attempt (no second copy of the job), kill -9 of notifyd with a
+# delivery unacked, a wrong password and a dead broker at start, and no
+# password in any log.
 
 bats_require_minimum_version 1.5.0
 
@@ -123,6 +124,30 @@ jobs_in_store() {
 	[[ $(db_query notifyd "SELECT state, attempts FROM webhook_jobs WHERE msg_id = '$msg'") == "1|3" ]] || false
 	sleep 1
 	[[ $(mq_peek dead) == 1 && $(mq_peek work) == 0 ]] || false
+}
+
+@test "410 disables the endpoint: its job is dead-lettered at once" {
+	local dead
+	dead=$(mq_peek dead)
+	wh_add "$alice_token" /gone
+	wh_test "$alice_token" "$ep"
+	mq_wait dead $((dead + 1))
+	[[ $(jq length <<<"$(wh_requests "$msg")") == 1 ]] || false
+	[[ $(db_query notifyd "SELECT state FROM webhook_jobs WHERE msg_id = '$msg'") == 1 ]] || false
+	api GET "/v1/webhooks/$ep" "" "$alice_token"
+	[[ $(jq -c '[.enabled, .disabled_reason]' <<<"$body") == '[false,"gone"]' ]] || false
+}
+
+@test "redelivery of a message goes through the broker: the same webhook-id" {
+	wh_add "$alice_token" /ok
+	wh_test "$alice_token" "$ep"
+	wh_wait "$msg" 1
+	api POST "/v1/webhooks/$ep/messages/$msg/redeliver" "" "$alice_token"
+	expect_status 202
+	wh_wait "$msg" 2
+	[[ $(jq -c '[.[] | [.status, .all_valid]]' <<<"$reqs") == '[[200,true],[200,true]]' ]] || false
+	mq_wait work 0
+	[[ $(jobs_in_store "$msg") == 0 ]] || false
 }
 
 @test "a broker restart: the delayed job and one put meanwhile are delivered" {
