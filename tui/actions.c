@@ -397,6 +397,11 @@ static void act_usage(struct app *a)
 	usage_pane_show(a);
 }
 
+static void act_notes(struct app *a)
+{
+	notes_pane_show(a);
+}
+
 /* What each action does; its name, help and keys are in keys.c's
  * tables under the same index. */
 static void (*const actions[ACT_COUNT])(struct app *a) = {
@@ -430,6 +435,7 @@ static void (*const actions[ACT_COUNT])(struct app *a) = {
 	[ACT_NEWLINE] = act_newline,
 	[ACT_LOGOUT] = act_logout,
 	[ACT_USAGE] = act_usage,
+	[ACT_NOTES] = act_notes,
 };
 
 bool actions_defined(enum action act)

@@ -281,6 +281,7 @@ int app_init(struct app *a, const char *server, const char *conversation)
 	picker_pane_init(&a->picker);
 	prompt_pane_init(&a->prompt);
 	usage_pane_init(&a->usage);
+	notes_pane_init(&a->notes);
 	buf_init(&a->paste, CHATUI_CONTENT_MAX);
 	if (trace && trace[0])
 		a->trace = fopen(trace, "a");
@@ -300,6 +301,7 @@ int app_init(struct app *a, const char *server, const char *conversation)
 	if (a->logged_in) {
 		list_pane_refresh(a);
 		input_pane_ask_default_model(a);
+		notes_pane_refresh(a);
 		if (conversation)
 			chat_pane_open(a, conversation);
 	}
@@ -309,6 +311,7 @@ int app_init(struct app *a, const char *server, const char *conversation)
 void app_release(struct app *a)
 {
 	usage_pane_release(&a->usage);
+	notes_pane_release(&a->notes);
 	ui_ws_stop(&a->ws);
 	rest_stop(&a->rest);
 	state_release(&a->st);

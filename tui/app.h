@@ -39,6 +39,7 @@ struct app {
 	struct picker_pane picker;
 	struct prompt_pane prompt;
 	struct usage_pane usage;
+	struct notes_pane notes;	/* also the status line's badge */
 	unsigned focus;			/* enum focus: list, chat or input */
 	struct pane *overlay;		/* on top of them, NULL none */
 

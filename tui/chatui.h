@@ -173,6 +173,8 @@ enum rq_kind {
 	RQ_LOGOUT,		/* ui_auth_logout */
 	RQ_USAGE,		/* the usage screen's GETs (tag: which);
 				 * its event tail posts these too */
+	RQ_NOTES,		/* /v1/notifications: a page, a read,
+				 * read-all (tag: which, pane-notes.c) */
 };
 
 struct rest_req {
@@ -396,6 +398,7 @@ enum action {
 	ACT_NEWLINE,
 	ACT_LOGOUT,
 	ACT_USAGE,
+	ACT_NOTES,
 	ACT_COUNT
 };
 

@@ -2,7 +2,8 @@
  * frames.c - the WebSocket side of the UI thread: our frames out (stop,
  * regenerate), the server's event frames folded into the state (state.c)
  * and told to the panes they concern (an echo to the input, a stale list
- * to the list, a stale conversation to the transcript), and the socket's
+ * to the list, a stale conversation to the transcript, a notification to
+ * the notifications' pane and badge), and the socket's
  * state (a reconnect reloads what a restarted server may have lost).
  */
 #include "app.h"
@@ -66,6 +67,11 @@ void frames_apply(struct app *a, const cJSON *f)
 	}
 	if (strcmp(type->valuestring, "pong") == 0)
 		return;
+	if (strcmp(type->valuestring, "notification") == 0) {
+		notes_pane_frame(a, cJSON_GetObjectItemCaseSensitive(f,
+								     "data"));
+		return;
+	}
 	flags = state_apply_frame(&a->st, f);
 	if (flags < 0)
 		return;
@@ -101,6 +107,9 @@ void frames_ws_state(struct app *a, const struct ui_event *ev)
 			app_set_status(a, false, "connected again");
 		}
 		a->ws_was_open = true;
+		/* every open: a notification made before the socket
+		 * subscribed came as no frame, the count has it */
+		notes_pane_refresh(a);
 		input_pane_dispatch(a);
 	} else if (ev->ws_state == WS_WAITING) {
 		input_pane_dropped(a);
@@ -114,4 +123,5 @@ void frames_after_login(struct app *a)
 	ui_ws_kick(&a->ws);
 	list_pane_refresh(a);
 	input_pane_ask_default_model(a);
+	notes_pane_refresh(a);
 }

@@ -64,6 +64,8 @@ const struct action_info ui_key_actions[ACT_COUNT] = {
 	  true },
 	{ ACT_USAGE, "usage", "your tokens per day and model (admins: the "
 	  "platform's figures and live events)", true },
+	{ ACT_NOTES, "notifications", "your notifications, newest first "
+	  "(the status line counts the unread ones)", true },
 };
 
 /* Earlier entries win; the help lists them in this order. */
@@ -111,6 +113,7 @@ const struct ui_key_binding ui_key_bindings[] = {
 	{ KEY_F(11), FOCUS_ANY, 0, ACT_LOGOUT },
 	{ CTRL('l'), FOCUS_ANY, 0, ACT_REDRAW },
 	{ CTRL('t'), FOCUS_ANY, 0, ACT_USAGE },
+	{ CTRL('g'), FOCUS_ANY, 0, ACT_NOTES },
 	{ '\r', FOCUS_INPUT, 0, ACT_SEND },
 	{ KEY_ENTER, FOCUS_INPUT, KEYF_HIDDEN, ACT_SEND },
 	{ '\n', FOCUS_INPUT, 0, ACT_NEWLINE },

@@ -33,6 +33,7 @@ void login_pane_show(struct app *a, const char *msg)
 	a->login.active = true;
 	a->logged_in = false;
 	usage_pane_close(a);
+	notes_pane_clear(a);
 	snprintf(a->login.msg, sizeof(a->login.msg), "%s", msg);
 }
 

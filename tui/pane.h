@@ -11,8 +11,9 @@
  * (pane-input.c), the login screen (pane-login.c), and the overlays: the
  * key help (pane-help.c), the picker of commands and models
  * (pane-picker.c), the one-line and system-prompt editors and the yes/no
- * question (pane-prompt.c), and the usage screen (pane-usage.c, its
- * event tail read on a thread of its own).  view.c lays the screen out
+ * question (pane-prompt.c), the usage screen (pane-usage.c, its
+ * event tail read on a thread of its own), and the notifications
+ * (pane-notes.c, whose unread count the status line shows).  view.c lays the screen out
  * and draws for them.  Everything here belongs to the UI thread but the
  * tail's reader (struct usage_tail).
  */
@@ -347,6 +348,47 @@ void usage_pane_close(struct app *a);
  * tests call it. */
 void usage_bar(long long value, long long max, int cols, bool utf8,
 	       char *out, size_t outlen);
+
+/* ---- pane-notes.c: the notifications and their unread count ---- */
+
+/* One notification as the overlay shows it. */
+struct note {
+	char id[CHATUI_ID_MAX];
+	char kind[32];			/* "generation_finished"... */
+	char *title;			/* owned: the server's text */
+	char *body;			/* owned */
+	char *detail;			/* owned, NULL none: what its data
+					 * names (a title, a key's name) */
+	char conv_id[CHATUI_ID_MAX];	/* an answer's conversation, "" */
+	char when[20];			/* "YYYY-MM-DD HH:MM" (UTC), "" */
+	bool read;
+};
+
+struct notes_pane {
+	struct pane base;
+	struct note *items;		/* owned, newest first */
+	size_t n, cap;
+	long unread;			/* the badge; -1 not known yet */
+	char next_before[CHATUI_ID_MAX];	/* the next page's cursor, ""
+					 * when the last is loaded */
+	bool loading;			/* a page is on its way */
+	uint64_t list_seq;		/* the page request that counts */
+	long sel, top;			/* cursor, first item shown */
+	int rows;			/* items shown by the last paint */
+};
+
+void notes_pane_init(struct notes_pane *n);
+void notes_pane_release(struct notes_pane *n);
+/* Asks for the first page and the unread count (at start, after a
+ * login, after a reconnect). */
+void notes_pane_refresh(struct app *a);
+/* Forgets the login's notifications (the badge goes) and closes the
+ * overlay: whoever logs in next sees none of them. */
+void notes_pane_clear(struct app *a);
+/* Opens the overlay (and asks for the first page again). */
+void notes_pane_show(struct app *a);
+/* A "notification" frame's data: one more, unless already held. */
+void notes_pane_frame(struct app *a, const cJSON *data);
 
 /* ---- the editing keys every editor shares (pane-input.c) ---- */
 

@@ -43,15 +43,47 @@ void view_geom(const struct app *a, int in_rows, struct geom *g)
 		g->ph = 1;
 }
 
-int view_text(int y, int x, const char *s, size_t len, int maxcols,
-		     int attr)
+/*
+ * The first bytes of s (at most outlen - 1) into out with every control
+ * character (C0, DEL, C1: an escape sequence's ESC too) made a space;
+ * returns the bytes written.  Drawn as spaces, they must be measured as
+ * spaces: width.c counts them 0 columns, and a line of them drew past
+ * its place (over a box's border).
+ */
+static size_t view_clean(const char *s, size_t len, char *out, size_t outlen)
+{
+	size_t off = 0, n = 0, k;
+	uint32_t cp;
+
+	while (off < len && n + 4 < outlen) {
+		k = utf8_decode(s + off, len - off, &cp);
+		if (k == 0) {
+			out[n++] = s[off++];	/* invalid: U+FFFD, 1 column */
+			continue;
+		}
+		if (cp < 32 || cp == 127 || (cp >= 0x80 && cp < 0xa0)) {
+			out[n++] = ' ';
+		} else {
+			memcpy(out + n, s + off, k);
+			n += k;
+		}
+		off += k;
+	}
+	out[n] = '\0';
+	return n;
+}
+
+int view_text(int y, int x, const char *text, size_t tlen, int maxcols,
+	      int attr)
 {
 	wchar_t wb[LINE_WMAX];
-	size_t off = 0, n = 0, fit;
+	char s[LINE_WMAX * 4];
+	size_t off = 0, n = 0, fit, len;
 	int used = 0;
 
-	if (maxcols <= 0 || len == 0)
+	if (maxcols <= 0 || tlen == 0)
 		return 0;
+	len = view_clean(text, tlen, s, sizeof(s));
 	fit = width_fit(s, len, maxcols, &used);
 	/* decoded as width.c decodes, whatever the locale: wchar_t holds
 	 * code points on the systems chatui runs on */
@@ -63,8 +95,6 @@ int view_text(int y, int x, const char *s, size_t len, int maxcols,
 			cp = 0xFFFD;
 			k = 1;
 		}
-		if (cp < 32 || cp == 127 || (cp >= 0x80 && cp < 0xa0))
-			cp = ' ';
 		wb[n++] = (wchar_t)cp;
 		off += k;
 	}
@@ -80,9 +110,10 @@ int view_str(int y, int x, const char *s, int maxcols, int attr)
 	return view_text(y, x, s, strlen(s), maxcols, attr);
 }
 
-int view_str_cut(int y, int x, const char *s, int maxcols, int attr)
+int view_str_cut(int y, int x, const char *text, int maxcols, int attr)
 {
-	size_t len = strlen(s), fit;
+	char s[LINE_WMAX * 4];
+	size_t len = view_clean(text, strlen(text), s, sizeof(s)), fit;
 	int used = 0;
 
 	if (maxcols <= 0 || width_cols(s, len) <= maxcols)
@@ -140,6 +171,15 @@ static void view_status(struct app *a, const struct geom *g)
 		view_str(g->sy, used, line, a->cols - used,
 			 a->status_error ? term_attr(UC_BANNER) :
 			 term_attr(UC_STATUS));
+	}
+	/* the unread notifications, last and at the right end: over
+	 * whatever the line held there, so that no pane hides it */
+	if (a->notes.unread > 0) {
+		snprintf(line, sizeof(line), " %ld unread ", a->notes.unread);
+		used = (int)strlen(line);
+		if (used < a->cols)
+			view_str(g->sy, a->cols - used, line, used,
+				 term_attr(UC_BANNER) | A_BOLD);
 	}
 }
 

@@ -165,6 +165,7 @@ deps.test-tui-keys := shared/b64url.o shared/buf.o shared/client.o \
 	tui/md-blocks.o tui/md-inlines.o tui/md-wrap.o tui/osc52.o \
 	tui/pane-chat.o tui/pane-help.o tui/pane-input.o tui/pane-list.o \
 	tui/pane-login.o tui/pane-picker.o tui/pane-prompt.o tui/pane-usage.o \
+	tui/pane-notes.o \
 	tui/rest.o tui/state.o tui/term.o tui/usage-bar.o tui/view.o tui/ws.o
 libs.test-tui-keys := curl ncursesw
 deps.test-tui-markdown := shared/buf.o shared/utf8.o shared/width.o \

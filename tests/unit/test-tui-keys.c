@@ -47,6 +47,8 @@ static void test_tui_keys__lookup(void **state)
 		{ 'x', FOCUS_INPUT, true, ACT_NONE },
 		{ 20, FOCUS_INPUT, false, ACT_USAGE },	/* Ctrl-T */
 		{ 20, FOCUS_LIST, false, ACT_USAGE },
+		{ 7, FOCUS_INPUT, false, ACT_NOTES },	/* Ctrl-G */
+		{ 7, FOCUS_MSGS, false, ACT_NOTES },
 	};
 	size_t i;
 
