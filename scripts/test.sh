@@ -186,7 +186,7 @@ run_bats() {
 	bats "${args[@]}" "${files[@]}" 3>&- </dev/null 2>&1 | tee "$log"
 	rc=${PIPESTATUS[0]}
 	echo "== the slowest tests on $label"
-	sed -nE 's/^(not )?ok [0-9]+ (.*) in ([0-9]+)ms$/\3 \2/p' "$log" |
+	sed -nE 's/^(not )?ok [0-9]+ (.*) in ([0-9]+)ms( # .*)?$/\3 \2\4/p' "$log" |
 		sort -rn | awk 'NR <= 15 { t = $1; $1 = ""; printf "%7.1f s%s\n", t / 1000, $0 }'
 	p=$(grep -E '^ok ' "$log" | grep -vEc '# skip( |$)')
 	s=$(grep -E '^ok ' "$log" | grep -Ec '# skip( |$)')
