@@ -35,7 +35,7 @@ static const struct cli_opt cli_options[] = {
 	{ OPT_COLOR, 0, "color", "WHEN",
 	  "colour: never, always or auto (default; off with NO_COLOR)" },
 	{ OPT_CODE, 0, "code", "CODE",
-	  "the code from the mail (passwd --reset)" },
+	  "the code from the mail (a password reset)" },
 	{ 'c', 'c', "continue", NULL,
 	  "continue the most recently updated conversation" },
 	{ OPT_COMMANDS, 0, "commands", NULL,
@@ -45,8 +45,8 @@ static const struct cli_opt cli_options[] = {
 	{ OPT_CSV, 0, "csv", NULL, "print the server's CSV" },
 	{ OPT_DISABLED, 0, "disabled", NULL, "only disabled accounts" },
 	{ OPT_EMAIL, 0, "email", "ADDR",
-	  "the account's e-mail address (passwd --reset, admin users "
-	  "create)" },
+	  "the account's e-mail address (a password reset, a new "
+	  "account)" },
 	{ OPT_EVENT, 0, "event", "TYPE",
 	  "an event type (or prefix.*) the webhook gets; repeat for more" },
 	{ OPT_EXPIRES, 0, "expires", "DAYS",
