@@ -164,9 +164,9 @@ deps.test-tui-keys := shared/b64url.o shared/buf.o shared/client.o \
 	tui/evq.o tui/frames.o tui/highlight.o tui/keys.o tui/markdown.o \
 	tui/md-blocks.o tui/md-inlines.o tui/md-wrap.o tui/osc52.o \
 	tui/pane-chat.o tui/pane-help.o tui/pane-input.o tui/pane-list.o \
-	tui/pane-login.o tui/pane-picker.o tui/pane-prompt.o tui/pane-usage.o \
-	tui/pane-notes.o \
-	tui/rest.o tui/state.o tui/term.o tui/usage-bar.o tui/view.o tui/ws.o
+	tui/pane-login.o tui/pane-notes.o tui/pane-picker.o tui/pane-prompt.o \
+	tui/pane-usage.o tui/rest.o tui/state.o tui/term.o tui/usage-bar.o \
+	tui/view.o tui/ws.o
 libs.test-tui-keys := curl ncursesw
 deps.test-tui-markdown := shared/buf.o shared/utf8.o shared/width.o \
 	tui/highlight.o tui/markdown.o tui/md-blocks.o tui/md-inlines.o \
@@ -182,7 +182,7 @@ deps.test-tui-ws := shared/b64url.o shared/buf.o shared/client.o \
 libs.test-tui-ws := curl
 deps.test-url := shared/url.o
 deps.test-userd-me-cache := daemons/userd/me-cache.o
-deps.test-userd-email-rules := shared/b64url.o shared/crypto.o shared/err.o \
+deps.test-userd-email-rules := shared/b64url.o shared/crypto.o \
 	shared/utf8.o daemons/userd/email-rules.o
 deps.test-userd-throttle := daemons/userd/throttle.o
 deps.test-utf8 := shared/utf8.o
