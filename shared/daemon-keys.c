@@ -214,6 +214,8 @@ const struct config_key daemon_keys_notifyd[] = {
 		"reach although private or loopback, separated by commas"),
 	KEY_INT("notifyd.webhook_disable_after_s", 1, 366L * 86400, "432000",
 		"an endpoint failing every attempt this long is disabled"),
+	KEY_INT("notifyd.webhook_idle_ms", 10, 86400000, "10000",
+		"a webhook delivery thread without work this long ends"),
 	KEY_STR("notifyd.webhook_retry_schedule",
 		"5,300,1800,7200,18000,36000,36000",
 		"seconds before each retry of a failed webhook delivery"),
@@ -222,7 +224,7 @@ const struct config_key daemon_keys_notifyd[] = {
 	KEY_INT("notifyd.webhook_timeout_ms", 100, 30000, "15000",
 		"one webhook delivery, connecting included"),
 	KEY_INT("notifyd.webhook_workers", 1, 16, "4",
-		"threads delivering webhooks"),
+		"threads delivering webhooks at most (started on demand)"),
 	KEY_INT("rabbitmq.prefetch", 1, 1000, "32",
 		"webhook jobs the broker hands notifyd before acks"),
 	KEY_STR("rabbitmq.url", NULL, "amqp://user:password@host:port/vhost "

@@ -349,6 +349,7 @@ static int daemon_setup(struct daemon *d, char *err, size_t errlen)
 		.cron = spec->cron,
 		.cron_ms = spec->cron_ms,
 		.fallback = spec->fallback,
+		.max_fds = spec->max_fds,
 	};
 	snprintf(key, sizeof(key), "%s.max_body", spec->name);
 	{

@@ -88,6 +88,9 @@ struct daemon_spec {
 	 * runs the relay, serves GET /internal/events and emits
 	 * chat.system.started / chat.system.stopping */
 	int events;
+	/* http_server_config.max_fds (0: the process's limit): a daemon
+	 * that serves few connections keeps its loop's tables small */
+	int max_fds;
 };
 
 /* Runs the daemon; returns the process exit code. */

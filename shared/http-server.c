@@ -1314,6 +1314,8 @@ int http_server_new(const struct http_server_config *cfg,
 	info.max_http_header_pool = 256;
 	info.keepalive_timeout = 60;
 	info.timeout_secs = 30;
+	if (cfg->max_fds > 0)
+		info.fd_limit_per_thread = (unsigned)cfg->max_fds;
 	/* clients arrive as raw sockets of our protocol (see the top) */
 	info.options = LWS_SERVER_OPTION_DISABLE_IPV6 |
 		       LWS_SERVER_OPTION_ADOPT_APPLY_LISTEN_ACCEPT_CONFIG;

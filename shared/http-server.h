@@ -113,6 +113,10 @@ struct http_server_config {
 	 * an idle keep-alive connection may wait (0: 60) */
 	int head_timeout_s;
 	int idle_timeout_s;
+	/* the highest descriptor number + 1 the loop can serve (0: the
+	 * process's RLIMIT_NOFILE): libwebsockets keeps two zeroed tables
+	 * of that many entries, 16 bytes each, resident from the start */
+	int max_fds;
 };
 
 int http_server_new(const struct http_server_config *cfg,

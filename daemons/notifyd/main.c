@@ -12,13 +12,14 @@
 #include "notifyd.h"
 #include "mail.h"
 
+#include <malloc.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "err.h"
 #include "events-consumer.h"
 #include "log.h"
-#include "queue.h"
 #include "webhook.h"
 #include "banned.h"
 
@@ -36,7 +37,7 @@ static void notifyd_applied(void *app, const cJSON *event)
 
 	(void)event;
 	if (atomic_exchange(&n->wh_put, false))
-		queue_kick(n->wh->queue);
+		webhooks_kick(n->wh);
 	/* and the mail thread: the batch may have stored mails */
 	mailer_kick(n->mailer);
 }
@@ -141,10 +142,26 @@ static struct daemon_spec notifyd_spec = {
 	.release = notifyd_release,
 	/* its outbox: chat.notification.created for chatd's live push */
 	.events = 1,
+	/* the gateway's and the daemons' calls only, no client's socket:
+	 * libwebsockets' tables for 1,024 descriptors are 16 KiB, for the
+	 * default limit (ulimit -n: 20,000 here, 1,048,576 in containers)
+	 * 320 KiB to 16 MiB of an idle notifyd's RSS */
+	.max_fds = 1024,
 };
+
+/* glibc's malloc gives each thread that allocates an arena of its own
+ * (up to 8 a core), about 20 to 300 KiB resident each even when idle;
+ * notifyd's threads (the worker pool, a pull per producer, the delivery
+ * threads) mostly wait, and their hot small allocations come from each
+ * thread's tcache without an arena lock.  Two arenas keep an idle
+ * notifyd under issue 15's 8 MiB (docs/PERFORMANCE.md); the operator's
+ * MALLOC_ARENA_MAX, when set, wins. */
+#define NOTIFYD_ARENA_MAX 2
 
 int main(int argc, char **argv)
 {
+	if (!getenv("MALLOC_ARENA_MAX"))
+		(void)mallopt(M_ARENA_MAX, NOTIFYD_ARENA_MAX);
 	notifyd_spec.nmigrations = notifyd_migrations_count;
 	return daemon_main(argc, argv, &notifyd_spec);
 }

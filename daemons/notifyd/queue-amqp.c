@@ -412,6 +412,9 @@ static void qa_delivered(struct queue_amqp *a, void *con, uint64_t gen,
 	a->ready_tail = it;
 	pthread_cond_signal(&a->cond);
 	pthread_mutex_unlock(&a->mu);
+	/* no put of ours announced it: the owner may have no taker */
+	if (a->q->on_ready)
+		a->q->on_ready(a->q->on_ready_arg);
 }
 
 /* Sleeps ms or until woken; false when stopping. */
@@ -883,6 +886,18 @@ static void qa_kick(struct queue *q)
 	qa_wake(a);
 }
 
+/* What waits for a taker is in memory (the broker keeps the rest and
+ * gives it out through on_ready). */
+static int qa_pending(struct queue *q, bool *any)
+{
+	struct queue_amqp *a = q->impl;
+
+	pthread_mutex_lock(&a->mu);
+	*any = a->ready != NULL;
+	pthread_mutex_unlock(&a->mu);
+	return 0;
+}
+
 const struct queue_ops queue_amqp_ops = {
 	.name = "amqp",
 	.open = qa_open,
@@ -894,4 +909,5 @@ const struct queue_ops queue_amqp_ops = {
 	.dead = qa_dead,
 	.list = qa_list,
 	.kick = qa_kick,
+	.pending = qa_pending,
 };

@@ -15,7 +15,9 @@
  * due time of the pending jobs (read from the store), at most the
  * caller's wait, and a kick (a put committed, or stopping) wakes them at
  * once.  A generation counter read before the query closes the window
- * between "nothing is due" and the sleep.
+ * between "nothing is due" and the sleep.  Nothing wakes a taker for a
+ * job that comes due later (a retry) but the taker itself: pending
+ * tells the last one whether it must stay.
  */
 #include "queue.h"
 
@@ -55,6 +57,8 @@ static const char sql_lease[] =
 	" AND next_ms = $2 AND state = $4";
 static const char sql_next[] =
 	"SELECT MIN(next_ms) FROM webhook_jobs WHERE state IN (0, 2)";
+static const char sql_pending[] =
+	"SELECT id FROM webhook_jobs WHERE state IN (0, 2) LIMIT 1";
 static const char sql_unlease[] =
 	"UPDATE webhook_jobs SET state = 0, next_ms = $1 WHERE state = 2";
 static const char sql_done[] = "DELETE FROM webhook_jobs WHERE id = $1";
@@ -335,6 +339,22 @@ static int qs_dead_in(struct queue *q, struct db_conn *c,
 	return db_exec(c, sql_dead, p, 1, NULL);
 }
 
+static int qs_pending(struct queue *q, bool *any)
+{
+	struct db_conn *c = NULL;
+	struct db_rows *r = NULL;
+	int rc = db_acquire(q->d->db, QS_DB_WAIT_MS, &c);
+
+	if (rc < 0)
+		return rc;
+	rc = db_query(c, sql_pending, NULL, 0, &r);
+	if (rc == 0)
+		*any = db_rows_count(r) > 0;
+	db_release(c);
+	db_rows_free(r);
+	return rc;
+}
+
 static void qs_kick(struct queue *q)
 {
 	struct queue_store *s = q->impl;
@@ -359,4 +379,5 @@ const struct queue_ops queue_store_ops = {
 	.done_in = qs_done_in,
 	.retry_in = qs_retry_in,
 	.dead_in = qs_dead_in,
+	.pending = qs_pending,
 };

@@ -13,8 +13,8 @@
 #include "log.h"
 #include "banned.h"
 
-int queue_new(struct daemon *d, struct queue **out, char *err,
-	      size_t errlen)
+int queue_new(struct daemon *d, void (*on_ready)(void *arg), void *arg,
+	      struct queue **out, char *err, size_t errlen)
 {
 	struct queue *q = calloc(1, sizeof(*q));
 	const char *url;
@@ -24,6 +24,8 @@ int queue_new(struct daemon *d, struct queue **out, char *err,
 	if (!q)
 		return CHAT_ENOMEM;
 	q->d = d;
+	q->on_ready = on_ready;
+	q->on_ready_arg = arg;
 	url = config_key_str(d->cfg, "rabbitmq.url");
 	q->ops = url && *url ? &queue_amqp_ops : &queue_store_ops;
 	rc = q->ops->open(q);
@@ -110,4 +112,10 @@ int queue_dead_in(struct queue *q, struct db_conn *c,
 		  const struct queue_job *job)
 {
 	return q->ops->dead_in ? q->ops->dead_in(q, c, job) : 1;
+}
+
+int queue_pending(struct queue *q, bool *any)
+{
+	*any = false;
+	return q->ops->pending(q, any);
 }

@@ -1,7 +1,8 @@
 /*
  * queue.h - notifyd's delivery queue: jobs "deliver message M to
  * endpoint E", each with its attempts so far and the time it is due,
- * taken by a small fixed pool of delivery threads (webhook-deliver.c).
+ * taken by delivery threads started when there is work
+ * (webhook-deliver.c).
  *
  * One interface, backends behind a struct queue_ops (one file each):
  *   store   (default, queue-store.c) the jobs are rows of notifyd's own
@@ -43,9 +44,13 @@ struct db_conn;
 struct queue;
 
 #define QUEUE_ID_MAX 48			/* bytes of an id, NUL included */
-/* how long a taken job is someone's: more than a delivery's total
- * timeout, so that only a dead deliverer's job is taken again */
-#define QUEUE_LEASE_MS 60000
+/* how long a taken job is someone's: more than a whole batch of
+ * deliveries that all time out (8 x notifyd.webhook_timeout_ms, at most
+ * 30 s), so that only a dead deliverer's job is taken again.  A restart
+ * makes the jobs it had taken due at once (queue-store.c), so the length
+ * costs nothing after a crash; it was 60 s, which held a batch to 3 jobs
+ * with the default 15 s timeout and cost a sync per 3 deliveries */
+#define QUEUE_LEASE_MS 300000
 
 enum queue_state {
 	QUEUE_PENDING = 0,		/* waiting for its due time, or taken */
@@ -104,6 +109,10 @@ struct queue_ops {
 			const struct queue_job *job, int64_t at_ms);
 	int (*dead_in)(struct queue *q, struct db_conn *c,
 		       const struct queue_job *job);
+	/* whether any job is waiting, due or not, that only a taker will
+	 * see (the store's rows); a backend that hands its jobs over
+	 * itself (on_ready) answers false once none waits in memory */
+	int (*pending)(struct queue *q, bool *any);
 };
 
 struct queue {
@@ -111,6 +120,11 @@ struct queue {
 	struct daemon *d;		/* notifyd's daemon: store, config */
 	void *impl;			/* the backend's */
 	bool stopping;			/* set by queue_stop */
+	/* called by a backend that got a job no put of ours announced (the
+	 * broker gave one out): the owner starts a taker if none runs.
+	 * From the backend's thread, with none of its locks held. */
+	void (*on_ready)(void *arg);
+	void *on_ready_arg;
 };
 
 /* The backends. */
@@ -138,10 +152,11 @@ void queue_amqp_route(const int64_t *delays, size_t n, int64_t wait_ms,
 /*
  * Opens the queue of daemon d with the backend its config names (the
  * store unless rabbitmq.url is set); *out is the caller's (queue_free).
- * CHAT_EINVAL with err filled when the backend cannot be set up.
+ * on_ready(arg) (NULL: none) as in struct queue, set before the backend
+ * starts.  CHAT_EINVAL with err filled when the backend cannot be set up.
  */
-int queue_new(struct daemon *d, struct queue **out, char *err,
-	      size_t errlen);
+int queue_new(struct daemon *d, void (*on_ready)(void *arg), void *arg,
+	      struct queue **out, char *err, size_t errlen);
 /* Closes the backend and frees q (NULL: nothing); every taker returned. */
 void queue_free(struct queue *q);
 /* Makes every take return at once, now and from now on. */
@@ -166,5 +181,7 @@ int queue_retry_in(struct queue *q, struct db_conn *c,
 		   const struct queue_job *job, int64_t at_ms);
 int queue_dead_in(struct queue *q, struct db_conn *c,
 		  const struct queue_job *job);
+/* Whether a job waits for a taker (the pending op); from any thread. */
+int queue_pending(struct queue *q, bool *any);
 
 #endif

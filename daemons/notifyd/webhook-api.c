@@ -641,7 +641,7 @@ void wh_test_handler(struct http_req *req, struct http_res *res)
 		http_res_chat_error(res, rc, "cannot queue the test");
 		goto out;
 	}
-	queue_kick(nd->wh->queue);
+	webhooks_kick(nd->wh);
 	wh_accepted(res, msg, 0);
 out:
 	db_release(c);
@@ -772,7 +772,7 @@ void wh_redeliver_msg_handler(struct http_req *req, struct http_res *res)
 		http_res_chat_error(res, rc, "cannot queue the redelivery");
 		goto out;
 	}
-	queue_kick(nd->wh->queue);
+	webhooks_kick(nd->wh);
 	wh_accepted(res, msg, 0);
 out:
 	db_release(c);
@@ -869,7 +869,7 @@ void wh_redeliver_since_handler(struct http_req *req, struct http_res *res)
 		http_res_chat_error(res, rc, "cannot queue the redelivery");
 		goto out;
 	}
-	queue_kick(nd->wh->queue);
+	webhooks_kick(nd->wh);
 	wh_accepted(res, NULL, (long)i);
 out:
 	db_release(c);

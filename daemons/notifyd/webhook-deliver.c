@@ -1,8 +1,14 @@
 /*
- * webhook-deliver.c - the delivery threads of webhooks: a small fixed
- * pool (notifyd.webhook_workers) that takes due jobs from the queue
- * (queue.h), sends each message by the Standard Webhooks rules, records
- * the attempt in the delivery log and tells the queue the outcome.
+ * webhook-deliver.c - the delivery threads of webhooks: up to
+ * notifyd.webhook_workers threads that take due jobs from the queue
+ * (queue.h), send each message by the Standard Webhooks rules, record
+ * the attempt in the delivery log and tell the queue the outcome.
+ *
+ * The threads are started when there is work (webhooks_kick after a put,
+ * the broker's on_ready, a restart's leftover jobs) and end after
+ * notifyd.webhook_idle_ms without any, the last one only once no job
+ * waits (it alone sees a retry come due): an idle notifyd has no
+ * delivery thread, nor its stack and malloc arena (issue 15's idle RSS).
  *
  * One attempt:
  *   - the message and its endpoint from the store (a job whose endpoint
@@ -478,26 +484,89 @@ static void wh_deliver_batch(struct webhooks *w, const struct queue_job *jobs,
 	}
 }
 
+/* An idle thread's question: may it end?  Yes unless it is the last
+ * one and a job waits (a retry due later: only a taker would see it
+ * come due) or a kick came meanwhile.  true: its slot is marked exited
+ * (the next kick or webhooks_free joins it) and the thread must end. */
+static bool wh_retire(struct webhooks *w)
+{
+	pthread_t self = pthread_self();
+	uint64_t kicks;
+	bool last, any = false;
+	int i;
+
+	pthread_mutex_lock(&w->mu);
+	kicks = w->kicks;
+	last = w->running == 1;
+	pthread_mutex_unlock(&w->mu);
+	/* outside the lock: a kick never waits for the store */
+	if (last && queue_pending(w->queue, &any) < 0)
+		return false;
+	if (any)
+		return false;
+	pthread_mutex_lock(&w->mu);
+	/* the last by now (the others ended meanwhile) without having
+	 * asked, or a put since the question: stay, ask again later */
+	if ((!last && w->running == 1) || (last && w->kicks != kicks)) {
+		pthread_mutex_unlock(&w->mu);
+		return false;
+	}
+	for (i = 0; i < WH_THREADS_MAX; i++)
+		if (w->slots[i] == WH_SLOT_RUNNING &&
+		    pthread_equal(w->threads[i], self)) {
+			w->slots[i] = WH_SLOT_EXITED;
+			break;
+		}
+	w->running--;
+	if (w->running == 0)
+		log_debug("webhook delivery threads: all idle, ended");
+	pthread_mutex_unlock(&w->mu);
+	return true;
+}
+
 static void *wh_thread(void *arg)
 {
 	struct webhooks *w = arg;
 	struct queue_job jobs[WH_TAKE_BATCH];
 	struct timespec pause = { .tv_sec = WH_TAKE_WAIT_MS / 1000 };
+	int64_t idle_since = mono_ms();
+	int wait = w->cfg.idle_ms < WH_TAKE_WAIT_MS ? (int)w->cfg.idle_ms :
+						    WH_TAKE_WAIT_MS;
 	size_t n;
 	int rc;
 
+	/* its name, for ps and the tests that count them */
+	(void)pthread_setname_np(pthread_self(), "wh-deliver");
 	while (!w->queue->stopping) {
-		rc = queue_take(w->queue, jobs, w->batch, &n,
-				WH_TAKE_WAIT_MS);
+		rc = queue_take(w->queue, jobs, w->batch, &n, wait);
 		if (rc < 0) {
 			log_warn("webhook queue: %s", chat_strerror(rc));
 			nanosleep(&pause, NULL);
 			continue;
 		}
-		if (n)
+		if (n) {
 			wh_deliver_batch(w, jobs, n);
+			idle_since = mono_ms();
+			continue;
+		}
+		if (mono_ms() - idle_since >= w->cfg.idle_ms && wh_retire(w))
+			break;
 	}
 	return NULL;
+}
+
+/* queue.on_ready: a job came that no kick announced (the broker's). */
+static void wh_on_ready(void *arg)
+{
+	struct webhooks *w = arg;
+	bool open;
+
+	pthread_mutex_lock(&w->mu);
+	open = w->queue != NULL;
+	pthread_mutex_unlock(&w->mu);
+	/* before the queue is open, webhooks_new looks for itself */
+	if (open)
+		webhooks_kick(w);
 }
 
 static int wh_config_read(struct daemon *d, struct wh_config *cfg,
@@ -533,6 +602,10 @@ static int wh_config_read(struct daemon *d, struct wh_config *cfg,
 		rc = config_key_int(d->cfg, "notifyd.webhook_workers", &v, err,
 				    errlen);
 	cfg->workers = (int)v;
+	if (rc == 0)
+		rc = config_key_int(d->cfg, "notifyd.webhook_idle_ms", &v, err,
+				    errlen);
+	cfg->idle_ms = v;
 	return rc;
 }
 
@@ -540,12 +613,18 @@ int webhooks_new(struct daemon *d, struct webhooks **out, char *err,
 		 size_t errlen)
 {
 	struct webhooks *w = calloc(1, sizeof(*w));
+	struct queue *q = NULL;
+	bool any = false;
 	int rc;
 
 	*out = NULL;
 	if (!w)
 		return CHAT_ENOMEM;
 	w->d = d;
+	if (pthread_mutex_init(&w->mu, NULL) != 0) {
+		free(w);
+		return CHAT_ENOMEM;
+	}
 	rc = wh_config_read(d, &w->cfg, err, errlen);
 	/* as many jobs a batch as can all time out within the lease */
 	w->batch = (size_t)((QUEUE_LEASE_MS - WH_LEASE_SPARE_MS) /
@@ -554,24 +633,56 @@ int webhooks_new(struct daemon *d, struct webhooks **out, char *err,
 		w->batch = 1;
 	if (w->batch > WH_TAKE_BATCH)
 		w->batch = WH_TAKE_BATCH;
+	if (w->cfg.workers > WH_THREADS_MAX)
+		w->cfg.workers = WH_THREADS_MAX;
 	if (rc == 0)
-		rc = queue_new(d, &w->queue, err, errlen);
-	while (rc == 0 && w->nthreads < w->cfg.workers &&
-	       w->nthreads < (int)(sizeof(w->threads) / sizeof(w->threads[0]))) {
-		if (pthread_create(&w->threads[w->nthreads], NULL, wh_thread,
-				   w) != 0) {
-			chat_errf(err, errlen, "cannot start a webhook thread");
-			rc = CHAT_EIO;
-			break;
-		}
-		w->nthreads++;
+		rc = queue_new(d, wh_on_ready, w, &q, err, errlen);
+	if (rc == 0) {
+		pthread_mutex_lock(&w->mu);
+		w->queue = q;
+		pthread_mutex_unlock(&w->mu);
+		/* jobs a restart found (or the broker gave out before the
+		 * queue was ours): threads for them now, none otherwise */
+		rc = queue_pending(q, &any);
 	}
 	if (rc < 0) {
+		if (!*err)
+			chat_errf(err, errlen, "cannot read the webhook queue:"
+				  " %s", chat_strerror(rc));
 		webhooks_free(w);
 		return rc;
 	}
+	if (any)
+		webhooks_kick(w);
 	*out = w;
 	return 0;
+}
+
+void webhooks_kick(struct webhooks *w)
+{
+	int i;
+
+	pthread_mutex_lock(&w->mu);
+	w->kicks++;
+	for (i = 0; i < WH_THREADS_MAX && !w->stopping; i++) {
+		/* an ended thread has unlocked and returns: a short join */
+		if (w->slots[i] == WH_SLOT_EXITED) {
+			pthread_join(w->threads[i], NULL);
+			w->slots[i] = WH_SLOT_FREE;
+		}
+		if (w->slots[i] != WH_SLOT_FREE ||
+		    w->running >= w->cfg.workers)
+			continue;
+		if (pthread_create(&w->threads[i], NULL, wh_thread, w) != 0) {
+			/* the running ones (or the next kick) deliver */
+			log_warn("cannot start a webhook delivery thread");
+			break;
+		}
+		w->slots[i] = WH_SLOT_RUNNING;
+		w->running++;
+	}
+	pthread_mutex_unlock(&w->mu);
+	queue_kick(w->queue);
 }
 
 void webhooks_free(struct webhooks *w)
@@ -580,10 +691,17 @@ void webhooks_free(struct webhooks *w)
 
 	if (!w)
 		return;
+	pthread_mutex_lock(&w->mu);
+	w->stopping = true;
+	pthread_mutex_unlock(&w->mu);
 	if (w->queue)
 		queue_stop(w->queue);
-	for (i = 0; i < w->nthreads; i++)
-		pthread_join(w->threads[i], NULL);
+	/* no thread starts now, and none takes the lock to end: stopping
+	 * makes them return without it */
+	for (i = 0; i < WH_THREADS_MAX; i++)
+		if (w->slots[i] != WH_SLOT_FREE)
+			pthread_join(w->threads[i], NULL);
 	queue_free(w->queue);
+	pthread_mutex_destroy(&w->mu);
 	free(w);
 }

@@ -14,7 +14,8 @@
  *   webhook-fanout.c  an event -> one message and one job per endpoint
  *                     that asked for it, in the consumer's transaction
  *   webhook-api.c     the /v1/webhooks routes
- *   webhook-deliver.c the delivery threads: take, send, record, retry
+ *   webhook-deliver.c the delivery threads (started on demand): take,
+ *                     send, record, retry
  *   queue.c, queue-store.c  the queue and its store backend
  */
 #ifndef CHAT_NOTIFYD_WEBHOOK_H
@@ -129,20 +130,41 @@ struct wh_config {
 	struct wh_cidr allow[WH_ALLOW_MAX];	/* notifyd.webhook_allow */
 	size_t nallow;
 	int workers;			/* notifyd.webhook_workers */
+	int64_t idle_ms;		/* notifyd.webhook_idle_ms */
+};
+
+#define WH_THREADS_MAX 16		/* notifyd.webhook_workers' top */
+
+/* A delivery thread's slot. */
+enum wh_slot {
+	WH_SLOT_FREE = 0,		/* no thread */
+	WH_SLOT_RUNNING,		/* started, not joined */
+	WH_SLOT_EXITED,			/* ended: to be joined */
 };
 
 struct webhooks {
 	struct daemon *d;
 	struct queue *queue;		/* owned */
 	struct wh_config cfg;
-	pthread_t threads[16];
-	int nthreads;			/* started */
 	size_t batch;			/* jobs a thread takes at once */
+	pthread_mutex_t mu;		/* guards the fields below */
+	pthread_t threads[WH_THREADS_MAX];
+	enum wh_slot slots[WH_THREADS_MAX];
+	int running;			/* slots WH_SLOT_RUNNING */
+	uint64_t kicks;			/* bumped by every webhooks_kick */
+	bool stopping;			/* webhooks_free: start none */
 };
 
-/* Reads the config, opens the queue, starts the delivery threads. */
+/* Reads the config and opens the queue; starts delivery threads only
+ * when jobs wait (a restart's), the rest on demand (webhooks_kick). */
 int webhooks_new(struct daemon *d, struct webhooks **out, char *err,
 		 size_t errlen);
+/* After a commit that put jobs: starts delivery threads up to
+ * notifyd.webhook_workers and wakes them.  A thread idle for
+ * notifyd.webhook_idle_ms ends, the last one only when no job waits,
+ * so an idle notifyd has none.  Any thread but a delivery thread; it
+ * may create a thread (never on the event loop). */
+void webhooks_kick(struct webhooks *w);
 /* Stops and joins the threads, closes the queue, frees (NULL: none). */
 void webhooks_free(struct webhooks *w);
 

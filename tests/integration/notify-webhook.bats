@@ -5,8 +5,10 @@
 # another user's endpoint invisible, a backbone event delivered once per
 # endpoint, retries on the schedule with one webhook-id, 410 disabling
 # (and telling the owner), no redirect followed, a timeout, secret
-# rotation with its overlap, redelivery, and kill -9 of notifyd in the
-# middle of a delivery.
+# rotation with its overlap, redelivery, kill -9 of notifyd in the
+# middle of a delivery, and the delivery threads ending when idle (300 ms
+# here, so that every test's deliveries start them again, and a retry
+# due later keeps the last one).
 
 bats_require_minimum_version 1.5.0
 
@@ -17,7 +19,7 @@ setup_file() {
 	wh_receiver_start
 	start_stack "[notifyd]" "webhook_allow = 127.0.0.1/32" \
 		"webhook_retry_schedule = 1,2,4" "webhook_timeout_ms = 4000" \
-		"webhook_secret_overlap_s = 5"
+		"webhook_secret_overlap_s = 5" "webhook_idle_ms = 300"
 	new_user root
 	echo "root_token=$access_token" >"$BATS_FILE_TMPDIR/vars"
 	new_user alice
@@ -134,6 +136,18 @@ setup() {
 	[[ $n == 1 ]] || false
 	wh_deliveries_wait "$alice_token" "$ep" 1
 	[[ $(jq -c '.data[0] | [.message_id, .attempt, .status, .outcome, .response]' <<<"$body") == "[\"$msg\",1,200,\"ok\",\"ok\"]" ]] || false
+}
+
+@test "delivery threads end when idle and start again for the next job" {
+	wh_add "$alice_token" /ok
+	wh_threads_wait 0
+	wh_test "$alice_token" "$ep"
+	wh_wait "$msg" 1
+	[[ $(jq -c '[.[] | [.all_valid, .status]]' <<<"$reqs") == '[[true,200]]' ]] || false
+	wh_threads_wait 0
+	wh_test "$alice_token" "$ep"
+	wh_wait "$msg" 1
+	[[ $(jq -c '[.[] | [.all_valid, .status]]' <<<"$reqs") == '[[true,200]]' ]] || false
 }
 
 @test "fail twice then succeed: three attempts, one webhook-id, on schedule" {

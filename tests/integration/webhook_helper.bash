@@ -77,6 +77,27 @@ wh_deliveries_wait() {
 	return 1
 }
 
+# wh_threads: how many delivery threads notifyd runs now (they are
+# named wh-deliver).
+wh_threads() {
+	local pid
+	pid=$(daemon_pid notifyd) || return 1
+	cat /proc/"$pid"/task/*/comm 2>/dev/null | grep -cx wh-deliver || true
+}
+
+# wh_threads_wait COUNT [SECONDS]: until notifyd runs COUNT delivery
+# threads.
+wh_threads_wait() {
+	local i n
+	for ((i = 0; i < ${2:-20} * 10; i++)); do
+		n=$(wh_threads)
+		[[ $n == "$1" ]] && return 0
+		sleep 0.1
+	done
+	echo "notifyd runs $n delivery threads, not $1" >&2
+	return 1
+}
+
 # wh_add TOKEN PATH [EVENTS-JSON]: an endpoint to the receiver's PATH;
 # sets ep (its id) and secret, and gives the receiver the secret.
 wh_add() {
