@@ -235,6 +235,8 @@ const struct config_key daemon_keys_notifyd[] = {
 	KEY_STR("smtp.ca_file", NULL, "CA certificates that verify the SMTP "
 		"server (default: the system's)"),
 	KEY_STR("smtp.from", "chat@localhost", "sender address of the mails"),
+	KEY_INT("smtp.idle_ms", 10, 86400000, "10000",
+		"the mail sender thread without a stored mail this long ends"),
 	KEY_STR("smtp.password", NULL, "SMTP password (never logged)"),
 	KEY_STR("smtp.password_file", NULL,
 		"file whose first line is the SMTP password"),

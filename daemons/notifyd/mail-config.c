@@ -103,6 +103,9 @@ int mail_config_load(struct daemon *d, struct mail_config *cfg, char *err,
 		rc = config_key_int(d->cfg, "smtp.attempts", &cfg->attempts,
 				    err, errlen);
 	if (rc == 0)
+		rc = config_key_int(d->cfg, "smtp.idle_ms", &cfg->idle_ms,
+				    err, errlen);
+	if (rc == 0)
 		rc = mail_dup(d, "notifyd.public_url", &cfg->public_url);
 	if (rc == 0 && !cfg->public_url) {
 		rc = config_key_int(d->cfg, "port", &port, err, errlen);

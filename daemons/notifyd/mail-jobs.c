@@ -16,8 +16,11 @@
  * At least once: a notifyd killed between the server's "250" and the
  * row's delete sends that mail again after its restart.
  *
- * The thread sleeps until the next due job (at most MAIL_POLL_MS, the
- * consumer's jobs come without a kick) or a mailer_kick.  Sending never
+ * The thread sleeps until the next due job (at most MAIL_POLL_MS) or a
+ * mailer_kick.  It runs only while there is mail: a kick starts it
+ * (every commit that stores a job kicks), and after smtp.idle_ms with
+ * no job stored at all (none due later either) it ends, so an idle
+ * notifyd has no sender thread (issue 15's idle RSS).  Sending never
  * runs on the event loop.
  */
 #include "mail.h"
@@ -47,10 +50,12 @@ struct mailer {
 	struct daemon *d;		/* borrowed */
 	struct mail_config cfg;		/* owned */
 	const struct smtp_curl_ops *smtp;	/* the module's */
-	pthread_t thread;
-	bool started;			/* thread runs */
-	pthread_mutex_t mu;		/* guards stop, kicked */
+	bool on;			/* smtp.url set: email is on */
+	pthread_mutex_t mu;		/* guards the fields below */
 	pthread_cond_t cv;
+	pthread_t thread;
+	bool started;			/* thread made, not joined */
+	bool running;			/* thread made, not ending */
 	bool stop;
 	bool kicked;
 };
@@ -200,23 +205,46 @@ static int mail_record(struct mailer *m, const struct mail_job *j,
 	return rc;
 }
 
-/* How long to sleep: until the next due job, at most MAIL_POLL_MS. */
-static int mail_sleep_ms(struct mailer *m)
+/* How long to sleep: until the next due job, at most MAIL_POLL_MS;
+ * *none when no job is stored at all (false when the store failed). */
+static int mail_sleep_ms(struct mailer *m, bool *none)
 {
 	struct db_conn *c = NULL;
 	struct db_rows *r = NULL;
 	int64_t next, wait = MAIL_POLL_MS;
 
+	*none = false;
 	if (db_acquire(m->d->db, MAIL_DB_WAIT_MS, &c) < 0)
 		return MAIL_POLL_MS;
-	if (db_query(c, sql_jobs_next, NULL, 0, &r) == 0 &&
-	    db_rows_get(r, 0, 0)) {
-		next = db_rows_int(r, 0, 0, 0) - now_ms();
-		wait = next < 10 ? 10 : next < wait ? next : wait;
+	if (db_query(c, sql_jobs_next, NULL, 0, &r) == 0) {
+		*none = !db_rows_get(r, 0, 0);
+		if (!*none) {
+			next = db_rows_int(r, 0, 0, 0) - now_ms();
+			wait = next < 10 ? 10 : next < wait ? next : wait;
+		}
 	}
 	db_rows_free(r);
 	db_release(c);
 	return (int)wait;
+}
+
+static void *mail_thread(void *arg);
+
+/* Starts the sender thread unless it runs; m->mu held. */
+static void mail_start(struct mailer *m)
+{
+	if (m->running || m->stop)
+		return;
+	/* one that ended: it unlocked and returns, a short join */
+	if (m->started)
+		pthread_join(m->thread, NULL);
+	m->started = false;
+	if (pthread_create(&m->thread, NULL, mail_thread, m) != 0) {
+		/* the next kick tries again; the jobs wait in the store */
+		log_warn("mail: cannot start the sender thread");
+		return;
+	}
+	m->started = m->running = true;
 }
 
 static void *mail_thread(void *arg)
@@ -225,10 +253,11 @@ static void *mail_thread(void *arg)
 	struct mail_job jobs[MAIL_BATCH];
 	struct timespec until;
 	size_t n, i;
-	int64_t wait;
-	bool stop = false;
+	int64_t wait, idle_since = mono_ms();
+	bool stop = false, none;
 	int rc;
 
+	(void)pthread_setname_np(pthread_self(), "mail-send");
 	while (!stop) {
 		rc = mail_take(m, jobs, &n);
 		if (rc < 0)
@@ -244,7 +273,12 @@ static void *mail_thread(void *arg)
 					 chat_strerror(rc));
 			mail_job_release(&jobs[i]);
 		}
-		wait = n == MAIL_BATCH ? 0 : mail_sleep_ms(m);
+		none = false;
+		wait = n == MAIL_BATCH ? 0 : mail_sleep_ms(m, &none);
+		if (!none)
+			idle_since = mono_ms();
+		else if (wait > m->cfg.idle_ms)
+			wait = m->cfg.idle_ms;
 		clock_gettime(CLOCK_REALTIME, &until);
 		until.tv_sec += wait / 1000;
 		until.tv_nsec += (wait % 1000) * 1000000L;
@@ -256,6 +290,14 @@ static void *mail_thread(void *arg)
 		while (wait > 0 && !m->stop && !m->kicked &&
 		       pthread_cond_timedwait(&m->cv, &m->mu, &until) == 0)
 			;
+		/* nothing stored for a while and no kick since the look:
+		 * end (a kick after this starts another) */
+		if (none && !m->kicked && !m->stop &&
+		    mono_ms() - idle_since >= m->cfg.idle_ms) {
+			m->running = false;
+			pthread_mutex_unlock(&m->mu);
+			break;
+		}
 		m->kicked = false;
 		stop = m->stop;
 		pthread_mutex_unlock(&m->mu);
@@ -268,6 +310,7 @@ int mailer_new(struct daemon *d, struct mail_config *cfg,
 {
 	struct mailer *m = calloc(1, sizeof(*m));
 	const void *ops = NULL;
+	bool none = true;
 	int rc = 0;
 
 	*out = NULL;
@@ -290,12 +333,14 @@ int mailer_new(struct daemon *d, struct mail_config *cfg,
 	if (rc < 0)
 		goto out;
 	m->smtp = ops;
-	if (pthread_create(&m->thread, NULL, mail_thread, m) != 0) {
-		chat_errf(err, errlen, "cannot start the mail thread");
-		rc = CHAT_ENOMEM;
-		goto out;
+	m->on = true;
+	/* mails a killed notifyd left: the thread now, else at a kick */
+	(void)mail_sleep_ms(m, &none);
+	if (!none) {
+		pthread_mutex_lock(&m->mu);
+		mail_start(m);
+		pthread_mutex_unlock(&m->mu);
 	}
-	m->started = true;
 	log_info("email is on: %s, STARTTLS %s", strncmp(m->cfg.url, "smtps",
 		 5) == 0 ? "smtps" : "smtp", m->cfg.starttls_required ?
 		 "required" : "opportunistic");
@@ -312,13 +357,14 @@ void mailer_free(struct mailer *m)
 {
 	if (!m)
 		return;
-	if (m->started) {
-		pthread_mutex_lock(&m->mu);
-		m->stop = true;
-		pthread_cond_signal(&m->cv);
-		pthread_mutex_unlock(&m->mu);
+	/* no thread starts after stop; the one made (running or ended)
+	 * is joined */
+	pthread_mutex_lock(&m->mu);
+	m->stop = true;
+	pthread_cond_signal(&m->cv);
+	pthread_mutex_unlock(&m->mu);
+	if (m->started)
 		pthread_join(m->thread, NULL);
-	}
 	pthread_cond_destroy(&m->cv);
 	pthread_mutex_destroy(&m->mu);
 	mail_config_release(&m->cfg);
@@ -327,7 +373,7 @@ void mailer_free(struct mailer *m)
 
 bool mailer_on(const struct mailer *m)
 {
-	return m && m->started;
+	return m && m->on;
 }
 
 const struct mail_config *mailer_config(const struct mailer *m)
@@ -346,6 +392,7 @@ void mailer_kick(struct mailer *m)
 		return;
 	pthread_mutex_lock(&m->mu);
 	m->kicked = true;
+	mail_start(m);
 	pthread_cond_signal(&m->cv);
 	pthread_mutex_unlock(&m->mu);
 }

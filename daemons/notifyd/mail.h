@@ -101,6 +101,8 @@ struct mail_config {
 	long timeout_ms;
 	long retry_ms;			/* the first backoff */
 	long attempts;			/* before a job is dropped */
+	long idle_ms;			/* the sender thread without a
+					 * job this long ends */
 	char *public_url;		/* owned, no trailing '/' */
 	unsigned char unsub_key[32];	/* HMAC key of unsubscribe tokens */
 };
@@ -127,15 +129,18 @@ struct mail_job {
 };
 
 /* Opens the mailer of d with cfg (taken over: released by
- * mailer_free); the sender thread starts.  With cfg->url NULL the
- * mailer exists but is off (mailer_on false) and starts no thread. */
+ * mailer_free); the sender thread starts when jobs wait, else at the
+ * first kick.  With cfg->url NULL the mailer exists but is off
+ * (mailer_on false) and starts no thread. */
 int mailer_new(struct daemon *d, struct mail_config *cfg,
 	       struct mailer **out, char *err, size_t errlen);
 /* Stops the thread (a send in flight finishes) and frees. */
 void mailer_free(struct mailer *m);
 bool mailer_on(const struct mailer *m);
 const struct mail_config *mailer_config(const struct mailer *m);
-/* Wakes the sender thread: a job was stored.  Any thread. */
+/* Wakes the sender thread, starting it when it is not running (it ends
+ * after smtp.idle_ms with no job stored at all): a job was stored.  Any
+ * thread but the event loop (it may create a thread). */
 void mailer_kick(struct mailer *m);
 /* Stores a job in c's open transaction (id, attempts ignored: a new
  * UUIDv7, 0); ttl_ms > 0 makes it expire (a code's life). */

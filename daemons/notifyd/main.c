@@ -38,8 +38,10 @@ static void notifyd_applied(void *app, const cJSON *event)
 	(void)event;
 	if (atomic_exchange(&n->wh_put, false))
 		webhooks_kick(n->wh);
-	/* and the mail thread: the batch may have stored mails */
-	mailer_kick(n->mailer);
+	/* and the mail thread when the batch stored mails: a kick starts
+	 * it, so not after every batch */
+	if (atomic_exchange(&n->mail_put, false))
+		mailer_kick(n->mailer);
 }
 
 static int notifyd_init(struct daemon *d, char *err, size_t errlen)

@@ -40,6 +40,8 @@ struct notifyd {
 					 * (mail.h), off without smtp.url */
 	struct webhooks *wh;			/* owned (webhook.h) */
 	atomic_bool wh_put;			/* a batch put webhook jobs */
+	atomic_bool mail_put;			/* a commit to come stored
+						 * mail jobs: mailer_kick */
 	/* notifyd.long_generation_ms: a shorter answer makes no
 	 * "finished while you were away" notification */
 	int64_t long_generation_ms;

@@ -206,8 +206,12 @@ static int store_notice(struct notifyd *nd, struct db_conn *c,
 			return rc;
 	}
 	rc = prefs_channels(c, user_id, cat, &mask);
-	if (rc == 0 && (mask & NOTIFY_EMAIL) && mailer_on(nd->mailer))
+	if (rc == 0 && (mask & NOTIFY_EMAIL) && mailer_on(nd->mailer)) {
 		rc = store_mail(c, user_id, n);
+		/* the caller kicks the sender after its commit */
+		if (rc == 0)
+			atomic_store(&nd->mail_put, true);
+	}
 	if (rc < 0 || !(mask & NOTIFY_IN_APP))
 		return rc;
 	rc = uuid_v7(id);

@@ -38,7 +38,9 @@
  */
 #include "webhook.h"
 #include "notifyd.h"
+#include "mail.h"
 
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -423,6 +425,11 @@ static void wh_settle_batch(struct webhooks *w, struct wh_attempt *as,
 		return;
 	}
 	for (i = 0; i < n; i++) {
+		/* the owner's notice may have stored a mail: its sender
+		 * (not through mail_put, which the consumer's thread may
+		 * take before this commit) */
+		if (as[i].disabled_now)
+			mailer_kick(((struct notifyd *)w->d)->mailer);
 		if (as[i].disabled_now)
 			log_info("webhook endpoint '%s' disabled (%s)",
 				 as[i].job->endpoint_id, as[i].reason);
@@ -518,9 +525,15 @@ static bool wh_retire(struct webhooks *w)
 			break;
 		}
 	w->running--;
-	if (w->running == 0)
-		log_debug("webhook delivery threads: all idle, ended");
+	last = w->running == 0;
 	pthread_mutex_unlock(&w->mu);
+	if (last) {
+		/* what the burst took (the threads' arenas, the store's and
+		 * libcurl's buffers), given back once idle: the heap's
+		 * free pages, not only its top */
+		(void)malloc_trim(0);
+		log_debug("webhook delivery threads: all idle, ended");
+	}
 	return true;
 }
 

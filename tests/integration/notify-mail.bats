@@ -10,7 +10,9 @@
 # refused password and a sink that is down: each mail retried and
 # delivered once the sink is back, the password in no log; notifyd
 # killed with a mail queued: delivered after its restart; smtps:// from
-# CHAT_SMTP_URL, and no mail at all without a URL.
+# CHAT_SMTP_URL, and no mail at all without a URL.  The sender thread
+# ends after 300 ms without a stored mail here, so most tests start it
+# again.
 #
 # Mails go out one at a time in the order they were stored, so a mail
 # that arrived proves that every mail stored before it was dealt with:
@@ -27,7 +29,8 @@ setup_file() {
 	start_stack "[smtp]" "url = smtp://127.0.0.1:$SMTP_SINK_PORT" \
 		"ca_file = $SMTP_SINK_CA" "user = $SMTP_USER" \
 		"password_file = $BATS_FILE_TMPDIR/smtp-password" \
-		"retry_ms = 100" "timeout_ms = 10000" "from = chat@chat.test"
+		"retry_ms = 100" "timeout_ms = 10000" "from = chat@chat.test" \
+		"idle_ms = 300"
 	register_user root
 }
 
@@ -134,6 +137,31 @@ no_secret_in_logs() {
 	[[ $output == *'&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt; Evil &amp; Co/1.0'* ]] || false
 	[[ $output != *'<script>'* ]] || false
 	run ! mail_code "$f"
+}
+
+# mail_threads_wait COUNT: until notifyd runs COUNT sender threads (they
+# are named mail-send), 20 s at most.
+mail_threads_wait() {
+	local i n pid
+	pid=$(daemon_pid notifyd)
+	for ((i = 0; i < 200; i++)); do
+		n=$(cat /proc/"$pid"/task/*/comm 2>/dev/null | grep -cx mail-send || true)
+		[[ $n == "$1" ]] && return 0
+		sleep 0.1
+	done
+	echo "notifyd runs $n mail sender threads, not $1" >&2
+	return 1
+}
+
+@test "the sender thread ends when idle and starts again for the next mail" {
+	mail_threads_wait 0
+	# a code mail (POST /internal/mail) starts it
+	verified_user ida
+	mail_threads_wait 0
+	# and so does a notice's mail stored by the consumer's batch
+	login_as ida second/2.0
+	mail_wait ida@mail.test 2 >/dev/null
+	mail_threads_wait 0
 }
 
 @test "no verified address, no mail: unverified or none at all" {
