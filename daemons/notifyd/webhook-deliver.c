@@ -709,8 +709,9 @@ void webhooks_free(struct webhooks *w)
 	pthread_mutex_unlock(&w->mu);
 	if (w->queue)
 		queue_stop(w->queue);
-	/* no thread starts now, and none takes the lock to end: stopping
-	 * makes them return without it */
+	/* no thread starts now; the running ones see the stop and return
+	 * (one ending meanwhile holds the lock only briefly: it is not
+	 * held here while joining) */
 	for (i = 0; i < WH_THREADS_MAX; i++)
 		if (w->slots[i] != WH_SLOT_FREE)
 			pthread_join(w->threads[i], NULL);
