@@ -228,7 +228,12 @@ mail_threads_wait() {
 	expect_error 400 invalid_token
 	api POST "/v1/notifications/unsubscribe?token=${token%%.*}.security.${token#*.*.}"
 	expect_error 400 invalid_token
-	api POST "/v1/notifications/unsubscribe?token=${token%?}A"
+	# a MAC with one character changed (not the last: base64url's last
+	# character may carry padding bits, so changing it may change nothing)
+	local i=$((${#token} - 5)) c
+	c=${token:i:1}
+	[[ $c == A ]] && c=B || c=A
+	api POST "/v1/notifications/unsubscribe?token=${token:0:i}$c${token:i+1}"
 	expect_error 400 invalid_token
 	# a GET (a link scanner) changes nothing: it shows the button
 	api GET "/v1/notifications/unsubscribe?token=$token"
