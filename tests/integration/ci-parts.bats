@@ -131,6 +131,23 @@ t_run() {
 	[[ $(cat "$D/t/timeout") == 300 ]] || false
 }
 
+@test "test.sh: a store:any file runs on SQLite only, unless CHAT_TEST_ALL_STORES=1" {
+	fake_tree
+	sed 's/^%test/@test/' >"$D/t/tests/integration/y.bats" <<-SH
+	# bats file_tags=store:any
+	%test "y" {
+		echo "any \$CHAT_TEST_DATABASE" >>"$D/t/ran"
+	}
+	SH
+	t_run CHAT_TEST_FUZZ=0
+	[[ $status == 0 ]] || false
+	[[ $(grep '^any' "$D/t/ran") == "any sqlite" ]] || false
+	: >"$D/t/ran"
+	t_run CHAT_TEST_FUZZ=0 CHAT_TEST_ALL_STORES=1
+	[[ $status == 0 ]] || false
+	[[ $(grep -c '^any' "$D/t/ran") == 2 ]] || false
+}
+
 @test "test.sh: CHAT_TEST_STORES=sqlite and CHAT_TEST_FUZZ=0 leave out the rest" {
 	fake_tree
 	t_run CHAT_TEST_STORES=sqlite CHAT_TEST_FUZZ=0
