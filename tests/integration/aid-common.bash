@@ -395,7 +395,7 @@ case_trim() {
 # Last: the upstream key is nowhere in the data dir (logs, stores, run
 # files) after all of the above.
 case_key_hidden() {
-	run grep -r -l -a -F "$AID_UPSTREAM_KEY" "$CHAT_DATA_DIR"
+	run grep -r -l -a -F -e "$AID_UPSTREAM_KEY" "$CHAT_DATA_DIR"
 	[[ $status == 1 && -z $output ]] || {
 		echo "the upstream key is in: $output" >&2
 		return 1

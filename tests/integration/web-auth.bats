@@ -318,9 +318,9 @@ check_cookie() {
 	run -0 "$FIXTURES/wsclient" "$url" -t 5 </dev/null
 	[[ $output == $'open\nclosed 1000' ]] || false
 	# the token was in every URL: no log line has it
-	run grep -rlF "$access_token" "$CHAT_DATA_DIR/log"
+	run grep -rlF -e "$access_token" "$CHAT_DATA_DIR/log"
 	[[ $status == 1 && -z $output ]] || false
-	run grep -rlF "${access_token##*.}" "$CHAT_DATA_DIR/log"
+	run grep -rlF -e "${access_token##*.}" "$CHAT_DATA_DIR/log"
 	[[ $status == 1 && -z $output ]] || false
 }
 
