@@ -63,8 +63,14 @@ const struct config_key daemon_keys_common[] = {
 		 "tests only: give outbox rows no position, relay nothing"),
 	KEY_INT("events.retention_s", 60, 366L * 86400, "604800",
 		"outbox rows older than this are pruned"),
+	KEY_INT("kafka.batch_ms", 0, 60000, "50",
+		"a lagging Kafka consumer's batch waits this long for more "
+		"(caught up: none)"),
 	KEY_STR("kafka.brokers", "", "Kafka bootstrap list host:port,... "
 		"(empty: consumers pull the outboxes)"),
+	KEY_INT("kafka.fetch_wait_ms", 1, 60000, "100",
+		"a consumer's fetch.wait.max.ms: the longest a broker holds "
+		"a fetch that found nothing"),
 	KEY_ENUM("log_level", log_levels, "info", "log level"),
 	KEY_INT("port", 1, 65535, "8080", "the stack's public port; daemon "
 		"N listens on port + N"),

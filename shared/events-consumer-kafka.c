@@ -70,11 +70,14 @@ struct eck {
 	size_t text_cap;		/* of text_buf */
 	signed char *applied;		/* owned, apply's answer per msg */
 	size_t limit;			/* messages a batch */
+	int64_t batch_ms;		/* kafka.batch_ms: the longest a
+					 * lagging batch waits for more */
 	int64_t last_err_ms;		/* when a poll error was logged */
 };
 
 static bool eck_sleep(struct eck *k, int64_t ms);
 static bool eck_stopping(struct eck *k);
+static bool eck_caught_up(struct eck *k);
 static size_t eck_fill(struct eck *k, size_t limit);
 static int eck_texts(struct eck *k, size_t n);
 static int eck_apply(struct eck *k, size_t n);
@@ -101,8 +104,27 @@ static bool eck_stopping(struct eck *k)
 	return stop;
 }
 
+/* True when the member has read every message its partitions had at
+ * their last fetch: nothing more is on the way, so a batch that waited
+ * would only add latency. */
+static bool eck_caught_up(struct eck *k)
+{
+	int64_t pos, head;
+	size_t i;
+
+	for (i = 0; eck_topics[i]; i++) {
+		k->kafka->consumer.progress(k->h, eck_topics[i], &pos, &head);
+		if (head > pos)
+			return false;
+	}
+	return true;
+}
+
 /* Polls up to limit messages: waits ECK_POLL_MS for the first, then
- * takes what comes within EVENTS_KAFKA_BATCH_MS.  Returns how many. */
+ * takes what librdkafka has fetched already, and waits for more (up to
+ * k->batch_ms from the first) only while the member lags: at a low rate
+ * a batch is one fetch's messages, at once; behind, it fills up.
+ * Returns how many. */
 static size_t eck_fill(struct eck *k, size_t limit)
 {
 	const struct events_kafka_consumer_ops *ops = &k->kafka->consumer;
@@ -133,8 +155,13 @@ static size_t eck_fill(struct eck *k, size_t limit)
 		}
 		now = mono_ms();
 		if (!until)
-			until = now + EVENTS_KAFKA_BATCH_MS;
-		if (now >= until)
+			until = now + k->batch_ms;
+		if (rc == 1) {
+			wait = 0;	/* the fetched ones first */
+			continue;
+		}
+		/* none fetched is left: wait only for a lag's rest */
+		if (now >= until || (wait == 0 && eck_caught_up(k)))
 			break;
 		wait = (int)(until - now);
 	}
@@ -323,7 +350,19 @@ static int eck_start(struct events_consumer *ec)
 	char err[512];
 	struct eck *k;
 	size_t limit = cfg->limit > 0 ? (size_t)cfg->limit : 1;
+	long batch_ms = 0, fetch_wait_ms = 0;
 	int rc;
+
+	err[0] = '\0';
+	rc = config_key_int(d->cfg, "kafka.batch_ms", &batch_ms, err,
+			    sizeof(err));
+	if (rc == 0)
+		rc = config_key_int(d->cfg, "kafka.fetch_wait_ms",
+				    &fetch_wait_ms, err, sizeof(err));
+	if (rc < 0) {
+		log_error("events: %s", err);
+		return rc;
+	}
 
 	/* a pull's answer caps the embedded batch; here a larger one
 	 * spreads a commit's pages and sync over more events */
@@ -335,6 +374,7 @@ static int eck_start(struct events_consumer *ec)
 		return CHAT_ENOMEM;
 	k->ec = ec;
 	k->limit = limit;
+	k->batch_ms = batch_ms;
 	pthread_mutex_init(&k->lock, NULL);
 	pthread_cond_init(&k->cond, NULL);
 	atomic_init(&k->connected, 0);
@@ -355,7 +395,8 @@ static int eck_start(struct events_consumer *ec)
 	}
 	k->kafka = ops;
 	rc = k->kafka->consumer.open(brokers, cfg->name, cfg->name,
-				     eck_topics, &k->h, err, sizeof(err));
+				     eck_topics, (int)fetch_wait_ms, &k->h,
+				     err, sizeof(err));
 	if (rc < 0) {
 		log_error("events: %s", err);
 		goto out;

@@ -2,7 +2,7 @@
  * events-kafka.c - the event backbone's Kafka client on librdkafka: the
  * relay's publisher and the consumer transport's group member
  * (events-kafka.h).  Built into the run-time module chat-kafka.so
- * (module.h), whose one exported symbol is chat_module_kafka_v1, so that a
+ * (module.h), whose one exported symbol is chat_module_kafka_v2, so that a
  * daemon maps librdkafka and its threads only when kafka.brokers is set.
  *
  * The publisher remembers every event it handed to librdkafka and has not
@@ -34,7 +34,7 @@
 MODULE_EXT_INIT;
 
 /* the symbol's name below carries the version */
-_Static_assert(EVENTS_KAFKA_VERSION == 1, "rename chat_module_kafka_v1");
+_Static_assert(EVENTS_KAFKA_VERSION == 2, "rename chat_module_kafka_v2");
 
 #define KAFKA_BUCKETS 1024		/* flight hash buckets */
 #define KAFKA_POLL_MS 20		/* delivery report wait slices */
@@ -124,7 +124,8 @@ static int kafka_pub_publish(void *h, struct events_out_row *rows, size_t n,
 static void kafka_pub_close(void *h);
 static int kafka_con_open(const char *brokers, const char *client_id,
 			  const char *group, const char *const *topics,
-			  void **out, char *err, size_t errlen);
+			  int fetch_wait_ms, void **out, char *err,
+			  size_t errlen);
 static int kafka_con_poll(void *h, int timeout_ms,
 			  struct events_kafka_msg *out, char *err,
 			  size_t errlen);
@@ -541,9 +542,11 @@ static void kafka_pub_close(void *h)
 
 static int kafka_con_open(const char *brokers, const char *client_id,
 			  const char *group, const char *const *topics,
-			  void **out, char *err, size_t errlen)
+			  int fetch_wait_ms, void **out, char *err,
+			  size_t errlen)
 {
-	char commit_ms[16], why[512];
+	char commit_ms[16], fetch_wait[16], why[512];
+	size_t wlen = sizeof(fetch_wait);
 	const char *const settings[] = {
 		"bootstrap.servers", brokers,
 		"client.id", client_id && *client_id ? client_id : "chat",
@@ -562,6 +565,9 @@ static int kafka_con_open(const char *brokers, const char *client_id,
 		 * of RSS while analyticsd caught up with 200,000 events;
 		 * 8 MiB still holds several 5,000-event batches */
 		"queued.max.messages.kbytes", "8192",
+		/* a broker answers a fetch once data comes; the mock
+		 * cluster only after this wait (events-kafka.h) */
+		"fetch.wait.max.ms", fetch_wait,
 		NULL,
 	};
 	struct kafka_consumer *k = NULL;
@@ -578,6 +584,7 @@ static int kafka_con_open(const char *brokers, const char *client_id,
 		return CHAT_EINVAL;
 	}
 	snprintf(commit_ms, sizeof(commit_ms), "%d", EVENTS_KAFKA_COMMIT_MS);
+	snprintf(fetch_wait, sizeof(fetch_wait), "%d", fetch_wait_ms);
 	k = calloc(1, sizeof(*k));
 	conf = rd_kafka_conf_new();
 	if (!k || !conf) {
@@ -598,6 +605,15 @@ static int kafka_con_open(const char *brokers, const char *client_id,
 		goto out;
 	}
 	conf = NULL;			/* the handle's now */
+	/* what librdkafka itself took, read back from the handle: the
+	 * setting a deployment tunes latency with, and the tests' proof
+	 * that it arrived */
+	if (rd_kafka_conf_get(rd_kafka_conf(k->rk), "fetch.wait.max.ms",
+			      fetch_wait, &wlen) != RD_KAFKA_CONF_OK)
+		snprintf(fetch_wait, sizeof(fetch_wait), "?");
+	log_info("kafka: consumer '%s' of group '%s': fetch.wait.max.ms=%s",
+		 client_id && *client_id ? client_id : "chat", group,
+		 fetch_wait);
 	/* the messages come through the consumer queue, poll() */
 	rd_kafka_poll_set_consumer(k->rk);
 	for (i = 0; topics[i]; i++)
@@ -834,7 +850,7 @@ static void kafka_con_close(void *h)
 }
 
 __attribute__((visibility("default")))
-const struct events_kafka chat_module_kafka_v1 = {
+const struct events_kafka chat_module_kafka_v2 = {
 	.publisher = {
 		.open = kafka_pub_open,
 		.publish = kafka_pub_publish,

@@ -76,12 +76,16 @@ struct events_kafka_msg {
 
 struct events_kafka_consumer_ops {
 	/* Joins consumer group `group` on brokers and subscribes to
-	 * topics (NULL-terminated).  Returns 0, or CHAT_EINVAL (a setting
-	 * librdkafka refused) / CHAT_ENOMEM with err saying why.  Does not
-	 * wait for the brokers. */
+	 * topics (NULL-terminated).  fetch_wait_ms is librdkafka's
+	 * fetch.wait.max.ms, the longest a broker holds a fetch that found
+	 * nothing (a broker answers as soon as data comes; librdkafka's
+	 * mock cluster only after this wait); the handle's value, as
+	 * librdkafka took it, is logged at info.  Returns 0, or CHAT_EINVAL
+	 * (a setting librdkafka refused) / CHAT_ENOMEM with err saying
+	 * why.  Does not wait for the brokers. */
 	int (*open)(const char *brokers, const char *client_id,
-		    const char *group, const char *const *topics, void **out,
-		    char *err, size_t errlen);
+		    const char *group, const char *const *topics,
+		    int fetch_wait_ms, void **out, char *err, size_t errlen);
 	/* Waits up to timeout_ms for the next message: 1 and *out set (the
 	 * caller's until msg_free), 0 when none came, or a negative CHAT_E*
 	 * code for an error the consumer reported (err says; transient ones
@@ -115,16 +119,18 @@ struct events_kafka {
 /*
  * The consumer transport on Kafka (events-consumer-kafka.c), behind
  * events-consumer.h's struct events_consumer_ops: one thread that polls
- * a batch (up to the config's limit, or what came within
- * EVENTS_KAFKA_BATCH_MS), applies it in one transaction of the
- * consumer's store through events_consumer_apply, commits, then stores
- * each partition's offset.  A failed transaction is retried with the same
+ * a batch, applies it in one transaction of the consumer's store through
+ * events_consumer_apply, commits, then stores each partition's offset.
+ * A batch is every message librdkafka has fetched, up to the config's
+ * limit; it waits for more only while the member lags (a high watermark
+ * past its position) and kafka.batch_ms since its first message has not
+ * passed, so a caught-up consumer applies each fetch at once.
+ * kafka.fetch_wait_ms goes to the module's open.  A failed transaction is retried with the same
  * messages (250 ms doubling to 8 s), never skipped.  A value that is not
  * JSON is logged, counted as skipped and its offset stored like any.
  * The group is the consumer's name; the topics are the four of events.h.
  * Progress per topic (events_consumer_stat.producer = the topic's name).
  */
-#define EVENTS_KAFKA_BATCH_MS 50
 extern const struct events_consumer_ops events_consumer_kafka_ops;
 
 #endif

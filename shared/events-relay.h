@@ -20,7 +20,7 @@
  *   events_kit_free      after the pool is freed
  *
  * Publisher contract (chat-kafka.so exports
- * `const struct events_publisher chat_module_kafka_v1`, version
+ * `const struct events_publisher chat_module_kafka_v2`, version
  * EVENTS_PUBLISHER_VERSION):
  *   open     makes a producer for brokers (a comma-separated bootstrap
  *            list): idempotent, acks=all, client id = client_id.  err
@@ -52,7 +52,7 @@ struct http_route;
 /* schema_migrations versions of the kit's outbox tables start here */
 #define EVENTS_MIGRATION_BASE 1000000
 
-#define EVENTS_PUBLISHER_VERSION 1
+#define EVENTS_PUBLISHER_VERSION 2
 #define EVENTS_PUBLISH_BATCH 500	/* rows per publish call */
 #define EVENTS_PUBLISH_TIMEOUT_MS 2000	/* a stop waits for at most one */
 

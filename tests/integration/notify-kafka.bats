@@ -3,13 +3,14 @@
 # topics as the consumer group "notifyd" and makes each rule's
 # notification once, and chatd's group "chatd" pushes it to the user's
 # WebSocket (chat.notification.created rides system-events).  On
-# librdkafka's mock cluster (kafka-common.bash).
+# librdkafka's mock cluster (kafka-common.bash).  The consumers' batch
+# window is a minute: a caught-up consumer must not wait it out.
 
 setup_file() {
 	load test_helper
 	load kafka-common
 	kafka_start || return 1
-	start_stack
+	start_stack "[kafka]" "fetch_wait_ms = 37" "batch_ms = 60000"
 }
 
 teardown_file() {
@@ -59,4 +60,18 @@ wait_kind() {
 	wait_kind "$access_token" apikey_created 1
 	wait_kind "$access_token" new_device 1
 	[[ $(frames k1 | jq -c 'select(.type == "notification" and .data.kind == "apikey_created")' | wc -l) == 1 ]] || false
+}
+
+@test "kafka.fetch_wait_ms reaches librdkafka; a caught-up batch waits for nothing" {
+	# the value the consumer's handle holds, as librdkafka reports it
+	grep -F "kafka: consumer 'notifyd' of group 'notifyd': fetch.wait.max.ms=37" \
+		"$CHAT_DATA_DIR/log/notifyd.log"
+	grep -F "kafka: consumer 'chatd' of group 'chatd': fetch.wait.max.ms=37" \
+		"$CHAT_DATA_DIR/log/chatd.log"
+	# kafka.batch_ms is a minute: an event applied within wait_kind's
+	# 20 s shows the batch ended when the consumer had caught up
+	new_user kafkawin
+	api POST /v1/apikeys '{"name":"window"}' "$access_token"
+	expect_status 201
+	wait_kind "$access_token" apikey_created 1
 }

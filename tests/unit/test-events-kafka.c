@@ -127,7 +127,8 @@ static void consume(const char *group, const char *topic, size_t want,
 	int rc;
 
 	assert_int_equal(kafka->consumer.open(bootstraps, "test", group,
-					      topics, &h, err, sizeof(err)),
+					      topics, 100, &h, err,
+					      sizeof(err)),
 			 0);
 	for (;;) {
 		if (got >= want && !quiet)
@@ -395,7 +396,8 @@ static void test_events_kafka__progress(void **state)
 	assert_int_equal(kafka->publisher.publish(h, r.row, r.n, 10000), 0);
 	kafka->publisher.close(h);
 	assert_int_equal(kafka->consumer.open(bootstraps, "test", "g-prog",
-					      topics, &c, err, sizeof(err)),
+					      topics, 100, &c, err,
+					      sizeof(err)),
 			 0);
 	while (got < r.n && mono_ms() < until) {
 		if (kafka->consumer.poll(c, 100, &m, err, sizeof(err)) != 1)
@@ -438,7 +440,8 @@ static void test_events_kafka__close_while_down(void **state)
 	assert_int_equal(kafka->publisher.publish(h, r.row, r.n, 10000), 0);
 	kafka->publisher.close(h);
 	assert_int_equal(kafka->consumer.open(bootstraps, "test", "g-close",
-					      topics, &c, err, sizeof(err)),
+					      topics, 100, &c, err,
+					      sizeof(err)),
 			 0);
 	/* a member of the group, with partitions and offsets to commit */
 	while (got < r.n && mono_ms() < until) {
@@ -475,8 +478,9 @@ static void test_events_kafka__open_errors(void **state)
 			 CHAT_EINVAL);
 	assert_null(h);
 	assert_non_null(strstr(err, "no brokers"));
-	assert_int_equal(kafka->consumer.open(bootstraps, "x", "", topics, &h,
-					      err, sizeof(err)), CHAT_EINVAL);
+	assert_int_equal(kafka->consumer.open(bootstraps, "x", "", topics, 100,
+					      &h, err, sizeof(err)),
+			 CHAT_EINVAL);
 	assert_null(h);
 }
 
