@@ -345,6 +345,7 @@ $(FUZZ_LIB): $(FUZZ_LIB_OBJ)
 FUZZ_DEPS.conv-import := cli/conv-io.o cli/api.o cli/out.o cli/idprefix.o
 FUZZ_DEPS.web-path := daemons/gatewayd/web-path.o
 FUZZ_DEPS.mail-header := daemons/notifyd/mail-msg.o
+FUZZ_DEPS.retry-after := daemons/notifyd/webhook-retry.o
 FUZZ_DEPS.event := daemons/analyticsd/rollup.o daemons/analyticsd/range.o \
 	daemons/analyticsd/sketch.o daemons/analyticsd/erase.o \
 	daemons/analyticsd/agg.o

@@ -137,6 +137,8 @@ int http_fetch(const struct http_request *req, int *status, struct buf *body)
 	*status = 0;
 	if (!http_request_safe(req))
 		return CHAT_EINVAL;
+	if (req->keep_header && req->header_value && req->header_len)
+		req->header_value[0] = '\0';
 	if (!req->addr_ok && http_fetch_plain_can(req))
 		return http_fetch_plain(req, status, body);
 	ops = http_client_curl();

@@ -22,6 +22,8 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <string.h>
+#include <strings.h>
 #include "buf.h"
 
 struct sockaddr;
@@ -60,7 +62,44 @@ struct http_request {
 	 * CHAT_ECANCELED (a stopping daemon's pipe); NULL: none.  libcurl's
 	 * calls do not look at it. */
 	const int *cancel_fd;
+	/* http_fetch only: one header of the answer to keep, by name
+	 * (NULL: none).  The value of its first line, without the blanks
+	 * around it and cut to header_len - 1 bytes, goes to header_value;
+	 * "" when the answer has none. */
+	const char *keep_header;
+	char *header_value;
+	size_t header_len;
 };
+
+/* For the http_fetch paths: req->keep_header's value from the head's
+ * lines ("Name: value", n of them) into req->header_value.  Inline, as
+ * chat-curl.so calls nothing of libchat's but its host table. */
+static inline void http_request_keep(const struct http_request *req,
+				     const char *const *lines, size_t n)
+{
+	size_t i, k, len;
+	const char *v;
+
+	if (!req->keep_header || !req->header_value || !req->header_len)
+		return;
+	req->header_value[0] = '\0';
+	k = strlen(req->keep_header);
+	for (i = 0; i < n; i++) {
+		if (strncasecmp(lines[i], req->keep_header, k) != 0 ||
+		    lines[i][k] != ':')
+			continue;
+		v = lines[i] + k + 1;
+		v += strspn(v, " \t");
+		len = strlen(v);
+		while (len > 0 && (v[len - 1] == ' ' || v[len - 1] == '\t'))
+			len--;
+		if (len >= req->header_len)
+			len = req->header_len - 1;
+		memcpy(req->header_value, v, len);
+		req->header_value[len] = '\0';
+		return;
+	}
+}
 
 struct http_client_cb {
 	/* status and headers arrived; headers "Name: value", n of them.

@@ -695,6 +695,7 @@ static int curl_client_start(void *p, const struct http_request *req,
 /* ---- blocking fetch ----------------------------------------------------- */
 
 struct fetch_sink {
+	const struct http_request *req;
 	int status;
 	struct buf *body;
 	int rc;				/* buf_append's failure */
@@ -705,8 +706,7 @@ static int fetch_on_head(void *arg, int status, const char *const *h,
 {
 	struct fetch_sink *s = arg;
 
-	(void)h;
-	(void)n;
+	http_request_keep(s->req, h, n);
 	s->status = status;
 	return 0;
 }
@@ -733,7 +733,9 @@ static int curl_fetch(const struct http_request *req, int *status,
 		.on_data = fetch_on_data,
 		.on_done = fetch_on_done,
 	};
-	struct fetch_sink sink = { .status = 0, .body = body, .rc = 0 };
+	struct fetch_sink sink = {
+		.req = req, .status = 0, .body = body, .rc = 0,
+	};
 	struct http_call call;
 	CURL *e;
 	CURLcode res;

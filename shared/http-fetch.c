@@ -230,6 +230,7 @@ static int fetch_fill(struct fetch_conn *c)
 
 /* What the answer reader hands over. */
 struct fetch_got {
+	const struct http_request *req;	/* NULL: keep no header */
 	struct buf *body;
 	int status;
 };
@@ -239,8 +240,8 @@ static int fetch_on_head(void *arg, int status, const char *const *lines,
 {
 	struct fetch_got *g = arg;
 
-	(void)lines;
-	(void)n;
+	if (g->req)
+		http_request_keep(g->req, lines, n);
 	g->status = status;
 	return 0;
 }
@@ -254,11 +255,11 @@ static int fetch_on_data(void *arg, const char *data, size_t len)
 
 /* The answer to a request that went out, read until it is complete or
  * the server closes. */
-static int fetch_answer(struct fetch_conn *c, bool head_only, int *status,
-			struct buf *body)
+static int fetch_answer(struct fetch_conn *c, const struct http_request *req,
+			bool head_only, int *status, struct buf *body)
 {
 	struct http1_response r;
-	struct fetch_got g = { .body = body };
+	struct fetch_got g = { .req = req, .body = body };
 	int rc;
 
 	http1_response_init(&r, head_only, c->max, fetch_on_head,
@@ -333,7 +334,8 @@ int http_fetch_plain(const struct http_request *req, int *status,
 		rc = send_rc;
 		goto out;
 	}
-	rc = fetch_answer(c, strcmp(method, "HEAD") == 0, status, body);
+	rc = fetch_answer(c, req, strcmp(method, "HEAD") == 0, status,
+				  body);
 out:
 	if (c && c->fd >= 0)
 		close(c->fd);
@@ -360,7 +362,7 @@ int http_fetch_parse(const char *data, size_t len, size_t piece,
 	c->mem = data;
 	c->mem_len = data ? len : 0;
 	c->mem_piece = piece && piece < FETCH_RBUF ? piece : FETCH_RBUF;
-	rc = fetch_answer(c, head_only, status, body);
+	rc = fetch_answer(c, NULL, head_only, status, body);
 	free(c);
 	return rc;
 }

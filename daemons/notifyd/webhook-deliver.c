@@ -25,7 +25,8 @@
  *     read;
  *   - 2xx is success; anything else, a timeout or a refused address is
  *     a failure, retried after the schedule's next wait (with jitter)
- *     until it runs out (dead-lettered);
+ *     until it runs out (dead-lettered); a 429 or 503 with Retry-After
+ *     waits at least that long (at most the schedule's longest wait);
  *   - 410 disables the endpoint at once; an endpoint whose every attempt
  *     failed for notifyd.webhook_disable_after_s is disabled too, and
  *     its owner gets an in-app notification (category account).
@@ -106,6 +107,8 @@ struct wh_attempt {
 					 * "refused", "error" */
 	char excerpt[WH_EXCERPT_MAX + 1];
 	enum wh_addr_class refused;	/* for "refused" */
+	int64_t retry_after_ms;		/* a 429's or 503's Retry-After;
+					 * -1: none */
 	bool skip;			/* no attempt: endpoint gone or
 					 * disabled */
 	bool keep;			/* the store failed: left leased */
@@ -217,10 +220,11 @@ static void wh_excerpt(const char *s, size_t len, char *out)
 static void wh_send(struct wh_attempt *a)
 {
 	char h_id[QUEUE_ID_MAX + 16], h_ts[48], h_sig[WH_SIG_MAX * 2 + 32];
+	char retry_after[64];
 	const char *headers[6];
 	struct http_request req;
 	struct buf body;
-	int64_t ts = now_ms() / 1000, t0;
+	int64_t ts = now_ms() / 1000, t0, ra;
 	int rc;
 
 	buf_init(&body, WH_RESPONSE_KEEP + 1);
@@ -254,12 +258,18 @@ static void wh_send(struct wh_attempt *a)
 	req.truncate = true;
 	req.addr_ok = wh_addr_ok;
 	req.addr_arg = a;
+	req.keep_header = "Retry-After";
+	req.header_value = retry_after;
+	req.header_len = sizeof(retry_after);
 	t0 = mono_ms();
 	rc = http_fetch(&req, &a->status, &body);
 	a->latency_ms = mono_ms() - t0;
 	if (rc == 0) {
 		a->outcome = a->status >= 200 && a->status < 300 ? "ok" :
 			     "http";
+		if ((a->status == 429 || a->status == 503) &&
+		    wh_retry_after(retry_after, now_ms(), &ra) == 0)
+			a->retry_after_ms = ra;
 		wh_excerpt(body.data ? body.data : "", body.len, a->excerpt);
 	} else if (rc == CHAT_EPERM) {
 		a->status = 0;
@@ -379,6 +389,8 @@ static enum wh_settle wh_fate(struct webhooks *w, struct wh_attempt *a,
 	delay = wh_retry_delay(w->cfg.retry_ms, w->cfg.nretry,
 			       a->job->attempts + 1,
 			       randombytes_uniform(1000) / 1000.0);
+	delay = wh_retry_wait(w->cfg.retry_ms, w->cfg.nretry, delay,
+			      a->retry_after_ms);
 	if (a->disabled_now || delay < 0)
 		return WH_DEAD;
 	*at = now_ms() + delay;
@@ -458,6 +470,7 @@ static void wh_deliver_batch(struct webhooks *w, const struct queue_job *jobs,
 	for (i = 0; i < n; i++) {
 		as[i].w = w;
 		as[i].job = &jobs[i];
+		as[i].retry_after_ms = -1;
 		rc = wh_load(&as[i]);
 		if (rc == CHAT_ENOTFOUND || (rc == 0 && as[i].disabled)) {
 			as[i].skip = true;	/* deleted, or disabled */

@@ -9,7 +9,10 @@
  *
  * Jitter only ever adds (up to a fifth of the wait): many messages
  * failing at once do not retry in one burst, and no retry comes sooner
- * than the documented schedule.
+ * than the documented schedule.  An endpoint that answers 429 or 503
+ * with Retry-After (Standard Webhooks: honour it) gets its retry no
+ * sooner than it asked, but never later than the schedule's longest
+ * wait: a message is not parked for as long as any server says.
  */
 #include "webhook.h"
 
@@ -94,6 +97,190 @@ int64_t wh_retry_delay(const int64_t *ms, size_t n, int attempts, double j)
 		j = 0;
 	base = ms[attempts - 1];
 	return base + (int64_t)((double)base * WH_JITTER * j);
+}
+
+/* --- Retry-After ---------------------------------------------------- */
+
+static const char *const wh_months[12] = {
+	"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+	"Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+};
+static const char *const wh_wkdays[7] = {
+	"Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun",
+};
+static const char *const wh_weekdays[7] = {
+	"Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday",
+	"Sunday",
+};
+
+/* Exactly n digits at *p (a space first when pad and one digit fits). */
+static bool wh_digits(const char **p, int n, bool pad, int *out)
+{
+	int i, v = 0;
+
+	if (pad && **p == ' ') {
+		(*p)++;
+		n--;
+	}
+	for (i = 0; i < n; i++, (*p)++) {
+		if (**p < '0' || **p > '9')
+			return false;
+		v = v * 10 + (**p - '0');
+	}
+	*out = v;
+	return true;
+}
+
+/* One of words (case matters: HTTP-date is case-sensitive) at *p. */
+static bool wh_word(const char **p, const char *const *words, size_t n,
+		    int *idx)
+{
+	size_t i, len;
+
+	for (i = 0; i < n; i++) {
+		len = strlen(words[i]);
+		if (strncmp(*p, words[i], len) == 0) {
+			*p += len;
+			*idx = (int)i;
+			return true;
+		}
+	}
+	return false;
+}
+
+static bool wh_lit(const char **p, const char *lit)
+{
+	size_t len = strlen(lit);
+
+	if (strncmp(*p, lit, len) != 0)
+		return false;
+	*p += len;
+	return true;
+}
+
+/* "HH:MM:SS" into seconds of the day. */
+static bool wh_clock(const char **p, int *secs)
+{
+	int h, m, s;
+
+	if (!wh_digits(p, 2, false, &h) || !wh_lit(p, ":") ||
+	    !wh_digits(p, 2, false, &m) || !wh_lit(p, ":") ||
+	    !wh_digits(p, 2, false, &s) || h > 23 || m > 59 || s > 60)
+		return false;
+	*secs = h * 3600 + m * 60 + s;
+	return true;
+}
+
+/* Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's
+ * days_from_civil). */
+static int64_t wh_days(int y, int m, int d)
+{
+	int64_t era;
+	int yoe, doy, doe;
+
+	y -= m <= 2;
+	era = (y >= 0 ? y : y - 399) / 400;
+	yoe = (int)(y - era * 400);
+	doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
+	doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+	return era * 146097 + doe - 719468;
+}
+
+static bool wh_date_valid(int y, int m, int d)
+{
+	static const int mdays[12] = {
+		31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31,
+	};
+	bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+
+	return d >= 1 && d <= mdays[m] && (m != 1 || d <= 28 || leap);
+}
+
+/* An HTTP-date in any of its forms into unix ms. */
+static bool wh_http_date(const char *v, int64_t now, int64_t *ms)
+{
+	const char *p = v;
+	int wd, d, mon, y, secs;
+	bool two_digits = false;
+
+	if (wh_word(&p, wh_weekdays, 7, &wd)) {
+		/* rfc850-date: Sunday, 06-Nov-94 08:49:37 GMT */
+		if (!wh_lit(&p, ", ") || !wh_digits(&p, 2, false, &d) ||
+		    !wh_lit(&p, "-") || !wh_word(&p, wh_months, 12, &mon) ||
+		    !wh_lit(&p, "-") || !wh_digits(&p, 2, false, &y) ||
+		    !wh_lit(&p, " ") || !wh_clock(&p, &secs) ||
+		    !wh_lit(&p, " GMT"))
+			return false;
+		two_digits = true;
+		y += 2000;
+	} else if (wh_word(&p, wh_wkdays, 7, &wd) && *p == ',') {
+		/* IMF-fixdate: Sun, 06 Nov 1994 08:49:37 GMT */
+		if (!wh_lit(&p, ", ") || !wh_digits(&p, 2, false, &d) ||
+		    !wh_lit(&p, " ") || !wh_word(&p, wh_months, 12, &mon) ||
+		    !wh_lit(&p, " ") || !wh_digits(&p, 4, false, &y) ||
+		    !wh_lit(&p, " ") || !wh_clock(&p, &secs) ||
+		    !wh_lit(&p, " GMT"))
+			return false;
+	} else if (p != v) {
+		/* asctime-date: Sun Nov  6 08:49:37 1994 */
+		if (!wh_lit(&p, " ") || !wh_word(&p, wh_months, 12, &mon) ||
+		    !wh_lit(&p, " ") || !wh_digits(&p, 2, true, &d) ||
+		    !wh_lit(&p, " ") || !wh_clock(&p, &secs) ||
+		    !wh_lit(&p, " ") || !wh_digits(&p, 4, false, &y))
+			return false;
+	} else {
+		return false;
+	}
+	if (*p || !wh_date_valid(y, mon, d))
+		return false;
+	*ms = (wh_days(y, mon + 1, d) * 86400 + secs) * 1000;
+	/* RFC 9110 5.6.7: a two-digit year more than 50 years ahead is
+	 * the last one in the past with those digits */
+	if (two_digits && *ms - now > 50 * 31556952000LL) {
+		if (!wh_date_valid(y - 100, mon, d))
+			return false;
+		*ms = (wh_days(y - 100, mon + 1, d) * 86400 + secs) * 1000;
+	}
+	return true;
+}
+
+int wh_retry_after(const char *v, int64_t now, int64_t *ms)
+{
+	const char *p = v;
+	int64_t secs = 0, at;
+
+	if (*p >= '0' && *p <= '9') {
+		for (; *p >= '0' && *p <= '9'; p++)
+			if (secs < WH_RETRY_AFTER_CAP_S)
+				secs = secs * 10 + (*p - '0');
+		if (*p)
+			return CHAT_EPARSE;
+		*ms = (secs < WH_RETRY_AFTER_CAP_S ? secs :
+		       WH_RETRY_AFTER_CAP_S) * 1000;
+		return 0;
+	}
+	if (!wh_http_date(v, now, &at))
+		return CHAT_EPARSE;
+	*ms = at <= now ? 0 : at - now;
+	if (*ms > WH_RETRY_AFTER_CAP_S * 1000)
+		*ms = WH_RETRY_AFTER_CAP_S * 1000;
+	return 0;
+}
+
+int64_t wh_retry_wait(const int64_t *ms, size_t n, int64_t delay,
+		      int64_t retry_after)
+{
+	int64_t longest = 0;
+	size_t i;
+
+	if (delay < 0 || retry_after <= delay)
+		return delay;
+	for (i = 0; i < n; i++)
+		if (ms[i] > longest)
+			longest = ms[i];
+	if (retry_after > longest)
+		retry_after = longest;
+	return retry_after > delay ? retry_after : delay;
 }
 
 int wh_url_check(const char *url, char *err, size_t errlen)

@@ -39,6 +39,7 @@ struct sockaddr;
 #define WH_SECRET_MAX 100		/* "whsec_" + base64, NUL included */
 #define WH_SIG_MAX 64			/* "v1," + base64 of 32 bytes + NUL */
 #define WH_RETRY_MAX 16			/* entries of a retry schedule */
+#define WH_RETRY_AFTER_CAP_S (7LL * 86400) /* a Retry-After, at most */
 #define WH_ALLOW_MAX 32			/* CIDRs of the allowlist */
 #define WH_URL_MAX 2048			/* bytes of an endpoint's URL */
 #define WH_EVENTS_MAX 32		/* event types of an endpoint */
@@ -110,6 +111,16 @@ int wh_schedule_parse(const char *s, int64_t ms[WH_RETRY_MAX], size_t *n,
  * jitter j in [0, 1) adding up to a fifth: never earlier than the
  * schedule says.  -1 when the schedule is out (the job is dead). */
 int64_t wh_retry_delay(const int64_t *ms, size_t n, int attempts, double j);
+/* Retry-After's value (RFC 9110 10.2.3): delta-seconds, or an HTTP-date
+ * in any of its three forms (5.6.7), as ms after now (unix ms): a date
+ * past is 0, anything over WH_RETRY_AFTER_CAP_S that.  CHAT_EPARSE for
+ * anything else (the header is then ignored). */
+int wh_retry_after(const char *v, int64_t now, int64_t *ms);
+/* The wait before the next attempt: the schedule's delay (-1: none
+ * left, kept), or retry_after when later, at most the schedule's
+ * longest wait. */
+int64_t wh_retry_wait(const int64_t *ms, size_t n, int64_t delay,
+		      int64_t retry_after);
 /* Whether url may be an endpoint: http or https, a host, no user info,
  * at most WH_URL_MAX bytes.  CHAT_EINVAL with the reason in err. */
 int wh_url_check(const char *url, char *err, size_t errlen);

@@ -164,6 +164,23 @@ setup() {
 	[[ $(db_query notifyd "SELECT COUNT(*) FROM webhook_jobs WHERE msg_id = '$msg'") == 0 ]] || false
 }
 
+@test "429 and 503 with Retry-After: the retry waits as long as asked" {
+	local path
+	# the schedule says 1 s; the answers ask for 3 s (seconds, a date)
+	for path in /busy /busy-date; do
+		wh_add "$alice_token" "$path"
+		wh_test "$alice_token" "$ep"
+		wh_wait "$msg" 2 30
+		[[ $(jq -c '[.[] | .status]' <<<"$reqs") == "[$([[ $path == /busy ]] && echo 429 || echo 503),200]" ]] || false
+		# an HTTP-date has whole seconds: 3 s ahead is at least 2
+		jq -e '(.[1].t - .[0].t) >= 2.0' <<<"$reqs" >/dev/null || {
+			echo "$path: retried after $(jq '.[1].t - .[0].t' <<<"$reqs") s" >&2
+			false
+		}
+		[[ $(jq '[.[] | .id] | unique | length' <<<"$reqs") == 1 ]] || false
+	done
+}
+
 @test "410 disables the endpoint at once and tells its owner" {
 	wh_add "$alice_token" /gone
 	wh_test "$alice_token" "$ep"

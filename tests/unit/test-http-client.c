@@ -1168,6 +1168,61 @@ static void test_http_client__fetch_plain(void **state)
 	buf_release(&body);
 }
 
+/* keep_header: one header of the answer, on both paths (plain sockets,
+ * and libcurl through a Unix socket), "" when absent, cut to fit. */
+static void test_http_client__fetch_keep_header(void **state)
+{
+	static const struct {
+		const char *name;
+		size_t len;
+		const char *want;
+	} cases[] = {
+		{ "X-Test", 16, "yes" },
+		{ "x-test", 16, "yes" },	/* names ignore case */
+		{ "X-Tes", 16, "" },		/* a prefix is not the name */
+		{ "X-Missing", 16, "" },
+		{ "X-Test", 3, "ye" },		/* cut to the buffer */
+	};
+	struct http_request req = { .method = "GET" };
+	struct buf body;
+	char url[128], value[16];
+	int status, path;
+	size_t i;
+
+	(void)state;
+	buf_init(&body, 1 << 20);
+	for (path = 0; path < 2; path++) {
+		if (path == 0) {
+			url_of(url, sizeof(url), "/hello");
+			req.url = url;
+		} else {
+			req.url = "http://localhost/hello";
+			req.unix_socket = srv_unix_path;
+		}
+		for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+			memset(value, 'z', sizeof(value));
+			req.keep_header = cases[i].name;
+			req.header_value = value;
+			req.header_len = cases[i].len;
+			buf_reset(&body);
+			assert_int_equal(http_fetch(&req, &status, &body), 0);
+			assert_int_equal(status, 200);
+			if (strcmp(value, cases[i].want) != 0)
+				fail_msg("path %d, case %zu: '%s'", path, i,
+					 value);
+		}
+	}
+	/* no answer: "" all the same */
+	url_of(url, sizeof(url), "/garbage");
+	req.url = url;
+	req.unix_socket = NULL;
+	memset(value, 'z', sizeof(value));
+	req.header_len = sizeof(value);
+	assert_int_equal(http_fetch(&req, &status, &body), CHAT_EUPSTREAM);
+	assert_string_equal(value, "");
+	buf_release(&body);
+}
+
 /* A full backlog: the blocking connect gives up as a connect failure. */
 static void test_http_client__fetch_connect_timeout(void **state)
 {
@@ -1242,6 +1297,7 @@ int main(void)
 		cmocka_unit_test(test_http_client__free_cancels),
 		cmocka_unit_test(test_http_client__bad_args),
 		cmocka_unit_test(test_http_client__many_concurrent),
+		cmocka_unit_test(test_http_client__fetch_keep_header),
 		cmocka_unit_test(test_http_client__fetch),
 		cmocka_unit_test(test_http_client__fetch_plain),
 		cmocka_unit_test(test_http_client__fetch_connect_timeout),

@@ -226,6 +226,67 @@ static void test_notifyd_webhook__retry_schedule(void **state)
 			fail_msg("schedule '%s' accepted", bad[i]);
 }
 
+/* Retry-After: delta-seconds and the three HTTP-date forms, strictly. */
+static void test_notifyd_webhook__retry_after(void **state)
+{
+	/* RFC 9110's example instant, 784111777 s, seen from 10 s before */
+	const int64_t now = 784111777000LL - 10000;
+	static const struct {
+		const char *v;
+		int rc;
+		int64_t ms;
+	} cases[] = {
+		{ "120", 0, 120000 },
+		{ "0", 0, 0 },
+		{ "99999999999999999999999", 0, WH_RETRY_AFTER_CAP_S * 1000 },
+		{ "Sun, 06 Nov 1994 08:49:37 GMT", 0, 10000 },
+		{ "Sunday, 06-Nov-94 08:49:37 GMT", 0, 10000 },
+		{ "Sun Nov  6 08:49:37 1994", 0, 10000 },
+		{ "Sun, 06 Nov 1994 08:49:17 GMT", 0, 0 },	/* past */
+		{ "Thu, 01 Jan 2099 00:00:00 GMT", 0,
+		  WH_RETRY_AFTER_CAP_S * 1000 },
+		{ "Tue, 29 Feb 2000 00:00:00 GMT", 0,		/* leap */
+		  WH_RETRY_AFTER_CAP_S * 1000 },
+		{ "Mon, 07 Nov 1994 08:49:27 GMT", 0, 86400000 },
+		{ "", CHAT_EPARSE, 0 },
+		{ " 5", CHAT_EPARSE, 0 },
+		{ "5 ", CHAT_EPARSE, 0 },
+		{ "-5", CHAT_EPARSE, 0 },
+		{ "5.0", CHAT_EPARSE, 0 },
+		{ "Sun, 06 Nov 1994 08:49:37 UTC", CHAT_EPARSE, 0 },
+		{ "Sun, 06 Nov 1994 08:49:37 GMT ", CHAT_EPARSE, 0 },
+		{ "sun, 06 Nov 1994 08:49:37 GMT", CHAT_EPARSE, 0 },
+		{ "Sun, 6 Nov 1994 08:49:37 GMT", CHAT_EPARSE, 0 },
+		{ "Sun, 31 Feb 1994 08:49:37 GMT", CHAT_EPARSE, 0 },
+		{ "Mon, 29 Feb 1900 00:00:00 GMT", CHAT_EPARSE, 0 },
+		{ "Sun, 06 Nov 1994 24:00:00 GMT", CHAT_EPARSE, 0 },
+		{ "Sun, 06 Nvv 1994 08:49:37 GMT", CHAT_EPARSE, 0 },
+		{ "Sun Nov 6 08:49:37 1994", CHAT_EPARSE, 0 },
+		{ "Sunday, 06 Nov 1994 08:49:37 GMT", CHAT_EPARSE, 0 },
+		{ "Sunday", CHAT_EPARSE, 0 },
+		{ "Sun", CHAT_EPARSE, 0 },
+	};
+	static const int64_t sched[] = { 1000, 4000, 2000 };
+	int64_t ms;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		ms = -7;
+		if (wh_retry_after(cases[i].v, now, &ms) != cases[i].rc ||
+		    (cases[i].rc == 0 && ms != cases[i].ms))
+			fail_msg("case %zu '%s': %lld", i, cases[i].v,
+				 (long long)ms);
+	}
+	/* the later of the two, at most the longest wait (4 s) */
+	assert_int_equal(wh_retry_wait(sched, 3, 1000, 3000), 3000);
+	assert_int_equal(wh_retry_wait(sched, 3, 1000, 60000), 4000);
+	assert_int_equal(wh_retry_wait(sched, 3, 1000, 500), 1000);
+	assert_int_equal(wh_retry_wait(sched, 3, 1000, -1), 1000);
+	assert_int_equal(wh_retry_wait(sched, 3, 5000, 60000), 5000);
+	assert_int_equal(wh_retry_wait(sched, 3, -1, 3000), -1);
+}
+
 static void test_notifyd_webhook__urls_and_events(void **state)
 {
 	static const char *const good[] = {
@@ -271,6 +332,7 @@ int main(void)
 		cmocka_unit_test(test_notifyd_webhook__address_classes),
 		cmocka_unit_test(test_notifyd_webhook__allowlist),
 		cmocka_unit_test(test_notifyd_webhook__retry_schedule),
+		cmocka_unit_test(test_notifyd_webhook__retry_after),
 		cmocka_unit_test(test_notifyd_webhook__urls_and_events),
 	};
 
