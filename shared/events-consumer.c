@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 #include <cjson/cJSON.h>
@@ -446,6 +447,7 @@ static void *ec_pull_main(void *arg)
 	cJSON *answer = NULL;
 	int rc;
 
+	events_consumer_nice(ec);
 	while (!ec_stopping(em)) {
 		if (!have_pos) {
 			rc = ec_cursor_load(pl, &pos);
@@ -765,6 +767,15 @@ const struct events_consumer_config *
 events_consumer_config(struct events_consumer *ec)
 {
 	return &ec->cfg;
+}
+
+void events_consumer_nice(struct events_consumer *ec)
+{
+	if (ec->cfg.nice == 0)
+		return;
+	if (setpriority(PRIO_PROCESS, (id_t)gettid(), ec->cfg.nice) != 0)
+		log_warn("events: cannot lower the consumer's priority: %s",
+			 strerror(errno));
 }
 
 void **events_consumer_transport(struct events_consumer *ec)

@@ -103,6 +103,9 @@ struct events_consumer_config {
 	int keep_events;		/* store each event in inbox.event */
 	events_batch_fn batch_begin;	/* may be NULL */
 	events_batch_end_fn batch_end;	/* may be NULL */
+	int nice;			/* of the transport's threads (0: the
+					 * daemon's): a consumer that may lag
+					 * yields the CPU to the routes */
 };
 
 /* Per producer, for /metrics and the readiness of the consumer. */
@@ -175,6 +178,11 @@ int events_consumer_apply_text(struct events_consumer *ec,
  * broadcasts cond).  Returns *stopping as last seen. */
 bool events_consumer_sleep(pthread_mutex_t *lock, pthread_cond_t *cond,
 			   const bool *stopping, int64_t ms);
+
+/* For a transport's thread, once at its start: lowers the calling
+ * thread's own priority to the config's nice (Linux: a thread's nice is
+ * its own); a failure is logged, not fatal. */
+void events_consumer_nice(struct events_consumer *ec);
 
 /* For a transport: the consumer's daemon, config and private slot. */
 struct daemon *events_consumer_daemon(struct events_consumer *ec);

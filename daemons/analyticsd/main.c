@@ -23,11 +23,8 @@
  */
 #include "analyticsd.h"
 
-#include <errno.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/resource.h>
-#include <unistd.h>
 
 #include "daemon-keys.h"
 #include "err.h"
@@ -40,9 +37,6 @@
  * answering requests (the send path's, issue 13) and catch up when it
  * is free; the routes' threads keep the daemon's own */
 #define ANALYTICSD_CONSUMER_NICE 10
-
-/* Whether this consumer thread lowered its priority already. */
-static _Thread_local bool analyticsd_niced;
 
 const char *const analyticsd_producers[] = {
 	"userd", "sessiond", "chatd", "aid", NULL,
@@ -175,21 +169,6 @@ static int analyticsd_clear(struct analyticsd *a, int64_t *from)
 	return 0;
 }
 
-/* events_batch_fn of the consumer: its thread's first batch lowers the
- * thread's own priority (Linux: a thread's nice is its own; a rebuild's
- * batch on a route's thread calls rollup_batch_begin directly). */
-static int analyticsd_batch_begin(void *app, struct db_conn *c)
-{
-	if (!analyticsd_niced) {
-		analyticsd_niced = true;
-		if (setpriority(PRIO_PROCESS, (id_t)gettid(),
-				ANALYTICSD_CONSUMER_NICE) != 0)
-			log_warn("cannot lower the consumer's priority: %s",
-				 strerror(errno));
-	}
-	return rollup_batch_begin(app, c);
-}
-
 /* events_applied_fn: after the batch committed. */
 static void analyticsd_applied(void *app, const cJSON *event)
 {
@@ -239,8 +218,11 @@ static int analyticsd_init(struct daemon *d, char *err, size_t errlen)
 		/* on Kafka larger still: a batch's commit writes each
 		 * rollup page it touched once, whatever its events */
 		.kafka_limit = ANALYTICSD_KAFKA_BATCH,
-		.batch_begin = analyticsd_batch_begin,
+		.batch_begin = rollup_batch_begin,
 		.batch_end = rollup_batch_end,
+		/* the consumer's threads only; a rebuild's batch runs on a
+		 * route's thread */
+		.nice = ANALYTICSD_CONSUMER_NICE,
 	};
 	int rc;
 
