@@ -29,19 +29,44 @@ const char *const notifyd_producers[] = {
 	"userd", "sessiond", "chatd", NULL,
 };
 
-/* After a batch committed: wake the webhook deliverers when it put
- * jobs. */
+/* After a batch committed: its webhook jobs to the deliverers in memory
+ * (this thread's: the first call of the batch gives them all), and a
+ * kick when it put jobs the store's takers must find. */
 static void notifyd_applied(void *app, const cJSON *event)
 {
 	struct notifyd *n = app;
 
 	(void)event;
+	webhooks_committed(n->wh, true);
 	if (atomic_exchange(&n->wh_put, false))
 		webhooks_kick(n->wh);
 	/* and the mail thread when the batch stored mails: a kick starts
 	 * it, so not after every batch */
 	if (atomic_exchange(&n->mail_put, false))
 		mailer_kick(n->mailer);
+}
+
+/* A batch's start, after its BEGIN, and a rolled-back batch: jobs this
+ * thread noted for a hand-over whose commit failed are forgotten (they
+ * are not in the store, or are leased there and come back with their
+ * lease if the commit's outcome was unknown). */
+static int notifyd_batch_begin(void *app, struct db_conn *c)
+{
+	struct notifyd *n = app;
+
+	(void)c;
+	webhooks_committed(n->wh, false);
+	return 0;
+}
+
+static int notifyd_batch_end(void *app, struct db_conn *c, int ok)
+{
+	struct notifyd *n = app;
+
+	(void)c;
+	if (!ok)
+		webhooks_committed(n->wh, false);
+	return 0;
 }
 
 static int notifyd_init(struct daemon *d, char *err, size_t errlen)
@@ -52,6 +77,8 @@ static int notifyd_init(struct daemon *d, char *err, size_t errlen)
 		.producers = notifyd_producers,
 		.handle = store_handle,
 		.on_applied = notifyd_applied,
+		.batch_begin = notifyd_batch_begin,
+		.batch_end = notifyd_batch_end,
 		.app = n,
 	};
 	struct mail_config mc;

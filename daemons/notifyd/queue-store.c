@@ -18,6 +18,15 @@
  * between "nothing is due" and the sleep.  Nothing wakes a taker for a
  * job that comes due later (a retry) but the taker itself: pending
  * tells the last one whether it must stay.
+ *
+ * The hand-over (queue.h): put_mine inserts the job as taken (QS_TAKEN,
+ * leased) and notes it, with the putting thread, in `staged`; hand moves
+ * that thread's notes to the `ready` ring after its commit and wakes the
+ * takers, which take from the ring first, without a query.  A hand wakes
+ * them with its own counter: a taker that finds the ring emptied by
+ * another sleeps again without asking the store.  While the ring keeps
+ * them busy, a take asks the store too every QS_STORE_EVERY_MS, so that
+ * retries coming due are not starved by a steady stream.
  */
 #include "queue.h"
 
@@ -38,16 +47,37 @@
 #define QS_DB_WAIT_MS 5000		/* for a store connection */
 #define QS_TAKEN 2			/* webhook_jobs.state of a leased
 					 * job (beside enum queue_state) */
+#define QS_STORE_EVERY_MS 100		/* a busy taker asks the store too */
+
+/* A job put_mine noted for the thread whose transaction put it. */
+struct qs_staged {
+	pthread_t owner;
+	struct queue_job job;
+};
+
+/* A handed job and when it was handed (mono). */
+struct qs_ready {
+	struct queue_job job;
+	int64_t at;
+};
 
 struct queue_store {
-	pthread_mutex_t mu;
+	pthread_mutex_t mu;		/* guards everything below */
 	pthread_cond_t cond;		/* CLOCK_MONOTONIC */
 	uint64_t gen;			/* bumped by every kick */
+	uint64_t hands;			/* bumped by every hand that gave */
+	struct qs_staged *staged;	/* owned, QUEUE_HAND_MAX; NULL until
+					 * the first put_mine */
+	size_t nstaged;
+	struct qs_ready *ready;		/* owned ring, QUEUE_HAND_MAX */
+	size_t rhead, nready;		/* nstaged + nready <= the max */
+	int64_t store_at;		/* mono: a take with handed jobs asks
+					 * the store too from then on */
 };
 
 static const char sql_put[] =
 	"INSERT INTO webhook_jobs (id, msg_id, endpoint_id, attempts,"
-	" created_ms, next_ms, state) VALUES ($1, $2, $3, 0, $4, $5, 0)";
+	" created_ms, next_ms, state) VALUES ($1, $2, $3, 0, $4, $5, $6)";
 static const char sql_due[] =
 	"SELECT id, msg_id, endpoint_id, attempts, created_ms, next_ms"
 	", state FROM webhook_jobs WHERE state IN (0, 2) AND next_ms <= $1"
@@ -122,6 +152,8 @@ static void qs_close(struct queue *q)
 		return;
 	pthread_cond_destroy(&s->cond);
 	pthread_mutex_destroy(&s->mu);
+	free(s->staged);
+	free(s->ready);
 	free(s);
 	q->impl = NULL;
 }
@@ -129,14 +161,124 @@ static void qs_close(struct queue *q)
 static int qs_put(struct queue *q, struct db_conn *c,
 		  const struct queue_job *job)
 {
-	struct db_param p[5] = {
+	struct db_param p[6] = {
 		db_p_text(job->id), db_p_text(job->msg_id),
 		db_p_text(job->endpoint_id), DB_P_INT(job->created_ms),
-		DB_P_INT(job->next_ms),
+		DB_P_INT(job->next_ms), DB_P_INT(QUEUE_PENDING),
 	};
 
 	(void)q;
-	return db_exec(c, sql_put, p, 5, NULL);
+	return db_exec(c, sql_put, p, 6, NULL);
+}
+
+/* Removes the staged note at i (order does not matter); under mu. */
+static void qs_unstage(struct queue_store *s, size_t i)
+{
+	s->staged[i] = s->staged[--s->nstaged];
+}
+
+static int qs_put_mine(struct queue *q, struct db_conn *c,
+		       const struct queue_job *job)
+{
+	struct queue_store *s = q->impl;
+	pthread_t self = pthread_self();
+	struct db_param p[6] = {
+		db_p_text(job->id), db_p_text(job->msg_id),
+		db_p_text(job->endpoint_id), DB_P_INT(job->created_ms),
+		DB_P_INT(now_ms() + QUEUE_LEASE_MS), DB_P_INT(QS_TAKEN),
+	};
+	bool room;
+	size_t i;
+	int rc;
+
+	pthread_mutex_lock(&s->mu);
+	if (!s->staged) {
+		/* on the first use: an idle notifyd holds neither */
+		s->staged = calloc(QUEUE_HAND_MAX, sizeof(*s->staged));
+		s->ready = calloc(QUEUE_HAND_MAX, sizeof(*s->ready));
+		if (!s->staged || !s->ready) {
+			free(s->staged);
+			free(s->ready);
+			s->staged = NULL;
+			s->ready = NULL;
+		}
+	}
+	room = s->staged && s->nstaged + s->nready < QUEUE_HAND_MAX;
+	if (room) {
+		s->staged[s->nstaged].owner = self;
+		s->staged[s->nstaged].job = *job;
+		s->nstaged++;
+	}
+	pthread_mutex_unlock(&s->mu);
+	if (!room)
+		return qs_put(q, c, job);
+	rc = db_exec(c, sql_put, p, 6, NULL);
+	if (rc == 0)
+		return 1;
+	pthread_mutex_lock(&s->mu);
+	for (i = s->nstaged; i-- > 0;)
+		if (pthread_equal(s->staged[i].owner, self) &&
+		    strcmp(s->staged[i].job.id, job->id) == 0) {
+			qs_unstage(s, i);
+			break;
+		}
+	pthread_mutex_unlock(&s->mu);
+	return rc;
+}
+
+static size_t qs_hand(struct queue *q, bool ok)
+{
+	struct queue_store *s = q->impl;
+	pthread_t self = pthread_self();
+	int64_t now = mono_ms();
+	size_t i, kept = 0, gave = 0;
+
+	pthread_mutex_lock(&s->mu);
+	/* in the order they were put; the others' notes stay */
+	for (i = 0; i < s->nstaged; i++) {
+		if (!pthread_equal(s->staged[i].owner, self)) {
+			s->staged[kept++] = s->staged[i];
+			continue;
+		}
+		if (!ok)
+			continue;
+		/* room was kept for it when it was staged */
+		s->ready[(s->rhead + s->nready) % QUEUE_HAND_MAX] =
+			(struct qs_ready){ s->staged[i].job, now };
+		s->nready++;
+		gave++;
+	}
+	s->nstaged = kept;
+	if (gave) {
+		s->hands++;
+		pthread_cond_broadcast(&s->cond);
+	}
+	pthread_mutex_unlock(&s->mu);
+	return gave;
+}
+
+/* Up to max handed jobs into out, oldest first; one handed too long ago
+ * is left to its lease.  Under mu. */
+static size_t qs_pop(struct queue_store *s, struct queue_job *out,
+		     size_t max)
+{
+	int64_t now = mono_ms();
+	struct qs_ready *r;
+	size_t n = 0;
+
+	while (n < max && s->nready > 0) {
+		r = &s->ready[s->rhead];
+		s->rhead = (s->rhead + 1) % QUEUE_HAND_MAX;
+		s->nready--;
+		if (now - r->at > QUEUE_HAND_FRESH_MS) {
+			log_debug("webhook job '%s' waited %lld ms in memory:"
+				  " left to its lease", r->job.id,
+				  (long long)(now - r->at));
+			continue;
+		}
+		out[n++] = r->job;
+	}
+	return n;
 }
 
 /* Row i of a job query into *j. */
@@ -210,23 +352,48 @@ static int qs_take(struct queue *q, struct queue_job *out, size_t max,
 	struct queue_store *s = q->impl;
 	int64_t next = INT64_MAX, wait, due, deadline = mono_ms() + wait_ms;
 	struct timespec ts;
-	uint64_t gen;
+	uint64_t gen, hands;
+	size_t got = 0;
+	bool ask = true, timed_out;
 	int rc;
 
 	for (;;) {
 		pthread_mutex_lock(&s->mu);
 		gen = s->gen;
+		hands = s->hands;
+		got = qs_pop(s, out, max);
+		if (got > 0) {
+			/* busy with handed jobs: the store now and then */
+			ask = got < max && mono_ms() >= s->store_at;
+		}
+		if (ask)
+			s->store_at = mono_ms() + QS_STORE_EVERY_MS;
 		pthread_mutex_unlock(&s->mu);
-		rc = qs_claim(q, out, max, n, &next);
-		if (rc < 0 || *n > 0 || q->stopping)
-			return rc;
+		if (got > 0 && !ask) {
+			*n = got;
+			return 0;
+		}
+		if (got > 0) {
+			/* the handed ones are this taker's already: a
+			 * failing store must not keep them from it */
+			rc = qs_claim(q, out + got, max - got, n, &next);
+			*n = rc == 0 ? *n + got : got;
+			return 0;
+		}
+		if (ask) {
+			rc = qs_claim(q, out, max, n, &next);
+			if (rc < 0 || *n > 0 || q->stopping)
+				return rc;
+		}
 		wait = deadline - mono_ms();
-		if (wait <= 0)
+		if (wait <= 0 || q->stopping)
 			return 0;
 		if (next != INT64_MAX) {
 			due = next - now_ms();
-			if (due <= 0)
-				continue;	/* came due meanwhile */
+			if (due <= 0) {
+				ask = true;	/* came due meanwhile */
+				continue;
+			}
 			if (due < wait)
 				wait = due;
 		}
@@ -239,8 +406,12 @@ static int qs_take(struct queue *q, struct queue_job *out, size_t max,
 		}
 		pthread_mutex_lock(&s->mu);
 		rc = 0;
-		while (s->gen == gen && !q->stopping && rc != ETIMEDOUT)
+		while (s->gen == gen && s->hands == hands && !q->stopping &&
+		       rc != ETIMEDOUT)
 			rc = pthread_cond_timedwait(&s->cond, &s->mu, &ts);
+		timed_out = rc == ETIMEDOUT;
+		/* woken by a hand alone: the ring, not the store */
+		ask = s->gen != gen || timed_out;
 		pthread_mutex_unlock(&s->mu);
 		if (q->stopping)
 			return 0;
@@ -380,4 +551,6 @@ const struct queue_ops queue_store_ops = {
 	.retry_in = qs_retry_in,
 	.dead_in = qs_dead_in,
 	.pending = qs_pending,
+	.put_mine = qs_put_mine,
+	.hand = qs_hand,
 };

@@ -119,3 +119,16 @@ int queue_pending(struct queue *q, bool *any)
 	*any = false;
 	return q->ops->pending(q, any);
 }
+
+int queue_put_mine(struct queue *q, struct db_conn *c,
+		   const struct queue_job *job)
+{
+	if (!q->ops->put_mine)
+		return q->ops->put(q, c, job);
+	return q->ops->put_mine(q, c, job);
+}
+
+size_t queue_hand(struct queue *q, bool ok)
+{
+	return q->ops->hand ? q->ops->hand(q, ok) : 0;
+}

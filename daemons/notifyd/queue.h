@@ -28,6 +28,15 @@
  * transaction (an outbox row) and publishes it after the commit; the
  * caller calls queue_kick after every commit that put jobs.
  *
+ * Hand-over in memory (the store backend): a job the consumer's batch
+ * makes is put already leased to this process (queue_put_mine) and, once
+ * that transaction committed, handed to the takers in memory
+ * (queue_hand), so that its first attempt costs no query for due jobs
+ * and no lease transaction with its sync: the job is in the store from
+ * the commit on, so a crash loses nothing (the restart's reset makes it
+ * due).  A job that waited in memory past QUEUE_HAND_FRESH_MS is left to
+ * its lease (taken from the store when it runs out: late, never lost).
+ *
  * Threads: new and free on the owner's thread (free after every taker
  * returned: queue_stop, then join the takers); everything else from any
  * thread.
@@ -51,6 +60,13 @@ struct queue;
  * costs nothing after a crash; it was 60 s, which held a batch to 3 jobs
  * with the default 15 s timeout and cost a sync per 3 deliveries */
 #define QUEUE_LEASE_MS 300000
+/* a handed job older than this is not taken from memory: what remains
+ * of its lease must still hold a whole batch (webhook-deliver.c keeps
+ * 10 s of it spare) */
+#define QUEUE_HAND_FRESH_MS 5000
+/* jobs put with put_mine and not yet taken, at most; past it put_mine
+ * puts as put does */
+#define QUEUE_HAND_MAX 512
 
 enum queue_state {
 	QUEUE_PENDING = 0,		/* waiting for its due time, or taken */
@@ -113,6 +129,15 @@ struct queue_ops {
 	 * see (the store's rows); a backend that hands its jobs over
 	 * itself (on_ready) answers false once none waits in memory */
 	int (*pending)(struct queue *q, bool *any);
+	/* optional (NULL: put, and nothing to hand): put_mine adds job
+	 * leased to this process in c's open transaction and notes it for
+	 * the calling thread: 1, or 0 when it was put as put does (no room
+	 * in memory); hand, after that thread's transaction committed
+	 * (ok) or rolled back (!ok), gives its noted jobs to the takers,
+	 * or forgets them; returns how many it gave */
+	int (*put_mine)(struct queue *q, struct db_conn *c,
+			const struct queue_job *job);
+	size_t (*hand)(struct queue *q, bool ok);
 };
 
 struct queue {
@@ -183,5 +208,11 @@ int queue_dead_in(struct queue *q, struct db_conn *c,
 		  const struct queue_job *job);
 /* Whether a job waits for a taker (the pending op); from any thread. */
 int queue_pending(struct queue *q, bool *any);
+/* The hand-over (above): put_mine as queue_put, in c's transaction, on
+ * the thread that will call queue_hand after it (1: noted, 0: put as
+ * usual, or an error); queue_hand wakes the takers when it gave any. */
+int queue_put_mine(struct queue *q, struct db_conn *c,
+		   const struct queue_job *job);
+size_t queue_hand(struct queue *q, bool ok);
 
 #endif

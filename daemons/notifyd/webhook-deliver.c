@@ -5,7 +5,8 @@
  * the attempt in the delivery log and tell the queue the outcome.
  *
  * The threads are started when there is work (webhooks_kick after a put,
- * the broker's on_ready, a restart's leftover jobs) and end after
+ * webhooks_committed after the consumer's batch handed its jobs over in
+ * memory, the broker's on_ready, a restart's leftover jobs) and end after
  * notifyd.webhook_idle_ms without any, the last one only once no job
  * waits (it alone sees a retry come due): an idle notifyd has no
  * delivery thread, nor its stack and malloc arena (issue 15's idle RSS).
@@ -684,11 +685,11 @@ int webhooks_new(struct daemon *d, struct webhooks **out, char *err,
 	return 0;
 }
 
-void webhooks_kick(struct webhooks *w)
+/* Starts delivery threads up to the configured number; under w->mu. */
+static void wh_start(struct webhooks *w)
 {
 	int i;
 
-	pthread_mutex_lock(&w->mu);
 	w->kicks++;
 	for (i = 0; i < WH_THREADS_MAX && !w->stopping; i++) {
 		/* an ended thread has unlocked and returns: a short join */
@@ -707,8 +708,25 @@ void webhooks_kick(struct webhooks *w)
 		w->slots[i] = WH_SLOT_RUNNING;
 		w->running++;
 	}
+}
+
+void webhooks_kick(struct webhooks *w)
+{
+	pthread_mutex_lock(&w->mu);
+	wh_start(w);
 	pthread_mutex_unlock(&w->mu);
 	queue_kick(w->queue);
+}
+
+void webhooks_committed(struct webhooks *w, bool ok)
+{
+	/* the hand wakes the running takers; a thread started after it
+	 * finds the jobs in memory at its first take */
+	if (queue_hand(w->queue, ok) == 0)
+		return;
+	pthread_mutex_lock(&w->mu);
+	wh_start(w);
+	pthread_mutex_unlock(&w->mu);
 }
 
 void webhooks_free(struct webhooks *w)

@@ -5,7 +5,9 @@
  * redelivered event is skipped by the inbox, and (endpoint_id,
  * event_key) is unique besides, so an event never makes two messages
  * for one endpoint (exactly-once effect; the delivery itself is at least
- * once, always with the message's one webhook-id).
+ * once, always with the message's one webhook-id).  The consumer's jobs
+ * are put for the hand-over in memory after the commit (queue.h); a
+ * test's and a redelivery's as usual.
  *
  * Who gets what: an endpoint of scope "user" gets the events whose
  * userid is its owner; one of scope "system" (an admin's) gets every
@@ -61,8 +63,11 @@ static int wh_msg_id(char out[QUEUE_ID_MAX])
 	return 0;
 }
 
-int wh_job_put(struct webhooks *w, struct db_conn *c, const char *msg_id,
-	       const char *ep_id)
+/* A job for msg_id to ep_id in c's transaction; mine: put for the
+ * hand-over after the commit (queue_put_mine: the consumer's batch).
+ * 0, 1 when it waits for the hand-over (no kick needed), or an error. */
+static int wh_job_add(struct webhooks *w, struct db_conn *c,
+		      const char *msg_id, const char *ep_id, bool mine)
 {
 	struct queue_job j;
 	int rc;
@@ -75,13 +80,24 @@ int wh_job_put(struct webhooks *w, struct db_conn *c, const char *msg_id,
 	snprintf(j.endpoint_id, sizeof(j.endpoint_id), "%s", ep_id);
 	j.created_ms = now_ms();
 	j.next_ms = j.created_ms;
-	return queue_put(w->queue, c, &j);
+	if (!mine)
+		return queue_put(w->queue, c, &j);
+	return queue_put_mine(w->queue, c, &j);
 }
 
-int wh_message_put(struct webhooks *w, struct db_conn *c,
-		   const char *ep_id, const char *user_id,
-		   const char *event_key, const char *type,
-		   const char *body, char *msg_id_out)
+int wh_job_put(struct webhooks *w, struct db_conn *c, const char *msg_id,
+	       const char *ep_id)
+{
+	return wh_job_add(w, c, msg_id, ep_id, false);
+}
+
+/* wh_message_put, the job put for the hand-over when mine: 2 when it
+ * waits for it, 1 when its put needs a kick, 0 (nothing new) or an
+ * error. */
+static int wh_message_add(struct webhooks *w, struct db_conn *c,
+			  const char *ep_id, const char *user_id,
+			  const char *event_key, const char *type,
+			  const char *body, bool mine, char *msg_id_out)
 {
 	char id[QUEUE_ID_MAX];
 	struct db_param p[7];
@@ -100,10 +116,19 @@ int wh_message_put(struct webhooks *w, struct db_conn *c,
 	rc = db_exec(c, sql_message_add, p, 7, &added);
 	if (rc < 0 || added == 0)
 		return rc;			/* already made: nothing new */
-	rc = wh_job_put(w, c, id, ep_id);
-	if (rc == 0 && msg_id_out)
+	rc = wh_job_add(w, c, id, ep_id, mine);
+	if (rc >= 0 && msg_id_out)
 		snprintf(msg_id_out, QUEUE_ID_MAX, "%s", id);
-	return rc == 0 ? 1 : rc;
+	return rc < 0 ? rc : rc + 1;
+}
+
+int wh_message_put(struct webhooks *w, struct db_conn *c,
+		   const char *ep_id, const char *user_id,
+		   const char *event_key, const char *type,
+		   const char *body, char *msg_id_out)
+{
+	return wh_message_add(w, c, ep_id, user_id, event_key, type, body,
+			      false, msg_id_out);
 }
 
 int wh_fanout(struct webhooks *w, struct db_conn *c, const cJSON *event,
@@ -146,10 +171,10 @@ int wh_fanout(struct webhooks *w, struct db_conn *c, const cJSON *event,
 				break;
 			}
 		}
-		rc = wh_message_put(w, c, db_rows_get(r, i, 0), user, key,
-				    type, body, NULL);
-		if (rc > 0)
-			*put = true;
+		rc = wh_message_add(w, c, db_rows_get(r, i, 0), user, key,
+				    type, body, true, NULL);
+		if (rc == 1)
+			*put = true;	/* 2: the hand-over wakes them */
 	}
 	if (rc > 0)
 		rc = 0;

@@ -176,6 +176,12 @@ int webhooks_new(struct daemon *d, struct webhooks **out, char *err,
  * so an idle notifyd has none.  Any thread but a delivery thread; it
  * may create a thread (never on the event loop). */
 void webhooks_kick(struct webhooks *w);
+/* After the calling thread's transaction that ran wh_fanout committed
+ * (ok) or rolled back (!ok): its jobs put for the hand-over go to the
+ * delivery threads in memory (started as webhooks_kick does) or are
+ * forgotten.  The consumer's thread; ok after every commit that applied
+ * an event, !ok at each batch's start (what a failed commit left). */
+void webhooks_committed(struct webhooks *w, bool ok);
 /* Stops and joins the threads, closes the queue, frees (NULL: none). */
 void webhooks_free(struct webhooks *w);
 
@@ -183,8 +189,9 @@ void webhooks_free(struct webhooks *w);
 
 /* In the consumer's transaction c: a message and a job for every
  * enabled endpoint that asked for event's type (the owner's endpoints
- * for a user's event, and every system endpoint).  *put: jobs were put
- * (queue_kick after the commit). */
+ * for a user's event, and every system endpoint).  The jobs are put for
+ * the hand-over (webhooks_committed after the commit); *put: some were
+ * put as usual instead (webhooks_kick after the commit). */
 int wh_fanout(struct webhooks *w, struct db_conn *c,
 	      const struct cJSON *event, bool *put);
 /* One message and job for endpoint ep_id now, in c's transaction,

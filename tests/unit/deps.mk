@@ -140,6 +140,12 @@ deps.test-notifyd-mail := shared/b64url.o shared/buf.o shared/crypto.o \
 	shared/utf8.o shared/util.o daemons/notifyd/mail-msg.o \
 	daemons/notifyd/mail-tmpl.o
 deps.test-notifyd-queue-amqp := daemons/notifyd/queue-amqp-job.o
+deps.test-notifyd-queue-store := shared/b64url.o shared/buf.o \
+	shared/config.o shared/crypto.o shared/db-sqlite.o shared/db.o \
+	shared/err.o shared/json.o shared/log.o shared/module.o shared/url.o \
+	shared/utf8.o shared/util.o daemons/notifyd/queue-amqp-job.o \
+	daemons/notifyd/queue-amqp.o daemons/notifyd/queue-store.o \
+	daemons/notifyd/queue.o daemons/notifyd/webhook-retry.o
 deps.test-notifyd-rules := shared/b64url.o shared/crypto.o shared/err.o \
 	shared/json.o shared/utf8.o shared/util.o shared/uuid.o \
 	daemons/notifyd/rules.o
