@@ -28,7 +28,12 @@
  * Order.  The relay stamps pos under a store lock (SQLite: BEGIN
  * IMMEDIATE; PostgreSQL: a transaction-scoped advisory lock per schema),
  * so that pos is given in an order no later commit can undercut: see
- * events.h for why consumers read by pos and not by seq.
+ * events.h for why consumers read by pos and not by seq.  On SQLite
+ * events_emit gives pos itself (one writer: insert order is commit
+ * order), so the relay stamps only rows written without one (another
+ * process's, an older version's); a hot pass there only reads the head
+ * and answers the parked polls, every tick instead of every
+ * EVENTS_HOT_EVERY_MS, and a consumer sees a row within a tick.
  */
 #include "events-relay.h"
 
@@ -61,6 +66,11 @@
 					 * the requests' writes wait for:
 					 * fewer under load, docs/PERFORMANCE) */
 #define EVENTS_PRUNE_MS 1000		/* look for rows to prune */
+#define EVENTS_CURSOR_MS 1000		/* write moved cursors at most this
+					 * often, unless a transaction is
+					 * open anyway: pruning and stats
+					 * read them from memory, the store
+					 * keeps them for a restart */
 #define EVENTS_STAMP_MAX 20000		/* positions per transaction */
 #define EVENTS_STAMP_PASSES 20		/* transactions per relay pass */
 #define EVENTS_DB_WAIT_MS 2000
@@ -110,6 +120,9 @@ struct events {
 	int64_t last_queued;		/* loop thread: mono_ms */
 	/* the relay's own (one at a time) */
 	int64_t last_prune;		/* mono_ms */
+	int64_t last_cursors;		/* mono_ms: cursors written */
+	bool stamped;			/* rows get pos at insert (SQLite,
+					 * events.c): a hot pass reads */
 	int64_t backoff_ms;		/* Kafka: current wait, 0 none */
 	int64_t retry_at;		/* Kafka: mono_ms of the next try */
 };
@@ -308,12 +321,15 @@ static struct events_cursor *events_cursor_find(struct events *ev,
 }
 
 /* Copies the cursors the store does not hold yet into plan: their pos
- * moved since the last write, or (refresh: a transaction is open anyway)
- * only their seen_ms.  An idle consumer's polls write nothing; the stats
- * route shows its seen_ms from memory. */
+ * moved since the last write (once per EVENTS_CURSOR_MS), or (refresh: a
+ * transaction is open anyway) also only their seen_ms.  An idle
+ * consumer's polls write nothing, a busy one's a transaction a second;
+ * the stats route and pruning read the cursors from memory. */
 static void events_cursors_dirty(struct events *ev, struct events_plan *plan,
 				 bool refresh)
 {
+	bool moved = refresh ||
+		     mono_ms() - ev->last_cursors >= EVENTS_CURSOR_MS;
 	size_t i;
 
 	plan->ndirty = 0;
@@ -321,7 +337,7 @@ static void events_cursors_dirty(struct events *ev, struct events_plan *plan,
 	for (i = 0; i < ev->ncursors; i++) {
 		struct events_cursor *cu = &ev->cursors[i];
 
-		if (cu->pos != cu->stored_pos ||
+		if ((moved && cu->pos != cu->stored_pos) ||
 		    (refresh && cu->seen_ms != cu->stored_ms))
 			plan->dirty[plan->ndirty++] = *cu;
 	}
@@ -496,6 +512,8 @@ static int events_write(struct events *ev, struct db_conn *c, int64_t *head)
 	if (rc < 0)
 		goto out;
 	*head = top + n;
+	if (plan->ndirty > 0)
+		ev->last_cursors = mono_ms();
 	events_cursors_stored(ev, plan);
 	if (pruned > 0)
 		log_debug("events: pruned %lld rows", (long long)pruned);
@@ -581,7 +599,8 @@ out:
 /* One relay pass: its writes (events_write), wakeups, Kafka (unless
  * !publish: the last pass at a stop, which must not wait on a broker).
  * The caller holds ev->running.  With events.relay_hold (tests) it does
- * nothing: rows keep no position, as when a crash comes first. */
+ * nothing: rows keep no position (PostgreSQL; on SQLite they have one
+ * from the insert) and parked polls wait, as when a crash comes first. */
 static void events_relay(struct events *ev, bool publish)
 {
 	struct events_waiter *ready, *next;
@@ -636,7 +655,7 @@ static void events_tick(void *arg)
 {
 	struct events *ev = arg;
 	struct events_waiter *expired = NULL, **pp, *w;
-	int64_t now = mono_ms(), head;
+	int64_t now = mono_ms(), head, hot_every;
 	bool stopping;
 
 	pthread_mutex_lock(&ev->lock);
@@ -663,8 +682,12 @@ static void events_tick(void *arg)
 	}
 	if (stopping)
 		return;
+	/* rows with a position at insert and no Kafka: a hot pass only
+	 * reads (head, then the parked polls), so it runs every tick */
+	hot_every = ev->stamped && !ev->pub ? EVENTS_RELAY_MS :
+		    EVENTS_HOT_EVERY_MS;
 	if (((atomic_load(&ev->hot_until) > now &&
-	      now - ev->last_queued >= EVENTS_HOT_EVERY_MS) ||
+	      now - ev->last_queued >= hot_every) ||
 	     now - ev->last_queued >= EVENTS_IDLE_MS) &&
 	    !atomic_exchange(&ev->running, true)) {
 		ev->last_queued = now;
@@ -1013,6 +1036,7 @@ int events_kit_new(struct daemon *d, struct events **out, char *err,
 	pthread_mutex_init(&ev->lock, NULL);
 	atomic_init(&ev->running, false);
 	atomic_init(&ev->hot_until, 0);
+	ev->stamped = d->db && strcmp(db_backend(d->db), "sqlite") == 0;
 	rc = config_key_bool(d->cfg, "events.relay_hold", &ev->hold, err,
 			     errlen);
 	if (rc < 0)

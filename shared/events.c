@@ -29,6 +29,17 @@
 static const char sql_insert[] =
 	"INSERT INTO outbox (id, type, user_id, time_ms, event)"
 	" VALUES ($1, $2, $3, $4, $5)";
+/* SQLite: the row's position at once.  One writer at a time holds the
+ * store (db_begin is BEGIN IMMEDIATE), so the order positions are given
+ * in is the order of the commits: no later commit can undercut one, the
+ * property the relay's stamping exists for on PostgreSQL (events.h).
+ * The relay then has no transaction to write for new rows, and a
+ * consumer sees a row as soon as it is committed. */
+static const char sql_head_next[] =
+	"UPDATE outbox_head SET pos = pos + 1 WHERE id = 1";
+static const char sql_insert_pos[] =
+	"INSERT INTO outbox (id, type, user_id, time_ms, event, pos)"
+	" SELECT $1, $2, $3, $4, $5, pos FROM outbox_head WHERE id = 1";
 
 /* ---- helpers ----------------------------------------------------------- */
 
@@ -163,7 +174,13 @@ int events_emit(struct db_conn *c, const struct daemon *d, const char *type,
 	p[2] = db_p_text(user_id);
 	p[3] = DB_P_INT(ms);
 	p[4] = db_p_text(text);
-	rc = db_exec(c, sql_insert, p, 5, NULL);
+	if (strcmp(db_backend(d->db), "sqlite") == 0) {
+		rc = db_exec(c, sql_head_next, NULL, 0, NULL);
+		if (rc == 0)
+			rc = db_exec(c, sql_insert_pos, p, 5, NULL);
+	} else {
+		rc = db_exec(c, sql_insert, p, 5, NULL);
+	}
 	free(text);
 	if (rc == 0 && d->events)
 		events_kit_wake(d->events);

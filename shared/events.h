@@ -18,7 +18,8 @@
  *          user_id TEXT NULL,     -- the user it concerns (Kafka key)
  *          time_ms INTEGER,
  *          event TEXT,            -- the whole CloudEvents JSON object
- *          pos   INTEGER NULL UNIQUE,  -- set by the relay, see below
+ *          pos   INTEGER NULL UNIQUE,  -- SQLite: at insert; PostgreSQL:
+ *                                      -- by the relay, see below
  *          relayed_ms INTEGER NULL)    -- acknowledged by Kafka
  *   outbox_consumers(name TEXT PRIMARY KEY, pos INTEGER, seen_ms INTEGER)
  *   outbox_head(id = 1, pos INTEGER,  -- the highest pos ever given, so
@@ -39,7 +40,10 @@
  * find a newly committed seq 5 and skip it.  The relay (one per store,
  * serialized by a store lock) gives committed rows positions in the
  * order it sees them, which is a commit order: pos never has a hole a
- * later commit fills.
+ * later commit fills.  SQLite has one writer at a time (BEGIN IMMEDIATE),
+ * so there events_emit gives the row its pos in the insert's transaction
+ * (outbox_head counts), and the relay stamps only rows written without
+ * one.
  *
  * The relay (a worker job of the daemon kit, events-relay.c: every 200 ms
  * for a second after an emit in this process, else once a second, which also catches rows of other processes on the same store

@@ -254,8 +254,11 @@ static void test_events__emit_commit_rollback(void **state)
 				     "u-2", "users/u-2", data), 0);
 	assert_int_equal(db_rollback(c), 0);
 	assert_int_equal(count_rows(c, "SELECT COUNT(*) FROM outbox"), 0);
+	/* nor a position used up */
+	assert_int_equal(count_rows(c, "SELECT pos FROM outbox_head"), 0);
 
-	/* committed: one row, without a position until the relay's */
+	/* committed: one row, its position given at insert on SQLite (one
+	 * writer: insert order is commit order), not by a relay pass */
 	assert_int_equal(db_begin(c), 0);
 	assert_int_equal(events_emit(c, &fx->d, "chat.user.registered",
 				     "u-2", "users/u-2", data), 0);
@@ -267,7 +270,7 @@ static void test_events__emit_commit_rollback(void **state)
 	assert_string_equal(db_rows_get(r, 0, 1), "chat.user.registered");
 	assert_string_equal(db_rows_get(r, 0, 2), "u-2");
 	assert_true(db_rows_int(r, 0, 3, 0) > 0);
-	assert_null(db_rows_get(r, 0, 5));
+	assert_int_equal(db_rows_int(r, 0, 5, -1), 1);
 	assert_null(db_rows_get(r, 0, 6));
 	ev = cJSON_Parse(db_rows_get(r, 0, 4));
 	assert_non_null(ev);
@@ -287,8 +290,8 @@ static void test_events__emit_commit_rollback(void **state)
 	assert_int_equal(events_emit(c, &fx->d, "user.registered", NULL, NULL,
 				     NULL), CHAT_EINVAL);
 	assert_int_equal(count_rows(c, "SELECT COUNT(*) FROM outbox"), 1);
-	/* the head row exists from the migration, at 0 */
-	assert_int_equal(count_rows(c, "SELECT pos FROM outbox_head"), 0);
+	/* the head row, from the migration at 0, counts the one given */
+	assert_int_equal(count_rows(c, "SELECT pos FROM outbox_head"), 1);
 	db_release(c);
 	cJSON_Delete(data);
 }
@@ -306,13 +309,16 @@ static void test_events__emit_ids_increase(void **state)
 		assert_int_equal(events_emit(c, &fx->d, "chat.system.started",
 					     NULL, NULL, NULL), 0);
 	assert_int_equal(db_commit(c), 0);
-	/* ids in insert order are in byte order too (UUIDv7) */
-	assert_int_equal(db_query(c, "SELECT id FROM outbox ORDER BY seq",
+	/* ids in insert order are in byte order too (UUIDv7), and the
+	 * positions (SQLite) count up from 1 in that order */
+	assert_int_equal(db_query(c, "SELECT id, pos FROM outbox ORDER BY seq",
 				  NULL, 0, &r), 0);
 	assert_int_equal(db_rows_count(r), 20);
 	for (i = 1; i < 20; i++)
 		assert_true(strcmp(db_rows_get(r, i - 1, 0),
 				   db_rows_get(r, i, 0)) < 0);
+	for (i = 0; i < 20; i++)
+		assert_int_equal(db_rows_int(r, i, 1, 0), (int64_t)i + 1);
 	db_rows_free(r);
 	db_release(c);
 }
