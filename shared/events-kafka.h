@@ -40,8 +40,10 @@
  *   message's own would read it again after every restart).
  *
  * Threads: a publisher handle is used by one thread at a time (the relay
- * worker); a consumer handle's poll/store/close by its one thread,
- * progress by any thread.
+ * worker); a consumer handle's poll and msg_free by one thread, store
+ * by one other at most (librdkafka's calls are thread-safe: the
+ * transport's store thread stores offsets while its fetch thread
+ * polls), close once both ended, progress by any thread.
  */
 #ifndef CHAT_EVENTS_KAFKA_H
 #define CHAT_EVENTS_KAFKA_H
@@ -118,9 +120,11 @@ struct events_kafka {
 
 /*
  * The consumer transport on Kafka (events-consumer-kafka.c), behind
- * events-consumer.h's struct events_consumer_ops: one thread that polls
- * a batch, applies it in one transaction of the consumer's store through
- * events_consumer_apply, commits, then stores each partition's offset.
+ * events-consumer.h's struct events_consumer_ops: a fetch thread polls
+ * and parses a batch while a store thread applies the one before in one
+ * transaction of the consumer's store through events_consumer_apply,
+ * commits, then stores each partition's offset (a pipeline of two
+ * batches, applied in the order they were polled).
  * A batch is every message librdkafka has fetched, up to the config's
  * limit; it waits for more only while the member lags (a high watermark
  * past its position) and kafka.batch_ms since its first message has not

@@ -279,3 +279,87 @@ consumer_lines() {
 	done
 	diff -u "$BATS_TEST_TMPDIR/expect" "$BATS_TEST_TMPDIR/actual"
 }
+
+# position TOPIC: analyticsd's position on TOPIC (the next offsets to
+# read, summed over its partitions).
+position() {
+	curl -s --max-time 5 -H "Authorization: Bearer scrape-secret" \
+		"http://127.0.0.1:$((CHAT_PORT + 5))/metrics" |
+		awk -F'[{}" ]+' -v t="$1" '$1 == "analyticsd_consumer_position" && $3 == t { print $4 }'
+}
+
+# hold_store_lock FILE: in the background, another process takes a lock
+# of analyticsd's store that its batches' inbox inserts wait for
+# (SQLite: the write lock; PostgreSQL: the inbox locked against writers)
+# for up to two minutes; touches FILE once it holds it.  release_store_lock
+# ends it.
+hold_store_lock() {
+	local i
+	case $CHAT_DATABASE in
+	postgres://* | postgresql://*)
+		printf '%s\n' "BEGIN;" \
+			"LOCK TABLE analyticsd.inbox IN EXCLUSIVE MODE;" \
+			"\\! touch $1" "SELECT pg_sleep(120);" |
+			PGAPPNAME=analytics-lock psql -X -q "$CHAT_DATABASE" \
+			>/dev/null 2>&1 3>&- &
+		;;
+	*)
+		python3 -c 'import pathlib, sqlite3, sys, time
+c = sqlite3.connect(sys.argv[1], isolation_level=None)
+c.execute("BEGIN IMMEDIATE")
+pathlib.Path(sys.argv[2]).touch()
+time.sleep(120)' "$CHAT_DATA_DIR/analyticsd.db" "$1" 3>&- &
+		;;
+	esac
+	lock_pid=$!
+	for ((i = 0; i < 100; i++)); do
+		[[ -e $1 ]] && return 0
+		sleep 0.05
+	done
+	return 1
+}
+
+# release_store_lock: ends hold_store_lock's lock (on PostgreSQL the
+# server's session, which a killed psql would leave sleeping).
+release_store_lock() {
+	case $CHAT_DATABASE in
+	postgres://* | postgresql://*)
+		psql -X -q -t -A "$CHAT_DATABASE" -c "SELECT pg_terminate_backend(pid)
+			FROM pg_stat_activity WHERE application_name = 'analytics-lock'
+			AND datname = current_database()" >/dev/null
+		;;
+	*)
+		kill "$lock_pid"
+		;;
+	esac
+	while process_alive "$lock_pid"; do sleep 0.05; done
+}
+
+# The consumer's pipeline polls and parses the next batch while the one
+# before is applied: a batch it holds but has not committed must have no
+# offset stored, or the auto-commit (every second) skips it for good.
+@test "batches polled while analyticsd's store is locked, killed -9: every generation counted once after its restart" {
+	local pid before i n=8
+	new_user "hank"
+	before=$(position ai-events)
+	[[ -n $before ]] || false
+	hold_store_lock "$BATS_TEST_TMPDIR/locked"
+	for ((i = 0; i < n; i++)); do
+		generate "$access_token" "locked $i"
+	done
+	# until analyticsd polled some of the generations' events (they
+	# wait for the store), then past an auto-commit of whatever offsets
+	# it stored
+	for ((i = 0; i < 300; i++)); do
+		(($(position ai-events) > before)) && break
+		sleep 0.1
+	done
+	(($(position ai-events) > before)) || { echo "position $before, still" >&2; false; }
+	sleep 2
+	pid=$(daemon_pid analyticsd)
+	kill -9 "$pid"
+	while process_alive "$pid"; do sleep 0.05; done
+	release_store_lock
+	start_daemon analyticsd
+	wait_totals "$user_id" "$n" 60
+}
