@@ -2,18 +2,24 @@
  * chatbench.c - the load generator of bench/chat.sh (issue 3).  libcurl
  * does the HTTP so that the numbers measure the server, not the tool.
  *
- *   chatbench latency -n N [-H HDR]... -d BODY URL
+ *   chatbench latency -n N [-r RATE] [-H HDR]... -d BODY URL
  *       N requests one after the other on one keep-alive connection;
- *       the time from sending to the last byte of each.
+ *       the time from sending to the last byte of each.  With -r, request
+ *       i starts no sooner than i / RATE seconds after the first (a paced
+ *       load, as bench/webhooks.sh's embedded part makes events); the
+ *       rate reached is printed.
  *   chatbench ttft -n N [-H HDR]... -d BODY -m MARKER URL
  *       N streaming requests one after the other; the time from sending
  *       to the first received byte that completes MARKER (for example
  *       "event: delta" or "\"content\":\""), and to the end.
- *   chatbench streams -c N -t TOKEN [-d BODY] BASE
+ *   chatbench streams -c N [-r RATE] -t TOKEN [-d BODY] BASE
  *       N conversations created through BASE (the gateway), then one SSE
- *       send in each, all at once; counts the streams that end with a
- *       `done` event whose stored text equals the concatenated deltas,
- *       and the delta events received in all.
+ *       send in each, all at once (or, with -r, RATE sends a second, so
+ *       that streams long enough overlap up to N at once without N
+ *       starting in the same instant); counts the streams that end with
+ *       a `done` event whose stored text equals the concatenated deltas,
+ *       the delta events received in all and the most streams open at
+ *       once.
  *
  * Each mode prints one JSON object on stdout: counts and, for the timed
  * modes, p50/p90/p99/max in microseconds.  Exit 0 when every request
@@ -39,6 +45,7 @@
 struct opts {
 	long n;				/* requests (latency, ttft) */
 	long c;				/* concurrent streams */
+	long rate;			/* requests a second; 0: no pacing */
 	const char *body;
 	const char *marker;
 	const char *token;
@@ -133,6 +140,8 @@ static int run_sequential(const struct opts *o, bool ttft)
 	int64_t *total = calloc((size_t)o->n, sizeof(*total));
 	int64_t *first = calloc((size_t)o->n, sizeof(*first));
 	long i, ok = 0, errors = 0, nfirst = 0;
+	int64_t t0 = mono_us(), due, now;
+	struct timespec ts;
 	cJSON *out;
 	int rc = 1;
 
@@ -152,6 +161,13 @@ static int run_sequential(const struct opts *o, bool ttft)
 
 		buf_init(&r.body, BENCH_BODY_MAX);
 		curl_easy_setopt(c, CURLOPT_WRITEDATA, &r);
+		/* paced: behind schedule, the next goes at once */
+		due = o->rate > 0 ? t0 + i * 1000000 / o->rate : 0;
+		while ((now = mono_us()) < due) {
+			ts.tv_sec = (due - now) / 1000000;
+			ts.tv_nsec = (long)((due - now) % 1000000) * 1000;
+			nanosleep(&ts, NULL);
+		}
 		r.start_us = mono_us();
 		cc = curl_easy_perform(c);
 		total[ok] = mono_us() - r.start_us;
@@ -174,6 +190,8 @@ static int run_sequential(const struct opts *o, bool ttft)
 	cJSON_AddNumberToObject(out, "requests", (double)o->n);
 	cJSON_AddNumberToObject(out, "ok", (double)ok);
 	cJSON_AddNumberToObject(out, "errors", (double)errors);
+	cJSON_AddNumberToObject(out, "per_s",
+				(double)o->n * 1e6 / (double)(mono_us() - t0));
 	add_stats(out, "total", total, ok);
 	if (ttft)
 		add_stats(out, "first", first, nfirst);
@@ -307,8 +325,9 @@ static int run_streams(const struct opts *o)
 	CURLM *m = curl_multi_init();
 	long i, done = 0, errors = 0, mismatch = 0, nfirst = 0, deltas = 0;
 	long f_curl = 0, f_status = 0, f_event = 0, f_nodone = 0;
-	int running = 1;
-	int64_t t0, wall;
+	long next = 0, open = 0, most = 0;
+	int running = 0, wait_ms;
+	int64_t t0, wall, due;
 	cJSON *out;
 	int rc = 1;
 
@@ -328,6 +347,8 @@ static int run_streams(const struct opts *o)
 	t0 = mono_us();
 	for (i = 0; i < o->c; i++) {
 		s[i].c = curl_easy_init();
+		if (!s[i].c)
+			goto out;
 		buf_init(&s[i].text, BENCH_BODY_MAX);
 		sse_parse_init(&s[i].p, 0, stream_event, NULL, &s[i]);
 		snprintf(url, sizeof(url), "%s/v1/conversations/%s/messages",
@@ -340,13 +361,20 @@ static int run_streams(const struct opts *o)
 		curl_easy_setopt(s[i].c, CURLOPT_WRITEDATA, &s[i]);
 		curl_easy_setopt(s[i].c, CURLOPT_PRIVATE, &s[i]);
 		curl_easy_setopt(s[i].c, CURLOPT_TIMEOUT, 600L);
-		s[i].start_us = mono_us();
-		curl_multi_add_handle(m, s[i].c);
 	}
-	while (running) {
+	while (next < o->c || running) {
 		CURLMsg *msg;
 		int left;
 
+		/* the sends that are due: all at once without -r */
+		while (next < o->c &&
+		       (o->rate <= 0 ||
+			mono_us() >= t0 + next * 1000000 / o->rate)) {
+			s[next].start_us = mono_us();
+			curl_multi_add_handle(m, s[next++].c);
+			if (++open > most)
+				most = open;
+		}
 		curl_multi_perform(m, &running);
 		while ((msg = curl_multi_info_read(m, &left))) {
 			struct stream *st;
@@ -359,9 +387,15 @@ static int run_streams(const struct opts *o)
 			st->cc = msg->data.result;
 			if (msg->data.result != CURLE_OK)
 				st->error = true;
+			open--;
 		}
-		if (running)
-			curl_multi_poll(m, NULL, 0, 1000, NULL);
+		wait_ms = 1000;
+		if (next < o->c && o->rate > 0) {
+			due = t0 + next * 1000000 / o->rate - mono_us();
+			wait_ms = due <= 0 ? 0 : (int)(due / 1000) + 1;
+		}
+		if (running || next < o->c)
+			curl_multi_poll(m, NULL, 0, wait_ms, NULL);
 	}
 	wall = mono_us() - t0;
 	for (i = 0; i < o->c; i++) {
@@ -410,6 +444,7 @@ static int run_streams(const struct opts *o)
 	cJSON_AddNumberToObject(out, "failed_no_done", (double)f_nodone);
 	cJSON_AddNumberToObject(out, "deltas", (double)deltas);
 	cJSON_AddNumberToObject(out, "wall_ms", (double)(wall / 1000));
+	cJSON_AddNumberToObject(out, "most_open", (double)most);
 	add_stats(out, "first", first, nfirst);
 	add_stats(out, "total", total, done);
 	print_json(out);
@@ -448,9 +483,11 @@ static const struct {
 
 static void usage(void)
 {
-	fputs("usage: chatbench latency -n N [-H HDR]... [-d BODY] URL\n"
+	fputs("usage: chatbench latency -n N [-r RATE] [-H HDR]... [-d BODY] "
+	      "URL\n"
 	      "       chatbench ttft -n N [-H HDR]... -d BODY -m MARKER URL\n"
-	      "       chatbench streams -c N -t TOKEN [-d BODY] BASE\n",
+	      "       chatbench streams -c N [-r RATE] -t TOKEN [-d BODY] "
+	      "BASE\n",
 	      stderr);
 }
 
@@ -465,9 +502,11 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	optind = 2;
-	while ((ch = getopt(argc, argv, "n:c:d:m:t:H:")) != -1) {
+	while ((ch = getopt(argc, argv, "n:c:d:m:t:r:H:")) != -1) {
 		if (ch == 'n')
 			o.n = strtol(optarg, NULL, 10);
+		else if (ch == 'r')
+			o.rate = strtol(optarg, NULL, 10);
 		else if (ch == 'c')
 			o.c = strtol(optarg, NULL, 10);
 		else if (ch == 'd')

@@ -15,7 +15,12 @@
 #     that what a stream costs apart from its tokens (the conversation,
 #     the send, the stored rows, the title) is not counted as tokens';
 #  2. C concurrent streams (default 1000; 0 skips) at 50 tokens/s, 100
-#     tokens each: first-token p50/p99, completion, CPU per daemon.
+#     tokens each: first-token p50/p99, completion, CPU per daemon.  All
+#     sent in the same instant by default (a storm: the first token then
+#     waits for every other start); with STREAM_BENCH_RAMP=R, R sends a
+#     second, and STREAM_BENCH_CONC_TOKENS=K tokens each (K / 50 s), so
+#     that the streams overlap up to C at once (most_open in the result)
+#     as 1,000 users reading answers do, without starting together.
 #
 # Nothing lost: every SSE stream's concatenated deltas must equal the
 # stored answer its `done` event carries, and so must the deltas the
@@ -37,7 +42,8 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 n_streams=${1:-100}
 n_tokens=${2:-200}
 n_conc=${3:-1000}
-conc_tokens=100		# 2 s at 50 tokens/s
+conc_tokens=${STREAM_BENCH_CONC_TOKENS:-100}	# 2 s at 50 tokens/s
+ramp=${STREAM_BENCH_RAMP:-}
 
 work=$(mktemp -d /tmp/chat-stream.XXXXXX)
 fake_pid=
@@ -187,7 +193,7 @@ if ((n_conc > 0)); then
 		perf_pid=$!
 	fi
 	cpu_ticks >"$work/cpu2.before"
-	conc=$("$bench" streams -c "$n_conc" -t "$token" \
+	conc=$("$bench" streams -c "$n_conc" ${ramp:+-r "$ramp"} -t "$token" \
 		-d "{\"content\":\"hi\",\"model\":\"openai/fake:words=$conc_tokens,delay_ms=20\"}" \
 		"$base") || true
 	cpu_ticks >"$work/cpu2.after"
@@ -221,7 +227,7 @@ REPORT
 if ((n_conc > 0)); then
 	cat <<REPORT
 
-### $n_conc concurrent streams, $conc_tokens tokens each at 50 tokens/s
+### $n_conc concurrent streams, $conc_tokens tokens each at 50 tokens/s, ${ramp:-all} sent a second
 
 Result: \`$conc\` (first/total in µs from each send).
 
