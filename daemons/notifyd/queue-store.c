@@ -73,7 +73,6 @@ struct queue_store {
 	size_t rhead, nready;		/* nstaged + nready <= the max */
 	int64_t store_at;		/* mono: a take with handed jobs asks
 					 * the store too from then on */
-	size_t takers;			/* threads inside take */
 };
 
 static const char sql_put[] =
@@ -258,22 +257,15 @@ static size_t qs_hand(struct queue *q, bool ok)
 	return gave;
 }
 
-/* Up to max handed jobs into out, oldest first, but no more than this
- * taker's share of the takers waiting (a batch's jobs are sent one after
- * the other: ten jobs on one thread wait for each other, on four they
- * go out side by side; a backlog still fills whole batches, its takers
- * being busy sending); one handed too long ago is left to its lease.
- * Under mu. */
+/* Up to max handed jobs into out, oldest first; one handed too long ago
+ * is left to its lease.  Under mu. */
 static size_t qs_pop(struct queue_store *s, struct queue_job *out,
 		     size_t max)
 {
 	int64_t now = mono_ms();
 	struct qs_ready *r;
-	size_t n = 0, share;
+	size_t n = 0;
 
-	share = (s->nready + s->takers - 1) / (s->takers ? s->takers : 1);
-	if (share < max)
-		max = share > 0 ? share : 1;
 	while (n < max && s->nready > 0) {
 		r = &s->ready[s->rhead];
 		s->rhead = (s->rhead + 1) % QUEUE_HAND_MAX;
@@ -354,8 +346,8 @@ static int qs_claim(struct queue *q, struct queue_job *out, size_t max,
 	return rc;
 }
 
-static int qs_take_run(struct queue *q, struct queue_job *out, size_t max,
-		       size_t *n, int wait_ms)
+static int qs_take(struct queue *q, struct queue_job *out, size_t max,
+		   size_t *n, int wait_ms)
 {
 	struct queue_store *s = q->impl;
 	int64_t next = INT64_MAX, wait, due, deadline = mono_ms() + wait_ms;
@@ -424,22 +416,6 @@ static int qs_take_run(struct queue *q, struct queue_job *out, size_t max,
 		if (q->stopping)
 			return 0;
 	}
-}
-
-static int qs_take(struct queue *q, struct queue_job *out, size_t max,
-		   size_t *n, int wait_ms)
-{
-	struct queue_store *s = q->impl;
-	int rc;
-
-	pthread_mutex_lock(&s->mu);
-	s->takers++;
-	pthread_mutex_unlock(&s->mu);
-	rc = qs_take_run(q, out, max, n, wait_ms);
-	pthread_mutex_lock(&s->mu);
-	s->takers--;
-	pthread_mutex_unlock(&s->mu);
-	return rc;
 }
 
 /* One statement on job id ($1) with an optional $2. */
