@@ -26,10 +26,12 @@ PREFIX  ?= /usr/local
 # sanitizers for this build (make asan sets them for its own tree; a plain
 # make never reads them from anywhere but its command line)
 SANITIZE ?=
-PKGS    := libwebsockets libcjson libsodium libcurl libpq sqlite3 zlib
+PKGS    := libwebsockets libuv libcjson libsodium libcurl libpq sqlite3 zlib
 # what a daemon links; libpq and libcurl only through the modules (zlib:
 # gatewayd gzips the web page; libwebsockets maps it anyway)
-CORE_PKGS := libwebsockets libcjson libsodium sqlite3 zlib
+# libuv: the servers' loop runs lws on a uv loop of ours, on epoll
+# (http-server.c)
+CORE_PKGS := libwebsockets libuv libcjson libsodium sqlite3 zlib
 
 # One version for every program (chatctl, chatui, the daemons' --version),
 # from one place: the VERSION file.  It goes into CSTD, so the fuzz build

@@ -14,6 +14,9 @@ packages=(
 	# build
 	build-essential pkg-config
 	libwebsockets-dev libcurl4-openssl-dev libpq-dev libhiredis-dev
+	# the servers' loop: lws on libuv (epoll), through lws's plugin
+	# (http-server.c); without the plugin the loop falls back to poll()
+	libuv1-dev libwebsockets-evlib-uv
 	libcjson-dev libsodium-dev libreadline-dev libsqlite3-dev
 	libncurses-dev libcmocka-dev
 	# gatewayd gzips the web page's files once, at load (libwebsockets

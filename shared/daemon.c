@@ -374,7 +374,8 @@ static int daemon_setup(struct daemon *d, char *err, size_t errlen)
 			return rc;
 		}
 	}
-	log_info("listening on %s:%d", hc.host, own_port);
+	log_info("listening on %s:%d (%s)", hc.host, own_port,
+		 http_server_loop_name(d->server));
 	return 0;
 }
 

@@ -117,6 +117,10 @@ struct http_server_config {
 	 * process's RLIMIT_NOFILE): libwebsockets keeps two zeroed tables
 	 * of that many entries, 16 bytes each, resident from the start */
 	int max_fds;
+	/* lws's own poll() loop instead of libuv's epoll (the default):
+	 * for the tests of that path, which is also the fallback when lws
+	 * cannot load its libuv plugin */
+	bool poll_loop;
 };
 
 int http_server_new(const struct http_server_config *cfg,
@@ -125,6 +129,9 @@ int http_server_new(const struct http_server_config *cfg,
 int http_server_port(const struct http_server *s);
 /* Runs the loop until http_server_stop; returns 0 after a clean stop. */
 int http_server_run(struct http_server *s);
+/* "epoll" (libuv's loop) or "poll" (lws's own): what the loop waits
+ * with.  Any thread. */
+const char *http_server_loop_name(const struct http_server *s);
 /* Any thread, also a signal handler: asks the loop to stop. */
 void http_server_stop(struct http_server *s);
 void http_server_free(struct http_server *s);
