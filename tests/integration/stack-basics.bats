@@ -1,6 +1,7 @@
 #!/usr/bin/env bats
 # The stack as a whole: scripts/stack start/status/stop, the gateway's
-# health endpoints, request ids, unknown paths and oversized bodies.
+# health endpoints, request ids, unknown paths and oversized bodies, the
+# daemons' loops on epoll.
 
 setup_file() {
 	load test_helper
@@ -41,6 +42,45 @@ setup() {
 	[[ $output == *"gatewayd    running (pid $(daemon_pid gatewayd))"* ]] || false
 	[[ $output == *"userd       running (pid $(daemon_pid userd))"* ]] || false
 	[[ $output == *"sessiond    running (pid $(daemon_pid sessiond))"* ]] || false
+}
+
+# gatewayd's descriptors in its epoll sets: the "tfd:" lines of the
+# fdinfo of each of its eventpoll descriptors
+gateway_epoll_fds() {
+	local pid fd n=0
+	pid=$(daemon_pid gatewayd)
+	for fd in /proc/"$pid"/fd/*; do
+		[[ $(readlink "$fd") == 'anon_inode:[eventpoll]' ]] || continue
+		n=$((n + $(grep -c '^tfd:' "/proc/$pid/fdinfo/${fd##*/}" || true)))
+	done
+	echo "$n"
+}
+
+@test "the daemons' loops wait with epoll, which holds every client" {
+	local name fds=() fd i n=0
+	for name in gatewayd userd sessiond; do
+		grep -q '"listening on 127.0.0.1:[0-9]* (epoll)"' \
+			"$CHAT_DATA_DIR/log/$name.log" || false
+	done
+	# 40 idle clients: each one's socket is in the loop's epoll set
+	# (lws's poll() loop had no epoll set: it looked at every
+	# descriptor on every wake-up)
+	for i in {1..40}; do
+		exec {fd}<>"/dev/tcp/127.0.0.1/$CHAT_PORT"
+		fds+=("$fd")
+	done
+	for i in {1..100}; do
+		n=$(gateway_epoll_fds)
+		((n >= 40)) && break
+		sleep 0.1
+	done
+	for fd in "${fds[@]}"; do
+		exec {fd}>&-
+	done
+	echo "gatewayd's epoll sets hold $n descriptors with 40 clients"
+	((n >= 40)) || false
+	api GET /readyz
+	expect_status 200
 }
 
 @test "stack start does not start a second copy" {
