@@ -290,6 +290,34 @@ print(max(0.0, (t - d.datetime.now(d.timezone.utc)).total_seconds() + 0.2))' "$u
 	[[ $(db_query notifyd "SELECT COUNT(*) FROM webhook_jobs WHERE msg_id = '$msg'") == 0 ]] || false
 }
 
+# a backbone event's job is handed to the delivery threads in memory,
+# leased in the store since the consumer's commit: a crash mid-delivery
+# must still find it after the restart
+@test "kill -9 mid-delivery of a backbone event's job: delivered again, same id" {
+	local pid
+	wh_add "$alice_token" /slow '["chat.apikey.created"]'
+	api POST /v1/apikeys '{"name":"crash"}' "$alice_token"
+	expect_status 201
+	notify_caught_up
+	msg=$(db_query notifyd "SELECT id FROM webhook_messages WHERE endpoint_id = '$ep'")
+	[[ $msg =~ ^msg_[0-9a-f]{32}$ ]] || false
+	wh_wait "$msg" 1
+	pid=$(daemon_pid notifyd)
+	kill -9 "$pid"
+	for ((i = 0; i < 100; i++)); do
+		process_alive "$pid" || break
+		sleep 0.05
+	done
+	start_daemon notifyd
+	wh_wait "$msg" 2 30
+	[[ $(jq '[.[] | .all_valid] | all' <<<"$reqs") == true ]] || false
+	for ((i = 0; i < 100; i++)); do
+		[[ $(db_query notifyd "SELECT COUNT(*) FROM webhook_jobs WHERE msg_id = '$msg'") == 0 ]] && break
+		sleep 0.1
+	done
+	[[ $(db_query notifyd "SELECT COUNT(*) FROM webhook_jobs WHERE msg_id = '$msg'") == 0 ]] || false
+}
+
 @test "delete removes the endpoint, its messages and its log" {
 	wh_add "$alice_token" /ok
 	wh_test "$alice_token" "$ep"
