@@ -107,6 +107,15 @@
 #define HTTP_BODY_TIMEOUT	30
 #define HTTP_IDLE_TIMEOUT	60
 #define HTTP_LINGER_TIMEOUT	2
+/* Descriptors kept free below the process's limit: a client whose
+ * socket lands among them is closed at once.  At the limit itself
+ * accept() fails with EMFILE, lws logs it and returns, and the listener,
+ * still readable, wakes the loop again at once: a loop at 100 % writing
+ * a log line per turn (gigabytes a minute).  The reserve also leaves
+ * room for the daemon's own files, its outbound sockets and a
+ * WebSocket's duplicate descriptor. */
+#define HTTP_FD_RESERVE		32
+#define HTTP_FD_WARN_MS		10000	/* one warning so often at most */
 
 /* One allocation per header: name then value, each NUL-terminated. */
 struct http_hdr {
@@ -222,6 +231,9 @@ struct http_server {
 	int port;
 	uv_loop_t *uv;			/* owned; NULL: lws's poll() loop */
 	void *foreign_loops[1];		/* uv, as lws's info wants it */
+	int fd_ceiling;			/* clients' sockets from here: closed */
+	int64_t fd_warned_ms;		/* mono_ms of the last warning; loop */
+	long fd_refused;		/* clients closed since; loop thread */
 };
 
 static void ex_release(struct http_res *ex);
@@ -1206,6 +1218,39 @@ static void drain_pending(struct http_server *srv)
 /* ------------------------------------------------------------------ */
 /* the lws callbacks */
 
+/* A client refused for the descriptor reserve (its socket is fd):
+ * counted, and warned about once in HTTP_FD_WARN_MS.  Loop thread. */
+static void fd_refuse(struct http_server *srv, int fd)
+{
+	int64_t now = mono_ms();
+
+	srv->fd_refused++;
+	if (srv->fd_warned_ms && now - srv->fd_warned_ms < HTTP_FD_WARN_MS)
+		return;
+	log_warn("descriptors nearly exhausted (a client's socket is %d, "
+		 "clients get up to %d): %ld closed at once since the last "
+		 "warning", fd, srv->fd_ceiling - 1, srv->fd_refused);
+	srv->fd_warned_ms = now;
+	srv->fd_refused = 0;
+}
+
+/* The first descriptor number a client's socket may not have: the
+ * process's limit (or cfg.max_fds, lws's table, when lower) less the
+ * reserve. */
+static int fd_ceiling(const struct http_server_config *cfg)
+{
+	struct rlimit rl;
+	long limit = 1024;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0)
+		limit = rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur > INT32_MAX
+			? INT32_MAX : (long)rl.rlim_cur;
+	if (cfg->max_fds > 0 && cfg->max_fds < limit)
+		limit = cfg->max_fds;
+	return limit > 2 * HTTP_FD_RESERVE ? (int)(limit - HTTP_FD_RESERVE)
+					   : (int)(limit / 2);
+}
+
 /* Client connections, accepted by lws as raw sockets. */
 static int raw_callback(struct lws *wsi, enum lws_callback_reasons reason,
 			void *user, void *in, size_t len)
@@ -1218,6 +1263,10 @@ static int raw_callback(struct lws *wsi, enum lws_callback_reasons reason,
 	case LWS_CALLBACK_RAW_ADOPT:
 		if (!c || !srv)
 			return -1;
+		if (lws_get_socket_fd(wsi) >= srv->fd_ceiling) {
+			fd_refuse(srv, lws_get_socket_fd(wsi));
+			return -1;	/* c stays zeroed: no RAW_CLOSE work */
+		}
 		memset(c, 0, sizeof(*c));
 		c->srv = srv;
 		c->wsi = wsi;
@@ -1376,6 +1425,7 @@ int http_server_new(const struct http_server_config *cfg,
 	if (!srv)
 		return CHAT_ENOMEM;
 	srv->cfg = *cfg;
+	srv->fd_ceiling = fd_ceiling(cfg);
 	if (!srv->cfg.max_body)
 		srv->cfg.max_body = HTTP_DEFAULT_MAX_BODY;
 	if (srv->cfg.head_timeout_s <= 0)

@@ -5,7 +5,8 @@
  * and with raw sockets as a hostile client: every refusal, requests that
  * must never run, chunked bodies, pipelining, deadlines, a slow reader;
  * the loop itself: epoll by default (its set holds every connection),
- * lws's poll() loop as the fallback, a port taken.
+ * lws's poll() loop as the fallback, a port taken, descriptors running
+ * out.
  */
 #include <arpa/inet.h>
 #include <dirent.h>
@@ -20,8 +21,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/time.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include <cmocka.h>
 #include <curl/curl.h>
@@ -1247,6 +1251,123 @@ static void test_http_server__port_taken(void **state)
 	assert_non_null(strstr(err, "cannot listen on"));
 }
 
+static int open_fds(void)
+{
+	struct dirent *e;
+	DIR *d = opendir("/proc/self/fd");
+	int n = 0;
+
+	assert_non_null(d);
+	while ((e = readdir(d)) != NULL)
+		n += e->d_name[0] != '.';
+	closedir(d);
+	return n - 1;	/* the directory's own descriptor */
+}
+
+/* In a child process (its own descriptors, the limit raised again):
+ * n clients to port send GET /hello; what became of them within 3 s
+ * goes to out as "served closed hung". */
+static void fd_clients(int port_to, int n, const struct rlimit *lim,
+		       int out)
+{
+	static const char req[] = "GET /hello HTTP/1.1\r\nHost: x\r\n\r\n";
+	struct sockaddr_in a = { .sin_family = AF_INET };
+	struct pollfd *p = calloc((size_t)n, sizeof(*p));
+	int served = 0, closed = 0, left, i;
+	int64_t end;
+	char line[64], got[16];
+
+	setrlimit(RLIMIT_NOFILE, lim);
+	a.sin_port = htons((uint16_t)port_to);
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	for (i = 0; p && i < n; i++) {
+		p[i].fd = socket(AF_INET, SOCK_STREAM, 0);
+		p[i].events = POLLIN;
+		if (p[i].fd < 0 ||
+		    connect(p[i].fd, (struct sockaddr *)&a, sizeof(a)) != 0 ||
+		    send(p[i].fd, req, sizeof(req) - 1, MSG_NOSIGNAL) < 0)
+			_exit(2);
+	}
+	left = n;
+	end = wall_ms() + 3000;
+	while (p && left > 0 && wall_ms() < end) {
+		if (poll(p, (nfds_t)n, 100) <= 0)
+			continue;
+		for (i = 0; i < n; i++) {
+			ssize_t r;
+
+			if (p[i].fd < 0 || !p[i].revents)
+				continue;
+			r = recv(p[i].fd, got, sizeof(got), 0);
+			if (r > 0 && strncmp(got, "HTTP/1.1 200", 12) == 0)
+				served++;
+			else
+				closed++;
+			p[i].fd = -1;
+			left--;
+		}
+	}
+	snprintf(line, sizeof(line), "%d %d %d\n", served, closed, left);
+	if (write(out, line, strlen(line)) < 0)
+		_exit(3);
+	_exit(0);
+}
+
+/* Descriptors running out: clients past the server's reserve below the
+ * limit are closed at once, those before it served, none is left
+ * waiting unaccepted (at the limit itself lws's listener spun on
+ * EMFILE, the backlog never served); with the clients gone the server
+ * serves again. */
+static void test_http_server__fd_limit(void **state)
+{
+	enum { CLIENTS = 100 };
+	struct http_server_config cfg = {
+		.name = "fdlimit", .host = "127.0.0.1", .routes = routes,
+		.nroutes = sizeof(routes) / sizeof(routes[0]),
+		.port = free_port(),
+	};
+	struct rlimit old, low;
+	struct http_server *s;
+	pthread_t t;
+	pid_t child;
+	char err[256], line[64] = "";
+	int pipefd[2], served = -1, closed = -1, hung = -1, keep = port, fd;
+	ssize_t n;
+
+	(void)state;
+	assert_int_equal(getrlimit(RLIMIT_NOFILE, &old), 0);
+	low = old;
+	low.rlim_cur = (rlim_t)open_fds() + 60;	/* ~20 clients' room */
+	assert_int_equal(pipe(pipefd), 0);
+	assert_int_equal(setrlimit(RLIMIT_NOFILE, &low), 0);
+	if (http_server_new(&cfg, &s, err, sizeof(err))) {
+		setrlimit(RLIMIT_NOFILE, &old);
+		fail_msg("server: %s", err);
+	}
+	assert_int_equal(pthread_create(&t, NULL, poll_loop_main, s), 0);
+	child = fork();
+	if (child == 0)
+		fd_clients(cfg.port, CLIENTS, &old, pipefd[1]);
+	close(pipefd[1]);
+	n = read(pipefd[0], line, sizeof(line) - 1);
+	close(pipefd[0]);
+	waitpid(child, NULL, 0);
+	setrlimit(RLIMIT_NOFILE, &old);
+	if (n > 0)
+		sscanf(line, "%d %d %d", &served, &closed, &hung);
+	if (served <= 0 || closed <= 0 || hung != 0)
+		fail_msg("%d clients: %d served, %d closed, %d left waiting",
+			 CLIENTS, served, closed, hung);
+	port = cfg.port;	/* raw_connect's */
+	fd = raw_connect();
+	port = keep;
+	raw_hello(fd);
+	close(fd);
+	http_server_stop(s);
+	assert_int_equal(pthread_join(t, NULL), 0);
+	http_server_free(s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1273,6 +1394,7 @@ int main(void)
 		cmocka_unit_test(test_http_server__epoll),
 		cmocka_unit_test(test_http_server__poll_loop),
 		cmocka_unit_test(test_http_server__port_taken),
+		cmocka_unit_test(test_http_server__fd_limit),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
