@@ -23,6 +23,9 @@
 #      delivery;
 #   2. latency: N events at RATE a second (default 1,000); p50, p99 and
 #      max of arrival - event time.
+#   3. the embedded transport (run first): N conversations made through
+#      the API at RATE a second; chatd's events reach notifyd by its
+#      long-poll of chatd's outbox; arrival - event time as in 2.
 # Each part counts the deliveries and the distinct webhook-ids: all N,
 # none twice, or the run fails.
 # RSS: notifyd's VmRSS 2 s after start with the endpoint made (idle: no
@@ -225,6 +228,7 @@ EOF2
 	token=$(curl -sf -X POST "$base/v1/auth/login" -H 'Content-Type: application/json' \
 		-d '{"username":"bench","password":"password-bench"}' | jq -r .access_token)
 	user=$(curl -sf "$base/v1/users/me" -H "Authorization: Bearer $token" | jq -r .id)
+	tok=$token
 	curl -sf -o /dev/null -X POST "$base/v1/webhooks" -H "Authorization: Bearer $token" \
 		-H 'Content-Type: application/json' \
 		-d "{\"url\":\"http://127.0.0.1:$recv_port/hook\",\"events\":[\"chat.conversation.created\"]}"
@@ -234,9 +238,10 @@ kib() { awk -v k="$1" '$1 == k ":" { printf "%.1f", $2 / 1024 }' "/proc/$pid/sta
 
 # idle RSS on the embedded transport (the default), then on Kafka
 stack_up "$work/embedded"
+emb_tok=$tok
 sleep 2
 idle_rss=$(kib VmRSS)
-CHAT_DATA_DIR=$work/embedded "$here/scripts/stack" stop >/dev/null
+embedded_pending=1
 stack_up "$work/data" "$brokers"
 sleep 2
 idle_kafka_rss=$(kib VmRSS)
@@ -268,7 +273,7 @@ wait_count() {
 # (notifyd's queue and delivery); "-" where not known
 summary() {
 	if [[ ${CHAT_BENCH_DATABASE:-sqlite} == sqlite ]]; then
-		sqlite3 "$work/data/notifyd.db" \
+		sqlite3 "${notify_db:-$work/data/notifyd.db}" \
 			"SELECT id, created_ms FROM webhook_messages" >"$work/stored"
 	else
 		: >"$work/stored"
@@ -296,6 +301,28 @@ produce() {
 		kcat -P -q -b "$brokers" -t chat-events -K $'\t' \
 			-X enable.idempotence=true -X linger.ms=1
 }
+
+# 3. the embedded transport (no Kafka, the default): chatd's own
+# chat.conversation.created events, made through the API (N
+# conversations at RATE a second, chatbench on one keep-alive
+# connection), each stamped by chatd at its emit; notifyd long-polls
+# chatd's outbox.  Run first, on the stack made for the idle RSS.
+if [[ -n ${embedded_pending:-} ]]; then
+	emb_base=$(grep '^port' "$work/embedded.conf" | awk '{print "http://127.0.0.1:" $3}')
+	for ((i = 0; i < 20; i++)); do
+		curl -sf -o /dev/null -X POST "$emb_base/v1/conversations" \
+			-H "Authorization: Bearer $emb_tok" -H 'Content-Type: application/json' -d '{}'
+	done
+	ewarm=$(wait_count 20)
+	((ewarm == 20)) || { echo "bench: embedded warm-up delivered $ewarm of 20" >&2; exit 1; }
+	"$build/bench/chatbench" latency -n "$n" -r "$rate" \
+		-H "Authorization: Bearer $emb_tok" -d '{}' \
+		"$emb_base/v1/conversations" >"$work/emb.bench"
+	egot=$(wait_count "$n")
+	read -r euniq _ e50 e99 emax es50 es99 ed50 ed99 < <(notify_db=$work/embedded/notifyd.db summary)
+	eper_s=$(jq -r '.per_s | floor' "$work/emb.bench")
+	CHAT_DATA_DIR=$work/embedded "$here/scripts/stack" stop >/dev/null
+fi
 
 # warm-up: until notifyd's consumer has its partitions and the receiver
 # its connections
@@ -349,8 +376,10 @@ done
 after_rss=$(kib VmRSS)
 load1=$(cut -d' ' -f1-3 /proc/loadavg)
 
-((got == n && uniq == n && lgot == n && luniq == n)) ||
-	echo "bench: NOT EXACTLY ONCE: $got/$uniq and $lgot/$luniq of $n" >&2
+((got == n && uniq == n && lgot == n && luniq == n && egot == n &&
+  euniq == n)) ||
+	echo "bench: NOT EXACTLY ONCE: $got/$uniq, $lgot/$luniq and" \
+		"$egot/$euniq (embedded) of $n" >&2
 
 fw_label=${fetch_wait:-"500 (librdkafka's default)"}
 cat <<EOF3
@@ -366,4 +395,6 @@ cat <<EOF3
 | (the mock cluster alone, the same events to a kcat consumer: p50 / p99) | $m50 / $m99 ms | |
 | of which stored to delivery (notifyd's queue and delivery): p50 / p99 | $d50 / $d99 ms | |
 | notifyd peak RSS (VmHWM) / idle again (threads ended) | $peak_rss / $after_rss MiB | |
+| embedded transport: event to delivery at $rate/s ($eper_s/s made through the API): p50 / p99 / max | $e50 / $e99 / $emax ms ($egot delivered, $euniq distinct) | p99 <= 100 ms |
+| of which event to stored (chatd's outbox, the long-poll, the batch): p50 / p99; stored to delivery p50 / p99 | $es50 / $es99; $ed50 / $ed99 ms | |
 EOF3
