@@ -267,11 +267,10 @@ print(max(0.0, (t - d.datetime.now(d.timezone.utc)).total_seconds() + 0.2))' "$u
 	[[ $(jq '[.[] | .all_valid] | all' <<<"$reqs") == true ]] || false
 }
 
-@test "kill -9 of notifyd mid-delivery: delivered after the restart, same id" {
-	local pid
-	wh_add "$alice_token" /slow
-	wh_test "$alice_token" "$ep"
-	wh_wait "$msg" 1
+# crash_mid_delivery: kill -9 of notifyd while it delivers $msg, a
+# restart, and the second request of $msg (same webhook-id), signed.
+crash_mid_delivery() {
+	local pid i
 	pid=$(daemon_pid notifyd)
 	kill -9 "$pid"
 	for ((i = 0; i < 100; i++)); do
@@ -281,20 +280,33 @@ print(max(0.0, (t - d.datetime.now(d.timezone.utc)).total_seconds() + 0.2))' "$u
 	start_daemon notifyd
 	wh_wait "$msg" 2 30
 	[[ $(jq '[.[] | .all_valid] | all' <<<"$reqs") == true ]] || false
-	wh_deliveries_wait "$alice_token" "$ep" 1 30
-	[[ $(jq -c '[.data[] | select(.outcome == "ok")] | length' <<<"$body") -ge 1 ]] || false
+}
+
+# job_gone_wait: waits up to 10 s until $msg has no job left.
+job_gone_wait() {
+	local i
 	for ((i = 0; i < 100; i++)); do
-		[[ $(db_query notifyd "SELECT COUNT(*) FROM webhook_jobs WHERE msg_id = '$msg'") == 0 ]] && break
+		[[ $(db_query notifyd "SELECT COUNT(*) FROM webhook_jobs WHERE msg_id = '$msg'") == 0 ]] && return 0
 		sleep 0.1
 	done
-	[[ $(db_query notifyd "SELECT COUNT(*) FROM webhook_jobs WHERE msg_id = '$msg'") == 0 ]] || false
+	echo "webhook message $msg still has a job" >&2
+	return 1
+}
+
+@test "kill -9 of notifyd mid-delivery: delivered after the restart, same id" {
+	wh_add "$alice_token" /slow
+	wh_test "$alice_token" "$ep"
+	wh_wait "$msg" 1
+	crash_mid_delivery
+	wh_deliveries_wait "$alice_token" "$ep" 1 30
+	[[ $(jq -c '[.data[] | select(.outcome == "ok")] | length' <<<"$body") -ge 1 ]] || false
+	job_gone_wait
 }
 
 # a backbone event's job is handed to the delivery threads in memory,
 # leased in the store since the consumer's commit: a crash mid-delivery
 # must still find it after the restart
 @test "kill -9 mid-delivery of a backbone event's job: delivered again, same id" {
-	local pid
 	wh_add "$alice_token" /slow '["chat.apikey.created"]'
 	api POST /v1/apikeys '{"name":"crash"}' "$alice_token"
 	expect_status 201
@@ -302,20 +314,8 @@ print(max(0.0, (t - d.datetime.now(d.timezone.utc)).total_seconds() + 0.2))' "$u
 	msg=$(db_query notifyd "SELECT id FROM webhook_messages WHERE endpoint_id = '$ep'")
 	[[ $msg =~ ^msg_[0-9a-f]{32}$ ]] || false
 	wh_wait "$msg" 1
-	pid=$(daemon_pid notifyd)
-	kill -9 "$pid"
-	for ((i = 0; i < 100; i++)); do
-		process_alive "$pid" || break
-		sleep 0.05
-	done
-	start_daemon notifyd
-	wh_wait "$msg" 2 30
-	[[ $(jq '[.[] | .all_valid] | all' <<<"$reqs") == true ]] || false
-	for ((i = 0; i < 100; i++)); do
-		[[ $(db_query notifyd "SELECT COUNT(*) FROM webhook_jobs WHERE msg_id = '$msg'") == 0 ]] && break
-		sleep 0.1
-	done
-	[[ $(db_query notifyd "SELECT COUNT(*) FROM webhook_jobs WHERE msg_id = '$msg'") == 0 ]] || false
+	crash_mid_delivery
+	job_gone_wait
 }
 
 @test "delete removes the endpoint, its messages and its log" {
