@@ -196,6 +196,18 @@ static bool wh_date_valid(int y, int m, int d)
 	return d >= 1 && d <= mdays[m] && (m != 1 || d <= 28 || leap);
 }
 
+/* ", DD<sep>Mon<sep>YEAR HH:MM:SS GMT", the part after the day name of
+ * an IMF-fixdate (sep ' ', a 4-digit year) and of an rfc850-date (sep
+ * '-', 2 digits). */
+static bool wh_dated_gmt(const char **p, const char *sep, int ydigits,
+			 int *d, int *mon, int *y, int *secs)
+{
+	return wh_lit(p, ", ") && wh_digits(p, 2, false, d) &&
+	       wh_lit(p, sep) && wh_word(p, wh_months, 12, mon) &&
+	       wh_lit(p, sep) && wh_digits(p, ydigits, false, y) &&
+	       wh_lit(p, " ") && wh_clock(p, secs) && wh_lit(p, " GMT");
+}
+
 /* An HTTP-date in any of its forms into unix ms. */
 static bool wh_http_date(const char *v, int64_t now, int64_t *ms)
 {
@@ -205,21 +217,13 @@ static bool wh_http_date(const char *v, int64_t now, int64_t *ms)
 
 	if (wh_word(&p, wh_weekdays, 7, &wd)) {
 		/* rfc850-date: Sunday, 06-Nov-94 08:49:37 GMT */
-		if (!wh_lit(&p, ", ") || !wh_digits(&p, 2, false, &d) ||
-		    !wh_lit(&p, "-") || !wh_word(&p, wh_months, 12, &mon) ||
-		    !wh_lit(&p, "-") || !wh_digits(&p, 2, false, &y) ||
-		    !wh_lit(&p, " ") || !wh_clock(&p, &secs) ||
-		    !wh_lit(&p, " GMT"))
+		if (!wh_dated_gmt(&p, "-", 2, &d, &mon, &y, &secs))
 			return false;
 		two_digits = true;
 		y += 2000;
 	} else if (wh_word(&p, wh_wkdays, 7, &wd) && *p == ',') {
 		/* IMF-fixdate: Sun, 06 Nov 1994 08:49:37 GMT */
-		if (!wh_lit(&p, ", ") || !wh_digits(&p, 2, false, &d) ||
-		    !wh_lit(&p, " ") || !wh_word(&p, wh_months, 12, &mon) ||
-		    !wh_lit(&p, " ") || !wh_digits(&p, 4, false, &y) ||
-		    !wh_lit(&p, " ") || !wh_clock(&p, &secs) ||
-		    !wh_lit(&p, " GMT"))
+		if (!wh_dated_gmt(&p, " ", 4, &d, &mon, &y, &secs))
 			return false;
 	} else if (p != v) {
 		/* asctime-date: Sun Nov  6 08:49:37 1994 */
