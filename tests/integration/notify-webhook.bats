@@ -118,14 +118,21 @@ setup() {
 	[[ $(jb .description) == "" ]] || false
 }
 
-@test "a backbone event: one signed CloudEvent per endpoint, once" {
-	local n
-	wh_add "$alice_token" /ok '["chat.apikey.*"]'
-	api POST /v1/apikeys '{"name":"hooked"}' "$alice_token"
+# apikey_message NAME: alice makes an API key (chat.apikey.created on the
+# backbone); once notifyd consumed it, its one message to endpoint $ep
+# in msg.
+apikey_message() {
+	api POST /v1/apikeys "{\"name\":\"$1\"}" "$alice_token"
 	expect_status 201
 	notify_caught_up
 	msg=$(db_query notifyd "SELECT id FROM webhook_messages WHERE endpoint_id = '$ep'")
 	[[ $msg =~ ^msg_[0-9a-f]{32}$ ]] || false
+}
+
+@test "a backbone event: one signed CloudEvent per endpoint, once" {
+	local n
+	wh_add "$alice_token" /ok '["chat.apikey.*"]'
+	apikey_message hooked
 	wh_wait "$msg" 1
 	[[ $(jq -c '.[0] | [.all_valid, .fresh, .status]' <<<"$reqs") == '[true,true,200]' ]] || false
 	[[ $(jq -r '.[0].body | fromjson | [.specversion, .type, .userid, .data.name] | join(" ")' <<<"$reqs") == "1.0 chat.apikey.created $alice_id hooked" ]] || false
@@ -308,11 +315,7 @@ job_gone_wait() {
 # must still find it after the restart
 @test "kill -9 mid-delivery of a backbone event's job: delivered again, same id" {
 	wh_add "$alice_token" /slow '["chat.apikey.created"]'
-	api POST /v1/apikeys '{"name":"crash"}' "$alice_token"
-	expect_status 201
-	notify_caught_up
-	msg=$(db_query notifyd "SELECT id FROM webhook_messages WHERE endpoint_id = '$ep'")
-	[[ $msg =~ ^msg_[0-9a-f]{32}$ ]] || false
+	apikey_message crash
 	wh_wait "$msg" 1
 	crash_mid_delivery
 	job_gone_wait
