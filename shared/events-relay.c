@@ -9,7 +9,8 @@
  * answers long-polls whose deadline passed (no store access: an empty
  * answer) and queues one relay job on the worker pool every
  * EVENTS_HOT_EVERY_MS while this process emitted lately
- * (events_kit_wake), else when EVENTS_IDLE_MS passed since the last
+ * (events_kit_wake; every tick where emits give positions, see Order),
+ * else when EVENTS_IDLE_MS passed since the last
  * (rows of other processes on the same store, rows a kill -9 left, Kafka
  * retries).  At most one relay job runs at a time (ev->running).
  *

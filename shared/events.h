@@ -46,10 +46,12 @@
  * one.
  *
  * The relay (a worker job of the daemon kit, events-relay.c: every 200 ms
- * for a second after an emit in this process, else once a second, which also catches rows of other processes on the same store
- * and rows a crash left): in ONE transaction per pass, and none when
- * there is nothing to write, stamps pos on rows without one, records the
- * consumers' cursors that moved and prunes;
+ * for a second after an emit in this process (every 50 ms tick on SQLite
+ * without Kafka, where a pass has nothing to stamp), else once a second,
+ * which also catches rows of other processes on the same store and rows
+ * a crash left): in ONE transaction per pass, and none when there is
+ * nothing to write, stamps pos on rows without one, records the
+ * consumers' cursors that moved (at most once a second) and prunes;
  * with kafka.brokers set, also publishes rows without relayed_ms to
  * their topic (events_topic) and marks them only after the broker
  * acknowledged them; prunes rows every registered consumer has read
